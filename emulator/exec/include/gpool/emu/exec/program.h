@@ -1,0 +1,138 @@
+// The PTX executor's public interface: a lowered, validated PTX module that
+// can launch its kernels on the CPU.
+//
+// Pipeline (one pass per file under emulator/exec/src): ptx::Module (parsed,
+// see gpool/emu/ptx/ast.h) -> lower (validate every instruction, resolve
+// registers, pick a handler) -> execute (warps of 32 lanes in lock step,
+// blocks spread over a thread pool).
+//
+// Ownership: Program is immutable after build() except for bind_global(),
+// which the runtime calls before the first launch. Programs are shared
+// (std::shared_ptr) between a module and any launch in flight.
+//
+// Thread safety: launch() may be called from several threads at once on the
+// same Program (different streams); bind_global() must not race with launch().
+//
+// Errors: build() fails with a message naming the first unsupported
+// instruction or modifier, its function and its PTX line. launch() never
+// throws and never crashes on a bad kernel: a memory fault, a trap or a
+// failed assert is returned as a LaunchResult the runtime turns into the
+// matching sticky CUDA error.
+#pragma once
+
+#include "gpool/emu/ptx/ast.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpool::emu::exec {
+
+struct Dim3 {
+  uint32_t x = 1, y = 1, z = 1;
+};
+
+// What kernels may read and write outside shared and local memory: device
+// allocations, mapped pinned host memory and module globals. Implemented by
+// the runtime. Called concurrently from every interpreter thread; must be
+// thread safe and cheap. The executor calls it once per warp-wide access with
+// the span covering all lanes, and per lane only when that span is refused.
+class GlobalMemory {
+ public:
+  virtual ~GlobalMemory() = default;
+  // True when every byte of [addr, addr + len) may be accessed.
+  virtual bool accessible(uint64_t addr, uint64_t len) const = 0;
+};
+
+// Where device-side printf output goes. The default writes to stdout.
+class PrintfSink {
+ public:
+  virtual ~PrintfSink() = default;
+  virtual void write(std::string_view text) = 0;
+};
+
+struct ParamInfo {
+  uint32_t offset = 0;  // in the parameter buffer
+  uint32_t size = 0;
+  uint32_t align = 0;
+  bool is_pointer = false;  // .ptr attribute or a .u64 used as an address
+};
+
+struct KernelInfo {
+  std::string name;  // mangled entry name
+  std::vector<ParamInfo> params;
+  uint32_t param_bytes = 0;          // size of the packed parameter buffer
+  uint32_t static_shared_bytes = 0;  // .shared declarations of the kernel and module
+  uint32_t local_bytes = 0;          // per-thread .local (stack) bytes
+  uint32_t num_regs = 0;             // lowered register count (reported as NUM_REGS)
+  uint32_t max_threads_per_block = 1024;  // from .maxntid / .reqntid, else 1024
+  uint32_t reqntid[3] = {0, 0, 0};
+};
+
+struct GlobalVarInfo {
+  std::string name;
+  ptx::Space space = ptx::Space::Global;  // Global or Const (module-scope)
+  uint64_t size = 0;
+  uint32_t align = 1;
+  std::vector<uint8_t> init;             // initial bytes (size bytes, zero-filled)
+  std::vector<ptx::InitReloc> relocs;    // resolved by bind_global of the targets
+  bool is_extern = false;
+};
+
+struct LaunchParams {
+  Dim3 grid;
+  Dim3 block;
+  uint32_t dynamic_shared_bytes = 0;
+  const void* param_buffer = nullptr;  // packed as KernelInfo::params describe
+  size_t param_bytes = 0;
+  bool cooperative = false;  // grid-wide sync allowed; all blocks must be co-resident
+};
+
+enum class LaunchStatus {
+  Ok,
+  IllegalAddress,      // -> CUDA_ERROR_ILLEGAL_ADDRESS (sticky)
+  MisalignedAddress,   // -> CUDA_ERROR_MISALIGNED_ADDRESS (sticky)
+  AssertFailed,        // -> CUDA_ERROR_ASSERT (sticky)
+  Trap,                // trap / brkpt -> CUDA_ERROR_LAUNCH_FAILED (sticky)
+  IllegalInstruction,  // -> CUDA_ERROR_ILLEGAL_INSTRUCTION (sticky)
+  OutOfResources,      // too many threads / too much shared memory -> CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES
+  InvalidValue,        // bad dimensions or parameter buffer -> CUDA_ERROR_INVALID_VALUE
+  Unbound,             // a module global was never bound -> CUDA_ERROR_NOT_INITIALIZED
+  CooperativeTooLarge, // -> CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE
+};
+
+struct LaunchResult {
+  LaunchStatus status = LaunchStatus::Ok;
+  std::string message;  // what failed, where (kernel, PTX line, block, thread, address)
+  uint64_t thread_instructions = 0;  // executed thread-instructions (for benchmarks)
+};
+
+struct LaunchEnv {
+  const GlobalMemory* memory = nullptr;  // required
+  PrintfSink* printf_sink = nullptr;     // nullptr = stdout
+  unsigned threads = 0;                  // worker threads; 0 = all cores (GPOOL_EMU_THREADS)
+};
+
+class Program {
+ public:
+  // Lowers and validates `module`. Returns nullptr and sets *error on failure.
+  static std::shared_ptr<Program> build(const ptx::Module& module, std::string* error);
+
+  virtual ~Program() = default;
+
+  virtual const std::vector<KernelInfo>& kernels() const = 0;
+  const KernelInfo* find_kernel(std::string_view name) const;
+  virtual const std::vector<GlobalVarInfo>& globals() const = 0;
+
+  // Tells the program where the runtime placed module global `name`.
+  // REQUIRES: `name` is one of globals(); called before launches that use it.
+  virtual void bind_global(std::string_view name, uint64_t device_address) = 0;
+
+  // Runs `kernel` to completion on the calling thread plus env.threads workers.
+  virtual LaunchResult launch(const KernelInfo& kernel, const LaunchParams& params,
+                              const LaunchEnv& env) const = 0;
+};
+
+}  // namespace gpool::emu::exec

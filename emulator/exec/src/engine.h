@@ -1,0 +1,133 @@
+// Internal to the executor: the lowered instruction form, the warp state the
+// handlers operate on, and the table that maps PTX opcodes to lowerers.
+//
+// Shared by the core (control flow, memory, integer ops, launch: core_*.cc,
+// mem_*.cc, int_ops.cc, ...) and the floating-point and warp-level op files
+// (float_ops.cc, cvt_ops.cc, warp_ops.cc). Changes here should be additive;
+// whoever changes a field updates every user in the same commit.
+//
+// Execution model: a warp executes one lowered instruction for all its active
+// lanes at once (SIMT, lock step). Registers are stored lane-major per slot:
+// regs[slot * 32 + lane], each a 64-bit cell holding the value's raw bits
+// zero-extended (f32 bits in the low 32 bits, f16 in the low 16). Predicates
+// are 32-bit lane masks. Divergence is handled by the core's min-PC scheduler;
+// handlers only ever see the active mask.
+//
+// Thread safety: a WarpState is touched by exactly one interpreter thread at a
+// time. Handlers must not keep state outside the warp/block they are given.
+#pragma once
+
+#include "gpool/emu/exec/program.h"
+#include "gpool/emu/ptx/ast.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gpool::emu::exec {
+
+constexpr int kWarpSize = 32;
+using LaneMask = uint32_t;
+constexpr LaneMask kFullMask = 0xffffffffu;
+
+struct WarpState;
+struct LInstr;
+
+// A handler executes one lowered instruction for the lanes in `active`.
+using Handler = void (*)(const LInstr& in, WarpState& w, LaneMask active);
+
+struct LOperand {
+  enum class Kind : uint8_t { None, Reg, Imm, Pred };
+  Kind kind = Kind::None;
+  bool negate = false;  // Pred: use the complement
+  uint32_t index = 0;   // Reg: register slot; Pred: predicate index
+  uint64_t imm = 0;     // Imm: raw bits, already converted to the operand's type
+};
+
+struct LInstr {
+  Handler fn = nullptr;
+  int32_t guard = -1;        // predicate index, -1 = unguarded
+  bool guard_neg = false;
+  uint8_t nd = 0, ns = 0;    // operand counts
+  LOperand d[4];             // destinations (vector ld: up to 4)
+  LOperand s[5];             // sources
+  ptx::Type type = ptx::Type::None;   // primary type (dst type for cvt)
+  ptx::Type type2 = ptx::Type::None;  // secondary type (src type for cvt/setp-with-two-types)
+  uint32_t aux = 0;          // handler-specific: comparison op, rounding mode, state space, ...
+  uint32_t aux2 = 0;         // handler-specific
+  int64_t offset = 0;        // address offset of memory operands
+  uint32_t target = 0;       // branch target (instruction index)
+  uint32_t line = 0;         // PTX source line, for error messages
+  const char* opname = "";   // full opcode text for error messages (owned by the program)
+};
+
+// What the block and launch provide to a warp (filled in by the core).
+struct BlockContext;
+
+struct WarpState {
+  uint64_t* regs = nullptr;   // [num_slots * 32]
+  LaneMask* preds = nullptr;  // [num_preds]
+  uint32_t warp_id = 0;       // within the block
+  LaneMask valid = 0;         // lanes that exist (partial last warp)
+  BlockContext* block = nullptr;
+
+  uint64_t* reg(uint32_t slot) { return regs + static_cast<size_t>(slot) * kWarpSize; }
+  const uint64_t* reg(uint32_t slot) const { return regs + static_cast<size_t>(slot) * kWarpSize; }
+
+  // Value of a source operand for one lane (register or immediate).
+  uint64_t get(const LOperand& o, int lane) const {
+    return o.kind == LOperand::Kind::Imm ? o.imm : regs[static_cast<size_t>(o.index) * kWarpSize + lane];
+  }
+  LaneMask pred(const LOperand& o) const { return o.negate ? ~preds[o.index] : preds[o.index]; }
+  // Records a fault for this warp; the core stops the launch and reports it.
+  void fault(LaunchStatus status, std::string message);
+};
+
+// Resolution services the lowering pass offers to lowerers.
+class LowerContext {
+ public:
+  virtual ~LowerContext() = default;
+  // Source operand of type `t`: a register (slot) or an immediate converted to t's bits.
+  virtual bool src(const ptx::Operand& op, ptx::Type t, LOperand* out) = 0;
+  // Destination register of type `t` (a Sink "_" yields Kind::None).
+  virtual bool dst(const ptx::Operand& op, ptx::Type t, LOperand* out) = 0;
+  // Predicate operand (register or negated register).
+  virtual bool pred(const ptx::Operand& op, LOperand* out) = 0;
+  // Records an error: "unsupported <what> in <function> at line N".
+  virtual bool fail(const ptx::Instruction& in, std::string message) = 0;
+};
+
+// Lowers one PTX instruction into `out` (fn and operands). Returns false after
+// calling ctx.fail() when the instruction or a modifier is not supported.
+using Lowerer = bool (*)(const ptx::Instruction& in, LowerContext& ctx, LInstr& out);
+
+// Opcode -> lowerer. Filled once per Program::build by the register_* functions.
+class OpTable {
+ public:
+  void add(std::string opcode, Lowerer l) { table_[std::move(opcode)] = l; }
+  Lowerer find(const std::string& opcode) const {
+    auto it = table_.find(opcode);
+    return it == table_.end() ? nullptr : it->second;
+  }
+  std::vector<std::string> opcodes() const {
+    std::vector<std::string> v;
+    for (auto& [k, _] : table_) v.push_back(k);
+    return v;
+  }
+
+ private:
+  std::map<std::string, Lowerer> table_;
+};
+
+// Each op family registers its opcodes. Core: control flow, memory, integer,
+// bitwise, special registers, barriers, atomics. Float: f16/bf16/f32/f64
+// arithmetic, approximate functions, setp/selp on floats, cvt, testp.
+// Warp: shfl, vote, match, activemask, redux.
+void register_core_ops(OpTable& t);
+void register_float_ops(OpTable& t);
+void register_cvt_ops(OpTable& t);
+void register_warp_ops(OpTable& t);
+
+}  // namespace gpool::emu::exec
