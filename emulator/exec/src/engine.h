@@ -130,4 +130,19 @@ void register_float_ops(OpTable& t);
 void register_cvt_ops(OpTable& t);
 void register_warp_ops(OpTable& t);
 
+// Comparisons on floating-point types. The core owns the `setp`, `set`,
+// `selp` and `slct` lowerers (integer, bit and predicate forms, and selp/slct
+// on any type, which are pure bit selects); for `setp` and `set` whose
+// comparison type (the last type modifier) is f16/f16x2/bf16/bf16x2/f32/f64
+// it forwards the whole instruction to this function, defined by the float
+// family in float_ops.cc. Same contract as a Lowerer: fill `out` (fn, d, s,
+// guard is set by the core afterwards) or call ctx.fail() and return false.
+// The setp destination(s) arrive as LOperand::Kind::Pred via ctx.pred();
+// `setp.cmp.bool` combination ops (and/or/xor with a predicate source) are
+// the float family's to decode the same way the core does for integers:
+// modifiers {cmp, [boolop], type}, operands {d[, d2], a, b[, c]}.
+// Until the float family defines it (a weak reference in core), float
+// comparisons fail to build with an "unsupported instruction" error.
+bool lower_float_compare(const ptx::Instruction& in, LowerContext& ctx, LInstr& out);
+
 }  // namespace gpool::emu::exec
