@@ -114,11 +114,45 @@ class OpTable {
   std::vector<std::string> opcodes() const {
     std::vector<std::string> v;
     for (auto& [k, _] : table_) v.push_back(k);
+    for (auto& [k, _] : float_table_)
+      if (!table_.count(k)) v.push_back(k);
     return v;
+  }
+
+  // Float-typed forms of opcodes the integer and float families share (add,
+  // sub, mul, div, mad, fma, min, max, abs, neg): the float family registers
+  // them here so registration order does not matter. The lowering pass looks
+  // instructions up with find(const ptx::Instruction&), which picks the float
+  // lowerer when the instruction's last type modifier is f16, f16x2, bf16,
+  // bf16x2, f32 or f64 and one is registered, else the plain one.
+  void add_float(std::string opcode, Lowerer l) { float_table_[std::move(opcode)] = l; }
+  Lowerer find(const ptx::Instruction& in) const {
+    if (!float_table_.empty()) {
+      auto it = float_table_.find(in.opcode);
+      if (it != float_table_.end() && is_float_typed(in)) return it->second;
+    }
+    if (Lowerer l = find(in.opcode)) return l;
+    auto it = float_table_.find(in.opcode);  // float-only opcode used with a non-float type
+    return it == float_table_.end() ? nullptr : it->second;
+  }
+  static bool is_float_typed(const ptx::Instruction& in) {
+    for (auto m = in.modifiers.rbegin(); m != in.modifiers.rend(); ++m) {
+      auto t = ptx::type_from_name(*m);
+      if (!t) continue;
+      switch (*t) {
+        case ptx::Type::F16: case ptx::Type::F16x2: case ptx::Type::BF16:
+        case ptx::Type::BF16x2: case ptx::Type::F32: case ptx::Type::F64:
+          return true;
+        default:
+          return false;
+      }
+    }
+    return false;
   }
 
  private:
   std::map<std::string, Lowerer> table_;
+  std::map<std::string, Lowerer> float_table_;
 };
 
 // Each op family registers its opcodes. Core: control flow, memory, integer,
