@@ -1,6 +1,7 @@
 #include "gpool/common/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 
 #include <cstdlib>
 #include <map>
