@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gpool::emu::ptx {
@@ -66,6 +67,9 @@ struct Operand {
   uint64_t fbits = 0;           // FloatImm raw bits
   bool is_double = false;       // FloatImm: fbits are f64 bits
   std::vector<Operand> elems;   // Vector elements
+  // Register only: the second destination of a "d|p" pair (shfl.sync, setp with two
+  // predicates): "%r8|%p1" is a Register "%r8" with pipe = "%p1". Empty otherwise.
+  std::string pipe;
 };
 
 struct Instruction {
@@ -101,6 +105,7 @@ struct VarDecl {
   bool is_extern = false;
   bool is_visible = false;
   bool is_weak = false;
+  bool is_managed = false;     // .attribute(.managed) (__managed__ variables)
   bool ptr_attr = false;       // .param .u64 .ptr ... (kernel pointer params)
   uint32_t ptr_align = 0;      // .ptr.global.align N
   std::vector<uint8_t> init;   // initializer bytes (empty = zero-initialised / none)
