@@ -34,8 +34,8 @@ int main() {
 
   const float host_coeffs[4] = {1.0f, -2.0f, 0.5f, 0.25f};
   CHECK(cudaMemcpyToSymbol(coeffs, host_coeffs, sizeof(host_coeffs)));
-  const float c_one = 3.0f;  // overwrite coeffs[0] through an offset
-  CHECK(cudaMemcpyToSymbol(coeffs, &c_one, sizeof(float), 0, cudaMemcpyHostToDevice));
+  const float c_three = 0.125f;  // overwrite coeffs[3] through an offset into the symbol
+  CHECK(cudaMemcpyToSymbol(coeffs, &c_three, sizeof(float), 3 * sizeof(float), cudaMemcpyHostToDevice));
 
   void* table_ptr = nullptr;
   size_t table_size = 0;
@@ -73,8 +73,8 @@ int main() {
 
   for (int i = 0; i < n; ++i) {
     const float v = x[i];
-    // Small integers and quarters: every step is exact, so the order of operations is moot.
-    const float want = c_one + v * (host_coeffs[1] + v * (host_coeffs[2] + v * host_coeffs[3])) +
+    // Small integers and eighths: every step is exact, so the order of operations is moot.
+    const float want = host_coeffs[0] + v * (host_coeffs[1] + v * (host_coeffs[2] + v * c_three)) +
                        host_table[i % kTable] + 4242.0f;
     if (y[i] != want) example_fail("y[%d] = %g, expected %g", i, y[i], want);
   }
