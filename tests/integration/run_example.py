@@ -3,7 +3,8 @@
 
 Usage:
   run_example.py --emulator-dir DIR [--library-dir DIR]... [--expect-stdout FILE]
-                 [--expect-stderr REGEX] [--asan-runtime LIB] -- PROGRAM [ARGS...]
+                 [--expect-stderr REGEX] [--asan-runtime LIB] [--env NAME=VALUE]...
+                 -- PROGRAM [ARGS...]
 
 The program runs with LD_LIBRARY_PATH = emulator dir, then each --library-dir, then the caller's
 LD_LIBRARY_PATH, so its dlopen("libcuda.so.1") (or its DT_NEEDED entry) finds the emulator.
@@ -38,6 +39,7 @@ def main():
     parser.add_argument("--expect-stdout")
     parser.add_argument("--expect-stderr")
     parser.add_argument("--asan-runtime")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the program")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
@@ -54,6 +56,11 @@ def main():
         return 1
 
     env = dict(os.environ)
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--env wants NAME=VALUE, got {item!r}")
+        env[name] = value
     paths = [args.emulator_dir] + args.library_dir
     if env.get("LD_LIBRARY_PATH"):
         paths.append(env["LD_LIBRARY_PATH"])
