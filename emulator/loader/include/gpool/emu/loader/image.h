@@ -1,0 +1,86 @@
+// Device-code images as cudart, cuBLAS and applications hand them to the
+// driver (cuLibraryLoadData, cuModuleLoadData[Ex], cuModuleLoadFatBinary and
+// the *File variants), and what the emulator takes from them.
+//
+// Accepted formats (see /work/shared/cuda-driver-facts.md section 5):
+//   FatbinWrapper  __fatBinC_Wrapper_t (magic 0x466243B1), v1, or v2 whose
+//                  NULL-terminated pre-linked array of fatbins is followed too
+//   Fatbin         a bare fatbin container (magic 0xBA55ED50); with a known
+//                  size, containers placed back to back are all read
+//   Elf            a cubin (7f 45 4c 46), 64-bit little-endian, either flavour
+//   PtxText        NUL-terminated PTX (".version" or a comment first)
+// Fatbin entries compressed with zstd (flag 0x8000) or LZ4 raw blocks
+// (0x2000) are decompressed. The emulator cannot run SASS: ELF cubins give
+// only metadata (parameter layouts from .nv.info EIATTR_KPARAM_INFO).
+//
+// Bounds: every read is bounded by `max_size` when the caller knows the size
+// (files) and by the sizes the headers declare; images passed by pointer alone
+// (cuLibraryLoadData) are trusted to be as long as their headers say, as the
+// real driver does. A wrapper's fatbin pointer is followed as given. Corrupt or
+// oversized input fails with a message; nothing reads past these bounds.
+//
+// Thread safety: all functions are reentrant and keep no state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gpool::emu::loader {
+
+// One kernel parameter, from EIATTR_KPARAM_INFO.
+struct KernelParamLayout {
+  uint32_t ordinal;    // 0-based parameter number
+  uint32_t offset;     // byte offset in the parameter buffer
+  uint32_t size;       // bytes
+  uint32_t log2_align; // log2 of the pointee alignment (0 when not recorded)
+};
+
+struct CubinKernel {
+  std::string name;                        // mangled name, from ".nv.info.<name>"
+  std::vector<KernelParamLayout> params;   // sorted by ordinal
+  uint32_t param_bytes;                    // EIATTR_CBANK_PARAM_SIZE, else end of the last param
+};
+
+struct CubinInfo {
+  uint32_t sm;                       // 75 for sm_75
+  std::vector<CubinKernel> kernels;  // sorted by name
+};
+
+struct PtxEntry {
+  uint32_t arch;     // 75 for compute_75
+  std::string text;  // decompressed, without the terminating NUL
+};
+
+struct Image {
+  enum class Format { FatbinWrapper, Fatbin, Elf, PtxText } format = Format::PtxText;
+  // Bytes the image occupies at `base` (wrapper: the extent of the fatbin
+  // container it points to, and base is that container), for content hashing.
+  size_t size = 0;
+  const void* base = nullptr;
+  std::vector<PtxEntry> ptx;       // every PTX entry, decompressed, in image order
+  std::vector<CubinInfo> cubins;   // ELF entries: metadata only
+};
+
+// Parses the image at `data`. On success fills *out and returns true; on failure
+// returns false with *error saying what is wrong ("fatbin entry 2: zstd payload
+// is corrupt: ..."), and *out is unspecified. `error` may be null.
+// REQUIRES: data readable for max_size bytes, or (max_size == SIZE_MAX) for as
+// many bytes as its headers declare.
+bool parse_image(const void* data, Image* out, std::string* error, size_t max_size = SIZE_MAX);
+
+// The PTX entry with the highest arch <= device_sm (the first such entry on
+// ties), or nullptr when there is none.
+const PtxEntry* select_ptx(const Image& img, uint32_t device_sm);
+
+// The message for CUDA_ERROR_NO_BINARY_FOR_GPU when select_ptx() found nothing
+// for `device_sm` (0 = no particular device): what the image holds and how to
+// rebuild it with PTX.
+std::string no_ptx_message(const Image& img, uint32_t device_sm = 0);
+
+// Reads a whole file (for cuModuleLoad / cuLibraryLoadFromFile). Returns false
+// with *error naming the path and the errno text on failure.
+bool load_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error);
+
+}  // namespace gpool::emu::loader

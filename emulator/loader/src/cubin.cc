@@ -1,0 +1,251 @@
+// Cubin ELF files: their extent from the headers, and per-kernel parameter
+// layouts from the ".nv.info.<kernel>" sections (EIATTR_KPARAM_INFO,
+// EIATTR_CBANK_PARAM_SIZE).
+#include "internal.h"
+
+#include <algorithm>
+
+namespace gpool::emu::loader::detail {
+namespace {
+
+constexpr uint8_t kElfClass64 = 2;
+constexpr uint8_t kElfData2Lsb = 1;
+constexpr uint32_t kShtNobits = 8;
+constexpr uint16_t kShnXindex = 0xffff;
+constexpr uint32_t kMaxSections = 1u << 20;
+
+constexpr uint8_t kFmtNval = 1, kFmtBval = 2, kFmtHval = 3, kFmtSval = 4;
+constexpr uint8_t kAttrKparamInfo = 0x17;
+constexpr uint8_t kAttrCbankParamSize = 0x19;
+
+struct ElfHeader {
+  uint8_t ident[16];
+  uint16_t type, machine;
+  uint32_t version;
+  uint64_t entry, phoff, shoff;
+  uint32_t flags;
+  uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+static_assert(sizeof(ElfHeader) == 64);
+
+struct SectionHeader {
+  uint32_t name, type;
+  uint64_t flags, addr, offset, size;
+  uint32_t link, info;
+  uint64_t addralign, entsize;
+};
+static_assert(sizeof(SectionHeader) == 64);
+
+struct ProgramHeader {
+  uint32_t type, flags;
+  uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+static_assert(sizeof(ProgramHeader) == 56);
+
+bool read_header(Bytes b, ElfHeader* h, std::string* error) {
+  if (!b.get(0, h)) {
+    *error = "ELF header is truncated";
+    return false;
+  }
+  if (std::memcmp(h->ident, "\x7f" "ELF", 4) != 0) {
+    *error = "bad ELF magic";
+    return false;
+  }
+  if (h->ident[4] != kElfClass64 || h->ident[5] != kElfData2Lsb) {
+    *error = "only 64-bit little-endian cubins are supported";
+    return false;
+  }
+  return true;
+}
+
+// Section headers, with the extended numbering of sh[0] when e_shnum is 0.
+bool read_sections(Bytes b, const ElfHeader& h, std::vector<SectionHeader>* out, uint32_t* shstrndx,
+                   std::string* error) {
+  out->clear();
+  *shstrndx = h.shstrndx;
+  if (h.shoff == 0) return true;
+  if (h.shentsize != sizeof(SectionHeader)) {
+    *error = "unexpected section header size " + std::to_string(h.shentsize);
+    return false;
+  }
+  uint64_t count = h.shnum;
+  SectionHeader first;
+  if (h.shoff > kMaxImageBytes || !b.get(h.shoff, &first)) {
+    *error = "section header table is out of bounds";
+    return false;
+  }
+  if (count == 0) count = first.size;
+  if (*shstrndx == kShnXindex) *shstrndx = first.link;
+  if (count > kMaxSections || !b.has(h.shoff, count * sizeof(SectionHeader)) ||
+      h.shoff + count * sizeof(SectionHeader) > kMaxImageBytes) {
+    *error = "section header table of " + std::to_string(count) + " entries is out of bounds";
+    return false;
+  }
+  out->resize(count);
+  std::memcpy(out->data(), b.data + h.shoff, count * sizeof(SectionHeader));
+  return true;
+}
+
+bool extent_of(Bytes b, const ElfHeader& h, const std::vector<SectionHeader>& sections, size_t* extent,
+               std::string* error) {
+  uint64_t end = sizeof(ElfHeader);
+  end = std::max<uint64_t>(end, h.shoff + sections.size() * sizeof(SectionHeader));
+  if (h.phoff != 0 && h.phnum != 0) {
+    if (h.phentsize != sizeof(ProgramHeader) || h.phoff > kMaxImageBytes ||
+        !b.has(h.phoff, uint64_t{h.phnum} * sizeof(ProgramHeader))) {
+      *error = "program header table is out of bounds";
+      return false;
+    }
+    end = std::max<uint64_t>(end, h.phoff + uint64_t{h.phnum} * sizeof(ProgramHeader));
+    for (uint32_t i = 0; i < h.phnum; ++i) {
+      ProgramHeader ph;
+      std::memcpy(&ph, b.data + h.phoff + i * sizeof(ProgramHeader), sizeof ph);
+      if (ph.offset > kMaxImageBytes || ph.filesz > kMaxImageBytes - ph.offset) {
+        *error = "segment " + std::to_string(i) + " is out of range";
+        return false;
+      }
+      end = std::max<uint64_t>(end, ph.offset + ph.filesz);
+    }
+  }
+  for (size_t i = 0; i < sections.size(); ++i) {
+    const SectionHeader& s = sections[i];
+    if (s.type == kShtNobits || i == 0) continue;
+    if (s.offset > kMaxImageBytes || s.size > kMaxImageBytes - s.offset) {
+      *error = "section " + std::to_string(i) + " is out of range";
+      return false;
+    }
+    end = std::max<uint64_t>(end, s.offset + s.size);
+  }
+  if (!b.has(0, end)) {
+    *error = "ELF file is truncated: its headers describe " + std::to_string(end) + " bytes, " +
+             std::to_string(b.size) + " given";
+    return false;
+  }
+  *extent = static_cast<size_t>(end);
+  return true;
+}
+
+bool section_name(Bytes b, const std::vector<SectionHeader>& sections, uint32_t shstrndx, uint32_t name,
+                  std::string* out) {
+  if (shstrndx == 0 || shstrndx >= sections.size()) return false;
+  const SectionHeader& str = sections[shstrndx];
+  if (str.type == kShtNobits || !b.has(str.offset, str.size) || name >= str.size) return false;
+  const uint8_t* start = b.data + str.offset + name;
+  const void* nul = std::memchr(start, 0, str.size - name);
+  if (!nul) return false;
+  out->assign(reinterpret_cast<const char*>(start), static_cast<const uint8_t*>(nul) - start);
+  return true;
+}
+
+bool parse_nv_info(Bytes s, CubinKernel* k, std::string* error) {
+  uint64_t off = 0;
+  bool have_size = false;
+  uint32_t cbank_size = 0;
+  while (off + 4 <= s.size) {
+    uint8_t fmt = s.data[off], attr = s.data[off + 1];
+    uint16_t value = 0;
+    std::memcpy(&value, s.data + off + 2, 2);
+    uint64_t body = 0;
+    switch (fmt) {
+      case kFmtNval:
+      case kFmtBval:
+      case kFmtHval:
+        break;
+      case kFmtSval:
+        body = value;
+        break;
+      default:
+        *error = "unknown .nv.info record format " + std::to_string(fmt) + " at byte " + std::to_string(off);
+        return false;
+    }
+    if (body > s.size - off - 4) {
+      *error = ".nv.info record at byte " + std::to_string(off) + " runs past the section";
+      return false;
+    }
+    const uint8_t* data = s.data + off + 4;
+    if (attr == kAttrKparamInfo && fmt == kFmtSval) {
+      if (body < 12) {
+        *error = "EIATTR_KPARAM_INFO record is too short";
+        return false;
+      }
+      uint16_t ordinal, offset;
+      uint32_t packed;
+      std::memcpy(&ordinal, data + 4, 2);
+      std::memcpy(&offset, data + 6, 2);
+      std::memcpy(&packed, data + 8, 4);
+      k->params.push_back(KernelParamLayout{ordinal, offset, packed >> 18, packed & 0xffu});
+    } else if (attr == kAttrCbankParamSize && fmt == kFmtHval) {
+      have_size = true;
+      cbank_size = value;
+    }
+    off += 4 + body;
+  }
+  std::sort(k->params.begin(), k->params.end(),
+            [](const KernelParamLayout& a, const KernelParamLayout& b) { return a.ordinal < b.ordinal; });
+  for (size_t i = 1; i < k->params.size(); ++i) {
+    if (k->params[i].ordinal == k->params[i - 1].ordinal) {
+      *error = "parameter " + std::to_string(k->params[i].ordinal) + " is described twice";
+      return false;
+    }
+  }
+  uint32_t end = 0;
+  for (const KernelParamLayout& p : k->params) end = std::max(end, p.offset + p.size);
+  k->param_bytes = have_size ? cbank_size : end;
+  if (have_size && end > cbank_size) {
+    *error = "parameters end at byte " + std::to_string(end) + " beyond the parameter buffer size " +
+             std::to_string(cbank_size);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool elf_extent(Bytes b, size_t* extent, std::string* error) {
+  ElfHeader h;
+  if (!read_header(b, &h, error)) return false;
+  std::vector<SectionHeader> sections;
+  uint32_t shstrndx = 0;
+  if (!read_sections(b, h, &sections, &shstrndx, error)) return false;
+  return extent_of(b, h, sections, extent, error);
+}
+
+bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
+  ElfHeader h;
+  if (!read_header(b, &h, error)) return false;
+  std::vector<SectionHeader> sections;
+  uint32_t shstrndx = 0;
+  if (!read_sections(b, h, &sections, &shstrndx, error)) return false;
+  size_t extent = 0;
+  if (!extent_of(b, h, sections, &extent, error)) return false;
+  // nvcc cubins (EI_OSABI 0x41): SM in bits 8-15 of e_flags; cuBLAS's (0x33): bits 0-7.
+  out->sm = h.ident[7] == 0x33 ? (h.flags & 0xffu) : ((h.flags >> 8) & 0xffu);
+  out->kernels.clear();
+  static constexpr std::string_view kPrefix = ".nv.info.";
+  for (size_t i = 1; i < sections.size(); ++i) {
+    std::string name;
+    if (!section_name(b, sections, shstrndx, sections[i].name, &name)) {
+      *error = "section " + std::to_string(i) + " has an invalid name";
+      return false;
+    }
+    if (name.size() <= kPrefix.size() || name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    if (sections[i].type == kShtNobits || !b.has(sections[i].offset, sections[i].size)) {
+      *error = name + " is out of bounds";
+      return false;
+    }
+    CubinKernel k;
+    k.name = name.substr(kPrefix.size());
+    k.param_bytes = 0;
+    std::string why;
+    if (!parse_nv_info(b.sub(sections[i].offset, sections[i].size), &k, &why)) {
+      *error = name + ": " + why;
+      return false;
+    }
+    out->kernels.push_back(std::move(k));
+  }
+  std::sort(out->kernels.begin(), out->kernels.end(),
+            [](const CubinKernel& a, const CubinKernel& b) { return a.name < b.name; });
+  return true;
+}
+
+}  // namespace gpool::emu::loader::detail

@@ -1,0 +1,121 @@
+// Fatbin containers: a 16-byte header, then entries (PTX or ELF), each a
+// variable-size header plus payload, possibly compressed.
+#include "internal.h"
+
+namespace gpool::emu::loader::detail {
+namespace {
+
+constexpr uint32_t kFatbinMagic = 0xBA55ED50;
+constexpr uint16_t kKindPtx = 1;
+constexpr uint16_t kKindElf = 2;
+constexpr uint32_t kMinEntryHeader = 64;
+
+struct EntryHeader {
+  uint16_t kind;
+  uint16_t version;
+  uint32_t header_size;
+  uint64_t payload_size;
+  uint32_t compressed_size;
+  uint32_t options_offset;
+  uint16_t minor, major;
+  uint32_t arch;
+  uint32_t name_offset, name_length;
+  uint64_t flags;
+  uint64_t reserved;
+  uint64_t uncompressed_size;
+};
+static_assert(sizeof(EntryHeader) == 64);
+
+bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
+  uint32_t magic = 0;
+  uint16_t version = 0, header_size = 0;
+  uint64_t total = 0;
+  if (!b.get(0, &magic) || !b.get(4, &version) || !b.get(6, &header_size) || !b.get(8, &total)) {
+    *error = "fatbin header is truncated";
+    return false;
+  }
+  if (magic != kFatbinMagic) {
+    *error = "bad fatbin magic";
+    return false;
+  }
+  if (header_size < 16 || header_size > 256) {
+    *error = "fatbin header size " + std::to_string(header_size) + " is invalid";
+    return false;
+  }
+  if (total > kMaxImageBytes || !b.has(header_size, total)) {
+    *error = "fatbin declares " + std::to_string(total) + " bytes of entries, more than " +
+             (b.size == SIZE_MAX ? std::string("the limit") : "the " + std::to_string(b.size) + " bytes given");
+    return false;
+  }
+  const uint64_t end = header_size + total;
+  uint64_t off = header_size;
+  int index = 0;
+  while (off < end) {
+    auto fail = [&](const std::string& what) {
+      *error = "fatbin entry " + std::to_string(index) + " (at byte " + std::to_string(off) + "): " + what;
+      return false;
+    };
+    if (end - off < kMinEntryHeader) return fail("entry header is truncated");
+    EntryHeader h;
+    std::memcpy(&h, b.data + off, sizeof h);
+    if (h.header_size < kMinEntryHeader || h.header_size > end - off)
+      return fail("entry header size " + std::to_string(h.header_size) + " is invalid");
+    if (h.payload_size > end - off - h.header_size)
+      return fail("payload of " + std::to_string(h.payload_size) + " bytes runs past the container");
+    Bytes payload = b.sub(off + h.header_size, h.payload_size);
+    if (h.kind == kKindPtx || h.kind == kKindElf) {
+      std::vector<uint8_t> plain;
+      if (h.compressed_size != 0) {
+        if (h.compressed_size > h.payload_size)
+          return fail("compressed size " + std::to_string(h.compressed_size) + " exceeds the payload size " +
+                      std::to_string(h.payload_size));
+        std::string why;
+        if (!decompress(h.flags, payload.sub(0, h.compressed_size), h.uncompressed_size, &plain, &why))
+          return fail(why);
+        payload = Bytes{plain.data(), plain.size()};
+      }
+      if (h.kind == kKindPtx) {
+        const void* nul = std::memchr(payload.data, 0, payload.size);
+        size_t len = nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - payload.data) : payload.size;
+        img->ptx.push_back(PtxEntry{h.arch, std::string(reinterpret_cast<const char*>(payload.data), len)});
+      } else {
+        CubinInfo info;
+        std::string why;
+        if (!parse_cubin(payload, &info, &why)) return fail("ELF: " + why);
+        if (info.sm == 0) info.sm = h.arch;
+        img->cubins.push_back(std::move(info));
+      }
+    }
+    // Other kinds (LTO IR, ...) carry nothing the emulator can use: skipped.
+    off += h.header_size + h.payload_size;
+    ++index;
+  }
+  *extent = end;
+  return true;
+}
+
+}  // namespace
+
+bool parse_fatbin(Bytes b, bool all, Image* img, size_t* extent, std::string* error) {
+  size_t used = 0;
+  if (!parse_container(b, img, &used, error)) return false;
+  if (all) {
+    // Further containers back to back, each 8-aligned.
+    while (true) {
+      uint64_t next = (used + 7) & ~uint64_t{7};
+      uint32_t magic = 0;
+      if (!b.get(next, &magic) || magic != kFatbinMagic) break;
+      size_t more = 0;
+      std::string why;
+      if (!parse_container(b.sub(next, b.size - next), img, &more, &why)) {
+        *error = "fatbin container at byte " + std::to_string(next) + ": " + why;
+        return false;
+      }
+      used = next + more;
+    }
+  }
+  *extent = used;
+  return true;
+}
+
+}  // namespace gpool::emu::loader::detail

@@ -1,0 +1,208 @@
+// Format detection and the public entry points of image.h.
+#include "internal.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <set>
+
+namespace gpool::emu::loader {
+namespace {
+
+using detail::Bytes;
+
+constexpr uint32_t kWrapperMagic = 0x466243B1;
+constexpr uint32_t kFatbinMagic = 0xBA55ED50;
+
+struct Wrapper {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t fatbin;     // pointer to the fatbin container
+  uint64_t prelinked;  // v2: pointer to a NULL-terminated array of fatbin pointers
+};
+static_assert(sizeof(Wrapper) == 24);
+
+// PTX text starts, after whitespace and comments, with ".version" (or a comment).
+bool looks_like_ptx(Bytes b) {
+  uint64_t i = 0;
+  while (b.has(i, 1)) {
+    char c = static_cast<char>(b.data[i]);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      ++i;
+      continue;
+    }
+    if (c == '/' && b.has(i, 2) && (b.data[i + 1] == '/' || b.data[i + 1] == '*')) return true;
+    return b.has(i, 8) && std::memcmp(b.data + i, ".version", 8) == 0;
+  }
+  return false;
+}
+
+bool parse_wrapper(Bytes b, Image* out, std::string* error) {
+  Wrapper w;
+  if (!b.get(0, &w)) {
+    *error = "fatbin wrapper is truncated (24 bytes needed)";
+    return false;
+  }
+  if (w.version != 1 && w.version != 2) {
+    *error = "unsupported fatbin wrapper version " + std::to_string(w.version);
+    return false;
+  }
+  if (w.fatbin == 0) {
+    *error = "fatbin wrapper has a null fatbin pointer";
+    return false;
+  }
+  const auto* fatbin = reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(w.fatbin));
+  size_t extent = 0;
+  if (!detail::parse_fatbin(Bytes{fatbin, SIZE_MAX}, false, out, &extent, error)) return false;
+  out->base = fatbin;
+  out->size = extent;
+  if (w.version == 2 && w.prelinked != 0) {
+    const auto* list = reinterpret_cast<const uint64_t*>(static_cast<uintptr_t>(w.prelinked));
+    for (size_t i = 0;; ++i) {
+      if (i == detail::kMaxPrelinked) {
+        *error = "fatbin wrapper's pre-linked list has no end within " +
+                 std::to_string(detail::kMaxPrelinked) + " entries";
+        return false;
+      }
+      uint64_t p = 0;
+      std::memcpy(&p, &list[i], sizeof p);
+      if (p == 0) break;
+      size_t more = 0;
+      std::string why;
+      if (!detail::parse_fatbin(Bytes{reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(p)), SIZE_MAX},
+                                false, out, &more, &why)) {
+        *error = "pre-linked fatbin " + std::to_string(i) + ": " + why;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+std::string arch_list(const std::set<uint32_t>& archs, const char* prefix) {
+  std::string s;
+  for (uint32_t a : archs) {
+    if (!s.empty()) s += ", ";
+    s += prefix + std::to_string(a);
+  }
+  return s;
+}
+
+}  // namespace
+
+bool parse_image(const void* data, Image* out, std::string* error, size_t max_size) {
+  std::string local;
+  std::string* err = error ? error : &local;
+  *out = Image{};
+  if (data == nullptr) {
+    *err = "image pointer is null";
+    return false;
+  }
+  Bytes b{static_cast<const uint8_t*>(data), max_size};
+  uint32_t magic = 0;
+  if (!b.get(0, &magic)) {
+    *err = "image is too short (" + std::to_string(max_size) + " bytes) to hold any known format";
+    return false;
+  }
+  if (magic == kWrapperMagic) {
+    out->format = Image::Format::FatbinWrapper;
+    if (!parse_wrapper(b, out, err)) return false;
+  } else if (magic == kFatbinMagic) {
+    out->format = Image::Format::Fatbin;
+    size_t extent = 0;
+    if (!detail::parse_fatbin(b, max_size != SIZE_MAX, out, &extent, err)) return false;
+    out->base = data;
+    out->size = extent;
+  } else if (std::memcmp(&magic, "\x7f" "ELF", 4) == 0) {
+    out->format = Image::Format::Elf;
+    size_t extent = 0;
+    if (!detail::elf_extent(b, &extent, err)) return false;
+    CubinInfo info;
+    if (!detail::parse_cubin(b.sub(0, extent), &info, err)) return false;
+    out->cubins.push_back(std::move(info));
+    out->base = data;
+    out->size = extent;
+  } else if (looks_like_ptx(b)) {
+    out->format = Image::Format::PtxText;
+    const char* text = static_cast<const char*>(data);
+    size_t len = max_size == SIZE_MAX ? std::strlen(text) : strnlen(text, max_size);
+    PtxEntry e;
+    e.text.assign(text, len);
+    // The PTX's own .target decides its arch; the loader leaves it to the parser.
+    e.arch = 0;
+    size_t t = e.text.find(".target");
+    if (t != std::string::npos) {
+      size_t p = e.text.find_first_not_of(" \t", t + 7);
+      if (p != std::string::npos && e.text.compare(p, 3, "sm_") == 0) {
+        e.arch = static_cast<uint32_t>(std::strtoul(e.text.c_str() + p + 3, nullptr, 10));
+      }
+    }
+    out->ptx.push_back(std::move(e));
+    out->base = data;
+    out->size = len < max_size ? len + 1 : len;
+  } else {
+    char buf[64];
+    snprintf(buf, sizeof buf, "0x%08x", magic);
+    *err = std::string("unrecognised image (first word ") + buf +
+           "): expected a fatbin wrapper, a fatbin, an ELF cubin or PTX text";
+    return false;
+  }
+  return true;
+}
+
+const PtxEntry* select_ptx(const Image& img, uint32_t device_sm) {
+  const PtxEntry* best = nullptr;
+  for (const PtxEntry& e : img.ptx)
+    if (e.arch <= device_sm && (!best || e.arch > best->arch)) best = &e;
+  return best;
+}
+
+std::string no_ptx_message(const Image& img, uint32_t device_sm) {
+  std::set<uint32_t> sass, ptx;
+  for (const CubinInfo& c : img.cubins) sass.insert(c.sm);
+  for (const PtxEntry& e : img.ptx) ptx.insert(e.arch);
+  std::string held;
+  if (ptx.empty() && sass.empty()) {
+    held = "the image holds no device code";
+  } else if (ptx.empty()) {
+    held = "the image holds only SASS (" + arch_list(sass, "sm_") + ") and no PTX";
+  } else {
+    held = "the image's PTX targets " + arch_list(ptx, "compute_") + ", newer than the emulated device" +
+           (device_sm ? " (sm_" + std::to_string(device_sm) + ")" : std::string());
+  }
+  const uint32_t want = device_sm ? device_sm : 75;
+  return held + "; the gpool emulator runs kernels from PTX only: rebuild with PTX embedded, e.g. nvcc "
+                "-gencode arch=compute_" + std::to_string(want) + ",code=compute_" + std::to_string(want) +
+         " (keep your other -gencode options)";
+}
+
+bool load_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {
+  std::string local;
+  std::string* err = error ? error : &local;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    *err = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  bytes->clear();
+  uint8_t buf[1 << 16];
+  while (true) {
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    bytes->insert(bytes->end(), buf, buf + n);
+    if (bytes->size() > detail::kMaxImageBytes) {
+      *err = "cannot load " + path + ": larger than " + std::to_string(detail::kMaxImageBytes) + " bytes";
+      std::fclose(f);
+      return false;
+    }
+    if (n < sizeof buf) break;
+  }
+  bool failed = std::ferror(f) != 0;
+  int saved = errno;
+  std::fclose(f);
+  if (failed) {
+    *err = "cannot read " + path + ": " + std::strerror(saved);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace gpool::emu::loader
