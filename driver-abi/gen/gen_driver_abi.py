@@ -275,8 +275,8 @@ def main():
         base = s[:-5] if s.endswith(PT_SUFFIXES) else None
         if base and base in backend_syms and param_types(sym_proto[base][1]) == param_types(sym_proto[s][1]):
             lines.append(f"GPOOL_EXPORT CUresult {s}({', '.join(decls)}) {{")
-            lines.append(f"  if (&gpool_impl_{s} != &gpool_unimpl_{s}) return gpool_impl_{s}({args});")
-            lines.append(f"  if (&gpool_impl_{base} != &gpool_unimpl_{base}) {{")
+            lines.append(f"  if (gpool::abi::implemented(reinterpret_cast<const void*>(&gpool_impl_{s}), reinterpret_cast<const void*>(&gpool_unimpl_{s}))) return gpool_impl_{s}({args});")
+            lines.append(f"  if (gpool::abi::implemented(reinterpret_cast<const void*>(&gpool_impl_{base}), reinterpret_cast<const void*>(&gpool_unimpl_{base}))) {{")
             lines.append(f"    gpool::abi::PerThreadDefaultStreamScope scope;")
             lines.append(f"    return gpool_impl_{base}({args});")
             lines.append("  }")

@@ -24,6 +24,15 @@ struct ExportEntry {
   ExportKind kind;
 };
 
+// True when the backend's gpool_impl_<S> (impl) is not driver-abi's default (unimpl). The
+// compiler may assume two distinct functions never share an address and fold `&a != &b` to
+// true; the empty asm hides the value so the comparison happens at run time, after the linker
+// has decided between the weak default and the backend's strong definition.
+inline bool implemented(const void* impl, const void* unimpl) {
+  asm("" : "+r"(impl));
+  return impl != unimpl;
+}
+
 extern const ExportEntry kExports[];
 extern const size_t kExportCount;
 

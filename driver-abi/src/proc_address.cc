@@ -16,6 +16,7 @@
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
 #include "gpool/driver_abi/proc_address.h"
+#include "exports_registry.h"
 #include "proc_table.h"
 
 extern "C" CUresult gpool_unimpl_cuDriverGetVersion(int* driverVersion);
@@ -27,7 +28,10 @@ constexpr cuuint64_t kKnownFlags = CU_GET_PROC_ADDRESS_LEGACY_STREAM |
                                    CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
 
 int driver_version() {
-  if (&gpool_impl_cuDriverGetVersion == &gpool_unimpl_cuDriverGetVersion) return CUDA_VERSION;
+  if (!implemented(reinterpret_cast<const void*>(&gpool_impl_cuDriverGetVersion),
+                   reinterpret_cast<const void*>(&gpool_unimpl_cuDriverGetVersion))) {
+    return CUDA_VERSION;
+  }
   int v = 0;
   if (gpool_impl_cuDriverGetVersion(&v) != CUDA_SUCCESS || v <= 0) return CUDA_VERSION;
   return v;

@@ -15,8 +15,8 @@ uint32_t status_of(const ExportEntry& e) {
     case ExportKind::kNoPrototype:
       return GPOOL_ENTRY_NOT_SUPPORTED;
     case ExportKind::kBackend:
-      if (e.impl != e.unimpl) return GPOOL_ENTRY_BACKEND;
-      if (e.base_impl != nullptr && e.base_impl != e.base_unimpl) {
+      if (implemented(e.impl, e.unimpl)) return GPOOL_ENTRY_BACKEND;
+      if (e.base_impl != nullptr && implemented(e.base_impl, e.base_unimpl)) {
         return GPOOL_ENTRY_PER_THREAD_FALLBACK;
       }
       return GPOOL_ENTRY_NOT_SUPPORTED;

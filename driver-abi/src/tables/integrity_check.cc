@@ -14,6 +14,7 @@
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
 #include "gpool/driver_abi/integrity_hash.h"
+#include "exports_registry.h"
 #include "tables.h"
 
 extern "C" CUresult gpool_unimpl_cuDeviceGetUuid(CUuuid* uuid, CUdevice dev);
@@ -24,12 +25,14 @@ namespace {
 
 CUresult device_record(int ordinal, IntegrityDevice& out) {
   CUdevice dev = ordinal;
-  if (&gpool_impl_cuDeviceGet != &gpool_unimpl_cuDeviceGet) {
+  if (implemented(reinterpret_cast<const void*>(&gpool_impl_cuDeviceGet),
+                  reinterpret_cast<const void*>(&gpool_unimpl_cuDeviceGet))) {
     if (CUresult rc = gpool_impl_cuDeviceGet(&dev, ordinal); rc != CUDA_SUCCESS) return rc;
   }
   CUuuid uuid{};
   // cudart 13.0 asks for the v1 cuDeviceGetUuid (at 9020); use whichever the backend has.
-  CUresult rc = &gpool_impl_cuDeviceGetUuid != &gpool_unimpl_cuDeviceGetUuid
+  CUresult rc = implemented(reinterpret_cast<const void*>(&gpool_impl_cuDeviceGetUuid),
+                            reinterpret_cast<const void*>(&gpool_unimpl_cuDeviceGetUuid))
                     ? gpool_impl_cuDeviceGetUuid(&uuid, dev)
                     : gpool_impl_cuDeviceGetUuid_v2(&uuid, dev);
   if (rc != CUDA_SUCCESS) return rc;
