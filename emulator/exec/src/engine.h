@@ -82,7 +82,31 @@ struct WarpState {
   }
   LaneMask pred(const LOperand& o) const { return o.negate ? ~preds[o.index] : preds[o.index]; }
   // Records a fault for this warp; the core stops the launch and reports it.
+  // `message` should say what and where (see core's describe_site()); the
+  // core adds the kernel name.
   void fault(LaunchStatus status, std::string message);
+
+  // ---- Core scheduler state (scheduler.cc, ops_control.cc). Other families
+  // read `active` through their handler argument and must not write these.
+  struct Group {
+    uint32_t pc = 0;
+    LaneMask mask = 0;
+    int32_t barrier = -1;  // >= 0: parked at this barrier id until released
+    int32_t red_slot = -1; // bar.red destination register slot (-1 none)
+    uint8_t red_kind = 0;  // 0 none, 1 popc, 2 and, 3 or
+  };
+  uint32_t pc = 0;            // index of the next instruction of the current group
+  uint32_t break_pc = 0;      // the run loop calls the scheduler when pc >= break_pc
+  LaneMask active = 0;        // lanes of the current group
+  LaneMask exited = 0;        // lanes that ran exit/ret
+  LaneMask carry = 0;         // per-lane condition code carry (add.cc, addc, ...)
+  bool stop = false;          // leave the run loop (fault, barrier, warp done)
+  bool done = false;          // every lane exited
+  int npending = 0;           // groups waiting to run, besides the current one
+  Group pending[kWarpSize];
+  uint8_t* local = nullptr;   // this warp's lanes' .local memory: lane l at local + l * local_stride
+  uint32_t local_stride = 0;  // bytes of .local per thread
+  uint64_t thread_instructions = 0;  // active lanes summed over executed instructions
 };
 
 // Resolution services the lowering pass offers to lowerers.

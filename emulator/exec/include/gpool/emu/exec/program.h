@@ -30,6 +30,18 @@
 
 namespace gpool::emu::exec {
 
+// Generic addresses the executor reserves: a generic pointer whose top 16
+// bits are one of these tags points into the current block's shared memory,
+// the current thread's local memory or the kernel parameter buffer (offset =
+// low 48 bits); any other generic address is a global address. The runtime
+// must never hand out device addresses at or above kWindowBase (host
+// user-space pointers on x86-64/aarch64 Linux are below 2^48, so they never
+// collide).
+constexpr uint64_t kWindowBase = 0xfffd000000000000ull;
+constexpr uint64_t kParamWindow = 0xfffd000000000000ull;
+constexpr uint64_t kLocalWindow = 0xfffe000000000000ull;
+constexpr uint64_t kSharedWindow = 0xffff000000000000ull;
+
 struct Dim3 {
   uint32_t x = 1, y = 1, z = 1;
 };

@@ -1,0 +1,100 @@
+// Launch- and block-level execution state, and the scheduler entry points.
+//
+// Owner: exec core. A LaunchState is shared by every worker thread of one
+// launch (its mutable fields are atomics or guarded by `mu`). A BlockContext
+// and its warps belong to the one worker thread running that block; blocks
+// never share memory except through global memory.
+#pragma once
+
+#include "engine.h"
+#include "lowered.h"
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace gpool::emu::exec {
+
+constexpr int kNumBarriers = 16;
+
+struct PrintfRecord {
+  uint64_t block = 0;
+  uint32_t thread = 0;
+  uint32_t seq = 0;
+  std::string text;
+};
+
+struct LaunchState {
+  // Constant during the launch.
+  const ProgramImpl* prog = nullptr;
+  const KernelInfo* info = nullptr;
+  const LoweredKernel* k = nullptr;
+  const GlobalMemory* memory = nullptr;
+  const uint8_t* params = nullptr;
+  uint32_t param_bytes = 0;
+  Dim3 grid, block;
+  uint32_t dyn_shared = 0;
+  uint32_t shared_bytes = 0;  // static + dynamic, per block
+  uint64_t gridid = 0;
+
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  LaunchStatus status = LaunchStatus::Ok;  // GUARDED_BY(mu): the first fault
+  std::string message;                     // GUARDED_BY(mu)
+  std::string assert_text;                 // GUARDED_BY(mu): printed after printf output
+};
+
+struct BarrierState {
+  uint32_t arrived = 0;   // threads
+  uint32_t expected = 0;  // 0: every live thread of the block
+  uint32_t popc = 0;
+  bool all = true, any = false;
+  int waiting = 0;        // parked groups
+};
+
+struct BlockContext {
+  LaunchState* launch = nullptr;
+  Dim3 ctaid;
+  uint64_t block_linear = 0;
+  uint8_t* shared = nullptr;
+  uint32_t shared_bytes = 0;
+  uint32_t nthreads = 0;
+  uint32_t exited_threads = 0;
+  BarrierState bars[kNumBarriers];
+  std::vector<PrintfRecord>* printf_out = nullptr;
+  uint32_t printf_seq = 0;
+  bool faulted = false;
+};
+
+// "PTX line 12 ('ld.global.u32'), block [0,0,0], thread [3,0,0]"
+std::string describe_site(const LInstr& in, const WarpState& w, int lane);
+// Thread index of a lane within its block.
+Dim3 thread_index(const WarpState& w, int lane);
+
+// Scheduler (scheduler.cc).
+void run_warp(WarpState& w, const LInstr* code);
+bool reschedule(WarpState& w);
+// Parks the lanes `m` of the current group at barrier `id` (resuming at w.pc).
+void park_at_barrier(WarpState& w, int id, LaneMask m, int red_slot, uint8_t red_kind);
+
+// Runs blocks of one launch on one worker thread, reusing its buffers.
+class BlockRunner {
+ public:
+  explicit BlockRunner(LaunchState& launch) : launch_(launch) {}
+  void run(uint64_t block_linear);
+  uint64_t thread_instructions = 0;
+  std::vector<PrintfRecord> printf_records;
+
+ private:
+  void release(int id);
+  LaunchState& launch_;
+  BlockContext ctx_;
+  std::vector<uint64_t> regs_;
+  std::vector<LaneMask> preds_;
+  std::vector<uint8_t> shared_;
+  std::vector<uint8_t> local_;
+  std::vector<WarpState> warps_;
+};
+
+}  // namespace gpool::emu::exec

@@ -1,0 +1,155 @@
+// Program::launch: validates the configuration, spreads the grid's blocks
+// over worker threads, and flushes device printf output in block order then
+// thread order once every block has finished.
+#include "block.h"
+#include "gpool/common/env.h"
+#include "gpool/common/log.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fmt/format.h>
+#include <thread>
+
+namespace gpool::emu::exec {
+namespace {
+
+constexpr uint32_t kMaxSharedPerBlock = 227 * 1024;  // sm_90 opt-in limit
+constexpr uint64_t kMaxCooperativeBlocks = 256;
+
+unsigned default_threads() {
+  static const unsigned n = [] {
+    unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    int64_t v = gpool::env::get_int("GPOOL_EMU_THREADS", hw);
+    if (v < 1 || v > 1024) {
+      gpool::log::logger("emulator").warn("GPOOL_EMU_THREADS={} is out of range 1..1024; using {}", v, hw);
+      v = hw;
+    }
+    return static_cast<unsigned>(v);
+  }();
+  return n;
+}
+
+std::atomic<uint64_t> g_grid_counter{1};
+
+LaunchResult error(LaunchStatus s, std::string m) {
+  LaunchResult r;
+  r.status = s;
+  r.message = std::move(m);
+  return r;
+}
+
+class StdoutSink final : public PrintfSink {
+ public:
+  void write(std::string_view text) override {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+};
+
+}  // namespace
+
+LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& params,
+                                 const LaunchEnv& env) const {
+  size_t index = static_cast<size_t>(&kernel - infos_.data());
+  if (index >= infos_.size()) return error(LaunchStatus::InvalidValue, "kernel does not belong to this program");
+  const LoweredKernel& k = lowered_[index];
+  if (!env.memory) return error(LaunchStatus::InvalidValue, "launch without a global memory map");
+  const Dim3& g = params.grid;
+  const Dim3& b = params.block;
+  if (!g.x || !g.y || !g.z || !b.x || !b.y || !b.z || g.y > 65535 || g.z > 65535 || b.z > 64)
+    return error(LaunchStatus::InvalidValue,
+                 fmt::format("kernel '{}': invalid launch dimensions grid ({},{},{}) block ({},{},{})", kernel.name,
+                             g.x, g.y, g.z, b.x, b.y, b.z));
+  uint64_t nthreads = uint64_t{b.x} * b.y * b.z;
+  if (nthreads > kernel.max_threads_per_block)
+    return error(LaunchStatus::OutOfResources,
+                 fmt::format("kernel '{}': {} threads per block exceed its limit of {}", kernel.name, nthreads,
+                             kernel.max_threads_per_block));
+  uint64_t shared = uint64_t{k.dyn_shared_offset} + params.dynamic_shared_bytes;
+  if (params.dynamic_shared_bytes == 0) shared = k.static_shared;
+  if (shared > kMaxSharedPerBlock)
+    return error(LaunchStatus::OutOfResources,
+                 fmt::format("kernel '{}': {} bytes of shared memory per block exceed {}", kernel.name, shared,
+                             kMaxSharedPerBlock));
+  if (kernel.param_bytes && (!params.param_buffer || params.param_bytes < kernel.param_bytes))
+    return error(LaunchStatus::InvalidValue,
+                 fmt::format("kernel '{}': parameter buffer of {} bytes, the kernel needs {}", kernel.name,
+                             params.param_bytes, kernel.param_bytes));
+  for (uint32_t gi : k.globals_used)
+    if (!bound_[gi])
+      return error(LaunchStatus::Unbound,
+                   fmt::format("kernel '{}' uses module variable '{}' that was never placed in device memory",
+                               kernel.name, globals_[gi].name));
+  uint64_t nblocks = uint64_t{g.x} * g.y * g.z;
+
+  LaunchState L;
+  L.prog = this;
+  L.info = &kernel;
+  L.k = &k;
+  L.memory = env.memory;
+  L.params = static_cast<const uint8_t*>(params.param_buffer);
+  L.param_bytes = kernel.param_bytes;
+  L.grid = g;
+  L.block = b;
+  L.dyn_shared = params.dynamic_shared_bytes;
+  L.shared_bytes = static_cast<uint32_t>(shared);
+  L.gridid = g_grid_counter.fetch_add(1, std::memory_order_relaxed);
+
+  uint64_t workers = env.threads ? env.threads : default_threads();
+  if (params.cooperative) {
+    if (nblocks > kMaxCooperativeBlocks)
+      return error(LaunchStatus::CooperativeTooLarge,
+                   fmt::format("kernel '{}': cooperative launch of {} blocks exceeds the {} co-resident blocks the "
+                               "emulator runs",
+                               kernel.name, nblocks, kMaxCooperativeBlocks));
+    workers = nblocks;  // every block on its own thread so grid-wide barriers can complete
+  }
+  workers = std::max<uint64_t>(1, std::min(workers, nblocks));
+
+  std::atomic<uint64_t> next{0};
+  std::vector<std::vector<PrintfRecord>> records(workers);
+  std::vector<uint64_t> counts(workers, 0);
+  auto work = [&](size_t wi) {
+    BlockRunner runner(L);
+    while (!L.stop.load(std::memory_order_relaxed)) {
+      uint64_t blk = next.fetch_add(1, std::memory_order_relaxed);
+      if (blk >= nblocks) break;
+      runner.run(blk);
+    }
+    counts[wi] = runner.thread_instructions;
+    records[wi] = std::move(runner.printf_records);
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(workers - 1);
+  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work, i);
+  work(0);
+  for (auto& t : threads) t.join();
+
+  LaunchResult r;
+  for (auto c : counts) r.thread_instructions += c;
+  std::vector<PrintfRecord> all;
+  for (auto& v : records)
+    for (auto& rec : v) all.push_back(std::move(rec));
+  if (!all.empty()) {
+    std::sort(all.begin(), all.end(), [](const PrintfRecord& a, const PrintfRecord& b2) {
+      if (a.block != b2.block) return a.block < b2.block;
+      if (a.thread != b2.thread) return a.thread < b2.thread;
+      return a.seq < b2.seq;
+    });
+    std::string text;
+    for (auto& rec : all) text += rec.text;
+    StdoutSink out;
+    PrintfSink* sink = env.printf_sink ? env.printf_sink : &out;
+    sink->write(text);
+  }
+  std::lock_guard<std::mutex> lock(L.mu);
+  if (!L.assert_text.empty()) {
+    std::fwrite(L.assert_text.data(), 1, L.assert_text.size(), stderr);
+    std::fflush(stderr);
+  }
+  r.status = L.status;
+  r.message = L.message;
+  return r;
+}
+
+}  // namespace gpool::emu::exec

@@ -1,0 +1,516 @@
+// Lowering pass: ptx::Module -> ProgramImpl. Walks every kernel, lays out
+// its parameters, shared and local memory, inlines device-function calls and
+// converts each instruction through the OpTable into an LInstr.
+#include "lower_context.h"
+#include "ops.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace gpool::emu::exec {
+namespace {
+
+uint32_t natural_align(const ptx::VarDecl& d) {
+  if (d.align) return d.align;
+  uint32_t a = ptx::type_size(d.type) * d.vector_width;
+  return a ? a : 1;
+}
+
+uint64_t align_up(uint64_t v, uint64_t a) { return a ? (v + a - 1) / a * a : v; }
+
+}  // namespace
+
+LowerCtx::LowerCtx(ProgramImpl& prog, const ptx::Module& module, const OpTable& table,
+                   uint32_t kernel_index, LoweredKernel& k, std::string* error)
+    : prog_(prog), module_(module), table_(table), kernel_index_(kernel_index), k_(k), error_(error) {
+  k_.num_slots = 1;  // slot 0 discards results written to "_"
+  // Module-scope variables: globals were registered by build(); shared and
+  // local ones get this kernel's layout.
+  for (uint32_t i = 0; i < prog_.globals_.size(); ++i) {
+    VarBinding b;
+    b.where = VarBinding::Where::Global;
+    b.global = i;
+    b.size = prog_.globals_[i].size;
+    module_vars_[prog_.globals_[i].name] = b;
+  }
+  for (auto& d : module.globals) {
+    if (d.space == ptx::Space::Shared) {
+      VarBinding b;
+      b.size = d.byte_size();
+      if (d.is_extern || b.size == 0) {
+        b.where = VarBinding::Where::DynShared;
+      } else {
+        b.where = VarBinding::Where::Shared;
+        b.offset = alloc_shared(b.size, natural_align(d));
+      }
+      module_vars_[d.name] = b;
+    } else if (d.space == ptx::Space::Local) {
+      VarBinding b;
+      b.where = VarBinding::Where::Local;
+      b.size = d.byte_size();
+      b.offset = alloc_local(b.size, natural_align(d));
+      module_vars_[d.name] = b;
+    }
+  }
+  for (uint32_t i = 0; i < module.functions.size(); ++i) {
+    VarBinding b;
+    b.where = VarBinding::Where::Function;
+    b.offset = i;
+    module_vars_.emplace(module.functions[i].name, b);
+  }
+}
+
+uint64_t LowerCtx::alloc_local(uint64_t size, uint32_t align) {
+  local_top_ = align_up(local_top_, std::max<uint32_t>(align, 1));
+  uint64_t off = local_top_;
+  local_top_ += size;
+  return off;
+}
+
+uint64_t LowerCtx::alloc_shared(uint64_t size, uint32_t align) {
+  shared_top_ = align_up(shared_top_, std::max<uint32_t>(align, 1));
+  uint64_t off = shared_top_;
+  shared_top_ += size;
+  return off;
+}
+
+bool LowerCtx::fail(const ptx::Instruction& in, std::string message) {
+  if (error_ && error_->empty())
+    *error_ = fmt::format("{} in {} at PTX line {}", message, scope_ && scope_->fn ? scope_->fn->name : "?",
+                          in.line);
+  return false;
+}
+
+const VarBinding* LowerCtx::find_var(const std::string& name) const {
+  for (const Scope* s = scope_; s; s = s->parent) {
+    auto it = s->vars.find(name);
+    if (it != s->vars.end()) return &it->second;
+    break;  // function scopes do not see their callers' variables
+  }
+  auto it = module_vars_.find(name);
+  return it == module_vars_.end() ? nullptr : &it->second;
+}
+
+void LowerCtx::emit(LInstr li) { k_.code.push_back(li); }
+
+bool LowerCtx::declare(const ptx::VarDecl& d, Scope& scope) {
+  switch (d.space) {
+    case ptx::Space::Reg: {
+      RegDecl r;
+      r.is_pred = d.type == ptx::Type::Pred;
+      r.type = d.type;
+      r.count = d.count;
+      scope.reg_decls[d.name] = r;
+      return true;
+    }
+    case ptx::Space::Local:
+    case ptx::Space::Param: {  // call-sequence .param blocks live in local memory
+      VarBinding b;
+      b.where = VarBinding::Where::Local;
+      b.size = d.byte_size();
+      b.offset = alloc_local(std::max<uint64_t>(b.size, 1), natural_align(d));
+      scope.vars[d.name] = b;
+      return true;
+    }
+    case ptx::Space::Shared: {
+      VarBinding b;
+      b.size = d.byte_size();
+      if (d.is_extern || b.size == 0) {
+        b.where = VarBinding::Where::DynShared;
+      } else {
+        b.where = VarBinding::Where::Shared;
+        b.offset = alloc_shared(b.size, natural_align(d));
+      }
+      scope.vars[d.name] = b;
+      return true;
+    }
+    default: {
+      ptx::Instruction fake;
+      fake.line = d.line;
+      return fail(fake, fmt::format("unsupported declaration of '{}' (state space not allowed in a function body)",
+                                    d.name));
+    }
+  }
+}
+
+bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
+  info->name = f.name;
+  uint32_t off = 0;
+  Scope scope;
+  scope.fn = &f;
+  for (auto& p : f.params) {
+    uint32_t a = natural_align(p);
+    off = static_cast<uint32_t>(align_up(off, a));
+    ParamInfo pi;
+    pi.offset = off;
+    pi.size = static_cast<uint32_t>(p.byte_size());
+    pi.align = a;
+    pi.is_pointer = p.ptr_attr || (p.dims.empty() && p.vector_width == 1 &&
+                                   (p.type == ptx::Type::U64 || p.type == ptx::Type::B64 ||
+                                    p.type == ptx::Type::S64));
+    info->params.push_back(pi);
+    VarBinding b;
+    b.where = VarBinding::Where::KernelParam;
+    b.offset = off;
+    b.size = pi.size;
+    scope.vars[p.name] = b;
+    off += pi.size;
+  }
+  info->param_bytes = off;
+  for (int i = 0; i < 3; ++i) info->reqntid[i] = f.reqntid[i];
+  uint64_t maxt = 1024;
+  if (f.maxntid[0]) maxt = uint64_t{f.maxntid[0]} * std::max(f.maxntid[1], 1u) * std::max(f.maxntid[2], 1u);
+  if (f.reqntid[0]) maxt = uint64_t{f.reqntid[0]} * std::max(f.reqntid[1], 1u) * std::max(f.reqntid[2], 1u);
+  info->max_threads_per_block = static_cast<uint32_t>(std::min<uint64_t>(maxt, 1024));
+
+  if (!lower_instance(f, scope)) return false;
+  LInstr ex;
+  ex.fn = h_exit;
+  ex.opname = "exit";
+  ex.line = static_cast<uint32_t>(f.line);
+  emit(ex);
+
+  k_.static_shared = static_cast<uint32_t>(shared_top_);
+  k_.dyn_shared_offset = static_cast<uint32_t>(align_up(shared_top_, 16));
+  for (auto [instr, byte] : dyn_patches_) {
+    auto* op = reinterpret_cast<LOperand*>(reinterpret_cast<char*>(&k_.code[instr]) + byte);
+    op->imm += k_.dyn_shared_offset;
+  }
+  k_.local_bytes = static_cast<uint32_t>(align_up(local_top_, 16));
+  k_.globals_used.assign(globals_used_.begin(), globals_used_.end());
+  std::sort(k_.globals_used.begin(), k_.globals_used.end());
+  info->static_shared_bytes = k_.static_shared;
+  info->local_bytes = k_.local_bytes;
+  info->num_regs = std::min<uint32_t>(255, k_.num_slots + k_.num_preds);
+  return true;
+}
+
+bool LowerCtx::lower_instance(const ptx::Function& f, Scope& scope) {
+  Scope* saved = scope_;
+  scope_ = &scope;
+  bool ok = true;
+  for (auto& st : f.body)
+    if (st.kind == ptx::Statement::Kind::Decl && !declare(st.decl, scope)) ok = false;
+  for (size_t i = 0; ok && i < f.body.size(); ++i) {
+    auto& st = f.body[i];
+    if (st.kind == ptx::Statement::Kind::Label) {
+      scope.labels[st.label] = static_cast<uint32_t>(k_.code.size());
+    } else if (st.kind == ptx::Statement::Kind::Instr) {
+      ok = lower_instr(st.instr, scope);
+    }
+  }
+  uint32_t end = static_cast<uint32_t>(k_.code.size());
+  for (auto& [idx, label] : scope.fixups) {
+    if (!ok) break;
+    if (label.empty()) {
+      k_.code[idx].target = end;
+      continue;
+    }
+    auto it = scope.labels.find(label);
+    if (it == scope.labels.end()) {
+      ptx::Instruction fake;
+      fake.line = static_cast<int>(k_.code[idx].line);
+      ok = fail(fake, fmt::format("branch to undefined label '{}'", label));
+      break;
+    }
+    k_.code[idx].target = it->second;
+  }
+  scope_ = saved;
+  return ok;
+}
+
+bool LowerCtx::label(const ptx::Operand& op) {
+  if (op.kind != ptx::Operand::Kind::Label && op.kind != ptx::Operand::Kind::Symbol) return false;
+  cur_label_ = op.name;
+  cur_has_label_ = true;
+  return true;
+}
+
+void LowerCtx::target_instance_end() {
+  cur_label_.clear();
+  cur_has_label_ = true;
+}
+
+bool LowerCtx::lower_instr(const ptx::Instruction& in, Scope& scope) {
+  if (in.opcode == "call") return lower_call(in, scope);
+  std::string name = full_opcode(in);
+  Lowerer l = table_.find(in);
+  if (!l) return fail(in, fmt::format("unsupported instruction '{}'", name));
+  LInstr li;
+  li.line = static_cast<uint32_t>(in.line);
+  li.opname = prog_.intern(name);
+  cur_ = &li;
+  cur_index_ = static_cast<uint32_t>(k_.code.size());
+  cur_has_label_ = false;
+  bool ok = l(in, *this, li);
+  cur_ = nullptr;
+  if (!ok) {
+    if (error_ && error_->empty()) fail(in, fmt::format("unsupported instruction '{}'", name));
+    return false;
+  }
+  if (!li.fn) return fail(in, fmt::format("unsupported instruction '{}' (no handler)", name));
+  if (in.guard) {
+    ptx::Operand g;
+    g.kind = ptx::Operand::Kind::Register;
+    g.name = *in.guard;
+    LOperand p;
+    if (!pred(g, &p)) return fail(in, fmt::format("guard '{}' is not a predicate register", *in.guard));
+    li.guard = static_cast<int32_t>(p.index);
+    li.guard_neg = in.guard_negated;
+  }
+  if (cur_has_label_) scope.fixups.emplace_back(cur_index_, cur_label_);
+  emit(li);
+  return true;
+}
+
+bool LowerCtx::arg_to_local(const ptx::Instruction& in, const ptx::Operand& arg, const ptx::VarDecl* decl,
+                            Scope& scope, uint64_t* offset, ptx::Type* type) {
+  ptx::Type t = decl ? decl->type : ptx::Type::B64;
+  if (arg.kind == ptx::Operand::Kind::Symbol) {
+    const VarBinding* b = find_var(arg.name);
+    if (!b || b->where != VarBinding::Where::Local)
+      return fail(in, fmt::format("call argument '{}' is not a .param variable", arg.name));
+    *offset = b->offset;
+    *type = t;
+    return true;
+  }
+  RegEntry r;
+  if (arg.kind == ptx::Operand::Kind::Register && reg(arg, &r) && !decl) t = r.type;
+  uint32_t size = ptx::type_size(t);
+  if (!size) return fail(in, "call argument of unknown size");
+  uint64_t off = alloc_local(size, size);
+  LInstr st;
+  st.line = static_cast<uint32_t>(in.line);
+  st.opname = "st.param";
+  st.fn = local_store_handler(t);
+  st.aux = static_cast<uint32_t>(ptx::Space::Local);
+  st.type = t;
+  st.ns = 2;
+  st.s[0].kind = LOperand::Kind::Imm;
+  st.s[0].imm = off;
+  cur_ = &st;
+  cur_index_ = static_cast<uint32_t>(k_.code.size());
+  bool ok = src(arg, t, &st.s[1]);
+  cur_ = nullptr;
+  if (!ok || !st.fn) return fail(in, "unsupported call argument");
+  emit(st);
+  (void)scope;
+  *offset = off;
+  *type = t;
+  return true;
+}
+
+bool LowerCtx::lower_call(const ptx::Instruction& in, Scope& scope) {
+  if (in.operands.size() < 3) return fail(in, "malformed call");
+  const auto& rets = in.operands[0];
+  const auto& callee = in.operands[1];
+  const auto& args = in.operands[2];
+  if (callee.kind != ptx::Operand::Kind::Symbol)
+    return fail(in, "unsupported instruction 'call' (indirect calls through a register)");
+  if (callee.name == "vprintf" || callee.name == "__assertfail") return lower_builtin(in, callee.name, scope);
+  const ptx::Function* fn = nullptr;
+  for (auto& f : module_.functions)
+    if (f.name == callee.name && !f.is_extern && !f.body.empty()) fn = &f;
+  if (!fn) return fail(in, fmt::format("unsupported call to external function '{}'", callee.name));
+  for (Scope* s = &scope; s; s = s->parent)
+    if (s->fn == fn) return fail(in, fmt::format("unsupported recursive call to '{}'", callee.name));
+  if (args.elems.size() != fn->params.size() || rets.elems.size() > fn->returns.size())
+    return fail(in, fmt::format("call to '{}' passes the wrong number of arguments", callee.name));
+
+  // A guarded call is a call skipped by the lanes whose guard fails.
+  uint32_t skip_index = UINT32_MAX;
+  if (in.guard) {
+    ptx::Operand g;
+    g.kind = ptx::Operand::Kind::Register;
+    g.name = *in.guard;
+    LOperand p;
+    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
+    LInstr br;
+    br.fn = h_branch;
+    br.opname = "call";
+    br.line = static_cast<uint32_t>(in.line);
+    br.guard = static_cast<int32_t>(p.index);
+    br.guard_neg = !in.guard_negated;
+    skip_index = static_cast<uint32_t>(k_.code.size());
+    emit(br);
+  }
+
+  Scope child;
+  child.fn = fn;
+  child.parent = &scope;
+  for (size_t i = 0; i < fn->params.size(); ++i) {
+    uint64_t off;
+    ptx::Type t;
+    if (!arg_to_local(in, args.elems[i], &fn->params[i], scope, &off, &t)) return false;
+    VarBinding b;
+    b.where = VarBinding::Where::Local;
+    b.offset = off;
+    b.size = fn->params[i].byte_size();
+    child.vars[fn->params[i].name] = b;
+  }
+  std::vector<std::pair<const ptx::Operand*, std::pair<uint64_t, ptx::Type>>> reg_rets;
+  for (size_t i = 0; i < fn->returns.size(); ++i) {
+    VarBinding b;
+    b.where = VarBinding::Where::Local;
+    b.size = fn->returns[i].byte_size();
+    const ptx::Operand* r = i < rets.elems.size() ? &rets.elems[i] : nullptr;
+    if (r && r->kind == ptx::Operand::Kind::Symbol) {
+      const VarBinding* cb = find_var(r->name);
+      if (!cb || cb->where != VarBinding::Where::Local)
+        return fail(in, fmt::format("call result '{}' is not a .param variable", r->name));
+      b.offset = cb->offset;
+    } else {
+      b.offset = alloc_local(std::max<uint64_t>(b.size, 1), natural_align(fn->returns[i]));
+      if (r && r->kind == ptx::Operand::Kind::Register) reg_rets.push_back({r, {b.offset, fn->returns[i].type}});
+    }
+    child.vars[fn->returns[i].name] = b;
+  }
+  if (!lower_instance(*fn, child)) return false;
+  scope_ = &scope;
+  for (auto& [op, where] : reg_rets) {
+    LInstr ld;
+    ld.line = static_cast<uint32_t>(in.line);
+    ld.opname = "ld.param";
+    ld.fn = local_load_handler(where.second);
+    ld.aux = static_cast<uint32_t>(ptx::Space::Local);
+    ld.type = where.second;
+    ld.nd = 1;
+    ld.ns = 1;
+    ld.s[0].kind = LOperand::Kind::Imm;
+    ld.s[0].imm = where.first;
+    if (!dst_reg(*op, where.second, &ld.d[0]) || !ld.fn) return fail(in, "unsupported call result");
+    emit(ld);
+  }
+  if (skip_index != UINT32_MAX) k_.code[skip_index].target = static_cast<uint32_t>(k_.code.size());
+  return true;
+}
+
+bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name, Scope& scope) {
+  const auto& rets = in.operands[0];
+  const auto& args = in.operands[2];
+  size_t want = name == "vprintf" ? 2 : 5;
+  if (args.elems.size() != want) return fail(in, fmt::format("call to '{}' with {} arguments", name, args.elems.size()));
+  LInstr li;
+  li.line = static_cast<uint32_t>(in.line);
+  li.opname = prog_.intern(name);
+  li.fn = name == "vprintf" ? h_vprintf : h_assertfail;
+  ptx::VarDecl pdecl;
+  pdecl.type = ptx::Type::B64;
+  for (size_t i = 0; i < want; ++i) {
+    pdecl.type = (name == "__assertfail" && i >= 3) ? (i == 3 ? ptx::Type::B32 : ptx::Type::B64) : ptx::Type::B64;
+    if (name == "__assertfail" && i == 2) pdecl.type = ptx::Type::B32;
+    if (name == "__assertfail" && i == 3) pdecl.type = ptx::Type::B64;
+    uint64_t off;
+    ptx::Type t;
+    if (!arg_to_local(in, args.elems[i], &pdecl, scope, &off, &t)) return false;
+    li.s[i].kind = LOperand::Kind::Imm;
+    li.s[i].imm = off;
+  }
+  li.ns = static_cast<uint8_t>(want);
+  uint64_t ret_off = 0;
+  const ptx::Operand* reg_ret = nullptr;
+  if (!rets.elems.empty()) {
+    const auto& r = rets.elems[0];
+    if (r.kind == ptx::Operand::Kind::Symbol) {
+      const VarBinding* b = find_var(r.name);
+      if (!b || b->where != VarBinding::Where::Local) return fail(in, "vprintf result is not a .param variable");
+      ret_off = b->offset;
+    } else {
+      ret_off = alloc_local(4, 4);
+      reg_ret = &r;
+    }
+    li.aux = static_cast<uint32_t>(ret_off);
+    li.aux2 = 1;
+  }
+  if (in.guard) {
+    ptx::Operand g;
+    g.kind = ptx::Operand::Kind::Register;
+    g.name = *in.guard;
+    LOperand p;
+    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
+    li.guard = static_cast<int32_t>(p.index);
+    li.guard_neg = in.guard_negated;
+  }
+  emit(li);
+  if (reg_ret) {
+    LInstr ld;
+    ld.line = li.line;
+    ld.opname = "ld.param";
+    ld.fn = local_load_handler(ptx::Type::B32);
+    ld.aux = static_cast<uint32_t>(ptx::Space::Local);
+    ld.type = ptx::Type::B32;
+    ld.nd = ld.ns = 1;
+    ld.s[0].kind = LOperand::Kind::Imm;
+    ld.s[0].imm = ret_off;
+    ld.guard = li.guard;
+    ld.guard_neg = li.guard_neg;
+    if (!dst_reg(*reg_ret, ptx::Type::B32, &ld.d[0])) return fail(in, "unsupported vprintf result");
+    emit(ld);
+  }
+  return true;
+}
+
+// ---- Program::build
+
+std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* error) {
+  std::string err;
+  auto prog = std::make_shared<ProgramImpl>();
+  for (auto& d : module.globals) {
+    if (d.space != ptx::Space::Global && d.space != ptx::Space::Const) continue;
+    GlobalVarInfo g;
+    g.name = d.name;
+    g.space = d.space;
+    g.size = d.byte_size();
+    g.align = d.align ? d.align : std::max<uint32_t>(1, ptx::type_size(d.type) * d.vector_width);
+    g.init = d.init;
+    g.init.resize(g.size, 0);
+    g.relocs = d.relocs;
+    g.is_extern = d.is_extern;
+    prog->globals_.push_back(std::move(g));
+  }
+  prog->global_addr_.assign(prog->globals_.size(), 0);
+  prog->bound_.assign(prog->globals_.size(), 0);
+  prog->patches_.resize(prog->globals_.size());
+
+  OpTable table;
+  register_core_ops(table);
+  register_float_ops(table);
+  register_cvt_ops(table);
+  register_warp_ops(table);
+
+  for (auto& f : module.functions) {
+    if (!f.is_entry || f.is_extern) continue;
+    uint32_t index = static_cast<uint32_t>(prog->lowered_.size());
+    prog->lowered_.emplace_back();
+    KernelInfo info;
+    LowerCtx ctx(*prog, module, table, index, prog->lowered_.back(), &err);
+    if (!ctx.lower_kernel(f, &info)) {
+      if (err.empty()) err = "lowering of kernel '" + f.name + "' failed";
+      if (error) *error = err;
+      return nullptr;
+    }
+    prog->infos_.push_back(std::move(info));
+  }
+  return prog;
+}
+
+const KernelInfo* Program::find_kernel(std::string_view name) const {
+  for (auto& k : kernels())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+void ProgramImpl::bind_global(std::string_view name, uint64_t device_address) {
+  for (size_t i = 0; i < globals_.size(); ++i) {
+    if (globals_[i].name != name) continue;
+    global_addr_[i] = device_address;
+    bound_[i] = 1;
+    for (auto& p : patches_[i]) {
+      auto& li = lowered_[p.kernel].code[p.instr];
+      auto* op = reinterpret_cast<LOperand*>(reinterpret_cast<char*>(&li) + p.byte_offset);
+      op->imm = device_address + static_cast<uint64_t>(p.addend);
+    }
+  }
+}
+
+}  // namespace gpool::emu::exec

@@ -1,0 +1,139 @@
+// The concrete lowering context: register allocation, variable layout,
+// symbol resolution and call inlining for one kernel (lower.cc,
+// lower_operands.cc). Core lowerers downcast LowerContext to LowerCtx to
+// resolve memory operands and branch targets; other families only use the
+// LowerContext interface.
+//
+// Thread safety: one LowerCtx per kernel being built, used by one thread.
+#pragma once
+
+#include "engine.h"
+#include "lowered.h"
+
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace gpool::emu::exec {
+
+// Where a named variable lives once laid out.
+struct VarBinding {
+  enum class Where : uint8_t { Global, Shared, DynShared, Local, KernelParam, Function };
+  Where where = Where::Global;
+  uint64_t offset = 0;   // Shared/Local/KernelParam: byte offset; Function: index
+  uint32_t global = 0;   // Global: index into ProgramImpl::globals_
+  uint64_t size = 0;
+};
+
+// A resolved memory operand's space and constant offset. space is one of
+// Global (also .const), Shared, Local, Param (the kernel parameter buffer)
+// or Generic.
+struct MemRef {
+  ptx::Space space = ptx::Space::Generic;
+  int64_t offset = 0;
+};
+
+struct RegEntry {
+  bool is_pred = false;
+  ptx::Type type = ptx::Type::None;
+  uint32_t index = 0;
+};
+struct RegDecl {
+  bool is_pred = false;
+  ptx::Type type = ptx::Type::None;
+  uint32_t count = 0;  // 0: a single name
+};
+
+// One inlined instance of a function body.
+struct Scope {
+  const ptx::Function* fn = nullptr;
+  Scope* parent = nullptr;  // the caller (for recursion checks)
+  std::unordered_map<std::string, RegEntry> regs;
+  std::unordered_map<std::string, RegDecl> reg_decls;
+  std::unordered_map<std::string, VarBinding> vars;
+  std::unordered_map<std::string, uint32_t> labels;
+  std::vector<std::pair<uint32_t, std::string>> fixups;  // (instr, label); "" = end of instance
+};
+
+class LowerCtx final : public LowerContext {
+ public:
+  LowerCtx(ProgramImpl& prog, const ptx::Module& module, const OpTable& table, uint32_t kernel_index,
+           LoweredKernel& k, std::string* error);
+
+  bool src(const ptx::Operand& op, ptx::Type t, LOperand* out) override;
+  bool dst(const ptx::Operand& op, ptx::Type t, LOperand* out) override;
+  bool pred(const ptx::Operand& op, LOperand* out) override;
+  bool fail(const ptx::Instruction& in, std::string message) override;
+
+  // ---- core-only services
+  // Records `op` (a Label) as the branch target of the instruction being lowered.
+  bool label(const ptx::Operand& op);
+  // Records that the instruction being lowered ends the current function
+  // instance (ret inside an inlined device function).
+  void target_instance_end();
+  bool in_kernel_body() const { return scope_ && scope_->parent == nullptr; }
+  // Resolves [reg+off], [sym+off], [imm] for an access in `space` (as
+  // written). `base` must point into the LInstr being lowered (global
+  // addresses are patched in place by bind_global).
+  bool address(const ptx::Operand& op, ptx::Space space, LOperand* base, MemRef* out);
+  // Value of a symbol used as an operand (the address of a variable, in the
+  // variable's own state space).
+  bool symbol_value(const ptx::Operand& op, LOperand* out, bool generic);
+  // Destination register, with a Sink mapped to the discard slot 0.
+  bool dst_reg(const ptx::Operand& op, ptx::Type t, LOperand* out);
+  uint32_t new_slot() { return k_.num_slots++; }
+
+  // Lowers the whole kernel. False (with *error set) on failure.
+  bool lower_kernel(const ptx::Function& f, KernelInfo* info);
+
+ private:
+  bool lower_instance(const ptx::Function& f, Scope& scope);
+  bool declare(const ptx::VarDecl& d, Scope& scope);
+  bool lower_instr(const ptx::Instruction& in, Scope& scope);
+  bool lower_call(const ptx::Instruction& in, Scope& scope);
+  bool lower_builtin(const ptx::Instruction& in, const std::string& name, Scope& scope);
+  // Local offset holding argument `arg` (a param symbol is aliased, a value
+  // is stored into a fresh local slot by an emitted st.local).
+  bool arg_to_local(const ptx::Instruction& in, const ptx::Operand& arg, const ptx::VarDecl* decl,
+                    Scope& scope, uint64_t* offset, ptx::Type* type);
+  uint64_t alloc_local(uint64_t size, uint32_t align);
+  uint64_t alloc_shared(uint64_t size, uint32_t align);
+  const VarBinding* find_var(const std::string& name) const;
+  bool reg(const ptx::Operand& op, RegEntry* out);
+  void patch_here(const LOperand* op, uint32_t global, int64_t addend);
+  void emit(LInstr li);
+
+  ProgramImpl& prog_;
+  const ptx::Module& module_;
+  const OpTable& table_;
+  uint32_t kernel_index_;
+  LoweredKernel& k_;
+  std::string* error_;
+  Scope* scope_ = nullptr;
+  LInstr* cur_ = nullptr;  // the instruction being lowered (becomes k_.code[cur_index_])
+  uint32_t cur_index_ = 0;
+  bool cur_target_end_ = false;
+  std::string cur_label_;
+  bool cur_has_label_ = false;
+  std::unordered_map<std::string, VarBinding> module_vars_;
+  std::unordered_map<Sreg, uint32_t> sreg_slots_;
+  std::vector<std::pair<uint32_t, uint32_t>> dyn_patches_;  // (instr, byte offset) + dyn shared offset
+  std::unordered_set<uint32_t> globals_used_;
+  uint64_t local_top_ = 0;
+  uint64_t shared_top_ = 0;
+};
+
+// Converts an immediate operand to the raw bits of type `t`. False when the
+// literal cannot be used as that type.
+bool imm_bits(const ptx::Operand& op, ptx::Type t, uint64_t* out);
+bool is_float_type(ptx::Type t);
+bool is_signed_type(ptx::Type t);
+// The last type modifier of `in` (None when it has none) and the first one.
+ptx::Type last_type(const ptx::Instruction& in);
+ptx::Type first_type(const ptx::Instruction& in);
+bool has_mod(const ptx::Instruction& in, const char* m);
+// "ld.global.v4.f32" for error messages.
+std::string full_opcode(const ptx::Instruction& in);
+
+}  // namespace gpool::emu::exec

@@ -1,0 +1,38 @@
+// Core op families: registration functions and the few handlers the lowering
+// pass emits itself (call inlining, builtins, the final exit).
+//
+// Owner: exec core. Instruction operand layouts of the core:
+//   memory (ld/st/atom/red): s[0] = base (register or immediate address),
+//     LInstr::offset = constant offset, aux = state space (ptx::Space),
+//     ld: d[0..n) destinations; st: s[1..n] values; n = vector width.
+//   branches: target = instruction index.
+#pragma once
+
+#include "engine.h"
+
+namespace gpool::emu::exec {
+
+void register_control_ops(OpTable& t);
+void register_mov_ops(OpTable& t);
+void register_mem_ops(OpTable& t);
+void register_int_ops(OpTable& t);
+void register_bit_ops(OpTable& t);
+void register_compare_ops(OpTable& t);
+void register_barrier_ops(OpTable& t);
+void register_atomic_ops(OpTable& t);
+
+// st.local of one value of type t: s[0] = Imm local offset, s[1] = value.
+Handler local_store_handler(ptx::Type t);
+// ld.local of one value of type t: d[0] = register, s[0] = Imm local offset.
+Handler local_load_handler(ptx::Type t);
+// Unconditional or guarded branch to LInstr::target.
+void h_branch(const LInstr& in, WarpState& w, LaneMask act);
+// Active lanes leave the kernel.
+void h_exit(const LInstr& in, WarpState& w, LaneMask act);
+// vprintf: s[0], s[1] = Imm local offsets of the format and argument-buffer
+// pointers; aux2 = 1 when aux holds the local offset of the int result.
+void h_vprintf(const LInstr& in, WarpState& w, LaneMask act);
+// __assertfail: s[0..3] = Imm local offsets of message, file, line, function.
+void h_assertfail(const LInstr& in, WarpState& w, LaneMask act);
+
+}  // namespace gpool::emu::exec

@@ -1,0 +1,143 @@
+// atom and red on global, shared and generic addresses: add inc dec min max
+// exch cas and or xor on b32/b64/u32/s32/u64/s64/f32/f64.
+//
+// Global memory is shared with blocks running on other host threads, so
+// global atomics are real CPU atomics (a compare-exchange loop on the bits).
+// Shared and local memory belong to one host thread: plain read-modify-write.
+// Lanes apply their operations in lane order.
+//
+// Operands: d[0] old value (atom only), s[0] base, s[1] b, s[2] c (cas);
+// aux = space, aux2 = op.
+#include "lower_context.h"
+#include "mem_access.h"
+#include "ops.h"
+
+#include <atomic>
+#include <bit>
+#include <fmt/format.h>
+
+namespace gpool::emu::exec {
+namespace {
+
+enum Op : uint32_t { Add, Inc, Dec, Min, Max, Exch, Cas, And, Or, Xor };
+
+bool bad(const ptx::Instruction& in, LowerContext& ctx) {
+  return ctx.fail(in, fmt::format("unsupported instruction '{}'", full_opcode(in)));
+}
+
+// Value semantics: T is the PTX type's C type, stored as bits in UB.
+template <class T, class UB>
+UB apply(uint32_t op, UB oldb, UB bb, UB cb) {
+  T old = std::bit_cast<T>(oldb), b = std::bit_cast<T>(bb);
+  switch (op) {
+    case Add:
+      if constexpr (std::is_floating_point_v<T>) return std::bit_cast<UB>(static_cast<T>(old + b));
+      else return static_cast<UB>(oldb + bb);
+    case Inc: return oldb >= bb ? UB{0} : static_cast<UB>(oldb + 1);
+    case Dec: return (oldb == 0 || oldb > bb) ? bb : static_cast<UB>(oldb - 1);
+    case Min: return b < old ? bb : oldb;
+    case Max: return b > old ? bb : oldb;
+    case Exch: return bb;
+    case Cas: return oldb == bb ? cb : oldb;
+    case And: return oldb & bb;
+    case Or: return oldb | bb;
+    default: return oldb ^ bb;
+  }
+}
+
+template <class T>
+void h_atom(const LInstr& in, WarpState& w, LaneMask act) {
+  using UB = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  uint64_t addr[kWarpSize];
+  uint8_t* ptrs[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  auto space = static_cast<ptx::Space>(in.aux);
+  if (!resolve_lanes(in, w, act, space, addr, sizeof(T), sizeof(T), true, ptrs)) return;
+  bool has_dst = in.nd > 0;
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    UB b = static_cast<UB>(w.get(in.s[1], l));
+    UB c = in.ns > 2 ? static_cast<UB>(w.get(in.s[2], l)) : UB{0};
+    ptx::Space s = space == ptx::Space::Generic ? generic_space(addr[l]) : space;
+    UB old;
+    if (s == ptx::Space::Global || s == ptx::Space::Const) {
+      std::atomic_ref<UB> ref(*reinterpret_cast<UB*>(ptrs[l]));
+      old = ref.load(std::memory_order_relaxed);
+      while (!ref.compare_exchange_weak(old, apply<T, UB>(in.aux2, old, b, c), std::memory_order_seq_cst)) {
+      }
+    } else {
+      std::memcpy(&old, ptrs[l], sizeof(UB));
+      UB nv = apply<T, UB>(in.aux2, old, b, c);
+      std::memcpy(ptrs[l], &nv, sizeof(UB));
+    }
+    if (has_dst) w.reg(in.d[0].index)[l] = static_cast<uint64_t>(old);
+  }
+}
+
+bool lower_atom(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  bool red = in.opcode == "red";
+  ptx::Space space = ptx::Space::Generic;
+  int op = -1;
+  ptx::Type t = ptx::Type::None;
+  static const char* ops[] = {"add", "inc", "dec", "min", "max", "exch", "cas", "and", "or", "xor"};
+  for (auto& m : in.modifiers) {
+    if (m == "global") space = ptx::Space::Global;
+    else if (m == "shared" || m == "shared::cta") space = ptx::Space::Shared;
+    else if (auto ty = ptx::type_from_name(m)) t = *ty;
+    else if (m == "relaxed" || m == "acquire" || m == "release" || m == "acq_rel" || m == "cta" || m == "gpu" ||
+             m == "sys" || m == "cluster" || m == "noftz" || m.rfind("L2::", 0) == 0) {
+    } else {
+      bool found = false;
+      for (int i = 0; i < 10; ++i)
+        if (m == ops[i]) op = i, found = true;
+      if (!found) return bad(in, ctx);
+    }
+  }
+  if (op < 0) return bad(in, ctx);
+  uint32_t size = ptx::type_size(t);
+  if (size != 4 && size != 8) return bad(in, ctx);
+  if ((op == Inc || op == Dec) && t != ptx::Type::U32) return bad(in, ctx);
+  if (is_float_type(t) && op != Add && op != Exch && op != Min && op != Max) return bad(in, ctx);
+  if (t == ptx::Type::F16x2 || t == ptx::Type::BF16x2) return bad(in, ctx);
+  size_t want = (red ? 2 : 3) + (op == Cas ? 1 : 0);
+  if (in.operands.size() != want) return bad(in, ctx);
+  size_t i = 0;
+  if (!red) {
+    if (!c.dst_reg(in.operands[0], t, &out.d[0])) return bad(in, ctx);
+    out.nd = 1;
+    i = 1;
+  }
+  MemRef mr;
+  if (!c.address(in.operands[i], space, &out.s[0], &mr)) return bad(in, ctx);
+  if (mr.space == ptx::Space::Local) return bad(in, ctx);
+  if (!c.src(in.operands[i + 1], t, &out.s[1])) return bad(in, ctx);
+  out.ns = 2;
+  if (op == Cas) {
+    if (!c.src(in.operands[i + 2], t, &out.s[2])) return bad(in, ctx);
+    out.ns = 3;
+  }
+  out.offset = mr.offset;
+  out.aux = static_cast<uint32_t>(mr.space);
+  out.aux2 = static_cast<uint32_t>(op);
+  out.type = t;
+  switch (t) {
+    case ptx::Type::B32: case ptx::Type::U32: out.fn = &h_atom<uint32_t>; break;
+    case ptx::Type::S32: out.fn = &h_atom<int32_t>; break;
+    case ptx::Type::B64: case ptx::Type::U64: out.fn = &h_atom<uint64_t>; break;
+    case ptx::Type::S64: out.fn = &h_atom<int64_t>; break;
+    case ptx::Type::F32: out.fn = &h_atom<float>; break;
+    case ptx::Type::F64: out.fn = &h_atom<double>; break;
+    default: return bad(in, ctx);
+  }
+  return true;
+}
+
+}  // namespace
+
+void register_atomic_ops(OpTable& t) {
+  t.add("atom", lower_atom);
+  t.add("red", lower_atom);
+}
+
+}  // namespace gpool::emu::exec

@@ -1,0 +1,271 @@
+// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4.
+//
+// Loads of .s8/.s16 sign-extend into the low 32 bits of the register cell
+// (the widest register such a load may target besides .s64, which the
+// handler never sees: ld.s8 into a 64-bit register is not valid PTX);
+// unsigned and bit loads zero-extend.
+#include "lower_context.h"
+#include "mem_access.h"
+#include "ops.h"
+
+#include <fmt/format.h>
+
+namespace gpool::emu::exec {
+namespace {
+
+template <uint32_t B>
+inline uint64_t load_bits(const uint8_t* p) {
+  if constexpr (B == 1) {
+    return *p;
+  } else if constexpr (B == 2) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  } else if constexpr (B == 4) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  } else {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+}
+
+template <uint32_t B>
+inline void store_bits(uint8_t* p, uint64_t v) {
+  if constexpr (B == 1) {
+    *p = static_cast<uint8_t>(v);
+  } else if constexpr (B == 2) {
+    uint16_t x = static_cast<uint16_t>(v);
+    std::memcpy(p, &x, 2);
+  } else if constexpr (B == 4) {
+    uint32_t x = static_cast<uint32_t>(v);
+    std::memcpy(p, &x, 4);
+  } else {
+    std::memcpy(p, &v, 8);
+  }
+}
+
+template <uint32_t B, bool Sext>
+inline uint64_t extend(uint64_t v) {
+  if constexpr (Sext && B == 1) return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
+  if constexpr (Sext && B == 2) return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(v)));
+  return v;
+}
+
+template <uint32_t B, uint32_t V, bool Sext>
+void h_ld(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t addr[kWarpSize];
+  uint8_t* ptrs[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  auto space = static_cast<ptx::Space>(in.aux);
+  if (!resolve_lanes(in, w, act, space, addr, B * V, B * V, false, ptrs)) return;
+  for (uint32_t v = 0; v < V; ++v) {
+    uint64_t* d = w.reg(in.d[v].index);
+    if (act == kFullMask) {
+      for (int l = 0; l < kWarpSize; ++l) d[l] = extend<B, Sext>(load_bits<B>(ptrs[l] + v * B));
+    } else {
+      for (LaneMask m = act; m; m &= m - 1) {
+        int l = std::countr_zero(m);
+        d[l] = extend<B, Sext>(load_bits<B>(ptrs[l] + v * B));
+      }
+    }
+  }
+}
+
+template <uint32_t B, uint32_t V>
+void h_st(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t addr[kWarpSize];
+  uint8_t* ptrs[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  auto space = static_cast<ptx::Space>(in.aux);
+  if (!resolve_lanes(in, w, act, space, addr, B * V, B * V, true, ptrs)) return;
+  // Lanes store in lane order, so the highest lane wins on a conflict (as on hardware in practice).
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    for (uint32_t v = 0; v < V; ++v) store_bits<B>(ptrs[l] + v * B, w.get(in.s[1 + v], l));
+  }
+}
+
+void h_prefetch(const LInstr& in, WarpState& w, LaneMask act) {
+  (void)in;
+  (void)w;
+  (void)act;  // a hint: nothing to do, and prefetching a bad address does not fault
+}
+
+template <uint32_t B, uint32_t V>
+Handler pick_ld2(bool sext) {
+  if (sext) return &h_ld<B, V, true>;
+  return &h_ld<B, V, false>;
+}
+
+template <uint32_t B>
+Handler pick_ld1(uint32_t v, bool sext) {
+  switch (v) {
+    case 1: return pick_ld2<B, 1>(sext);
+    case 2: return pick_ld2<B, 2>(sext);
+    case 4: return pick_ld2<B, 4>(sext);
+  }
+  return nullptr;
+}
+
+Handler pick_ld(uint32_t bytes, uint32_t v, bool sext) {
+  switch (bytes) {
+    case 1: return pick_ld1<1>(v, sext);
+    case 2: return pick_ld1<2>(v, sext);
+    case 4: return pick_ld1<4>(v, false);
+    case 8: return pick_ld1<8>(v, false);
+  }
+  return nullptr;
+}
+
+template <uint32_t B>
+Handler pick_st1(uint32_t v) {
+  switch (v) {
+    case 1: return &h_st<B, 1>;
+    case 2: return &h_st<B, 2>;
+    case 4: return &h_st<B, 4>;
+  }
+  return nullptr;
+}
+
+Handler pick_st(uint32_t bytes, uint32_t v) {
+  switch (bytes) {
+    case 1: return pick_st1<1>(v);
+    case 2: return pick_st1<2>(v);
+    case 4: return pick_st1<4>(v);
+    case 8: return pick_st1<8>(v);
+  }
+  return nullptr;
+}
+
+bool ignorable_mem_modifier(const std::string& m) {
+  static const char* const ok[] = {"nc",   "volatile", "relaxed", "acquire", "release", "weak", "mmio",
+                                   "gpu",  "cta",      "sys",     "cluster", "ca",      "cg",   "cs",
+                                   "lu",   "cv",       "wb",      "wt",      "unified"};
+  for (auto* o : ok)
+    if (m == o) return true;
+  return m.rfind("L1::", 0) == 0 || m.rfind("L2::", 0) == 0;
+}
+
+struct MemMods {
+  ptx::Space space = ptx::Space::Generic;
+  uint32_t vec = 1;
+  ptx::Type type = ptx::Type::None;
+};
+
+bool parse_mem_mods(const ptx::Instruction& in, LowerContext& ctx, MemMods* m) {
+  for (auto& s : in.modifiers) {
+    if (s == "global") m->space = ptx::Space::Global;
+    else if (s == "const") m->space = ptx::Space::Const;
+    else if (s == "shared" || s == "shared::cta") m->space = ptx::Space::Shared;
+    else if (s == "local") m->space = ptx::Space::Local;
+    else if (s == "param" || s == "param::entry" || s == "param::func") m->space = ptx::Space::Param;
+    else if (s == "v2") m->vec = 2;
+    else if (s == "v4") m->vec = 4;
+    else if (auto t = ptx::type_from_name(s)) m->type = *t;
+    else if (!ignorable_mem_modifier(s))
+      return ctx.fail(in, fmt::format("unsupported instruction '{}' (modifier .{})", full_opcode(in), s));
+  }
+  uint32_t size = ptx::type_size(m->type);
+  if (size == 0 || size > 8 || m->type == ptx::Type::Pred)
+    return ctx.fail(in, fmt::format("unsupported instruction '{}' (type)", full_opcode(in)));
+  return true;
+}
+
+bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  MemMods m;
+  if (!parse_mem_mods(in, ctx, &m)) return false;
+  if (in.operands.size() < 2) return false;
+  uint32_t size = ptx::type_size(m.type);
+  const auto& d = in.operands[0];
+  if (m.vec > 1) {
+    if (d.kind != ptx::Operand::Kind::Vector || d.elems.size() != m.vec) return false;
+    for (uint32_t i = 0; i < m.vec; ++i)
+      if (!c.dst_reg(d.elems[i], m.type, &out.d[i])) return false;
+  } else if (!c.dst_reg(d, m.type, &out.d[0])) {
+    return false;
+  }
+  MemRef mr;
+  if (!c.address(in.operands[1], m.space, &out.s[0], &mr))
+    return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
+  out.offset = mr.offset;
+  out.aux = static_cast<uint32_t>(mr.space);
+  out.nd = static_cast<uint8_t>(m.vec);
+  out.ns = 1;
+  out.type = m.type;
+  out.fn = pick_ld(size, m.vec, is_signed_type(m.type));
+  return out.fn != nullptr;
+}
+
+bool lower_st(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  MemMods m;
+  if (!parse_mem_mods(in, ctx, &m)) return false;
+  if (in.operands.size() < 2) return false;
+  if (m.space == ptx::Space::Const) return ctx.fail(in, "unsupported instruction 'st.const' (read-only space)");
+  uint32_t size = ptx::type_size(m.type);
+  MemRef mr;
+  if (!c.address(in.operands[0], m.space, &out.s[0], &mr))
+    return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
+  const auto& v = in.operands[1];
+  if (m.vec > 1) {
+    if (v.kind != ptx::Operand::Kind::Vector || v.elems.size() != m.vec) return false;
+    for (uint32_t i = 0; i < m.vec; ++i)
+      if (!c.src(v.elems[i], m.type, &out.s[1 + i])) return false;
+  } else if (!c.src(v, m.type, &out.s[1])) {
+    return false;
+  }
+  out.offset = mr.offset;
+  out.aux = static_cast<uint32_t>(mr.space);
+  out.ns = static_cast<uint8_t>(1 + m.vec);
+  out.type = m.type;
+  out.fn = pick_st(size, m.vec);
+  return out.fn != nullptr;
+}
+
+bool lower_prefetch(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  ptx::Space space = ptx::Space::Generic;
+  for (auto& s : in.modifiers) {
+    if (s == "global") space = ptx::Space::Global;
+    else if (s == "local") space = ptx::Space::Local;
+    else if (s == "L1" || s == "L2" || s == "L2::evict_last" || s == "L2::evict_normal" || s == "tensormap") {
+    } else {
+      return ctx.fail(in, fmt::format("unsupported instruction '{}' (modifier .{})", full_opcode(in), s));
+    }
+  }
+  MemRef mr;
+  if (in.operands.empty() || !c.address(in.operands[0], space, &out.s[0], &mr)) return false;
+  out.offset = mr.offset;
+  out.ns = 1;
+  out.fn = h_prefetch;
+  return true;
+}
+
+}  // namespace
+
+Handler local_store_handler(ptx::Type t) {
+  (void)t;
+  switch (ptx::type_size(t)) {
+    case 1: return &h_st<1, 1>;
+    case 2: return &h_st<2, 1>;
+    case 4: return &h_st<4, 1>;
+    case 8: return &h_st<8, 1>;
+  }
+  return nullptr;
+}
+
+Handler local_load_handler(ptx::Type t) { return pick_ld(ptx::type_size(t), 1, is_signed_type(t)); }
+
+void register_mem_ops(OpTable& t) {
+  t.add("ld", lower_ld);
+  t.add("ldu", lower_ld);
+  t.add("st", lower_st);
+  t.add("prefetch", lower_prefetch);
+  t.add("prefetchu", lower_prefetch);
+}
+
+}  // namespace gpool::emu::exec
