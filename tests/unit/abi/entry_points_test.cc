@@ -3,8 +3,13 @@
 // cuGetErrorName/String; only cu* symbols are exported.
 #include <gtest/gtest.h>
 
+#include <elf.h>
+
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "driver_fixture.h"
 
@@ -91,6 +96,36 @@ TEST(EntryPoints, OnlyDriverSymbolsAreExported) {
                         "gpool_backend_primary_context", "cuGLInit"}) {
     EXPECT_EQ(dlsym(driver(), s), nullptr) << s;
   }
+}
+
+// Defined symbol names of an ELF64 shared object's .dynsym (the toolkit's stub libcuda.so).
+std::set<std::string> dynamic_symbols(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::vector<char> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::set<std::string> names;
+  if (data.size() < sizeof(Elf64_Ehdr)) return names;
+  const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(data.data());
+  if (std::string(data.data(), 4) != "\x7f" "ELF" || eh->e_ident[EI_CLASS] != ELFCLASS64) {
+    return names;
+  }
+  const auto* sh = reinterpret_cast<const Elf64_Shdr*>(data.data() + eh->e_shoff);
+  for (int i = 0; i < eh->e_shnum; ++i) {
+    if (sh[i].sh_type != SHT_DYNSYM) continue;
+    const char* strtab = data.data() + sh[sh[i].sh_link].sh_offset;
+    const auto* syms = reinterpret_cast<const Elf64_Sym*>(data.data() + sh[i].sh_offset);
+    for (size_t j = 0; j < sh[i].sh_size / sizeof(Elf64_Sym); ++j) {
+      if (syms[j].st_shndx != SHN_UNDEF && syms[j].st_name != 0) {
+        names.insert(strtab + syms[j].st_name);
+      }
+    }
+  }
+  return names;
+}
+
+TEST(EntryPoints, ExportsEverySymbolOfTheToolkitStub) {
+  std::set<std::string> stub = dynamic_symbols(GPOOL_CUDA_STUB_PATH);
+  ASSERT_GT(stub.size(), 600u) << "could not read " << GPOOL_CUDA_STUB_PATH;
+  for (const std::string& s : stub) EXPECT_NE(dlsym(driver(), s.c_str()), nullptr) << s;
 }
 
 }  // namespace
