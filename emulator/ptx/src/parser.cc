@@ -635,6 +635,7 @@ Operand Parser::operand() {
     Operand v;
     v.kind = Operand::Kind::Vector;
     do {
+      if (peek().is('{') || peek().is('[')) expected("a register, '_' or an immediate as a vector element");
       v.elems.push_back(operand());
     } while (accept(','));
     expect('}', "closing the vector operand");

@@ -478,6 +478,7 @@ TEST(PtxParser, ErrorsNameLineColumnAndExpectation) {
       {h + ".visible .entry k()\n{\nmov.u32 %r1, #;\n}\n", 6, "unexpected character"},
       {h + ".global .u8 b[8] = {0xFF(x), 0xFF00(x)};\n", 4, "incomplete byte-masked"},
       {h + ".func f()\n{\nret;\n}\n.func f()\n{\nret;\n}\n", 8, "defined twice"},
+      {h + ".visible .entry k()\n{\nmov.b64 %rd1, {{%r1}, %r2};\n}\n", 6, "as a vector element"},
   };
   for (const ErrorCase& c : cases) {
     Module m;
