@@ -74,6 +74,33 @@ void h_ld(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
+// Shared-memory fast path: every active lane in bounds and aligned -> direct
+// accesses; anything else goes through the general checked path.
+template <uint32_t B, uint32_t V, bool Sext>
+void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t addr[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  const uint64_t limit = w.block->shared_bytes;
+  uint64_t bad = 0;
+  for (int l = 0; l < kWarpSize; ++l) {
+    uint64_t a = (act >> l & 1) ? addr[l] : 0;
+    bad |= (a & (B * V - 1)) | static_cast<uint64_t>(a + B * V > limit);
+  }
+  if (bad) [[unlikely]] {
+    h_ld<B, V, Sext>(in, w, act);
+    return;
+  }
+  const uint8_t* sh = w.block->shared;
+  for (uint32_t v = 0; v < V; ++v) {
+    uint64_t* d = w.reg(in.d[v].index);
+    for (int l = 0; l < kWarpSize; ++l) {
+      uint64_t a = (act >> l & 1) ? addr[l] : 0;
+      uint64_t x = extend<B, Sext>(load_bits<B>(sh + a + v * B));
+      d[l] = (act >> l & 1) ? x : d[l];
+    }
+  }
+}
+
 template <uint32_t B, uint32_t V>
 void h_st(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t addr[kWarpSize];
@@ -95,27 +122,28 @@ void h_prefetch(const LInstr& in, WarpState& w, LaneMask act) {
 }
 
 template <uint32_t B, uint32_t V>
-Handler pick_ld2(bool sext) {
+Handler pick_ld2(bool sext, bool shared) {
+  if (shared) return sext ? &h_ld_shared<B, V, true> : &h_ld_shared<B, V, false>;
   if (sext) return &h_ld<B, V, true>;
   return &h_ld<B, V, false>;
 }
 
 template <uint32_t B>
-Handler pick_ld1(uint32_t v, bool sext) {
+Handler pick_ld1(uint32_t v, bool sext, bool shared) {
   switch (v) {
-    case 1: return pick_ld2<B, 1>(sext);
-    case 2: return pick_ld2<B, 2>(sext);
-    case 4: return pick_ld2<B, 4>(sext);
+    case 1: return pick_ld2<B, 1>(sext, shared);
+    case 2: return pick_ld2<B, 2>(sext, shared);
+    case 4: return pick_ld2<B, 4>(sext, shared);
   }
   return nullptr;
 }
 
-Handler pick_ld(uint32_t bytes, uint32_t v, bool sext) {
+Handler pick_ld(uint32_t bytes, uint32_t v, bool sext, bool shared = false) {
   switch (bytes) {
-    case 1: return pick_ld1<1>(v, sext);
-    case 2: return pick_ld1<2>(v, sext);
-    case 4: return pick_ld1<4>(v, false);
-    case 8: return pick_ld1<8>(v, false);
+    case 1: return pick_ld1<1>(v, sext, shared);
+    case 2: return pick_ld1<2>(v, sext, shared);
+    case 4: return pick_ld1<4>(v, false, shared);
+    case 8: return pick_ld1<8>(v, false, shared);
   }
   return nullptr;
 }
@@ -196,7 +224,7 @@ bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   out.nd = static_cast<uint8_t>(m.vec);
   out.ns = 1;
   out.type = m.type;
-  out.fn = pick_ld(size, m.vec, is_signed_type(m.type));
+  out.fn = pick_ld(size, m.vec, is_signed_type(m.type), mr.space == ptx::Space::Shared);
   return out.fn != nullptr;
 }
 

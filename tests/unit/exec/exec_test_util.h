@@ -44,6 +44,17 @@ class StringSink final : public PrintfSink {
   std::string text;
 };
 
+// Places every module global of `p` in `mem` (initialised) and binds it, as
+// the runtime does at module load.
+inline void bind_globals(Program& p, HostMemory& mem) {
+  for (auto& g : p.globals()) {
+    auto* buf = mem.alloc<uint8_t>(g.size + g.align);
+    uint64_t addr = (reinterpret_cast<uint64_t>(buf) + g.align - 1) / g.align * g.align;
+    std::memcpy(reinterpret_cast<void*>(addr), g.init.data(), g.init.size());
+    p.bind_global(g.name, addr);
+  }
+}
+
 // Parses and builds `ptx`; returns nullptr and sets *error on failure.
 inline std::shared_ptr<Program> build_ptx(const std::string& ptx, std::string* error) {
   ptx::Module m;
