@@ -1,0 +1,188 @@
+// The allocation table and the backing storage of device memory.
+#include "alloc_table.h"
+
+#include "runtime.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace gpool::emu::rt {
+
+namespace {
+
+// Per-thread last hit of accessible(): [base, end) valid while generation matches.
+struct HitCache {
+  uint64_t base = 0, end = 0, generation = 0;
+};
+thread_local HitCache t_hit;
+
+constexpr uint64_t kMmapThreshold = 1ull << 20;
+
+std::mutex g_used_mu;
+std::vector<uint64_t> g_used;  // guarded by g_used_mu: bytes in use per device
+
+}  // namespace
+
+AllocTable& allocs() {
+  static auto* t = new AllocTable();  // never destroyed: freed memory may be checked at exit
+  return *t;
+}
+
+void AllocTable::insert(Alloc a) {
+  std::unique_lock lock(mu_);
+  a.buffer_id = next_buffer_id_++;
+  map_[a.base] = a;
+}
+
+std::optional<Alloc> AllocTable::remove(uint64_t base) {
+  std::unique_lock lock(mu_);
+  auto it = map_.find(base);
+  if (it == map_.end()) return std::nullopt;
+  Alloc a = it->second;
+  map_.erase(it);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  return a;
+}
+
+std::optional<Alloc> AllocTable::find(uint64_t addr) const { return find_range(addr, 0); }
+
+std::optional<Alloc> AllocTable::find_range(uint64_t addr, uint64_t len) const {
+  std::shared_lock lock(mu_);
+  auto it = map_.upper_bound(addr);
+  if (it == map_.begin()) return std::nullopt;
+  --it;
+  const Alloc& a = it->second;
+  const uint64_t span = a.size == 0 ? 1 : a.size;
+  if (addr - a.base >= span) return std::nullopt;
+  if (len > span - (addr - a.base)) return std::nullopt;
+  return a;
+}
+
+bool AllocTable::overlaps(uint64_t addr, uint64_t len) const {
+  std::shared_lock lock(mu_);
+  auto it = map_.lower_bound(addr);
+  if (it != map_.end() && it->first < addr + len) return true;
+  if (it == map_.begin()) return false;
+  --it;
+  return it->first + it->second.size > addr;
+}
+
+std::vector<Alloc> AllocTable::owned_by(const Context* ctx) const {
+  std::shared_lock lock(mu_);
+  std::vector<Alloc> out;
+  for (const auto& [base, a] : map_)
+    if (a.ctx == ctx) out.push_back(a);
+  return out;
+}
+
+bool AllocTable::accessible(uint64_t addr, uint64_t len) const {
+  const uint64_t gen = generation_.load(std::memory_order_acquire);
+  HitCache& c = t_hit;
+  if (c.generation == gen && addr >= c.base && addr <= c.end && len <= c.end - addr) return true;
+  std::shared_lock lock(mu_);
+  auto it = map_.upper_bound(addr);
+  if (it == map_.begin()) return false;
+  --it;
+  const Alloc& a = it->second;
+  if (addr - a.base >= a.size || len > a.size - (addr - a.base)) return false;
+  c = {a.base, a.base + a.size, gen};
+  return true;
+}
+
+uint64_t storage_alloc(uint64_t bytes, bool* mmapped) {
+  const uint64_t rounded = round_up(bytes == 0 ? 1 : bytes, 256);
+  if (rounded >= kMmapThreshold) {
+    void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) return 0;
+    *mmapped = true;
+    return reinterpret_cast<uint64_t>(p);
+  }
+  void* p = std::aligned_alloc(256, rounded);
+  if (p == nullptr) return 0;
+  std::memset(p, 0, rounded);
+  *mmapped = false;
+  return reinterpret_cast<uint64_t>(p);
+}
+
+void storage_free(uint64_t base, uint64_t bytes, bool mmapped) {
+  if (mmapped) {
+    munmap(reinterpret_cast<void*>(base), round_up(bytes == 0 ? 1 : bytes, 256));
+  } else {
+    std::free(reinterpret_cast<void*>(base));
+  }
+}
+
+bool reserve_device_memory(int device, uint64_t bytes) {
+  Device* d = rt::device(device);
+  if (d == nullptr) return false;
+  std::lock_guard lock(g_used_mu);
+  if (g_used.size() <= static_cast<size_t>(device)) g_used.resize(static_cast<size_t>(device) + 1, 0);
+  uint64_t& used = g_used[static_cast<size_t>(device)];
+  if (bytes > d->total_mem - used) return false;
+  used += bytes;
+  return true;
+}
+
+void release_device_memory(int device, uint64_t bytes) {
+  std::lock_guard lock(g_used_mu);
+  if (g_used.size() <= static_cast<size_t>(device)) return;
+  uint64_t& used = g_used[static_cast<size_t>(device)];
+  used = bytes > used ? 0 : used - bytes;
+}
+
+uint64_t used_device_memory(int device) {
+  std::lock_guard lock(g_used_mu);
+  if (g_used.size() <= static_cast<size_t>(device)) return 0;
+  return g_used[static_cast<size_t>(device)];
+}
+
+CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, unsigned flags,
+                      MemPool* pool, bool module_global, uint64_t* out) {
+  if (bytes == 0 && !module_global) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t reserved = round_up(bytes == 0 ? 1 : bytes, 256);
+  const bool counted = kind == AllocKind::Device || kind == AllocKind::Managed;
+  if (counted && !reserve_device_memory(device, reserved)) {
+    log().info("cuMemAlloc of {} bytes failed: device {} has {} of {} bytes in use", bytes, device,
+               used_device_memory(device), rt::device(device) ? rt::device(device)->total_mem : 0);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  bool mmapped = false;
+  const uint64_t base = storage_alloc(bytes, &mmapped);
+  if (base == 0) {
+    if (counted) release_device_memory(device, reserved);
+    log().warn("host memory exhausted backing a {}-byte device allocation", bytes);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  Alloc a;
+  a.base = base;
+  a.size = bytes == 0 ? 1 : bytes;
+  a.reserved = counted ? reserved : 0;
+  a.kind = kind;
+  a.ctx = ctx;
+  a.device = device;
+  a.flags = flags;
+  a.pool = pool;
+  a.module_global = module_global;
+  a.mmapped = mmapped;
+  allocs().insert(a);
+  *out = base;
+  return CUDA_SUCCESS;
+}
+
+CUresult device_free(uint64_t base) {
+  auto found = allocs().find(base);
+  if (!found || found->base != base || found->kind == AllocKind::HostRegistered) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  auto a = allocs().remove(base);
+  if (!a) return CUDA_ERROR_INVALID_VALUE;  // lost a race with another free
+  storage_free(a->base, a->size, a->mmapped);
+  if (a->reserved) release_device_memory(a->device, a->reserved);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::emu::rt

@@ -1,0 +1,200 @@
+// Kernel launches: argument packing, limit checks, asynchronous execution in
+// stream order, and the mapping of executor faults to sticky CUDA errors.
+#include "alloc_table.h"
+#include "copy_engine.h"
+#include "function.h"
+#include "occupancy.h"
+#include "stream.h"
+
+#include <cstring>
+#include <vector>
+
+namespace gpool::emu::rt {
+namespace {
+
+struct LaunchDims {
+  exec::Dim3 grid, block;
+  unsigned shared = 0;
+};
+
+CUresult status_to_result(exec::LaunchStatus s) {
+  switch (s) {
+    case exec::LaunchStatus::Ok: return CUDA_SUCCESS;
+    case exec::LaunchStatus::IllegalAddress: return CUDA_ERROR_ILLEGAL_ADDRESS;
+    case exec::LaunchStatus::MisalignedAddress: return CUDA_ERROR_MISALIGNED_ADDRESS;
+    case exec::LaunchStatus::AssertFailed: return CUDA_ERROR_ASSERT;
+    case exec::LaunchStatus::Trap: return CUDA_ERROR_LAUNCH_FAILED;
+    case exec::LaunchStatus::IllegalInstruction: return CUDA_ERROR_ILLEGAL_INSTRUCTION;
+    case exec::LaunchStatus::OutOfResources: return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+    case exec::LaunchStatus::InvalidValue: return CUDA_ERROR_INVALID_VALUE;
+    case exec::LaunchStatus::Unbound: return CUDA_ERROR_NOT_INITIALIZED;
+    case exec::LaunchStatus::CooperativeTooLarge: return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+  }
+  return CUDA_ERROR_LAUNCH_FAILED;
+}
+
+CUresult check_dims(const Function& f, const Device& d, const LaunchDims& L) {
+  const auto& g = L.grid;
+  const auto& b = L.block;
+  if (g.x == 0 || g.y == 0 || g.z == 0 || b.x == 0 || b.y == 0 || b.z == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (g.x > 2147483647u || g.y > 65535u || g.z > 65535u) return CUDA_ERROR_INVALID_VALUE;
+  if (b.x > 1024u || b.y > 1024u || b.z > 64u) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t threads = uint64_t{b.x} * b.y * b.z;
+  if (threads > 1024) return CUDA_ERROR_INVALID_VALUE;
+  const auto* req = f.info->reqntid;
+  if (req[0] != 0 && (b.x != req[0] || b.y != std::max(req[1], 1u) || b.z != std::max(req[2], 1u))) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (threads > static_cast<uint64_t>(max_threads_per_block(f, d))) return CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+  if (L.shared > static_cast<unsigned>(max_dynamic_shared(f, d))) return CUDA_ERROR_INVALID_VALUE;
+  if (uint64_t{L.shared} + f.info->static_shared_bytes > static_cast<uint64_t>(d.prof.shared_per_block_optin)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+// Packs the arguments into the kernel's parameter buffer.
+CUresult pack_params(const Function& f, void** params, void** extra, std::vector<unsigned char>* buf) {
+  const auto& k = *f.info;
+  buf->assign(k.param_bytes, 0);
+  if (params != nullptr && extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (extra != nullptr) {
+    const void* data = nullptr;
+    size_t size = 0;
+    bool have_size = false;
+    for (size_t i = 0; i < 64; i += 2) {
+      const void* key = extra[i];
+      if (key == CU_LAUNCH_PARAM_END) break;
+      if (key == CU_LAUNCH_PARAM_BUFFER_POINTER) {
+        data = extra[i + 1];
+      } else if (key == CU_LAUNCH_PARAM_BUFFER_SIZE) {
+        if (extra[i + 1] == nullptr || !checked_host_copy(&size, extra[i + 1], sizeof size)) return CUDA_ERROR_INVALID_VALUE;
+        have_size = true;
+      } else {
+        return CUDA_ERROR_INVALID_VALUE;
+      }
+    }
+    if (k.param_bytes == 0) return CUDA_SUCCESS;
+    if (data == nullptr || !have_size || size < k.param_bytes) return CUDA_ERROR_INVALID_VALUE;
+    if (!checked_host_copy(buf->data(), data, k.param_bytes)) return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+  }
+  if (k.params.empty()) return CUDA_SUCCESS;
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  for (size_t i = 0; i < k.params.size(); ++i) {
+    const auto& p = k.params[i];
+    void* arg = nullptr;
+    if (!checked_host_copy(&arg, &params[i], sizeof arg) || arg == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (p.offset + p.size > buf->size()) return CUDA_ERROR_INVALID_VALUE;
+    if (!checked_host_copy(buf->data() + p.offset, arg, p.size)) return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** params, void** extra, bool cooperative) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Function* f = find_function(hf);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  std::shared_ptr<Stream> s;
+  if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
+  Context* ctx = s->ctx;
+  if (f->module->ctx != nullptr && f->module->ctx != ctx) return CUDA_ERROR_INVALID_HANDLE;
+  const Device& d = *ctx->dev;
+  if (CUresult r = check_dims(*f, d, L); r != CUDA_SUCCESS) return r;
+  if (cooperative) {
+    const int threads = static_cast<int>(L.block.x * L.block.y * L.block.z);
+    const uint64_t fit = uint64_t(active_blocks_per_sm(*f, d, threads, L.shared)) * d.prof.sms;
+    if (uint64_t{L.grid.x} * L.grid.y * L.grid.z > fit) return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+  }
+  auto buf = std::make_shared<std::vector<unsigned char>>();
+  if (CUresult r = pack_params(*f, params, extra, buf.get()); r != CUDA_SUCCESS) return r;
+
+  std::shared_ptr<exec::Program> program = f->module->program;
+  const exec::KernelInfo* info = f->info;
+  submit(s, [=] {
+    if (ctx->sticky.load() != CUDA_SUCCESS) return;  // a faulted context runs nothing more
+    exec::LaunchParams lp;
+    lp.grid = L.grid;
+    lp.block = L.block;
+    lp.dynamic_shared_bytes = L.shared;
+    lp.param_buffer = buf->data();
+    lp.param_bytes = buf->size();
+    lp.cooperative = cooperative;
+    exec::LaunchEnv env;
+    env.memory = &allocs();
+    exec::LaunchResult res = program->launch(*info, lp, env);
+    if (res.status == exec::LaunchStatus::Ok) return;
+    const CUresult err = status_to_result(res.status);
+    log().error("kernel {} failed ({}): {}", info->name, static_cast<int>(err), res.message);
+    set_sticky(ctx, err);
+  });
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::emu::rt
+
+using namespace gpool::emu::rt;
+
+extern "C" CUresult gpool_impl_cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                              unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+                                              unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+                                              void** kernelParams, void** extra) {
+  LaunchDims L{{gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
+  return launch_kernel(f, L, hStream, kernelParams, extra, false);
+}
+
+extern "C" CUresult gpool_impl_cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                                         unsigned int gridDimZ, unsigned int blockDimX,
+                                                         unsigned int blockDimY, unsigned int blockDimZ,
+                                                         unsigned int sharedMemBytes, CUstream hStream,
+                                                         void** kernelParams) {
+  LaunchDims L{{gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
+  return launch_kernel(f, L, hStream, kernelParams, nullptr, true);
+}
+
+extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** kernelParams,
+                                                void** extra) {
+  if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (config->numAttrs > 0 && config->attrs == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  bool cooperative = false;
+  for (unsigned i = 0; i < config->numAttrs; ++i) {
+    const CUlaunchAttribute& a = config->attrs[i];
+    switch (a.id) {
+      case CU_LAUNCH_ATTRIBUTE_IGNORE: break;
+      case CU_LAUNCH_ATTRIBUTE_COOPERATIVE: cooperative = a.value.cooperative != 0; break;
+      case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: {
+        const auto& c = a.value.clusterDim;
+        if (c.x == 0 || c.y == 0 || c.z == 0 || config->gridDimX % c.x || config->gridDimY % c.y ||
+            config->gridDimZ % c.z) {
+          return CUDA_ERROR_INVALID_VALUE;
+        }
+        if (c.x * c.y * c.z > 1) {
+          return gpool::abi::unimplemented("cuLaunchKernelEx with thread-block clusters");
+        }
+        break;
+      }
+      // Scheduling hints without an effect on results: accepted.
+      case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+      case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+      case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+      case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+      case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+      case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+      case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+      case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+      case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+      case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING: break;
+      case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT:
+        return gpool::abi::unimplemented("cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT");
+      case CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT:
+        return gpool::abi::unimplemented("cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT");
+      default: return CUDA_ERROR_INVALID_VALUE;
+    }
+  }
+  LaunchDims L{{config->gridDimX, config->gridDimY, config->gridDimZ},
+               {config->blockDimX, config->blockDimY, config->blockDimZ},
+               config->sharedMemBytes};
+  return launch_kernel(f, L, config->hStream, kernelParams, extra, cooperative);
+}

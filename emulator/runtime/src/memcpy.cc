@@ -1,0 +1,255 @@
+// Every cuMemcpy* form: 1D, peer, 2D, 3D, synchronous and asynchronous.
+// Array (CUarray) sides are not emulated and return CUDA_ERROR_NOT_SUPPORTED.
+#include "copy_engine.h"
+
+#include "alloc_table.h"
+#include "context.h"
+#include "stream.h"
+
+#include "gpool/common/log.h"
+
+#include <memory>
+#include <vector>
+
+namespace gpool::emu::rt {
+namespace {
+
+// Re-checks a side that was in the table at enqueue time (it may have been
+// freed since, by another stream).
+bool still_valid(const CopySide& s, const CopyShape& shape) {
+  if (!s.in_table) return true;
+  const uint64_t extent = copy_extent(s, shape);
+  return extent == 0 || allocs().find_range(s.addr, extent).has_value();
+}
+
+}  // namespace
+
+// Validates and performs a copy in stream order. `async` false: waits and
+// returns the copy's own result. Pageable host sources of async copies are
+// staged at call time, and async copies into pageable host memory wait, as
+// CUDA does.
+CUresult do_copy(CUstream h, CopySide dst, bool dst_device, CopySide src, bool src_device,
+                 const CopyShape& shape, bool async, const char* what) {
+  std::shared_ptr<Stream> s;
+  if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = check_side(&dst, shape, dst_device); r != CUDA_SUCCESS) {
+    log().info("{}: destination {:#x} (+{} bytes) is not inside one allocation", what, dst.addr,
+               copy_extent(dst, shape));
+    return r;
+  }
+  if (CUresult r = check_side(&src, shape, src_device); r != CUDA_SUCCESS) {
+    log().info("{}: source {:#x} (+{} bytes) is not inside one allocation", what, src.addr,
+               copy_extent(src, shape));
+    return r;
+  }
+  if (shape.width == 0 || shape.height == 0 || shape.depth == 0) return CUDA_SUCCESS;
+
+  std::shared_ptr<std::vector<unsigned char>> staging;
+  if (async && !src.in_table) {
+    staging = std::make_shared<std::vector<unsigned char>>(shape.width * shape.height * shape.depth);
+    CopySide st{reinterpret_cast<uint64_t>(staging->data()), shape.width, shape.width * shape.height, true};
+    if (copy_run(st, src, shape) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
+    src = st;
+    src.in_table = true;  // runtime-owned buffer: plain memmove
+  }
+  const bool wait = !async || !dst.in_table;
+  auto result = std::make_shared<CUresult>(CUDA_SUCCESS);
+  Context* ctx = s->ctx;
+  std::string name = what;
+  const uint64_t seq = submit(s, [=] {
+    if (ctx->sticky.load() != CUDA_SUCCESS) return;
+    if (!still_valid(dst, shape) || (!staging && !still_valid(src, shape))) {
+      log().error("{}: memory was freed before the copy ran", name);
+      *result = CUDA_ERROR_ILLEGAL_ADDRESS;
+    } else {
+      *result = copy_run(dst, src, shape);
+    }
+    if (*result != CUDA_SUCCESS && !wait) set_sticky(ctx, CUDA_ERROR_ILLEGAL_ADDRESS);
+  });
+  if (!wait) return CUDA_SUCCESS;
+  s->wait(seq);
+  if (*result != CUDA_SUCCESS) return *result;
+  return async ? CUDA_SUCCESS : ctx->sticky.load();
+}
+
+namespace {
+
+CUresult copy1d(CUstream h, uint64_t dst, bool dst_dev, uint64_t src, bool src_dev, size_t n, bool async,
+                const char* what) {
+  CopySide d{dst, n, n, false}, s{src, n, n, false};
+  return do_copy(h, d, dst_dev, s, src_dev, CopyShape{n, 1, 1}, async, what);
+}
+
+// One side of a CUDA_MEMCPY2D/3D: resolves the memory type to an address.
+CUresult side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray array, uint64_t x,
+                 uint64_t y, uint64_t z, uint64_t pitch, uint64_t height, CopySide* out, bool* must_dev) {
+  uint64_t base = 0;
+  switch (type) {
+    case CU_MEMORYTYPE_HOST:
+      base = reinterpret_cast<uint64_t>(host);
+      *must_dev = false;
+      break;
+    case CU_MEMORYTYPE_DEVICE:
+      base = dev;
+      *must_dev = true;
+      break;
+    case CU_MEMORYTYPE_UNIFIED:
+      base = dev;
+      *must_dev = false;
+      break;
+    case CU_MEMORYTYPE_ARRAY:
+      return gpool::abi::unimplemented("cuMemcpy2D/3D with a CUarray side");
+    default:
+      return CUDA_ERROR_INVALID_VALUE;
+  }
+  out->pitch = pitch;
+  out->slice = pitch * height;
+  out->addr = base + z * out->slice + y * pitch + x;
+  return CUDA_SUCCESS;
+}
+
+CUresult copy2d(const CUDA_MEMCPY2D* p, CUstream h, bool async, const char* what) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CopyShape shape{p->WidthInBytes, p->Height, 1};
+  if (shape.height > 1 && (p->srcMemoryType != CU_MEMORYTYPE_ARRAY && p->srcPitch < p->WidthInBytes)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (shape.height > 1 && (p->dstMemoryType != CU_MEMORYTYPE_ARRAY && p->dstPitch < p->WidthInBytes)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  CopySide src, dst;
+  bool src_dev = false, dst_dev = false;
+  if (CUresult r = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY, 0,
+                           p->srcPitch, 0, &src, &src_dev);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (CUresult r = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY, 0,
+                           p->dstPitch, 0, &dst, &dst_dev);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  return do_copy(h, dst, dst_dev, src, src_dev, shape, async, what);
+}
+
+template <class P>
+CUresult copy3d(const P* p, CUstream h, bool async, const char* what) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (p->srcLOD != 0 || p->dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;
+  CopyShape shape{p->WidthInBytes, p->Height, p->Depth};
+  if (shape.height > 1 || shape.depth > 1) {
+    if (p->srcMemoryType != CU_MEMORYTYPE_ARRAY && p->srcPitch < p->WidthInBytes) return CUDA_ERROR_INVALID_VALUE;
+    if (p->dstMemoryType != CU_MEMORYTYPE_ARRAY && p->dstPitch < p->WidthInBytes) return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (shape.depth > 1) {
+    if (p->srcMemoryType != CU_MEMORYTYPE_ARRAY && p->srcHeight < p->Height) return CUDA_ERROR_INVALID_VALUE;
+    if (p->dstMemoryType != CU_MEMORYTYPE_ARRAY && p->dstHeight < p->Height) return CUDA_ERROR_INVALID_VALUE;
+  }
+  CopySide src, dst;
+  bool src_dev = false, dst_dev = false;
+  if (CUresult r = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
+                           p->srcZ, p->srcPitch, p->srcHeight, &src, &src_dev);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (CUresult r = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
+                           p->dstZ, p->dstPitch, p->dstHeight, &dst, &dst_dev);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  return do_copy(h, dst, dst_dev, src, src_dev, shape, async, what);
+}
+
+CUresult check_peer_contexts(CUcontext a, CUcontext b) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Context* c = nullptr;
+  if (CUresult r = use_context(a, &c); r != CUDA_SUCCESS) return r;
+  if (CUresult r = use_context(b, &c); r != CUDA_SUCCESS) return r;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+}  // namespace gpool::emu::rt
+
+using namespace gpool::emu::rt;
+
+extern "C" CUresult gpool_impl_cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t ByteCount) {
+  return copy1d(nullptr, dst, false, src, false, ByteCount, false, "cuMemcpy");
+}
+extern "C" CUresult gpool_impl_cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t ByteCount, CUstream hStream) {
+  return copy1d(hStream, dst, false, src, false, ByteCount, true, "cuMemcpyAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpyHtoD_v2(CUdeviceptr dstDevice, const void* srcHost, size_t ByteCount) {
+  return copy1d(nullptr, dstDevice, true, reinterpret_cast<uint64_t>(srcHost), false, ByteCount, false,
+                "cuMemcpyHtoD");
+}
+extern "C" CUresult gpool_impl_cuMemcpyHtoDAsync_v2(CUdeviceptr dstDevice, const void* srcHost, size_t ByteCount,
+                                                    CUstream hStream) {
+  return copy1d(hStream, dstDevice, true, reinterpret_cast<uint64_t>(srcHost), false, ByteCount, true,
+                "cuMemcpyHtoDAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoH_v2(void* dstHost, CUdeviceptr srcDevice, size_t ByteCount) {
+  return copy1d(nullptr, reinterpret_cast<uint64_t>(dstHost), false, srcDevice, true, ByteCount, false,
+                "cuMemcpyDtoH");
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoHAsync_v2(void* dstHost, CUdeviceptr srcDevice, size_t ByteCount,
+                                                    CUstream hStream) {
+  return copy1d(hStream, reinterpret_cast<uint64_t>(dstHost), false, srcDevice, true, ByteCount, true,
+                "cuMemcpyDtoHAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoD_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount) {
+  return copy1d(nullptr, dstDevice, true, srcDevice, true, ByteCount, false, "cuMemcpyDtoD");
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoDAsync_v2(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount,
+                                                    CUstream hStream) {
+  return copy1d(hStream, dstDevice, true, srcDevice, true, ByteCount, true, "cuMemcpyDtoDAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpyPeer(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,
+                                            CUcontext srcContext, size_t ByteCount) {
+  if (CUresult r = check_peer_contexts(dstContext, srcContext); r != CUDA_SUCCESS) return r;
+  return copy1d(nullptr, dstDevice, true, srcDevice, true, ByteCount, false, "cuMemcpyPeer");
+}
+extern "C" CUresult gpool_impl_cuMemcpyPeerAsync(CUdeviceptr dstDevice, CUcontext dstContext, CUdeviceptr srcDevice,
+                                                 CUcontext srcContext, size_t ByteCount, CUstream hStream) {
+  if (CUresult r = check_peer_contexts(dstContext, srcContext); r != CUDA_SUCCESS) return r;
+  return copy1d(hStream, dstDevice, true, srcDevice, true, ByteCount, true, "cuMemcpyPeerAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpy2D_v2(const CUDA_MEMCPY2D* pCopy) {
+  return copy2d(pCopy, nullptr, false, "cuMemcpy2D");
+}
+extern "C" CUresult gpool_impl_cuMemcpy2DUnaligned_v2(const CUDA_MEMCPY2D* pCopy) {
+  return copy2d(pCopy, nullptr, false, "cuMemcpy2DUnaligned");
+}
+extern "C" CUresult gpool_impl_cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D* pCopy, CUstream hStream) {
+  return copy2d(pCopy, hStream, true, "cuMemcpy2DAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpy3D_v2(const CUDA_MEMCPY3D* pCopy) {
+  return copy3d(pCopy, nullptr, false, "cuMemcpy3D");
+}
+extern "C" CUresult gpool_impl_cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D* pCopy, CUstream hStream) {
+  return copy3d(pCopy, hStream, true, "cuMemcpy3DAsync");
+}
+extern "C" CUresult gpool_impl_cuMemcpy3DPeer(const CUDA_MEMCPY3D_PEER* pCopy) {
+  if (pCopy == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_peer_contexts(pCopy->dstContext, pCopy->srcContext); r != CUDA_SUCCESS) return r;
+  return copy3d(pCopy, nullptr, false, "cuMemcpy3DPeer");
+}
+extern "C" CUresult gpool_impl_cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER* pCopy, CUstream hStream) {
+  if (pCopy == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_peer_contexts(pCopy->dstContext, pCopy->srcContext); r != CUDA_SUCCESS) return r;
+  return copy3d(pCopy, hStream, true, "cuMemcpy3DPeerAsync");
+}
+
+extern "C" CUresult gpool_impl_cuMemcpyBatchAsync_v2(CUdeviceptr* dsts, CUdeviceptr* srcs, size_t* sizes,
+                                                     size_t count, CUmemcpyAttributes* attrs, size_t* attrsIdxs,
+                                                     size_t numAttrs, CUstream hStream) {
+  if (count == 0 || dsts == nullptr || srcs == nullptr || sizes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (numAttrs > count || (numAttrs > 0 && (attrs == nullptr || attrsIdxs == nullptr))) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    CUresult r = copy1d(hStream, dsts[i], false, srcs[i], false, sizes[i], true, "cuMemcpyBatchAsync");
+    if (r != CUDA_SUCCESS) return r;
+  }
+  return CUDA_SUCCESS;
+}

@@ -1,0 +1,230 @@
+// Module loading (image -> PTX -> exec::Program, globals in device memory)
+// and the cuModule* entry points.
+#include "module.h"
+
+#include "alloc_table.h"
+
+#include "gpool/emu/loader/image.h"
+#include "gpool/emu/ptx/parser.h"
+
+#include <cstring>
+
+namespace gpool::emu::rt {
+namespace {
+
+// Places every module global in device memory, writes its initial bytes and
+// relocations, and binds it in the program.
+CUresult place_globals(Module* m) {
+  const auto& globals = m->program->globals();
+  for (const auto& g : globals) {
+    if (g.is_extern) continue;
+    uint64_t addr = 0;
+    CUresult r = device_alloc(m->ctx, m->device, g.size == 0 ? 1 : g.size, AllocKind::Device, 0, nullptr, true, &addr);
+    if (r != CUDA_SUCCESS) return r;
+    m->global_allocs.push_back(addr);
+    const size_t n = std::min<size_t>(g.init.size(), g.size);
+    if (n > 0) std::memcpy(reinterpret_cast<void*>(addr), g.init.data(), n);
+    m->globals[g.name] = GlobalSym{addr, g.size};
+  }
+  for (const auto& g : globals) {
+    auto self = m->globals.find(g.name);
+    if (self == m->globals.end()) continue;
+    for (const auto& rel : g.relocs) {
+      auto target = m->globals.find(rel.symbol);
+      if (target == m->globals.end()) {
+        log().warn("module global {}: initializer refers to {}, which is not a module variable; left as 0",
+                   g.name, rel.symbol);
+        continue;
+      }
+      const uint64_t value = target->second.addr + static_cast<uint64_t>(rel.addend);
+      if (rel.offset + rel.width > self->second.size) continue;
+      auto* dst = reinterpret_cast<unsigned char*>(self->second.addr + rel.offset);
+      if (rel.width == 4) {
+        const auto v32 = static_cast<uint32_t>(value);
+        std::memcpy(dst, &v32, 4);
+      } else {
+        std::memcpy(dst, &value, 8);
+      }
+    }
+    m->program->bind_global(g.name, self->second.addr);
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out) {
+  if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Device* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  loader::Image img;
+  std::string err;
+  if (!loader::parse_image(image, &img, &err, max_size)) {
+    log().error("module load failed: the image is not a fatbin, cubin or PTX text: {}", err);
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
+  const uint32_t sm = static_cast<uint32_t>(d->prof.cc_major * 10 + d->prof.cc_minor);
+  const loader::PtxEntry* ptx = loader::select_ptx(img, sm);
+  if (ptx == nullptr) {
+    log().error("module load failed: {}", loader::no_ptx_message(img, sm));
+    return CUDA_ERROR_NO_BINARY_FOR_GPU;
+  }
+  ptx::Module mod;
+  if (!ptx::parse(ptx->text, &mod, &err)) {
+    log().error("module load failed: PTX (compute_{}) does not parse: {}", ptx->arch, err);
+    return CUDA_ERROR_INVALID_PTX;
+  }
+  auto program = exec::Program::build(mod, &err);
+  if (!program) {
+    log().error("module load failed: the emulator cannot run this PTX: {}", err);
+    return CUDA_ERROR_INVALID_PTX;
+  }
+  auto m = std::make_unique<Module>();
+  m->ctx = ctx;
+  m->device = dev;
+  m->program = std::move(program);
+  m->ptx_version = static_cast<int>(mod.version_major * 10 + mod.version_minor);
+  m->binary_version = static_cast<int>(sm);
+  if (CUresult r = place_globals(m.get()); r != CUDA_SUCCESS) {
+    for (uint64_t a : m->global_allocs) device_free(a);
+    return r;
+  }
+  for (const auto& k : m->program->kernels()) {
+    auto f = std::make_unique<Function>();
+    f->module = m.get();
+    f->info = &k;
+    registry().add(f.get());
+    m->functions.push_back(std::move(f));
+  }
+  Module* raw = m.release();
+  registry().add(raw);
+  if (ctx != nullptr) {
+    std::lock_guard lock(ctx->mu);
+    ctx->modules.insert(raw);
+  }
+  *out = raw;
+  return CUDA_SUCCESS;
+}
+
+void module_destroy(Module* m) {
+  registry().remove(m);
+  for (auto& f : m->functions) registry().remove(f.get());
+  for (uint64_t a : m->global_allocs) device_free(a);
+  delete m;
+}
+
+void context_release_modules(Context* ctx) {
+  std::set<Module*> mods;
+  {
+    std::lock_guard lock(ctx->mu);
+    mods.swap(ctx->modules);
+  }
+  for (Module* m : mods) module_destroy(m);
+}
+
+Function* find_function(const void* handle) { return lookup<Function>(handle); }
+
+}  // namespace gpool::emu::rt
+
+using namespace gpool::emu::rt;
+
+namespace {
+
+CUresult load_into_current(CUmodule* out, const void* image, size_t max_size) {
+  if (out == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Context* ctx = nullptr;
+  if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
+  Module* m = nullptr;
+  CUresult r = module_load(image, max_size, ctx, ctx->dev->ordinal, &m);
+  if (r == CUDA_SUCCESS) *out = reinterpret_cast<CUmodule>(m);
+  return r;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuModuleLoad(CUmodule* module, const char* fname) {
+  if (module == nullptr || fname == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  std::vector<uint8_t> bytes;
+  std::string err;
+  if (!gpool::emu::loader::load_file(fname, &bytes, &err)) {
+    log().error("cuModuleLoad: {}", err);
+    return CUDA_ERROR_FILE_NOT_FOUND;
+  }
+  bytes.push_back(0);  // PTX text must be NUL-terminated
+  return load_into_current(module, bytes.data(), bytes.size());
+}
+
+extern "C" CUresult gpool_impl_cuModuleLoadData(CUmodule* module, const void* image) {
+  return load_into_current(module, image, SIZE_MAX);
+}
+
+extern "C" CUresult gpool_impl_cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int numOptions,
+                                                  CUjit_option* options, void** optionValues) {
+  if (numOptions > 0 && options == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return load_into_current(module, image, SIZE_MAX);  // JIT options do not apply to the interpreter
+}
+
+extern "C" CUresult gpool_impl_cuModuleLoadFatBinary(CUmodule* module, const void* fatCubin) {
+  return load_into_current(module, fatCubin, SIZE_MAX);
+}
+
+extern "C" CUresult gpool_impl_cuModuleUnload(CUmodule hmod) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Module* m = lookup<Module>(hmod);
+  if (m == nullptr || m->ctx == nullptr) return CUDA_ERROR_INVALID_HANDLE;  // library modules go with the library
+  Context* ctx = m->ctx;
+  {
+    std::lock_guard lock(ctx->mu);
+    if (ctx->modules.erase(m) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  }
+  context_wait_idle(ctx);  // kernels of this module may still be running
+  module_destroy(m);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuModuleGetFunction(CUfunction* hfunc, CUmodule hmod, const char* name) {
+  if (hfunc == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Module* m = lookup<Module>(hmod);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  for (auto& f : m->functions) {
+    if (f->info->name == name) {
+      *hfunc = reinterpret_cast<CUfunction>(f.get());
+      return CUDA_SUCCESS;
+    }
+  }
+  return CUDA_ERROR_NOT_FOUND;
+}
+
+extern "C" CUresult gpool_impl_cuModuleGetGlobal_v2(CUdeviceptr* dptr, size_t* bytes, CUmodule hmod, const char* name) {
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Module* m = lookup<Module>(hmod);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  auto it = m->globals.find(std::string_view(name));
+  if (it == m->globals.end()) return CUDA_ERROR_NOT_FOUND;
+  if (dptr != nullptr) *dptr = it->second.addr;
+  if (bytes != nullptr) *bytes = it->second.size;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuModuleGetFunctionCount(unsigned int* count, CUmodule mod) {
+  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Module* m = lookup<Module>(mod);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  *count = static_cast<unsigned>(m->functions.size());
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuModuleEnumerateFunctions(CUfunction* functions, unsigned int numFunctions,
+                                                          CUmodule mod) {
+  if (functions == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Module* m = lookup<Module>(mod);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  const size_t n = std::min<size_t>(numFunctions, m->functions.size());
+  for (size_t i = 0; i < n; ++i) functions[i] = reinterpret_cast<CUfunction>(m->functions[i].get());
+  return CUDA_SUCCESS;
+}

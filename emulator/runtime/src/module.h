@@ -1,0 +1,82 @@
+// Modules, functions and libraries: a loaded image (its PTX built into an
+// exec::Program), its module globals placed in device memory, and one
+// Function per kernel.
+//
+// A CUkernel handle is the same object as the CUfunction handle of that
+// kernel (cudart passes CUkernel handles to cuLaunchKernel), and a library
+// owns exactly one module whose context is nullptr: library code and its
+// globals survive context resets, as CUDA's context-independent loading does.
+//
+// Thread safety: Module and Function are immutable after load except the
+// atomics in Function (attributes set by cuFuncSetAttribute).
+#pragma once
+
+#include "context.h"
+
+#include "gpool/emu/exec/program.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gpool::emu::rt {
+
+struct Module;
+struct Library;
+
+struct Function final : Object {
+  static constexpr Kind kKind = Kind::Function;
+  Function() : Object(Kind::Function) {}
+  Module* module = nullptr;
+  const exec::KernelInfo* info = nullptr;  // owned by module->program
+  std::atomic<int> max_dynamic_shared{-1};  // -1: the default (48 KiB - static)
+  std::atomic<int> preferred_carveout{-1};
+  std::atomic<int> cache_config{CU_FUNC_CACHE_PREFER_NONE};
+  std::atomic<int> cluster_dims[3] = {0, 0, 0};
+  std::atomic<int> non_portable_cluster{0};
+  std::atomic<int> cluster_scheduling{0};
+};
+
+struct GlobalSym {
+  uint64_t addr = 0;
+  uint64_t size = 0;
+};
+
+struct Module final : Object {
+  static constexpr Kind kKind = Kind::Module;
+  Module() : Object(Kind::Module) {}
+  Context* ctx = nullptr;     // nullptr: owned by a library
+  Library* library = nullptr;
+  int device = 0;
+  std::shared_ptr<exec::Program> program;
+  std::vector<std::unique_ptr<Function>> functions;
+  std::map<std::string, GlobalSym, std::less<>> globals;
+  std::vector<uint64_t> global_allocs;  // device allocations holding the globals
+  int ptx_version = 0;     // major*10 + minor
+  int binary_version = 0;  // sm major*10 + minor
+};
+
+struct Library final : Object {
+  static constexpr Kind kKind = Kind::Library;
+  Library() : Object(Kind::Library) {}
+  Module* module = nullptr;
+};
+
+// Loads an image (fatBinC wrapper, fatbin, cubin or PTX text) for `dev`.
+// Errors: INVALID_IMAGE (unparseable), NO_BINARY_FOR_GPU (no PTX),
+// INVALID_PTX (PTX that the parser or executor refuses), OUT_OF_MEMORY.
+// Each error is logged with the loader's or executor's message.
+CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out);
+
+// Unregisters the module and its functions, frees its globals, deletes it.
+void module_destroy(Module* m);
+
+// Destroys every module owned by `ctx`.
+void context_release_modules(Context* ctx);
+
+// Resolves a CUfunction or CUkernel handle.
+Function* find_function(const void* handle);
+
+}  // namespace gpool::emu::rt
