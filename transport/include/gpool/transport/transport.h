@@ -1,0 +1,167 @@
+// The transport interface: connections that carry gpool frames, chosen by URL.
+//
+//   tcp://host:port   TCP on io_uring, falling back to blocking sockets (transport/tcp/)
+//   ucx://host:port   reserved for the UCX transport (not built yet: kInvalidArgument)
+//
+// A frame is a control message (an Envelope FlatBuffer, gpool.fbs) followed by bulk segments
+// (docs/protocol.md). Sending takes a gather list: the segments are never copied into one
+// buffer. Receiving happens in steps so the caller decides where bulk data lands:
+//
+//   FrameHead head;
+//   conn->recv_head(head);                  // header, segment table, verified control message
+//   switch (head.envelope->message_type()) { ... }
+//   conn->recv_segment(app_buffer);         // segment 0 straight into the caller's buffer
+//   conn->skip_segment();                   // segment 1 is not wanted
+//
+// Every control message is verified (protocol::verify_envelope) before recv_head() returns it;
+// a frame that fails is reported as kProtocol and breaks the connection.
+//
+// Ownership: connect()/listen()/accept() hand out unique_ptrs owned by the caller. Destroying a
+// Connection closes its socket; no other thread may be inside one of its calls then.
+//
+// Thread safety of a Connection: one thread may send (send()) while another receives
+// (recv_head(), recv_segment(), skip_segment(), recv_frame()); two threads must not send at
+// once, nor receive at once. shutdown(), peer() and backend() may be called from any thread at
+// any time before destruction. A Listener's accept() is called by one thread at a time;
+// shutdown() from any thread wakes it.
+//
+// Errors: see status.h. Output parameters are set only on success.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gpool/protocol/frame.h"
+#include "gpool/protocol/message.h"
+#include "gpool/transport/options.h"
+#include "gpool/transport/status.h"
+
+namespace gpool::transport {
+
+using ConstBytes = std::span<const std::byte>;
+using MutableBytes = std::span<std::byte>;
+
+// The head of a received frame. Reuse one FrameHead across calls: its control buffer is kept
+// and grown as needed, so steady-state receiving does not allocate.
+// Not copyable (envelope points into control).
+struct FrameHead {
+  protocol::FrameHeader header;
+  std::vector<uint64_t> segment_lengths;    // one entry per segment, in order
+  std::vector<std::byte> control;           // the control bytes (8-byte aligned heap buffer)
+  size_t control_size = 0;                  // valid bytes of `control`
+  const protocol::wire::Envelope* envelope = nullptr;  // verified, points into `control`
+
+  FrameHead() = default;
+  FrameHead(const FrameHead&) = delete;
+  FrameHead& operator=(const FrameHead&) = delete;
+  FrameHead(FrameHead&&) = default;
+  FrameHead& operator=(FrameHead&&) = default;
+
+  ConstBytes control_bytes() const { return {control.data(), control_size}; }
+  uint32_t segment_count() const { return header.segment_count; }
+};
+
+// A whole received frame with owned segment buffers (recv_frame(); convenient for small frames).
+struct Frame {
+  FrameHead head;
+  std::vector<std::vector<std::byte>> segments;
+};
+
+// Per-call timeout: nullopt uses the connection's Options; zero means no timeout.
+using Timeout = std::optional<std::chrono::milliseconds>;
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one frame: `control` (a finished Envelope) and `segments`, as one gather list.
+  // Blocks until every byte has been handed to the kernel (or the send timeout passes).
+  // The buffers are not used after send() returns.
+  // Errors: kInvalidArgument (above protocol limits; nothing was sent), kDisconnected,
+  // kTimeout (connection broken), kIo.
+  Status send(ConstBytes control, std::span<const ConstBytes> segments = {},
+              Timeout timeout = std::nullopt);
+
+  // Receives the next frame's header, segment table and control message, and verifies it.
+  // Segments of the previous frame that were neither received nor skipped are skipped first.
+  // Errors: kTimeout (nothing consumed: may be retried), kDisconnected, kProtocol, kIo.
+  Status recv_head(FrameHead& head, Timeout timeout = std::nullopt);
+
+  // Receives the next segment of the current frame into `dest`.
+  // REQUIRES: a successful recv_head(), a segment left, dest.size() == its length
+  // (kInvalidArgument otherwise, connection unaffected).
+  // Errors: kTimeout (connection broken), kDisconnected, kIo.
+  virtual Status recv_segment(MutableBytes dest, Timeout timeout = std::nullopt) = 0;
+
+  // Reads and drops the next segment of the current frame. Same errors as recv_segment().
+  virtual Status skip_segment(Timeout timeout = std::nullopt) = 0;
+
+  // recv_head() and every segment into owned buffers.
+  Status recv_frame(Frame& frame, Timeout timeout = std::nullopt);
+
+  // Shuts the connection down in both directions: blocked and later calls on either side
+  // return kDisconnected. Thread safe; idempotent.
+  virtual void shutdown() = 0;
+
+  // "tcp://1.2.3.4:5678" of the other end, for logs.
+  virtual const std::string& peer() const = 0;
+
+  // The implementation in use, for logs ("tcp/io_uring", "tcp/socket").
+  virtual const char* backend() const = 0;
+
+  // Segments of the current frame not yet received or skipped.
+  virtual uint32_t segments_left() const = 0;
+
+ protected:
+  Connection() = default;
+
+  // Backend halves of send()/recv_head(): send() has already checked the protocol limits and
+  // encoded `header`; do_recv_head() fills head.header, segment_lengths, control and
+  // control_size (decode_header/decode_segment_table already applied) and recv_head() then
+  // verifies the envelope.
+  virtual Status do_send(const protocol::FrameHeader& header, ConstBytes control,
+                         std::span<const ConstBytes> segments, Timeout timeout) = 0;
+  virtual Status do_recv_head(FrameHead& head, Timeout timeout) = 0;
+  // Called when recv_head()'s verification fails: the connection must become broken.
+  virtual void mark_broken(Status status) = 0;
+};
+
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Waits for the next connection. `timeout` nullopt or zero: wait for ever.
+  // Errors: kTimeout, kDisconnected (after shutdown()), kIo.
+  virtual Status accept(std::unique_ptr<Connection>& out, Timeout timeout = std::nullopt) = 0;
+
+  // The URL this listener is bound to, with the real port (e.g. after listening on port 0).
+  virtual const std::string& url() const = 0;
+
+  // Stops accepting: a blocked accept() returns kDisconnected. Thread safe; idempotent.
+  virtual void shutdown() = 0;
+
+ protected:
+  Listener() = default;
+};
+
+// Connects to `url`. Errors: kInvalidArgument (malformed URL or unknown scheme),
+// kUnreachable (nobody listens, host unknown), kTimeout (connect_timeout passed),
+// kUnavailable (backend requested in options cannot run here), kIo.
+Status connect(std::string_view url, const Options& options, std::unique_ptr<Connection>& out);
+
+// Listens on `url` (port 0 picks a free port; see Listener::url()). Errors: kInvalidArgument,
+// kUnavailable, kIo (e.g. address in use).
+Status listen(std::string_view url, const Options& options, std::unique_ptr<Listener>& out);
+
+}  // namespace gpool::transport

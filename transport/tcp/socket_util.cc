@@ -1,0 +1,124 @@
+#include "socket_util.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace gpool::transport::tcp {
+
+Status resolve(const Url& url, bool passive, std::vector<sockaddr_storage>& out,
+               std::vector<socklen_t>& lengths) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(url.port);
+  const int rc = ::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    return Status::make(Code::kUnreachable,
+                        fmt::format("cannot resolve host '{}' of {}: {}", url.host,
+                                    url.to_string(), ::gai_strerror(rc)));
+  }
+  std::vector<sockaddr_storage> addrs;
+  std::vector<socklen_t> lens;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    sockaddr_storage ss{};
+    std::memcpy(&ss, a->ai_addr, a->ai_addrlen);
+    addrs.push_back(ss);
+    lens.push_back(a->ai_addrlen);
+  }
+  ::freeaddrinfo(res);
+  if (addrs.empty()) {
+    return Status::make(Code::kUnreachable, fmt::format("host '{}' has no address", url.host));
+  }
+  out = std::move(addrs);
+  lengths = std::move(lens);
+  return Status::success();
+}
+
+Status configure_socket(int fd, const Options& options) {
+  const int one = 1;
+  const int idle = static_cast<int>(options.keepalive_idle.count());
+  const int intvl = static_cast<int>(options.keepalive_interval.count());
+  const int count = options.keepalive_count;
+  const unsigned user_timeout = static_cast<unsigned>((idle + intvl * count) * 1000);
+  struct {
+    int level, name;
+    const void* value;
+    socklen_t len;
+    const char* what;
+  } const opts[] = {
+      {IPPROTO_TCP, TCP_NODELAY, &one, sizeof one, "TCP_NODELAY"},
+      {SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one, "SO_KEEPALIVE"},
+      {IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle, "TCP_KEEPIDLE"},
+      {IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl, "TCP_KEEPINTVL"},
+      {IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count, "TCP_KEEPCNT"},
+      {IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout, "TCP_USER_TIMEOUT"},
+  };
+  for (const auto& o : opts) {
+    if (::setsockopt(fd, o.level, o.name, o.value, o.len) != 0) {
+      const int err = errno;
+      return Status::make(Code::kIo, fmt::format("setsockopt {} failed: {}", o.what, ::strerror(err)),
+                          err);
+    }
+  }
+  return Status::success();
+}
+
+std::string address_url(const sockaddr* addr, socklen_t len) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+    return fmt::format("tcp://{}:{}", host, port);
+  }
+  if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return fmt::format("tcp://[{}]:{}", host, port);
+  }
+  return "tcp://?";
+}
+
+std::string peer_url(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "tcp://?";
+  return address_url(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+Status errno_status(const char* what, int err, const std::string& peer) {
+  Code code = Code::kIo;
+  switch (err) {
+    case ECONNRESET:
+    case EPIPE:
+    case ENOTCONN:
+    case ECONNABORTED:
+    case ESHUTDOWN:
+    case ETIMEDOUT:  // keepalive or TCP_USER_TIMEOUT declared the peer dead
+      code = Code::kDisconnected;
+      break;
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EADDRNOTAVAIL:
+      code = Code::kUnreachable;
+      break;
+    default:
+      break;
+  }
+  return Status::make(code, fmt::format("{} {} failed: {}", what, peer, ::strerror(err)), err);
+}
+
+}  // namespace gpool::transport::tcp

@@ -1,0 +1,44 @@
+// UringStream: the io_uring ByteStream of tcp:// (internal). See uring_ring.h for the ring
+// layout (one ring per direction) and how transfers are chunked and pipelined.
+//
+// Ownership: owns `fd` (closed on destruction) and its two rings.
+// Thread safety: ByteStream's contract (one writer, one reader, shutdown from anywhere).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "../src/byte_stream.h"
+#include "gpool/transport/options.h"
+#include "uring_ring.h"
+
+namespace gpool::transport::tcp {
+
+class UringStream final : public ByteStream {
+ public:
+  // Creates the two rings. On failure returns nullptr and sets `neg_errno`; `fd` is then
+  // still owned by the caller.
+  static std::unique_ptr<UringStream> create(int fd, std::string peer, const Options& options,
+                                             int& neg_errno);
+  ~UringStream() override;
+
+  Status write_all(std::span<const iovec> iov, const Deadline& deadline) override;
+  Status read_some(std::span<std::byte> buf, size_t min, const Deadline& deadline,
+                   size_t& got) override;
+  Status read_exact(std::span<std::byte> buf, const Deadline& deadline) override;
+  void shutdown() override;
+  const char* name() const override { return "tcp/io_uring"; }
+
+  // Connects `fd` through the send ring (used once, before any transfer).
+  Status connect(const sockaddr* addr, socklen_t len, const Deadline& deadline);
+
+ private:
+  UringStream(int fd, std::string peer) : fd_(fd), peer_(std::move(peer)) {}
+
+  int fd_;  // -1 after a failed create(): not ours to close
+  std::string peer_;
+  UringRing send_ring_;  // sender thread only
+  UringRing recv_ring_;  // receiver thread only
+};
+
+}  // namespace gpool::transport::tcp
