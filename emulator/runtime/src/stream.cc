@@ -168,7 +168,9 @@ extern "C" CUresult gpool_impl_cuStreamSynchronize(CUstream hStream) {
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream_nosticky(hStream, &s); r != CUDA_SUCCESS) return r;
   if (s->role == Stream::Role::Legacy) {
-    context_wait_idle(s->ctx);  // the legacy stream waits for every blocking stream
+    // A marker on the legacy stream depends on all earlier work of the
+    // blocking streams (see submit()); waiting for it is the legacy sync.
+    s->wait(submit(s, Task{}));
   } else {
     s->wait_idle();
   }
@@ -313,4 +315,37 @@ extern "C" CUresult gpool_impl_cuCtxGetStreamPriorityRange(int* leastPriority, i
   if (leastPriority) *leastPriority = kLeastPriority;
   if (greatestPriority) *greatestPriority = kGreatestPriority;
   return CUDA_SUCCESS;
+}
+
+// Capture never starts (graphs are not emulated), so every stream reports
+// CU_STREAM_CAPTURE_STATUS_NONE; the other outputs are only defined while
+// capturing and are cleared.
+extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus* captureStatus_out,
+                                                         cuuint64_t* id_out, CUgraph* graph_out,
+                                                         const CUgraphNode** dependencies_out,
+                                                         const CUgraphEdgeData** edgeData_out,
+                                                         size_t* numDependencies_out) {
+  if (captureStatus_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::shared_ptr<Stream> s;
+  if (CUresult r = resolve_stream_nosticky(hStream, &s); r != CUDA_SUCCESS) return r;
+  *captureStatus_out = CU_STREAM_CAPTURE_STATUS_NONE;
+  if (id_out) *id_out = 0;
+  if (graph_out) *graph_out = nullptr;
+  if (dependencies_out) *dependencies_out = nullptr;
+  if (edgeData_out) *edgeData_out = nullptr;
+  if (numDependencies_out) *numDependencies_out = 0;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo_v2(CUstream hStream, CUstreamCaptureStatus* captureStatus_out,
+                                                         cuuint64_t* id_out, CUgraph* graph_out,
+                                                         const CUgraphNode** dependencies_out,
+                                                         size_t* numDependencies_out) {
+  return gpool_impl_cuStreamGetCaptureInfo_v3(hStream, captureStatus_out, id_out, graph_out, dependencies_out,
+                                              nullptr, numDependencies_out);
+}
+
+extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo(CUstream hStream, CUstreamCaptureStatus* captureStatus_out,
+                                                      cuuint64_t* id_out) {
+  return gpool_impl_cuStreamGetCaptureInfo_v3(hStream, captureStatus_out, id_out, nullptr, nullptr, nullptr, nullptr);
 }

@@ -177,3 +177,31 @@ TEST_F(RuntimeStream, DestroyCompletesPendingWork) {
   EXPECT_EQ(CUDA_ERROR_INVALID_HANDLE, cuStreamDestroy(s));
   EXPECT_EQ(CUDA_ERROR_INVALID_HANDLE, cuLaunchHostFunc(s, sleep_20ms, nullptr));
 }
+
+TEST_F(RuntimeStream, PerThreadDefaultStreamIsPerThread) {
+  unsigned long long mine = 0, again = 0, other = 0, legacy = 0;
+  ASSERT_CU(cuStreamGetId(CU_STREAM_PER_THREAD, &mine));
+  ASSERT_CU(cuStreamGetId(CU_STREAM_PER_THREAD, &again));
+  ASSERT_CU(cuStreamGetId(CU_STREAM_LEGACY, &legacy));
+  EXPECT_EQ(mine, again);
+  EXPECT_NE(mine, legacy);
+  std::thread([&] {
+    EXPECT_CU(cuCtxSetCurrent(ctx_));
+    EXPECT_CU(cuStreamGetId(CU_STREAM_PER_THREAD, &other));
+  }).join();
+  EXPECT_NE(mine, other);
+  std::atomic<int> flag{0};
+  ASSERT_CU(cuLaunchHostFunc(CU_STREAM_PER_THREAD, sleep_then_set, &flag));
+  ASSERT_CU(cuStreamSynchronize(CU_STREAM_PER_THREAD));
+  EXPECT_EQ(1, flag.load());
+}
+
+TEST_F(RuntimeStream, CaptureIsNotSupported) {
+  CUstream s = nullptr;
+  ASSERT_CU(cuStreamCreate(&s, 0));
+  CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+  ASSERT_CU(cuStreamIsCapturing(s, &st));
+  EXPECT_EQ(CU_STREAM_CAPTURE_STATUS_NONE, st);
+  EXPECT_EQ(CUDA_ERROR_NOT_SUPPORTED, cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(cuStreamDestroy(s));
+}
