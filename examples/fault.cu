@@ -35,13 +35,16 @@ int main() {
 
   // Sticky: everything that touches the context keeps failing with the same error.
   EXPECT_ERR(cudaDeviceSynchronize(), cudaErrorIllegalAddress);
-  EXPECT_ERR(cudaGetLastError(), cudaErrorIllegalAddress);
-  EXPECT_ERR(cudaGetLastError(), cudaErrorIllegalAddress);
   int* more = nullptr;
   EXPECT_ERR(cudaMalloc(&more, 16), cudaErrorIllegalAddress);
   int host_value = 0;
   EXPECT_ERR(cudaMemcpy(&host_value, d_buf, sizeof(int), cudaMemcpyDeviceToHost), cudaErrorIllegalAddress);
+  cudaStream_t stream;
+  EXPECT_ERR(cudaStreamCreate(&stream), cudaErrorIllegalAddress);
   write_everywhere<<<1, 1>>>(d_buf, 3);
   EXPECT_ERR(cudaGetLastError(), cudaErrorIllegalAddress);
+  // cudaGetLastError resets ordinary errors to cudaSuccess, but not a sticky one.
+  EXPECT_ERR(cudaGetLastError(), cudaErrorIllegalAddress);
+  EXPECT_ERR(cudaPeekAtLastError(), cudaErrorIllegalAddress);
   return example_pass();
 }
