@@ -21,8 +21,10 @@ thread_local HitCache t_hit;
 
 constexpr uint64_t kMmapThreshold = 1ull << 20;
 
-std::mutex g_used_mu;
-std::vector<uint64_t> g_used;  // guarded by g_used_mu: bytes in use per device
+// Bytes in use per device. Plain atomics: no destructor runs at exit, when
+// cudart's atexit handlers may still free memory.
+constexpr int kMaxDevices = 16;
+std::atomic<uint64_t> g_used[kMaxDevices];
 
 }  // namespace
 
@@ -118,26 +120,26 @@ void storage_free(uint64_t base, uint64_t bytes, bool mmapped) {
 
 bool reserve_device_memory(int device, uint64_t bytes) {
   Device* d = rt::device(device);
-  if (d == nullptr) return false;
-  std::lock_guard lock(g_used_mu);
-  if (g_used.size() <= static_cast<size_t>(device)) g_used.resize(static_cast<size_t>(device) + 1, 0);
-  uint64_t& used = g_used[static_cast<size_t>(device)];
-  if (bytes > d->total_mem - used) return false;
-  used += bytes;
+  if (d == nullptr || device >= kMaxDevices) return false;
+  auto& used = g_used[device];
+  uint64_t cur = used.load();
+  do {
+    if (bytes > d->total_mem - cur) return false;
+  } while (!used.compare_exchange_weak(cur, cur + bytes));
   return true;
 }
 
 void release_device_memory(int device, uint64_t bytes) {
-  std::lock_guard lock(g_used_mu);
-  if (g_used.size() <= static_cast<size_t>(device)) return;
-  uint64_t& used = g_used[static_cast<size_t>(device)];
-  used = bytes > used ? 0 : used - bytes;
+  if (device < 0 || device >= kMaxDevices) return;
+  auto& used = g_used[device];
+  uint64_t cur = used.load();
+  while (!used.compare_exchange_weak(cur, bytes > cur ? 0 : cur - bytes)) {
+  }
 }
 
 uint64_t used_device_memory(int device) {
-  std::lock_guard lock(g_used_mu);
-  if (g_used.size() <= static_cast<size_t>(device)) return 0;
-  return g_used[static_cast<size_t>(device)];
+  if (device < 0 || device >= kMaxDevices) return 0;
+  return g_used[device].load();
 }
 
 CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, unsigned flags,

@@ -14,7 +14,30 @@ namespace gpool::emu::rt {
 namespace {
 
 std::atomic<uint64_t> g_next_ctx_id{1};
-thread_local std::vector<Context*> t_stack;
+
+// The per-thread context stack. Trivially destructible on purpose: cudart
+// calls into the driver from atexit handlers, which run after thread-local
+// destructors of the main thread.
+constexpr int kMaxStackDepth = 64;
+struct CtxStack {
+  Context* items[kMaxStackDepth];
+  int depth;
+  bool empty() const { return depth == 0; }
+  Context*& back() { return items[depth - 1]; }
+  bool push(Context* c) {
+    if (depth == kMaxStackDepth) return false;
+    items[depth++] = c;
+    return true;
+  }
+  void pop() { --depth; }
+  void erase(const Context* c) {
+    int out = 0;
+    for (int i = 0; i < depth; ++i)
+      if (items[i] != c) items[out++] = items[i];
+    depth = out;
+  }
+};
+thread_local CtxStack t_stack{};
 
 constexpr unsigned kCtxFlagMask = CU_CTX_FLAGS_MASK;
 
@@ -31,7 +54,7 @@ Context* context_create(Device* dev, unsigned flags, bool primary) {
   return c;
 }
 
-Context* current_context() { return t_stack.empty() ? nullptr : t_stack.back(); }
+Context* current_context() { return t_stack.empty() ? nullptr : t_stack.items[t_stack.depth - 1]; }
 
 CUresult find_context(CUcontext h, Context** out) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
@@ -68,6 +91,7 @@ void context_wait_idle(Context* ctx) {
 }
 
 void context_teardown(Context* ctx) {
+  ctx->generation.fetch_add(1);  // per-thread stream caches stop naming this context's streams
   context_wait_idle(ctx);
   std::vector<std::shared_ptr<Stream>> streams;
   std::vector<Event*> events;
@@ -188,8 +212,9 @@ CUresult ctx_create(CUcontext* pctx, unsigned flags, CUdevice dev) {
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
   if (flags & ~kCtxFlagMask) return CUDA_ERROR_INVALID_VALUE;
+  if (t_stack.depth == kMaxStackDepth) return CUDA_ERROR_OUT_OF_MEMORY;
   Context* c = context_create(d, flags, false);
-  t_stack.push_back(c);
+  t_stack.push(c);
   *pctx = reinterpret_cast<CUcontext>(c);
   return CUDA_SUCCESS;
 }
@@ -229,7 +254,7 @@ extern "C" CUresult gpool_impl_cuCtxDestroy_v2(CUcontext ctx) {
     c->destroyed = true;
   }
   registry().remove(c);  // from now on the handle is refused everywhere
-  std::erase(t_stack, c);
+  t_stack.erase(c);
   context_teardown(c);
   c->legacy->shutdown();
   // The Context object is kept (not deleted): other threads' stacks may still
@@ -249,8 +274,7 @@ extern "C" CUresult gpool_impl_cuCtxPushCurrent_v2(CUcontext ctx) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   Context* c = lookup<Context>(ctx);
   if (c == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
-  t_stack.push_back(c);
-  return CUDA_SUCCESS;
+  return t_stack.push(c) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 extern "C" CUresult gpool_impl_cuCtxPushCurrent(CUcontext ctx) { return gpool_impl_cuCtxPushCurrent_v2(ctx); }
@@ -259,7 +283,7 @@ extern "C" CUresult gpool_impl_cuCtxPopCurrent_v2(CUcontext* pctx) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   if (t_stack.empty()) return CUDA_ERROR_INVALID_CONTEXT;
   Context* c = t_stack.back();
-  t_stack.pop_back();
+  t_stack.pop();
   if (pctx != nullptr) *pctx = reinterpret_cast<CUcontext>(c);
   return CUDA_SUCCESS;
 }
@@ -269,13 +293,13 @@ extern "C" CUresult gpool_impl_cuCtxPopCurrent(CUcontext* pctx) { return gpool_i
 extern "C" CUresult gpool_impl_cuCtxSetCurrent(CUcontext ctx) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   if (ctx == nullptr) {
-    if (!t_stack.empty()) t_stack.pop_back();
+    if (!t_stack.empty()) t_stack.pop();
     return CUDA_SUCCESS;
   }
   Context* c = lookup<Context>(ctx);
   if (c == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   if (t_stack.empty()) {
-    t_stack.push_back(c);
+    t_stack.push(c);
   } else {
     t_stack.back() = c;
   }

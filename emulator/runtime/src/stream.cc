@@ -14,25 +14,41 @@ namespace {
 constexpr int kGreatestPriority = -5;  // numerically lowest = highest priority
 constexpr int kLeastPriority = 0;
 
+// The calling thread's per-thread default stream of each context it used.
+// The context owns the stream (ctx->streams) until a reset or destroy, which
+// bumps the generation and so invalidates the entry. Trivially destructible
+// (see CtxStack in context.cc); with more contexts than slots the oldest slot
+// is reused and that context's thread stream is made anew (an extra stream,
+// never a wrong one).
 struct PerThreadEntry {
-  uint64_t generation = 0;
-  std::weak_ptr<Stream> stream;
+  Context* ctx;
+  uint64_t generation;
+  Stream* stream;
 };
-thread_local std::unordered_map<Context*, PerThreadEntry> t_per_thread;
+constexpr int kPerThreadSlots = 8;
+thread_local PerThreadEntry t_per_thread[kPerThreadSlots]{};
+thread_local int t_per_thread_next = 0;
 
 std::shared_ptr<Stream> per_thread_stream(Context* ctx) {
   const uint64_t gen = ctx->generation.load();
-  auto& e = t_per_thread[ctx];
-  if (e.generation == gen) {
-    if (auto s = e.stream.lock()) return s;
+  for (auto& e : t_per_thread) {
+    if (e.ctx == ctx && e.generation == gen && e.stream != nullptr) {
+      if (auto s = stream_ref(e.stream)) return s;
+    }
   }
   auto s = std::make_shared<Stream>(ctx, Stream::Role::PerThread, 0, kLeastPriority);
   {
     std::lock_guard lock(ctx->mu);
     ctx->streams.insert(s);
   }
-  e.generation = gen;
-  e.stream = s;
+  PerThreadEntry* slot = nullptr;
+  for (auto& e : t_per_thread)
+    if (e.ctx == ctx) slot = &e;
+  if (slot == nullptr) {
+    slot = &t_per_thread[t_per_thread_next];
+    t_per_thread_next = (t_per_thread_next + 1) % kPerThreadSlots;
+  }
+  *slot = {ctx, gen, s.get()};
   return s;
 }
 
