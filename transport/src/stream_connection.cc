@@ -14,6 +14,10 @@ constexpr size_t kReadAhead = 64 * 1024;
 // Remainders of a segment below this size are read through the read-ahead buffer (one system
 // call that may also bring the next frames); larger ones go straight to the destination.
 constexpr size_t kDirectReadMin = 16 * 1024;
+// queue(): frames up to this size are copied into the send buffer, which is written once it
+// would pass kCorkLimit.
+constexpr size_t kQueueFrameMax = 64 * 1024;
+constexpr size_t kCorkLimit = 256 * 1024;
 
 }  // namespace
 
@@ -31,12 +35,36 @@ void StreamConnection::shutdown() {
   stream_->shutdown();
 }
 
-Status StreamConnection::do_send(const protocol::FrameHeader& header, ConstBytes control,
-                                 std::span<const ConstBytes> segments, Timeout timeout) {
+Status StreamConnection::check_send() const {
   if (send_broken_) return *send_broken_;
   if (shut_.load(std::memory_order_acquire)) {
     return Status::make(Code::kDisconnected, fmt::format("connection to {} was shut down", peer_));
   }
+  return Status::success();
+}
+
+Status StreamConnection::write(Timeout timeout) {
+  if (!pending_.empty()) iov_.insert(iov_.begin(), iovec{pending_.data(), pending_.size()});
+  Status s;
+  if (!iov_.empty()) {
+    const Deadline deadline = Deadline::after(timeout.value_or(options_.send_timeout));
+    s = stream_->write_all(iov_, deadline);
+  }
+  iov_.clear();
+  pending_.clear();
+  if (pending_.capacity() > kCorkLimit * 2) pending_.shrink_to_fit();
+  if (!s.ok()) {
+    if (shut_.load(std::memory_order_acquire) && s.code != Code::kDisconnected) {
+      s = Status::make(Code::kDisconnected, fmt::format("connection to {} was shut down", peer_));
+    }
+    send_broken_ = s;
+  }
+  return s;
+}
+
+Status StreamConnection::do_send(const protocol::FrameHeader& header, ConstBytes control,
+                                 std::span<const ConstBytes> segments, Timeout timeout) {
+  if (Status s = check_send(); !s.ok()) return s;
   const protocol::HeaderBytes hb = protocol::encode_header(header);
   std::memcpy(send_head_.data(), hb.data(), hb.size());
   uint64_t lengths[protocol::kMaxSegments];
@@ -49,15 +77,40 @@ Status StreamConnection::do_send(const protocol::FrameHeader& header, ConstBytes
   for (ConstBytes s : segments) {
     if (!s.empty()) iov_.push_back({const_cast<std::byte*>(s.data()), s.size()});
   }
-  const Deadline deadline = Deadline::after(timeout.value_or(options_.send_timeout));
-  Status s = stream_->write_all(iov_, deadline);
-  if (!s.ok()) {
-    if (shut_.load(std::memory_order_acquire) && s.code != Code::kDisconnected) {
-      s = Status::make(Code::kDisconnected, fmt::format("connection to {} was shut down", peer_));
-    }
-    send_broken_ = s;
+  return write(timeout);
+}
+
+Status StreamConnection::do_queue(const protocol::FrameHeader& header, ConstBytes control,
+                                  std::span<const ConstBytes> segments) {
+  if (Status s = check_send(); !s.ok()) return s;
+  const uint64_t bytes = header.frame_bytes();
+  if (bytes > kQueueFrameMax) return do_send(header, control, segments, std::nullopt);
+  if (pending_.size() + bytes > kCorkLimit) {
+    if (Status s = flush(std::nullopt); !s.ok()) return s;
   }
-  return s;
+  const size_t at = pending_.size();
+  pending_.resize(at + static_cast<size_t>(bytes));
+  std::byte* p = pending_.data() + at;
+  const protocol::HeaderBytes hb = protocol::encode_header(header);
+  std::memcpy(p, hb.data(), hb.size());
+  p += hb.size();
+  uint64_t lengths[protocol::kMaxSegments];
+  for (size_t i = 0; i < segments.size(); ++i) lengths[i] = segments[i].size();
+  protocol::encode_segment_table(std::span(lengths, segments.size()), std::span(p, header.table_bytes()));
+  p += header.table_bytes();
+  if (!control.empty()) std::memcpy(p, control.data(), control.size());
+  p += control.size();
+  for (ConstBytes s : segments) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+  return Status::success();
+}
+
+Status StreamConnection::flush(Timeout timeout) {
+  if (Status s = check_send(); !s.ok()) return s;
+  iov_.clear();
+  return write(timeout);
 }
 
 Deadline StreamConnection::recv_deadline(Timeout timeout) const {

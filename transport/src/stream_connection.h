@@ -8,6 +8,8 @@
 //
 // Sending: header + segment table are encoded into a small per-connection buffer and the frame
 // goes out as one gather list (header/table, control, segments) through ByteStream::write_all.
+// queue() copies small frames into `pending_`; the next send() puts pending_ first in its
+// gather list, so queued async calls and the sync call that follows leave in one system call.
 //
 // Thread safety: as Connection (one sender, one receiver, shutdown() from anywhere). The send
 // side touches only send-side members, the receive side only receive-side members; the two
@@ -38,18 +40,24 @@ class StreamConnection final : public Connection {
   const std::string& peer() const override { return peer_; }
   const char* backend() const override { return stream_->name(); }
   uint32_t segments_left() const override { return seg_count_ - seg_next_; }
+  Status flush(Timeout timeout) override;
+  size_t queued_bytes() const override { return pending_.size(); }
 
  protected:
   Status do_send(const protocol::FrameHeader& header, ConstBytes control,
                  std::span<const ConstBytes> segments, Timeout timeout) override;
   Status do_recv_head(FrameHead& head, Timeout timeout) override;
   void mark_broken(Status status) override;
+  Status do_queue(const protocol::FrameHeader& header, ConstBytes control,
+                  std::span<const ConstBytes> segments) override;
 
  private:
   Deadline recv_deadline(Timeout timeout) const;
   Status fill(size_t n, const Deadline& deadline);    // ensure n buffered bytes
   Status fail_recv(Status status);                    // records a sticky receive error
   Status check_recv() const;                          // sticky error or shutdown
+  Status check_send() const;
+  Status write(Timeout timeout);                      // pending_ + iov_, then clears both
   size_t buffered() const { return rend_ - rpos_; }
 
   // Constant after construction.
@@ -61,6 +69,7 @@ class StreamConnection final : public Connection {
   // Send side (sender thread only).
   std::vector<std::byte> send_head_;
   std::vector<iovec> iov_;
+  std::vector<std::byte> pending_;  // queued frames, whole
   std::optional<Status> send_broken_;
 
   // Receive side (receiver thread only).

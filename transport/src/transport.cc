@@ -37,7 +37,9 @@ Status find_scheme(std::string_view text, Url& url, const Scheme*& out) {
 
 }  // namespace
 
-Status Connection::send(ConstBytes control, std::span<const ConstBytes> segments, Timeout timeout) {
+// The header of a frame to send, after checking the protocol limits.
+static Status header_for(ConstBytes control, std::span<const ConstBytes> segments,
+                         protocol::FrameHeader& header) {
   uint64_t lengths[protocol::kMaxSegments];
   if (segments.size() > protocol::kMaxSegments) {
     return Status::make(Code::kInvalidArgument,
@@ -45,12 +47,23 @@ Status Connection::send(ConstBytes control, std::span<const ConstBytes> segments
                                     segments.size(), protocol::kMaxSegments));
   }
   for (size_t i = 0; i < segments.size(); ++i) lengths[i] = segments[i].size();
-  protocol::FrameHeader header;
   if (protocol::Error e = protocol::make_header(control.size(), std::span(lengths, segments.size()), header);
       !e.ok()) {
     return Status::make(Code::kInvalidArgument, "cannot send frame: " + e.text);
   }
+  return Status::success();
+}
+
+Status Connection::send(ConstBytes control, std::span<const ConstBytes> segments, Timeout timeout) {
+  protocol::FrameHeader header;
+  if (Status s = header_for(control, segments, header); !s.ok()) return s;
   return do_send(header, control, segments, timeout);
+}
+
+Status Connection::queue(ConstBytes control, std::span<const ConstBytes> segments) {
+  protocol::FrameHeader header;
+  if (Status s = header_for(control, segments, header); !s.ok()) return s;
+  return do_queue(header, control, segments);
 }
 
 Status Connection::recv_head(FrameHead& head, Timeout timeout) {

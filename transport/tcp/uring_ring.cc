@@ -1,10 +1,12 @@
 #include "uring_ring.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 
 #include "socket_util.h"
@@ -28,13 +30,49 @@ UringRing::~UringRing() {
 int UringRing::init(unsigned queue_depth, size_t chunk_bytes) {
   depth_ = std::clamp(queue_depth, 1u, 64u);
   chunk_ = std::max<size_t>(chunk_bytes, 4096);
-  const int rc = io_uring_queue_init(depth_ * 2 + 2, &ring_, 0);
-  if (rc < 0) return rc;
-  ready_ = true;
   msgs_.resize(depth_);
   lens_.resize(depth_);
   results_.resize(depth_);
+  return create_ring();
+}
+
+int UringRing::create_ring() {
+  if (ready_) {
+    io_uring_queue_exit(&ring_);
+    ready_ = false;
+  }
+  const unsigned entries = depth_ * 2 + 2;
+  // Kernels before 6.1 reject these flags with EINVAL: remember and use a plain ring.
+  static std::atomic<bool> bound_rings_work{true};
+  int rc = -EINVAL;
+  if (bound_rings_work.load(std::memory_order_relaxed)) {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    rc = io_uring_queue_init_params(entries, &ring_, &p);
+    if (rc == -EINVAL) bound_rings_work.store(false, std::memory_order_relaxed);
+  }
+  if (rc == -EINVAL) rc = io_uring_queue_init(entries, &ring_, 0);
+  if (rc < 0) return rc;
+  ready_ = true;
+  owner_ = ::gettid();
   return 0;
+}
+
+Status UringRing::bind_to_caller() {
+  if (ready_ && owner_ == ::gettid()) return Status::success();
+  if (const int rc = create_ring(); rc < 0) return ring_error("queue_init", rc);
+  return Status::success();
+}
+
+template <typename Prepare>
+int UringRing::prepare_and_submit(Prepare prepare, bool wait) {
+  for (int attempt = 0;; ++attempt) {
+    if (const int rc = prepare(); rc < 0) return rc;
+    // Without a deadline, submit and wait in one system call.
+    const int rc = wait ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit(&ring_);
+    if (rc != -EEXIST || attempt > 0) return rc == -EINTR ? 0 : rc;
+    if (const int c = create_ring(); c < 0) return c;
+  }
 }
 
 // Cancels every request on `fd` and reaps the completions of the `in_flight` requests still
@@ -84,13 +122,16 @@ Status UringRing::wait(int fd, const Deadline& deadline, io_uring_cqe*& cqe, uns
 
 template <typename Prep>
 Status UringRing::run_one(int fd, Prep prep, const Deadline& deadline, int& result) {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) return ring_error("get_sqe", -EBUSY);
-  prep(sqe);
-  io_uring_sqe_set_data64(sqe, 1);
-  // Without a deadline, submit and wait in one system call.
-  const int rc = deadline.infinite() ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit(&ring_);
-  if (rc < 0 && rc != -EINTR) return ring_error("submit", rc);
+  const int rc = prepare_and_submit(
+      [&] {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) return -EBUSY;
+        prep(sqe);
+        io_uring_sqe_set_data64(sqe, 1);
+        return 0;
+      },
+      deadline.infinite());
+  if (rc < 0) return ring_error("submit", rc);
   io_uring_cqe* cqe = nullptr;
   Status s = wait(fd, deadline, cqe, 1);
   if (!s.ok()) {
@@ -111,6 +152,7 @@ Status UringRing::run_one(int fd, Prep prep, const Deadline& deadline, int& resu
 Status UringRing::recv_some(int fd, std::span<std::byte> buf, size_t min, const Deadline& deadline,
                             const std::string& peer, size_t& got) {
   got = 0;
+  if (Status s = bind_to_caller(); !s.ok()) return s;
   while (got < min) {
     int res = 0;
     Status s = run_one(
@@ -133,6 +175,7 @@ Status UringRing::recv_some(int fd, std::span<std::byte> buf, size_t min, const 
 
 Status UringRing::transfer(bool send, int fd, std::span<const iovec> iov, const Deadline& deadline,
                            const std::string& peer) {
+  if (Status s = bind_to_caller(); !s.ok()) return s;
   size_t total = 0;
   for (const iovec& v : iov) total += v.iov_len;
   size_t done = 0;
@@ -168,24 +211,28 @@ Status UringRing::transfer(bool send, int fd, std::span<const iovec> iov, const 
       lens_[n++] = len;
     }
     first_piece.push_back(pieces_.size());
-    for (unsigned i = 0; i < n; ++i) {
-      msghdr& m = msgs_[i];
-      m = msghdr{};
-      m.msg_iov = pieces_.data() + first_piece[i];
-      m.msg_iovlen = first_piece[i + 1] - first_piece[i];
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-      if (sqe == nullptr) return ring_error("get_sqe", -EBUSY);  // cannot happen: ring holds 2*depth
-      if (send) {
-        io_uring_prep_sendmsg(sqe, fd, &m, MSG_WAITALL | MSG_NOSIGNAL);
-      } else {
-        io_uring_prep_recvmsg(sqe, fd, &m, MSG_WAITALL);
-      }
-      io_uring_sqe_set_data64(sqe, i);
-      if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
-      results_[i] = -ECANCELED;
-    }
-    const int rc = deadline.infinite() ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit(&ring_);
-    if (rc < 0 && rc != -EINTR) return ring_error("submit", rc);
+    const int rc = prepare_and_submit(
+        [&] {
+          for (unsigned i = 0; i < n; ++i) {
+            msghdr& m = msgs_[i];
+            m = msghdr{};
+            m.msg_iov = pieces_.data() + first_piece[i];
+            m.msg_iovlen = first_piece[i + 1] - first_piece[i];
+            io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+            if (sqe == nullptr) return -EBUSY;  // cannot happen: the ring holds 2 * depth
+            if (send) {
+              io_uring_prep_sendmsg(sqe, fd, &m, MSG_WAITALL | MSG_NOSIGNAL);
+            } else {
+              io_uring_prep_recvmsg(sqe, fd, &m, MSG_WAITALL);
+            }
+            io_uring_sqe_set_data64(sqe, i);
+            if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+            results_[i] = -ECANCELED;
+          }
+          return 0;
+        },
+        deadline.infinite());
+    if (rc < 0) return ring_error("submit", rc);
     unsigned in_flight = n;
     while (in_flight > 0) {
       io_uring_cqe* cqe = nullptr;
@@ -233,6 +280,7 @@ Status UringRing::recv_exact(int fd, std::span<const iovec> iov, const Deadline&
 
 Status UringRing::connect(int fd, const sockaddr* addr, socklen_t len, const Deadline& deadline,
                           const std::string& peer) {
+  if (Status s = bind_to_caller(); !s.ok()) return s;
   int res = 0;
   Status s = run_one(fd, [&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, addr, len); },
                      deadline, res);
@@ -251,6 +299,7 @@ Status UringRing::connect(int fd, const sockaddr* addr, socklen_t len, const Dea
 
 Status UringRing::accept(int listen_fd, const Deadline& deadline, const std::string& where,
                          int& out_fd) {
+  if (Status s = bind_to_caller(); !s.ok()) return s;
   int res = 0;
   Status s = run_one(
       listen_fd,

@@ -70,6 +70,24 @@ TEST_P(Conformance, PingPong) {
   }
 }
 
+// Regression: io_uring rings bound to their creating thread must follow a connection handed
+// from thread to thread (pthread ids of exited threads are reused, kernel tids differ).
+TEST_P(Conformance, SendersAndReceiversOnSuccessiveThreads) {
+  for (uint64_t i = 0; i < 20; ++i) {
+    Status sent, got;
+    uint64_t nonce = 0;
+    std::thread([&] { sent = client().send(ping(i)); }).join();
+    std::thread([&] {
+      FrameHead head;
+      got = server().recv_head(head);
+      if (got.ok()) nonce = head.envelope->message_as_Ping()->nonce();
+    }).join();
+    ASSERT_TRUE(sent.ok()) << sent.text;
+    ASSERT_TRUE(got.ok()) << got.text;
+    ASSERT_EQ(nonce, i);
+  }
+}
+
 TEST_P(Conformance, FramesWithZeroToManySegments) {
   // Sizes around the read-ahead buffer (64 KiB) and the direct-read threshold (16 KiB).
   const std::vector<size_t> sizes{0, 1, 7, 4096, 16383, 16384, 65535, 65536, 65537, 300000};
@@ -86,7 +104,7 @@ TEST_P(Conformance, FramesWithZeroToManySegments) {
     auto sent = std::async(std::launch::async, [&] { return client().send(control, segs); });
     FrameHead head;
     Status s = server().recv_head(head);
-    ASSERT_TRUE(s.ok()) << s.text;
+    ASSERT_TRUE(s.ok()) << "frame with " << n << " segments: " << s.text;
     ASSERT_EQ(head.segment_count(), n);
     EXPECT_EQ(head.envelope->message_as_Call()->call_id(), n);
     for (uint32_t i = 0; i < n; ++i) {
@@ -355,6 +373,62 @@ TEST_P(Conformance, AcceptTimesOutAndShutdownWakesIt) {
   pair_.listener->shutdown();
   ASSERT_EQ(waiting.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(waiting.get().code, Code::kDisconnected);
+}
+
+TEST_P(Conformance, QueuedFramesLeaveInOrderWithTheNextSendOrFlush) {
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_TRUE(client().queue(ping(i)).ok());
+  EXPECT_GT(client().queued_bytes(), 0u);
+  FrameHead head;
+  EXPECT_EQ(server().recv_head(head, 50ms).code, Code::kTimeout);  // nothing written yet
+  ASSERT_TRUE(client().flush().ok());
+  EXPECT_EQ(client().queued_bytes(), 0u);
+  for (uint64_t i = 0; i < 5; ++i) ASSERT_EQ(expect_ping(server(), head), i);
+
+  // Queued frames (one with a segment) go out before the frame of the next send().
+  std::byte seg[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
+  const ConstBytes segs[] = {seg};
+  ASSERT_TRUE(client().queue(ping(10)).ok());
+  ASSERT_TRUE(client().queue(call(11, 1), segs).ok());
+  ASSERT_TRUE(client().send(ping(12)).ok());
+  EXPECT_EQ(client().queued_bytes(), 0u);
+  ASSERT_EQ(expect_ping(server(), head), 10u);
+  ASSERT_TRUE(server().recv_head(head).ok());
+  EXPECT_EQ(head.envelope->message_as_Call()->call_id(), 11u);
+  std::byte got[3];
+  ASSERT_TRUE(server().recv_segment(got).ok());
+  EXPECT_EQ(got[2], std::byte{3});
+  ASSERT_EQ(expect_ping(server(), head), 12u);
+
+  // A large frame passed to queue() is sent at once, after what was queued before it.
+  std::vector<std::byte> big(1 << 20);
+  fill_pattern(big, 3);
+  const ConstBytes big_segs[] = {big};
+  ASSERT_TRUE(client().queue(ping(20)).ok());
+  auto sent = std::async(std::launch::async, [&] { return client().queue(call(21, 1), big_segs); });
+  ASSERT_EQ(expect_ping(server(), head), 20u);
+  ASSERT_TRUE(server().recv_head(head).ok());
+  std::vector<std::byte> dest(big.size());
+  ASSERT_TRUE(server().recv_segment(dest).ok());
+  EXPECT_TRUE(check_pattern(dest, 3));
+  ASSERT_TRUE(sent.get().ok());
+  EXPECT_EQ(client().queued_bytes(), 0u);
+}
+
+TEST_P(Conformance, QueueFlushesByItselfWhenTheBufferFills) {
+  auto sink = std::async(std::launch::async, [&] {
+    FrameHead head;
+    for (uint64_t i = 0; i < 5000; ++i) {
+      Status s = server().recv_head(head, 5000ms);
+      if (!s.ok()) return s;
+      if (head.envelope->message_as_Ping()->nonce() != i) return Status::make(Code::kIo, "out of order");
+    }
+    return Status::success();
+  });
+  for (uint64_t i = 0; i < 5000; ++i) ASSERT_TRUE(client().queue(ping(i)).ok());
+  EXPECT_LT(client().queued_bytes(), 256u * 1024);
+  ASSERT_TRUE(client().flush().ok());
+  Status s = sink.get();
+  EXPECT_TRUE(s.ok()) << s.text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Conformance, ::testing::ValuesIn(all_cases()),

@@ -19,7 +19,7 @@
 // Ownership: connect()/listen()/accept() hand out unique_ptrs owned by the caller. Destroying a
 // Connection closes its socket; no other thread may be inside one of its calls then.
 //
-// Thread safety of a Connection: one thread may send (send()) while another receives
+// Thread safety of a Connection: one thread may send (send(), queue(), flush()) while another receives
 // (recv_head(), recv_segment(), skip_segment(), recv_frame()); two threads must not send at
 // once, nor receive at once. shutdown(), peer() and backend() may be called from any thread at
 // any time before destruction. A Listener's accept() is called by one thread at a time;
@@ -91,6 +91,20 @@ class Connection {
   Status send(ConstBytes control, std::span<const ConstBytes> segments = {},
               Timeout timeout = std::nullopt);
 
+  // Appends one small frame to the connection's send buffer without writing it (a copy is
+  // taken). Queued frames go out, in order, at the next send() (in the same system call as
+  // that frame), at flush(), or when the buffer passes 256 KiB. This is how a client batches
+  // async calls so that each costs far less than a system call. A frame above 64 KiB is not
+  // copied: queue() then flushes the buffer and sends the frame itself.
+  // Errors: as send(); a failure may leave earlier queued frames unsent (connection broken).
+  Status queue(ConstBytes control, std::span<const ConstBytes> segments = {});
+
+  // Writes every queued frame. Errors: as send().
+  virtual Status flush(Timeout timeout = std::nullopt) = 0;
+
+  // Bytes queued and not yet written.
+  virtual size_t queued_bytes() const = 0;
+
   // Receives the next frame's header, segment table and control message, and verifies it.
   // Segments of the previous frame that were neither received nor skipped are skipped first.
   // Errors: kTimeout (nothing consumed: may be retried), kDisconnected, kProtocol, kIo.
@@ -131,6 +145,8 @@ class Connection {
   virtual Status do_send(const protocol::FrameHeader& header, ConstBytes control,
                          std::span<const ConstBytes> segments, Timeout timeout) = 0;
   virtual Status do_recv_head(FrameHead& head, Timeout timeout) = 0;
+  virtual Status do_queue(const protocol::FrameHeader& header, ConstBytes control,
+                          std::span<const ConstBytes> segments) = 0;
   // Called when recv_head()'s verification fails: the connection must become broken.
   virtual void mark_broken(Status status) = 0;
 };
