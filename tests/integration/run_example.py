@@ -3,14 +3,16 @@
 
 Usage:
   run_example.py --emulator-dir DIR [--library-dir DIR]... [--expect-stdout FILE]
-                 [--expect-stderr REGEX] [--asan-runtime LIB] [--env NAME=VALUE]...
-                 -- PROGRAM [ARGS...]
+                 [--expect-stderr REGEX] [--expect-failure REGEX] [--asan-runtime LIB]
+                 [--env NAME=VALUE]... -- PROGRAM [ARGS...]
 
 The program runs with LD_LIBRARY_PATH = emulator dir, then each --library-dir, then the caller's
 LD_LIBRARY_PATH, so its dlopen("libcuda.so.1") (or its DT_NEEDED entry) finds the emulator.
 It passes when it exits 0, prints a line that is exactly "PASS" and no line starting "FAIL";
 with --expect-stdout its whole stdout must equal the file; with --expect-stderr its stderr must
 match the regular expression (Python syntax, searched anywhere).
+With --expect-failure the program must instead fail cleanly: exit 1 (not a signal), print a line
+starting "FAIL", and match the regular expression in stdout or stderr.
 
 --asan-runtime is for the sanitizer build: the emulator library is instrumented but the nvcc-built
 programs are not, so the ASan runtime has to be preloaded ahead of everything else.
@@ -38,6 +40,7 @@ def main():
     parser.add_argument("--library-dir", action="append", default=[])
     parser.add_argument("--expect-stdout")
     parser.add_argument("--expect-stderr")
+    parser.add_argument("--expect-failure")
     parser.add_argument("--asan-runtime")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the program")
     parser.add_argument("--timeout", type=float, default=600)
@@ -90,6 +93,19 @@ def main():
     show("stdout", result.stdout)
     show("stderr", result.stderr)
     problems = []
+    if args.expect_failure:
+        if result.returncode != 1:
+            problems.append(f"exit status {result.returncode} (expected 1: a clean, reported failure)")
+        if not any(line.startswith("FAIL") for line in result.stdout.splitlines()):
+            problems.append("no line starting 'FAIL' in stdout")
+        if not re.search(args.expect_failure, result.stdout + result.stderr):
+            problems.append(f"neither stdout nor stderr matches {args.expect_failure!r}")
+        for p in problems:
+            print(f"FAIL: {p}")
+        if problems:
+            return 1
+        print("integration test passed (the program failed as expected)")
+        return 0
     if result.returncode != 0:
         problems.append(f"exit status {result.returncode} (expected 0)")
     lines = result.stdout.splitlines()
