@@ -199,8 +199,9 @@ void register_warp_ops(OpTable& t);
 // `setp.cmp.bool` combination ops (and/or/xor with a predicate source) are
 // the float family's to decode the same way the core does for integers:
 // modifiers {cmp, [boolop], type}, operands {d[, d2], a, b[, c]}.
-// Until the float family defines it (a weak reference in core), float
-// comparisons fail to build with an "unsupported instruction" error.
+// Defined in float_compare.cc. A strong reference: a weak one let the linker
+// leave float_compare.o out of libcuda.so.1 (static archive), and every
+// float setp then failed to build.
 bool lower_float_compare(const ptx::Instruction& in, LowerContext& ctx, LInstr& out);
 
 }  // namespace gpool::emu::exec

@@ -8,10 +8,6 @@
 
 namespace gpool::emu::exec {
 
-// Defined by float_ops.cc; weak so the core links (and float comparisons fail
-// to build cleanly) before the float family provides it.
-bool lower_float_compare(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) __attribute__((weak));
-
 namespace {
 
 enum Cmp : uint32_t { Eq, Ne, Lt, Le, Gt, Ge, Lo, Ls, Hi, Hs };
@@ -139,7 +135,6 @@ bool lower_setp_set(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) 
   bool setp = in.opcode == "setp";
   ptx::Type st = last_type(in);
   if (is_float_type(st)) {
-    if (!lower_float_compare) return ctx.fail(in, fmt::format("unsupported instruction '{}'", full_opcode(in)));
     return lower_float_compare(in, ctx, out);
   }
   uint32_t cmp = 0, bop = 0;
