@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct TransportCase {
   std::string listen_url;  // e.g. "tcp://127.0.0.1:0"
   Options options;
 };
+
+// gtest prints a case by its name.
+inline void PrintTo(const TransportCase& c, std::ostream* os) { *os << c.name; }
 
 // Every transport of this build (the conformance suite runs each).
 std::vector<TransportCase> all_cases();
