@@ -1,0 +1,131 @@
+// Shim: initialisation, driver version and devices, all answered locally from the attach cache
+// (except cuInit, which attaches).
+#include <cstring>
+
+#include "gpool/driver_abi/backend.h"
+#include "state.h"
+
+using namespace gpool::shim;
+
+namespace {
+
+const gpool::remote::DeviceInfo* device(CUdevice dev) {
+  const auto& d = Session::instance().devices();
+  if (!Session::instance().ready() || dev < 0 || static_cast<size_t>(dev) >= d.size()) return nullptr;
+  return &d[static_cast<size_t>(dev)];
+}
+
+}  // namespace
+
+extern "C" const char* gpool_backend_name() { return "shim"; }
+
+extern "C" CUresult gpool_backend_primary_context(CUdevice dev, CUcontext* out) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  *out = primary_context();
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuInit(unsigned int flags) {
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  return Session::instance().init();
+}
+
+extern "C" CUresult gpool_impl_cuDriverGetVersion(int* version) {
+  if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *version = CUDA_VERSION;  // the ABI this shim implements; the server's is in the attach data
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGetCount(int* count) {
+  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  *count = static_cast<int>(Session::instance().devices().size());
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGet(CUdevice* out, int ordinal) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (device(ordinal) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *out = ordinal;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGetName(char* name, int len, CUdevice dev) {
+  if (name == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return check_ready() != CUDA_SUCCESS ? CUDA_ERROR_NOT_INITIALIZED : CUDA_ERROR_INVALID_DEVICE;
+  const std::string& full = d->name;
+  std::snprintf(name, static_cast<size_t>(len), "%s", full.c_str());
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
+  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *bytes = d->total_mem;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceTotalMem(unsigned int* bytes, CUdevice dev) {
+  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *bytes = static_cast<unsigned>(std::min<uint64_t>(d->total_mem, 0xffffffffu));
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGetAttribute(int* value, CUdevice_attribute attr, CUdevice dev) {
+  if (value == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  if (attr <= 0 || attr >= gpool::remote::kAttrCount) return CUDA_ERROR_INVALID_VALUE;
+  *value = d->attrs[static_cast<size_t>(attr)];
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice dev) {
+  if (uuid == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  std::memcpy(uuid->bytes, d->uuid.data(), 16);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGetUuid(CUuuid* uuid, CUdevice dev) {
+  return gpool_impl_cuDeviceGetUuid_v2(uuid, dev);
+}
+
+extern "C" CUresult gpool_impl_cuDeviceComputeCapability(int* major, int* minor, CUdevice dev) {
+  if (major == nullptr || minor == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *major = d->attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR];
+  *minor = d->attrs[CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR];
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceGetPCIBusId(char* out, int len, CUdevice dev) {
+  if (out == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  const auto* d = device(dev);
+  if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  std::snprintf(out, static_cast<size_t>(len), "%08x:%02x:%02x.0",
+                d->attrs[CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID], d->attrs[CU_DEVICE_ATTRIBUTE_PCI_BUS_ID],
+                d->attrs[CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID]);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuDeviceCanAccessPeer(int* can, CUdevice dev, CUdevice peer) {
+  if (can == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (device(dev) == nullptr || device(peer) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *can = 0;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
+  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *mode = CU_MODULE_EAGER_LOADING;
+  return CUDA_SUCCESS;
+}

@@ -1,0 +1,135 @@
+// Shim: kernel launches (async: packed with the cached parameter layout, never a round trip),
+// occupancy (sync) and host functions (run on the client once the stream has drained).
+#include <cstring>
+
+#include "gpool/driver_abi/backend.h"
+#include "state.h"
+
+using namespace gpool::shim;
+
+namespace {
+
+CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                unsigned bz, unsigned smem, CUstream stream, void** params, void** extra, bool coop) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t id = reinterpret_cast<uint64_t>(fn);
+  auto f = find_function(id);
+  if (!f) return CUDA_ERROR_INVALID_HANDLE;
+  if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
+  // Launch configuration errors are reported by the launch itself (not sticky), as the driver does.
+  if (uint64_t{bx} * by * bz > f->max_threads) return CUDA_ERROR_INVALID_VALUE;
+  if (smem > f->max_dynamic_smem) return CUDA_ERROR_INVALID_VALUE;
+  thread_local std::vector<std::byte> buf;
+  buf.assign(f->param_bytes, std::byte{0});
+  if (params != nullptr) {
+    for (size_t i = 0; i < f->offsets.size(); ++i) {
+      if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      std::memcpy(buf.data() + f->offsets[i], params[i], f->sizes[i]);
+    }
+  } else if (extra != nullptr) {
+    const void* ptr = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) ptr = extra[i + 1];
+      else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) size = *static_cast<size_t*>(extra[i + 1]);
+      else return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (ptr == nullptr || size < f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
+    std::memcpy(buf.data(), ptr, f->param_bytes);
+  } else if (!f->offsets.empty()) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
+  const HandleRef h[] = {HandleRef(id, f->kernel ? gpool::remote::HandleKind_Kernel
+                                                 : gpool::remote::HandleKind_Function),
+                         stream_ref(stream)};
+  return Session::instance().async(Op::LaunchKernel, args, h, buf);
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                                              unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                                              CUstream s, void** params, void** extra) {
+  return launch(f, gx, gy, gz, bx, by, bz, smem, s, params, extra, false);
+}
+
+extern "C" CUresult gpool_impl_cuLaunchCooperativeKernel(CUfunction f, unsigned gx, unsigned gy,
+                                                         unsigned gz, unsigned bx, unsigned by,
+                                                         unsigned bz, unsigned smem, CUstream s,
+                                                         void** params) {
+  return launch(f, gx, gy, gz, bx, by, bz, smem, s, params, nullptr, true);
+}
+
+extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* c, CUfunction f, void** params,
+                                                void** extra) {
+  if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  bool coop = false;
+  for (unsigned i = 0; i < c->numAttrs; ++i) {
+    const CUlaunchAttribute& a = c->attrs[i];
+    switch (a.id) {
+      case CU_LAUNCH_ATTRIBUTE_IGNORE:
+        break;
+      case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+        coop = a.value.cooperative != 0;
+        break;
+      case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+        if (a.value.clusterDim.x * a.value.clusterDim.y * a.value.clusterDim.z > 1) {
+          return gpool::abi::unimplemented("cuLaunchKernelEx with thread block clusters");
+        }
+        break;
+      default:
+        return gpool::abi::unimplemented("cuLaunchKernelEx with this launch attribute");
+    }
+  }
+  return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+                c->sharedMemBytes, c->hStream, params, extra, coop);
+}
+
+extern "C" CUresult gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+    int* blocks, CUfunction f, int block_size, size_t smem, unsigned int flags) {
+  if (blocks == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t id = reinterpret_cast<uint64_t>(f);
+  auto info = find_function(id);
+  if (!info) return CUDA_ERROR_INVALID_HANDLE;
+  const uint64_t args[] = {static_cast<uint64_t>(block_size), smem, flags};
+  const HandleRef h[] = {HandleRef(id, info->kernel ? gpool::remote::HandleKind_Kernel
+                                                    : gpool::remote::HandleKind_Function)};
+  Reply r;
+  if (CUresult st = Session::instance().sync(Op::OccupancyMaxActiveBlocks, args, h, {}, {}, &r);
+      st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
+  *blocks = static_cast<int>(r.results[0]);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction f,
+                                                                           int block_size, size_t smem) {
+  return gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(blocks, f, block_size, smem, 0);
+}
+
+// Host functions run on the client, in stream order: everything queued before them on the
+// stream completes first (a sync call), then the function runs on the calling thread, so later
+// work in the stream is queued only after it returned.
+extern "C" CUresult gpool_impl_cuLaunchHostFunc(CUstream stream, CUhostFn fn, void* data) {
+  if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(stream)};
+  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) return st;
+  fn(data);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuStreamAddCallback(CUstream stream, CUstreamCallback cb, void* data,
+                                                   unsigned int flags) {
+  if (cb == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(stream)};
+  const CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h);
+  if (st == CUDA_ERROR_DEVICE_UNAVAILABLE) return st;
+  cb(stream, st, data);
+  return CUDA_SUCCESS;
+}

@@ -1,0 +1,124 @@
+// Shim: copies and memsets. H2D is async on the wire (the bytes are captured once send()
+// returns), D2H is a sync call whose reply segment lands straight in the caller's buffer,
+// D2D and memsets are async. Copies above 1 GiB are split into several calls.
+#include <algorithm>
+
+#include "gpool/driver_abi/backend.h"
+#include "state.h"
+
+using namespace gpool::shim;
+
+namespace {
+
+constexpr size_t kChunk = size_t{1} << 30;
+
+CUresult htod(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool sync_api) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (bytes == 0) return CUDA_SUCCESS;
+  if (src == nullptr || dst == 0) return CUDA_ERROR_INVALID_VALUE;
+  const HandleRef h[] = {stream_ref(stream)};
+  for (size_t off = 0; off < bytes; off += kChunk) {
+    const size_t n = std::min(kChunk, bytes - off);
+    const uint64_t args[] = {dst + off, n, sync_api ? 1u : 0u};
+    const gpool::transport::ConstBytes seg{static_cast<const std::byte*>(src) + off, n};
+    if (CUresult st = Session::instance().async(Op::MemcpyHtoD, args, h, {}, {&seg, 1});
+        st != CUDA_SUCCESS) {
+      return st;
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult dtoh(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (bytes == 0) return CUDA_SUCCESS;
+  if (dst == nullptr || src == 0) return CUDA_ERROR_INVALID_VALUE;
+  const HandleRef h[] = {stream_ref(stream)};
+  for (size_t off = 0; off < bytes; off += kChunk) {
+    const size_t n = std::min(kChunk, bytes - off);
+    const uint64_t args[] = {src + off, n, sync_api ? 1u : 0u};
+    const gpool::transport::MutableBytes dest{static_cast<std::byte*>(dst) + off, n};
+    if (CUresult st = Session::instance().sync(Op::MemcpyDtoH, args, h, {}, {}, nullptr, {&dest, 1});
+        st != CUDA_SUCCESS) {
+      return st;
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (bytes == 0) return CUDA_SUCCESS;
+  const HandleRef h[] = {stream_ref(stream)};
+  const uint64_t args[] = {dst, src, bytes, sync_api ? 1u : 0u};
+  return Session::instance().async(Op::MemcpyDtoD, args, h);
+}
+
+CUresult memset(CUdeviceptr dst, uint32_t value, unsigned elem, size_t count, CUstream stream,
+                bool sync_api) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (count == 0) return CUDA_SUCCESS;
+  const HandleRef h[] = {stream_ref(stream)};
+  const uint64_t args[] = {dst, value, elem, count, sync_api ? 1u : 0u};
+  return Session::instance().async(Op::Memset, args, h);
+}
+
+bool is_device(CUdeviceptr p) { return find_device_range(p, nullptr, nullptr); }
+
+CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
+  const bool d = is_device(dst), s = is_device(src);
+  if (d && s) return dtod(dst, src, bytes, stream, sync_api);
+  if (d) return htod(dst, reinterpret_cast<const void*>(src), bytes, stream, sync_api);
+  if (s) return dtoh(reinterpret_cast<void*>(dst), src, bytes, stream, sync_api);
+  return gpool::abi::unimplemented("cuMemcpy between two host buffers");
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
+  return htod(dst, src, bytes, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) {
+  return htod(dst, src, bytes, s, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
+  return dtoh(dst, src, bytes, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, CUstream s) {
+  // Completes before returning: the reply must land in the caller's buffer (allowed: an async
+  // copy may finish early).
+  return dtoh(dst, src, bytes, s, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+  return dtod(dst, src, bytes, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s) {
+  return dtod(dst, src, bytes, s, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  return unified(dst, src, bytes, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream s) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  return unified(dst, src, bytes, s, false);
+}
+
+extern "C" CUresult gpool_impl_cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
+  return memset(d, v, 1, n, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemsetD16_v2(CUdeviceptr d, unsigned short v, size_t n) {
+  return memset(d, v, 2, n, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemsetD32_v2(CUdeviceptr d, unsigned int v, size_t n) {
+  return memset(d, v, 4, n, nullptr, true);
+}
+extern "C" CUresult gpool_impl_cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) {
+  return memset(d, v, 1, n, s, false);
+}
+extern "C" CUresult gpool_impl_cuMemsetD16Async(CUdeviceptr d, unsigned short v, size_t n, CUstream s) {
+  return memset(d, v, 2, n, s, false);
+}
+extern "C" CUresult gpool_impl_cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUstream s) {
+  return memset(d, v, 4, n, s, false);
+}

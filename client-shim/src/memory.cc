@@ -1,0 +1,216 @@
+// Shim: device allocations (sync calls), page-locked host memory (local), pointer attributes
+// (local, from the ranges this process knows).
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "gpool/driver_abi/backend.h"
+#include "state.h"
+
+using namespace gpool::shim;
+
+extern "C" CUresult gpool_impl_cuMemAlloc_v2(CUdeviceptr* out, size_t bytes) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  Reply r;
+  const uint64_t args[] = {bytes};
+  if (CUresult st = Session::instance().sync(Op::MemAlloc, args, {}, {}, {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
+  *out = r.results[0];
+  add_device_range(*out, bytes, true);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr p) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (p == 0) return CUDA_SUCCESS;
+  const uint64_t args[] = {p};
+  const CUresult st = Session::instance().sync(Op::MemFree, args);
+  if (st == CUDA_SUCCESS) remove_allocation(p);
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuMemAllocAsync(CUdeviceptr* out, size_t bytes, CUstream) {
+  // Allocating at once is a valid stream-ordered allocation (usable by later work in the stream).
+  return gpool_impl_cuMemAlloc_v2(out, bytes);
+}
+
+extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr p, CUstream stream) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(stream)};
+  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) return st;
+  return gpool_impl_cuMemFree_v2(p);
+}
+
+extern "C" CUresult gpool_impl_cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
+  if (free_bytes == nullptr || total == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  Reply r;
+  if (CUresult st = Session::instance().sync(Op::MemGetInfo, {}, {}, {}, {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.size() < 2) return CUDA_ERROR_UNKNOWN;
+  *free_bytes = r.results[0];
+  *total = r.results[1];
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr p) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  CUdeviceptr b = 0;
+  size_t n = 0;
+  if (!find_device_range(p, &b, &n)) return CUDA_ERROR_NOT_FOUND;
+  if (base) *base = b;
+  if (size) *size = n;
+  return CUDA_SUCCESS;
+}
+
+// Page-locked host memory lives in the client: there is no local GPU to pin it for. It is
+// page-aligned and recorded so pointer queries and cuMemHostGetFlags answer correctly.
+extern "C" CUresult gpool_impl_cuMemHostAlloc(void** out, size_t bytes, unsigned int flags) {
+  if (out == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (flags & CU_MEMHOSTALLOC_DEVICEMAP) {
+    return gpool::abi::unimplemented("cuMemHostAlloc with CU_MEMHOSTALLOC_DEVICEMAP (mapped host memory)");
+  }
+  void* p = nullptr;
+  if (::posix_memalign(&p, 4096, bytes) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
+  add_host_range(p, bytes, flags);
+  *out = p;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemAllocHost_v2(void** out, size_t bytes) {
+  return gpool_impl_cuMemHostAlloc(out, bytes, 0);
+}
+
+extern "C" CUresult gpool_impl_cuMemFreeHost(void* p) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (!remove_host_range(p)) return CUDA_ERROR_INVALID_VALUE;
+  std::free(p);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemHostRegister_v2(void* p, size_t bytes, unsigned int flags) {
+  if (p == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (find_host_range(p, nullptr, nullptr, nullptr)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  if (flags & CU_MEMHOSTREGISTER_DEVICEMAP) {
+    return gpool::abi::unimplemented("cuMemHostRegister with CU_MEMHOSTREGISTER_DEVICEMAP (mapped host memory)");
+  }
+  add_host_range(p, bytes, flags | 0x80000000u);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemHostUnregister(void* p) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  unsigned flags = 0;
+  void* base = nullptr;
+  if (!find_host_range(p, &base, nullptr, &flags) || base != p || !(flags & 0x80000000u)) {
+    return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+  }
+  remove_host_range(p);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemHostGetFlags(unsigned int* flags, void* p) {
+  if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  unsigned f = 0;
+  if (!find_host_range(p, nullptr, nullptr, &f)) return CUDA_ERROR_INVALID_VALUE;
+  *flags = f & 0x7fffffffu;
+  return CUDA_SUCCESS;
+}
+
+namespace {
+
+CUresult pointer_attribute(void* data, CUpointer_attribute attr, CUdeviceptr p) {
+  CUdeviceptr base = 0;
+  size_t bytes = 0;
+  void* hbase = nullptr;
+  const bool dev = find_device_range(p, &base, &bytes);
+  const bool host = !dev && find_host_range(reinterpret_cast<void*>(p), &hbase, &bytes, nullptr);
+  if (!dev && !host) return CUDA_ERROR_INVALID_VALUE;
+  switch (attr) {
+    case CU_POINTER_ATTRIBUTE_CONTEXT:
+      *static_cast<CUcontext*>(data) = primary_context();
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+      *static_cast<unsigned*>(data) = dev ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+      if (!dev) return CUDA_ERROR_INVALID_VALUE;
+      *static_cast<CUdeviceptr*>(data) = p;
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+      if (!host) return CUDA_ERROR_INVALID_VALUE;
+      *static_cast<void**>(data) = reinterpret_cast<void*>(p);
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+    case CU_POINTER_ATTRIBUTE_MAPPED:
+      *static_cast<unsigned*>(data) = attr == CU_POINTER_ATTRIBUTE_MAPPED ? 1 : 0;
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+      *static_cast<int*>(data) = 0;
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+      *static_cast<CUdeviceptr*>(data) = dev ? base : reinterpret_cast<CUdeviceptr>(hbase);
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+      *static_cast<size_t*>(data) = bytes;
+      return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+      *static_cast<unsigned long long*>(data) = dev ? base : reinterpret_cast<CUdeviceptr>(hbase);
+      return CUDA_SUCCESS;
+    default:
+      return gpool::abi::unimplemented("cuPointerGetAttribute (this attribute)");
+  }
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuPointerGetAttribute(void* data, CUpointer_attribute attr, CUdeviceptr p) {
+  if (data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  return pointer_attribute(data, attr, p);
+}
+
+extern "C" CUresult gpool_impl_cuPointerGetAttributes(unsigned int n, CUpointer_attribute* attrs,
+                                                      void** data, CUdeviceptr p) {
+  if (attrs == nullptr || data == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const bool known = find_device_range(p, nullptr, nullptr) ||
+                     find_host_range(reinterpret_cast<void*>(p), nullptr, nullptr, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    if (data[i] == nullptr) continue;
+    if (!known || pointer_attribute(data[i], attrs[i], p) != CUDA_SUCCESS) {
+      // Unknown memory, or an attribute without a value for this memory: type 0 and null values, as the driver reports for plain host memory.
+      switch (attrs[i]) {
+        case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+        case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+        case CU_POINTER_ATTRIBUTE_MAPPED:
+          *static_cast<unsigned*>(data[i]) = 0;
+          break;
+        case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+          *static_cast<int*>(data[i]) = -2;
+          break;
+        case CU_POINTER_ATTRIBUTE_CONTEXT:
+        case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+        case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+        case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+          *static_cast<void**>(data[i]) = nullptr;
+          break;
+        case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+          *static_cast<size_t*>(data[i]) = 0;
+          break;
+        default:
+          *static_cast<unsigned long long*>(data[i]) = 0;
+          break;
+      }
+    }
+  }
+  return CUDA_SUCCESS;
+}

@@ -1,0 +1,217 @@
+#include "session.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include "gpool/common/env.h"
+#include "gpool/common/log.h"
+
+namespace gpool::shim {
+namespace {
+
+namespace wire = protocol::wire;
+
+spdlog::logger& logger() { return log::logger("shim"); }
+
+transport::Options shim_options() {
+  transport::Options o = transport::Options::from_env();
+  // A vanished server must surface as an error within a few seconds, not the TCP default.
+  if (!env::get("GPOOL_TRANSPORT_KEEPALIVE_IDLE_S")) o.keepalive_idle = std::chrono::seconds(2);
+  if (!env::get("GPOOL_TRANSPORT_KEEPALIVE_INTVL_S")) o.keepalive_interval = std::chrono::seconds(1);
+  if (!env::get("GPOOL_TRANSPORT_KEEPALIVE_COUNT")) o.keepalive_count = 2;
+  if (!env::get("GPOOL_TRANSPORT_CONNECT_TIMEOUT_MS")) o.connect_timeout = std::chrono::milliseconds(3000);
+  return o;
+}
+
+std::string program_name() {
+  char buf[PATH_MAX] = {};
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
+}
+
+bool corrupts_context(int32_t st) {
+  switch (st) {
+    case CUDA_ERROR_ILLEGAL_ADDRESS: case CUDA_ERROR_ASSERT: case CUDA_ERROR_HARDWARE_STACK_ERROR:
+    case CUDA_ERROR_ILLEGAL_INSTRUCTION: case CUDA_ERROR_MISALIGNED_ADDRESS:
+    case CUDA_ERROR_INVALID_ADDRESS_SPACE: case CUDA_ERROR_INVALID_PC: case CUDA_ERROR_LAUNCH_FAILED:
+    case CUDA_ERROR_LAUNCH_TIMEOUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Session& Session::instance() {
+  static Session* s = new Session();  // never destroyed: used from atexit paths
+  return *s;
+}
+
+CUresult Session::lost(const std::string& why) {
+  if (dead_ == CUDA_SUCCESS) {
+    logger().error("lost the session with gpool server {}: {}; CUDA calls fail from now on",
+                   config_.server, why);
+    dead_ = CUDA_ERROR_DEVICE_UNAVAILABLE;
+    if (conn_) conn_->shutdown();
+  }
+  return dead_;
+}
+
+CUresult Session::init() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!init_done_) {
+    init_done_ = true;
+    init_result_ = connect_locked();
+    if (init_result_ != CUDA_SUCCESS && dead_ == CUDA_SUCCESS) dead_ = init_result_;
+    ready_ = init_result_ == CUDA_SUCCESS;
+  }
+  return init_result_;
+}
+
+CUresult Session::connect_locked() {
+  config_ = load_config();
+  if (transport::Status s = transport::connect(config_.server, shim_options(), conn_); !s.ok()) {
+    logger().error("cannot reach gpool server {}: {}; set GPOOL_SERVER to a running server's URL",
+                   config_.server, s.text);
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    fbb_.Clear();
+    auto info = wire::CreateClientInfo(fbb_, fbb_.CreateString(host), static_cast<uint32_t>(::getpid()),
+                                       fbb_.CreateString(program_name()), fbb_.CreateString("0.1.0"));
+    auto hello = wire::CreateHello(fbb_, protocol::kProtocolVersion, fbb_.CreateString(config_.token), info);
+    protocol::finish_envelope(fbb_, hello);
+    if (transport::Status s = conn_->send(protocol::finished_bytes(fbb_)); !s.ok()) {
+      logger().error("cannot send Hello to gpool server {}: {}", config_.server, s.text);
+      return CUDA_ERROR_NO_DEVICE;
+    }
+  }
+  if (transport::Status s = conn_->recv_head(head_, std::chrono::milliseconds(10000)); !s.ok()) {
+    logger().error("no handshake answer from gpool server {}: {}", config_.server, s.text);
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  if (const wire::Refusal* r = head_.envelope->message_as_Refusal()) {
+    logger().error("gpool server {} refused the session ({}): {}", config_.server,
+                   wire::EnumNameRefusalReason(r->reason()), r->text() ? r->text()->str() : "");
+    return r->reason() == wire::RefusalReason_BadCredential ? CUDA_ERROR_NOT_PERMITTED
+                                                            : CUDA_ERROR_DEVICE_UNAVAILABLE;
+  }
+  if (head_.envelope->message_as_Welcome() == nullptr) {
+    logger().error("gpool server {} answered Hello with {}", config_.server,
+                   protocol::message_type_name(head_.envelope->message_type()));
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  ready_ = true;
+  // Attach: the device list and every attribute, answered locally from now on.
+  mu_.unlock();
+  Reply reply;
+  CUresult st = sync(Op::Attach, {}, {}, {}, {}, &reply);
+  mu_.lock();
+  if (st != CUDA_SUCCESS) return st;
+  if (reply.results.size() < 2 || !remote::decode_devices(reply.inline_data, devices_) ||
+      devices_.empty()) {
+    logger().error("gpool server {} sent a malformed device list", config_.server);
+    return CUDA_ERROR_NO_DEVICE;
+  }
+  server_driver_version_ = static_cast<int>(reply.results[1]);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
+                              std::span<const HandleRef> handles,
+                              std::span<const std::byte> inline_data,
+                              std::span<const transport::ConstBytes> segments) {
+  if (dead_ != CUDA_SUCCESS) return dead_;
+  if (context_error_ != CUDA_SUCCESS) return context_error_;
+  if (!ready_) return CUDA_ERROR_NOT_INITIALIZED;
+  remote::build_call(fbb_, ++call_id_, ++seq_, op, async, args, handles, inline_data,
+                     static_cast<uint32_t>(segments.size()));
+  if (transport::Status s = conn_->send(protocol::finished_bytes(fbb_), segments); !s.ok()) {
+    return lost(s.text);
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                        std::span<const std::byte> inline_data,
+                        std::span<const transport::ConstBytes> segments) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return send_locked(op, true, args, handles, inline_data, segments);
+}
+
+CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                       std::span<const std::byte> inline_data,
+                       std::span<const transport::ConstBytes> segments, Reply* reply,
+                       std::span<const transport::MutableBytes> dests) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (CUresult st = send_locked(op, false, args, handles, inline_data, segments); st != CUDA_SUCCESS) {
+    return st;
+  }
+  ++round_trips_;
+  const uint64_t id = call_id_;
+  for (;;) {
+    if (transport::Status s = conn_->recv_head(head_); !s.ok()) return lost(s.text);
+    const wire::Envelope* env = head_.envelope;
+    if (const wire::Call* note = env->message_as_Call()) {
+      const auto nop = static_cast<Op>(note->opcode());
+      if ((nop != Op::OutputStdout && nop != Op::OutputStderr) || head_.segment_count() != 1) {
+        return lost(fmt::format("unexpected call {} from the server", note->opcode()));
+      }
+      out_buf_.resize(head_.segment_lengths[0]);
+      if (transport::Status s = conn_->recv_segment(out_buf_); !s.ok()) return lost(s.text);
+      const int fd = nop == Op::OutputStdout ? 1 : 2;
+      std::fflush(fd == 1 ? stdout : stderr);
+      size_t off = 0;
+      while (off < out_buf_.size()) {
+        const ssize_t n = ::write(fd, out_buf_.data() + off, out_buf_.size() - off);
+        if (n <= 0) break;
+        off += static_cast<size_t>(n);
+      }
+      continue;
+    }
+    if (const wire::Abort* a = env->message_as_Abort()) {
+      return lost(fmt::format("the server aborted the session ({}): {}",
+                              wire::EnumNameAbortReason(a->reason()), a->text() ? a->text()->str() : ""));
+    }
+    if (const wire::Unimplemented* u = env->message_as_Unimplemented()) {
+      if (u->call_id() != id) return lost("an Unimplemented answer for another call");
+      logger().warn("the gpool server does not implement call {} ({})",
+                    protocol::calls::EnumNameOp(op), static_cast<uint32_t>(op));
+      return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    const wire::Reply* r = env->message_as_Reply();
+    if (r == nullptr || r->call_id() != id) {
+      return lost(fmt::format("expected the reply to call {}, got {}", id,
+                              protocol::message_type_name(env->message_type())));
+    }
+    const uint32_t nseg = head_.segment_count();
+    if (nseg != 0) {
+      if (nseg != dests.size()) return lost("a reply with unexpected segments");
+      for (uint32_t i = 0; i < nseg; ++i) {
+        if (head_.segment_lengths[i] != dests[i].size()) return lost("a reply segment of the wrong size");
+        if (transport::Status s = conn_->recv_segment(dests[i]); !s.ok()) return lost(s.text);
+      }
+    }
+    if (reply != nullptr) {
+      reply->results.clear();
+      if (r->results()) reply->results.assign(r->results()->begin(), r->results()->end());
+      if (r->inline_data()) {
+        const auto* d = reinterpret_cast<const std::byte*>(r->inline_data()->data());
+        reply->inline_data.assign(d, d + r->inline_data()->size());
+      } else {
+        reply->inline_data.clear();
+      }
+    }
+    const int32_t st = r->status() != 0 ? r->status() : r->sticky_status();
+    if (corrupts_context(st)) context_error_ = static_cast<CUresult>(st);
+    if (st != 0) return static_cast<CUresult>(st);
+    return CUDA_SUCCESS;
+  }
+}
+
+}  // namespace gpool::shim

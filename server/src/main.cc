@@ -1,0 +1,94 @@
+// gpool-server: serves remote CUDA sessions on a driver backend (see supervisor.h).
+//
+//   gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]
+//                [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR] [--url-file FILE]
+//
+// --token / --admin-token add a tenant "default" / "admin" with that token (for quick starts
+// and tests; production configs list tenants with token_sha256). --url-file writes the bound
+// URL of the first listener (useful with port 0). SIGTERM or SIGINT stops the server.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "config.h"
+#include "gpool/common/log.h"
+#include "supervisor.h"
+
+namespace {
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]\n"
+               "                    [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR]\n"
+               "                    [--url-file FILE]\n");
+}
+
+void on_signal(int) { gpool::server::Supervisor::stop(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using gpool::server::Config;
+  Config cfg;
+  std::vector<std::string> listen;
+  std::string url_file;
+  std::string error;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "gpool-server: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config") {
+      if (!gpool::server::load_config(value(), cfg, error)) {
+        std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
+        return 2;
+      }
+    } else if (a == "--listen") {
+      listen.push_back(value());
+    } else if (a == "--backend") {
+      cfg.backend = value();
+    } else if (a == "--token") {
+      cfg.tenants.push_back(gpool::server::make_tenant("default", value(), false));
+    } else if (a == "--admin-token") {
+      cfg.tenants.push_back(gpool::server::make_tenant("admin", value(), true));
+    } else if (a == "--image-cache") {
+      cfg.image_cache_dir = value();
+    } else if (a == "--url-file") {
+      url_file = value();
+    } else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "gpool-server: unknown argument %s\n", a.c_str());
+      usage();
+      return 2;
+    }
+  }
+  if (!listen.empty()) cfg.listen = listen;
+  if (cfg.listen.empty()) cfg.listen = {"tcp://127.0.0.1:7070"};
+  if (cfg.tenants.empty()) {
+    std::fprintf(stderr, "gpool-server: no tenants: add [[tenant]] to the config or pass --token\n");
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+
+  gpool::server::Supervisor sup(cfg);
+  if (!sup.start(error)) {
+    gpool::log::logger("server").error("{}", error);
+    return 1;
+  }
+  if (!url_file.empty()) {
+    const std::string tmp = url_file + ".tmp";
+    std::ofstream(tmp) << sup.urls().front() << "\n";
+    std::rename(tmp.c_str(), url_file.c_str());
+  }
+  return sup.run();
+}

@@ -1,0 +1,45 @@
+#include "session_table.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "gpool/common/log.h"
+
+namespace gpool::server {
+
+SessionTable::SessionTable(size_t capacity) : capacity_(capacity) {
+  void* p = ::mmap(nullptr, capacity * sizeof(SessionSlot), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    log::logger("server").critical("mmap of the session table failed: {}", std::strerror(errno));
+    throw std::bad_alloc();
+  }
+  slots_ = static_cast<SessionSlot*>(p);
+  for (size_t i = 0; i < capacity; ++i) new (&slots_[i]) SessionSlot();
+}
+
+SessionTable::~SessionTable() { ::munmap(slots_, capacity_ * sizeof(SessionSlot)); }
+
+int SessionTable::acquire() {
+  for (size_t i = 0; i < capacity_; ++i) {
+    if (slots_[i].in_use.load() == 0) {
+      slots_[i].bytes_held = 0;
+      slots_[i].allocations = 0;
+      slots_[i].calls = 0;
+      slots_[i].in_use = 1;
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void SessionTable::release(int index) {
+  slots_[index].bytes_held = 0;
+  slots_[index].allocations = 0;
+  slots_[index].in_use = 0;
+}
+
+}  // namespace gpool::server

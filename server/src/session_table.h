@@ -1,0 +1,43 @@
+// The supervisor's view of its sessions' resource use, in memory shared with the workers.
+//
+// The supervisor maps one table of `capacity` slots (MAP_SHARED | MAP_ANONYMOUS) before it
+// forks any worker; each worker writes only its own slot (bytes of device memory it holds,
+// allocation count, calls served) and the supervisor reads all of them for the status
+// endpoint. When a worker exits, whatever it held was released with its process (its driver
+// context goes with it), and the supervisor clears the slot.
+//
+// Thread safety: slot fields are atomics; acquire()/release() are called by the supervisor only.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace gpool::server {
+
+struct SessionSlot {
+  std::atomic<uint64_t> bytes_held{0};
+  std::atomic<uint64_t> allocations{0};
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint32_t> in_use{0};
+};
+
+class SessionTable {
+ public:
+  explicit SessionTable(size_t capacity);
+  ~SessionTable();
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
+
+  // A free slot, zeroed and marked in use, or -1 when all are taken.
+  int acquire();
+  void release(int index);
+  SessionSlot& slot(int index) { return slots_[index]; }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  size_t capacity_;
+  SessionSlot* slots_;  // shared mapping of capacity_ slots
+};
+
+}  // namespace gpool::server

@@ -1,0 +1,71 @@
+// The gpool-server supervisor: listens, authenticates, and hands each session to a worker
+// process of its own (worker.h).
+//
+// For each accepted connection the supervisor reads the Hello (bounded by
+// handshake_timeout_ms), checks the protocol version and the tenant token (auth.h), and answers
+// Refusal or Welcome. A session tenant's connection is then given to a forked worker process
+// (the child owns the connection; the parent closes its copy), which dies with the supervisor
+// (PR_SET_PDEATHSIG). An admin tenant's connection stays in the supervisor for one ServerStatus
+// call (the status endpoint): the reply is JSON listing every session, its tenant, peer, pid,
+// device memory held and calls served, read from the shared SessionTable.
+//
+// The supervisor is single-threaded (so forking is safe): accept with a short timeout, reap
+// exited workers, repeat until stop() (async-signal-safe) is called.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "gpool/transport/transport.h"
+#include "session_table.h"
+
+namespace gpool::server {
+
+class Supervisor {
+ public:
+  explicit Supervisor(Config config);
+  ~Supervisor();
+
+  // Binds every listen URL. Returns false with `error` when one cannot be bound.
+  bool start(std::string& error);
+  // The bound URLs (real ports), after start().
+  std::vector<std::string> urls() const;
+  // Serves until stop(); then terminates the workers and waits for them. Returns 0.
+  int run();
+  // Async-signal-safe: makes run() return soon.
+  static void stop();
+
+ private:
+  struct Session {
+    uint64_t id;
+    pid_t pid;
+    int slot;
+    std::string tenant;
+    std::string peer;
+    std::chrono::steady_clock::time_point started;
+  };
+
+  void serve(std::unique_ptr<transport::Connection> conn);
+  void serve_status(transport::Connection& conn);
+  void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
+                    uint64_t session_id, int slot);
+  void reap(bool block);
+  std::string status_json();
+
+  Config config_;
+  std::string backend_path_;
+  std::vector<std::unique_ptr<transport::Listener>> listeners_;
+  SessionTable table_;
+  std::vector<Session> sessions_;
+  uint64_t next_session_ = 1;
+  pid_t self_ = 0;
+  static volatile std::sig_atomic_t stop_;
+};
+
+}  // namespace gpool::server

@@ -1,0 +1,257 @@
+#include "worker.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "gpool/common/log.h"
+
+namespace gpool::server {
+namespace {
+
+namespace wire = protocol::wire;
+using remote::Op;
+
+spdlog::logger& logger() { return log::logger("worker"); }
+
+// Replaces fd `target` (1 or 2) by an append-only memory file; returns the memory file's fd.
+int capture_fd(int target, const char* name) {
+  const int fd = ::memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return -1;
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_APPEND);
+  std::fflush(target == 1 ? stdout : stderr);
+  if (::dup2(fd, target) < 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+uint64_t Worker::Ctx::arg(size_t i) const {
+  return call->args() != nullptr && i < call->args()->size() ? call->args()->Get(i) : 0;
+}
+size_t Worker::Ctx::arg_count() const { return call->args() ? call->args()->size() : 0; }
+size_t Worker::Ctx::handle_count() const { return call->handles() ? call->handles()->size() : 0; }
+uint64_t Worker::Ctx::handle_id(size_t i) const {
+  return i < handle_count() ? call->handles()->Get(i)->id() : 0;
+}
+remote::HandleKind Worker::Ctx::handle_kind(size_t i) const {
+  return i < handle_count() ? call->handles()->Get(i)->kind() : protocol::wire::HandleKind_Context;
+}
+std::string_view Worker::Ctx::inline_text() const {
+  if (call->inline_data() == nullptr) return {};
+  return {reinterpret_cast<const char*>(call->inline_data()->data()), call->inline_data()->size()};
+}
+
+Worker::Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
+               SessionSlot& slot)
+    : conn_(std::move(conn)), params_(params), slot_(slot), images_(params.image_cache_dir) {
+  in_ = conn_.get();
+}
+
+bool Worker::attach_backend(std::string& error) {
+  if (!drv_.load(params_.backend_path, error)) return false;
+  CUresult st = drv_.cuInit(0);
+  CUdevice dev = 0;
+  if (st == CUDA_SUCCESS) st = drv_.cuDeviceGet(&dev, 0);
+  if (st == CUDA_SUCCESS) st = drv_.cuDevicePrimaryCtxRetain(&ctx_, dev);
+  if (st == CUDA_SUCCESS) st = drv_.cuCtxSetCurrent(ctx_);
+  if (st != CUDA_SUCCESS) {
+    error = fmt::format("driver backend {} failed to give a context on device 0: CUresult {}",
+                        params_.backend_path, static_cast<int>(st));
+    return false;
+  }
+  return true;
+}
+
+void Worker::capture_output() {
+  out_fd_[0] = capture_fd(1, "gpool-worker-stdout");
+  out_fd_[1] = capture_fd(2, "gpool-worker-stderr");
+}
+
+bool Worker::send_output() {
+  for (int i = 0; i < 2; ++i) {
+    if (out_fd_[i] < 0) continue;
+    struct stat st {};
+    if (::fstat(out_fd_[i], &st) != 0 || static_cast<uint64_t>(st.st_size) <= out_sent_[i]) continue;
+    const uint64_t n = static_cast<uint64_t>(st.st_size) - out_sent_[i];
+    out_buf_.resize(n);
+    const ssize_t got = ::pread(out_fd_[i], out_buf_.data(), n, static_cast<off_t>(out_sent_[i]));
+    if (got <= 0) continue;
+    out_sent_[i] += static_cast<uint64_t>(got);
+    remote::build_call(fbb_, 0, 0, i == 0 ? Op::OutputStdout : Op::OutputStderr, true, {}, {},
+                       {}, 1);
+    const transport::ConstBytes seg{out_buf_.data(), static_cast<size_t>(got)};
+    if (!conn_->send(protocol::finished_bytes(fbb_), {&seg, 1}).ok()) return false;
+  }
+  return true;
+}
+
+int run_worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
+               SessionSlot& slot) {
+  Worker w(std::move(conn), params, slot);
+  return w.run();
+}
+
+int Worker::run() {
+  std::string error;
+  if (!attach_backend(error)) {
+    logger().error("session {}: {}", params_.session_id, error);
+    flatbuffers::FlatBufferBuilder fbb;
+    auto abort = wire::CreateAbort(fbb, wire::AbortReason_WorkerFailed, fbb.CreateString(error));
+    protocol::finish_envelope(fbb, abort);
+    (void)conn_->send(protocol::finished_bytes(fbb));
+    return 3;
+  }
+  capture_output();
+  for (;;) {
+    transport::Status s = conn_->recv_head(head_);
+    if (!s.ok()) {
+      if (s.code == transport::Code::kDisconnected) {
+        logger().info("session {}: client {} disconnected", params_.session_id, conn_->peer());
+        return 0;
+      }
+      logger().warn("session {}: closing: {}", params_.session_id, s.text);
+      if (s.code == transport::Code::kProtocol) {
+        flatbuffers::FlatBufferBuilder fbb;
+        auto abort = wire::CreateAbort(fbb, wire::AbortReason_MalformedFrame, fbb.CreateString(s.text));
+        protocol::finish_envelope(fbb, abort);
+        (void)conn_->send(protocol::finished_bytes(fbb), {}, std::chrono::milliseconds(500));
+      }
+      return 1;
+    }
+    const wire::Envelope* env = head_.envelope;
+    switch (env->message_type()) {
+      case wire::Message_Call:
+        if (!handle_call(env->message_as_Call(), head_)) return 1;
+        break;
+      case wire::Message_Ping: {
+        fbb_.Clear();
+        auto pong = wire::CreatePong(fbb_, env->message_as_Ping()->nonce());
+        protocol::finish_envelope(fbb_, pong);
+        if (!conn_->send(protocol::finished_bytes(fbb_)).ok()) return 1;
+        break;
+      }
+      case wire::Message_Abort:
+        logger().info("session {}: client aborted: {}", params_.session_id,
+                      env->message_as_Abort()->text() ? env->message_as_Abort()->text()->str() : "");
+        return 0;
+      default: {
+        fbb_.Clear();
+        auto un = wire::CreateUnimplemented(fbb_, static_cast<uint8_t>(env->message_type()), 0, 0);
+        protocol::finish_envelope(fbb_, un);
+        if (!conn_->send(protocol::finished_bytes(fbb_)).ok()) return 1;
+        break;
+      }
+    }
+  }
+}
+
+bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*head*/) {
+  Ctx c;
+  c.call = call;
+  c.op = static_cast<Op>(call->opcode());
+  const bool async = (call->flags() & wire::CallFlags_Async) != 0;
+  slot_.calls.fetch_add(1, std::memory_order_relaxed);
+  bool known = true;
+  CUresult st = CUDA_SUCCESS;
+  switch (c.op) {
+    case Op::Attach: st = op_attach(c); break;
+    case Op::Goodbye: st = CUDA_SUCCESS; break;
+    case Op::MemAlloc: st = op_mem_alloc(c); break;
+    case Op::MemFree: st = op_mem_free(c); break;
+    case Op::MemGetInfo: st = op_mem_get_info(c); break;
+    case Op::MemcpyHtoD: st = op_memcpy_htod(c); break;
+    case Op::MemcpyDtoH: st = op_memcpy_dtoh(c); break;
+    case Op::MemcpyDtoD: st = op_memcpy_dtod(c); break;
+    case Op::Memset: st = op_memset(c); break;
+    case Op::ModuleLoad: st = op_load(c, false); break;
+    case Op::LibraryLoad: st = op_load(c, true); break;
+    case Op::ModuleUnload: st = op_unload(c, false); break;
+    case Op::LibraryUnload: st = op_unload(c, true); break;
+    case Op::ModuleGetFunction: st = op_get_function(c, false); break;
+    case Op::LibraryGetKernel: st = op_get_function(c, true); break;
+    case Op::ModuleGetGlobal: st = op_get_global(c, false); break;
+    case Op::LibraryGetGlobal: st = op_get_global(c, true); break;
+    case Op::FuncGetAttribute: st = op_func_attribute(c, false); break;
+    case Op::FuncSetAttribute: st = op_func_attribute(c, true); break;
+    case Op::LaunchKernel: st = op_launch(c); break;
+    case Op::OccupancyMaxActiveBlocks: st = op_occupancy(c); break;
+    case Op::StreamCreate: st = op_stream_create(c); break;
+    case Op::StreamDestroy: st = op_stream_destroy(c); break;
+    case Op::StreamSynchronize: st = op_stream_sync(c, false); break;
+    case Op::StreamQuery: st = op_stream_sync(c, true); break;
+    case Op::StreamWaitEvent: st = op_stream_wait_event(c); break;
+    case Op::CtxSynchronize: st = drv_.cuCtxSynchronize(); break;
+    case Op::EventCreate: st = op_event_create(c); break;
+    case Op::EventDestroy: st = op_event_destroy(c); break;
+    case Op::EventRecord: st = op_event_record(c); break;
+    case Op::EventSynchronize: st = op_event_sync(c, false); break;
+    case Op::EventQuery: st = op_event_sync(c, true); break;
+    case Op::EventElapsedTime: st = op_event_elapsed(c); break;
+    default: known = false; break;
+  }
+  if (c.fatal) return false;
+  if (!known) {
+    logger().warn("session {}: call opcode {} is not implemented by this server",
+                  params_.session_id, call->opcode());
+    if (async) {
+      st = CUDA_ERROR_NOT_SUPPORTED;
+    } else {
+      fbb_.Clear();
+      auto un = wire::CreateUnimplemented(fbb_, static_cast<uint8_t>(wire::Message_Call),
+                                          call->call_id(), call->opcode());
+      protocol::finish_envelope(fbb_, un);
+      return conn_->send(protocol::finished_bytes(fbb_)).ok();
+    }
+  }
+  completed_seq_ = call->seq();
+  if (async) {
+    if (st != CUDA_SUCCESS && sticky_status_ == 0) {
+      sticky_status_ = static_cast<int32_t>(st);
+      sticky_seq_ = call->seq();
+    }
+    return true;
+  }
+  if (!send_output()) return false;
+  remote::build_reply(fbb_, call->call_id(), static_cast<int32_t>(st), completed_seq_,
+                      sticky_status_, sticky_seq_, c.results, c.inline_out,
+                      static_cast<uint32_t>(c.segments_out.size()));
+  sticky_status_ = 0;
+  sticky_seq_ = 0;
+  return conn_->send(protocol::finished_bytes(fbb_), c.segments_out).ok();
+}
+
+CUresult Worker::op_attach(Ctx& c) {
+  remote::DeviceInfo d;
+  CUdevice dev = 0;
+  CUresult st = drv_.cuDeviceGet(&dev, 0);
+  if (st != CUDA_SUCCESS) return st;
+  char name[256] = {};
+  drv_.cuDeviceGetName(name, sizeof name - 1, dev);
+  d.name = name;
+  size_t total = 0;
+  drv_.cuDeviceTotalMem_v2(&total, dev);
+  d.total_mem = total;
+  CUuuid uuid{};
+  drv_.cuDeviceGetUuid_v2(&uuid, dev);
+  std::memcpy(d.uuid.data(), uuid.bytes, 16);
+  for (int a = 1; a < remote::kAttrCount; ++a) {
+    int v = 0;
+    if (drv_.cuDeviceGetAttribute(&v, static_cast<CUdevice_attribute>(a), dev) == CUDA_SUCCESS) {
+      d.attrs[static_cast<size_t>(a)] = v;
+    }
+  }
+  int version = 0;
+  drv_.cuDriverGetVersion(&version);
+  remote::encode_devices({&d, 1}, c.inline_out);
+  c.results = {1, static_cast<uint64_t>(version)};
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::server

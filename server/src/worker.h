@@ -1,0 +1,151 @@
+// A session worker: the process that serves one client session after the supervisor has
+// authenticated it (one worker per session, ARCHITECTURE.md decision 7).
+//
+// The worker loads the driver backend, retains the primary context of device 0 (the session's
+// one context), then executes the client's calls in the order they arrive (gpool.fbs,
+// "Ordering and errors"; calls.fbs for each call). It keeps the session's own tables:
+//   streams, events, modules, libraries, functions/kernels  (client id -> driver object)
+//   allocations                                             (device address -> bytes)
+//   globals                                                 (ranges of module variables)
+// and checks every handle and every pointer range of a copy, memset or free against them, so a
+// forged id or an address outside the session gets CUDA_ERROR_INVALID_HANDLE /
+// CUDA_ERROR_INVALID_VALUE and never reaches the driver. Async calls that fail set the sticky
+// error reported in the next Reply. Device printf and assert output (the backend's stdout and
+// stderr, captured in memory files) is sent to the client before each Reply.
+//
+// A malformed frame, an Abort or a lost connection ends the worker; everything the session
+// held goes with the process. Ownership: the worker owns the connection it is given.
+// Thread safety: single-threaded.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backend.h"
+#include "gpool/remote/call_codec.h"
+#include "gpool/transport/transport.h"
+#include "image_cache.h"
+#include "session_table.h"
+
+namespace gpool::server {
+
+struct WorkerParams {
+  std::string backend_path;
+  std::string image_cache_dir;
+  uint64_t session_id = 0;
+  std::string tenant;
+};
+
+// Runs the session to its end; returns the process exit code (0 = client left normally).
+int run_worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
+               SessionSlot& slot);
+
+class Worker {
+ public:
+  Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
+         SessionSlot& slot);
+  int run();
+
+ private:
+  // The call being executed and what its reply will carry.
+  struct Ctx {
+    const protocol::wire::Call* call = nullptr;
+    remote::Op op = remote::Op::Invalid;
+    std::vector<uint64_t> results;
+    std::vector<std::byte> inline_out;
+    std::vector<transport::ConstBytes> segments_out;
+    bool fatal = false;  // the connection broke while reading the call's segments
+
+    uint64_t arg(size_t i) const;
+    size_t arg_count() const;
+    size_t handle_count() const;
+    uint64_t handle_id(size_t i) const;
+    remote::HandleKind handle_kind(size_t i) const;
+    std::string_view inline_text() const;
+  };
+
+  struct Function {
+    CUfunction fn = nullptr;
+    std::string name;
+    std::vector<uint32_t> offsets, sizes;
+    uint32_t param_bytes = 0;
+  };
+
+  bool attach_backend(std::string& error);
+  void capture_output();
+  bool send_output();
+  bool handle_call(const protocol::wire::Call* call, const transport::FrameHead& head);
+  CUresult dispatch(Ctx& c);
+
+  // worker.cc
+  CUresult op_attach(Ctx& c);
+  // worker_memory.cc
+  CUresult op_mem_alloc(Ctx& c);
+  CUresult op_mem_free(Ctx& c);
+  CUresult op_mem_get_info(Ctx& c);
+  CUresult op_memcpy_htod(Ctx& c);
+  CUresult op_memcpy_dtoh(Ctx& c);
+  CUresult op_memcpy_dtod(Ctx& c);
+  CUresult op_memset(Ctx& c);
+  bool range_ok(CUdeviceptr p, uint64_t bytes) const;
+  // worker_module.cc
+  CUresult op_load(Ctx& c, bool library);
+  CUresult op_unload(Ctx& c, bool library);
+  CUresult op_get_function(Ctx& c, bool library);
+  CUresult op_get_global(Ctx& c, bool library);
+  CUresult op_func_attribute(Ctx& c, bool set);
+  CUresult op_launch(Ctx& c);
+  CUresult op_occupancy(Ctx& c);
+  Function* function_of(const Ctx& c, size_t i);
+  // worker_stream.cc
+  CUresult op_stream_create(Ctx& c);
+  CUresult op_stream_destroy(Ctx& c);
+  CUresult op_stream_sync(Ctx& c, bool query);
+  CUresult op_stream_wait_event(Ctx& c);
+  CUresult op_event_create(Ctx& c);
+  CUresult op_event_destroy(Ctx& c);
+  CUresult op_event_record(Ctx& c);
+  CUresult op_event_sync(Ctx& c, bool query);
+  CUresult op_event_elapsed(Ctx& c);
+  CUresult stream_of(const Ctx& c, size_t i, CUstream& out) const;
+  CUresult event_of(const Ctx& c, size_t i, CUevent& out) const;
+
+  std::unique_ptr<transport::Connection> conn_;
+  const WorkerParams params_;
+  SessionSlot& slot_;
+  Driver drv_;
+  CUcontext ctx_ = nullptr;
+  ImageCache images_;
+  transport::FrameHead head_;
+  flatbuffers::FlatBufferBuilder fbb_;
+  transport::Connection* in_ = nullptr;  // conn_.get()
+
+  // Session tables (client id -> driver object).
+  std::unordered_map<uint64_t, CUstream> streams_;
+  std::unordered_map<uint64_t, CUevent> events_;
+  std::unordered_map<uint64_t, CUmodule> modules_;
+  std::unordered_map<uint64_t, CUlibrary> libraries_;
+  std::unordered_map<uint64_t, Function> functions_;
+  std::map<CUdeviceptr, uint64_t> allocations_;
+  std::map<CUdeviceptr, uint64_t> globals_;
+  uint64_t bytes_held_ = 0;
+
+  // Sticky async error and progress.
+  int32_t sticky_status_ = 0;
+  uint64_t sticky_seq_ = 0;
+  uint64_t completed_seq_ = 0;
+
+  // Captured backend output: memory files behind fds 1 and 2, and how much was sent.
+  int out_fd_[2] = {-1, -1};
+  uint64_t out_sent_[2] = {0, 0};
+  std::vector<std::byte> out_buf_;
+  std::vector<std::byte> staging_;
+};
+
+}  // namespace gpool::server

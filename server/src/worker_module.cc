@@ -1,0 +1,208 @@
+// Worker: module and library images (by content hash), functions and kernels with their
+// parameter layouts, kernel launches, function attributes and occupancy.
+#include <cstring>
+
+#include "gpool/common/log.h"
+#include "worker.h"
+
+namespace gpool::server {
+namespace {
+
+using remote::HandleKind;
+
+bool valid_new_id(uint64_t id) { return id > 2; }
+
+}  // namespace
+
+CUresult Worker::op_load(Ctx& c, bool library) {
+  const HandleKind kind = library ? protocol::wire::HandleKind_Library : protocol::wire::HandleKind_Module;
+  const uint64_t id = c.handle_id(0);
+  if (c.handle_kind(0) != kind || !valid_new_id(id) || modules_.count(id) || libraries_.count(id)) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  ImageHash hash{};
+  const uint64_t lo = c.arg(0), hi = c.arg(1), bytes = c.arg(2);
+  std::memcpy(hash.data(), &lo, 8);
+  std::memcpy(hash.data() + 8, &hi, 8);
+  const std::vector<std::byte>* image = images_.find(hash);
+  if (image == nullptr) {
+    if (in_->segments_left() == 0) {
+      c.results = {1};  // need the image: the client sends it again with the bytes
+      return CUDA_SUCCESS;
+    }
+    if (head_.segment_lengths.size() != 1 || head_.segment_lengths[0] != bytes) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    std::vector<std::byte> bytes_in(bytes + 1);  // NUL-terminated: PTX text is passed as such
+    if (!in_->recv_segment({bytes_in.data(), bytes}).ok()) {
+      c.fatal = true;
+      return CUDA_ERROR_UNKNOWN;
+    }
+    bytes_in.back() = std::byte{0};
+    std::vector<std::byte> check(bytes_in.begin(), bytes_in.begin() + static_cast<long>(bytes));
+    if (!images_.insert(hash, std::move(check))) return CUDA_ERROR_INVALID_IMAGE;
+    image = images_.find(hash);
+  }
+  // Keep a NUL after the image: PTX text loaders read up to it.
+  std::vector<std::byte> padded(*image);
+  padded.push_back(std::byte{0});
+  c.results = {0};
+  if (library) {
+    CUlibrary lib = nullptr;
+    const CUresult st = drv_.cuLibraryLoadData(&lib, padded.data(), nullptr, nullptr, 0, nullptr,
+                                               nullptr, 0);
+    if (st == CUDA_SUCCESS) libraries_[id] = lib;
+    return st;
+  }
+  CUmodule mod = nullptr;
+  const CUresult st = drv_.cuModuleLoadData(&mod, padded.data());
+  if (st == CUDA_SUCCESS) modules_[id] = mod;
+  return st;
+}
+
+CUresult Worker::op_unload(Ctx& c, bool library) {
+  const uint64_t id = c.handle_id(0);
+  if (library) {
+    auto it = libraries_.find(id);
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
+      return CUDA_ERROR_INVALID_HANDLE;
+    }
+    const CUresult st = drv_.cuLibraryUnload(it->second);
+    libraries_.erase(it);
+    return st;
+  }
+  auto it = modules_.find(id);
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  const CUresult st = drv_.cuModuleUnload(it->second);
+  modules_.erase(it);
+  return st;
+}
+
+CUresult Worker::op_get_function(Ctx& c, bool library) {
+  const uint64_t owner = c.handle_id(0), id = c.handle_id(1);
+  const std::string name(c.inline_text());
+  if (!valid_new_id(id) || functions_.count(id) ||
+      c.handle_kind(1) != (library ? protocol::wire::HandleKind_Kernel : protocol::wire::HandleKind_Function)) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  Function f;
+  f.name = name;
+  if (library) {
+    auto it = libraries_.find(owner);
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
+      return CUDA_ERROR_INVALID_HANDLE;
+    }
+    CUkernel k = nullptr;
+    CUresult st = drv_.cuLibraryGetKernel(&k, it->second, name.c_str());
+    if (st == CUDA_SUCCESS) st = drv_.cuKernelGetFunction(&f.fn, k);
+    if (st != CUDA_SUCCESS) return st;
+  } else {
+    auto it = modules_.find(owner);
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
+      return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (CUresult st = drv_.cuModuleGetFunction(&f.fn, it->second, name.c_str()); st != CUDA_SUCCESS) {
+      return st;
+    }
+  }
+  for (uint32_t i = 0; i < 4096; ++i) {
+    size_t off = 0, size = 0;
+    if (drv_.cuFuncGetParamInfo(f.fn, i, &off, &size) != CUDA_SUCCESS) break;
+    f.offsets.push_back(static_cast<uint32_t>(off));
+    f.sizes.push_back(static_cast<uint32_t>(size));
+    f.param_bytes = std::max<uint32_t>(f.param_bytes, static_cast<uint32_t>(off + size));
+  }
+  c.results.push_back(f.offsets.size());
+  for (size_t i = 0; i < f.offsets.size(); ++i) {
+    c.results.push_back(f.offsets[i]);
+    c.results.push_back(f.sizes[i]);
+  }
+  c.results.push_back(f.param_bytes);
+  int max_threads = 0, max_dyn = 0;
+  drv_.cuFuncGetAttribute(&max_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f.fn);
+  drv_.cuFuncGetAttribute(&max_dyn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f.fn);
+  c.results.push_back(static_cast<uint64_t>(max_threads));
+  c.results.push_back(static_cast<uint64_t>(max_dyn));
+  functions_[id] = std::move(f);
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_get_global(Ctx& c, bool library) {
+  const std::string name(c.inline_text());
+  CUdeviceptr p = 0;
+  size_t bytes = 0;
+  CUresult st;
+  if (library) {
+    auto it = libraries_.find(c.handle_id(0));
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
+      return CUDA_ERROR_INVALID_HANDLE;
+    }
+    st = drv_.cuLibraryGetGlobal(&p, &bytes, it->second, name.c_str());
+  } else {
+    auto it = modules_.find(c.handle_id(0));
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
+      return CUDA_ERROR_INVALID_HANDLE;
+    }
+    st = drv_.cuModuleGetGlobal_v2(&p, &bytes, it->second, name.c_str());
+  }
+  if (st != CUDA_SUCCESS) return st;
+  globals_[p] = std::max<uint64_t>(globals_[p], bytes);
+  c.results = {p, bytes};
+  return CUDA_SUCCESS;
+}
+
+Worker::Function* Worker::function_of(const Ctx& c, size_t i) {
+  const HandleKind k = c.handle_kind(i);
+  if (k != protocol::wire::HandleKind_Function && k != protocol::wire::HandleKind_Kernel) return nullptr;
+  auto it = functions_.find(c.handle_id(i));
+  return it == functions_.end() ? nullptr : &it->second;
+}
+
+CUresult Worker::op_func_attribute(Ctx& c, bool set) {
+  Function* f = function_of(c, 0);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  const auto attr = static_cast<CUfunction_attribute>(c.arg(0));
+  if (set) return drv_.cuFuncSetAttribute(f->fn, attr, static_cast<int>(c.arg(1)));
+  int v = 0;
+  const CUresult st = drv_.cuFuncGetAttribute(&v, attr, f->fn);
+  c.results = {static_cast<uint64_t>(static_cast<int64_t>(v))};
+  return st;
+}
+
+CUresult Worker::op_launch(Ctx& c) {
+  Function* f = function_of(c, 0);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 1, stream); st != CUDA_SUCCESS) return st;
+  const auto* data = c.call->inline_data();
+  const size_t have = data ? data->size() : 0;
+  if (have != f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
+  // Copy into an aligned buffer: the inline bytes are only byte-aligned in the frame.
+  std::vector<uint64_t> buf((have + 7) / 8 + 1);
+  if (have != 0) std::memcpy(buf.data(), data->data(), have);
+  std::vector<void*> params(f->offsets.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    params[i] = reinterpret_cast<char*>(buf.data()) + f->offsets[i];
+  }
+  auto u = [&](size_t i) { return static_cast<unsigned>(c.arg(i)); };
+  if (c.arg(7) != 0) {
+    return drv_.cuLaunchCooperativeKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
+                                          params.data());
+  }
+  return drv_.cuLaunchKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
+                             params.data(), nullptr);
+}
+
+CUresult Worker::op_occupancy(Ctx& c) {
+  Function* f = function_of(c, 0);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  int blocks = 0;
+  const CUresult st = drv_.cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+      &blocks, f->fn, static_cast<int>(c.arg(0)), c.arg(1), static_cast<unsigned>(c.arg(2)));
+  c.results = {static_cast<uint64_t>(blocks)};
+  return st;
+}
+
+}  // namespace gpool::server

@@ -1,0 +1,119 @@
+// Worker: streams and events under client-chosen ids (0 = NULL stream, 1 = CU_STREAM_LEGACY,
+// 2 = CU_STREAM_PER_THREAD; created ids are above 2).
+#include <cstring>
+
+#include "worker.h"
+
+namespace gpool::server {
+
+CUresult Worker::stream_of(const Ctx& c, size_t i, CUstream& out) const {
+  if (i >= c.handle_count()) {
+    out = nullptr;
+    return CUDA_SUCCESS;
+  }
+  if (c.handle_kind(i) != protocol::wire::HandleKind_Stream) return CUDA_ERROR_INVALID_HANDLE;
+  const uint64_t id = c.handle_id(i);
+  if (id == 0) out = nullptr;
+  else if (id == 1) out = CU_STREAM_LEGACY;
+  else if (id == 2) out = CU_STREAM_PER_THREAD;
+  else {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return CUDA_ERROR_INVALID_HANDLE;
+    out = it->second;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::event_of(const Ctx& c, size_t i, CUevent& out) const {
+  if (c.handle_kind(i) != protocol::wire::HandleKind_Event) return CUDA_ERROR_INVALID_HANDLE;
+  auto it = events_.find(c.handle_id(i));
+  if (it == events_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  out = it->second;
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_stream_create(Ctx& c) {
+  const uint64_t id = c.handle_id(0);
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || id <= 2 || streams_.count(id)) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  CUstream s = nullptr;
+  const CUresult st = drv_.cuStreamCreateWithPriority(&s, static_cast<unsigned>(c.arg(0)),
+                                                      static_cast<int>(static_cast<int64_t>(c.arg(1))));
+  if (st == CUDA_SUCCESS) streams_[id] = s;
+  return st;
+}
+
+CUresult Worker::op_stream_destroy(Ctx& c) {
+  auto it = streams_.find(c.handle_id(0));
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || it == streams_.end()) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  const CUresult st = drv_.cuStreamDestroy_v2(it->second);
+  streams_.erase(it);
+  return st;
+}
+
+CUresult Worker::op_stream_sync(Ctx& c, bool query) {
+  if (c.handle_count() == 0) return CUDA_ERROR_INVALID_HANDLE;
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  return query ? drv_.cuStreamQuery(s) : drv_.cuStreamSynchronize(s);
+}
+
+CUresult Worker::op_stream_wait_event(Ctx& c) {
+  CUstream s = nullptr;
+  CUevent e = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  if (CUresult st = event_of(c, 1, e); st != CUDA_SUCCESS) return st;
+  return drv_.cuStreamWaitEvent(s, e, static_cast<unsigned>(c.arg(0)));
+}
+
+CUresult Worker::op_event_create(Ctx& c) {
+  const uint64_t id = c.handle_id(0);
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Event || id <= 2 || events_.count(id)) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  CUevent e = nullptr;
+  const CUresult st = drv_.cuEventCreate(&e, static_cast<unsigned>(c.arg(0)));
+  if (st == CUDA_SUCCESS) events_[id] = e;
+  return st;
+}
+
+CUresult Worker::op_event_destroy(Ctx& c) {
+  auto it = events_.find(c.handle_id(0));
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Event || it == events_.end()) {
+    return CUDA_ERROR_INVALID_HANDLE;
+  }
+  const CUresult st = drv_.cuEventDestroy_v2(it->second);
+  events_.erase(it);
+  return st;
+}
+
+CUresult Worker::op_event_record(Ctx& c) {
+  CUevent e = nullptr;
+  CUstream s = nullptr;
+  if (CUresult st = event_of(c, 0, e); st != CUDA_SUCCESS) return st;
+  if (CUresult st = stream_of(c, 1, s); st != CUDA_SUCCESS) return st;
+  return drv_.cuEventRecordWithFlags(e, s, static_cast<unsigned>(c.arg(0)));
+}
+
+CUresult Worker::op_event_sync(Ctx& c, bool query) {
+  CUevent e = nullptr;
+  if (CUresult st = event_of(c, 0, e); st != CUDA_SUCCESS) return st;
+  return query ? drv_.cuEventQuery(e) : drv_.cuEventSynchronize(e);
+}
+
+CUresult Worker::op_event_elapsed(Ctx& c) {
+  CUevent a = nullptr, b = nullptr;
+  if (CUresult st = event_of(c, 0, a); st != CUDA_SUCCESS) return st;
+  if (CUresult st = event_of(c, 1, b); st != CUDA_SUCCESS) return st;
+  float ms = 0;
+  const CUresult st = drv_.cuEventElapsedTime_v2(&ms, a, b);
+  uint32_t bits = 0;
+  std::memcpy(&bits, &ms, 4);
+  c.results = {bits};
+  return st;
+}
+
+}  // namespace gpool::server

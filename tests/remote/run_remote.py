@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Runs a program through the client shim against a real gpool-server on the emulator.
+
+Usage:
+  run_remote.py --server BIN --shim-dir DIR --emulator-lib LIB [--library-dir DIR]...
+                [--mode example|wrong-token|two-clients|garbage-frame]
+                [--expect-stdout FILE] [--asan-runtime LIB] [--timeout S] -- PROGRAM [ARGS...]
+
+The test starts gpool-server on a free loopback port (port 0, read back through --url-file) with a
+random tenant token, runs the program with LD_LIBRARY_PATH = the shim directory and
+GPOOL_SERVER/GPOOL_TOKEN set, judges it, and always stops the server itself.
+
+Modes:
+  example        exit 0, a line "PASS", no line starting "FAIL" (and exact stdout with
+                 --expect-stdout): the same judgement as a direct run on the emulator.
+  wrong-token    the program runs with a wrong token: it must fail, and its stderr must say the
+                 server refused the session because of the token.
+  two-clients    two copies of the program at once; both must pass.
+  garbage-frame  a raw connection sends a garbage frame, a truncated frame and an oversized frame
+                 header; each must be closed by the server, and the program must still pass
+                 afterwards (only the bad sessions were closed).
+Exit codes: 0 pass, 1 fail, 77 skipped.
+"""
+import argparse
+import os
+import re
+import secrets
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def start_server(args, token, workdir):
+    url_file = os.path.join(workdir, "url")
+    env = dict(os.environ)
+    env["GPOOL_EMULATOR_LIB"] = args.emulator_lib
+    env.setdefault("GPOOL_LOG_LEVEL", "info")
+    log = open(os.path.join(workdir, "server.log"), "w")
+    proc = subprocess.Popen([args.server, "--listen", "tcp://127.0.0.1:0", "--token", token,
+                             "--admin-token", token + "-admin", "--url-file", url_file],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if os.path.exists(url_file):
+            with open(url_file) as f:
+                url = f.read().strip()
+            if url:
+                return proc, url
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    stop_server(proc)
+    raise RuntimeError("gpool-server did not start; see " + log.name)
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def client_env(args, url, token):
+    env = dict(os.environ)
+    env["GPOOL_SERVER"] = url
+    env["GPOOL_TOKEN"] = token
+    paths = [args.shim_dir] + args.library_dir
+    if env.get("LD_LIBRARY_PATH"):
+        paths.append(env["LD_LIBRARY_PATH"])
+    env["LD_LIBRARY_PATH"] = ":".join(paths)
+    if args.asan_runtime:
+        env["LD_PRELOAD"] = args.asan_runtime
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:protect_shadow_gap=0")
+    return env
+
+
+def judge(result, expect_stdout=None):
+    lines = result.stdout.splitlines()
+    if result.returncode != 0:
+        return f"exit code {result.returncode}"
+    if "PASS" not in lines:
+        return "no PASS line"
+    if any(l.startswith("FAIL") for l in lines):
+        return "a FAIL line"
+    if expect_stdout is not None:
+        with open(expect_stdout) as f:
+            if result.stdout != f.read():
+                return "stdout differs from " + expect_stdout
+    return None
+
+
+def show(result):
+    print("----- stdout -----\n" + result.stdout + "----- stderr -----\n" + result.stderr + "-----")
+
+
+def garbage_frames(url):
+    host, port = url[len("tcp://"):].rsplit(":", 1)
+    frames = [
+        b"this is not a gpool frame at all, just bytes" * 4,                   # garbage
+        struct.pack("<IHH", 0x4C4F5047, 1, 0) + b"\x00" * 8,                 # truncated header
+        struct.pack("<IHHIIQII", 0x4C4F5047, 1, 0, 0xFFFFFFFF, 0xFFFF, 1 << 62, 0, 0),  # oversized
+    ]
+    for data in frames:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(data)
+        if data is frames[1]:
+            s.shutdown(socket.SHUT_WR)  # the server sees the end of a truncated frame
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass  # an Abort may come first; then the server must close
+        except socket.timeout:
+            return "the server did not close a connection that sent a bad frame"
+        finally:
+            s.close()
+    return None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--server", required=True)
+    p.add_argument("--shim-dir", required=True)
+    p.add_argument("--emulator-lib", required=True)
+    p.add_argument("--library-dir", action="append", default=[])
+    p.add_argument("--mode", default="example",
+                   choices=["example", "wrong-token", "two-clients", "garbage-frame"])
+    p.add_argument("--expect-stdout")
+    p.add_argument("--asan-runtime")
+    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    args = p.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    for path, what in ((args.server, "gpool-server"), (os.path.join(args.shim_dir, "libcuda.so.1"), "the shim"),
+                       (args.emulator_lib, "the emulator library"), (command[0], "the example")):
+        if not os.path.exists(path):
+            print(f"FAIL: {what} ({path}) was not built")
+            return 1
+    token = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="gpool-remote-") as workdir:
+        try:
+            server, url = start_server(args, token, workdir)
+        except RuntimeError as e:
+            print(f"FAIL: {e}")
+            return 1
+        try:
+            return run_mode(args, command, url, token)
+        finally:
+            stop_server(server)
+            with open(os.path.join(workdir, "server.log")) as f:
+                log = f.read()
+            print("----- server log -----\n" + log[-4000:] + "-----")
+
+
+def run_mode(args, command, url, token):
+    run = lambda tok: subprocess.run(command, env=client_env(args, url, tok), capture_output=True,
+                                     text=True, timeout=args.timeout)
+    if args.mode == "example":
+        r = run(token)
+        show(r)
+        why = judge(r, args.expect_stdout)
+    elif args.mode == "wrong-token":
+        r = run("not-" + token)
+        show(r)
+        if r.returncode == 0 and "PASS" in r.stdout.splitlines():
+            why = "the program passed with a wrong token"
+        elif not re.search(r"refused the session \(BadCredential\).*token", r.stderr):
+            why = "stderr does not say that the server refused the token"
+        else:
+            why = None
+    elif args.mode == "two-clients":
+        procs = [subprocess.Popen(command, env=client_env(args, url, token), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        why = None
+        for pr in procs:
+            out, err = pr.communicate(timeout=args.timeout)
+            r = subprocess.CompletedProcess(command, pr.returncode, out, err)
+            show(r)
+            why = why or judge(r)
+    else:
+        why = garbage_frames(url)
+        if why is None:
+            r = run(token)
+            show(r)
+            why = judge(r)
+    if why:
+        print(f"FAIL: {why}")
+        return 1
+    print("remote test passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
