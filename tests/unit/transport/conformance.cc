@@ -35,7 +35,8 @@ uint64_t expect_ping(Connection& c, FrameHead& head) {
   EXPECT_TRUE(s.ok()) << s.text;
   if (!s.ok()) return 0;
   EXPECT_EQ(head.envelope->message_type(), wire::Message_Ping);
-  return head.envelope->message_as_Ping()->nonce();
+  const auto* p = head.envelope->message_as_Ping();
+  return p != nullptr ? p->nonce() : ~uint64_t{0};
 }
 
 TEST_P(Conformance, ConnectAndAccept) {
@@ -137,8 +138,8 @@ TEST_P(Conformance, UnreadSegmentsAreSkipped) {
   ASSERT_TRUE(server().recv_segment(got).ok());
   EXPECT_TRUE(check_pattern(got, 2));
   // A frame whose segments are not read at all is skipped by the next recv_head().
+  ASSERT_TRUE(sent.get().ok());  // one sender at a time
   auto sent2 = std::async(std::launch::async, [&] { return client().send(call(2, 2), segs); });
-  ASSERT_TRUE(sent.get().ok());
   ASSERT_EQ(expect_ping(server(), head), 9u);
   ASSERT_TRUE(server().recv_head(head).ok());
   EXPECT_EQ(head.envelope->message_as_Call()->call_id(), 2u);
