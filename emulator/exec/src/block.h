@@ -53,8 +53,21 @@ struct BarrierState {
   int waiting = 0;        // parked groups
 };
 
+// Global spans this worker has already had confirmed by GlobalMemory::accessible during the
+// current launch (see global_span_ok in mem_access.h). A span once accessible
+// stays accessible until the launch returns (the runtime frees memory only
+// when no work may use it), and the union of two overlapping accessible spans
+// is accessible byte for byte, so neighbouring hits are merged.
+struct GlobalSpans {
+  static constexpr int kEntries = 4;
+  uint64_t lo[kEntries] = {0, 0, 0, 0};
+  uint64_t end[kEntries] = {0, 0, 0, 0};  // empty while lo == end
+  int next = 0;                            // entry replaced on a miss
+};
+
 struct BlockContext {
   LaunchState* launch = nullptr;
+  GlobalSpans* spans = nullptr;  // the worker's (BlockRunner's), kept across its blocks
   Dim3 ctaid;
   uint64_t block_linear = 0;
   uint8_t* shared = nullptr;
@@ -89,6 +102,7 @@ class BlockRunner {
  private:
   void release(int id);
   LaunchState& launch_;
+  GlobalSpans spans_;
   BlockContext ctx_;
   std::vector<uint64_t> regs_;
   std::vector<LaneMask> preds_;

@@ -1,6 +1,7 @@
 // Checked address translation for every state space (see mem_access.h).
 #include "mem_access.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace gpool::emu::exec {
@@ -44,6 +45,21 @@ inline uint8_t* private_ptr(WarpState& w, int lane, ptx::Space space, uint64_t o
 
 }  // namespace
 
+bool global_span_check(BlockContext& b, uint64_t lo, uint64_t end) {
+  if (!b.launch->memory->accessible(lo, end - lo)) return false;
+  GlobalSpans& c = *b.spans;
+  for (int i = 0; i < GlobalSpans::kEntries; ++i) {
+    if (c.lo[i] == c.end[i] || lo > c.end[i] || end < c.lo[i]) continue;
+    c.lo[i] = std::min(c.lo[i], lo);  // overlapping or adjacent: keep the union
+    c.end[i] = std::max(c.end[i], end);
+    return true;
+  }
+  c.lo[c.next] = lo;
+  c.end[c.next] = end;
+  c.next = (c.next + 1) % GlobalSpans::kEntries;
+  return true;
+}
+
 uint8_t* resolve_one(const LInstr& in, WarpState& w, int lane, ptx::Space space, uint64_t addr, uint32_t bytes,
                      bool write, bool quiet) {
   ptx::Space s = space;
@@ -55,7 +71,7 @@ uint8_t* resolve_one(const LInstr& in, WarpState& w, int lane, ptx::Space space,
   if (s == ptx::Space::Const) s = ptx::Space::Global;
   uint8_t* p = nullptr;
   if (s == ptx::Space::Global) {
-    if (addr + bytes >= addr && w.block->launch->memory->accessible(addr, bytes))
+    if (addr + bytes > addr && global_span_ok(*w.block, addr, addr + bytes))
       p = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(addr));
   } else {
     p = private_ptr(w, lane, s, off, bytes, write);
@@ -88,7 +104,7 @@ bool resolve_lanes(const LInstr& in, WarpState& w, LaneMask act, ptx::Space spac
       lo = std::min(lo, addr[l]);
       hi = std::max(hi, addr[l]);
     }
-    bool ok = hi + bytes >= hi && w.block->launch->memory->accessible(lo, hi - lo + bytes);
+    bool ok = hi + bytes > hi && global_span_ok(*w.block, lo, hi + bytes);
     if (!ok) {
       for (int l = 0; l < kWarpSize; ++l)
         if ((act >> l & 1) && !resolve_one(in, w, l, space, addr[l], bytes, write, false)) return false;

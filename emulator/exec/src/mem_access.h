@@ -23,6 +23,22 @@ bool resolve_lanes(const LInstr& in, WarpState& w, LaneMask act, ptx::Space spac
 uint8_t* resolve_one(const LInstr& in, WarpState& w, int lane, ptx::Space space, uint64_t addr, uint32_t bytes,
                      bool write, bool quiet);
 
+// Out of line part of global_span_ok: asks GlobalMemory and records a hit.
+bool global_span_check(BlockContext& b, uint64_t lo, uint64_t end);
+
+// True when every byte of [lo, end) is accessible global memory (lo < end).
+// Answers from the worker's span cache when it can, else asks GlobalMemory
+// once and remembers the answer for the rest of the launch.
+inline bool global_span_cached(const BlockContext& b, uint64_t lo, uint64_t end) {
+  const GlobalSpans& c = *b.spans;
+  for (int i = 0; i < GlobalSpans::kEntries; ++i)
+    if (lo >= c.lo[i] && end <= c.end[i]) return true;
+  return false;
+}
+inline bool global_span_ok(BlockContext& b, uint64_t lo, uint64_t end) {
+  return global_span_cached(b, lo, end) || global_span_check(b, lo, end);
+}
+
 // The state space of a generic address.
 inline ptx::Space generic_space(uint64_t addr) {
   if (addr < kWindowBase) return ptx::Space::Global;

@@ -8,6 +8,7 @@
 #include "mem_access.h"
 #include "ops.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace gpool::emu::exec {
@@ -74,33 +75,6 @@ void h_ld(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
-// Shared-memory fast path: every active lane in bounds and aligned -> direct
-// accesses; anything else goes through the general checked path.
-template <uint32_t B, uint32_t V, bool Sext>
-void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
-  uint64_t addr[kWarpSize];
-  lane_addresses(in, w, act, addr);
-  const uint64_t limit = w.block->shared_bytes;
-  uint64_t bad = 0;
-  for (int l = 0; l < kWarpSize; ++l) {
-    uint64_t a = (act >> l & 1) ? addr[l] : 0;
-    bad |= (a & (B * V - 1)) | static_cast<uint64_t>(a + B * V > limit);
-  }
-  if (bad) [[unlikely]] {
-    h_ld<B, V, Sext>(in, w, act);
-    return;
-  }
-  const uint8_t* sh = w.block->shared;
-  for (uint32_t v = 0; v < V; ++v) {
-    uint64_t* d = w.reg(in.d[v].index);
-    for (int l = 0; l < kWarpSize; ++l) {
-      uint64_t a = (act >> l & 1) ? addr[l] : 0;
-      uint64_t x = extend<B, Sext>(load_bits<B>(sh + a + v * B));
-      d[l] = (act >> l & 1) ? x : d[l];
-    }
-  }
-}
-
 template <uint32_t B, uint32_t V>
 void h_st(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t addr[kWarpSize];
@@ -115,55 +89,222 @@ void h_st(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
+// Fast paths for the common case: a whole warp, a register base, every lane
+// in bounds and aligned. They check the warp's addresses in one pass and fall
+// back to the general checked handlers (which fault with the lane and
+// address) when anything is off, before touching memory or registers.
+
+// Shared memory: every address at most shared_bytes - N (N = bytes per
+// lane). The OR of the addresses bounds their maximum and shows any
+// misalignment in one vectorisable pass; the exact maximum is computed only
+// when that bound is too loose.
+template <uint32_t N>
+inline bool shared_span_ok(const uint64_t* r, uint64_t off, uint64_t shared_bytes) {
+  if (shared_bytes < N) return false;
+  const uint64_t last = shared_bytes - N;
+  uint64_t any = 0;
+  for (int l = 0; l < kWarpSize; ++l) any |= r[l] + off;
+  if (any & (N - 1)) return false;
+  if (any <= last) return true;
+  uint64_t hi = 0;
+  for (int l = 0; l < kWarpSize; ++l) hi = std::max(hi, r[l] + off);
+  return hi <= last;
+}
+
+// Global memory (also const and generic addresses outside the windows): the
+// span [min, max + N) known accessible; addresses aligned. The AND and OR of
+// the addresses bound the span cheaply; a span-cache hit on that bound saves
+// computing the exact one.
+template <uint32_t N>
+inline bool global_lanes_ok(WarpState& w, const uint64_t* r, uint64_t off) {
+  uint64_t any = 0, all = ~uint64_t{0};
+  for (int l = 0; l < kWarpSize; ++l) {
+    uint64_t a = r[l] + off;
+    any |= a;
+    all &= a;
+  }
+  if (any & (N - 1)) return false;
+  if (any < kWindowBase && global_span_cached(*w.block, all, any + N)) return true;
+  uint64_t lo = ~uint64_t{0}, hi = 0;
+  for (int l = 0; l < kWarpSize; ++l) {
+    uint64_t a = r[l] + off;
+    lo = std::min(lo, a);
+    hi = std::max(hi, a);
+  }
+  return hi < kWindowBase && global_span_ok(*w.block, lo, hi + N);
+}
+
+// base (0 for global addresses, which are host addresses) + a lane's address.
+inline uint8_t* host_ptr(uintptr_t base, uint64_t a) { return reinterpret_cast<uint8_t*>(base + a); }
+
+template <uint32_t B, uint32_t V, bool Sext>
+inline void load_lanes(const LInstr& in, WarpState& w, uintptr_t base, const uint64_t* r, uint64_t off) {
+  // Lane l's base register is read before lane l's destinations are written,
+  // so a destination that is also the base register is safe.
+  if constexpr (V == 1) {
+    uint64_t* d = w.reg(in.d[0].index);
+#pragma GCC unroll 8
+    for (int l = 0; l < kWarpSize; ++l) d[l] = extend<B, Sext>(load_bits<B>(host_ptr(base, r[l] + off)));
+  } else {
+    uint64_t* d[V];
+    for (uint32_t v = 0; v < V; ++v) d[v] = w.reg(in.d[v].index);
+    for (int l = 0; l < kWarpSize; ++l) {
+      const uint8_t* p = host_ptr(base, r[l] + off);
+      uint64_t x[V];
+      for (uint32_t v = 0; v < V; ++v) x[v] = extend<B, Sext>(load_bits<B>(p + v * B));
+      for (uint32_t v = 0; v < V; ++v) d[v][l] = x[v];
+    }
+  }
+}
+
+template <uint32_t B, uint32_t V>
+inline void store_lanes(const LInstr& in, const WarpState& w, uintptr_t base, const uint64_t* r, uint64_t off) {
+  // Lane order, so the highest lane wins when lanes store to the same address.
+  const uint64_t* src[V];
+  uint32_t idx[V];
+  for (uint32_t v = 0; v < V; ++v) {
+    const LOperand& o = in.s[1 + v];
+    bool imm = o.kind == LOperand::Kind::Imm;
+    src[v] = imm ? &o.imm : w.reg(o.index);
+    idx[v] = imm ? 0 : 31;
+  }
+#pragma GCC unroll 8
+  for (int l = 0; l < kWarpSize; ++l) {
+    uint8_t* p = host_ptr(base, r[l] + off);
+    for (uint32_t v = 0; v < V; ++v) store_bits<B>(p + v * B, src[v][static_cast<uint32_t>(l) & idx[v]]);
+  }
+}
+
+template <uint32_t B, uint32_t V, bool Sext>
+void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
+  if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
+    const uint64_t* r = w.reg(in.s[0].index);
+    const uint64_t off = static_cast<uint64_t>(in.offset);
+    if (shared_span_ok<B * V>(r, off, w.block->shared_bytes)) [[likely]] {
+      load_lanes<B, V, Sext>(in, w, reinterpret_cast<uintptr_t>(w.block->shared), r, off);
+      return;
+    }
+  }
+  h_ld<B, V, Sext>(in, w, act);
+}
+
+template <uint32_t B, uint32_t V, bool Sext>
+void h_ld_global(const LInstr& in, WarpState& w, LaneMask act) {
+  if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
+    const uint64_t* r = w.reg(in.s[0].index);
+    const uint64_t off = static_cast<uint64_t>(in.offset);
+    if (global_lanes_ok<B * V>(w, r, off)) [[likely]] {
+      load_lanes<B, V, Sext>(in, w, 0, r, off);
+      return;
+    }
+  }
+  h_ld<B, V, Sext>(in, w, act);
+}
+
+template <uint32_t B, uint32_t V>
+void h_st_shared(const LInstr& in, WarpState& w, LaneMask act) {
+  if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
+    const uint64_t* r = w.reg(in.s[0].index);
+    const uint64_t off = static_cast<uint64_t>(in.offset);
+    if (shared_span_ok<B * V>(r, off, w.block->shared_bytes)) [[likely]] {
+      store_lanes<B, V>(in, w, reinterpret_cast<uintptr_t>(w.block->shared), r, off);
+      return;
+    }
+  }
+  h_st<B, V>(in, w, act);
+}
+
+template <uint32_t B, uint32_t V>
+void h_st_global(const LInstr& in, WarpState& w, LaneMask act) {
+  if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
+    const uint64_t* r = w.reg(in.s[0].index);
+    const uint64_t off = static_cast<uint64_t>(in.offset);
+    if (global_lanes_ok<B * V>(w, r, off)) [[likely]] {
+      store_lanes<B, V>(in, w, 0, r, off);
+      return;
+    }
+  }
+  h_st<B, V>(in, w, act);
+}
+
 void h_prefetch(const LInstr& in, WarpState& w, LaneMask act) {
   (void)in;
   (void)w;
   (void)act;  // a hint: nothing to do, and prefetching a bad address does not fault
 }
 
+// Which handler family serves a state space: the general checked one (local,
+// param), or a fast path with it as the fallback (shared; global, const and
+// generic).
+enum class Path { General, Shared, Global };
+
+Path path_for(ptx::Space s) {
+  switch (s) {
+    case ptx::Space::Shared: return Path::Shared;
+    case ptx::Space::Global: case ptx::Space::Const: case ptx::Space::Generic: return Path::Global;
+    default: return Path::General;
+  }
+}
+
+template <uint32_t B, uint32_t V, bool Sext>
+Handler pick_ld3(Path p) {
+  switch (p) {
+    case Path::Shared: return &h_ld_shared<B, V, Sext>;
+    case Path::Global: return &h_ld_global<B, V, Sext>;
+    default: return &h_ld<B, V, Sext>;
+  }
+}
+
 template <uint32_t B, uint32_t V>
-Handler pick_ld2(bool sext, bool shared) {
-  if (shared) return sext ? &h_ld_shared<B, V, true> : &h_ld_shared<B, V, false>;
-  if (sext) return &h_ld<B, V, true>;
-  return &h_ld<B, V, false>;
+Handler pick_ld2(bool sext, Path p) {
+  return sext ? pick_ld3<B, V, true>(p) : pick_ld3<B, V, false>(p);
 }
 
 template <uint32_t B>
-Handler pick_ld1(uint32_t v, bool sext, bool shared) {
+Handler pick_ld1(uint32_t v, bool sext, Path p) {
   switch (v) {
-    case 1: return pick_ld2<B, 1>(sext, shared);
-    case 2: return pick_ld2<B, 2>(sext, shared);
-    case 4: return pick_ld2<B, 4>(sext, shared);
+    case 1: return pick_ld2<B, 1>(sext, p);
+    case 2: return pick_ld2<B, 2>(sext, p);
+    case 4: return pick_ld2<B, 4>(sext, p);
   }
   return nullptr;
 }
 
-Handler pick_ld(uint32_t bytes, uint32_t v, bool sext, bool shared = false) {
+Handler pick_ld(uint32_t bytes, uint32_t v, bool sext, Path p) {
   switch (bytes) {
-    case 1: return pick_ld1<1>(v, sext, shared);
-    case 2: return pick_ld1<2>(v, sext, shared);
-    case 4: return pick_ld1<4>(v, false, shared);
-    case 8: return pick_ld1<8>(v, false, shared);
+    case 1: return pick_ld1<1>(v, sext, p);
+    case 2: return pick_ld1<2>(v, sext, p);
+    case 4: return pick_ld1<4>(v, false, p);
+    case 8: return pick_ld1<8>(v, false, p);
   }
   return nullptr;
+}
+
+template <uint32_t B, uint32_t V>
+Handler pick_st2(Path p) {
+  switch (p) {
+    case Path::Shared: return &h_st_shared<B, V>;
+    case Path::Global: return &h_st_global<B, V>;
+    default: return &h_st<B, V>;
+  }
 }
 
 template <uint32_t B>
-Handler pick_st1(uint32_t v) {
+Handler pick_st1(uint32_t v, Path p) {
   switch (v) {
-    case 1: return &h_st<B, 1>;
-    case 2: return &h_st<B, 2>;
-    case 4: return &h_st<B, 4>;
+    case 1: return pick_st2<B, 1>(p);
+    case 2: return pick_st2<B, 2>(p);
+    case 4: return pick_st2<B, 4>(p);
   }
   return nullptr;
 }
 
-Handler pick_st(uint32_t bytes, uint32_t v) {
+Handler pick_st(uint32_t bytes, uint32_t v, Path p) {
   switch (bytes) {
-    case 1: return pick_st1<1>(v);
-    case 2: return pick_st1<2>(v);
-    case 4: return pick_st1<4>(v);
-    case 8: return pick_st1<8>(v);
+    case 1: return pick_st1<1>(v, p);
+    case 2: return pick_st1<2>(v, p);
+    case 4: return pick_st1<4>(v, p);
+    case 8: return pick_st1<8>(v, p);
   }
   return nullptr;
 }
@@ -224,7 +365,7 @@ bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   out.nd = static_cast<uint8_t>(m.vec);
   out.ns = 1;
   out.type = m.type;
-  out.fn = pick_ld(size, m.vec, is_signed_type(m.type), mr.space == ptx::Space::Shared);
+  out.fn = pick_ld(size, m.vec, is_signed_type(m.type), path_for(mr.space));
   return out.fn != nullptr;
 }
 
@@ -250,7 +391,7 @@ bool lower_st(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   out.aux = static_cast<uint32_t>(mr.space);
   out.ns = static_cast<uint8_t>(1 + m.vec);
   out.type = m.type;
-  out.fn = pick_st(size, m.vec);
+  out.fn = pick_st(size, m.vec, path_for(mr.space));
   return out.fn != nullptr;
 }
 
@@ -286,7 +427,7 @@ Handler local_store_handler(ptx::Type t) {
   return nullptr;
 }
 
-Handler local_load_handler(ptx::Type t) { return pick_ld(ptx::type_size(t), 1, is_signed_type(t)); }
+Handler local_load_handler(ptx::Type t) { return pick_ld(ptx::type_size(t), 1, is_signed_type(t), Path::General); }
 
 void register_mem_ops(OpTable& t) {
   t.add("ld", lower_ld);

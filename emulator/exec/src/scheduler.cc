@@ -181,6 +181,7 @@ void BlockRunner::run(uint64_t block_linear) {
   const LoweredKernel& k = *L.k;
   ctx_ = BlockContext{};
   ctx_.launch = &L;
+  ctx_.spans = &spans_;
   ctx_.block_linear = block_linear;
   ctx_.ctaid.x = static_cast<uint32_t>(block_linear % L.grid.x);
   ctx_.ctaid.y = static_cast<uint32_t>((block_linear / L.grid.x) % L.grid.y);
