@@ -18,6 +18,13 @@ enum class Arith : uint8_t { Add, Sub, Mul, Fma, Div };
 bool lower_half_arith(const ptx::Instruction& in, const Mods& m, LowerContext& ctx, LInstr& out,
                       Arith op);
 
+// The specialised handler for a lowered plain f32/f64 add, sub, mul or fma
+// (round to nearest, no .ftz/.sat, register or immediate sources), or null
+// when `out` is not such an instruction. `allow_hw` false forces the portable
+// build (tests compare it with the AVX2/FMA one). Same results as the general
+// handler. Defined in float_fast.cc (owner: exec-perf).
+Handler fast_arith_handler(const LInstr& out, Arith op, bool allow_hw = true);
+
 // Registers abs, neg, min, max, copysign, testp, rcp, sqrt, rsqrt, sin, cos,
 // lg2, ex2, tanh (float_misc.cc).
 void register_float_misc(OpTable& t);

@@ -132,7 +132,10 @@ bool lower_arith(const ptx::Instruction& in, LowerContext& ctx, LInstr& out, Ari
     // div.full.f32 (max 2 ulp) is computed correctly rounded.
     out.fn = t == ptx::Type::F32 ? pick_arith<float>(op) : pick_arith<double>(op);
   }
-  return lower_dsrc(in, ctx, out, t, t, op == Arith::Fma ? 3 : 2);
+  if (!lower_dsrc(in, ctx, out, t, t, op == Arith::Fma ? 3 : 2)) return false;
+  if (!approx)
+    if (Handler fast = fast_arith_handler(out, op)) out.fn = fast;
+  return true;
 }
 
 bool lower_add(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {

@@ -147,6 +147,8 @@ class Bench {
     ASSERT_NE(li.fn, nullptr) << text;
     li.fn(li, w_, active);
   }
+  // Runs an already lowered instruction (e.g. with a handler swapped in).
+  void exec(const LInstr& li, LaneMask active = kFullMask) { li.fn(li, w_, active); }
   bool lowers(const std::string& text) {
     LInstr li;
     return lower(text, &li);
