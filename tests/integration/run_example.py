@@ -74,9 +74,10 @@ def main():
                   "program cannot load the instrumented emulator")
             return SKIP
         env["LD_PRELOAD"] = args.asan_runtime + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
-        # cudart keeps allocations until exit (no leak reports); the CUDA runtime may map memory
-        # in the shadow gap; keep other defaults strict.
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:protect_shadow_gap=0:abort_on_error=0")
+        # Defaults first, then the caller's options, then what must hold: cudart keeps its
+        # allocations until exit, so leak reports would only be noise about cudart.
+        options = ["protect_shadow_gap=0", env.get("ASAN_OPTIONS", ""), "detect_leaks=0"]
+        env["ASAN_OPTIONS"] = ":".join(o for o in options if o)
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
     try:
