@@ -226,13 +226,13 @@ bool lower_addc_subc(const ptx::Instruction& in, LowerContext& ctx, LInstr& out)
 }
 
 template <class T>
-Handler wide_handler(bool mad) {
+Handler wide_handler(bool mad, const LInstr& out) {
   using W = typename Wider<T>::type;
   if constexpr (sizeof(T) == 8) {
     return nullptr;
   } else {
     if (mad) return &h_tern<W, W, MadWideF<T>>;
-    return &h_bin_any<T, W, MulWide<T>>;
+    return bin_handler<T, W, MulWide<T>>(out);  // defined for all inputs: lanes may be computed and blended
   }
 }
 
@@ -255,10 +255,10 @@ bool lower_mul_mad(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
     out.nd = 1;
     out.ns = mad ? 3 : 2;
     switch (t) {
-      case ptx::Type::U16: out.fn = wide_handler<uint16_t>(mad); break;
-      case ptx::Type::S16: out.fn = wide_handler<int16_t>(mad); break;
-      case ptx::Type::U32: case ptx::Type::B32: out.fn = wide_handler<uint32_t>(mad); break;
-      case ptx::Type::S32: out.fn = wide_handler<int32_t>(mad); break;
+      case ptx::Type::U16: out.fn = wide_handler<uint16_t>(mad, out); break;
+      case ptx::Type::S16: out.fn = wide_handler<int16_t>(mad, out); break;
+      case ptx::Type::U32: case ptx::Type::B32: out.fn = wide_handler<uint32_t>(mad, out); break;
+      case ptx::Type::S32: out.fn = wide_handler<int32_t>(mad, out); break;
       default: return bad(in, ctx);
     }
     return out.fn != nullptr;
