@@ -43,20 +43,60 @@ inline uint8_t* private_ptr(WarpState& w, int lane, ptx::Space space, uint64_t o
   }
 }
 
+// A newly confirmed span grows by probing beyond each end in steps of
+// 256 B, 4 KiB, 64 KiB and 1 MiB, stopping at the first refusal (a larger
+// probe contains the smaller one, so it would be refused too). Warps
+// streaming through an array then ask GlobalMemory about once per MiB
+// instead of once per access; a small allocation costs one refused probe
+// per end.
+constexpr uint64_t kMinGrow = 256, kMaxGrow = uint64_t{1} << 20;
+
+uint64_t grow_up(const GlobalMemory& m, uint64_t end) {
+  uint64_t best = end;
+  for (uint64_t g = kMinGrow; g <= kMaxGrow; g <<= 4) {
+    if (end + g < end || end + g > kWindowBase || !m.accessible(end, g)) break;
+    best = end + g;
+  }
+  return best;
+}
+
+uint64_t grow_down(const GlobalMemory& m, uint64_t lo) {
+  uint64_t best = lo;
+  for (uint64_t g = kMinGrow; g <= kMaxGrow; g <<= 4) {
+    if (lo < g || !m.accessible(lo - g, g)) break;
+    best = lo - g;
+  }
+  return best;
+}
+
 }  // namespace
 
 bool global_span_check(BlockContext& b, uint64_t lo, uint64_t end) {
-  if (!b.launch->memory->accessible(lo, end - lo)) return false;
+  const GlobalMemory& m = *b.launch->memory;
+  if (!m.accessible(lo, end - lo)) return false;
   GlobalSpans& c = *b.spans;
-  for (int i = 0; i < GlobalSpans::kEntries; ++i) {
-    if (c.lo[i] == c.end[i] || lo > c.end[i] || end < c.lo[i]) continue;
-    c.lo[i] = std::min(c.lo[i], lo);  // overlapping or adjacent: keep the union
+  int i = 0;
+  while (i < GlobalSpans::kEntries && (c.lo[i] == c.end[i] || lo > c.end[i] || end < c.lo[i])) ++i;
+  bool up = true, down = true;
+  if (i < GlobalSpans::kEntries) {  // overlapping or adjacent: keep the union, grow where it grew
+    up = end > c.end[i];
+    down = lo < c.lo[i];
+    c.lo[i] = std::min(c.lo[i], lo);
     c.end[i] = std::max(c.end[i], end);
-    return true;
+  } else {
+    i = c.next;
+    c.next = (c.next + 1) % GlobalSpans::kEntries;
+    c.lo[i] = lo;
+    c.end[i] = end;
   }
-  c.lo[c.next] = lo;
-  c.end[c.next] = end;
-  c.next = (c.next + 1) % GlobalSpans::kEntries;
+  if (up) c.end[i] = grow_up(m, c.end[i]);
+  if (down) c.lo[i] = grow_down(m, c.lo[i]);
+  for (int j = 0; j < GlobalSpans::kEntries; ++j) {  // absorb entries the grown span now meets
+    if (j == i || c.lo[j] == c.end[j] || c.lo[j] > c.end[i] || c.end[j] < c.lo[i]) continue;
+    c.lo[i] = std::min(c.lo[i], c.lo[j]);
+    c.end[i] = std::max(c.end[i], c.end[j]);
+    c.lo[j] = c.end[j] = 0;
+  }
   return true;
 }
 

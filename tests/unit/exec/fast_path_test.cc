@@ -253,7 +253,10 @@ TEST(ExecFastPath, SpanCacheSavesChecksButStillFaultsPastTheEnd) {
   auto r = run(*p, "two_reads", cfg, {in, out, 128u}, mem);
   ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
   for (int l = 0; l < 32; ++l) EXPECT_EQ(out[l], static_cast<uint32_t>(l * l + (l + 32) * (l + 32))) << l;
-  EXPECT_LE(mem.calls.load(), 4);
+  // Checking per warp access would ask 24 times (8 blocks x 3 accesses). With the cache,
+  // block 0 confirms its three spans, each followed by at most one refused probe past
+  // either end (the buffers are smaller than a probe), and later blocks ask nothing.
+  EXPECT_LE(mem.calls.load(), 9);
   // The second read now reaches one word past the end of `in` for lane 31 (in + 33 words
   // + 31 words = word 64): the span that includes it was never confirmed, so it faults.
   r = run(*p, "two_reads", cfg, {in, out, 132u}, mem);
