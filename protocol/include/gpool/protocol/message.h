@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string>
 
 #include "gpool/protocol/error.h"
 #include "gpool_generated.h"
