@@ -201,6 +201,26 @@ void h_ld_global(const LInstr& in, WarpState& w, LaneMask act) {
   h_ld<B, V, Sext>(in, w, act);
 }
 
+// ld.param at a constant address (the usual form): every lane reads the same
+// bytes, so check and load once and broadcast.
+template <uint32_t B, uint32_t V, bool Sext>
+void h_ld_param(const LInstr& in, WarpState& w, LaneMask act) {
+  constexpr uint32_t N = B * V;
+  const LaunchState& L = *w.block->launch;
+  if (in.s[0].kind == LOperand::Kind::Imm) {
+    const uint64_t a = in.s[0].imm + static_cast<uint64_t>(in.offset);
+    if ((a & (N - 1)) == 0 && a <= L.param_bytes && N <= L.param_bytes - a) [[likely]] {
+      for (uint32_t v = 0; v < V; ++v) {
+        const uint64_t x = extend<B, Sext>(load_bits<B>(L.params + a + v * B));
+        uint64_t* d = w.reg(in.d[v].index);
+        for (int l = 0; l < kWarpSize; ++l) d[l] = (act >> l & 1) ? x : d[l];
+      }
+      return;
+    }
+  }
+  h_ld<B, V, Sext>(in, w, act);
+}
+
 template <uint32_t B, uint32_t V>
 void h_st_shared(const LInstr& in, WarpState& w, LaneMask act) {
   if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
@@ -233,15 +253,16 @@ void h_prefetch(const LInstr& in, WarpState& w, LaneMask act) {
   (void)act;  // a hint: nothing to do, and prefetching a bad address does not fault
 }
 
-// Which handler family serves a state space: the general checked one (local,
-// param), or a fast path with it as the fallback (shared; global, const and
-// generic).
-enum class Path { General, Shared, Global };
+// Which handler family serves a state space: the general checked one
+// (local), or a fast path with it as the fallback (shared; global, const and
+// generic; param). Stores to .param are rejected by the general path.
+enum class Path { General, Shared, Global, Param };
 
 Path path_for(ptx::Space s) {
   switch (s) {
     case ptx::Space::Shared: return Path::Shared;
     case ptx::Space::Global: case ptx::Space::Const: case ptx::Space::Generic: return Path::Global;
+    case ptx::Space::Param: return Path::Param;
     default: return Path::General;
   }
 }
@@ -251,6 +272,7 @@ Handler pick_ld3(Path p) {
   switch (p) {
     case Path::Shared: return &h_ld_shared<B, V, Sext>;
     case Path::Global: return &h_ld_global<B, V, Sext>;
+    case Path::Param: return &h_ld_param<B, V, Sext>;
     default: return &h_ld<B, V, Sext>;
   }
 }

@@ -99,6 +99,40 @@ const char* kShared = R"(
   ret;
 }
 
+.visible .entry params(.param .u64 out, .param .u32 a, .param .u64 b, .param .u32 c)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<8>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  setp.lt.u32 %p1, %r1, 5;
+  @%p1 bra SKIP;
+  ld.param.u32 %r2, [a];
+  ld.param.u64 %rd2, [b];
+  ld.param.s8 %r3, [c+1];
+  cvt.u32.u64 %r4, %rd2;
+  add.s32 %r2, %r2, %r4;
+  add.s32 %r2, %r2, %r3;
+  cvta.to.global.u64 %rd3, %rd1;
+  mul.wide.u32 %rd4, %r1, 4;
+  add.s64 %rd3, %rd3, %rd4;
+  st.global.u32 [%rd3], %r2;
+SKIP:
+  ret;
+}
+
+.visible .entry param_oob(.param .u64 out)
+{
+  .reg .b32 %r<2>;
+  .reg .b64 %rd<3>;
+  ld.param.u64 %rd1, [out];
+  ld.param.u32 %r1, [out+64];
+  cvta.to.global.u64 %rd2, %rd1;
+  st.global.u32 [%rd2], %r1;
+  ret;
+}
+
 .visible .entry same_addr(.param .u64 out)
 {
   .reg .b32 %r<4>;
@@ -210,6 +244,29 @@ TEST(ExecFastPath, AddressesFarOutsideSharedFault) {
   auto r = run(*p, "sh", Launch{{1, 1, 1}, {32, 1, 1}}, {out, 0u, 0x3fffffffu}, mem);
   EXPECT_EQ(r.status, LaunchStatus::IllegalAddress);
   EXPECT_NE(r.message.find("thread [0,0,0]"), std::string::npos) << r.message;
+}
+
+TEST(ExecFastPath, ParamLoadsBroadcastToActiveLanesOnly) {
+  std::string err;
+  auto p = build(&err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  auto* out = mem.alloc<uint32_t>(32, 0xdead);
+  // c = 0x0000ff00: byte 1 is 0xff, sign-extended to -1.
+  auto r = run(*p, "params", Launch{{1, 1, 1}, {32, 1, 1}}, {out, 1000, uint64_t{0x500000007}, 0xff00u}, mem);
+  ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+  for (int l = 0; l < 32; ++l) EXPECT_EQ(out[l], l < 5 ? 0xdeadu : 1006u) << l;
+}
+
+TEST(ExecFastPath, ParamReadPastTheBufferFaults) {
+  std::string err;
+  auto p = build(&err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  auto* out = mem.alloc<uint32_t>(1, 0);
+  auto r = run(*p, "param_oob", Launch{{1, 1, 1}, {32, 1, 1}}, {out}, mem);
+  EXPECT_EQ(r.status, LaunchStatus::IllegalAddress);
+  EXPECT_NE(r.message.find("param read"), std::string::npos) << r.message;
 }
 
 TEST(ExecFastPath, SameAddressStoreKeepsHighestLane) {
