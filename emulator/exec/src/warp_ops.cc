@@ -46,13 +46,14 @@ inline LaneMask members(const WarpState& w, const LOperand& mm, int lane, LaneMa
 
 enum class ShflMode : uint32_t { Up, Down, Bfly, Idx };
 
+// One instantiation per mode: the mode switch is resolved at lowering time.
+template <ShflMode kMode>
 void h_shfl(const LInstr& in, WarpState& w, LaneMask active) {
   uint64_t scratch[kWarpSize];
   uint64_t* d = dst(w, in.d[0], scratch);
   const Src a = src(w, in.s[0]), b = src(w, in.s[1]), c = src(w, in.s[2]);
   uint32_t val[kWarpSize];
   for (int l = 0; l < kWarpSize; ++l) val[l] = static_cast<uint32_t>(a[l]);  // snapshot: d may alias a
-  const auto mode = static_cast<ShflMode>(in.aux);
   LaneMask pv_mask = 0;
   for_lanes(active, [&](int lane) {
     const int bval = static_cast<int>(b[lane] & 0x1f);
@@ -63,11 +64,18 @@ void h_shfl(const LInstr& in, WarpState& w, LaneMask active) {
     const int min_lane = lane & segmask;
     int j = lane;
     bool pv = false;
-    switch (mode) {
-      case ShflMode::Up: j = lane - bval; pv = j >= max_lane; break;
-      case ShflMode::Down: j = lane + bval; pv = j <= max_lane; break;
-      case ShflMode::Bfly: j = lane ^ bval; pv = j <= max_lane; break;
-      case ShflMode::Idx: j = min_lane | (bval & ~segmask); pv = j <= max_lane; break;
+    if constexpr (kMode == ShflMode::Up) {
+      j = lane - bval;
+      pv = j >= max_lane;
+    } else if constexpr (kMode == ShflMode::Down) {
+      j = lane + bval;
+      pv = j <= max_lane;
+    } else if constexpr (kMode == ShflMode::Bfly) {
+      j = lane ^ bval;
+      pv = j <= max_lane;
+    } else {
+      j = min_lane | (bval & ~segmask);
+      pv = j <= max_lane;
     }
     if (!pv) j = lane;
     d[lane] = val[j & 31];
@@ -122,7 +130,12 @@ bool lower_shfl(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   }
   out.type = ptx::Type::B32;
   out.aux = static_cast<uint32_t>(*mode);
-  out.fn = h_shfl;
+  switch (*mode) {
+    case ShflMode::Up: out.fn = h_shfl<ShflMode::Up>; break;
+    case ShflMode::Down: out.fn = h_shfl<ShflMode::Down>; break;
+    case ShflMode::Bfly: out.fn = h_shfl<ShflMode::Bfly>; break;
+    case ShflMode::Idx: out.fn = h_shfl<ShflMode::Idx>; break;
+  }
   return true;
 }
 
