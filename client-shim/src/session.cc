@@ -131,9 +131,12 @@ CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
   if (!ready_) return CUDA_ERROR_NOT_INITIALIZED;
   remote::build_call(fbb_, ++call_id_, ++seq_, op, async, args, handles, inline_data,
                      static_cast<uint32_t>(segments.size()));
-  if (transport::Status s = conn_->send(protocol::finished_bytes(fbb_), segments); !s.ok()) {
-    return lost(s.text);
-  }
+  // Async calls are queued: they leave in one write with the next sync call (or when the
+  // transport's buffer fills), so a launch loop costs no system call per launch. A sync call
+  // is sent at once, carrying everything queued before it.
+  const transport::Status s = async ? conn_->queue(protocol::finished_bytes(fbb_), segments)
+                                    : conn_->send(protocol::finished_bytes(fbb_), segments);
+  if (!s.ok()) return lost(s.text);
   return CUDA_SUCCESS;
 }
 

@@ -3,7 +3,8 @@
 
 Usage:
   run_remote.py --server BIN --shim-dir DIR --emulator-lib LIB [--library-dir DIR]...
-                [--mode example|wrong-token|two-clients|garbage-frame]
+                [--mode example|wrong-token|two-clients|garbage-frame|kill-client|kill-server]
+                [--gpool BIN]
                 [--expect-stdout FILE] [--asan-runtime LIB] [--timeout S] -- PROGRAM [ARGS...]
 
 The test starts gpool-server on a free loopback port (port 0, read back through --url-file) with a
@@ -19,9 +20,15 @@ Modes:
   garbage-frame  a raw connection sends a garbage frame, a truncated frame and an oversized frame
                  header; each must be closed by the server, and the program must still pass
                  afterwards (only the bad sessions were closed).
+  kill-client    PROGRAM (the probe's "hold" mode) allocates and copies; once the status endpoint
+                 (`gpool status`, --gpool) shows its memory held, it is SIGKILLed mid-copy, and
+                 the status must show no session and no bytes held within 10 s.
+  kill-server    PROGRAM (the probe's "wait" mode) makes sync calls in a loop; the server is
+                 SIGKILLed and the program must report a CUDA error within 5 s.
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
+import json
 import os
 import re
 import secrets
@@ -78,8 +85,11 @@ def client_env(args, url, token):
         paths.append(env["LD_LIBRARY_PATH"])
     env["LD_LIBRARY_PATH"] = ":".join(paths)
     if args.asan_runtime:
-        env["LD_PRELOAD"] = args.asan_runtime
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:protect_shadow_gap=0")
+        # The shim is instrumented, the nvcc-built programs are not: preload the ASan runtime.
+        # cudart keeps its allocations until exit, so leak reports would only be noise.
+        env["LD_PRELOAD"] = args.asan_runtime + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+        options = ["protect_shadow_gap=0", env.get("ASAN_OPTIONS", ""), "detect_leaks=0"]
+        env["ASAN_OPTIONS"] = ":".join(o for o in options if o)
     return env
 
 
@@ -132,7 +142,9 @@ def main():
     p.add_argument("--emulator-lib", required=True)
     p.add_argument("--library-dir", action="append", default=[])
     p.add_argument("--mode", default="example",
-                   choices=["example", "wrong-token", "two-clients", "garbage-frame"])
+                   choices=["example", "wrong-token", "two-clients", "garbage-frame", "kill-client",
+                            "kill-server"])
+    p.add_argument("--gpool", help="the gpool tool (for the status endpoint)")
     p.add_argument("--expect-stdout")
     p.add_argument("--asan-runtime")
     p.add_argument("--timeout", type=float, default=120)
@@ -144,6 +156,12 @@ def main():
         if not os.path.exists(path):
             print(f"FAIL: {what} ({path}) was not built")
             return 1
+    if args.mode == "kill-client" and not (args.gpool and os.path.exists(args.gpool)):
+        print(f"FAIL: the gpool tool ({args.gpool}) was not built")
+        return 1
+    if args.asan_runtime and not os.path.exists(args.asan_runtime):
+        print(f"SKIP: the ASan runtime {args.asan_runtime} does not exist")
+        return SKIP
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="gpool-remote-") as workdir:
         try:
@@ -152,12 +170,120 @@ def main():
             print(f"FAIL: {e}")
             return 1
         try:
+            if args.mode == "kill-client":
+                return kill_client(args, command, url, token)
+            if args.mode == "kill-server":
+                return kill_server(args, command, url, token, server)
             return run_mode(args, command, url, token)
         finally:
             stop_server(server)
             with open(os.path.join(workdir, "server.log")) as f:
                 log = f.read()
             print("----- server log -----\n" + log[-4000:] + "-----")
+
+
+def status(args, url, token):
+    r = subprocess.run([args.gpool, "status", "--server", url, "--token", token + "-admin", "--json"],
+                       capture_output=True, text=True, timeout=20)
+    if r.returncode != 0:
+        raise RuntimeError("gpool status failed: " + r.stderr.strip())
+    return json.loads(r.stdout)
+
+
+def wait_line(proc, prefix, timeout):
+    """Reads proc's stdout until a line starts with prefix; returns the lines read."""
+    lines = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith(prefix):
+            return lines, True
+    return lines, False
+
+
+def kill_client(args, command, url, token):
+    proc = subprocess.Popen(command, env=client_env(args, url, token), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines, ok = wait_line(proc, "HOLDING", args.timeout)
+        if not ok:
+            proc.kill()
+            out, err = proc.communicate()
+            print("".join(lines) + out + err)
+            print("FAIL: the client never started holding memory")
+            return 1
+        held = int(lines[-1].split()[1])
+        deadline = time.time() + 30
+        seen = 0
+        while time.time() < deadline:
+            st = status(args, url, token)
+            seen = st["bytes_held"]
+            if seen >= held:
+                break
+            time.sleep(0.05)
+        if seen < held:
+            print(f"FAIL: the status endpoint never showed the {held} bytes held (last: {seen})")
+            return 1
+        time.sleep(0.3)  # the client is now inside its copy loop
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        print(f"status before the kill: {held} bytes held; client SIGKILLed")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            st = status(args, url, token)
+            if st["bytes_held"] == 0 and not st["sessions"]:
+                print("status after the kill: " + json.dumps(st))
+                print("remote test passed")
+                return 0
+            time.sleep(0.1)
+        print("FAIL: 10 s after the kill the server still shows: " + json.dumps(st))
+        return 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def kill_server(args, command, url, token, server):
+    proc = subprocess.Popen(command, env=client_env(args, url, token), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines, ok = wait_line(proc, "WAITING", args.timeout)
+        if not ok:
+            proc.kill()
+            out, err = proc.communicate()
+            print("".join(lines) + out + err)
+            print("FAIL: the client never started waiting")
+            return 1
+        time.sleep(0.3)
+        server.send_signal(signal.SIGKILL)
+        killed = time.time()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            print(out + err)
+            print("FAIL: the client still waits 30 s after the server was killed")
+            return 1
+        took = time.time() - killed
+        print(out + "----- stderr -----\n" + err[-3000:])
+        print(f"the client ended {took:.2f} s after the server was killed")
+        if proc.returncode != 0 or not re.search(r"^ERROR CUDA_ERROR_\w+", out, re.M):
+            print("FAIL: the client did not report a CUDA error")
+            return 1
+        if took > 5:
+            print("FAIL: the error took more than 5 s")
+            return 1
+        print("remote test passed")
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def run_mode(args, command, url, token):

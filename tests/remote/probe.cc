@@ -1,0 +1,206 @@
+// gpool-remote-probe: a small driver-API client for the remote tests that the example programs
+// cannot express. It loads libcuda.so.1 with dlopen (run it with the shim first on
+// LD_LIBRARY_PATH) and calls the driver directly.
+//
+//   probe forged     forged stream/event/module/function handles and device pointers outside
+//                    the session's allocations, passed to copies, memsets and frees: each must
+//                    get a CUDA error (at the call, or at the next synchronize for calls that
+//                    are async on the wire), and the context must still work afterwards.
+//   probe hold MIB   allocates MIB MiB, prints "HOLDING" and then copies host->device and
+//                    device->host over the whole allocation forever (the test SIGKILLs it
+//                    mid-copy).
+//   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
+//                    one fails; prints "ERROR <name>" and exits 0 on a CUDA error (the test
+//                    kills the server meanwhile), 1 if a call hangs past 60 s (never expected).
+// Prints PASS / FAIL lines like the examples. Exit 0 on pass.
+#include <cuda.h>
+#include <dlfcn.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+void* g_lib = nullptr;
+int g_failures = 0;
+
+template <typename F>
+F sym(const char* name) {
+  void* p = ::dlsym(g_lib, name);
+  if (p == nullptr) {
+    std::printf("FAIL: libcuda.so.1 does not export %s\n", name);
+    std::exit(1);
+  }
+  return reinterpret_cast<F>(p);
+}
+
+#define DRV(name) static auto p_##name = sym<decltype(&name)>(#name)
+
+const char* err_name(CUresult r) {
+  DRV(cuGetErrorName);
+  const char* s = nullptr;
+  return p_cuGetErrorName(r, &s) == CUDA_SUCCESS && s ? s : "?";
+}
+
+void must(CUresult r, const char* what) {
+  if (r != CUDA_SUCCESS) {
+    std::printf("FAIL: %s returned %s\n", what, err_name(r));
+    std::exit(1);
+  }
+}
+
+// An operation that must fail: either at the call, or (async on the wire) at the next synchronize.
+void must_fail(CUresult at_call, const char* what) {
+  DRV(cuCtxSynchronize);
+  CUresult r = at_call;
+  if (r == CUDA_SUCCESS) r = p_cuCtxSynchronize();
+  if (r == CUDA_SUCCESS) {
+    std::printf("FAIL: %s succeeded\n", what);
+    ++g_failures;
+  } else {
+    std::printf("ok: %s -> %s\n", what, err_name(r));
+  }
+}
+
+void attach() {
+  DRV(cuInit);
+  DRV(cuDeviceGet);
+  DRV(cuDevicePrimaryCtxRetain);
+  DRV(cuCtxSetCurrent);
+  must(p_cuInit(0), "cuInit");
+  CUdevice dev = 0;
+  must(p_cuDeviceGet(&dev, 0), "cuDeviceGet");
+  CUcontext ctx = nullptr;
+  must(p_cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain");
+  must(p_cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+}
+
+int forged() {
+  attach();
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemFree_v2);
+  DRV(cuMemcpyHtoD_v2);
+  DRV(cuMemcpyDtoH_v2);
+  DRV(cuMemcpyDtoD_v2);
+  DRV(cuMemsetD8_v2);
+  DRV(cuStreamSynchronize);
+  DRV(cuStreamQuery);
+  DRV(cuEventSynchronize);
+  DRV(cuEventRecord);
+  DRV(cuModuleGetFunction);
+  DRV(cuModuleUnload);
+  DRV(cuLaunchKernel);
+  DRV(cuMemcpyHtoDAsync_v2);
+
+  const size_t n = 4096;
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, n), "cuMemAlloc");
+  std::vector<unsigned char> host(n, 0x5a), back(n, 0);
+  must(p_cuMemcpyHtoD_v2(d, host.data(), n), "a valid cuMemcpyHtoD");
+
+  // Forged handles: values no create call returned.
+  const auto fake_stream = reinterpret_cast<CUstream>(uintptr_t{0x5354000000001234});
+  const auto fake_stream2 = reinterpret_cast<CUstream>(uintptr_t{0xdeadbeef});
+  const auto fake_event = reinterpret_cast<CUevent>(uintptr_t{0x4556000000004321});
+  const auto fake_module = reinterpret_cast<CUmodule>(uintptr_t{0x4d4f000000000077});
+  const auto fake_function = reinterpret_cast<CUfunction>(uintptr_t{0x4655000000000099});
+  must_fail(p_cuStreamSynchronize(fake_stream), "cuStreamSynchronize on a forged stream");
+  must_fail(p_cuStreamQuery(fake_stream2), "cuStreamQuery on a forged stream");
+  must_fail(p_cuMemcpyHtoDAsync_v2(d, host.data(), 16, fake_stream), "cuMemcpyHtoDAsync on a forged stream");
+  must_fail(p_cuEventSynchronize(fake_event), "cuEventSynchronize on a forged event");
+  must_fail(p_cuEventRecord(fake_event, nullptr), "cuEventRecord of a forged event");
+  CUfunction f = nullptr;
+  must_fail(p_cuModuleGetFunction(&f, fake_module, "kernel"), "cuModuleGetFunction on a forged module");
+  must_fail(p_cuModuleUnload(fake_module), "cuModuleUnload of a forged module");
+  must_fail(p_cuLaunchKernel(fake_function, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr),
+            "cuLaunchKernel of a forged function");
+
+  // Device ranges outside the session's allocations.
+  const CUdeviceptr outside = d + (CUdeviceptr{1} << 36);
+  must_fail(p_cuMemcpyDtoH_v2(back.data(), d + n - 8, 16), "cuMemcpyDtoH running past the allocation");
+  must_fail(p_cuMemcpyDtoH_v2(back.data(), outside, 16), "cuMemcpyDtoH from outside the session");
+  must_fail(p_cuMemcpyHtoD_v2(outside, host.data(), 16), "cuMemcpyHtoD to outside the session");
+  must_fail(p_cuMemcpyDtoD_v2(outside, d, 16), "cuMemcpyDtoD to outside the session");
+  must_fail(p_cuMemcpyDtoD_v2(d, outside, 16), "cuMemcpyDtoD from outside the session");
+  must_fail(p_cuMemsetD8_v2(outside, 0, 16), "cuMemsetD8 outside the session");
+  must_fail(p_cuMemFree_v2(outside), "cuMemFree of an address outside the session");
+  must_fail(p_cuMemFree_v2(d + 16), "cuMemFree of an address inside an allocation");
+
+  // None of that harmed the session: the allocation still holds what was written.
+  must(p_cuMemcpyDtoH_v2(back.data(), d, n), "a valid cuMemcpyDtoH after the forged calls");
+  if (back != host) {
+    std::printf("FAIL: the allocation's contents changed\n");
+    ++g_failures;
+  }
+  must(p_cuMemFree_v2(d), "cuMemFree of the allocation");
+  must_fail(p_cuMemFree_v2(d), "a second cuMemFree of the same allocation");
+  if (g_failures != 0) return 1;
+  std::printf("PASS\n");
+  return 0;
+}
+
+int hold(size_t mib) {
+  attach();
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemcpyHtoD_v2);
+  DRV(cuMemcpyDtoH_v2);
+  const size_t bytes = mib << 20;
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, bytes), "cuMemAlloc");
+  std::vector<unsigned char> host(bytes, 1);
+  std::printf("HOLDING %zu\n", bytes);
+  std::fflush(stdout);
+  for (;;) {
+    must(p_cuMemcpyHtoD_v2(d, host.data(), bytes), "cuMemcpyHtoD");
+    must(p_cuMemcpyDtoH_v2(host.data(), d, bytes), "cuMemcpyDtoH");
+  }
+}
+
+int wait_for_error() {
+  attach();
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemcpyDtoH_v2);
+  const size_t bytes = size_t{64} << 20;
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, bytes), "cuMemAlloc");
+  std::vector<unsigned char> host(bytes);
+  std::printf("WAITING\n");
+  std::fflush(stdout);
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const CUresult r = p_cuMemcpyDtoH_v2(host.data(), d, bytes);
+    if (r != CUDA_SUCCESS) {
+      std::printf("ERROR %s\n", err_name(r));
+      return 0;
+    }
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(60)) {
+      std::printf("FAIL: no error within 60 s\n");
+      return 1;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait\n", argv[0]);
+    return 2;
+  }
+  g_lib = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (g_lib == nullptr) {
+    std::printf("FAIL: cannot load libcuda.so.1: %s\n", ::dlerror());
+    return 1;
+  }
+  const std::string mode = argv[1];
+  if (mode == "forged") return forged();
+  if (mode == "hold" && argc > 2) return hold(std::strtoull(argv[2], nullptr, 10));
+  if (mode == "wait") return wait_for_error();
+  std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+  return 2;
+}
