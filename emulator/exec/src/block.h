@@ -37,6 +37,7 @@ struct LaunchState {
   uint32_t dyn_shared = 0;
   uint32_t shared_bytes = 0;  // static + dynamic, per block
   uint64_t gridid = 0;
+  uint64_t grid_workspace = 0;  // %envreg1:%envreg2 (cooperative launches)
 
   std::atomic<bool> stop{false};
   std::mutex mu;

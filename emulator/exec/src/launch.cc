@@ -94,6 +94,7 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   L.dyn_shared = params.dynamic_shared_bytes;
   L.shared_bytes = static_cast<uint32_t>(shared);
   L.gridid = g_grid_counter.fetch_add(1, std::memory_order_relaxed);
+  L.grid_workspace = params.grid_workspace;
 
   uint64_t workers = env.threads ? env.threads : default_threads();
   if (params.cooperative) {

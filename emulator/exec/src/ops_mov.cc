@@ -1,6 +1,7 @@
 // mov (registers, immediates, special registers, symbol addresses, vector
 // pack/unpack, predicates), cvta / cvta.to and isspacep over the generic
 // address windows of program.h.
+#include "block.h"
 #include "int_kernels.h"
 #include "mem_access.h"
 #include "ops.h"
@@ -41,6 +42,15 @@ void h_mov_pred(const LInstr& in, WarpState& w, LaneMask act) {
 }
 
 // aux: 0 %clock (32-bit), 1 %clock64, 2 %globaltimer, 3 %globaltimer_lo, 4 %globaltimer_hi
+// %envreg1 / %envreg2: high / low half of the launch's grid-barrier workspace
+// address (aux = 1 / 2). Cooperative groups' grid.sync() reads them.
+void h_mov_envreg(const LInstr& in, WarpState& w, LaneMask act) {
+  const uint64_t ws = w.block->launch->grid_workspace;
+  const uint64_t v = in.aux == 1 ? (ws >> 32) : (ws & 0xffffffffu);
+  uint64_t* d = w.reg(in.d[0].index);
+  for (LaneMask m = act; m; m &= m - 1) d[std::countr_zero(m)] = v;
+}
+
 void h_mov_time(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t v;
   if (in.aux <= 1) {
@@ -137,6 +147,11 @@ bool lower_mov(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
         out.fn = h_mov_time;
         return true;
       }
+    if (s.name == "%envreg1" || s.name == "%envreg2") {
+      out.aux = s.name == "%envreg1" ? 1 : 2;
+      out.fn = h_mov_envreg;
+      return true;
+    }
     if (s.name.rfind("%pm", 0) == 0 || s.name.rfind("%envreg", 0) == 0) {
       out.s[0].kind = LOperand::Kind::Imm;
       out.s[0].imm = 0;

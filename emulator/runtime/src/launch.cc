@@ -93,6 +93,9 @@ CUresult pack_params(const Function& f, void** params, void** extra, std::vector
 
 }  // namespace
 
+// Bytes of the grid-barrier workspace given to cooperative launches.
+constexpr uint64_t kGridWorkspaceBytes = 64;
+
 CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** params, void** extra, bool cooperative) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   Function* f = find_function(hf);
@@ -122,9 +125,23 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
     lp.param_buffer = buf->data();
     lp.param_bytes = buf->size();
     lp.cooperative = cooperative;
+    // Cooperative groups' grid.sync() counts block arrivals in a zeroed
+    // workspace the driver provides (read through %envreg1/%envreg2).
+    uint64_t workspace = 0;
+    if (cooperative) {
+      if (CUresult r = device_alloc(ctx, ctx->dev->ordinal, kGridWorkspaceBytes, AllocKind::Device, 0, nullptr,
+                                    false, &workspace);
+          r != CUDA_SUCCESS) {
+        log().error("kernel {}: cannot allocate the grid-barrier workspace for a cooperative launch", info->name);
+        set_sticky(ctx, r);
+        return;
+      }
+      lp.grid_workspace = workspace;
+    }
     exec::LaunchEnv env;
     env.memory = &allocs();
     exec::LaunchResult res = program->launch(*info, lp, env);
+    if (workspace != 0) device_free(workspace);
     if (res.status == exec::LaunchStatus::Ok) return;
     const CUresult err = status_to_result(res.status);
     log().error("kernel {} failed ({}): {}", info->name, static_cast<int>(err), res.message);

@@ -100,6 +100,11 @@ struct LaunchParams {
   const void* param_buffer = nullptr;  // packed as KernelInfo::params describe
   size_t param_bytes = 0;
   bool cooperative = false;  // grid-wide sync allowed; all blocks must be co-resident
+  // Device address of a zeroed grid-barrier workspace (>= 16 bytes, accessible
+  // through LaunchEnv::memory), read by kernels through %envreg1 (high 32 bits)
+  // and %envreg2 (low 32 bits): cooperative groups' grid.sync() counts arrivals
+  // there. The runtime provides it for cooperative launches; 0 otherwise.
+  uint64_t grid_workspace = 0;
 };
 
 enum class LaunchStatus {
