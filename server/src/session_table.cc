@@ -29,6 +29,7 @@ int SessionTable::acquire() {
       slots_[i].bytes_held = 0;
       slots_[i].allocations = 0;
       slots_[i].calls = 0;
+      slots_[i].replies = 0;
       slots_[i].in_use = 1;
       return static_cast<int>(i);
     }

@@ -2,7 +2,7 @@
 //
 // The supervisor maps one table of `capacity` slots (MAP_SHARED | MAP_ANONYMOUS) before it
 // forks any worker; each worker writes only its own slot (bytes of device memory it holds,
-// allocation count, calls served) and the supervisor reads all of them for the status
+// allocation count, calls served, replies sent) and the supervisor reads all of them for the status
 // endpoint. When a worker exits, whatever it held was released with its process (its driver
 // context goes with it), and the supervisor clears the slot.
 //
@@ -19,6 +19,7 @@ struct SessionSlot {
   std::atomic<uint64_t> bytes_held{0};
   std::atomic<uint64_t> allocations{0};
   std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> replies{0};  // sync calls answered: the session's network round trips
   std::atomic<uint32_t> in_use{0};
 };
 

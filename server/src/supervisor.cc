@@ -243,9 +243,9 @@ std::string Supervisor::status_json() {
     total += slot.bytes_held.load();
     out += fmt::format(
         "{}{{\"id\":{},\"tenant\":\"{}\",\"peer\":\"{}\",\"pid\":{},\"bytes_held\":{},"
-        "\"allocations\":{},\"calls\":{},\"age_s\":{:.1f}}}",
+        "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"age_s\":{:.1f}}}",
         i ? "," : "", s.id, json_escape(s.tenant), json_escape(s.peer), s.pid,
-        slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(),
+        slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(), slot.replies.load(),
         std::chrono::duration<double>(now - s.started).count());
   }
   out += fmt::format("],\"bytes_held\":{}}}", total);

@@ -219,6 +219,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*h
     return true;
   }
   if (!send_output()) return false;
+  slot_.replies.fetch_add(1, std::memory_order_relaxed);
   remote::build_reply(fbb_, call->call_id(), static_cast<int32_t>(st), completed_seq_,
                       sticky_status_, sticky_seq_, c.results, c.inline_out,
                       static_cast<uint32_t>(c.segments_out.size()));

@@ -1,0 +1,189 @@
+// gpool-bench-remote: the driver-API side of the remote benchmarks (bench/remote/run.py starts
+// the server and runs this through the client shim). Loads libcuda.so.1 with dlopen, so it
+// measures whatever libcuda.so.1 comes first on LD_LIBRARY_PATH; with --raw it measures the raw
+// TCP baselines (bench/transport/raw_tcp.h) instead. Prints one JSON object per measurement.
+//
+//   gpool-bench-remote null ITERS          cuCtxSynchronize round trips (p50/p99 ns)
+//   gpool-bench-remote launches N          N empty-kernel launches, then one cuCtxSynchronize:
+//                                          client CPU ns per launch; waits for a line on stdin
+//                                          before exiting so the caller can read the server's
+//                                          round-trip count of the session
+//   gpool-bench-remote copy MIB REPS       H2D and D2H, pageable and pinned (seconds each)
+//   gpool-bench-remote --raw ITERS MIB...  raw TCP ping-pong and stream baselines
+#include <cuda.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "raw_tcp.h"
+
+namespace {
+
+void* g_lib = nullptr;
+
+template <typename F>
+F sym(const char* name) {
+  void* p = ::dlsym(g_lib, name);
+  if (p == nullptr) {
+    std::fprintf(stderr, "libcuda.so.1 does not export %s\n", name);
+    std::exit(1);
+  }
+  return reinterpret_cast<F>(p);
+}
+#define DRV(name) static auto p_##name = sym<decltype(&name)>(#name)
+
+void must(CUresult r, const char* what) {
+  if (r != CUDA_SUCCESS) {
+    std::fprintf(stderr, "%s failed: CUresult %d\n", what, static_cast<int>(r));
+    std::exit(1);
+  }
+}
+
+void attach() {
+  DRV(cuInit);
+  DRV(cuDevicePrimaryCtxRetain);
+  DRV(cuCtxSetCurrent);
+  must(p_cuInit(0), "cuInit");
+  CUcontext ctx = nullptr;
+  must(p_cuDevicePrimaryCtxRetain(&ctx, 0), "cuDevicePrimaryCtxRetain");
+  must(p_cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double pct(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+int null_calls(int iters) {
+  attach();
+  DRV(cuCtxSynchronize);
+  for (int i = 0; i < 200; ++i) must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  std::vector<double> ns;
+  for (int i = 0; i < iters; ++i) {
+    const double t = now_s();
+    must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+    ns.push_back((now_s() - t) * 1e9);
+  }
+  std::printf("{\"bench\":\"null_sync\",\"iters\":%d,\"p50_ns\":%.0f,\"p99_ns\":%.0f}\n", iters,
+              pct(ns, 0.5), pct(ns, 0.99));
+  return 0;
+}
+
+const char kEmptyPtx[] =
+    ".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry empty()\n{\n ret;\n}\n";
+
+int launches(int n) {
+  attach();
+  DRV(cuModuleLoadData);
+  DRV(cuModuleGetFunction);
+  DRV(cuLaunchKernel);
+  DRV(cuCtxSynchronize);
+  CUmodule mod = nullptr;
+  must(p_cuModuleLoadData(&mod, kEmptyPtx), "cuModuleLoadData");
+  CUfunction f = nullptr;
+  must(p_cuModuleGetFunction(&f, mod, "empty"), "cuModuleGetFunction");
+  must(p_cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr), "cuLaunchKernel");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  std::printf("{\"bench\":\"launch_setup_done\"}\n");
+  std::fflush(stdout);
+  std::string line;
+  std::getline(std::cin, line);  // the caller reads the round-trip count before the loop
+  const double c0 = cpu_s(), w0 = now_s();
+  for (int i = 0; i < n; ++i) {
+    must(p_cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr), "cuLaunchKernel");
+  }
+  const double c1 = cpu_s(), w1 = now_s();
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  const double w2 = now_s();
+  std::printf("{\"bench\":\"launches\",\"n\":%d,\"client_cpu_ns_per_launch\":%.1f,"
+              "\"enqueue_wall_s\":%.4f,\"total_wall_s\":%.4f}\n",
+              n, (c1 - c0) * 1e9 / n, w1 - w0, w2 - w0);
+  std::fflush(stdout);
+  std::getline(std::cin, line);  // the caller reads the round-trip count after the loop
+  return 0;
+}
+
+int copies(size_t mib, int reps) {
+  attach();
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemAllocHost_v2);
+  DRV(cuMemcpyHtoD_v2);
+  DRV(cuMemcpyDtoH_v2);
+  const size_t bytes = mib << 20;
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, bytes), "cuMemAlloc");
+  std::vector<unsigned char> pageable(bytes, 3);
+  void* pinned = nullptr;
+  must(p_cuMemAllocHost_v2(&pinned, bytes), "cuMemAllocHost");
+  std::memset(pinned, 4, bytes);
+  for (int kind = 0; kind < 2; ++kind) {
+    void* host = kind == 0 ? static_cast<void*>(pageable.data()) : pinned;
+    must(p_cuMemcpyHtoD_v2(d, host, bytes), "warm-up H2D");
+    must(p_cuMemcpyDtoH_v2(host, d, bytes), "warm-up D2H");
+    std::vector<double> h2d, d2h;
+    for (int r = 0; r < reps; ++r) {
+      double t = now_s();
+      must(p_cuMemcpyHtoD_v2(d, host, bytes), "cuMemcpyHtoD");
+      // H2D is async on the wire: the next sync call returns once it has completed.
+      DRV(cuCtxSynchronize);
+      must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+      h2d.push_back(now_s() - t);
+      t = now_s();
+      must(p_cuMemcpyDtoH_v2(host, d, bytes), "cuMemcpyDtoH");
+      d2h.push_back(now_s() - t);
+    }
+    std::printf("{\"bench\":\"copy\",\"mib\":%zu,\"host\":\"%s\",\"h2d_s\":%.6f,\"d2h_s\":%.6f}\n", mib,
+                kind == 0 ? "pageable" : "pinned", pct(h2d, 0.5), pct(d2h, 0.5));
+  }
+  return 0;
+}
+
+int raw(int iters, int argc, char** argv, int first) {
+  auto rtt = gpool::bench::raw_ping_pong(64, 200, iters);
+  std::printf("{\"bench\":\"raw_ping_pong\",\"iters\":%d,\"p50_ns\":%.0f,\"p99_ns\":%.0f}\n", iters,
+              pct(rtt, 0.5), pct(rtt, 0.99));
+  for (int i = first; i < argc; ++i) {
+    const size_t mib = std::strtoull(argv[i], nullptr, 10);
+    auto s = gpool::bench::raw_stream(mib << 20, mib >= 256 ? 3 : 10);
+    std::printf("{\"bench\":\"raw_stream\",\"mib\":%zu,\"s\":%.6f}\n", mib, pct(s, 0.5));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: see bench/remote/remote_bench.cc\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  if (mode == "--raw") return raw(std::atoi(argv[2]), argc, argv, 3);
+  g_lib = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (g_lib == nullptr) {
+    std::fprintf(stderr, "cannot load libcuda.so.1: %s\n", ::dlerror());
+    return 1;
+  }
+  if (mode == "null") return null_calls(std::atoi(argv[2]));
+  if (mode == "launches") return launches(std::atoi(argv[2]));
+  if (mode == "copy" && argc > 3) return copies(std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]));
+  std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+  return 2;
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Runs the issue-3 remote benchmarks with one command and prints a Markdown report.
+
+  python3 bench/remote/run.py --build build [--examples vector_add,matmul_tiled,...]
+
+Starts gpool-server (emulator backend) on a free loopback port, runs gpool-bench-remote through
+the client shim, the raw TCP baselines in the same run, and each example directly on the
+emulator and forwarded. Everything is loopback on this host; ratios are forwarded / baseline.
+"""
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def start_server(build, token, workdir):
+    url_file = os.path.join(workdir, "url")
+    env = dict(os.environ, GPOOL_EMULATOR_LIB=os.path.join(build, "emulator", "libcuda.so.1"),
+               GPOOL_LOG_LEVEL="warn")
+    log = open(os.path.join(workdir, "server.log"), "w")
+    proc = subprocess.Popen([os.path.join(build, "server", "gpool-server"), "--listen", "tcp://127.0.0.1:0",
+                             "--token", token, "--admin-token", token + "-admin", "--url-file", url_file],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        if os.path.exists(url_file) and open(url_file).read().strip():
+            return proc, open(url_file).read().strip()
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("gpool-server did not start")
+
+
+def client_env(build, url, token):
+    paths = [os.path.join(build, "client-shim"), "/usr/local/cuda/lib64"]
+    if os.environ.get("LD_LIBRARY_PATH"):
+        paths.append(os.environ["LD_LIBRARY_PATH"])
+    return dict(os.environ, GPOOL_SERVER=url, GPOOL_TOKEN=token, LD_LIBRARY_PATH=":".join(paths))
+
+
+def direct_env(build):
+    paths = [os.path.join(build, "emulator"), "/usr/local/cuda/lib64"]
+    return dict(os.environ, LD_LIBRARY_PATH=":".join(paths))
+
+
+def records(text):
+    return [json.loads(l) for l in text.splitlines() if l.startswith("{")]
+
+
+def round_trips(build, url, token):
+    r = subprocess.run([os.path.join(build, "tools", "gpool"), "status", "--server", url, "--token",
+                        token + "-admin", "--json"], capture_output=True, text=True, check=True)
+    sessions = json.loads(r.stdout)["sessions"]
+    return sum(s["round_trips"] for s in sessions)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build", default="build")
+    p.add_argument("--iters", type=int, default=5000)
+    p.add_argument("--launches", type=int, default=100000)
+    p.add_argument("--examples", default="vector_add,vector_add_shared,matmul_tiled,reduce_shfl,"
+                   "streams_events,globals,dynamic_smem,shared_cudart,device_printf")
+    a = p.parse_args()
+    build = os.path.abspath(a.build)
+    bench = os.path.join(build, "bench", "remote", "gpool-bench-remote")
+    token = secrets.token_hex(16)
+    out = []
+    with tempfile.TemporaryDirectory() as workdir:
+        server, url = start_server(build, token, workdir)
+        try:
+            env = client_env(build, url, token)
+            raw = records(subprocess.run([bench, "--raw", str(a.iters), "1", "16", "256"], capture_output=True,
+                                         text=True, check=True).stdout)
+            rawping = next(r for r in raw if r["bench"] == "raw_ping_pong")
+            null = records(subprocess.run([bench, "null", str(a.iters)], env=env, capture_output=True,
+                                          text=True, check=True).stdout)[0]
+            out.append("| null sync round trip | p50 | p99 |\n| --- | --- | --- |")
+            out.append(f"| cuCtxSynchronize through the shim | {null['p50_ns']/1e3:.1f} µs | {null['p99_ns']/1e3:.1f} µs |")
+            out.append(f"| raw TCP ping-pong (64 B) | {rawping['p50_ns']/1e3:.1f} µs | {rawping['p99_ns']/1e3:.1f} µs |")
+            out.append(f"| ratio (target ≤ 1.3×) | {null['p50_ns']/rawping['p50_ns']:.2f}× | "
+                       f"{null['p99_ns']/rawping['p99_ns']:.2f}× |\n")
+
+            proc = subprocess.Popen([bench, "launches", str(a.launches)], env=env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+            proc.stdout.readline()
+            before = round_trips(build, url, token)
+            proc.stdin.write("go\n"); proc.stdin.flush()
+            launch = json.loads(proc.stdout.readline())
+            after = round_trips(build, url, token)
+            proc.stdin.write("done\n"); proc.stdin.flush()
+            proc.wait(timeout=60)
+            out.append(f"| {a.launches} empty launches + 1 sync | value |\n| --- | --- |")
+            out.append(f"| client CPU per launch (target ≤ 1 µs) | {launch['client_cpu_ns_per_launch']/1e3:.2f} µs |")
+            out.append(f"| round trips for the loop and the sync (server count) | {after - before} |")
+            out.append(f"| wall time, enqueue / total | {launch['enqueue_wall_s']:.3f} s / {launch['total_wall_s']:.3f} s |\n")
+
+            out.append("| copy | host memory | H2D GB/s | D2H GB/s | raw TCP GB/s | H2D / raw | D2H / raw |")
+            out.append("| --- | --- | --- | --- | --- | --- | --- |")
+            for mib in (1, 16, 256):
+                reps = 3 if mib >= 256 else 10
+                rs = next(r for r in raw if r["bench"] == "raw_stream" and r["mib"] == mib)
+                rawbw = (mib << 20) / rs["s"] / 1e9
+                for r in records(subprocess.run([bench, "copy", str(mib), str(reps)], env=env, capture_output=True,
+                                                text=True, check=True).stdout):
+                    h, d = (mib << 20) / r["h2d_s"] / 1e9, (mib << 20) / r["d2h_s"] / 1e9
+                    out.append(f"| {mib} MiB | {r['host']} | {h:.2f} | {d:.2f} | {rawbw:.2f} | "
+                               f"{h/rawbw:.0%} | {d/rawbw:.0%} |")
+            out.append("")
+
+            out.append("| example | direct on the emulator | forwarded | ratio |\n| --- | --- | --- | --- |")
+            ex_dir = os.path.join(build, "examples")
+            for name in a.examples.split(","):
+                prog = os.path.join(ex_dir, name)
+                if not os.path.exists(prog):
+                    continue
+                times = []
+                for e in (direct_env(build), env):
+                    best = None
+                    for _ in range(3):
+                        t = time.time()
+                        subprocess.run([prog], env=e, capture_output=True, check=True)
+                        best = min(best or 1e9, time.time() - t)
+                    times.append(best)
+                out.append(f"| {name} | {times[0]:.3f} s | {times[1]:.3f} s | {times[1]/times[0]:.2f}× |")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=10)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
