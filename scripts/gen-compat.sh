@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# Generates docs/compatibility.md from what the built code reports (do not edit that file by hand;
+# the hand-written notes live below in this script).
+#
+#   scripts/gen-compat.sh [--shim PATH] [BUILD_DIR]   builds gpool_emulator, gpool-compat,
+#       gpool-ptx-ops (and gpool_shim when client-shim/ exists) in BUILD_DIR (default: build),
+#       then rewrites docs/compatibility.md. Commit the result.
+#   scripts/gen-compat.sh --no-build BUILD_DIR     the same with binaries already built there.
+#   scripts/gen-compat.sh --check BUILD_DIR [OUT]     builds nothing: regenerates the driver
+#       entry-point section from BUILD_DIR into OUT (default BUILD_DIR/docs/compatibility.md) and
+#       exits 1 when the emulator column of docs/compatibility.md differs (ctest
+#       docs.compatibility_current). Exit 2: usage error or missing binaries.
+#
+# Inputs: `gpool-compat LIB` (driver-abi/tools/gpool_compat.cc) prints, for a built libcuda.so.1,
+# every exported entry point with its status as read from the library's gpool info table;
+# `gpool-ptx-ops` (emulator/exec/tools/ptx_ops.cc) prints the opcodes the PTX executor registers.
+# The client-shim column comes from BUILD_DIR/client-shim/libcuda.so.1 (or --shim PATH).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+check=0
+nobuild=0
+shim=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) check=1; nobuild=1 ;;
+    --no-build) nobuild=1 ;;
+    --shim) shift; shim="${1:?--shim needs a path}" ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) args+=("$1") ;;
+  esac
+  shift
+done
+build="${args[0]:-build}"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+doc="$root/docs/compatibility.md"
+
+if [ "$nobuild" = 0 ]; then
+  targets=(gpool_emulator gpool-compat gpool-ptx-ops)
+  if [ -z "$shim" ] && [ -f "$root/client-shim/CMakeLists.txt" ]; then targets+=(gpool_shim); fi
+  cmake -S "$root" -B "$build" -G Ninja >/dev/null
+  cmake --build "$build" -j "${GPOOL_BUILD_JOBS:-$(nproc)}" --target "${targets[@]}"
+fi
+
+compat="$build/driver-abi/gpool-compat"
+emu="$build/emulator/libcuda.so.1"
+ptxops="$build/emulator/exec/gpool-ptx-ops"
+for f in "$compat" "$emu" "$ptxops"; do
+  [ -x "$f" ] || [ -f "$f" ] || { echo "gen-compat: $f is missing; build it first (scripts/gen-compat.sh $build)" >&2; exit 2; }
+done
+[ -n "$shim" ] || shim="$build/client-shim/libcuda.so.1"
+[ -f "$shim" ] || shim=""
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$compat" "$emu" >"$work/emulator.md"
+if [ -n "$shim" ]; then "$compat" "$shim" >"$work/shim.md"; fi
+"$ptxops" >"$work/ptx_ops.tsv"
+
+if [ "$check" = 1 ]; then
+  out="${args[1]:-$build/docs/compatibility.md}"
+else
+  out="$doc"
+fi
+mkdir -p "$(dirname "$out")"
+python3 - "$work" "$out" "$check" "$doc" <<'PY'
+import os
+import re
+import sys
+
+work, out_path, check, doc_path = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+
+STATUS = {  # gpool-compat's words -> the table's words
+    "implemented": "yes",
+    "implemented (driver-abi)": "yes (driver-abi)",
+    "implemented (per-thread stream via base)": "yes (per-thread via base)",
+    "not supported": "no",
+}
+
+
+def read_compat(path):
+    rows = {}
+    for line in open(path):
+        m = re.match(r"^\| `([A-Za-z0-9_]+)` \| (.+) \|$", line.rstrip("\n"))
+        if m:
+            if m.group(2) not in STATUS:
+                sys.exit(f"gen-compat: unknown status '{m.group(2)}' in {path}")
+            rows[m.group(1)] = STATUS[m.group(2)]
+    if not rows:
+        sys.exit(f"gen-compat: no entry points in {path}")
+    return rows
+
+
+# API areas, first match wins (cuGraphics* before cuGraph*, cuMemcpy*/cuMemset* before cuMem*).
+AREAS = [
+    ("Initialization, version, errors, entry-point lookup",
+     ("cuInit", "cuDriverGetVersion", "cuGetProcAddress", "cuGetExportTable", "cuGetErrorName",
+      "cuGetErrorString")),
+    ("Primary contexts", ("cuDevicePrimaryCtx",)),
+    ("Devices", ("cuDevice", "cuDeviceGetP2P")),
+    ("Contexts", ("cuCtx",)),
+    ("Green contexts and device resources", ("cuGreenCtx", "cuDevResource", "cuDevSmResource")),
+    ("Copies and memsets", ("cuMemcpy", "cuMemset")),
+    ("Memory, pools, virtual memory, pointer attributes", ("cuMem", "cuPointer")),
+    ("Streams", ("cuStream",)),
+    ("Events", ("cuEvent",)),
+    ("Modules, libraries, kernels, functions, linker",
+     ("cuModule", "cuLibrary", "cuKernel", "cuFunc", "cuLink")),
+    ("Launch and occupancy", ("cuLaunch", "cuOccupancy", "cuParam")),
+    ("Graphics interop", ("cuGraphics", "cuGL", "cuEGL", "cuVDPAU", "cuWGL")),
+    ("Graphs and stream capture", ("cuGraph", "cuUserObject", "cuThreadExchangeStreamCaptureMode")),
+    ("Arrays, textures, surfaces", ("cuArray", "cuMipmappedArray", "cuTex", "cuSurf")),
+    ("Tensor maps", ("cuTensorMap",)),
+    ("IPC and external resources",
+     ("cuIpc", "cuImportExternal", "cuExternal", "cuSignalExternal", "cuWaitExternal",
+      "cuDestroyExternal")),
+    ("Multicast", ("cuMulticast",)),
+    ("Profiler, checkpoint, coredump, logs",
+     ("cuProfiler", "cuCheckpoint", "cuCoredump", "cuLogs")),
+]
+
+
+def area_of(name):
+    for title, prefixes in AREAS:
+        if any(name.startswith(p) for p in prefixes):
+            return title
+    return "Other"
+
+
+def entry_section(emu, shim):
+    names = sorted(emu)
+    lines = ["<!-- entry-points:begin (generated; scripts/gen-compat.sh --check compares this) -->", ""]
+
+    def counts(rows):
+        c = {v: 0 for v in STATUS.values()}
+        for n in names:
+            c[rows.get(n, "no")] += 1
+        return (f"{len(names)} entry points: {c['yes']} implemented by the backend, "
+                f"{c['yes (driver-abi)']} by driver-abi, {c['yes (per-thread via base)']} "
+                f"per-thread variants through the fallback, {c['no']} not supported")
+
+    lines.append(f"**Emulator backend:** {counts(emu)}.")
+    if shim is not None:
+        lines.append("")
+        lines.append(f"**Client shim:** {counts(shim)}.")
+    lines.append("")
+    lines.append("Status words: **yes** = implemented by the backend; **yes (driver-abi)** = "
+                 "answered by driver-abi itself for every backend; **yes (per-thread via base)** = "
+                 "a `_ptds`/`_ptsz` variant that runs the backend's base entry point with the "
+                 "per-thread default stream; **no** = returns `CUDA_ERROR_NOT_SUPPORTED` and logs "
+                 "its name once.")
+    by_area = {}
+    for n in names:
+        by_area.setdefault(area_of(n), []).append(n)
+    order = [t for t, _ in AREAS] + ["Other"]
+    lines.append("")
+    lines.append("| area | entry points | emulator: yes | emulator: no |"
+                 + (" shim: yes | shim: no |" if shim is not None else ""))
+    lines.append("| --- | ---: | ---: | ---: |" + (" ---: | ---: |" if shim is not None else ""))
+    for title in order:
+        ns = by_area.get(title)
+        if not ns:
+            continue
+        row = f"| {title} | {len(ns)} | {sum(emu[n] != 'no' for n in ns)} | {sum(emu[n] == 'no' for n in ns)} |"
+        if shim is not None:
+            row += f" {sum(shim.get(n, 'no') != 'no' for n in ns)} | {sum(shim.get(n, 'no') == 'no' for n in ns)} |"
+        lines.append(row)
+    for title in order:
+        ns = by_area.get(title)
+        if not ns:
+            continue
+        lines += ["", f"### {title}", ""]
+        if shim is not None:
+            lines += ["| entry point | emulator | client shim |", "| --- | --- | --- |"]
+            lines += [f"| `{n}` | {emu[n]} | {shim.get(n, 'no')} |" for n in ns]
+        else:
+            lines += ["| entry point | emulator |", "| --- | --- |"]
+            lines += [f"| `{n}` | {emu[n]} |" for n in ns]
+    lines += ["", "<!-- entry-points:end -->"]
+    return "\n".join(lines) + "\n"
+
+
+def table_rows(section):
+    """entry point -> list of status cells, from a generated entry-point section."""
+    rows = {}
+    for line in section.splitlines():
+        m = re.match(r"^\| `([A-Za-z0-9_]+)` \| (.+) \|$", line)
+        if m:
+            rows[m.group(1)] = [c.strip() for c in m.group(2).split("|")]
+    return rows
+
+
+def extract_section(text):
+    m = re.search(r"<!-- entry-points:begin.*?<!-- entry-points:end -->\n", text, re.S)
+    return m.group(0) if m else None
+
+
+emu = read_compat(os.path.join(work, "emulator.md"))
+shim_path = os.path.join(work, "shim.md")
+shim = read_compat(shim_path) if os.path.exists(shim_path) else None
+section = entry_section(emu, shim)
+
+if check:
+    with open(out_path, "w") as f:
+        f.write(section)
+    try:
+        committed = extract_section(open(doc_path).read())
+    except OSError:
+        committed = None
+    if committed is None:
+        sys.exit(print(f"docs/compatibility.md has no entry-point section; run scripts/gen-compat.sh",
+                       file=sys.stderr) or 1)
+    # The emulator column must match exactly. The client-shim column is informative (the shim is
+    # still growing and may be absent from this build), so it is not compared.
+    want = {n: cells[0] for n, cells in table_rows(section).items()}
+    have = {n: cells[0] for n, cells in table_rows(committed).items()}
+    if want != have:
+        diff = sorted(set(want) ^ set(have)) + sorted(n for n in set(want) & set(have) if want[n] != have[n])
+        print("docs/compatibility.md is out of date with the emulator built here "
+              f"({len(diff)} entry points differ, e.g. {', '.join(diff[:8])}); "
+              "run scripts/gen-compat.sh and commit docs/compatibility.md", file=sys.stderr)
+        sys.exit(1)
+    print(f"docs/compatibility.md matches the emulator's {len(want)} entry points")
+    sys.exit(0)
+
+# ---- PTX ----------------------------------------------------------------------------------------
+ops = {}
+for line in open(os.path.join(work, "ptx_ops.tsv")):
+    op, fams = line.rstrip("\n").split("\t")
+    ops[op] = fams
+
+# Hand-written coverage notes, checked against emulator/exec/src/*.cc. An opcode without a note
+# still appears (with "see the code"); a note for an opcode that is not registered is an error.
+NOTES = {
+    "abs": "integer `s16/s32/s64`; float `f16/f16x2/bf16/bf16x2/f32/f64` (`.ftz` on f32/f16)",
+    "activemask": "`.b32`",
+    "add": "integer 16–64 bits, `.sat.s32`, `.cc`; `f32` with `.rn/.rz/.rm/.rp`, `.ftz`, `.sat`; `f64` with `.rn/.rz/.rm/.rp`; `f16/f16x2` `.rn`, `.ftz`, `.sat`; `bf16/bf16x2` `.rn`",
+    "addc": "`.cc` carry chain, `u32/s32/u64/s64`",
+    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No 16-bit, `f16x2/bf16x2` or vector atomics. Global atomics are host atomics",
+    "bar": "`bar.sync`/`bar.arrive`/`bar.red.{popc,and,or}` (`u32` or `pred` result), `.aligned`, `.cta`, named barriers with thread counts; `bar.warp.sync` (a no-op: lanes run in lock step)",
+    "barrier": "same forms as `bar` (`barrier.sync`, `.aligned`)",
+    "bfe": "`u32/s32/u64/s64`",
+    "bfi": "`b32/b64`",
+    "bfind": "`u32/s32/u64/s64`, `.shiftamt`",
+    "bra": "`.uni`; divergent branches run the lane groups separately and reconverge",
+    "brev": "`b32/b64`",
+    "brkpt": "treated as `trap`",
+    "clz": "`b32/b64`",
+    "cnot": "`b16/b32/b64`",
+    "copysign": "`f32/f64`",
+    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`",
+    "cvta": "`.to` and from `global/shared/local/const/param`",
+    "div": "integer `u/s` 16–64 (division by zero gives all ones, no fault); `f32` `.approx/.full/.rn/.rz/.rm/.rp` with `.ftz`; `f64` `.rn/.rz/.rm/.rp`; no half-precision division",
+    "dp2a": "`.lo/.hi`, `u32/s32` mixes",
+    "dp4a": "`u32/s32` mixes",
+    "elect": "`.sync`",
+    "exit": "ends the thread",
+    "fence": "`.sc/.acq_rel/.acquire/.release`, scopes, `.proxy.alias/.async` forms: a full host fence",
+    "fma": "`.rn/.rz/.rm/.rp` on `f32` (`.ftz`, `.sat`) and `f64`; `.rn` on `f16/f16x2` (`.ftz`, `.sat`, `.relu`) and `bf16/bf16x2` (`.relu`)",
+    "fns": "`b32`",
+    "isspacep": "`global/shared/local/const/param`",
+    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No `.v8`, no 128-bit types",
+    "ldu": "as `ld.global`",
+    "lop3": "`b32` with any 8-bit LUT",
+    "mad": "integer `.lo/.hi/.wide`, `.cc`; float forms are fused multiply-adds like `fma`",
+    "mad24": "`.lo/.hi`, `u32/s32`",
+    "madc": "`.lo/.hi`, `.cc` chains",
+    "match": "`.any.sync`/`.all.sync` (with the optional predicate) on `b32/b64`",
+    "max": "integer 16–64 bits; float all widths with `.NaN`, `.xorsign.abs`, three inputs",
+    "membar": "`.cta/.gl/.sys`",
+    "min": "as `max`",
+    "mov": "registers, immediates, addresses of variables, special registers (see below), vector pack/unpack",
+    "mul": "integer `.lo/.hi/.wide`; float as `add`",
+    "mul24": "`.lo/.hi`, `u32/s32`",
+    "nanosleep": "yields the worker thread",
+    "neg": "integer `s16/s32/s64`; float all widths (`.ftz` on f32/f16)",
+    "not": "`pred/b16/b32/b64`",
+    "and": "`pred/b16/b32/b64`",
+    "or": "`pred/b16/b32/b64`",
+    "xor": "`pred/b16/b32/b64`",
+    "pmevent": "accepted, no effect",
+    "popc": "`b32/b64`",
+    "prefetch": "accepted, no effect",
+    "prefetchu": "accepted, no effect",
+    "prmt": "all modes (`.f4e/.b4e/.rc8/.ecl/.ecr/.rc16`)",
+    "red": "as `atom` without a result",
+    "redux": "`.sync`: `add/min/max` on `u32/s32`, `and/or/xor` on `b32`, `min/max` on `f32` (`.abs`, `.NaN`)",
+    "rem": "`u/s` 16–64",
+    "ret": "returns from inlined device functions; in a kernel, ends the thread",
+    "sad": "`u/s` 16–64",
+    "selp": "every type",
+    "set": "integer and float comparisons, `.and/.or/.xor` with a predicate, `.ftz`",
+    "setp": "integer, bit and float comparisons (ordered and unordered, `.ftz` on f32/f16), `.and/.or/.xor` with a predicate, two destinations",
+    "shf": "`.l/.r`, `.wrap/.clamp`",
+    "shfl": "`.up/.down/.bfly/.idx`, with or without `.sync`, on 32-bit types, optional predicate result",
+    "shl": "`b16/b32/b64`",
+    "shr": "`b/u/s` 16–64",
+    "slct": "every type with an `s32`/`f32` selector",
+    "st": "as `ld` (`.release` instead of `.acquire`); `st.const` is refused",
+    "sub": "as `add`",
+    "subc": "as `addc`",
+    "testp": "`.finite/.infinite/.number/.notanumber/.normal/.subnormal` on `f32/f64`",
+    "trap": "ends the launch with `CUDA_ERROR_LAUNCH_FAILED` (sticky)",
+    "rcp": "`f32/f64` `.rn/.rz/.rm/.rp`, `f32` `.approx` (`.ftz`), `f64` `.approx.ftz`",
+    "sqrt": "`f32/f64` `.rn/.rz/.rm/.rp`, `f32` `.approx` (`.ftz`)",
+    "rsqrt": "`.approx` on `f32` (`.ftz`) and `f64`",
+    "sin": "`.approx` `f32` (`.ftz`)",
+    "cos": "`.approx` `f32` (`.ftz`)",
+    "lg2": "`.approx` `f32` (`.ftz`)",
+    "ex2": "`.approx` `f32` (`.ftz`), `f16/f16x2/bf16/bf16x2`",
+    "tanh": "`.approx` `f32`, `f16/f16x2/bf16/bf16x2`",
+    "vote": "`.all/.any/.uni` (`pred`) and `.ballot` (`b32`), with or without `.sync`",
+}
+
+lines = []
+add = lines.append
+add("# gpool compatibility")
+add("")
+add("<!-- Generated by scripts/gen-compat.sh from the built emulator; do not edit by hand. The")
+add("     hand-written notes live in that script. -->")
+add("")
+add("What the gpool emulator (`build/emulator/libcuda.so.1`) runs, and what it refuses. Anything")
+add("refused fails loudly: an entry point that is not supported returns `CUDA_ERROR_NOT_SUPPORTED`")
+add("and logs `<entry point> is not supported by the gpool emulator backend` once; a PTX instruction")
+add("that is not supported fails the module load with `CUDA_ERROR_INVALID_PTX` and a log line naming")
+add("the instruction and its PTX line. See [operations.md](operations.md) for how to run programs")
+add("and [emulator.md](emulator.md) for what to expect.")
+add("")
+add("Regenerate with `scripts/gen-compat.sh` after changing an entry point or an opcode; the test")
+add("`docs.compatibility_current` fails when the emulator column below is out of date.")
+add("")
+add("## Runtime features that are not supported")
+add("")
+for item in [
+    "CUDA arrays, mipmapped arrays, textures and surfaces (texture/surface objects and references, "
+    "and array sides of `cuMemcpy2D/3D`); PTX `tex`, `tld4`, `suld`, `sust`, `txq`, `suq`.",
+    "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
+    "answers \"not capturing\").",
+    "Virtual memory management (`cuMemCreate`, `cuMemMap`, `cuMemAddressReserve`, ...) and "
+    "multicast objects.",
+    "IPC: memory and event handles, interprocess events; shareable memory-pool handles.",
+    "External memory and semaphores, and graphics interop (GL, EGL, VDPAU).",
+    "Thread-block clusters of more than one block; green contexts; `cuCtxRecordEvent`/"
+    "`cuCtxWaitEvent`; stream memory operations (`cuStreamWaitValue*`/`WriteValue*`); "
+    "programmatic-launch and launch-completion events.",
+    "The legacy 32-bit (v1) memory entry points and `cuLaunch`/`cuLaunchGrid` (the `cuParam*` "
+    "legacy launch API).",
+    "SASS: images must contain PTX (`CUDA_ERROR_NO_BINARY_FOR_GPU` otherwise).",
+]:
+    add(f"- {item}")
+add("")
+add("## PTX instructions")
+add("")
+add("The opcodes below are the ones the executor registers (listed by `gpool-ptx-ops`, from the")
+add("same tables the loader uses). A registered opcode may still refuse a type or modifier; the")
+add("load then fails naming the full instruction (e.g.")
+add("`unsupported instruction 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' in <kernel> at PTX line N`).")
+add("`call` is handled by the lowering pass itself: direct calls to device functions (inlined),")
+add("`vprintf` (device `printf`) and `__assertfail` (device `assert`).")
+add("")
+add("| opcode | family | coverage |")
+add("| --- | --- | --- |")
+unknown_notes = sorted(set(NOTES) - set(ops))
+if unknown_notes:
+    sys.exit("gen-compat: notes for opcodes that are not registered: " + ", ".join(unknown_notes))
+float_unary = []
+for op, fams in ops.items():
+    note = NOTES.get(op)
+    if note is None:
+        note = "see emulator/exec/src"
+        if fams == "float":
+            note = "approximate/IEEE float function; see float_misc.cc for the accepted forms"
+    add(f"| `{op}` | {fams} | {note} |")
+add("")
+add("Special registers: `%tid`, `%ntid`, `%ctaid`, `%nctaid`, `%laneid`, `%warpid`, `%nwarpid`,")
+add("`%lanemask_*`, `%dynamic_smem_size`, `%total_smem_size`, `%gridid`, `%clock`, `%clock64`,")
+add("`%globaltimer*` (host clocks), `%envreg1/2` (the cooperative-launch grid barrier). Approximated:")
+add("`%smid` is always 0 and `%nsmid` 1; `%pm*` and other `%envreg*` read 0; cluster registers")
+add("describe a cluster of one block.")
+add("")
+add("### Not supported")
+add("")
+add("These fail the load (or launch) with a message naming them:")
+add("")
+for item in [
+    "textures and surfaces: `tex`, `tld4`, `txq`, `suld`, `sust`, `sured`, `suq`;",
+    "matrix instructions: `mma`, `wmma.*`, `ldmatrix`, `stmatrix`, `wgmma.*`, `tcgen05.*`;",
+    "asynchronous copies and the async proxy: `cp.async`, `cp.async.bulk*`, `cp.reduce.async.bulk*`, "
+    "`mbarrier.*`, `griddepcontrol`, `setmaxnreg`;",
+    "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",
+    "device-side `malloc`/`free` and any other call to an external function "
+    "(`unsupported call to external function 'malloc'`); dynamic parallelism;",
+    "indirect calls through a function pointer (`call` with a register target) and recursion;",
+    "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
+    "(`vadd`, `vmad`, ...);",
+]:
+    add(f"- {item}")
+add("")
+add("## Driver entry points")
+add("")
+add("Every symbol of the CUDA 13 driver is exported; the table says what each does on the emulator"
+    + (" and on the network client shim (`build/client-shim/libcuda.so.1`, informative: the shim"
+       " column is not checked by the test)." if shim is not None else "."))
+add("")
+text = "\n".join(lines) + "\n" + section
+with open(out_path, "w") as f:
+    f.write(text)
+print(f"wrote {out_path}: {len(emu)} entry points, {len(ops)} PTX opcodes")
+PY
