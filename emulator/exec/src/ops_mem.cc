@@ -188,9 +188,27 @@ void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
   h_ld<B, V, Sext>(in, w, act);
 }
 
+// A load every active lane makes from the same host address p: load once and
+// broadcast to the active lanes.
+template <uint32_t B, uint32_t V, bool Sext>
+inline void load_uniform(const LInstr& in, WarpState& w, LaneMask act, const uint8_t* p) {
+  for (uint32_t v = 0; v < V; ++v) {
+    const uint64_t x = extend<B, Sext>(load_bits<B>(p + v * B));
+    uint64_t* d = w.reg(in.d[v].index);
+    for (int l = 0; l < kWarpSize; ++l) d[l] = (act >> l & 1) ? x : d[l];
+  }
+}
+
 template <uint32_t B, uint32_t V, bool Sext>
 void h_ld_global(const LInstr& in, WarpState& w, LaneMask act) {
-  if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
+  if (in.s[0].kind == LOperand::Kind::Imm) {  // a module variable: one address for every lane
+    constexpr uint32_t N = B * V;
+    const uint64_t a = in.s[0].imm + static_cast<uint64_t>(in.offset);
+    if ((a & (N - 1)) == 0 && a < kWindowBase && global_span_ok(*w.block, a, a + N)) [[likely]] {
+      load_uniform<B, V, Sext>(in, w, act, host_ptr(0, a));
+      return;
+    }
+  } else if (act == kFullMask) {
     const uint64_t* r = w.reg(in.s[0].index);
     const uint64_t off = static_cast<uint64_t>(in.offset);
     if (global_lanes_ok<B * V>(w, r, off)) [[likely]] {
@@ -210,11 +228,7 @@ void h_ld_param(const LInstr& in, WarpState& w, LaneMask act) {
   if (in.s[0].kind == LOperand::Kind::Imm) {
     const uint64_t a = in.s[0].imm + static_cast<uint64_t>(in.offset);
     if ((a & (N - 1)) == 0 && a <= L.param_bytes && N <= L.param_bytes - a) [[likely]] {
-      for (uint32_t v = 0; v < V; ++v) {
-        const uint64_t x = extend<B, Sext>(load_bits<B>(L.params + a + v * B));
-        uint64_t* d = w.reg(in.d[v].index);
-        for (int l = 0; l < kWarpSize; ++l) d[l] = (act >> l & 1) ? x : d[l];
-      }
+      load_uniform<B, V, Sext>(in, w, act, L.params + a);
       return;
     }
   }

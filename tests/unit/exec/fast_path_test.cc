@@ -133,6 +133,30 @@ SKIP:
   ret;
 }
 
+.global .align 8 .u32 gtab[4] = {11, 22, 33, 44};
+.const .align 8 .u32 ctab[4] = {5, 6, 7, 8};
+
+.visible .entry module_vars(.param .u64 out)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<6>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mov.u32 %r2, 1000;
+  and.b32 %r5, %r1, 1;
+  setp.eq.u32 %p1, %r5, 0;
+  @%p1 ld.global.u32 %r2, [gtab+8];
+  ld.const.v2.u32 {%r3, %r4}, [ctab+8];
+  add.s32 %r2, %r2, %r3;
+  add.s32 %r2, %r2, %r4;
+  cvta.to.global.u64 %rd2, %rd1;
+  mul.wide.u32 %rd3, %r1, 4;
+  add.s64 %rd2, %rd2, %rd3;
+  st.global.u32 [%rd2], %r2;
+  ret;
+}
+
 .visible .entry same_addr(.param .u64 out)
 {
   .reg .b32 %r<4>;
@@ -267,6 +291,42 @@ TEST(ExecFastPath, ParamReadPastTheBufferFaults) {
   auto r = run(*p, "param_oob", Launch{{1, 1, 1}, {32, 1, 1}}, {out}, mem);
   EXPECT_EQ(r.status, LaunchStatus::IllegalAddress);
   EXPECT_NE(r.message.find("param read"), std::string::npos) << r.message;
+}
+
+TEST(ExecFastPath, ModuleVariablesAtConstantAddressesBroadcast) {
+  std::string err;
+  auto p = build(&err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  bind_globals(*p, mem);
+  auto* out = mem.alloc<uint32_t>(32, 0);
+  auto r = run(*p, "module_vars", Launch{{1, 1, 1}, {32, 1, 1}}, {out}, mem);
+  ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+  // Even lanes load gtab[2] = 33 (guarded load), odd lanes keep 1000; all add ctab[2] + ctab[3].
+  for (int l = 0; l < 32; ++l) EXPECT_EQ(out[l], (l % 2 == 0 ? 33u : 1000u) + 7u + 8u) << l;
+}
+
+TEST(ExecFastPath, ModuleVariableOutsideAnyAllocationFaults) {
+  std::string err;
+  auto p = build(&err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  auto* out = mem.alloc<uint32_t>(32, 0);
+  auto* dead = mem.alloc<uint8_t>(64);
+  // Bind gtab to an address no allocation covers (past the end of `dead`), ctab properly.
+  for (auto& g : p->globals()) {
+    if (g.name == "gtab") {
+      p->bind_global(g.name, reinterpret_cast<uint64_t>(dead) + 4096);
+    } else {
+      auto* buf = mem.alloc<uint8_t>(g.size + g.align);
+      uint64_t addr = (reinterpret_cast<uint64_t>(buf) + g.align - 1) / g.align * g.align;
+      std::memcpy(reinterpret_cast<void*>(addr), g.init.data(), g.init.size());
+      p->bind_global(g.name, addr);
+    }
+  }
+  auto r = run(*p, "module_vars", Launch{{1, 1, 1}, {32, 1, 1}}, {out}, mem);
+  EXPECT_EQ(r.status, LaunchStatus::IllegalAddress);
+  EXPECT_NE(r.message.find("ld.global.u32"), std::string::npos) << r.message;
 }
 
 TEST(ExecFastPath, SameAddressStoreKeepsHighestLane) {
