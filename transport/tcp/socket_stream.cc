@@ -73,39 +73,25 @@ Status SocketStream::write_all(std::span<const iovec> iov_in, const Deadline& de
 
 Status SocketStream::read_some(std::span<std::byte> buf, size_t min, const Deadline& deadline,
                                size_t& got) {
+  // Only what is still needed is waited for, but whatever is already there is taken.
+  return recv_at_least(buf, min, 0, deadline, got);
+}
+
+Status SocketStream::read_exact(std::span<std::byte> buf, const Deadline& deadline) {
+  size_t got = 0;
+  return recv_at_least(buf, buf.size(), MSG_WAITALL, deadline, got);
+}
+
+Status SocketStream::recv_at_least(std::span<std::byte> buf, size_t min, int flags, const Deadline& deadline,
+                                   size_t& got) {
   got = 0;
   while (got < min) {
     if (!set_timeout(SO_RCVTIMEO, deadline, recv_timeout_armed_)) {
       return Status::make(Code::kTimeout, fmt::format("receive from {} timed out", peer_));
     }
-    // Only what is still needed is waited for, but whatever is already there is taken.
-    const ssize_t n = ::recv(fd_, buf.data() + got, buf.size() - got, 0);
+    const ssize_t n = ::recv(fd_, buf.data() + got, buf.size() - got, flags);
     if (n > 0) {
       got += static_cast<size_t>(n);
-      continue;
-    }
-    if (n == 0) {
-      return Status::make(Code::kDisconnected, fmt::format("{} closed the connection", peer_));
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) {
-      return Status::make(Code::kTimeout, fmt::format("receive from {} timed out", peer_));
-    }
-    return errno_status("receive from", err, peer_);
-  }
-  return Status::success();
-}
-
-Status SocketStream::read_exact(std::span<std::byte> buf, const Deadline& deadline) {
-  size_t done = 0;
-  while (done < buf.size()) {
-    if (!set_timeout(SO_RCVTIMEO, deadline, recv_timeout_armed_)) {
-      return Status::make(Code::kTimeout, fmt::format("receive from {} timed out", peer_));
-    }
-    const ssize_t n = ::recv(fd_, buf.data() + done, buf.size() - done, MSG_WAITALL);
-    if (n > 0) {
-      done += static_cast<size_t>(n);
       continue;
     }
     if (n == 0) {

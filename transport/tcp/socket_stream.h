@@ -28,6 +28,10 @@ class SocketStream final : public ByteStream {
 
  private:
   bool set_timeout(int option, const Deadline& deadline, bool& armed);
+  // Receives into `buf` until at least `min` bytes arrived (recv flags `flags`);
+  // `got` is the count received. Shared by read_some (flags 0) and read_exact
+  // (MSG_WAITALL, min = buf.size()).
+  Status recv_at_least(std::span<std::byte> buf, size_t min, int flags, const Deadline& deadline, size_t& got);
 
   const int fd_;
   const std::string peer_;
