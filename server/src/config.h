@@ -5,19 +5,28 @@
 //   max_sessions = 64
 //   image_cache_dir = "/var/cache/gpool"  # optional: module images kept across sessions
 //   handshake_timeout_ms = 3000
+//   warm_workers = 0                      # pre-initialized workers kept ready (pool)
+//   metrics_listen = "127.0.0.1:9400"     # Prometheus endpoint; absent or "" = off
 //
 //   [[tenant]]
 //   name = "alice"
 //   token_sha256 = "<64 hex digits>"      # or: token = "plain text" (hashed at load)
 //   admin = false                          # admin tenants may query status, not run sessions
+//   memory_quota = "8GiB"                  # device memory per device, all sessions together;
+//                                          # integer bytes or "<n>[.<f>] B|KiB|MiB|GiB|TiB|KB|MB|GB|TB"
+//   compute_weight = 1                     # share of device time relative to other tenants
+//   priority = "normal"                    # "low" | "normal" | "high"
+//   max_sessions = 0                       # concurrent sessions of this tenant; 0 = unlimited
+//   devices = [0, 1]                       # physical device ordinals it may use; absent = all
 //
 // Thread safety: plain values. Errors: load_config() returns false with a message naming the
-// file, the key and what is expected.
+// file, the key and what is expected; `out` is then unchanged.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gpool::server {
@@ -26,6 +35,13 @@ struct Tenant {
   std::string name;
   std::array<uint8_t, 32> token_hash{};  // SHA-256 of the token; the token itself is not kept
   bool admin = false;
+  enum class Priority { low, normal, high };
+  uint64_t memory_quota = 0;  // bytes per device, across all of the tenant's sessions; 0 = unlimited
+  unsigned weight = 1;        // TOML compute_weight (1..1000)
+  Priority priority = Priority::normal;
+  unsigned max_sessions = 0;  // 0 = unlimited
+  std::vector<int> devices;   // physical device ordinals allowed; empty = all
+  bool from_command_line = false;  // made by make_tenant(); kept across a config reload
 };
 
 struct Config {
@@ -35,10 +51,21 @@ struct Config {
   unsigned max_sessions = 64;
   std::string image_cache_dir;
   unsigned handshake_timeout_ms = 3000;
+  unsigned warm_workers = 0;   // parsed here; the worker pool implements it
+  std::string metrics_listen;  // "host:port", empty = off; parsed here, served by metrics code
+  std::string path;            // the file load_config() read last (reload reads it again)
 };
 
 // Parses the TOML file at `path` into `out` (fields absent from the file keep their values).
 bool load_config(const std::string& path, Config& out, std::string& error);
+
+// Parses a byte size: a non-negative integer, or "<number><unit>" with unit B, KiB, MiB, GiB,
+// TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000); spaces before the unit allowed.
+// Returns false for anything else (negative, unknown unit, overflow).
+bool parse_byte_size(std::string_view text, uint64_t& out);
+
+// "low" / "normal" / "high".
+const char* priority_name(Tenant::Priority p);
 
 // The path of the driver library `backend` names: "emulator" -> the emulator's libcuda.so.1
 // (GPOOL_EMULATOR_LIB, else the build tree, else beside the server binary); anything else is

@@ -30,6 +30,12 @@ int SessionTable::acquire() {
       slots_[i].allocations = 0;
       slots_[i].calls = 0;
       slots_[i].replies = 0;
+      slots_[i].bytes_in = 0;
+      slots_[i].bytes_out = 0;
+      slots_[i].errors = 0;
+      slots_[i].warm = 0;
+      slots_[i].tenant = -1;
+      for (auto& b : slots_[i].dev_bytes) b = 0;
       slots_[i].in_use = 1;
       return static_cast<int>(i);
     }
@@ -40,6 +46,8 @@ int SessionTable::acquire() {
 void SessionTable::release(int index) {
   slots_[index].bytes_held = 0;
   slots_[index].allocations = 0;
+  slots_[index].tenant = -1;
+  for (auto& b : slots_[index].dev_bytes) b = 0;
   slots_[index].in_use = 0;
 }
 

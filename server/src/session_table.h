@@ -4,7 +4,13 @@
 // forks any worker; each worker writes only its own slot (bytes of device memory it holds,
 // allocation count, calls served, replies sent) and the supervisor reads all of them for the status
 // endpoint. When a worker exits, whatever it held was released with its process (its driver
-// context goes with it), and the supervisor clears the slot.
+// context goes with it); the supervisor then returns the bytes recorded in dev_bytes[] to the
+// session's tenant (TenantTable::uncharge) and clears the slot.
+//
+// Charging order (worker): charge the tenant, then add to dev_bytes; on free: subtract from
+// dev_bytes, then uncharge. A worker killed between the two steps leaves at most one
+// allocation counted against its tenant until the next reload restart; it can never make the
+// tenant's counter smaller than its real use.
 //
 // Thread safety: slot fields are atomics; acquire()/release() are called by the supervisor only.
 #pragma once
@@ -13,6 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tenant_table.h"
+
 namespace gpool::server {
 
 struct SessionSlot {
@@ -20,7 +28,13 @@ struct SessionSlot {
   std::atomic<uint64_t> allocations{0};
   std::atomic<uint64_t> calls{0};
   std::atomic<uint64_t> replies{0};  // sync calls answered: the session's network round trips
+  std::atomic<uint64_t> bytes_in{0};   // segment bytes received with calls
+  std::atomic<uint64_t> bytes_out{0};  // segment bytes sent with replies
+  std::atomic<uint64_t> errors{0};     // calls whose result was not CUDA_SUCCESS
+  std::atomic<uint32_t> warm{0};       // 1: served by a pre-started worker of the pool
   std::atomic<uint32_t> in_use{0};
+  std::atomic<int32_t> tenant{-1};                 // index in the TenantTable, -1 = none
+  std::atomic<uint64_t> dev_bytes[kMaxDevices]{};  // bytes charged to the tenant, per device
 };
 
 class SessionTable {
