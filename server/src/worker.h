@@ -32,7 +32,6 @@
 #include "gpool/transport/transport.h"
 #include "image_cache.h"
 #include "session_table.h"
-#include "staging_ring.h"
 #include "tenant_table.h"
 
 namespace gpool::server {
@@ -46,26 +45,14 @@ struct WorkerParams {
   TenantTable* tenants = nullptr;   // shared tenant table (tenant_table.h); owned by the supervisor
 };
 
-// The expensive part of a worker's start: the backend dlopened, cuInit, the primary context of
-// every device retained and device 0's made current. The worker pool (worker_pool.h) does it
-// before the session is known; a cold start does it right before serving.
-struct Attachment {
-  Driver drv;
-  std::vector<CUcontext> contexts;  // index = device ordinal
-  bool ok = false;
-  std::string error;  // why not ok, for the log and the client's Abort
-};
-void attach_backend(const std::string& backend_path, Attachment& out);
-
 // Runs the session to its end; returns the process exit code (0 = client left normally).
-// With `attached` (ok or not) the backend is not attached again; without it, run() attaches.
 int run_worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
-               SessionSlot& slot, Attachment* attached = nullptr);
+               SessionSlot& slot);
 
 class Worker {
  public:
   Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
-         SessionSlot& slot, Attachment* attached = nullptr);
+         SessionSlot& slot);
   int run();
 
  private:
@@ -94,9 +81,7 @@ class Worker {
   };
 
   bool attach_backend(std::string& error);
-  void redirect_logs();
   void capture_output();
-  void count_call(const transport::FrameHead& head, const Ctx& c, CUresult st);
   bool send_output();
   bool handle_call(const protocol::wire::Call* call, const transport::FrameHead& head);
   CUresult dispatch(Ctx& c);
@@ -109,7 +94,6 @@ class Worker {
   CUresult op_mem_get_info(Ctx& c);
   CUresult op_memcpy_htod(Ctx& c);
   CUresult op_memcpy_dtoh(Ctx& c);
-  CUresult dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream stream);
   CUresult op_memcpy_dtod(Ctx& c);
   CUresult op_memset(Ctx& c);
   bool range_ok(CUdeviceptr p, uint64_t bytes) const;
@@ -138,7 +122,6 @@ class Worker {
   std::unique_ptr<transport::Connection> conn_;
   const WorkerParams params_;
   SessionSlot& slot_;
-  Attachment* attached_ = nullptr;  // pre-attached backend (pool or cold start), or null
   Driver drv_;
   CUcontext ctx_ = nullptr;
   ImageCache images_;
@@ -166,7 +149,6 @@ class Worker {
   uint64_t out_sent_[2] = {0, 0};
   std::vector<std::byte> out_buf_;
   std::vector<std::byte> staging_;
-  StagingRing ring_{drv_};  // pinned chunks that copies flow through (worker_copy.cc)
 };
 
 }  // namespace gpool::server
