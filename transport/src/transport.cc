@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "gpool/transport/url.h"
+#include "src/ucx_transport.h"
 #include "tcp/tcp_transport.h"
 
 namespace gpool::transport {
@@ -18,6 +19,7 @@ struct Scheme {
 
 constexpr Scheme kSchemes[] = {
     {"tcp", &tcp::connect, &tcp::listen},
+    {"ucx", &ucx::connect, &ucx::listen},
 };
 
 Status find_scheme(std::string_view text, Url& url, const Scheme*& out) {

@@ -49,12 +49,17 @@ TEST_P(Conformance, ConnectAndAccept) {
   } else if (GetParam().options.tcp_backend == TcpBackend::kSocket) {
     EXPECT_STREQ(client().backend(), "tcp/socket");
   }
+  if (!GetParam().backend.empty()) {
+    EXPECT_EQ(client().backend(), GetParam().backend);
+    EXPECT_EQ(server().backend(), GetParam().backend);
+  }
 }
 
 TEST_P(Conformance, ListenerOnPortZeroReportsItsUrl) {
   const std::string& url = pair_.listener->url();
-  ASSERT_EQ(url.rfind("tcp://127.0.0.1:", 0), 0u) << url;
-  const int port = std::stoi(url.substr(std::string("tcp://127.0.0.1:").size()));
+  const std::string prefix = GetParam().listen_url.substr(0, GetParam().listen_url.rfind(':') + 1);
+  ASSERT_EQ(url.rfind(prefix, 0), 0u) << url;
+  const int port = std::stoi(url.substr(prefix.size()));
   EXPECT_GT(port, 0);
   EXPECT_LT(port, 65536);
 }

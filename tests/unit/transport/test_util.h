@@ -16,6 +16,11 @@ struct TransportCase {
   std::string name;        // test name suffix
   std::string listen_url;  // e.g. "tcp://127.0.0.1:0"
   Options options;
+  // Round trips make_pair() runs before handing the pair out (ucx:// moves a connection from
+  // its TCP bootstrap socket to UCX during the first exchanges; see ucx_connection.h).
+  int warmup_round_trips = 0;
+  // backend() of both ends once the pair is ready; empty: not checked.
+  std::string backend;
 };
 
 // gtest prints a case by its name.
