@@ -1,5 +1,6 @@
 // Shim: initialisation, driver version and devices, all answered locally from the attach cache
-// (except cuInit, which attaches).
+// (except cuInit, which attaches to every server in GPOOL_SERVER). Device ordinals are global
+// across the servers (pool.h).
 #include <cstring>
 
 #include "gpool/driver_abi/backend.h"
@@ -9,11 +10,7 @@ using namespace gpool::shim;
 
 namespace {
 
-const gpool::remote::DeviceInfo* device(CUdevice dev) {
-  const auto& d = Session::instance().devices();
-  if (!Session::instance().ready() || dev < 0 || static_cast<size_t>(dev) >= d.size()) return nullptr;
-  return &d[static_cast<size_t>(dev)];
-}
+const gpool::remote::DeviceInfo* device(CUdevice dev) { return Pool::global().device(dev); }
 
 }  // namespace
 
@@ -21,14 +18,14 @@ extern "C" const char* gpool_backend_name() { return "shim"; }
 
 extern "C" CUresult gpool_backend_primary_context(CUdevice dev, CUcontext* out) {
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
-  *out = primary_context();
+  if (device(dev) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  *out = primary_context(dev);
   return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuInit(unsigned int flags) {
   if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
-  return Session::instance().init();
+  return Pool::global().init();
 }
 
 extern "C" CUresult gpool_impl_cuDriverGetVersion(int* version) {
@@ -40,7 +37,7 @@ extern "C" CUresult gpool_impl_cuDriverGetVersion(int* version) {
 extern "C" CUresult gpool_impl_cuDeviceGetCount(int* count) {
   if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  *count = static_cast<int>(Session::instance().devices().size());
+  *count = Pool::global().device_count();
   return CUDA_SUCCESS;
 }
 
@@ -120,7 +117,7 @@ extern "C" CUresult gpool_impl_cuDeviceGetPCIBusId(char* out, int len, CUdevice 
 extern "C" CUresult gpool_impl_cuDeviceCanAccessPeer(int* can, CUdevice dev, CUdevice peer) {
   if (can == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (device(dev) == nullptr || device(peer) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  *can = 0;
+  *can = 0;  // peer access is not offered (across servers it cannot exist)
   return CUDA_SUCCESS;
 }
 

@@ -262,14 +262,16 @@ extern "C" CUresult gpool_impl_cuFuncGetAttribute(int* v, CUfunction_attribute a
   return func_attribute(v, a, hid(f));
 }
 extern "C" CUresult gpool_impl_cuKernelGetAttribute(int* v, CUfunction_attribute a, CUkernel k, CUdevice dev) {
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  if (Pool::global().device(dev) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  ScopedDevice scope(dev);  // asked of that device's server (the kernel must live there)
   return func_attribute(v, a, hid(k));
 }
 extern "C" CUresult gpool_impl_cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) {
   return func_set_attribute(hid(f), a, v);
 }
 extern "C" CUresult gpool_impl_cuKernelSetAttribute(CUfunction_attribute a, int v, CUkernel k, CUdevice dev) {
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  if (Pool::global().device(dev) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  ScopedDevice scope(dev);
   return func_set_attribute(hid(k), a, v);
 }
 extern "C" CUresult gpool_impl_cuFuncSetCacheConfig(CUfunction f, CUfunc_cache) {

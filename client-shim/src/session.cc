@@ -5,8 +5,10 @@
 #include <climits>
 #include <cstring>
 
+#include "contexts.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
+#include "ids.h"
 
 namespace gpool::shim {
 namespace {
@@ -45,15 +47,19 @@ bool corrupts_context(int32_t st) {
 
 }  // namespace
 
-Session& Session::instance() {
-  static Session* s = new Session();  // never destroyed: used from atexit paths
-  return *s;
+Session::Session(std::string url, std::string token, uint32_t index)
+    : url_(std::move(url)), token_(std::move(token)), index_(index) {}
+
+void Session::shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (dead_ == CUDA_SUCCESS) dead_ = CUDA_ERROR_DEVICE_UNAVAILABLE;
+  if (conn_) conn_->shutdown();
 }
 
 CUresult Session::lost(const std::string& why) {
   if (dead_ == CUDA_SUCCESS) {
     logger().error("lost the session with gpool server {}: {}; CUDA calls fail from now on",
-                   config_.server, why);
+                   url_, why);
     dead_ = CUDA_ERROR_DEVICE_UNAVAILABLE;
     if (conn_) conn_->shutdown();
   }
@@ -72,10 +78,9 @@ CUresult Session::init() {
 }
 
 CUresult Session::connect_locked() {
-  config_ = load_config();
-  if (transport::Status s = transport::connect(config_.server, shim_options(), conn_); !s.ok()) {
+  if (transport::Status s = transport::connect(url_, shim_options(), conn_); !s.ok()) {
     logger().error("cannot reach gpool server {}: {}; set GPOOL_SERVER to a running server's URL",
-                   config_.server, s.text);
+                   url_, s.text);
     return CUDA_ERROR_NO_DEVICE;
   }
   {
@@ -84,25 +89,25 @@ CUresult Session::connect_locked() {
     fbb_.Clear();
     auto info = wire::CreateClientInfo(fbb_, fbb_.CreateString(host), static_cast<uint32_t>(::getpid()),
                                        fbb_.CreateString(program_name()), fbb_.CreateString("0.1.0"));
-    auto hello = wire::CreateHello(fbb_, protocol::kProtocolVersion, fbb_.CreateString(config_.token), info);
+    auto hello = wire::CreateHello(fbb_, protocol::kProtocolVersion, fbb_.CreateString(token_), info);
     protocol::finish_envelope(fbb_, hello);
     if (transport::Status s = conn_->send(protocol::finished_bytes(fbb_)); !s.ok()) {
-      logger().error("cannot send Hello to gpool server {}: {}", config_.server, s.text);
+      logger().error("cannot send Hello to gpool server {}: {}", url_, s.text);
       return CUDA_ERROR_NO_DEVICE;
     }
   }
   if (transport::Status s = conn_->recv_head(head_, std::chrono::milliseconds(10000)); !s.ok()) {
-    logger().error("no handshake answer from gpool server {}: {}", config_.server, s.text);
+    logger().error("no handshake answer from gpool server {}: {}", url_, s.text);
     return CUDA_ERROR_NO_DEVICE;
   }
   if (const wire::Refusal* r = head_.envelope->message_as_Refusal()) {
-    logger().error("gpool server {} refused the session ({}): {}", config_.server,
+    logger().error("gpool server {} refused the session ({}): {}", url_,
                    wire::EnumNameRefusalReason(r->reason()), r->text() ? r->text()->str() : "");
     return r->reason() == wire::RefusalReason_BadCredential ? CUDA_ERROR_NOT_PERMITTED
                                                             : CUDA_ERROR_DEVICE_UNAVAILABLE;
   }
   if (head_.envelope->message_as_Welcome() == nullptr) {
-    logger().error("gpool server {} answered Hello with {}", config_.server,
+    logger().error("gpool server {} answered Hello with {}", url_,
                    protocol::message_type_name(head_.envelope->message_type()));
     return CUDA_ERROR_NO_DEVICE;
   }
@@ -115,7 +120,7 @@ CUresult Session::connect_locked() {
   if (st != CUDA_SUCCESS) return st;
   if (reply.results.size() < 2 || !remote::decode_devices(reply.inline_data, devices_) ||
       devices_.empty()) {
-    logger().error("gpool server {} sent a malformed device list", config_.server);
+    logger().error("gpool server {} sent a malformed device list", url_);
     return CUDA_ERROR_NO_DEVICE;
   }
   server_driver_version_ = static_cast<int>(reply.results[1]);
@@ -129,6 +134,10 @@ CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
   if (dead_ != CUDA_SUCCESS) return dead_;
   if (context_error_ != CUDA_SUCCESS) return context_error_;
   if (!ready_) return CUDA_ERROR_NOT_INITIALIZED;
+  for (const HandleRef& h : handles) {
+    if (!id_usable_on(h.id(), index_)) return CUDA_ERROR_INVALID_HANDLE;
+  }
+  if (CUresult st = select_device_locked(); st != CUDA_SUCCESS) return st;
   remote::build_call(fbb_, ++call_id_, ++seq_, op, async, args, handles, inline_data,
                      static_cast<uint32_t>(segments.size()));
   // Async calls are queued: they leave in one write with the next sync call (or when the
@@ -137,6 +146,22 @@ CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
   const transport::Status s = async ? conn_->queue(protocol::finished_bytes(fbb_), segments)
                                     : conn_->send(protocol::finished_bytes(fbb_), segments);
   if (!s.ok()) return lost(s.text);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::select_device_locked() {
+  const int global = current_device();
+  const int local = global - device_base_;
+  if (global < 0 || local < 0 || static_cast<size_t>(local) >= devices_.size() ||
+      local == wire_device_) {
+    return CUDA_SUCCESS;
+  }
+  const uint64_t args[] = {static_cast<uint64_t>(local)};
+  remote::build_call(fbb_, ++call_id_, ++seq_, Op::SetDevice, true, args, {}, {}, 0);
+  if (const transport::Status s = conn_->queue(protocol::finished_bytes(fbb_)); !s.ok()) {
+    return lost(s.text);
+  }
+  wire_device_ = local;
   return CUDA_SUCCESS;
 }
 
@@ -157,11 +182,26 @@ CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const Ha
   }
   ++round_trips_;
   const uint64_t id = call_id_;
+  uint64_t chunk_bytes = 0;  // bytes of MemcpyDtoHChunk notes received into dests[0]
   for (;;) {
     if (transport::Status s = conn_->recv_head(head_); !s.ok()) return lost(s.text);
     const wire::Envelope* env = head_.envelope;
     if (const wire::Call* note = env->message_as_Call()) {
       const auto nop = static_cast<Op>(note->opcode());
+      if (nop == Op::MemcpyDtoHChunk) {
+        // A piece of a D2H copy (calls.fbs): straight into the caller's buffer at its offset.
+        const uint64_t off = note->args() && note->args()->size() == 1 ? note->args()->Get(0) : ~uint64_t{0};
+        if (dests.size() != 1 || head_.segment_count() != 1 || off > dests[0].size() ||
+            head_.segment_lengths[0] > dests[0].size() - off) {
+          return lost("a copy chunk outside the destination buffer");
+        }
+        const size_t n = static_cast<size_t>(head_.segment_lengths[0]);
+        if (transport::Status s = conn_->recv_segment(dests[0].subspan(off, n)); !s.ok()) {
+          return lost(s.text);
+        }
+        chunk_bytes += n;
+        continue;
+      }
       if ((nop != Op::OutputStdout && nop != Op::OutputStderr) || head_.segment_count() != 1) {
         return lost(fmt::format("unexpected call {} from the server", note->opcode()));
       }
@@ -211,6 +251,9 @@ CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const Ha
       }
     }
     const int32_t st = r->status() != 0 ? r->status() : r->sticky_status();
+    if (r->status() == 0 && nseg == 0 && dests.size() == 1 && chunk_bytes != dests[0].size()) {
+      return lost("a copy reply whose chunks do not cover the destination");
+    }
     if (corrupts_context(st)) context_error_ = static_cast<CUresult>(st);
     if (st != 0) return static_cast<CUresult>(st);
     return CUDA_SUCCESS;

@@ -1,5 +1,7 @@
-// The client's one session with a gpool-server: connection, handshake, attach, and the ordered
-// command stream (gpool.fbs "Ordering and errors"; calls.fbs for each call).
+// The client's session with one gpool-server: connection, handshake, attach, and the ordered
+// command stream (gpool.fbs "Ordering and errors"; calls.fbs for each call). A process has one
+// Session per server listed in GPOOL_SERVER (pool.h); Session::current() is the one the calling
+// thread's current device belongs to.
 //
 // Three kinds of call (ARCHITECTURE.md decision 2): local calls never come here; async() appends
 // a call to the stream without waiting (its failure is the server's sticky error, reported with
@@ -13,9 +15,17 @@
 //   token refused              CUDA_ERROR_NOT_PERMITTED
 //   connection lost later      CUDA_ERROR_DEVICE_UNAVAILABLE
 //
-// Ownership: one process-wide instance, never destroyed. Thread safety: every method may be
-// called from any thread; calls are serialised on one mutex, so the wire order is the order in
-// which threads obtained it.
+// Devices: the server numbers its devices 0..n-1 (its attach list); the shim numbers them
+// device_base()..device_base()+n-1. Before each call, when the calling thread's current device
+// belongs to this session and differs from the device last selected on the wire, the call is
+// preceded by an async SetDevice(server ordinal) (the server starts on its device 0).
+//
+// Handles: every handle sent must belong to this session (ids.h); a handle of another session
+// gets CUDA_ERROR_INVALID_HANDLE and nothing is sent.
+//
+// Ownership: owned by the Pool, never destroyed. Thread safety: every method may be called from
+// any thread; calls are serialised on one mutex, so the wire order is the order in which threads
+// obtained it.
 #pragma once
 
 #include <cuda.h>
@@ -25,7 +35,6 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
 #include "gpool/remote/call_codec.h"
 #include "gpool/transport/transport.h"
 
@@ -42,13 +51,27 @@ struct Reply {
 
 class Session {
  public:
-  static Session& instance();
+  // The session of the calling thread's current device (Pool::routed()).
+  static Session& current();
+  // Kept for existing callers: the same as current().
+  static Session& instance() { return current(); }
+
+  // `index`: this session's place in the server list (< kMaxSessions, ids.h).
+  Session(std::string url, std::string token, uint32_t index);
 
   // Connects, authenticates and attaches once; later calls return the first result.
   CUresult init();
   bool ready() const { return ready_; }
+  // This server's devices, in the server's order.
   const std::vector<remote::DeviceInfo>& devices() const { return devices_; }
   int server_driver_version() const { return server_driver_version_; }
+  const std::string& url() const { return url_; }
+  uint32_t index() const { return index_; }
+  // The global ordinal of this server's device 0. Set by the Pool before any call is made.
+  int device_base() const { return device_base_; }
+  void set_device_base(int base) { device_base_ = base; }
+  // Breaks the connection (tests, process teardown); later calls fail.
+  void shutdown();
 
   CUresult async(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles = {},
                  std::span<const std::byte> inline_data = {},
@@ -64,8 +87,8 @@ class Session {
   uint64_t round_trips() const { return round_trips_; }
 
  private:
-  Session() = default;
   CUresult connect_locked();
+  CUresult select_device_locked();  // SetDevice before a call when the thread's device changed
   CUresult send_locked(Op op, bool async, std::span<const uint64_t> args,
                        std::span<const HandleRef> handles, std::span<const std::byte> inline_data,
                        std::span<const transport::ConstBytes> segments);
@@ -79,7 +102,10 @@ class Session {
   // GUARDED_BY(mu_): a context-corrupting error (illegal address, assert, ...) seen in a reply;
   // like the driver's sticky context errors, every later call returns it.
   CUresult context_error_ = CUDA_SUCCESS;
-  Config config_;
+  const std::string url_, token_;
+  const uint32_t index_;
+  int device_base_ = 0;
+  int wire_device_ = 0;  // GUARDED_BY(mu_): the server ordinal last selected on the wire
   std::unique_ptr<transport::Connection> conn_;
   transport::FrameHead head_;
   flatbuffers::FlatBufferBuilder fbb_;

@@ -14,7 +14,8 @@ struct State {
   std::mutex mu;
   std::unordered_map<uint64_t, FunctionInfo> functions;
   std::map<std::pair<uint64_t, std::string>, uint64_t> by_name;
-  std::map<CUdeviceptr, std::pair<size_t, bool>> device;   // base -> (bytes, allocation)
+  // per session: base -> (bytes, allocation)
+  std::map<uint32_t, std::map<CUdeviceptr, std::pair<size_t, bool>>> device;
   std::map<uintptr_t, std::pair<size_t, unsigned>> host;   // base -> (bytes, flags)
 };
 
@@ -24,15 +25,38 @@ State& state() {
 }
 
 std::atomic<uint64_t> g_next{0x100};
-struct PrimaryContext { int unused; } g_primary;
+
+uint32_t routed_index() { return Session::current().index(); }
+
+using Ranges = std::map<CUdeviceptr, std::pair<size_t, bool>>;
+
+bool find_in(const Ranges& m, CUdeviceptr p, CUdeviceptr* base, size_t* bytes) {
+  auto it = m.upper_bound(p);
+  if (it == m.begin()) return false;
+  --it;
+  if (p - it->first >= std::max<size_t>(it->second.first, 1)) return false;
+  if (base) *base = it->first;
+  if (bytes) *bytes = it->second.first;
+  return true;
+}
 
 }  // namespace
 
-uint64_t new_id(IdKind kind) {
-  return (uint64_t{static_cast<uint16_t>(kind)} << 48) | g_next.fetch_add(1);
+uint64_t make_id(IdKind kind, uint32_t session) {
+  return (uint64_t{static_cast<uint16_t>(kind)} << 48) | (uint64_t{session & 0xff} << 40) |
+         (g_next.fetch_add(1) & ((uint64_t{1} << 40) - 1));
 }
 
-bool id_is(uint64_t id, IdKind kind) { return (id >> 48) == static_cast<uint16_t>(kind); }
+bool id_has_kind(uint64_t id) {
+  switch (static_cast<IdKind>(id >> 48)) {
+    case IdKind::kStream: case IdKind::kEvent: case IdKind::kModule: case IdKind::kLibrary:
+    case IdKind::kKernel: case IdKind::kFunction:
+      return true;
+  }
+  return false;
+}
+
+uint64_t new_id(IdKind kind) { return make_id(kind, routed_index()); }
 
 uint64_t stream_id(CUstream s) {
   if (s == nullptr) return abi::per_thread_default_stream() ? 2 : 0;
@@ -77,30 +101,47 @@ void drop_functions_of(uint64_t owner) {
 }
 
 void add_device_range(CUdeviceptr p, size_t bytes, bool allocation) {
+  const uint32_t s = routed_index();
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
-  st.device[p] = {bytes, allocation};
+  st.device[s][p] = {bytes, allocation};
 }
 
 bool remove_allocation(CUdeviceptr p) {
+  const uint32_t s = routed_index();
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
-  auto it = st.device.find(p);
-  if (it == st.device.end() || !it->second.second) return false;
-  st.device.erase(it);
+  Ranges& m = st.device[s];
+  auto it = m.find(p);
+  if (it == m.end() || !it->second.second) return false;
+  m.erase(it);
   return true;
 }
 
-bool find_device_range(CUdeviceptr p, CUdeviceptr* base, size_t* bytes) {
+int device_range_session(CUdeviceptr p) {
+  const uint32_t s = routed_index();
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
-  auto it = st.device.upper_bound(p);
-  if (it == st.device.begin()) return false;
-  --it;
-  if (p - it->first >= std::max<size_t>(it->second.first, 1)) return false;
-  if (base) *base = it->first;
-  if (bytes) *bytes = it->second.first;
-  return true;
+  if (auto it = st.device.find(s); it != st.device.end() && find_in(it->second, p, nullptr, nullptr)) {
+    return static_cast<int>(s);
+  }
+  for (const auto& [index, ranges] : st.device) {
+    if (index != s && find_in(ranges, p, nullptr, nullptr)) return static_cast<int>(index);
+  }
+  return -1;
+}
+
+bool find_device_range(CUdeviceptr p, CUdeviceptr* base, size_t* bytes) {
+  const uint32_t s = routed_index();
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (auto it = st.device.find(s); it != st.device.end() && find_in(it->second, p, base, bytes)) {
+    return true;
+  }
+  for (const auto& [index, ranges] : st.device) {
+    if (index != s && find_in(ranges, p, base, bytes)) return true;
+  }
+  return false;
 }
 
 void add_host_range(void* p, size_t bytes, unsigned flags) {
@@ -129,10 +170,17 @@ bool find_host_range(const void* p, void** base, size_t* bytes, unsigned* flags)
   return true;
 }
 
-CUcontext primary_context() { return reinterpret_cast<CUcontext>(&g_primary); }
-
 CUresult check_ready() {
-  return Session::instance().ready() ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED;
+  return Pool::global().ready() ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED;
+}
+
+void reset_state_for_testing() {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.functions.clear();
+  st.by_name.clear();
+  st.device.clear();
+  st.host.clear();
 }
 
 }  // namespace gpool::shim

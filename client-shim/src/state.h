@@ -1,10 +1,15 @@
 // Client-side state of the shim: handle ids, functions with their parameter layouts, the
 // device allocations this process made (for unified-address copies and pointer attributes),
-// page-locked host allocations, and the one context (the primary context of device 0).
+// page-locked host allocations. Contexts are in contexts.h, the servers and devices in pool.h.
 //
-// Handles given to the application are client-chosen ids (no round trip to create): the top
-// 16 bits say the kind, so a stream id can never be mistaken for an event id locally; the
-// server checks every id against the session's own tables anyway.
+// Handles given to the application are client-chosen ids (no round trip to create; layout in
+// ids.h): new_id() makes one owned by the session of the calling thread's current device.
+//
+// Device ranges are kept per session (two servers may hand out the same address): they are
+// recorded for, and looked up first in, the session of the calling thread's current device;
+// find_device_range() then looks in the other sessions, so a device pointer of another server
+// is never taken for host memory (the call then fails on the routed server, which does not own
+// the range).
 //
 // Ownership: process-wide, never destroyed. Thread safety: every function locks internally.
 #pragma once
@@ -16,18 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "contexts.h"
+#include "ids.h"
+#include "pool.h"
 #include "session.h"
 
 namespace gpool::shim {
 
-// Kind tags in the top 16 bits of a client id.
-enum class IdKind : uint16_t {
-  kStream = 0x5354, kEvent = 0x4556, kModule = 0x4d4f, kLibrary = 0x4c49, kKernel = 0x4b45,
-  kFunction = 0x4655,
-};
-
 uint64_t new_id(IdKind kind);
-bool id_is(uint64_t id, IdKind kind);
 
 // The session's stream id for a CUstream (NULL -> 0 or 2 for per-thread default stream mode,
 // CU_STREAM_LEGACY -> 1, CU_STREAM_PER_THREAD -> 2, otherwise the handle value).
@@ -57,15 +58,18 @@ void add_device_range(CUdeviceptr p, size_t bytes, bool allocation);
 bool remove_allocation(CUdeviceptr p);
 // The known range containing p, or false.
 bool find_device_range(CUdeviceptr p, CUdeviceptr* base, size_t* bytes);
+// The index of the session whose known ranges contain p (the routed session first), or -1.
+int device_range_session(CUdeviceptr p);
 
 // Page-locked host allocations and registrations (kept locally: nothing to pin remotely).
 void add_host_range(void* p, size_t bytes, unsigned flags);
 bool remove_host_range(void* p);
 bool find_host_range(const void* p, void** base, size_t* bytes, unsigned* flags);
 
-// The one context: the primary context of device 0.
-CUcontext primary_context();
 // Returns CUDA_ERROR_NOT_INITIALIZED unless cuInit succeeded.
 CUresult check_ready();
+
+// Tests only: forgets functions, device and host ranges.
+void reset_state_for_testing();
 
 }  // namespace gpool::shim

@@ -1,4 +1,5 @@
 // Shim: streams under client-chosen ids (creation and destruction are async).
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -9,7 +10,7 @@ using namespace gpool::shim;
 
 namespace {
 
-struct StreamInfo { unsigned flags; int priority; };
+struct StreamInfo { unsigned flags; int priority; int device; };
 std::mutex g_mu;
 std::map<uint64_t, StreamInfo>& streams() {
   static auto* m = new std::map<uint64_t, StreamInfo>();
@@ -27,7 +28,7 @@ extern "C" CUresult gpool_impl_cuStreamCreateWithPriority(CUstream* out, unsigne
   if (CUresult st = Session::instance().async(Op::StreamCreate, args, h); st != CUDA_SUCCESS) return st;
   {
     std::lock_guard<std::mutex> lock(g_mu);
-    streams()[id] = {flags, priority};
+    streams()[id] = {flags, priority, std::max(current_device(), 0)};
   }
   *out = reinterpret_cast<CUstream>(id);
   return CUDA_SUCCESS;
@@ -96,9 +97,18 @@ extern "C" CUresult gpool_impl_cuStreamGetPriority(CUstream s, int* priority) {
   return CUDA_SUCCESS;
 }
 
-extern "C" CUresult gpool_impl_cuStreamGetCtx(CUstream, CUcontext* ctx) {
+extern "C" CUresult gpool_impl_cuStreamGetCtx(CUstream s, CUcontext* ctx) {
   if (ctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *ctx = primary_context();
+  const uint64_t id = stream_id(s);
+  if (id <= 2) {
+    *ctx = current_context() != nullptr ? current_context() : primary_context();
+    return CUDA_SUCCESS;
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = streams().find(id);
+  if (it == streams().end()) return CUDA_ERROR_INVALID_HANDLE;
+  // Streams belong to the device, not to one of its client-side contexts (contexts.h).
+  *ctx = primary_context(it->second.device);
   return CUDA_SUCCESS;
 }
 

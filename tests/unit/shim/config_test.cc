@@ -1,0 +1,84 @@
+// Configuration: server URL lists, token and the GPOOL_CONFIG file (config.h).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "config.h"
+
+namespace gpool::shim {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : {"GPOOL_CONFIG", "GPOOL_SERVER", "GPOOL_TOKEN"}) ::unsetenv(v);
+  }
+  void TearDown() override { SetUp(); }
+  std::string write_file(const std::string& text) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("gpool_shim_config_" + std::to_string(::getpid()) + ".toml");
+    std::ofstream(path_) << text;
+    return path_.string();
+  }
+  std::filesystem::path path_;
+};
+
+TEST_F(ConfigTest, ServerListSplitsOnCommasAndDropsBlanks) {
+  EXPECT_EQ(parse_server_list("tcp://a:1, tcp://b:2,,\ttcp://c:3 "),
+            (std::vector<std::string>{"tcp://a:1", "tcp://b:2", "tcp://c:3"}));
+  EXPECT_EQ(parse_server_list("tcp://only:7"), (std::vector<std::string>{"tcp://only:7"}));
+  EXPECT_TRUE(parse_server_list("").empty());
+  EXPECT_TRUE(parse_server_list(" , ,").empty());
+}
+
+TEST_F(ConfigTest, DefaultsToOneLocalServer) {
+  const Config c = load_config();
+  EXPECT_EQ(c.servers, (std::vector<std::string>{kDefaultServer}));
+  EXPECT_TRUE(c.token.empty());
+}
+
+TEST_F(ConfigTest, EnvironmentListsSeveralServersAndAToken) {
+  ::setenv("GPOOL_SERVER", "tcp://10.0.0.1:7070,tcp://10.0.0.2:7071", 1);
+  ::setenv("GPOOL_TOKEN", "s3cret", 1);
+  const Config c = load_config();
+  EXPECT_EQ(c.servers, (std::vector<std::string>{"tcp://10.0.0.1:7070", "tcp://10.0.0.2:7071"}));
+  EXPECT_EQ(c.token, "s3cret");
+}
+
+TEST_F(ConfigTest, AListWithoutUrlsKeepsTheDefault) {
+  ::setenv("GPOOL_SERVER", " , ", 1);
+  EXPECT_EQ(load_config().servers, (std::vector<std::string>{kDefaultServer}));
+}
+
+TEST_F(ConfigTest, FileGivesServersArrayAndToken) {
+  ::setenv("GPOOL_CONFIG", write_file("servers = [\"tcp://x:1\", \"tcp://y:2\"]\ntoken = \"ft\"\n").c_str(), 1);
+  Config c = load_config();
+  EXPECT_EQ(c.servers, (std::vector<std::string>{"tcp://x:1", "tcp://y:2"}));
+  EXPECT_EQ(c.token, "ft");
+  // The environment overrides the file, item by item.
+  ::setenv("GPOOL_SERVER", "tcp://z:3", 1);
+  c = load_config();
+  EXPECT_EQ(c.servers, (std::vector<std::string>{"tcp://z:3"}));
+  EXPECT_EQ(c.token, "ft");
+  std::filesystem::remove(path_);
+}
+
+TEST_F(ConfigTest, FileServerStringMayHoldAList) {
+  ::setenv("GPOOL_CONFIG", write_file("server = \"tcp://x:1, tcp://y:2\"\n").c_str(), 1);
+  EXPECT_EQ(load_config().servers, (std::vector<std::string>{"tcp://x:1", "tcp://y:2"}));
+  std::filesystem::remove(path_);
+}
+
+TEST_F(ConfigTest, BrokenFileIsIgnored) {
+  ::setenv("GPOOL_CONFIG", write_file("server = [unclosed\n").c_str(), 1);
+  ::setenv("GPOOL_TOKEN", "env", 1);
+  const Config c = load_config();
+  EXPECT_EQ(c.servers, (std::vector<std::string>{kDefaultServer}));
+  EXPECT_EQ(c.token, "env");
+  std::filesystem::remove(path_);
+}
+
+}  // namespace
+}  // namespace gpool::shim
