@@ -229,6 +229,18 @@ bool load_config(const std::string& path, Config& out, std::string& error) {
   if (!read_uint(tbl["warm_workers"], path, "", "warm_workers", 0, 4096, cfg.warm_workers, error)) {
     return false;
   }
+  if (auto n = tbl["scheduler"]; n) {
+    auto v = n.value_exact<bool>();
+    if (!v) {
+      error = fmt::format("config {}: scheduler must be true or false", path);
+      return false;
+    }
+    cfg.scheduler = *v;
+  }
+  if (!read_uint(tbl["scheduler_window_us"], path, "", "scheduler_window_us", 0, 1000000,
+                 cfg.scheduler_window_us, error)) {
+    return false;
+  }
   if (auto n = tbl["metrics_listen"]; n) {
     auto v = n.value_exact<std::string>();
     if (!v || (!v->empty() && v->rfind(':') == std::string::npos)) {

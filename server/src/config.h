@@ -7,6 +7,9 @@
 //   handshake_timeout_ms = 3000
 //   warm_workers = 0                      # pre-initialized workers kept ready (pool)
 //   metrics_listen = "127.0.0.1:9400"     # Prometheus endpoint; absent or "" = off
+//   scheduler = false                     # compute shares: meter device time per tenant and
+//                                         # share each device by compute_weight / priority
+//   scheduler_window_us = 2000            # how long a turn is kept for a tenant between launches
 //
 //   [[tenant]]
 //   name = "alice"
@@ -53,6 +56,8 @@ struct Config {
   unsigned handshake_timeout_ms = 3000;
   unsigned warm_workers = 0;   // parsed here; the worker pool implements it
   std::string metrics_listen;  // "host:port", empty = off; parsed here, served by metrics code
+  bool scheduler = false;               // GPOOL_SCHED overrides (scheduler.h)
+  unsigned scheduler_window_us = 2000;  // GPOOL_SCHED_WINDOW_US overrides; 0..1000000
   std::string path;            // the file load_config() read last (reload reads it again)
 };
 

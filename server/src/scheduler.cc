@@ -168,14 +168,17 @@ Scheduler::Scheduler(const Options& options) : options_(options) {
   options_.waiters = std::max<size_t>(options_.waiters, 1);
   device_bytes_ = align_up(align_up(sizeof(Device), 64) + options_.tenants * sizeof(sched::TenantState) +
                                options_.waiters * sizeof(sched::Waiter), 64);
-  bytes_ = device_bytes_ * sched::kMaxDevices;
+  masks_bytes_ = align_up(options_.tenants * sizeof(std::atomic<uint32_t>), 64);
+  bytes_ = masks_bytes_ + device_bytes_ * sched::kMaxDevices;
   base_ = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (base_ == MAP_FAILED) {
     logger().critical("mmap of {} bytes for the scheduler failed: {}", bytes_, std::strerror(errno));
     throw std::bad_alloc();
   }
+  masks_ = static_cast<std::atomic<uint32_t>*>(base_);
+  for (size_t t = 0; t < options_.tenants; ++t) new (&masks_[t]) std::atomic<uint32_t>(0);
   for (size_t d = 0; d < sched::kMaxDevices; ++d) {
-    auto* raw = static_cast<char*>(base_) + d * device_bytes_;
+    auto* raw = static_cast<char*>(base_) + masks_bytes_ + d * device_bytes_;
     auto* dev = new (raw) Device();
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
@@ -201,7 +204,7 @@ int64_t Scheduler::now_ns() {
 }
 
 Scheduler::Device& Scheduler::device(size_t d) const {
-  return *reinterpret_cast<Device*>(static_cast<char*>(base_) + d * device_bytes_);
+  return *reinterpret_cast<Device*>(static_cast<char*>(base_) + masks_bytes_ + d * device_bytes_);
 }
 
 sched::TenantState* Scheduler::tenant_states(Device& dev) const {
@@ -244,8 +247,14 @@ int64_t Scheduler::advance(Device& dev, int64_t now, bool changed) {
   return hold;
 }
 
-void Scheduler::set_share(uint32_t tenant, uint32_t weight, sched::Priority priority) {
+uint32_t Scheduler::device_mask(uint32_t tenant) const {
+  return tenant < options_.tenants ? masks_[tenant].load(std::memory_order_acquire) : 0;
+}
+
+void Scheduler::set_share(uint32_t tenant, uint32_t weight, sched::Priority priority,
+                          uint32_t device_mask) {
   if (tenant >= options_.tenants) return;
+  masks_[tenant].store(device_mask, std::memory_order_release);
   for (size_t d = 0; d < sched::kMaxDevices; ++d) {
     Device& dev = device(d);
     lock(dev);

@@ -41,9 +41,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace gpool::server {
+
+struct Config;
+class TenantTable;
 
 namespace sched {
 
@@ -131,6 +135,7 @@ class Scheduler {
     size_t tenants = 64;               // tenant indices 0..tenants-1
     size_t waiters = 64;               // waiting workers per device (>= max sessions)
     int64_t window_ns = 2'000'000;     // idling window for a tenant just off the device
+    bool enabled = false;              // false: workers launch unmetered (GPOOL_SCHED, TOML scheduler)
   };
   // Maps and initializes the shared state. Throws std::bad_alloc if the mapping fails (logged).
   explicit Scheduler(const Options& options);
@@ -138,8 +143,12 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Supervisor: the weight (clamped to >= 1) and priority of tenant `tenant` on every device.
-  void set_share(uint32_t tenant, uint32_t weight, sched::Priority priority);
+  // Supervisor: the weight (clamped to >= 1) and priority of tenant `tenant` on every device,
+  // and the physical devices it may use (bit d = device d; 0 = all). Also read when disabled.
+  void set_share(uint32_t tenant, uint32_t weight, sched::Priority priority, uint32_t device_mask);
+  // The device mask set for `tenant` (0 = all devices; also for an out-of-range tenant).
+  uint32_t device_mask(uint32_t tenant) const;
+  bool enabled() const { return options_.enabled; }
   // Supervisor: process `pid` exited; frees its turns and waiter entries on every device.
   void forget(pid_t pid);
 
@@ -169,9 +178,18 @@ class Scheduler {
   int64_t advance(Device& dev, int64_t now, bool changed);
 
   Options options_;
+  std::atomic<uint32_t>* masks_ = nullptr;  // per tenant, at the start of the mapping
+  size_t masks_bytes_ = 0;
   size_t device_bytes_ = 0;
   void* base_ = nullptr;
   size_t bytes_ = 0;
 };
+
+// Supervisor, before forking (scheduler_setup.cc): the server's scheduler. On when
+// config.scheduler or GPOOL_SCHED=1 (GPOOL_SCHED=0 forces off); window from
+// config.scheduler_window_us or GPOOL_SCHED_WINDOW_US. Every non-admin tenant's share and device
+// mask are set at its index in `tenants` (apply_shares(), which a config reload calls again).
+std::unique_ptr<Scheduler> make_scheduler(const Config& config, const TenantTable& tenants);
+void apply_shares(Scheduler& sched, const Config& config, const TenantTable& tenants);
 
 }  // namespace gpool::server

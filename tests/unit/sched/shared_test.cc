@@ -33,7 +33,9 @@ void wait_ready(int fd) {
 
 TEST(SchedShared, AcquireReleaseChargesTheTenant) {
   Scheduler s({});
-  s.set_share(1, 2, sched::Priority::normal);
+  s.set_share(1, 2, sched::Priority::normal, 0b10);
+  EXPECT_EQ(s.device_mask(1), 0b10u);
+  EXPECT_EQ(s.device_mask(0), 0u);
   ASSERT_TRUE(s.acquire(3, 1));
   s.release(3, 12345);
   EXPECT_EQ(s.device_time_ns(3, 1), 12345u);
