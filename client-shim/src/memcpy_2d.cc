@@ -15,7 +15,6 @@ extern "C" CUresult gpool_impl_cuMemcpyDtoDAsync_v2(CUdeviceptr, CUdeviceptr, si
 
 namespace {
 
-constexpr size_t kPitchAlign = 512;
 
 enum class Side { kHost, kDevice, kUnsupported };
 
@@ -85,15 +84,7 @@ CUresult memset2d(CUdeviceptr dst, size_t pitch, uint32_t value, unsigned elem, 
 
 }  // namespace
 
-extern "C" CUresult gpool_impl_cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t width,
-                                                  size_t height, unsigned int elem) {
-  if (dptr == nullptr || pitch == nullptr || width == 0 || height == 0) return CUDA_ERROR_INVALID_VALUE;
-  if (elem != 4 && elem != 8 && elem != 16) return CUDA_ERROR_INVALID_VALUE;
-  const size_t p = (width + kPitchAlign - 1) / kPitchAlign * kPitchAlign;
-  if (CUresult st = gpool_impl_cuMemAlloc_v2(dptr, p * height); st != CUDA_SUCCESS) return st;
-  *pitch = p;
-  return CUDA_SUCCESS;
-}
+// cuMemAllocPitch_v2: memory.cc (the server picks the pitch and charges the quota).
 
 extern "C" CUresult gpool_impl_cuMemcpy2D_v2(const CUDA_MEMCPY2D* c) { return copy2d(c, nullptr); }
 extern "C" CUresult gpool_impl_cuMemcpy2DUnaligned_v2(const CUDA_MEMCPY2D* c) { return copy2d(c, nullptr); }

@@ -1,5 +1,9 @@
-// Shim: device allocations (sync calls), page-locked host memory (local), pointer attributes
-// (local, from the ranges this process knows).
+// Shim: device allocations (sync calls; cuMemAlloc, cuMemAllocPitch, cuMemAllocAsync and the
+// default memory pool, every one charged to the tenant's quota on the server), page-locked host
+// memory (local: it lives in this process and counts against no device quota), pointer
+// attributes (local, from the ranges this process knows). Managed memory (cuMemAllocManaged)
+// and virtual memory management (cuMemCreate, cuMemMap, ...) are not forwarded: they return
+// CUDA_ERROR_NOT_SUPPORTED and are logged by name, so no allocation path escapes the quota.
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -34,16 +38,97 @@ extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr p) {
   return st;
 }
 
-extern "C" CUresult gpool_impl_cuMemAllocAsync(CUdeviceptr* out, size_t bytes, CUstream) {
-  // Allocating at once is a valid stream-ordered allocation (usable by later work in the stream).
-  return gpool_impl_cuMemAlloc_v2(out, bytes);
+// Stream-ordered allocation: the server calls cuMemAllocAsync on its stream (so the driver's
+// default pool and stream-order reuse apply) after charging the tenant's quota. Sync: the
+// application needs the address now.
+extern "C" CUresult gpool_impl_cuMemAllocAsync(CUdeviceptr* out, size_t bytes, CUstream stream) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  Reply r;
+  const uint64_t args[] = {bytes};
+  const HandleRef h[] = {stream_ref(stream)};
+  if (CUresult st = Session::instance().sync(Op::MemAllocAsync, args, h, {}, {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
+  *out = r.results[0];
+  add_device_range(*out, bytes, true);
+  return CUDA_SUCCESS;
 }
 
+// Async (no round trip): the free joins the stream's order on the server. An address this
+// process never allocated is refused here, as the driver does at the call.
 extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr p, CUstream stream) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (p == 0) return CUDA_SUCCESS;  // like cuMemFree(0)
+  CUdeviceptr base = 0;
+  if (!find_device_range(p, &base, nullptr) || base != p) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t args[] = {p};
   const HandleRef h[] = {stream_ref(stream)};
-  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) return st;
-  return gpool_impl_cuMemFree_v2(p);
+  const CUresult st = Session::instance().async(Op::MemFreeAsync, args, h);
+  if (st == CUDA_SUCCESS) remove_allocation(p);
+  return st;
+}
+
+// Memory pools: each device's default pool is a fixed handle (below); cuMemAllocFromPoolAsync on
+// it is cuMemAllocAsync. Other pools (cuMemPoolCreate) and pool attributes are not forwarded
+// and return CUDA_ERROR_NOT_SUPPORTED (logged).
+namespace {
+
+constexpr uintptr_t kDefaultPoolTag = 0x67706f6f6c000000ull;  // "gpool" in the high bytes
+
+CUmemoryPool default_pool(CUdevice dev) {
+  return reinterpret_cast<CUmemoryPool>(kDefaultPoolTag + static_cast<uintptr_t>(dev) + 1);
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuDeviceGetDefaultMemPool(CUmemoryPool* pool, CUdevice dev) {
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  int count = 0;
+  if (CUresult st = gpool_impl_cuDeviceGetCount(&count); st != CUDA_SUCCESS) return st;
+  if (dev < 0 || dev >= count) return CUDA_ERROR_INVALID_DEVICE;
+  *pool = default_pool(dev);
+  return CUDA_SUCCESS;
+}
+
+// cuDeviceSetMemPool is not forwarded, so the current pool is always the default one.
+extern "C" CUresult gpool_impl_cuDeviceGetMemPool(CUmemoryPool* pool, CUdevice dev) {
+  return gpool_impl_cuDeviceGetDefaultMemPool(pool, dev);
+}
+
+extern "C" CUresult gpool_impl_cuMemAllocFromPoolAsync(CUdeviceptr* out, size_t bytes,
+                                                       CUmemoryPool pool, CUstream stream) {
+  if (out == nullptr || pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  CUdevice dev = 0;
+  if (CUresult st = gpool_impl_cuCtxGetDevice(&dev); st != CUDA_SUCCESS) return st;
+  if (pool != default_pool(dev)) {
+    return gpool::abi::unimplemented(
+        "cuMemAllocFromPoolAsync (a pool other than the current device's default pool)");
+  }
+  return gpool_impl_cuMemAllocAsync(out, bytes, stream);
+}
+
+// Pitched allocation: the server's driver picks the pitch (its own alignment rules), and the
+// tenant's quota is charged pitch * height.
+extern "C" CUresult gpool_impl_cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pitch, size_t width,
+                                                  size_t height, unsigned int elem) {
+  if (dptr == nullptr || pitch == nullptr || width == 0 || height == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (elem != 4 && elem != 8 && elem != 16) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  Reply r;
+  const uint64_t args[] = {width, height, elem};
+  if (CUresult st = Session::instance().sync(Op::MemAllocPitch, args, {}, {}, {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.size() < 2 || r.results[1] < width) return CUDA_ERROR_UNKNOWN;
+  *dptr = r.results[0];
+  *pitch = r.results[1];
+  add_device_range(*dptr, r.results[1] * height, true);
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {

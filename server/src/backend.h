@@ -28,7 +28,8 @@ namespace gpool::server {
   X(cuStreamCreateWithPriority) X(cuStreamDestroy_v2) X(cuStreamSynchronize)         \
   X(cuStreamQuery) X(cuStreamWaitEvent) X(cuEventCreate) X(cuEventDestroy_v2)        \
   X(cuEventRecordWithFlags) X(cuEventSynchronize) X(cuEventQuery)                    \
-  X(cuEventElapsedTime_v2) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags)
+  X(cuEventElapsedTime_v2) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
+  X(cuCtxGetDevice) X(cuMemAllocPitch_v2) X(cuMemAllocAsync) X(cuMemFreeAsync)
 
 struct Driver {
 #define GPOOL_DRIVER_MEMBER(name) decltype(&::name) name = nullptr;

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "gpool/common/log.h"
+#include "reload.h"
 #include "supervisor.h"
 
 namespace {
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
+  std::signal(SIGHUP, gpool::server::on_reload_signal);  // re-read the tenants (reload.h)
 
   gpool::server::Supervisor sup(cfg);
   if (!sup.start(error)) {

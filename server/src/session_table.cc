@@ -44,6 +44,7 @@ int SessionTable::acquire() {
 }
 
 void SessionTable::release(int index) {
+  if (tenants_ != nullptr) settle_session(*tenants_, slots_[index]);
   slots_[index].bytes_held = 0;
   slots_[index].allocations = 0;
   slots_[index].tenant = -1;

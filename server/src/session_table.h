@@ -46,13 +46,19 @@ class SessionTable {
 
   // A free slot, zeroed and marked in use, or -1 when all are taken.
   int acquire();
+  // Settles the slot with its tenant (settle_session: what dev_bytes[] still records goes back
+  // to the tenant's quota, the tenant's session count drops) when a tenant table is set, then
+  // frees the slot. Every release path of the supervisor goes through here.
   void release(int index);
+  // The tenant table release() settles with (the supervisor's, set once before any fork).
+  void set_tenants(TenantTable* tenants) { tenants_ = tenants; }
   SessionSlot& slot(int index) { return slots_[index]; }
   size_t capacity() const { return capacity_; }
 
  private:
   size_t capacity_;
   SessionSlot* slots_;  // shared mapping of capacity_ slots
+  TenantTable* tenants_ = nullptr;
 };
 
 }  // namespace gpool::server

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "gpool/common/log.h"
+#include "session_table.h"
 
 namespace gpool::server {
 
@@ -135,6 +136,21 @@ void TenantTable::memory_view(int tenant, int device, uint64_t physical_free,
   const uint64_t held = u.bytes_held.load(std::memory_order_relaxed);
   total_out = std::min(quota, physical_total);
   free_out = std::min(physical_free, quota > held ? quota - held : 0);
+}
+
+bool admit_session(TenantTable& tenants, int tenant, SessionSlot& slot) {
+  if (tenant >= 0 && !tenants.try_open_session(tenant)) return false;
+  slot.tenant.store(tenant);
+  return true;
+}
+
+void settle_session(TenantTable& tenants, SessionSlot& slot) {
+  const int tenant = slot.tenant.exchange(-1);
+  for (int d = 0; d < kMaxDevices; ++d) {
+    const uint64_t bytes = slot.dev_bytes[d].exchange(0);
+    if (tenant >= 0) tenants.uncharge(tenant, d, bytes);
+  }
+  if (tenant >= 0) tenants.close_session(tenant);
 }
 
 }  // namespace gpool::server

@@ -30,6 +30,8 @@
 
 namespace gpool::server {
 
+struct SessionSlot;  // session_table.h
+
 inline constexpr int kMaxTenants = 256;
 inline constexpr int kMaxDevices = 16;
 
@@ -91,5 +93,14 @@ class TenantTable {
   static bool valid(int tenant, int device);
   TenantSlot* slots_;  // shared mapping of kMaxTenants slots
 };
+
+// Binds a new session's slot to its tenant and counts the session against the tenant's
+// max_sessions. Returns false (slot untouched) when the tenant already has max_sessions open.
+// tenant < 0 (no accounting) always admits. Supervisor only.
+bool admit_session(TenantTable& tenants, int tenant, SessionSlot& slot);
+// Returns to the slot's tenant every byte the slot's dev_bytes[] still records, closes the
+// tenant's session count and unbinds the slot. Idempotent. Supervisor only, after the worker
+// has exited (or never started).
+void settle_session(TenantTable& tenants, SessionSlot& slot);
 
 }  // namespace gpool::server

@@ -166,6 +166,9 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*h
     case Op::MemAlloc: st = op_mem_alloc(c); break;
     case Op::MemFree: st = op_mem_free(c); break;
     case Op::MemGetInfo: st = op_mem_get_info(c); break;
+    case Op::MemAllocPitch: st = op_mem_alloc_pitch(c); break;
+    case Op::MemAllocAsync: st = op_mem_alloc_async(c); break;
+    case Op::MemFreeAsync: st = op_mem_free_async(c); break;
     case Op::MemcpyHtoD: st = op_memcpy_htod(c); break;
     case Op::MemcpyDtoH: st = op_memcpy_dtoh(c); break;
     case Op::MemcpyDtoD: st = op_memcpy_dtod(c); break;
@@ -238,7 +241,7 @@ CUresult Worker::op_attach(Ctx& c) {
   d.name = name;
   size_t total = 0;
   drv_.cuDeviceTotalMem_v2(&total, dev);
-  d.total_mem = total;
+  d.total_mem = tenant_total(static_cast<int>(dev), total);  // the tenant's view (quota)
   CUuuid uuid{};
   drv_.cuDeviceGetUuid_v2(&uuid, dev);
   std::memcpy(d.uuid.data(), uuid.bytes, 16);

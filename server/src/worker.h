@@ -97,6 +97,16 @@ class Worker {
   CUresult op_memcpy_dtod(Ctx& c);
   CUresult op_memset(Ctx& c);
   bool range_ok(CUdeviceptr p, uint64_t bytes) const;
+  // worker_memory.cc: allocation paths beyond cuMemAlloc and the tenant's quota (tenant_table.h)
+  CUresult op_mem_alloc_pitch(Ctx& c);
+  CUresult op_mem_alloc_async(Ctx& c);
+  CUresult op_mem_free_async(Ctx& c);
+  int current_device();                              // physical ordinal of the current context
+  bool charge(int device, uint64_t bytes);           // false: over the tenant's quota
+  void uncharge(int device, uint64_t bytes);
+  void record_allocation(CUdeviceptr p, uint64_t bytes, int device);
+  void forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it);
+  uint64_t tenant_total(int device, uint64_t physical_total) const;  // min(quota, physical)
   // worker_module.cc
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);
@@ -137,6 +147,7 @@ class Worker {
   std::unordered_map<uint64_t, Function> functions_;
   std::map<CUdeviceptr, uint64_t> allocations_;
   std::map<CUdeviceptr, uint64_t> globals_;
+  std::map<CUdeviceptr, int> alloc_device_;  // device each allocation was charged on (worker_memory.cc)
   uint64_t bytes_held_ = 0;
 
   // Sticky async error and progress.

@@ -1,5 +1,12 @@
-// Worker: device memory allocations and the range check every copy and memset uses
-// (the session's allocations and module globals). Copies and memsets: worker_copy.cc.
+// Worker: device memory allocations, the tenant's memory quota, and the range check every copy
+// and memset uses (the session's allocations and module globals). Copies and memsets:
+// worker_copy.cc.
+//
+// Quota (tenant_table.h): every allocation path charges the tenant on the device of the
+// current context before the driver is asked (try_charge; over quota -> OUT_OF_MEMORY without
+// a driver call), then records the bytes in this session's SessionSlot so the supervisor can
+// return them if the worker dies. The requested size is charged (cuMemAllocPitch: pitch *
+// height as the driver chose it), not the driver's page-rounded size.
 #include "worker.h"
 
 #include "gpool/common/log.h"
@@ -15,21 +22,137 @@ bool inside(const std::map<CUdeviceptr, uint64_t>& ranges, CUdeviceptr p, uint64
   return off <= it->second && bytes <= it->second - off;
 }
 
+spdlog::logger& logger() { return log::logger("worker"); }
+
 }  // namespace
 
 bool Worker::range_ok(CUdeviceptr p, uint64_t bytes) const {
   return inside(allocations_, p, bytes) || inside(globals_, p, bytes);
 }
 
-CUresult Worker::op_mem_alloc(Ctx& c) {
-  const uint64_t bytes = c.arg(0);
-  CUdeviceptr p = 0;
-  const CUresult st = drv_.cuMemAlloc_v2(&p, bytes);
-  if (st != CUDA_SUCCESS) return st;
+int Worker::current_device() {
+  CUdevice dev = 0;
+  if (drv_.cuCtxGetDevice(&dev) != CUDA_SUCCESS || dev < 0 || dev >= kMaxDevices) return 0;
+  return static_cast<int>(dev);
+}
+
+bool Worker::charge(int device, uint64_t bytes) {
+  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
+    if (!params_.tenants->try_charge(params_.tenant_index, device, bytes)) {
+      const TenantDeviceUsage& u = params_.tenants->slot(params_.tenant_index).dev[device];
+      logger().info("session {}: tenant {} asked for {} bytes on device {} but holds {} of its "
+                    "{}-byte quota; refused with CUDA_ERROR_OUT_OF_MEMORY",
+                    params_.session_id, params_.tenant, bytes, device, u.bytes_held.load(),
+                    u.quota_bytes.load());
+      return false;
+    }
+  }
+  slot_.dev_bytes[device].fetch_add(bytes, std::memory_order_acq_rel);
+  return true;
+}
+
+void Worker::uncharge(int device, uint64_t bytes) {
+  // Session slot first, tenant second (session_table.h: a kill in between can only over-count).
+  uint64_t cur = slot_.dev_bytes[device].load(std::memory_order_relaxed);
+  while (!slot_.dev_bytes[device].compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0)) {
+  }
+  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
+    params_.tenants->uncharge(params_.tenant_index, device, bytes);
+  }
+}
+
+uint64_t Worker::tenant_total(int device, uint64_t physical_total) const {
+  if (params_.tenants == nullptr || params_.tenant_index < 0) return physical_total;
+  uint64_t free_bytes = 0, total = 0;
+  params_.tenants->memory_view(params_.tenant_index, device, physical_total, physical_total,
+                               free_bytes, total);
+  return total;
+}
+
+void Worker::record_allocation(CUdeviceptr p, uint64_t bytes, int device) {
   allocations_[p] = bytes;
+  alloc_device_[p] = device;
   bytes_held_ += bytes;
   slot_.bytes_held.store(bytes_held_);
   slot_.allocations.store(allocations_.size());
+}
+
+void Worker::forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it) {
+  const uint64_t bytes = it->second;
+  int device = 0;
+  if (auto d = alloc_device_.find(it->first); d != alloc_device_.end()) {
+    device = d->second;
+    alloc_device_.erase(d);
+  }
+  bytes_held_ -= bytes;
+  allocations_.erase(it);
+  slot_.bytes_held.store(bytes_held_);
+  slot_.allocations.store(allocations_.size());
+  uncharge(device, bytes);
+}
+
+CUresult Worker::op_mem_alloc(Ctx& c) {
+  const uint64_t bytes = c.arg(0);
+  const int device = current_device();
+  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUdeviceptr p = 0;
+  const CUresult st = drv_.cuMemAlloc_v2(&p, bytes);
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bytes);
+    return st;
+  }
+  record_allocation(p, bytes, device);
+  c.results = {p};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mem_alloc_pitch(Ctx& c) {
+  const uint64_t width = c.arg(0), height = c.arg(1), elem = c.arg(2);
+  if (width == 0 || height == 0 || (elem != 4 && elem != 8 && elem != 16)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  // The driver picks the pitch; charge an upper bound first (width rounded up to 1 KiB, far
+  // above any device's pitch alignment), then correct it to what was really allocated.
+  constexpr uint64_t kMaxPitchAlign = 1024;
+  if (width > UINT64_MAX - kMaxPitchAlign || height > UINT64_MAX / (width + kMaxPitchAlign)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const uint64_t bound = (width + kMaxPitchAlign - 1) / kMaxPitchAlign * kMaxPitchAlign * height;
+  const int device = current_device();
+  if (!charge(device, bound)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUdeviceptr p = 0;
+  size_t pitch = 0;
+  const CUresult st = drv_.cuMemAllocPitch_v2(&p, &pitch, width, height, static_cast<unsigned>(elem));
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bound);
+    return st;
+  }
+  const uint64_t bytes = static_cast<uint64_t>(pitch) * height;
+  if (bytes < bound) {
+    uncharge(device, bound - bytes);
+  } else if (bytes > bound && !charge(device, bytes - bound)) {
+    uncharge(device, bound);
+    drv_.cuMemFree_v2(p);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  record_allocation(p, bytes, device);
+  c.results = {p, pitch};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mem_alloc_async(Ctx& c) {
+  const uint64_t bytes = c.arg(0);
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  const int device = current_device();
+  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUdeviceptr p = 0;
+  const CUresult st = drv_.cuMemAllocAsync(&p, bytes, stream);
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bytes);
+    return st;
+  }
+  record_allocation(p, bytes, device);
   c.results = {p};
   return CUDA_SUCCESS;
 }
@@ -38,24 +161,44 @@ CUresult Worker::op_mem_free(Ctx& c) {
   const CUdeviceptr p = c.arg(0);
   auto it = allocations_.find(p);
   if (it == allocations_.end()) {
-    log::logger("worker").warn("session {}: free of {:#x}, which is not an allocation of this session",
-                               params_.session_id, p);
+    logger().warn("session {}: free of {:#x}, which is not an allocation of this session",
+                  params_.session_id, p);
     return CUDA_ERROR_INVALID_VALUE;
   }
   const CUresult st = drv_.cuMemFree_v2(p);
   if (st != CUDA_SUCCESS) return st;
-  bytes_held_ -= it->second;
-  allocations_.erase(it);
-  slot_.bytes_held.store(bytes_held_);
-  slot_.allocations.store(allocations_.size());
+  forget_allocation(it);
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mem_free_async(Ctx& c) {
+  const CUdeviceptr p = c.arg(0);
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  auto it = allocations_.find(p);
+  if (it == allocations_.end()) {
+    logger().warn("session {}: stream-ordered free of {:#x}, which is not an allocation of this "
+                  "session", params_.session_id, p);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const CUresult st = drv_.cuMemFreeAsync(p, stream);
+  if (st != CUDA_SUCCESS) return st;
+  // The address leaves the session's table now: later calls may not use it, and the quota is
+  // returned at once (the driver reuses the memory in stream order).
+  forget_allocation(it);
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_get_info(Ctx& c) {
   size_t free_bytes = 0, total = 0;
   const CUresult st = drv_.cuMemGetInfo_v2(&free_bytes, &total);
-  c.results = {free_bytes, total};
-  return st;
+  if (st != CUDA_SUCCESS) return st;
+  uint64_t f = free_bytes, t = total;
+  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
+    params_.tenants->memory_view(params_.tenant_index, current_device(), free_bytes, total, f, t);
+  }
+  c.results = {f, t};
+  return CUDA_SUCCESS;
 }
 
 }  // namespace gpool::server

@@ -16,6 +16,7 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -187,6 +188,90 @@ int wait_for_error() {
 
 }  // namespace
 
+// probe tenant: a line-driven client for the tenant tests (tests/remote/tenants.py). Attaches,
+// prints "READY", then answers one line per command read from stdin until it ends:
+//   alloc N | alloc_async N | alloc_pitch W H   -> "ALLOC ok 0xPTR" or "ALLOC <error name>"
+//   free PTR | free_async PTR                   -> "FREE ok" / "FREE <error>"
+//   info                                        -> "MEMINFO <free> <total>" (cuMemGetInfo)
+//   total                                       -> "TOTAL <bytes>" (cuDeviceTotalMem)
+//   fill PTR N BYTE                             -> "FILL ok" (memset + synchronize)
+//   check PTR N BYTE                            -> "CHECK ok" when all N bytes equal BYTE
+//   use PTR                                     -> "USE ok" or "USE <error>": memset of 4 bytes at
+//                                                  PTR, then a device->host read, synchronized
+namespace {
+
+int tenant_client() {
+  attach();
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemAllocAsync);
+  DRV(cuMemAllocPitch_v2);
+  DRV(cuMemFree_v2);
+  DRV(cuMemFreeAsync);
+  DRV(cuMemGetInfo_v2);
+  DRV(cuDeviceTotalMem_v2);
+  DRV(cuMemsetD8_v2);
+  DRV(cuMemcpyDtoH_v2);
+  DRV(cuCtxSynchronize);
+  auto say = [](const char* what, CUresult r, const std::string& ok_text = "ok") {
+    std::printf("%s %s\n", what, r == CUDA_SUCCESS ? ok_text.c_str() : err_name(r));
+    std::fflush(stdout);
+  };
+  std::printf("READY\n");
+  std::fflush(stdout);
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin) != nullptr) {
+    char cmd[32] = {};
+    unsigned long long a = 0, b = 0, c = 0;
+    const int n = std::sscanf(line, "%31s %lli %lli %lli", cmd, &a, &b, &c);
+    const std::string op = n >= 1 ? cmd : "";
+    CUdeviceptr p = 0;
+    char hex[32];
+    if (op == "alloc" || op == "alloc_async" || op == "alloc_pitch") {
+      size_t pitch = 0;
+      CUresult r = op == "alloc"       ? p_cuMemAlloc_v2(&p, a)
+                   : op == "alloc_async" ? p_cuMemAllocAsync(&p, a, nullptr)
+                                         : p_cuMemAllocPitch_v2(&p, &pitch, a, b, 4);
+      if (r == CUDA_SUCCESS && op == "alloc_async") r = p_cuCtxSynchronize();
+      std::snprintf(hex, sizeof hex, "ok 0x%llx", static_cast<unsigned long long>(p));
+      say("ALLOC", r, hex);
+    } else if (op == "free" || op == "free_async") {
+      CUresult r = op == "free" ? p_cuMemFree_v2(a) : p_cuMemFreeAsync(a, nullptr);
+      if (r == CUDA_SUCCESS) r = p_cuCtxSynchronize();
+      say("FREE", r);
+    } else if (op == "info") {
+      size_t f = 0, t = 0;
+      const CUresult r = p_cuMemGetInfo_v2(&f, &t);
+      say("MEMINFO", r, std::to_string(f) + " " + std::to_string(t));
+    } else if (op == "total") {
+      size_t t = 0;
+      const CUresult r = p_cuDeviceTotalMem_v2(&t, 0);
+      say("TOTAL", r, std::to_string(t));
+    } else if (op == "fill") {
+      CUresult r = p_cuMemsetD8_v2(a, static_cast<unsigned char>(c), b);
+      if (r == CUDA_SUCCESS) r = p_cuCtxSynchronize();
+      say("FILL", r);
+    } else if (op == "check") {
+      std::vector<unsigned char> host(b, 0);
+      const CUresult r = p_cuMemcpyDtoH_v2(host.data(), a, b);
+      const bool same = std::all_of(host.begin(), host.end(),
+                                    [&](unsigned char v) { return v == static_cast<unsigned char>(c); });
+      say("CHECK", r, same ? "ok" : "differs");
+    } else if (op == "use") {
+      CUresult r = p_cuMemsetD8_v2(a, 0x11, 4);
+      if (r == CUDA_SUCCESS) r = p_cuCtxSynchronize();
+      unsigned char back[4];
+      if (r == CUDA_SUCCESS) r = p_cuMemcpyDtoH_v2(back, a, 4);
+      say("USE", r);
+    } else {
+      std::printf("UNKNOWN %s", line);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s forged | hold MIB | wait\n", argv[0]);
@@ -201,6 +286,7 @@ int main(int argc, char** argv) {
   if (mode == "forged") return forged();
   if (mode == "hold" && argc > 2) return hold(std::strtoull(argv[2], nullptr, 10));
   if (mode == "wait") return wait_for_error();
+  if (mode == "tenant") return tenant_client();
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }
