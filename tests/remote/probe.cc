@@ -9,6 +9,9 @@
 //   probe hold MIB   allocates MIB MiB, prints "HOLDING" and then copies host->device and
 //                    device->host over the whole allocation forever (the test SIGKILLs it
 //                    mid-copy).
+//   probe devices    every device the shim lists (several servers: their union): a kernel on
+//                    (1 << ordinal) MiB of each, checked; prints "DEVICES n", "DEVICE i NAME ok",
+//                    then "HOLDING" until stdin ends, then frees and prints PASS.
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
 //                    one fails; prints "ERROR <name>" and exits 0 on a CUDA error (the test
 //                    kills the server meanwhile), 1 if a call hangs past 60 s (never expected).
@@ -270,6 +273,133 @@ int tenant_client() {
   return 0;
 }
 
+// --- several devices and servers (client shim): devices ------------------------------------
+
+// scale_add(p, n, a, b): p[i] = p[i] * a + b.
+const char kDevicesPtx[] = R"(
+.version 7.0
+.target sm_50
+.address_size 64
+.visible .entry scale_add(.param .u64 p, .param .u32 n, .param .u32 a, .param .u32 b)
+{
+  .reg .pred %pr;
+  .reg .b32 %r<9>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [p];
+  ld.param.u32 %r1, [n];
+  ld.param.u32 %r2, [a];
+  ld.param.u32 %r7, [b];
+  mov.u32 %r3, %ctaid.x;
+  mov.u32 %r4, %ntid.x;
+  mov.u32 %r5, %tid.x;
+  mad.lo.s32 %r3, %r3, %r4, %r5;
+  setp.ge.u32 %pr, %r3, %r1;
+  @%pr bra DONE;
+  cvta.to.global.u64 %rd2, %rd1;
+  mul.wide.u32 %rd3, %r3, 4;
+  add.s64 %rd2, %rd2, %rd3;
+  ld.global.u32 %r6, [%rd2];
+  mad.lo.s32 %r6, %r6, %r2, %r7;
+  st.global.u32 [%rd2], %r6;
+DONE:
+  ret;
+}
+)";
+
+// One device's work: a module, (1 << dev) MiB filled with dev + 1, p = p * 3 + dev on a stream
+// of that device, checked on the host. Returns the allocation (kept until the end).
+CUdeviceptr devices_work(int dev, CUcontext ctx) {
+  DRV(cuCtxSetCurrent);
+  DRV(cuModuleLoadData);
+  DRV(cuModuleGetFunction);
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuStreamCreate);
+  DRV(cuStreamSynchronize);
+  DRV(cuStreamDestroy_v2);
+  DRV(cuLaunchKernel);
+  DRV(cuMemcpyDtoH_v2);
+  must(p_cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+  CUmodule mod = nullptr;
+  must(p_cuModuleLoadData(&mod, kDevicesPtx), "cuModuleLoadData");
+  CUfunction f = nullptr;
+  must(p_cuModuleGetFunction(&f, mod, "scale_add"), "cuModuleGetFunction");
+  const size_t bytes = size_t{1} << (20 + dev);
+  unsigned n = static_cast<unsigned>(bytes / 4);
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, bytes), "cuMemAlloc");
+  must(p_cuMemsetD32_v2(d, static_cast<unsigned>(dev + 1), n), "cuMemsetD32");
+  CUstream s = nullptr;
+  must(p_cuStreamCreate(&s, 0), "cuStreamCreate");
+  unsigned a = 3, b = static_cast<unsigned>(dev);
+  void* args[] = {&d, &n, &a, &b};
+  must(p_cuLaunchKernel(f, (n + 255) / 256, 1, 1, 256, 1, 1, 0, s, args, nullptr), "cuLaunchKernel");
+  must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+  must(p_cuStreamDestroy_v2(s), "cuStreamDestroy");
+  std::vector<int> back(n, -1);
+  must(p_cuMemcpyDtoH_v2(back.data(), d, bytes), "cuMemcpyDtoH");
+  const int want = (dev + 1) * 3 + dev;
+  for (unsigned i = 0; i < n; ++i) {
+    if (back[i] != want) {
+      std::printf("FAIL: device %d: element %u is %d, expected %d\n", dev, i, back[i], want);
+      std::exit(1);
+    }
+  }
+  return d;
+}
+
+// Every device the shim offers: its name, then devices_work() through its primary context, and
+// once more through a created context of the last device. Prints "DEVICES n", one
+// "DEVICE i <name> ok" line each, then "HOLDING" while every allocation is kept; reads stdin to
+// its end (the test checks the servers' status meanwhile), frees everything and prints PASS.
+int devices() {
+  DRV(cuInit);
+  DRV(cuDeviceGetCount);
+  DRV(cuDeviceGetName);
+  DRV(cuDevicePrimaryCtxRetain);
+  DRV(cuCtxCreate_v4);
+  DRV(cuCtxDestroy_v2);
+  DRV(cuCtxGetDevice);
+  DRV(cuCtxSetCurrent);
+  DRV(cuMemFree_v2);
+  must(p_cuInit(0), "cuInit");
+  int count = 0;
+  must(p_cuDeviceGetCount(&count), "cuDeviceGetCount");
+  std::printf("DEVICES %d\n", count);
+  std::vector<CUcontext> ctxs(static_cast<size_t>(count));
+  std::vector<CUdeviceptr> held(static_cast<size_t>(count));
+  for (int dev = 0; dev < count; ++dev) {
+    char name[128] = {};
+    must(p_cuDeviceGetName(name, sizeof name, dev), "cuDeviceGetName");
+    must(p_cuDevicePrimaryCtxRetain(&ctxs[static_cast<size_t>(dev)], dev), "cuDevicePrimaryCtxRetain");
+    held[static_cast<size_t>(dev)] = devices_work(dev, ctxs[static_cast<size_t>(dev)]);
+    CUdevice cur = -1;
+    must(p_cuCtxGetDevice(&cur), "cuCtxGetDevice");
+    if (cur != dev) {
+      std::printf("FAIL: device %d current, cuCtxGetDevice says %d\n", dev, cur);
+      return 1;
+    }
+    std::printf("DEVICE %d %s ok\n", dev, name);
+  }
+  // A created context of the last device reaches the same device (and frees what it made).
+  CUcontext mine = nullptr;
+  must(p_cuCtxCreate_v4(&mine, nullptr, 0, count - 1), "cuCtxCreate");
+  const CUdeviceptr extra = devices_work(count - 1, mine);
+  must(p_cuMemFree_v2(extra), "cuMemFree in a created context");
+  must(p_cuCtxDestroy_v2(mine), "cuCtxDestroy");
+  std::printf("HOLDING\n");
+  std::fflush(stdout);
+  char buf[64];
+  while (std::fread(buf, 1, sizeof buf, stdin) > 0) {
+  }
+  for (int dev = 0; dev < count; ++dev) {
+    must(p_cuCtxSetCurrent(ctxs[static_cast<size_t>(dev)]), "cuCtxSetCurrent");
+    must(p_cuMemFree_v2(held[static_cast<size_t>(dev)]), "cuMemFree");
+  }
+  std::printf("PASS\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -287,6 +417,7 @@ int main(int argc, char** argv) {
   if (mode == "hold" && argc > 2) return hold(std::strtoull(argv[2], nullptr, 10));
   if (mode == "wait") return wait_for_error();
   if (mode == "tenant") return tenant_client();
+  if (mode == "devices") return devices();
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }
