@@ -1,5 +1,6 @@
 // Shim: copies and memsets. H2D is async on the wire (the bytes are captured once send()
-// returns), D2H is a sync call whose reply segment lands straight in the caller's buffer,
+// returns; they are sent straight from the caller's buffer), D2H is a sync call whose data
+// (MemcpyDtoHChunk notes, calls.fbs) lands straight in the caller's buffer,
 // D2D and memsets are async. Copies above 1 GiB are split into several calls.
 #include <algorithm>
 
@@ -36,7 +37,9 @@ CUresult dtoh(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sy
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
     const size_t n = std::min(kChunk, bytes - off);
-    const uint64_t args[] = {src + off, n, sync_api ? 1u : 0u};
+    // accept_chunks = 1: the server streams the bytes in MemcpyDtoHChunk notes, each received
+    // straight into `dst` at its offset, while it copies the next chunks from the device.
+    const uint64_t args[] = {src + off, n, sync_api ? 1u : 0u, 1u};
     const gpool::transport::MutableBytes dest{static_cast<std::byte*>(dst) + off, n};
     if (CUresult st = Session::instance().sync(Op::MemcpyDtoH, args, h, {}, {}, nullptr, {&dest, 1});
         st != CUDA_SUCCESS) {

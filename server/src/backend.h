@@ -29,6 +29,7 @@ namespace gpool::server {
   X(cuStreamQuery) X(cuStreamWaitEvent) X(cuEventCreate) X(cuEventDestroy_v2)        \
   X(cuEventRecordWithFlags) X(cuEventSynchronize) X(cuEventQuery)                    \
   X(cuEventElapsedTime_v2) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
+  X(cuMemHostAlloc) X(cuMemFreeHost)                                                \
   X(cuCtxGetDevice) X(cuMemAllocPitch_v2) X(cuMemAllocAsync) X(cuMemFreeAsync)
 
 struct Driver {

@@ -32,6 +32,7 @@
 #include "gpool/transport/transport.h"
 #include "image_cache.h"
 #include "session_table.h"
+#include "staging_ring.h"
 #include "tenant_table.h"
 
 namespace gpool::server {
@@ -94,6 +95,7 @@ class Worker {
   CUresult op_mem_get_info(Ctx& c);
   CUresult op_memcpy_htod(Ctx& c);
   CUresult op_memcpy_dtoh(Ctx& c);
+  CUresult dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream stream);
   CUresult op_memcpy_dtod(Ctx& c);
   CUresult op_memset(Ctx& c);
   bool range_ok(CUdeviceptr p, uint64_t bytes) const;
@@ -160,6 +162,7 @@ class Worker {
   uint64_t out_sent_[2] = {0, 0};
   std::vector<std::byte> out_buf_;
   std::vector<std::byte> staging_;
+  StagingRing ring_{drv_};  // pinned chunks that copies flow through (worker_copy.cc)
 };
 
 }  // namespace gpool::server

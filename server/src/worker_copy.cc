@@ -1,43 +1,63 @@
 // Worker: copies and memsets, each range checked against the session's allocations and
-// module globals (Worker::range_ok in worker_memory.cc).
+// module globals (Worker::range_ok in worker_memory.cc). H2D and D2H copies flow through the
+// staging ring in chunks (staging_ring.h), overlapping the network with the device copies.
 #include "worker.h"
+
+#include <algorithm>
 
 #include "gpool/common/log.h"
 
 namespace gpool::server {
 
+// H2D: the handle and the whole range are checked before a byte is received, so a forged
+// destination never sees data; on any failure the unread rest of the segment is skipped by the
+// next recv_head(). The segment is then received chunk by chunk into the staging ring, each
+// chunk's device copy enqueued on the call's stream while the next chunk is received.
 CUresult Worker::op_memcpy_htod(Ctx& c) {
   const CUdeviceptr dst = c.arg(0);
   const uint64_t bytes = c.arg(1);
+  const bool sync_api = c.arg(2) != 0;
   if (in_->segments_left() != 1 || head_.segment_lengths.size() != 1 ||
       head_.segment_lengths[0] != bytes) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  staging_.resize(bytes);
-  if (transport::Status s = in_->recv_segment({staging_.data(), bytes}); !s.ok()) {
-    c.fatal = true;
-    return CUDA_ERROR_UNKNOWN;
-  }
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   if (!range_ok(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
-  // The staging buffer is reused by the next call, so the copy completes here in every form
-  // (the client did not wait for it: H2D is async on the wire once its bytes are captured).
-  if (stream != nullptr) {
-    CUresult st = drv_.cuMemcpyHtoDAsync_v2(dst, staging_.data(), bytes, stream);
-    if (st == CUDA_SUCCESS) st = drv_.cuStreamSynchronize(stream);
-    return st;
+  if (CUresult st = ring_.ensure(); st != CUDA_SUCCESS) return st;
+  CUresult result = CUDA_SUCCESS;
+  for (uint64_t off = 0; off < bytes;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(ring_.chunk(), bytes - off));
+    StagingRing::Slot* slot = nullptr;
+    if (result = ring_.acquire(slot); result != CUDA_SUCCESS) break;
+    if (transport::Status s = in_->recv_segment_part({slot->data, n}); !s.ok()) {
+      c.fatal = true;
+      return CUDA_ERROR_UNKNOWN;
+    }
+    result = drv_.cuMemcpyHtoDAsync_v2(dst + off, slot->data, n, stream);
+    if (result == CUDA_SUCCESS) result = ring_.release(*slot, stream);
+    if (result != CUDA_SUCCESS) break;
+    off += n;
   }
-  return drv_.cuMemcpyHtoD_v2(dst, staging_.data(), bytes);
+  // The synchronous form completes before the next call runs (as cuMemcpyHtoD does); an async
+  // copy stays in flight in stream order, and the slots' events guard the staging memory.
+  if (sync_api || result != CUDA_SUCCESS) {
+    const CUresult st = ring_.drain();
+    if (result == CUDA_SUCCESS) result = st;
+  }
+  return result;
 }
 
 CUresult Worker::op_memcpy_dtoh(Ctx& c) {
   const CUdeviceptr src = c.arg(0);
   const uint64_t bytes = c.arg(1);
   const bool sync_api = c.arg(2) != 0;
+  const bool chunks = c.arg(3) != 0;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   if (!range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
+  if (chunks) return dtoh_chunked(c, src, bytes, stream);
+  // A client that takes the bytes only as one reply segment: stage the whole copy.
   staging_.resize(bytes);
   CUresult st;
   if (sync_api) {
@@ -48,6 +68,48 @@ CUresult Worker::op_memcpy_dtoh(Ctx& c) {
   }
   if (st == CUDA_SUCCESS) c.segments_out.push_back({staging_.data(), bytes});
   return st;
+}
+
+// D2H in MemcpyDtoHChunk notes: up to slots() device copies run ahead into the staging ring
+// while the oldest finished chunk is sent. Stream order is the call's stream (the legacy
+// default stream for the synchronous form, which orders it after earlier work as cuMemcpyDtoH
+// does). A failed chunk stops the notes and its status goes into the Reply.
+CUresult Worker::dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream stream) {
+  if (CUresult st = ring_.ensure(); st != CUDA_SUCCESS) return st;
+  struct InFlight {
+    StagingRing::Slot* slot;
+    uint64_t off;
+    size_t n;
+  };
+  std::vector<InFlight> window;  // oldest first; at most slots() entries
+  window.reserve(ring_.slots());
+  uint64_t issued = 0;
+  CUresult result = CUDA_SUCCESS;
+  while (result == CUDA_SUCCESS && (issued < bytes || !window.empty())) {
+    while (issued < bytes && window.size() < ring_.slots()) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(ring_.chunk(), bytes - issued));
+      StagingRing::Slot* slot = nullptr;
+      if (result = ring_.acquire(slot); result != CUDA_SUCCESS) break;
+      result = drv_.cuMemcpyDtoHAsync_v2(slot->data, src + issued, n, stream);
+      if (result == CUDA_SUCCESS) result = ring_.release(*slot, stream);
+      if (result != CUDA_SUCCESS) break;
+      window.push_back({slot, issued, n});
+      issued += n;
+    }
+    if (result != CUDA_SUCCESS || window.empty()) break;
+    const InFlight f = window.front();
+    window.erase(window.begin());
+    if (result = ring_.wait(*f.slot); result != CUDA_SUCCESS) break;
+    const uint64_t args[] = {f.off};
+    remote::build_call(fbb_, 0, 0, remote::Op::MemcpyDtoHChunk, true, args, {}, {}, 1);
+    const transport::ConstBytes seg{f.slot->data, f.n};
+    if (!conn_->send(protocol::finished_bytes(fbb_), {&seg, 1}).ok()) {
+      c.fatal = true;
+      return CUDA_ERROR_UNKNOWN;
+    }
+  }
+  if (result != CUDA_SUCCESS) (void)ring_.drain();
+  return result;
 }
 
 CUresult Worker::op_memcpy_dtod(Ctx& c) {

@@ -210,7 +210,26 @@ Status StreamConnection::do_recv_head(FrameHead& head, Timeout timeout) {
   head.segment_lengths = std::move(lengths);
   seg_count_ = header.segment_count;
   seg_next_ = 0;
+  seg_done_ = 0;
   return Status::success();
+}
+
+Status StreamConnection::recv_into(MutableBytes dest, const Deadline& deadline) {
+  const size_t len = dest.size();
+  const size_t done = std::min<size_t>(buffered(), len);
+  if (done > 0) std::memcpy(dest.data(), rbuf_.data() + rpos_, done);
+  rpos_ += done;
+  const size_t rest = len - done;
+  if (rest == 0) return Status::success();
+  if (rest < kDirectReadMin) {
+    Status s = fill(rest, deadline);
+    if (s.ok()) {
+      std::memcpy(dest.data() + done, rbuf_.data() + rpos_, rest);
+      rpos_ += rest;
+    }
+    return s;
+  }
+  return stream_->read_exact(dest.subspan(done), deadline);
 }
 
 Status StreamConnection::recv_segment(MutableBytes dest, Timeout timeout) {
@@ -220,30 +239,15 @@ Status StreamConnection::recv_segment(MutableBytes dest, Timeout timeout) {
                         fmt::format("recv_segment: the current frame from {} has no segment left",
                                     peer_));
   }
-  const uint64_t len = seg_lengths_[seg_next_];
+  const uint64_t len = seg_lengths_[seg_next_] - seg_done_;
   if (dest.size() != len) {
     return Status::make(Code::kInvalidArgument,
-                        fmt::format("recv_segment: segment {} has {} bytes but the destination "
-                                    "holds {}",
+                        fmt::format("recv_segment: segment {} has {} bytes left but the "
+                                    "destination holds {}",
                                     seg_next_, len, dest.size()));
   }
-  size_t done = std::min<size_t>(buffered(), len);
-  if (done > 0) std::memcpy(dest.data(), rbuf_.data() + rpos_, done);
-  rpos_ += done;
-  const size_t rest = len - done;
-  if (rest > 0) {
-    const Deadline deadline = recv_deadline(timeout);
-    Status s;
-    if (rest < kDirectReadMin) {
-      s = fill(rest, deadline);
-      if (s.ok()) {
-        std::memcpy(dest.data() + done, rbuf_.data() + rpos_, rest);
-        rpos_ += rest;
-      }
-    } else {
-      s = stream_->read_exact(dest.subspan(done), deadline);
-    }
-    if (!s.ok()) {
+  if (len > 0) {
+    if (Status s = recv_into(dest, recv_deadline(timeout)); !s.ok()) {
       if (s.code == Code::kDisconnected && !shut_.load()) {
         s.text = fmt::format("{} closed the connection in the middle of segment {}", peer_, seg_next_);
       }
@@ -251,6 +255,31 @@ Status StreamConnection::recv_segment(MutableBytes dest, Timeout timeout) {
     }
   }
   ++seg_next_;
+  seg_done_ = 0;
+  if (rpos_ == rend_) rpos_ = rend_ = 0;
+  return Status::success();
+}
+
+Status StreamConnection::recv_segment_part(MutableBytes dest, Timeout timeout) {
+  if (Status s = check_recv(); !s.ok()) return s;
+  const uint64_t left = segment_part_left();
+  if (seg_next_ >= seg_count_ || dest.empty() || dest.size() > left) {
+    return Status::make(Code::kInvalidArgument,
+                        fmt::format("recv_segment_part: {} bytes asked but the current segment "
+                                    "from {} has {} left",
+                                    dest.size(), peer_, left));
+  }
+  if (Status s = recv_into(dest, recv_deadline(timeout)); !s.ok()) {
+    if (s.code == Code::kDisconnected && !shut_.load()) {
+      s.text = fmt::format("{} closed the connection in the middle of segment {}", peer_, seg_next_);
+    }
+    return fail_recv(s);
+  }
+  seg_done_ += dest.size();
+  if (seg_done_ == seg_lengths_[seg_next_]) {
+    ++seg_next_;
+    seg_done_ = 0;
+  }
   if (rpos_ == rend_) rpos_ = rend_ = 0;
   return Status::success();
 }
@@ -262,7 +291,7 @@ Status StreamConnection::skip_segment(Timeout timeout) {
                         fmt::format("skip_segment: the current frame from {} has no segment left",
                                     peer_));
   }
-  uint64_t rest = seg_lengths_[seg_next_];
+  uint64_t rest = seg_lengths_[seg_next_] - seg_done_;
   const Deadline deadline = recv_deadline(timeout);
   while (rest > 0) {
     if (buffered() == 0) {
@@ -280,6 +309,7 @@ Status StreamConnection::skip_segment(Timeout timeout) {
     rest -= take;
   }
   ++seg_next_;
+  seg_done_ = 0;
   if (rpos_ == rend_) rpos_ = rend_ = 0;
   return Status::success();
 }

@@ -36,6 +36,10 @@ class StreamConnection final : public Connection {
 
   Status recv_segment(MutableBytes dest, Timeout timeout) override;
   Status skip_segment(Timeout timeout) override;
+  Status recv_segment_part(MutableBytes dest, Timeout timeout) override;
+  uint64_t segment_part_left() const override {
+    return seg_next_ < seg_count_ ? seg_lengths_[seg_next_] - seg_done_ : 0;
+  }
   void shutdown() override;
   const std::string& peer() const override { return peer_; }
   const char* backend() const override { return stream_->name(); }
@@ -57,6 +61,7 @@ class StreamConnection final : public Connection {
   Status fail_recv(Status status);                    // records a sticky receive error
   Status check_recv() const;                          // sticky error or shutdown
   Status check_send() const;
+  Status recv_into(MutableBytes dest, const Deadline& deadline);  // buffered bytes, then direct
   Status write(Timeout timeout);                      // pending_ + iov_, then clears both
   size_t buffered() const { return rend_ - rpos_; }
 
@@ -79,6 +84,7 @@ class StreamConnection final : public Connection {
   std::vector<uint64_t> seg_lengths_;
   uint32_t seg_count_ = 0;
   uint32_t seg_next_ = 0;
+  uint64_t seg_done_ = 0;  // bytes of segment seg_next_ already taken by recv_segment_part()
   std::optional<Status> recv_broken_;
 };
 

@@ -1,5 +1,6 @@
 #include "uring_ring.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 
 #include "socket_util.h"
 
@@ -15,6 +17,20 @@ namespace gpool::transport::tcp {
 namespace {
 
 constexpr uint64_t kCancelTag = ~uint64_t{0};
+
+// The calling thread's kernel id, cached per thread: gettid() is a system call, and every
+// transfer checks the ring's owner (one fewer system call per send and per receive). A forked
+// child's thread inherits its parent's cached id, so the cache is cleared in the child.
+thread_local pid_t t_tid = 0;
+
+pid_t current_tid() {
+  if (t_tid == 0) {
+    static std::once_flag once;
+    std::call_once(once, [] { ::pthread_atfork(nullptr, nullptr, [] { t_tid = 0; }); });
+    t_tid = ::gettid();
+  }
+  return t_tid;
+}
 
 Status ring_error(const char* what, int neg_errno) {
   return Status::make(Code::kIo, fmt::format("io_uring {} failed: {}", what, ::strerror(-neg_errno)),
@@ -54,12 +70,12 @@ int UringRing::create_ring() {
   if (rc == -EINVAL) rc = io_uring_queue_init(entries, &ring_, 0);
   if (rc < 0) return rc;
   ready_ = true;
-  owner_ = ::gettid();
+  owner_ = current_tid();
   return 0;
 }
 
 Status UringRing::bind_to_caller() {
-  if (ready_ && owner_ == ::gettid()) return Status::success();
+  if (ready_ && owner_ == current_tid()) return Status::success();
   if (const int rc = create_ring(); rc < 0) return ring_error("queue_init", rc);
   return Status::success();
 }
@@ -190,8 +206,8 @@ Status UringRing::transfer(bool send, int fd, std::span<const iovec> iov, const 
     }
     // Cut the next window into chunks of at most chunk_ bytes.
     pieces_.clear();
-    std::vector<size_t> first_piece;
-    first_piece.reserve(depth_ + 1);
+    std::vector<size_t>& first_piece = first_piece_;  // kept: no allocation per transfer
+    first_piece.clear();
     unsigned n = 0;
     while (n < depth_ && idx < iov.size()) {
       first_piece.push_back(pieces_.size());

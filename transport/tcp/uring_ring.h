@@ -97,6 +97,7 @@ class UringRing {
   std::vector<msghdr> msgs_;    // one per chunk of the current window
   std::vector<size_t> lens_;    // bytes per chunk
   std::vector<int> results_;    // completion result per chunk
+  std::vector<size_t> first_piece_;  // index in pieces_ of each chunk's first piece, + end
 };
 
 }  // namespace gpool::transport::tcp

@@ -116,8 +116,21 @@ class Connection {
   // Errors: kTimeout (connection broken), kDisconnected, kIo.
   virtual Status recv_segment(MutableBytes dest, Timeout timeout = std::nullopt) = 0;
 
-  // Reads and drops the next segment of the current frame. Same errors as recv_segment().
+  // Reads and drops the next segment of the current frame (or what is left of it after
+  // recv_segment_part()). Same errors as recv_segment().
   virtual Status skip_segment(Timeout timeout = std::nullopt) = 0;
+
+  // Receives the next dest.size() bytes of the current segment, so a large segment can be
+  // consumed in pieces (a server pipelines a copy chunk by chunk this way). The segment counts
+  // as received once its last byte has been taken; segment_part_left() says how many remain.
+  // recv_segment() after some parts takes exactly the rest.
+  // REQUIRES: a successful recv_head(), a segment left, 0 < dest.size() <= segment_part_left()
+  // (kInvalidArgument otherwise, connection unaffected).
+  // Errors: as recv_segment().
+  virtual Status recv_segment_part(MutableBytes dest, Timeout timeout = std::nullopt) = 0;
+
+  // Bytes of the current segment not yet received (0 when no segment is left).
+  virtual uint64_t segment_part_left() const = 0;
 
   // recv_head() and every segment into owned buffers.
   Status recv_frame(Frame& frame, Timeout timeout = std::nullopt);
