@@ -9,9 +9,20 @@
 //                                          before exiting so the caller can read the server's
 //                                          round-trip count of the session
 //   gpool-bench-remote copy MIB REPS       H2D and D2H, pageable and pinned (seconds each)
-//   gpool-bench-remote --raw ITERS MIB...  raw TCP ping-pong and stream baselines
+//   gpool-bench-remote --raw ITERS MIB...  raw TCP ping-pong and stream baselines: the echo /
+//                                          sink in a thread of this process (raw_tcp.h), and
+//                                          the ping-pong also with the echo in a forked child
+//                                          process, as the shim and the server are two
+//                                          processes (a process switch costs more than a
+//                                          thread switch)
+#include <arpa/inet.h>
 #include <cuda.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -155,10 +166,68 @@ int copies(size_t mib, int reps) {
   return 0;
 }
 
+bool xfer(int fd, char* p, size_t n, bool send) {
+  while (n > 0) {
+    const ssize_t r = send ? ::send(fd, p, n, MSG_NOSIGNAL) : ::recv(fd, p, n, MSG_WAITALL);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Blocking-socket ping-pong over loopback TCP (TCP_NODELAY) with the echo in a child process.
+std::vector<double> ping_pong_process(size_t bytes, int warmup, int iters) {
+  const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 1) != 0 ||
+      ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::perror("raw ping-pong: bind/listen");
+    std::exit(1);
+  }
+  const int one = 1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int c = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ::_exit(1);
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::vector<char> buf(bytes);
+    while (xfer(c, buf.data(), bytes, false) && xfer(c, buf.data(), bytes, true)) {
+    }
+    ::_exit(0);
+  }
+  const int s = ::accept(l, nullptr, nullptr);
+  ::close(l);
+  if (s < 0) {
+    std::perror("raw ping-pong: accept");
+    std::exit(1);
+  }
+  ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::vector<char> buf(bytes, 'x');
+  std::vector<double> rtt;
+  for (int i = 0; i < warmup + iters; ++i) {
+    const double t = now_s();
+    if (!xfer(s, buf.data(), bytes, true) || !xfer(s, buf.data(), bytes, false)) {
+      std::fprintf(stderr, "raw ping-pong: the echo process went away\n");
+      std::exit(1);
+    }
+    if (i >= warmup) rtt.push_back((now_s() - t) * 1e9);
+  }
+  ::close(s);
+  ::waitpid(child, nullptr, 0);
+  return rtt;
+}
+
 int raw(int iters, int argc, char** argv, int first) {
   auto rtt = gpool::bench::raw_ping_pong(64, 200, iters);
   std::printf("{\"bench\":\"raw_ping_pong\",\"iters\":%d,\"p50_ns\":%.0f,\"p99_ns\":%.0f}\n", iters,
               pct(rtt, 0.5), pct(rtt, 0.99));
+  rtt = ping_pong_process(64, 200, iters);
+  std::printf("{\"bench\":\"raw_ping_pong_process\",\"iters\":%d,\"p50_ns\":%.0f,\"p99_ns\":%.0f}\n",
+              iters, pct(rtt, 0.5), pct(rtt, 0.99));
   for (int i = first; i < argc; ++i) {
     const size_t mib = std::strtoull(argv[i], nullptr, 10);
     auto s = gpool::bench::raw_stream(mib << 20, mib >= 256 ? 3 : 10);
