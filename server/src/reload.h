@@ -37,6 +37,8 @@ void on_reload_signal(int);
 bool reload_tenants(Config& config, TenantTable& tenants, std::string& error);
 
 // The supervisor loop's hook: when a reload was requested, reloads and logs the outcome.
-void reload_if_requested(Config& config, TenantTable& tenants);
+// Returns true when new tenants were applied (the caller then republishes what it derives from
+// them, e.g. the scheduler's shares: scheduler.h apply_shares()).
+bool reload_if_requested(Config& config, TenantTable& tenants);
 
 }  // namespace gpool::server
