@@ -597,6 +597,7 @@ Status UcxConnection::handle_record(uint32_t type, uint32_t chunk, ConstBytes pa
     case kSwitch:
       if (role_ != Role::kServer || send_mode_.load() != Mode::kUcx) return protocol_error(peer_, "unexpected SWITCH");
       recv_mode_.store(Mode::kUcx);
+      logger().info("ucx connection from {} switched to ucx (chunk {} B)", peer_, chunk_);
       return Status::success();
     default:
       (void)deadline;
