@@ -8,6 +8,8 @@
 //     bytes), with the ratio gpool/raw (target: <= 1.3);
 //   - streaming bandwidth of one 1, 16 and 256 MiB buffer into a destination buffer, with the
 //     ratio gpool/raw (target: >= 0.9 at >= 16 MiB);
+//   - with UCX in the build, the same ping-pong and streaming over ucx:// (a "ucx" row and
+//     column; the connection is switched to UCX by one exchange before measuring);
 //   - client CPU per small async frame (a Call with 64 bytes of inline data, no reply), next to
 //     one raw send() of the same size, both sent one by one and queued (Connection::queue).
 // Loopback numbers measure CPU and memory-copy cost, not a network; see docs/performance.md.
@@ -41,12 +43,42 @@ struct Pair {
   std::unique_ptr<Connection> client, server;
 };
 
-Pair make_pair(const Options& o) {
+// One Ping each way, so a ucx:// pair has switched from its TCP bootstrap to UCX (the client
+// upgrades on its first send after receiving a frame; the server on reading that).
+void switch_to_ucx(Pair& p) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  FrameHead head;
+  for (int i = 0; i < 2; ++i) {
+    fbb.Clear();
+    protocol::finish_envelope(fbb, wire::CreatePing(fbb, 1));
+    if (Status s = p.server->send(protocol::finished_bytes(fbb)); !s.ok()) fail("ucx warm-up send", s);
+    if (Status s = p.client->recv_head(head); !s.ok()) fail("ucx warm-up receive", s);
+    fbb.Clear();
+    protocol::finish_envelope(fbb, wire::CreatePing(fbb, 2));
+    if (Status s = p.client->send(protocol::finished_bytes(fbb)); !s.ok()) fail("ucx warm-up send", s);
+    if (Status s = p.server->recv_head(head); !s.ok()) fail("ucx warm-up receive", s);
+  }
+  if (std::string(p.client->backend()) != "ucx" || std::string(p.server->backend()) != "ucx") {
+    std::fprintf(stderr, "gpool-bench-transport: the ucx pair did not switch to ucx (client %s, server %s)\n",
+                 p.client->backend(), p.server->backend());
+    std::exit(1);
+  }
+}
+
+// scheme: "tcp" or "ucx".
+Pair make_pair(const Options& o, const std::string& scheme = "tcp") {
   Pair p;
-  if (Status s = listen("tcp://127.0.0.1:0", o, p.listener); !s.ok()) fail("listen", s);
+  if (Status s = listen(scheme + "://127.0.0.1:0", o, p.listener); !s.ok()) fail("listen", s);
   if (Status s = connect(p.listener->url(), o, p.client); !s.ok()) fail("connect", s);
   if (Status s = p.listener->accept(p.server); !s.ok()) fail("accept", s);
+  if (scheme == "ucx") switch_to_ucx(p);
   return p;
+}
+
+// Whether this build can listen on ucx:// (built with UCX).
+bool have_ucx(const Options& o) {
+  std::unique_ptr<Listener> l;
+  return listen("ucx://127.0.0.1:0", o, l).ok();
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -69,8 +101,8 @@ size_t ping_frame_bytes() {
   return protocol::kFrameHeaderBytes + fbb.GetSize();
 }
 
-std::vector<double> gpool_ping_pong(const Options& o, int warmup, int iters) {
-  Pair p = make_pair(o);
+std::vector<double> gpool_ping_pong(const Options& o, int warmup, int iters, const std::string& scheme = "tcp") {
+  Pair p = make_pair(o, scheme);
   std::thread echo([&] {
     FrameHead head;
     flatbuffers::FlatBufferBuilder fbb(256);
@@ -103,8 +135,8 @@ std::vector<double> gpool_ping_pong(const Options& o, int warmup, int iters) {
   return rtt;
 }
 
-std::vector<double> gpool_stream(const Options& o, size_t bytes, int reps) {
-  Pair p = make_pair(o);
+std::vector<double> gpool_stream(const Options& o, size_t bytes, int reps, const std::string& scheme = "tcp") {
+  Pair p = make_pair(o, scheme);
   std::vector<std::byte> src(bytes, std::byte{'a'});
   std::thread sink([&] {
     std::vector<std::byte> dest(bytes);
@@ -201,16 +233,24 @@ int main(int argc, char** argv) {
   const double g50 = percentile(gp_rtt, 0.5) / 1e3, g99 = percentile(gp_rtt, 0.99) / 1e3;
   std::printf("  %-8s %10.2f %10.2f\n", "raw", r50, r99);
   std::printf("  %-8s %10.2f %10.2f\n", "gpool", g50, g99);
-  std::printf("  %-8s %10.2f %10.2f   (target p50 <= 1.30)\n\n", "ratio", g50 / r50, g99 / r99);
+  std::printf("  %-8s %10.2f %10.2f   (target p50 <= 1.30)\n", "ratio", g50 / r50, g99 / r99);
+  const bool ucx = have_ucx(o);
+  if (ucx) {
+    const auto ucx_rtt = gpool_ping_pong(o, iters / 10, iters, "ucx");
+    std::printf("  %-8s %10.2f %10.2f   (gpool over ucx://)\n", "ucx", percentile(ucx_rtt, 0.5) / 1e3,
+                percentile(ucx_rtt, 0.99) / 1e3);
+  }
+  std::printf("\n");
 
   std::printf("streaming into a destination buffer (median of %d)\n", reps);
-  std::printf("  %-8s %12s %12s %8s\n", "size", "raw GB/s", "gpool GB/s", "ratio");
+  std::printf("  %-8s %12s %12s %8s%s\n", "size", "raw GB/s", "gpool GB/s", "ratio", ucx ? "     ucx GB/s" : "");
   for (size_t mib : {size_t{1}, size_t{16}, size_t{256}}) {
     const size_t bytes = mib << 20;
     const double raw = static_cast<double>(bytes) / median(gpool::bench::raw_stream(bytes, reps)) / 1e9;
     const double gp = static_cast<double>(bytes) / median(gpool_stream(o, bytes, reps)) / 1e9;
-    std::printf("  %4zu MiB %12.2f %12.2f %8.2f%s\n", mib, raw, gp, gp / raw,
-                mib >= 16 ? "   (target >= 0.90)" : "");
+    std::printf("  %4zu MiB %12.2f %12.2f %8.2f", mib, raw, gp, gp / raw);
+    if (ucx) std::printf(" %12.2f", static_cast<double>(bytes) / median(gpool_stream(o, bytes, reps, "ucx")) / 1e9);
+    std::printf("%s\n", mib >= 16 ? "   (target >= 0.90)" : "");
   }
 
   const int count = 100000;
