@@ -60,9 +60,11 @@ class StagingRing {
   CUresult wait(Slot& slot);
   // Waits for every slot still in use; returns the first error.
   CUresult drain();
+  // Waits for and frees everything; the next ensure() allocates again in the context current
+  // then (the worker calls it when the session switches devices: events belong to a context).
+  void reset();
 
  private:
-  void reset();  // waits for and frees everything
 
   const Driver& drv_;
   std::vector<Slot> slots_;

@@ -57,16 +57,23 @@ Worker::Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& 
 bool Worker::attach_backend(std::string& error) {
   if (!drv_.load(params_.backend_path, error)) return false;
   CUresult st = drv_.cuInit(0);
-  CUdevice dev = 0;
-  if (st == CUDA_SUCCESS) st = drv_.cuDeviceGet(&dev, 0);
-  if (st == CUDA_SUCCESS) st = drv_.cuDevicePrimaryCtxRetain(&ctx_, dev);
-  if (st == CUDA_SUCCESS) st = drv_.cuCtxSetCurrent(ctx_);
+  int count = 0;
+  if (st == CUDA_SUCCESS) st = drv_.cuDeviceGetCount(&count);
+  if (st == CUDA_SUCCESS && count < 1) st = CUDA_ERROR_NO_DEVICE;
+  std::vector<CUcontext> contexts;
+  for (int i = 0; st == CUDA_SUCCESS && i < count; ++i) {
+    CUdevice dev = 0;
+    CUcontext ctx = nullptr;
+    st = drv_.cuDeviceGet(&dev, i);
+    if (st == CUDA_SUCCESS) st = drv_.cuDevicePrimaryCtxRetain(&ctx, dev);
+    if (st == CUDA_SUCCESS) contexts.push_back(ctx);
+  }
   if (st != CUDA_SUCCESS) {
-    error = fmt::format("driver backend {} failed to give a context on device 0: CUresult {}",
-                        params_.backend_path, static_cast<int>(st));
+    error = fmt::format("driver backend {} failed to give the primary contexts of its {} device(s): "
+                        "CUresult {}", params_.backend_path, count, static_cast<int>(st));
     return false;
   }
-  return true;
+  return open_devices(contexts, error);  // worker_device.cc
 }
 
 void Worker::capture_output() {
@@ -162,6 +169,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*h
   CUresult st = CUDA_SUCCESS;
   switch (c.op) {
     case Op::Attach: st = op_attach(c); break;
+    case Op::SetDevice: st = op_set_device(c); break;
     case Op::Goodbye: st = CUDA_SUCCESS; break;
     case Op::MemAlloc: st = op_mem_alloc(c); break;
     case Op::MemFree: st = op_mem_free(c); break;
@@ -232,29 +240,31 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*h
 }
 
 CUresult Worker::op_attach(Ctx& c) {
-  remote::DeviceInfo d;
-  CUdevice dev = 0;
-  CUresult st = drv_.cuDeviceGet(&dev, 0);
-  if (st != CUDA_SUCCESS) return st;
-  char name[256] = {};
-  drv_.cuDeviceGetName(name, sizeof name - 1, dev);
-  d.name = name;
-  size_t total = 0;
-  drv_.cuDeviceTotalMem_v2(&total, dev);
-  d.total_mem = tenant_total(static_cast<int>(dev), total);  // the tenant's view (quota)
-  CUuuid uuid{};
-  drv_.cuDeviceGetUuid_v2(&uuid, dev);
-  std::memcpy(d.uuid.data(), uuid.bytes, 16);
-  for (int a = 1; a < remote::kAttrCount; ++a) {
-    int v = 0;
-    if (drv_.cuDeviceGetAttribute(&v, static_cast<CUdevice_attribute>(a), dev) == CUDA_SUCCESS) {
-      d.attrs[static_cast<size_t>(a)] = v;
+  // The session's visible devices (worker_device.cc), numbered from 0 as the client sees them.
+  std::vector<remote::DeviceInfo> list(devices_.size());
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    remote::DeviceInfo& d = list[i];
+    const CUdevice dev = devices_[i].dev;
+    char name[256] = {};
+    drv_.cuDeviceGetName(name, sizeof name - 1, dev);
+    d.name = name;
+    size_t total = 0;
+    drv_.cuDeviceTotalMem_v2(&total, dev);
+    d.total_mem = tenant_total(devices_[i].physical, total);  // the tenant's view (quota)
+    CUuuid uuid{};
+    drv_.cuDeviceGetUuid_v2(&uuid, dev);
+    std::memcpy(d.uuid.data(), uuid.bytes, 16);
+    for (int a = 1; a < remote::kAttrCount; ++a) {
+      int v = 0;
+      if (drv_.cuDeviceGetAttribute(&v, static_cast<CUdevice_attribute>(a), dev) == CUDA_SUCCESS) {
+        d.attrs[static_cast<size_t>(a)] = v;
+      }
     }
   }
   int version = 0;
   drv_.cuDriverGetVersion(&version);
-  remote::encode_devices({&d, 1}, c.inline_out);
-  c.results = {1, static_cast<uint64_t>(version)};
+  remote::encode_devices(list, c.inline_out);
+  c.results = {list.size(), static_cast<uint64_t>(version)};
   return CUDA_SUCCESS;
 }
 

@@ -1,8 +1,8 @@
 // A session worker: the process that serves one client session after the supervisor has
 // authenticated it (one worker per session, ARCHITECTURE.md decision 7).
 //
-// The worker loads the driver backend, retains the primary context of device 0 (the session's
-// one context), then executes the client's calls in the order they arrive (gpool.fbs,
+// The worker loads the driver backend, retains the primary context of every device (the session
+// sees its tenant's allowed ones, worker_device.cc), then executes the client's calls in the order they arrive (gpool.fbs,
 // "Ordering and errors"; calls.fbs for each call). It keeps the session's own tables:
 //   streams, events, modules, libraries, functions/kernels  (client id -> driver object)
 //   allocations                                             (device address -> bytes)
@@ -37,6 +37,8 @@
 
 namespace gpool::server {
 
+class Scheduler;
+
 struct WorkerParams {
   std::string backend_path;
   std::string image_cache_dir;
@@ -44,6 +46,7 @@ struct WorkerParams {
   std::string tenant;
   int tenant_index = -1;            // the tenant's slot in *tenants (-1: no quota accounting)
   TenantTable* tenants = nullptr;   // shared tenant table (tenant_table.h); owned by the supervisor
+  Scheduler* scheduler = nullptr;  // compute shares and device masks (scheduler.h); supervisor's
 };
 
 // Runs the session to its end; returns the process exit code (0 = client left normally).
@@ -89,6 +92,31 @@ class Worker {
 
   // worker.cc
   CUresult op_attach(Ctx& c);
+  // worker_device.cc: the session's visible devices (client ordinal = index into devices_).
+  struct VisibleDevice {
+    int physical = 0;  // the backend's ordinal (scheduler and quota index)
+    CUdevice dev = 0;
+    CUcontext ctx = nullptr;  // its retained primary context
+  };
+  // Makes the current device `index` for the life of the scope, then restores the previous one.
+  class DeviceScope {
+   public:
+    DeviceScope(Worker& w, size_t index);
+    ~DeviceScope();
+    DeviceScope(const DeviceScope&) = delete;
+    DeviceScope& operator=(const DeviceScope&) = delete;
+    CUresult status = CUDA_SUCCESS;  // of the switch
+
+   private:
+    Worker& w_;
+    size_t saved_;
+  };
+  bool open_devices(const std::vector<CUcontext>& contexts, std::string& error);
+  CUresult use_device(size_t index);
+  CUresult op_set_device(Ctx& c);
+  size_t device_of(CUstream s) const;  // the device a created stream belongs to, else current
+  size_t device_of(CUevent e) const;
+  int current_physical() const { return devices_.empty() ? 0 : devices_[current_].physical; }
   // worker_memory.cc
   CUresult op_mem_alloc(Ctx& c);
   CUresult op_mem_free(Ctx& c);
@@ -135,7 +163,11 @@ class Worker {
   const WorkerParams params_;
   SessionSlot& slot_;
   Driver drv_;
-  CUcontext ctx_ = nullptr;
+  CUcontext ctx_ = nullptr;  // the current device's context (devices_[current_].ctx)
+  std::vector<VisibleDevice> devices_;
+  size_t current_ = 0;
+  std::unordered_map<CUstream, size_t> stream_device_;  // created streams -> devices_ index
+  std::unordered_map<CUevent, size_t> event_device_;
   ImageCache images_;
   transport::FrameHead head_;
   flatbuffers::FlatBufferBuilder fbb_;

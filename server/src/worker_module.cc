@@ -1,8 +1,11 @@
 // Worker: module and library images (by content hash), functions and kernels with their
-// parameter layouts, kernel launches, function attributes and occupancy.
+// parameter layouts, kernel launches (metered by the compute-share scheduler when it is on),
+// function attributes and occupancy.
+#include <algorithm>
 #include <cstring>
 
 #include "gpool/common/log.h"
+#include "scheduler.h"
 #include "worker.h"
 
 namespace gpool::server {
@@ -187,12 +190,38 @@ CUresult Worker::op_launch(Ctx& c) {
     params[i] = reinterpret_cast<char*>(buf.data()) + f->offsets[i];
   }
   auto u = [&](size_t i) { return static_cast<unsigned>(c.arg(i)); };
-  if (c.arg(7) != 0) {
-    return drv_.cuLaunchCooperativeKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
-                                          params.data());
+  // A created stream carries its device: launch there (the function must be of that device,
+  // as the driver requires); the NULL stream means the current device.
+  const size_t device = device_of(stream);
+  DeviceScope scope(*this, device);
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  auto launch = [&] {
+    if (c.arg(7) != 0) {
+      return drv_.cuLaunchCooperativeKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
+                                            params.data());
+    }
+    return drv_.cuLaunchKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
+                               params.data(), nullptr);
+  };
+  Scheduler* sched = params_.scheduler;
+  const int physical = devices_.empty() ? 0 : devices_[device].physical;
+  if (sched == nullptr || !sched->enabled() || params_.tenant_index < 0 ||
+      !sched->acquire(static_cast<size_t>(physical), static_cast<uint32_t>(params_.tenant_index))) {
+    return launch();
   }
-  return drv_.cuLaunchKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
-                             params.data(), nullptr);
+  // Metering (scheduler.h): the device is ours until release; its busy time is the wall time
+  // from the launch to the end of the stream's work. (On a GPU this serializes the session's
+  // launches; docs/architecture.md, "Compute shares", describes the event-based alternative.)
+  const int64_t t0 = Scheduler::now_ns();
+  CUresult st = launch();
+  if (st == CUDA_SUCCESS) st = drv_.cuStreamSynchronize(stream);
+  const auto busy = static_cast<uint64_t>(std::max<int64_t>(Scheduler::now_ns() - t0, 0));
+  sched->release(static_cast<size_t>(physical), busy);
+  if (params_.tenants != nullptr && physical < kMaxDevices) {
+    params_.tenants->slot(params_.tenant_index).dev[physical].device_time_ns.fetch_add(
+        busy, std::memory_order_relaxed);
+  }
+  return st;
 }
 
 CUresult Worker::op_occupancy(Ctx& c) {

@@ -1,5 +1,7 @@
 // Worker: streams and events under client-chosen ids (0 = NULL stream, 1 = CU_STREAM_LEGACY,
-// 2 = CU_STREAM_PER_THREAD; created ids are above 2).
+// 2 = CU_STREAM_PER_THREAD; created ids are above 2). A created stream or event belongs to the
+// device that was current when it was created; calls on it run with that device's context
+// current (the NULL/legacy/per-thread streams mean the current device's).
 #include <cstring>
 
 #include "worker.h"
@@ -40,7 +42,10 @@ CUresult Worker::op_stream_create(Ctx& c) {
   CUstream s = nullptr;
   const CUresult st = drv_.cuStreamCreateWithPriority(&s, static_cast<unsigned>(c.arg(0)),
                                                       static_cast<int>(static_cast<int64_t>(c.arg(1))));
-  if (st == CUDA_SUCCESS) streams_[id] = s;
+  if (st == CUDA_SUCCESS) {
+    streams_[id] = s;
+    stream_device_[s] = current_;
+  }
   return st;
 }
 
@@ -49,7 +54,9 @@ CUresult Worker::op_stream_destroy(Ctx& c) {
   if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || it == streams_.end()) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
+  DeviceScope scope(*this, device_of(it->second));
   const CUresult st = drv_.cuStreamDestroy_v2(it->second);
+  stream_device_.erase(it->second);
   streams_.erase(it);
   return st;
 }
@@ -58,6 +65,7 @@ CUresult Worker::op_stream_sync(Ctx& c, bool query) {
   if (c.handle_count() == 0) return CUDA_ERROR_INVALID_HANDLE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  DeviceScope scope(*this, device_of(s));
   return query ? drv_.cuStreamQuery(s) : drv_.cuStreamSynchronize(s);
 }
 
@@ -66,6 +74,7 @@ CUresult Worker::op_stream_wait_event(Ctx& c) {
   CUevent e = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   if (CUresult st = event_of(c, 1, e); st != CUDA_SUCCESS) return st;
+  DeviceScope scope(*this, device_of(s));
   return drv_.cuStreamWaitEvent(s, e, static_cast<unsigned>(c.arg(0)));
 }
 
@@ -76,7 +85,10 @@ CUresult Worker::op_event_create(Ctx& c) {
   }
   CUevent e = nullptr;
   const CUresult st = drv_.cuEventCreate(&e, static_cast<unsigned>(c.arg(0)));
-  if (st == CUDA_SUCCESS) events_[id] = e;
+  if (st == CUDA_SUCCESS) {
+    events_[id] = e;
+    event_device_[e] = current_;
+  }
   return st;
 }
 
@@ -85,7 +97,9 @@ CUresult Worker::op_event_destroy(Ctx& c) {
   if (c.handle_kind(0) != protocol::wire::HandleKind_Event || it == events_.end()) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
+  DeviceScope scope(*this, device_of(it->second));
   const CUresult st = drv_.cuEventDestroy_v2(it->second);
+  event_device_.erase(it->second);
   events_.erase(it);
   return st;
 }
@@ -95,12 +109,14 @@ CUresult Worker::op_event_record(Ctx& c) {
   CUstream s = nullptr;
   if (CUresult st = event_of(c, 0, e); st != CUDA_SUCCESS) return st;
   if (CUresult st = stream_of(c, 1, s); st != CUDA_SUCCESS) return st;
+  DeviceScope scope(*this, s != nullptr ? device_of(s) : device_of(e));
   return drv_.cuEventRecordWithFlags(e, s, static_cast<unsigned>(c.arg(0)));
 }
 
 CUresult Worker::op_event_sync(Ctx& c, bool query) {
   CUevent e = nullptr;
   if (CUresult st = event_of(c, 0, e); st != CUDA_SUCCESS) return st;
+  DeviceScope scope(*this, device_of(e));
   return query ? drv_.cuEventQuery(e) : drv_.cuEventSynchronize(e);
 }
 

@@ -12,6 +12,14 @@
 //   probe devices    every device the shim lists (several servers: their union): a kernel on
 //                    (1 << ordinal) MiB of each, checked; prints "DEVICES n", "DEVICE i NAME ok",
 //                    then "HOLDING" until stdin ends, then frees and prints PASS.
+//   probe device1    (two devices) alloc, launch and copy back on device 1; a device-1 stream
+//                    and module keep working while device 0 is current; device 0 on its own.
+//   probe burn S I   launch + synchronize of a busy kernel (I iterations a thread) for S seconds;
+//                    prints "LAUNCHES n" (the fairness benchmark's saturating tenant).
+//   probe latency N  N launch + synchronize pairs of a tiny kernel; prints P50_US/P99_US/MEAN_US.
+//   probe devices    every device the shim lists (several servers: their union): a kernel on
+//                    (1 << ordinal) MiB of each, checked; prints "DEVICES n", "DEVICE i NAME ok",
+//                    then "HOLDING" until stdin ends, then frees and prints PASS.
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
 //                    one fails; prints "ERROR <name>" and exits 0 on a CUDA error (the test
 //                    kills the server meanwhile), 1 if a call hangs past 60 s (never expected).
@@ -400,6 +408,227 @@ int devices() {
   return 0;
 }
 
+// --- scheduling and devices (issue 4): device1 | burn SECONDS ITERS | latency COUNT ---------
+
+// add_value(p, n, v): p[i] += v for i < n. burn(p, iters): each thread adds 1 `iters` times.
+const char kSchedPtx[] = R"(
+.version 7.0
+.target sm_50
+.address_size 64
+.visible .entry add_value(.param .u64 p, .param .u32 n, .param .u32 v)
+{
+  .reg .pred %pr;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [p];
+  ld.param.u32 %r1, [n];
+  ld.param.u32 %r2, [v];
+  mov.u32 %r3, %ctaid.x;
+  mov.u32 %r4, %ntid.x;
+  mov.u32 %r5, %tid.x;
+  mad.lo.s32 %r3, %r3, %r4, %r5;
+  setp.ge.s32 %pr, %r3, %r1;
+  @%pr bra DONE;
+  cvta.to.global.u64 %rd2, %rd1;
+  mul.wide.s32 %rd3, %r3, 4;
+  add.s64 %rd2, %rd2, %rd3;
+  ld.global.u32 %r6, [%rd2];
+  add.s32 %r6, %r6, %r2;
+  st.global.u32 [%rd2], %r6;
+DONE:
+  ret;
+}
+.visible .entry burn(.param .u64 p, .param .u32 iters)
+{
+  .reg .pred %pr;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [p];
+  ld.param.u32 %r1, [iters];
+  mov.u32 %r2, 0;
+  mov.u32 %r3, 0;
+LOOP:
+  setp.ge.u32 %pr, %r3, %r1;
+  @%pr bra END;
+  add.s32 %r2, %r2, 1;
+  add.s32 %r3, %r3, 1;
+  bra LOOP;
+END:
+  mov.u32 %r4, %ctaid.x;
+  mov.u32 %r5, %ntid.x;
+  mov.u32 %r6, %tid.x;
+  mad.lo.s32 %r4, %r4, %r5, %r6;
+  cvta.to.global.u64 %rd2, %rd1;
+  mul.wide.u32 %rd3, %r4, 4;
+  add.s64 %rd2, %rd2, %rd3;
+  st.global.u32 [%rd2], %r2;
+  ret;
+}
+)";
+
+// Makes device `ordinal`'s primary context current and loads the scheduling kernels there.
+CUmodule sched_attach(int ordinal) {
+  DRV(cuInit);
+  DRV(cuDeviceGet);
+  DRV(cuDevicePrimaryCtxRetain);
+  DRV(cuCtxSetCurrent);
+  DRV(cuModuleLoadData);
+  must(p_cuInit(0), "cuInit");
+  CUdevice dev = 0;
+  must(p_cuDeviceGet(&dev, ordinal), "cuDeviceGet");
+  CUcontext ctx = nullptr;
+  must(p_cuDevicePrimaryCtxRetain(&ctx, dev), "cuDevicePrimaryCtxRetain");
+  must(p_cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+  CUmodule mod = nullptr;
+  must(p_cuModuleLoadData(&mod, kSchedPtx), "cuModuleLoadData");
+  return mod;
+}
+
+// Adds `v` to n ints at `d` on the current device with a launch on `stream`.
+CUresult add_value(CUmodule mod, CUdeviceptr d, unsigned n, unsigned v, CUstream stream) {
+  DRV(cuModuleGetFunction);
+  DRV(cuLaunchKernel);
+  CUfunction f = nullptr;
+  if (CUresult r = p_cuModuleGetFunction(&f, mod, "add_value"); r != CUDA_SUCCESS) return r;
+  void* args[] = {&d, &n, &v};
+  return p_cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, stream, args, nullptr);
+}
+
+bool check_values(CUdeviceptr d, unsigned n, int want, const char* what) {
+  DRV(cuMemcpyDtoH_v2);
+  std::vector<int> back(n, -1);
+  must(p_cuMemcpyDtoH_v2(back.data(), d, n * sizeof(int)), "cuMemcpyDtoH");
+  for (unsigned i = 0; i < n; ++i) {
+    if (back[i] != want) {
+      std::printf("FAIL: %s: element %u is %d, expected %d\n", what, i, back[i], want);
+      ++g_failures;
+      return false;
+    }
+  }
+  std::printf("ok: %s\n", what);
+  return true;
+}
+
+// Device 1 of two: alloc, launch, copy back there; a stream and module made on device 1 keep
+// working after switching to device 0; device 0 works on its own; a bad ordinal is refused.
+int device1() {
+  DRV(cuDeviceGetCount);
+  DRV(cuDeviceGet);
+  DRV(cuCtxGetDevice);
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuStreamCreate);
+  DRV(cuStreamSynchronize);
+  DRV(cuCtxSetCurrent);
+  DRV(cuDevicePrimaryCtxRetain);
+  DRV(cuCtxSynchronize);
+  CUmodule mod1 = sched_attach(1);
+  int count = 0;
+  must(p_cuDeviceGetCount(&count), "cuDeviceGetCount");
+  std::printf("devices %d\n", count);
+  CUdevice cur = -1;
+  must(p_cuCtxGetDevice(&cur), "cuCtxGetDevice");
+  if (cur != 1) {
+    std::printf("FAIL: current device is %d after selecting device 1\n", cur);
+    return 1;
+  }
+  const unsigned n = 1000;
+  CUdeviceptr d1 = 0;
+  must(p_cuMemAlloc_v2(&d1, n * sizeof(int)), "cuMemAlloc on device 1");
+  must(p_cuMemsetD32_v2(d1, 5, n), "cuMemsetD32 on device 1");
+  must(add_value(mod1, d1, n, 7, nullptr), "launch on device 1");
+  check_values(d1, n, 12, "kernel on device 1 gives 5 + 7");
+  CUstream s1 = nullptr;
+  must(p_cuStreamCreate(&s1, 0), "cuStreamCreate on device 1");
+
+  // Switch to device 0: its own module and memory work, and device 1's stream still works.
+  CUdevice dev0 = 0;
+  must(p_cuDeviceGet(&dev0, 0), "cuDeviceGet 0");
+  CUcontext ctx0 = nullptr;
+  must(p_cuDevicePrimaryCtxRetain(&ctx0, dev0), "cuDevicePrimaryCtxRetain 0");
+  must(p_cuCtxSetCurrent(ctx0), "cuCtxSetCurrent 0");
+  DRV(cuModuleLoadData);
+  CUmodule mod0 = nullptr;
+  must(p_cuModuleLoadData(&mod0, kSchedPtx), "cuModuleLoadData on device 0");
+  CUdeviceptr d0 = 0;
+  must(p_cuMemAlloc_v2(&d0, n * sizeof(int)), "cuMemAlloc on device 0");
+  must(p_cuMemsetD32_v2(d0, 1, n), "cuMemsetD32 on device 0");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize after the memset on device 0");
+  must(add_value(mod0, d0, n, 2, nullptr), "launch on device 0");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize after the launch on device 0");
+  check_values(d0, n, 3, "kernel on device 0 gives 1 + 2");
+  must(add_value(mod1, d1, n, 100, s1), "launch of a device-1 kernel on a device-1 stream from device 0");
+  must(p_cuStreamSynchronize(s1), "cuStreamSynchronize of the device-1 stream");
+  check_values(d1, n, 112, "device-1 stream used while device 0 is current");
+  check_values(d0, n, 3, "device 0 memory untouched by the device-1 launch");
+
+  CUdevice bad = 0;
+  const CUresult r = p_cuDeviceGet(&bad, count);
+  if (r == CUDA_SUCCESS) {
+    std::printf("FAIL: cuDeviceGet(%d) succeeded with %d devices\n", count, count);
+    ++g_failures;
+  }
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  if (g_failures == 0) std::printf("PASS\n");
+  return g_failures == 0 ? 0 : 1;
+}
+
+// Launch + synchronize of a `burn` kernel (ITERS loop iterations per thread, 4 blocks of 128)
+// in a loop for SECONDS; prints "LAUNCHES <n>". The fairness benchmark's saturating tenant.
+int burn(double seconds, unsigned iters) {
+  CUmodule mod = sched_attach(0);
+  DRV(cuModuleGetFunction);
+  DRV(cuLaunchKernel);
+  DRV(cuCtxSynchronize);
+  DRV(cuMemAlloc_v2);
+  CUfunction f = nullptr;
+  must(p_cuModuleGetFunction(&f, mod, "burn"), "cuModuleGetFunction burn");
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, 512 * sizeof(int)), "cuMemAlloc");
+  void* args[] = {&d, &iters};
+  std::printf("BURNING\n");
+  std::fflush(stdout);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  uint64_t launches = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    must(p_cuLaunchKernel(f, 4, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr), "cuLaunchKernel burn");
+    must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+    ++launches;
+  }
+  std::printf("LAUNCHES %llu\nPASS\n", static_cast<unsigned long long>(launches));
+  return 0;
+}
+
+// COUNT launches of a one-block add_value kernel, each followed by a synchronize; prints the
+// launch + synchronize latency "P50_US <x> P99_US <y> MEAN_US <z>".
+int latency(unsigned count) {
+  CUmodule mod = sched_attach(0);
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuCtxSynchronize);
+  const unsigned n = 128;
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, n * sizeof(int)), "cuMemAlloc");
+  must(p_cuMemsetD32_v2(d, 0, n), "cuMemsetD32");
+  must(add_value(mod, d, n, 1, nullptr), "warm-up launch");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  std::vector<double> us;
+  for (unsigned i = 0; i < count; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    must(add_value(mod, d, n, 1, nullptr), "cuLaunchKernel");
+    must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (!check_values(d, n, static_cast<int>(count) + 1, "every launch ran")) return 1;
+  std::vector<double> sorted = us;
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double v : us) sum += v;
+  std::printf("P50_US %.1f P99_US %.1f MEAN_US %.1f\nPASS\n", sorted[sorted.size() / 2],
+              sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)], sum / double(us.size()));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -416,6 +645,9 @@ int main(int argc, char** argv) {
   if (mode == "forged") return forged();
   if (mode == "hold" && argc > 2) return hold(std::strtoull(argv[2], nullptr, 10));
   if (mode == "wait") return wait_for_error();
+  if (mode == "device1") return device1();
+  if (mode == "burn" && argc > 3) return burn(std::strtod(argv[2], nullptr), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)));
+  if (mode == "latency" && argc > 2) return latency(static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)));
   if (mode == "tenant") return tenant_client();
   if (mode == "devices") return devices();
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
