@@ -2,17 +2,22 @@
 //
 //   gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]
 //                [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR] [--url-file FILE]
+//                [--warm-workers N] [--metrics-listen HOST:PORT]
 //
 // --token / --admin-token add a tenant "default" / "admin" with that token (for quick starts
 // and tests; production configs list tenants with token_sha256). --url-file writes the bound
 // URL of the first listener (useful with port 0). SIGTERM or SIGINT stops the server.
+// Precedence for warm_workers / metrics_listen: command line, then GPOOL_WARM_WORKERS /
+// GPOOL_METRICS_LISTEN, then the config file.
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "config.h"
+#include "gpool/common/env.h"
 #include "gpool/common/log.h"
 #include "reload.h"
 #include "supervisor.h"
@@ -23,7 +28,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]\n"
                "                    [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR]\n"
-               "                    [--url-file FILE]\n");
+               "                    [--url-file FILE] [--warm-workers N] [--metrics-listen HOST:PORT]\n");
 }
 
 void on_signal(int) { gpool::server::Supervisor::stop(); }
@@ -36,6 +41,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> listen;
   std::string url_file;
   std::string error;
+  std::optional<unsigned> warm_workers;
+  std::optional<std::string> metrics_listen;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -62,6 +69,17 @@ int main(int argc, char** argv) {
       cfg.image_cache_dir = value();
     } else if (a == "--url-file") {
       url_file = value();
+    } else if (a == "--warm-workers") {
+      const std::string v = value();
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n > 4096) {
+        std::fprintf(stderr, "gpool-server: --warm-workers needs a count 0..4096, not '%s'\n", v.c_str());
+        return 2;
+      }
+      warm_workers = static_cast<unsigned>(n);
+    } else if (a == "--metrics-listen") {
+      metrics_listen = value();
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -72,6 +90,18 @@ int main(int argc, char** argv) {
     }
   }
   if (!listen.empty()) cfg.listen = listen;
+  if (gpool::env::get("GPOOL_WARM_WORKERS")) {
+    const int64_t n = gpool::env::get_int("GPOOL_WARM_WORKERS", cfg.warm_workers);
+    if (n >= 0 && n <= 4096) {
+      cfg.warm_workers = static_cast<unsigned>(n);
+    } else {
+      gpool::log::logger("server").warn("GPOOL_WARM_WORKERS={} is outside 0..4096; keeping {}", n,
+                                        cfg.warm_workers);
+    }
+  }
+  if (auto m = gpool::env::get("GPOOL_METRICS_LISTEN")) cfg.metrics_listen = *m == "off" ? "" : *m;
+  if (warm_workers) cfg.warm_workers = *warm_workers;
+  if (metrics_listen) cfg.metrics_listen = *metrics_listen;
   if (cfg.listen.empty()) cfg.listen = {"tcp://127.0.0.1:7070"};
   if (cfg.tenants.empty()) {
     std::fprintf(stderr, "gpool-server: no tenants: add [[tenant]] to the config or pass --token\n");

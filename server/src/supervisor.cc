@@ -10,6 +10,8 @@
 #include "auth.h"
 #include "gpool/common/log.h"
 #include "gpool/remote/call_codec.h"
+#include "metrics.h"
+#include "reload.h"
 #include "worker.h"
 
 namespace gpool::server {
@@ -48,9 +50,25 @@ volatile std::sig_atomic_t Supervisor::stop_ = 0;
 Supervisor::Supervisor(Config config)
     : config_(std::move(config)), table_(config_.max_sessions), self_(::getpid()) {
   backend_path_ = resolve_backend(config_.backend);
+  table_.set_tenants(&tenants_);  // a released session slot returns its bytes to its tenant
+  for (const Tenant& t : config_.tenants) {
+    if (!t.admin && tenants_.upsert(t) < 0) {
+      logger().error("tenant {}: the tenant table is full ({} tenants); it runs without accounting",
+                     t.name, kMaxTenants);
+    }
+  }
+  sched_ = make_scheduler(config_, tenants_);  // before any fork: workers inherit the mapping
+  pool_stats_ = PoolStats::create_shared();
 }
 
 Supervisor::~Supervisor() = default;
+
+void Supervisor::close_in_child() {
+  listeners_.clear();
+  if (pool_) {
+    for (int fd : pool_->fds()) ::close(fd);
+  }
+}
 
 void Supervisor::stop() { stop_ = 1; }
 
@@ -69,6 +87,24 @@ bool Supervisor::start(std::string& error) {
     logger().info("listening on {} (backend {})", l->url(), backend_path_);
     listeners_.push_back(std::move(l));
   }
+  if (!start_metrics(error)) return false;
+  if (config_.warm_workers > 0) {
+    pool_ = std::make_unique<WorkerPool>(config_.warm_workers, pool_stats_);
+    logger().info("warm pool: keeping {} pre-attached worker(s)", config_.warm_workers);
+  }
+  return true;
+}
+
+bool Supervisor::start_metrics(std::string& error) {
+  if (config_.metrics_listen.empty()) return true;
+  MetricsSources src{&tenants_, &table_, pool_stats_};
+  std::string bound;
+  const pid_t pid = start_metrics_process(config_.metrics_listen, src,
+                                          [this] { close_in_child(); }, bound, error);
+  if (pid < 0) return false;
+  metrics_pid_ = pid;
+  metrics_url_ = "http://" + bound + "/metrics";
+  logger().info("metrics on {} (process {})", metrics_url_, pid);
   return true;
 }
 
@@ -80,6 +116,14 @@ std::vector<std::string> Supervisor::urls() const {
 
 int Supervisor::run() {
   const auto slice = std::chrono::milliseconds(listeners_.size() > 1 ? 50 : 200);
+  const WarmContext warm{backend_path_, config_.image_cache_dir, &table_, &tenants_, pool_stats_,
+                         sched_.get()};
+  auto refill = [&] {
+    if (!pool_) return;
+    pool_->fill([this] { close_in_child(); }, [&warm](int sock) { return run_warm_worker(sock, warm); });
+    pool_->poll_ready();
+  };
+  refill();
   while (stop_ == 0) {
     for (auto& l : listeners_) {
       std::unique_ptr<transport::Connection> conn;
@@ -91,21 +135,37 @@ int Supervisor::run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       reap(false);
+      if (reload_if_requested(config_, tenants_) && sched_) {  // SIGHUP: re-read the tenants (reload.h)
+        apply_shares(*sched_, config_, tenants_);
+      }
+      refill();
       if (stop_ != 0) break;
     }
   }
   logger().info("stopping: terminating {} session worker(s)", sessions_.size());
   for (const Session& s : sessions_) ::kill(s.pid, SIGTERM);
+  if (pool_) pool_->terminate();
+  if (metrics_pid_ > 0) ::kill(metrics_pid_, SIGTERM);
   reap(true);
   return 0;
 }
 
 void Supervisor::reap(bool block) {
   for (;;) {
-    if (sessions_.empty()) return;
+    if (sessions_.empty() && (!pool_ || pool_->size() == 0) && metrics_pid_ < 0 && block) return;
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, block ? 0 : WNOHANG);
     if (pid <= 0) return;
+    if (pid == metrics_pid_) {
+      if (stop_ == 0) {
+        logger().error("the metrics process {} ended (status {}); /metrics is down until a restart",
+                       pid, status);
+      }
+      metrics_pid_ = -1;
+      continue;
+    }
+    if (sched_) sched_->forget(pid);  // a turn or wait it left behind must not wedge a device
+    if (pool_ && pool_->on_exit(pid, status)) continue;
     auto it = std::find_if(sessions_.begin(), sessions_.end(),
                            [&](const Session& s) { return s.pid == pid; });
     if (it == sessions_.end()) continue;
@@ -163,6 +223,16 @@ void Supervisor::serve(std::unique_ptr<transport::Connection> conn) {
                    fmt::format("the server already runs {} sessions; retry later", sessions_.size()));
       return;
     }
+    if (!admit_session(tenants_, tenants_.find(tenant->name), table_.slot(slot))) {
+      table_.release(slot);
+      logger().info("refused {} ({}): tenant {} already has max_sessions sessions open",
+                    conn->peer(), program, tenant->name);
+      send_refusal(*conn, wire::RefusalReason_TenantLimit,
+                   fmt::format("tenant {} already has its maximum of {} sessions open "
+                               "(max_sessions); end one or retry later", tenant->name,
+                               tenant->max_sessions));
+      return;
+    }
   }
   const uint64_t session_id = next_session_++;
   {
@@ -190,6 +260,24 @@ void Supervisor::serve(std::unique_ptr<transport::Connection> conn) {
 void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
                               uint64_t session_id, int slot) {
   const std::string peer = conn->peer();
+  const int tenant_index = tenants_.find(tenant.name);
+  if (pool_ && pool_->size() > 0 && peer.rfind("tcp://", 0) == 0 && conn->handoff_fd() >= 0) {
+    Handoff h;
+    h.session_id = session_id;
+    h.tenant_index = tenant_index;
+    h.slot = slot;
+    h.tenant = tenant.name;
+    h.peer = peer;
+    h.devices = tenant.devices;
+    const pid_t pid = pool_->hand_off(conn->handoff_fd(), h);
+    if (pid > 0) {
+      // The worker has its own copy of the socket; ours closes with `conn`.
+      sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), true});
+      return;
+    }
+  }
+  pool_stats_->cold_sessions.fetch_add(1);
+  std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) {
     logger().error("fork of the worker for session {} failed: {}", session_id, std::strerror(errno));
@@ -201,17 +289,23 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     if (::getppid() != self_) ::_exit(1);
     std::signal(SIGTERM, SIG_DFL);
     std::signal(SIGINT, SIG_DFL);
-    listeners_.clear();
+    close_in_child();
     WorkerParams params;
     params.backend_path = backend_path_;
     params.image_cache_dir = config_.image_cache_dir;
     params.session_id = session_id;
     params.tenant = tenant.name;
-    const int rc = run_worker(std::move(conn), params, table_.slot(slot));
+    params.tenant_index = tenant_index;
+    params.tenants = &tenants_;
+    params.scheduler = sched_.get();
+    Attachment attached;
+    attach_backend(backend_path_, attached);
+    if (attached.ok) pool_stats_->device_count.store(static_cast<uint32_t>(attached.contexts.size()));
+    const int rc = run_worker(std::move(conn), params, table_.slot(slot), &attached);
     std::fflush(nullptr);
     ::_exit(rc);
   }
-  sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now()});
+  sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false});
 }
 
 void Supervisor::serve_status(transport::Connection& conn) {
@@ -243,12 +337,17 @@ std::string Supervisor::status_json() {
     total += slot.bytes_held.load();
     out += fmt::format(
         "{}{{\"id\":{},\"tenant\":\"{}\",\"peer\":\"{}\",\"pid\":{},\"bytes_held\":{},"
-        "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"age_s\":{:.1f}}}",
+        "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"bytes_in\":{},\"bytes_out\":{},"
+        "\"errors\":{},\"warm\":{},\"age_s\":{:.1f}}}",
         i ? "," : "", s.id, json_escape(s.tenant), json_escape(s.peer), s.pid,
         slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(), slot.replies.load(),
+        slot.bytes_in.load(), slot.bytes_out.load(), slot.errors.load(), s.warm ? "true" : "false",
         std::chrono::duration<double>(now - s.started).count());
   }
-  out += fmt::format("],\"bytes_held\":{}}}", total);
+  out += fmt::format("],\"bytes_held\":{},\"tenants\":{},\"pool\":{}", total,
+                     tenants_json(tenants_, pool_stats_->device_count.load()), pool_json(*pool_stats_));
+  if (!metrics_url_.empty()) out += ",\"metrics\":\"" + json_escape(metrics_url_) + "\"";
+  out += "}";
   return out;
 }
 

@@ -10,7 +10,14 @@
 // device memory held and calls served, read from the shared SessionTable.
 //
 // The supervisor is single-threaded (so forking is safe): accept with a short timeout, reap
-// exited workers, repeat until stop() (async-signal-safe) is called.
+// exited workers, refill the warm pool, repeat until stop() (async-signal-safe) is called.
+//
+// Warm pool (worker_pool.h): with warm_workers > 0 (GPOOL_WARM_WORKERS overrides the config)
+// the supervisor keeps that many pre-attached workers and hands each tcp:// session's socket to
+// one of them; otherwise, or when none is left, it forks a worker for the session (cold).
+// Metrics (metrics.h): with metrics_listen set (GPOOL_METRICS_LISTEN overrides) a forked child
+// process serves Prometheus text on http://HOST:PORT/metrics from the shared tables, so the
+// supervisor itself never runs a thread.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +31,9 @@
 #include "config.h"
 #include "gpool/transport/transport.h"
 #include "session_table.h"
+#include "scheduler.h"
+#include "tenant_table.h"
+#include "worker_pool.h"
 
 namespace gpool::server {
 
@@ -49,6 +59,7 @@ class Supervisor {
     std::string tenant;
     std::string peer;
     std::chrono::steady_clock::time_point started;
+    bool warm = false;
   };
 
   void serve(std::unique_ptr<transport::Connection> conn);
@@ -57,11 +68,20 @@ class Supervisor {
                     uint64_t session_id, int slot);
   void reap(bool block);
   std::string status_json();
+  void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
+  bool start_metrics(std::string& error);
+
+  std::unique_ptr<WorkerPool> pool_;
+  PoolStats* pool_stats_ = nullptr;  // shared mapping, never unmapped
+  pid_t metrics_pid_ = -1;
+  std::string metrics_url_;
 
   Config config_;
   std::string backend_path_;
   std::vector<std::unique_ptr<transport::Listener>> listeners_;
   SessionTable table_;
+  TenantTable tenants_;  // shared with workers and the metrics process
+  std::unique_ptr<Scheduler> sched_;  // compute shares and device masks (scheduler.h)
   std::vector<Session> sessions_;
   uint64_t next_session_ = 1;
   pid_t self_ = 0;

@@ -48,32 +48,73 @@ std::string_view Worker::Ctx::inline_text() const {
   return {reinterpret_cast<const char*>(call->inline_data()->data()), call->inline_data()->size()};
 }
 
+void attach_backend(const std::string& backend_path, Attachment& out) {
+  out.ok = false;
+  if (!out.drv.load(backend_path, out.error)) return;
+  CUresult st = out.drv.cuInit(0);
+  int count = 0;
+  if (st == CUDA_SUCCESS) st = out.drv.cuDeviceGetCount(&count);
+  if (st == CUDA_SUCCESS && count < 1) st = CUDA_ERROR_NO_DEVICE;
+  for (int i = 0; st == CUDA_SUCCESS && i < count; ++i) {
+    CUdevice dev = 0;
+    CUcontext ctx = nullptr;
+    st = out.drv.cuDeviceGet(&dev, i);
+    if (st == CUDA_SUCCESS) st = out.drv.cuDevicePrimaryCtxRetain(&ctx, dev);
+    if (st == CUDA_SUCCESS) out.contexts.push_back(ctx);
+  }
+  if (st == CUDA_SUCCESS) st = out.drv.cuCtxSetCurrent(out.contexts[0]);
+  if (st != CUDA_SUCCESS) {
+    out.error = fmt::format("driver backend {} failed to give the primary contexts of its {} "
+                            "device(s): CUresult {}",
+                            backend_path, count, static_cast<int>(st));
+    return;
+  }
+  out.ok = true;
+}
+
 Worker::Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
-               SessionSlot& slot)
-    : conn_(std::move(conn)), params_(params), slot_(slot), images_(params.image_cache_dir) {
+               SessionSlot& slot, Attachment* attached)
+    : conn_(std::move(conn)), params_(params), slot_(slot), attached_(attached),
+      images_(params.image_cache_dir) {
   in_ = conn_.get();
 }
 
 bool Worker::attach_backend(std::string& error) {
-  if (!drv_.load(params_.backend_path, error)) return false;
-  CUresult st = drv_.cuInit(0);
-  int count = 0;
-  if (st == CUDA_SUCCESS) st = drv_.cuDeviceGetCount(&count);
-  if (st == CUDA_SUCCESS && count < 1) st = CUDA_ERROR_NO_DEVICE;
-  std::vector<CUcontext> contexts;
-  for (int i = 0; st == CUDA_SUCCESS && i < count; ++i) {
-    CUdevice dev = 0;
-    CUcontext ctx = nullptr;
-    st = drv_.cuDeviceGet(&dev, i);
-    if (st == CUDA_SUCCESS) st = drv_.cuDevicePrimaryCtxRetain(&ctx, dev);
-    if (st == CUDA_SUCCESS) contexts.push_back(ctx);
-  }
-  if (st != CUDA_SUCCESS) {
-    error = fmt::format("driver backend {} failed to give the primary contexts of its {} device(s): "
-                        "CUresult {}", params_.backend_path, count, static_cast<int>(st));
+  Attachment fresh;
+  Attachment& a = attached_ != nullptr ? *attached_ : fresh;
+  if (attached_ == nullptr) server::attach_backend(params_.backend_path, a);
+  if (!a.ok) {
+    error = a.error;
     return false;
   }
-  return open_devices(contexts, error);  // worker_device.cc
+  drv_ = a.drv;
+  return open_devices(a.contexts, error);  // worker_device.cc
+}
+
+void Worker::redirect_logs() {
+  // fd 2 is about to become a memory file whose bytes go to the client (device printf and
+  // assert output); the worker's own log lines belong to the server's stderr instead.
+  const int fd = ::fcntl(2, F_DUPFD_CLOEXEC, 3);
+  if (fd >= 0) log::set_output_fd(fd);  // kept open for the life of the process
+}
+
+void Worker::count_call(const transport::FrameHead& head, const Ctx& c, CUresult st) {
+  uint64_t in = 0, out = c.bytes_sent;
+  for (uint32_t i = 0; i < head.segment_count() && i < head.segment_lengths.size(); ++i) {
+    in += head.segment_lengths[i];
+  }
+  for (const transport::ConstBytes& seg : c.segments_out) out += seg.size();
+  const bool failed = st != CUDA_SUCCESS;
+  slot_.bytes_in.fetch_add(in, std::memory_order_relaxed);
+  slot_.bytes_out.fetch_add(out, std::memory_order_relaxed);
+  if (failed) slot_.errors.fetch_add(1, std::memory_order_relaxed);
+  if (params_.tenants != nullptr && params_.tenant_index >= 0 && params_.tenant_index < kMaxTenants) {
+    TenantSlot& t = params_.tenants->slot(params_.tenant_index);
+    t.calls.fetch_add(1, std::memory_order_relaxed);
+    t.bytes_in.fetch_add(in, std::memory_order_relaxed);
+    t.bytes_out.fetch_add(out, std::memory_order_relaxed);
+    if (failed) t.errors.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void Worker::capture_output() {
@@ -100,8 +141,8 @@ bool Worker::send_output() {
 }
 
 int run_worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
-               SessionSlot& slot) {
-  Worker w(std::move(conn), params, slot);
+               SessionSlot& slot, Attachment* attached) {
+  Worker w(std::move(conn), params, slot, attached);
   return w.run();
 }
 
@@ -115,6 +156,7 @@ int Worker::run() {
     (void)conn_->send(protocol::finished_bytes(fbb));
     return 3;
   }
+  redirect_logs();
   capture_output();
   for (;;) {
     transport::Status s = conn_->recv_head(head_);
@@ -159,7 +201,7 @@ int Worker::run() {
   }
 }
 
-bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*head*/) {
+bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& head) {
   Ctx c;
   c.call = call;
   c.op = static_cast<Op>(call->opcode());
@@ -208,6 +250,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& /*h
     default: known = false; break;
   }
   if (c.fatal) return false;
+  count_call(head, c, known ? st : CUDA_ERROR_NOT_SUPPORTED);
   if (!known) {
     logger().warn("session {}: call opcode {} is not implemented by this server",
                   params_.session_id, call->opcode());

@@ -1,8 +1,8 @@
 // A session worker: the process that serves one client session after the supervisor has
 // authenticated it (one worker per session, ARCHITECTURE.md decision 7).
 //
-// The worker loads the driver backend, retains the primary context of every device (the session
-// sees its tenant's allowed ones, worker_device.cc), then executes the client's calls in the order they arrive (gpool.fbs,
+// The worker loads the driver backend, retains the primary context of device 0 (the session's
+// one context), then executes the client's calls in the order they arrive (gpool.fbs,
 // "Ordering and errors"; calls.fbs for each call). It keeps the session's own tables:
 //   streams, events, modules, libraries, functions/kernels  (client id -> driver object)
 //   allocations                                             (device address -> bytes)
@@ -49,14 +49,26 @@ struct WorkerParams {
   Scheduler* scheduler = nullptr;  // compute shares and device masks (scheduler.h); supervisor's
 };
 
+// The expensive part of a worker's start: the backend dlopened, cuInit, the primary context of
+// every device retained and device 0's made current. The worker pool (worker_pool.h) does it
+// before the session is known; a cold start does it right before serving.
+struct Attachment {
+  Driver drv;
+  std::vector<CUcontext> contexts;  // index = device ordinal
+  bool ok = false;
+  std::string error;  // why not ok, for the log and the client's Abort
+};
+void attach_backend(const std::string& backend_path, Attachment& out);
+
 // Runs the session to its end; returns the process exit code (0 = client left normally).
+// With `attached` (ok or not) the backend is not attached again; without it, run() attaches.
 int run_worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
-               SessionSlot& slot);
+               SessionSlot& slot, Attachment* attached = nullptr);
 
 class Worker {
  public:
   Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
-         SessionSlot& slot);
+         SessionSlot& slot, Attachment* attached = nullptr);
   int run();
 
  private:
@@ -68,6 +80,7 @@ class Worker {
     std::vector<std::byte> inline_out;
     std::vector<transport::ConstBytes> segments_out;
     bool fatal = false;  // the connection broke while reading the call's segments
+    uint64_t bytes_sent = 0;  // bulk bytes sent before the Reply (D2H chunk notes), for counters
 
     uint64_t arg(size_t i) const;
     size_t arg_count() const;
@@ -85,7 +98,9 @@ class Worker {
   };
 
   bool attach_backend(std::string& error);
+  void redirect_logs();
   void capture_output();
+  void count_call(const transport::FrameHead& head, const Ctx& c, CUresult st);
   bool send_output();
   bool handle_call(const protocol::wire::Call* call, const transport::FrameHead& head);
   CUresult dispatch(Ctx& c);
@@ -162,6 +177,7 @@ class Worker {
   std::unique_ptr<transport::Connection> conn_;
   const WorkerParams params_;
   SessionSlot& slot_;
+  Attachment* attached_ = nullptr;  // pre-attached backend (pool or cold start), or null
   Driver drv_;
   CUcontext ctx_ = nullptr;  // the current device's context (devices_[current_].ctx)
   std::vector<VisibleDevice> devices_;

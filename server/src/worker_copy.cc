@@ -107,6 +107,7 @@ CUresult Worker::dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream 
       c.fatal = true;
       return CUDA_ERROR_UNKNOWN;
     }
+    c.bytes_sent += f.n;
   }
   if (result != CUDA_SUCCESS) (void)ring_.drain();
   return result;

@@ -4,7 +4,9 @@
 //       runs PROGRAM through the client shim: GPOOL_SERVER / GPOOL_TOKEN set, the shim's
 //       directory first on LD_LIBRARY_PATH (so its dlopen("libcuda.so.1") finds the shim).
 //   gpool status [--server URL] [--token ADMIN_TOKEN] [--json]
-//       lists the server's sessions and the device memory each holds.
+//       shows the server's pool, per-tenant and per-device figures (memory held and quota,
+//       device time, calls, bytes, errors) and its sessions as tables; --json prints the
+//       server's status document instead.
 //   gpool server [gpool-server arguments...]
 //       starts gpool-server (the binary beside the build's, GPOOL_SERVER_BIN, or from PATH).
 //
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "status.h"
+#include "status_table.h"
 
 namespace {
 
@@ -92,8 +95,16 @@ int cmd_status(int argc, char** argv) {
     std::fprintf(stderr, "gpool status: %s\n", error.c_str());
     return 1;
   }
-  if (!json_only) std::printf("gpool server %s\n", server.c_str());
-  std::printf("%s\n", json.c_str());
+  if (json_only) {
+    std::printf("%s\n", json.c_str());
+    return 0;
+  }
+  std::string text;
+  if (!gpool::tools::render_status(json, text, error)) {
+    std::fprintf(stderr, "gpool status: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("gpool server %s\n%s", server.c_str(), text.c_str());
   return 0;
 }
 

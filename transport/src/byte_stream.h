@@ -37,6 +37,8 @@ class ByteStream {
   virtual Status read_exact(std::span<std::byte> buf, const Deadline& deadline) = 0;
   virtual void shutdown() = 0;
   virtual const char* name() const = 0;
+  // The underlying file descriptor (still owned by the stream), or -1 when there is none.
+  virtual int fd() const { return -1; }
 };
 
 }  // namespace gpool::transport

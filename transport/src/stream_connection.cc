@@ -30,6 +30,13 @@ StreamConnection::StreamConnection(std::unique_ptr<ByteStream> stream, std::stri
 
 StreamConnection::~StreamConnection() = default;
 
+int StreamConnection::handoff_fd() const {
+  // Only a connection with nothing buffered in either direction can move to another process.
+  if (buffered() != 0 || seg_next_ != seg_count_ || !pending_.empty()) return -1;
+  if (recv_broken_ || send_broken_ || shut_.load(std::memory_order_acquire)) return -1;
+  return stream_->fd();
+}
+
 void StreamConnection::shutdown() {
   shut_.store(true, std::memory_order_release);
   stream_->shutdown();

@@ -46,6 +46,7 @@ class StreamConnection final : public Connection {
   uint32_t segments_left() const override { return seg_count_ - seg_next_; }
   Status flush(Timeout timeout) override;
   size_t queued_bytes() const override { return pending_.size(); }
+  int handoff_fd() const override;
 
  protected:
   Status do_send(const protocol::FrameHeader& header, ConstBytes control,

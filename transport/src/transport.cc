@@ -1,6 +1,8 @@
 // Connection's backend-independent halves (limits, verification) and the table of schemes.
 #include "gpool/transport/transport.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "gpool/transport/url.h"
@@ -99,6 +101,14 @@ Status connect(std::string_view url, const Options& options, std::unique_ptr<Con
   const Scheme* scheme = nullptr;
   if (Status s = find_scheme(url, u, scheme); !s.ok()) return s;
   return scheme->connect(u, options, out);
+}
+
+Status adopt(std::string_view scheme, int fd, const Options& options, std::unique_ptr<Connection>& out) {
+  if (scheme == "tcp") return tcp::adopt(fd, options, out);
+  if (scheme == "ucx") return ucx::adopt(fd, options, out);
+  if (fd >= 0) ::close(fd);
+  return Status::make(Code::kInvalidArgument,
+                      fmt::format("cannot adopt a connection of scheme '{}': only tcp and ucx support it", scheme));
 }
 
 Status listen(std::string_view url, const Options& options, std::unique_ptr<Listener>& out) {

@@ -25,6 +25,7 @@ class SocketStream final : public ByteStream {
   Status read_exact(std::span<std::byte> buf, const Deadline& deadline) override;
   void shutdown() override;
   const char* name() const override { return "tcp/socket"; }
+  int fd() const override { return fd_; }
 
  private:
   bool set_timeout(int option, const Deadline& deadline, bool& armed);

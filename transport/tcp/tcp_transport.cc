@@ -270,4 +270,17 @@ Status listen(const Url& url, const Options& options, std::unique_ptr<Listener>&
   return Status::success();
 }
 
+Status adopt(int fd, const Options& options, std::unique_ptr<Connection>& out) {
+  if (fd < 0) return Status::make(Code::kInvalidArgument, "adopt: no socket (fd < 0)");
+  Impl impl;
+  if (Status s = choose(options, impl); !s.ok()) {
+    ::close(fd);
+    return s;
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  std::string peer = peer_url(fd);
+  out = wrap(fd, std::move(peer), impl, options);
+  return Status::success();
+}
+
 }  // namespace gpool::transport::tcp

@@ -20,6 +20,8 @@ namespace gpool::transport::tcp {
 
 Status connect(const Url& url, const Options& options, std::unique_ptr<Connection>& out);
 Status listen(const Url& url, const Options& options, std::unique_ptr<Listener>& out);
+// Wraps a connected TCP socket received from another process; owns `fd` in every case.
+Status adopt(int fd, const Options& options, std::unique_ptr<Connection>& out);
 
 // Whether io_uring works in this process (probed once), and why not: the negative errno of
 // io_uring_queue_init (0 when it works).

@@ -28,6 +28,7 @@ class UringStream final : public ByteStream {
   Status read_exact(std::span<std::byte> buf, const Deadline& deadline) override;
   void shutdown() override;
   const char* name() const override { return "tcp/io_uring"; }
+  int fd() const override { return fd_; }
 
   // Connects `fd` through the send ring (used once, before any transfer).
   Status connect(const sockaddr* addr, socklen_t len, const Deadline& deadline);

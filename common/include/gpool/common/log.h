@@ -24,4 +24,10 @@ namespace gpool::log {
 // Returns the process-wide logger for `component`. Never returns null.
 spdlog::logger& logger(std::string_view component);
 
+// Sends the output of every logger, existing and later ones, to file descriptor `fd` instead of
+// stderr (the fd stays owned by the caller and must stay open). Used by a process that
+// redirects fd 2 for other purposes (the server's session workers capture device printf there)
+// but whose own logs belong elsewhere. REQUIRES: no other thread is logging during the call.
+void set_output_fd(int fd);
+
 }  // namespace gpool::log

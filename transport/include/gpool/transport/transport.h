@@ -148,6 +148,12 @@ class Connection {
   // Segments of the current frame not yet received or skipped.
   virtual uint32_t segments_left() const = 0;
 
+  // The connected socket under this connection, for handing the session to another process
+  // (SCM_RIGHTS; the receiver wraps its copy with adopt()). -1 when the backend has no such
+  // socket, or when this Connection holds state a hand-off would lose (received bytes not yet
+  // consumed, a frame partly received, queued frames). The fd stays owned by this Connection.
+  virtual int handoff_fd() const { return -1; }
+
  protected:
   Connection() = default;
 
@@ -192,5 +198,10 @@ Status connect(std::string_view url, const Options& options, std::unique_ptr<Con
 // Listens on `url` (port 0 picks a free port; see Listener::url()). Errors: kInvalidArgument,
 // kUnavailable, kIo (e.g. address in use).
 Status listen(std::string_view url, const Options& options, std::unique_ptr<Listener>& out);
+
+// Wraps `fd`, a connected socket of `scheme` ("tcp", "ucx") received from another process (see
+// Connection::handoff_fd()), in a Connection. Takes ownership of `fd` in every case (closed on
+// failure). Errors: kInvalidArgument (a scheme without adoption, or fd < 0), kUnavailable.
+Status adopt(std::string_view scheme, int fd, const Options& options, std::unique_ptr<Connection>& out);
 
 }  // namespace gpool::transport
