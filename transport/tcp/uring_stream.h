@@ -1,5 +1,8 @@
 // UringStream: the io_uring ByteStream of tcp:// (internal). See uring_ring.h for the ring
-// layout (one ring per direction) and how transfers are chunked and pipelined.
+// layout (one ring per direction) and how transfers are chunked and pipelined. Small sends
+// (<= 64 KiB) and receives without a deadline use plain sendmsg(2)/recv(2) on the blocking
+// socket instead, which wake a waiting peer sooner (sync-call latency); bulk transfers and
+// anything with a deadline go through the rings. GPOOL_TCP_SMALL_SYSCALLS=0 turns that off.
 //
 // Ownership: owns `fd` (closed on destruction) and its two rings.
 // Thread safety: ByteStream's contract (one writer, one reader, shutdown from anywhere).
