@@ -62,6 +62,7 @@ def main():
     p.add_argument("--build", default="build")
     p.add_argument("--iters", type=int, default=5000)
     p.add_argument("--launches", type=int, default=100000)
+    p.add_argument("--rounds", type=int, default=3, help="alternating baseline/forwarded rounds")
     p.add_argument("--examples", default="vector_add,vector_add_shared,matmul_tiled,reduce_shfl,"
                    "streams_events,globals,dynamic_smem,shared_cudart,device_printf")
     a = p.parse_args()
@@ -73,16 +74,33 @@ def main():
         server, url = start_server(build, token, workdir)
         try:
             env = client_env(build, url, token)
-            raw = records(subprocess.run([bench, "--raw", str(a.iters), "1", "16", "256"], capture_output=True,
-                                         text=True, check=True).stdout)
-            rawping = next(r for r in raw if r["bench"] == "raw_ping_pong")
-            null = records(subprocess.run([bench, "null", str(a.iters)], env=env, capture_output=True,
-                                          text=True, check=True).stdout)[0]
+            # Baselines and forwarded runs alternate, `rounds` times, so load from other processes
+            # on a shared machine hits both alike; the median and best round are reported.
+            raws, nulls = [], []
+            for _ in range(a.rounds):
+                raws.append(records(subprocess.run([bench, "--raw", str(a.iters), "1", "16", "256"],
+                                                   capture_output=True, text=True, check=True).stdout))
+                nulls.append(records(subprocess.run([bench, "null", str(a.iters)], env=env, capture_output=True,
+                                                    text=True, check=True).stdout)[0])
+            def pick(rs, name):
+                return [next(r for r in rr if r["bench"] == name) for rr in rs]
+            thread_pp, proc_pp = pick(raws, "raw_ping_pong"), pick(raws, "raw_ping_pong_process")
+            med = lambda v: sorted(v)[len(v) // 2]
+            out.append(f"{a.rounds} rounds of {a.iters} calls; median (best) of the rounds' p50 and p99.\n")
             out.append("| null sync round trip | p50 | p99 |\n| --- | --- | --- |")
-            out.append(f"| cuCtxSynchronize through the shim | {null['p50_ns']/1e3:.1f} µs | {null['p99_ns']/1e3:.1f} µs |")
-            out.append(f"| raw TCP ping-pong (64 B) | {rawping['p50_ns']/1e3:.1f} µs | {rawping['p99_ns']/1e3:.1f} µs |")
-            out.append(f"| ratio (target ≤ 1.3×) | {null['p50_ns']/rawping['p50_ns']:.2f}× | "
-                       f"{null['p99_ns']/rawping['p99_ns']:.2f}× |\n")
+            rows = [("cuCtxSynchronize through the shim", nulls),
+                    ("raw TCP ping-pong (64 B), echo in a child process", proc_pp),
+                    ("raw TCP ping-pong (64 B), echo in a thread", thread_pp)]
+            for label, rs in rows:
+                p50 = [r["p50_ns"] / 1e3 for r in rs]
+                p99 = [r["p99_ns"] / 1e3 for r in rs]
+                out.append(f"| {label} | {med(p50):.1f} µs ({min(p50):.1f}) | {med(p99):.1f} µs ({min(p99):.1f}) |")
+            for label, rs in (("process", proc_pp), ("thread", thread_pp)):
+                ratios = [n["p50_ns"] / r["p50_ns"] for n, r in zip(nulls, rs)]
+                out.append(f"| ratio to the {label} baseline, same round (target ≤ 1.3×) | "
+                           f"{med(ratios):.2f}× ({min(ratios):.2f}×) | |")
+            out.append("")
+            raw = raws[0]
 
             proc = subprocess.Popen([bench, "launches", str(a.launches)], env=env, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
@@ -98,16 +116,24 @@ def main():
             out.append(f"| round trips for the loop and the sync (server count) | {after - before} |")
             out.append(f"| wall time, enqueue / total | {launch['enqueue_wall_s']:.3f} s / {launch['total_wall_s']:.3f} s |\n")
 
-            out.append("| copy | host memory | H2D GB/s | D2H GB/s | raw TCP GB/s | H2D / raw | D2H / raw |")
+            out.append("| copy (best of the rounds) | host memory | H2D GB/s | D2H GB/s | raw TCP GB/s | H2D / raw | D2H / raw |")
             out.append("| --- | --- | --- | --- | --- | --- | --- |")
             for mib in (1, 16, 256):
                 reps = 3 if mib >= 256 else 10
-                rs = next(r for r in raw if r["bench"] == "raw_stream" and r["mib"] == mib)
-                rawbw = (mib << 20) / rs["s"] / 1e9
-                for r in records(subprocess.run([bench, "copy", str(mib), str(reps)], env=env, capture_output=True,
-                                                text=True, check=True).stdout):
-                    h, d = (mib << 20) / r["h2d_s"] / 1e9, (mib << 20) / r["d2h_s"] / 1e9
-                    out.append(f"| {mib} MiB | {r['host']} | {h:.2f} | {d:.2f} | {rawbw:.2f} | "
+                best = {}
+                rawbw = 0.0
+                for rr in range(a.rounds):
+                    # Raw stream of this round (the first round's was measured above).
+                    rs = raws[rr] if rr < len(raws) else raws[0]
+                    st = next(r for r in rs if r["bench"] == "raw_stream" and r["mib"] == mib)
+                    rawbw = max(rawbw, (mib << 20) / st["s"] / 1e9)
+                    for r in records(subprocess.run([bench, "copy", str(mib), str(reps)], env=env,
+                                                    capture_output=True, text=True, check=True).stdout):
+                        h, d = (mib << 20) / r["h2d_s"] / 1e9, (mib << 20) / r["d2h_s"] / 1e9
+                        b = best.setdefault(r["host"], [0.0, 0.0])
+                        b[0], b[1] = max(b[0], h), max(b[1], d)
+                for host, (h, d) in best.items():
+                    out.append(f"| {mib} MiB | {host} | {h:.2f} | {d:.2f} | {rawbw:.2f} | "
                                f"{h/rawbw:.0%} | {d/rawbw:.0%} |")
             out.append("")
 
