@@ -33,20 +33,6 @@ std::string label(std::string_view v) {
   return out;
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out + "\"";
-}
 
 void header(std::string& out, const char* name, const char* type, const char* help) {
   out += fmt::format("# HELP gpool_{} {}\n# TYPE gpool_{} {}\n", name, help, name, type);
@@ -66,6 +52,21 @@ void each_tenant(const TenantTable& t, Fn fn) {
 }
 
 }  // namespace
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out + "\"";
+}
 
 std::string format_metrics(const MetricsSources& src) {
   std::string out;

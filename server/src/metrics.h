@@ -29,6 +29,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "session_table.h"
 #include "tenant_table.h"
@@ -48,6 +49,9 @@ std::string format_metrics(const MetricsSources& src);
 // JSON of the tenant table for the status endpoint: [{"name","sessions","calls","bytes_in",
 // "bytes_out","errors","oom_refusals","devices":[{"device","bytes_held","quota_bytes",
 // "device_time_s"}]}]; `device_count` 0 is shown as 1.
+// `s` as a JSON string literal, quotes included (", \\ and control characters escaped).
+std::string json_string(std::string_view s);
+
 std::string tenants_json(const TenantTable& tenants, uint32_t device_count);
 // {"target","alive","ready","warm_sessions","cold_sessions","failures","device_count"}.
 std::string pool_json(const PoolStats& pool);

@@ -21,21 +21,6 @@ namespace wire = protocol::wire;
 
 spdlog::logger& logger() { return log::logger("server"); }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
-    } else {
-      out.push_back(ch);
-    }
-  }
-  return out;
-}
-
 void send_refusal(transport::Connection& conn, wire::RefusalReason reason, const std::string& text) {
   flatbuffers::FlatBufferBuilder fbb;
   auto r = wire::CreateRefusal(fbb, reason, fbb.CreateString(text));
@@ -328,7 +313,7 @@ void Supervisor::serve_status(transport::Connection& conn) {
 }
 
 std::string Supervisor::status_json() {
-  std::string out = "{\"backend\":\"" + json_escape(backend_path_) + "\",\"sessions\":[";
+  std::string out = "{\"backend\":" + json_string(backend_path_) + ",\"sessions\":[";
   uint64_t total = 0;
   const auto now = std::chrono::steady_clock::now();
   for (size_t i = 0; i < sessions_.size(); ++i) {
@@ -336,17 +321,17 @@ std::string Supervisor::status_json() {
     const SessionSlot& slot = table_.slot(s.slot);
     total += slot.bytes_held.load();
     out += fmt::format(
-        "{}{{\"id\":{},\"tenant\":\"{}\",\"peer\":\"{}\",\"pid\":{},\"bytes_held\":{},"
+        "{}{{\"id\":{},\"tenant\":{},\"peer\":{},\"pid\":{},\"bytes_held\":{},"
         "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"bytes_in\":{},\"bytes_out\":{},"
         "\"errors\":{},\"warm\":{},\"age_s\":{:.1f}}}",
-        i ? "," : "", s.id, json_escape(s.tenant), json_escape(s.peer), s.pid,
+        i ? "," : "", s.id, json_string(s.tenant), json_string(s.peer), s.pid,
         slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(), slot.replies.load(),
         slot.bytes_in.load(), slot.bytes_out.load(), slot.errors.load(), s.warm ? "true" : "false",
         std::chrono::duration<double>(now - s.started).count());
   }
   out += fmt::format("],\"bytes_held\":{},\"tenants\":{},\"pool\":{}", total,
                      tenants_json(tenants_, pool_stats_->device_count.load()), pool_json(*pool_stats_));
-  if (!metrics_url_.empty()) out += ",\"metrics\":\"" + json_escape(metrics_url_) + "\"";
+  if (!metrics_url_.empty()) out += ",\"metrics\":" + json_string(metrics_url_);
   out += "}";
   return out;
 }
