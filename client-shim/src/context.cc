@@ -30,7 +30,10 @@ CUresult create(CUcontext* out, unsigned flags, CUdevice dev) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
   CUcontext c = create_context(dev, flags);
-  push_context(c);  // cuCtxCreate makes the new context current
+  if (!push_context(c)) {  // cuCtxCreate makes the new context current
+    destroy_context(c);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
   *out = c;
   return CUDA_SUCCESS;
 }
@@ -143,8 +146,7 @@ extern "C" CUresult gpool_impl_cuCtxSetCurrent(CUcontext ctx) {
 
 extern "C" CUresult gpool_impl_cuCtxPushCurrent_v2(CUcontext ctx) {
   if (context_device(ctx) < 0) return CUDA_ERROR_INVALID_CONTEXT;
-  push_context(ctx);
-  return CUDA_SUCCESS;
+  return push_context(ctx) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 extern "C" CUresult gpool_impl_cuCtxPushCurrent(CUcontext ctx) { return gpool_impl_cuCtxPushCurrent_v2(ctx); }

@@ -40,7 +40,31 @@ Table& table() {
   return *t;
 }
 
-thread_local std::vector<CUcontext> t_stack;  // back() is current
+// A thread's context stack. Trivially destructible on purpose: cudart calls the driver from
+// exit handlers (cuLibraryUnload, ...), which run after thread-local destructors, so the stack
+// must stay readable until the process is gone.
+struct CtxStack {
+  static constexpr int kCapacity = 64;
+  CUcontext items[kCapacity];
+  int depth;
+  bool empty() const { return depth == 0; }
+  CUcontext back() const { return items[depth - 1]; }
+  CUcontext& back() { return items[depth - 1]; }
+  bool push_back(CUcontext c) {
+    if (depth == kCapacity) return false;
+    items[depth++] = c;
+    return true;
+  }
+  void pop_back() { --depth; }
+  void clear() { depth = 0; }
+  void erase(CUcontext c) {
+    int out = 0;
+    for (int i = 0; i < depth; ++i)
+      if (items[i] != c) items[out++] = items[i];
+    depth = out;
+  }
+};
+thread_local CtxStack t_stack{};  // back() is current
 thread_local int t_scoped_device = -1;
 
 Context* as_primary(CUcontext c) {
@@ -155,13 +179,13 @@ bool destroy_context(CUcontext ctx) {
     if (ctx == nullptr || as_primary(ctx) != nullptr || t.created.erase(c) == 0) return false;
     delete c;
   }
-  std::erase(t_stack, ctx);
+  t_stack.erase(ctx);
   return true;
 }
 
 CUcontext current_context() { return t_stack.empty() ? nullptr : t_stack.back(); }
 
-void push_context(CUcontext ctx) { t_stack.push_back(ctx); }
+bool push_context(CUcontext ctx) { return t_stack.push_back(ctx); }
 
 CUcontext pop_context() {
   if (t_stack.empty()) return nullptr;

@@ -47,7 +47,7 @@ bool destroy_context(CUcontext ctx);
 
 // The calling thread's stack.
 CUcontext current_context();               // top, or NULL
-void push_context(CUcontext ctx);          // REQUIRES: ctx is live
+bool push_context(CUcontext ctx);          // REQUIRES: ctx is live; false when the stack is full (64)
 CUcontext pop_context();                   // NULL when empty
 void set_current_context(CUcontext ctx);   // replaces the top (NULL pops it)
 
