@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+ASAN_RUNTIME = ""  # set by --asan-runtime
+
 SKIP = 77
 
 
@@ -97,6 +99,11 @@ class SchedServer:
         if env.get("LD_LIBRARY_PATH"):
             paths.append(env["LD_LIBRARY_PATH"])
         env["LD_LIBRARY_PATH"] = ":".join(paths)
+        if ASAN_RUNTIME:
+            # ASan build: the shim is instrumented, nvcc-built examples are not (as run_remote.py).
+            env["LD_PRELOAD"] = ASAN_RUNTIME + (" " + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+            options = ["protect_shadow_gap=0", env.get("ASAN_OPTIONS", ""), "detect_leaks=0"]
+            env["ASAN_OPTIONS"] = ":".join(o for o in options if o)
         return env
 
     def stop(self):
@@ -190,7 +197,10 @@ def main():
     p.add_argument("--library-dir", action="append", default=[])
     p.add_argument("--mode", required=True, choices=["device1", "fault-isolation"])
     p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--asan-runtime", default="", help="libasan.so to preload into clients (ASan builds)")
     args = p.parse_args()
+    global ASAN_RUNTIME
+    ASAN_RUNTIME = args.asan_runtime
     args.build_dir = os.path.abspath(args.build_dir)
     args.probe = os.path.join(args.build_dir, "tests", "remote", "gpool-remote-probe")
     args.examples_dir = os.path.join(args.build_dir, "examples")
