@@ -32,6 +32,12 @@ PoolStats* PoolStats::create_shared() {
   return new (p) PoolStats();
 }
 
+int member_await_session(int sock, int& fd, Handoff& h) {
+  // A failed send is not the end: a session handed off while we attached is still queued.
+  (void)::send(sock, &kReady, 1, MSG_NOSIGNAL);
+  return recv_handoff(sock, fd, h);
+}
+
 int run_warm_worker(int sock, const WarmContext& ctx) {
   Attachment a;
   attach_backend(ctx.backend_path, a);
@@ -40,11 +46,10 @@ int run_warm_worker(int sock, const WarmContext& ctx) {
     return 3;
   }
   if (ctx.stats != nullptr) ctx.stats->device_count.store(static_cast<uint32_t>(a.contexts.size()));
-  if (::send(sock, &kReady, 1, MSG_NOSIGNAL) != 1) return 0;  // the supervisor is gone
 
   Handoff h;
   int fd = -1;
-  const int rc = recv_handoff(sock, fd, h);
+  const int rc = member_await_session(sock, fd, h);
   ::close(sock);
   if (rc == -ECONNRESET) return 0;  // closed unused (server stopping)
   if (rc != 0) {

@@ -60,6 +60,14 @@ struct WarmContext {
   Scheduler* scheduler = nullptr;  // compute shares and device masks (scheduler.h)
 };
 
+// The member side of the pool protocol, after the member attached: write the ready byte on
+// `sock`, then wait for one hand-off (recv_handoff). The supervisor may hand a session to a
+// member that is still attaching and close its end at once (hand_off() prefers ready members
+// but takes any live one rather than fork a cold worker); the ready byte then fails with EPIPE,
+// but the hand-off is already queued and is still read. Returns 0 with `fd`/`h` filled,
+// -ECONNRESET when the supervisor closed the socket without a session, another -errno else.
+int member_await_session(int sock, int& fd, Handoff& h);
+
 // The body of a pool worker: attach, say ready on `sock`, wait for one session, serve it.
 // Returns the process exit code (0 also when the supervisor closed the socket unused).
 int run_warm_worker(int sock, const WarmContext& ctx);

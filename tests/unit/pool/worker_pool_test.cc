@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -144,6 +145,51 @@ TEST(WorkerPool, AHandOffToADeadMemberFallsThroughToTheNext) {
   }
   ASSERT_GT(pid, 0);
   EXPECT_EQ(std::string(buf), "session 5 tenant t");
+}
+
+// The supervisor hands a session to a member that is still attaching (none is ready yet) and
+// closes its end at once: the member's ready byte then fails, but it must still take the
+// session (in the ASan build a slow attach lost the client's connection this way).
+TEST(WorkerPool, AMemberHandedASessionBeforeItIsReadyStillServesIt) {
+  PoolStats* stats = PoolStats::create_shared();
+  WorkerPool pool(1, stats);
+  pool.fill([] {}, [](int sock) {
+    std::this_thread::sleep_for(300ms);  // the attach, still running at the hand-off
+    Handoff h;
+    int fd = -1;
+    if (member_await_session(sock, fd, h) != 0) return 11;
+    const std::string text = "session " + std::to_string(h.session_id) + " tenant " + h.tenant;
+    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) return 12;
+    ::close(fd);
+    return 0;
+  });
+  ASSERT_EQ(pool.size(), 1u);
+  EXPECT_EQ(stats->ready.load(), 0u);
+  int conn[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn), 0);
+  Handoff h;
+  h.session_id = 9;
+  h.tenant = "early";
+  const pid_t pid = pool.hand_off(conn[1], h);
+  ASSERT_GT(pid, 0);
+  ::close(conn[1]);
+  char buf[64] = {};
+  ssize_t got = 0, n;
+  while ((n = ::read(conn[0], buf + got, sizeof buf - 1 - static_cast<size_t>(got))) > 0) got += n;
+  ::close(conn[0]);
+  EXPECT_EQ(std::string(buf), "session 9 tenant early");
+  EXPECT_EQ(wait_exit(pid), 0);
+}
+
+// A member whose supervisor closes the socket without a session ends quietly.
+TEST(WorkerPool, AMemberClosedUnusedSeesConnectionReset) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  ::close(sv[0]);
+  Handoff h;
+  int fd = -1;
+  EXPECT_EQ(member_await_session(sv[1], fd, h), -ECONNRESET);
+  ::close(sv[1]);
 }
 
 }  // namespace
