@@ -195,6 +195,24 @@ Error decode_frame(std::span<const std::byte> bytes, FrameView& out, size_t& con
   return Error::success();
 }
 
+void write_frame(const FrameHeader& header, std::span<const std::byte> control,
+                 std::span<const std::span<const std::byte>> segments, std::span<std::byte> out) {
+  std::byte* p = out.data();
+  const HeaderBytes hb = encode_header(header);
+  std::memcpy(p, hb.data(), hb.size());
+  p += hb.size();
+  uint64_t lengths[kMaxSegments];
+  for (size_t i = 0; i < segments.size(); ++i) lengths[i] = segments[i].size();
+  encode_segment_table(std::span(lengths, segments.size()), std::span(p, header.table_bytes()));
+  p += header.table_bytes();
+  if (!control.empty()) std::memcpy(p, control.data(), control.size());
+  p += control.size();
+  for (auto s : segments) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+}
+
 Error encode_frame(std::span<const std::byte> control,
                    std::span<const std::span<const std::byte>> segments,
                    std::vector<std::byte>& out) {
@@ -204,17 +222,7 @@ Error encode_frame(std::span<const std::byte> control,
   FrameHeader h;
   if (Error e = make_header(control.size(), lengths, h); !e.ok()) return e;
   std::vector<std::byte> buf(static_cast<size_t>(h.frame_bytes()));
-  const HeaderBytes hb = encode_header(h);
-  std::memcpy(buf.data(), hb.data(), hb.size());
-  size_t pos = kFrameHeaderBytes;
-  encode_segment_table(lengths, std::span(buf.data() + pos, h.table_bytes()));
-  pos += h.table_bytes();
-  if (!control.empty()) std::memcpy(buf.data() + pos, control.data(), control.size());
-  pos += control.size();
-  for (auto s : segments) {
-    if (!s.empty()) std::memcpy(buf.data() + pos, s.data(), s.size());
-    pos += s.size();
-  }
+  write_frame(h, control, segments, buf);
   out = std::move(buf);
   return Error::success();
 }

@@ -97,20 +97,7 @@ Status StreamConnection::do_queue(const protocol::FrameHeader& header, ConstByte
   }
   const size_t at = pending_.size();
   pending_.resize(at + static_cast<size_t>(bytes));
-  std::byte* p = pending_.data() + at;
-  const protocol::HeaderBytes hb = protocol::encode_header(header);
-  std::memcpy(p, hb.data(), hb.size());
-  p += hb.size();
-  uint64_t lengths[protocol::kMaxSegments];
-  for (size_t i = 0; i < segments.size(); ++i) lengths[i] = segments[i].size();
-  protocol::encode_segment_table(std::span(lengths, segments.size()), std::span(p, header.table_bytes()));
-  p += header.table_bytes();
-  if (!control.empty()) std::memcpy(p, control.data(), control.size());
-  p += control.size();
-  for (ConstBytes s : segments) {
-    if (!s.empty()) std::memcpy(p, s.data(), s.size());
-    p += s.size();
-  }
+  protocol::write_frame(header, control, segments, std::span(pending_.data() + at, static_cast<size_t>(bytes)));
   return Status::success();
 }
 

@@ -1,9 +1,11 @@
 #include "socket_util.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <fmt/format.h>
@@ -119,6 +121,55 @@ Status errno_status(const char* what, int err, const std::string& peer) {
       break;
   }
   return Status::make(code, fmt::format("{} {} failed: {}", what, peer, ::strerror(err)), err);
+}
+
+Status sys_error(const char* what, const std::string& where) {
+  const int err = errno;
+  return Status::make(Code::kIo, fmt::format("{} for {} failed: {}", what, where, ::strerror(err)), err);
+}
+
+Status connect_nonblocking(int fd, const sockaddr* addr, socklen_t len, const Deadline& deadline,
+                           const std::string& peer) {
+  int rc = ::connect(fd, addr, len);
+  if (rc == 0) return Status::success();
+  if (errno != EINPROGRESS) return errno_status("connect to", errno, peer);
+  pollfd p{fd, POLLOUT, 0};
+  do {
+    rc = ::poll(&p, 1, deadline.poll_ms());
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0) return Status::make(Code::kTimeout, fmt::format("connect to {} timed out", peer));
+  if (rc < 0) return errno_status("poll for connect to", errno, peer);
+  int err = 0;
+  socklen_t elen = sizeof err;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+  if (err != 0) return errno_status("connect to", err, peer);
+  return Status::success();
+}
+
+Status listen_socket(const Url& url, int& fd_out, std::string& bound_url) {
+  std::vector<sockaddr_storage> addrs;
+  std::vector<socklen_t> lens;
+  if (Status s = resolve(url, true, addrs, lens); !s.ok()) {
+    s.code = Code::kInvalidArgument;
+    return s;
+  }
+  const auto* addr = reinterpret_cast<const sockaddr*>(&addrs[0]);
+  const std::string where = url.to_string();
+  const int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error("socket", where);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, addr, lens[0]) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    Status s = sys_error("bind/listen", where);
+    ::close(fd);
+    return s;
+  }
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+  bound_url = address_url(reinterpret_cast<sockaddr*>(&bound), blen);
+  fd_out = fd;
+  return Status::success();
 }
 
 }  // namespace gpool::transport::tcp

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../src/deadline.h"
 #include "gpool/transport/options.h"
 #include "gpool/transport/status.h"
 #include "gpool/transport/url.h"
@@ -31,5 +32,18 @@ std::string peer_url(int fd);
 // Maps an errno of `what` (a system call name) to a Status: peer gone -> kDisconnected,
 // refused/unreachable -> kUnreachable, timed out -> kTimeout, otherwise kIo.
 Status errno_status(const char* what, int err, const std::string& peer);
+
+// kIo naming `what` (a system call) and `where` (a URL), with the current errno.
+Status sys_error(const char* what, const std::string& where);
+
+// Connects the non-blocking socket `fd` to `addr`, polling for completion until `deadline`;
+// `fd` stays non-blocking. Errors: as errno_status, kTimeout when the deadline passes.
+Status connect_nonblocking(int fd, const sockaddr* addr, socklen_t len, const Deadline& deadline,
+                           const std::string& peer);
+
+// A listening socket for `url` (SO_REUSEADDR, backlog SOMAXCONN, close-on-exec); `bound_url`
+// is "tcp://addr:port" with the port really bound. Errors: kInvalidArgument when the address
+// does not resolve, kIo when socket/bind/listen fail (e.g. the port is taken).
+Status listen_socket(const Url& url, int& fd, std::string& bound_url);
 
 }  // namespace gpool::transport::tcp

@@ -14,6 +14,7 @@
 
 #include "../src/stream_connection.h"
 #include "gpool/common/log.h"
+#include "socket_listener.h"
 #include "socket_stream.h"
 #include "socket_util.h"
 #include "uring_ring.h"
@@ -52,11 +53,6 @@ Status choose(const Options& options, Impl& out) {
   return Status::success();
 }
 
-Status sys_error(const char* what, const std::string& where) {
-  const int err = errno;
-  return Status::make(Code::kIo, fmt::format("{} for {} failed: {}", what, where, ::strerror(err)), err);
-}
-
 // Wraps a connected, configured socket in a StreamConnection of implementation `impl`. Takes
 // ownership of `fd` in every case.
 std::unique_ptr<Connection> wrap(int fd, std::string peer, Impl impl, const Options& options,
@@ -83,34 +79,15 @@ Status socket_connect(int fd, const sockaddr* addr, socklen_t len, const Deadlin
                       const std::string& peer) {
   const int flags = ::fcntl(fd, F_GETFL);
   ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  int rc = ::connect(fd, addr, len);
-  if (rc != 0 && errno != EINPROGRESS) {
-    const int err = errno;
-    return errno_status("connect to", err, peer);
-  }
-  if (rc != 0) {
-    pollfd p{fd, POLLOUT, 0};
-    for (;;) {
-      rc = ::poll(&p, 1, deadline.poll_ms());
-      if (rc < 0 && errno == EINTR) continue;
-      break;
-    }
-    if (rc == 0) return Status::make(Code::kTimeout, fmt::format("connect to {} timed out", peer));
-    if (rc < 0) return errno_status("poll for connect to", errno, peer);
-    int err = 0;
-    socklen_t elen = sizeof err;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-    if (err != 0) return errno_status("connect to", err, peer);
-  }
+  Status s = connect_nonblocking(fd, addr, len, deadline, peer);
   ::fcntl(fd, F_SETFL, flags);
-  return Status::success();
+  return s;
 }
 
-class TcpListener final : public Listener {
+class TcpListener final : public SocketListener {
  public:
   TcpListener(int fd, std::string url, Impl impl, const Options& options)
-      : fd_(fd), url_(std::move(url)), impl_(impl), options_(options) {}
-  ~TcpListener() override { ::close(fd_); }
+      : SocketListener(fd, std::move(url)), impl_(impl), options_(options) {}
 
   Status init_ring() {
     if (impl_ != Impl::kUring) return Status::success();
@@ -123,28 +100,14 @@ class TcpListener final : public Listener {
   }
 
   Status accept(std::unique_ptr<Connection>& out, Timeout timeout) override {
-    if (shut_.load()) return shut_status();
+    if (shut()) return shut_status();
     const Deadline deadline = Deadline::after(timeout.value_or(std::chrono::milliseconds(0)));
     int cfd = -1;
     if (impl_ == Impl::kUring) {
       Status s = ring_.accept(fd_, deadline, url_, cfd);
-      if (!s.ok()) return shut_.load() ? shut_status() : s;
-    } else {
-      pollfd p{fd_, POLLIN, 0};
-      for (;;) {
-        const int rc = ::poll(&p, 1, deadline.poll_ms());
-        if (rc < 0 && errno == EINTR) continue;
-        if (rc < 0) return sys_error("poll", url_);
-        if (rc == 0) {
-          return Status::make(Code::kTimeout, fmt::format("no connection on {} before the timeout", url_));
-        }
-        if (shut_.load()) return shut_status();
-        cfd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (cfd >= 0) break;
-        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
-        if (shut_.load() || errno == EINVAL) return shut_status();
-        return sys_error("accept", url_);
-      }
+      if (!s.ok()) return shut() ? shut_status() : s;
+    } else if (Status s = poll_accept(deadline, SOCK_CLOEXEC, cfd); !s.ok()) {
+      return s;
     }
     if (Status s = configure_socket(cfd, options_); !s.ok()) {
       ::close(cfd);
@@ -155,24 +118,10 @@ class TcpListener final : public Listener {
     return Status::success();
   }
 
-  const std::string& url() const override { return url_; }
-
-  void shutdown() override {
-    shut_.store(true);
-    ::shutdown(fd_, SHUT_RDWR);
-  }
-
  private:
-  Status shut_status() const {
-    return Status::make(Code::kDisconnected, fmt::format("listener {} was shut down", url_));
-  }
-
-  const int fd_;
-  const std::string url_;
   Impl impl_;  // constant after init_ring()
   const Options options_;
   UringRing ring_;  // accepting thread only
-  std::atomic<bool> shut_{false};
 };
 
 }  // namespace
@@ -243,28 +192,10 @@ Status connect(const Url& url, const Options& options, std::unique_ptr<Connectio
 Status listen(const Url& url, const Options& options, std::unique_ptr<Listener>& out) {
   Impl impl;
   if (Status s = choose(options, impl); !s.ok()) return s;
-  std::vector<sockaddr_storage> addrs;
-  std::vector<socklen_t> lens;
-  if (Status s = resolve(url, true, addrs, lens); !s.ok()) {
-    s.code = Code::kInvalidArgument;
-    return s;
-  }
-  const auto* addr = reinterpret_cast<const sockaddr*>(&addrs[0]);
-  const std::string where = url.to_string();
-  const int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return sys_error("socket", where);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, addr, lens[0]) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-    Status s = sys_error("bind/listen", where);
-    ::close(fd);
-    return s;
-  }
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  auto listener = std::make_unique<TcpListener>(fd, address_url(reinterpret_cast<sockaddr*>(&bound), blen),
-                                                impl, options);
+  int fd = -1;
+  std::string bound;
+  if (Status s = listen_socket(url, fd, bound); !s.ok()) return s;
+  auto listener = std::make_unique<TcpListener>(fd, std::move(bound), impl, options);
   if (Status s = listener->init_ring(); !s.ok()) return s;
   out = std::move(listener);
   return Status::success();

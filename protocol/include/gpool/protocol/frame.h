@@ -86,6 +86,13 @@ struct FrameView {
 // success `consumed` is the frame's size; on kTruncated more bytes may complete the frame.
 Error decode_frame(std::span<const std::byte> bytes, FrameView& out, size_t& consumed);
 
+// Writes the frame `header` describes (header, segment table, control, segments) into `out`.
+// REQUIRES: `header` came from make_header for exactly these control and segment sizes, and
+// out.size() == header.frame_bytes(). Used by transports that batch small frames into one
+// buffer.
+void write_frame(const FrameHeader& header, std::span<const std::byte> control,
+                 std::span<const std::span<const std::byte>> segments, std::span<std::byte> out);
+
 // Encodes a whole frame into one contiguous buffer (copies the segments: for tests and small
 // frames; transports send gather lists instead).
 Error encode_frame(std::span<const std::byte> control,
