@@ -17,6 +17,22 @@ std::map<uint64_t, StreamInfo>& streams() {
   return *m;
 }
 
+// What `s` was created with. The NULL, legacy and per-thread streams (ids 0-2) are not in the
+// table: they report flags 0 and priority 0 and set `builtin`. INVALID_HANDLE for an unknown id.
+CUresult find_stream(CUstream s, StreamInfo& out, bool& builtin) {
+  const uint64_t id = stream_id(s);
+  builtin = id <= 2;
+  if (builtin) {
+    out = {0, 0, std::max(current_device(), 0)};
+    return CUDA_SUCCESS;
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = streams().find(id);
+  if (it == streams().end()) return CUDA_ERROR_INVALID_HANDLE;
+  out = it->second;
+  return CUDA_SUCCESS;
+}
+
 }  // namespace
 
 extern "C" CUresult gpool_impl_cuStreamCreateWithPriority(CUstream* out, unsigned int flags, int priority) {
@@ -71,44 +87,34 @@ extern "C" CUresult gpool_impl_cuStreamWaitEvent(CUstream s, CUevent e, unsigned
 
 extern "C" CUresult gpool_impl_cuStreamGetFlags(CUstream s, unsigned int* flags) {
   if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t id = stream_id(s);
-  if (id <= 2) {
-    *flags = 0;
-    return CUDA_SUCCESS;
-  }
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = streams().find(id);
-  if (it == streams().end()) return CUDA_ERROR_INVALID_HANDLE;
-  *flags = it->second.flags;
+  StreamInfo info{};
+  bool builtin = false;
+  if (CUresult st = find_stream(s, info, builtin); st != CUDA_SUCCESS) return st;
+  *flags = info.flags;
   return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuStreamGetPriority(CUstream s, int* priority) {
   if (priority == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t id = stream_id(s);
-  if (id <= 2) {
-    *priority = 0;
-    return CUDA_SUCCESS;
-  }
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = streams().find(id);
-  if (it == streams().end()) return CUDA_ERROR_INVALID_HANDLE;
-  *priority = it->second.priority;
+  StreamInfo info{};
+  bool builtin = false;
+  if (CUresult st = find_stream(s, info, builtin); st != CUDA_SUCCESS) return st;
+  *priority = info.priority;
   return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuStreamGetCtx(CUstream s, CUcontext* ctx) {
   if (ctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t id = stream_id(s);
-  if (id <= 2) {
-    *ctx = current_context() != nullptr ? current_context() : primary_context();
-    return CUDA_SUCCESS;
+  StreamInfo info{};
+  bool builtin = false;
+  if (CUresult st = find_stream(s, info, builtin); st != CUDA_SUCCESS) return st;
+  // Streams belong to the device, not to one of its client-side contexts (contexts.h); the
+  // built-in streams belong to whichever context is current.
+  if (builtin && current_context() != nullptr) {
+    *ctx = current_context();
+  } else {
+    *ctx = builtin ? primary_context() : primary_context(info.device);
   }
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = streams().find(id);
-  if (it == streams().end()) return CUDA_ERROR_INVALID_HANDLE;
-  // Streams belong to the device, not to one of its client-side contexts (contexts.h).
-  *ctx = primary_context(it->second.device);
   return CUDA_SUCCESS;
 }
 
