@@ -36,17 +36,9 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import SKIP, client_env, start_server, stop_server  # noqa: E402
+from run_remote import add_common_args, check_built, client_env, start_server, status, stop_server  # noqa: E402
 
 TENANT = "default"  # the tenant --token makes
-
-
-def status(args, url, token):
-    r = subprocess.run([args.gpool, "status", "--server", url, "--token", token + "-admin", "--json"],
-                       capture_output=True, text=True, timeout=20)
-    if r.returncode != 0:
-        raise RuntimeError("gpool status failed: " + r.stderr.strip())
-    return json.loads(r.stdout)
 
 
 def wait_for(what, predicate, timeout=20):
@@ -188,31 +180,20 @@ def mode_worker_logs(args, url, token, log_path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--server", required=True)
-    p.add_argument("--shim-dir", required=True)
-    p.add_argument("--emulator-lib", required=True)
-    p.add_argument("--library-dir", action="append", default=[])
+    add_common_args(p)
     p.add_argument("--gpool", required=True)
     p.add_argument("--probe", required=True)
     p.add_argument("--examples-dir", required=True)
-    p.add_argument("--asan-runtime")
     p.add_argument("--mode", required=True, choices=["warm", "metrics", "status-table", "worker-logs"])
     args = p.parse_args()
-    for path in (args.server, args.gpool, args.probe, args.emulator_lib,
-                 os.path.join(args.shim_dir, "libcuda.so.1"), os.path.join(args.examples_dir, "vector_add")):
-        if not os.path.exists(path):
-            print(f"FAIL: {path} was not built")
-            return 1
-    if args.asan_runtime and not os.path.exists(args.asan_runtime):
-        print(f"SKIP: the ASan runtime {args.asan_runtime} does not exist")
-        return SKIP
-    os.environ["GPOOL_WARM_WORKERS"] = "2"
-    os.environ["GPOOL_METRICS_LISTEN"] = "127.0.0.1:0"
-    os.environ["GPOOL_LOG_LEVEL"] = "info"
+    if (code := check_built(args, (args.gpool, "the gpool tool"), (args.probe, "the probe"),
+                            (os.path.join(args.examples_dir, "vector_add"), "the vector_add example"))) is not None:
+        return code
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="gpool-pool-") as workdir:
         try:
-            server, url = start_server(args, token, workdir)
+            server, url = start_server(args, token, workdir, env_extra={
+                "GPOOL_WARM_WORKERS": "2", "GPOOL_METRICS_LISTEN": "127.0.0.1:0", "GPOOL_LOG_LEVEL": "info"})
         except RuntimeError as e:
             print(f"FAIL: {e}")
             return 1

@@ -43,27 +43,73 @@ import time
 SKIP = 77
 
 
-def start_server(args, token, workdir):
+def launch_server(server_bin, server_args, emulator_lib, workdir, env_extra=None, timeout=10):
+    """Starts gpool-server with `server_args` and --url-file on the emulator, its output in
+    workdir/server.log; `env_extra` adds to the environment (a value of None removes the name).
+    Returns (proc, url, log_path) once the server wrote its bound URL; RuntimeError (naming the
+    log) when it exits or is silent for `timeout` s."""
     url_file = os.path.join(workdir, "url")
     env = dict(os.environ)
-    env["GPOOL_EMULATOR_LIB"] = args.emulator_lib
+    env["GPOOL_EMULATOR_LIB"] = emulator_lib
     env.setdefault("GPOOL_LOG_LEVEL", "info")
-    log = open(os.path.join(workdir, "server.log"), "w")
-    proc = subprocess.Popen([args.server, "--listen", "tcp://127.0.0.1:0", "--token", token,
-                             "--admin-token", token + "-admin", "--url-file", url_file],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 10
-    while time.time() < deadline:
+    for name, value in (env_extra or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    log_path = os.path.join(workdir, "server.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([server_bin] + list(server_args) + ["--url-file", url_file],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
         if os.path.exists(url_file):
             with open(url_file) as f:
                 url = f.read().strip()
             if url:
-                return proc, url
-        if proc.poll() is not None:
-            break
+                return proc, url, log_path
         time.sleep(0.05)
     stop_server(proc)
-    raise RuntimeError("gpool-server did not start; see " + log.name)
+    raise RuntimeError("gpool-server did not start; see " + log_path)
+
+
+def start_server(args, token, workdir, scheme="tcp", env_extra=None):
+    """gpool-server on scheme://127.0.0.1:0 with one tenant (`token`) and an admin tenant
+    (`token`-admin); returns (proc, url)."""
+    proc, url, _ = launch_server(args.server, ["--listen", f"{scheme}://127.0.0.1:0", "--token", token,
+                                               "--admin-token", token + "-admin"],
+                                 args.emulator_lib, workdir, env_extra)
+    return proc, url
+
+
+def add_common_args(p):
+    """The options every remote test takes: the server, the shim, the emulator, extra library
+    directories, the ASan runtime (ASan build) and the per-program timeout."""
+    p.add_argument("--server", required=True)
+    p.add_argument("--shim-dir", required=True)
+    p.add_argument("--emulator-lib", required=True)
+    p.add_argument("--library-dir", action="append", default=[])
+    p.add_argument("--asan-runtime")
+    p.add_argument("--timeout", type=float, default=120)
+
+
+def check_built(args, *extra):
+    """None when the server, the shim, the emulator and each (path, what) of `extra` exist and
+    the ASan runtime (if named) does; else the exit code, after printing why (FAIL or SKIP)."""
+    for path, what in ((args.server, "gpool-server"), (os.path.join(args.shim_dir, "libcuda.so.1"), "the shim"),
+                       (args.emulator_lib, "the emulator library")) + extra:
+        if not path or not os.path.exists(path):
+            print(f"FAIL: {what} ({path}) was not built")
+            return 1
+    if args.asan_runtime and not os.path.exists(args.asan_runtime):
+        print(f"SKIP: the ASan runtime {args.asan_runtime} does not exist")
+        return SKIP
+    return None
+
+
+def program_args(args):
+    """The program and its arguments after `--`."""
+    return args.command[1:] if args.command[:1] == ["--"] else args.command
 
 
 def stop_server(proc):
@@ -137,31 +183,20 @@ def garbage_frames(url):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--server", required=True)
-    p.add_argument("--shim-dir", required=True)
-    p.add_argument("--emulator-lib", required=True)
-    p.add_argument("--library-dir", action="append", default=[])
+    add_common_args(p)
     p.add_argument("--mode", default="example",
                    choices=["example", "wrong-token", "two-clients", "garbage-frame", "kill-client",
                             "kill-server"])
     p.add_argument("--gpool", help="the gpool tool (for the status endpoint)")
     p.add_argument("--expect-stdout")
-    p.add_argument("--asan-runtime")
-    p.add_argument("--timeout", type=float, default=120)
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    for path, what in ((args.server, "gpool-server"), (os.path.join(args.shim_dir, "libcuda.so.1"), "the shim"),
-                       (args.emulator_lib, "the emulator library"), (command[0], "the example")):
-        if not os.path.exists(path):
-            print(f"FAIL: {what} ({path}) was not built")
-            return 1
-    if args.mode == "kill-client" and not (args.gpool and os.path.exists(args.gpool)):
-        print(f"FAIL: the gpool tool ({args.gpool}) was not built")
-        return 1
-    if args.asan_runtime and not os.path.exists(args.asan_runtime):
-        print(f"SKIP: the ASan runtime {args.asan_runtime} does not exist")
-        return SKIP
+    command = program_args(args)
+    extra = ((command[0] if command else "", "the program"),)
+    if args.mode == "kill-client":
+        extra += ((args.gpool, "the gpool tool"),)
+    if (code := check_built(args, *extra)) is not None:
+        return code
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="gpool-remote-") as workdir:
         try:

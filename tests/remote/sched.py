@@ -22,11 +22,12 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_remote import launch_server, stop_server  # noqa: E402
 
 ASAN_RUNTIME = ""  # set by --asan-runtime
 
@@ -50,30 +51,11 @@ class SchedServer:
                 f.write('\n[[tenant]]\nname = "%s"\ntoken = "%s"\ncompute_weight = %d\npriority = "%s"\n'
                         % (t["name"], self.tokens[t["name"]], t.get("weight", 1), t.get("priority", "normal")))
             f.write('\n[[tenant]]\nname = "admin"\ntoken = "%s"\nadmin = true\n' % self.admin_token)
-        url_file = os.path.join(workdir, "url")
-        env = dict(os.environ)
-        env["GPOOL_EMULATOR_LIB"] = os.path.join(build_dir, "emulator", "libcuda.so.1")
-        env.setdefault("GPOOL_LOG_LEVEL", "info")
-        env.pop("GPOOL_SCHED", None)  # the config decides
+        env = {"GPOOL_SCHED": None}  # the config decides
         env.update(env_extra or {})
-        self.log_path = os.path.join(workdir, "server.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([os.path.join(build_dir, "server", "gpool-server"), "--config", config,
-                                      "--url-file", url_file], env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.time() + 15
-        self.url = None
-        while time.time() < deadline:
-            if os.path.exists(url_file):
-                with open(url_file) as f:
-                    self.url = f.read().strip() or None
-                if self.url:
-                    return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("gpool-server did not start; see " + self.log_path)
+        self.proc, self.url, self.log_path = launch_server(
+            os.path.join(build_dir, "server", "gpool-server"), ["--config", config],
+            os.path.join(build_dir, "emulator", "libcuda.so.1"), workdir, env, timeout=15)
 
     def status(self):
         r = subprocess.run([os.path.join(self.build_dir, "tools", "gpool"), "status", "--server", self.url,
@@ -107,14 +89,7 @@ class SchedServer:
         return env
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        stop_server(self.proc)
         if os.environ.get("GPOOL_SCHED_KEEP_LOG"):
             subprocess.run(["cp", self.log_path, os.environ["GPOOL_SCHED_KEEP_LOG"]])
 

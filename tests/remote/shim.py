@@ -26,7 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import SKIP, client_env, start_server, status, stop_server, wait_line  # noqa: E402
+from run_remote import (add_common_args, check_built, client_env, program_args, start_server,  # noqa: E402
+                        status, stop_server, wait_line)
 
 MIB = 1 << 20
 
@@ -34,11 +35,7 @@ MIB = 1 << 20
 def start(args, token, workdir, name, devices):
     d = os.path.join(workdir, name)
     os.makedirs(d)
-    os.environ["GPOOL_EMU_DEVICES"] = str(devices)
-    try:
-        proc, url = start_server(args, token, d)
-    finally:
-        del os.environ["GPOOL_EMU_DEVICES"]
+    proc, url = start_server(args, token, d, env_extra={"GPOOL_EMU_DEVICES": str(devices)})
     return proc, url, d
 
 
@@ -107,26 +104,14 @@ def run_example(args, command, urls, token):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--server", required=True)
-    p.add_argument("--shim-dir", required=True)
-    p.add_argument("--emulator-lib", required=True)
-    p.add_argument("--library-dir", action="append", default=[])
+    add_common_args(p)
     p.add_argument("--gpool", required=True)
-    p.add_argument("--asan-runtime")
-    p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--mode", required=True, choices=["two-devices", "two-servers", "two-servers-example"])
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    for path, what in ((args.server, "gpool-server"), (os.path.join(args.shim_dir, "libcuda.so.1"), "the shim"),
-                       (args.emulator_lib, "the emulator library"), (args.gpool, "the gpool tool"),
-                       (command[0] if command else "", "the program")):
-        if not os.path.exists(path):
-            print(f"FAIL: {what} ({path}) was not built")
-            return 1
-    if args.asan_runtime and not os.path.exists(args.asan_runtime):
-        print(f"SKIP: the ASan runtime {args.asan_runtime} does not exist")
-        return SKIP
+    command = program_args(args)
+    if (code := check_built(args, (args.gpool, "the gpool tool"), (command[0] if command else "", "the program"))) is not None:
+        return code
     token = secrets.token_hex(16)
     servers = []
     with tempfile.TemporaryDirectory(prefix="gpool-shim-") as workdir:

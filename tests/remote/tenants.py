@@ -34,7 +34,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import stop_server  # noqa: E402
+from run_remote import launch_server, stop_server  # noqa: E402
 
 SKIP = 77
 MiB = 1 << 20
@@ -59,25 +59,8 @@ class Server:
         self.args = args
         self.config = os.path.join(workdir, "server.toml")
         self.write_config(config_text())
-        url_file = os.path.join(workdir, "url")
-        env = dict(os.environ)
-        env["GPOOL_EMULATOR_LIB"] = args.emulator_lib
-        env.setdefault("GPOOL_LOG_LEVEL", "info")
-        self.log_path = os.path.join(workdir, "server.log")
-        log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([args.server, "--config", self.config, "--url-file", url_file],
-                                     env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        self.url = None
-        while time.time() < deadline and self.proc.poll() is None:
-            if os.path.exists(url_file):
-                with open(url_file) as f:
-                    self.url = f.read().strip() or None
-                if self.url:
-                    return
-            time.sleep(0.05)
-        stop_server(self.proc)
-        raise RuntimeError("gpool-server did not start; see " + self.log_path)
+        self.proc, self.url, self.log_path = launch_server(args.server, ["--config", self.config],
+                                                           args.emulator_lib, workdir)
 
     def write_config(self, text):
         tmp = self.config + ".tmp"

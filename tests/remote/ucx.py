@@ -19,67 +19,33 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import time
 
-from run_remote import SKIP, client_env, judge, show, stop_server
+from run_remote import (SKIP, add_common_args, check_built, client_env, judge, program_args, show,
+                        start_server, stop_server)
 
 SWITCHED = "switched to ucx"
 STAYED = "stays on its tcp bootstrap socket"
 
 
-def start_ucx_server(args, token, workdir):
-    url_file = os.path.join(workdir, "url")
-    env = dict(os.environ)
-    env["GPOOL_EMULATOR_LIB"] = args.emulator_lib
-    env.setdefault("GPOOL_LOG_LEVEL", "info")
-    if args.asan_runtime:
-        # UCX's memory hooks (ucm) and ASan both intercept allocations; keep UCX's out of it.
-        env.setdefault("UCX_MEM_MALLOC_HOOKS", "no")
-    log = open(os.path.join(workdir, "server.log"), "w")
-    proc = subprocess.Popen([args.server, "--listen", "ucx://127.0.0.1:0", "--token", token,
-                             "--admin-token", token + "-admin", "--url-file", url_file],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if os.path.exists(url_file):
-            with open(url_file) as f:
-                url = f.read().strip()
-            if url:
-                return proc, url, log.name
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    stop_server(proc)
-    raise RuntimeError("gpool-server did not start on ucx://; see " + log.name)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--server", required=True)
-    p.add_argument("--shim-dir", required=True)
-    p.add_argument("--emulator-lib", required=True)
-    p.add_argument("--library-dir", action="append", default=[])
+    add_common_args(p)
     p.add_argument("--have-ucx", required=True)
-    p.add_argument("--asan-runtime")
-    p.add_argument("--timeout", type=float, default=120)
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = program_args(args)
     if args.have_ucx.upper() not in ("ON", "1", "TRUE", "YES"):
         print("SKIP: this build has no UCX (pkg-config found no 'ucx'), so ucx:// is not built")
         return SKIP
-    for path, what in ((args.server, "gpool-server"), (os.path.join(args.shim_dir, "libcuda.so.1"), "the shim"),
-                       (args.emulator_lib, "the emulator library"), (command[0], "the example")):
-        if not os.path.exists(path):
-            print(f"FAIL: {what} ({path}) was not built")
-            return 1
-    if args.asan_runtime and not os.path.exists(args.asan_runtime):
-        print(f"SKIP: the ASan runtime {args.asan_runtime} does not exist")
-        return SKIP
+    if (code := check_built(args, (command[0] if command else "", "the example"))) is not None:
+        return code
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="gpool-remote-ucx-") as workdir:
         try:
-            server, url, log_path = start_ucx_server(args, token, workdir)
+            # UCX's memory hooks (ucm) and ASan both intercept allocations; keep UCX's out of it.
+            env_extra = {"UCX_MEM_MALLOC_HOOKS": "no"} if args.asan_runtime else None
+            server, url = start_server(args, token, workdir, scheme="ucx", env_extra=env_extra)
+            log_path = os.path.join(workdir, "server.log")
         except RuntimeError as e:
             print(f"FAIL: {e}")
             return 1
