@@ -13,7 +13,6 @@
 //              keeps working
 // Prints PASS / FAIL lines like the examples; exit 0 on pass.
 #include <cuda.h>
-#include <dlfcn.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -21,28 +20,11 @@
 #include <cstring>
 #include <vector>
 
+#include "driver_client.h"
+
 namespace {
 
-void* g_lib = nullptr;
-int g_failures = 0;
-
-template <typename F>
-F sym(const char* name) {
-  void* p = ::dlsym(g_lib, name);
-  if (p == nullptr) {
-    std::printf("FAIL: libcuda.so.1 does not export %s\n", name);
-    std::exit(1);
-  }
-  return reinterpret_cast<F>(p);
-}
-#define DRV(name) static auto p_##name = sym<decltype(&name)>(#name)
-
-void must(CUresult r, const char* what) {
-  if (r != CUDA_SUCCESS) {
-    std::printf("FAIL: %s returned CUresult %d\n", what, static_cast<int>(r));
-    std::exit(1);
-  }
-}
+using namespace remote_client;
 
 void check(bool ok, const char* what, size_t detail) {
   if (!ok) {
@@ -217,11 +199,7 @@ void forged() {
 }  // namespace
 
 int main() {
-  g_lib = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (g_lib == nullptr) {
-    std::printf("FAIL: cannot load libcuda.so.1: %s\n", ::dlerror());
-    return 1;
-  }
+  if (!load_driver()) return 1;
   DRV(cuInit);
   DRV(cuDevicePrimaryCtxRetain);
   DRV(cuCtxSetCurrent);

@@ -17,15 +17,11 @@
 //   probe burn S I   launch + synchronize of a busy kernel (I iterations a thread) for S seconds;
 //                    prints "LAUNCHES n" (the fairness benchmark's saturating tenant).
 //   probe latency N  N launch + synchronize pairs of a tiny kernel; prints P50_US/P99_US/MEAN_US.
-//   probe devices    every device the shim lists (several servers: their union): a kernel on
-//                    (1 << ordinal) MiB of each, checked; prints "DEVICES n", "DEVICE i NAME ok",
-//                    then "HOLDING" until stdin ends, then frees and prints PASS.
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
 //                    one fails; prints "ERROR <name>" and exits 0 on a CUDA error (the test
 //                    kills the server meanwhile), 1 if a call hangs past 60 s (never expected).
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -36,35 +32,11 @@
 #include <string>
 #include <vector>
 
+#include "driver_client.h"
+
 namespace {
 
-void* g_lib = nullptr;
-int g_failures = 0;
-
-template <typename F>
-F sym(const char* name) {
-  void* p = ::dlsym(g_lib, name);
-  if (p == nullptr) {
-    std::printf("FAIL: libcuda.so.1 does not export %s\n", name);
-    std::exit(1);
-  }
-  return reinterpret_cast<F>(p);
-}
-
-#define DRV(name) static auto p_##name = sym<decltype(&name)>(#name)
-
-const char* err_name(CUresult r) {
-  DRV(cuGetErrorName);
-  const char* s = nullptr;
-  return p_cuGetErrorName(r, &s) == CUDA_SUCCESS && s ? s : "?";
-}
-
-void must(CUresult r, const char* what) {
-  if (r != CUDA_SUCCESS) {
-    std::printf("FAIL: %s returned %s\n", what, err_name(r));
-    std::exit(1);
-  }
-}
+using namespace remote_client;
 
 // An operation that must fail: either at the call, or (async on the wire) at the next synchronize.
 void must_fail(CUresult at_call, const char* what) {
@@ -633,14 +605,10 @@ int latency(unsigned count) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N\n", argv[0]);
     return 2;
   }
-  g_lib = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (g_lib == nullptr) {
-    std::printf("FAIL: cannot load libcuda.so.1: %s\n", ::dlerror());
-    return 1;
-  }
+  if (!load_driver()) return 1;
   const std::string mode = argv[1];
   if (mode == "forged") return forged();
   if (mode == "hold" && argc > 2) return hold(std::strtoull(argv[2], nullptr, 10));
