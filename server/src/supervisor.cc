@@ -88,9 +88,26 @@ bool Supervisor::start_metrics(std::string& error) {
                                           [this] { close_in_child(); }, bound, error);
   if (pid < 0) return false;
   metrics_pid_ = pid;
+  metrics_bound_ = bound;
   metrics_url_ = "http://" + bound + "/metrics";
   logger().info("metrics on {} (process {})", metrics_url_, pid);
   return true;
+}
+
+void Supervisor::restart_metrics_if_due() {
+  if (!metrics_restart_at_ || std::chrono::steady_clock::now() < *metrics_restart_at_) return;
+  MetricsSources src{&tenants_, &table_, pool_stats_};
+  std::string bound, error;
+  const pid_t pid = start_metrics_process(metrics_bound_, src, [this] { close_in_child(); }, bound, error);
+  if (pid < 0) {
+    logger().error("restarting the metrics process on {} failed: {}; trying again in {} s", metrics_bound_,
+                   error, kMetricsRestartDelay.count());
+    metrics_restart_at_ = std::chrono::steady_clock::now() + kMetricsRestartDelay;
+    return;
+  }
+  metrics_pid_ = pid;
+  metrics_restart_at_.reset();
+  logger().info("metrics process restarted on {} (process {})", metrics_url_, pid);
 }
 
 std::vector<std::string> Supervisor::urls() const {
@@ -124,6 +141,7 @@ int Supervisor::run() {
         apply_shares(*sched_, config_, tenants_);
       }
       refill();
+      restart_metrics_if_due();
       if (stop_ != 0) break;
     }
   }
@@ -143,8 +161,10 @@ void Supervisor::reap(bool block) {
     if (pid <= 0) return;
     if (pid == metrics_pid_) {
       if (stop_ == 0) {
-        logger().error("the metrics process {} ended (status {}); /metrics is down until a restart",
-                       pid, status);
+        logger().error("the metrics process {} ended ({} {}); restarting it in {} s", pid,
+                       WIFSIGNALED(status) ? "signal" : "exit code",
+                       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), kMetricsRestartDelay.count());
+        metrics_restart_at_ = std::chrono::steady_clock::now() + kMetricsRestartDelay;
       }
       metrics_pid_ = -1;
       continue;

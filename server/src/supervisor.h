@@ -25,6 +25,7 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,11 +71,17 @@ class Supervisor {
   std::string status_json();
   void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
   bool start_metrics(std::string& error);
+  // A metrics process that died while the server runs is started again on the address it had,
+  // after kMetricsRestartDelay (and again after each failed try), so a scraper's URL stays.
+  void restart_metrics_if_due();
 
   std::unique_ptr<WorkerPool> pool_;
   PoolStats* pool_stats_ = nullptr;  // shared mapping, never unmapped
   pid_t metrics_pid_ = -1;
   std::string metrics_url_;
+  std::string metrics_bound_;  // host:port the metrics process serves (restarts reuse it)
+  std::optional<std::chrono::steady_clock::time_point> metrics_restart_at_;
+  static constexpr std::chrono::seconds kMetricsRestartDelay{1};
 
   Config config_;
   std::string backend_path_;

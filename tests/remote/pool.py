@@ -3,7 +3,7 @@
 
 Usage:
   pool.py --server BIN --shim-dir DIR --emulator-lib LIB [--library-dir DIR]... --gpool BIN
-          --probe BIN --examples-dir DIR --mode warm|metrics|status-table|worker-logs
+          --probe BIN --examples-dir DIR --mode warm|metrics|status-table|worker-logs|metrics-restart
 
 Every mode starts gpool-server (run_remote.start_server) with GPOOL_WARM_WORKERS=2 and
 GPOOL_METRICS_LISTEN=127.0.0.1:0 (the bound address is read from the status endpoint) and
@@ -21,6 +21,9 @@ Modes:
                 and the session row (started warm); `--json` still prints the JSON document.
   worker-logs   the probe's forged-handle mode makes the worker log warnings during the
                 session: they must be in the server's log and never in the client's stderr.
+  metrics-restart  the metrics process is SIGKILLed: the supervisor starts it again on the same
+                address within a few seconds, /metrics answers at the old URL, and a client
+                still runs meanwhile.
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
@@ -178,13 +181,45 @@ def mode_worker_logs(args, url, token, log_path):
     return None
 
 
+def mode_metrics_restart(args, url, token, log_path):
+    murl = status(args, url, token)["metrics"]
+    if "gpool_sessions" not in metrics(murl):
+        return "/metrics did not answer before the kill"
+    with open(log_path) as f:
+        m = re.search(r"metrics on \S+ \(process (\d+)\)", f.read())
+    if not m:
+        return "the server log does not name the metrics process"
+    os.kill(int(m.group(1)), signal.SIGKILL)
+    r = run_example(args, url, token)
+    if r.returncode != 0 or "PASS" not in r.stdout.splitlines():
+        return f"a client failed while /metrics was down (exit {r.returncode}):\n{r.stdout}{r.stderr}"
+
+    def restarted():
+        with open(log_path) as f:
+            return "metrics process restarted on " + murl in f.read()
+    wait_for("the metrics process to be restarted", restarted, timeout=10)
+    text = wait_for("/metrics at the old URL", lambda: _try_metrics(murl), timeout=10)
+    if "# TYPE gpool_sessions " not in text:
+        return f"the restarted /metrics lacks the series:\n{text}"
+    if murl != status(args, url, token)["metrics"]:
+        return "the status endpoint names another metrics URL after the restart"
+    return None
+
+
+def _try_metrics(murl):
+    try:
+        return metrics(murl)
+    except OSError:
+        return None
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(p)
     p.add_argument("--gpool", required=True)
     p.add_argument("--probe", required=True)
     p.add_argument("--examples-dir", required=True)
-    p.add_argument("--mode", required=True, choices=["warm", "metrics", "status-table", "worker-logs"])
+    p.add_argument("--mode", required=True, choices=["warm", "metrics", "status-table", "worker-logs", "metrics-restart"])
     args = p.parse_args()
     if (code := check_built(args, (args.gpool, "the gpool tool"), (args.probe, "the probe"),
                             (os.path.join(args.examples_dir, "vector_add"), "the vector_add example"))) is not None:
@@ -200,7 +235,7 @@ def main():
         log_path = os.path.join(workdir, "server.log")
         try:
             fn = {"warm": mode_warm, "metrics": mode_metrics, "status-table": mode_status_table,
-                  "worker-logs": mode_worker_logs}[args.mode]
+                  "worker-logs": mode_worker_logs, "metrics-restart": mode_metrics_restart}[args.mode]
             error = fn(args, url, token, log_path)
         except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
             error = f"{type(e).__name__}: {e}"
