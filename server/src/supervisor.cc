@@ -254,7 +254,7 @@ void Supervisor::serve(std::unique_ptr<transport::Connection> conn) {
     }
   }
   if (tenant->admin) {
-    serve_status(*conn);
+    serve_admin(*conn);
     return;
   }
   logger().info("session {}: tenant {} from {} ({}, pid {})", session_id, tenant->name,
@@ -313,22 +313,33 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
   sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false});
 }
 
-void Supervisor::serve_status(transport::Connection& conn) {
+void Supervisor::serve_admin(transport::Connection& conn) {
   const auto timeout = std::chrono::milliseconds(config_.handshake_timeout_ms);
   transport::FrameHead head;
   if (!conn.recv_head(head, timeout).ok()) return;
   const wire::Call* call = head.envelope->message_as_Call();
   flatbuffers::FlatBufferBuilder fbb;
-  if (call == nullptr || static_cast<remote::Op>(call->opcode()) != remote::Op::ServerStatus) {
+  const auto op = call != nullptr ? static_cast<remote::Op>(call->opcode()) : remote::Op::Invalid;
+  if (op != remote::Op::ServerStatus && op != remote::Op::ServerReload) {
     auto a = wire::CreateAbort(fbb, wire::AbortReason_ProtocolViolation,
-                               fbb.CreateString("an admin session may only ask for ServerStatus"));
+                               fbb.CreateString("an admin session may only ask for ServerStatus or ServerReload"));
     protocol::finish_envelope(fbb, a);
     (void)conn.send(protocol::finished_bytes(fbb), {}, timeout);
     return;
   }
-  reap(false);
-  const std::string json = status_json();
-  remote::build_reply(fbb, call->call_id(), 0, call->seq(), 0, 0, {}, remote::as_bytes(json), 0);
+  int32_t status = 0;
+  std::string text;
+  if (op == remote::Op::ServerStatus) {
+    reap(false);
+    text = status_json();
+  } else if (reload_tenants(config_, tenants_, text)) {  // as SIGHUP does (reload.h)
+    if (sched_) apply_shares(*sched_, config_, tenants_);
+    text = fmt::format("reloaded {}: {} tenant(s)", config_.path, config_.tenants.size());
+  } else {
+    logger().error("config reload asked by an admin session failed, nothing changed: {}", text);
+    status = 1;
+  }
+  remote::build_reply(fbb, call->call_id(), status, call->seq(), 0, 0, {}, remote::as_bytes(text), 0);
   (void)conn.send(protocol::finished_bytes(fbb), {}, timeout);
 }
 

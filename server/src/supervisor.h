@@ -64,7 +64,8 @@ class Supervisor {
   };
 
   void serve(std::unique_ptr<transport::Connection> conn);
-  void serve_status(transport::Connection& conn);
+  // An admin tenant's session: one ServerStatus or ServerReload call, answered here.
+  void serve_admin(transport::Connection& conn);
   void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
                     uint64_t session_id, int slot);
   void reap(bool block);

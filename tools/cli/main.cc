@@ -7,12 +7,15 @@
 //       shows the server's pool, per-tenant and per-device figures (memory held and quota,
 //       device time, calls, bytes, errors) and its sessions as tables; --json prints the
 //       server's status document instead.
+//   gpool reload [--server URL] [--token ADMIN_TOKEN]
+//       makes the server re-read its config file's tenants (tokens, quotas, weights, ...) as
+//       SIGHUP does, without dropping a session; prints the server's summary.
 //   gpool server [gpool-server arguments...]
 //       starts gpool-server (the binary beside the build's, GPOOL_SERVER_BIN, or from PATH).
 //
 // Defaults: --server from GPOOL_SERVER (else tcp://127.0.0.1:7070); --token from GPOOL_TOKEN
-// (status: GPOOL_ADMIN_TOKEN first). Exit codes: run/server exec the program (127 when it
-// cannot be started); status 0, or 1 with a message on stderr; 2 for bad usage.
+// (status, reload: GPOOL_ADMIN_TOKEN first). Exit codes: run/server exec the program (127 when
+// it cannot be started); status and reload 0, or 1 with a message on stderr; 2 for bad usage.
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "status.h"
+#include "admin.h"
 #include "status_table.h"
 
 namespace {
@@ -30,6 +33,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: gpool run [--server URL] [--token T] [--shim-dir DIR] -- PROGRAM [ARGS...]\n"
                "       gpool status [--server URL] [--token ADMIN_TOKEN] [--json]\n"
+               "       gpool reload [--server URL] [--token ADMIN_TOKEN]\n"
                "       gpool server [gpool-server arguments...]\n");
   return 2;
 }
@@ -108,6 +112,25 @@ int cmd_status(int argc, char** argv) {
   return 0;
 }
 
+int cmd_reload(int argc, char** argv) {
+  std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
+  std::string token = env_or("GPOOL_ADMIN_TOKEN", env_or("GPOOL_TOKEN", ""));
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return usage();
+    if (a == "--server") server = argv[++i];
+    else if (a == "--token") token = argv[++i];
+    else return usage();
+  }
+  std::string summary, error;
+  if (!gpool::tools::request_reload(server, token, summary, error)) {
+    std::fprintf(stderr, "gpool reload: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("%s\n", summary.c_str());
+  return 0;
+}
+
 int cmd_server(int argc, char** argv) {
   std::string bin = env_or("GPOOL_SERVER_BIN", GPOOL_BUILD_SERVER_BIN);
   if (!exists(bin)) bin = "gpool-server";
@@ -123,6 +146,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   if (cmd == "run") return cmd_run(argc, argv);
   if (cmd == "status") return cmd_status(argc, argv);
+  if (cmd == "reload") return cmd_reload(argc, argv);
   if (cmd == "server") return cmd_server(argc, argv);
   return usage();
 }

@@ -1,8 +1,10 @@
-#include "status.h"
+#include "admin.h"
 
 #include <unistd.h>
 
 #include <chrono>
+
+#include <fmt/format.h>
 
 #include "gpool/remote/call_codec.h"
 #include "gpool/transport/transport.h"
@@ -11,10 +13,11 @@ namespace gpool::tools {
 namespace {
 namespace wire = protocol::wire;
 constexpr std::chrono::milliseconds kTimeout{5000};
-}  // namespace
 
-bool fetch_status(const std::string& url, const std::string& token, std::string& json,
-                  std::string& error) {
+// One admin call `op` with no arguments; `text` is the Reply's inline text. A Reply with a
+// non-zero status is an error whose text is the server's reason.
+bool admin_call(const std::string& url, const std::string& token, remote::Op op, const char* what,
+                std::string& text, std::string& error) {
   std::unique_ptr<transport::Connection> conn;
   transport::Options opts = transport::Options::from_env();
   opts.connect_timeout = kTimeout;
@@ -24,7 +27,7 @@ bool fetch_status(const std::string& url, const std::string& token, std::string&
   }
   flatbuffers::FlatBufferBuilder fbb;
   auto info = wire::CreateClientInfo(fbb, fbb.CreateString("gpool"), static_cast<uint32_t>(::getpid()),
-                                     fbb.CreateString("gpool status"), fbb.CreateString("0.1.0"));
+                                     fbb.CreateString(std::string("gpool ") + what), fbb.CreateString("0.1.0"));
   auto hello = wire::CreateHello(fbb, protocol::kProtocolVersion, fbb.CreateString(token), info);
   protocol::finish_envelope(fbb, hello);
   if (transport::Status s = conn->send(protocol::finished_bytes(fbb), {}, kTimeout); !s.ok()) {
@@ -45,26 +48,43 @@ bool fetch_status(const std::string& url, const std::string& token, std::string&
     error = "the server answered Hello with " + protocol::message_type_name(head.envelope->message_type());
     return false;
   }
-  remote::build_call(fbb, 1, 1, remote::Op::ServerStatus, false, {}, {}, {}, 0);
+  remote::build_call(fbb, 1, 1, op, false, {}, {}, {}, 0);
   if (transport::Status s = conn->send(protocol::finished_bytes(fbb), {}, kTimeout); !s.ok()) {
-    error = "cannot send the status call: " + s.text;
+    error = fmt::format("cannot send the {} call: {}", what, s.text);
     return false;
   }
-  if (transport::Status s = conn->recv_head(head, kTimeout); !s.ok()) {
-    error = "no status answer (is the token an admin tenant's?): " + s.text;
+  // A reload re-reads and checks a file: give it longer than a status.
+  if (transport::Status s = conn->recv_head(head, 4 * kTimeout); !s.ok()) {
+    error = fmt::format("no {} answer (is the token an admin tenant's?): {}", what, s.text);
     return false;
   }
   if (const wire::Abort* a = head.envelope->message_as_Abort()) {
-    error = std::string("the server refused the status call: ") + (a->text() ? a->text()->str() : "");
+    error = fmt::format("the server refused the {} call: {}", what, a->text() ? a->text()->str() : "");
     return false;
   }
   const wire::Reply* r = head.envelope->message_as_Reply();
-  if (r == nullptr || r->status() != 0 || r->inline_data() == nullptr) {
-    error = "the server sent a malformed status answer";
+  if (r == nullptr || r->inline_data() == nullptr) {
+    error = fmt::format("the server sent a malformed {} answer", what);
     return false;
   }
-  json.assign(reinterpret_cast<const char*>(r->inline_data()->data()), r->inline_data()->size());
+  text.assign(reinterpret_cast<const char*>(r->inline_data()->data()), r->inline_data()->size());
+  if (r->status() != 0) {
+    error = fmt::format("the server's {} failed: {}", what, text);
+    return false;
+  }
   return true;
+}
+
+}  // namespace
+
+bool fetch_status(const std::string& url, const std::string& token, std::string& json,
+                  std::string& error) {
+  return admin_call(url, token, remote::Op::ServerStatus, "status", json, error);
+}
+
+bool request_reload(const std::string& url, const std::string& token, std::string& summary,
+                    std::string& error) {
+  return admin_call(url, token, remote::Op::ServerReload, "reload", summary, error);
 }
 
 }  // namespace gpool::tools
