@@ -24,7 +24,7 @@ void StagingRing::reset() {
 
 CUresult StagingRing::ensure() {
   if (!slots_.empty()) return CUDA_SUCCESS;
-  const uint64_t chunk = env::get_size("GPOOL_COPY_CHUNK", uint64_t{2} << 20);
+  const uint64_t chunk = env::get_size("GPOOL_COPY_CHUNK", uint64_t{1} << 20);
   const int64_t count = env::get_int("GPOOL_COPY_SLOTS", 4);
   chunk_ = static_cast<size_t>(std::clamp<uint64_t>(chunk, uint64_t{64} << 10, uint64_t{64} << 20));
   const size_t n = static_cast<size_t>(std::clamp<int64_t>(count, 2, 16));

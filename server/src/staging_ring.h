@@ -13,7 +13,8 @@
 // next use of the slot, or drain(), waits for them).
 //
 // Configuration (read once, at the first copy; docs/operations.md):
-//   GPOOL_COPY_CHUNK   chunk bytes   (default 2m; 64k .. 64m)
+//   GPOOL_COPY_CHUNK   chunk bytes   (default 1m; 64k .. 64m; docs/performance.md has the
+//                      measurements behind the default)
 //   GPOOL_COPY_SLOTS   slot count    (default 4; 2 .. 16)
 //
 // Ownership: owned by one Worker; the buffers and events belong to the worker's context and
