@@ -56,7 +56,8 @@ void sizes() {
   DRV(cuStreamSynchronize);
   DRV(cuStreamDestroy_v2);
   const size_t mib = size_t{1} << 20;
-  const size_t list[] = {1, 4095, 64 << 10, 2 * mib - 1, 2 * mib, 2 * mib + 1, 9 * mib + 12345, 64 * mib};
+  // Boundaries of the default chunk (1 MiB) and of twice it; 64k chunks in the other test.
+  const size_t list[] = {1, 4095, 64 << 10, mib - 1, mib, mib + 1, 2 * mib - 1, 2 * mib, 2 * mib + 1, 9 * mib + 12345, 64 * mib};
   CUstream s = nullptr;
   must(p_cuStreamCreate(&s, 0), "cuStreamCreate");
   uint32_t seed = 1;
