@@ -264,19 +264,26 @@ void UcxConnection::abandon_requests(std::deque<Pending>& reqs) {
 
 // ---------------------------------------------------------------- send side
 
-Status UcxConnection::check_send() const {
-  if (send_broken_) return *send_broken_;
-  if (shut_.load(std::memory_order_acquire)) return disconnected(fmt::format("connection to {} was shut down", peer_));
+Status UcxConnection::check_broken(const std::optional<Status>& broken) const {
+  if (broken) return *broken;
+  if (shut_.load(std::memory_order_acquire)) return shut_status();
   return Status::success();
 }
 
+Status UcxConnection::shut_status() const {
+  return disconnected(fmt::format("connection to {} was shut down", peer_));
+}
+
+Status UcxConnection::as_broken(Status s) const {
+  return shut_.load() && s.code != Code::kDisconnected ? shut_status() : s;
+}
+
+Status UcxConnection::check_send() const { return check_broken(send_broken_); }
+
 Status UcxConnection::fail_send(Status s) {
-  if (shut_.load() && s.code != Code::kDisconnected) {
-    s = disconnected(fmt::format("connection to {} was shut down", peer_));
-  }
-  send_broken_ = s;
+  send_broken_ = as_broken(std::move(s));
   pending_.clear();
-  return s;
+  return *send_broken_;
 }
 
 Status UcxConnection::tcp_write(std::span<const ConstBytes> parts, const Deadline& deadline) {
@@ -465,18 +472,11 @@ Status UcxConnection::flush(Timeout timeout) {
 
 // ---------------------------------------------------------------- receive side
 
-Status UcxConnection::check_recv() const {
-  if (recv_broken_) return *recv_broken_;
-  if (shut_.load(std::memory_order_acquire)) return disconnected(fmt::format("connection to {} was shut down", peer_));
-  return Status::success();
-}
+Status UcxConnection::check_recv() const { return check_broken(recv_broken_); }
 
 Status UcxConnection::fail_recv(Status s) {
-  if (shut_.load() && s.code != Code::kDisconnected) {
-    s = disconnected(fmt::format("connection to {} was shut down", peer_));
-  }
-  recv_broken_ = s;
-  return s;
+  recv_broken_ = as_broken(std::move(s));
+  return *recv_broken_;
 }
 
 Status UcxConnection::tcp_fill(size_t n, const Deadline& deadline) {

@@ -91,6 +91,12 @@ class UcxConnection final : public Connection {
   Status create_endpoint(const std::vector<std::byte>& peer_address);
   static void on_ep_error(void* arg, ucp_ep_h ep, ucs_status_t status);
 
+  // The stored failure of one direction, else kDisconnected after shutdown(), else success.
+  Status check_broken(const std::optional<Status>& broken) const;
+  Status shut_status() const;
+  // What a failure is recorded as: kDisconnected once shutdown() was called.
+  Status as_broken(Status s) const;
+
   // --- send side (send_mu_ held)
   Status check_send() const;
   Status prepare_send_mode(const Deadline& deadline);
