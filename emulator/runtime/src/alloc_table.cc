@@ -49,6 +49,16 @@ std::optional<Alloc> AllocTable::remove(uint64_t base) {
   return a;
 }
 
+void AllocTable::replace(const std::vector<uint64_t>& removed, std::vector<Alloc> inserted) {
+  std::unique_lock lock(mu_);
+  for (uint64_t base : removed) map_.erase(base);
+  for (Alloc& a : inserted) {
+    a.buffer_id = next_buffer_id_++;
+    map_[a.base] = a;
+  }
+  if (!removed.empty()) generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
 std::optional<Alloc> AllocTable::find(uint64_t addr) const { return find_range(addr, 0); }
 
 std::optional<Alloc> AllocTable::find_range(uint64_t addr, uint64_t len) const {
@@ -177,7 +187,7 @@ CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, 
 
 CUresult device_free(uint64_t base) {
   auto found = allocs().find(base);
-  if (!found || found->base != base || found->kind == AllocKind::HostRegistered) {
+  if (!found || found->base != base || found->kind == AllocKind::HostRegistered || found->vmm) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   auto a = allocs().remove(base);

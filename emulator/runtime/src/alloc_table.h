@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <shared_mutex>
+#include <vector>
 
 namespace gpool::emu::rt {
 
@@ -48,6 +49,7 @@ struct Alloc {
   uint64_t buffer_id = 0;
   bool module_global = false;
   bool mmapped = false;
+  bool vmm = false;         // an accessible run of a VMM reservation (vmm.h); not freeable
 };
 
 class AllocTable final : public exec::GlobalMemory {
@@ -56,6 +58,11 @@ class AllocTable final : public exec::GlobalMemory {
   void insert(Alloc a);
   // Removes the entry whose base is exactly `base`; returns it.
   std::optional<Alloc> remove(uint64_t base);
+  // Removes the entries whose bases are `removed` and inserts `inserted`
+  // (assigning buffer ids) in one step under the lock: no reader sees the
+  // state in between. REQUIRES: every removed base is present and the
+  // inserted entries overlap nothing left.
+  void replace(const std::vector<uint64_t>& removed, std::vector<Alloc> inserted);
   // The entry containing `addr`, if any.
   std::optional<Alloc> find(uint64_t addr) const;
   // The entry containing all of [addr, addr + len), if any (len 0 = just addr).
@@ -91,7 +98,8 @@ uint64_t used_device_memory(int device);
 CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, unsigned flags,
                       MemPool* pool, bool module_global, uint64_t* out);
 // Frees a runtime-owned allocation whose base is `base`. Errors:
-// INVALID_VALUE when `base` is not the base of such an allocation.
+// INVALID_VALUE when `base` is not the base of such an allocation (VMM runs
+// included: they go away through cuMemUnmap / cuMemSetAccess).
 CUresult device_free(uint64_t base);
 
 }  // namespace gpool::emu::rt

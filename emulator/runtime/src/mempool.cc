@@ -69,7 +69,7 @@ extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
   auto a = allocs().find(dptr);
-  if (!a || a->base != dptr || a->module_global || (a->kind != AllocKind::Device && a->kind != AllocKind::Managed)) {
+  if (!a || a->base != dptr || a->module_global || a->vmm || (a->kind != AllocKind::Device && a->kind != AllocKind::Managed)) {
     log().info("cuMemFreeAsync: {:#x} is not the start of a live device allocation", dptr);
     return CUDA_ERROR_INVALID_VALUE;
   }

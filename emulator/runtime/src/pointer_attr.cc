@@ -2,6 +2,7 @@
 #include "alloc_table.h"
 
 #include "context.h"
+#include "vmm.h"
 
 #include <cstring>
 
@@ -54,8 +55,17 @@ CUresult attribute(CUpointer_attribute attr, const Alloc* a, uint64_t ptr, void*
                                      : CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE));
       return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: put(data, reinterpret_cast<CUmemoryPool>(a->pool)); return CUDA_SUCCESS;
-    case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: put(data, static_cast<size_t>(a->size)); return CUDA_SUCCESS;
-    case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: put(data, reinterpret_cast<void*>(a->base)); return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_MAPPING_SIZE:
+    case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: {
+      uint64_t base = a->base, size = a->size;
+      if (a->vmm) vmm_mapping_at(ptr, &base, &size);  // the cuMemMap mapping, not the whole accessible run
+      if (attr == CU_POINTER_ATTRIBUTE_MAPPING_SIZE) {
+        put(data, static_cast<size_t>(size));
+      } else {
+        put(data, reinterpret_cast<void*>(base));
+      }
+      return CUDA_SUCCESS;
+    }
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID: put(data, static_cast<unsigned long long>(a->buffer_id)); return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE: put(data, 0); return CUDA_SUCCESS;
     case CU_POINTER_ATTRIBUTE_P2P_TOKENS: return gpool::abi::unimplemented("CU_POINTER_ATTRIBUTE_P2P_TOKENS");
