@@ -336,8 +336,10 @@ for item in [
     "and array sides of `cuMemcpy2D/3D`); PTX `tex`, `tld4`, `suld`, `sust`, `txq`, `suq`.",
     "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
     "answers \"not capturing\").",
-    "Virtual memory management (`cuMemCreate`, `cuMemMap`, `cuMemAddressReserve`, ...) and "
-    "multicast objects.",
+    "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
+    "`cuMemImportFromShareableHandle`), `cuMemMapArrayAsync` (sparse arrays), and multicast "
+    "objects. Virtual memory management itself (`cuMemCreate`, `cuMemMap`, `cuMemSetAccess`, ...) "
+    "is implemented; see operations.md.",
     "IPC: memory and event handles, interprocess events; shareable memory-pool handles.",
     "External memory and semaphores, and graphics interop (GL, EGL, VDPAU).",
     "Thread-block clusters of more than one block; green contexts; `cuCtxRecordEvent`/"
