@@ -1,9 +1,9 @@
 // Shim: device allocations (sync calls; cuMemAlloc, cuMemAllocPitch, cuMemAllocAsync and the
 // default memory pool, every one charged to the tenant's quota on the server), page-locked host
 // memory (local: it lives in this process and counts against no device quota), pointer
-// attributes (local, from the ranges this process knows). Managed memory (cuMemAllocManaged)
-// and virtual memory management (cuMemCreate, cuMemMap, ...) are not forwarded: they return
-// CUDA_ERROR_NOT_SUPPORTED and are logged by name, so no allocation path escapes the quota.
+// attributes (local, from the ranges this process knows). Managed memory (cuMemAllocManaged) is
+// not forwarded: it returns CUDA_ERROR_NOT_SUPPORTED and is logged by name, so no allocation
+// path escapes the quota. Virtual memory management (cuMemCreate, cuMemMap, ...): vmm.cc.
 #include <sys/mman.h>
 
 #include <cstdlib>

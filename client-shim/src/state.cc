@@ -50,7 +50,7 @@ uint64_t make_id(IdKind kind, uint32_t session) {
 bool id_has_kind(uint64_t id) {
   switch (static_cast<IdKind>(id >> 48)) {
     case IdKind::kStream: case IdKind::kEvent: case IdKind::kModule: case IdKind::kLibrary:
-    case IdKind::kKernel: case IdKind::kFunction:
+    case IdKind::kKernel: case IdKind::kFunction: case IdKind::kVmmHandle:
       return true;
   }
   return false;
@@ -105,6 +105,36 @@ void add_device_range(CUdeviceptr p, size_t bytes, bool allocation) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
   st.device[s][p] = {bytes, allocation};
+}
+
+void add_device_range_of(uint32_t session, CUdeviceptr p, size_t bytes) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.device[session][p] = {bytes, false};
+}
+
+void remove_device_ranges(uint32_t session, CUdeviceptr p, size_t bytes) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  Ranges& m = st.device[session];
+  const CUdeviceptr end = p + bytes;
+  // A range that starts before p keeps its part below p; one that ends after `end` keeps its
+  // part above it (split when it covers both sides).
+  auto it = m.upper_bound(p);
+  if (it != m.begin()) {
+    auto prev = std::prev(it);
+    const CUdeviceptr prev_end = prev->first + prev->second.first;
+    if (prev_end > p) {
+      prev->second.first = p - prev->first;
+      if (prev_end > end) m[end] = {prev_end - end, prev->second.second};
+    }
+  }
+  for (it = m.lower_bound(p); it != m.end() && it->first < end;) {
+    const CUdeviceptr r_end = it->first + it->second.first;
+    const bool allocation = it->second.second;
+    it = m.erase(it);
+    if (r_end > end) m[end] = {r_end - end, allocation};
+  }
 }
 
 bool remove_allocation(CUdeviceptr p) {

@@ -56,6 +56,10 @@ void drop_functions_of(uint64_t owner);
 // Device ranges this process knows (allocations and module globals).
 void add_device_range(CUdeviceptr p, size_t bytes, bool allocation);
 bool remove_allocation(CUdeviceptr p);
+// The same for an explicit session (virtual memory: vmm.cc): a non-freeable range, and the
+// removal of every range that starts inside [p, p + bytes).
+void add_device_range_of(uint32_t session, CUdeviceptr p, size_t bytes);
+void remove_device_ranges(uint32_t session, CUdeviceptr p, size_t bytes);
 // The known range containing p, or false.
 bool find_device_range(CUdeviceptr p, CUdeviceptr* base, size_t* bytes);
 // The index of the session whose known ranges contain p (the routed session first), or -1.

@@ -30,7 +30,10 @@ namespace gpool::server {
   X(cuEventRecordWithFlags) X(cuEventSynchronize) X(cuEventQuery)                    \
   X(cuEventElapsedTime_v2) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
   X(cuMemHostAlloc) X(cuMemFreeHost)                                                \
-  X(cuCtxGetDevice) X(cuMemAllocPitch_v2) X(cuMemAllocAsync) X(cuMemFreeAsync)
+  X(cuCtxGetDevice) X(cuMemAllocPitch_v2) X(cuMemAllocAsync) X(cuMemFreeAsync)       \
+  X(cuMemGetAllocationGranularity) X(cuMemAddressReserve) X(cuMemAddressFree)        \
+  X(cuMemCreate) X(cuMemRelease) X(cuMemMap) X(cuMemUnmap) X(cuMemSetAccess)         \
+  X(cuMemGetAccess)
 
 struct Driver {
 #define GPOOL_DRIVER_MEMBER(name) decltype(&::name) name = nullptr;

@@ -219,6 +219,15 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
     case Op::MemAllocPitch: st = op_mem_alloc_pitch(c); break;
     case Op::MemAllocAsync: st = op_mem_alloc_async(c); break;
     case Op::MemFreeAsync: st = op_mem_free_async(c); break;
+    case Op::MemGetAllocationGranularity: st = op_mem_granularity(c); break;
+    case Op::MemAddressReserve: st = op_mem_address_reserve(c); break;
+    case Op::MemAddressFree: st = op_mem_address_free(c); break;
+    case Op::MemCreate: st = op_mem_create(c); break;
+    case Op::MemRelease: st = op_mem_release(c); break;
+    case Op::MemMap: st = op_mem_map(c); break;
+    case Op::MemUnmap: st = op_mem_unmap(c); break;
+    case Op::MemSetAccess: st = op_mem_set_access(c); break;
+    case Op::MemGetAccess: st = op_mem_get_access(c); break;
     case Op::MemcpyHtoD: st = op_memcpy_htod(c); break;
     case Op::MemcpyDtoH: st = op_memcpy_dtoh(c); break;
     case Op::MemcpyDtoD: st = op_memcpy_dtod(c); break;

@@ -152,6 +152,31 @@ class Worker {
   void record_allocation(CUdeviceptr p, uint64_t bytes, int device);
   void forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it);
   uint64_t tenant_total(int device, uint64_t physical_total) const;  // min(quota, physical)
+  // worker_vmm.cc: virtual memory management on the session's own tables
+  struct VmmHandle {
+    uint64_t size = 0;
+    int device = 0;     // physical ordinal charged
+    int mappings = 0;   // live mappings of it
+    bool released = false;
+  };
+  struct VmmMapping {
+    uint64_t size = 0;
+    uint64_t handle = 0;
+    bool accessible = false;  // READWRITE set: usable by copies and memsets
+  };
+  CUresult op_mem_granularity(Ctx& c);
+  CUresult op_mem_address_reserve(Ctx& c);
+  CUresult op_mem_address_free(Ctx& c);
+  CUresult op_mem_create(Ctx& c);
+  CUresult op_mem_release(Ctx& c);
+  CUresult op_mem_map(Ctx& c);
+  CUresult op_mem_unmap(Ctx& c);
+  CUresult op_mem_set_access(Ctx& c);
+  CUresult op_mem_get_access(Ctx& c);
+  bool vmm_device(uint64_t index, CUmemLocation& out) const;  // session ordinal -> location
+  bool vmm_range_ok(CUdeviceptr p, uint64_t bytes) const;
+  void vmm_free_physical(std::map<uint64_t, VmmHandle>::iterator it);
+  std::vector<std::map<CUdeviceptr, VmmMapping>::iterator> vmm_whole_mappings(CUdeviceptr p, uint64_t size);
   // worker_module.cc
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);
@@ -198,6 +223,9 @@ class Worker {
   std::map<CUdeviceptr, uint64_t> allocations_;
   std::map<CUdeviceptr, uint64_t> globals_;
   std::map<CUdeviceptr, int> alloc_device_;  // device each allocation was charged on (worker_memory.cc)
+  std::map<CUdeviceptr, uint64_t> vmm_reserved_;   // reservations: base -> size (worker_vmm.cc)
+  std::map<uint64_t, VmmHandle> vmm_handles_;      // driver allocation handle -> what it holds
+  std::map<CUdeviceptr, VmmMapping> vmm_maps_;     // mappings: base -> what is mapped there
   uint64_t bytes_held_ = 0;
 
   // Sticky async error and progress.

@@ -27,7 +27,7 @@ spdlog::logger& logger() { return log::logger("worker"); }
 }  // namespace
 
 bool Worker::range_ok(CUdeviceptr p, uint64_t bytes) const {
-  return inside(allocations_, p, bytes) || inside(globals_, p, bytes);
+  return inside(allocations_, p, bytes) || inside(globals_, p, bytes) || vmm_range_ok(p, bytes);
 }
 
 int Worker::current_device() {

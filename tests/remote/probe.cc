@@ -17,6 +17,8 @@
 //   probe burn S I   launch + synchronize of a busy kernel (I iterations a thread) for S seconds;
 //                    prints "LAUNCHES n" (the fairness benchmark's saturating tenant).
 //   probe latency N  N launch + synchronize pairs of a tiny kernel; prints P50_US/P99_US/MEAN_US.
+//   probe vmm        virtual memory (cuMemCreate, cuMemMap, cuMemSetAccess, ...) through the
+//                    shim: copies, memsets and a kernel across two mappings, and the refusals.
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
 //                    one fails; prints "ERROR <name>" and exits 0 on a CUDA error (the test
 //                    kills the server meanwhile), 1 if a call hangs past 60 s (never expected).
@@ -29,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -171,10 +174,62 @@ int wait_for_error() {
 
 }  // namespace
 
+// Virtual memory (cuMemCreate & co.) on device 0: `bytes` (a multiple of the granularity)
+// reserved, backed by one physical allocation, mapped and made READWRITE. vmm_free undoes it.
+struct VmmBlock {
+  CUdeviceptr base = 0;
+  size_t bytes = 0;
+  CUmemGenericAllocationHandle handle = 0;
+};
+
+CUmemAllocationProp device0_prop() {
+  CUmemAllocationProp prop{};
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  prop.location.id = 0;
+  return prop;
+}
+
+CUresult vmm_alloc(size_t bytes, VmmBlock& out) {
+  DRV(cuMemAddressReserve);
+  DRV(cuMemAddressFree);
+  DRV(cuMemCreate);
+  DRV(cuMemRelease);
+  DRV(cuMemMap);
+  DRV(cuMemSetAccess);
+  const CUmemAllocationProp prop = device0_prop();
+  out.bytes = bytes;
+  if (CUresult r = p_cuMemAddressReserve(&out.base, bytes, 0, 0, 0); r != CUDA_SUCCESS) return r;
+  CUresult r = p_cuMemCreate(&out.handle, bytes, &prop, 0);
+  if (r == CUDA_SUCCESS) r = p_cuMemMap(out.base, bytes, 0, out.handle, 0);
+  if (r == CUDA_SUCCESS) {
+    CUmemAccessDesc d{};
+    d.location = prop.location;
+    d.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    r = p_cuMemSetAccess(out.base, bytes, &d, 1);
+  }
+  if (r != CUDA_SUCCESS) {
+    if (out.handle != 0) (void)p_cuMemRelease(out.handle);
+    (void)p_cuMemAddressFree(out.base, bytes);
+  }
+  return r;
+}
+
+CUresult vmm_free(const VmmBlock& b) {
+  DRV(cuMemUnmap);
+  DRV(cuMemRelease);
+  DRV(cuMemAddressFree);
+  CUresult r = p_cuMemUnmap(b.base, b.bytes);
+  if (r == CUDA_SUCCESS) r = p_cuMemRelease(b.handle);
+  if (r == CUDA_SUCCESS) r = p_cuMemAddressFree(b.base, b.bytes);
+  return r;
+}
+
 // probe tenant: a line-driven client for the tenant tests (tests/remote/tenants.py). Attaches,
 // prints "READY", then answers one line per command read from stdin until it ends:
 //   alloc N | alloc_async N | alloc_pitch W H   -> "ALLOC ok 0xPTR" or "ALLOC <error name>"
-//   free PTR | free_async PTR                   -> "FREE ok" / "FREE <error>"
+//   alloc_vmm N (N a multiple of 2 MiB)         -> the same through cuMemCreate + cuMemMap
+//   free PTR | free_async PTR | free_vmm PTR    -> "FREE ok" / "FREE <error>"
 //   info                                        -> "MEMINFO <free> <total>" (cuMemGetInfo)
 //   total                                       -> "TOTAL <bytes>" (cuDeviceTotalMem)
 //   fill PTR N BYTE                             -> "FILL ok" (memset + synchronize)
@@ -199,6 +254,7 @@ int tenant_client() {
     std::printf("%s %s\n", what, r == CUDA_SUCCESS ? ok_text.c_str() : err_name(r));
     std::fflush(stdout);
   };
+  std::map<CUdeviceptr, VmmBlock> vmm_blocks;
   std::printf("READY\n");
   std::fflush(stdout);
   char line[256];
@@ -217,6 +273,17 @@ int tenant_client() {
       if (r == CUDA_SUCCESS && op == "alloc_async") r = p_cuCtxSynchronize();
       std::snprintf(hex, sizeof hex, "ok 0x%llx", static_cast<unsigned long long>(p));
       say("ALLOC", r, hex);
+    } else if (op == "alloc_vmm") {
+      VmmBlock blk;
+      const CUresult r = vmm_alloc(a, blk);
+      if (r == CUDA_SUCCESS) vmm_blocks[blk.base] = blk;
+      std::snprintf(hex, sizeof hex, "ok 0x%llx", static_cast<unsigned long long>(blk.base));
+      say("ALLOC", r, hex);
+    } else if (op == "free_vmm") {
+      auto it = vmm_blocks.find(a);
+      CUresult r = it == vmm_blocks.end() ? CUDA_ERROR_INVALID_VALUE : vmm_free(it->second);
+      if (r == CUDA_SUCCESS) vmm_blocks.erase(it);
+      say("FREE", r);
     } else if (op == "free" || op == "free_async") {
       CUresult r = op == "free" ? p_cuMemFree_v2(a) : p_cuMemFreeAsync(a, nullptr);
       if (r == CUDA_SUCCESS) r = p_cuCtxSynchronize();
@@ -601,11 +668,104 @@ int latency(unsigned count) {
   return 0;
 }
 
+// probe vmm: virtual memory through the shim. Two physical allocations of one granularity each,
+// mapped back to back into one reservation and made READWRITE in one call; a copy, a memset and
+// a kernel that all cross the boundary between them; the access flags; refusals (cuMemFree on a
+// mapped address, a forged handle, an unmap that splits a mapping, freeing a reservation still
+// mapped); a handle released while mapped stays usable until its unmap. Prints PASS.
+int vmm() {
+  attach();
+  DRV(cuMemGetAllocationGranularity);
+  DRV(cuMemAddressReserve);
+  DRV(cuMemAddressFree);
+  DRV(cuMemCreate);
+  DRV(cuMemRelease);
+  DRV(cuMemMap);
+  DRV(cuMemUnmap);
+  DRV(cuMemSetAccess);
+  DRV(cuMemGetAccess);
+  DRV(cuMemFree_v2);
+  DRV(cuMemcpyHtoD_v2);
+  DRV(cuMemcpyDtoH_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuModuleLoadData);
+  DRV(cuModuleGetFunction);
+  DRV(cuLaunchKernel);
+  DRV(cuCtxSynchronize);
+  const CUmemAllocationProp prop = device0_prop();
+  size_t g = 0;
+  must(p_cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM), "cuMemGetAllocationGranularity");
+  std::printf("granularity %zu\n", g);
+  CUdeviceptr base = 0;
+  must(p_cuMemAddressReserve(&base, 3 * g, 0, 0, 0), "cuMemAddressReserve");
+  CUmemGenericAllocationHandle h1 = 0, h2 = 0;
+  must(p_cuMemCreate(&h1, g, &prop, 0), "cuMemCreate 1");
+  must(p_cuMemCreate(&h2, g, &prop, 0), "cuMemCreate 2");
+  must(p_cuMemMap(base, g, 0, h1, 0), "cuMemMap 1");
+  must(p_cuMemMap(base + g, g, 0, h2, 0), "cuMemMap 2");
+  must_fail(p_cuMemMap(base + 2 * g, g, 0, h2 ^ 0x5a5a, 0), "cuMemMap with a forged handle");
+  CUmemAccessDesc d{};
+  d.location = prop.location;
+  d.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  must(p_cuMemSetAccess(base, 2 * g, &d, 1), "cuMemSetAccess");
+  unsigned long long flags = 0;
+  must(p_cuMemGetAccess(&flags, &prop.location, base + g), "cuMemGetAccess");
+  if (flags != CU_MEM_ACCESS_FLAGS_PROT_READWRITE) {
+    std::printf("FAIL: cuMemGetAccess says %llu, expected READWRITE\n", flags);
+    ++g_failures;
+  }
+  // A copy across the boundary, then a memset across it, then a kernel over both mappings.
+  const unsigned n = static_cast<unsigned>(2 * g / 4);
+  must(p_cuMemsetD32_v2(base, 5, n), "cuMemsetD32 over both mappings");
+  std::vector<int> pattern(2048);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<int>(i) + 100;
+  const CUdeviceptr cross = base + g - 4096;
+  must(p_cuMemcpyHtoD_v2(cross, pattern.data(), pattern.size() * 4), "cuMemcpyHtoD across the boundary");
+  CUmodule mod = nullptr;
+  must(p_cuModuleLoadData(&mod, kDevicesPtx), "cuModuleLoadData");
+  CUfunction f = nullptr;
+  must(p_cuModuleGetFunction(&f, mod, "scale_add"), "cuModuleGetFunction");
+  unsigned a = 2, b = 1;
+  CUdeviceptr p = base;
+  unsigned count = n;
+  void* args[] = {&p, &count, &a, &b};
+  must(p_cuLaunchKernel(f, (n + 255) / 256, 1, 1, 256, 1, 1, 0, nullptr, args, nullptr), "cuLaunchKernel");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  std::vector<int> back(n, -1);
+  must(p_cuMemcpyDtoH_v2(back.data(), base, 2 * g), "cuMemcpyDtoH of both mappings");
+  const size_t first = (g - 4096) / 4;
+  for (unsigned i = 0; i < n; ++i) {
+    const bool in_pattern = i >= first && i < first + pattern.size();
+    const int want = (in_pattern ? pattern[i - first] : 5) * 2 + 1;
+    if (back[i] != want) {
+      std::printf("FAIL: element %u is %d, expected %d\n", i, back[i], want);
+      ++g_failures;
+      break;
+    }
+  }
+  std::printf("ok: copy, memset and kernel across two mappings\n");
+  must_fail(p_cuMemFree_v2(base), "cuMemFree of a mapped address");
+  must_fail(p_cuMemUnmap(base, g / 2), "cuMemUnmap of half a mapping");
+  must_fail(p_cuMemAddressFree(base, 3 * g), "cuMemAddressFree while mapped");
+  // Released while mapped: the memory stays until the unmap.
+  must(p_cuMemRelease(h1), "cuMemRelease while mapped");
+  must_fail(p_cuMemRelease(h1), "a second cuMemRelease of the same handle");
+  int one = 0;
+  must(p_cuMemcpyDtoH_v2(&one, base, 4), "cuMemcpyDtoH after the release");
+  must(p_cuMemUnmap(base, 2 * g), "cuMemUnmap of both mappings");
+  must_fail(p_cuMemcpyDtoH_v2(&one, base, 4), "cuMemcpyDtoH after the unmap");
+  must(p_cuMemRelease(h2), "cuMemRelease after the unmap");
+  must(p_cuMemAddressFree(base, 3 * g), "cuMemAddressFree");
+  if (g_failures != 0) return 1;
+  std::printf("PASS\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -618,6 +778,7 @@ int main(int argc, char** argv) {
   if (mode == "latency" && argc > 2) return latency(static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)));
   if (mode == "tenant") return tenant_client();
   if (mode == "devices") return devices();
+  if (mode == "vmm") return vmm();
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

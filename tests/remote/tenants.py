@@ -9,7 +9,7 @@ Usage:
 
 Modes:
   quota         tenant A (64 MiB quota) is refused over its quota on every allocation path
-                (cuMemAlloc, cuMemAllocAsync, cuMemAllocPitch) with CUDA_ERROR_OUT_OF_MEMORY and
+                (cuMemAlloc, cuMemAllocAsync, cuMemAllocPitch, cuMemCreate) with CUDA_ERROR_OUT_OF_MEMORY and
                 sees its quota as the device's memory (cuMemGetInfo, cuDeviceTotalMem); tenant B
                 allocates the same amounts at the same time, unaffected.
   shared        two sessions of tenant A share its one quota: what one holds, the other cannot
@@ -177,6 +177,16 @@ def mode_quota(args, server, check):
         pitched = int(r[2], 16) if r[1] == "ok" else 0
         check(a.cmd(f"free_async {p2}") == ["FREE", "ok"], "A's cuMemFreeAsync")
         check(a.cmd(f"free {pitched}") == ["FREE", "ok"], "A frees the pitched allocation")
+        # Virtual memory (cuMemCreate + cuMemMap): the same quota (A holds 48 of 64 MiB here).
+        check(a.alloc(32 * MiB, "alloc_vmm") == "CUDA_ERROR_OUT_OF_MEMORY",
+              "A's cuMemCreate over quota -> OUT_OF_MEMORY")
+        v = a.alloc(16 * MiB, "alloc_vmm")
+        check(isinstance(v, int), f"A's cuMemCreate + cuMemMap within quota: {v}")
+        free, _ = a.info()
+        check(free == 0, f"the mapped 16 MiB count against A's quota: free {free}")
+        check(a.cmd(f"fill {v} {16 * MiB} 7") == ["FILL", "ok"] and
+              a.cmd(f"check {v} {16 * MiB} 7") == ["CHECK", "ok"], "A uses its mapped memory")
+        check(a.cmd(f"free_vmm {v}") == ["FREE", "ok"], "A unmaps and releases it")
         check(a.cmd(f"free {p1}") == ["FREE", "ok"], "A frees 48 MiB")
         free, _ = a.info()
         check(free == 64 * MiB, f"every byte is back in A's quota: free {free}")
