@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -149,6 +150,47 @@ TEST_F(RuntimeVmm, KernelWritesAcrossBothMappings) {
   ASSERT_CU(cuCtxSynchronize());
   ASSERT_CU(cuMemcpyDtoH(out.data(), p, n * 4));
   for (unsigned i = 0; i < n; ++i) ASSERT_EQ(in[i] + 5, out[i]) << i;
+  ASSERT_CU(cuModuleUnload(mod));
+}
+
+// The expandable-segments pattern: the reservation grows (map + access) and
+// shrinks (unmap) behind the existing mappings while kernels use them.
+TEST_F(RuntimeVmm, GrowingTheRangeDoesNotDisturbKernelsUsingIt) {
+  map_back_to_back(3, 2);
+  CUmodule mod = nullptr;
+  ASSERT_CU(cuModuleLoadData(&mod, kTestPtx));
+  CUfunction add = nullptr;
+  ASSERT_CU(cuModuleGetFunction(&add, mod, "add_k"));
+  const unsigned n = 4096;
+  const CUdeviceptr p = base_ + kG - (n / 2) * 4;
+  ASSERT_CU(cuMemsetD32(p, 1, n));
+  constexpr int kRounds = 40;
+  CUresult grow_result = CUDA_SUCCESS;
+  std::thread grower([&] {
+    cuCtxSetCurrent(ctx_);
+    const CUmemAllocationProp prop = device_prop();
+    const CUmemAccessDesc d = rw();
+    CUmemGenericAllocationHandle h = 0;
+    CUresult r = cuMemCreate(&h, kG, &prop, 0);
+    for (int i = 0; i < kRounds && r == CUDA_SUCCESS; ++i) {
+      r = cuMemMap(base_ + 2 * kG, kG, 0, h, 0);
+      if (r == CUDA_SUCCESS) r = cuMemSetAccess(base_ + 2 * kG, kG, &d, 1);
+      if (r == CUDA_SUCCESS) r = cuMemUnmap(base_ + 2 * kG, kG);
+    }
+    if (h != 0 && cuMemRelease(h) != CUDA_SUCCESS && r == CUDA_SUCCESS) r = CUDA_ERROR_UNKNOWN;
+    grow_result = r;
+  });
+  unsigned count = n;
+  void* args[] = {const_cast<CUdeviceptr*>(&p), &count};
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_CU(cuLaunchKernel(add, n / 128, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr));
+    ASSERT_CU(cuCtxSynchronize());
+  }
+  grower.join();
+  EXPECT_CU(grow_result);
+  std::vector<uint32_t> out(n);
+  ASSERT_CU(cuMemcpyDtoH(out.data(), p, n * 4));
+  for (unsigned i = 0; i < n; ++i) ASSERT_EQ(1u + 5u * kRounds, out[i]) << i;
   ASSERT_CU(cuModuleUnload(mod));
 }
 
