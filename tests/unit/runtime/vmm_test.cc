@@ -305,6 +305,19 @@ TEST_F(RuntimeVmm, UnmapBeforeReleaseKeepsTheContents) {
   ASSERT_CU(cuMemAddressFree(va, 2 * kG));
 }
 
+TEST_F(RuntimeVmm, AddressHintIsUsedWhenFree) {
+  CUdeviceptr a = 0, b = 0, c = 0;
+  ASSERT_CU(cuMemAddressReserve(&a, 2 * kG, 0, 0, 0));
+  ASSERT_CU(cuMemAddressFree(a, 2 * kG));
+  ASSERT_CU(cuMemAddressReserve(&b, 2 * kG, 0, a, 0));  // free again: the hint is honoured
+  EXPECT_EQ(a, b);
+  ASSERT_CU(cuMemAddressReserve(&c, 2 * kG, 0, b, 0));  // taken: somewhere else
+  EXPECT_NE(b, c);
+  EXPECT_TRUE(c + 2 * kG <= b || c >= b + 2 * kG);
+  ASSERT_CU(cuMemAddressFree(c, 2 * kG));
+  ASSERT_CU(cuMemAddressFree(b, 2 * kG));
+}
+
 TEST_F(RuntimeVmm, ErrorsAreRefused) {
   const CUmemAllocationProp prop = device_prop();
   CUmemGenericAllocationHandle h = 0;
