@@ -15,6 +15,7 @@
 #include "gpool/common/log.h"
 #include "gpool/protocol/frame.h"
 #include "tcp/socket_util.h"
+#include "ucx_api.h"
 
 namespace gpool::transport::ucx {
 namespace {
@@ -83,7 +84,7 @@ UcxConnection::~UcxConnection() {
           p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
           p.flags = UCP_EP_CLOSE_FLAG_FORCE;
         }
-        ucs_status_ptr_t r = ucp_ep_close_nbx(ep_, &p);
+        ucs_status_ptr_t r = U().ucp_ep_close_nbx(ep_, &p);
         if (r != nullptr && !UCS_PTR_IS_ERR(r)) close_req = r;
         ep_ = nullptr;
       }
@@ -91,10 +92,10 @@ UcxConnection::~UcxConnection() {
     if (close_req != nullptr) {
       const Deadline d = Deadline::after(std::chrono::milliseconds(1000));
       std::atomic<bool> fired{false};
-      Status s = w->wait([&] { return ucp_request_check_status(close_req) != UCS_INPROGRESS; },
+      Status s = w->wait([&] { return U().ucp_request_check_status(close_req) != UCS_INPROGRESS; },
                          [] { return Status::success(); }, d, -1, &fired);
       std::lock_guard<std::mutex> lock(w->mu());
-      ucp_request_free(close_req);  // released by UCX once complete if it is not yet
+      U().ucp_request_free(close_req);  // released by UCX once complete if it is not yet
       if (!s.ok()) logger().info("closing the ucx endpoint to {} did not finish within 1 s", peer_);
     }
     worker_.reset();
@@ -158,7 +159,7 @@ Status UcxConnection::create_endpoint(const std::vector<std::byte>& peer_address
   p.err_mode = peer_errors() ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE;
   p.err_handler.cb = &UcxConnection::on_ep_error;
   p.err_handler.arg = this;
-  if (ucs_status_t st = ucp_ep_create(w->get(), &p, &ep_); st != UCS_OK) {
+  if (ucs_status_t st = U().ucp_ep_create(w->get(), &p, &ep_); st != UCS_OK) {
     ep_ = nullptr;
     return Status::make(Code::kIo, fmt::format("ucp_ep_create to {} failed: {}", peer_, status_text(st)));
   }
@@ -182,7 +183,7 @@ Status UcxConnection::post_recv(std::deque<Pending>& reqs, std::byte* buf, size_
   std::lock_guard<std::mutex> lock(w->mu());
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-  ucs_status_ptr_t r = ucp_tag_recv_nbx(w->get(), buf, len, kTagSeg, kTagMask, &p);
+  ucs_status_ptr_t r = U().ucp_tag_recv_nbx(w->get(), buf, len, kTagSeg, kTagMask, &p);
   if (UCS_PTR_IS_ERR(r)) return request_error(UCS_PTR_STATUS(r), "ucp_tag_recv_nbx");
   reqs.push_back({r, true, len});
   return Status::success();
@@ -193,7 +194,7 @@ Status UcxConnection::wait_requests(std::deque<Pending>& reqs, size_t keep, cons
   while (reqs.size() > keep) {
     Pending& p = reqs.front();
     ucs_status_t st = UCS_INPROGRESS;
-    Status s = w->wait([&] { return (st = ucp_request_check_status(p.req)) != UCS_INPROGRESS; },
+    Status s = w->wait([&] { return (st = U().ucp_request_check_status(p.req)) != UCS_INPROGRESS; },
                        [&] { return ucx_check(); }, deadline, fd_, &hangup_);
     if (!s.ok()) {
       if (s.code == Code::kTimeout) s.text = fmt::format("ucx transfer with {} timed out", peer_);
@@ -204,10 +205,10 @@ Status UcxConnection::wait_requests(std::deque<Pending>& reqs, size_t keep, cons
       std::lock_guard<std::mutex> lock(w->mu());
       if (p.recv && st == UCS_OK) {
         ucp_tag_recv_info_t info{};
-        ucp_tag_recv_request_test(p.req, &info);
+        U().ucp_tag_recv_request_test(p.req, &info);
         got = info.length;
       }
-      ucp_request_free(p.req);
+      U().ucp_request_free(p.req);
     }
     const bool recv = p.recv;
     const size_t expect = p.expect;
@@ -226,7 +227,7 @@ void UcxConnection::abandon_requests(std::deque<Pending>& reqs) {
   if (w == nullptr || reqs.empty()) return;
   {
     std::lock_guard<std::mutex> lock(w->mu());
-    for (const Pending& p : reqs) ucp_request_cancel(w->get(), p.req);
+    for (const Pending& p : reqs) U().ucp_request_cancel(w->get(), p.req);
     if (ep_ != nullptr) {
       // The connection is broken: force-closing the endpoint completes its outstanding sends
       // (UCX would otherwise go on reading the caller's buffers after we return). Without PEER
@@ -234,7 +235,7 @@ void UcxConnection::abandon_requests(std::deque<Pending>& reqs) {
       ucp_request_param_t p{};
       p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
       p.flags = UCP_EP_CLOSE_FLAG_FORCE;
-      ucs_status_ptr_t r = ucp_ep_close_nbx(ep_, &p);
+      ucs_status_ptr_t r = U().ucp_ep_close_nbx(ep_, &p);
       ep_ = nullptr;
       ep_closed_.store(true);
       if (r != nullptr && !UCS_PTR_IS_ERR(r)) reqs.push_back({r, false, 0});
@@ -245,8 +246,8 @@ void UcxConnection::abandon_requests(std::deque<Pending>& reqs) {
   while (!reqs.empty()) {
     std::atomic<bool> fired{false};
     Status s = w->wait([&] {
-      while (!reqs.empty() && ucp_request_check_status(reqs.front().req) != UCS_INPROGRESS) {
-        ucp_request_free(reqs.front().req);
+      while (!reqs.empty() && U().ucp_request_check_status(reqs.front().req) != UCS_INPROGRESS) {
+        U().ucp_request_free(reqs.front().req);
         reqs.pop_front();
       }
       return reqs.empty();
@@ -379,7 +380,7 @@ Status UcxConnection::ucx_send(std::span<const ConstBytes> head_parts, std::span
     std::lock_guard<std::mutex> lock(w->mu());
     if (ep_ == nullptr) return ucx_check().ok() ? disconnected(fmt::format("connection to {} is broken", peer_)) : ucx_check();
     ucp_request_param_t p{};
-    ucs_status_ptr_t r = ucp_tag_send_nbx(ep_, buf, len, tag, &p);
+    ucs_status_ptr_t r = U().ucp_tag_send_nbx(ep_, buf, len, tag, &p);
     if (UCS_PTR_IS_ERR(r)) return request_error(UCS_PTR_STATUS(r), "ucp_tag_send_nbx");
     if (r != nullptr) reqs.push_back({r, false, 0});
     return Status::success();
@@ -637,7 +638,7 @@ Status UcxConnection::ucx_next_message(const Deadline& deadline) {
   Worker* w = w_.load();
   ucp_tag_message_h msg = nullptr;
   ucp_tag_recv_info_t info{};
-  Status s = w->wait([&] { return (msg = ucp_tag_probe_nb(w->get(), kTagHead, kTagMask, 1, &info)) != nullptr; },
+  Status s = w->wait([&] { return (msg = U().ucp_tag_probe_nb(w->get(), kTagHead, kTagMask, 1, &info)) != nullptr; },
                      [&] { return ucx_check(); }, deadline, fd_, &hangup_);
   if (!s.ok()) {
     if (s.code == Code::kTimeout) s.text = fmt::format("nothing received from {} before the timeout", peer_);
@@ -652,7 +653,7 @@ Status UcxConnection::ucx_next_message(const Deadline& deadline) {
       std::lock_guard<std::mutex> lock(w->mu());
       ucp_request_param_t p{};
       p.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-      ucs_status_ptr_t r = ucp_tag_msg_recv_nbx(w->get(), sink.data(), len, msg, &p);
+      ucs_status_ptr_t r = U().ucp_tag_msg_recv_nbx(w->get(), sink.data(), len, msg, &p);
       if (!UCS_PTR_IS_ERR(r) && r != nullptr) reqs.push_back({r, true, len});
     }
     abandon_requests(reqs);
@@ -664,7 +665,7 @@ Status UcxConnection::ucx_next_message(const Deadline& deadline) {
     std::lock_guard<std::mutex> lock(w->mu());
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-    ucs_status_ptr_t r = ucp_tag_msg_recv_nbx(w->get(), mbuf_.data(), len, msg, &p);
+    ucs_status_ptr_t r = U().ucp_tag_msg_recv_nbx(w->get(), mbuf_.data(), len, msg, &p);
     if (UCS_PTR_IS_ERR(r)) return fail_recv(request_error(UCS_PTR_STATUS(r), "ucp_tag_msg_recv_nbx"));
     reqs.push_back({r, true, len});
   }

@@ -12,6 +12,7 @@
 
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
+#include "ucx_api.h"
 
 namespace gpool::transport::ucx {
 namespace {
@@ -38,7 +39,8 @@ std::chrono::microseconds spin_time() {
 }  // namespace
 
 std::string status_text(ucs_status_t status) {
-  return fmt::format("{} ({})", ucs_status_string(status), static_cast<int>(status));
+  if (api() == nullptr) return fmt::format("ucs status {}", static_cast<int>(status));
+  return fmt::format("{} ({})", U().ucs_status_string(status), static_cast<int>(status));
 }
 
 Status context(ucp_context_h& out) {
@@ -50,19 +52,25 @@ Status context(ucp_context_h& out) {
     p.pid = self;
     p.ctx = nullptr;
     p.error = Status::success();
+    std::string missing;
+    if (api(&missing) == nullptr) {  // UCX's libraries are opened on this first use (ucx_api.h)
+      p.error = Status::make(Code::kUnavailable, missing);
+      logger().warn("{}", missing);
+      return p.error;
+    }
     ucp_config_t* config = nullptr;
-    ucs_status_t st = ucp_config_read(nullptr, nullptr, &config);
+    ucs_status_t st = U().ucp_config_read(nullptr, nullptr, &config);
     // Sends of up to a few MiB must complete while the receiver has not asked for them yet
     // (as they do on TCP, into socket buffers): eager up to 4 MiB, rendezvous (zero-copy where
     // the transport allows) above, unless UCX_RNDV_THRESH says otherwise.
-    if (st == UCS_OK && !env::get("UCX_RNDV_THRESH")) (void)ucp_config_modify(config, "RNDV_THRESH", "4m");
+    if (st == UCS_OK && !env::get("UCX_RNDV_THRESH")) (void)U().ucp_config_modify(config, "RNDV_THRESH", "4m");
     if (st == UCS_OK) {
       ucp_params_t params{};
       params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_ESTIMATED_NUM_EPS;
       params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
       params.estimated_num_eps = 1;
-      st = ucp_init(&params, config, &p.ctx);
-      ucp_config_release(config);
+      st = U().ucp_init_version(UCP_API_MAJOR, UCP_API_MINOR, &params, config, &p.ctx);
+      U().ucp_config_release(config);
     }
     if (st != UCS_OK) {
       p.ctx = nullptr;
@@ -72,7 +80,7 @@ Status context(ucp_context_h& out) {
                                          status_text(st)));
       logger().warn("{}", p.error.text);
     } else {
-      logger().info("ucx transport: ucp context ready (ucx {})", ucp_get_version_string());
+      logger().info("ucx transport: ucp context ready (ucx {})", U().ucp_get_version_string());
     }
   }
   if (p.ctx == nullptr) return p.error;
@@ -87,11 +95,11 @@ Status Worker::create(std::unique_ptr<Worker>& out) {
   ucp_worker_params_t params{};
   params.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
   params.thread_mode = UCS_THREAD_MODE_SERIALIZED;
-  if (ucs_status_t st = ucp_worker_create(ctx, &params, &w->worker_); st != UCS_OK) {
+  if (ucs_status_t st = U().ucp_worker_create(ctx, &params, &w->worker_); st != UCS_OK) {
     w->worker_ = nullptr;
     return Status::make(Code::kIo, "ucp_worker_create failed: " + status_text(st));
   }
-  if (ucs_status_t st = ucp_worker_get_efd(w->worker_, &w->efd_); st != UCS_OK) {
+  if (ucs_status_t st = U().ucp_worker_get_efd(w->worker_, &w->efd_); st != UCS_OK) {
     return Status::make(Code::kIo, "ucp_worker_get_efd failed: " + status_text(st));
   }
   w->wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -109,9 +117,9 @@ void Worker::background() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       unsigned progressed = 0;
-      while (ucp_worker_progress(worker_) != 0) ++progressed;
+      while (U().ucp_worker_progress(worker_) != 0) ++progressed;
       if (progressed != 0 && sleepers_ > 0) wake();
-      if (ucp_worker_arm(worker_) == UCS_ERR_BUSY) continue;
+      if (U().ucp_worker_arm(worker_) == UCS_ERR_BUSY) continue;
     }
     pollfd p{efd_, POLLIN, 0};
     ::poll(&p, 1, 100);
@@ -121,19 +129,19 @@ void Worker::background() {
 Worker::~Worker() {
   stop_.store(true);
   if (thread_.joinable()) thread_.join();
-  if (worker_ != nullptr) ucp_worker_destroy(worker_);
+  if (worker_ != nullptr) U().ucp_worker_destroy(worker_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 Status Worker::address(std::vector<std::byte>& out) {
   ucp_address_t* addr = nullptr;
   size_t len = 0;
-  if (ucs_status_t st = ucp_worker_get_address(worker_, &addr, &len); st != UCS_OK) {
+  if (ucs_status_t st = U().ucp_worker_get_address(worker_, &addr, &len); st != UCS_OK) {
     return Status::make(Code::kIo, "ucp_worker_get_address failed: " + status_text(st));
   }
   const auto* p = reinterpret_cast<const std::byte*>(addr);
   out.assign(p, p + len);
-  ucp_worker_release_address(worker_, addr);
+  U().ucp_worker_release_address(worker_, addr);
   return Status::success();
 }
 
@@ -149,14 +157,14 @@ Status Worker::wait(const std::function<bool()>& done, const std::function<Statu
     {
       std::unique_lock<std::mutex> lock(mu_);
       unsigned progressed = 0;
-      while (ucp_worker_progress(worker_) != 0) ++progressed;
+      while (U().ucp_worker_progress(worker_) != 0) ++progressed;
       // Our progress may have completed a request another thread sleeps on.
       if (progressed != 0 && sleepers_ > 0) wake();
       if (done()) return Status::success();
       if (Status s = check(); !s.ok()) return s;
       if (deadline.passed()) return Status::make(Code::kTimeout, "timed out");
       if (std::chrono::steady_clock::now() < spin_until) continue;
-      const ucs_status_t st = ucp_worker_arm(worker_);
+      const ucs_status_t st = U().ucp_worker_arm(worker_);
       if (st == UCS_ERR_BUSY) continue;  // events arrived meanwhile: progress again
       if (st != UCS_OK) return Status::make(Code::kIo, "ucp_worker_arm failed: " + status_text(st));
       ++sleepers_;
