@@ -58,12 +58,9 @@ extern "C" CUresult gpool_impl_cuEventElapsedTime_v2(float* ms, CUevent a, CUeve
   if (ms == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {event_ref(a), event_ref(b)};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::EventElapsedTime, {}, h, {}, {}, &r); st != CUDA_SUCCESS) {
-    return st;
-  }
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  const uint32_t bits = static_cast<uint32_t>(r.results[0]);
+  uint64_t v = 0;
+  if (CUresult st = Session::instance().sync_value(Op::EventElapsedTime, {}, h, v); st != CUDA_SUCCESS) return st;
+  const uint32_t bits = static_cast<uint32_t>(v);
   std::memcpy(ms, &bits, 4);
   return CUDA_SUCCESS;
 }

@@ -96,13 +96,11 @@ extern "C" CUresult gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFl
   const uint64_t args[] = {static_cast<uint64_t>(block_size), smem, flags};
   const HandleRef h[] = {HandleRef(id, info->kernel ? gpool::remote::HandleKind_Kernel
                                                     : gpool::remote::HandleKind_Function)};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::OccupancyMaxActiveBlocks, args, h, {}, {}, &r);
-      st != CUDA_SUCCESS) {
+  uint64_t v = 0;
+  if (CUresult st = Session::instance().sync_value(Op::OccupancyMaxActiveBlocks, args, h, v); st != CUDA_SUCCESS) {
     return st;
   }
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *blocks = static_cast<int>(r.results[0]);
+  *blocks = static_cast<int>(v);
   return CUDA_SUCCESS;
 }
 

@@ -18,13 +18,10 @@ extern "C" CUresult gpool_impl_cuMemAlloc_v2(CUdeviceptr* out, size_t bytes) {
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-  Reply r;
   const uint64_t args[] = {bytes};
-  if (CUresult st = Session::instance().sync(Op::MemAlloc, args, {}, {}, {}, &r); st != CUDA_SUCCESS) {
-    return st;
-  }
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *out = r.results[0];
+  uint64_t p = 0;
+  if (CUresult st = Session::instance().sync_value(Op::MemAlloc, args, {}, p); st != CUDA_SUCCESS) return st;
+  *out = p;
   add_device_range(*out, bytes, true);
   return CUDA_SUCCESS;
 }
@@ -45,14 +42,11 @@ extern "C" CUresult gpool_impl_cuMemAllocAsync(CUdeviceptr* out, size_t bytes, C
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-  Reply r;
   const uint64_t args[] = {bytes};
   const HandleRef h[] = {stream_ref(stream)};
-  if (CUresult st = Session::instance().sync(Op::MemAllocAsync, args, h, {}, {}, &r); st != CUDA_SUCCESS) {
-    return st;
-  }
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *out = r.results[0];
+  uint64_t p = 0;
+  if (CUresult st = Session::instance().sync_value(Op::MemAllocAsync, args, h, p); st != CUDA_SUCCESS) return st;
+  *out = p;
   add_device_range(*out, bytes, true);
   return CUDA_SUCCESS;
 }

@@ -109,12 +109,9 @@ CUresult func_attribute(int* value, int attr, uint64_t fn) {
   const HandleRef h[] = {HandleRef(fn, f->kernel ? gpool::remote::HandleKind_Kernel
                                                  : gpool::remote::HandleKind_Function)};
   const uint64_t args[] = {static_cast<uint64_t>(attr)};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::FuncGetAttribute, args, h, {}, {}, &r); st != CUDA_SUCCESS) {
-    return st;
-  }
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *value = static_cast<int>(static_cast<int64_t>(r.results[0]));
+  uint64_t v = 0;
+  if (CUresult st = Session::instance().sync_value(Op::FuncGetAttribute, args, h, v); st != CUDA_SUCCESS) return st;
+  *value = static_cast<int>(static_cast<int64_t>(v));
   return CUDA_SUCCESS;
 }
 

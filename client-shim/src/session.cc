@@ -260,4 +260,13 @@ CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const Ha
   }
 }
 
+CUresult Session::sync_value(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                             uint64_t& out) {
+  Reply r;
+  if (CUresult st = sync(op, args, handles, {}, {}, &r); st != CUDA_SUCCESS) return st;
+  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
+  out = r.results[0];
+  return CUDA_SUCCESS;
+}
+
 }  // namespace gpool::shim

@@ -83,6 +83,11 @@ class Session {
                 std::span<const transport::ConstBytes> segments = {}, Reply* reply = nullptr,
                 std::span<const transport::MutableBytes> dests = {});
 
+  // A sync call whose reply carries one result, stored in `out`; a reply without it is
+  // CUDA_ERROR_UNKNOWN (a server that broke the call's contract).
+  CUresult sync_value(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                      uint64_t& out);
+
   // Round trips made so far (sync calls), for benchmarks.
   uint64_t round_trips() const { return round_trips_; }
 

@@ -32,8 +32,7 @@ struct Reservation {
   uint64_t size;
   uint32_t session;
 };
-struct Handle {
-  uint32_t session;
+struct Handle {  // the session is the one the id names (id_session, ids.h)
   uint64_t server_handle;
   CUmemAllocationProp prop;
 };
@@ -95,11 +94,10 @@ extern "C" CUresult gpool_impl_cuMemGetAllocationGranularity(size_t* granularity
   Session* s = nullptr;
   uint64_t local = 0;
   if (CUresult st = locate(prop->location.id, s, local); st != CUDA_SUCCESS) return st;
-  Reply r;
   const uint64_t args[] = {local, static_cast<uint64_t>(option)};
-  if (CUresult st = s->sync(Op::MemGetAllocationGranularity, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *granularity = r.results[0];
+  uint64_t g = 0;
+  if (CUresult st = s->sync_value(Op::MemGetAllocationGranularity, args, {}, g); st != CUDA_SUCCESS) return st;
+  *granularity = g;
   return CUDA_SUCCESS;
 }
 
@@ -109,11 +107,10 @@ extern "C" CUresult gpool_impl_cuMemAddressReserve(CUdeviceptr* ptr, size_t size
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   (void)addr;  // a hint; the server's address space decides
   Session& s = Session::current();
-  Reply r;
   const uint64_t args[] = {size, alignment, flags};
-  if (CUresult st = s.sync(Op::MemAddressReserve, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *ptr = r.results[0];
+  uint64_t p = 0;
+  if (CUresult st = s.sync_value(Op::MemAddressReserve, args, {}, p); st != CUDA_SUCCESS) return st;
+  *ptr = p;
   std::lock_guard<std::mutex> lock(g_mu);
   reservations()[*ptr] = {size, s.index()};
   return CUDA_SUCCESS;
@@ -141,13 +138,12 @@ extern "C" CUresult gpool_impl_cuMemCreate(CUmemGenericAllocationHandle* handle,
   Session* s = nullptr;
   uint64_t local = 0;
   if (CUresult st = locate(prop->location.id, s, local); st != CUDA_SUCCESS) return st;
-  Reply r;
   const uint64_t args[] = {size, local};
-  if (CUresult st = s->sync(Op::MemCreate, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
+  uint64_t server_handle = 0;
+  if (CUresult st = s->sync_value(Op::MemCreate, args, {}, server_handle); st != CUDA_SUCCESS) return st;
   const uint64_t id = make_id(IdKind::kVmmHandle, s->index());
   std::lock_guard<std::mutex> lock(g_mu);
-  handles()[id] = {s->index(), r.results[0], *prop};
+  handles()[id] = {server_handle, *prop};
   *handle = id;
   return CUDA_SUCCESS;
 }
@@ -162,7 +158,7 @@ extern "C" CUresult gpool_impl_cuMemRelease(CUmemGenericAllocationHandle handle)
     h = it->second;
   }
   const uint64_t args[] = {h.server_handle};
-  const CUresult st = session_at(h.session).sync(Op::MemRelease, args);
+  const CUresult st = session_at(id_session(handle)).sync(Op::MemRelease, args);
   if (st == CUDA_SUCCESS) {
     std::lock_guard<std::mutex> lock(g_mu);
     handles().erase(handle);
@@ -194,9 +190,9 @@ extern "C" CUresult gpool_impl_cuMemMap(CUdeviceptr ptr, size_t size, size_t off
     if (it == handles().end()) return CUDA_ERROR_INVALID_VALUE;
     h = it->second;
   }
-  if (h.session != res.session) {
+  if (id_session(handle) != res.session) {
     logger().warn("cuMemMap: the allocation lives on {} but the address range on {}; memory cannot "
-                  "be mapped across gpool servers", session_at(h.session).url(), session_at(res.session).url());
+                  "be mapped across gpool servers", session_at(id_session(handle)).url(), session_at(res.session).url());
     return CUDA_ERROR_INVALID_VALUE;
   }
   const uint64_t args[] = {ptr, size, offset, h.server_handle};
@@ -258,10 +254,9 @@ extern "C" CUresult gpool_impl_cuMemGetAccess(unsigned long long* flags, const C
     *flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;  // a device of another server never reaches it
     return CUDA_SUCCESS;
   }
-  Reply r;
   const uint64_t args[] = {local, ptr};
-  if (CUresult st = owner->sync(Op::MemGetAccess, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
-  *flags = r.results[0];
+  uint64_t f = 0;
+  if (CUresult st = owner->sync_value(Op::MemGetAccess, args, {}, f); st != CUDA_SUCCESS) return st;
+  *flags = f;
   return CUDA_SUCCESS;
 }
