@@ -156,7 +156,6 @@ class Worker {
   struct VmmHandle {
     uint64_t size = 0;
     int device = 0;     // physical ordinal charged
-    int mappings = 0;   // live mappings of it
     bool released = false;
   };
   struct VmmMapping {
@@ -175,6 +174,7 @@ class Worker {
   CUresult op_mem_get_access(Ctx& c);
   bool vmm_device(uint64_t index, CUmemLocation& out) const;  // session ordinal -> location
   bool vmm_range_ok(CUdeviceptr p, uint64_t bytes) const;
+  bool vmm_mapped(uint64_t handle) const;  // some mapping of this session still uses it
   void vmm_free_physical(std::map<uint64_t, VmmHandle>::iterator it);
   std::vector<std::map<CUdeviceptr, VmmMapping>::iterator> vmm_whole_mappings(CUdeviceptr p, uint64_t size);
   // worker_module.cc

@@ -5,7 +5,7 @@
 //   reservations  address ranges this session reserved (MemMap/MemUnmap/MemAddressFree must
 //                 fall inside one of them);
 //   handles       physical allocations this session created (MemMap and MemRelease take only
-//                 these), with how many mappings still use each;
+//                 these);
 //   mappings      what is mapped where; those with READWRITE access join range_ok(), so copies
 //                 and memsets may use them, also across mappings that lie back to back.
 // Quota: MemCreate charges the tenant on the handle's device before the driver call (over
@@ -13,6 +13,8 @@
 // released and its last mapping unmapped (as CUDA frees it). A worker that dies returns every
 // byte through the supervisor (session_table.h).
 #include "worker.h"
+
+#include <algorithm>
 
 #include "gpool/common/log.h"
 
@@ -53,6 +55,11 @@ bool Worker::vmm_range_ok(CUdeviceptr p, uint64_t bytes) const {
     if (next == vmm_maps_.end() || next->first != map_end) return false;
     it = next;
   }
+}
+
+bool Worker::vmm_mapped(uint64_t handle) const {
+  return std::any_of(vmm_maps_.begin(), vmm_maps_.end(),
+                     [&](const auto& m) { return m.second.handle == handle; });
 }
 
 void Worker::vmm_free_physical(std::map<uint64_t, VmmHandle>::iterator it) {
@@ -114,7 +121,7 @@ CUresult Worker::op_mem_create(Ctx& c) {
     uncharge(device, size);
     return st;
   }
-  vmm_handles_[h] = VmmHandle{size, device, 0, false};
+  vmm_handles_[h] = VmmHandle{size, device, false};
   bytes_held_ += size;
   slot_.bytes_held.store(bytes_held_);
   c.results = {h};
@@ -131,7 +138,7 @@ CUresult Worker::op_mem_release(Ctx& c) {
   const CUresult st = drv_.cuMemRelease(it->first);
   if (st != CUDA_SUCCESS) return st;
   it->second.released = true;
-  if (it->second.mappings == 0) vmm_free_physical(it);
+  if (!vmm_mapped(it->first)) vmm_free_physical(it);
   return CUDA_SUCCESS;
 }
 
@@ -149,7 +156,6 @@ CUresult Worker::op_mem_map(Ctx& c) {
   const CUresult st = drv_.cuMemMap(p, size, offset, handle, 0);
   if (st != CUDA_SUCCESS) return st;
   vmm_maps_[p] = VmmMapping{size, handle, false};
-  ++h->second.mappings;
   return CUDA_SUCCESS;
 }
 
@@ -180,11 +186,14 @@ CUresult Worker::op_mem_unmap(Ctx& c) {
   }
   const CUresult st = drv_.cuMemUnmap(p, size);
   if (st != CUDA_SUCCESS) return st;
+  std::vector<uint64_t> handles;
   for (auto m : maps) {
-    auto h = vmm_handles_.find(m->second.handle);
+    handles.push_back(m->second.handle);
     vmm_maps_.erase(m);
-    if (h == vmm_handles_.end()) continue;
-    if (--h->second.mappings == 0 && h->second.released) vmm_free_physical(h);
+  }
+  for (uint64_t handle : handles) {
+    auto h = vmm_handles_.find(handle);
+    if (h != vmm_handles_.end() && h->second.released && !vmm_mapped(handle)) vmm_free_physical(h);
   }
   return CUDA_SUCCESS;
 }
