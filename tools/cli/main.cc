@@ -82,18 +82,32 @@ int cmd_run(int argc, char** argv) {
   return exec_program(std::vector<std::string>(argv + i, argv + argc));
 }
 
-int cmd_status(int argc, char** argv) {
+// The options of the admin commands: --server, --token, and --json where `json` is given.
+// False on anything else (the caller prints the usage).
+struct AdminArgs {
   std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
   std::string token = env_or("GPOOL_ADMIN_TOKEN", env_or("GPOOL_TOKEN", ""));
-  bool json_only = false;
+  bool json = false;
+};
+
+bool parse_admin_args(int argc, char** argv, bool json_allowed, AdminArgs& out) {
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--json") { json_only = true; continue; }
-    if (i + 1 >= argc) return usage();
-    if (a == "--server") server = argv[++i];
-    else if (a == "--token") token = argv[++i];
-    else return usage();
+    if (json_allowed && a == "--json") { out.json = true; continue; }
+    if (i + 1 >= argc) return false;
+    if (a == "--server") out.server = argv[++i];
+    else if (a == "--token") out.token = argv[++i];
+    else return false;
   }
+  return true;
+}
+
+int cmd_status(int argc, char** argv) {
+  AdminArgs args;
+  if (!parse_admin_args(argc, argv, true, args)) return usage();
+  const std::string& server = args.server;
+  const bool json_only = args.json;
+  const std::string& token = args.token;
   std::string json, error;
   if (!gpool::tools::fetch_status(server, token, json, error)) {
     std::fprintf(stderr, "gpool status: %s\n", error.c_str());
@@ -113,17 +127,10 @@ int cmd_status(int argc, char** argv) {
 }
 
 int cmd_reload(int argc, char** argv) {
-  std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
-  std::string token = env_or("GPOOL_ADMIN_TOKEN", env_or("GPOOL_TOKEN", ""));
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) return usage();
-    if (a == "--server") server = argv[++i];
-    else if (a == "--token") token = argv[++i];
-    else return usage();
-  }
+  AdminArgs args;
+  if (!parse_admin_args(argc, argv, false, args)) return usage();
   std::string summary, error;
-  if (!gpool::tools::request_reload(server, token, summary, error)) {
+  if (!gpool::tools::request_reload(args.server, args.token, summary, error)) {
     std::fprintf(stderr, "gpool reload: %s\n", error.c_str());
     return 1;
   }
