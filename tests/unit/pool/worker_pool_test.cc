@@ -21,13 +21,11 @@ namespace {
 using namespace std::chrono_literals;
 
 // A pool member that says ready, takes one hand-off and writes "session <id> tenant <name>"
-// to the socket it was given.
+// to the socket it was given (the member side of worker_pool.h: member_await_session).
 int echo_member(int sock) {
-  const char ready = 'R';
-  if (::send(sock, &ready, 1, MSG_NOSIGNAL) != 1) return 10;
   Handoff h;
   int fd = -1;
-  if (recv_handoff(sock, fd, h) != 0) return 11;
+  if (member_await_session(sock, fd, h) != 0) return 11;
   const std::string text = "session " + std::to_string(h.session_id) + " tenant " + h.tenant;
   if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) return 12;
   ::close(fd);
@@ -155,13 +153,7 @@ TEST(WorkerPool, AMemberHandedASessionBeforeItIsReadyStillServesIt) {
   WorkerPool pool(1, stats);
   pool.fill([] {}, [](int sock) {
     std::this_thread::sleep_for(300ms);  // the attach, still running at the hand-off
-    Handoff h;
-    int fd = -1;
-    if (member_await_session(sock, fd, h) != 0) return 11;
-    const std::string text = "session " + std::to_string(h.session_id) + " tenant " + h.tenant;
-    if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) return 12;
-    ::close(fd);
-    return 0;
+    return echo_member(sock);
   });
   ASSERT_EQ(pool.size(), 1u);
   EXPECT_EQ(stats->ready.load(), 0u);
