@@ -94,14 +94,4 @@ bool reload_tenants(Config& config, TenantTable& tenants, std::string& error) {
   return true;
 }
 
-bool reload_if_requested(Config& config, TenantTable& tenants) {
-  if (!take_reload_request()) return false;
-  std::string error;
-  if (!reload_tenants(config, tenants, error)) {
-    logger().error("config reload failed, nothing changed: {}", error);
-    return false;
-  }
-  return true;
-}
-
 }  // namespace gpool::server

@@ -36,9 +36,4 @@ void on_reload_signal(int);
 // or when config.path is empty (the server was started without --config).
 bool reload_tenants(Config& config, TenantTable& tenants, std::string& error);
 
-// The supervisor loop's hook: when a reload was requested, reloads and logs the outcome.
-// Returns true when new tenants were applied (the caller then republishes what it derives from
-// them, e.g. the scheduler's shares: scheduler.h apply_shares()).
-bool reload_if_requested(Config& config, TenantTable& tenants);
-
 }  // namespace gpool::server

@@ -80,12 +80,22 @@ bool Supervisor::start(std::string& error) {
   return true;
 }
 
+bool Supervisor::reload(std::string& outcome) {
+  if (!reload_tenants(config_, tenants_, outcome)) return false;
+  if (sched_) apply_shares(*sched_, config_, tenants_);  // the shares derive from the tenants
+  outcome = fmt::format("reloaded {}: {} tenant(s)", config_.path, config_.tenants.size());
+  return true;
+}
+
+pid_t Supervisor::spawn_metrics(const std::string& listen, std::string& bound, std::string& error) {
+  const MetricsSources src{&tenants_, &table_, pool_stats_};
+  return start_metrics_process(listen, src, [this] { close_in_child(); }, bound, error);
+}
+
 bool Supervisor::start_metrics(std::string& error) {
   if (config_.metrics_listen.empty()) return true;
-  MetricsSources src{&tenants_, &table_, pool_stats_};
   std::string bound;
-  const pid_t pid = start_metrics_process(config_.metrics_listen, src,
-                                          [this] { close_in_child(); }, bound, error);
+  const pid_t pid = spawn_metrics(config_.metrics_listen, bound, error);
   if (pid < 0) return false;
   metrics_pid_ = pid;
   metrics_bound_ = bound;
@@ -96,9 +106,8 @@ bool Supervisor::start_metrics(std::string& error) {
 
 void Supervisor::restart_metrics_if_due() {
   if (!metrics_restart_at_ || std::chrono::steady_clock::now() < *metrics_restart_at_) return;
-  MetricsSources src{&tenants_, &table_, pool_stats_};
   std::string bound, error;
-  const pid_t pid = start_metrics_process(metrics_bound_, src, [this] { close_in_child(); }, bound, error);
+  const pid_t pid = spawn_metrics(metrics_bound_, bound, error);
   if (pid < 0) {
     logger().error("restarting the metrics process on {} failed: {}; trying again in {} s", metrics_bound_,
                    error, kMetricsRestartDelay.count());
@@ -137,8 +146,9 @@ int Supervisor::run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       reap(false);
-      if (reload_if_requested(config_, tenants_) && sched_) {  // SIGHUP: re-read the tenants (reload.h)
-        apply_shares(*sched_, config_, tenants_);
+      if (take_reload_request()) {  // SIGHUP (reload.h)
+        std::string outcome;
+        if (!reload(outcome)) logger().error("config reload failed, nothing changed: {}", outcome);
       }
       refill();
       restart_metrics_if_due();
@@ -332,10 +342,7 @@ void Supervisor::serve_admin(transport::Connection& conn) {
   if (op == remote::Op::ServerStatus) {
     reap(false);
     text = status_json();
-  } else if (reload_tenants(config_, tenants_, text)) {  // as SIGHUP does (reload.h)
-    if (sched_) apply_shares(*sched_, config_, tenants_);
-    text = fmt::format("reloaded {}: {} tenant(s)", config_.path, config_.tenants.size());
-  } else {
+  } else if (!reload(text)) {
     logger().error("config reload asked by an admin session failed, nothing changed: {}", text);
     status = 1;
   }

@@ -72,6 +72,12 @@ class Supervisor {
   std::string status_json();
   void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
   bool start_metrics(std::string& error);
+  // The metrics process on `listen` (host:port); -1 with `error`. `bound` is the address taken.
+  pid_t spawn_metrics(const std::string& listen, std::string& bound, std::string& error);
+  // Re-reads the config's tenants and republishes what derives from them (the scheduler's
+  // shares), for SIGHUP and for an admin's ServerReload alike. False with the reason, nothing
+  // changed; true with a one-line summary.
+  bool reload(std::string& outcome);
   // A metrics process that died while the server runs is started again on the address it had,
   // after kMetricsRestartDelay (and again after each failed try), so a scraper's URL stays.
   void restart_metrics_if_due();
