@@ -241,6 +241,18 @@ bool load_config(const std::string& path, Config& out, std::string& error) {
                  cfg.scheduler_window_us, error)) {
     return false;
   }
+  if (auto n = tbl["scheduler_metering"]; n) {
+    auto v = n.value_exact<std::string>();
+    if (!v || (*v != "auto" && *v != "wall" && *v != "events")) {
+      error = fmt::format("config {}: scheduler_metering must be \"auto\", \"wall\" or \"events\"", path);
+      return false;
+    }
+    cfg.scheduler_metering = *v;
+  }
+  if (!read_uint(tbl["scheduler_batch"], path, "", "scheduler_batch", 0, 256, cfg.scheduler_batch,
+                 error)) {
+    return false;
+  }
   if (auto n = tbl["metrics_listen"]; n) {
     auto v = n.value_exact<std::string>();
     if (!v || (!v->empty() && v->rfind(':') == std::string::npos)) {

@@ -10,6 +10,12 @@
 //   scheduler = false                     # compute shares: meter device time per tenant and
 //                                         # share each device by compute_weight / priority
 //   scheduler_window_us = 2000            # how long a turn is kept for a tenant between launches
+//   scheduler_metering = "auto"           # how device time is measured: "wall" (launch to the
+//                                         # end of the work, host clock), "events" (timing
+//                                         # events around the launches), "auto" = events for a
+//                                         # driver library, wall for the emulator
+//   scheduler_batch = 0                   # launches one turn may enqueue before they are waited
+//                                         # for and charged; 0 = auto (1 wall, 8 events)
 //
 //   [[tenant]]
 //   name = "alice"
@@ -58,6 +64,8 @@ struct Config {
   std::string metrics_listen;  // "host:port", empty = off; parsed here, served by metrics code
   bool scheduler = false;               // GPOOL_SCHED overrides (scheduler.h)
   unsigned scheduler_window_us = 2000;  // GPOOL_SCHED_WINDOW_US overrides; 0..1000000
+  std::string scheduler_metering = "auto";  // "auto" | "wall" | "events"; GPOOL_SCHED_METERING
+  unsigned scheduler_batch = 0;         // 0 = auto; 1..256; GPOOL_SCHED_BATCH overrides
   std::string path;            // the file load_config() read last (reload reads it again)
 };
 

@@ -53,6 +53,14 @@ namespace sched {
 
 enum class Priority : uint32_t { low = 0, normal = 1, high = 2 };
 
+// How a worker measures the device time of the launches it made in one turn (launch_meter.h).
+//   wall    host clock from the first launch to the end of the turn's work (waited for);
+//           exact on the emulator, whose device is the host's cores.
+//   events  timing events recorded on the launch streams; elapsed time between the first
+//           start and the last end, as the device saw it (what a GPU needs: launch latency,
+//           the worker's wake-up and the network are not charged).
+enum class Metering : uint32_t { wall = 0, events = 1 };
+
 inline constexpr uint64_t kWeightScale = 1000;  // vtime = device ns * kWeightScale / weight
 inline constexpr size_t kMaxDevices = 16;       // physical ordinals 0..15 are metered
 
@@ -60,7 +68,7 @@ inline constexpr size_t kMaxDevices = 16;       // physical ordinals 0..15 are m
 struct TenantState {
   uint64_t vtime = 0;           // weighted device time (see above)
   uint64_t device_time_ns = 0;  // metered busy time, all sessions of the tenant on this device
-  uint64_t launches = 0;        // turns taken (kernels metered)
+  uint64_t launches = 0;        // turns taken (each meters 1..batch kernels)
   int64_t last_release_ns = 0;  // when it last gave the turn back; 0 = never
   uint32_t waiting = 0;         // waiter entries of this tenant
   uint32_t weight = 1;          // >= 1
@@ -136,6 +144,8 @@ class Scheduler {
     size_t waiters = 64;               // waiting workers per device (>= max sessions)
     int64_t window_ns = 2'000'000;     // idling window for a tenant just off the device
     bool enabled = false;              // false: workers launch unmetered (GPOOL_SCHED, TOML scheduler)
+    sched::Metering metering = sched::Metering::wall;  // GPOOL_SCHED_METERING, TOML scheduler_metering
+    unsigned batch = 1;                // launches per turn before they are waited for (1..256)
   };
   // Maps and initializes the shared state. Throws std::bad_alloc if the mapping fails (logged).
   explicit Scheduler(const Options& options);
@@ -149,6 +159,8 @@ class Scheduler {
   // The device mask set for `tenant` (0 = all devices; also for an out-of-range tenant).
   uint32_t device_mask(uint32_t tenant) const;
   bool enabled() const { return options_.enabled; }
+  sched::Metering metering() const { return options_.metering; }
+  unsigned batch() const { return options_.batch; }
   // Supervisor: process `pid` exited; frees its turns and waiter entries on every device.
   void forget(pid_t pid);
 
@@ -187,7 +199,9 @@ class Scheduler {
 
 // Supervisor, before forking (scheduler_setup.cc): the server's scheduler. On when
 // config.scheduler or GPOOL_SCHED=1 (GPOOL_SCHED=0 forces off); window from
-// config.scheduler_window_us or GPOOL_SCHED_WINDOW_US. Every non-admin tenant's share and device
+// config.scheduler_window_us or GPOOL_SCHED_WINDOW_US; metering and batch from
+// scheduler_metering / GPOOL_SCHED_METERING ("auto" = events unless the backend is the
+// emulator) and scheduler_batch / GPOOL_SCHED_BATCH (0 = auto: 1 for wall, 8 for events). Every non-admin tenant's share and device
 // mask are set at its index in `tenants` (apply_shares(), which a config reload calls again).
 std::unique_ptr<Scheduler> make_scheduler(const Config& config, const TenantTable& tenants);
 void apply_shares(Scheduler& sched, const Config& config, const TenantTable& tenants);

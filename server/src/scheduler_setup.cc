@@ -1,6 +1,7 @@
 // The supervisor's side of the scheduler: options from the config and the environment, and the
 // tenants' shares (scheduler.h).
 #include <algorithm>
+#include <string>
 
 #include "config.h"
 #include "gpool/common/env.h"
@@ -26,6 +27,32 @@ void apply_shares(Scheduler& sched, const Config& config, const TenantTable& ten
   }
 }
 
+namespace {
+
+sched::Metering metering_of(const Config& config) {
+  std::string name = env::get("GPOOL_SCHED_METERING").value_or(config.scheduler_metering);
+  if (name != "auto" && name != "wall" && name != "events") {
+    log::logger("sched").warn("GPOOL_SCHED_METERING={} is not auto, wall or events; using {}", name,
+                              config.scheduler_metering);
+    name = config.scheduler_metering;
+  }
+  if (name == "auto") name = config.backend == "emulator" ? "wall" : "events";
+  return name == "events" ? sched::Metering::events : sched::Metering::wall;
+}
+
+unsigned batch_of(const Config& config, sched::Metering metering) {
+  int64_t batch = env::get_int("GPOOL_SCHED_BATCH", config.scheduler_batch);
+  if (batch < 0 || batch > 256) {
+    log::logger("sched").warn("GPOOL_SCHED_BATCH={} is outside 0..256; using {}", batch,
+                              config.scheduler_batch);
+    batch = config.scheduler_batch;
+  }
+  if (batch == 0) batch = metering == sched::Metering::events ? 8 : 1;
+  return static_cast<unsigned>(batch);
+}
+
+}  // namespace
+
 std::unique_ptr<Scheduler> make_scheduler(const Config& config, const TenantTable& tenants) {
   Scheduler::Options o;
   o.tenants = kMaxTenants;
@@ -38,9 +65,13 @@ std::unique_ptr<Scheduler> make_scheduler(const Config& config, const TenantTabl
     window_us = config.scheduler_window_us;
   }
   o.window_ns = window_us * 1000;
+  o.metering = metering_of(config);
+  o.batch = batch_of(config, o.metering);
   if (o.enabled) {
-    log::logger("sched").info("compute-share scheduler on (turn kept {} us for a tenant between launches)",
-                              window_us);
+    log::logger("sched").info(
+        "compute-share scheduler on (turn kept {} us for a tenant between launches; metering by {}, "
+        "up to {} launches a turn)",
+        window_us, o.metering == sched::Metering::events ? "timing events" : "wall time", o.batch);
   }
   auto sched = std::make_unique<Scheduler>(o);
   apply_shares(*sched, config, tenants);

@@ -159,6 +159,8 @@ int Worker::run() {
   redirect_logs();
   capture_output();
   for (;;) {
+    // Never hold a device turn while waiting for the client (launch_meter.h).
+    if (meter_.holding() && !conn_->frame_ready()) settle_turn();
     transport::Status s = conn_->recv_head(head_);
     if (!s.ok()) {
       if (s.code == transport::Code::kDisconnected) {
@@ -209,6 +211,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
   slot_.calls.fetch_add(1, std::memory_order_relaxed);
   bool known = true;
   CUresult st = CUDA_SUCCESS;
+  if (c.op != Op::LaunchKernel && meter_.holding()) settle_turn();
   switch (c.op) {
     case Op::Attach: st = op_attach(c); break;
     case Op::SetDevice: st = op_set_device(c); break;
@@ -289,6 +292,14 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
   sticky_status_ = 0;
   sticky_seq_ = 0;
   return conn_->send(protocol::finished_bytes(fbb_), c.segments_out).ok();
+}
+
+void Worker::settle_turn() {
+  const CUresult st = meter_.settle();
+  if (st != CUDA_SUCCESS && sticky_status_ == 0) {
+    sticky_status_ = static_cast<int32_t>(st);
+    sticky_seq_ = turn_seq_;
+  }
 }
 
 CUresult Worker::op_attach(Ctx& c) {

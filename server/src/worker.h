@@ -31,6 +31,7 @@
 #include "gpool/remote/call_codec.h"
 #include "gpool/transport/transport.h"
 #include "image_cache.h"
+#include "launch_meter.h"
 #include "session_table.h"
 #include "staging_ring.h"
 #include "tenant_table.h"
@@ -239,6 +240,11 @@ class Worker {
   std::vector<std::byte> out_buf_;
   std::vector<std::byte> staging_;
   StagingRing ring_{drv_};  // pinned chunks that copies flow through (worker_copy.cc)
+  // Compute-share turns and launch metering (launch_meter.h); turn_seq_ is the seq of the
+  // held turn's last launch, which a failure found when the turn settles is reported against.
+  LaunchMeter meter_{drv_, params_.scheduler, params_.tenant_index, params_.tenants};
+  uint64_t turn_seq_ = 0;
+  void settle_turn();
 };
 
 }  // namespace gpool::server

@@ -203,24 +203,17 @@ CUresult Worker::op_launch(Ctx& c) {
     return drv_.cuLaunchKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
                                params.data(), nullptr);
   };
-  Scheduler* sched = params_.scheduler;
   const int physical = devices_.empty() ? 0 : devices_[device].physical;
-  if (sched == nullptr || !sched->enabled() || params_.tenant_index < 0 ||
-      !sched->acquire(static_cast<size_t>(physical), static_cast<uint32_t>(params_.tenant_index))) {
-    return launch();
-  }
-  // Metering (scheduler.h): the device is ours until release; its busy time is the wall time
-  // from the launch to the end of the stream's work. (On a GPU this serializes the session's
-  // launches; docs/architecture.md, "Compute shares", describes the event-based alternative.)
-  const int64_t t0 = Scheduler::now_ns();
+  if (meter_.holding() && meter_.device() != static_cast<size_t>(physical)) settle_turn();
+  if (!meter_.enabled() || !meter_.begin(static_cast<size_t>(physical), stream)) return launch();
+  // Metering (launch_meter.h): the launch is enqueued inside this worker's turn; the turn is
+  // settled (waited for, charged, given back) when its batch is full, before any other call
+  // and before the worker waits for the client. An error found then is this launch's or the
+  // turn's last launch's sticky error.
+  turn_seq_ = c.call->seq();
   CUresult st = launch();
-  if (st == CUDA_SUCCESS) st = drv_.cuStreamSynchronize(stream);
-  const auto busy = static_cast<uint64_t>(std::max<int64_t>(Scheduler::now_ns() - t0, 0));
-  sched->release(static_cast<size_t>(physical), busy);
-  if (params_.tenants != nullptr && physical < kMaxDevices) {
-    params_.tenants->slot(params_.tenant_index).dev[physical].device_time_ns.fetch_add(
-        busy, std::memory_order_relaxed);
-  }
+  const CUresult done = meter_.end(stream, st);
+  if (st == CUDA_SUCCESS) st = done;
   return st;
 }
 

@@ -17,6 +17,7 @@
 //   probe burn S I   launch + synchronize of a busy kernel (I iterations a thread) for S seconds;
 //                    prints "LAUNCHES n" (the fairness benchmark's saturating tenant).
 //   probe latency N  N launch + synchronize pairs of a tiny kernel; prints P50_US/P99_US/MEAN_US.
+//   probe launches N N launches of a tiny kernel, then one synchronize; checks every one ran.
 //   probe vmm        virtual memory (cuMemCreate, cuMemMap, cuMemSetAccess, ...) through the
 //                    shim: copies, memsets and a kernel across two mappings, and the refusals.
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
@@ -447,7 +448,7 @@ int devices() {
   return 0;
 }
 
-// --- scheduling and devices (issue 4): device1 | burn SECONDS ITERS | latency COUNT ---------
+// --- scheduling and devices (issue 4): device1 | burn SECONDS ITERS | latency COUNT | launches COUNT ---------
 
 // add_value(p, n, v): p[i] += v for i < n. burn(p, iters): each thread adds 1 `iters` times.
 const char kSchedPtx[] = R"(
@@ -668,6 +669,25 @@ int latency(unsigned count) {
   return 0;
 }
 
+// COUNT launches of the one-block add_value kernel without waiting, then one synchronize: every
+// launch must have run. Prints "LAUNCHES <count>". (The events-metering test's steady tenant:
+// its launches arrive together and the server meters them in batched turns.)
+int launches(unsigned count) {
+  CUmodule mod = sched_attach(0);
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuCtxSynchronize);
+  const unsigned n = 128;
+  CUdeviceptr d = 0;
+  must(p_cuMemAlloc_v2(&d, n * sizeof(int)), "cuMemAlloc");
+  must(p_cuMemsetD32_v2(d, 0, n), "cuMemsetD32");
+  for (unsigned i = 0; i < count; ++i) must(add_value(mod, d, n, 1, nullptr), "cuLaunchKernel");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  if (!check_values(d, n, static_cast<int>(count), "every launch ran")) return 1;
+  std::printf("LAUNCHES %u\nPASS\n", count);
+  return 0;
+}
+
 // probe vmm: virtual memory through the shim. Two physical allocations of one granularity each,
 // mapped back to back into one reservation and made READWRITE in one call; a copy, a memset and
 // a kernel that all cross the boundary between them; the access flags; refusals (cuMemFree on a
@@ -776,6 +796,7 @@ int main(int argc, char** argv) {
   if (mode == "device1") return device1();
   if (mode == "burn" && argc > 3) return burn(std::strtod(argv[2], nullptr), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)));
   if (mode == "latency" && argc > 2) return latency(static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)));
+  if (mode == "launches" && argc > 2) return launches(static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)));
   if (mode == "tenant") return tenant_client();
   if (mode == "devices") return devices();
   if (mode == "vmm") return vmm();

@@ -3,7 +3,7 @@
 the emulator, configured through a TOML file with several tenants and the scheduler on.
 
 Usage:
-  sched.py --build-dir DIR [--library-dir DIR]... --mode device1|fault-isolation
+  sched.py --build-dir DIR [--library-dir DIR]... --mode device1|fault-isolation|events-metering
 
 Modes:
   device1          the server emulates two devices (GPOOL_EMU_DEVICES=2); the probe's "device1"
@@ -14,6 +14,11 @@ Modes:
                    pairs whose results are checked) while tenant "faulty" runs the fault example
                    (a kernel that faults) twice; both must pass, and the status endpoint must show
                    device time metered for "steady".
+  events-metering  the scheduler meters by timing events with up to 4 launches a turn (what a GPU
+                   server runs by default): tenant "steady" runs the probe's "launches" mode (many
+                   launches, then one synchronize, results checked) and the fault example runs
+                   under tenant "faulty"; both must pass, the server log must name the mode, and
+                   the device time metered for "steady" must be above 0 and below its wall time.
 Exit codes: 0 pass, 1 fail, 77 skipped (a piece is not built).
 
 The helpers (SchedServer, client_env) are also used by bench/pool/fairness.py.
@@ -25,6 +30,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import launch_server, stop_server  # noqa: E402
@@ -166,11 +172,50 @@ def run_fault_isolation(args, workdir):
         server.stop()
 
 
+def run_events_metering(args, workdir):
+    fault = os.path.join(args.examples_dir, "fault")
+    if not os.path.exists(fault):
+        print("SKIP: the fault example is not built (%s)" % fault)
+        return SKIP
+    server = SchedServer(args.build_dir, [{"name": "steady"}, {"name": "faulty"}], workdir,
+                         {"GPOOL_SCHED_METERING": "events", "GPOOL_SCHED_BATCH": "4"})
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run([args.probe, "launches", "2000"], env=server.client_env("steady", args.library_dir),
+                           capture_output=True, text=True, timeout=args.timeout)
+        wall = time.monotonic() - t0
+        f = subprocess.run([fault], env=server.client_env("faulty", args.library_dir),
+                           capture_output=True, text=True, timeout=args.timeout)
+        failed = False
+        for name, res in (("probe launches", r), ("fault example", f)):
+            why = judge(res.stdout, res.returncode)
+            if why:
+                print("FAIL: %s: %s\n%s%s" % (name, why, res.stdout, res.stderr))
+                failed = True
+        metered = server.device_time("steady")
+        if not 0 < metered < wall:
+            print("FAIL: device time metered for steady is %.6f s, expected in (0, %.3f) s" % (metered, wall))
+            failed = True
+        with open(server.log_path) as log:
+            if "metering by timing events, up to 4 launches a turn" not in log.read():
+                print("FAIL: the server log does not say it meters by timing events in turns of 4")
+                failed = True
+        if failed:
+            print("server log: " + server.log_path)
+            return 1
+        print(r.stdout.strip())
+        print("PASS: metered by timing events: %.4f s of device time for steady (client wall %.3f s); "
+              "the faulting tenant got its error" % (metered, wall))
+        return 0
+    finally:
+        server.stop()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build-dir", required=True)
     p.add_argument("--library-dir", action="append", default=[])
-    p.add_argument("--mode", required=True, choices=["device1", "fault-isolation"])
+    p.add_argument("--mode", required=True, choices=["device1", "fault-isolation", "events-metering"])
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--asan-runtime", default="", help="libasan.so to preload into clients (ASan builds)")
     args = p.parse_args()
@@ -188,6 +233,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="gpool-sched-") as workdir:
         if args.mode == "device1":
             return run_device1(args, workdir)
+        if args.mode == "events-metering":
+            return run_events_metering(args, workdir)
         return run_fault_isolation(args, workdir)
 
 

@@ -149,6 +149,15 @@ Status StreamConnection::fill(size_t n, const Deadline& deadline) {
   return Status::success();
 }
 
+bool StreamConnection::frame_ready() const {
+  if (recv_broken_ || seg_next_ < seg_count_) return false;
+  if (buffered() < protocol::kFrameHeaderBytes) return false;
+  protocol::FrameHeader header;
+  const std::span<const std::byte> bytes(rbuf_.data() + rpos_, protocol::kFrameHeaderBytes);
+  if (!protocol::decode_header(bytes, header).ok()) return true;  // recv_head() fails at once
+  return buffered() >= header.frame_bytes();
+}
+
 Status StreamConnection::do_recv_head(FrameHead& head, Timeout timeout) {
   if (Status s = check_recv(); !s.ok()) return s;
   while (seg_next_ < seg_count_) {

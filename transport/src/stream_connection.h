@@ -44,6 +44,7 @@ class StreamConnection final : public Connection {
   const std::string& peer() const override { return peer_; }
   const char* backend() const override { return stream_->name(); }
   uint32_t segments_left() const override { return seg_count_ - seg_next_; }
+  bool frame_ready() const override;
   Status flush(Timeout timeout) override;
   size_t queued_bytes() const override { return pending_.size(); }
   int handoff_fd() const override;

@@ -16,6 +16,9 @@ TEST(ConfigTest, ParsesTenantKeys) {
 listen = "tcp://127.0.0.1:0"
 warm_workers = 3
 metrics_listen = "127.0.0.1:9400"
+scheduler = true
+scheduler_metering = "events"
+scheduler_batch = 4
 [[tenant]]
 name = "alice"
 token = "secret-a"
@@ -38,6 +41,9 @@ admin = true
   ASSERT_TRUE(load_config(f.path(), cfg, error)) << error;
   EXPECT_EQ(cfg.warm_workers, 3u);
   EXPECT_EQ(cfg.metrics_listen, "127.0.0.1:9400");
+  EXPECT_TRUE(cfg.scheduler);
+  EXPECT_EQ(cfg.scheduler_metering, "events");
+  EXPECT_EQ(cfg.scheduler_batch, 4u);
   EXPECT_EQ(cfg.path, f.path());
   ASSERT_EQ(cfg.tenants.size(), 3u);
   const Tenant& a = cfg.tenants[0];
@@ -104,6 +110,8 @@ TEST(ConfigTest, ErrorsNameFileKeyAndExpectation) {
       {"metrics_listen = \"nope\"\n", "metrics_listen must be"},
       {"metrics_listen = 9400\n", "metrics_listen must be"},
       {"tenant = 5\n", "tenant must be an array"},
+      {"scheduler_metering = \"gpu\"\n", "scheduler_metering must be"},
+      {"scheduler_batch = 1000\n", "scheduler_batch"},
       {"[[tenant]\n", "line"},
   };
   for (const BadCase& c : cases) {

@@ -420,6 +420,35 @@ TEST_P(Conformance, QueuedFramesLeaveInOrderWithTheNextSendOrFlush) {
   EXPECT_EQ(client().queued_bytes(), 0u);
 }
 
+// frame_ready() may say false when it does not know, but a true must be right: the next frame
+// is then received without waiting. It is never true once every frame has been taken, nor while
+// a segment of the current frame is unread.
+TEST_P(Conformance, FrameReadyNeverClaimsAFrameThatIsNotThere) {
+  FrameHead head;
+  EXPECT_FALSE(server().frame_ready());  // nothing sent
+  std::byte seg[5] = {};
+  const ConstBytes segs[] = {seg};
+  for (uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(client().queue(ping(i)).ok());
+  ASSERT_TRUE(client().queue(call(3, 1), segs).ok());
+  ASSERT_TRUE(client().flush().ok());
+  ASSERT_EQ(expect_ping(server(), head), 0u);  // the others arrive with it or right after
+  std::this_thread::sleep_for(50ms);
+  for (uint64_t i = 1; i < 3; ++i) {
+    if (server().frame_ready()) {
+      ASSERT_TRUE(server().recv_head(head, 1ms).ok()) << "frame_ready() was true, frame " << i;
+      EXPECT_EQ(head.envelope->message_as_Ping()->nonce(), i);
+    } else {
+      ASSERT_EQ(expect_ping(server(), head), i);
+    }
+  }
+  ASSERT_TRUE(server().recv_head(head).ok());
+  EXPECT_FALSE(server().frame_ready()) << "a segment of the current frame is unread";
+  std::byte got[5];
+  ASSERT_TRUE(server().recv_segment(got).ok());
+  EXPECT_FALSE(server().frame_ready()) << "every frame was taken";
+  EXPECT_EQ(server().recv_head(head, 20ms).code, Code::kTimeout);
+}
+
 TEST_P(Conformance, QueueFlushesByItselfWhenTheBufferFills) {
   auto sink = std::async(std::launch::async, [&] {
     FrameHead head;

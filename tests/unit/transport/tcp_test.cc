@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <future>
+#include <thread>
 
 #include "test_util.h"
 
@@ -73,6 +74,48 @@ TEST_P(RawPeer, FrameWrittenByteByByteIsReceived) {
   ASSERT_TRUE(server_->recv_segment(got).ok());
   EXPECT_TRUE(check_pattern(got, 5));
   EXPECT_TRUE(writer.get());
+}
+
+// The stream connection knows when the next frame is whole in its read-ahead buffer: true only
+// then (a partial frame behind it is not ready until its last byte arrives).
+TEST_P(RawPeer, FrameReadyWhenTheWholeNextFrameIsBuffered) {
+  if (std::string_view(server_->backend()).substr(0, 4) != "tcp/") {
+    GTEST_SKIP() << server_->backend() << " does not report buffered frames (frame_ready() is false)";
+  }
+  std::vector<std::byte> seg(100);
+  const ConstBytes segs[] = {seg};
+  auto a = frame(ping(1), {});
+  auto b = frame(call(2, 1), segs);
+  std::vector<std::byte> both(a);
+  both.insert(both.end(), b.begin(), b.end() - 10);  // b without its last 10 bytes
+  write_raw(both);
+  std::this_thread::sleep_for(50ms);
+  FrameHead head;
+  ASSERT_TRUE(server_->recv_head(head).ok());
+  EXPECT_FALSE(server_->frame_ready()) << "the next frame is 10 bytes short";
+  write_raw(std::span(b).last(10));
+  std::this_thread::sleep_for(50ms);
+  // Nothing reads the socket until the next receive; a partial frame stays not ready, and the
+  // next recv_head() fetches the rest.
+  ASSERT_TRUE(server_->recv_head(head).ok());
+  EXPECT_EQ(head.envelope->message_as_Call()->call_id(), 2u);
+  EXPECT_FALSE(server_->frame_ready()) << "its segment is unread";
+  std::vector<std::byte> got(100);
+  ASSERT_TRUE(server_->recv_segment(got).ok());
+  EXPECT_FALSE(server_->frame_ready());
+
+  auto c = frame(ping(3), {});
+  auto d = frame(ping(4), {});
+  std::vector<std::byte> two(c);
+  two.insert(two.end(), d.begin(), d.end());
+  write_raw(two);
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(server_->recv_head(head).ok());
+  EXPECT_EQ(head.envelope->message_as_Ping()->nonce(), 3u);
+  EXPECT_TRUE(server_->frame_ready()) << "both frames arrived in one write";
+  ASSERT_TRUE(server_->recv_head(head, 1ms).ok());
+  EXPECT_EQ(head.envelope->message_as_Ping()->nonce(), 4u);
+  EXPECT_FALSE(server_->frame_ready());
 }
 
 TEST_P(RawPeer, CloseInsideHeaderIsDisconnected) {

@@ -132,6 +132,13 @@ class Connection {
   // Bytes of the current segment not yet received (0 when no segment is left).
   virtual uint64_t segment_part_left() const = 0;
 
+  // True when the next recv_head() and its segments will not wait for the peer: a whole next
+  // frame is already buffered (or a buffered header is invalid, so recv_head() fails at once).
+  // Conservative: false whenever that is unknown (the default; segments of the current frame
+  // still unread; a frame larger than the read-ahead buffer). A server uses it to keep working
+  // on what a client already sent before it blocks (launch batching, launch_meter.h).
+  virtual bool frame_ready() const { return false; }
+
   // recv_head() and every segment into owned buffers.
   Status recv_frame(Frame& frame, Timeout timeout = std::nullopt);
 
