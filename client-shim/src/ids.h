@@ -1,5 +1,6 @@
-// Client-chosen handle ids (streams, events, modules, libraries, kernels, functions, and the
-// allocation handles of cuMemCreate, which name the server's own handle: vmm.cc).
+// Client-chosen handle ids (streams, events, modules, libraries, kernels, functions, the
+// allocation handles of cuMemCreate, which name the server's own handle: vmm.cc, and created
+// memory pools: mempool.cc).
 //
 // Layout of an id: bits 63..48 the kind tag (so a stream id is never taken for an event id
 // locally), bits 47..40 the index of the session (server) that created it, bits 39..0 a
@@ -18,7 +19,7 @@ namespace gpool::shim {
 // Kind tags in the top 16 bits of a client id.
 enum class IdKind : uint16_t {
   kStream = 0x5354, kEvent = 0x4556, kModule = 0x4d4f, kLibrary = 0x4c49, kKernel = 0x4b45,
-  kFunction = 0x4655, kVmmHandle = 0x564d,
+  kFunction = 0x4655, kVmmHandle = 0x564d, kMemPool = 0x4d50,
 };
 
 inline constexpr uint32_t kMaxSessions = 256;

@@ -1,5 +1,5 @@
-// Shim: device allocations (sync calls; cuMemAlloc, cuMemAllocPitch, cuMemAllocAsync and the
-// default memory pool, every one charged to the tenant's quota on the server), page-locked host
+// Shim: device allocations (sync calls; cuMemAlloc, cuMemAllocPitch, cuMemAllocAsync, every one
+// charged to the tenant's quota on the server; memory pools: mempool.cc), page-locked host
 // memory (local: it lives in this process and counts against no device quota), pointer
 // attributes (local, from the ranges this process knows). Managed memory (cuMemAllocManaged) is
 // not forwarded: it returns CUDA_ERROR_NOT_SUPPORTED and is logged by name, so no allocation
@@ -35,9 +35,9 @@ extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr p) {
   return st;
 }
 
-// Stream-ordered allocation: the server calls cuMemAllocAsync on its stream (so the driver's
-// default pool and stream-order reuse apply) after charging the tenant's quota. Sync: the
-// application needs the address now.
+// Stream-ordered allocation: the server calls cuMemAllocAsync on its stream (so the device's
+// current pool, default or set by cuDeviceSetMemPool, and stream-order reuse apply) after
+// charging the tenant's quota. Sync: the application needs the address now.
 extern "C" CUresult gpool_impl_cuMemAllocAsync(CUdeviceptr* out, size_t bytes, CUstream stream) {
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
@@ -63,47 +63,6 @@ extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr p, CUstream stream) {
   const CUresult st = Session::instance().async(Op::MemFreeAsync, args, h);
   if (st == CUDA_SUCCESS) remove_allocation(p);
   return st;
-}
-
-// Memory pools: each device's default pool is a fixed handle (below); cuMemAllocFromPoolAsync on
-// it is cuMemAllocAsync. Other pools (cuMemPoolCreate) and pool attributes are not forwarded
-// and return CUDA_ERROR_NOT_SUPPORTED (logged).
-namespace {
-
-constexpr uintptr_t kDefaultPoolTag = 0x67706f6f6c000000ull;  // "gpool" in the high bytes
-
-CUmemoryPool default_pool(CUdevice dev) {
-  return reinterpret_cast<CUmemoryPool>(kDefaultPoolTag + static_cast<uintptr_t>(dev) + 1);
-}
-
-}  // namespace
-
-extern "C" CUresult gpool_impl_cuDeviceGetDefaultMemPool(CUmemoryPool* pool, CUdevice dev) {
-  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  int count = 0;
-  if (CUresult st = gpool_impl_cuDeviceGetCount(&count); st != CUDA_SUCCESS) return st;
-  if (dev < 0 || dev >= count) return CUDA_ERROR_INVALID_DEVICE;
-  *pool = default_pool(dev);
-  return CUDA_SUCCESS;
-}
-
-// cuDeviceSetMemPool is not forwarded, so the current pool is always the default one.
-extern "C" CUresult gpool_impl_cuDeviceGetMemPool(CUmemoryPool* pool, CUdevice dev) {
-  return gpool_impl_cuDeviceGetDefaultMemPool(pool, dev);
-}
-
-extern "C" CUresult gpool_impl_cuMemAllocFromPoolAsync(CUdeviceptr* out, size_t bytes,
-                                                       CUmemoryPool pool, CUstream stream) {
-  if (out == nullptr || pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  CUdevice dev = 0;
-  if (CUresult st = gpool_impl_cuCtxGetDevice(&dev); st != CUDA_SUCCESS) return st;
-  if (pool != default_pool(dev)) {
-    return gpool::abi::unimplemented(
-        "cuMemAllocFromPoolAsync (a pool other than the current device's default pool)");
-  }
-  return gpool_impl_cuMemAllocAsync(out, bytes, stream);
 }
 
 // Pitched allocation: the server's driver picks the pitch (its own alignment rules), and the

@@ -50,7 +50,7 @@ uint64_t make_id(IdKind kind, uint32_t session) {
 bool id_has_kind(uint64_t id) {
   switch (static_cast<IdKind>(id >> 48)) {
     case IdKind::kStream: case IdKind::kEvent: case IdKind::kModule: case IdKind::kLibrary:
-    case IdKind::kKernel: case IdKind::kFunction: case IdKind::kVmmHandle:
+    case IdKind::kKernel: case IdKind::kFunction: case IdKind::kVmmHandle: case IdKind::kMemPool:
       return true;
   }
   return false;

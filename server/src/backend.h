@@ -33,7 +33,10 @@ namespace gpool::server {
   X(cuCtxGetDevice) X(cuMemAllocPitch_v2) X(cuMemAllocAsync) X(cuMemFreeAsync)       \
   X(cuMemGetAllocationGranularity) X(cuMemAddressReserve) X(cuMemAddressFree)        \
   X(cuMemCreate) X(cuMemRelease) X(cuMemMap) X(cuMemUnmap) X(cuMemSetAccess)         \
-  X(cuMemGetAccess)
+  X(cuMemGetAccess) X(cuMemPoolCreate) X(cuMemPoolDestroy) X(cuMemPoolSetAttribute)     \
+  X(cuMemPoolGetAttribute) X(cuMemPoolTrimTo) X(cuMemAllocFromPoolAsync)             \
+  X(cuMemPoolSetAccess) X(cuMemPoolGetAccess) X(cuDeviceGetDefaultMemPool)           \
+  X(cuDeviceSetMemPool)
 
 struct Driver {
 #define GPOOL_DRIVER_MEMBER(name) decltype(&::name) name = nullptr;

@@ -231,6 +231,15 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
     case Op::MemUnmap: st = op_mem_unmap(c); break;
     case Op::MemSetAccess: st = op_mem_set_access(c); break;
     case Op::MemGetAccess: st = op_mem_get_access(c); break;
+    case Op::MemPoolCreate: st = op_mem_pool_create(c); break;
+    case Op::MemPoolDestroy: st = op_mem_pool_destroy(c); break;
+    case Op::MemPoolSetAttribute: st = op_mem_pool_attribute(c, true); break;
+    case Op::MemPoolGetAttribute: st = op_mem_pool_attribute(c, false); break;
+    case Op::MemPoolTrimTo: st = op_mem_pool_trim(c); break;
+    case Op::MemAllocFromPool: st = op_mem_alloc_from_pool(c); break;
+    case Op::MemPoolSetAccess: st = op_mem_pool_set_access(c); break;
+    case Op::MemPoolGetAccess: st = op_mem_pool_get_access(c); break;
+    case Op::DeviceSetMemPool: st = op_device_set_mem_pool(c); break;
     case Op::MemcpyHtoD: st = op_memcpy_htod(c); break;
     case Op::MemcpyDtoH: st = op_memcpy_dtoh(c); break;
     case Op::MemcpyDtoD: st = op_memcpy_dtod(c); break;

@@ -178,6 +178,22 @@ class Worker {
   bool vmm_mapped(uint64_t handle) const;  // some mapping of this session still uses it
   void vmm_free_physical(std::map<uint64_t, VmmHandle>::iterator it);
   std::vector<std::map<CUdeviceptr, VmmMapping>::iterator> vmm_whole_mappings(CUdeviceptr p, uint64_t size);
+  // worker_mempool.cc: memory pools (created ones, and the devices' default pools as ids 1 + d)
+  struct MemPool {
+    CUmemoryPool pool = nullptr;
+    size_t device = 0;               // devices_ index
+    uint64_t release_threshold = 0;  // what the client set; the driver's stays 0 (quota)
+    bool created = false;            // by MemPoolCreate (false: a device's default pool)
+  };
+  CUresult op_mem_pool_create(Ctx& c);
+  CUresult op_mem_pool_destroy(Ctx& c);
+  CUresult op_mem_pool_attribute(Ctx& c, bool set);
+  CUresult op_mem_pool_trim(Ctx& c);
+  CUresult op_mem_alloc_from_pool(Ctx& c);
+  CUresult op_mem_pool_set_access(Ctx& c);
+  CUresult op_mem_pool_get_access(Ctx& c);
+  CUresult op_device_set_mem_pool(Ctx& c);
+  MemPool* pool_of(uint64_t id);  // this session's pool with client id `id`, or nullptr (logged)
   // worker_module.cc
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);
@@ -227,6 +243,7 @@ class Worker {
   std::map<CUdeviceptr, uint64_t> vmm_reserved_;   // reservations: base -> size (worker_vmm.cc)
   std::map<uint64_t, VmmHandle> vmm_handles_;      // driver allocation handle -> what it holds
   std::map<CUdeviceptr, VmmMapping> vmm_maps_;     // mappings: base -> what is mapped there
+  std::unordered_map<uint64_t, MemPool> pools_;    // client pool id -> pool (worker_mempool.cc)
   uint64_t bytes_held_ = 0;
 
   // Sticky async error and progress.

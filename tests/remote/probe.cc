@@ -23,6 +23,11 @@
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
 //                    one fails; prints "ERROR <name>" and exits 0 on a CUDA error (the test
 //                    kills the server meanwhile), 1 if a call hangs past 60 s (never expected).
+//   probe pool_create  a created memory pool (cuMemPoolCreate & co.): attributes, allocation,
+//                    data round trip, cuDeviceSetMemPool, access, trim, destroy; forged pool
+//                    handles and unsupported properties are refused.
+//   probe pool_quota Q  with a tenant quota of Q MiB: pool allocations over it get
+//                    OUT_OF_MEMORY, frees make room again; exits holding Q/2 MiB in a pool.
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
 
@@ -448,7 +453,7 @@ int devices() {
   return 0;
 }
 
-// --- scheduling and devices (issue 4): device1 | burn SECONDS ITERS | latency COUNT | launches COUNT ---------
+// --- scheduling and devices (issue 4): device1 | burn S I | latency COUNT | launches COUNT -------
 
 // add_value(p, n, v): p[i] += v for i < n. burn(p, iters): each thread adds 1 `iters` times.
 const char kSchedPtx[] = R"(
@@ -781,11 +786,217 @@ int vmm() {
   return 0;
 }
 
+
+// --- memory pools (cuMemPoolCreate & co.): pool_create, pool_quota -----------------------------
+
+CUmemPoolProps device0_pool_props() {
+  CUmemPoolProps props{};
+  props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+  props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  props.location.id = 0;
+  return props;
+}
+
+void expect_u64(uint64_t got, uint64_t want, const char* what) {
+  if (got != want) {
+    std::printf("FAIL: %s is %llu, expected %llu\n", what, static_cast<unsigned long long>(got),
+                static_cast<unsigned long long>(want));
+    ++g_failures;
+  } else {
+    std::printf("ok: %s is %llu\n", what, static_cast<unsigned long long>(got));
+  }
+}
+
+void expect_error(CUresult r, CUresult want, const char* what) {
+  if (r != want) {
+    std::printf("FAIL: %s -> %s, expected %s\n", what, err_name(r), err_name(want));
+    ++g_failures;
+  } else {
+    std::printf("ok: %s -> %s\n", what, err_name(r));
+  }
+}
+
+// A created pool through the shim: attributes, a stream-ordered allocation whose data
+// round-trips, cuDeviceSetMemPool, access, trim, destroy; forged and unsupported handles.
+int pool_create() {
+  attach();
+  DRV(cuMemPoolCreate);
+  DRV(cuMemPoolDestroy);
+  DRV(cuMemPoolSetAttribute);
+  DRV(cuMemPoolGetAttribute);
+  DRV(cuMemPoolTrimTo);
+  DRV(cuMemPoolSetAccess);
+  DRV(cuMemPoolGetAccess);
+  DRV(cuMemAllocFromPoolAsync);
+  DRV(cuMemAllocAsync);
+  DRV(cuMemFreeAsync);
+  DRV(cuDeviceGetDefaultMemPool);
+  DRV(cuDeviceGetMemPool);
+  DRV(cuDeviceSetMemPool);
+  DRV(cuStreamCreate);
+  DRV(cuStreamSynchronize);
+  DRV(cuStreamDestroy_v2);
+  DRV(cuMemsetD32Async);
+  DRV(cuMemcpyHtoDAsync_v2);
+  DRV(cuMemcpyDtoH_v2);
+  DRV(cuCtxSynchronize);
+
+  CUmemPoolProps props = device0_pool_props();
+  CUmemoryPool pool = nullptr;
+  must(p_cuMemPoolCreate(&pool, &props), "cuMemPoolCreate");
+  int reuse = 1;
+  must(p_cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &reuse), "set REUSE_ALLOW_OPPORTUNISTIC");
+  reuse = -1;
+  must(p_cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &reuse), "get REUSE_ALLOW_OPPORTUNISTIC");
+  expect_u64(static_cast<uint64_t>(reuse), 1, "REUSE_ALLOW_OPPORTUNISTIC");
+  cuuint64_t threshold = 1ull << 30;
+  must(p_cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold), "set RELEASE_THRESHOLD");
+  threshold = 0;
+  must(p_cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold), "get RELEASE_THRESHOLD");
+  expect_u64(threshold, 1ull << 30, "RELEASE_THRESHOLD as the application set it");
+
+  CUstream s = nullptr;
+  must(p_cuStreamCreate(&s, 0), "cuStreamCreate");
+  const size_t n = 256 * 1024;  // ints: 1 MiB
+  CUdeviceptr d = 0;
+  must(p_cuMemAllocFromPoolAsync(&d, n * 4, pool, s), "cuMemAllocFromPoolAsync");
+  must(p_cuMemsetD32Async(d, 0x01020304u, n, s), "cuMemsetD32Async");
+  std::vector<unsigned> pattern(4096);
+  for (size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<unsigned>(i * 2654435761u);
+  must(p_cuMemcpyHtoDAsync_v2(d + 4096, pattern.data(), pattern.size() * 4, s), "cuMemcpyHtoDAsync");
+  must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+  std::vector<unsigned> back(n, 0);
+  must(p_cuMemcpyDtoH_v2(back.data(), d, n * 4), "cuMemcpyDtoH");
+  bool same = true;
+  for (size_t i = 0; i < n && same; ++i) {
+    const bool in = i >= 1024 && i < 1024 + pattern.size();
+    same = back[i] == (in ? pattern[i - 1024] : 0x01020304u);
+  }
+  if (!same) {
+    std::printf("FAIL: the pool allocation does not hold what was written\n");
+    ++g_failures;
+  } else {
+    std::printf("ok: memset and copy round-trip through a pool allocation\n");
+  }
+  cuuint64_t used = 0;
+  must(p_cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used), "get USED_MEM_CURRENT");
+  if (used < n * 4) {
+    std::printf("FAIL: USED_MEM_CURRENT %llu < %zu\n", static_cast<unsigned long long>(used), n * 4);
+    ++g_failures;
+  }
+  CUmemLocation loc = props.location;
+  CUmemAccess_flags flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;
+  must(p_cuMemPoolGetAccess(&flags, pool, &loc), "cuMemPoolGetAccess");
+  expect_u64(flags, CU_MEM_ACCESS_FLAGS_PROT_READWRITE, "the pool's access from its own device");
+  CUmemAccessDesc desc{};
+  desc.location = loc;
+  desc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+  must(p_cuMemPoolSetAccess(pool, &desc, 1), "cuMemPoolSetAccess");
+
+  // The device's current pool: allocations of cuMemAllocAsync come from it.
+  CUmemoryPool def = nullptr, cur = nullptr;
+  must(p_cuDeviceGetDefaultMemPool(&def, 0), "cuDeviceGetDefaultMemPool");
+  must(p_cuDeviceSetMemPool(0, pool), "cuDeviceSetMemPool");
+  must(p_cuDeviceGetMemPool(&cur, 0), "cuDeviceGetMemPool");
+  expect_u64(cur == pool, 1, "cuDeviceGetMemPool returns the pool set");
+  CUdeviceptr d2 = 0;
+  must(p_cuMemAllocAsync(&d2, 1 << 20, s), "cuMemAllocAsync from the current pool");
+  cuuint64_t used2 = 0;
+  must(p_cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used2), "get USED_MEM_CURRENT");
+  expect_u64(used2 - used, 1 << 20, "growth of the set pool's use by cuMemAllocAsync");
+  must(p_cuMemFreeAsync(d2, s), "cuMemFreeAsync");
+  must(p_cuDeviceSetMemPool(0, def), "cuDeviceSetMemPool back to the default pool");
+  // The default pool is a pool like the others (attributes, allocation).
+  CUdeviceptr d3 = 0;
+  must(p_cuMemAllocFromPoolAsync(&d3, 4096, def, s), "cuMemAllocFromPoolAsync on the default pool");
+  must(p_cuMemFreeAsync(d3, s), "cuMemFreeAsync of the default pool's allocation");
+  threshold = 7;
+  must(p_cuMemPoolSetAttribute(def, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold), "set the default pool's RELEASE_THRESHOLD");
+
+  must(p_cuMemFreeAsync(d, s), "cuMemFreeAsync");
+  must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+  must(p_cuMemPoolTrimTo(pool, 0), "cuMemPoolTrimTo");
+  cuuint64_t reserved = 1;
+  must(p_cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved), "get RESERVED_MEM_CURRENT");
+  expect_u64(reserved, 0, "memory the pool keeps after the frees (threshold kept at 0 by the server)");
+
+  // Forged and foreign handles never reach a pool.
+  CUdeviceptr x = 0;
+  const auto forged = reinterpret_cast<CUmemoryPool>(reinterpret_cast<uintptr_t>(pool) ^ 0x5a5a);
+  must_fail(p_cuMemAllocFromPoolAsync(&x, 4096, forged, s), "cuMemAllocFromPoolAsync on a forged pool");
+  must_fail(p_cuMemPoolGetAttribute(forged, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used), "cuMemPoolGetAttribute on a forged pool");
+  must_fail(p_cuMemPoolDestroy(forged), "cuMemPoolDestroy of a forged pool");
+  must_fail(p_cuMemPoolDestroy(def), "cuMemPoolDestroy of the default pool");
+  must_fail(p_cuMemPoolCreate(&cur, nullptr), "cuMemPoolCreate without properties");
+  CUmemPoolProps ipc = props;
+  ipc.handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+  expect_error(p_cuMemPoolCreate(&cur, &ipc), CUDA_ERROR_NOT_SUPPORTED, "cuMemPoolCreate with IPC handle types");
+  CUmemPoolProps host = props;
+  host.location.type = CU_MEM_LOCATION_TYPE_HOST;
+  expect_error(p_cuMemPoolCreate(&cur, &host), CUDA_ERROR_NOT_SUPPORTED, "cuMemPoolCreate on the host");
+  CUmemPoolProps bad_dev = props;
+  bad_dev.location.id = 4096;
+  must_fail(p_cuMemPoolCreate(&cur, &bad_dev), "cuMemPoolCreate on a device that does not exist");
+
+  must(p_cuMemPoolDestroy(pool), "cuMemPoolDestroy");
+  must_fail(p_cuMemPoolDestroy(pool), "a second cuMemPoolDestroy");
+  must_fail(p_cuMemAllocFromPoolAsync(&x, 4096, pool, s), "cuMemAllocFromPoolAsync on a destroyed pool");
+  must(p_cuStreamDestroy_v2(s), "cuStreamDestroy");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize (the context still works)");
+  std::printf(g_failures ? "FAIL\n" : "PASS\n");
+  return g_failures ? 1 : 0;
+}
+
+// Quota through a created pool (run with a tenant whose quota is QUOTA_MIB): over-quota
+// allocations fail with OUT_OF_MEMORY, frees make room again, and a last allocation is left
+// held when the program exits (the test checks that the server returns it).
+int pool_quota(uint64_t quota_mib) {
+  attach();
+  DRV(cuMemPoolCreate);
+  DRV(cuMemAllocFromPoolAsync);
+  DRV(cuMemAllocAsync);
+  DRV(cuMemFreeAsync);
+  DRV(cuMemFree_v2);
+  DRV(cuMemPoolSetAttribute);
+  DRV(cuMemGetInfo_v2);
+  DRV(cuCtxSynchronize);
+  const uint64_t MiB = 1 << 20, quota = quota_mib * MiB;
+  CUmemPoolProps props = device0_pool_props();
+  CUmemoryPool pool = nullptr;
+  must(p_cuMemPoolCreate(&pool, &props), "cuMemPoolCreate");
+  cuuint64_t keep_all = ~0ull;  // asks the pool to keep everything; the server keeps 0
+  must(p_cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all), "set RELEASE_THRESHOLD");
+  CUdeviceptr a = 0, b = 0, c = 0;
+  must(p_cuMemAllocFromPoolAsync(&a, 3 * quota / 4, pool, nullptr), "cuMemAllocFromPoolAsync of 3/4 of the quota");
+  size_t free_bytes = 0, total = 0;
+  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
+  expect_u64(free_bytes, quota / 4, "free memory after the pool allocation");
+  expect_error(p_cuMemAllocFromPoolAsync(&b, quota / 2, pool, nullptr), CUDA_ERROR_OUT_OF_MEMORY,
+               "cuMemAllocFromPoolAsync over the quota");
+  expect_error(p_cuMemAllocAsync(&b, quota / 2, nullptr), CUDA_ERROR_OUT_OF_MEMORY,
+               "cuMemAllocAsync over the quota while the pool holds 3/4");
+  must(p_cuMemAllocFromPoolAsync(&b, quota / 4, pool, nullptr), "cuMemAllocFromPoolAsync of the last quarter");
+  expect_error(p_cuMemAllocFromPoolAsync(&c, 4096, pool, nullptr), CUDA_ERROR_OUT_OF_MEMORY,
+               "one more page from the pool at a full quota");
+  must(p_cuMemFreeAsync(a, nullptr), "cuMemFreeAsync of 3/4");
+  must(p_cuMemFree_v2(b), "cuMemFree of the last quarter (a pool allocation)");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
+  expect_u64(free_bytes, quota, "free memory after the frees");
+  must(p_cuMemAllocFromPoolAsync(&a, quota, pool, nullptr), "cuMemAllocFromPoolAsync of the whole quota after the frees");
+  must(p_cuMemFreeAsync(a, nullptr), "cuMemFreeAsync of the whole quota");
+  // Left held at exit, with the pool: the server returns both.
+  must(p_cuMemAllocFromPoolAsync(&c, quota / 2, pool, nullptr), "cuMemAllocFromPoolAsync kept until exit");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  std::printf(g_failures ? "FAIL\n" : "PASS\n");
+  return g_failures ? 1 : 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -800,6 +1011,8 @@ int main(int argc, char** argv) {
   if (mode == "tenant") return tenant_client();
   if (mode == "devices") return devices();
   if (mode == "vmm") return vmm();
+  if (mode == "pool_create") return pool_create();
+  if (mode == "pool_quota" && argc > 2) return pool_quota(std::strtoull(argv[2], nullptr, 10));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

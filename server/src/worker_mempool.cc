@@ -1,0 +1,186 @@
+// Worker: memory pools for the session (cuMemPoolCreate, cuMemPoolDestroy, pool attributes,
+// cuMemPoolTrimTo, cuMemAllocFromPoolAsync, pool access, cuDeviceSetMemPool; calls.fbs 170-178).
+//
+// The session's pool table (pools_) maps the client's pool ids to driver pools; every call
+// looks its id up there before the driver is asked, so a forged id or another session's pool
+// gets CUDA_ERROR_INVALID_VALUE and never reaches the driver. Ids 1 + d name the default pool
+// of the session's device d; they enter the table on first use (to remember attributes).
+//
+// Quota: MemAllocFromPool charges the tenant on the pool's device before the driver call (over
+// quota: OUT_OF_MEMORY) and records the allocation like MemAllocAsync does, so MemFree and
+// MemFreeAsync return the bytes. Pools never cache memory for the tenant beyond its quota: the
+// driver's CU_MEMPOOL_ATTR_RELEASE_THRESHOLD stays 0 on every pool (the driver's default), so
+// memory freed to a pool goes back to the device at the next synchronisation. The value the
+// client sets is remembered and answered by MemPoolGetAttribute (docs/architecture.md, "Server:
+// tenants and memory quotas"). Pools left at the end of the session go with the worker's
+// contexts; the bytes still charged return through the supervisor (session_table.h).
+#include "worker.h"
+
+#include "gpool/common/log.h"
+
+namespace gpool::server {
+namespace {
+
+spdlog::logger& logger() { return log::logger("worker"); }
+
+// Ids 1..kMaxDefaultIds name default pools (calls.fbs); created pools must not use them.
+constexpr uint64_t kMaxDefaultIds = 256;
+
+bool int_attribute(CUmemPool_attribute a) {
+  return a == CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES ||
+         a == CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC ||
+         a == CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES;
+}
+
+bool u64_attribute(CUmemPool_attribute a) {
+  return a == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD || a == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT ||
+         a == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH || a == CU_MEMPOOL_ATTR_USED_MEM_CURRENT ||
+         a == CU_MEMPOOL_ATTR_USED_MEM_HIGH;
+}
+
+}  // namespace
+
+Worker::MemPool* Worker::pool_of(uint64_t id) {
+  if (auto it = pools_.find(id); it != pools_.end()) return &it->second;
+  if (id >= 1 && id <= kMaxDefaultIds && id - 1 < devices_.size()) {
+    const size_t d = id - 1;
+    CUmemoryPool p = nullptr;
+    if (drv_.cuDeviceGetDefaultMemPool(&p, devices_[d].dev) != CUDA_SUCCESS || p == nullptr) return nullptr;
+    return &(pools_[id] = MemPool{p, d, 0, false});
+  }
+  logger().warn("session {}: memory pool id {:#x} is not a pool of this session", params_.session_id, id);
+  return nullptr;
+}
+
+CUresult Worker::op_mem_pool_create(Ctx& c) {
+  const uint64_t id = c.arg(0), device = c.arg(1), handle_types = c.arg(2), max_size = c.arg(3);
+  if (id <= kMaxDefaultIds || pools_.count(id) != 0) {
+    logger().warn("session {}: pool id {:#x} is reserved or already in use", params_.session_id, id);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  CUmemPoolProps props{};
+  props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  if (!vmm_device(device, props.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (handle_types != CU_MEM_HANDLE_TYPE_NONE) {
+    logger().warn("session {}: cuMemPoolCreate with shareable handle types {:#x} is not supported "
+                  "by a gpool server; returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id, handle_types);
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+  props.maxSize = max_size;
+  CUmemoryPool p = nullptr;
+  const CUresult st = drv_.cuMemPoolCreate(&p, &props);
+  if (st != CUDA_SUCCESS) return st;
+  pools_[id] = MemPool{p, static_cast<size_t>(device), 0, true};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mem_pool_destroy(Ctx& c) {
+  auto it = pools_.find(c.arg(0));
+  if (it == pools_.end() || !it->second.created) {
+    logger().warn("session {}: destroy of pool id {:#x}, which is not a pool this session created",
+                  params_.session_id, c.arg(0));
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  const CUresult st = drv_.cuMemPoolDestroy(it->second.pool);
+  if (st == CUDA_SUCCESS) pools_.erase(it);
+  return st;
+}
+
+CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
+  MemPool* pool = pool_of(c.arg(0));
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const auto attr = static_cast<CUmemPool_attribute>(c.arg(1));
+  if (!int_attribute(attr) && !u64_attribute(attr)) return CUDA_ERROR_INVALID_VALUE;
+  if (attr == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD) {
+    // Kept out of the driver: a threshold above 0 would let the pool hold freed memory that
+    // the tenant's quota no longer counts.
+    if (set) {
+      pool->release_threshold = c.arg(2);
+    } else {
+      c.results = {pool->release_threshold};
+    }
+    return CUDA_SUCCESS;
+  }
+  if (set) {
+    if (int_attribute(attr)) {
+      int v = static_cast<int>(c.arg(2));
+      return drv_.cuMemPoolSetAttribute(pool->pool, attr, &v);
+    }
+    cuuint64_t v = c.arg(2);
+    return drv_.cuMemPoolSetAttribute(pool->pool, attr, &v);
+  }
+  if (int_attribute(attr)) {
+    int v = 0;
+    const CUresult st = drv_.cuMemPoolGetAttribute(pool->pool, attr, &v);
+    if (st == CUDA_SUCCESS) c.results = {static_cast<uint64_t>(static_cast<uint32_t>(v))};
+    return st;
+  }
+  cuuint64_t v = 0;
+  const CUresult st = drv_.cuMemPoolGetAttribute(pool->pool, attr, &v);
+  if (st == CUDA_SUCCESS) c.results = {v};
+  return st;
+}
+
+CUresult Worker::op_mem_pool_trim(Ctx& c) {
+  MemPool* pool = pool_of(c.arg(0));
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return drv_.cuMemPoolTrimTo(pool->pool, c.arg(1));
+}
+
+CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
+  MemPool* pool = pool_of(c.arg(0));
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = c.arg(1);
+  if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  const int device = devices_[pool->device].physical;
+  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUdeviceptr p = 0;
+  const CUresult st = drv_.cuMemAllocFromPoolAsync(&p, bytes, pool->pool, stream);
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bytes);
+    return st;
+  }
+  record_allocation(p, bytes, device);
+  c.results = {p};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mem_pool_set_access(Ctx& c) {
+  MemPool* pool = pool_of(c.arg(0));
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const size_t pairs = (c.arg_count() - 1) / 2;
+  if (c.arg_count() < 3 || (c.arg_count() - 1) % 2 != 0 || pairs > devices_.size()) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::vector<CUmemAccessDesc> desc(pairs);
+  for (size_t i = 0; i < pairs; ++i) {
+    if (!vmm_device(c.arg(1 + 2 * i), desc[i].location)) return CUDA_ERROR_INVALID_DEVICE;
+    desc[i].flags = static_cast<CUmemAccess_flags>(c.arg(2 + 2 * i));
+  }
+  return drv_.cuMemPoolSetAccess(pool->pool, desc.data(), desc.size());
+}
+
+CUresult Worker::op_mem_pool_get_access(Ctx& c) {
+  MemPool* pool = pool_of(c.arg(0));
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUmemLocation loc{};
+  if (!vmm_device(c.arg(1), loc)) return CUDA_ERROR_INVALID_DEVICE;
+  CUmemAccess_flags flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;
+  const CUresult st = drv_.cuMemPoolGetAccess(&flags, pool->pool, &loc);
+  if (st == CUDA_SUCCESS) c.results = {static_cast<uint64_t>(flags)};
+  return st;
+}
+
+CUresult Worker::op_device_set_mem_pool(Ctx& c) {
+  const uint64_t device = c.arg(0);
+  if (device >= devices_.size()) return CUDA_ERROR_INVALID_DEVICE;
+  MemPool* pool = pool_of(c.arg(1));
+  if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (pool->device != device) return CUDA_ERROR_INVALID_VALUE;  // a pool of another device
+  return drv_.cuDeviceSetMemPool(devices_[device].dev, pool->pool);
+}
+
+}  // namespace gpool::server
