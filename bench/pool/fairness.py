@@ -8,9 +8,13 @@ latency beside a saturating low-priority one, on gpool-server with the emulator 
    runs `gpool-remote-probe burn S N` (launch + synchronize of a busy kernel in a loop). The
    device time each was metered (status endpoint, tenants[].devices[0].device_time_s) is read
    after a warm-up and at the end; the ratio of the differences should be 3 (+-15%).
+   Run twice: metered by wall time (the emulator's default) and by timing events (a GPU's).
 2. latency: tenant "hi" (priority high) runs `probe latency 300` (launch + synchronize of a tiny
    kernel) alone, then beside tenant "lo" (priority low) running `probe burn`; and, for
    reference, the same pair with the scheduler off.
+3. metering overhead: `probe launches 20000` (launches, then one synchronize; best of 3) with the
+   scheduler off, and on with wall metering (batch 1), events (batch 1) and events (batch 8);
+   printed as ratios to the scheduler-off time.
 run(build_dir) returns the numbers as a dict (bench/pool/run.py calls it).
 """
 import argparse
@@ -49,10 +53,11 @@ def _finish(proc, timeout):
     return out
 
 
-def shares(build_dir, seconds=25.0, iters=2000, warmup=3.0):
+def shares(build_dir, seconds=25.0, iters=2000, warmup=3.0, metering="wall"):
     with tempfile.TemporaryDirectory(prefix="gpool-fair-") as work:
         server = remote_sched.SchedServer(build_dir, [{"name": "heavy", "weight": 3},
-                                                      {"name": "light", "weight": 1}], work)
+                                                      {"name": "light", "weight": 1}], work,
+                                          {"GPOOL_SCHED_METERING": metering})
         try:
             procs = [_start_burn(server, build_dir, t, seconds, iters) for t in ("heavy", "light")]
             time.sleep(warmup)
@@ -66,7 +71,7 @@ def shares(build_dir, seconds=25.0, iters=2000, warmup=3.0):
         finally:
             server.stop()
     dh, dl = h1 - h0, l1 - l0
-    return {"weights": "3:1", "seconds": seconds, "window_s": round(window, 2), "iters": iters,
+    return {"weights": "3:1", "metering": metering, "seconds": seconds, "window_s": round(window, 2), "iters": iters,
             "heavy_device_s": round(dh, 3), "light_device_s": round(dl, 3),
             "ratio": round(dh / dl, 3) if dl > 0 else None,
             "busy_fraction": round((dh + dl) / window, 3) if window > 0 else None,
@@ -101,10 +106,40 @@ def latency(build_dir, count=300, iters=2000, scheduler=True, neighbour=True):
             server.stop()
 
 
+def metering_overhead(build_dir, launches=20000, rounds=3):
+    """Seconds for `probe launches N` (best of `rounds`) per scheduler setting, and the ratios."""
+    settings = (("scheduler off", None, None), ("wall, batch 1", "wall", "1"),
+                ("events, batch 1", "events", "1"), ("events, batch 8", "events", "8"))
+    out = {"launches": launches}
+    for label, metering, batch in settings:
+        env = {"GPOOL_SCHED_METERING": metering or "wall", "GPOOL_SCHED_BATCH": batch or "0"}
+        with tempfile.TemporaryDirectory(prefix="gpool-meter-") as work:
+            server = remote_sched.SchedServer(build_dir, [{"name": "a"}], work, env,
+                                              scheduler=metering is not None)
+            try:
+                best = None
+                for _ in range(rounds):
+                    t0 = time.monotonic()
+                    r = subprocess.run([_probe(build_dir), "launches", str(launches)],
+                                       env=server.client_env("a"), capture_output=True, text=True, timeout=600)
+                    took = time.monotonic() - t0
+                    if r.returncode != 0:
+                        raise RuntimeError("launches client failed: %s %s" % (r.stdout, r.stderr))
+                    best = took if best is None else min(best, took)
+            finally:
+                server.stop()
+        out[label] = round(best, 4)
+    base = out["scheduler off"]
+    out["ratios"] = {k: round(out[k] / base, 2) for k, _, _ in settings}
+    return out
+
+
 def run(build_dir, seconds=25.0, iters=2000):
     build_dir = os.path.abspath(build_dir)
     result = {"load_average_before": os.getloadavg()[0]}
     result["shares"] = shares(build_dir, seconds, iters)
+    result["shares_events"] = shares(build_dir, seconds, iters, metering="events")
+    result["metering_overhead"] = metering_overhead(build_dir)
     result["latency_alone"] = latency(build_dir, iters=iters, neighbour=False)
     result["latency_beside_low"] = latency(build_dir, iters=iters, neighbour=True)
     result["latency_beside_low_scheduler_off"] = latency(build_dir, iters=iters, scheduler=False, neighbour=True)
@@ -123,11 +158,14 @@ def main():
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    s = r["shares"]
-    print("compute shares, weights 3:1, %.0f s (window %.1f s): device time heavy %.2f s, light %.2f s, "
-          "ratio %s (target 3 +-15%%), device busy %.0f%%"
-          % (s["seconds"], s["window_s"], s["heavy_device_s"], s["light_device_s"], s["ratio"],
-             100 * (s["busy_fraction"] or 0)))
+    for s in (r["shares"], r["shares_events"]):
+        print("compute shares, weights 3:1, metering %s, %.0f s (window %.1f s): device time heavy %.2f s, "
+              "light %.2f s, ratio %s (target 3 +-15%%), device busy %.0f%%"
+              % (s["metering"], s["seconds"], s["window_s"], s["heavy_device_s"], s["light_device_s"],
+                 s["ratio"], 100 * (s["busy_fraction"] or 0)))
+    m = r["metering_overhead"]
+    print("%d launches then one synchronize, best of 3: " % m["launches"] +
+          ", ".join("%s %.3f s (%.2fx)" % (k, m[k], m["ratios"][k]) for k in m["ratios"]))
     for key, label in (("latency_alone", "high-priority alone"),
                        ("latency_beside_low", "beside saturating low-priority (scheduler on)"),
                        ("latency_beside_low_scheduler_off", "beside saturating low-priority (scheduler off)")):

@@ -9,7 +9,8 @@
    forked and attaches the backend per session). Each run times connect to the first
    successful cuMemAlloc (cuInit + device + primary context + 1 MiB cuMemAlloc). The status
    endpoint confirms how many sessions each server started warm and cold.
-2. fairness: bench/pool/fairness.py's run(build_dir) when that file exists (compute shares).
+2. fairness: bench/pool/fairness.py's run(build_dir) when that file exists (compute shares under
+   wall and event metering, priority latency, the metering overhead of launch batches).
 
 Everything is loopback on this host. Median and p90 of the attach runs, in milliseconds.
 """
