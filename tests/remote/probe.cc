@@ -644,17 +644,29 @@ int burn(double seconds, unsigned iters) {
   return 0;
 }
 
-// COUNT launches of a one-block add_value kernel, each followed by a synchronize; prints the
-// launch + synchronize latency "P50_US <x> P99_US <y> MEAN_US <z>".
-int latency(unsigned count) {
+// For latency and launches: the scheduling module on device 0 and 128 zeroed ints that add_value
+// launches count up.
+struct Counters {
+  CUmodule mod;
+  CUdeviceptr d;
+  unsigned n;
+};
+Counters counters() {
   CUmodule mod = sched_attach(0);
   DRV(cuMemAlloc_v2);
   DRV(cuMemsetD32_v2);
-  DRV(cuCtxSynchronize);
   const unsigned n = 128;
   CUdeviceptr d = 0;
   must(p_cuMemAlloc_v2(&d, n * sizeof(int)), "cuMemAlloc");
   must(p_cuMemsetD32_v2(d, 0, n), "cuMemsetD32");
+  return {mod, d, n};
+}
+
+// COUNT launches of a one-block add_value kernel, each followed by a synchronize; prints the
+// launch + synchronize latency "P50_US <x> P99_US <y> MEAN_US <z>".
+int latency(unsigned count) {
+  DRV(cuCtxSynchronize);
+  const auto [mod, d, n] = counters();
   must(add_value(mod, d, n, 1, nullptr), "warm-up launch");
   must(p_cuCtxSynchronize(), "cuCtxSynchronize");
   std::vector<double> us;
@@ -678,14 +690,8 @@ int latency(unsigned count) {
 // launch must have run. Prints "LAUNCHES <count>". (The events-metering test's steady tenant:
 // its launches arrive together and the server meters them in batched turns.)
 int launches(unsigned count) {
-  CUmodule mod = sched_attach(0);
-  DRV(cuMemAlloc_v2);
-  DRV(cuMemsetD32_v2);
   DRV(cuCtxSynchronize);
-  const unsigned n = 128;
-  CUdeviceptr d = 0;
-  must(p_cuMemAlloc_v2(&d, n * sizeof(int)), "cuMemAlloc");
-  must(p_cuMemsetD32_v2(d, 0, n), "cuMemsetD32");
+  const auto [mod, d, n] = counters();
   for (unsigned i = 0; i < count; ++i) must(add_value(mod, d, n, 1, nullptr), "cuLaunchKernel");
   must(p_cuCtxSynchronize(), "cuCtxSynchronize");
   if (!check_values(d, n, static_cast<int>(count), "every launch ran")) return 1;
