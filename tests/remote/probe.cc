@@ -910,7 +910,13 @@ int pool_create() {
   must(p_cuMemAllocAsync(&d2, 1 << 20, s), "cuMemAllocAsync from the current pool");
   cuuint64_t used2 = 0;
   must(p_cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used2), "get USED_MEM_CURRENT");
-  expect_u64(used2 - used, 1 << 20, "growth of the set pool's use by cuMemAllocAsync");
+  if (used2 < used + (1 << 20)) {  // a real driver may round the use up, never down
+    std::printf("FAIL: cuMemAllocAsync of 1 MiB grew the set pool's use from %llu to %llu\n",
+                static_cast<unsigned long long>(used), static_cast<unsigned long long>(used2));
+    ++g_failures;
+  } else {
+    std::printf("ok: cuMemAllocAsync allocated from the pool set by cuDeviceSetMemPool\n");
+  }
   must(p_cuMemFreeAsync(d2, s), "cuMemFreeAsync");
   must(p_cuDeviceSetMemPool(0, def), "cuDeviceSetMemPool back to the default pool");
   // The default pool is a pool like the others (attributes, allocation).
