@@ -26,6 +26,7 @@
 
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
+#include "gpool/remote/pool_attributes.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -88,18 +89,6 @@ CUresult locate(int dev, Session*& session, uint64_t& local) {
   session = s;
   local = static_cast<uint64_t>(dev - s->device_base());
   return CUDA_SUCCESS;
-}
-
-bool int_attribute(CUmemPool_attribute a) {
-  return a == CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES ||
-         a == CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC ||
-         a == CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES;
-}
-
-bool u64_attribute(CUmemPool_attribute a) {
-  return a == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD || a == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT ||
-         a == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH || a == CU_MEMPOOL_ATTR_USED_MEM_CURRENT ||
-         a == CU_MEMPOOL_ATTR_USED_MEM_HIGH;
 }
 
 }  // namespace
@@ -182,9 +171,9 @@ extern "C" CUresult gpool_impl_cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPoo
   Target t;
   if (CUresult st = resolve(pool, t); st != CUDA_SUCCESS) return st;
   uint64_t v = 0;
-  if (int_attribute(attr)) {
+  if (gpool::remote::pool_attribute_is_int(attr)) {
     v = static_cast<uint32_t>(*static_cast<const int*>(value));
-  } else if (u64_attribute(attr)) {
+  } else if (gpool::remote::pool_attribute_is_u64(attr)) {
     v = *static_cast<const cuuint64_t*>(value);
   } else {
     return CUDA_ERROR_INVALID_VALUE;
@@ -198,11 +187,13 @@ extern "C" CUresult gpool_impl_cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPoo
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   Target t;
   if (CUresult st = resolve(pool, t); st != CUDA_SUCCESS) return st;
-  if (!int_attribute(attr) && !u64_attribute(attr)) return CUDA_ERROR_INVALID_VALUE;
+  if (!gpool::remote::pool_attribute_is_int(attr) && !gpool::remote::pool_attribute_is_u64(attr)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   const uint64_t args[] = {t.wire_id, static_cast<uint64_t>(attr)};
   uint64_t v = 0;
   if (CUresult st = t.session->sync_value(Op::MemPoolGetAttribute, args, {}, v); st != CUDA_SUCCESS) return st;
-  if (int_attribute(attr)) {
+  if (gpool::remote::pool_attribute_is_int(attr)) {
     *static_cast<int*>(value) = static_cast<int>(static_cast<uint32_t>(v));
   } else {
     *static_cast<cuuint64_t*>(value) = v;

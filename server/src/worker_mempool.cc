@@ -17,6 +17,7 @@
 #include "worker.h"
 
 #include "gpool/common/log.h"
+#include "gpool/remote/pool_attributes.h"
 
 namespace gpool::server {
 namespace {
@@ -25,18 +26,6 @@ spdlog::logger& logger() { return log::logger("worker"); }
 
 // Ids 1..kMaxDefaultIds name default pools (calls.fbs); created pools must not use them.
 constexpr uint64_t kMaxDefaultIds = 256;
-
-bool int_attribute(CUmemPool_attribute a) {
-  return a == CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES ||
-         a == CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC ||
-         a == CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES;
-}
-
-bool u64_attribute(CUmemPool_attribute a) {
-  return a == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD || a == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT ||
-         a == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH || a == CU_MEMPOOL_ATTR_USED_MEM_CURRENT ||
-         a == CU_MEMPOOL_ATTR_USED_MEM_HIGH;
-}
 
 }  // namespace
 
@@ -91,7 +80,7 @@ CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
   MemPool* pool = pool_of(c.arg(0));
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const auto attr = static_cast<CUmemPool_attribute>(c.arg(1));
-  if (!int_attribute(attr) && !u64_attribute(attr)) return CUDA_ERROR_INVALID_VALUE;
+  if (!remote::pool_attribute_is_int(attr) && !remote::pool_attribute_is_u64(attr)) return CUDA_ERROR_INVALID_VALUE;
   if (attr == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD) {
     // Kept out of the driver: a threshold above 0 would let the pool hold freed memory that
     // the tenant's quota no longer counts.
@@ -103,14 +92,14 @@ CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
     return CUDA_SUCCESS;
   }
   if (set) {
-    if (int_attribute(attr)) {
+    if (remote::pool_attribute_is_int(attr)) {
       int v = static_cast<int>(c.arg(2));
       return drv_.cuMemPoolSetAttribute(pool->pool, attr, &v);
     }
     cuuint64_t v = c.arg(2);
     return drv_.cuMemPoolSetAttribute(pool->pool, attr, &v);
   }
-  if (int_attribute(attr)) {
+  if (remote::pool_attribute_is_int(attr)) {
     int v = 0;
     const CUresult st = drv_.cuMemPoolGetAttribute(pool->pool, attr, &v);
     if (st == CUDA_SUCCESS) c.results = {static_cast<uint64_t>(static_cast<uint32_t>(v))};
