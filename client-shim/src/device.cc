@@ -79,6 +79,21 @@ extern "C" CUresult gpool_impl_cuDeviceGetAttribute(int* value, CUdevice_attribu
   const auto* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
   if (attr <= 0 || attr >= gpool::remote::kAttrCount) return CUDA_ERROR_INVALID_VALUE;
+  switch (attr) {
+    // Managed memory as the shim provides it (managed.h), whatever the server's device does:
+    // supported, but never used by host and device at once, and no pageable-memory access.
+    case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY:
+      *value = 1;
+      return CUDA_SUCCESS;
+    case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS:
+    case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS:
+    case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES:
+    case CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST:
+      *value = 0;
+      return CUDA_SUCCESS;
+    default:
+      break;
+  }
   *value = d->attrs[static_cast<size_t>(attr)];
   return CUDA_SUCCESS;
 }

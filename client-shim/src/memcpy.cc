@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gpool/driver_abi/backend.h"
+#include "managed.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -13,10 +14,25 @@ namespace {
 
 constexpr size_t kChunk = size_t{1} << 30;
 
+CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api);
+
+// A host side that is managed memory: the copy runs on the server from the device copy (the
+// host pages are read-only while clean, and the next pull brings the result back; managed.h).
+bool managed(const void* p) { return gpool::shim::managed::find(reinterpret_cast<uintptr_t>(p), nullptr, nullptr); }
+
+// A synchronous copy into managed memory: the host may read the destination as soon as the call
+// returns, so the call waits for the device and the host copies come back (the pull after a
+// sync call that follows device work).
+CUresult settle(CUdeviceptr dst, bool sync_api, CUresult st) {
+  if (st != CUDA_SUCCESS || !sync_api || !managed(reinterpret_cast<const void*>(dst))) return st;
+  return Session::instance().sync(Op::CtxSynchronize, {});
+}
+
 CUresult htod(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_SUCCESS;
   if (src == nullptr || dst == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (managed(src)) return dtod(dst, reinterpret_cast<CUdeviceptr>(src), bytes, stream, sync_api);
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
     const size_t n = std::min(kChunk, bytes - off);
@@ -27,13 +43,14 @@ CUresult htod(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, b
       return st;
     }
   }
-  return CUDA_SUCCESS;
+  return settle(dst, sync_api, CUDA_SUCCESS);
 }
 
 CUresult dtoh(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_SUCCESS;
   if (dst == nullptr || src == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (managed(dst)) return dtod(reinterpret_cast<CUdeviceptr>(dst), src, bytes, stream, sync_api);
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
     const size_t n = std::min(kChunk, bytes - off);
@@ -54,7 +71,7 @@ CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, b
   if (bytes == 0) return CUDA_SUCCESS;
   const HandleRef h[] = {stream_ref(stream)};
   const uint64_t args[] = {dst, src, bytes, sync_api ? 1u : 0u};
-  return Session::instance().async(Op::MemcpyDtoD, args, h);
+  return settle(dst, sync_api, Session::instance().async(Op::MemcpyDtoD, args, h));
 }
 
 CUresult memset(CUdeviceptr dst, uint32_t value, unsigned elem, size_t count, CUstream stream,

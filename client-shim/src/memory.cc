@@ -1,15 +1,17 @@
 // Shim: device allocations (sync calls; cuMemAlloc, cuMemAllocPitch, cuMemAllocAsync, every one
 // charged to the tenant's quota on the server; memory pools: mempool.cc), page-locked host
 // memory (local: it lives in this process and counts against no device quota), pointer
-// attributes (local, from the ranges this process knows). Managed memory (cuMemAllocManaged) is
-// not forwarded: it returns CUDA_ERROR_NOT_SUPPORTED and is logged by name, so no allocation
-// path escapes the quota. Virtual memory management (cuMemCreate, cuMemMap, ...): vmm.cc.
+// attributes (local, from the ranges this process knows), managed memory (cuMemAllocManaged,
+// charged to the quota like cuMemAlloc; its host copy and coherence: managed.h; prefetch and
+// advice as on a device without concurrent managed access). Virtual memory management
+// (cuMemCreate, cuMemMap, ...): vmm.cc.
 #include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
 
 #include "gpool/driver_abi/backend.h"
+#include "managed.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -29,10 +31,80 @@ extern "C" CUresult gpool_impl_cuMemAlloc_v2(CUdeviceptr* out, size_t bytes) {
 extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr p) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (p == 0) return CUDA_SUCCESS;
+  // Managed: out of the table first, so no push aims at it once the server has freed it; the
+  // host copy is unmapped with it.
+  uintptr_t mbase = 0;
+  if (gpool::shim::managed::find(p, &mbase, nullptr) && mbase == p) gpool::shim::managed::remove(p);
   const uint64_t args[] = {p};
   const CUresult st = Session::instance().sync(Op::MemFree, args);
   if (st == CUDA_SUCCESS) remove_allocation(p);
   return st;
+}
+
+// Managed memory: the server allocates (charged to the tenant's quota) and the host copy is
+// mapped at the same address (managed.h). A range this process already uses there: the server's
+// allocation is freed and the call returns CUDA_ERROR_OUT_OF_MEMORY.
+extern "C" CUresult gpool_impl_cuMemAllocManaged(CUdeviceptr* out, size_t bytes, unsigned int flags) {
+  if (out == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (!gpool::shim::managed::install_handler()) return CUDA_ERROR_NOT_SUPPORTED;
+  Session& s = Session::current();
+  const uint64_t args[] = {bytes, flags};
+  uint64_t p = 0;
+  if (CUresult st = s.sync_value(Op::MemAllocManaged, args, {}, p); st != CUDA_SUCCESS) return st;
+  if (CUresult st = gpool::shim::managed::add(s.index(), p, bytes); st != CUDA_SUCCESS) {
+    const uint64_t free_args[] = {p};
+    s.sync(Op::MemFree, free_args);
+    return st;
+  }
+  add_device_range(p, bytes, true);
+  *out = p;
+  return CUDA_SUCCESS;
+}
+
+namespace {
+
+// Prefetch and advice on a device whose CONCURRENT_MANAGED_ACCESS is 0 (docs/architecture.md
+// "Managed memory"): the range must be managed memory of this process; prefetching to a GPU is
+// refused with CUDA_ERROR_INVALID_DEVICE as such a device's driver does; to the CPU it succeeds
+// with nothing to move (the host copy is current after every synchronisation).
+CUresult managed_hint(CUdeviceptr p, size_t count, bool gpu_target, bool gpu_refused) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  uintptr_t base = 0;
+  size_t bytes = 0;
+  if (count == 0 || !gpool::shim::managed::find(p, &base, &bytes) || count > bytes - (p - base)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (gpu_target && gpu_refused) return CUDA_ERROR_INVALID_DEVICE;
+  return CUDA_SUCCESS;
+}
+
+bool advice_needs_device(CUmem_advise advice) {
+  return advice == CU_MEM_ADVISE_SET_PREFERRED_LOCATION || advice == CU_MEM_ADVISE_SET_ACCESSED_BY;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuMemPrefetchAsync(CUdeviceptr p, size_t count, CUdevice dst, CUstream) {
+  return managed_hint(p, count, dst != CU_DEVICE_CPU, true);
+}
+
+extern "C" CUresult gpool_impl_cuMemPrefetchAsync_v2(CUdeviceptr p, size_t count, CUmemLocation loc,
+                                                     unsigned int flags, CUstream) {
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  return managed_hint(p, count, loc.type == CU_MEM_LOCATION_TYPE_DEVICE, true);
+}
+
+// Advice is a hint: accepted for managed ranges; a preferred location or accessed-by naming a
+// GPU is refused (CUDA_ERROR_INVALID_DEVICE) as on a device without concurrent managed access.
+extern "C" CUresult gpool_impl_cuMemAdvise(CUdeviceptr p, size_t count, CUmem_advise advice, CUdevice dev) {
+  return managed_hint(p, count, dev != CU_DEVICE_CPU, advice_needs_device(advice));
+}
+
+extern "C" CUresult gpool_impl_cuMemAdvise_v2(CUdeviceptr p, size_t count, CUmem_advise advice,
+                                              CUmemLocation loc) {
+  return managed_hint(p, count, loc.type == CU_MEM_LOCATION_TYPE_DEVICE, advice_needs_device(advice));
 }
 
 // Stream-ordered allocation: the server calls cuMemAllocAsync on its stream (so the device's
@@ -58,6 +130,7 @@ extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr p, CUstream stream) {
   if (p == 0) return CUDA_SUCCESS;  // like cuMemFree(0)
   CUdeviceptr base = 0;
   if (!find_device_range(p, &base, nullptr) || base != p) return CUDA_ERROR_INVALID_VALUE;
+  if (gpool::shim::managed::find(p, nullptr, nullptr)) return CUDA_ERROR_INVALID_VALUE;  // cuMemFree's
   const uint64_t args[] = {p};
   const HandleRef h[] = {stream_ref(stream)};
   const CUresult st = Session::instance().async(Op::MemFreeAsync, args, h);
@@ -172,6 +245,19 @@ CUresult pointer_attribute(void* data, CUpointer_attribute attr, CUdeviceptr p) 
   const bool dev = find_device_range(p, &base, &bytes);
   const bool host = !dev && find_host_range(reinterpret_cast<void*>(p), &hbase, &bytes, nullptr);
   if (!dev && !host) return CUDA_ERROR_INVALID_VALUE;
+  // Managed memory: device memory (as the driver reports it) that the host may also use.
+  if (dev && gpool::shim::managed::find(p, nullptr, nullptr)) {
+    switch (attr) {
+      case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+        *static_cast<unsigned*>(data) = 1;
+        return CUDA_SUCCESS;
+      case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+        *static_cast<void**>(data) = reinterpret_cast<void*>(p);
+        return CUDA_SUCCESS;
+      default:
+        break;
+    }
+  }
   switch (attr) {
     case CU_POINTER_ATTRIBUTE_CONTEXT:
       *static_cast<CUcontext*>(data) = primary_context();

@@ -169,6 +169,7 @@ CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const H
                         std::span<const std::byte> inline_data,
                         std::span<const transport::ConstBytes> segments) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
   return send_locked(op, true, args, handles, inline_data, segments);
 }
 
@@ -177,6 +178,16 @@ CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const Ha
                        std::span<const transport::ConstBytes> segments, Reply* reply,
                        std::span<const transport::MutableBytes> dests) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
+  const CUresult st = sync_locked(op, args, handles, inline_data, segments, reply, dests);
+  return managed_after_locked(op, st);
+}
+
+CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
+                              std::span<const HandleRef> handles,
+                              std::span<const std::byte> inline_data,
+                              std::span<const transport::ConstBytes> segments, Reply* reply,
+                              std::span<const transport::MutableBytes> dests) {
   if (CUresult st = send_locked(op, false, args, handles, inline_data, segments); st != CUDA_SUCCESS) {
     return st;
   }

@@ -98,6 +98,16 @@ class Session {
                        std::span<const HandleRef> handles, std::span<const std::byte> inline_data,
                        std::span<const transport::ConstBytes> segments);
   CUresult lost(const std::string& why);  // marks the session dead; returns its error
+  // sync() without the lock and without the managed-memory steps.
+  CUresult sync_locked(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                       std::span<const std::byte> inline_data,
+                       std::span<const transport::ConstBytes> segments, Reply* reply,
+                       std::span<const transport::MutableBytes> dests);
+  // Managed memory (managed.h, managed_session.cc): before any call, the dirty host pages go
+  // out ahead of it; after a sync call that follows device work, the host copies come back.
+  CUresult managed_before_locked(Op op);
+  CUresult managed_after_locked(Op op, CUresult call_status);
+  bool device_wrote_ = false;  // GUARDED_BY(mu_): device work since the last pull
 
   std::mutex mu_;
   bool init_done_ = false;        // GUARDED_BY(mu_)

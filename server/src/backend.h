@@ -36,7 +36,7 @@ namespace gpool::server {
   X(cuMemGetAccess) X(cuMemPoolCreate) X(cuMemPoolDestroy) X(cuMemPoolSetAttribute)     \
   X(cuMemPoolGetAttribute) X(cuMemPoolTrimTo) X(cuMemAllocFromPoolAsync)             \
   X(cuMemPoolSetAccess) X(cuMemPoolGetAccess) X(cuDeviceGetDefaultMemPool)           \
-  X(cuDeviceSetMemPool)
+  X(cuDeviceSetMemPool) X(cuMemAllocManaged)
 
 struct Driver {
 #define GPOOL_DRIVER_MEMBER(name) decltype(&::name) name = nullptr;

@@ -222,6 +222,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
     case Op::MemAllocPitch: st = op_mem_alloc_pitch(c); break;
     case Op::MemAllocAsync: st = op_mem_alloc_async(c); break;
     case Op::MemFreeAsync: st = op_mem_free_async(c); break;
+    case Op::MemAllocManaged: st = op_mem_alloc_managed(c); break;
     case Op::MemGetAllocationGranularity: st = op_mem_granularity(c); break;
     case Op::MemAddressReserve: st = op_mem_address_reserve(c); break;
     case Op::MemAddressFree: st = op_mem_address_free(c); break;

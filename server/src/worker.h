@@ -147,6 +147,7 @@ class Worker {
   CUresult op_mem_alloc_pitch(Ctx& c);
   CUresult op_mem_alloc_async(Ctx& c);
   CUresult op_mem_free_async(Ctx& c);
+  CUresult op_mem_alloc_managed(Ctx& c);  // page-aligned, padded when the driver's is not
   int current_device();                              // physical ordinal of the current context
   bool charge(int device, uint64_t bytes);           // false: over the tenant's quota
   void uncharge(int device, uint64_t bytes);
@@ -239,7 +240,10 @@ class Worker {
   std::unordered_map<uint64_t, Function> functions_;
   std::map<CUdeviceptr, uint64_t> allocations_;
   std::map<CUdeviceptr, uint64_t> globals_;
-  std::map<CUdeviceptr, int> alloc_device_;  // device each allocation was charged on (worker_memory.cc)
+  std::map<CUdeviceptr, int> alloc_device_;
+  // Managed allocations whose driver address was not page-aligned: aligned address (the one
+  // the client uses) -> the driver's address, for MemFree (worker_memory.cc).
+  std::map<CUdeviceptr, CUdeviceptr> managed_base_;  // device each allocation was charged on (worker_memory.cc)
   std::map<CUdeviceptr, uint64_t> vmm_reserved_;   // reservations: base -> size (worker_vmm.cc)
   std::map<uint64_t, VmmHandle> vmm_handles_;      // driver allocation handle -> what it holds
   std::map<CUdeviceptr, VmmMapping> vmm_maps_;     // mappings: base -> what is mapped there

@@ -165,9 +165,47 @@ CUresult Worker::op_mem_free(Ctx& c) {
                   params_.session_id, p);
     return CUDA_ERROR_INVALID_VALUE;
   }
-  const CUresult st = drv_.cuMemFree_v2(p);
+  const auto padded = managed_base_.find(p);
+  const CUresult st = drv_.cuMemFree_v2(padded != managed_base_.end() ? padded->second : p);
   if (st != CUDA_SUCCESS) return st;
+  if (padded != managed_base_.end()) managed_base_.erase(padded);
   forget_allocation(it);
+  return CUDA_SUCCESS;
+}
+
+// Managed memory (calls.fbs MemAllocManaged): the client mirrors the allocation in host pages
+// at the same address, so the address must be page-aligned and no other allocation may share
+// its pages. The driver's allocation is used as is when it is aligned; otherwise it is redone
+// one page larger and the aligned address inside it is handed out (MemFree frees the driver's).
+// The bytes start as zeros, like the client's fresh anonymous pages.
+CUresult Worker::op_mem_alloc_managed(Ctx& c) {
+  constexpr uint64_t kPage = 4096;
+  const uint64_t bytes = c.arg(0);
+  const auto flags = static_cast<unsigned>(c.arg(1));
+  if (bytes == 0 || bytes > (uint64_t{1} << 48)) return CUDA_ERROR_INVALID_VALUE;
+  if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
+  const int device = current_device();
+  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  const uint64_t rounded = (bytes + kPage - 1) / kPage * kPage;
+  CUdeviceptr base = 0, p = 0;
+  CUresult st = drv_.cuMemAllocManaged(&base, rounded, flags);
+  if (st == CUDA_SUCCESS && base % kPage != 0) {
+    drv_.cuMemFree_v2(base);
+    base = 0;
+    st = drv_.cuMemAllocManaged(&base, rounded + kPage, flags);
+  }
+  if (st == CUDA_SUCCESS) {
+    p = (base + kPage - 1) / kPage * kPage;
+    st = drv_.cuMemsetD8_v2(p, 0, rounded);
+    if (st != CUDA_SUCCESS) drv_.cuMemFree_v2(base);
+  }
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bytes);
+    return st;
+  }
+  if (p != base) managed_base_[p] = base;
+  record_allocation(p, bytes, device);
+  c.results = {p};
   return CUDA_SUCCESS;
 }
 

@@ -28,6 +28,8 @@
 //                    handles and unsupported properties are refused.
 //   probe pool_quota Q  with a tenant quota of Q MiB: pool allocations over it get
 //                    OUT_OF_MEMORY, frees make room again; exits holding Q/2 MiB in a pool.
+//   probe managed_quota Q  with a tenant quota of Q MiB: managed allocations over it get
+//                    OUT_OF_MEMORY; host/device coherence of one; holds Q/2 MiB until stdin closes.
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
 
@@ -1004,11 +1006,92 @@ int pool_quota(uint64_t quota_mib) {
   std::printf(g_failures ? "FAIL\n" : "PASS\n");
   return g_failures ? 1 : 0;
 }
+// --- managed memory (cuMemAllocManaged): managed_quota --------------------------------------
+
+// With a tenant quota of `quota_mib` MiB: a managed allocation over it gets OUT_OF_MEMORY; one of
+// half the quota holds data written on the host, seen by the device, changed by a memset and
+// seen again on the host; prefetch to the GPU is refused as on a device without concurrent
+// managed access. Then prints "HOLDING <bytes>" and keeps the allocation until stdin closes.
+int managed_quota(size_t quota_mib) {
+  attach();
+  DRV(cuDeviceGetAttribute);
+  DRV(cuMemAllocManaged);
+  DRV(cuMemFree_v2);
+  DRV(cuMemcpyDtoH_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuCtxSynchronize);
+  DRV(cuPointerGetAttribute);
+  DRV(cuMemPrefetchAsync_v2);
+  int attr = -1;
+  must(p_cuDeviceGetAttribute(&attr, CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY, 0), "MANAGED_MEMORY");
+  expect_u64(static_cast<uint64_t>(attr), 1, "CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY");
+  must(p_cuDeviceGetAttribute(&attr, CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, 0), "CONCURRENT_MANAGED_ACCESS");
+  expect_u64(static_cast<uint64_t>(attr), 0, "CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS");
+
+  const size_t quota = quota_mib << 20;
+  CUdeviceptr m = 0;
+  expect_error(p_cuMemAllocManaged(&m, quota + (size_t{1} << 20), CU_MEM_ATTACH_GLOBAL),
+               CUDA_ERROR_OUT_OF_MEMORY, "cuMemAllocManaged over the quota");
+  const size_t bytes = quota / 2;
+  must(p_cuMemAllocManaged(&m, bytes, CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged of half the quota");
+  CUdeviceptr again = 0;
+  expect_error(p_cuMemAllocManaged(&again, bytes + (size_t{1} << 20), CU_MEM_ATTACH_GLOBAL),
+               CUDA_ERROR_OUT_OF_MEMORY, "a second managed allocation past the quota");
+  unsigned managed = 0;
+  must(p_cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, m + 100), "IS_MANAGED");
+  expect_u64(managed, 1, "CU_POINTER_ATTRIBUTE_IS_MANAGED of a managed pointer");
+
+  // Host writes (every 4th page), then the device's view through a D2H copy into plain memory.
+  auto* h = reinterpret_cast<uint32_t*>(m);
+  const size_t n = bytes / 4;
+  for (size_t i = 0; i < n; i += 4096) h[i] = static_cast<uint32_t>(i ^ 0x5a5a5a5au);
+  std::vector<uint32_t> plain(n);
+  must(p_cuMemcpyDtoH_v2(plain.data(), m, bytes), "cuMemcpyDtoH of managed memory");
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t want = i % 4096 == 0 ? static_cast<uint32_t>(i ^ 0x5a5a5a5au) : 0u;
+    bad += plain[i] != want;
+  }
+  expect_u64(bad, 0, "words the device sees differently from the host's writes");
+  // A device memset over the first half, seen by the host after the synchronize.
+  must(p_cuMemsetD32_v2(m, 0x77, n / 2), "cuMemsetD32 on managed memory");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t want = i < n / 2 ? 0x77u : i % 4096 == 0 ? static_cast<uint32_t>(i ^ 0x5a5a5a5au) : 0u;
+    bad += h[i] != want;
+  }
+  expect_u64(bad, 0, "words the host sees differently from the device after the memset");
+
+  CUmemLocation gpu{};
+  gpu.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  gpu.id = 0;
+  expect_error(p_cuMemPrefetchAsync_v2(m, bytes, gpu, 0, nullptr), CUDA_ERROR_INVALID_DEVICE,
+               "cuMemPrefetchAsync to the GPU (no concurrent managed access)");
+  CUmemLocation cpu{};
+  cpu.type = CU_MEM_LOCATION_TYPE_HOST;
+  expect_error(p_cuMemPrefetchAsync_v2(m, bytes, cpu, 0, nullptr), CUDA_SUCCESS, "cuMemPrefetchAsync to the CPU");
+
+  // Freed: the quota comes back (a full-quota allocation fits), then half is held until exit.
+  must(p_cuMemFree_v2(m), "cuMemFree of managed memory");
+  must(p_cuMemAllocManaged(&m, quota, CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged of the whole quota after the free");
+  must(p_cuMemFree_v2(m), "cuMemFree of the whole quota");
+  must(p_cuMemAllocManaged(&m, bytes, CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged kept until exit");
+  std::memset(reinterpret_cast<void*>(m), 1, 4096);
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  std::printf("HOLDING %zu\n", bytes);
+  std::fflush(stdout);
+  while (std::getchar() != EOF) {
+  }
+  std::printf(g_failures ? "FAIL\n" : "PASS\n");
+  return g_failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -1025,6 +1108,7 @@ int main(int argc, char** argv) {
   if (mode == "vmm") return vmm();
   if (mode == "pool_create") return pool_create();
   if (mode == "pool_quota" && argc > 2) return pool_quota(std::strtoull(argv[2], nullptr, 10));
+  if (mode == "managed_quota" && argc > 2) return managed_quota(std::strtoull(argv[2], nullptr, 10));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

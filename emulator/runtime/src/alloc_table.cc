@@ -104,9 +104,11 @@ bool AllocTable::accessible(uint64_t addr, uint64_t len) const {
   return true;
 }
 
-uint64_t storage_alloc(uint64_t bytes, bool* mmapped) {
+// `whole_pages`: mmap even below the threshold (managed memory: page-aligned and on pages no
+// other allocation shares, as a client mirroring it in its own pages needs).
+uint64_t storage_alloc(uint64_t bytes, bool* mmapped, bool whole_pages = false) {
   const uint64_t rounded = round_up(bytes == 0 ? 1 : bytes, 256);
-  if (rounded >= kMmapThreshold) {
+  if (rounded >= kMmapThreshold || whole_pages) {
     void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     if (p == MAP_FAILED) return 0;
@@ -163,7 +165,7 @@ CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, 
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
   bool mmapped = false;
-  const uint64_t base = storage_alloc(bytes, &mmapped);
+  const uint64_t base = storage_alloc(bytes, &mmapped, kind == AllocKind::Managed);
   if (base == 0) {
     if (counted) release_device_memory(device, reserved);
     log().warn("host memory exhausted backing a {}-byte device allocation", bytes);

@@ -1,0 +1,59 @@
+// Shim: managed memory (cuMemAllocManaged) with the semantics of a device whose
+// CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS is 0: the host and the device never use the
+// memory at the same time, and the shim keeps the two copies coherent at call boundaries.
+//
+// Each allocation has a server address D (calls.fbs MemAllocManaged: page-aligned, pages of its
+// own) and a host copy mapped at exactly [D, D + bytes rounded up to pages) in this process, so
+// the program uses one value on the host and in kernels.
+//   - Clean pages are PROT_READ. A write faults; the SIGSEGV handler (installed once, chaining
+//     to the previous handler for every other fault) marks the page dirty and makes it
+//     read-write. The handler only uses atomics, a fixed table published with atomics, and
+//     mprotect (async-signal-safe).
+//   - Before a session forwards any call, the dirty pages of its allocations go to the server as
+//     H2D copies ordered before that call, and become PROT_READ again (Session::push_managed).
+//   - After a sync call of a session that follows device work (a launch, copy or memset since
+//     the last pull), every managed allocation of the session is copied back to the host
+//     (Session::pull_managed): O(managed bytes) per such synchronisation.
+// The host must not touch managed memory while kernels may run (as on such a device), and
+// system calls that write into clean managed pages (read(2) into them) fail with EFAULT.
+//
+// Ownership: a process-wide table, never destroyed. Thread safety: every function may be called
+// from any thread; table changes and page protection changes are serialised on one mutex.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace gpool::shim::managed {
+
+// The managed allocation containing p: its base, requested size and session. False if none.
+bool find(uintptr_t p, uintptr_t* base, size_t* bytes, uint32_t* session = nullptr);
+
+// Whether a session has managed allocations (one atomic load: the cost every call pays).
+bool any(uint32_t session);
+
+// Installs the SIGSEGV handler once. False (logged, with what to do) when it cannot be
+// installed or another runtime keeps it from taking effect (ASan without
+// allow_user_segv_handler=1).
+bool install_handler();
+
+// Maps the host copy at [base, base + bytes rounded up) and records it (all pages clean).
+// CUDA_ERROR_OUT_OF_MEMORY (logged) when that range is taken in this process or the table is
+// full; nothing is recorded then.
+CUresult add(uint32_t session, uintptr_t base, size_t bytes);
+
+// Forgets the allocation starting at `base` and unmaps its host copy. False if none starts there.
+bool remove(uintptr_t base);
+
+// For the session's use under its own lock. `send(dst, host, bytes)` forwards an H2D copy of the
+// dirty run; pages go PROT_READ before it is called. Stops at the first error and returns it.
+CUresult push_dirty(uint32_t session,
+                    const std::function<CUresult(uintptr_t, const void*, size_t)>& send);
+// Makes every allocation of the session writable, calls `fetch(base, bytes)` (D2H into the host
+// copy), then makes it PROT_READ and clean. Returns the first error (after restoring protection).
+CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, size_t)>& fetch);
+
+}  // namespace gpool::shim::managed

@@ -1,0 +1,60 @@
+// Shim: the session's side of managed memory (managed.h): which calls push the host's dirty
+// pages, which calls pull the host copies back, and the copies themselves on this session's
+// ordered stream. Called with the session's mutex held.
+#include "managed.h"
+#include "session.h"
+
+namespace gpool::shim {
+namespace {
+
+// Calls after which the device copy of a managed allocation may differ from the host copy.
+bool writes_device(Op op) {
+  switch (op) {
+    case Op::LaunchKernel:
+    case Op::MemcpyHtoD:
+    case Op::MemcpyDtoD:
+    case Op::Memset:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+CUresult Session::managed_before_locked(Op op) {
+  if (!managed::any(index_)) return CUDA_SUCCESS;
+  if (dead_ != CUDA_SUCCESS) return dead_;
+  if (context_error_ != CUDA_SUCCESS) return context_error_;
+  // Synchronous H2D copies on the NULL stream: they complete before anything queued after them
+  // runs, whatever stream the next call uses.
+  const HandleRef null_stream[] = {HandleRef(0, remote::HandleKind_Stream)};
+  const CUresult st = managed::push_dirty(index_, [&](uintptr_t dst, const void* src, size_t n) {
+    const uint64_t args[] = {dst, n, 1u};
+    const transport::ConstBytes seg{static_cast<const std::byte*>(src), n};
+    return send_locked(Op::MemcpyHtoD, true, args, null_stream, {}, {&seg, 1});
+  });
+  if (st != CUDA_SUCCESS) return st;
+  if (writes_device(op)) device_wrote_ = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::managed_after_locked(Op op, CUresult call_status) {
+  (void)op;
+  // NOT_READY (a stream or event query): the device is still working, the host may not look.
+  if (!device_wrote_ || call_status == CUDA_ERROR_NOT_READY || !managed::any(index_)) {
+    return call_status;
+  }
+  if (dead_ != CUDA_SUCCESS || context_error_ != CUDA_SUCCESS) return call_status;
+  device_wrote_ = false;
+  const HandleRef null_stream[] = {HandleRef(0, remote::HandleKind_Stream)};
+  const CUresult st = managed::pull_all(index_, [&](uintptr_t src, size_t n) {
+    // accept_chunks = 1: the bytes land in the host copy as they arrive (memcpy.cc does the same).
+    const uint64_t args[] = {src, n, 1u, 1u};
+    const transport::MutableBytes dest{reinterpret_cast<std::byte*>(src), n};
+    return sync_locked(Op::MemcpyDtoH, args, null_stream, {}, {}, nullptr, {&dest, 1});
+  });
+  return call_status != CUDA_SUCCESS ? call_status : st;
+}
+
+}  // namespace gpool::shim

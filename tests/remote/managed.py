@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Managed memory (cuMemAllocManaged) through the shim, charged to the tenant's quota: gpool-server
+on the emulator backend, the probe (tests/remote/probe.cc) through the client shim.
+
+Usage:
+  managed.py --server BIN --shim-dir DIR --emulator-lib LIB --probe BIN --gpool BIN
+             [--library-dir DIR]... [--timeout S] --mode MODE
+
+Modes:
+  quota    a tenant with a 64 MiB quota runs `probe managed_quota 64`: managed allocations over
+           the quota get CUDA_ERROR_OUT_OF_MEMORY, host writes reach the device and a device
+           memset reaches the host; while the probe holds 32 MiB of managed memory the status
+           endpoint shows the tenant holding exactly that, and 0 bytes (no session) after it exits.
+Exit codes: 0 pass, 1 fail, 77 skipped.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_remote import add_common_args, check_built, client_env, launch_server, stop_server, wait_line  # noqa: E402
+
+TOKEN = "tok-managed-71d2"
+ADMIN = "tok-managed-admin-0e5f"
+QUOTA_MIB = 64
+
+
+def status(args, url):
+    r = subprocess.run([args.gpool, "status", "--server", url, "--token", ADMIN, "--json"],
+                       capture_output=True, text=True, timeout=20)
+    if r.returncode != 0:
+        raise RuntimeError("gpool status failed: " + r.stderr.strip())
+    return json.loads(r.stdout)
+
+
+def held(args, url):
+    """(bytes the tenant alpha holds, its sessions) per the status endpoint."""
+    st = status(args, url)
+    alpha = [t for t in st.get("tenants", []) if t.get("name") == "alpha"]
+    total = sum(d.get("bytes_held", 0) for d in alpha[0]["devices"]) if alpha else None
+    return total, [s for s in st.get("sessions", []) if s.get("tenant") == "alpha"]
+
+
+def mode_quota(args, workdir):
+    config = os.path.join(workdir, "server.toml")
+    with open(config, "w") as f:
+        f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
+                f'[[tenant]]\nname = "alpha"\ntoken = "{TOKEN}"\nmemory_quota = "{QUOTA_MIB}MiB"\n\n'
+                f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
+    proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
+    failures = 0
+    client = None
+    try:
+        client = subprocess.Popen([args.probe, "managed_quota", str(QUOTA_MIB)],
+                                  env=client_env(args, url, TOKEN), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines, ok = wait_line(client, "HOLDING", args.timeout)
+        print("----- probe (until HOLDING) -----\n" + "".join(lines) + "-----")
+        if not ok:
+            raise RuntimeError("the probe never reported HOLDING")
+        if any(l.startswith("FAIL") for l in lines):
+            failures += 1
+        want = int(lines[-1].split()[1])
+        total, _ = held(args, url)
+        ok = total == want
+        print(("ok: " if ok else "FAIL: ") + f"while the client holds {want} managed bytes the tenant holds {total}")
+        failures += 0 if ok else 1
+        out, err = client.communicate(input="", timeout=args.timeout)
+        print("----- probe (rest) -----\n" + out + "----- stderr -----\n" + err + "-----")
+        if client.returncode != 0 or "PASS" not in out.splitlines():
+            print(f"FAIL: probe exit code {client.returncode}")
+            failures += 1
+        # The session is gone with the client: nothing may stay held.
+        total, sessions = None, None
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            total, sessions = held(args, url)
+            if total == 0 and not sessions:
+                break
+            time.sleep(0.1)
+        ok = total == 0 and not sessions
+        print(("ok: " if ok else "FAIL: ") +
+              f"after the client exits the tenant holds {total} bytes in {len(sessions or [])} sessions")
+        failures += 0 if ok else 1
+    except Exception as e:  # noqa: BLE001 - reported as a failure with the server log below
+        print(f"FAIL: {e}")
+        failures += 1
+    finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+            client.wait()
+        stop_server(proc)
+    if failures:
+        with open(log_path) as f:
+            print("----- server log (tail) -----\n" + f.read()[-4000:])
+    return 1 if failures else 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(p)
+    p.add_argument("--probe", required=True)
+    p.add_argument("--gpool", required=True)
+    p.add_argument("--mode", required=True, choices=["quota"])
+    args = p.parse_args()
+    rc = check_built(args, (args.probe, "gpool-remote-probe"), (args.gpool, "the gpool tool"))
+    if rc is not None:
+        return rc
+    with tempfile.TemporaryDirectory(prefix="gpool-managed-") as workdir:
+        rc = {"quota": mode_quota}[args.mode](args, workdir)
+    print("PASS" if rc == 0 else "FAIL")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
