@@ -30,6 +30,8 @@
 //                    OUT_OF_MEMORY, frees make room again; exits holding Q/2 MiB in a pool.
 //   probe managed_quota Q  with a tenant quota of Q MiB: managed allocations over it get
 //                    OUT_OF_MEMORY; host/device coherence of one; holds Q/2 MiB until stdin closes.
+//   probe managed_sync MIB N  microseconds per sync without device work, after a memset (pull
+//                    of MIB MiB) and after a one-page host write (push).
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
 
@@ -1087,11 +1089,49 @@ int managed_quota(size_t quota_mib) {
   return g_failures ? 1 : 0;
 }
 
+// What coherence costs (numbers for docs/architecture.md "Managed memory"): with MIB MiB of
+// managed memory, N rounds each of (a) cuCtxSynchronize alone, (b) a 4-byte device memset then
+// cuCtxSynchronize (a pull of every managed byte), (c) a host write to one page then
+// cuCtxSynchronize (a push of that page). Prints microseconds per round; exits 0.
+int managed_sync(size_t mib, unsigned rounds) {
+  attach();
+  DRV(cuMemAllocManaged);
+  DRV(cuMemsetD32_v2);
+  DRV(cuCtxSynchronize);
+  DRV(cuMemFree_v2);
+  CUdeviceptr m = 0;
+  must(p_cuMemAllocManaged(&m, mib << 20, CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged");
+  auto* h = reinterpret_cast<volatile uint32_t*>(m);
+  auto time_us = [&](auto&& round) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (unsigned i = 0; i < rounds; ++i) round(i);
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / rounds;
+  };
+  const double idle = time_us([&](unsigned) { must(p_cuCtxSynchronize(), "cuCtxSynchronize"); });
+  const double pull = time_us([&](unsigned i) {
+    must(p_cuMemsetD32_v2(m, i, 1), "cuMemsetD32");
+    must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  });
+  if (h[0] != rounds - 1) {
+    std::printf("FAIL: the host sees %u after the memsets, expected %u\n", h[0], rounds - 1);
+    ++g_failures;
+  }
+  const double push = time_us([&](unsigned i) {
+    h[1024 * (i % (mib * 256))] = i;
+    must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  });
+  std::printf("managed %zu MiB: sync alone %.1f us, memset+sync (pull) %.1f us, one-page host write+sync (push) %.1f us\n",
+              mib, idle, pull, push);
+  must(p_cuMemFree_v2(m), "cuMemFree");
+  std::printf(g_failures ? "FAIL\n" : "PASS\n");
+  return g_failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -1109,6 +1149,7 @@ int main(int argc, char** argv) {
   if (mode == "pool_create") return pool_create();
   if (mode == "pool_quota" && argc > 2) return pool_quota(std::strtoull(argv[2], nullptr, 10));
   if (mode == "managed_quota" && argc > 2) return managed_quota(std::strtoull(argv[2], nullptr, 10));
+  if (mode == "managed_sync" && argc > 3) return managed_sync(std::strtoull(argv[2], nullptr, 10), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }
