@@ -11,11 +11,18 @@ Modes:
            the quota get CUDA_ERROR_OUT_OF_MEMORY, host writes reach the device and a device
            memset reaches the host; while the probe holds 32 MiB of managed memory the status
            endpoint shows the tenant holding exactly that, and 0 bytes (no session) after it exits.
+  servers  two servers (GPOOL_SERVER lists both, one device each) and `probe managed_servers`: a
+           managed allocation on each device is coherent with the host, and each server's status
+           shows the tenant holding exactly the bytes allocated on its device.
+  segv     `probe managed_segv`: after a managed allocation installed the shim's SIGSEGV handler,
+           a write to read-only memory that is not managed still kills the process with SIGSEGV
+           (under ASan: ASan's SEGV report), i.e. the handler chains.
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -100,18 +107,93 @@ def mode_quota(args, workdir):
     return 1 if failures else 0
 
 
+def write_config(workdir):
+    config = os.path.join(workdir, "server.toml")
+    with open(config, "w") as f:
+        f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
+                f'[[tenant]]\nname = "alpha"\ntoken = "{TOKEN}"\nmemory_quota = "{QUOTA_MIB}MiB"\n\n'
+                f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
+    return config
+
+
+def mode_servers(args, workdir):
+    config = write_config(workdir)
+    servers = []
+    failures = 0
+    client = None
+    try:
+        for i in range(2):
+            sub = os.path.join(workdir, f"s{i}")
+            os.mkdir(sub)
+            servers.append(launch_server(args.server, ["--config", config], args.emulator_lib, sub))
+        urls = [url for _, url, _ in servers]
+        client = subprocess.Popen([args.probe, "managed_servers"],
+                                  env=client_env(args, ",".join(urls), TOKEN), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines, ok = wait_line(client, "HOLDING", args.timeout)
+        print("----- probe (until HOLDING) -----\n" + "".join(lines) + "-----")
+        if not ok:
+            raise RuntimeError("the probe never reported HOLDING")
+        if any(l.startswith("FAIL") for l in lines):
+            failures += 1
+        want = [int(x) for x in lines[-1].split()[1:3]]
+        for i, url in enumerate(urls):
+            total, _ = held(args, url)
+            ok = total == want[i]
+            print(("ok: " if ok else "FAIL: ") + f"server {i}: the tenant holds {total} bytes, expected {want[i]}")
+            failures += 0 if ok else 1
+        out, err = client.communicate(input="", timeout=args.timeout)
+        print("----- probe (rest) -----\n" + out + "----- stderr -----\n" + err + "-----")
+        if client.returncode != 0 or "PASS" not in out.splitlines():
+            print(f"FAIL: probe exit code {client.returncode}")
+            failures += 1
+    except Exception as e:  # noqa: BLE001 - reported as a failure with the server logs below
+        print(f"FAIL: {e}")
+        failures += 1
+    finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+            client.wait()
+        for proc, _, _ in servers:
+            stop_server(proc)
+    if failures:
+        for _, _, log_path in servers:
+            with open(log_path) as f:
+                print(f"----- {log_path} (tail) -----\n" + f.read()[-3000:])
+    return 1 if failures else 0
+
+
+def mode_segv(args, workdir):
+    proc, url, log_path = launch_server(args.server, ["--config", write_config(workdir)], args.emulator_lib, workdir)
+    try:
+        r = subprocess.run([args.probe, "managed_segv"], env=client_env(args, url, TOKEN),
+                           capture_output=True, text=True, timeout=args.timeout)
+    finally:
+        stop_server(proc)
+    print("----- stdout -----\n" + r.stdout + "----- stderr -----\n" + r.stderr[-3000:] + "-----")
+    if "WRITING" not in r.stdout.splitlines():
+        print("FAIL: the probe did not get to the write (the managed part failed)")
+        return 1
+    if args.asan_runtime:
+        ok = r.returncode != 0 and "AddressSanitizer: SEGV" in r.stderr
+    else:
+        ok = r.returncode == -signal.SIGSEGV
+    print(("ok: " if ok else "FAIL: ") + f"the non-managed write fault ended the probe (exit {r.returncode})")
+    return 0 if ok else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(p)
     p.add_argument("--probe", required=True)
     p.add_argument("--gpool", required=True)
-    p.add_argument("--mode", required=True, choices=["quota"])
+    p.add_argument("--mode", required=True, choices=["quota", "servers", "segv"])
     args = p.parse_args()
     rc = check_built(args, (args.probe, "gpool-remote-probe"), (args.gpool, "the gpool tool"))
     if rc is not None:
         return rc
     with tempfile.TemporaryDirectory(prefix="gpool-managed-") as workdir:
-        rc = {"quota": mode_quota}[args.mode](args, workdir)
+        rc = {"quota": mode_quota, "servers": mode_servers, "segv": mode_segv}[args.mode](args, workdir)
     print("PASS" if rc == 0 else "FAIL")
     return rc
 

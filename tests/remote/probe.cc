@@ -32,8 +32,11 @@
 //                    OUT_OF_MEMORY; host/device coherence of one; holds Q/2 MiB until stdin closes.
 //   probe managed_sync MIB N  microseconds per sync without device work, after a memset (pull
 //                    of MIB MiB) and after a one-page host write (push).
+//   probe managed_servers  managed memory on each of two servers' devices; holds until stdin closes.
+//   probe managed_segv     a non-managed write fault after a managed allocation still kills the process.
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -1127,11 +1130,76 @@ int managed_sync(size_t mib, unsigned rounds) {
   return g_failures ? 1 : 0;
 }
 
+// Managed memory on two servers (GPOOL_SERVER lists two, one device each): on each device a
+// managed allocation (3 MiB on device 0, 5 MiB on device 1) written on the host, set in part by a
+// device memset and read back on the host; prints "HOLDING <bytes0> <bytes1>" and keeps both
+// until stdin closes.
+int managed_servers() {
+  DRV(cuInit);
+  DRV(cuDeviceGetCount);
+  DRV(cuDevicePrimaryCtxRetain);
+  DRV(cuCtxSetCurrent);
+  DRV(cuMemAllocManaged);
+  DRV(cuMemsetD32_v2);
+  DRV(cuCtxSynchronize);
+  must(p_cuInit(0), "cuInit");
+  int count = 0;
+  must(p_cuDeviceGetCount(&count), "cuDeviceGetCount");
+  if (count != 2) {
+    std::printf("FAIL: %d devices, expected 2 (one per server)\n", count);
+    return 1;
+  }
+  size_t bytes[2] = {size_t{3} << 20, size_t{5} << 20};
+  for (int d = 0; d < 2; ++d) {
+    CUcontext ctx = nullptr;
+    must(p_cuDevicePrimaryCtxRetain(&ctx, d), "cuDevicePrimaryCtxRetain");
+    must(p_cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+    CUdeviceptr m = 0;
+    must(p_cuMemAllocManaged(&m, bytes[d], CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged");
+    auto* h = reinterpret_cast<uint32_t*>(m);
+    const size_t n = bytes[d] / 4;
+    for (size_t i = 0; i < n; i += 1024) h[i] = static_cast<uint32_t>(d * 1000 + i);
+    must(p_cuMemsetD32_v2(m + bytes[d] / 2, 0xd0 + static_cast<unsigned>(d), n / 2), "cuMemsetD32");
+    must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+    size_t bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t want = i >= n / 2 ? 0xd0u + static_cast<unsigned>(d)
+                                       : i % 1024 == 0 ? static_cast<uint32_t>(d * 1000 + i) : 0u;
+      bad += h[i] != want;
+    }
+    std::printf(bad ? "FAIL: device %d: %zu words differ\n" : "ok: device %d: host writes and the device memset agree\n", d, bad);
+    g_failures += bad != 0;
+  }
+  std::printf("HOLDING %zu %zu\n", bytes[0], bytes[1]);
+  std::fflush(stdout);
+  while (std::getchar() != EOF) {
+  }
+  std::printf(g_failures ? "FAIL\n" : "PASS\n");
+  return g_failures ? 1 : 0;
+}
+
+// A write to read-only memory that is not managed, after a managed allocation installed the
+// shim's SIGSEGV handler: the fault must reach the previous handler (the default: the process
+// dies of SIGSEGV). Prints "WRITING" first; returning at all is a failure.
+int managed_segv() {
+  attach();
+  DRV(cuMemAllocManaged);
+  CUdeviceptr m = 0;
+  must(p_cuMemAllocManaged(&m, 4096, CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged");
+  *reinterpret_cast<volatile int*>(m) = 1;  // a managed write: handled, goes on
+  void* ro = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  std::printf("WRITING\n");
+  std::fflush(stdout);
+  *static_cast<volatile int*>(ro) = 1;
+  std::printf("FAIL: a write to read-only memory did not fault\n");
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -1149,6 +1217,8 @@ int main(int argc, char** argv) {
   if (mode == "pool_create") return pool_create();
   if (mode == "pool_quota" && argc > 2) return pool_quota(std::strtoull(argv[2], nullptr, 10));
   if (mode == "managed_quota" && argc > 2) return managed_quota(std::strtoull(argv[2], nullptr, 10));
+  if (mode == "managed_servers") return managed_servers();
+  if (mode == "managed_segv") return managed_segv();
   if (mode == "managed_sync" && argc > 3) return managed_sync(std::strtoull(argv[2], nullptr, 10), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
