@@ -34,7 +34,11 @@ extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr p) {
   // Managed: out of the table first, so no push aims at it once the server has freed it; the
   // host copy is unmapped with it.
   uintptr_t mbase = 0;
-  if (gpool::shim::managed::find(p, &mbase, nullptr) && mbase == p) gpool::shim::managed::remove(p);
+  uint32_t msession = 0;
+  if (gpool::shim::managed::find(p, &mbase, nullptr, &msession) && mbase == p &&
+      msession == Session::instance().index()) {
+    gpool::shim::managed::remove(p);
+  }
   const uint64_t args[] = {p};
   const CUresult st = Session::instance().sync(Op::MemFree, args);
   if (st == CUDA_SUCCESS) remove_allocation(p);
