@@ -10,10 +10,11 @@
 //     read-write. The handler only uses atomics, a fixed table published with atomics, and
 //     mprotect (async-signal-safe).
 //   - Before a session forwards any call, the dirty pages of its allocations go to the server as
-//     H2D copies ordered before that call, and become PROT_READ again (Session::push_managed).
+//     H2D copies ordered before that call, and become PROT_READ again (Session::managed_before_locked).
 //   - After a sync call of a session that follows device work (a launch, copy or memset since
-//     the last pull), every managed allocation of the session is copied back to the host
-//     (Session::pull_managed): O(managed bytes) per such synchronisation.
+//     the last pull; stream and event queries excepted), the context is synchronised and every
+//     managed allocation of the session is copied back to the host (Session::
+//     managed_after_locked): O(managed bytes) per such synchronisation.
 // The host must not touch managed memory while kernels may run (as on such a device), and
 // system calls that write into clean managed pages (read(2) into them) fail with EFAULT.
 //

@@ -40,12 +40,19 @@ CUresult Session::managed_before_locked(Op op) {
 }
 
 CUresult Session::managed_after_locked(Op op, CUresult call_status) {
-  (void)op;
-  // NOT_READY (a stream or event query): the device is still working, the host may not look.
-  if (!device_wrote_ || call_status == CUDA_ERROR_NOT_READY || !managed::any(index_)) {
+  // A stream or event query pulls nothing: work on other streams may still be writing, and the
+  // host may not look at managed memory before a synchronisation anyway.
+  if (!device_wrote_ || op == Op::StreamQuery || op == Op::EventQuery || !managed::any(index_)) {
     return call_status;
   }
   if (dead_ != CUDA_SUCCESS || context_error_ != CUDA_SUCCESS) return call_status;
+  // Every stream of the context must be done (non-blocking streams included) before the device
+  // copies are final and the flag can be cleared.
+  if (op != Op::CtxSynchronize) {
+    if (CUresult st = sync_locked(Op::CtxSynchronize, {}, {}, {}, {}, nullptr, {}); st != CUDA_SUCCESS) {
+      return call_status != CUDA_SUCCESS ? call_status : st;
+    }
+  }
   device_wrote_ = false;
   const HandleRef null_stream[] = {HandleRef(0, remote::HandleKind_Stream)};
   const CUresult st = managed::pull_all(index_, [&](uintptr_t src, size_t n) {
