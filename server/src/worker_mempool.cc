@@ -80,7 +80,9 @@ CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
   MemPool* pool = pool_of(c.arg(0));
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const auto attr = static_cast<CUmemPool_attribute>(c.arg(1));
-  if (!remote::pool_attribute_is_int(attr) && !remote::pool_attribute_is_u64(attr)) return CUDA_ERROR_INVALID_VALUE;
+  if (!remote::pool_attribute_is_int(attr) && !remote::pool_attribute_is_u64(attr)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   if (attr == CU_MEMPOOL_ATTR_RELEASE_THRESHOLD) {
     // Kept out of the driver: a threshold above 0 would let the pool hold freed memory that
     // the tenant's quota no longer counts.
