@@ -71,6 +71,12 @@ int main() {
     if (w[i] != -i) example_fail("after the H2D copy w[%d] = %d, expected %d", i, w[i], -i);
   }
 
+  // Device memory into managed memory named as a host destination (cudaMemcpyDeviceToHost).
+  CHECK(cudaMemcpy(w, d, n * sizeof(int), cudaMemcpyDeviceToHost));
+  for (int i = 0; i < n; ++i) {
+    if (w[i] != v[i] + 3) example_fail("after the D2H copy w[%d] = %d, expected %d", i, w[i], v[i] + 3);
+  }
+
   // A memset on managed memory, seen by the host after synchronising.
   CHECK(cudaMemset(v, 0x01, 100 * sizeof(int)));
   CHECK(cudaDeviceSynchronize());
