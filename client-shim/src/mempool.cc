@@ -82,15 +82,6 @@ CUresult resolve(CUmemoryPool pool, Target& out) {
   return CUDA_SUCCESS;
 }
 
-// The session and its own ordinal for global device `dev`.
-CUresult locate(int dev, Session*& session, uint64_t& local) {
-  Session* s = Pool::global().session_of(dev);
-  if (s == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  session = s;
-  local = static_cast<uint64_t>(dev - s->device_base());
-  return CUDA_SUCCESS;
-}
-
 }  // namespace
 
 extern "C" CUresult gpool_impl_cuDeviceGetDefaultMemPool(CUmemoryPool* pool, CUdevice dev) {
@@ -115,7 +106,7 @@ extern "C" CUresult gpool_impl_cuDeviceSetMemPool(CUdevice dev, CUmemoryPool poo
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   Session* s = nullptr;
   uint64_t local = 0;
-  if (CUresult st = locate(dev, s, local); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Pool::global().locate(dev, s, local); st != CUDA_SUCCESS) return st;
   Target t;
   if (CUresult st = resolve(pool, t); st != CUDA_SUCCESS) return st;
   if (t.device != dev) return CUDA_ERROR_INVALID_VALUE;  // a pool of another device
@@ -139,7 +130,10 @@ extern "C" CUresult gpool_impl_cuMemPoolCreate(CUmemoryPool* pool, const CUmemPo
   if (props->usage != 0) return gpool::abi::unimplemented("cuMemPoolCreate with a usage mask");
   Session* s = nullptr;
   uint64_t local = 0;
-  if (CUresult st = locate(props->location.id, s, local); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Pool::global().locate(props->location.id, s, local);
+      st != CUDA_SUCCESS) {
+    return st;
+  }
   const uint64_t id = make_id(IdKind::kMemPool, s->index());
   const uint64_t args[] = {id, local, static_cast<uint64_t>(props->handleTypes), props->maxSize};
   if (CUresult st = s->sync(Op::MemPoolCreate, args); st != CUDA_SUCCESS) return st;
@@ -240,7 +234,10 @@ extern "C" CUresult gpool_impl_cuMemPoolSetAccess(CUmemoryPool pool, const CUmem
     if (map[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
     Session* owner = nullptr;
     uint64_t local = 0;
-    if (CUresult st = locate(map[i].location.id, owner, local); st != CUDA_SUCCESS) return st;
+    if (CUresult st = Pool::global().locate(map[i].location.id, owner, local);
+        st != CUDA_SUCCESS) {
+      return st;
+    }
     if (owner != t.session) {
       logger().warn("cuMemPoolSetAccess: device {} is on another gpool server than the pool; returning "
                     "CUDA_ERROR_NOT_SUPPORTED", map[i].location.id);
@@ -260,7 +257,10 @@ extern "C" CUresult gpool_impl_cuMemPoolGetAccess(CUmemAccess_flags* flags, CUme
   if (CUresult st = resolve(pool, t); st != CUDA_SUCCESS) return st;
   Session* owner = nullptr;
   uint64_t local = 0;
-  if (CUresult st = locate(location->id, owner, local); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Pool::global().locate(location->id, owner, local);
+      st != CUDA_SUCCESS) {
+    return st;
+  }
   if (owner != t.session) {
     *flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;  // a device of another server never reaches it
     return CUDA_SUCCESS;

@@ -104,6 +104,14 @@ Session* Pool::session_of(int dev) const {
   return slots_[static_cast<size_t>(dev)].session;
 }
 
+CUresult Pool::locate(int dev, Session*& session, uint64_t& local) const {
+  Session* s = session_of(dev);
+  if (s == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  session = s;
+  local = static_cast<uint64_t>(dev - s->device_base());
+  return CUDA_SUCCESS;
+}
+
 Session& Pool::routed() const {
   if (!ready()) return unattached();
   const int dev = current_device();

@@ -43,6 +43,9 @@ class Pool {
   const remote::DeviceInfo* device(int dev) const;
   // The session owning global ordinal `dev`, or nullptr.
   Session* session_of(int dev) const;
+  // The session owning global ordinal `dev` and that session's own ordinal for it.
+  // CUDA_ERROR_INVALID_DEVICE (nothing set) for a bad ordinal.
+  CUresult locate(int dev, Session*& session, uint64_t& local) const;
   size_t session_count() const { return ready() ? sessions_.size() : 0; }
   Session& session(size_t i) const { return *sessions_[i]; }
 

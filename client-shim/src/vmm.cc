@@ -60,15 +60,6 @@ bool find_reservation(CUdeviceptr p, uint64_t bytes, CUdeviceptr& base, Reservat
   return true;
 }
 
-// The session and its own ordinal for global device `dev`.
-CUresult locate(int dev, Session*& session, uint64_t& local) {
-  Session* s = Pool::global().session_of(dev);
-  if (s == nullptr) return CUDA_ERROR_INVALID_DEVICE;
-  session = s;
-  local = static_cast<uint64_t>(dev - s->device_base());
-  return CUDA_SUCCESS;
-}
-
 // What the server can back: pinned memory on a device, no shareable handles, default flags.
 CUresult check_prop(const CUmemAllocationProp* prop, const char* who) {
   if (prop == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -93,7 +84,10 @@ extern "C" CUresult gpool_impl_cuMemGetAllocationGranularity(size_t* granularity
   if (CUresult st = check_prop(prop, "cuMemGetAllocationGranularity"); st != CUDA_SUCCESS) return st;
   Session* s = nullptr;
   uint64_t local = 0;
-  if (CUresult st = locate(prop->location.id, s, local); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Pool::global().locate(prop->location.id, s, local);
+      st != CUDA_SUCCESS) {
+    return st;
+  }
   const uint64_t args[] = {local, static_cast<uint64_t>(option)};
   uint64_t g = 0;
   if (CUresult st = s->sync_value(Op::MemGetAllocationGranularity, args, {}, g); st != CUDA_SUCCESS) return st;
@@ -137,7 +131,10 @@ extern "C" CUresult gpool_impl_cuMemCreate(CUmemGenericAllocationHandle* handle,
   if (CUresult st = check_prop(prop, "cuMemCreate"); st != CUDA_SUCCESS) return st;
   Session* s = nullptr;
   uint64_t local = 0;
-  if (CUresult st = locate(prop->location.id, s, local); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Pool::global().locate(prop->location.id, s, local);
+      st != CUDA_SUCCESS) {
+    return st;
+  }
   const uint64_t args[] = {size, local};
   uint64_t server_handle = 0;
   if (CUresult st = s->sync_value(Op::MemCreate, args, {}, server_handle); st != CUDA_SUCCESS) return st;
@@ -223,7 +220,10 @@ extern "C" CUresult gpool_impl_cuMemSetAccess(CUdeviceptr ptr, size_t size, cons
     if (desc[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE) return CUDA_ERROR_NOT_SUPPORTED;
     Session* owner = nullptr;
     uint64_t local = 0;
-    if (CUresult st = locate(desc[i].location.id, owner, local); st != CUDA_SUCCESS) return st;
+    if (CUresult st = Pool::global().locate(desc[i].location.id, owner, local);
+        st != CUDA_SUCCESS) {
+      return st;
+    }
     if (owner != &s) {
       logger().warn("cuMemSetAccess: device {} is on another gpool server than the range; returning "
                     "CUDA_ERROR_NOT_SUPPORTED", desc[i].location.id);
@@ -249,7 +249,10 @@ extern "C" CUresult gpool_impl_cuMemGetAccess(unsigned long long* flags, const C
   if (!find_reservation(ptr, 1, base, res)) return CUDA_ERROR_INVALID_VALUE;
   Session* owner = nullptr;
   uint64_t local = 0;
-  if (CUresult st = locate(location->id, owner, local); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Pool::global().locate(location->id, owner, local);
+      st != CUDA_SUCCESS) {
+    return st;
+  }
   if (owner != &session_at(res.session)) {
     *flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;  // a device of another server never reaches it
     return CUDA_SUCCESS;

@@ -21,6 +21,7 @@
 #include <cuda.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -152,6 +153,11 @@ class Worker {
   bool charge(int device, uint64_t bytes);           // false: over the tenant's quota
   void uncharge(int device, uint64_t bytes);
   void record_allocation(CUdeviceptr p, uint64_t bytes, int device);
+  // Charges `bytes` on `device`, lets `alloc` ask the driver, records the allocation and answers
+  // its address (results[0]); the charge is returned when the driver fails.
+  // CUDA_ERROR_OUT_OF_MEMORY over the quota, before the driver is asked.
+  CUresult alloc_charged(Ctx& c, int device, uint64_t bytes,
+                         const std::function<CUresult(CUdeviceptr&)>& alloc);
   void forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it);
   uint64_t tenant_total(int device, uint64_t physical_total) const;  // min(quota, physical)
   // worker_vmm.cc: virtual memory management on the session's own tables

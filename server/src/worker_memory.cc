@@ -91,12 +91,11 @@ void Worker::forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it) {
   uncharge(device, bytes);
 }
 
-CUresult Worker::op_mem_alloc(Ctx& c) {
-  const uint64_t bytes = c.arg(0);
-  const int device = current_device();
+CUresult Worker::alloc_charged(Ctx& c, int device, uint64_t bytes,
+                               const std::function<CUresult(CUdeviceptr&)>& alloc) {
   if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUdeviceptr p = 0;
-  const CUresult st = drv_.cuMemAlloc_v2(&p, bytes);
+  const CUresult st = alloc(p);
   if (st != CUDA_SUCCESS) {
     uncharge(device, bytes);
     return st;
@@ -104,6 +103,12 @@ CUresult Worker::op_mem_alloc(Ctx& c) {
   record_allocation(p, bytes, device);
   c.results = {p};
   return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mem_alloc(Ctx& c) {
+  const uint64_t bytes = c.arg(0);
+  return alloc_charged(c, current_device(), bytes,
+                       [&](CUdeviceptr& p) { return drv_.cuMemAlloc_v2(&p, bytes); });
 }
 
 CUresult Worker::op_mem_alloc_pitch(Ctx& c) {
@@ -145,16 +150,8 @@ CUresult Worker::op_mem_alloc_async(Ctx& c) {
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   const int device = current_device();
-  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
-  CUdeviceptr p = 0;
-  const CUresult st = drv_.cuMemAllocAsync(&p, bytes, stream);
-  if (st != CUDA_SUCCESS) {
-    uncharge(device, bytes);
-    return st;
-  }
-  record_allocation(p, bytes, device);
-  c.results = {p};
-  return CUDA_SUCCESS;
+  return alloc_charged(c, device, bytes,
+                       [&](CUdeviceptr& p) { return drv_.cuMemAllocAsync(&p, bytes, stream); });
 }
 
 CUresult Worker::op_mem_free(Ctx& c) {

@@ -127,16 +127,9 @@ CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   const int device = devices_[pool->device].physical;
-  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
-  CUdeviceptr p = 0;
-  const CUresult st = drv_.cuMemAllocFromPoolAsync(&p, bytes, pool->pool, stream);
-  if (st != CUDA_SUCCESS) {
-    uncharge(device, bytes);
-    return st;
-  }
-  record_allocation(p, bytes, device);
-  c.results = {p};
-  return CUDA_SUCCESS;
+  return alloc_charged(c, device, bytes, [&](CUdeviceptr& p) {
+    return drv_.cuMemAllocFromPoolAsync(&p, bytes, pool->pool, stream);
+  });
 }
 
 CUresult Worker::op_mem_pool_set_access(Ctx& c) {
