@@ -20,57 +20,58 @@ Modes:
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import add_common_args, check_built, client_env, launch_server, stop_server, wait_line  # noqa: E402
+from run_remote import (add_common_args, admin_status, check_built, client_env, launch_server,  # noqa: E402
+                        stop_server, tenant_held, wait_line, wait_tenant_released)
 
 TOKEN = "tok-managed-71d2"
 ADMIN = "tok-managed-admin-0e5f"
 QUOTA_MIB = 64
 
 
-def status(args, url):
-    r = subprocess.run([args.gpool, "status", "--server", url, "--token", ADMIN, "--json"],
-                       capture_output=True, text=True, timeout=20)
-    if r.returncode != 0:
-        raise RuntimeError("gpool status failed: " + r.stderr.strip())
-    return json.loads(r.stdout)
-
-
 def held(args, url):
     """(bytes the tenant alpha holds, its sessions) per the status endpoint."""
-    st = status(args, url)
-    alpha = [t for t in st.get("tenants", []) if t.get("name") == "alpha"]
-    total = sum(d.get("bytes_held", 0) for d in alpha[0]["devices"]) if alpha else None
-    return total, [s for s in st.get("sessions", []) if s.get("tenant") == "alpha"]
+    return tenant_held(admin_status(args.gpool, url, ADMIN), "alpha")
 
 
-def mode_quota(args, workdir):
+def write_config(workdir):
     config = os.path.join(workdir, "server.toml")
     with open(config, "w") as f:
         f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
                 f'[[tenant]]\nname = "alpha"\ntoken = "{TOKEN}"\nmemory_quota = "{QUOTA_MIB}MiB"\n\n'
                 f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
+    return config
+
+
+def start_holding(args, url, *probe_args):
+    """Starts the probe with `probe_args` against `url` and reads its output until the line
+    "HOLDING ..." (it then waits on stdin); returns (process, lines read). Raises if it never
+    gets there."""
+    client = subprocess.Popen([args.probe, *probe_args], env=client_env(args, url, TOKEN),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, ok = wait_line(client, "HOLDING", args.timeout)
+    print("----- probe (until HOLDING) -----\n" + "".join(lines) + "-----")
+    if not ok:
+        client.kill()
+        client.wait()
+        raise RuntimeError("the probe never reported HOLDING")
+    return client, lines
+
+
+def mode_quota(args, workdir):
+    config = write_config(workdir)
     proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
     failures = 0
     client = None
     try:
-        client = subprocess.Popen([args.probe, "managed_quota", str(QUOTA_MIB)],
-                                  env=client_env(args, url, TOKEN), stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        lines, ok = wait_line(client, "HOLDING", args.timeout)
-        print("----- probe (until HOLDING) -----\n" + "".join(lines) + "-----")
-        if not ok:
-            raise RuntimeError("the probe never reported HOLDING")
-        if any(l.startswith("FAIL") for l in lines):
-            failures += 1
+        client, lines = start_holding(args, url, "managed_quota", str(QUOTA_MIB))
+        failures += sum(1 for l in lines if l.startswith("FAIL"))
         want = int(lines[-1].split()[1])
         total, _ = held(args, url)
         ok = total == want
@@ -82,13 +83,7 @@ def mode_quota(args, workdir):
             print(f"FAIL: probe exit code {client.returncode}")
             failures += 1
         # The session is gone with the client: nothing may stay held.
-        total, sessions = None, None
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            total, sessions = held(args, url)
-            if total == 0 and not sessions:
-                break
-            time.sleep(0.1)
+        total, sessions = wait_tenant_released(lambda: admin_status(args.gpool, url, ADMIN), "alpha")
         ok = total == 0 and not sessions
         print(("ok: " if ok else "FAIL: ") +
               f"after the client exits the tenant holds {total} bytes in {len(sessions or [])} sessions")
@@ -107,15 +102,6 @@ def mode_quota(args, workdir):
     return 1 if failures else 0
 
 
-def write_config(workdir):
-    config = os.path.join(workdir, "server.toml")
-    with open(config, "w") as f:
-        f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
-                f'[[tenant]]\nname = "alpha"\ntoken = "{TOKEN}"\nmemory_quota = "{QUOTA_MIB}MiB"\n\n'
-                f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
-    return config
-
-
 def mode_servers(args, workdir):
     config = write_config(workdir)
     servers = []
@@ -127,15 +113,8 @@ def mode_servers(args, workdir):
             os.mkdir(sub)
             servers.append(launch_server(args.server, ["--config", config], args.emulator_lib, sub))
         urls = [url for _, url, _ in servers]
-        client = subprocess.Popen([args.probe, "managed_servers"],
-                                  env=client_env(args, ",".join(urls), TOKEN), stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        lines, ok = wait_line(client, "HOLDING", args.timeout)
-        print("----- probe (until HOLDING) -----\n" + "".join(lines) + "-----")
-        if not ok:
-            raise RuntimeError("the probe never reported HOLDING")
-        if any(l.startswith("FAIL") for l in lines):
-            failures += 1
+        client, lines = start_holding(args, ",".join(urls), "managed_servers")
+        failures += sum(1 for l in lines if l.startswith("FAIL"))
         want = [int(x) for x in lines[-1].split()[1:3]]
         for i, url in enumerate(urls):
             total, _ = held(args, url)

@@ -17,15 +17,14 @@ Modes:
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import add_common_args, check_built, client_env, judge, launch_server, show, start_server, stop_server  # noqa: E402
+from run_remote import (add_common_args, admin_status, check_built, client_env, judge,  # noqa: E402
+                        launch_server, show, start_server, stop_server, wait_tenant_released)
 
 TOKEN = "tok-mempool-4c1e"
 ADMIN = "tok-mempool-admin-93b7"
@@ -35,14 +34,6 @@ QUOTA_MIB = 64
 def run_probe(args, url, token, *probe_args):
     return subprocess.run([args.probe] + list(probe_args), env=client_env(args, url, token),
                           capture_output=True, text=True, timeout=args.timeout)
-
-
-def status(args, url):
-    r = subprocess.run([args.gpool, "status", "--server", url, "--token", ADMIN, "--json"],
-                       capture_output=True, text=True, timeout=20)
-    if r.returncode != 0:
-        raise RuntimeError("gpool status failed: " + r.stderr.strip())
-    return json.loads(r.stdout)
 
 
 def mode_create(args, workdir):
@@ -76,16 +67,7 @@ def mode_quota(args, workdir):
             failures += 1
         # The probe left 32 MiB allocated in a pool it never destroyed: once its session is
         # gone, the tenant must hold nothing.
-        held, sessions = None, None
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            st = status(args, url)
-            alpha = [t for t in st.get("tenants", []) if t.get("name") == "alpha"]
-            held = sum(d.get("bytes_held", 0) for d in alpha[0]["devices"]) if alpha else None
-            sessions = [s for s in st.get("sessions", []) if s.get("tenant") == "alpha"]
-            if held == 0 and not sessions:
-                break
-            time.sleep(0.1)
+        held, sessions = wait_tenant_released(lambda: admin_status(args.gpool, url, ADMIN), "alpha")
         ok = held == 0 and not sessions
         print(("ok: " if ok else "FAIL: ") +
               f"after the client exits the tenant holds {held} bytes in {len(sessions or [])} sessions")

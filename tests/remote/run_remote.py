@@ -217,12 +217,38 @@ def main():
             print("----- server log -----\n" + log[-4000:] + "-----")
 
 
-def status(args, url, token):
-    r = subprocess.run([args.gpool, "status", "--server", url, "--token", token + "-admin", "--json"],
+def admin_status(gpool, url, admin_token):
+    """The status endpoint's JSON document (`gpool status --json`) for an admin token."""
+    r = subprocess.run([gpool, "status", "--server", url, "--token", admin_token, "--json"],
                        capture_output=True, text=True, timeout=20)
     if r.returncode != 0:
         raise RuntimeError("gpool status failed: " + r.stderr.strip())
     return json.loads(r.stdout)
+
+
+def status(args, url, token):
+    return admin_status(args.gpool, url, token + "-admin")
+
+
+def tenant_held(st, tenant):
+    """(bytes `tenant` holds on all devices, its sessions) in a status document; bytes is None
+    when the tenant is not listed."""
+    rows = [t for t in st.get("tenants", []) if t.get("name") == tenant]
+    total = sum(d.get("bytes_held", 0) for d in rows[0]["devices"]) if rows else None
+    return total, [s for s in st.get("sessions", []) if s.get("tenant") == tenant]
+
+
+def wait_tenant_released(get_status, tenant, timeout=10):
+    """Polls get_status() until `tenant` holds 0 bytes in no session (a client's session ends a
+    moment after the client); returns the (bytes, sessions) seen last."""
+    total, sessions = None, None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        total, sessions = tenant_held(get_status(), tenant)
+        if total == 0 and not sessions:
+            break
+        time.sleep(0.1)
+    return total, sessions
 
 
 def wait_line(proc, prefix, timeout):
