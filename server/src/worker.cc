@@ -262,7 +262,10 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
     case Op::StreamSynchronize: st = op_stream_sync(c, false); break;
     case Op::StreamQuery: st = op_stream_sync(c, true); break;
     case Op::StreamWaitEvent: st = op_stream_wait_event(c); break;
-    case Op::CtxSynchronize: st = drv_.cuCtxSynchronize(); break;
+    case Op::CtxSynchronize:
+      st = drv_.cuCtxSynchronize();
+      if (st == CUDA_SUCCESS) settle_frees(current_physical());  // its pools have trimmed
+      break;
     case Op::EventCreate: st = op_event_create(c); break;
     case Op::EventDestroy: st = op_event_destroy(c); break;
     case Op::EventRecord: st = op_event_record(c); break;

@@ -20,6 +20,7 @@
 
 #include <cuda.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -158,7 +159,19 @@ class Worker {
   // CUDA_ERROR_OUT_OF_MEMORY over the quota, before the driver is asked.
   CUresult alloc_charged(Ctx& c, int device, uint64_t bytes,
                          const std::function<CUresult(CUdeviceptr&)>& alloc);
-  void forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it);
+  // Removes the allocation from the session's table. With `keep_charge` (a stream-ordered
+  // free) its bytes stay charged to the tenant as `freeing_` until settle_frees(): a pool gives
+  // freed memory back to the device only at the next synchronization, so the quota is returned
+  // then, never while the driver may still hold the memory.
+  void forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it, bool keep_charge = false);
+  // Returns the charge of the stream-ordered frees on physical device `device` (after a
+  // synchronization of that device).
+  void settle_frees(int device);
+  // When an allocation on `device` does not fit: if stream-ordered frees are still charged
+  // there, synchronizes that device (so its pools give the memory back) and settles them.
+  // True when anything was settled (the caller retries the charge).
+  bool reclaim_frees(int device);
+  std::array<uint64_t, kMaxDevices> freeing_{};  // per physical device, bytes (see above)
   uint64_t tenant_total(int device, uint64_t physical_total) const;  // min(quota, physical)
   // worker_vmm.cc: virtual memory management on the session's own tables
   struct VmmHandle {

@@ -6,8 +6,14 @@
 // current context before the driver is asked (try_charge; over quota -> OUT_OF_MEMORY without
 // a driver call), then records the bytes in this session's SessionSlot so the supervisor can
 // return them if the worker dies. The requested size is charged (cuMemAllocPitch: pitch *
-// height as the driver chose it), not the driver's page-rounded size.
+// height as the driver chose it), not the driver's page-rounded size. A stream-ordered free
+// (cuMemFreeAsync) keeps its charge until the device's next cuCtxSynchronize, or until an
+// allocation that would not fit makes the worker synchronize the device itself (reclaim_frees):
+// only a synchronization makes a pool give freed memory back, so the quota never counts less
+// than the driver may still hold for the tenant.
 #include "worker.h"
+
+#include <utility>
 
 #include "gpool/common/log.h"
 
@@ -38,7 +44,8 @@ int Worker::current_device() {
 
 bool Worker::charge(int device, uint64_t bytes) {
   if (params_.tenants != nullptr && params_.tenant_index >= 0) {
-    if (!params_.tenants->try_charge(params_.tenant_index, device, bytes)) {
+    if (!params_.tenants->try_charge(params_.tenant_index, device, bytes) &&
+        (!reclaim_frees(device) || !params_.tenants->try_charge(params_.tenant_index, device, bytes))) {
       const TenantDeviceUsage& u = params_.tenants->slot(params_.tenant_index).dev[device];
       logger().info("session {}: tenant {} asked for {} bytes on device {} but holds {} of its "
                     "{}-byte quota; refused with CUDA_ERROR_OUT_OF_MEMORY",
@@ -77,18 +84,43 @@ void Worker::record_allocation(CUdeviceptr p, uint64_t bytes, int device) {
   slot_.allocations.store(allocations_.size());
 }
 
-void Worker::forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it) {
+void Worker::forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it, bool keep_charge) {
   const uint64_t bytes = it->second;
   int device = 0;
   if (auto d = alloc_device_.find(it->first); d != alloc_device_.end()) {
     device = d->second;
     alloc_device_.erase(d);
   }
-  bytes_held_ -= bytes;
   allocations_.erase(it);
-  slot_.bytes_held.store(bytes_held_);
   slot_.allocations.store(allocations_.size());
+  if (keep_charge && device >= 0 && device < kMaxDevices) {
+    freeing_[static_cast<size_t>(device)] += bytes;  // still held: bytes_held_ unchanged
+    return;
+  }
+  bytes_held_ -= bytes;
+  slot_.bytes_held.store(bytes_held_);
   uncharge(device, bytes);
+}
+
+void Worker::settle_frees(int device) {
+  if (device < 0 || device >= kMaxDevices) return;
+  const uint64_t bytes = std::exchange(freeing_[static_cast<size_t>(device)], 0);
+  if (bytes == 0) return;
+  bytes_held_ -= bytes;
+  slot_.bytes_held.store(bytes_held_);
+  uncharge(device, bytes);
+}
+
+bool Worker::reclaim_frees(int device) {
+  if (device < 0 || device >= kMaxDevices || freeing_[static_cast<size_t>(device)] == 0) return false;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    if (devices_[i].physical != device) continue;
+    DeviceScope scope(*this, i);
+    if (scope.status != CUDA_SUCCESS || drv_.cuCtxSynchronize() != CUDA_SUCCESS) return false;
+    settle_frees(device);
+    return true;
+  }
+  return false;
 }
 
 CUresult Worker::alloc_charged(Ctx& c, int device, uint64_t bytes,
@@ -218,9 +250,9 @@ CUresult Worker::op_mem_free_async(Ctx& c) {
   }
   const CUresult st = drv_.cuMemFreeAsync(p, stream);
   if (st != CUDA_SUCCESS) return st;
-  // The address leaves the session's table now: later calls may not use it, and the quota is
-  // returned at once (the driver reuses the memory in stream order).
-  forget_allocation(it);
+  // The address leaves the session's table now: later calls may not use it. The quota is
+  // returned at the device's next synchronization (forget_allocation, reclaim_frees).
+  forget_allocation(it, true);
   return CUDA_SUCCESS;
 }
 

@@ -1000,13 +1000,21 @@ int pool_quota(uint64_t quota_mib) {
                "one more page from the pool at a full quota");
   must(p_cuMemFreeAsync(a, nullptr), "cuMemFreeAsync of 3/4");
   must(p_cuMemFree_v2(b), "cuMemFree of the last quarter (a pool allocation)");
+  // A stream-ordered free stays charged until the device synchronizes (a pool may hold the
+  // memory until then); a synchronous free is returned at once.
+  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
+  expect_u64(free_bytes, quota / 4, "free memory after cuMemFreeAsync, before a synchronize");
   must(p_cuCtxSynchronize(), "cuCtxSynchronize");
   must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
   expect_u64(free_bytes, quota, "free memory after the frees");
   must(p_cuMemAllocFromPoolAsync(&a, quota, pool, nullptr), "cuMemAllocFromPoolAsync of the whole quota after the frees");
   must(p_cuMemFreeAsync(a, nullptr), "cuMemFreeAsync of the whole quota");
-  // Left held at exit, with the pool: the server returns both.
-  must(p_cuMemAllocFromPoolAsync(&c, quota / 2, pool, nullptr), "cuMemAllocFromPoolAsync kept until exit");
+  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
+  expect_u64(free_bytes, 0, "free memory right after cuMemFreeAsync of the whole quota");
+  // Left held at exit, with the pool: the server returns both. It does not fit until the freed
+  // quota is settled, which the server does by synchronizing the device itself.
+  must(p_cuMemAllocFromPoolAsync(&c, quota / 2, pool, nullptr),
+       "cuMemAllocFromPoolAsync after a stream-ordered free of the whole quota, no synchronize");
   must(p_cuCtxSynchronize(), "cuCtxSynchronize");
   std::printf(g_failures ? "FAIL\n" : "PASS\n");
   return g_failures ? 1 : 0;
