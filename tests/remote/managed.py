@@ -28,7 +28,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import (add_common_args, admin_status, check_built, client_env, launch_server,  # noqa: E402
-                        stop_server, tenant_held, wait_line, wait_tenant_released)
+                        stop_server, tenant_held, wait_line, check_released)
 
 TOKEN = "tok-managed-71d2"
 ADMIN = "tok-managed-admin-0e5f"
@@ -64,6 +64,17 @@ def start_holding(args, url, *probe_args):
     return client, lines
 
 
+def finish_holding(args, client):
+    """Lets a start_holding() probe go on (closes its stdin) and checks that it ends with PASS;
+    returns the number of failures (0 or 1)."""
+    out, err = client.communicate(input="", timeout=args.timeout)
+    print("----- probe (rest) -----\n" + out + "----- stderr -----\n" + err + "-----")
+    if client.returncode != 0 or "PASS" not in out.splitlines():
+        print(f"FAIL: probe exit code {client.returncode}")
+        return 1
+    return 0
+
+
 def mode_quota(args, workdir):
     config = write_config(workdir)
     proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
@@ -77,17 +88,9 @@ def mode_quota(args, workdir):
         ok = total == want
         print(("ok: " if ok else "FAIL: ") + f"while the client holds {want} managed bytes the tenant holds {total}")
         failures += 0 if ok else 1
-        out, err = client.communicate(input="", timeout=args.timeout)
-        print("----- probe (rest) -----\n" + out + "----- stderr -----\n" + err + "-----")
-        if client.returncode != 0 or "PASS" not in out.splitlines():
-            print(f"FAIL: probe exit code {client.returncode}")
-            failures += 1
+        failures += finish_holding(args, client)
         # The session is gone with the client: nothing may stay held.
-        total, sessions = wait_tenant_released(lambda: admin_status(args.gpool, url, ADMIN), "alpha")
-        ok = total == 0 and not sessions
-        print(("ok: " if ok else "FAIL: ") +
-              f"after the client exits the tenant holds {total} bytes in {len(sessions or [])} sessions")
-        failures += 0 if ok else 1
+        failures += check_released(lambda: admin_status(args.gpool, url, ADMIN), "alpha")
     except Exception as e:  # noqa: BLE001 - reported as a failure with the server log below
         print(f"FAIL: {e}")
         failures += 1
@@ -121,11 +124,7 @@ def mode_servers(args, workdir):
             ok = total == want[i]
             print(("ok: " if ok else "FAIL: ") + f"server {i}: the tenant holds {total} bytes, expected {want[i]}")
             failures += 0 if ok else 1
-        out, err = client.communicate(input="", timeout=args.timeout)
-        print("----- probe (rest) -----\n" + out + "----- stderr -----\n" + err + "-----")
-        if client.returncode != 0 or "PASS" not in out.splitlines():
-            print(f"FAIL: probe exit code {client.returncode}")
-            failures += 1
+        failures += finish_holding(args, client)
     except Exception as e:  # noqa: BLE001 - reported as a failure with the server logs below
         print(f"FAIL: {e}")
         failures += 1

@@ -988,9 +988,13 @@ int pool_quota(uint64_t quota_mib) {
   must(p_cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_all), "set RELEASE_THRESHOLD");
   CUdeviceptr a = 0, b = 0, c = 0;
   must(p_cuMemAllocFromPoolAsync(&a, 3 * quota / 4, pool, nullptr), "cuMemAllocFromPoolAsync of 3/4 of the quota");
-  size_t free_bytes = 0, total = 0;
-  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
-  expect_u64(free_bytes, quota / 4, "free memory after the pool allocation");
+  // The tenant's free memory (cuMemGetInfo) must be `want`.
+  auto expect_free = [&](uint64_t want, const char* what) {
+    size_t free_bytes = 0, total = 0;
+    must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
+    expect_u64(free_bytes, want, what);
+  };
+  expect_free(quota / 4, "free memory after the pool allocation");
   expect_error(p_cuMemAllocFromPoolAsync(&b, quota / 2, pool, nullptr), CUDA_ERROR_OUT_OF_MEMORY,
                "cuMemAllocFromPoolAsync over the quota");
   expect_error(p_cuMemAllocAsync(&b, quota / 2, nullptr), CUDA_ERROR_OUT_OF_MEMORY,
@@ -1002,15 +1006,12 @@ int pool_quota(uint64_t quota_mib) {
   must(p_cuMemFree_v2(b), "cuMemFree of the last quarter (a pool allocation)");
   // A stream-ordered free stays charged until the device synchronizes (a pool may hold the
   // memory until then); a synchronous free is returned at once.
-  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
-  expect_u64(free_bytes, quota / 4, "free memory after cuMemFreeAsync, before a synchronize");
+  expect_free(quota / 4, "free memory after cuMemFreeAsync, before a synchronize");
   must(p_cuCtxSynchronize(), "cuCtxSynchronize");
-  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
-  expect_u64(free_bytes, quota, "free memory after the frees");
+  expect_free(quota, "free memory after the frees");
   must(p_cuMemAllocFromPoolAsync(&a, quota, pool, nullptr), "cuMemAllocFromPoolAsync of the whole quota after the frees");
   must(p_cuMemFreeAsync(a, nullptr), "cuMemFreeAsync of the whole quota");
-  must(p_cuMemGetInfo_v2(&free_bytes, &total), "cuMemGetInfo");
-  expect_u64(free_bytes, 0, "free memory right after cuMemFreeAsync of the whole quota");
+  expect_free(0, "free memory right after cuMemFreeAsync of the whole quota");
   // Left held at exit, with the pool: the server returns both. It does not fit until the freed
   // quota is settled, which the server does by synchronizing the device itself.
   must(p_cuMemAllocFromPoolAsync(&c, quota / 2, pool, nullptr),

@@ -251,6 +251,16 @@ def wait_tenant_released(get_status, tenant, timeout=10):
     return total, sessions
 
 
+def check_released(get_status, tenant, timeout=10):
+    """wait_tenant_released(), then prints whether `tenant` holds nothing once its client has
+    exited; returns the number of failures (0 or 1)."""
+    total, sessions = wait_tenant_released(get_status, tenant, timeout)
+    ok = total == 0 and not sessions
+    print(("ok: " if ok else "FAIL: ") +
+          f"after the client exits the tenant holds {total} bytes in {len(sessions or [])} sessions")
+    return 0 if ok else 1
+
+
 def wait_line(proc, prefix, timeout):
     """Reads proc's stdout until a line starts with prefix; returns the lines read."""
     lines = []
