@@ -230,21 +230,10 @@ extern "C" CUresult gpool_impl_cuMemPoolSetAccess(CUmemoryPool pool, const CUmem
   Target t;
   if (CUresult st = resolve(pool, t); st != CUDA_SUCCESS) return st;
   std::vector<uint64_t> args{t.wire_id};
-  for (size_t i = 0; i < count; ++i) {
-    if (map[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
-    Session* owner = nullptr;
-    uint64_t local = 0;
-    if (CUresult st = Pool::global().locate(map[i].location.id, owner, local);
-        st != CUDA_SUCCESS) {
-      return st;
-    }
-    if (owner != t.session) {
-      logger().warn("cuMemPoolSetAccess: device {} is on another gpool server than the pool; returning "
-                    "CUDA_ERROR_NOT_SUPPORTED", map[i].location.id);
-      return CUDA_ERROR_NOT_SUPPORTED;
-    }
-    args.push_back(local);
-    args.push_back(static_cast<uint64_t>(map[i].flags));
+  if (CUresult st = Pool::global().append_access(map, count, t.session, "cuMemPoolSetAccess",
+                                                 CUDA_ERROR_INVALID_VALUE, args);
+      st != CUDA_SUCCESS) {
+    return st;
   }
   return t.session->sync(Op::MemPoolSetAccess, args);
 }

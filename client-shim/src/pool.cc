@@ -112,6 +112,24 @@ CUresult Pool::locate(int dev, Session*& session, uint64_t& local) const {
   return CUDA_SUCCESS;
 }
 
+CUresult Pool::append_access(const CUmemAccessDesc* desc, size_t count, const Session* owner,
+                             const char* call, CUresult not_device, std::vector<uint64_t>& args) const {
+  for (size_t i = 0; i < count; ++i) {
+    if (desc[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE) return not_device;
+    Session* s = nullptr;
+    uint64_t local = 0;
+    if (CUresult st = locate(desc[i].location.id, s, local); st != CUDA_SUCCESS) return st;
+    if (s != owner) {
+      logger().warn("{}: device {} is on another gpool server than the memory; returning "
+                    "CUDA_ERROR_NOT_SUPPORTED", call, desc[i].location.id);
+      return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    args.push_back(local);
+    args.push_back(static_cast<uint64_t>(desc[i].flags));
+  }
+  return CUDA_SUCCESS;
+}
+
 Session& Pool::routed() const {
   if (!ready()) return unattached();
   const int dev = current_device();

@@ -46,6 +46,13 @@ class Pool {
   // The session owning global ordinal `dev` and that session's own ordinal for it.
   // CUDA_ERROR_INVALID_DEVICE (nothing set) for a bad ordinal.
   CUresult locate(int dev, Session*& session, uint64_t& local) const;
+  // Appends (owner's own ordinal, flags) of every access descriptor to `args`, for calls that
+  // set access on memory of `owner`'s server (cuMemSetAccess, cuMemPoolSetAccess). A location
+  // that is not a device -> `not_device`; a bad ordinal -> CUDA_ERROR_INVALID_DEVICE; a device of
+  // another server -> CUDA_ERROR_NOT_SUPPORTED, logged under `call`. `args` may be partly
+  // appended on an error.
+  CUresult append_access(const CUmemAccessDesc* desc, size_t count, const Session* owner,
+                         const char* call, CUresult not_device, std::vector<uint64_t>& args) const;
   size_t session_count() const { return ready() ? sessions_.size() : 0; }
   Session& session(size_t i) const { return *sessions_[i]; }
 

@@ -215,24 +215,13 @@ extern "C" CUresult gpool_impl_cuMemSetAccess(CUdeviceptr ptr, size_t size, cons
   if (!find_reservation(ptr, size, base, res)) return CUDA_ERROR_INVALID_VALUE;
   Session& s = session_at(res.session);
   std::vector<uint64_t> args{ptr, size};
-  bool readwrite = false;
-  for (size_t i = 0; i < count; ++i) {
-    if (desc[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE) return CUDA_ERROR_NOT_SUPPORTED;
-    Session* owner = nullptr;
-    uint64_t local = 0;
-    if (CUresult st = Pool::global().locate(desc[i].location.id, owner, local);
-        st != CUDA_SUCCESS) {
-      return st;
-    }
-    if (owner != &s) {
-      logger().warn("cuMemSetAccess: device {} is on another gpool server than the range; returning "
-                    "CUDA_ERROR_NOT_SUPPORTED", desc[i].location.id);
-      return CUDA_ERROR_NOT_SUPPORTED;
-    }
-    args.push_back(local);
-    args.push_back(static_cast<uint64_t>(desc[i].flags));
-    if (desc[i].flags == CU_MEM_ACCESS_FLAGS_PROT_READWRITE) readwrite = true;
+  if (CUresult st = Pool::global().append_access(desc, count, &s, "cuMemSetAccess",
+                                                 CUDA_ERROR_NOT_SUPPORTED, args);
+      st != CUDA_SUCCESS) {
+    return st;
   }
+  bool readwrite = false;
+  for (size_t i = 0; i < count; ++i) readwrite |= desc[i].flags == CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
   const CUresult st = s.sync(Op::MemSetAccess, args);
   if (st != CUDA_SUCCESS) return st;
   remove_device_ranges(res.session, ptr, size);
