@@ -3,6 +3,7 @@
 // converts each instruction through the OpTable into an LInstr.
 #include "lower_context.h"
 #include "ops.h"
+#include "reg_demand.h"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -181,7 +182,7 @@ bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
   std::sort(k_.globals_used.begin(), k_.globals_used.end());
   info->static_shared_bytes = k_.static_shared;
   info->local_bytes = k_.local_bytes;
-  info->num_regs = std::min<uint32_t>(255, k_.num_slots + k_.num_preds);
+  info->num_regs = estimate_kernel_registers(module_, f);
   return true;
 }
 

@@ -83,6 +83,8 @@ class LowerCtx final : public LowerContext {
   // Destination register, with a Sink mapped to the discard slot 0.
   bool dst_reg(const ptx::Operand& op, ptx::Type t, LOperand* out);
   uint32_t new_slot() { return k_.num_slots++; }
+  // Declared size in bytes of register operand `op` (0: not a declared register).
+  uint32_t reg_bytes(const ptx::Operand& op);
 
   // Lowers the whole kernel. False (with *error set) on failure.
   bool lower_kernel(const ptx::Function& f, KernelInfo* info);

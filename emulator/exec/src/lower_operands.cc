@@ -265,10 +265,23 @@ bool LowerCtx::src(const ptx::Operand& op, ptx::Type t, LOperand* out) {
       out->kind = LOperand::Kind::Imm;
       return imm_bits(op, t, &out->imm);
     case ptx::Operand::Kind::Symbol:
+      if (op.name == "WARP_SZ" && find_var(op.name) == nullptr) {  // the predefined constant
+        ptx::Operand warp_size;
+        warp_size.kind = ptx::Operand::Kind::IntImm;
+        warp_size.ivalue = kWarpSize;
+        out->kind = LOperand::Kind::Imm;
+        return imm_bits(warp_size, t, &out->imm);
+      }
       return symbol_value(op, out, false);
     default:
       return false;
   }
+}
+
+uint32_t LowerCtx::reg_bytes(const ptx::Operand& op) {
+  RegEntry r;
+  if (op.kind != ptx::Operand::Kind::Register || !reg(op, &r) || r.is_pred) return 0;
+  return ptx::type_size(r.type);
 }
 
 bool LowerCtx::dst(const ptx::Operand& op, ptx::Type t, LOperand* out) {

@@ -1,5 +1,5 @@
 // Bitwise and bit-manipulation ops: and or xor not cnot (integer and .pred),
-// shl shr shf lop3 popc clz brev bfe bfi bfind fns prmt dp4a dp2a.
+// shl shr shf lop3 popc clz brev bfe bfi bfind fns prmt dp4a dp2a bmsk.
 #include "int_kernels.h"
 #include "ops.h"
 
@@ -264,6 +264,26 @@ void h_shf(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
+// bmsk.{clamp,wrap}.b32 d, a, b: a mask of b ones starting at bit a. .wrap
+// takes a and b modulo 32, .clamp limits them to 32; bits past 31 drop out.
+template <bool Clamp>
+void h_bmsk(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t* d = w.reg(in.d[0].index);
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    uint32_t a = static_cast<uint32_t>(w.get(in.s[0], l)), b = static_cast<uint32_t>(w.get(in.s[1], l));
+    if (Clamp) {
+      a = std::min(a, 32u);
+      b = std::min(b, 32u);
+    } else {
+      a &= 31;
+      b &= 31;
+    }
+    const uint64_t ones = (uint64_t{1} << b) - 1;  // b <= 32
+    d[l] = static_cast<uint32_t>(ones << a);        // a <= 32, bits past 31 drop out
+  }
+}
+
 void h_lop3(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t* d = w.reg(in.d[0].index);
   uint32_t lut = in.aux;
@@ -370,9 +390,24 @@ bool lower_multi(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   return out.fn != nullptr || bad(in, ctx);
 }
 
+bool lower_bmsk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  const bool clamp = has_mod(in, "clamp"), wrap = has_mod(in, "wrap");
+  if (clamp == wrap || last_type(in) != ptx::Type::B32 || in.modifiers.size() != 2 || in.operands.size() != 3)
+    return bad(in, ctx);
+  if (!c.dst_reg(in.operands[0], ptx::Type::B32, &out.d[0]) || !c.src(in.operands[1], ptx::Type::U32, &out.s[0]) ||
+      !c.src(in.operands[2], ptx::Type::U32, &out.s[1]))
+    return bad(in, ctx);
+  out.nd = 1;
+  out.ns = 2;
+  out.fn = clamp ? &h_bmsk<true> : &h_bmsk<false>;
+  return true;
+}
+
 }  // namespace
 
 void register_bit_ops(OpTable& t) {
+  t.add("bmsk", lower_bmsk);
   for (const char* o : {"and", "or", "xor", "not", "cnot"}) t.add(o, lower_logic);
   t.add("shl", lower_shift);
   t.add("shr", lower_shift);

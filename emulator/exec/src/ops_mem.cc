@@ -1,9 +1,10 @@
 // ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4.
 //
-// Loads of .s8/.s16 sign-extend into the low 32 bits of the register cell
-// (the widest register such a load may target besides .s64, which the
-// handler never sees: ld.s8 into a 64-bit register is not valid PTX);
-// unsigned and bit loads zero-extend.
+// Signed loads sign-extend to the width of the destination register, as the
+// PTX ISA defines for a register wider than the type (nvcc emits
+// `ld.global.s32 %rd9, [..]`): .s8/.s16 into a 16/32-bit register fill the
+// low 32 bits of the cell (Sext 1), any signed load into a 64-bit register
+// fills all 64 (Sext 2). Unsigned and bit loads zero-extend (Sext 0).
 #include "lower_context.h"
 #include "mem_access.h"
 #include "ops.h"
@@ -48,14 +49,17 @@ inline void store_bits(uint8_t* p, uint64_t v) {
   }
 }
 
-template <uint32_t B, bool Sext>
+template <uint32_t B, int Sext>
 inline uint64_t extend(uint64_t v) {
-  if constexpr (Sext && B == 1) return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
-  if constexpr (Sext && B == 2) return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(v)));
+  if constexpr (Sext == 2 && B == 1) return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int8_t>(v)));
+  if constexpr (Sext == 2 && B == 2) return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int16_t>(v)));
+  if constexpr (Sext == 2 && B == 4) return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v)));
+  if constexpr (Sext == 1 && B == 1) return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
+  if constexpr (Sext == 1 && B == 2) return static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(v)));
   return v;
 }
 
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 void h_ld(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t addr[kWarpSize];
   uint8_t* ptrs[kWarpSize];
@@ -137,7 +141,7 @@ inline bool global_lanes_ok(WarpState& w, const uint64_t* r, uint64_t off) {
 // base (0 for global addresses, which are host addresses) + a lane's address.
 inline uint8_t* host_ptr(uintptr_t base, uint64_t a) { return reinterpret_cast<uint8_t*>(base + a); }
 
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 inline void load_lanes(const LInstr& in, WarpState& w, uintptr_t base, const uint64_t* r, uint64_t off) {
   // Lane l's base register is read before lane l's destinations are written,
   // so a destination that is also the base register is safe.
@@ -175,7 +179,7 @@ inline void store_lanes(const LInstr& in, const WarpState& w, uintptr_t base, co
   }
 }
 
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
   if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
     const uint64_t* r = w.reg(in.s[0].index);
@@ -190,7 +194,7 @@ void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
 
 // A load every active lane makes from the same host address p: load once and
 // broadcast to the active lanes.
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 inline void load_uniform(const LInstr& in, WarpState& w, LaneMask act, const uint8_t* p) {
   for (uint32_t v = 0; v < V; ++v) {
     const uint64_t x = extend<B, Sext>(load_bits<B>(p + v * B));
@@ -199,7 +203,7 @@ inline void load_uniform(const LInstr& in, WarpState& w, LaneMask act, const uin
   }
 }
 
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 void h_ld_global(const LInstr& in, WarpState& w, LaneMask act) {
   if (in.s[0].kind == LOperand::Kind::Imm) {  // a module variable: one address for every lane
     constexpr uint32_t N = B * V;
@@ -221,7 +225,7 @@ void h_ld_global(const LInstr& in, WarpState& w, LaneMask act) {
 
 // ld.param at a constant address (the usual form): every lane reads the same
 // bytes, so check and load once and broadcast.
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 void h_ld_param(const LInstr& in, WarpState& w, LaneMask act) {
   constexpr uint32_t N = B * V;
   const LaunchState& L = *w.block->launch;
@@ -281,7 +285,7 @@ Path path_for(ptx::Space s) {
   }
 }
 
-template <uint32_t B, uint32_t V, bool Sext>
+template <uint32_t B, uint32_t V, int Sext>
 Handler pick_ld3(Path p) {
   switch (p) {
     case Path::Shared: return &h_ld_shared<B, V, Sext>;
@@ -292,12 +296,14 @@ Handler pick_ld3(Path p) {
 }
 
 template <uint32_t B, uint32_t V>
-Handler pick_ld2(bool sext, Path p) {
-  return sext ? pick_ld3<B, V, true>(p) : pick_ld3<B, V, false>(p);
+Handler pick_ld2(int sext, Path p) {
+  if constexpr (B == 8) return pick_ld3<B, V, 0>(p);
+  if constexpr (B == 4) return sext == 2 ? pick_ld3<B, V, 2>(p) : pick_ld3<B, V, 0>(p);
+  return sext == 2 ? pick_ld3<B, V, 2>(p) : sext == 1 ? pick_ld3<B, V, 1>(p) : pick_ld3<B, V, 0>(p);
 }
 
 template <uint32_t B>
-Handler pick_ld1(uint32_t v, bool sext, Path p) {
+Handler pick_ld1(uint32_t v, int sext, Path p) {
   switch (v) {
     case 1: return pick_ld2<B, 1>(sext, p);
     case 2: return pick_ld2<B, 2>(sext, p);
@@ -306,12 +312,13 @@ Handler pick_ld1(uint32_t v, bool sext, Path p) {
   return nullptr;
 }
 
-Handler pick_ld(uint32_t bytes, uint32_t v, bool sext, Path p) {
+// sext: 0 zero-extend, 1 sign-extend to 32 bits, 2 sign-extend to 64 bits.
+Handler pick_ld(uint32_t bytes, uint32_t v, int sext, Path p) {
   switch (bytes) {
     case 1: return pick_ld1<1>(v, sext, p);
     case 2: return pick_ld1<2>(v, sext, p);
-    case 4: return pick_ld1<4>(v, false, p);
-    case 8: return pick_ld1<8>(v, false, p);
+    case 4: return pick_ld1<4>(v, sext, p);
+    case 8: return pick_ld1<8>(v, 0, p);
   }
   return nullptr;
 }
@@ -401,7 +408,13 @@ bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   out.nd = static_cast<uint8_t>(m.vec);
   out.ns = 1;
   out.type = m.type;
-  out.fn = pick_ld(size, m.vec, is_signed_type(m.type), path_for(mr.space));
+  int sext = 0;
+  if (is_signed_type(m.type)) {
+    sext = 1;
+    const ptx::Operand* first = m.vec > 1 ? &d.elems[0] : &d;
+    if (c.reg_bytes(*first) == 8) sext = 2;
+  }
+  out.fn = pick_ld(size, m.vec, sext, path_for(mr.space));
   return out.fn != nullptr;
 }
 
@@ -463,7 +476,7 @@ Handler local_store_handler(ptx::Type t) {
   return nullptr;
 }
 
-Handler local_load_handler(ptx::Type t) { return pick_ld(ptx::type_size(t), 1, is_signed_type(t), Path::General); }
+Handler local_load_handler(ptx::Type t) { return pick_ld(ptx::type_size(t), 1, is_signed_type(t) ? 1 : 0, Path::General); }
 
 void register_mem_ops(OpTable& t) {
   t.add("ld", lower_ld);

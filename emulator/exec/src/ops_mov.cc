@@ -41,7 +41,8 @@ void h_mov_pred(const LInstr& in, WarpState& w, LaneMask act) {
   p = (p & ~act) | (v & act);
 }
 
-// aux: 0 %clock (32-bit), 1 %clock64, 2 %globaltimer, 3 %globaltimer_lo, 4 %globaltimer_hi
+// aux: 0 %clock (32-bit), 1 %clock64, 2 %globaltimer, 3 %globaltimer_lo, 4 %globaltimer_hi,
+// 5 %clock_hi (the upper half of %clock64)
 // %envreg1 / %envreg2: high / low half of the launch's grid-barrier workspace
 // address (aux = 1 / 2). Cooperative groups' grid.sync() reads them.
 void h_mov_envreg(const LInstr& in, WarpState& w, LaneMask act) {
@@ -53,7 +54,7 @@ void h_mov_envreg(const LInstr& in, WarpState& w, LaneMask act) {
 
 void h_mov_time(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t v;
-  if (in.aux <= 1) {
+  if (in.aux <= 1 || in.aux == 5) {
     v = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   } else {
     v = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -61,7 +62,7 @@ void h_mov_time(const LInstr& in, WarpState& w, LaneMask act) {
                                   .count());
   }
   if (in.aux == 0 || in.aux == 3) v &= 0xffffffffu;
-  if (in.aux == 4) v >>= 32;
+  if (in.aux == 4 || in.aux == 5) v >>= 32;
   uint64_t* d = w.reg(in.d[0].index);
   for (LaneMask m = act; m; m &= m - 1) d[std::countr_zero(m)] = v;
 }
@@ -140,8 +141,9 @@ bool lower_mov(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (!c.dst_reg(d, t, &out.d[0])) return bad(in, ctx);
   out.nd = out.ns = 1;
   if (s.kind == ptx::Operand::Kind::Special) {
-    static const char* timers[] = {"%clock", "%clock64", "%globaltimer", "%globaltimer_lo", "%globaltimer_hi"};
-    for (uint32_t i = 0; i < 5; ++i)
+    static const char* timers[] = {"%clock",          "%clock64",        "%globaltimer",
+                                   "%globaltimer_lo", "%globaltimer_hi", "%clock_hi"};
+    for (uint32_t i = 0; i < 6; ++i)
       if (s.name == timers[i]) {
         out.aux = i;
         out.fn = h_mov_time;

@@ -222,11 +222,17 @@ bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
   out->sm = h.ident[7] == 0x33 ? (h.flags & 0xffu) : ((h.flags >> 8) & 0xffu);
   out->kernels.clear();
   static constexpr std::string_view kPrefix = ".nv.info.";
+  static constexpr std::string_view kText = ".text.";
+  std::vector<std::pair<std::string, uint32_t>> text_regs;  // kernel -> registers (sh_info bits 24-31)
   for (size_t i = 1; i < sections.size(); ++i) {
     std::string name;
     if (!section_name(b, sections, shstrndx, sections[i].name, &name)) {
       *error = "section " + std::to_string(i) + " has an invalid name";
       return false;
+    }
+    if (name.size() > kText.size() && name.compare(0, kText.size(), kText) == 0) {
+      text_regs.emplace_back(name.substr(kText.size()), sections[i].info >> 24);
+      continue;
     }
     if (name.size() <= kPrefix.size() || name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
     if (sections[i].type == kShtNobits || !b.has(sections[i].offset, sections[i].size)) {
@@ -245,6 +251,11 @@ bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
   }
   std::sort(out->kernels.begin(), out->kernels.end(),
             [](const CubinKernel& a, const CubinKernel& b) { return a.name < b.name; });
+  for (const auto& [kname, regs] : text_regs) {
+    auto it = std::lower_bound(out->kernels.begin(), out->kernels.end(), kname,
+                               [](const CubinKernel& k, const std::string& n) { return k.name < n; });
+    if (it != out->kernels.end() && it->name == kname) it->num_regs = regs;
+  }
   return true;
 }
 

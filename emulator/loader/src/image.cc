@@ -156,6 +156,26 @@ const PtxEntry* select_ptx(const Image& img, uint32_t device_sm) {
   return best;
 }
 
+uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_t device_sm) {
+  // Rank: a cubin the device would run (same major, minor <= the device's,
+  // the newest first), then any other by distance from the device's SM.
+  auto rank = [device_sm](uint32_t sm) -> uint64_t {
+    if (sm / 10 == device_sm / 10 && sm <= device_sm) return device_sm - sm;
+    const uint32_t dist = sm > device_sm ? sm - device_sm : device_sm - sm;
+    return 1000 + uint64_t{dist} * 2 + (sm > device_sm ? 1 : 0);
+  };
+  uint32_t regs = 0;
+  uint64_t best = UINT64_MAX;
+  for (const CubinInfo& c : img.cubins) {
+    for (const CubinKernel& k : c.kernels) {
+      if (k.name != name || k.num_regs == 0 || rank(c.sm) >= best) continue;
+      best = rank(c.sm);
+      regs = k.num_regs;
+    }
+  }
+  return regs;
+}
+
 std::string no_ptx_message(const Image& img, uint32_t device_sm) {
   std::set<uint32_t> sass, ptx;
   for (const CubinInfo& c : img.cubins) sass.insert(c.sm);

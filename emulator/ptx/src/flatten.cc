@@ -75,7 +75,10 @@ void rename_operand(Operand& o, const std::vector<const Table*>& scopes) {
       lookup(o.name);
       if (!o.pipe.empty()) lookup(o.pipe);
       break;
-    case Operand::Kind::Symbol:
+    case Operand::Kind::Symbol:  // a bare register name may carry a pipe: "r0|p" (CUB's inline asm)
+      if (!o.name.empty()) lookup(o.name);
+      if (!o.pipe.empty()) lookup(o.pipe);
+      break;
     case Operand::Kind::Label:
     case Operand::Kind::Address:
       if (!o.name.empty()) lookup(o.name);

@@ -6,12 +6,12 @@
 
 namespace gpool::emu::rt {
 
-int regs_per_thread(const Function& f) { return std::clamp<int>(static_cast<int>(f.info->num_regs), 16, 255); }
+int regs_per_thread(const Function& f) { return std::clamp<int>(f.num_regs, 1, 255); }
 
 int max_threads_per_block(const Function& f, const Device& d) {
   int limit = std::min<int>(1024, static_cast<int>(f.info->max_threads_per_block ? f.info->max_threads_per_block : 1024));
-  // Registers are allocated per warp; a block must fit in the register file.
-  const int per_warp = regs_per_thread(f) * 32;
+  // Registers are allocated per warp in units of 256; a block must fit in the register file.
+  const int per_warp = static_cast<int>(round_up(static_cast<uint64_t>(regs_per_thread(f)) * 32, 256));
   const int warps = d.prof.regs_per_block / per_warp;
   limit = std::min(limit, std::max(32, warps * 32));
   return limit;

@@ -7,6 +7,7 @@
 #include "gpool/emu/loader/image.h"
 #include "gpool/emu/ptx/parser.h"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace gpool::emu::rt {
@@ -83,7 +84,14 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   m->ctx = ctx;
   m->device = dev;
   m->program = std::move(program);
-  m->ptx_version = static_cast<int>(mod.version_major * 10 + mod.version_minor);
+  // PTX_VERSION is the virtual architecture the PTX targets (75 for .target
+  // sm_75 / compute_75), not the ISA version: CUB picks its tuning policy and
+  // checks it was compiled for it from this value (cudaErrorInvalidDeviceFunction otherwise).
+  m->ptx_version = static_cast<int>(ptx->arch);
+  if (mod.target.rfind("sm_", 0) == 0) {
+    const int t = std::atoi(mod.target.c_str() + 3);
+    if (t > 0) m->ptx_version = t;
+  }
   m->binary_version = static_cast<int>(sm);
   if (CUresult r = place_globals(m.get()); r != CUDA_SUCCESS) {
     for (uint64_t a : m->global_allocs) device_free(a);
@@ -93,6 +101,10 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
     auto f = std::make_unique<Function>();
     f->module = m.get();
     f->info = &k;
+    const uint32_t sass_regs = loader::cubin_register_count(img, k.name, sm);
+    f->num_regs = static_cast<int>(sass_regs != 0 ? sass_regs : k.num_regs);
+    log().debug("kernel {}: {} registers per thread ({})", k.name, f->num_regs,
+                sass_regs != 0 ? "from the cubin" : "estimated from PTX liveness");
     registry().add(f.get());
     m->functions.push_back(std::move(f));
   }

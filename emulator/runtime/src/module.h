@@ -31,6 +31,9 @@ struct Function final : Object {
   Function() : Object(Kind::Function) {}
   Module* module = nullptr;
   const exec::KernelInfo* info = nullptr;  // owned by module->program
+  // Registers per thread (NUM_REGS, occupancy, launch limits): ptxas's count
+  // from a cubin of this kernel in the same image, else info->num_regs.
+  int num_regs = 0;
   std::atomic<int> max_dynamic_shared{-1};  // -1: the default (48 KiB - static)
   std::atomic<int> preferred_carveout{-1};
   std::atomic<int> cache_config{CU_FUNC_CACHE_PREFER_NONE};
@@ -54,7 +57,7 @@ struct Module final : Object {
   std::vector<std::unique_ptr<Function>> functions;
   std::map<std::string, GlobalSym, std::less<>> globals;
   std::vector<uint64_t> global_allocs;  // device allocations holding the globals
-  int ptx_version = 0;     // major*10 + minor
+  int ptx_version = 0;     // the PTX's virtual architecture: 75 for .target sm_75
   int binary_version = 0;  // sm major*10 + minor
 };
 

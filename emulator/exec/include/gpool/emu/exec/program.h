@@ -78,7 +78,8 @@ struct KernelInfo {
   uint32_t param_bytes = 0;          // size of the packed parameter buffer
   uint32_t static_shared_bytes = 0;  // .shared declarations of the kernel and module
   uint32_t local_bytes = 0;          // per-thread .local (stack) bytes
-  uint32_t num_regs = 0;             // lowered register count (reported as NUM_REGS)
+  uint32_t num_regs = 0;             // registers per thread estimated from PTX liveness and launch
+                                     // bounds (reg_demand.h); the runtime prefers a cubin's count
   uint32_t max_threads_per_block = 1024;  // from .maxntid / .reqntid, else 1024
   uint32_t reqntid[3] = {0, 0, 0};
 };

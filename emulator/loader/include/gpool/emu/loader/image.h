@@ -11,7 +11,8 @@
 //   PtxText        NUL-terminated PTX (".version" or a comment first)
 // Fatbin entries compressed with zstd (flag 0x8000) or LZ4 raw blocks
 // (0x2000) are decompressed. The emulator cannot run SASS: ELF cubins give
-// only metadata (parameter layouts from .nv.info EIATTR_KPARAM_INFO).
+// only metadata (parameter layouts from .nv.info EIATTR_KPARAM_INFO, and the
+// register count ptxas allocated to each kernel).
 //
 // Bounds: every read is bounded by `max_size` when the caller knows the size
 // (files) and by the sizes the headers declare; images passed by pointer alone
@@ -41,6 +42,8 @@ struct CubinKernel {
   std::string name;                        // mangled name, from ".nv.info.<name>"
   std::vector<KernelParamLayout> params;   // sorted by ordinal
   uint32_t param_bytes;                    // EIATTR_CBANK_PARAM_SIZE, else end of the last param
+  uint32_t num_regs = 0;  // registers per thread ptxas allocated: sh_info >> 24 of the section
+                          // ".text.<name>" (0: no such section)
 };
 
 struct CubinInfo {
@@ -69,6 +72,12 @@ struct Image {
 // REQUIRES: data readable for max_size bytes, or (max_size == SIZE_MAX) for as
 // many bytes as its headers declare.
 bool parse_image(const void* data, Image* out, std::string* error, size_t max_size = SIZE_MAX);
+
+// The register count ptxas gave kernel `name` in the image's cubin that a
+// device of `device_sm` would run (same major version, the highest minor <=
+// the device's), else in the cubin of the nearest SM. 0 when no cubin
+// describes the kernel.
+uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_t device_sm);
 
 // The PTX entry with the highest arch <= device_sm (the first such entry on
 // ties), or nullptr when there is none.
