@@ -1,6 +1,7 @@
-// Cubin ELF files: their extent from the headers, and per-kernel parameter
+// Cubin ELF files: their extent from the headers, per-kernel parameter
 // layouts from the ".nv.info.<kernel>" sections (EIATTR_KPARAM_INFO,
-// EIATTR_CBANK_PARAM_SIZE).
+// EIATTR_CBANK_PARAM_SIZE), and per-kernel register counts (EIATTR_REGCOUNT
+// in the global ".nv.info", else sh_info >> 24 of ".text.<kernel>").
 #include "internal.h"
 
 #include <algorithm>
@@ -17,6 +18,8 @@ constexpr uint32_t kMaxSections = 1u << 20;
 constexpr uint8_t kFmtNval = 1, kFmtBval = 2, kFmtHval = 3, kFmtSval = 4;
 constexpr uint8_t kAttrKparamInfo = 0x17;
 constexpr uint8_t kAttrCbankParamSize = 0x19;
+constexpr uint8_t kAttrRegcount = 0x2f;  // global .nv.info: {u32 symbol index, u32 registers}
+constexpr uint32_t kShtSymtab = 2;
 
 struct ElfHeader {
   uint8_t ident[16];
@@ -199,6 +202,50 @@ bool parse_nv_info(Bytes s, CubinKernel* k, std::string* error) {
   return true;
 }
 
+
+// Symbol index -> name, from the .symtab section (empty when there is none or it is malformed).
+std::vector<std::string> symbol_names(Bytes b, const std::vector<SectionHeader>& sections) {
+  std::vector<std::string> names;
+  for (const SectionHeader& s : sections) {
+    if (s.type != kShtSymtab || s.link >= sections.size()) continue;
+    const SectionHeader& str = sections[s.link];
+    if (!b.has(s.offset, s.size) || !b.has(str.offset, str.size)) return {};
+    constexpr uint64_t kSymSize = 24;
+    const uint64_t n = std::min<uint64_t>(s.size / kSymSize, kMaxSections);
+    names.resize(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      uint32_t name = 0;
+      std::memcpy(&name, b.data + s.offset + i * kSymSize, 4);
+      if (name >= str.size) continue;
+      const uint8_t* start = b.data + str.offset + name;
+      const void* nul = std::memchr(start, 0, str.size - name);
+      if (nul) names[i].assign(reinterpret_cast<const char*>(start), static_cast<const uint8_t*>(nul) - start);
+    }
+    break;
+  }
+  return names;
+}
+
+// EIATTR_REGCOUNT records of the global .nv.info section: kernel name -> registers.
+void read_regcounts(Bytes s, const std::vector<std::string>& symbols,
+                    std::vector<std::pair<std::string, uint32_t>>* out) {
+  uint64_t off = 0;
+  while (off + 4 <= s.size) {
+    const uint8_t fmt = s.data[off], attr = s.data[off + 1];
+    uint16_t value = 0;
+    std::memcpy(&value, s.data + off + 2, 2);
+    const uint64_t body = fmt == kFmtSval ? value : 0;
+    if ((fmt < kFmtNval || fmt > kFmtSval) || body > s.size - off - 4) return;  // malformed: stop reading
+    if (attr == kAttrRegcount && fmt == kFmtSval && body >= 8) {
+      uint32_t sym = 0, regs = 0;
+      std::memcpy(&sym, s.data + off + 4, 4);
+      std::memcpy(&regs, s.data + off + 8, 4);
+      if (sym < symbols.size() && !symbols[sym].empty()) out->emplace_back(symbols[sym], regs);
+    }
+    off += 4 + body;
+  }
+}
+
 }  // namespace
 
 bool elf_extent(Bytes b, size_t* extent, std::string* error) {
@@ -223,7 +270,10 @@ bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
   out->kernels.clear();
   static constexpr std::string_view kPrefix = ".nv.info.";
   static constexpr std::string_view kText = ".text.";
-  std::vector<std::pair<std::string, uint32_t>> text_regs;  // kernel -> registers (sh_info bits 24-31)
+  // Registers per kernel: EIATTR_REGCOUNT in the global .nv.info (every cubin seen), else
+  // bits 24-31 of sh_info of ".text.<kernel>" (sm_75 cubins; not set in sm_90 ones).
+  std::vector<std::pair<std::string, uint32_t>> text_regs, info_regs;
+  const std::vector<std::string> symbols = symbol_names(b, sections);
   for (size_t i = 1; i < sections.size(); ++i) {
     std::string name;
     if (!section_name(b, sections, shstrndx, sections[i].name, &name)) {
@@ -232,6 +282,10 @@ bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
     }
     if (name.size() > kText.size() && name.compare(0, kText.size(), kText) == 0) {
       text_regs.emplace_back(name.substr(kText.size()), sections[i].info >> 24);
+      continue;
+    }
+    if (name == ".nv.info" && sections[i].type != kShtNobits && b.has(sections[i].offset, sections[i].size)) {
+      read_regcounts(b.sub(sections[i].offset, sections[i].size), symbols, &info_regs);
       continue;
     }
     if (name.size() <= kPrefix.size() || name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
@@ -251,10 +305,12 @@ bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
   }
   std::sort(out->kernels.begin(), out->kernels.end(),
             [](const CubinKernel& a, const CubinKernel& b) { return a.name < b.name; });
-  for (const auto& [kname, regs] : text_regs) {
-    auto it = std::lower_bound(out->kernels.begin(), out->kernels.end(), kname,
-                               [](const CubinKernel& k, const std::string& n) { return k.name < n; });
-    if (it != out->kernels.end() && it->name == kname) it->num_regs = regs;
+  for (const auto* list : {&text_regs, &info_regs}) {  // .nv.info last: it wins
+    for (const auto& [kname, regs] : *list) {
+      auto it = std::lower_bound(out->kernels.begin(), out->kernels.end(), kname,
+                                 [](const CubinKernel& k, const std::string& n) { return k.name < n; });
+      if (it != out->kernels.end() && it->name == kname && regs != 0) it->num_regs = regs;
+    }
   }
   return true;
 }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <tuple>
 
 namespace gpool::emu::loader {
 namespace {
@@ -128,6 +129,36 @@ TEST(LoaderImages, BareCubinsBothArchs) {
       expect_vector_add_layout(img.cubins[0]);
     }
   }
+}
+
+// Registers per thread ptxas allocated, from sh_info >> 24 of ".text.<kernel>".
+// The expected numbers are what `nvcc -cubin -Xptxas -v` (CUDA 13.0) prints for
+// kernels/vector_add.cu: sm_75 vectorAdd 12, mixedParams 10; sm_90 14 and 10.
+TEST(LoaderImages, CubinRegisterCounts) {
+  Image both;
+  for (auto [file, va, mixed] : {std::tuple{"sm75.cubin", 12u, 10u}, std::tuple{"sm90.cubin", 14u, 10u}}) {
+    SCOPED_TRACE(file);
+    Image img = parse_ok(read_image(file));
+    ASSERT_EQ(img.cubins.size(), 1u);
+    const CubinKernel* k = find_kernel(img.cubins[0], kVectorAdd);
+    ASSERT_NE(k, nullptr);
+    EXPECT_EQ(k->num_regs, va);
+    k = find_kernel(img.cubins[0], kMixed);
+    ASSERT_NE(k, nullptr);
+    EXPECT_EQ(k->num_regs, mixed);
+    both.cubins.push_back(img.cubins[0]);
+  }
+  // The cubin a device would run (same major, minor <= its own) wins, else the nearest SM.
+  EXPECT_EQ(cubin_register_count(both, kVectorAdd, 75), 12u);
+  EXPECT_EQ(cubin_register_count(both, kVectorAdd, 90), 14u);
+  EXPECT_EQ(cubin_register_count(both, kVectorAdd, 86), 14u);
+  EXPECT_EQ(cubin_register_count(both, kVectorAdd, 120), 14u);
+  EXPECT_EQ(cubin_register_count(both, kVectorAdd, 70), 12u);
+  EXPECT_EQ(cubin_register_count(both, "noSuchKernel", 75), 0u);
+  // nvcc's default fatbin carries the same sm_75 SASS.
+  Image fat = parse_ok(read_image("default.fatbin"));
+  EXPECT_EQ(cubin_register_count(fat, kVectorAdd, 90), 12u);
+  EXPECT_EQ(cubin_register_count(fat, kMixed, 75), 10u);
 }
 
 TEST(LoaderImages, PtxText) {

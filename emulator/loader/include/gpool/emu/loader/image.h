@@ -42,8 +42,8 @@ struct CubinKernel {
   std::string name;                        // mangled name, from ".nv.info.<name>"
   std::vector<KernelParamLayout> params;   // sorted by ordinal
   uint32_t param_bytes;                    // EIATTR_CBANK_PARAM_SIZE, else end of the last param
-  uint32_t num_regs = 0;  // registers per thread ptxas allocated: sh_info >> 24 of the section
-                          // ".text.<name>" (0: no such section)
+  uint32_t num_regs = 0;  // registers per thread ptxas allocated: EIATTR_REGCOUNT (0x2f) of the
+                          // global .nv.info, else sh_info >> 24 of ".text.<name>" (0: unknown)
 };
 
 struct CubinInfo {
