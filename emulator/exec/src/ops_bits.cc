@@ -378,7 +378,9 @@ bool lower_multi(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
     out.fn = h_prmt;
   } else if (o == "shf" && nsrc == 3) {
     bool right = has_mod(in, "r"), clamp = has_mod(in, "clamp");
-    if (!right && !has_mod(in, "l")) return bad(in, ctx);
+    // shf.{l,r}.{wrap,clamp}.b32: exactly a direction, a mode and the type.
+    if (right == has_mod(in, "l") || clamp == has_mod(in, "wrap") || in.modifiers.size() != 3 || t != ptx::Type::B32)
+      return bad(in, ctx);
     out.fn = right ? (clamp ? &h_shf<true, true> : &h_shf<true, false>) : (clamp ? &h_shf<false, true> : &h_shf<false, false>);
   } else if (o == "lop3" && nsrc == 3) {
     out.fn = h_lop3;
