@@ -242,6 +242,7 @@ NOTES = {
     "bfe": "`u32/s32/u64/s64`",
     "bfi": "`b32/b64`",
     "bfind": "`u32/s32/u64/s64`, `.shiftamt`",
+    "bmsk": "`.clamp/.wrap` `b32`",
     "bra": "`.uni`; divergent branches run the lane groups separately and reconverge",
     "brev": "`b32/b64`",
     "brkpt": "treated as `trap`",
@@ -259,7 +260,7 @@ NOTES = {
     "fma": "`.rn/.rz/.rm/.rp` on `f32` (`.ftz`, `.sat`) and `f64`; `.rn` on `f16/f16x2` (`.ftz`, `.sat`, `.relu`) and `bf16/bf16x2` (`.relu`)",
     "fns": "`b32`",
     "isspacep": "`global/shared/local/const/param`",
-    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No `.v8`, no 128-bit types",
+    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No `.v8`, no 128-bit types",
     "ldu": "as `ld.global`",
     "lop3": "`b32` with any 8-bit LUT",
     "mad": "integer `.lo/.hi/.wide`, `.cc`; float forms are fused multiply-adds like `fma`",
@@ -291,8 +292,8 @@ NOTES = {
     "selp": "every type",
     "set": "integer and float comparisons, `.and/.or/.xor` with a predicate, `.ftz`",
     "setp": "integer, bit and float comparisons (ordered and unordered, `.ftz` on f32/f16), `.and/.or/.xor` with a predicate, two destinations",
-    "shf": "`.l/.r`, `.wrap/.clamp`",
-    "shfl": "`.up/.down/.bfly/.idx`, with or without `.sync`, on 32-bit types, optional predicate result",
+    "shf": "`.l/.r`, `.wrap/.clamp` on `b32` (every form)",
+    "shfl": "`.up/.down/.bfly/.idx`, with or without `.sync`, on 32-bit types, optional predicate result (`d|p`, also with the bare register names of CUB's inline assembly)",
     "shl": "`b16/b32/b64`",
     "shr": "`b/u/s` 16–64",
     "slct": "every type with an `s32`/`f32` selector",
@@ -375,8 +376,9 @@ for op, fams in ops.items():
     add(f"| `{op}` | {fams} | {note} |")
 add("")
 add("Special registers: `%tid`, `%ntid`, `%ctaid`, `%nctaid`, `%laneid`, `%warpid`, `%nwarpid`,")
-add("`%lanemask_*`, `%dynamic_smem_size`, `%total_smem_size`, `%gridid`, `%clock`, `%clock64`,")
-add("`%globaltimer*` (host clocks), `%envreg1/2` (the cooperative-launch grid barrier). Approximated:")
+add("`%lanemask_*`, `%dynamic_smem_size`, `%total_smem_size`, `%gridid`, `%clock`, `%clock_hi`,")
+add("`%clock64`, `%globaltimer`, `%globaltimer_lo/hi` (host clocks), `%envreg1/2` (the")
+add("cooperative-launch grid barrier), and the predefined constant `WARP_SZ` (32). Approximated:")
 add("`%smid` is always 0 and `%nsmid` 1; `%pm*` and other `%envreg*` read 0; cluster registers")
 add("describe a cluster of one block.")
 add("")
