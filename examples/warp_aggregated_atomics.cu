@@ -3,6 +3,8 @@
 // branch) joins coalesced_threads(); the group's rank-0 thread adds the group size to the
 // counter once and shares the old value with shfl, so every thread gets its own slot.
 // Part 2 splits the coalesced group by bucket with labeled_partition and counts per bucket.
+// Blocks of 512 threads, as the sample uses: the sample printed "FAILED" (exit 0) on the
+// emulator when such launches were refused for registers and it did not check the error.
 //
 // Build: nvcc -o warp_aggregated_atomics warp_aggregated_atomics.cu
 // Run:   LD_LIBRARY_PATH=build/emulator ./warp_aggregated_atomics
@@ -38,7 +40,8 @@ __device__ int aggregated_increment_in_bucket(int bucket, int* counters) {
 
 // slot[i] = the position of element i within its bucket; elements >= buckets are skipped.
 __global__ void map_to_buckets(const int* src, int* slot, int* counters, int n, int buckets) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+  cg::grid_group grid = cg::this_grid();  // the sample strides over the grid this way
+  for (int i = static_cast<int>(grid.thread_rank()); i < n; i += static_cast<int>(grid.size())) {
     const int b = src[i];
     if (b < buckets) slot[i] = aggregated_increment_in_bucket(b, counters);
   }
@@ -57,7 +60,7 @@ int main() {
   CHECK(cudaMemset(d_count, 0, buckets * sizeof(int)));
   CHECK(cudaMemset(d_dst, 0, n * sizeof(int)));
 
-  keep_positive<<<8, 256>>>(d_dst, d_count, d_src, n);
+  keep_positive<<<n / 512 + 1, 512>>>(d_dst, d_count, d_src, n);
   CHECK(cudaGetLastError());
   CHECK(cudaDeviceSynchronize());
   int count = 0;
@@ -77,7 +80,7 @@ int main() {
   CHECK(cudaMemcpy(d_src, src.data(), n * sizeof(int), cudaMemcpyHostToDevice));
   CHECK(cudaMemset(d_count, 0, buckets * sizeof(int)));
   CHECK(cudaMemset(d_dst, 0xff, n * sizeof(int)));
-  map_to_buckets<<<8, 256>>>(d_src, d_dst, d_count, n, buckets);
+  map_to_buckets<<<n / 512, 512>>>(d_src, d_dst, d_count, n, buckets);
   CHECK(cudaGetLastError());
   CHECK(cudaDeviceSynchronize());
   std::vector<int> counters(buckets), slots(n);
