@@ -80,6 +80,9 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
       return error(LaunchStatus::Unbound,
                    fmt::format("kernel '{}' uses module variable '{}' that was never placed in device memory",
                                kernel.name, globals_[gi].name));
+  if (kernel.uses_heap && !env.heap)
+    return error(LaunchStatus::InvalidValue,
+                 fmt::format("kernel '{}' calls malloc/free but the launch provides no device heap", kernel.name));
   uint64_t nblocks = uint64_t{g.x} * g.y * g.z;
 
   LaunchState L;
@@ -95,6 +98,7 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   L.shared_bytes = static_cast<uint32_t>(shared);
   L.gridid = g_grid_counter.fetch_add(1, std::memory_order_relaxed);
   L.grid_workspace = params.grid_workspace;
+  L.heap = env.heap;
 
   uint64_t workers = env.threads ? env.threads : default_threads();
   if (params.cooperative) {
