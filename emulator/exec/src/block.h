@@ -102,11 +102,17 @@ void park_at_warp_sync(WarpState& w, LaneMask lanes, LaneMask sync_mask);
 // Parks the lanes `m` of the current group at barrier `id` (resuming at w.pc).
 void park_at_barrier(WarpState& w, int id, LaneMask m, int red_slot, uint8_t red_kind);
 
-// Runs blocks of one launch on one worker thread, reusing its buffers.
+// Runs blocks of one launch on one worker thread, one block at a time,
+// reusing its buffers. A worker may hold several runners whose blocks take
+// turns while their warps spin (launch.cc).
 class BlockRunner {
  public:
   explicit BlockRunner(LaunchState& launch) : launch_(launch) {}
-  void run(uint64_t block_linear);
+  // Sets up block `block_linear`; resume() runs it.
+  void start(uint64_t block_linear);
+  // Runs the block until it finishes or faults (true), or until a pass over
+  // its warps ends with a warp yielding (false: call again later).
+  bool resume();
   uint64_t thread_instructions = 0;
   std::vector<PrintfRecord> printf_records;
 

@@ -11,7 +11,6 @@
 #include <bit>
 #include <cstring>
 #include <fmt/format.h>
-#include <thread>
 
 namespace gpool::emu::exec {
 namespace {
@@ -255,7 +254,7 @@ uint64_t sreg_value(Sreg s, const LaunchState& L, const BlockContext& b, uint32_
 
 }  // namespace
 
-void BlockRunner::run(uint64_t block_linear) {
+void BlockRunner::start(uint64_t block_linear) {
   LaunchState& L = launch_;
   const LoweredKernel& k = *L.k;
   ctx_ = BlockContext{};
@@ -303,6 +302,11 @@ void BlockRunner::run(uint64_t block_linear) {
     }
   }
 
+}
+
+bool BlockRunner::resume() {
+  LaunchState& L = launch_;
+  const LoweredKernel& k = *L.k;
   for (;;) {
     bool all_done = true;
     bool yielded = false;
@@ -312,7 +316,7 @@ void BlockRunner::run(uint64_t block_linear) {
       run_warp(w, k.code.data());
       if (w.stop || L.stop.load(std::memory_order_relaxed)) {
         for (auto& x : warps_) thread_instructions += x.thread_instructions;
-        return;
+        return true;
       }
       yielded |= w.yielded;
       if (!w.done) all_done = false;
@@ -329,12 +333,7 @@ void BlockRunner::run(uint64_t block_linear) {
         released = true;
       }
     }
-    if (yielded) {
-      // Some warp spins, maybe on another block's (another worker's) writes:
-      // give that worker the CPU.
-      std::this_thread::yield();
-      continue;
-    }
+    if (yielded) return false;  // some warp spins, maybe on another block's writes
     if (!released) {
       // Every warp is parked and no barrier can complete: a GPU would hang.
       for (auto& w : warps_) {
@@ -348,6 +347,7 @@ void BlockRunner::run(uint64_t block_linear) {
     }
   }
   for (auto& w : warps_) thread_instructions += w.thread_instructions;
+  return true;
 }
 
 void BlockRunner::release(int id) {
