@@ -3,7 +3,8 @@
 //   1. every thread mallocs a buffer, fills it, reads it back and frees it (several rounds, so
 //      freed memory must be reused);
 //   2. new/delete of objects with a constructor, kept alive across two kernels;
-//   3. exhaustion: a request larger than the heap returns NULL, and the heap still works after.
+//   3. exhaustion: a request larger than the heap returns NULL, and the heap still works after;
+//      once every block is freed, one request for the heap less 16 KiB succeeds (freed blocks merge).
 //
 // Build: nvcc -o device_heap device_heap.cu
 // Run:   LD_LIBRARY_PATH=build/emulator ./device_heap
@@ -52,6 +53,11 @@ __global__ void too_big(unsigned long long bytes, unsigned long long* result) {
   result[1] = reinterpret_cast<unsigned long long>(q);
   free(q);
   free(p);  // free(NULL) does nothing
+  // Everything the earlier kernels allocated is free again: the freed pieces must have merged
+  // back into one range that holds all of the heap but 16 KiB (bytes is twice the heap).
+  void* big = malloc(bytes / 2 - 16384);
+  result[2] = reinterpret_cast<unsigned long long>(big);
+  free(big);
 }
 
 int main() {
@@ -88,14 +94,15 @@ int main() {
 
   // 3. exhaustion returns NULL.
   unsigned long long* d_res = nullptr;
-  CHECK(cudaMalloc(&d_res, 2 * sizeof(unsigned long long)));
+  CHECK(cudaMalloc(&d_res, 3 * sizeof(unsigned long long)));
   too_big<<<1, 1>>>(2 * heap, d_res);
   CHECK(cudaGetLastError());
   CHECK(cudaDeviceSynchronize());
-  unsigned long long res[2];
+  unsigned long long res[3];
   CHECK(cudaMemcpy(res, d_res, sizeof res, cudaMemcpyDeviceToHost));
   if (res[0] != 0) example_fail("malloc of twice the heap returned %llx, expected NULL", res[0]);
   if (res[1] == 0) example_fail("malloc(64) after a refused request returned NULL");
+  if (res[2] == 0) example_fail("malloc of the heap less 16 KiB returned NULL once everything was freed");
   std::printf("exhaustion returns NULL: ok\n");
 
   // The heap size cannot change once a kernel has used the heap.
