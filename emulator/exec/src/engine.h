@@ -93,6 +93,8 @@ struct WarpState {
   static constexpr int32_t kWarpSync = 1001;  // waiting at bar.warp.sync for Group::sync_mask
   // Taken backward branches a warp runs before it yields (see yield_warp in block.h).
   static constexpr uint32_t kSpinBudget = 1024;
+  // Yields in a row of one diverged lane group before it is set aside.
+  static constexpr uint32_t kDeferAfterYields = 4;
   struct Group {
     uint32_t pc = 0;
     LaneMask mask = 0;
@@ -110,7 +112,8 @@ struct WarpState {
   bool done = false;          // every lane exited
   bool yielded = false;       // left the run loop to let other warps run (the block resumes it)
   uint32_t spin_budget = kSpinBudget;  // taken backward branches left before the next yield
-  uint32_t spin_yields = 0;   // yields since the warp last parked, exited or switched lanes
+  uint32_t spin_yields = 0;   // yields in a row of the group spin_mask (see yield_warp)
+  LaneMask spin_mask = 0;
   int npending = 0;           // groups waiting to run, besides the current one
   Group pending[kWarpSize];
   uint8_t* local = nullptr;   // this warp's lanes' .local memory: lane l at local + l * local_stride

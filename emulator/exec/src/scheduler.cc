@@ -122,10 +122,16 @@ void yield_warp(WarpState& w) {
   w.yielded = true;
   w.break_pc = 0;
   // The first yields only let the other warps run: most spinning lanes wait for
-  // another warp. A group that keeps spinning is set aside so that the other
-  // lanes of its own warp run (they may hold what it waits for), as sm_70+
-  // independent thread scheduling guarantees.
-  if (++w.spin_yields < 2 || w.active == 0) return;
+  // another warp. A diverged group that keeps spinning (the same lanes yield
+  // kDeferAfterYields times in a row) is set aside so that the other lanes of
+  // its own warp run (they may hold what it waits for), as sm_70+ independent
+  // thread scheduling guarantees. Rare by design: the lanes set aside lose
+  // their reconvergence with the others.
+  if (w.active != w.spin_mask) {
+    w.spin_mask = w.active;
+    w.spin_yields = 0;
+  }
+  if (++w.spin_yields < WarpState::kDeferAfterYields || w.active == 0) return;
   bool others = false;
   for (int i = 0; i < w.npending; ++i) {
     auto& g = w.pending[i];
