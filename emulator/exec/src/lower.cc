@@ -169,13 +169,26 @@ bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
     k_.arg_area = alloc_local(kCallAreaBytes, 16);
     k_.ret_area = alloc_local(kCallAreaBytes, 16);
     k_.stack_bytes = kCallStackBytes;
-    // Functions whose addresses initialize module variables may be called
-    // through them.
+    // Any function whose address the module takes (in an instruction of any
+    // kernel, or in a module variable's initializer) may be called through a
+    // pointer this kernel loads.
+    auto taken = [&](const std::string& name) {
+      auto it = module_vars_.find(name);
+      if (it != module_vars_.end() && it->second.where == VarBinding::Where::Function)
+        queue_function(static_cast<uint32_t>(it->second.offset));
+    };
     for (auto& g : prog_.globals_)
-      for (auto& r : g.relocs) {
-        auto it = module_vars_.find(r.symbol);
-        if (it != module_vars_.end() && it->second.where == VarBinding::Where::Function)
-          queue_function(static_cast<uint32_t>(it->second.offset));
+      for (auto& r : g.relocs) taken(r.symbol);
+    for (auto& fn : module_.functions)
+      for (auto& st : fn.body) {
+        if (st.kind != ptx::Statement::Kind::Instr) continue;
+        const auto& ops = st.instr.operands;
+        for (size_t i = 0; i < ops.size(); ++i) {
+          if (st.instr.opcode == "call" && i == 1) continue;  // the callee of a direct call
+          if (ops[i].kind == ptx::Operand::Kind::Symbol) taken(ops[i].name);
+          for (auto& e : ops[i].elems)
+            if (e.kind == ptx::Operand::Kind::Symbol) taken(e.name);
+        }
       }
   }
   if (!lower_instance(f, scope)) return false;

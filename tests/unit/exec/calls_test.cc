@@ -68,6 +68,15 @@ constexpr const char* kIndirect = R"(
   ret;
 }
 
+.visible .entry addr(.param .u64 out)
+{
+  .reg .b64 %rd<3>;
+  ld.param.u64 %rd1, [out];
+  mov.u64 %rd2, g;
+  st.global.u64 [%rd1], %rd2;
+  ret;
+}
+
 .visible .entry ind(.param .u64 out, .param .u64 fp)
 {
   .reg .b32 %r<4>;
@@ -100,6 +109,11 @@ TEST(ExecCalls, IndirectCallThroughFunctionAddress) {
   uint64_t none = 0;
   EXPECT_FALSE(p->function_address("ind_missing", &none));
   HostMemory mem;
+  // One kernel takes g's address, another calls through it.
+  auto* fp = mem.alloc<uint64_t>(1);
+  auto r0 = run(*p, "addr", Launch{{1, 1, 1}, {1, 1, 1}}, {fp}, mem);
+  ASSERT_EQ(r0.status, LaunchStatus::Ok) << r0.message;
+  EXPECT_EQ(*fp, g);
   auto* out = mem.alloc<int>(32, -1);
   auto r = run(*p, "ind", Launch{{1, 1, 1}, {32, 1, 1}}, {out, g}, mem);
   ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
