@@ -5,6 +5,12 @@
 // waiting group (the groups merge), parks at a barrier, exits or faults.
 // Groups waiting at lower pcs always run first, so the two sides of an
 // if/else meet again at the join point.
+//
+// Forward progress: a warp also leaves its run loop when it yields
+// (yield_warp: nanosleep, every kSpinBudget taken backward branches); the
+// block then runs its other warps, and BlockRunner::resume returns so the
+// worker can run other resident blocks (launch.cc). Groups parked with
+// kDeferred or kWarpSync wake in wake_parked when nothing else can run.
 #include "block.h"
 
 #include <algorithm>
