@@ -4,12 +4,16 @@
 //   2. a producer/consumer queue between two blocks (the consumer spins on a flag);
 //   3. an arrive/wait barrier that waits with __nanosleep;
 //   4. a spin lock taken by every lane of one warp in turn (a lane spins on a lock another lane
-//      of the same warp holds).
+//      of the same warp holds);
+//   5. cuda::barrier (libcu++) arrive_and_wait between all threads of a block, which polls the
+//      barrier's phase in memory.
 // A scheduler that runs a spinning warp (or lane group) until it stops would hang on each.
 //
 // Build: nvcc -o spin_sync spin_sync.cu
 // Run:   LD_LIBRARY_PATH=build/emulator ./spin_sync
 #include "check.h"
+
+#include <cuda/barrier>
 
 #include <vector>
 
@@ -120,6 +124,23 @@ __global__ void lane_lock_kernel(int* lock, int* counter, int* order, int iters)
   }
 }
 
+// 5. Each round every thread publishes a value, waits at the libcu++ barrier, reads a value
+// another warp published, and waits again before the next round overwrites it.
+__global__ void cuda_barrier_kernel(int* out, int rounds) {
+  __shared__ cuda::barrier<cuda::thread_scope_block> bar;
+  __shared__ int vals[1024];
+  if (threadIdx.x == 0) init(&bar, blockDim.x);
+  __syncthreads();
+  int acc = 0;
+  for (int r = 0; r < rounds; ++r) {
+    vals[threadIdx.x] = static_cast<int>(threadIdx.x) * 3 + r;
+    bar.arrive_and_wait();
+    acc += vals[(threadIdx.x + 37) % blockDim.x];
+    bar.arrive_and_wait();
+  }
+  out[blockIdx.x * blockDim.x + threadIdx.x] = acc;
+}
+
 int main() {
   // 1. warp barrier
   {
@@ -203,6 +224,26 @@ int main() {
       if (seen[t] != iters) example_fail("lane lock: lane %d took the lock %d times, expected %d", t, seen[t], iters);
     CHECK(cudaFree(d_mem));
     std::printf("per-lane spin lock within a warp: ok\n");
+  }
+  // 5. cuda::barrier
+  {
+    const int blocks = 2, threads = 256, rounds = 10;
+    int* d_out = nullptr;
+    CHECK(cudaMalloc(&d_out, blocks * threads * sizeof(int)));
+    cuda_barrier_kernel<<<blocks, threads>>>(d_out, rounds);
+    CHECK(cudaGetLastError());
+    CHECK(cudaDeviceSynchronize());
+    std::vector<int> out(blocks * threads);
+    CHECK(cudaMemcpy(out.data(), d_out, out.size() * sizeof(int), cudaMemcpyDeviceToHost));
+    for (int b = 0; b < blocks; ++b)
+      for (int t = 0; t < threads; ++t) {
+        int want = 0;
+        for (int r = 0; r < rounds; ++r) want += ((t + 37) % threads) * 3 + r;
+        if (out[b * threads + t] != want)
+          example_fail("cuda::barrier: block %d thread %d summed %d, expected %d", b, t, out[b * threads + t], want);
+      }
+    CHECK(cudaFree(d_out));
+    std::printf("cuda::barrier arrive_and_wait: ok\n");
   }
   std::printf("PASS\n");
   return 0;
