@@ -144,7 +144,7 @@ __global__ void cuda_barrier_kernel(int* out, int rounds) {
 int main() {
   // 1. warp barrier
   {
-    const int blocks = 3, threads = 256, nwarps = threads / 32, rounds = 20;
+    const int blocks = 3, threads = 256, nwarps = threads / 32, rounds = 8;
     int* d_out = nullptr;
     CHECK(cudaMalloc(&d_out, blocks * nwarps * sizeof(int)));
     warp_barrier_kernel<<<blocks, threads>>>(d_out, rounds);
@@ -164,7 +164,7 @@ int main() {
   }
   // 2. producer/consumer queue between blocks
   {
-    const int cap = 4, n = 500;
+    const int cap = 8, n = 120;
     int *d_ring = nullptr, *d_ctrl = nullptr;
     CHECK(cudaMalloc(&d_ring, cap * sizeof(int)));
     CHECK(cudaMalloc(&d_ctrl, 3 * sizeof(int)));
@@ -205,7 +205,7 @@ int main() {
   }
   // 4. a spin lock shared by the lanes of one warp
   {
-    const int threads = 32, iters = 3, total = threads * iters;
+    const int threads = 32, iters = 1, total = threads * iters;
     int *d_mem = nullptr;
     CHECK(cudaMalloc(&d_mem, (2 + total) * sizeof(int)));
     CHECK(cudaMemset(d_mem, 0, (2 + total) * sizeof(int)));
