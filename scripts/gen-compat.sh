@@ -237,7 +237,7 @@ NOTES = {
     "add": "integer 16–64 bits, `.sat.s32`, `.cc`; `f32` with `.rn/.rz/.rm/.rp`, `.ftz`, `.sat`; `f64` with `.rn/.rz/.rm/.rp`; `f16/f16x2` `.rn`, `.ftz`, `.sat`; `bf16/bf16x2` `.rn`",
     "addc": "`.cc` carry chain, `u32/s32/u64/s64`",
     "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No 16-bit, `f16x2/bf16x2` or vector atomics. Global atomics are host atomics",
-    "bar": "`bar.sync`/`bar.arrive`/`bar.red.{popc,and,or}` (`u32` or `pred` result), `.aligned`, `.cta`, named barriers with thread counts; `bar.warp.sync` (a no-op: lanes run in lock step)",
+    "bar": "`bar.sync`/`bar.arrive`/`bar.red.{popc,and,or}` (`u32` or `pred` result), `.aligned`, `.cta`, named barriers with thread counts; `bar.warp.sync` (free when its lanes run together; otherwise they wait for the rest of the mask)",
     "barrier": "same forms as `bar` (`barrier.sync`, `.aligned`)",
     "bfe": "`u32/s32/u64/s64`",
     "bfi": "`b32/b64`",
@@ -273,7 +273,7 @@ NOTES = {
     "mov": "registers, immediates, addresses of variables, special registers (see below), vector pack/unpack",
     "mul": "integer `.lo/.hi/.wide`; float as `add`",
     "mul24": "`.lo/.hi`, `u32/s32`",
-    "nanosleep": "yields the worker thread",
+    "nanosleep": "yields the warp to the block's other warps (the worker thread when all spin)",
     "neg": "integer `s16/s32/s64`; float all widths (`.ftz` on f32/f16)",
     "not": "`pred/b16/b32/b64`",
     "and": "`pred/b16/b32/b64`",
@@ -287,7 +287,7 @@ NOTES = {
     "red": "as `atom` without a result",
     "redux": "`.sync`: `add/min/max` on `u32/s32`, `and/or/xor` on `b32`, `min/max` on `f32` (`.abs`, `.NaN`)",
     "rem": "`u/s` 16–64",
-    "ret": "returns from inlined device functions; in a kernel, ends the thread",
+    "ret": "returns from device functions (inlined or real calls); in a kernel, ends the thread",
     "sad": "`u/s` 16–64",
     "selp": "every type",
     "set": "integer and float comparisons, `.and/.or/.xor` with a predicate, `.ftz`",
@@ -359,7 +359,9 @@ add("same tables the loader uses). A registered opcode may still refuse a type o
 add("load then fails naming the full instruction (e.g.")
 add("`unsupported instruction 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' in <kernel> at PTX line N`).")
 add("`call` is handled by the lowering pass itself: direct calls to device functions (inlined),")
-add("`vprintf` (device `printf`) and `__assertfail` (device `assert`).")
+add("recursive calls and indirect calls through function pointers (real calls with a per-thread")
+add("call stack), `vprintf` (device `printf`), `__assertfail` (device `assert`) and `malloc`/`free`")
+add("(the context's device heap, `CU_LIMIT_MALLOC_HEAP_SIZE`).")
 add("")
 add("| opcode | family | coverage |")
 add("| --- | --- | --- |")
@@ -392,9 +394,8 @@ for item in [
     "asynchronous copies and the async proxy: `cp.async`, `cp.async.bulk*`, `cp.reduce.async.bulk*`, "
     "`mbarrier.*`, `griddepcontrol`, `setmaxnreg`;",
     "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",
-    "device-side `malloc`/`free` and any other call to an external function "
-    "(`unsupported call to external function 'malloc'`); dynamic parallelism;",
-    "indirect calls through a function pointer (`call` with a register target) and recursion;",
+    "calls to external functions other than `vprintf`, `__assertfail`, `malloc` and `free` "
+    "(`unsupported call to external function '...'`); dynamic parallelism;",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
     "(`vadd`, `vmad`, ...);",
 ]:

@@ -10,6 +10,7 @@
 #include "lowered.h"
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@ struct LaunchState {
   uint32_t shared_bytes = 0;  // static + dynamic, per block
   uint64_t gridid = 0;
   uint64_t grid_workspace = 0;  // %envreg1:%envreg2 (cooperative launches)
+  DeviceHeap* heap = nullptr;   // malloc/free (set when the kernel uses them)
 
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -89,14 +91,28 @@ Dim3 thread_index(const WarpState& w, int lane);
 // Scheduler (scheduler.cc).
 void run_warp(WarpState& w, const LInstr* code);
 bool reschedule(WarpState& w);
+// Leaves the run loop so the block runs its other warps (nanosleep, a spin
+// loop's backward branches); a warp that keeps yielding also lets its other
+// lane groups run first (independent thread scheduling within the warp).
+void yield_warp(WarpState& w);
+// bar.warp.sync: parks `lanes` (resuming at w.pc) until every lane of
+// `sync_mask` that has not exited waits there too; the last arrival releases
+// them all and goes on.
+void park_at_warp_sync(WarpState& w, LaneMask lanes, LaneMask sync_mask);
 // Parks the lanes `m` of the current group at barrier `id` (resuming at w.pc).
 void park_at_barrier(WarpState& w, int id, LaneMask m, int red_slot, uint8_t red_kind);
 
-// Runs blocks of one launch on one worker thread, reusing its buffers.
+// Runs blocks of one launch on one worker thread, one block at a time,
+// reusing its buffers. A worker may hold several runners whose blocks take
+// turns while their warps spin (launch.cc).
 class BlockRunner {
  public:
   explicit BlockRunner(LaunchState& launch) : launch_(launch) {}
-  void run(uint64_t block_linear);
+  // Sets up block `block_linear`; resume() runs it.
+  void start(uint64_t block_linear);
+  // Runs the block until it finishes or faults (true), or until a pass over
+  // its warps ends with a warp yielding (false: call again later).
+  bool resume();
   uint64_t thread_instructions = 0;
   std::vector<PrintfRecord> printf_records;
 
@@ -109,6 +125,8 @@ class BlockRunner {
   std::vector<LaneMask> preds_;
   std::vector<uint8_t> shared_;
   std::vector<uint8_t> local_;
+  std::unique_ptr<uint8_t[]> stack_;  // real calls' stacks (never read before written: not zeroed)
+  size_t stack_size_ = 0;
   std::vector<WarpState> warps_;
 };
 

@@ -88,10 +88,18 @@ struct WarpState {
 
   // ---- Core scheduler state (scheduler.cc, ops_control.cc). Other families
   // read `active` through their handler argument and must not write these.
+  // Parking places besides the block barriers 0..15 (Group::barrier values).
+  static constexpr int32_t kDeferred = 1000;  // set aside so other lanes of the warp can run
+  static constexpr int32_t kWarpSync = 1001;  // waiting at bar.warp.sync for Group::sync_mask
+  // Taken backward branches a warp runs before it yields (see yield_warp in block.h).
+  static constexpr uint32_t kSpinBudget = 1024;
+  // Yields in a row of one diverged lane group before it is set aside.
+  static constexpr uint32_t kDeferAfterYields = 4;
   struct Group {
     uint32_t pc = 0;
     LaneMask mask = 0;
-    int32_t barrier = -1;  // >= 0: parked at this barrier id until released
+    LaneMask sync_mask = 0;  // kWarpSync: the lanes bar.warp.sync waits for
+    int32_t barrier = -1;  // >= 0: parked at this barrier id (or kDeferred, kWarpSync) until released
     int32_t red_slot = -1; // bar.red destination register slot (-1 none)
     uint8_t red_kind = 0;  // 0 none, 1 popc, 2 and, 3 or
   };
@@ -102,10 +110,16 @@ struct WarpState {
   LaneMask carry = 0;         // per-lane condition code carry (add.cc, addc, ...)
   bool stop = false;          // leave the run loop (fault, barrier, warp done)
   bool done = false;          // every lane exited
+  bool yielded = false;       // left the run loop to let other warps run (the block resumes it)
+  uint32_t spin_budget = kSpinBudget;  // taken backward branches left before the next yield
+  uint32_t spin_yields = 0;   // yields in a row of the group spin_mask (see yield_warp)
+  LaneMask spin_mask = 0;
   int npending = 0;           // groups waiting to run, besides the current one
   Group pending[kWarpSize];
   uint8_t* local = nullptr;   // this warp's lanes' .local memory: lane l at local + l * local_stride
   uint32_t local_stride = 0;  // bytes of .local per thread
+  uint8_t* stack = nullptr;   // real calls' stacks: lane l at stack + l * stack_stride
+  uint32_t stack_stride = 0;  // bytes of call stack per thread
   uint64_t thread_instructions = 0;  // active lanes summed over executed instructions
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
+#include <memory>
 #include <thread>
 
 namespace gpool::emu::exec {
@@ -15,6 +16,8 @@ namespace {
 
 constexpr uint32_t kMaxSharedPerBlock = 227 * 1024;  // sm_90 opt-in limit
 constexpr uint64_t kMaxCooperativeBlocks = 256;
+constexpr uint32_t kAdmitAfterSpins = 8;  // spinning passes before a worker starts another block
+constexpr size_t kMaxResident = 8;        // blocks one worker holds at once
 
 unsigned default_threads() {
   static const unsigned n = [] {
@@ -80,6 +83,9 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
       return error(LaunchStatus::Unbound,
                    fmt::format("kernel '{}' uses module variable '{}' that was never placed in device memory",
                                kernel.name, globals_[gi].name));
+  if (kernel.uses_heap && !env.heap)
+    return error(LaunchStatus::InvalidValue,
+                 fmt::format("kernel '{}' calls malloc/free but the launch provides no device heap", kernel.name));
   uint64_t nblocks = uint64_t{g.x} * g.y * g.z;
 
   LaunchState L;
@@ -95,6 +101,7 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   L.shared_bytes = static_cast<uint32_t>(shared);
   L.gridid = g_grid_counter.fetch_add(1, std::memory_order_relaxed);
   L.grid_workspace = params.grid_workspace;
+  L.heap = env.heap;
 
   uint64_t workers = env.threads ? env.threads : default_threads();
   if (params.cooperative) {
@@ -110,15 +117,50 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   std::atomic<uint64_t> next{0};
   std::vector<std::vector<PrintfRecord>> records(workers);
   std::vector<uint64_t> counts(workers, 0);
+  // A worker runs one block at a time. While that block's warps spin (they
+  // yield pass after pass), the block may wait for a block no worker has
+  // started, as GPUs keep many blocks resident: after kAdmitAfterSpins such
+  // passes the worker starts another block, up to kMaxResident, and the
+  // resident blocks take turns.
   auto work = [&](size_t wi) {
-    BlockRunner runner(L);
-    while (!L.stop.load(std::memory_order_relaxed)) {
+    std::vector<std::unique_ptr<BlockRunner>> runners;  // every runner this worker made
+    std::vector<BlockRunner*> resident, idle;
+    auto admit = [&]() {
       uint64_t blk = next.fetch_add(1, std::memory_order_relaxed);
-      if (blk >= nblocks) break;
-      runner.run(blk);
+      if (blk >= nblocks) return false;
+      if (idle.empty()) {
+        runners.push_back(std::make_unique<BlockRunner>(L));
+        idle.push_back(runners.back().get());
+      }
+      resident.push_back(idle.back());
+      idle.pop_back();
+      resident.back()->start(blk);
+      return true;
+    };
+    size_t cur = 0;
+    uint32_t spins = 0;
+    while (!L.stop.load(std::memory_order_relaxed)) {
+      if (resident.empty() && !admit()) break;
+      if (cur >= resident.size()) cur = 0;
+      BlockRunner* r = resident[cur];
+      if (r->resume()) {
+        idle.push_back(r);
+        resident.erase(resident.begin() + static_cast<std::ptrdiff_t>(cur));
+        spins = 0;
+        continue;
+      }
+      if (++spins >= kAdmitAfterSpins && resident.size() < kMaxResident && admit()) {
+        spins = 0;
+        cur = resident.size() - 1;
+        continue;
+      }
+      std::this_thread::yield();  // the awaited write may come from another worker
+      ++cur;
     }
-    counts[wi] = runner.thread_instructions;
-    records[wi] = std::move(runner.printf_records);
+    for (auto& r : runners) {
+      counts[wi] += r->thread_instructions;
+      for (auto& rec : r->printf_records) records[wi].push_back(std::move(rec));
+    }
   };
   std::vector<std::thread> threads;
   threads.reserve(workers - 1);

@@ -1,6 +1,7 @@
 // Lowering pass: ptx::Module -> ProgramImpl. Walks every kernel, lays out
-// its parameters, shared and local memory, inlines device-function calls and
-// converts each instruction through the OpTable into an LInstr.
+// its parameters, shared and local memory, inlines device-function calls
+// (recursive and indirect ones become real calls, see calls.cc) and converts
+// each instruction through the OpTable into an LInstr.
 #include "lower_context.h"
 #include "ops.h"
 #include "reg_demand.h"
@@ -164,12 +165,50 @@ bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
   if (f.reqntid[0]) maxt = uint64_t{f.reqntid[0]} * std::max(f.reqntid[1], 1u) * std::max(f.reqntid[2], 1u);
   info->max_threads_per_block = static_cast<uint32_t>(std::min<uint64_t>(maxt, 1024));
 
+  if (real_calls_) {
+    k_.sp_slot = new_slot();
+    k_.arg_area = alloc_local(kCallAreaBytes, 16);
+    k_.ret_area = alloc_local(kCallAreaBytes, 16);
+    k_.stack_bytes = kCallStackBytes;
+    // Any function whose address the module takes (in an instruction of any
+    // kernel, or in a module variable's initializer) may be called through a
+    // pointer this kernel loads.
+    auto taken = [&](const std::string& name) {
+      auto it = module_vars_.find(name);
+      if (it != module_vars_.end() && it->second.where == VarBinding::Where::Function)
+        queue_function(static_cast<uint32_t>(it->second.offset));
+    };
+    for (auto& g : prog_.globals_)
+      for (auto& r : g.relocs) taken(r.symbol);
+    for (auto& fn : module_.functions)
+      for (auto& st : fn.body) {
+        if (st.kind != ptx::Statement::Kind::Instr) continue;
+        const auto& ops = st.instr.operands;
+        for (size_t i = 0; i < ops.size(); ++i) {
+          if (st.instr.opcode == "call" && i == 1) continue;  // the callee of a direct call
+          if (ops[i].kind == ptx::Operand::Kind::Symbol) taken(ops[i].name);
+          for (auto& e : ops[i].elems)
+            if (e.kind == ptx::Operand::Kind::Symbol) taken(e.name);
+        }
+      }
+  }
   if (!lower_instance(f, scope)) return false;
   LInstr ex;
   ex.fn = h_exit;
   ex.opname = "exit";
   ex.line = static_cast<uint32_t>(f.line);
   emit(ex);
+  // Real-call functions follow the kernel's body, each once.
+  while (!fn_queue_.empty()) {
+    uint32_t index = fn_queue_.back();
+    fn_queue_.pop_back();
+    if (!fn_entries_.count(index) && !lower_real_function(index)) return false;
+  }
+  for (auto [instr, index] : call_fixups_) k_.code[instr].target = fn_entries_.at(index);
+  if (real_calls_) {
+    k_.fn_entry.assign(module_.functions.size(), UINT32_MAX);
+    for (auto [index, pc] : fn_entries_) k_.fn_entry[index] = pc;
+  }
 
   k_.static_shared = static_cast<uint32_t>(shared_top_);
   k_.dyn_shared_offset = static_cast<uint32_t>(align_up(shared_top_, 16));
@@ -183,6 +222,7 @@ bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
   info->static_shared_bytes = k_.static_shared;
   info->local_bytes = k_.local_bytes;
   info->num_regs = estimate_kernel_registers(module_, f);
+  info->uses_heap = uses_heap_;
   return true;
 }
 
@@ -306,17 +346,26 @@ bool LowerCtx::lower_call(const ptx::Instruction& in, Scope& scope) {
   const auto& rets = in.operands[0];
   const auto& callee = in.operands[1];
   const auto& args = in.operands[2];
-  if (callee.kind != ptx::Operand::Kind::Symbol)
-    return fail(in, "unsupported instruction 'call' (indirect calls through a register)");
-  if (callee.name == "vprintf" || callee.name == "__assertfail") return lower_builtin(in, callee.name, scope);
+  if (callee.kind != ptx::Operand::Kind::Symbol) {
+    if (!real_calls_) return fail(in, "unsupported instruction 'call' (indirect calls through a register)");
+    return lower_real_call(in, scope, nullptr);
+  }
+  if (callee.name == "vprintf" || callee.name == "__assertfail" || callee.name == "malloc" ||
+      callee.name == "free")
+    return lower_builtin(in, callee.name, scope);
   const ptx::Function* fn = nullptr;
   for (auto& f : module_.functions)
     if (f.name == callee.name && !f.is_extern && !f.body.empty()) fn = &f;
   if (!fn) return fail(in, fmt::format("unsupported call to external function '{}'", callee.name));
-  for (Scope* s = &scope; s; s = s->parent)
-    if (s->fn == fn) return fail(in, fmt::format("unsupported recursive call to '{}'", callee.name));
   if (args.elems.size() != fn->params.size() || rets.elems.size() > fn->returns.size())
     return fail(in, fmt::format("call to '{}' passes the wrong number of arguments", callee.name));
+  // Inlining is the fast path; a function already being inlined (recursion)
+  // is called for real.
+  for (Scope* s = &scope; s; s = s->parent)
+    if (s->fn == fn) {
+      if (!real_calls_) return fail(in, fmt::format("unsupported recursive call to '{}'", callee.name));
+      return lower_real_call(in, scope, fn);
+    }
 
   // A guarded call is a call skipped by the lanes whose guard fails.
   uint32_t skip_index = UINT32_MAX;
@@ -386,15 +435,265 @@ bool LowerCtx::lower_call(const ptx::Instruction& in, Scope& scope) {
   return true;
 }
 
+void LowerCtx::queue_function(uint32_t index) {
+  if (fn_entries_.count(index)) return;
+  for (uint32_t q : fn_queue_)
+    if (q == index) return;
+  fn_queue_.push_back(index);
+}
+
+void LowerCtx::emit_local_copy(uint32_t line, uint64_t from, uint64_t to, uint64_t bytes) {
+  LInstr c;
+  c.fn = h_local_copy;
+  c.opname = "call";
+  c.line = line;
+  c.s[0].kind = LOperand::Kind::Imm;
+  c.s[0].imm = from;
+  c.ns = 1;
+  c.aux = static_cast<uint32_t>(to);
+  c.aux2 = static_cast<uint32_t>(bytes);
+  emit(c);
+}
+
+bool LowerCtx::lower_real_call(const ptx::Instruction& in, Scope& scope, const ptx::Function* fn) {
+  const auto& rets = in.operands[0];
+  const auto& args = in.operands[2];
+  const uint32_t line = static_cast<uint32_t>(in.line);
+  uint32_t skip_index = UINT32_MAX;
+  if (in.guard) {
+    ptx::Operand g;
+    g.kind = ptx::Operand::Kind::Register;
+    g.name = *in.guard;
+    LOperand p;
+    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
+    LInstr br;
+    br.fn = h_branch;
+    br.opname = "call";
+    br.line = line;
+    br.guard = static_cast<int32_t>(p.index);
+    br.guard_neg = !in.guard_negated;
+    skip_index = static_cast<uint32_t>(k_.code.size());
+    emit(br);
+  }
+  // Arguments into the argument area, in call layout.
+  uint64_t end = 0;
+  for (size_t i = 0; i < args.elems.size(); ++i) {
+    const auto& a = args.elems[i];
+    uint64_t off = call_layout_next(end);
+    if (a.kind == ptx::Operand::Kind::Symbol) {
+      const VarBinding* b = find_var(a.name);
+      if (!b || b->where != VarBinding::Where::Local)
+        return fail(in, fmt::format("call argument '{}' is not a .param variable", a.name));
+      uint64_t size = fn ? fn->params[i].byte_size() : b->size;
+      end = off + size;
+      if (end > kCallAreaBytes) break;
+      emit_local_copy(line, b->offset, k_.arg_area + off, size);
+      continue;
+    }
+    ptx::Type t = fn ? fn->params[i].type : ptx::Type::None;
+    RegEntry r;
+    if (t == ptx::Type::None && a.kind == ptx::Operand::Kind::Register && reg(a, &r)) t = r.type;
+    uint32_t size = ptx::type_size(t);
+    if (!size) return fail(in, "call argument of unknown size");
+    end = off + size;
+    if (end > kCallAreaBytes) break;
+    LInstr st;
+    st.line = line;
+    st.opname = "st.param";
+    st.fn = local_store_handler(t);
+    st.aux = static_cast<uint32_t>(ptx::Space::Local);
+    st.type = t;
+    st.ns = 2;
+    st.s[0].kind = LOperand::Kind::Imm;
+    st.s[0].imm = k_.arg_area + off;
+    cur_ = &st;
+    cur_index_ = static_cast<uint32_t>(k_.code.size());
+    bool ok = src(a, t, &st.s[1]);
+    cur_ = nullptr;
+    if (!ok || !st.fn) return fail(in, "unsupported call argument");
+    emit(st);
+  }
+  if (end > kCallAreaBytes)
+    return fail(in, fmt::format("unsupported call passing more than {} bytes of arguments", kCallAreaBytes));
+
+  LInstr c;
+  c.line = line;
+  c.opname = "call";
+  if (fn) {
+    uint32_t index = static_cast<uint32_t>(fn - module_.functions.data());
+    c.fn = h_call;
+    call_fixups_.emplace_back(static_cast<uint32_t>(k_.code.size()), index);
+    queue_function(index);
+  } else {
+    c.fn = h_call_indirect;
+    cur_ = &c;
+    cur_index_ = static_cast<uint32_t>(k_.code.size());
+    bool ok = src(in.operands[1], ptx::Type::U64, &c.s[0]);
+    cur_ = nullptr;
+    if (!ok || c.s[0].kind != LOperand::Kind::Reg) return fail(in, "unsupported indirect call target");
+    c.ns = 1;
+  }
+  emit(c);
+
+  // Results out of the result area.
+  end = 0;
+  for (size_t i = 0; i < rets.elems.size(); ++i) {
+    const auto& r = rets.elems[i];
+    uint64_t off = call_layout_next(end);
+    if (r.kind == ptx::Operand::Kind::Symbol) {
+      const VarBinding* b = find_var(r.name);
+      if (!b || b->where != VarBinding::Where::Local)
+        return fail(in, fmt::format("call result '{}' is not a .param variable", r.name));
+      uint64_t size = fn ? fn->returns[i].byte_size() : b->size;
+      end = off + size;
+      if (end > kCallAreaBytes) return fail(in, "unsupported call returning too many bytes");
+      emit_local_copy(line, k_.ret_area + off, b->offset, size);
+      continue;
+    }
+    ptx::Type t = fn ? fn->returns[i].type : ptx::Type::None;
+    RegEntry re;
+    if (t == ptx::Type::None && r.kind == ptx::Operand::Kind::Register && reg(r, &re)) t = re.type;
+    uint32_t size = ptx::type_size(t);
+    if (!size) return fail(in, "call result of unknown size");
+    end = off + size;
+    if (end > kCallAreaBytes) return fail(in, "unsupported call returning too many bytes");
+    LInstr ld;
+    ld.line = line;
+    ld.opname = "ld.param";
+    ld.fn = local_load_handler(t);
+    ld.aux = static_cast<uint32_t>(ptx::Space::Local);
+    ld.type = t;
+    ld.nd = 1;
+    ld.ns = 1;
+    ld.s[0].kind = LOperand::Kind::Imm;
+    ld.s[0].imm = k_.ret_area + off;
+    if (!dst_reg(r, t, &ld.d[0]) || !ld.fn) return fail(in, "unsupported call result");
+    emit(ld);
+  }
+  (void)scope;
+  if (skip_index != UINT32_MAX) k_.code[skip_index].target = static_cast<uint32_t>(k_.code.size());
+  return true;
+}
+
+bool LowerCtx::lower_real_function(uint32_t index) {
+  const ptx::Function& fn = module_.functions[index];
+  if (fn.is_extern || fn.body.empty() || fn.is_entry) {
+    ptx::Instruction fake;
+    fake.line = fn.line;
+    return fail(fake, fmt::format("unsupported call to '{}' through a function pointer or recursion (no body)",
+                                  fn.name));
+  }
+  CallFrame f;
+  uint32_t fi = static_cast<uint32_t>(k_.frames.size());
+  k_.frames.emplace_back();
+  f.slot_lo = k_.num_slots;
+  f.pred_lo = k_.num_preds;
+  local_top_ = align_up(local_top_, 16);
+  f.local_lo = local_top_;
+  Scope sc;
+  sc.fn = &fn;
+  sc.frame = static_cast<int32_t>(fi);
+  auto block = [&](const std::vector<ptx::VarDecl>& decls, uint64_t* off, uint64_t* bytes) {
+    std::vector<uint64_t> at;
+    uint64_t end = 0;
+    for (auto& d : decls) {
+      at.push_back(call_layout_next(end));
+      end = at.back() + d.byte_size();
+    }
+    *bytes = end;
+    *off = alloc_local(std::max<uint64_t>(end, 1), 16);
+    for (size_t i = 0; i < decls.size(); ++i) {
+      VarBinding b;
+      b.where = VarBinding::Where::Local;
+      b.offset = *off + at[i];
+      b.size = decls[i].byte_size();
+      sc.vars[decls[i].name] = b;
+    }
+    return end <= kCallAreaBytes;
+  };
+  bool fits = block(fn.params, &f.param_off, &f.param_bytes);
+  fits = block(fn.returns, &f.ret_off, &f.ret_bytes) && fits;
+  if (!fits) {
+    ptx::Instruction fake;
+    fake.line = fn.line;
+    return fail(fake, fmt::format("unsupported real call to '{}': parameters or results over {} bytes", fn.name,
+                                  kCallAreaBytes));
+  }
+  fn_entries_[index] = static_cast<uint32_t>(k_.code.size());
+  LInstr en;
+  en.fn = h_enter;
+  en.aux = fi;
+  en.opname = prog_.intern(fn.name);
+  en.line = static_cast<uint32_t>(fn.line);
+  emit(en);
+  if (!lower_instance(fn, sc)) return false;
+  LInstr rt;
+  rt.fn = h_ret;
+  rt.aux = fi;
+  rt.opname = "ret";
+  rt.line = static_cast<uint32_t>(fn.line);
+  emit(rt);
+  f.slot_hi = k_.num_slots;
+  f.pred_hi = k_.num_preds;
+  f.local_hi = local_top_;
+  f.bytes = 8 * uint64_t{f.slot_hi - f.slot_lo} + 8 * ((uint64_t{f.pred_hi - f.pred_lo} + 63) / 64) +
+            align_up(f.local_hi - f.local_lo, 8);
+  k_.frames[fi] = f;
+  return true;
+}
+
+bool needs_real_calls(const ptx::Module& module) {
+  std::unordered_map<std::string, uint32_t> index;
+  for (uint32_t i = 0; i < module.functions.size(); ++i)
+    if (!module.functions[i].body.empty()) index[module.functions[i].name] = i;
+  std::vector<std::vector<uint32_t>> callees(module.functions.size());
+  for (uint32_t i = 0; i < module.functions.size(); ++i)
+    for (auto& st : module.functions[i].body) {
+      if (st.kind != ptx::Statement::Kind::Instr || st.instr.opcode != "call" || st.instr.operands.size() < 2)
+        continue;
+      const auto& callee = st.instr.operands[1];
+      if (callee.kind == ptx::Operand::Kind::Register) return true;  // indirect
+      auto it = index.find(callee.name);
+      if (it != index.end()) callees[i].push_back(it->second);
+    }
+  // A cycle in the direct call graph is recursion (iterative DFS, 3 colours).
+  std::vector<uint8_t> colour(module.functions.size(), 0);
+  for (uint32_t root = 0; root < module.functions.size(); ++root) {
+    if (colour[root]) continue;
+    std::vector<std::pair<uint32_t, size_t>> stack{{root, 0}};
+    colour[root] = 1;
+    while (!stack.empty()) {
+      auto& [v, next] = stack.back();
+      if (next == callees[v].size()) {
+        colour[v] = 2;
+        stack.pop_back();
+        continue;
+      }
+      uint32_t u = callees[v][next++];
+      if (colour[u] == 1) return true;
+      if (colour[u] == 0) {
+        colour[u] = 1;
+        stack.emplace_back(u, 0);
+      }
+    }
+  }
+  return false;
+}
+
 bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name, Scope& scope) {
   const auto& rets = in.operands[0];
   const auto& args = in.operands[2];
-  size_t want = name == "vprintf" ? 2 : 5;
+  const bool heap = name == "malloc" || name == "free";
+  size_t want = name == "vprintf" ? 2 : heap ? 1 : 5;
   if (args.elems.size() != want) return fail(in, fmt::format("call to '{}' with {} arguments", name, args.elems.size()));
+  if (name == "free" && !rets.elems.empty()) return fail(in, "call to 'free' with a result");
+  const ptx::Type ret_type = name == "malloc" ? ptx::Type::B64 : ptx::Type::B32;
+  const uint32_t ret_size = ptx::type_size(ret_type);
   LInstr li;
   li.line = static_cast<uint32_t>(in.line);
   li.opname = prog_.intern(name);
-  li.fn = name == "vprintf" ? h_vprintf : h_assertfail;
+  li.fn = name == "vprintf" ? h_vprintf : name == "malloc" ? h_malloc : name == "free" ? h_free : h_assertfail;
+  if (heap) uses_heap_ = true;
   ptx::VarDecl pdecl;
   pdecl.type = ptx::Type::B64;
   for (size_t i = 0; i < want; ++i) {
@@ -414,10 +713,11 @@ bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name
     const auto& r = rets.elems[0];
     if (r.kind == ptx::Operand::Kind::Symbol) {
       const VarBinding* b = find_var(r.name);
-      if (!b || b->where != VarBinding::Where::Local) return fail(in, "vprintf result is not a .param variable");
+      if (!b || b->where != VarBinding::Where::Local)
+        return fail(in, fmt::format("{} result is not a .param variable", name));
       ret_off = b->offset;
     } else {
-      ret_off = alloc_local(4, 4);
+      ret_off = alloc_local(ret_size, ret_size);
       reg_ret = &r;
     }
     li.aux = static_cast<uint32_t>(ret_off);
@@ -437,15 +737,15 @@ bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name
     LInstr ld;
     ld.line = li.line;
     ld.opname = "ld.param";
-    ld.fn = local_load_handler(ptx::Type::B32);
+    ld.fn = local_load_handler(ret_type);
     ld.aux = static_cast<uint32_t>(ptx::Space::Local);
-    ld.type = ptx::Type::B32;
+    ld.type = ret_type;
     ld.nd = ld.ns = 1;
     ld.s[0].kind = LOperand::Kind::Imm;
     ld.s[0].imm = ret_off;
     ld.guard = li.guard;
     ld.guard_neg = li.guard_neg;
-    if (!dst_reg(*reg_ret, ptx::Type::B32, &ld.d[0])) return fail(in, "unsupported vprintf result");
+    if (!dst_reg(*reg_ret, ret_type, &ld.d[0])) return fail(in, fmt::format("unsupported {} result", name));
     emit(ld);
   }
   return true;
@@ -478,6 +778,8 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
   register_float_ops(table);
   register_cvt_ops(table);
   register_warp_ops(table);
+  const bool real_calls = needs_real_calls(module);
+  for (auto& f : module.functions) prog->functions_.push_back(f.is_extern || f.body.empty() ? std::string() : f.name);
 
   for (auto& f : module.functions) {
     if (!f.is_entry || f.is_extern) continue;
@@ -485,6 +787,7 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
     prog->lowered_.emplace_back();
     KernelInfo info;
     LowerCtx ctx(*prog, module, table, index, prog->lowered_.back(), &err);
+    if (real_calls) ctx.enable_real_calls();
     if (!ctx.lower_kernel(f, &info)) {
       if (err.empty()) err = "lowering of kernel '" + f.name + "' failed";
       if (error) *error = err;
@@ -499,6 +802,15 @@ const KernelInfo* Program::find_kernel(std::string_view name) const {
   for (auto& k : kernels())
     if (k.name == name) return &k;
   return nullptr;
+}
+
+bool ProgramImpl::function_address(std::string_view name, uint64_t* out) const {
+  for (size_t i = 0; i < functions_.size(); ++i)
+    if (!functions_[i].empty() && functions_[i] == name) {
+      *out = kFunctionWindow + i;
+      return true;
+    }
+  return false;
 }
 
 void ProgramImpl::bind_global(std::string_view name, uint64_t device_address) {

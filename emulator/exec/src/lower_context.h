@@ -54,6 +54,7 @@ struct Scope {
   std::unordered_map<std::string, VarBinding> vars;
   std::unordered_map<std::string, uint32_t> labels;
   std::vector<std::pair<uint32_t, std::string>> fixups;  // (instr, label); "" = end of instance
+  int32_t frame = -1;  // the body of a real-call function: its LoweredKernel::frames index
 };
 
 class LowerCtx final : public LowerContext {
@@ -72,7 +73,16 @@ class LowerCtx final : public LowerContext {
   // Records that the instruction being lowered ends the current function
   // instance (ret inside an inlined device function).
   void target_instance_end();
-  bool in_kernel_body() const { return scope_ && scope_->parent == nullptr; }
+  bool in_kernel_body() const { return scope_ && scope_->parent == nullptr && scope_->frame < 0; }
+  // The CallFrame index when lowering the body of a real-call function, else -1.
+  int32_t real_frame() const { return scope_ ? scope_->frame : -1; }
+  // The module needs real calls (recursion or indirect calls): set up the
+  // call stack. Call before lower_kernel.
+  void enable_real_calls() { real_calls_ = true; }
+  // Module function `index` may be called indirectly: give it an entry.
+  void address_taken(uint32_t index) {
+    if (real_calls_) queue_function(index);
+  }
   // Resolves [reg+off], [sym+off], [imm] for an access in `space` (as
   // written). `base` must point into the LInstr being lowered (global
   // addresses are patched in place by bind_global).
@@ -95,6 +105,12 @@ class LowerCtx final : public LowerContext {
   bool lower_instr(const ptx::Instruction& in, Scope& scope);
   bool lower_call(const ptx::Instruction& in, Scope& scope);
   bool lower_builtin(const ptx::Instruction& in, const std::string& name, Scope& scope);
+  // A call through the call stack: to `fn`, or through the function pointer
+  // in the callee register when fn is null.
+  bool lower_real_call(const ptx::Instruction& in, Scope& scope, const ptx::Function* fn);
+  bool lower_real_function(uint32_t index);
+  void queue_function(uint32_t index);
+  void emit_local_copy(uint32_t line, uint64_t from, uint64_t to, uint64_t bytes);
   // Local offset holding argument `arg` (a param symbol is aliased, a value
   // is stored into a fresh local slot by an emitted st.local).
   bool arg_to_local(const ptx::Instruction& in, const ptx::Operand& arg, const ptx::VarDecl* decl,
@@ -124,7 +140,16 @@ class LowerCtx final : public LowerContext {
   std::unordered_set<uint32_t> globals_used_;
   uint64_t local_top_ = 0;
   uint64_t shared_top_ = 0;
+  bool uses_heap_ = false;  // calls malloc or free
+  bool real_calls_ = false;
+  std::unordered_map<uint32_t, uint32_t> fn_entries_;           // module function -> entry pc
+  std::vector<uint32_t> fn_queue_;                               // waiting to be lowered
+  std::vector<std::pair<uint32_t, uint32_t>> call_fixups_;      // (h_call instr, module function)
 };
+
+// True when `module` has recursive or indirect device-function calls, which
+// need the call stack (lower.cc).
+bool needs_real_calls(const ptx::Module& module);
 
 // Converts an immediate operand to the raw bits of type `t`. False when the
 // literal cannot be used as that type.

@@ -228,7 +228,8 @@ bool LowerCtx::symbol_value(const ptx::Operand& op, LOperand* out, bool generic)
       out->imm = b->offset + (generic ? kParamWindow : 0);
       return true;
     case VarBinding::Where::Function:
-      out->imm = b->offset;
+      out->imm = kFunctionWindow + b->offset;
+      address_taken(static_cast<uint32_t>(b->offset));
       return true;
   }
   return false;

@@ -34,5 +34,18 @@ void h_exit(const LInstr& in, WarpState& w, LaneMask act);
 void h_vprintf(const LInstr& in, WarpState& w, LaneMask act);
 // __assertfail: s[0..3] = Imm local offsets of message, file, line, function.
 void h_assertfail(const LInstr& in, WarpState& w, LaneMask act);
+// malloc / free on the launch's device heap (builtins_heap.cc): s[0] = Imm
+// local offset of the argument; malloc: aux2 = 1 when aux holds the local
+// offset of the 64-bit result.
+void h_malloc(const LInstr& in, WarpState& w, LaneMask act);
+void h_free(const LInstr& in, WarpState& w, LaneMask act);
+// Real calls (calls.cc). h_call: direct call to pc `target`; h_call_indirect:
+// s[0] = function pointer register; h_enter / h_ret: aux = CallFrame index;
+// h_local_copy: aux2 bytes from local offset s[0].imm to local offset aux.
+void h_call(const LInstr& in, WarpState& w, LaneMask act);
+void h_call_indirect(const LInstr& in, WarpState& w, LaneMask act);
+void h_enter(const LInstr& in, WarpState& w, LaneMask act);
+void h_ret(const LInstr& in, WarpState& w, LaneMask act);
+void h_local_copy(const LInstr& in, WarpState& w, LaneMask act);
 
 }  // namespace gpool::emu::exec

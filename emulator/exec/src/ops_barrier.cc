@@ -50,7 +50,14 @@ void h_bar(const LInstr& in, WarpState& w, LaneMask act) {
   park_at_barrier(w, static_cast<int>(id), act, slot, static_cast<uint8_t>(in.aux2));
 }
 
-void h_nop(const LInstr&, WarpState&, LaneMask) {}
+// bar.warp.sync: free when every lane of the mask is in the running group (the
+// common, converged case); otherwise the lanes wait for the rest of the mask.
+void h_warp_sync(const LInstr& in, WarpState& w, LaneMask act) {
+  LaneMask mask = static_cast<LaneMask>(w.get(in.s[0], std::countr_zero(act)));
+  LaneMask need = mask & w.valid & ~w.exited;
+  if ((need & ~act) == 0) return;
+  park_at_warp_sync(w, act, mask);
+}
 
 void h_fence(const LInstr&, WarpState&, LaneMask) { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
@@ -73,8 +80,10 @@ bool lower_bar(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   }
   if (kind.empty()) kind = "sync";  // "bar 0" is bar.sync 0
   if (kind == "warp") {
-    out.fn = h_nop;  // lanes of a warp already run in lock step on their group
-    return in.operands.size() == 1 || bad(in, ctx);
+    if (in.operands.size() != 1 || !c.src(in.operands[0], ptx::Type::U32, &out.s[0])) return bad(in, ctx);
+    out.ns = 1;
+    out.fn = h_warp_sync;
+    return true;
   }
   size_t first = 0;
   if (kind == "red") {

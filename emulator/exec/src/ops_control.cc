@@ -1,12 +1,12 @@
 // Control flow: bra (divergent or uniform), ret, exit, trap, brkpt,
 // nanosleep, pmevent. Calls are inlined by the lowering pass (lower.cc).
+// Backward branches and nanosleep yield spinning warps (scheduler.cc).
 #include "block.h"
 #include "lower_context.h"
 #include "ops.h"
 
 #include <bit>
 #include <fmt/format.h>
-#include <thread>
 
 namespace gpool::emu::exec {
 
@@ -14,6 +14,20 @@ void push_group(WarpState& w, uint32_t pc, LaneMask mask);  // scheduler.cc
 
 void h_branch(const LInstr& in, WarpState& w, LaneMask act) {
   LaneMask rest = w.active & ~act;
+  if (in.target < w.pc && --w.spin_budget == 0) [[unlikely]] {
+    // A loop's back edge: a spin loop waiting for another warp must let it run.
+    // Divergent branches first split the group, below, then yield.
+    if (rest == 0) {
+      w.pc = in.target;
+      yield_warp(w);
+      return;
+    }
+    push_group(w, w.pc, rest);
+    w.pc = in.target;
+    w.active = act;
+    yield_warp(w);
+    return;
+  }
   if (rest == 0) {
     w.pc = in.target;
     return;
@@ -53,7 +67,9 @@ void h_trap(const LInstr& in, WarpState& w, LaneMask act) {
 
 void h_nop(const LInstr&, WarpState&, LaneMask) {}
 
-void h_nanosleep(const LInstr&, WarpState&, LaneMask) { std::this_thread::yield(); }
+// The sleeping warp lets the block's other warps run; the block gives up the
+// CPU when all its warps wait (BlockRunner::run).
+void h_nanosleep(const LInstr&, WarpState& w, LaneMask) { yield_warp(w); }
 
 bool lower_bra(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   auto& c = static_cast<LowerCtx&>(ctx);
@@ -70,6 +86,9 @@ bool lower_ret(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
     if (m != "uni") return bad(in, ctx);
   if (c.in_kernel_body()) {
     out.fn = h_exit;
+  } else if (c.real_frame() >= 0) {
+    out.fn = h_ret;
+    out.aux = static_cast<uint32_t>(c.real_frame());
   } else {
     c.target_instance_end();
     out.fn = h_branch;

@@ -5,6 +5,12 @@
 // waiting group (the groups merge), parks at a barrier, exits or faults.
 // Groups waiting at lower pcs always run first, so the two sides of an
 // if/else meet again at the join point.
+//
+// Forward progress: a warp also leaves its run loop when it yields
+// (yield_warp: nanosleep, every kSpinBudget taken backward branches); the
+// block then runs its other warps, and BlockRunner::resume returns so the
+// worker can run other resident blocks (launch.cc). Groups parked with
+// kDeferred or kWarpSync wake in wake_parked when nothing else can run.
 #include "block.h"
 
 #include <algorithm>
@@ -38,12 +44,39 @@ void push_group(WarpState& w, uint32_t pc, LaneMask mask) {
   w.pending[w.npending++] = g;
 }
 
+// Nothing of the warp can run: lanes set aside by yield_warp run again, and
+// lanes waiting at bar.warp.sync go on once every lane they wait for that has
+// not exited is waiting with them. True when a group became runnable.
+bool wake_parked(WarpState& w) {
+  bool woke = false;
+  LaneMask at_sync = 0;
+  for (int i = 0; i < w.npending; ++i) {
+    auto& g = w.pending[i];
+    if (g.barrier == WarpState::kDeferred) {
+      g.barrier = -1;
+      woke = true;
+    } else if (g.barrier == WarpState::kWarpSync) {
+      at_sync |= g.mask;
+    }
+  }
+  if (woke || at_sync == 0) return woke;
+  for (int i = 0; i < w.npending; ++i) {
+    auto& g = w.pending[i];
+    if (g.barrier == WarpState::kWarpSync && (g.sync_mask & w.valid & ~w.exited & ~at_sync) == 0) {
+      g.barrier = -1;
+      woke = true;
+    }
+  }
+  return woke;
+}
+
 bool reschedule(WarpState& w) {
-  if (w.stop) return false;
+  if (w.stop || w.yielded) return false;
   for (;;) {
     int m = min_runnable(w);
     if (w.active == 0) {
       if (m < 0) {
+        if (wake_parked(w)) continue;
         w.break_pc = 0;
         w.done = w.npending == 0;
         return false;
@@ -90,6 +123,62 @@ void run_warp(WarpState& w, const LInstr* code) {
   w.thread_instructions += count;
 }
 
+void yield_warp(WarpState& w) {
+  w.spin_budget = WarpState::kSpinBudget;
+  w.yielded = true;
+  w.break_pc = 0;
+  // The first yields only let the other warps run: most spinning lanes wait for
+  // another warp. A diverged group that keeps spinning (the same lanes yield
+  // kDeferAfterYields times in a row) is set aside so that the other lanes of
+  // its own warp run (they may hold what it waits for), as sm_70+ independent
+  // thread scheduling guarantees. Rare by design: the lanes set aside lose
+  // their reconvergence with the others.
+  if (w.active != w.spin_mask) {
+    w.spin_mask = w.active;
+    w.spin_yields = 0;
+  }
+  if (++w.spin_yields < WarpState::kDeferAfterYields || w.active == 0) return;
+  bool others = false;
+  for (int i = 0; i < w.npending; ++i) {
+    auto& g = w.pending[i];
+    if (g.barrier == WarpState::kDeferred) g.barrier = -1;
+    others |= g.barrier < 0;
+  }
+  if (!others) return;
+  WarpState::Group g;
+  g.pc = w.pc;
+  g.mask = w.active;
+  g.barrier = WarpState::kDeferred;
+  w.pending[w.npending++] = g;
+  w.active = 0;
+  w.spin_yields = 0;
+}
+
+void park_at_warp_sync(WarpState& w, LaneMask lanes, LaneMask sync_mask) {
+  LaneMask need = sync_mask & w.valid & ~w.exited;
+  LaneMask waiting = lanes;
+  for (int i = 0; i < w.npending; ++i)
+    if (w.pending[i].barrier == WarpState::kWarpSync) waiting |= w.pending[i].mask;
+  if ((need & ~waiting) == 0) {
+    // The last lane arrived: everyone waiting goes on (merging where pcs meet).
+    for (int i = 0; i < w.npending; ++i)
+      if (w.pending[i].barrier == WarpState::kWarpSync) {
+        w.pending[i].barrier = -1;
+        w.break_pc = 0;
+      }
+    return;
+  }
+  WarpState::Group g;
+  g.pc = w.pc;
+  g.mask = lanes;
+  g.sync_mask = sync_mask;
+  g.barrier = WarpState::kWarpSync;
+  w.pending[w.npending++] = g;
+  w.active &= ~lanes;
+  w.spin_yields = 0;
+  w.break_pc = 0;
+}
+
 void park_at_barrier(WarpState& w, int id, LaneMask m, int red_slot, uint8_t red_kind) {
   WarpState::Group g;
   g.pc = w.pc;
@@ -99,6 +188,7 @@ void park_at_barrier(WarpState& w, int id, LaneMask m, int red_slot, uint8_t red
   g.red_kind = red_kind;
   w.pending[w.npending++] = g;
   w.active &= ~m;
+  w.spin_yields = 0;
   w.block->bars[id].waiting++;
   w.break_pc = 0;
 }
@@ -176,7 +266,7 @@ uint64_t sreg_value(Sreg s, const LaunchState& L, const BlockContext& b, uint32_
 
 }  // namespace
 
-void BlockRunner::run(uint64_t block_linear) {
+void BlockRunner::start(uint64_t block_linear) {
   LaunchState& L = launch_;
   const LoweredKernel& k = *L.k;
   ctx_ = BlockContext{};
@@ -196,6 +286,11 @@ void BlockRunner::run(uint64_t block_linear) {
   local_.assign(static_cast<size_t>(nwarps) * kWarpSize * k.local_bytes, 0);
   regs_.assign(static_cast<size_t>(nwarps) * k.num_slots * kWarpSize, 0);
   preds_.assign(static_cast<size_t>(nwarps) * std::max<uint32_t>(k.num_preds, 1), 0);
+  const size_t stack_bytes = static_cast<size_t>(nwarps) * kWarpSize * k.stack_bytes;
+  if (stack_bytes > stack_size_) {
+    stack_.reset(new uint8_t[stack_bytes]);
+    stack_size_ = stack_bytes;
+  }
   warps_.assign(nwarps, WarpState{});
   for (uint32_t i = 0; i < nwarps; ++i) {
     WarpState& w = warps_[i];
@@ -209,25 +304,37 @@ void BlockRunner::run(uint64_t block_linear) {
     w.pc = 0;
     w.local = local_.data() + static_cast<size_t>(i) * kWarpSize * k.local_bytes;
     w.local_stride = k.local_bytes;
+    if (k.stack_bytes) {
+      w.stack = stack_.get() + static_cast<size_t>(i) * kWarpSize * k.stack_bytes;
+      w.stack_stride = k.stack_bytes;
+    }
     for (auto [slot, s] : k.sregs) {
       uint64_t* r = w.reg(slot);
       for (int l = 0; l < kWarpSize; ++l) r[l] = sreg_value(s, L, ctx_, i, l, nwarps);
     }
   }
 
+}
+
+bool BlockRunner::resume() {
+  LaunchState& L = launch_;
+  const LoweredKernel& k = *L.k;
   for (;;) {
     bool all_done = true;
+    bool yielded = false;
     for (auto& w : warps_) {
       if (w.done) continue;
+      w.yielded = false;
       run_warp(w, k.code.data());
       if (w.stop || L.stop.load(std::memory_order_relaxed)) {
         for (auto& x : warps_) thread_instructions += x.thread_instructions;
-        return;
+        return true;
       }
+      yielded |= w.yielded;
       if (!w.done) all_done = false;
     }
     if (all_done) break;
-    bool released = false;
+    bool released = yielded;
     uint32_t live = ctx_.nthreads - ctx_.exited_threads;
     for (int b = 0; b < kNumBarriers; ++b) {
       BarrierState& bs = ctx_.bars[b];
@@ -238,6 +345,7 @@ void BlockRunner::run(uint64_t block_linear) {
         released = true;
       }
     }
+    if (yielded) return false;  // some warp spins, maybe on another block's writes
     if (!released) {
       // Every warp is parked and no barrier can complete: a GPU would hang.
       for (auto& w : warps_) {
@@ -251,6 +359,7 @@ void BlockRunner::run(uint64_t block_linear) {
     }
   }
   for (auto& w : warps_) thread_instructions += w.thread_instructions;
+  return true;
 }
 
 void BlockRunner::release(int id) {

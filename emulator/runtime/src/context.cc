@@ -3,10 +3,12 @@
 #include "context.h"
 
 #include "alloc_table.h"
+#include "device_heap.h"
 #include "event.h"
 #include "module.h"
 #include "stream.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace gpool::emu::rt {
@@ -102,6 +104,7 @@ void context_teardown(Context* ctx) {
     events.assign(ctx->events.begin(), ctx->events.end());
     ctx->events.clear();
     ctx->peers.clear();
+    ctx->heap.reset();  // its memory is one of the context's allocations, freed below
   }
   for (auto& s : streams) {
     registry().remove(s.get());
@@ -123,6 +126,21 @@ void context_teardown(Context* ctx) {
   ctx->cache_config = CU_FUNC_CACHE_PREFER_NONE;
   ctx->generation.fetch_add(1);
   gpool::abi::cls_context_destroyed(reinterpret_cast<CUcontext>(ctx));
+}
+
+CUresult context_heap(Context* ctx, std::shared_ptr<HeapArena>* out) {
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  if (ctx->heap == nullptr) {
+    const uint64_t bytes = std::max<uint64_t>(ctx->limit_malloc_heap.load(), 16);
+    uint64_t base = 0;
+    if (CUresult r = device_alloc(ctx, ctx->dev->ordinal, bytes, AllocKind::Device, 0, nullptr, false, &base);
+        r != CUDA_SUCCESS) {
+      return r;
+    }
+    ctx->heap = std::make_shared<HeapArena>(base, bytes);
+  }
+  *out = ctx->heap;
+  return CUDA_SUCCESS;
 }
 
 }  // namespace gpool::emu::rt
@@ -410,6 +428,13 @@ extern "C" CUresult gpool_impl_cuCtxSetLimit(CUlimit limit, size_t value) {
   auto* slot = limit_slot(c, limit);
   if (slot == nullptr) return CUDA_ERROR_UNSUPPORTED_LIMIT;
   if (limit == CU_LIMIT_MAX_L2_FETCH_GRANULARITY && value > 128) return CUDA_ERROR_INVALID_VALUE;
+  if (limit == CU_LIMIT_MALLOC_HEAP_SIZE) {
+    // As on a GPU: the heap size is fixed once a kernel that uses it has launched.
+    std::lock_guard<std::mutex> lock(c->mu);
+    if (c->heap != nullptr) return CUDA_ERROR_INVALID_VALUE;
+    *slot = value;
+    return CUDA_SUCCESS;
+  }
   if (limit == CU_LIMIT_PERSISTING_L2_CACHE_SIZE &&
       value > static_cast<size_t>(c->dev->prof.max_persisting_l2)) {
     return CUDA_ERROR_INVALID_VALUE;

@@ -28,6 +28,7 @@
 namespace gpool::emu::rt {
 
 class Stream;
+class HeapArena;
 struct Event;
 struct Module;
 
@@ -62,7 +63,14 @@ struct Context final : Object {
   std::set<Module*> modules;                    // guarded by mu
   std::set<Context*> peers;                     // guarded by mu: cuCtxEnablePeerAccess
   bool destroyed = false;                       // guarded by mu: created context after cuCtxDestroy
+  // guarded by mu: the device malloc heap, created by the first launch of a
+  // kernel that uses it (device_heap.h); fixes limit_malloc_heap from then on.
+  std::shared_ptr<HeapArena> heap;
 };
+
+// The context's device malloc heap, created on first use with the current
+// heap limit. Errors: CUDA_ERROR_OUT_OF_MEMORY when the heap cannot be placed.
+CUresult context_heap(Context* ctx, std::shared_ptr<HeapArena>* out);
 
 // Creates a context (not primary) for `dev`; registered and owning a legacy stream.
 Context* context_create(Device* dev, unsigned flags, bool primary);

@@ -2,6 +2,7 @@
 // stream order, and the mapping of executor faults to sticky CUDA errors.
 #include "alloc_table.h"
 #include "copy_engine.h"
+#include "device_heap.h"
 #include "function.h"
 #include "occupancy.h"
 #include "stream.h"
@@ -116,6 +117,14 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
 
   std::shared_ptr<exec::Program> program = f->module->program;
   const exec::KernelInfo* info = f->info;
+  std::shared_ptr<HeapArena> heap;
+  if (info->uses_heap) {
+    if (CUresult r = context_heap(ctx, &heap); r != CUDA_SUCCESS) {
+      log().error("kernel {}: cannot place the device malloc heap of {} bytes (CU_LIMIT_MALLOC_HEAP_SIZE)",
+                  info->name, ctx->limit_malloc_heap.load());
+      return r;
+    }
+  }
   submit(s, [=] {
     if (ctx->sticky.load() != CUDA_SUCCESS) return;  // a faulted context runs nothing more
     exec::LaunchParams lp;
@@ -140,6 +149,7 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
     }
     exec::LaunchEnv env;
     env.memory = &allocs();
+    env.heap = heap.get();
     exec::LaunchResult res = program->launch(*info, lp, env);
     if (workspace != 0) device_free(workspace);
     if (res.status == exec::LaunchStatus::Ok) return;

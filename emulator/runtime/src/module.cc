@@ -32,12 +32,15 @@ CUresult place_globals(Module* m) {
     if (self == m->globals.end()) continue;
     for (const auto& rel : g.relocs) {
       auto target = m->globals.find(rel.symbol);
-      if (target == m->globals.end()) {
-        log().warn("module global {}: initializer refers to {}, which is not a module variable; left as 0",
+      uint64_t target_addr = 0;
+      if (target != m->globals.end()) {
+        target_addr = target->second.addr;
+      } else if (!m->program->function_address(rel.symbol, &target_addr)) {  // a device function pointer
+        log().warn("module global {}: initializer refers to {}, which is not a module variable or function; left as 0",
                    g.name, rel.symbol);
         continue;
       }
-      const uint64_t value = target->second.addr + static_cast<uint64_t>(rel.addend);
+      const uint64_t value = target_addr + static_cast<uint64_t>(rel.addend);
       if (rel.offset + rel.width > self->second.size) continue;
       auto* dst = reinterpret_cast<unsigned char*>(self->second.addr + rel.offset);
       if (rel.width == 4) {

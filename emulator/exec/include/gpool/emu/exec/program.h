@@ -58,6 +58,21 @@ class GlobalMemory {
   virtual bool accessible(uint64_t addr, uint64_t len) const = 0;
 };
 
+// The device-side heap kernels reach through malloc/free (hence new/delete).
+// Implemented by the runtime, one per context; its blocks are device memory
+// that GlobalMemory::accessible accepts. Called concurrently from every
+// interpreter thread: must be thread safe.
+class DeviceHeap {
+ public:
+  virtual ~DeviceHeap() = default;
+  // Device address of `bytes` bytes (16-byte aligned), or 0 when the heap has
+  // no room, as malloc returns NULL on a GPU. allocate(0) returns 0.
+  virtual uint64_t allocate(uint64_t bytes) = 0;
+  // Returns a block allocate() handed out. False (nothing changes) when `addr`
+  // is not the start of a live block; the executor reports that as a fault.
+  virtual bool release(uint64_t addr) = 0;
+};
+
 // Where device-side printf output goes. The default writes to stdout.
 class PrintfSink {
  public:
@@ -82,6 +97,7 @@ struct KernelInfo {
                                      // bounds (reg_demand.h); the runtime prefers a cubin's count
   uint32_t max_threads_per_block = 1024;  // from .maxntid / .reqntid, else 1024
   uint32_t reqntid[3] = {0, 0, 0};
+  bool uses_heap = false;  // calls malloc or free: launches need LaunchEnv::heap
 };
 
 struct GlobalVarInfo {
@@ -131,6 +147,7 @@ struct LaunchEnv {
   const GlobalMemory* memory = nullptr;  // required
   PrintfSink* printf_sink = nullptr;     // nullptr = stdout
   unsigned threads = 0;                  // worker threads; 0 = all cores (GPOOL_EMU_THREADS)
+  DeviceHeap* heap = nullptr;            // required when KernelInfo::uses_heap
 };
 
 class Program {
@@ -147,6 +164,9 @@ class Program {
   // Tells the program where the runtime placed module global `name`.
   // REQUIRES: `name` is one of globals(); called before launches that use it.
   virtual void bind_global(std::string_view name, uint64_t device_address) = 0;
+  // The value a device function pointer to function `name` holds (for module
+  // globals initialized with function addresses). False for other names.
+  virtual bool function_address(std::string_view name, uint64_t* out) const = 0;
 
   // Runs `kernel` to completion on the calling thread plus env.threads workers.
   virtual LaunchResult launch(const KernelInfo& kernel, const LaunchParams& params,
