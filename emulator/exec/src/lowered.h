@@ -39,6 +39,8 @@ struct LoweredKernel {
   uint32_t dyn_shared_offset = 0;
   uint32_t local_bytes = 0;    // per thread, a multiple of 16
   std::vector<uint32_t> globals_used;  // indices into globals()
+  // Operands of instructions with more than LInstr holds (LowerContext::add_operands).
+  std::vector<LOperand> operand_pool;
 };
 
 // Where an instruction immediate must receive a bound global's address.
