@@ -30,6 +30,7 @@ struct MmaCase {
   int m, n, k;
   E a, b, c, d;
   bool a_col = false, b_row = false;  // m8n8k4 f16 only
+  double c_offset = 0;                // added to every C element (drives s32 sums past INT32_MAX)
 };
 
 const MmaCase kMma[] = {
@@ -45,6 +46,8 @@ const MmaCase kMma[] = {
     {"m16n8k32_u8_s8_satfinite", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.s8.s32", 16, 8, 32, E::U8, E::S8, E::S32, E::S32},
     {"m16n8k16_s8", "mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32", 16, 8, 16, E::S8, E::S8, E::S32, E::S32},
     {"m8n8k16_u8", "mma.sync.aligned.m8n8k16.row.col.s32.u8.u8.s32", 8, 8, 16, E::U8, E::U8, E::S32, E::S32},
+    {"m16n8k32_u8_satfinite_clamps", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
+    {"m16n8k32_u8_wraps", "mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m8n8k4_f32_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32},
     {"m8n8k4_f16_f16_cr", "mma.sync.aligned.m8n8k4.col.row.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16, true, true},
 };
@@ -195,7 +198,10 @@ TEST_P(Mma, PerLaneFragmentsComputeAxBplusC) {
   // Matrix values (per quad pair), then lane registers from the ISA layouts.
   auto aval = [&](int q, int i, int kk) { return value(c.a, i + 16 * q, kk, 1); };
   auto bval = [&](int q, int kk, int j) { return value(c.b, kk + 16 * q, j, 2); };
-  auto cval = [&](int q, int i, int j) { return value(c.c, i + 16 * q, j, 3); };
+  auto cval = [&](int q, int i, int j) {
+    const double v = value(c.c, i + 16 * q, j, 3) + c.c_offset;
+    return c.c == E::S32 ? std::min(v, 2147483647.0) : v;
+  };
   auto fill = [&](Role role, E e, int nregs, auto val) {
     uint8_t* buf = mem.alloc<uint8_t>(32 * nregs * rb);
     const int eb = static_cast<int>(bits_of(e));
