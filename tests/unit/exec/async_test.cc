@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <ostream>
+
 namespace gpool::emu::exec::test {
 namespace {
 
@@ -14,6 +16,9 @@ struct CpCase {
   int size;
   int src_size_mode;  // 0: none, 1: register lane % (size + 1), 2: ignore-src predicate on odd lanes
 };
+
+// Test names in ctest: the case name, not its bytes.
+void PrintTo(const CpCase& c, std::ostream* os) { *os << c.name; }
 
 // Lane l copies `size` bytes from src + l * 16 to shared + l * 16 (shared
 // pre-filled with 0xaa), then the block writes all of shared to out.

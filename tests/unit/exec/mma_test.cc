@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <ostream>
+
 namespace gpool::emu::exec::test {
 namespace {
 
@@ -32,6 +34,9 @@ struct MmaCase {
   bool a_col = false, b_row = false;  // m8n8k4 f16 only
   double c_offset = 0;                // added to every C element (drives s32 sums past INT32_MAX)
 };
+
+// Test names in ctest: the case name, not its bytes.
+void PrintTo(const MmaCase& c, std::ostream* os) { *os << c.name; }
 
 const MmaCase kMma[] = {
     {"m16n8k16_f32_f16", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", 16, 8, 16, E::F16, E::F16, E::F32, E::F32},
@@ -274,6 +279,9 @@ struct MatrixCase {
   int num;
   bool trans;
 };
+
+// Test names in ctest: the case name, not its bytes.
+void PrintTo(const MatrixCase& c, std::ostream* os) { *os << fmt::format("x{}{}", c.num, c.trans ? "_trans" : ""); }
 
 // Lane l gives the address of row (l % 8) of matrix (l / 8), stored in shared
 // memory in reverse row order so that the test sees which lane's address was

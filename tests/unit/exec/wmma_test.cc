@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <ostream>
+
 namespace gpool::emu::exec::test {
 namespace {
 
@@ -56,6 +58,9 @@ struct WmmaCase {
   T ab, c;
   bool a_col, b_col;
 };
+
+// Test names in ctest: the case name, not its bytes.
+void PrintTo(const WmmaCase& c, std::ostream* os) { *os << c.kernel; }
 
 const WmmaCase kCases[] = {
     {"wmma_f16_f32_m16n16k16_rc", 16, 16, 16, T::F16, T::F32, false, true},
