@@ -116,17 +116,17 @@ inline void element_pos(const Frag& f, int lane, uint32_t i, uint32_t* row, uint
     return;
   }
   const uint32_t bits = elem_bits(f.elem);
-  if (bits == 64) {  // m8n8k4 f64: one element each
+  if (bits == 64 && s.m == 8) {  // m8n8k4 f64: one element each
     if (f.role == Role::A) *row = g, *col = t;
     else *row = t, *col = g;
     return;
   }
-  if (bits == 32) {  // tf32 m16n8k8 / m16n8k4
+  if (bits >= 32) {  // tf32 m16n8k4/k8, f64 m16n8k4/k8/k16: one element per register
     if (f.role == Role::A) {
       *row = g + ((i & 1) ? 8 : 0);
-      *col = t + ((i & 2) ? 4 : 0);
+      *col = t + 4 * (i >> 1);
     } else {
-      *row = t + (i ? 4 : 0);
+      *row = t + 4 * i;
       *col = g;
     }
     return;

@@ -493,7 +493,8 @@ bool lower_mma_common(const ptx::Instruction& in, LowerContext& ctx, LInstr& out
     else if (mc.a == Elem::F16 && mc.b == Elem::F16 && shape_is(s, 8, 8, 4)) ok = fc_ok && fd_ok;
     else if (mc.a == Elem::TF32 && mc.b == Elem::TF32 && (shape_is(s, 16, 8, 8) || shape_is(s, 16, 8, 4)))
       ok = mc.c == Elem::F32 && mc.d == Elem::F32;
-    else if (mc.a == Elem::F64 && mc.b == Elem::F64 && shape_is(s, 8, 8, 4))
+    else if (mc.a == Elem::F64 && mc.b == Elem::F64 &&
+             (shape_is(s, 8, 8, 4) || shape_is(s, 16, 8, 4) || shape_is(s, 16, 8, 8) || shape_is(s, 16, 8, 16)))
       ok = mc.c == Elem::F64 && mc.d == Elem::F64;
     else if (int8 && (shape_is(s, 16, 8, 32) || shape_is(s, 16, 8, 16) || shape_is(s, 8, 8, 16)))
       ok = mc.c == Elem::S32 && mc.d == Elem::S32;

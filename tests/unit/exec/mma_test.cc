@@ -47,6 +47,9 @@ const MmaCase kMma[] = {
     {"m16n8k8_tf32", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", 16, 8, 8, E::TF32, E::TF32, E::F32, E::F32},
     {"m16n8k4_tf32", "mma.sync.aligned.m16n8k4.row.col.f32.tf32.tf32.f32", 16, 8, 4, E::TF32, E::TF32, E::F32, E::F32},
     {"m8n8k4_f64", "mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64", 8, 8, 4, E::F64, E::F64, E::F64, E::F64},
+    {"m16n8k4_f64", "mma.sync.aligned.m16n8k4.row.col.f64.f64.f64.f64", 16, 8, 4, E::F64, E::F64, E::F64, E::F64},
+    {"m16n8k8_f64", "mma.sync.aligned.m16n8k8.row.col.f64.f64.f64.f64", 16, 8, 8, E::F64, E::F64, E::F64, E::F64},
+    {"m16n8k16_f64_rn", "mma.sync.aligned.m16n8k16.row.col.rn.f64.f64.f64.f64", 16, 8, 16, E::F64, E::F64, E::F64, E::F64},
     {"m16n8k32_s8", "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32", 16, 8, 32, E::S8, E::S8, E::S32, E::S32},
     {"m16n8k32_u8_s8_satfinite", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.s8.s32", 16, 8, 32, E::U8, E::S8, E::S32, E::S32},
     {"m16n8k16_s8", "mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32", 16, 8, 16, E::S8, E::S8, E::S32, E::S32},
@@ -96,12 +99,12 @@ void place(const MmaCase& c, Role role, E e, int lane, int i, int* qp, int* row,
     else *row = g + 8 * (i / 2), *col = 2 * t + i % 2;
     return;
   }
-  if (bits == 64) {
+  if (bits == 64 && c.m == 8) {
     if (role == Role::A) *row = g, *col = t;
     else *row = t, *col = g;
     return;
   }
-  if (bits == 32) {  // tf32
+  if (bits >= 32) {  // tf32, and the m16n8 f64 shapes
     if (role == Role::A) *row = g + 8 * (i % 2), *col = t + 4 * (i / 2);
     else *row = t + 4 * i, *col = g;
     return;
