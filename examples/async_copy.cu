@@ -5,7 +5,11 @@
 //      The last tile is partial: its missing elements are zero-filled by the copy itself
 //      (cp.async with a src-size smaller than the copy size).
 //   2. cuda::memcpy_async completing on a cuda::barrier (mbarrier.init/arrive/test_wait and
-//      cp.async.mbarrier.arrive), the pattern of cuda-samples' globalToShmemAsyncCopy.
+//      cp.async.mbarrier.arrive).
+//   3. A two-stage cuda::pipeline (producer_acquire/commit, consumer_wait/release: mbarrier
+//      phases with test_wait.parity), the pattern of cuda-samples' globalToShmemAsyncCopy.
+// Parts 2 and 3 use one-warp blocks: with several warps, a warp polling the barrier for the
+// others needs the emulator to switch warps while it spins.
 //
 // Build: nvcc -arch=sm_80 -o async_copy async_copy.cu      (cp.async needs sm_80)
 // Run:   LD_LIBRARY_PATH=build/emulator ./async_copy
@@ -13,6 +17,7 @@
 
 #include <cooperative_groups.h>
 #include <cuda/barrier>
+#include <cuda/pipeline>
 #include <cuda_pipeline.h>
 
 #include <vector>
@@ -71,6 +76,30 @@ __global__ void reverse_chunks(const int* in, int* out) {
   for (int i = block.thread_rank(); i < 256; i += block.size()) out[blockIdx.x * 256 + i] = s[255 - i];
 }
 
+// Each block sums, per lane, column `lane` of `tiles` consecutive 32-float tiles, fetching them
+// through a two-stage pipeline.
+__global__ void pipelined_column_sums(const float* in, float* out, int tiles) {
+  constexpr int kStages = 2;
+  __shared__ float buf[kStages][32];
+#pragma nv_diag_suppress static_var_with_dynamic_init
+  __shared__ cuda::pipeline_shared_state<cuda::thread_scope_block, kStages> state;
+  auto block = cg::this_thread_block();
+  auto pipe = cuda::make_pipeline(block, &state);
+  const float* src = in + blockIdx.x * tiles * 32;
+  float acc = 0;
+  for (int fetch = 0, use = 0; use < tiles; ++use) {
+    for (; fetch < tiles && fetch < use + kStages; ++fetch) {
+      pipe.producer_acquire();
+      cuda::memcpy_async(block, buf[fetch % kStages], src + fetch * 32, sizeof(float) * 32, pipe);
+      pipe.producer_commit();
+    }
+    pipe.consumer_wait();
+    acc += buf[use % kStages][threadIdx.x];
+    pipe.consumer_release();
+  }
+  out[blockIdx.x * 32 + threadIdx.x] = acc;
+}
+
 int main() {
   // 1. Double-buffered pipeline over 4 blocks x 5 tiles x 512 floats, the last tile partial.
   const int threads = kTile, per_tile = 4 * threads, tiles_per_block = 5, blocks = 4;
@@ -111,6 +140,29 @@ int main() {
         example_fail("barrier copy: chunk %d element %d = %d, expected %d", c, i, ov[c * 256 + i],
                      iv[c * 256 + 255 - i]);
   std::printf("cuda::memcpy_async with cuda::barrier: ok\n");
+
+  // 3. cuda::pipeline, 4 blocks of one warp, 9 tiles each.
+  const int pblocks = 4, ptiles = 9;
+  std::vector<float> pin(pblocks * ptiles * 32);
+  for (size_t i = 0; i < pin.size(); ++i) pin[i] = static_cast<float>(i % 13) - 6.0f;
+  float *dpin = nullptr, *dpout = nullptr;
+  CHECK(cudaMalloc(&dpin, pin.size() * sizeof(float)));
+  CHECK(cudaMalloc(&dpout, pblocks * 32 * sizeof(float)));
+  CHECK(cudaMemcpy(dpin, pin.data(), pin.size() * sizeof(float), cudaMemcpyHostToDevice));
+  pipelined_column_sums<<<pblocks, 32>>>(dpin, dpout, ptiles);
+  CHECK(cudaGetLastError());
+  std::vector<float> pout(pblocks * 32);
+  CHECK(cudaMemcpy(pout.data(), dpout, pout.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  for (int b = 0; b < pblocks; ++b)
+    for (int l = 0; l < 32; ++l) {
+      float want = 0;
+      for (int t = 0; t < ptiles; ++t) want += pin[(b * ptiles + t) * 32 + l];
+      if (pout[b * 32 + l] != want)
+        example_fail("pipeline sums: block %d lane %d = %g, expected %g", b, l, pout[b * 32 + l], want);
+    }
+  std::printf("two-stage cuda::pipeline: ok\n");
+  CHECK(cudaFree(dpin));
+  CHECK(cudaFree(dpout));
   CHECK(cudaFree(din));
   CHECK(cudaFree(dout));
   CHECK(cudaFree(dci));
