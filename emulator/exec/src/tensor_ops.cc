@@ -259,12 +259,16 @@ void h_wmma_mem(const LInstr& in, WarpState& w, LaneMask active) {
 
 // ---- the multiply-accumulate ---------------------------------------------------
 
+// D element bits; .satfinite turns a result that is infinite in D's format (f32 or f16 after
+// rounding) into the largest finite value of that sign.
 uint64_t float_result(Elem d, float v, bool satfinite) {
-  if (satfinite && std::isinf(v)) {
-    const float big = d == Elem::F16 ? 65504.0f : std::numeric_limits<float>::max();
-    v = std::signbit(v) ? -big : big;
+  if (d == Elem::F16) {
+    const uint16_t h = fp::f16_from_f32(v);
+    if (satfinite && (h & 0x7fff) == 0x7c00) return (h & 0x8000) | 0x7bff;
+    return h;
   }
-  return d == Elem::F16 ? fp::f16_from_f32(v) : fp::bits_of(v);
+  if (satfinite && std::isinf(v)) v = std::signbit(v) ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max();
+  return fp::bits_of(v);
 }
 
 void h_mma(const LInstr& in, WarpState& w, LaneMask active) {

@@ -7,6 +7,7 @@
 #include "exec_test_util.h"
 #include "tensor_test_util.h"
 
+#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 
@@ -213,6 +214,43 @@ TEST_F(Wmma, PartialWarpFaultsInsteadOfComputing) {
   EXPECT_EQ(r.status, LaunchStatus::IllegalInstruction);
   EXPECT_NE(r.message.find("all 32 lanes"), std::string::npos) << r.message;
   EXPECT_EQ(d[0], -1.0f);
+}
+
+}  // namespace
+}  // namespace gpool::emu::exec::test
+
+namespace gpool::emu::exec::test {
+namespace {
+
+// f16 accumulators: with .satfinite an overflowing sum becomes the largest finite half, without it
+// infinity. Uniform fragments (every A and B element 256, C 0) make the result independent of the
+// fragment layout: every D element is 16 * 65536, beyond the f16 range.
+TEST(WmmaF16, SatfiniteClampsOverflowToMaxFinite) {
+  for (bool sat : {false, true}) {
+    std::string ab = "{%r0, %r0, %r0, %r0, %r0, %r0, %r0, %r0}";
+    std::string body = fmt::format(R"(
+.visible .entry sat(.param .u64 pd)
+{{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<2>;
+  mov.b32 %r0, 0x5c005c00;
+  mov.b32 %r1, 0;
+  ld.param.u64 %rd1, [pd];
+  wmma.mma.sync.aligned.row.col.m16n16k16.f16.f16{0} {{%r2, %r3, %r4, %r5}}, {1}, {1}, {{%r1, %r1, %r1, %r1}};
+  wmma.store.d.sync.aligned.row.m16n16k16.global.f16 [%rd1], {{%r2, %r3, %r4, %r5}}, 16;
+  ret;
+}}
+)",
+                                   sat ? ".satfinite" : "", ab);
+    std::string err;
+    auto p = build_ptx(ptx_module(body), &err);
+    ASSERT_TRUE(p) << err;
+    HostMemory mem;
+    auto* d = mem.alloc<uint16_t>(256);
+    auto r = run(*p, "sat", Launch{}, {d}, mem);
+    ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+    for (int x = 0; x < 256; ++x) ASSERT_EQ(d[x], sat ? 0x7bff : 0x7c00) << x << (sat ? " satfinite" : "");
+  }
 }
 
 }  // namespace
