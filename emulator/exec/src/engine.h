@@ -123,9 +123,9 @@ class LowerContext {
   virtual bool fail(const ptx::Instruction& in, std::string message) = 0;
   // Stores operands that do not fit LInstr's d[]/s[] (warp-wide matrix ops
   // name up to 32 registers) in the kernel's operand pool and returns the
-  // index of the first; a handler reads them through
-  // operand_pool(w) + index (lowered.h). UINT32_MAX when this context has no
-  // pool (the lowerer must then fail).
+  // index of the first; a handler reads them as
+  // w.block->launch->k->operand_pool[index + i] (block.h, lowered.h).
+  // UINT32_MAX when this context has no pool (the lowerer must then fail).
   virtual uint32_t add_operands(const std::vector<LOperand>& ops) {
     (void)ops;
     return UINT32_MAX;
