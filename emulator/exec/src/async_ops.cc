@@ -1,6 +1,6 @@
 // Asynchronous copies and their completion mechanisms: cp.async (with
 // commit_group / wait_group / wait_all and cp.async.mbarrier.arrive),
-// mbarrier.*, griddepcontrol.
+// non-tensor cp.async.bulk, mbarrier.*, griddepcontrol.
 //
 // cp.async copies synchronously when it executes: the bytes are in shared
 // memory before the next instruction. That is one of the orders the PTX
@@ -78,6 +78,8 @@ void h_cp_async(const LInstr& in, WarpState& w, LaneMask active) {
   }
 }
 
+bool lower_cp_bulk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out);
+
 bool lower_cp(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   auto& c = static_cast<LowerCtx&>(ctx);
   const std::string name = full_opcode(in);
@@ -92,8 +94,7 @@ bool lower_cp(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
     out.fn = h_nop;
     return true;
   }
-  if (mods.size() >= 2 && (mods[1] == "bulk" || mods[1] == "reduce"))
-    return ctx.fail(in, fmt::format("unsupported instruction '{}' (bulk asynchronous copies are not emulated)", name));
+  if (mods.size() >= 2 && mods[1] == "bulk") return lower_cp_bulk(in, ctx, out);
   bool ca_cg = false, dst_shared = false, src_global = false, hint = false;
   for (size_t i = 1; i < mods.size(); ++i) {
     const std::string& m = mods[i];
@@ -354,6 +355,119 @@ bool lower_mbarrier(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) 
   out.aux2 = static_cast<uint32_t>(mr.space);
   out.ns = 2;
   out.fn = h_mbarrier;
+  return true;
+}
+
+
+// ---- cp.async.bulk (non-tensor) ----------------------------------------------------
+//
+// cp.async.bulk.{shared::cluster|shared::cta}.{global|shared::cta}.mbarrier::complete_tx::bytes
+//   [dst], [src], size, [mbar]: copies at once, then performs complete_tx(size) on the mbarrier.
+// cp.async.bulk.global.shared::cta.bulk_group [dst], [src], size: copies at once; its
+//   commit_group / wait_group{.read} are no-ops. cp.async.bulk.prefetch.L2: no effect.
+// A cluster is one block here, so a shared::cluster address is the block's shared address.
+// Layout: s[0] = dst base, offset; s[1] = src base, s[4] = Imm src offset; s[2] = size;
+// s[3] = mbarrier base or None, aux2 = its offset (int32); aux = dst space | src space << 8.
+
+void h_cp_bulk(const LInstr& in, WarpState& w, LaneMask active) {
+  const auto dspace = static_cast<ptx::Space>(in.aux & 0xff), sspace = static_cast<ptx::Space>(in.aux >> 8);
+  for (LaneMask m = active; m; m &= m - 1) {
+    const int l = std::countr_zero(m);
+    const uint64_t dst = w.get(in.s[0], l) + static_cast<uint64_t>(in.offset);
+    const uint64_t src = w.get(in.s[1], l) + in.s[4].imm;
+    const uint64_t size = w.get(in.s[2], l) & 0xffffffffu;
+    if (size % 16 || dst % 16 || src % 16) {
+      w.fault(LaunchStatus::MisalignedAddress,
+              fmt::format("'{}': size {} and addresses {:#x} <- {:#x} must be multiples of 16: {}", in.opname, size,
+                          dst, src, describe_site(in, w, l)));
+      return;
+    }
+    if (size) {
+      const uint8_t* s = resolve_one(in, w, l, sspace, src, static_cast<uint32_t>(size), false, false);
+      if (!s) return;
+      uint8_t* d = resolve_one(in, w, l, dspace, dst, static_cast<uint32_t>(size), true, false);
+      if (!d) return;
+      std::memmove(d, s, size);
+    }
+    if (in.s[3].kind == LOperand::Kind::None) continue;
+    const uint64_t maddr = w.get(in.s[3], l) + static_cast<uint64_t>(static_cast<int32_t>(in.aux2));
+    if (maddr % 8) {
+      w.fault(LaunchStatus::MisalignedAddress, fmt::format("'{}': mbarrier address {:#x} is not 8-byte aligned: {}",
+                                                           in.opname, maddr, describe_site(in, w, l)));
+      return;
+    }
+    uint8_t* p = resolve_one(in, w, l, ptx::Space::Shared, maddr, 8, true, false);
+    if (!p) return;
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    Mbar b = Mbar::read(v);
+    b.tx -= static_cast<int64_t>(size);
+    b.maybe_complete();
+    v = b.bits();
+    std::memcpy(p, &v, 8);
+  }
+}
+
+bool lower_cp_bulk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  const std::string name = full_opcode(in);
+  const auto& mods = in.modifiers;  // mods[0] = async, mods[1] = bulk
+  if (mods.size() >= 3 && (mods[2] == "commit_group" || mods[2] == "wait_group")) {
+    const bool wait = mods[2] == "wait_group";
+    if (mods.size() > (wait ? 4u : 3u) || (mods.size() == 4 && mods[3] != "read") ||
+        in.operands.size() != (wait ? 1u : 0u) ||
+        (wait && in.operands[0].kind != ptx::Operand::Kind::IntImm))
+      return ctx.fail(in, fmt::format("unsupported instruction '{}' (form)", name));
+    out.fn = h_nop;
+    return true;
+  }
+  if (mods.size() >= 3 && mods[2] == "prefetch") {
+    if (in.operands.size() < 2) return ctx.fail(in, fmt::format("operand count of '{}'", name));
+    for (size_t i = 3; i < mods.size(); ++i)
+      if (mods[i] != "L2" && mods[i] != "global" && mods[i] != "L2::cache_hint")
+        return ctx.fail(in, fmt::format("unsupported instruction '{}' (modifier .{})", name, mods[i]));
+    out.fn = h_nop;
+    return true;
+  }
+  std::vector<ptx::Space> spaces;
+  bool mbar = false, group = false, hint = false;
+  for (size_t i = 2; i < mods.size(); ++i) {
+    const std::string& m = mods[i];
+    if (m == "shared::cluster" || m == "shared::cta" || m == "shared") spaces.push_back(ptx::Space::Shared);
+    else if (m == "global") spaces.push_back(ptx::Space::Global);
+    else if (m == "mbarrier::complete_tx::bytes") mbar = true;
+    else if (m == "bulk_group") group = true;
+    else if (m == "L2::cache_hint") hint = true;
+    else return ctx.fail(in, fmt::format("unsupported instruction '{}' (modifier .{}: tensor, multicast and "
+                                         "reduction bulk copies are not emulated)", name, m));
+  }
+  if (spaces.size() != 2 || mbar == group || (group && (spaces[0] != ptx::Space::Global || spaces[1] != ptx::Space::Shared)) ||
+      (mbar && spaces[0] != ptx::Space::Shared))
+    return ctx.fail(in, fmt::format("unsupported instruction '{}' (form)", name));
+  const auto& ops = in.operands;
+  const size_t want = 3 + (mbar ? 1 : 0) + (hint ? 1 : 0);
+  if (ops.size() != want) return ctx.fail(in, fmt::format("operand count of '{}'", name));
+  MemRef dm, sm;
+  if (!c.address(ops[0], spaces[0], &out.s[0], &dm) || !c.address(ops[1], spaces[1], &out.s[1], &sm))
+    return ctx.fail(in, fmt::format("unsupported address operand in '{}'", name));
+  if (!ctx.src(ops[2], ptx::Type::U32, &out.s[2])) return ctx.fail(in, fmt::format("size of '{}'", name));
+  out.s[3] = LOperand{};
+  if (mbar) {
+    MemRef mm;
+    if (!c.address(ops[3], ptx::Space::Shared, &out.s[3], &mm) || mm.offset != static_cast<int32_t>(mm.offset))
+      return ctx.fail(in, fmt::format("mbarrier operand of '{}'", name));
+    out.aux2 = static_cast<uint32_t>(static_cast<int32_t>(mm.offset));
+  }
+  if (hint) {
+    LOperand pol;
+    if (!ctx.src(ops.back(), ptx::Type::B64, &pol)) return ctx.fail(in, fmt::format("cache policy of '{}'", name));
+  }
+  out.offset = dm.offset;
+  out.s[4].kind = LOperand::Kind::Imm;
+  out.s[4].imm = static_cast<uint64_t>(sm.offset);
+  out.ns = 5;
+  out.aux = static_cast<uint32_t>(dm.space) | (static_cast<uint32_t>(sm.space) << 8);
+  out.fn = h_cp_bulk;
   return true;
 }
 

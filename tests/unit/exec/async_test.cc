@@ -115,9 +115,75 @@ TEST(CpAsyncFaults, MisalignedSourceAndBadFormsFailLoudly) {
   EXPECT_NE(err.find("copy size 8"), std::string::npos) << err;
   std::string bulk = cp_kernel(CpCase{"x", "ca", 16, 0});
   bulk.replace(bulk.find("cp.async.ca.shared.global [%t3], [%rd3], 16;"), 44,
-               "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%t3], [%rd3], 16, [%t1];");
+               "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%t3], [%rd3], "
+               "16, [%t1], %t5;");
   EXPECT_FALSE(build_ptx(ptx_module(bulk), &err));
-  EXPECT_NE(err.find("bulk"), std::string::npos) << err;
+  EXPECT_NE(err.find("multicast"), std::string::npos) << err;
+}
+
+// cp.async.bulk: thread 0 expects 256 bytes on an mbarrier and copies them global -> shared
+// with complete_tx; the phase completes, the block reads shared, and a bulk_group copy writes
+// shared back to a second global buffer.
+const char* kBulk = R"(
+.visible .entry bulk(.param .u64 pin, .param .u64 pout, .param .u64 pout2)
+{
+  .shared .align 16 .b8 sm[256];
+  .shared .align 8 .b64 bar;
+  .reg .pred %p<4>;
+  .reg .b32 %t<8>;
+  .reg .b64 %rd<8>;
+  .reg .b64 %tok;
+  mov.u32 %t0, %tid.x;
+  setp.eq.u32 %p0, %t0, 0;
+  ld.param.u64 %rd1, [pin];
+  ld.param.u64 %rd2, [pout];
+  ld.param.u64 %rd3, [pout2];
+  mov.u32 %t1, sm;
+  mov.u32 %t2, bar;
+  @%p0 mbarrier.init.shared::cta.b64 [%t2], 1;
+  bar.sync 0;
+  mbarrier.try_wait.parity.shared::cta.b64 %p1, [%t2], 0;
+  @%p0 mbarrier.arrive.expect_tx.shared::cta.b64 %tok, [%t2], 256;
+  @%p0 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%t1], [%rd1], 256, [%t2];
+  mbarrier.try_wait.parity.shared::cta.b64 %p2, [%t2], 0;
+  shl.b32 %t3, %t0, 3;
+  add.u32 %t4, %t1, %t3;
+  ld.shared.v2.b32 {%t5, %t6}, [%t4];
+  mul.wide.u32 %rd4, %t3, 1;
+  add.s64 %rd5, %rd2, %rd4;
+  st.global.v2.b32 [%rd5], {%t5, %t6};
+  selp.u32 %t7, 1, 0, %p1;
+  selp.u32 %t5, 2, 0, %p2;
+  or.b32 %t7, %t7, %t5;
+  st.global.u32 [%rd5+256], %t7;
+  @%p0 cp.async.bulk.global.shared::cta.bulk_group [%rd3], [%t1], 256;
+  cp.async.bulk.commit_group;
+  cp.async.bulk.wait_group.read 0;
+  cp.async.bulk.wait_group 0;
+  ret;
+}
+)";
+
+TEST(CpAsyncBulk, CopiesAndCompletesTheMbarrierTransaction) {
+  std::string err;
+  auto p = build_ptx(ptx_module(kBulk), &err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  auto* in = mem.alloc<uint8_t>(256);
+  auto* out = mem.alloc<uint32_t>(64 + 64 * 2, 0xffffffffu);
+  auto* out2 = mem.alloc<uint8_t>(256);
+  for (int i = 0; i < 256; ++i) in[i] = static_cast<uint8_t>(i * 7 + 3);
+  auto r = run(*p, "bulk", Launch{}, {in, out, out2}, mem);
+  ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+  EXPECT_EQ(std::memcmp(out, in, 256), 0);
+  EXPECT_EQ(std::memcmp(out2, in, 256), 0);
+  // Before the copy the phase was open (no 1); after arrive + complete_tx it is complete (2).
+  const auto* flags = reinterpret_cast<const uint8_t*>(out) + 256;
+  for (int t = 0; t < 32; ++t) {
+    uint32_t f;
+    std::memcpy(&f, flags + t * 8, 4);
+    EXPECT_EQ(f, 2u) << t;
+  }
 }
 
 // Two warps arrive on one mbarrier (count 64); after bar.sync every thread
