@@ -279,6 +279,13 @@ NOTES = {
     "and": "`pred/b16/b32/b64`",
     "or": "`pred/b16/b32/b64`",
     "xor": "`pred/b16/b32/b64`",
+    "wmma": "`load.a/b/c`, `mma`, `store.d`: m16n16k16/m32n8k16/m8n32k16 with f16 (f16 or f32 accumulators), bf16, s8/u8 (s32, `.satfinite`); m16n16k8 tf32; m8n8k4 f64 (`.rn/.rz/.rm/.rp`); row/col layouts, `.global/.shared`/generic, strides. Whole warp only. No sub-byte or `b1` forms",
+    "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No fp8, sub-byte or `b1` forms",
+    "ldmatrix": "`.sync.aligned.m8n8.x1/.x2/.x4{.trans}.b16`, shared or generic addresses",
+    "stmatrix": "`.sync.aligned.m8n8.x1/.x2/.x4{.trans}.b16`, shared or generic addresses",
+    "cp": "`cp.async.ca` (4/8/16 bytes) and `.cg` (16) `.shared.global` with src-size (zero fill) or ignore-src, cache hints accepted; copies complete at once, so `cp.async.commit_group`, `wait_group`, `wait_all` are no-ops; `cp.async.mbarrier.arrive{.noinc}`; non-tensor `cp.async.bulk` (`.mbarrier::complete_tx::bytes` into shared memory, `.bulk_group` to global, `commit_group`, `wait_group{.read}`, `prefetch.L2`), copying at once. No `cp.async.bulk.tensor`, multicast or `cp.reduce.async.bulk`",
+    "mbarrier": "`init`, `inval`, `arrive` (count, `.noComplete`), `arrive_drop`, `.expect_tx`, `expect_tx`, `complete_tx`, `test_wait`/`try_wait` (`.parity`, never blocking), `pending_count`; `.b64` objects in shared memory",
+    "griddepcontrol": "`.launch_dependents`, `.wait`: no-ops (a launch starts after the previous work on its stream)",
     "pmevent": "accepted, no effect",
     "popc": "`b32/b64`",
     "prefetch": "accepted, no effect",
@@ -390,9 +397,10 @@ add("These fail the load (or launch) with a message naming them:")
 add("")
 for item in [
     "textures and surfaces: `tex`, `tld4`, `txq`, `suld`, `sust`, `sured`, `suq`;",
-    "matrix instructions: `mma`, `wmma.*`, `ldmatrix`, `stmatrix`, `wgmma.*`, `tcgen05.*`;",
-    "asynchronous copies and the async proxy: `cp.async`, `cp.async.bulk*`, `cp.reduce.async.bulk*`, "
-    "`mbarrier.*`, `griddepcontrol`, `setmaxnreg`;",
+    "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, fp8/sub-byte/`b1` `mma` and "
+    "`wmma` forms;",
+    "tensor-map bulk copies (TMA): `cp.async.bulk.tensor*`, multicast bulk copies, "
+    "`cp.reduce.async.bulk*`, `setmaxnreg`;",
     "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",
     "calls to external functions other than `vprintf`, `__assertfail`, `malloc` and `free` "
     "(`unsupported call to external function '...'`); dynamic parallelism;",

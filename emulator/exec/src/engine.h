@@ -135,6 +135,15 @@ class LowerContext {
   virtual bool pred(const ptx::Operand& op, LOperand* out) = 0;
   // Records an error: "unsupported <what> in <function> at line N".
   virtual bool fail(const ptx::Instruction& in, std::string message) = 0;
+  // Stores operands that do not fit LInstr's d[]/s[] (warp-wide matrix ops
+  // name up to 32 registers) in the kernel's operand pool and returns the
+  // index of the first; a handler reads them as
+  // w.block->launch->k->operand_pool[index + i] (block.h, lowered.h).
+  // UINT32_MAX when this context has no pool (the lowerer must then fail).
+  virtual uint32_t add_operands(const std::vector<LOperand>& ops) {
+    (void)ops;
+    return UINT32_MAX;
+  }
 };
 
 // Lowers one PTX instruction into `out` (fn and operands). Returns false after
@@ -201,6 +210,12 @@ void register_core_ops(OpTable& t);
 void register_float_ops(OpTable& t);
 void register_cvt_ops(OpTable& t);
 void register_warp_ops(OpTable& t);
+// Tensor-core and async-copy families (tensor_ops.cc, ldmatrix_ops.cc,
+// async_ops.cc): wmma, mma, ldmatrix, stmatrix, cp.async, mbarrier,
+// griddepcontrol.
+void register_tensor_ops(OpTable& t);
+void register_ldmatrix_ops(OpTable& t);  // called by register_tensor_ops
+void register_async_ops(OpTable& t);
 
 // Comparisons on floating-point types. The core owns the `setp`, `set`,
 // `selp` and `slct` lowerers (integer, bit and predicate forms, and selp/slct

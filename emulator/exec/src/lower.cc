@@ -93,6 +93,12 @@ const VarBinding* LowerCtx::find_var(const std::string& name) const {
   return it == module_vars_.end() ? nullptr : &it->second;
 }
 
+uint32_t LowerCtx::add_operands(const std::vector<LOperand>& ops) {
+  auto first = static_cast<uint32_t>(k_.operand_pool.size());
+  k_.operand_pool.insert(k_.operand_pool.end(), ops.begin(), ops.end());
+  return first;
+}
+
 void LowerCtx::emit(LInstr li) { k_.code.push_back(li); }
 
 bool LowerCtx::declare(const ptx::VarDecl& d, Scope& scope) {
@@ -778,6 +784,8 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
   register_float_ops(table);
   register_cvt_ops(table);
   register_warp_ops(table);
+  register_tensor_ops(table);
+  register_async_ops(table);
   const bool real_calls = needs_real_calls(module);
   for (auto& f : module.functions) prog->functions_.push_back(f.is_extern || f.body.empty() ? std::string() : f.name);
 

@@ -66,6 +66,7 @@ class LowerCtx final : public LowerContext {
   bool dst(const ptx::Operand& op, ptx::Type t, LOperand* out) override;
   bool pred(const ptx::Operand& op, LOperand* out) override;
   bool fail(const ptx::Instruction& in, std::string message) override;
+  uint32_t add_operands(const std::vector<LOperand>& ops) override;
 
   // ---- core-only services
   // Records `op` (a Label) as the branch target of the instruction being lowered.

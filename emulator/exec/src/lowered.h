@@ -65,6 +65,8 @@ struct LoweredKernel {
   uint32_t stack_bytes = 0;        // call stack per thread
   uint64_t arg_area = 0;           // local offsets of the argument and result areas
   uint64_t ret_area = 0;
+  // Operands of instructions with more than LInstr holds (LowerContext::add_operands).
+  std::vector<LOperand> operand_pool;
 };
 
 // Generic address of module function `index` (a device function pointer):

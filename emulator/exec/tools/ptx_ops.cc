@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   collect("float", exec::register_float_ops, ops);
   collect("cvt", exec::register_cvt_ops, ops);
   collect("warp", exec::register_warp_ops, ops);
+  collect("tensor", exec::register_tensor_ops, ops);
+  collect("async", exec::register_async_ops, ops);
   for (const auto& [op, families] : ops) {
     std::string joined;
     for (const auto& f : families) joined += (joined.empty() ? "" : ",") + f;
