@@ -57,7 +57,7 @@ mode="full"
 
 # Emulator-only tests: they set the emulator's own knobs (GPOOL_EMU_*) or expect its refusals.
 examples_exclude='_cc75|_on_cc75|integration\.unsupported$'
-remote_exclude='remote\.shim\.two_devices$'   # needs GPOOL_EMU_DEVICES=2
+remote_exclude='remote\.shim\.two_devices$|remote\.sched\.device1$'   # need GPOOL_EMU_DEVICES=2
 examples_select='.'
 remote_select='.'
 if [ "$short" = 1 ]; then
