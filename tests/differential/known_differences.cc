@@ -1,7 +1,8 @@
 // The known-difference list: the only place where one backend may differ from the others.
 // Each entry names the test, the backend and why; the test is skipped there with that reason
 // (gtest prints it), and docs/testing.md lists the same entries. Remove an entry as soon as the
-// backend is fixed: the test then runs again with the same expectation as everywhere else.
+// backend is fixed: the test then runs again with the same expectation as everywhere else
+// (GPOOL_DIFF_RUN_KNOWN=1 runs the listed tests anyway, to check whether an entry still holds).
 #include <string>
 
 #include "suite.h"
