@@ -27,7 +27,6 @@ constexpr const char* kDeferred =
 constexpr KnownDifference kKnown[] = {
     {"CopyTest.TwoDimensionalBadPitchRefused", "pool", kDeferred},
     {"MemsetTest.UnknownAddressRefusedAtTheCall", "pool", kDeferred},
-    {"LaunchTest.RefusedConfigurations", "pool", kDeferred},
     {"BadInputTest.ForgedHandlesOnAsynchronousCalls", "pool", kDeferred},
     {"ContextTest.PushPopAndNoContext", "pool",
      "with no context current the shim still allocates (cuMemAlloc succeeds) instead of returning "
