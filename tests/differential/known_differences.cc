@@ -25,7 +25,6 @@ constexpr const char* kDeferred =
     "next synchronizing call (another call) instead of at this one";
 
 constexpr KnownDifference kKnown[] = {
-    {"CopyTest.TwoDimensionalBadPitchRefused", "pool", kDeferred},
     {"MemsetTest.UnknownAddressRefusedAtTheCall", "pool", kDeferred},
     {"BadInputTest.ForgedHandlesOnAsynchronousCalls", "pool", kDeferred},
     {"ContextTest.PushPopAndNoContext", "pool",
