@@ -15,7 +15,8 @@ latency beside a saturating low-priority one, on gpool-server with the emulator 
 3. metering overhead: `probe launches 20000` (launches, then one synchronize; best of 3) with the
    scheduler off, and on with wall metering (batch 1), events (batch 1) and events (batch 8);
    printed as ratios to the scheduler-off time.
-run(build_dir) returns the numbers as a dict (bench/pool/run.py calls it).
+run(build_dir) returns the numbers as a dict (bench/pool/run.py calls it); run_short(build_dir)
+is the quick variant (event-metered shares and the metering overhead only) for --short.
 """
 import argparse
 import json
@@ -143,6 +144,17 @@ def run(build_dir, seconds=25.0, iters=2000):
     result["latency_alone"] = latency(build_dir, iters=iters, neighbour=False)
     result["latency_beside_low"] = latency(build_dir, iters=iters, neighbour=True)
     result["latency_beside_low_scheduler_off"] = latency(build_dir, iters=iters, scheduler=False, neighbour=True)
+    result["load_average_after"] = os.getloadavg()[0]
+    return result
+
+
+def run_short(build_dir, seconds=6.0, iters=500, launches=2000):
+    """A quick run for scripts/gpu-check.sh: the shares under event metering (the GPU's way)
+    and the metering overhead, once each; no latency series."""
+    build_dir = os.path.abspath(build_dir)
+    result = {"load_average_before": os.getloadavg()[0], "short": True}
+    result["shares_events"] = shares(build_dir, seconds, iters, warmup=min(3.0, seconds / 3), metering="events")
+    result["metering_overhead"] = metering_overhead(build_dir, launches=launches, rounds=1)
     result["load_average_after"] = os.getloadavg()[0]
     return result
 

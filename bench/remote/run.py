@@ -2,12 +2,18 @@
 """Runs the issue-3 remote benchmarks with one command and prints a Markdown report.
 
   python3 bench/remote/run.py --build build [--examples vector_add,matmul_tiled,...]
+                              [--driver DIR/libcuda.so.1] [--short]
 
 Starts gpool-server (emulator backend) on a free loopback port, runs gpool-bench-remote through
 the client shim, the raw TCP baselines in the same run, and each example directly on the
 emulator and forwarded: to a cold worker (forked per session, the default) and to a warm one
 (a second server with --warm-workers 2, as deploy/gpool-server.toml runs). Everything is
 loopback on this host; ratios are forwarded / baseline.
+
+--driver names the libcuda.so.1 under test (default: the emulator's): the servers load it
+(`--backend`) and the direct runs find it first on LD_LIBRARY_PATH (its file name must be
+libcuda.so.1). --short runs one round of fewer calls, 1 and 16 MiB copies and two examples once
+(scripts/gpu-check.sh).
 """
 import argparse
 import json
@@ -20,7 +26,7 @@ import tempfile
 import time
 
 
-def start_server(build, token, workdir, warm=0):
+def start_server(build, token, workdir, warm=0, driver=None):
     url_file = os.path.join(workdir, "url-%d" % warm)
     env = dict(os.environ, GPOOL_EMULATOR_LIB=os.path.join(build, "emulator", "libcuda.so.1"),
                GPOOL_LOG_LEVEL="warn")
@@ -28,7 +34,7 @@ def start_server(build, token, workdir, warm=0):
     log = open(os.path.join(workdir, "server-%d.log" % warm), "w")
     proc = subprocess.Popen([os.path.join(build, "server", "gpool-server"), "--listen", "tcp://127.0.0.1:0",
                              "--token", token, "--admin-token", token + "-admin", "--url-file", url_file,
-                             "--warm-workers", str(warm)],
+                             "--warm-workers", str(warm)] + (["--backend", driver] if driver else []),
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(200):
         if os.path.exists(url_file) and open(url_file).read().strip():
@@ -45,8 +51,8 @@ def client_env(build, url, token):
     return dict(os.environ, GPOOL_SERVER=url, GPOOL_TOKEN=token, LD_LIBRARY_PATH=":".join(paths))
 
 
-def direct_env(build):
-    paths = [os.path.join(build, "emulator"), "/usr/local/cuda/lib64"]
+def direct_env(build, driver=None):
+    paths = [os.path.dirname(driver) if driver else os.path.join(build, "emulator"), "/usr/local/cuda/lib64"]
     return dict(os.environ, LD_LIBRARY_PATH=":".join(paths))
 
 
@@ -69,20 +75,32 @@ def main():
     p.add_argument("--rounds", type=int, default=3, help="alternating baseline/forwarded rounds")
     p.add_argument("--examples", default="vector_add,vector_add_shared,matmul_tiled,reduce_shfl,"
                    "streams_events,globals,dynamic_smem,shared_cudart,device_printf")
+    p.add_argument("--driver", help="the libcuda.so.1 under test (default: the emulator's)")
+    p.add_argument("--short", action="store_true", help="a quick run: fewer calls, one round")
     a = p.parse_args()
+    if a.driver:
+        a.driver = os.path.abspath(a.driver)
+        if os.path.basename(a.driver) != "libcuda.so.1":
+            sys.exit("--driver must name a file called libcuda.so.1 (link one into a directory)")
+    copy_sizes, example_rounds = (1, 16, 256), 3
+    if a.short:
+        a.iters, a.launches, a.rounds = min(a.iters, 500), min(a.launches, 20000), 1
+        copy_sizes, example_rounds = (1, 16), 1
+        if a.examples == p.get_default("examples"):
+            a.examples = "vector_add,matmul_tiled"
     build = os.path.abspath(a.build)
     bench = os.path.join(build, "bench", "remote", "gpool-bench-remote")
     token = secrets.token_hex(16)
     out = []
     with tempfile.TemporaryDirectory() as workdir:
-        server, url = start_server(build, token, workdir)
+        server, url = start_server(build, token, workdir, driver=a.driver)
         try:
             env = client_env(build, url, token)
             # Baselines and forwarded runs alternate, `rounds` times, so load from other processes
             # on a shared machine hits both alike; the median and best round are reported.
             raws, nulls = [], []
             for _ in range(a.rounds):
-                raws.append(records(subprocess.run([bench, "--raw", str(a.iters), "1", "16", "256"],
+                raws.append(records(subprocess.run([bench, "--raw", str(a.iters)] + [str(m) for m in copy_sizes],
                                                    capture_output=True, text=True, check=True).stdout))
                 nulls.append(records(subprocess.run([bench, "null", str(a.iters)], env=env, capture_output=True,
                                                     text=True, check=True).stdout)[0])
@@ -120,11 +138,12 @@ def main():
             out.append(f"| round trips for the loop and the sync (server count) | {after - before} |")
             out.append(f"| wall time, enqueue / total | {launch['enqueue_wall_s']:.3f} s / {launch['total_wall_s']:.3f} s |\n")
 
-            out.append("| copy (best of the rounds) | host memory | H2D GB/s | D2H GB/s | raw TCP GB/s | H2D / raw | D2H / raw |")
-            out.append("| --- | --- | --- | --- | --- | --- | --- |")
-            for mib in (1, 16, 256):
+            out.append("| copy (best of the rounds) | host memory | H2D GB/s | D2H GB/s | raw TCP GB/s | H2D / raw | "
+                       "D2H / raw | direct H2D GB/s | direct D2H GB/s | H2D / direct | D2H / direct |")
+            out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            for mib in copy_sizes:
                 reps = 3 if mib >= 256 else 10
-                best = {}
+                best, direct = {}, {}
                 rawbw = 0.0
                 for rr in range(a.rounds):
                     # Raw stream of this round (the first round's was measured above).
@@ -136,14 +155,21 @@ def main():
                         h, d = (mib << 20) / r["h2d_s"] / 1e9, (mib << 20) / r["d2h_s"] / 1e9
                         b = best.setdefault(r["host"], [0.0, 0.0])
                         b[0], b[1] = max(b[0], h), max(b[1], d)
+                    # The same copies directly on the driver (cudaMemcpy without the network).
+                    for r in records(subprocess.run([bench, "copy", str(mib), str(reps)], env=direct_env(build, a.driver),
+                                                    capture_output=True, text=True, check=True).stdout):
+                        h, d = (mib << 20) / r["h2d_s"] / 1e9, (mib << 20) / r["d2h_s"] / 1e9
+                        b = direct.setdefault(r["host"], [0.0, 0.0])
+                        b[0], b[1] = max(b[0], h), max(b[1], d)
                 for host, (h, d) in best.items():
+                    dh, dd = direct.get(host, [float("nan"), float("nan")])
                     out.append(f"| {mib} MiB | {host} | {h:.2f} | {d:.2f} | {rawbw:.2f} | "
-                               f"{h/rawbw:.0%} | {d/rawbw:.0%} |")
+                               f"{h/rawbw:.0%} | {d/rawbw:.0%} | {dh:.2f} | {dd:.2f} | {h/dh:.0%} | {d/dd:.0%} |")
             out.append("")
 
-            out.append("| example | direct on the emulator | forwarded, cold worker | ratio | "
+            out.append("| example | direct on the driver | forwarded, cold worker | ratio | "
                        "forwarded, warm worker | ratio |\n| --- | --- | --- | --- | --- | --- |")
-            warm_server, warm_url = start_server(build, token, workdir, warm=2)
+            warm_server, warm_url = start_server(build, token, workdir, warm=2, driver=a.driver)
             try:
                 warm_env = client_env(build, warm_url, token)
                 ex_dir = os.path.join(build, "examples")
@@ -154,8 +180,8 @@ def main():
                     best = [1e9, 1e9, 1e9]
                     # Rounds alternate direct / cold / warm so that load hits all three alike; the
                     # pause lets the warm pool refill before the next session.
-                    for _ in range(3):
-                        for i, e in enumerate((direct_env(build), env, warm_env)):
+                    for _ in range(example_rounds):
+                        for i, e in enumerate((direct_env(build, a.driver), env, warm_env)):
                             time.sleep(0.3)
                             t = time.time()
                             subprocess.run([prog], env=e, capture_output=True, check=True)

@@ -9,6 +9,13 @@ using namespace gpool::shim;
 
 namespace {
 
+// Block and grid dimension limits of every device CUDA 13 supports (compute capability 7.5 and
+// up: CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_* and MAX_GRID_DIM_*), checked here so that an
+// impossible configuration is refused by the launch itself, as the driver does, instead of by
+// the server at the next synchronizing call.
+constexpr unsigned kMaxBlock[3] = {1024, 1024, 64};
+constexpr unsigned kMaxGrid[3] = {2147483647u, 65535, 65535};
+
 CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                 unsigned bz, unsigned smem, CUstream stream, void** params, void** extra, bool coop) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
@@ -18,6 +25,8 @@ CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
   // Launch configuration errors are reported by the launch itself (not sticky), as the driver does.
   if (uint64_t{bx} * by * bz > f->max_threads) return CUDA_ERROR_INVALID_VALUE;
+  if (bx > kMaxBlock[0] || by > kMaxBlock[1] || bz > kMaxBlock[2]) return CUDA_ERROR_INVALID_VALUE;
+  if (gx > kMaxGrid[0] || gy > kMaxGrid[1] || gz > kMaxGrid[2]) return CUDA_ERROR_INVALID_VALUE;
   if (smem > f->max_dynamic_smem) return CUDA_ERROR_INVALID_VALUE;
   thread_local std::vector<std::byte> buf;
   buf.assign(f->param_bytes, std::byte{0});

@@ -3,6 +3,7 @@
 // (MemcpyDtoHChunk notes, calls.fbs) lands straight in the caller's buffer,
 // D2D and memsets are async. Copies above 1 GiB are split into several calls.
 #include <algorithm>
+#include <cstdint>
 
 #include "gpool/driver_abi/backend.h"
 #include "managed.h"
@@ -15,6 +16,18 @@ namespace {
 constexpr size_t kChunk = size_t{1} << 30;
 
 CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api);
+
+// Whether [p, p + bytes) wraps around, or starts in an allocation the shim knows and runs past
+// its end. Such a copy or memset is refused at the call, as the driver does: sent on, an H2D copy
+// would read past the caller's buffer, and the server's refusal of an async call would only reach
+// the program at its next synchronizing call. Addresses the shim does not know (module globals,
+// another process's IPC memory) are left to the server's checks.
+bool outside_known_range(CUdeviceptr p, size_t bytes) {
+  if (bytes > UINT64_MAX - p) return true;
+  CUdeviceptr base = 0;
+  size_t size = 0;
+  return find_device_range(p, &base, &size) && p + bytes > base + size;
+}
 
 // A host side that is managed memory: the copy runs on the server from the device copy (the
 // host pages are read-only while clean, and the next pull brings the result back; managed.h).
@@ -31,7 +44,7 @@ CUresult settle(CUdeviceptr dst, bool sync_api, CUresult st) {
 CUresult htod(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_SUCCESS;
-  if (src == nullptr || dst == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (src == nullptr || dst == 0 || outside_known_range(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (managed(src)) return dtod(dst, reinterpret_cast<CUdeviceptr>(src), bytes, stream, sync_api);
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
@@ -49,7 +62,7 @@ CUresult htod(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, b
 CUresult dtoh(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_SUCCESS;
-  if (dst == nullptr || src == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (dst == nullptr || src == 0 || outside_known_range(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (managed(dst)) return dtod(reinterpret_cast<CUdeviceptr>(dst), src, bytes, stream, sync_api);
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
@@ -69,6 +82,7 @@ CUresult dtoh(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sy
 CUresult dtod(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (bytes == 0) return CUDA_SUCCESS;
+  if (outside_known_range(dst, bytes) || outside_known_range(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   const HandleRef h[] = {stream_ref(stream)};
   const uint64_t args[] = {dst, src, bytes, sync_api ? 1u : 0u};
   return settle(dst, sync_api, Session::instance().async(Op::MemcpyDtoD, args, h));
@@ -78,6 +92,10 @@ CUresult memset(CUdeviceptr dst, uint32_t value, unsigned elem, size_t count, CU
                 bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (count == 0) return CUDA_SUCCESS;
+  // A misaligned element, or a range refused as for copies: refused here, at the call.
+  if (dst % elem != 0 || count > SIZE_MAX / elem || outside_known_range(dst, count * elem)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   const HandleRef h[] = {stream_ref(stream)};
   const uint64_t args[] = {dst, value, elem, count, sync_api ? 1u : 0u};
   return Session::instance().async(Op::Memset, args, h);

@@ -38,6 +38,8 @@ CUresult copy2d(const CUDA_MEMCPY2D* c, CUstream stream) {
     return gpool::abi::unimplemented("cuMemcpy2D with CUDA arrays");
   }
   const size_t w = c->WidthInBytes, h = c->Height;
+  // Rows that would overlap: the driver refuses a pitch below the width (as the emulator does).
+  if (h > 1 && (c->srcPitch < w || c->dstPitch < w)) return CUDA_ERROR_INVALID_VALUE;
   if (w == 0 || h == 0) return CUDA_SUCCESS;
   auto src_host = [&](size_t row) {
     const void* base = c->srcMemoryType == CU_MEMORYTYPE_UNIFIED ? reinterpret_cast<const void*>(c->srcDevice) : c->srcHost;
@@ -74,6 +76,7 @@ CUresult copy2d(const CUDA_MEMCPY2D* c, CUstream stream) {
 CUresult memset2d(CUdeviceptr dst, size_t pitch, uint32_t value, unsigned elem, size_t width,
                   size_t height, CUstream stream, bool sync_api) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (height > 1 && pitch < width * elem) return CUDA_ERROR_INVALID_VALUE;
   const HandleRef hs[] = {stream_ref(stream)};
   for (size_t r = 0; r < height; ++r) {
     const uint64_t args[] = {dst + r * pitch, value, elem, width, sync_api ? 1u : 0u};

@@ -14,6 +14,9 @@ match the regular expression (Python syntax, searched anywhere).
 With --expect-failure the program must instead fail cleanly: exit 1 (not a signal), print a line
 starting "FAIL", and match the regular expression in stdout or stderr.
 
+GPOOL_TEST_DRIVER_DIR, when set, replaces --emulator-dir: scripts/gpu-check.sh runs the same
+tests on the directory of another libcuda.so.1 (a real GPU's driver).
+
 --asan-runtime is for the sanitizer build: the emulator library is instrumented but the nvcc-built
 programs are not, so the ASan runtime has to be preloaded ahead of everything else.
 
@@ -50,6 +53,9 @@ def main():
     if not command:
         parser.error("no program to run")
 
+    if os.environ.get("GPOOL_TEST_DRIVER_DIR"):
+        # scripts/gpu-check.sh: the same judgement on another driver (a real GPU's).
+        args.emulator_dir = os.environ["GPOOL_TEST_DRIVER_DIR"]
     emulator = os.path.join(args.emulator_dir, "libcuda.so.1")
     if not os.path.exists(emulator):
         print(f"FAIL: the emulator library {emulator} does not exist; build the gpool_emulator target first")

@@ -44,8 +44,10 @@ SKIP = 77
 
 
 def launch_server(server_bin, server_args, emulator_lib, workdir, env_extra=None, timeout=10):
-    """Starts gpool-server with `server_args` and --url-file on the emulator, its output in
-    workdir/server.log; `env_extra` adds to the environment (a value of None removes the name).
+    """Starts gpool-server with `server_args` and --url-file on the emulator (on the driver
+    library GPOOL_TEST_BACKEND names, when set: `--backend` is appended, so it overrides a
+    --config file's), its output in workdir/server.log; `env_extra` adds to the environment
+    (a value of None removes the name).
     Returns (proc, url, log_path) once the server wrote its bound URL; RuntimeError (naming the
     log) when it exits or is silent for `timeout` s."""
     url_file = os.path.join(workdir, "url")
@@ -58,8 +60,10 @@ def launch_server(server_bin, server_args, emulator_lib, workdir, env_extra=None
         else:
             env[name] = value
     log_path = os.path.join(workdir, "server.log")
+    backend = os.environ.get("GPOOL_TEST_BACKEND")  # scripts/gpu-check.sh: a real driver library
+    backend_args = ["--backend", backend] if backend else []
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([server_bin] + list(server_args) + ["--url-file", url_file],
+        proc = subprocess.Popen([server_bin] + list(server_args) + backend_args + ["--url-file", url_file],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
