@@ -7,9 +7,10 @@ Usage:
              [--library-dir DIR]... [--timeout S] --mode flood|auth-rate
 
 Modes:
-  flood      64 idle TCP connections to the server port (from 127.0.0.2) and 64 to the metrics
-             port (from 127.0.0.3), each reopened as soon as the server closes it, plus a
-             garbage sender (from 127.0.0.4). A legitimate client (127.0.0.1) meanwhile runs
+  flood      64 idle TCP connections to the server port from 127.0.0.2 (over the per-source
+             limit: evicted) and 16 from 127.0.0.5 (closed at the pre-auth deadline), 64 to the
+             metrics port (from 127.0.0.3), each reopened as soon as the server closes it, plus
+             a garbage sender (from 127.0.0.4). A legitimate client (127.0.0.1) meanwhile runs
              `gpool status` (a handshake and one call) and a probe session through the shim
              (attach, 20 launches); both must succeed, a /metrics scrape must answer, and the
              latencies with and without the flood are printed (FLOOD_* lines, for
@@ -179,8 +180,10 @@ def mode_flood(args, workdir):
         base_status, base_probe, why = legit_round(args, url, 15, 3)
         if why:
             return "without the flood: " + why
+        # 64 idle from one source (over max_preauth_per_source: they evict each other), 16 from
+        # another (under it: they last until the pre-auth deadline), 64 on the metrics port.
         floods = [IdleFlood("127.0.0.2", host_port(url), 64), IdleFlood("127.0.0.3", host_port(murl), 64),
-                  GarbageFlood("127.0.0.4", host_port(url))]
+                  GarbageFlood("127.0.0.4", host_port(url)), IdleFlood("127.0.0.5", host_port(url), 16)]
         for f in floods:
             f.thread.start()
         time.sleep(1.5)  # past the pre-auth deadline: the idle sockets are being reopened
@@ -199,16 +202,17 @@ def mode_flood(args, workdir):
         print(f"FLOOD_SESSION_MS base {base_probe:.1f} flood {flood_probe:.1f} "
               f"delta {flood_probe - base_probe:+.1f}")
         print(f"FLOOD_SCRAPE_MS {scrape_ms:.1f}")
-        print(f"FLOOD_REOPENED server {floods[0].reopened} metrics {floods[1].reopened} "
+        print(f"FLOOD_REOPENED server {floods[0].reopened}+{floods[3].reopened} metrics {floods[1].reopened} "
               f"garbage_sent {floods[2].sent}")
-        for name in ("gpool_preauth_timeouts_total", "gpool_preauth_errors_total", "gpool_preauth_pending"):
+        evicted = 'gpool_preauth_evicted_total{reason="source"}'
+        for name in (evicted, "gpool_preauth_timeouts_total", "gpool_preauth_errors_total", "gpool_preauth_pending"):
             print(f"{name} {metric(body, name)}")
         if proc.poll() is not None:
             return "the server died under the flood; see " + log
-        if floods[0].reopened == 0:
-            return "no idle connection was ever closed: the pre-auth deadline did not work"
-        if not metric(body, "gpool_preauth_timeouts_total"):
-            return "gpool_preauth_timeouts_total did not count the idle connections"
+        if floods[0].reopened == 0 or not metric(body, evicted):
+            return "64 idle connections from one source were never evicted (max_preauth_per_source)"
+        if floods[3].reopened == 0 or not metric(body, "gpool_preauth_timeouts_total"):
+            return "idle connections were not closed at the pre-auth deadline (gpool_preauth_timeouts_total)"
         if not metric(body, "gpool_preauth_errors_total"):
             return "gpool_preauth_errors_total did not count the garbage"
         if flood_status > base_status + 250 or flood_probe > base_probe + 250:
