@@ -1,5 +1,10 @@
 #include "config.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include <toml++/toml.h>
 
 #include "gpool/common/env.h"
@@ -44,9 +49,17 @@ namespace {
 
 // Reads the GPOOL_CONFIG file into `cfg`; false with `error` for anything it cannot take.
 bool read_file(const std::string& path, Config& cfg, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("config {}: cannot open it: {}", path, std::strerror(errno));
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!toml_check::ascii_outside_strings(text.str(), path, error)) return false;
   toml::table t;
   try {
-    t = toml::parse_file(path);
+    t = toml::parse(text.str(), path);
   } catch (const toml::parse_error& e) {
     error = fmt::format("config {} line {}: {}", path, e.source().begin.line, e.description());
     return false;

@@ -44,6 +44,44 @@ std::string at(const std::string& path, const toml::node& node) {
   return line > 0 ? fmt::format("config {} line {}: ", path, line) : fmt::format("config {}: ", path);
 }
 
+bool ascii_outside_strings(std::string_view text, const std::string& path, std::string& error) {
+  size_t line = 1;
+  size_t i = 0;
+  auto starts = [&](std::string_view what) { return text.substr(i, what.size()) == what; };
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (c == '#') {  // a comment: to the end of the line
+      while (i < text.size() && text[i] != '\n') ++i;
+    } else if (starts("\"\"\"") || starts("'''")) {  // multi-line string
+      const std::string_view close = text.substr(i, 3);
+      const bool basic = close[0] == '"';
+      i += 3;
+      while (i < text.size() && !starts(close)) {
+        const bool skip = basic && text[i] == '\\' && i + 1 < text.size();
+        if (text[i] == '\n' || (skip && text[i + 1] == '\n')) ++line;
+        i += skip ? 2 : 1;
+      }
+      i = std::min(text.size(), i + 3);
+    } else if (c == '"' || c == '\'') {  // one-line string
+      ++i;
+      while (i < text.size() && text[i] != c && text[i] != '\n') {
+        i += (c == '"' && text[i] == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ? 2 : 1;
+      }
+      if (i < text.size() && text[i] == c) ++i;
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      error = fmt::format("config {} line {}: a character outside ASCII outside a string or comment; "
+                          "TOML keys and values must be ASCII there", path, line);
+      return false;
+    } else {
+      ++i;
+    }
+  }
+  return true;
+}
+
 bool known_keys(const toml::table& table, std::initializer_list<std::string_view> known,
                 const std::string& path, const std::string& where, std::string& error) {
   for (const auto& [key, node] : table) {

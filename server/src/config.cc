@@ -269,6 +269,7 @@ bool load_config(const std::string& path, Config& out, std::string& error) {
 }
 
 bool load_config_text(std::string_view text, const std::string& path, Config& out, std::string& error) {
+  if (!toml_check::ascii_outside_strings(text, path, error)) return false;
   toml::table tbl;
   try {
     tbl = toml::parse(text, path);

@@ -170,6 +170,10 @@ int Supervisor::run() {
       if (l->poll_fd() >= 0 && (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) == 0) continue;
       // Take every connection waiting (bounded per round so handshakes keep moving).
       for (int taken = 0; taken < 64; ++taken) {
+        if (taken > 0 && l->poll_fd() >= 0) {  // another one waiting? (else accept would wait 1 ms)
+          pollfd more{l->poll_fd(), POLLIN, 0};
+          if (::poll(&more, 1, 0) <= 0) break;
+        }
         std::unique_ptr<transport::Connection> conn;
         transport::Status s = l->accept(conn, std::chrono::milliseconds(1));
         if (s.ok()) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace gpool::emu::loader {
@@ -227,6 +229,26 @@ TEST(LoaderNegative, WrapperVersion) {
   // A wrapper cut short in a sized buffer.
   std::vector<uint8_t> cut(reinterpret_cast<const uint8_t*>(&w), reinterpret_cast<const uint8_t*>(&w) + 12);
   expect_fails(cut, "wrapper is truncated");
+}
+
+}  // namespace
+}  // namespace gpool::emu::loader
+
+namespace gpool::emu::loader {
+namespace {
+
+// Found by fuzz_loader: an ELF image whose section header table holds no entries (e_shnum 0 and
+// sh[0].sh_size 0) made read_sections memcpy from/to a null vector buffer (undefined behaviour;
+// UBSan stops here). It must parse as an ordinary image or fail with a message.
+TEST(LoaderNegative, ElfWithEmptySectionTableFoundByFuzzing) {
+  std::ifstream in(GPOOL_TEST_SOURCE_DIR "/fuzz/corpus/loader/regress_elf_empty_section_table.bin", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 3912u);
+  Image img;
+  std::string error;
+  const bool ok = parse_image(bytes.data(), &img, &error, bytes.size());
+  EXPECT_TRUE(ok || !error.empty()) << "a refusal must say why";
 }
 
 }  // namespace

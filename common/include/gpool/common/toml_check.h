@@ -28,6 +28,13 @@ std::string suggest(std::string_view key, std::initializer_list<std::string_view
 // "config PATH line N: " for `node` (its source line; "config PATH: " when unknown).
 std::string at(const std::string& path, const toml::node& node);
 
+// Checks `text` before it is given to toml++: a byte outside ASCII is allowed only inside a
+// string or a comment (as TOML 1.0 says). toml++ 3.3 (Debian bookworm) reaches
+// __builtin_unreachable() (undefined behaviour) on some such characters elsewhere, e.g. an "é"
+// after a value (found by fuzz_config); this keeps them from it. False with `error` naming the
+// file and line.
+bool ascii_outside_strings(std::string_view text, const std::string& path, std::string& error);
+
 // Checks that every key of `table` is in `known`. `where` names the table in messages
 // ("" for the top level, e.g. "tenant alice: ").
 bool known_keys(const toml::table& table, std::initializer_list<std::string_view> known,
