@@ -4,7 +4,8 @@
 # scratch directory). Prints one line per target with its executions; a crash fails the run,
 # and its input is kept in build-fuzz/artifacts/ (turn it into a regression test named after
 # what it found, fuzz/README.md).
-#   usage: scripts/fuzz.sh [TARGET...]     GPOOL_FUZZ_SECONDS (default 20) per target
+#   usage: scripts/fuzz.sh [TARGET...]     GPOOL_FUZZ_SECONDS (default 20) per target,
+#   GPOOL_FUZZ_SEED (default 1: the same inputs each run, as far as the time allows; 0 = random)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${GPOOL_FUZZ_SECONDS:-20}"
@@ -19,7 +20,7 @@ status=0
 for t in "${targets[@]}"; do
   scratch="$(mktemp -d)"
   log="build-fuzz/artifacts/$t.log"
-  if ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/"$t" -max_total_time="$seconds" -timeout=10 \
+  if ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/"$t" -max_total_time="$seconds" -seed="${GPOOL_FUZZ_SEED:-1}" -timeout=10 \
        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$t-" \
        "$scratch" "fuzz/corpus/${t#fuzz_}" >"$log" 2>&1; then
     runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
