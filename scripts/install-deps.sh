@@ -14,6 +14,7 @@ PACKAGES=(
   liburing-dev libucx-dev
   libtomlplusplus-dev libcpp-httplib-dev
   libssl-dev
+  clang-16 libfuzzer-16-dev
   curl procps
 )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds the release and the
-# sanitizer flavours, and runs every test in both.
+# sanitizer flavours, and runs every test in both; then builds the fuzz targets (build-fuzz/,
+# clang-16) and runs each for a bounded time on its seed corpus (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -13,4 +14,8 @@ for flavour in release asan; do
     status=1
   fi
 done
+echo "=== gpool fuzzing: build-fuzz (GPOOL_FUZZ_SECONDS=${GPOOL_FUZZ_SECONDS:-20} per target)"
+if ! scripts/fuzz.sh; then
+  status=1
+fi
 exit $status

@@ -1,9 +1,15 @@
 #include "config.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include <toml++/toml.h>
 
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
+#include "gpool/common/toml_check.h"
 
 namespace gpool::shim {
 namespace {
@@ -39,23 +45,85 @@ std::vector<std::string> parse_server_list(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Reads the GPOOL_CONFIG file into `cfg`; false with `error` for anything it cannot take.
+bool read_file(const std::string& path, Config& cfg, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("config {}: cannot open it: {}", path, std::strerror(errno));
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!toml_check::ascii_outside_strings(text.str(), path, error)) return false;
+  toml::table t;
+  try {
+    t = toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    error = fmt::format("config {} line {}: {}", path, e.source().begin.line, e.description());
+    return false;
+  }
+  if (!toml_check::known_keys(t, {"server", "servers", "token"}, path, "", error)) return false;
+  const toml::node* server = t.get("server");
+  const toml::node* servers = t.get("servers");
+  if (server != nullptr && servers != nullptr) {
+    error = fmt::format("{}both server and servers are set; keep one", toml_check::at(path, *servers));
+    return false;
+  }
+  std::string joined;
+  if (server != nullptr) {
+    auto s = server->value_exact<std::string>();
+    if (!s) {
+      error = fmt::format("{}server must be a string \"tcp://HOST:PORT[,tcp://HOST:PORT...]\"",
+                          toml_check::at(path, *server));
+      return false;
+    }
+    joined = *s;
+  } else if (servers != nullptr) {
+    const toml::array* a = servers->as_array();
+    bool ok = a != nullptr;
+    for (size_t i = 0; ok && i < a->size(); ++i) {
+      auto s = (*a)[i].value_exact<std::string>();
+      ok = s.has_value();
+      if (ok) joined += *s + ",";
+    }
+    if (!ok) {
+      error = fmt::format("{}servers must be an array of URL strings", toml_check::at(path, *servers));
+      return false;
+    }
+  }
+  if (server != nullptr || servers != nullptr) {
+    std::vector<std::string> list = parse_server_list(joined);
+    if (list.empty()) {
+      error = fmt::format("{}{} names no server URL; set tcp://HOST:PORT",
+                          toml_check::at(path, server != nullptr ? *server : *servers),
+                          server != nullptr ? "server" : "servers");
+      return false;
+    }
+    cfg.servers = std::move(list);
+  }
+  if (const toml::node* token = t.get("token")) {
+    auto s = token->value_exact<std::string>();
+    if (!s) {
+      error = fmt::format("{}token must be a string", toml_check::at(path, *token));
+      return false;
+    }
+    cfg.token = *s;
+  }
+  return true;
+}
+
+}  // namespace
+
 Config load_config() {
   Config cfg;
   if (auto path = env::get("GPOOL_CONFIG")) {
-    try {
-      toml::table t = toml::parse_file(*path);
-      if (auto s = t["server"].value<std::string>()) set_servers(cfg, *s, "GPOOL_CONFIG server");
-      if (const toml::array* a = t["servers"].as_array()) {
-        std::string joined;
-        for (const toml::node& n : *a) {
-          if (auto s = n.value<std::string>()) joined += *s + ",";
-        }
-        set_servers(cfg, joined, "GPOOL_CONFIG servers");
-      }
-      if (auto s = t["token"].value<std::string>()) cfg.token = *s;
-    } catch (const toml::parse_error& e) {
-      logger().error("cannot read GPOOL_CONFIG file {}: {}; using the environment only", *path,
-                     e.description());
+    Config from_file;
+    if (read_file(*path, from_file, cfg.error)) {
+      cfg = std::move(from_file);
+    } else {
+      cfg.error = "GPOOL_CONFIG " + cfg.error;
     }
   }
   if (auto s = env::get("GPOOL_SERVER")) set_servers(cfg, *s, "GPOOL_SERVER");

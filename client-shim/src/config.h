@@ -6,8 +6,11 @@
 //   GPOOL_TOKEN    tenant token (the same for every server listed)
 //   GPOOL_CONFIG   a TOML file with `server = "URL[,URL...]"` or `servers = ["URL", ...]` and
 //                  `token = "..."`; the variables above override it
-// Errors: a broken GPOOL_CONFIG file or a list without any URL is logged and the default is
-// used. Thread safety: plain values and pure functions.
+// Errors: the GPOOL_CONFIG file is read strictly: a syntax error, an unknown key (with a "did
+// you mean" for a near miss, e.g. `sever`), a value of the wrong type or a server list without
+// any URL sets Config::error (naming the file, line and key), and cuInit then fails with that
+// message logged rather than run with a default. A GPOOL_SERVER without any URL is logged and
+// the default is used. Thread safety: plain values and pure functions.
 #pragma once
 
 #include <string>
@@ -21,6 +24,7 @@ inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7070";
 struct Config {
   std::vector<std::string> servers{kDefaultServer};  // never empty
   std::string token;
+  std::string error;  // non-empty: GPOOL_CONFIG is invalid (what and where); cuInit must fail
 };
 
 // Splits "a, b,,c" into {"a", "b", "c"} (commas separate; blanks around a URL and empty entries

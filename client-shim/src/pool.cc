@@ -38,6 +38,10 @@ CUresult Pool::init() {
   if (init_done_) return init_result_;
   init_done_ = true;
   config_ = load_config();
+  if (!config_.error.empty()) {
+    logger().error("{}; cuInit fails: fix the file or unset GPOOL_CONFIG", config_.error);
+    return init_result_ = CUDA_ERROR_INVALID_VALUE;
+  }
   if (config_.servers.size() > kMaxSessions) {
     logger().error("GPOOL_SERVER lists {} servers; at most {} are supported", config_.servers.size(),
                    kMaxSessions);

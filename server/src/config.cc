@@ -5,12 +5,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include "gpool/common/env.h"
+#include "gpool/common/toml_check.h"
 #include "gpool/remote/call_codec.h"
 
 namespace gpool::server {
@@ -33,88 +37,134 @@ bool parse_hex32(const std::string& hex, std::array<uint8_t, 32>& out) {
   return true;
 }
 
-// An integer key within [lo, hi], or a message naming the file, the key and the range.
-template <typename View>
-bool read_uint(const View node, const std::string& path,
-               const std::string& where, const char* key, int64_t lo, int64_t hi, unsigned& out,
-               std::string& error) {
-  if (!node) return true;
-  auto v = node.template value_exact<int64_t>();
-  if (!v || *v < lo || *v > hi) {
-    error = fmt::format("config {}: {}{} must be an integer {}..{}", path, where, key, lo, hi);
+using toml_check::at;
+
+const std::initializer_list<std::string_view> kTopKeys = {
+    "listen", "backend", "max_sessions", "image_cache_dir", "handshake_timeout_ms",
+    "max_preauth_per_source", "max_preauth", "auth_failures_burst", "auth_failures_per_minute",
+    "warm_workers", "metrics_listen", "scheduler", "scheduler_window_us", "scheduler_metering",
+    "scheduler_batch", "tenant"};
+const std::initializer_list<std::string_view> kTenantKeys = {
+    "name", "token_sha256", "token", "admin", "memory_quota", "compute_weight", "priority",
+    "max_sessions", "devices"};
+
+// An integer key within [lo, hi], or a message naming the file, the line, the key and the range.
+bool read_uint(const toml::table& t, const std::string& path, const std::string& where,
+               const char* key, int64_t lo, int64_t hi, unsigned& out, std::string& error) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) return true;
+  auto v = node->value_exact<int64_t>();
+  if (!v) {
+    error = fmt::format("{}{}{} must be an integer {}..{}, not a {}", at(path, *node), where, key,
+                        lo, hi, toml::impl::node_type_friendly_names[static_cast<size_t>(node->type())]);
+    return false;
+  }
+  if (*v < lo || *v > hi) {
+    error = fmt::format("{}{}{} = {} is out of range: it must be {}..{}", at(path, *node), where,
+                        key, *v, lo, hi);
     return false;
   }
   out = static_cast<unsigned>(*v);
   return true;
 }
 
+bool read_string(const toml::table& t, const std::string& path, const std::string& where,
+                 const char* key, std::string& out, std::string& error) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) return true;
+  auto v = node->value_exact<std::string>();
+  if (!v) {
+    error = fmt::format("{}{}{} must be a string", at(path, *node), where, key);
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
+bool read_bool(const toml::table& t, const std::string& path, const std::string& where,
+               const char* key, bool& out, std::string& error) {
+  const toml::node* node = t.get(key);
+  if (node == nullptr) return true;
+  auto v = node->value_exact<bool>();
+  if (!v) {
+    error = fmt::format("{}{}{} must be true or false", at(path, *node), where, key);
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
 bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
                   std::string& error) {
-  tenant.name = t["name"].value_or(std::string{});
+  if (!read_string(t, path, "[[tenant]] ", "name", tenant.name, error)) return false;
   if (tenant.name.empty()) {
-    error = fmt::format("config {}: a [[tenant]] has no name", path);
+    error = fmt::format("{}a [[tenant]] has no name", at(path, t));
     return false;
   }
   if (tenant.name.size() > 63) {
-    error = fmt::format("config {}: tenant {}: name must be at most 63 characters", path,
-                        tenant.name);
+    error = fmt::format("{}tenant {}: name must be at most 63 characters", at(path, t), tenant.name);
     return false;
   }
   const std::string where = fmt::format("tenant {}: ", tenant.name);
-  if (auto n = t["admin"]; n) {
-    auto b = n.value_exact<bool>();
-    if (!b) {
-      error = fmt::format("config {}: {}admin must be true or false", path, where);
-      return false;
-    }
-    tenant.admin = *b;
-  }
-  if (auto h = t["token_sha256"].value<std::string>()) {
-    if (!parse_hex32(*h, tenant.token_hash)) {
-      error = fmt::format("config {}: {}token_sha256 must be 64 hex digits", path, where);
-      return false;
-    }
-  } else if (auto tok = t["token"].value<std::string>()) {
-    tenant.token_hash = remote::sha256(remote::as_bytes(*tok));
-  } else {
-    error = fmt::format("config {}: tenant {} has neither token_sha256 nor token", path,
-                        tenant.name);
+  if (!toml_check::known_keys(t, kTenantKeys, path, where, error)) return false;
+  if (!read_bool(t, path, where, "admin", tenant.admin, error)) return false;
+  const toml::node* hash = t.get("token_sha256");
+  const toml::node* plain = t.get("token");
+  if (hash != nullptr && plain != nullptr) {
+    error = fmt::format("{}{}has both token_sha256 and token; keep one", at(path, *plain), where);
     return false;
   }
-  if (auto n = t["memory_quota"]; n) {
+  if (hash != nullptr) {
+    auto h = hash->value_exact<std::string>();
+    if (!h || !parse_hex32(*h, tenant.token_hash)) {
+      error = fmt::format("{}{}token_sha256 must be a string of 64 hex digits", at(path, *hash), where);
+      return false;
+    }
+    if (std::all_of(tenant.token_hash.begin(), tenant.token_hash.end(), [](uint8_t b) { return b == 0; })) {
+      error = fmt::format("{}{}token_sha256 is all zeros, a placeholder: set the SHA-256 of the "
+                          "tenant's token (printf %s \"$TOKEN\" | sha256sum)", at(path, *hash), where);
+      return false;
+    }
+  } else if (plain != nullptr) {
+    auto tok = plain->value_exact<std::string>();
+    if (!tok || tok->empty()) {
+      error = fmt::format("{}{}token must be a non-empty string", at(path, *plain), where);
+      return false;
+    }
+    tenant.token_hash = remote::sha256(remote::as_bytes(*tok));
+  } else {
+    error = fmt::format("{}tenant {} has neither token_sha256 nor token", at(path, t), tenant.name);
+    return false;
+  }
+  if (const toml::node* n = t.get("memory_quota")) {
     bool ok = false;
-    if (auto i = n.value_exact<int64_t>()) {
+    if (auto i = n->value_exact<int64_t>()) {
       ok = *i >= 0;
       if (ok) tenant.memory_quota = static_cast<uint64_t>(*i);
-    } else if (auto str = n.value_exact<std::string>()) {
+    } else if (auto str = n->value_exact<std::string>()) {
       ok = parse_byte_size(*str, tenant.memory_quota);
     }
     if (!ok) {
       error = fmt::format(
-          "config {}: {}memory_quota must be a byte count (integer) or a size such as \"8GiB\" "
-          "or \"512MiB\" (0 = unlimited)", path, where);
+          "{}{}memory_quota must be a byte count (integer) or a size such as \"8GiB\" "
+          "or \"512MiB\" (0 = unlimited)", at(path, *n), where);
       return false;
     }
   }
-  if (!read_uint(t["compute_weight"], path, where, "compute_weight", 1, 1000, tenant.weight, error)) {
-    return false;
-  }
-  if (!read_uint(t["max_sessions"], path, where, "max_sessions", 0, 4096, tenant.max_sessions, error)) {
-    return false;
-  }
-  if (auto n = t["priority"]; n) {
-    const auto p = n.value_exact<std::string>();
+  if (!read_uint(t, path, where, "compute_weight", 1, 1000, tenant.weight, error)) return false;
+  if (!read_uint(t, path, where, "max_sessions", 0, 4096, tenant.max_sessions, error)) return false;
+  if (const toml::node* n = t.get("priority")) {
+    const auto p = n->value_exact<std::string>();
     if (p && *p == "low") tenant.priority = Tenant::Priority::low;
     else if (p && *p == "normal") tenant.priority = Tenant::Priority::normal;
     else if (p && *p == "high") tenant.priority = Tenant::Priority::high;
     else {
-      error = fmt::format("config {}: {}priority must be \"low\", \"normal\" or \"high\"",
-                          path, where);
+      error = fmt::format("{}{}priority must be \"low\", \"normal\" or \"high\"", at(path, *n), where);
       return false;
     }
   }
-  if (auto n = t["devices"]; n) {
-    const toml::array* arr = n.as_array();
+  if (const toml::node* n = t.get("devices")) {
+    const toml::array* arr = n->as_array();
     bool ok = arr != nullptr;
     if (ok) {
       for (const auto& d : *arr) {
@@ -129,8 +179,7 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
       }
     }
     if (!ok) {
-      error = fmt::format("config {}: {}devices must be an array of device ordinals 0..15", path,
-                          where);
+      error = fmt::format("{}{}devices must be an array of device ordinals 0..15", at(path, *n), where);
       return false;
     }
   }
@@ -191,93 +240,114 @@ Tenant make_tenant(const std::string& name, const std::string& token, bool admin
   return t;
 }
 
+bool check_unique_tokens(const std::vector<Tenant>& tenants, const std::string& path,
+                         std::string& error) {
+  for (size_t i = 0; i < tenants.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (tenants[i].token_hash != tenants[j].token_hash) continue;
+      const auto where = [](const Tenant& t) {
+        return t.from_command_line ? fmt::format("{} (command line)", t.name)
+                                   : t.line > 0 ? fmt::format("{} (line {})", t.name, t.line) : t.name;
+      };
+      error = fmt::format("config {}: tenants {} and {} have the same token; each tenant needs its "
+                          "own (the second could never log in)", path, where(tenants[j]), where(tenants[i]));
+      return false;
+    }
+  }
+  return true;
+}
+
 bool load_config(const std::string& path, Config& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("config {}: cannot open it: {}", path, std::strerror(errno));
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config_text(text.str(), path, out, error);
+}
+
+bool load_config_text(std::string_view text, const std::string& path, Config& out, std::string& error) {
+  if (!toml_check::ascii_outside_strings(text, path, error)) return false;
   toml::table tbl;
   try {
-    tbl = toml::parse_file(path);
+    tbl = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    error = fmt::format("config {}: {} (line {})", path, e.description(),
-                        e.source().begin.line);
+    error = fmt::format("config {} line {}: {}", path, e.source().begin.line, e.description());
     return false;
   }
   Config cfg = out;
-  if (auto* listen = tbl["listen"].as_array()) {
+  if (!toml_check::known_keys(tbl, kTopKeys, path, "", error)) return false;
+  if (const toml::node* listen = tbl.get("listen")) {
     cfg.listen.clear();
-    for (auto& v : *listen) {
-      auto s = v.value<std::string>();
-      if (!s) {
-        error = fmt::format("config {}: listen must be an array of URL strings", path);
-        return false;
+    if (const toml::array* arr = listen->as_array()) {
+      for (auto& v : *arr) {
+        auto s = v.value_exact<std::string>();
+        if (!s) {
+          error = fmt::format("{}listen must be a URL string or an array of them", at(path, v));
+          return false;
+        }
+        cfg.listen.push_back(*s);
       }
-      cfg.listen.push_back(*s);
-    }
-  } else if (auto s = tbl["listen"].value<std::string>()) {
-    cfg.listen = {*s};
-  }
-  if (auto s = tbl["backend"].value<std::string>()) cfg.backend = *s;
-  if (auto v = tbl["max_sessions"].value<int64_t>()) {
-    if (*v < 1 || *v > 4096) {
-      error = fmt::format("config {}: max_sessions must be 1..4096, got {}", path, *v);
+    } else if (auto s = listen->value_exact<std::string>()) {
+      cfg.listen = {*s};
+    } else {
+      error = fmt::format("{}listen must be a URL string or an array of them", at(path, *listen));
       return false;
     }
-    cfg.max_sessions = static_cast<unsigned>(*v);
   }
-  if (auto s = tbl["image_cache_dir"].value<std::string>()) cfg.image_cache_dir = *s;
-  if (auto v = tbl["handshake_timeout_ms"].value<int64_t>()) {
-    cfg.handshake_timeout_ms = static_cast<unsigned>(std::clamp<int64_t>(*v, 100, 60000));
-  }
-  if (!read_uint(tbl["warm_workers"], path, "", "warm_workers", 0, 4096, cfg.warm_workers, error)) {
+  if (!read_string(tbl, path, "", "backend", cfg.backend, error)) return false;
+  if (!read_uint(tbl, path, "", "max_sessions", 1, 4096, cfg.max_sessions, error)) return false;
+  if (!read_string(tbl, path, "", "image_cache_dir", cfg.image_cache_dir, error)) return false;
+  if (!read_uint(tbl, path, "", "handshake_timeout_ms", 100, 60000, cfg.handshake_timeout_ms, error) ||
+      !read_uint(tbl, path, "", "max_preauth_per_source", 1, 4096, cfg.max_preauth_per_source, error) ||
+      !read_uint(tbl, path, "", "max_preauth", 1, 65536, cfg.max_preauth, error) ||
+      !read_uint(tbl, path, "", "auth_failures_burst", 1, 100000, cfg.auth_failures_burst, error) ||
+      !read_uint(tbl, path, "", "auth_failures_per_minute", 1, 1000000, cfg.auth_failures_per_minute,
+                 error)) {
     return false;
   }
-  if (auto n = tbl["scheduler"]; n) {
-    auto v = n.value_exact<bool>();
-    if (!v) {
-      error = fmt::format("config {}: scheduler must be true or false", path);
-      return false;
-    }
-    cfg.scheduler = *v;
-  }
-  if (!read_uint(tbl["scheduler_window_us"], path, "", "scheduler_window_us", 0, 1000000,
-                 cfg.scheduler_window_us, error)) {
+  if (!read_uint(tbl, path, "", "warm_workers", 0, 4096, cfg.warm_workers, error)) return false;
+  if (!read_bool(tbl, path, "", "scheduler", cfg.scheduler, error)) return false;
+  if (!read_uint(tbl, path, "", "scheduler_window_us", 0, 1000000, cfg.scheduler_window_us, error)) {
     return false;
   }
-  if (auto n = tbl["scheduler_metering"]; n) {
-    auto v = n.value_exact<std::string>();
+  if (const toml::node* n = tbl.get("scheduler_metering")) {
+    auto v = n->value_exact<std::string>();
     if (!v || (*v != "auto" && *v != "wall" && *v != "events")) {
-      error = fmt::format("config {}: scheduler_metering must be \"auto\", \"wall\" or \"events\"", path);
+      error = fmt::format("{}scheduler_metering must be \"auto\", \"wall\" or \"events\"", at(path, *n));
       return false;
     }
     cfg.scheduler_metering = *v;
   }
-  if (!read_uint(tbl["scheduler_batch"], path, "", "scheduler_batch", 0, 256, cfg.scheduler_batch,
-                 error)) {
-    return false;
-  }
-  if (auto n = tbl["metrics_listen"]; n) {
-    auto v = n.value_exact<std::string>();
+  if (!read_uint(tbl, path, "", "scheduler_batch", 0, 256, cfg.scheduler_batch, error)) return false;
+  if (const toml::node* n = tbl.get("metrics_listen")) {
+    auto v = n->value_exact<std::string>();
     if (!v || (!v->empty() && v->rfind(':') == std::string::npos)) {
-      error = fmt::format("config {}: metrics_listen must be \"HOST:PORT\" (or \"\" for off)", path);
+      error = fmt::format("{}metrics_listen must be \"HOST:PORT\" (or \"\" for off)", at(path, *n));
       return false;
     }
     cfg.metrics_listen = *v;
   }
-  if (auto n = tbl["tenant"]; n) {
-    const toml::array* tenants = n.as_array();
+  if (const toml::node* n = tbl.get("tenant")) {
+    const toml::array* tenants = n->as_array();
     if (tenants == nullptr) {
-      error = fmt::format("config {}: tenant must be an array of tables ([[tenant]])", path);
+      error = fmt::format("{}tenant must be an array of tables ([[tenant]])", at(path, *n));
       return false;
     }
     for (auto& node : *tenants) {
       auto* t = node.as_table();
       if (t == nullptr) {
-        error = fmt::format("config {}: [[tenant]] entries must be tables", path);
+        error = fmt::format("{}[[tenant]] entries must be tables", at(path, node));
         return false;
       }
       Tenant tenant;
+      tenant.line = static_cast<unsigned>(t->source().begin.line);
       if (!parse_tenant(*t, path, tenant, error)) return false;
       for (const Tenant& other : cfg.tenants) {
         if (other.name == tenant.name) {
-          error = fmt::format("config {}: tenant {} is listed twice; names must be unique", path,
+          error = fmt::format("{}tenant {} is listed twice; names must be unique", at(path, *t),
                               tenant.name);
           return false;
         }
@@ -285,6 +355,7 @@ bool load_config(const std::string& path, Config& out, std::string& error) {
       cfg.tenants.push_back(std::move(tenant));
     }
   }
+  if (!check_unique_tokens(cfg.tenants, path, error)) return false;
   cfg.path = path;
   out = std::move(cfg);
   return true;

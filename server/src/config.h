@@ -4,7 +4,11 @@
 //   backend = "emulator"                  # "emulator", or the path of a libcuda.so.1
 //   max_sessions = 64
 //   image_cache_dir = "/var/cache/gpool"  # optional: module images kept across sessions
-//   handshake_timeout_ms = 3000
+//   handshake_timeout_ms = 1000            # pre-auth deadline: a complete Hello within this
+//   max_preauth_per_source = 32            # handshakes in progress per source address
+//   max_preauth = 256                      # handshakes in progress in total
+//   auth_failures_burst = 10               # unknown tokens a source may send at once ...
+//   auth_failures_per_minute = 30          # ... and then at this rate (preauth.h)
 //   warm_workers = 0                      # pre-initialized workers kept ready (pool)
 //   metrics_listen = "127.0.0.1:9400"     # Prometheus endpoint; absent or "" = off
 //   scheduler = false                     # compute shares: meter device time per tenant and
@@ -28,8 +32,13 @@
 //   max_sessions = 0                       # concurrent sessions of this tenant; 0 = unlimited
 //   devices = [0, 1]                       # physical device ordinals it may use; absent = all
 //
+// Strict: an unknown key (with a "did you mean" for a near miss), a value of the wrong type, a
+// value out of its range (never clamped), two tenants with the same name or the same token, and
+// an all-zero token_sha256 (a placeholder) are errors. `gpool-server --check-config FILE` runs
+// exactly this check.
+//
 // Thread safety: plain values. Errors: load_config() returns false with a message naming the
-// file, the key and what is expected; `out` is then unchanged.
+// file, the line, the key and what is expected; `out` is then unchanged.
 #pragma once
 
 #include <array>
@@ -51,6 +60,7 @@ struct Tenant {
   unsigned max_sessions = 0;  // 0 = unlimited
   std::vector<int> devices;   // physical device ordinals allowed; empty = all
   bool from_command_line = false;  // made by make_tenant(); kept across a config reload
+  unsigned line = 0;               // its [[tenant]] line in the config file (0: not from one)
 };
 
 struct Config {
@@ -59,7 +69,11 @@ struct Config {
   std::vector<Tenant> tenants;
   unsigned max_sessions = 64;
   std::string image_cache_dir;
-  unsigned handshake_timeout_ms = 3000;
+  unsigned handshake_timeout_ms = 1000;  // 100..60000
+  unsigned max_preauth_per_source = 32;  // 1..4096
+  unsigned max_preauth = 256;           // 1..65536
+  unsigned auth_failures_burst = 10;    // 1..100000
+  unsigned auth_failures_per_minute = 30;  // 1..1000000
   unsigned warm_workers = 0;   // parsed here; the worker pool implements it
   std::string metrics_listen;  // "host:port", empty = off; parsed here, served by metrics code
   bool scheduler = false;               // GPOOL_SCHED overrides (scheduler.h)
@@ -71,6 +85,12 @@ struct Config {
 
 // Parses the TOML file at `path` into `out` (fields absent from the file keep their values).
 bool load_config(const std::string& path, Config& out, std::string& error);
+// The same for TOML `text` (messages name `path`); load_config reads the file and calls this.
+bool load_config_text(std::string_view text, const std::string& path, Config& out, std::string& error);
+
+// False with `error` when two of `tenants` share a token hash (naming both and their lines).
+bool check_unique_tokens(const std::vector<Tenant>& tenants, const std::string& path,
+                         std::string& error);
 
 // Parses a byte size: a non-negative integer, or "<number><unit>" with unit B, KiB, MiB, GiB,
 // TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000); spaces before the unit allowed.

@@ -3,7 +3,11 @@
 //   gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]
 //                [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR] [--url-file FILE]
 //                [--warm-workers N] [--metrics-listen HOST:PORT]
+//   gpool-server --check-config FILE
 //
+// --check-config validates FILE as the server would read it (config.h: unknown keys, types,
+// ranges, duplicate names and tokens) and exits without starting: 0 and a summary when it is
+// valid, 1 and the message naming the line and key when not.
 // --token / --admin-token add a tenant "default" / "admin" with that token (for quick starts
 // and tests; production configs list tenants with token_sha256). --url-file writes the bound
 // URL of the first listener (useful with port 0). SIGTERM or SIGINT stops the server.
@@ -28,7 +32,8 @@ void usage() {
   std::fprintf(stderr,
                "usage: gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]\n"
                "                    [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR]\n"
-               "                    [--url-file FILE] [--warm-workers N] [--metrics-listen HOST:PORT]\n");
+               "                    [--url-file FILE] [--warm-workers N] [--metrics-listen HOST:PORT]\n"
+               "       gpool-server --check-config FILE\n");
 }
 
 void on_signal(int) { gpool::server::Supervisor::stop(); }
@@ -52,6 +57,17 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
+    if (a == "--check-config") {
+      const std::string file = value();
+      Config check;
+      if (!gpool::server::load_config(file, check, error)) {
+        std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
+        return 1;
+      }
+      std::printf("config %s: ok (%zu tenant(s), %zu listen URL(s))\n", file.c_str(),
+                  check.tenants.size(), check.listen.size());
+      return 0;
+    }
     if (a == "--config") {
       if (!gpool::server::load_config(value(), cfg, error)) {
         std::fprintf(stderr, "gpool-server: %s\n", error.c_str());

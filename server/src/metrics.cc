@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <httplib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +14,7 @@
 #include <cstring>
 
 #include "gpool/common/log.h"
+#include "metrics_http.h"
 
 namespace gpool::server {
 namespace {
@@ -142,6 +142,27 @@ std::string format_metrics(const MetricsSources& src) {
     header(out, "pool_failures_total", "counter", "Pool workers that ended before they got a session.");
     out += fmt::format("gpool_pool_failures_total {}\n", p.pool_failures.load());
   }
+  if (src.preauth != nullptr) {
+    const PreauthStats& a = *src.preauth;
+    header(out, "auth_failures_total", "counter", "Handshakes refused for an unknown token.");
+    out += fmt::format("gpool_auth_failures_total {}\n", a.auth_failures.load());
+    header(out, "preauth_evicted_total", "counter",
+           "Pending handshakes closed to admit a newer one: max_preauth_per_source (source) or "
+           "max_preauth (total) reached.");
+    out += fmt::format("gpool_preauth_evicted_total{{reason=\"source\"}} {}\n", a.evicted_source.load());
+    out += fmt::format("gpool_preauth_evicted_total{{reason=\"total\"}} {}\n", a.evicted_total.load());
+    header(out, "preauth_refused_total", "counter",
+           "Connections closed at accept, unread: from a source out of authentication attempts "
+           "(auth_rate), or with no room at all (total).");
+    out += fmt::format("gpool_preauth_refused_total{{reason=\"total\"}} {}\n", a.refused_total.load());
+    out += fmt::format("gpool_preauth_refused_total{{reason=\"auth_rate\"}} {}\n", a.refused_auth_rate.load());
+    header(out, "preauth_timeouts_total", "counter", "Handshakes without a complete Hello by handshake_timeout_ms.");
+    out += fmt::format("gpool_preauth_timeouts_total {}\n", a.timeouts.load());
+    header(out, "preauth_errors_total", "counter", "Handshakes that sent a malformed first frame or closed early.");
+    out += fmt::format("gpool_preauth_errors_total {}\n", a.errors.load());
+    header(out, "preauth_pending", "gauge", "Handshakes in progress now.");
+    out += fmt::format("gpool_preauth_pending {}\n", a.pending.load());
+  }
   return out;
 }
 
@@ -227,26 +248,16 @@ pid_t start_metrics_process(const std::string& listen, const MetricsSources& src
     std::signal(SIGHUP, SIG_IGN);  // reload is the supervisor's business
     ::close(pipefd[0]);
     child_setup();
-    httplib::Server svr;
-    svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
-    // httplib's default adds SO_REUSEPORT, which would let a second server share the port
-    // silently; keep only SO_REUSEADDR (restarts) so "address in use" is reported.
-    svr.set_socket_options([](int sock) {
-      const int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    const MetricsSources s = src;
-    svr.Get("/metrics", [s](const httplib::Request&, httplib::Response& res) {
-      res.set_content(format_metrics(s), "text/plain; version=0.0.4; charset=utf-8");
-    });
-    const int got = port == 0 ? svr.bind_to_any_port(host) : (svr.bind_to_port(host, port) ? port : -1);
-    const std::string msg = got > 0 ? fmt::format("ok {}", got)
-                                    : fmt::format("err cannot listen for metrics on {}: {}", listen,
-                                                  std::strerror(errno));
+    int got = -1;
+    std::string bind_error;
+    const int lfd = bind_http(host, port, got, bind_error);
+    const std::string msg = lfd >= 0 ? fmt::format("ok {}", got) : "err " + bind_error;
     (void)!::write(pipefd[1], msg.data(), msg.size());
     ::close(pipefd[1]);
-    if (got <= 0) ::_exit(1);
-    if (!svr.listen_after_bind()) logger().error("the metrics server on {} stopped serving", listen);
+    if (lfd < 0) ::_exit(1);
+    const MetricsSources s = src;
+    serve_http(lfd, [s] { return format_metrics(s); });
+    logger().error("the metrics server on {} stopped serving", listen);
     ::_exit(0);
   }
   ::close(pipefd[1]);

@@ -1,8 +1,8 @@
 // Prometheus metrics and the per-tenant figures of the status endpoint, from the shared tables.
 //
 // Served by a child process of the supervisor (start_metrics_process): the supervisor forks
-// workers, so it must never run a thread; the child runs cpp-httplib's server (which uses
-// threads) and never forks. It reads only shared memory (TenantTable, SessionTable, PoolStats),
+// workers, so it must never run a thread; the child serves HTTP from one poll loop
+// (metrics_http.h: idle clients cost a descriptor, never a thread) and never forks. It reads only shared memory (TenantTable, SessionTable, PoolStats),
 // so every figure is live without any message from the supervisor.
 //
 // Series (docs/operations.md, "Metrics"), all prefixed gpool_:
@@ -19,6 +19,8 @@
 //   pool_warm_target / pool_warm_alive / pool_warm_ready   gauges
 //   pool_sessions_total{start="warm"|"cold"}    counter  how sessions were started
 //   pool_failures_total                         counter  pool workers that died unused
+//   auth_failures_total, preauth_refused_total{reason}, preauth_timeouts_total,
+//   preauth_errors_total (counters), preauth_pending (gauge): handshakes (preauth.h)
 // Devices are 0 .. n-1 where n is the device count a worker reported (1 before any did).
 //
 // Thread safety: the format functions only read atomics. Errors: start_metrics_process returns
@@ -31,6 +33,7 @@
 #include <string>
 #include <string_view>
 
+#include "preauth.h"
 #include "session_table.h"
 #include "tenant_table.h"
 #include "worker_pool.h"
@@ -41,6 +44,7 @@ struct MetricsSources {
   const TenantTable* tenants = nullptr;
   SessionTable* sessions = nullptr;
   const PoolStats* pool = nullptr;
+  const PreauthStats* preauth = nullptr;  // optional
 };
 
 // The Prometheus text exposition (format 0.0.4) of everything above.

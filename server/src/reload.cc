@@ -59,6 +59,7 @@ bool reload_tenants(Config& config, TenantTable& tenants, std::string& error) {
     }
     next.push_back(std::move(t));
   }
+  if (!check_unique_tokens(next, config.path, error)) return false;
   // Check the table has room before changing anything, so a failed reload changes nothing.
   int new_slots = 0;
   for (const Tenant& t : next) {

@@ -1,10 +1,14 @@
 #include "supervisor.h"
 
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "auth.h"
@@ -33,7 +37,11 @@ void send_refusal(transport::Connection& conn, wire::RefusalReason reason, const
 volatile std::sig_atomic_t Supervisor::stop_ = 0;
 
 Supervisor::Supervisor(Config config)
-    : config_(std::move(config)), table_(config_.max_sessions), self_(::getpid()) {
+    : config_(std::move(config)),
+      table_(config_.max_sessions),
+      gate_(PreauthLimits{config_.max_preauth_per_source, config_.max_preauth,
+                          config_.auth_failures_burst, config_.auth_failures_per_minute}),
+      self_(::getpid()) {
   backend_path_ = resolve_backend(config_.backend);
   table_.set_tenants(&tenants_);  // a released session slot returns its bytes to its tenant
   for (const Tenant& t : config_.tenants) {
@@ -44,12 +52,18 @@ Supervisor::Supervisor(Config config)
   }
   sched_ = make_scheduler(config_, tenants_);  // before any fork: workers inherit the mapping
   pool_stats_ = PoolStats::create_shared();
+  preauth_stats_ = PreauthStats::create_shared();
+  if (preauth_stats_ == nullptr) {
+    static PreauthStats local;  // no shared mapping: counted here, /metrics shows zeros
+    preauth_stats_ = &local;
+  }
 }
 
 Supervisor::~Supervisor() = default;
 
 void Supervisor::close_in_child() {
   listeners_.clear();
+  pending_.clear();  // strangers' sockets must not outlive the supervisor's copy
   if (pool_) {
     for (int fd : pool_->fds()) ::close(fd);
   }
@@ -88,7 +102,7 @@ bool Supervisor::reload(std::string& outcome) {
 }
 
 pid_t Supervisor::spawn_metrics(const std::string& listen, std::string& bound, std::string& error) {
-  const MetricsSources src{&tenants_, &table_, pool_stats_};
+  const MetricsSources src{&tenants_, &table_, pool_stats_, preauth_stats_};
   return start_metrics_process(listen, src, [this] { close_in_child(); }, bound, error);
 }
 
@@ -126,7 +140,6 @@ std::vector<std::string> Supervisor::urls() const {
 }
 
 int Supervisor::run() {
-  const auto slice = std::chrono::milliseconds(listeners_.size() > 1 ? 50 : 200);
   const WarmContext warm{backend_path_, config_.image_cache_dir, &table_, &tenants_, pool_stats_,
                          sched_.get()};
   auto refill = [&] {
@@ -135,32 +148,181 @@ int Supervisor::run() {
     pool_->poll_ready();
   };
   refill();
+  // A listener without a pollable descriptor is polled by accept() with a short timeout.
+  const bool all_pollable = std::all_of(listeners_.begin(), listeners_.end(),
+                                        [](const auto& l) { return l->poll_fd() >= 0; });
+  const int idle_ms = all_pollable ? 200 : 20;
+  std::vector<pollfd> fds;
   while (stop_ == 0) {
-    for (auto& l : listeners_) {
-      std::unique_ptr<transport::Connection> conn;
-      transport::Status s = l->accept(conn, slice);
-      if (s.ok()) {
-        serve(std::move(conn));
-      } else if (s.code != transport::Code::kTimeout) {
-        logger().warn("accept on {} failed: {}", l->url(), s.text);
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      reap(false);
-      if (take_reload_request()) {  // SIGHUP (reload.h)
-        std::string outcome;
-        if (!reload(outcome)) logger().error("config reload failed, nothing changed: {}", outcome);
-      }
-      refill();
-      restart_metrics_if_due();
-      if (stop_ != 0) break;
+    const int next_deadline_ms = expire_pending(std::chrono::steady_clock::now());
+    fds.clear();
+    for (const auto& l : listeners_) fds.push_back({l->poll_fd(), POLLIN, 0});  // -1 is skipped
+    for (const auto& p : pending_) fds.push_back({p->fd, POLLIN, 0});
+    const int rc = ::poll(fds.data(), fds.size(), std::min(idle_ms, next_deadline_ms));
+    if (rc < 0 && errno != EINTR) {
+      logger().error("poll failed: {}", std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    const size_t n_listen = listeners_.size();
+    const size_t n_pending = pending_.size();  // accepting below appends after these
+    for (size_t i = 0; i < n_listen && rc >= 0; ++i) {
+      auto& l = listeners_[i];
+      if (l->poll_fd() >= 0 && (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) == 0) continue;
+      // Take every connection waiting (bounded per round so handshakes keep moving).
+      for (int taken = 0; taken < 64; ++taken) {
+        if (taken > 0 && l->poll_fd() >= 0) {  // another one waiting? (else accept would wait 1 ms)
+          pollfd more{l->poll_fd(), POLLIN, 0};
+          if (::poll(&more, 1, 0) <= 0) break;
+        }
+        std::unique_ptr<transport::Connection> conn;
+        transport::Status s = l->accept(conn, std::chrono::milliseconds(1));
+        if (s.ok()) {
+          on_accept(std::move(conn));
+          continue;
+        }
+        if (s.code != transport::Code::kTimeout) {
+          logger().warn("accept on {} failed: {}", l->url(), s.text);
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        break;
+      }
+    }
+    for (size_t i = 0; i < n_pending && rc > 0; ++i) {
+      if (fds[n_listen + i].revents != 0) advance(*pending_[i]);
+    }
+    std::erase_if(pending_, [this](const std::unique_ptr<Pending>& p) {
+      if (!p->finished) return false;
+      if (!p->released) gate_.release(p->source);
+      return true;
+    });
+    preauth_stats_->pending.store(static_cast<uint32_t>(pending_.size()));
+    reap(false);
+    if (take_reload_request()) {  // SIGHUP (reload.h)
+      std::string outcome;
+      if (!reload(outcome)) logger().error("config reload failed, nothing changed: {}", outcome);
+    }
+    refill();
+    restart_metrics_if_due();
   }
   logger().info("stopping: terminating {} session worker(s)", sessions_.size());
+  pending_.clear();
   for (const Session& s : sessions_) ::kill(s.pid, SIGTERM);
   if (pool_) pool_->terminate();
   if (metrics_pid_ > 0) ::kill(metrics_pid_, SIGTERM);
   reap(true);
   return 0;
+}
+
+template <typename... Args>
+void Supervisor::preauth_warn(fmt::format_string<Args...> format, Args&&... args) {
+  uint64_t suppressed = 0;
+  if (!preauth_log_.allow(std::chrono::steady_clock::now(), suppressed)) return;
+  const std::string text = fmt::format(format, std::forward<Args>(args)...);
+  if (suppressed > 0) {
+    logger().warn("{} ({} similar pre-auth line(s) suppressed; see gpool_preauth_* and "
+                  "gpool_auth_failures_total in /metrics)", text, suppressed);
+  } else {
+    logger().warn("{}", text);
+  }
+}
+
+void Supervisor::on_accept(std::unique_ptr<transport::Connection> conn) {
+  const auto now = std::chrono::steady_clock::now();
+  std::string source = source_address(conn->peer());
+  PreauthGate::Admit verdict = gate_.admit(source, now);
+  if (verdict == PreauthGate::Admit::source_limit || verdict == PreauthGate::Admit::total_limit) {
+    // Over a limit: the oldest pending handshake (of this source, or of all) makes room, so a
+    // flood of idle connections cannot keep a fresh one, whose Hello is on its way, out.
+    const bool same_source = verdict == PreauthGate::Admit::source_limit;
+    for (auto& p : pending_) {
+      if (p->finished || (same_source && p->source != source)) continue;
+      (same_source ? preauth_stats_->evicted_source : preauth_stats_->evicted_total).fetch_add(1);
+      preauth_warn("closed {}: the oldest of {} handshakes in progress ({}), to admit a new one",
+                   p->conn->peer(), same_source ? config_.max_preauth_per_source : config_.max_preauth,
+                   same_source ? "max_preauth_per_source for " + source : std::string("max_preauth"));
+      p->finished = true;
+      p->released = true;
+      gate_.release(p->source);
+      break;
+    }
+    verdict = gate_.admit(source, now);
+  }
+  switch (verdict) {
+    case PreauthGate::Admit::ok:
+      break;
+    case PreauthGate::Admit::source_limit:
+    case PreauthGate::Admit::total_limit:
+      preauth_stats_->refused_total.fetch_add(1);
+      preauth_warn("closed {}: no room for another handshake (max_preauth={}, {} sources tracked)",
+                   conn->peer(), config_.max_preauth, gate_.tracked_sources());
+      return;
+    case PreauthGate::Admit::auth_rate:
+      preauth_stats_->refused_auth_rate.fetch_add(1);
+      preauth_warn("closed {}: too many unknown tokens from {} (auth_failures_burst={}, "
+                   "auth_failures_per_minute={}); it may try again later", conn->peer(), source,
+                   config_.auth_failures_burst, config_.auth_failures_per_minute);
+      return;
+  }
+  const int fd = conn->handoff_fd();
+  if (fd < 0) {  // not pollable: the blocking handshake, within the same deadline
+    serve(std::move(conn));
+    gate_.release(source);
+    return;
+  }
+  auto p = std::make_unique<Pending>();
+  p->conn = std::move(conn);
+  p->fd = fd;
+  p->source = std::move(source);
+  p->deadline = now + std::chrono::milliseconds(config_.handshake_timeout_ms);
+  Pending& ref = *p;
+  pending_.push_back(std::move(p));
+  advance(ref);  // the Hello is often there already
+}
+
+void Supervisor::advance(Pending& p) {
+  std::byte buf[4096];
+  while (p.reader.state() == HelloReader::State::need_more) {
+    const size_t want = std::min(sizeof buf, HelloReader::kMaxHelloBytes + 1 - p.reader.buffered());
+    const ssize_t n = ::recv(p.fd, buf, want, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // more later
+    if (n <= 0) {
+      preauth_stats_->errors.fetch_add(1);
+      preauth_warn("handshake with {} failed: {}", p.conn->peer(),
+                   n == 0 ? std::string("closed before a complete Hello") : std::string(std::strerror(errno)));
+      p.finished = true;
+      return;
+    }
+    p.reader.feed(std::span<const std::byte>(buf, static_cast<size_t>(n)));
+  }
+  p.finished = true;
+  if (p.reader.state() == HelloReader::State::failed) {
+    preauth_stats_->errors.fetch_add(1);
+    preauth_warn("handshake with {} failed: {}; closed", p.conn->peer(), p.reader.error());
+    return;
+  }
+  answer(std::move(p.conn), p.reader.envelope(), p.source);
+}
+
+int Supervisor::expire_pending(std::chrono::steady_clock::time_point now) {
+  auto next = std::chrono::milliseconds(60000);
+  for (auto& p : pending_) {
+    if (p->finished) continue;
+    if (now >= p->deadline) {
+      preauth_stats_->timeouts.fetch_add(1);
+      preauth_warn("handshake with {} failed: no complete Hello within handshake_timeout_ms={}; closed",
+                   p->conn->peer(), config_.handshake_timeout_ms);
+      p->finished = true;
+      continue;
+    }
+    next = std::min(next, std::chrono::ceil<std::chrono::milliseconds>(p->deadline - now));
+  }
+  std::erase_if(pending_, [this](const std::unique_ptr<Pending>& p) {
+    if (!p->finished) return false;
+    if (!p->released) gate_.release(p->source);
+    return true;
+  });
+  return static_cast<int>(next.count());
 }
 
 void Supervisor::reap(bool block) {
@@ -200,18 +362,27 @@ void Supervisor::serve(std::unique_ptr<transport::Connection> conn) {
   const auto timeout = std::chrono::milliseconds(config_.handshake_timeout_ms);
   transport::FrameHead head;
   if (transport::Status s = conn->recv_head(head, timeout); !s.ok()) {
-    logger().warn("handshake with {} failed: {}", conn->peer(), s.text);
+    preauth_stats_->errors.fetch_add(1);
+    preauth_warn("handshake with {} failed: {}", conn->peer(), s.text);
     return;
   }
-  const wire::Hello* hello = head.envelope->message_as_Hello();
+  const std::string source = source_address(conn->peer());
+  answer(std::move(conn), head.envelope, source);
+}
+
+void Supervisor::answer(std::unique_ptr<transport::Connection> conn, const wire::Envelope* env,
+                        const std::string& source) {
+  const auto timeout = std::chrono::milliseconds(config_.handshake_timeout_ms);
+  const wire::Hello* hello = env->message_as_Hello();
   if (hello == nullptr) {
     flatbuffers::FlatBufferBuilder fbb;
     auto a = wire::CreateAbort(fbb, wire::AbortReason_ProtocolViolation,
                                fbb.CreateString("the first message must be Hello"));
     protocol::finish_envelope(fbb, a);
     (void)conn->send(protocol::finished_bytes(fbb), {}, timeout);
-    logger().warn("{} sent {} before Hello; closed", conn->peer(),
-                  protocol::message_type_name(head.envelope->message_type()));
+    preauth_stats_->errors.fetch_add(1);
+    preauth_warn("{} sent {} before Hello; closed", conn->peer(),
+                 protocol::message_type_name(env->message_type()));
     return;
   }
   if (hello->protocol_version() < 1) {
@@ -225,7 +396,9 @@ void Supervisor::serve(std::unique_ptr<transport::Connection> conn) {
   const std::string program = hello->client() && hello->client()->program()
                                   ? hello->client()->program()->str() : "?";
   if (tenant == nullptr) {
-    logger().warn("refused {} ({}): unknown token", conn->peer(), program);
+    gate_.auth_failed(source, std::chrono::steady_clock::now());
+    preauth_stats_->auth_failures.fetch_add(1);
+    preauth_warn("refused {} ({}): unknown token", conn->peer(), program);
     send_refusal(*conn, wire::RefusalReason_BadCredential,
                  "the token is not known to this server; check GPOOL_TOKEN");
     return;

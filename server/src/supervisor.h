@@ -1,16 +1,23 @@
 // The gpool-server supervisor: listens, authenticates, and hands each session to a worker
 // process of its own (worker.h).
 //
-// For each accepted connection the supervisor reads the Hello (bounded by
-// handshake_timeout_ms), checks the protocol version and the tenant token (auth.h), and answers
-// Refusal or Welcome. A session tenant's connection is then given to a forked worker process
+// Every accepted connection is a pending handshake until its Hello has arrived: the supervisor
+// polls the listeners and all pending connections together and reads each Hello a piece at a
+// time as its bytes come (hello_reader.h), so an idle, slow or garbage-sending peer never
+// blocks anyone else. Pending handshakes are limited per source address and in total (over a
+// limit the oldest is closed to admit the new one), end at the pre-auth deadline
+// (handshake_timeout_ms), and unknown tokens are rate-limited per source
+// (preauth.h; counters in /metrics). A complete Hello gets its protocol version and tenant
+// token (auth.h) checked and is answered Refusal or Welcome. A session tenant's connection is then given to a forked worker process
 // (the child owns the connection; the parent closes its copy), which dies with the supervisor
 // (PR_SET_PDEATHSIG). An admin tenant's connection stays in the supervisor for one ServerStatus
 // call (the status endpoint): the reply is JSON listing every session, its tenant, peer, pid,
 // device memory held and calls served, read from the shared SessionTable.
 //
-// The supervisor is single-threaded (so forking is safe): accept with a short timeout, reap
-// exited workers, refill the warm pool, repeat until stop() (async-signal-safe) is called.
+// The supervisor is single-threaded (so forking is safe): poll listeners and pending
+// handshakes, accept, advance handshakes, expire overdue ones, reap exited workers, refill the
+// warm pool, repeat until stop() (async-signal-safe) is called. A connection without a pollable
+// socket (Connection::handoff_fd() -1) is handshaken the blocking way, within the same deadline.
 //
 // Warm pool (worker_pool.h): with warm_workers > 0 (GPOOL_WARM_WORKERS overrides the config)
 // the supervisor keeps that many pre-attached workers and hands each tcp:// session's socket to
@@ -29,7 +36,11 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "config.h"
+#include "hello_reader.h"
+#include "preauth.h"
 #include "gpool/transport/transport.h"
 #include "session_table.h"
 #include "scheduler.h"
@@ -63,7 +74,30 @@ class Supervisor {
     bool warm = false;
   };
 
+  struct Pending {
+    std::unique_ptr<transport::Connection> conn;
+    int fd = -1;
+    std::string source;
+    std::chrono::steady_clock::time_point deadline;
+    HelloReader reader;
+    bool finished = false;
+    bool released = false;  // its place in gate_ was already given back (evicted)
+  };
+
+  // A new connection: admitted as a pending handshake, or closed over a limit (preauth.h).
+  void on_accept(std::unique_ptr<transport::Connection> conn);
+  // Reads what `p` has sent; answers it once its Hello is complete; marks it finished when done.
+  void advance(Pending& p);
+  // Ends pending handshakes past their deadline; returns the milliseconds to the next deadline.
+  int expire_pending(std::chrono::steady_clock::time_point now);
+  // The blocking handshake, for a connection that cannot be polled.
   void serve(std::unique_ptr<transport::Connection> conn);
+  // Answers a complete first message (Hello or not): Refusal, Abort, or Welcome and the session.
+  void answer(std::unique_ptr<transport::Connection> conn, const protocol::wire::Envelope* env,
+              const std::string& source);
+  // A rate-limited warning about a pre-auth event (preauth.h).
+  template <typename... Args>
+  void preauth_warn(fmt::format_string<Args...> format, Args&&... args);
   // An admin tenant's session: one ServerStatus or ServerReload call, answered here.
   void serve_admin(transport::Connection& conn);
   void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
@@ -97,6 +131,10 @@ class Supervisor {
   TenantTable tenants_;  // shared with workers and the metrics process
   std::unique_ptr<Scheduler> sched_;  // compute shares and device masks (scheduler.h)
   std::vector<Session> sessions_;
+  std::vector<std::unique_ptr<Pending>> pending_;  // handshakes in progress
+  PreauthGate gate_;
+  PreauthStats* preauth_stats_ = nullptr;  // shared mapping (metrics), never unmapped
+  LogLimiter preauth_log_{10};
   uint64_t next_session_ = 1;
   pid_t self_ = 0;
   static volatile std::sig_atomic_t stop_;

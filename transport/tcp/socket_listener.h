@@ -20,6 +20,7 @@ class SocketListener : public Listener {
 
   const std::string& url() const override { return url_; }
   void shutdown() override;
+  int poll_fd() const override { return fd_; }
 
  protected:
   bool shut() const { return shut_.load(); }

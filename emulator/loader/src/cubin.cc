@@ -85,7 +85,7 @@ bool read_sections(Bytes b, const ElfHeader& h, std::vector<SectionHeader>* out,
     return false;
   }
   out->resize(count);
-  std::memcpy(out->data(), b.data + h.shoff, count * sizeof(SectionHeader));
+  if (count != 0) std::memcpy(out->data(), b.data + h.shoff, count * sizeof(SectionHeader));
   return true;
 }
 

@@ -104,6 +104,13 @@ bool parse_image(const void* data, Image* out, std::string* error, size_t max_si
     return false;
   }
   if (magic == kWrapperMagic) {
+    // A wrapper holds pointers into the process that registered it: as bytes of a known size
+    // (a file, an upload) they point nowhere it may read (found by fuzz_loader).
+    if (max_size != SIZE_MAX) {
+      *err = "a fatbin wrapper (cudart's registration record) holds pointers into its own "
+             "process and cannot be loaded from bytes; load the fatbin it points to";
+      return false;
+    }
     out->format = Image::Format::FatbinWrapper;
     if (!parse_wrapper(b, out, err)) return false;
   } else if (magic == kFatbinMagic) {

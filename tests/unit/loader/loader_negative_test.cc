@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace gpool::emu::loader {
@@ -224,9 +226,42 @@ TEST(LoaderNegative, WrapperVersion) {
   w.fatbin = bad.data();
   EXPECT_FALSE(parse_image(&w, &img, &err));
   EXPECT_NE(err.find("bad fatbin magic"), std::string::npos) << err;
-  // A wrapper cut short in a sized buffer.
+  // A wrapper in a sized buffer (here cut short) is refused: its pointers mean nothing there.
   std::vector<uint8_t> cut(reinterpret_cast<const uint8_t*>(&w), reinterpret_cast<const uint8_t*>(&w) + 12);
-  expect_fails(cut, "wrapper is truncated");
+  expect_fails(cut, "cannot be loaded from bytes");
+}
+
+}  // namespace
+}  // namespace gpool::emu::loader
+
+namespace gpool::emu::loader {
+namespace {
+
+// Found by fuzz_loader: an ELF image whose section header table holds no entries (e_shnum 0 and
+// sh[0].sh_size 0) made read_sections memcpy from/to a null vector buffer (undefined behaviour;
+// UBSan stops here). It must parse as an ordinary image or fail with a message.
+TEST(LoaderNegative, ElfWithEmptySectionTableFoundByFuzzing) {
+  std::ifstream in(GPOOL_TEST_SOURCE_DIR "/fuzz/corpus/loader/regress_elf_empty_section_table.bin", std::ios::binary);
+  ASSERT_TRUE(in.good());
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 3912u);
+  Image img;
+  std::string error;
+  const bool ok = parse_image(bytes.data(), &img, &error, bytes.size());
+  EXPECT_TRUE(ok || !error.empty()) << "a refusal must say why";
+}
+
+// Found by fuzz_loader: bytes of a known size that start with the fatbin wrapper magic made the
+// loader follow the wrapper's fatbin pointer (an address the bytes chose: a SEGV, or a read of
+// whatever lies there). A wrapper only means something in the process that registered it.
+TEST(LoaderNegative, WrapperAsBytesFoundByFuzzing) {
+  std::ifstream in(GPOOL_TEST_SOURCE_DIR "/fuzz/corpus/loader/regress_wrapper_as_bytes.bin", std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(bytes.size(), 29u);
+  Image img;
+  std::string error;
+  EXPECT_FALSE(parse_image(bytes.data(), &img, &error, bytes.size()));
+  EXPECT_NE(error.find("fatbin wrapper"), std::string::npos) << error;
 }
 
 }  // namespace

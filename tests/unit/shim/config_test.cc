@@ -71,13 +71,41 @@ TEST_F(ConfigTest, FileServerStringMayHoldAList) {
   std::filesystem::remove(path_);
 }
 
-TEST_F(ConfigTest, BrokenFileIsIgnored) {
+TEST_F(ConfigTest, BrokenFileIsAnError) {
   ::setenv("GPOOL_CONFIG", write_file("server = [unclosed\n").c_str(), 1);
-  ::setenv("GPOOL_TOKEN", "env", 1);
   const Config c = load_config();
-  EXPECT_EQ(c.servers, (std::vector<std::string>{kDefaultServer}));
-  EXPECT_EQ(c.token, "env");
+  EXPECT_NE(c.error.find("GPOOL_CONFIG config " + path_.string() + " line 1"), std::string::npos) << c.error;
   std::filesystem::remove(path_);
+}
+
+TEST_F(ConfigTest, MisspeltSeverKeyIsAnErrorNamingIt) {
+  // The finding: `sever` was ignored and the shim ran against the default server.
+  ::setenv("GPOOL_CONFIG", write_file("token = \"t\"\nsever = \"tcp://x:1\"\n").c_str(), 1);
+  const Config c = load_config();
+  EXPECT_NE(c.error.find("line 2: unknown key 'sever'; did you mean 'server'?"), std::string::npos) << c.error;
+  std::filesystem::remove(path_);
+}
+
+TEST_F(ConfigTest, WrongTypesAndEmptyListsAreErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"server = 7070\n", "server must be a string"},
+      {"servers = \"tcp://x:1\"\n", "servers must be an array of URL strings"},
+      {"servers = [\"tcp://x:1\", 2]\n", "servers must be an array of URL strings"},
+      {"token = 5\n", "token must be a string"},
+      {"server = \" , \"\n", "server names no server URL"},
+      {"server = \"tcp://x:1\"\nservers = [\"tcp://y:2\"]\n", "both server and servers"},
+  };
+  for (const auto& [body, mention] : cases) {
+    ::setenv("GPOOL_CONFIG", write_file(body).c_str(), 1);
+    const Config c = load_config();
+    EXPECT_NE(c.error.find(mention), std::string::npos) << body << " -> " << c.error;
+  }
+  std::filesystem::remove(path_);
+}
+
+TEST_F(ConfigTest, MissingFileIsAnError) {
+  ::setenv("GPOOL_CONFIG", "/nonexistent/gpool/client.toml", 1);
+  EXPECT_NE(load_config().error.find("/nonexistent/gpool/client.toml"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Failure paths: unreachable, silent or refusing servers and a server lost mid-session end in
 // CUDA errors within bounded time, never a hang (session.h, pool.h).
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 
 #include "pool.h"
 #include "shim_fixture.h"
@@ -24,6 +26,18 @@ std::string closed_url() {
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+TEST_F(FailureTest, InvalidConfigFileFailsCuInit) {
+  // A GPOOL_CONFIG with a misspelt key must not run against the default server.
+  const std::string path = "/tmp/gpool_shim_bad_config_" + std::to_string(::getpid()) + ".toml";
+  std::ofstream(path) << "sever = \"tcp://127.0.0.1:1\"\n";
+  ::setenv("GPOOL_CONFIG", path.c_str(), 1);
+  EXPECT_EQ(gpool_impl_cuInit(0), CUDA_ERROR_INVALID_VALUE);
+  int count = 0;
+  EXPECT_EQ(gpool_impl_cuDeviceGetCount(&count), CUDA_ERROR_NOT_INITIALIZED);
+  ::unsetenv("GPOOL_CONFIG");
+  std::remove(path.c_str());
 }
 
 TEST_F(FailureTest, UnreachableServerIsNoDevice) {

@@ -193,6 +193,11 @@ class Listener {
   // Stops accepting: a blocked accept() returns kDisconnected. Thread safe; idempotent.
   virtual void shutdown() = 0;
 
+  // A descriptor that polls readable (POLLIN) when accept() has a connection waiting, for a
+  // caller that waits on many things in one poll(); -1 when the listener has none. Owned by
+  // the listener.
+  virtual int poll_fd() const { return -1; }
+
  protected:
   Listener() = default;
 };
