@@ -32,10 +32,13 @@ if(TARGET gpool-server)
           DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT server)
   install(FILES ${CMAKE_SOURCE_DIR}/deploy/gpool-server.toml
           DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT server)
-  # The unit names the installed binary by its absolute path under the install prefix.
-  set(GPOOL_UNIT_BINDIR ${CMAKE_INSTALL_FULL_BINDIR})
-  configure_file(${CMAKE_SOURCE_DIR}/deploy/gpool-server.service.in
-                 ${CMAKE_BINARY_DIR}/deploy/gpool-server.service @ONLY)
+  # The unit names the installed binary by its absolute path under the prefix of *this* install
+  # (cmake --install --prefix P, or /usr for cpack), so it is written at install time.
+  install(CODE "
+    file(READ \"${CMAKE_SOURCE_DIR}/deploy/gpool-server.service.in\" unit)
+    string(REPLACE \"@GPOOL_UNIT_BINDIR@\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\" unit \"\${unit}\")
+    file(WRITE \"${CMAKE_BINARY_DIR}/deploy/gpool-server.service\" \"\${unit}\")
+  " COMPONENT server)
   install(FILES ${CMAKE_BINARY_DIR}/deploy/gpool-server.service
           DESTINATION lib/systemd/system COMPONENT server)
 endif()

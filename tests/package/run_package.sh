@@ -32,13 +32,13 @@ done
 
 # 2. The layout.
 for f in usr/bin/gpool usr/bin/gpool-server usr/lib/gpool/client/libcuda.so.1 \
-         usr/lib/gpool/emulator/libcuda.so.1 lib/systemd/system/gpool-server.service \
+         usr/lib/gpool/emulator/libcuda.so.1 usr/lib/systemd/system/gpool-server.service \
          usr/share/doc/gpool/examples/gpool-server.toml usr/share/man/man1/gpool.1 \
          usr/share/man/man1/gpool-server.1; do
   [ -e "$root/$f" ] || fail "the packages do not install /$f"
 done
 grep -qx 'ExecStart=/usr/bin/gpool-server --config /etc/gpool/server.toml' \
-  "$root/lib/systemd/system/gpool-server.service" || fail "the unit does not start /usr/bin/gpool-server"
+  "$root/usr/lib/systemd/system/gpool-server.service" || fail "the unit does not start /usr/bin/gpool-server"
 [ "$(ls "$root/usr/lib/gpool/client")" = "libcuda.so.1" ] || fail "lib/gpool/client holds more than the shim"
 
 # 3. The installed binaries, relocated under $root, find their own libraries.
