@@ -62,13 +62,13 @@ bool admin_call(const std::string& url, const std::string& token, remote::Op op,
     error = fmt::format("the server refused the {} call: {}", what, a->text() ? a->text()->str() : "");
     return false;
   }
-  const wire::Reply* r = head.envelope->message_as_Reply();
-  if (r != nullptr && r->inline_data() == nullptr && r->status() != 0) {
-    // A session tenant's reload reaches a session worker, which knows no admin calls.
-    error = fmt::format("the server refused the {} call (status {}): it needs an admin tenant's token", what,
-                        r->status());
+  // A session tenant's reload reaches a session worker, which knows no admin calls.
+  if (head.envelope->message_as_Unimplemented() != nullptr) {
+    error = fmt::format("the server does not take a {} call from this token: it needs an admin tenant's token",
+                        what);
     return false;
   }
+  const wire::Reply* r = head.envelope->message_as_Reply();
   if (r == nullptr || r->inline_data() == nullptr) {
     error = fmt::format("the server sent a malformed {} answer", what);
     return false;
