@@ -12,7 +12,7 @@ PACKAGES=(
   libzstd-dev liblz4-dev
   flatbuffers-compiler libflatbuffers-dev
   liburing-dev libucx-dev
-  libtomlplusplus-dev libcpp-httplib-dev
+  libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
   libssl-dev
   clang-16 libfuzzer-16-dev
   curl procps

@@ -12,6 +12,7 @@
 
 #include "gpool/driver_abi/backend.h"
 #include "managed.h"
+#include "oom_report.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -22,7 +23,9 @@ extern "C" CUresult gpool_impl_cuMemAlloc_v2(CUdeviceptr* out, size_t bytes) {
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t args[] = {bytes};
   uint64_t p = 0;
-  if (CUresult st = Session::instance().sync_value(Op::MemAlloc, args, {}, p); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Session::instance().sync_value(Op::MemAlloc, args, {}, p); st != CUDA_SUCCESS) {
+    return report_out_of_memory(Session::instance(), "cuMemAlloc", bytes, st);
+  }
   *out = p;
   add_device_range(*out, bytes, true);
   return CUDA_SUCCESS;
@@ -56,7 +59,9 @@ extern "C" CUresult gpool_impl_cuMemAllocManaged(CUdeviceptr* out, size_t bytes,
   Session& s = Session::current();
   const uint64_t args[] = {bytes, flags};
   uint64_t p = 0;
-  if (CUresult st = s.sync_value(Op::MemAllocManaged, args, {}, p); st != CUDA_SUCCESS) return st;
+  if (CUresult st = s.sync_value(Op::MemAllocManaged, args, {}, p); st != CUDA_SUCCESS) {
+    return report_out_of_memory(s, "cuMemAllocManaged", bytes, st);
+  }
   if (CUresult st = gpool::shim::managed::add(s.index(), p, bytes); st != CUDA_SUCCESS) {
     const uint64_t free_args[] = {p};
     s.sync(Op::MemFree, free_args);
@@ -121,7 +126,9 @@ extern "C" CUresult gpool_impl_cuMemAllocAsync(CUdeviceptr* out, size_t bytes, C
   const uint64_t args[] = {bytes};
   const HandleRef h[] = {stream_ref(stream)};
   uint64_t p = 0;
-  if (CUresult st = Session::instance().sync_value(Op::MemAllocAsync, args, h, p); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Session::instance().sync_value(Op::MemAllocAsync, args, h, p); st != CUDA_SUCCESS) {
+    return report_out_of_memory(Session::instance(), "cuMemAllocAsync", bytes, st);
+  }
   *out = p;
   add_device_range(*out, bytes, true);
   return CUDA_SUCCESS;
@@ -152,7 +159,7 @@ extern "C" CUresult gpool_impl_cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pit
   Reply r;
   const uint64_t args[] = {width, height, elem};
   if (CUresult st = Session::instance().sync(Op::MemAllocPitch, args, {}, {}, {}, &r); st != CUDA_SUCCESS) {
-    return st;
+    return report_out_of_memory(Session::instance(), "cuMemAllocPitch", uint64_t{width} * height, st);
   }
   if (r.results.size() < 2 || r.results[1] < width) return CUDA_ERROR_UNKNOWN;
   *dptr = r.results[0];

@@ -69,9 +69,10 @@ CUresult resolve(CUmemoryPool pool, Target& out) {
   Pool& all = Pool::global();
   if (h > kDefaultPoolTag && h - kDefaultPoolTag - 1 < static_cast<uintptr_t>(all.device_count())) {
     const int dev = static_cast<int>(h - kDefaultPoolTag - 1);
-    Session* s = all.session_of(dev);
-    if (s == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    out = {s, static_cast<uint64_t>(dev - s->device_base()) + 1, dev};
+    Session* s = nullptr;
+    uint64_t local = 0;
+    if (all.locate(dev, s, local) != CUDA_SUCCESS) return CUDA_ERROR_INVALID_VALUE;
+    out = {s, local + 1, dev};
     return CUDA_SUCCESS;
   }
   const uint64_t id = h;

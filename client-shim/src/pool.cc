@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include <cstdlib>
 #include <thread>
 
 #include "contexts.h"
@@ -7,6 +8,7 @@
 #include "ids.h"
 #include "session.h"
 #include "state.h"
+#include "visible_devices.h"
 
 namespace gpool::shim {
 namespace {
@@ -73,25 +75,42 @@ CUresult Pool::init() {
       return init_result_ = results[i];
     }
   }
-  int base = 0;
+  // The full list: every server's devices in GPOOL_SERVER order; then CUDA_VISIBLE_DEVICES
+  // picks and orders the ones the program sees (visible_devices.h).
   for (auto& s : sessions_) {
-    s->set_device_base(base);
-    for (size_t d = 0; d < s->devices().size(); ++d) {
-      slots_.push_back({s.get(), static_cast<int>(d)});
-      devices_.push_back(&s->devices()[d]);
-    }
-    base += static_cast<int>(s->devices().size());
+    for (size_t d = 0; d < s->devices().size(); ++d) slots_.push_back({s.get(), static_cast<int>(d)});
   }
+  if (const char* spec = std::getenv("CUDA_VISIBLE_DEVICES"); spec != nullptr) {
+    std::vector<std::array<uint8_t, 16>> uuids;
+    for (const Slot& slot : slots_) uuids.push_back(slot.session->devices()[slot.local].uuid);
+    std::string stopped;
+    std::vector<Slot> shown;
+    for (int i : visible_devices(spec, uuids, &stopped)) shown.push_back(slots_[static_cast<size_t>(i)]);
+    if (!stopped.empty() || (shown.empty() && *spec != '\0')) {
+      logger().warn("CUDA_VISIBLE_DEVICES=\"{}\": entry \"{}\" is not one of the pool's {} devices "
+                    "(an index, or a GPU-... UUID prefix of exactly one) or repeats one; the list "
+                    "ends there, as with the NVIDIA driver", spec, stopped, slots_.size());
+    }
+    if (shown.empty()) {
+      logger().error("CUDA_VISIBLE_DEVICES=\"{}\" leaves none of the pool's {} devices visible; "
+                     "cuInit fails with CUDA_ERROR_NO_DEVICE", spec, slots_.size());
+      for (auto& s : sessions_) s->shutdown();
+      slots_.clear();
+      return init_result_ = CUDA_ERROR_NO_DEVICE;
+    }
+    slots_ = std::move(shown);
+  }
+  for (const Slot& slot : slots_) devices_.push_back(&slot.session->devices()[slot.local]);
   if (devices_.size() > static_cast<size_t>(kMaxDevices)) {
-    logger().error("the servers in GPOOL_SERVER offer {} devices; at most {} are supported",
-                   devices_.size(), kMaxDevices);
+    logger().error("the servers in GPOOL_SERVER offer {} devices; at most {} are supported "
+                   "(CUDA_VISIBLE_DEVICES can pick fewer)", devices_.size(), kMaxDevices);
     for (auto& s : sessions_) s->shutdown();
     return init_result_ = CUDA_ERROR_INVALID_VALUE;
   }
   if (sessions_.size() > 1) {
-    for (auto& s : sessions_) {
-      logger().info("gpool server {} ({}): devices {}..{}", s->index(), s->url(), s->device_base(),
-                    s->device_base() + static_cast<int>(s->devices().size()) - 1);
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      logger().info("device {}: device {} of gpool server {} ({})", i, slots_[i].local,
+                    slots_[i].session->index(), slots_[i].session->url());
     }
   }
   ready_.store(true, std::memory_order_release);
@@ -112,7 +131,7 @@ CUresult Pool::locate(int dev, Session*& session, uint64_t& local) const {
   Session* s = session_of(dev);
   if (s == nullptr) return CUDA_ERROR_INVALID_DEVICE;
   session = s;
-  local = static_cast<uint64_t>(dev - s->device_base());
+  local = static_cast<uint64_t>(slots_[static_cast<size_t>(dev)].local);
   return CUDA_SUCCESS;
 }
 

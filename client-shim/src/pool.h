@@ -2,7 +2,9 @@
 //
 // GPOOL_SERVER may name several servers (config.h). cuInit opens one Session per server, in
 // parallel, and numbers devices consecutively across them: server 0's devices are ordinals
-// 0..n0-1, server 1's follow, and so on. Every call goes to the session of the calling thread's
+// 0..n0-1, server 1's follow, and so on. CUDA_VISIBLE_DEVICES then picks and reorders that list
+// as the driver does on a GPU host (visible_devices.h); ordinals are those of the visible list,
+// and one that leaves nothing visible makes cuInit fail with CUDA_ERROR_NO_DEVICE. Every call goes to the session of the calling thread's
 // current device (contexts.h), so a program drives a device by making a context of that device
 // current, exactly as multi-GPU CUDA programs do; a thread without a context uses device 0.
 //

@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <climits>
+#include <thread>
 #include <cstring>
 
 #include "contexts.h"
+#include "pool.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
 #include "ids.h"
@@ -77,7 +81,9 @@ CUresult Session::init() {
   return init_result_;
 }
 
-CUresult Session::connect_locked() {
+// One connection and Hello. CUDA_SUCCESS with `busy` empty: welcomed; with `busy` set: refused
+// as ServerBusy (its text). Any other failure is logged and returned.
+CUresult Session::handshake_locked(std::string& busy) {
   if (transport::Status s = transport::connect(url_, shim_options(), conn_); !s.ok()) {
     logger().error("cannot reach gpool server {}: {}; set GPOOL_SERVER to a running server's URL",
                    url_, s.text);
@@ -101,6 +107,11 @@ CUresult Session::connect_locked() {
     return CUDA_ERROR_NO_DEVICE;
   }
   if (const wire::Refusal* r = head_.envelope->message_as_Refusal()) {
+    if (r->reason() == wire::RefusalReason_ServerBusy) {
+      busy = r->text() ? r->text()->str() : "no reason given";
+      if (busy.empty()) busy = "no reason given";
+      return CUDA_SUCCESS;
+    }
     logger().error("gpool server {} refused the session ({}): {}", url_,
                    wire::EnumNameRefusalReason(r->reason()), r->text() ? r->text()->str() : "");
     return r->reason() == wire::RefusalReason_BadCredential ? CUDA_ERROR_NOT_PERMITTED
@@ -110,6 +121,35 @@ CUresult Session::connect_locked() {
     logger().error("gpool server {} answered Hello with {}", url_,
                    protocol::message_type_name(head_.envelope->message_type()));
     return CUDA_ERROR_NO_DEVICE;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::connect_locked() {
+  // A ServerBusy refusal (the server's session limit) is retried with backoff, up to
+  // GPOOL_BUSY_WAIT_MS in all; every other outcome is final.
+  const auto budget = std::chrono::milliseconds(std::max<int64_t>(0, env::get_int("GPOOL_BUSY_WAIT_MS", 10000)));
+  const auto give_up = std::chrono::steady_clock::now() + budget;
+  auto backoff = std::chrono::milliseconds(50);
+  for (int attempt = 0;; ++attempt) {
+    std::string busy;
+    if (CUresult st = handshake_locked(busy); st != CUDA_SUCCESS || busy.empty()) {
+      if (st != CUDA_SUCCESS) return st;
+      break;
+    }
+    conn_.reset();
+    if (std::chrono::steady_clock::now() + backoff > give_up) {
+      logger().error("gpool server {} is busy ({}){}; giving up: retry later, raise the server's "
+                     "max_sessions, or set GPOOL_BUSY_WAIT_MS to wait longer", url_, busy,
+                     attempt == 0 ? "" : fmt::format(" after {} retries", attempt));
+      return CUDA_ERROR_DEVICE_UNAVAILABLE;
+    }
+    if (attempt == 0) {
+      logger().warn("gpool server {} is busy ({}); retrying for up to {} ms (GPOOL_BUSY_WAIT_MS)",
+                    url_, busy, budget.count());
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
   ready_ = true;
   // Attach: the device list and every attribute, answered locally from now on.
@@ -151,11 +191,13 @@ CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
 
 CUresult Session::select_device_locked() {
   const int global = current_device();
-  const int local = global - device_base_;
-  if (global < 0 || local < 0 || static_cast<size_t>(local) >= devices_.size() ||
-      local == wire_device_) {
+  Session* owner = nullptr;
+  uint64_t server_ordinal = 0;
+  if (global < 0 || Pool::global().locate(global, owner, server_ordinal) != CUDA_SUCCESS ||
+      owner != this || static_cast<int>(server_ordinal) == wire_device_) {
     return CUDA_SUCCESS;
   }
+  const int local = static_cast<int>(server_ordinal);
   const uint64_t args[] = {static_cast<uint64_t>(local)};
   remote::build_call(fbb_, ++call_id_, ++seq_, Op::SetDevice, true, args, {}, {}, 0);
   if (const transport::Status s = conn_->queue(protocol::finished_bytes(fbb_)); !s.ok()) {

@@ -14,9 +14,11 @@
 //   unreachable at cuInit      CUDA_ERROR_NO_DEVICE
 //   token refused              CUDA_ERROR_NOT_PERMITTED
 //   connection lost later      CUDA_ERROR_DEVICE_UNAVAILABLE
+// A ServerBusy refusal (the server's max_sessions) is retried with backoff from 50 ms to 1 s for
+// up to GPOOL_BUSY_WAIT_MS (default 10 s), with one warning; then CUDA_ERROR_DEVICE_UNAVAILABLE.
 //
-// Devices: the server numbers its devices 0..n-1 (its attach list); the shim numbers them
-// device_base()..device_base()+n-1. Before each call, when the calling thread's current device
+// Devices: the server numbers its devices 0..n-1 (its attach list); the Pool maps the program's
+// ordinals onto (session, server ordinal) (pool.h). Before each call, when the calling thread's current device
 // belongs to this session and differs from the device last selected on the wire, the call is
 // preceded by an async SetDevice(server ordinal) (the server starts on its device 0).
 //
@@ -67,9 +69,6 @@ class Session {
   int server_driver_version() const { return server_driver_version_; }
   const std::string& url() const { return url_; }
   uint32_t index() const { return index_; }
-  // The global ordinal of this server's device 0. Set by the Pool before any call is made.
-  int device_base() const { return device_base_; }
-  void set_device_base(int base) { device_base_ = base; }
   // Breaks the connection (tests, process teardown); later calls fail.
   void shutdown();
 
@@ -93,6 +92,7 @@ class Session {
 
  private:
   CUresult connect_locked();
+  CUresult handshake_locked(std::string& busy);
   CUresult select_device_locked();  // SetDevice before a call when the thread's device changed
   CUresult send_locked(Op op, bool async, std::span<const uint64_t> args,
                        std::span<const HandleRef> handles, std::span<const std::byte> inline_data,
@@ -119,7 +119,6 @@ class Session {
   CUresult context_error_ = CUDA_SUCCESS;
   const std::string url_, token_;
   const uint32_t index_;
-  int device_base_ = 0;
   int wire_device_ = 0;  // GUARDED_BY(mu_): the server ordinal last selected on the wire
   std::unique_ptr<transport::Connection> conn_;
   transport::FrameHead head_;

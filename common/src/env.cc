@@ -1,14 +1,34 @@
 #include "gpool/common/env.h"
 
 #include "gpool/common/log.h"
+#include "gpool/common/variables.h"
 
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 
 namespace gpool::env {
 
+namespace {
+
+// A GPOOL_* name missing from the variable table (gpool/common/variables.h) is a bug of gpool:
+// it would be undocumented and invisible to `gpool info`. Logged once per name, then read anyway.
+void check_declared(std::string_view name) {
+  if (name.substr(0, 6) != "GPOOL_" || vars::find(name) != nullptr) return;
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> reported;
+  std::lock_guard lock(mu);
+  if (!reported.insert(std::string(name)).second) return;
+  log::logger("config").error("{} is read but not declared in gpool/common/variables.h; add it there",
+                              name);
+}
+
+}  // namespace
+
 std::optional<std::string> get(std::string_view name) {
+  check_declared(name);
   const char* v = std::getenv(std::string(name).c_str());
   if (v == nullptr || *v == '\0') return std::nullopt;
   return std::string(v);

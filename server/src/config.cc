@@ -364,14 +364,15 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
 std::string resolve_backend(const std::string& backend) {
   if (backend != "emulator") return backend;
   if (auto lib = env::get("GPOOL_EMULATOR_LIB")) return *lib;
-  const std::filesystem::path built = std::filesystem::path(GPOOL_EMULATOR_BUILD_DIR) / "libcuda.so.1";
+  // Installed first (bin/../lib/gpool/emulator, cmake/GpoolInstall.cmake): an installed server
+  // must not load the library of the build tree it happened to be built in.
   std::error_code ec;
-  if (std::filesystem::exists(built, ec)) return built.string();
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     const auto beside = self.parent_path() / "../lib/gpool/emulator/libcuda.so.1";
     if (std::filesystem::exists(beside, ec)) return beside.lexically_normal().string();
   }
+  const std::filesystem::path built = std::filesystem::path(GPOOL_EMULATOR_BUILD_DIR) / "libcuda.so.1";
   return built.string();
 }
 

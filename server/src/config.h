@@ -101,7 +101,8 @@ bool parse_byte_size(std::string_view text, uint64_t& out);
 const char* priority_name(Tenant::Priority p);
 
 // The path of the driver library `backend` names: "emulator" -> the emulator's libcuda.so.1
-// (GPOOL_EMULATOR_LIB, else the build tree, else beside the server binary); anything else is
+// (GPOOL_EMULATOR_LIB, else ../lib/gpool/emulator beside the server binary when installed, else
+// the build tree); anything else is
 // a path, used as given.
 std::string resolve_backend(const std::string& backend);
 

@@ -1,110 +1,114 @@
-// gpool-server: serves remote CUDA sessions on a driver backend (see supervisor.h).
+// gpool-server: serves remote CUDA sessions on a driver backend (see supervisor.h; man gpool-server).
 //
 //   gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]
 //                [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR] [--url-file FILE]
 //                [--warm-workers N] [--metrics-listen HOST:PORT]
 //   gpool-server --check-config FILE
+//   gpool-server --version | --help
 //
-// --check-config validates FILE as the server would read it (config.h: unknown keys, types,
-// ranges, duplicate names and tokens) and exits without starting: 0 and a summary when it is
-// valid, 1 and the message naming the line and key when not.
+// --config is read first; the other options then override what it says, whatever their order.
+// --check-config validates FILE as the server would read it and exits without starting: 0 and a
+// summary when it is valid, 1 and the message when not.
 // --token / --admin-token add a tenant "default" / "admin" with that token (for quick starts
 // and tests; production configs list tenants with token_sha256). --url-file writes the bound
 // URL of the first listener (useful with port 0). SIGTERM or SIGINT stops the server.
 // Precedence for warm_workers / metrics_listen: command line, then GPOOL_WARM_WORKERS /
 // GPOOL_METRICS_LISTEN, then the config file.
+// When it is ready the server logs one line per listener ("listening on URL (backend ...)",
+// Supervisor::start) and one summary line (backend, tenants, limits) at info, its default level (GPOOL_LOG_LEVEL); exit code 2 is bad usage or configuration, 1 a start failure.
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
 #include "config.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
+#include "gpool/protocol/frame.h"
 #include "reload.h"
 #include "supervisor.h"
 
 namespace {
 
-void usage() {
-  std::fprintf(stderr,
-               "usage: gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]\n"
-               "                    [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR]\n"
-               "                    [--url-file FILE] [--warm-workers N] [--metrics-listen HOST:PORT]\n"
-               "       gpool-server --check-config FILE\n");
-}
-
 void on_signal(int) { gpool::server::Supervisor::stop(); }
+
+// The ready line: what is served to whom (after Supervisor::start's one line per listener).
+void log_ready(const gpool::server::Config& cfg, const std::string& metrics) {
+  auto& log = gpool::log::logger("server");  // Supervisor::start logged "listening on URL" for each
+  std::string names;
+  size_t admins = 0;
+  for (const auto& t : cfg.tenants) {
+    names += (names.empty() ? "" : ", ") + t.name + (t.admin ? " (admin)" : "");
+    admins += t.admin ? 1 : 0;
+  }
+  log.info("ready: backend {} ({}); {} tenant(s): {}; max_sessions {}, warm_workers {}, scheduler {}, "
+            "metrics {}",
+            cfg.backend, gpool::server::resolve_backend(cfg.backend), cfg.tenants.size(), names,
+            cfg.max_sessions, cfg.warm_workers, cfg.scheduler ? "on" : "off",
+            metrics.empty() ? "off" : metrics);
+  if (admins == cfg.tenants.size()) {
+    log.warn("every tenant is an admin tenant: no tenant can run a session (add a non-admin [[tenant]])");
+  }
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A daemon logs at info unless told otherwise (the listener and ready lines, sessions).
+  ::setenv("GPOOL_LOG_LEVEL", "info", 0);
   using gpool::server::Config;
   Config cfg;
-  std::vector<std::string> listen;
-  std::string url_file;
-  std::string error;
+  std::string config_file, check_file, backend, image_cache, url_file;
+  std::vector<std::string> listen, tokens, admin_tokens;
   std::optional<unsigned> warm_workers;
   std::optional<std::string> metrics_listen;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "gpool-server: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--check-config") {
-      const std::string file = value();
-      Config check;
-      if (!gpool::server::load_config(file, check, error)) {
-        std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
-        return 1;
-      }
-      std::printf("config %s: ok (%zu tenant(s), %zu listen URL(s))\n", file.c_str(),
-                  check.tenants.size(), check.listen.size());
-      return 0;
-    }
-    if (a == "--config") {
-      if (!gpool::server::load_config(value(), cfg, error)) {
-        std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
-        return 2;
-      }
-    } else if (a == "--listen") {
-      listen.push_back(value());
-    } else if (a == "--backend") {
-      cfg.backend = value();
-    } else if (a == "--token") {
-      cfg.tenants.push_back(gpool::server::make_tenant("default", value(), false));
-    } else if (a == "--admin-token") {
-      cfg.tenants.push_back(gpool::server::make_tenant("admin", value(), true));
-    } else if (a == "--image-cache") {
-      cfg.image_cache_dir = value();
-    } else if (a == "--url-file") {
-      url_file = value();
-    } else if (a == "--warm-workers") {
-      const std::string v = value();
-      char* end = nullptr;
-      const unsigned long n = std::strtoul(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n > 4096) {
-        std::fprintf(stderr, "gpool-server: --warm-workers needs a count 0..4096, not '%s'\n", v.c_str());
-        return 2;
-      }
-      warm_workers = static_cast<unsigned>(n);
-    } else if (a == "--metrics-listen") {
-      metrics_listen = value();
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
-    } else {
-      std::fprintf(stderr, "gpool-server: unknown argument %s\n", a.c_str());
-      usage();
-      return 2;
-    }
+  std::string error;
+
+  CLI::App app{"gpool-server: serves remote CUDA sessions of gpool clients on this host's driver "
+               "or the CPU emulator (man gpool-server)", "gpool-server"};
+  app.set_version_flag("--version", fmt::format("gpool-server {} (protocol {})", GPOOL_VERSION,
+                                                gpool::protocol::kProtocolVersion));
+  app.add_option("--config", config_file, "TOML configuration (deploy/gpool-server.toml)")->check(CLI::ExistingFile);
+  app.add_option("--check-config", check_file, "validate FILE as the server would read it, and exit");
+  app.add_option("--listen", listen, "URL to listen on (tcp://HOST:PORT, ucx://HOST:PORT); repeatable");
+  app.add_option("--backend", backend, "\"emulator\" or the path of a libcuda.so.1");
+  app.add_option("--token", tokens, "add a tenant \"default\" with this token");
+  app.add_option("--admin-token", admin_tokens, "add an admin tenant \"admin\" with this token");
+  app.add_option("--image-cache", image_cache, "directory of the module image cache");
+  app.add_option("--url-file", url_file, "write the first listener's bound URL here when ready");
+  app.add_option("--warm-workers", warm_workers, "pre-attached workers kept ready")->check(CLI::Range(0u, 4096u));
+  app.add_option("--metrics-listen", metrics_listen, "HOST:PORT of /metrics (\"\" = off)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
   }
+
+  if (!check_file.empty()) {
+    Config check;
+    if (!gpool::server::load_config(check_file, check, error)) {
+      std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("config %s: ok (%zu tenant(s), %zu listen URL(s))\n", check_file.c_str(),
+                check.tenants.size(), check.listen.size());
+    return 0;
+  }
+  if (!config_file.empty() && !gpool::server::load_config(config_file, cfg, error)) {
+    std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
+    return 2;
+  }
+  if (!backend.empty()) cfg.backend = backend;
+  if (!image_cache.empty()) cfg.image_cache_dir = image_cache;
+  for (const auto& t : tokens) cfg.tenants.push_back(gpool::server::make_tenant("default", t, false));
+  for (const auto& t : admin_tokens) cfg.tenants.push_back(gpool::server::make_tenant("admin", t, true));
   if (!listen.empty()) cfg.listen = listen;
   if (gpool::env::get("GPOOL_WARM_WORKERS")) {
     const int64_t n = gpool::env::get_int("GPOOL_WARM_WORKERS", cfg.warm_workers);
@@ -133,6 +137,7 @@ int main(int argc, char** argv) {
     gpool::log::logger("server").error("{}", error);
     return 1;
   }
+  log_ready(cfg, cfg.metrics_listen);
   if (!url_file.empty()) {
     const std::string tmp = url_file + ".tmp";
     std::ofstream(tmp) << sup.urls().front() << "\n";

@@ -166,11 +166,13 @@ std::string format_metrics(const MetricsSources& src) {
   return out;
 }
 
-std::string tenants_json(const TenantTable& tenants, uint32_t device_count) {
+std::string tenants_json(const TenantTable& tenants, uint32_t device_count,
+                         std::string_view only_tenant) {
   const int ndev = devices_shown(device_count);
   std::string out = "[";
   bool first = true;
   each_tenant(tenants, [&](int, const TenantSlot& s) {
+    if (!only_tenant.empty() && std::string_view(s.name) != only_tenant) return;
     out += fmt::format(
         "{}{{\"name\":{},\"sessions\":{},\"calls\":{},\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},"
         "\"oom_refusals\":{},\"devices\":[",

@@ -50,13 +50,15 @@ struct MetricsSources {
 // The Prometheus text exposition (format 0.0.4) of everything above.
 std::string format_metrics(const MetricsSources& src);
 
-// JSON of the tenant table for the status endpoint: [{"name","sessions","calls","bytes_in",
-// "bytes_out","errors","oom_refusals","devices":[{"device","bytes_held","quota_bytes",
-// "device_time_s"}]}]; `device_count` 0 is shown as 1.
 // `s` as a JSON string literal, quotes included (", \\ and control characters escaped).
 std::string json_string(std::string_view s);
 
-std::string tenants_json(const TenantTable& tenants, uint32_t device_count);
+// JSON of the tenant table for the status endpoint: [{"name","sessions","calls","bytes_in",
+// "bytes_out","errors","oom_refusals","devices":[{"device","bytes_held","quota_bytes",
+// "device_time_s"}]}]; `device_count` 0 is shown as 1. A non-empty `only_tenant` shows only that
+// tenant (a non-admin's own status).
+std::string tenants_json(const TenantTable& tenants, uint32_t device_count,
+                         std::string_view only_tenant = {});
 // {"target","alive","ready","warm_sessions","cold_sessions","failures","device_count"}.
 std::string pool_json(const PoolStats& pool);
 

@@ -404,7 +404,8 @@ void Supervisor::answer(std::unique_ptr<transport::Connection> conn, const wire:
     return;
   }
   int slot = -1;
-  if (!tenant->admin) {
+  const bool status_only = hello->status_only();  // `gpool status`: no session, no slot
+  if (!tenant->admin && !status_only) {
     slot = table_.acquire();
     if (slot < 0) {
       send_refusal(*conn, wire::RefusalReason_ServerBusy,
@@ -436,8 +437,8 @@ void Supervisor::answer(std::unique_ptr<transport::Connection> conn, const wire:
       return;
     }
   }
-  if (tenant->admin) {
-    serve_admin(*conn);
+  if (tenant->admin || status_only) {
+    serve_admin(*conn, tenant->admin ? nullptr : tenant);
     return;
   }
   logger().info("session {}: tenant {} from {} ({}, pid {})", session_id, tenant->name,
@@ -496,7 +497,7 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
   sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false});
 }
 
-void Supervisor::serve_admin(transport::Connection& conn) {
+void Supervisor::serve_admin(transport::Connection& conn, const Tenant* own) {
   const auto timeout = std::chrono::milliseconds(config_.handshake_timeout_ms);
   transport::FrameHead head;
   if (!conn.recv_head(head, timeout).ok()) return;
@@ -510,11 +511,19 @@ void Supervisor::serve_admin(transport::Connection& conn) {
     (void)conn.send(protocol::finished_bytes(fbb), {}, timeout);
     return;
   }
+  if (own != nullptr && op != remote::Op::ServerStatus) {
+    auto a = wire::CreateAbort(fbb, wire::AbortReason_ProtocolViolation,
+                               fbb.CreateString(fmt::format("tenant {} is not an admin tenant: it may ask "
+                                                            "for its own status, not a reload", own->name)));
+    protocol::finish_envelope(fbb, a);
+    (void)conn.send(protocol::finished_bytes(fbb), {}, timeout);
+    return;
+  }
   int32_t status = 0;
   std::string text;
   if (op == remote::Op::ServerStatus) {
     reap(false);
-    text = status_json();
+    text = status_json(own != nullptr ? std::string_view(own->name) : std::string_view());
   } else if (!reload(text)) {
     logger().error("config reload asked by an admin session failed, nothing changed: {}", text);
     status = 1;
@@ -523,25 +532,30 @@ void Supervisor::serve_admin(transport::Connection& conn) {
   (void)conn.send(protocol::finished_bytes(fbb), {}, timeout);
 }
 
-std::string Supervisor::status_json() {
-  std::string out = "{\"backend\":" + json_string(backend_path_) + ",\"sessions\":[";
+std::string Supervisor::status_json(std::string_view only_tenant) {
+  std::string out = "{\"backend\":" + json_string(backend_path_);
+  if (!only_tenant.empty()) out += ",\"tenant\":" + json_string(only_tenant);
+  out += ",\"sessions\":[";
   uint64_t total = 0;
   const auto now = std::chrono::steady_clock::now();
+  bool first = true;
   for (size_t i = 0; i < sessions_.size(); ++i) {
     const Session& s = sessions_[i];
+    if (!only_tenant.empty() && s.tenant != only_tenant) continue;
     const SessionSlot& slot = table_.slot(s.slot);
     total += slot.bytes_held.load();
     out += fmt::format(
         "{}{{\"id\":{},\"tenant\":{},\"peer\":{},\"pid\":{},\"bytes_held\":{},"
         "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"bytes_in\":{},\"bytes_out\":{},"
         "\"errors\":{},\"warm\":{},\"age_s\":{:.1f}}}",
-        i ? "," : "", s.id, json_string(s.tenant), json_string(s.peer), s.pid,
+        first ? "" : ",", s.id, json_string(s.tenant), json_string(s.peer), s.pid,
         slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(), slot.replies.load(),
         slot.bytes_in.load(), slot.bytes_out.load(), slot.errors.load(), s.warm ? "true" : "false",
         std::chrono::duration<double>(now - s.started).count());
+    first = false;
   }
   out += fmt::format("],\"bytes_held\":{},\"tenants\":{},\"pool\":{}", total,
-                     tenants_json(tenants_, pool_stats_->device_count.load()), pool_json(*pool_stats_));
+                     tenants_json(tenants_, pool_stats_->device_count.load(), only_tenant), pool_json(*pool_stats_));
   if (!metrics_url_.empty()) out += ",\"metrics\":" + json_string(metrics_url_);
   out += "}";
   return out;

@@ -98,12 +98,14 @@ class Supervisor {
   // A rate-limited warning about a pre-auth event (preauth.h).
   template <typename... Args>
   void preauth_warn(fmt::format_string<Args...> format, Args&&... args);
-  // An admin tenant's session: one ServerStatus or ServerReload call, answered here.
-  void serve_admin(transport::Connection& conn);
+  // An admin tenant's session, or any tenant's status_only Hello: one ServerStatus or
+  // ServerReload call, answered here. `own` null: an admin (everything, reload allowed); else the
+  // tenant whose own status alone is shown (reload refused).
+  void serve_admin(transport::Connection& conn, const Tenant* own);
   void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
                     uint64_t session_id, int slot);
   void reap(bool block);
-  std::string status_json();
+  std::string status_json(std::string_view only_tenant = {});  // only_tenant: a tenant's own view
   void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
   bool start_metrics(std::string& error);
   // The metrics process on `listen` (host:port); -1 with `error`. `bound` is the address taken.

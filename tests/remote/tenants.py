@@ -22,8 +22,14 @@ Modes:
                 nothing); a live session sees each change (no session dropped), a removed
                 tenant is refused.
   isolation     a device pointer of tenant A used by tenant B (memset, copy, free) gets a CUDA
-                error and A's data stays intact; a non-admin token cannot read the status;
-                max_sessions refuses a second session of tenant C with a clear message.
+                error and A's data stays intact; a non-admin token reads only its own tenant's
+                status (sessions, memory held and quota) and cannot reload; max_sessions refuses
+                a second session of tenant C with a clear message.
+  busy          the server's max_sessions (1) is reached: a second client is refused as busy,
+                says so once and retries with backoff until the first one leaves
+                (GPOOL_BUSY_WAIT_MS); with GPOOL_BUSY_WAIT_MS=0 it gives up at once, saying why.
+The quota mode also checks the client's one log line for its first refusal (bytes asked, held,
+quota).
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
@@ -44,9 +50,9 @@ MiB = 1 << 20
 TOKENS = {"A": "tok-alpha-7f3c", "B": "tok-bravo-91d2", "C": "tok-charlie-5be0", "ops": "tok-ops-220a"}
 
 
-def config_text(quota_a="64MiB", with_b=True):
+def config_text(quota_a="64MiB", with_b=True, max_sessions=64):
     parts = [
-        'listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n',
+        f'listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\nmax_sessions = {max_sessions}\n',
         f'[[tenant]]\nname = "alpha"\ntoken = "{TOKENS["A"]}"\nmemory_quota = "{quota_a}"\n',
         f'[[tenant]]\nname = "charlie"\ntoken = "{TOKENS["C"]}"\nmax_sessions = 1\n',
         f'[[tenant]]\nname = "ops"\ntoken = "{TOKENS["ops"]}"\nadmin = true\n',
@@ -57,10 +63,10 @@ def config_text(quota_a="64MiB", with_b=True):
 
 
 class Server:
-    def __init__(self, args, workdir):
+    def __init__(self, args, workdir, text=None):
         self.args = args
         self.config = os.path.join(workdir, "server.toml")
-        self.write_config(config_text())
+        self.write_config(text or config_text())
         self.proc, self.url, self.log_path = launch_server(args.server, ["--config", self.config],
                                                            args.emulator_lib, workdir)
 
@@ -93,8 +99,9 @@ class Server:
 class Client:
     """One session: the probe in "tenant" mode, driven line by line."""
 
-    def __init__(self, args, server, tenant):
+    def __init__(self, args, server, tenant, extra_env=None):
         env = dict(os.environ)
+        env.update(extra_env or {})
         env["GPOOL_SERVER"] = server.url
         env["GPOOL_TOKEN"] = TOKENS[tenant]
         env["LD_LIBRARY_PATH"] = ":".join([args.shim_dir] + args.library_dir +
@@ -133,6 +140,10 @@ class Client:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stderr(self):
+        """The client's stderr (the shim's log); call after close()."""
+        return self.proc.stderr.read()
 
 
 class Check:
@@ -191,6 +202,12 @@ def mode_quota(args, server, check):
         free, _ = a.info()
         check(free == 64 * MiB, f"every byte is back in A's quota: free {free}")
         check(isinstance(a.alloc(64 * MiB), int), "A can now allocate its whole quota")
+        a.close()
+        log = [l for l in a.stderr().splitlines() if "CUDA_ERROR_OUT_OF_MEMORY" in l]
+        want = (f"cuMemAlloc: {32 * MiB} bytes refused on device 0 with CUDA_ERROR_OUT_OF_MEMORY: this "
+                f"tenant holds {48 * MiB} of the {64 * MiB} bytes it may use there")
+        check(len(log) == 1 and want in log[0],
+              f"A's client logs its first quota refusal once, with bytes asked, held and quota: {log}")
     finally:
         a.close()
         b.close()
@@ -310,9 +327,27 @@ def mode_isolation(args, server, check):
         check(b.cmd("info")[0] == "MEMINFO", "B's session still works afterwards")
         check(a.cmd(f"check {p} {MiB} 90") == ["CHECK", "ok"], "A's data is intact")
         r = server.status(TOKENS["A"])
-        check(r.returncode != 0, "a session tenant's token cannot read the status: " + r.stderr.strip()[:160])
+        check(r.returncode == 0, "a session tenant's token reads its own status: " + r.stderr.strip()[:160])
+        if r.returncode == 0:
+            doc = json.loads(r.stdout)
+            tenants = [t["name"] for t in doc["tenants"]]
+            peers = {s["tenant"] for s in doc["sessions"]}
+            held = doc["tenants"][0]["devices"][0] if tenants else {}
+            check(doc.get("tenant") == "alpha" and tenants == ["alpha"] and peers == {"alpha"},
+                  f"A's status shows alpha alone: tenant {doc.get('tenant')}, tenants {tenants}, sessions of {peers}")
+            check(held.get("bytes_held") == MiB and held.get("quota_bytes") == 64 * MiB,
+                  f"A's status shows its memory held and quota: {held}")
+        r = subprocess.run([args.gpool, "status", "--server", server.url, "--token", TOKENS["A"]],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0 and "alpha" in r.stdout and "bravo" not in r.stdout,
+              "`gpool status` with A's token prints A's own tables: " + (r.stdout + r.stderr).strip()[:200])
+        r = subprocess.run([args.gpool, "reload", "--server", server.url, "--token", TOKENS["A"]],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "admin tenant's token" in r.stderr,
+              "a session tenant's token cannot reload: " + r.stderr.strip()[:200])
         r = server.status(TOKENS["ops"])
-        check(r.returncode == 0, "the admin token reads the status")
+        check(r.returncode == 0 and {t["name"] for t in json.loads(r.stdout)["tenants"]} >= {"alpha", "bravo"},
+              "the admin token reads every tenant's status")
         c1 = Client(args, server, "C")
         try:
             Client(args, server, "C")
@@ -335,7 +370,45 @@ def mode_isolation(args, server, check):
         b.close()
 
 
-MODES = {"quota": mode_quota, "shared": mode_shared, "kill": mode_kill, "reload": mode_reload,
+def mode_busy(args, server, check):
+    first = Client(args, server, "A")
+    second = None
+    try:
+        # A second session while the server is full: refused as busy, retried until A leaves.
+        env = dict(os.environ, GPOOL_SERVER=server.url, GPOOL_TOKEN=TOKENS["B"], GPOOL_BUSY_WAIT_MS="20000")
+        env["LD_LIBRARY_PATH"] = ":".join([args.shim_dir] + args.library_dir)
+        second = subprocess.Popen([args.probe, "tenant"], env=env, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        time.sleep(1.0)
+        check(second.poll() is None, "the second client waits while the server is busy")
+        first.close()
+        line = second.stdout.readline().strip()
+        check(line == "READY", f"the second client starts once the first has left: {line!r}")
+        second.stdin.close()
+        second.wait(timeout=20)
+        busy = [l for l in second.stderr.read().splitlines() if "is busy" in l]
+        check(len(busy) == 1 and "retrying for up to 20000 ms" in busy[0],
+              f"it said once that the server is busy and that it retries: {busy}")
+        # Full again, and no waiting allowed: refused at once, saying why.
+        third = Client(args, server, "A")
+        try:
+            t0 = time.time()
+            Client(args, server, "B", {"GPOOL_BUSY_WAIT_MS": "0"})
+            check(False, "with GPOOL_BUSY_WAIT_MS=0 a busy server must refuse the client")
+        except RuntimeError as e:
+            check("is busy" in str(e) and "giving up" in str(e) and time.time() - t0 < 10,
+                  "with GPOOL_BUSY_WAIT_MS=0 the client gives up at once, saying the server is busy: " +
+                  str([l for l in str(e).splitlines() if "busy" in l][:1])[:240])
+        finally:
+            third.close()
+    finally:
+        first.close()
+        if second is not None and second.poll() is None:
+            second.kill()
+            second.wait()
+
+
+MODES = {"busy": mode_busy, "quota": mode_quota, "shared": mode_shared, "kill": mode_kill, "reload": mode_reload,
          "isolation": mode_isolation}
 
 
@@ -355,7 +428,7 @@ def main():
             print(f"FAIL: {path} is missing; build it first (cmake --build <dir> --target ...)")
             return 1
     workdir = tempfile.mkdtemp(prefix="gpool-tenants-")
-    server = Server(args, workdir)
+    server = Server(args, workdir, config_text(max_sessions=1) if args.mode == "busy" else None)
     check = Check()
     try:
         MODES[args.mode](args, server, check)

@@ -17,7 +17,7 @@ constexpr std::chrono::milliseconds kTimeout{5000};
 // One admin call `op` with no arguments; `text` is the Reply's inline text. A Reply with a
 // non-zero status is an error whose text is the server's reason.
 bool admin_call(const std::string& url, const std::string& token, remote::Op op, const char* what,
-                std::string& text, std::string& error) {
+                bool status_only, std::string& text, std::string& error) {
   std::unique_ptr<transport::Connection> conn;
   transport::Options opts = transport::Options::from_env();
   opts.connect_timeout = kTimeout;
@@ -27,8 +27,8 @@ bool admin_call(const std::string& url, const std::string& token, remote::Op op,
   }
   flatbuffers::FlatBufferBuilder fbb;
   auto info = wire::CreateClientInfo(fbb, fbb.CreateString("gpool"), static_cast<uint32_t>(::getpid()),
-                                     fbb.CreateString(std::string("gpool ") + what), fbb.CreateString("0.1.0"));
-  auto hello = wire::CreateHello(fbb, protocol::kProtocolVersion, fbb.CreateString(token), info);
+                                     fbb.CreateString(std::string("gpool ") + what), fbb.CreateString(GPOOL_VERSION));
+  auto hello = wire::CreateHello(fbb, protocol::kProtocolVersion, fbb.CreateString(token), info, status_only);
   protocol::finish_envelope(fbb, hello);
   if (transport::Status s = conn->send(protocol::finished_bytes(fbb), {}, kTimeout); !s.ok()) {
     error = "cannot send Hello: " + s.text;
@@ -55,11 +55,17 @@ bool admin_call(const std::string& url, const std::string& token, remote::Op op,
   }
   // A reload re-reads and checks a file: give it longer than a status.
   if (transport::Status s = conn->recv_head(head, 4 * kTimeout); !s.ok()) {
-    error = fmt::format("no {} answer (is the token an admin tenant's?): {}", what, s.text);
+    error = fmt::format("no {} answer{}: {}", what, status_only ? "" : " (is the token an admin tenant's?)", s.text);
     return false;
   }
   if (const wire::Abort* a = head.envelope->message_as_Abort()) {
     error = fmt::format("the server refused the {} call: {}", what, a->text() ? a->text()->str() : "");
+    return false;
+  }
+  // A session tenant's reload reaches a session worker, which knows no admin calls.
+  if (head.envelope->message_as_Unimplemented() != nullptr) {
+    error = fmt::format("the server does not take a {} call from this token: it needs an admin tenant's token",
+                        what);
     return false;
   }
   const wire::Reply* r = head.envelope->message_as_Reply();
@@ -79,12 +85,12 @@ bool admin_call(const std::string& url, const std::string& token, remote::Op op,
 
 bool fetch_status(const std::string& url, const std::string& token, std::string& json,
                   std::string& error) {
-  return admin_call(url, token, remote::Op::ServerStatus, "status", json, error);
+  return admin_call(url, token, remote::Op::ServerStatus, "status", true, json, error);
 }
 
 bool request_reload(const std::string& url, const std::string& token, std::string& summary,
                     std::string& error) {
-  return admin_call(url, token, remote::Op::ServerReload, "reload", summary, error);
+  return admin_call(url, token, remote::Op::ServerReload, "reload", false, summary, error);
 }
 
 }  // namespace gpool::tools

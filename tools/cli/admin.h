@@ -1,9 +1,12 @@
 // The admin calls of the `gpool` tool: `gpool status` and `gpool reload` over an admin session.
 //
-// Each call connects to `url`, says Hello with `token` (a tenant marked admin in the server's
-// config), sends one call and returns the inline text of the Reply:
-//   fetch_status     ServerStatus: the status JSON document ({"backend", "sessions": [...],
-//                    "bytes_held", "tenants": [...], "pool", "metrics"}; docs/operations.md).
+// Each call connects to `url`, says Hello with `token`, sends one call and returns the inline
+// text of the Reply:
+//   fetch_status     ServerStatus (Hello.status_only, any tenant's token): the status JSON
+//                    document ({"backend", "sessions": [...], "bytes_held", "tenants": [...],
+//                    "pool", "metrics"}; docs/operations.md). An admin token sees every tenant;
+//                    another token its own sessions and tenant row ("tenant": its name).
+//   (request_reload needs an admin tenant's token.)
 //   request_reload   ServerReload: the server re-reads its config file's tenants (as SIGHUP
 //                    does) and answers a one-line summary.
 // Errors: return false with `error` saying what failed (unreachable server, refused token, a

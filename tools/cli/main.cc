@@ -1,49 +1,45 @@
-// gpool: the command line of gpool.
+// gpool: the command line of gpool (`gpool --help`, `gpool COMMAND --help`, man gpool).
 //
-//   gpool run [--server URL] [--token T] [--shim-dir DIR] -- PROGRAM [ARGS...]
+//   gpool run [--server URL] [--token T] [--shim-dir DIR] [--] PROGRAM [ARGS...]
 //       runs PROGRAM through the client shim: GPOOL_SERVER / GPOOL_TOKEN set, the shim's
 //       directory first on LD_LIBRARY_PATH (so its dlopen("libcuda.so.1") finds the shim).
-//   gpool status [--server URL] [--token ADMIN_TOKEN] [--json]
-//       shows the server's pool, per-tenant and per-device figures (memory held and quota,
-//       device time, calls, bytes, errors) and its sessions as tables; --json prints the
-//       server's status document instead.
+//   gpool status [--server URL] [--token T] [--json]
+//       the server's pool, per-tenant and per-device figures (memory held and quota, device time,
+//       calls, bytes, errors) and sessions as tables; an admin token shows every tenant, another
+//       token its own tenant. --json prints the server's status document instead.
 //   gpool reload [--server URL] [--token ADMIN_TOKEN]
-//       makes the server re-read its config file's tenants (tokens, quotas, weights, ...) as
-//       SIGHUP does, without dropping a session; prints the server's summary.
+//       makes the server re-read its config file's tenants as SIGHUP does; prints its summary.
 //   gpool server [gpool-server arguments...]
-//       starts gpool-server (the binary beside the build's, GPOOL_SERVER_BIN, or from PATH).
+//       starts gpool-server (beside this binary, GPOOL_SERVER_BIN, the build's, or from PATH).
+//   gpool info [--markdown]
+//       version, where the shim, server and emulator are found, and every configuration variable
+//       (gpool/common/variables.h) with its value here; --markdown prints the variables section
+//       of docs/operations.md (scripts/gen-variables.sh).
 //
-// Defaults: --server from GPOOL_SERVER (else tcp://127.0.0.1:7070); --token from GPOOL_TOKEN
-// (status, reload: GPOOL_ADMIN_TOKEN first). Exit codes: run/server exec the program (127 when
-// it cannot be started); status and reload 0, or 1 with a message on stderr; 2 for bad usage.
+// Installed layout: the shim is found in ../lib/gpool/client beside this binary
+// (cmake/GpoolInstall.cmake); in a build tree, in the build's client-shim directory.
+// Exit codes: run/server exec the program (127 when it cannot be started); status, reload and
+// info 0, or 1 with a message on stderr; 2 for bad usage (the message names the bad argument).
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "admin.h"
+#include "gpool/protocol/frame.h"
+#include "info.h"
+#include "paths.h"
 #include "status_table.h"
 
 namespace {
 
-int usage() {
-  std::fprintf(stderr,
-               "usage: gpool run [--server URL] [--token T] [--shim-dir DIR] -- PROGRAM [ARGS...]\n"
-               "       gpool status [--server URL] [--token ADMIN_TOKEN] [--json]\n"
-               "       gpool reload [--server URL] [--token ADMIN_TOKEN]\n"
-               "       gpool server [gpool-server arguments...]\n");
-  return 2;
-}
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+using gpool::tools::env_or;
 
 int exec_program(const std::vector<std::string>& argv) {
   std::vector<char*> raw;
@@ -54,23 +50,17 @@ int exec_program(const std::vector<std::string>& argv) {
   return 127;
 }
 
-int cmd_run(int argc, char** argv) {
-  std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
-  std::string token = env_or("GPOOL_TOKEN", "");
-  std::string shim_dir = env_or("GPOOL_SHIM_DIR", GPOOL_BUILD_SHIM_DIR);
-  int i = 2;
-  for (; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--") { ++i; break; }
-    if (i + 1 >= argc) return usage();
-    if (a == "--server") server = argv[++i];
-    else if (a == "--token") token = argv[++i];
-    else if (a == "--shim-dir") shim_dir = argv[++i];
-    else return usage();
+int do_run(const std::string& server, const std::string& token, const std::string& shim_dir,
+           std::vector<std::string> program) {
+  if (!program.empty() && program.front() == "--") program.erase(program.begin());
+  if (program.empty()) {
+    std::fprintf(stderr, "gpool run: no PROGRAM given (gpool run [OPTIONS] [--] PROGRAM [ARGS...])\n");
+    return 2;
   }
-  if (i >= argc) return usage();
-  if (!exists(shim_dir + "/libcuda.so.1")) {
-    std::fprintf(stderr, "gpool: no client shim at %s/libcuda.so.1; build gpool_shim or pass --shim-dir\n",
+  if (!gpool::tools::exists(shim_dir + "/libcuda.so.1")) {
+    std::fprintf(stderr,
+                 "gpool run: no client shim at %s/libcuda.so.1; install the gpool-client package, "
+                 "build gpool_shim, or pass --shim-dir\n",
                  shim_dir.c_str());
     return 127;
   }
@@ -79,35 +69,10 @@ int cmd_run(int argc, char** argv) {
   const std::string old = env_or("LD_LIBRARY_PATH", "");
   const std::string path = old.empty() ? shim_dir : shim_dir + ":" + old;
   ::setenv("LD_LIBRARY_PATH", path.c_str(), 1);
-  return exec_program(std::vector<std::string>(argv + i, argv + argc));
+  return exec_program(program);
 }
 
-// The options of the admin commands: --server, --token, and --json where `json` is given.
-// False on anything else (the caller prints the usage).
-struct AdminArgs {
-  std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
-  std::string token = env_or("GPOOL_ADMIN_TOKEN", env_or("GPOOL_TOKEN", ""));
-  bool json = false;
-};
-
-bool parse_admin_args(int argc, char** argv, bool json_allowed, AdminArgs& out) {
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (json_allowed && a == "--json") { out.json = true; continue; }
-    if (i + 1 >= argc) return false;
-    if (a == "--server") out.server = argv[++i];
-    else if (a == "--token") out.token = argv[++i];
-    else return false;
-  }
-  return true;
-}
-
-int cmd_status(int argc, char** argv) {
-  AdminArgs args;
-  if (!parse_admin_args(argc, argv, true, args)) return usage();
-  const std::string& server = args.server;
-  const bool json_only = args.json;
-  const std::string& token = args.token;
+int do_status(const std::string& server, const std::string& token, bool json_only) {
   std::string json, error;
   if (!gpool::tools::fetch_status(server, token, json, error)) {
     std::fprintf(stderr, "gpool status: %s\n", error.c_str());
@@ -126,11 +91,9 @@ int cmd_status(int argc, char** argv) {
   return 0;
 }
 
-int cmd_reload(int argc, char** argv) {
-  AdminArgs args;
-  if (!parse_admin_args(argc, argv, false, args)) return usage();
+int do_reload(const std::string& server, const std::string& token) {
   std::string summary, error;
-  if (!gpool::tools::request_reload(args.server, args.token, summary, error)) {
+  if (!gpool::tools::request_reload(server, token, summary, error)) {
     std::fprintf(stderr, "gpool reload: %s\n", error.c_str());
     return 1;
   }
@@ -138,22 +101,85 @@ int cmd_reload(int argc, char** argv) {
   return 0;
 }
 
-int cmd_server(int argc, char** argv) {
-  std::string bin = env_or("GPOOL_SERVER_BIN", GPOOL_BUILD_SERVER_BIN);
-  if (!exists(bin)) bin = "gpool-server";
-  std::vector<std::string> args{bin};
-  for (int i = 2; i < argc; ++i) args.emplace_back(argv[i]);
+int do_server(const std::vector<std::string>& rest) {
+  std::vector<std::string> args{gpool::tools::server_binary()};
+  args.insert(args.end(), rest.begin(), rest.end());
   return exec_program(args);
 }
+
+const char* const kCommands[] = {"run", "status", "reload", "server", "info"};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return usage();
-  const std::string cmd = argv[1];
-  if (cmd == "run") return cmd_run(argc, argv);
-  if (cmd == "status") return cmd_status(argc, argv);
-  if (cmd == "reload") return cmd_reload(argc, argv);
-  if (cmd == "server") return cmd_server(argc, argv);
-  return usage();
+  CLI::App app{"gpool: run unmodified CUDA programs on a gpool server's devices (man gpool)", "gpool"};
+  app.set_version_flag("--version", gpool::tools::version_line());
+  app.require_subcommand(1, 1);
+  app.fallthrough();  // `gpool status --version` works as `gpool --version`
+
+  std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
+  std::string token = env_or("GPOOL_TOKEN", "");
+  std::string admin_token = env_or("GPOOL_ADMIN_TOKEN", token);
+  std::string shim_dir = gpool::tools::shim_dir();
+  bool json = false;
+  bool markdown = false;
+  std::vector<std::string> program;
+  std::vector<std::string> server_args;
+
+  CLI::App* run = app.add_subcommand("run", "run PROGRAM through the client shim on a gpool server");
+  run->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
+  run->add_option("--token", token, "tenant token (GPOOL_TOKEN)");
+  run->add_option("--shim-dir", shim_dir, "directory of the client shim's libcuda.so.1 (GPOOL_SHIM_DIR)")
+      ->capture_default_str();
+  run->add_option("program", program, "PROGRAM [ARGS...]; put -- before a program whose options look like gpool's")
+      ->required();
+  run->positionals_at_end();
+
+  CLI::App* status = app.add_subcommand("status", "show the server's sessions, tenants, memory and device time");
+  status->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
+  status->add_option("--token", admin_token,
+                     "a tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN); an admin's shows every tenant");
+  status->add_flag("--json", json, "print the server's status document as JSON");
+
+  CLI::App* reload = app.add_subcommand("reload", "make the server re-read its tenants (as SIGHUP does)");
+  reload->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
+  reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
+
+  CLI::App* srv = app.add_subcommand("server", "start gpool-server with the given arguments (see gpool-server --help)");
+  srv->prefix_command();  // everything after `server` goes to gpool-server, --help included
+  srv->set_help_flag();
+  srv->fallthrough(false);
+
+  CLI::App* info = app.add_subcommand("info", "show the version, paths and every configuration variable");
+  info->add_flag("--markdown", markdown, "print the variables section of docs/operations.md");
+
+  // CLI11 reports an unknown command as an unexpected argument; name it as a command instead.
+  if (argc >= 2 && argv[1][0] != '-') {
+    const std::string cmd = argv[1];
+    bool known = false;
+    for (const char* c : kCommands) known = known || cmd == c;
+    if (!known) {
+      std::fprintf(stderr, "gpool: unknown command '%s'; commands: run, status, reload, server, info "
+                           "(gpool --help)\n", cmd.c_str());
+      return 2;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (run->parsed()) return do_run(server, token, shim_dir, program);
+  if (status->parsed()) return do_status(server, admin_token, json);
+  if (reload->parsed()) return do_reload(server, admin_token);
+  if (srv->parsed()) {
+    for (const std::string& a : srv->remaining()) server_args.push_back(a);
+    return do_server(server_args);
+  }
+  if (info->parsed()) {
+    std::fputs((markdown ? gpool::tools::variables_markdown() : gpool::tools::info_text()).c_str(), stdout);
+    return 0;
+  }
+  return 2;
 }

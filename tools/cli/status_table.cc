@@ -174,6 +174,9 @@ bool render_status(const std::string& json, std::string& out, std::string& error
     return false;
   }
   out += "backend: " + doc["backend"].str() + "\n";
+  if (doc["tenant"].kind == Value::kString) {
+    out += "tenant " + doc["tenant"].str() + "'s own view (an admin token shows every tenant)\n";
+  }
   const Value& pool = doc["pool"];
   if (pool.kind == Value::kObject) {
     out += "pool: " + count(pool["alive"].num()) + " of " + count(pool["target"].num()) + " warm worker(s) waiting (" +

@@ -10,6 +10,7 @@ void ShimTest::SetUp() {
   ::unsetenv("GPOOL_CONFIG");
   ::unsetenv("GPOOL_SERVER");
   ::unsetenv("GPOOL_TOKEN");
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
   Pool::reset_for_testing();
 }
 
@@ -17,6 +18,7 @@ void ShimTest::TearDown() {
   Pool::reset_for_testing();
   ::unsetenv("GPOOL_SERVER");
   ::unsetenv("GPOOL_TOKEN");
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
 }
 
 CUresult ShimTest::attach(const std::vector<const FakeServer*>& servers, const std::string& token) {

@@ -1,0 +1,142 @@
+// The rows of the configuration-variable table (see gpool/common/variables.h).
+#include "gpool/common/variables.h"
+
+#include <array>
+
+namespace gpool::vars {
+namespace {
+
+constexpr std::string_view kLog = "Logging (every component)";
+constexpr std::string_view kEmu = "Emulator (lib/gpool/emulator/libcuda.so.1)";
+constexpr std::string_view kShim = "Client shim (lib/gpool/client/libcuda.so.1) and the gpool tool";
+constexpr std::string_view kServer = "Server (gpool-server)";
+constexpr std::string_view kTransport = "Transport (shim and server)";
+
+constexpr std::array kTable{
+    Variable{"GPOOL_LOG_LEVEL", kLog, "", "`warn` (gpool-server: `info`)",
+             "`trace`, `debug`, `info`, `warn`, `error`, `off`; an unknown name means `warn`. `info` "
+             "adds why a copy, free or allocation was refused"},
+
+    Variable{"GPOOL_EMU_DEVICES", kEmu, "", "`1`",
+             "number of emulated devices (1 to 16); all share the host's memory, so peer access "
+             "between them is always possible"},
+    Variable{"GPOOL_EMU_DEVICE_NAME", kEmu, "", "`gpool emulated GPU (sm_XY)`",
+             "name reported by `cuDeviceGetName` (XY from `GPOOL_EMU_CC`)"},
+    Variable{"GPOOL_EMU_MEMORY", kEmu, "", "`16g`",
+             "device memory per device (suffixes k, m, g, t); `cuMemAlloc*` beyond it returns "
+             "`CUDA_ERROR_OUT_OF_MEMORY`, `cuMemGetInfo` reports it. Memory is reserved lazily from "
+             "the host (large allocations are `mmap`ed with `MAP_NORESERVE`)"},
+    Variable{"GPOOL_EMU_CC", kEmu, "", "`9.0`",
+             "compute capability `MAJOR.MINOR`. Device limits follow a representative part: 7.x "
+             "T4-like, 8.0 A100-like, 8.6/8.9 consumer Ampere/Ada, 9.0 and later H100-like (48 KiB "
+             "shared per block by default, 227 KiB opt-in, 64 K registers, 2048 threads per SM)"},
+    Variable{"GPOOL_EMU_SMS", kEmu, "", "from the profile (132 for 9.0, 40 for 7.5)",
+             "multiprocessor count reported (and used by occupancy and cooperative-launch limits)"},
+    Variable{"GPOOL_EMU_THREADS", kEmu, "", "all cores",
+             "interpreter worker threads per kernel launch, 1 to 1024 (read by the executor at the "
+             "first launch)"},
+
+    Variable{"GPOOL_SERVER", kShim, "server / servers", "`tcp://127.0.0.1:7070`",
+             "server URL the shim connects to (read at `cuInit`), or several separated by commas: "
+             "the program then sees the devices of all of them, server 0's first "
+             "(docs/architecture.md, \"Client shim\"); `gpool run` sets it from `--server`"},
+    Variable{"GPOOL_TOKEN", kShim, "token", "none",
+             "tenant token the shim presents; `gpool run` sets it from `--token`"},
+    Variable{"GPOOL_CONFIG", kShim, "", "none",
+             "a TOML file with `server = \"...\"` (one URL or a comma-separated list) or "
+             "`servers = [\"...\", ...]`, and `token = \"...\"` for the shim; "
+             "`GPOOL_SERVER`/`GPOOL_TOKEN` override it. An unreadable file is logged (`gpool shim` "
+             "error) and the environment alone is used"},
+    Variable{"CUDA_VISIBLE_DEVICES", kShim, "", "all devices",
+             "as on a GPU host: a comma-separated list of device indices or UUIDs (`GPU-...`, a "
+             "unique prefix is enough) picks and orders the devices the program sees; the list ends "
+             "at the first entry that is invalid or repeated, and an empty list leaves no devices"},
+    Variable{"GPOOL_BUSY_WAIT_MS", kShim, "", "`10000`",
+             "how long the shim keeps retrying a server that refuses the session as busy "
+             "(`ServerBusy`: session limit reached), with backoff from 50 ms to 1 s and one "
+             "warning; 0 = fail at the first refusal"},
+    Variable{"GPOOL_ADMIN_TOKEN", kShim, "", "`GPOOL_TOKEN`",
+             "token `gpool status` and `gpool reload` use (an admin tenant's token shows every "
+             "tenant; any other tenant's token shows that tenant's own figures)"},
+    Variable{"GPOOL_SHIM_DIR", kShim, "", "`../lib/gpool/client` beside `gpool`, else the build's",
+             "where `gpool run` finds the shim's `libcuda.so.1`"},
+    Variable{"GPOOL_SERVER_BIN", kShim, "",
+             "`gpool-server` beside `gpool`, else the build's, else on `PATH`",
+             "what `gpool server` starts"},
+
+    Variable{"GPOOL_EMULATOR_LIB", kServer, "",
+             "`../lib/gpool/emulator/libcuda.so.1` beside the binary, else the build's",
+             "the driver library a worker loads for `backend = \"emulator\"`"},
+    Variable{"GPOOL_WARM_WORKERS", kServer, "warm_workers", "`0`",
+             "pre-attached workers kept ready (0..4096); `--warm-workers` overrides it"},
+    Variable{"GPOOL_METRICS_LISTEN", kServer, "metrics_listen", "off",
+             "`HOST:PORT` of the Prometheus `/metrics` endpoint; `off` disables; "
+             "`--metrics-listen` overrides it"},
+    Variable{"GPOOL_SCHED", kServer, "scheduler", "`false`",
+             "`1`/`0`: compute-share scheduler on or off. On: kernel launches take their device's "
+             "turn (up to `GPOOL_SCHED_BATCH` launches a turn), the turn's work is waited for and "
+             "its device time is charged to the tenant; devices are shared by `compute_weight` and "
+             "`priority` (architecture.md, \"Server: devices and compute shares\")"},
+    Variable{"GPOOL_SCHED_METERING", kServer, "scheduler_metering", "`auto`",
+             "`wall`: host clock from a turn's first launch to the end of its work (exact on the "
+             "emulator); `events`: timing events recorded around the launches, elapsed time as the "
+             "device measured it (for GPUs); `auto`: `events` unless the backend is `emulator`"},
+    Variable{"GPOOL_SCHED_BATCH", kServer, "scheduler_batch", "`0`",
+             "0..256: launches one turn may enqueue before they are waited for and charged; 0 = 8 "
+             "with `events`, 1 with `wall`. Larger keeps a session's launches pipelined; a "
+             "high-priority neighbour then waits for up to that many kernels"},
+    Variable{"GPOOL_SCHED_WINDOW_US", kServer, "scheduler_window_us", "`2000`",
+             "0 to 1000000: how long a free turn is kept for a tenant that just left the device and "
+             "goes first (so launch + synchronize clients still share by weight); 0 = never kept"},
+    Variable{"GPOOL_COPY_CHUNK", kServer, "", "`1m`",
+             "64k to 64m (suffixes k, m): H2D and D2H copies flow through the worker's pinned "
+             "staging ring in chunks of this size; the network transfer of one chunk overlaps the "
+             "device copy of the previous ones (`server/src/staging_ring.h`)"},
+    Variable{"GPOOL_COPY_SLOTS", kServer, "", "`4`",
+             "2 to 16: chunks of the staging ring, i.e. how many device copies may be in flight "
+             "behind the network (pinned memory per worker = chunk x slots)"},
+
+    Variable{"GPOOL_TRANSPORT_CONNECT_TIMEOUT_MS", kTransport, "", "`5000` (shim: `3000`)",
+             "connect timeout; 0 = wait for ever"},
+    Variable{"GPOOL_TRANSPORT_SEND_TIMEOUT_MS", kTransport, "", "`0`", "send timeout; 0 = none"},
+    Variable{"GPOOL_TRANSPORT_RECV_TIMEOUT_MS", kTransport, "", "`0`", "receive timeout; 0 = none"},
+    Variable{"GPOOL_TRANSPORT_KEEPALIVE_IDLE_S", kTransport, "", "`10` (shim: `2`)",
+             "TCP keepalive idle time"},
+    Variable{"GPOOL_TRANSPORT_KEEPALIVE_INTVL_S", kTransport, "", "`2` (shim: `1`)",
+             "TCP keepalive probe interval"},
+    Variable{"GPOOL_TRANSPORT_KEEPALIVE_COUNT", kTransport, "", "`3` (shim: `2`)",
+             "unanswered probes before the peer is declared dead (after about idle + interval x "
+             "count seconds)"},
+    Variable{"GPOOL_TRANSPORT_CHUNK", kTransport, "", "`2m`",
+             "large transfers are cut into chunks of this size (suffixes k, m, g); also the size of "
+             "the UCX messages a large segment is cut into"},
+    Variable{"GPOOL_TRANSPORT_DEPTH", kTransport, "", "`8`",
+             "chunks in flight at once (io_uring backend; also UCX messages of one segment)"},
+    Variable{"GPOOL_TCP_BACKEND", kTransport, "", "`auto`",
+             "`auto` (io_uring when the kernel allows it, else blocking sockets, logged once), "
+             "`uring` (fail instead of falling back), `socket` (never io_uring); another value is "
+             "logged and `auto` used"},
+    Variable{"GPOOL_TCP_SMALL_SYSCALLS", kTransport, "", "`1`",
+             "with the io_uring backend, sends up to 64 KiB and receives without a deadline use plain "
+             "`sendmsg`/`recv` on the blocking socket (lower sync-call latency); bulk and timed "
+             "transfers stay on io_uring. `0`: everything through io_uring"},
+    Variable{"GPOOL_UCX_SPIN_US", kTransport, "", "`20`",
+             "microseconds a waiting thread busy-polls the UCX worker before arming it and sleeping "
+             "on its event fd; higher lowers latency at the cost of CPU, 0 always sleeps"},
+    Variable{"GPOOL_UCX_PEER_ERRORS", kTransport, "", "`0` (off)",
+             "`1` creates endpoints in UCX's peer-failure mode (UCX keepalive, forced close on "
+             "error); off by default because UCX 1.13's shared-memory transports do not support it"},
+};
+
+}  // namespace
+
+std::span<const Variable> all() { return kTable; }
+
+const Variable* find(std::string_view name) {
+  for (const Variable& v : kTable) {
+    if (v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace gpool::vars
