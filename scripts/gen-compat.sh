@@ -48,8 +48,13 @@ ptxops="$build/emulator/exec/gpool-ptx-ops"
 for f in "$compat" "$emu" "$ptxops"; do
   [ -x "$f" ] || [ -f "$f" ] || { echo "gen-compat: $f is missing; build it first (scripts/gen-compat.sh $build)" >&2; exit 2; }
 done
-[ -n "$shim" ] || shim="$build/client-shim/libcuda.so.1"
-[ -f "$shim" ] || shim=""
+if [ -n "$shim" ]; then
+  # Named explicitly (the docs.compatibility_current test does): the shim column must be checked.
+  [ -f "$shim" ] || { echo "gen-compat: $shim is missing; build gpool_shim first" >&2; exit 2; }
+else
+  shim="$build/client-shim/libcuda.so.1"
+  [ -f "$shim" ] || shim=""
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -210,17 +215,20 @@ if check:
     if committed is None:
         sys.exit(print(f"docs/compatibility.md has no entry-point section; run scripts/gen-compat.sh",
                        file=sys.stderr) or 1)
-    # The emulator column must match exactly. The client-shim column is informative (the shim is
-    # still growing and may be absent from this build), so it is not compared.
-    want = {n: cells[0] for n, cells in table_rows(section).items()}
-    have = {n: cells[0] for n, cells in table_rows(committed).items()}
+    # The emulator column must match exactly, and so must the client-shim column when the shim
+    # was checked (--shim, as the docs.compatibility_current test passes it).
+    cols = 2 if shim is not None else 1
+    want = {n: tuple(cells[:cols]) for n, cells in table_rows(section).items()}
+    have = {n: tuple(cells[:cols]) for n, cells in table_rows(committed).items()}
     if want != have:
         diff = sorted(set(want) ^ set(have)) + sorted(n for n in set(want) & set(have) if want[n] != have[n])
-        print("docs/compatibility.md is out of date with the emulator built here "
+        print("docs/compatibility.md is out of date with the emulator"
+              + (" and client shim" if shim is not None else "") + " built here "
               f"({len(diff)} entry points differ, e.g. {', '.join(diff[:8])}); "
               "run scripts/gen-compat.sh and commit docs/compatibility.md", file=sys.stderr)
         sys.exit(1)
-    print(f"docs/compatibility.md matches the emulator's {len(want)} entry points")
+    print(f"docs/compatibility.md matches the emulator's {len(want)} entry points"
+          + (" and the client shim's" if shim is not None else ""))
     sys.exit(0)
 
 # ---- PTX ----------------------------------------------------------------------------------------

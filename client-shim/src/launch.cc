@@ -1,8 +1,11 @@
 // Shim: kernel launches (async: packed with the cached parameter layout, never a round trip),
 // occupancy (sync) and host functions (run on the client once the stream has drained).
+#include <algorithm>
 #include <cstring>
 
+#include "contexts.h"
 #include "gpool/driver_abi/backend.h"
+#include "pool.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -116,6 +119,50 @@ extern "C" CUresult gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFl
 extern "C" CUresult gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, CUfunction f,
                                                                            int block_size, size_t smem) {
   return gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(blocks, f, block_size, smem, 0);
+}
+
+// The block size with the highest occupancy, found on the client: the callback that maps a
+// block size to its dynamic shared memory is the caller's code, so it runs here, and each
+// candidate (a multiple of the warp size up to the function's and the caller's limit, largest
+// first; ties keep the larger size) costs one forwarded per-block-size occupancy query.
+extern "C" CUresult gpool_impl_cuOccupancyMaxPotentialBlockSizeWithFlags(
+    int* min_grid, int* block_size, CUfunction f, CUoccupancyB2DSize smem_of, size_t smem,
+    int limit, unsigned int flags) {
+  if (min_grid == nullptr || block_size == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  auto info = find_function(reinterpret_cast<uint64_t>(f));
+  if (!info) return CUDA_ERROR_INVALID_HANDLE;
+  const gpool::remote::DeviceInfo* dev = Pool::global().device(current_device());
+  if (dev == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
+  int max = static_cast<int>(info->max_threads);
+  if (limit > 0) max = std::min(max, limit);
+  int best_threads = 0, best_blocks = 0, best_size = 0;
+  auto try_size = [&](int size) -> CUresult {
+    int blocks = 0;
+    const size_t dyn = smem_of != nullptr ? smem_of(size) : smem;
+    const CUresult st = gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&blocks, f, size, dyn, flags);
+    if (st == CUDA_SUCCESS && blocks * size > best_threads) {
+      best_threads = blocks * size;
+      best_blocks = blocks;
+      best_size = size;
+    }
+    return st;
+  };
+  for (int size = (max / 32) * 32; size > 0; size -= 32) {
+    if (CUresult st = try_size(size); st != CUDA_SUCCESS) return st;
+  }
+  if (best_size == 0 && max > 0 && max < 32) {  // a limit below one warp
+    if (CUresult st = try_size(max); st != CUDA_SUCCESS) return st;
+  }
+  *block_size = best_size;
+  *min_grid = best_blocks * dev->attrs[CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT];
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuOccupancyMaxPotentialBlockSize(int* min_grid, int* block_size, CUfunction f,
+                                                                CUoccupancyB2DSize smem_of, size_t smem,
+                                                                int limit) {
+  return gpool_impl_cuOccupancyMaxPotentialBlockSizeWithFlags(min_grid, block_size, f, smem_of, smem, limit, 0);
 }
 
 // Host functions run on the client, in stream order: everything queued before them on the

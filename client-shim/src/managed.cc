@@ -23,7 +23,7 @@
 namespace gpool::shim::managed {
 namespace {
 
-constexpr uintptr_t kPage = 4096;  // the server aligns managed allocations to 4 KiB (calls.fbs)
+constexpr uintptr_t kPage = 4096;  // the server aligns managed allocations to 4 KiB (calls.toml)
 constexpr size_t kSlots = 4096;    // live managed allocations per process
 constexpr size_t kMaxCopy = size_t{1} << 30;
 

@@ -2,7 +2,7 @@
 // CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS is 0: the host and the device never use the
 // memory at the same time, and the shim keeps the two copies coherent at call boundaries.
 //
-// Each allocation has a server address D (calls.fbs MemAllocManaged: page-aligned, pages of its
+// Each allocation has a server address D (calls.toml MemAllocManaged: page-aligned, pages of its
 // own) and a host copy mapped at exactly [D, D + bytes rounded up to pages) in this process, so
 // the program uses one value on the host and in kernels.
 //   - Clean pages are PROT_READ. A write faults; the SIGSEGV handler (installed once, chaining

@@ -1,6 +1,6 @@
 // Shim: copies and memsets. H2D is async on the wire (the bytes are captured once send()
 // returns; they are sent straight from the caller's buffer), D2H is a sync call whose data
-// (MemcpyDtoHChunk notes, calls.fbs) lands straight in the caller's buffer,
+// (MemcpyDtoHChunk notes, calls.toml) lands straight in the caller's buffer,
 // D2D and memsets are async. Copies above 1 GiB are split into several calls.
 #include <algorithm>
 #include <cstdint>

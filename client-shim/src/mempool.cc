@@ -1,6 +1,6 @@
 // Shim: memory pools (cuMemPoolCreate, cuMemPoolDestroy, cuMemPoolSet/GetAttribute,
 // cuMemPoolTrimTo, cuMemAllocFromPoolAsync, cuMemPoolSet/GetAccess, cuDeviceGetDefaultMemPool,
-// cuDeviceSet/GetMemPool), forwarded as sync calls (calls.fbs 170-178; CUDA reports their errors
+// cuDeviceSet/GetMemPool), forwarded as sync calls (calls.toml 170-178; CUDA reports their errors
 // at the call). Allocations from any pool are charged to the tenant's quota by the server.
 //
 // Handles given to the application:

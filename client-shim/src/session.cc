@@ -242,7 +242,7 @@ CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
     if (const wire::Call* note = env->message_as_Call()) {
       const auto nop = static_cast<Op>(note->opcode());
       if (nop == Op::MemcpyDtoHChunk) {
-        // A piece of a D2H copy (calls.fbs): straight into the caller's buffer at its offset.
+        // A piece of a D2H copy (calls.toml): straight into the caller's buffer at its offset.
         const uint64_t off = note->args() && note->args()->size() == 1 ? note->args()->Get(0) : ~uint64_t{0};
         if (dests.size() != 1 || head_.segment_count() != 1 || off > dests[0].size() ||
             head_.segment_lengths[0] > dests[0].size() - off) {

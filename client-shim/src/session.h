@@ -1,5 +1,5 @@
 // The client's session with one gpool-server: connection, handshake, attach, and the ordered
-// command stream (gpool.fbs "Ordering and errors"; calls.fbs for each call). A process has one
+// command stream (gpool.fbs "Ordering and errors"; calls.toml for each call). A process has one
 // Session per server listed in GPOOL_SERVER (pool.h); Session::current() is the one the calling
 // thread's current device belongs to.
 //

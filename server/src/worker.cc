@@ -210,70 +210,8 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
   const bool async = (call->flags() & wire::CallFlags_Async) != 0;
   slot_.calls.fetch_add(1, std::memory_order_relaxed);
   bool known = true;
-  CUresult st = CUDA_SUCCESS;
   if (c.op != Op::LaunchKernel && meter_.holding()) settle_turn();
-  switch (c.op) {
-    case Op::Attach: st = op_attach(c); break;
-    case Op::SetDevice: st = op_set_device(c); break;
-    case Op::Goodbye: st = CUDA_SUCCESS; break;
-    case Op::MemAlloc: st = op_mem_alloc(c); break;
-    case Op::MemFree: st = op_mem_free(c); break;
-    case Op::MemGetInfo: st = op_mem_get_info(c); break;
-    case Op::MemAllocPitch: st = op_mem_alloc_pitch(c); break;
-    case Op::MemAllocAsync: st = op_mem_alloc_async(c); break;
-    case Op::MemFreeAsync: st = op_mem_free_async(c); break;
-    case Op::MemAllocManaged: st = op_mem_alloc_managed(c); break;
-    case Op::MemGetAllocationGranularity: st = op_mem_granularity(c); break;
-    case Op::MemAddressReserve: st = op_mem_address_reserve(c); break;
-    case Op::MemAddressFree: st = op_mem_address_free(c); break;
-    case Op::MemCreate: st = op_mem_create(c); break;
-    case Op::MemRelease: st = op_mem_release(c); break;
-    case Op::MemMap: st = op_mem_map(c); break;
-    case Op::MemUnmap: st = op_mem_unmap(c); break;
-    case Op::MemSetAccess: st = op_mem_set_access(c); break;
-    case Op::MemGetAccess: st = op_mem_get_access(c); break;
-    case Op::MemPoolCreate: st = op_mem_pool_create(c); break;
-    case Op::MemPoolDestroy: st = op_mem_pool_destroy(c); break;
-    case Op::MemPoolSetAttribute: st = op_mem_pool_attribute(c, true); break;
-    case Op::MemPoolGetAttribute: st = op_mem_pool_attribute(c, false); break;
-    case Op::MemPoolTrimTo: st = op_mem_pool_trim(c); break;
-    case Op::MemAllocFromPool: st = op_mem_alloc_from_pool(c); break;
-    case Op::MemPoolSetAccess: st = op_mem_pool_set_access(c); break;
-    case Op::MemPoolGetAccess: st = op_mem_pool_get_access(c); break;
-    case Op::DeviceSetMemPool: st = op_device_set_mem_pool(c); break;
-    case Op::MemcpyHtoD: st = op_memcpy_htod(c); break;
-    case Op::MemcpyDtoH: st = op_memcpy_dtoh(c); break;
-    case Op::MemcpyDtoD: st = op_memcpy_dtod(c); break;
-    case Op::Memset: st = op_memset(c); break;
-    case Op::ModuleLoad: st = op_load(c, false); break;
-    case Op::LibraryLoad: st = op_load(c, true); break;
-    case Op::ModuleUnload: st = op_unload(c, false); break;
-    case Op::LibraryUnload: st = op_unload(c, true); break;
-    case Op::ModuleGetFunction: st = op_get_function(c, false); break;
-    case Op::LibraryGetKernel: st = op_get_function(c, true); break;
-    case Op::ModuleGetGlobal: st = op_get_global(c, false); break;
-    case Op::LibraryGetGlobal: st = op_get_global(c, true); break;
-    case Op::FuncGetAttribute: st = op_func_attribute(c, false); break;
-    case Op::FuncSetAttribute: st = op_func_attribute(c, true); break;
-    case Op::LaunchKernel: st = op_launch(c); break;
-    case Op::OccupancyMaxActiveBlocks: st = op_occupancy(c); break;
-    case Op::StreamCreate: st = op_stream_create(c); break;
-    case Op::StreamDestroy: st = op_stream_destroy(c); break;
-    case Op::StreamSynchronize: st = op_stream_sync(c, false); break;
-    case Op::StreamQuery: st = op_stream_sync(c, true); break;
-    case Op::StreamWaitEvent: st = op_stream_wait_event(c); break;
-    case Op::CtxSynchronize:
-      st = drv_.cuCtxSynchronize();
-      if (st == CUDA_SUCCESS) settle_frees(current_physical());  // its pools have trimmed
-      break;
-    case Op::EventCreate: st = op_event_create(c); break;
-    case Op::EventDestroy: st = op_event_destroy(c); break;
-    case Op::EventRecord: st = op_event_record(c); break;
-    case Op::EventSynchronize: st = op_event_sync(c, false); break;
-    case Op::EventQuery: st = op_event_sync(c, true); break;
-    case Op::EventElapsedTime: st = op_event_elapsed(c); break;
-    default: known = false; break;
-  }
+  CUresult st = dispatch(c, known);  // generated from the call table (calls_server.cc)
   if (c.fatal) return false;
   count_call(head, c, known ? st : CUDA_ERROR_NOT_SUPPORTED);
   if (!known) {

@@ -3,7 +3,7 @@
 //
 // The worker loads the driver backend, retains the primary context of device 0 (the session's
 // one context), then executes the client's calls in the order they arrive (gpool.fbs,
-// "Ordering and errors"; calls.fbs for each call). It keeps the session's own tables:
+// "Ordering and errors"; calls.toml for each call). It keeps the session's own tables:
 //   streams, events, modules, libraries, functions/kernels  (client id -> driver object)
 //   allocations                                             (device address -> bytes)
 //   globals                                                 (ranges of module variables)
@@ -106,7 +106,11 @@ class Worker {
   void count_call(const transport::FrameHead& head, const Ctx& c, CUresult st);
   bool send_output();
   bool handle_call(const protocol::wire::Call* call, const transport::FrameHead& head);
-  CUresult dispatch(Ctx& c);
+  // Generated from the call table (calls_server.cc): runs the row's hook or generated handler;
+  // `known` = false for an opcode no row serves here.
+  CUresult dispatch(Ctx& c, bool& known);
+  // The generated pass-through handlers, gen_<row name>(Ctx&).
+#include "calls_worker_decls.inc"
 
   // worker.cc
   CUresult op_attach(Ctx& c);
@@ -132,6 +136,9 @@ class Worker {
   bool open_devices(const std::vector<CUcontext>& contexts, std::string& error);
   CUresult use_device(size_t index);
   CUresult op_set_device(Ctx& c);
+  // The backend device of session ordinal `index` (a "device" parameter of a generated row);
+  // CUDA_ERROR_INVALID_DEVICE when the session has no such device.
+  CUresult device_at(uint64_t index, CUdevice& out) const;
   size_t device_of(CUstream s) const;  // the device a created stream belongs to, else current
   size_t device_of(CUevent e) const;
   int current_physical() const { return devices_.empty() ? 0 : devices_[current_].physical; }
@@ -233,6 +240,7 @@ class Worker {
   CUresult op_event_record(Ctx& c);
   CUresult op_event_sync(Ctx& c, bool query);
   CUresult op_event_elapsed(Ctx& c);
+  CUresult op_ctx_synchronize(Ctx& c);  // and settle the stream-ordered frees of its device
   CUresult stream_of(const Ctx& c, size_t i, CUstream& out) const;
   CUresult event_of(const Ctx& c, size_t i, CUevent& out) const;
 

@@ -86,4 +86,10 @@ CUresult Worker::op_set_device(Ctx& c) {
   return use_device(static_cast<size_t>(ordinal));
 }
 
+CUresult Worker::device_at(uint64_t index, CUdevice& out) const {
+  if (index >= devices_.size()) return CUDA_ERROR_INVALID_DEVICE;
+  out = devices_[static_cast<size_t>(index)].dev;
+  return CUDA_SUCCESS;
+}
+
 }  // namespace gpool::server

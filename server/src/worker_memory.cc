@@ -202,7 +202,7 @@ CUresult Worker::op_mem_free(Ctx& c) {
   return CUDA_SUCCESS;
 }
 
-// Managed memory (calls.fbs MemAllocManaged): the client mirrors the allocation in host pages
+// Managed memory (calls.toml MemAllocManaged): the client mirrors the allocation in host pages
 // at the same address, so the address must be page-aligned and no other allocation may share
 // its pages. The driver's allocation is used as is when it is aligned; otherwise it is redone
 // one page larger and the aligned address inside it is handed out (MemFree frees the driver's).

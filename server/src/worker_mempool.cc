@@ -1,5 +1,5 @@
 // Worker: memory pools for the session (cuMemPoolCreate, cuMemPoolDestroy, pool attributes,
-// cuMemPoolTrimTo, cuMemAllocFromPoolAsync, pool access, cuDeviceSetMemPool; calls.fbs 170-178).
+// cuMemPoolTrimTo, cuMemAllocFromPoolAsync, pool access, cuDeviceSetMemPool; calls.toml 170-178).
 //
 // The session's pool table (pools_) maps the client's pool ids to driver pools; every call
 // looks its id up there before the driver is asked, so a forged id or another session's pool
@@ -24,7 +24,7 @@ namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-// Ids 1..kMaxDefaultIds name default pools (calls.fbs); created pools must not use them.
+// Ids 1..kMaxDefaultIds name default pools (calls.toml); created pools must not use them.
 constexpr uint64_t kMaxDefaultIds = 256;
 
 }  // namespace

@@ -69,6 +69,12 @@ CUresult Worker::op_stream_sync(Ctx& c, bool query) {
   return query ? drv_.cuStreamQuery(s) : drv_.cuStreamSynchronize(s);
 }
 
+CUresult Worker::op_ctx_synchronize(Ctx&) {
+  const CUresult st = drv_.cuCtxSynchronize();
+  if (st == CUDA_SUCCESS) settle_frees(current_physical());  // its pools have trimmed
+  return st;
+}
+
 CUresult Worker::op_stream_wait_event(Ctx& c) {
   CUstream s = nullptr;
   CUevent e = nullptr;

@@ -1,4 +1,4 @@
-// gpool-remote-mempool-wire: the server's own checks of memory-pool calls (calls.fbs 170-178),
+// gpool-remote-mempool-wire: the server's own checks of memory-pool calls (calls.toml 170-178),
 // with the shim's local checks out of the way. It links the shim's objects and sends calls
 // straight through two Sessions to the same gpool-server (GPOOL_SERVER is listed twice, so the
 // server runs two workers for one tenant): reserved, reused, forged and unsupported pool ids,

@@ -18,6 +18,7 @@
 //                    prints "LAUNCHES n" (the fairness benchmark's saturating tenant).
 //   probe latency N  N launch + synchronize pairs of a tiny kernel; prints P50_US/P99_US/MEAN_US.
 //   probe launches N N launches of a tiny kernel, then one synchronize; checks every one ran.
+//   probe table      the call table's forwarded entry points (profiler, limits, occupancy).
 //   probe vmm        virtual memory (cuMemCreate, cuMemMap, cuMemSetAccess, ...) through the
 //                    shim: copies, memsets and a kernel across two mappings, and the refusals.
 //   probe wait       allocates 64 MiB, prints "WAITING", then makes device->host copies until
@@ -47,6 +48,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include <cudaProfiler.h>
 
 #include "driver_client.h"
 
@@ -706,6 +709,87 @@ int launches(unsigned count) {
   return 0;
 }
 
+// probe table: the entry points the call table forwards (protocol/calls/calls.toml), run the
+// same way directly on the emulator and through the shim (remote.table_calls.*): profiler
+// start/stop, context limits and cache configs set and read back, occupancy (the per-block-size
+// query, the best block size with and without a callback and a limit, the dynamic shared
+// memory available), and refusals (an unknown limit, a NULL out-pointer).
+size_t g_smem_per_thread = 0;
+size_t smem_for(int block) { return g_smem_per_thread * static_cast<size_t>(block); }
+
+int table_calls() {
+  DRV(cuProfilerStart);
+  DRV(cuProfilerStop);
+  DRV(cuCtxGetLimit);
+  DRV(cuCtxSetLimit);
+  DRV(cuCtxGetCacheConfig);
+  DRV(cuCtxSetCacheConfig);
+  DRV(cuModuleGetFunction);
+  DRV(cuDeviceGetAttribute);
+  DRV(cuOccupancyMaxActiveBlocksPerMultiprocessor);
+  DRV(cuOccupancyMaxPotentialBlockSize);
+  DRV(cuOccupancyAvailableDynamicSMemPerBlock);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // still exported; forwarded as is
+  DRV(cuFuncSetSharedMemConfig);
+#pragma GCC diagnostic pop
+  CUmodule mod = sched_attach(0);
+  must(p_cuProfilerStart(), "cuProfilerStart");
+  must(p_cuProfilerStop(), "cuProfilerStop");
+
+  size_t stack = 0;
+  must(p_cuCtxSetLimit(CU_LIMIT_STACK_SIZE, 4096), "cuCtxSetLimit(STACK_SIZE, 4096)");
+  must(p_cuCtxGetLimit(&stack, CU_LIMIT_STACK_SIZE), "cuCtxGetLimit(STACK_SIZE)");
+  if (stack < 4096) {
+    std::printf("FAIL: the stack limit reads back as %zu after setting 4096\n", stack);
+    ++g_failures;
+  }
+  size_t fifo = 0;
+  must(p_cuCtxGetLimit(&fifo, CU_LIMIT_PRINTF_FIFO_SIZE), "cuCtxGetLimit(PRINTF_FIFO_SIZE)");
+  if (fifo == 0) {
+    std::printf("FAIL: the printf FIFO limit is 0\n");
+    ++g_failures;
+  }
+  must_fail(p_cuCtxGetLimit(&fifo, static_cast<CUlimit>(0x7fff)), "cuCtxGetLimit of an unknown limit");
+  must_fail(p_cuCtxGetLimit(nullptr, CU_LIMIT_STACK_SIZE), "cuCtxGetLimit into NULL");
+  CUfunc_cache cache = CU_FUNC_CACHE_PREFER_NONE;
+  must(p_cuCtxSetCacheConfig(CU_FUNC_CACHE_PREFER_SHARED), "cuCtxSetCacheConfig(PREFER_SHARED)");
+  must(p_cuCtxGetCacheConfig(&cache), "cuCtxGetCacheConfig");
+  std::printf("CACHE_CONFIG %d\n", static_cast<int>(cache));
+
+  CUfunction f = nullptr;
+  must(p_cuModuleGetFunction(&f, mod, "add_value"), "cuModuleGetFunction add_value");
+  int sms = 0;
+  must(p_cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, 0), "SM count");
+  int grid = 0, block = 0, blocks = 0;
+  must(p_cuOccupancyMaxPotentialBlockSize(&grid, &block, f, nullptr, 0, 0), "cuOccupancyMaxPotentialBlockSize");
+  must(p_cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, block, 0), "blocks at the best size");
+  std::printf("BEST_BLOCK %d MIN_GRID %d\n", block, grid);
+  if (block <= 0 || block % 32 != 0 || grid != blocks * sms) {
+    std::printf("FAIL: best block %d, min grid %d (blocks %d x SMs %d)\n", block, grid, blocks, sms);
+    ++g_failures;
+  }
+  must(p_cuOccupancyMaxPotentialBlockSize(&grid, &block, f, nullptr, 0, 64), "with a 64-thread limit");
+  if (block <= 0 || block > 64) {
+    std::printf("FAIL: best block %d under a limit of 64\n", block);
+    ++g_failures;
+  }
+  g_smem_per_thread = 64;
+  must(p_cuOccupancyMaxPotentialBlockSize(&grid, &block, f, smem_for, 0, 0), "with a shared-memory callback");
+  std::printf("BEST_BLOCK_SMEM %d MIN_GRID %d\n", block, grid);
+  size_t avail = 0;
+  must(p_cuOccupancyAvailableDynamicSMemPerBlock(&avail, f, 1, 128), "cuOccupancyAvailableDynamicSMemPerBlock");
+  std::printf("DYNAMIC_SMEM %zu\n", avail);
+  if (avail == 0) {
+    std::printf("FAIL: no dynamic shared memory available for one block of 128\n");
+    ++g_failures;
+  }
+  must(p_cuFuncSetSharedMemConfig(f, CU_SHARED_MEM_CONFIG_DEFAULT_BANK_SIZE), "cuFuncSetSharedMemConfig");
+  if (g_failures != 0) return 1;
+  std::printf("PASS\n");
+  return 0;
+}
+
 // probe vmm: virtual memory through the shim. Two physical allocations of one granularity each,
 // mapped back to back into one reservation and made READWRITE in one call; a copy, a memset and
 // a kernel that all cross the boundary between them; the access flags; refusals (cuMemFree on a
@@ -1208,7 +1292,7 @@ int managed_segv() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv | table\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -1223,6 +1307,7 @@ int main(int argc, char** argv) {
   if (mode == "tenant") return tenant_client();
   if (mode == "devices") return devices();
   if (mode == "vmm") return vmm();
+  if (mode == "table") return table_calls();
   if (mode == "pool_create") return pool_create();
   if (mode == "pool_quota" && argc > 2) return pool_quota(std::strtoull(argv[2], nullptr, 10));
   if (mode == "managed_quota" && argc > 2) return managed_quota(std::strtoull(argv[2], nullptr, 10));

@@ -500,3 +500,15 @@ extern "C" CUresult gpool_impl_cuCtxDisablePeerAccess(CUcontext peerContext) {
   if (c->peers.erase(peer) == 0) return CUDA_ERROR_PEER_ACCESS_NOT_ENABLED;
   return CUDA_SUCCESS;
 }
+
+// No profiling tool is ever attached to the emulator: start and stop have no effect, as the
+// driver's do without one (CUDA_SUCCESS with a current context; its sticky error otherwise).
+extern "C" CUresult gpool_impl_cuProfilerStart() {
+  Context* c = nullptr;
+  return use_context(nullptr, &c);
+}
+
+extern "C" CUresult gpool_impl_cuProfilerStop() {
+  Context* c = nullptr;
+  return use_context(nullptr, &c);
+}

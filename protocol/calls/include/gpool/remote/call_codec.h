@@ -1,10 +1,9 @@
 // Encoding and decoding of gpool's remote driver calls (shared by client-shim/ and server/).
 //
 // Calls travel in the generic `Call` / `Reply` messages of protocol/schema/gpool.fbs; the
-// opcodes and each call's argument layout are specified in protocol/schema/calls.fbs (compiled
-// at build time into calls_generated.h, DO NOT EDIT). This header adds the few helpers both
-// sides need: building a Call or Reply envelope, the attach record of a device, and the SHA-256
-// used for image content hashes and token hashes.
+// opcodes and each call's argument layout are specified in protocol/calls/calls.toml (generated
+// at build time into calls_generated.h by gen_calls.py, DO NOT EDIT). This header adds the few helpers both
+// sides need: building a Call or Reply envelope and the attach record of a device.
 //
 // Errors: decode_devices() returns false for malformed input (never reads out of bounds).
 // Thread safety: pure functions; a FlatBufferBuilder is used by one thread at a time.
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "calls_generated.h"
+#include "gpool/common/sha256.h"
 #include "gpool/protocol/message.h"
 
 namespace gpool::remote {
@@ -61,9 +61,9 @@ struct DeviceInfo {
 void encode_devices(std::span<const DeviceInfo> devices, std::vector<std::byte>& out);
 bool decode_devices(std::span<const std::byte> in, std::vector<DeviceInfo>& out);
 
-// SHA-256 of `bytes`.
-std::array<uint8_t, 32> sha256(std::span<const std::byte> bytes);
-std::string to_hex(std::span<const uint8_t> bytes);
+// SHA-256 and hex live in common/ (gpool/common/sha256.h); named here for existing callers.
+using hash::sha256;
+using hash::to_hex;
 
 inline std::span<const std::byte> as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};

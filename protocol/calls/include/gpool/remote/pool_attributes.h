@@ -1,4 +1,4 @@
-// Memory-pool attributes as the wire carries them (calls.fbs MemPoolSetAttribute /
+// Memory-pool attributes as the wire carries them (calls.toml MemPoolSetAttribute /
 // MemPoolGetAttribute): the value is one 64-bit argument, which the driver reads as an int for
 // some attributes and as a cuuint64_t for the others. Shared by the client shim and the server so
 // both sides agree on which attribute is which; anything else is CUDA_ERROR_INVALID_VALUE there.

@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Generates gpool's forwarded-call code from the call table (protocol/calls/calls.toml).
+
+Run at build time; every output goes to the build tree. One mode per component, so each
+component's CMakeLists generates only what it compiles:
+
+  --enum OUT            protocol: the Op enum and EnumNameOp()          (calls_generated.h)
+  --backend OUT         server: GPOOL_DRIVER_FUNCS(X), the backend symbol list
+  --server-decls OUT    server: declarations of the generated handlers (inside class Worker)
+  --server OUT          server: Worker::dispatch() and the generated handlers
+  --shim OUT            client shim: gpool_impl_<symbol> for pass-through and local rows
+  --forwarded OUT       the entry points the table forwards, one a line (docs, checks)
+
+The C types of a pass-through row's parameters come from driver-abi's generated
+impl_decls.h (--decls), which driver-abi/gen/gen_driver_abi.py parsed out of cuda.h.
+
+A row that cannot be generated (an unknown role, a C type with no layout, a parameter count
+that does not match the symbol) stops the build with a message naming the row.
+"""
+import argparse
+import re
+import sys
+import tomllib
+
+TABLE_HINT = "protocol/calls/calls.toml"
+ROLES = {"scalar", "out", "device", "function", "stream", "event"}
+KINDS = {"sync", "async", "local"}
+# C types a scalar/out parameter may have: integers and cuda.h enums (CU* typedefs of enums).
+INTEGER_TYPES = {
+    "int": True, "unsigned int": False, "unsigned": False, "size_t": False, "long": True,
+    "long long": True, "unsigned long long": False, "unsigned long": False, "short": True,
+    "unsigned short": False, "cuuint64_t": False, "cuuint32_t": False, "CUdevice": True,
+}
+HANDLE_TYPES = {"function": {"CUfunction"}, "stream": {"CUstream"}, "event": {"CUevent"},
+                "device": {"CUdevice"}}
+
+
+class TableError(Exception):
+    pass
+
+
+def fail(row, why):
+    raise TableError(f"{TABLE_HINT}: row {row.get('name', '?')} (op {row.get('op', '?')}): {why}")
+
+
+def load_table(path):
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    rows = data.get("call", [])
+    seen_ops, seen_names, seen_symbols = {}, set(), set()
+    for row in rows:
+        name = row.get("name")
+        if not name or not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name):
+            fail(row, "`name` must be a CamelCase identifier")
+        if name in seen_names:
+            fail(row, "duplicate name")
+        seen_names.add(name)
+        kind = row.get("kind")
+        if kind not in KINDS:
+            fail(row, f"`kind` must be one of {sorted(KINDS)}")
+        op = row.get("op")
+        if not isinstance(op, int) or op < 0 or op > 0xFFFF:
+            fail(row, "`op` must be an integer 0..65535")
+        if kind == "local":
+            if op != 0:
+                fail(row, "a local row has no opcode (op = 0)")
+            if "local" not in row or not row.get("symbols"):
+                fail(row, "a local row needs `symbols` and `local` (the CUresult it answers)")
+        else:
+            if op == 0:
+                fail(row, "opcode 0 is Invalid")
+            if op in seen_ops:
+                fail(row, f"opcode {op} is already {seen_ops[op]}")
+            seen_ops[op] = name
+        served = row.get("served_by", "worker")
+        if served not in ("worker", "supervisor", "notify"):
+            fail(row, "`served_by` must be worker, supervisor or notify")
+        if kind != "local" and served == "worker" and ("hook" in row) == ("symbols" in row):
+            fail(row, "a worker row has either a `hook` (hand-written handler) or `symbols` and "
+                      "`params` (generated pass-through), not both or neither")
+        for sym in row.get("symbols", []):
+            if sym in seen_symbols:
+                fail(row, f"symbol {sym} is in two rows")
+            seen_symbols.add(sym)
+        if "symbols" in row and kind != "local":
+            params = row.get("params")
+            if not isinstance(params, list):
+                fail(row, "`params` (one role per C parameter) is required with `symbols`")
+            for p in params:
+                if p not in ROLES:
+                    fail(row, f"parameter role {p!r} has no generated layout (roles: {sorted(ROLES)})")
+            if kind == "async" and "out" in params:
+                fail(row, "an async call cannot answer `out` parameters (make it sync)")
+    backend = data.get("backend_symbols", [])
+    return rows, backend
+
+
+DECL_RE = re.compile(r"^CUresult gpool_impl_(\w+)\((.*)\);$")
+
+
+def load_decls(path):
+    decls = {}
+    with open(path) as f:
+        for line in f:
+            m = DECL_RE.match(line.strip())
+            if not m:
+                continue
+            params = []
+            text = m.group(2).strip()
+            if text and text != "void":
+                for p in text.split(","):
+                    p = p.strip()
+                    pm = re.fullmatch(r"(.*?)([A-Za-z_]\w*)", p)
+                    if not pm:
+                        params.append((p, None))
+                        continue
+                    ctype = re.sub(r"\s+", " ", pm.group(1).replace("*", " * ")).strip()
+                    ctype = ctype.replace(" *", "*")
+                    params.append((ctype, pm.group(2)))
+            decls[m.group(1)] = params
+    return decls
+
+
+def is_integer(ctype):
+    c = ctype.replace("const ", "")
+    return c in INTEGER_TYPES or (re.fullmatch(r"CU\w+", c) is not None and c not in
+                                  {"CUfunction", "CUstream", "CUevent", "CUcontext", "CUmodule",
+                                   "CUlibrary", "CUkernel", "CUdeviceptr", "CUarray"})
+
+
+def typed_params(row, decls):
+    sym = row["symbols"][0]
+    if sym not in decls:
+        fail(row, f"{sym} is not a driver entry point of this CUDA toolkit (impl_decls.h)")
+    cparams = decls[sym]
+    roles = row.get("params", [])
+    if len(cparams) != len(roles):
+        fail(row, f"{sym} has {len(cparams)} parameters, the row lists {len(roles)} roles")
+    for extra in row["symbols"][1:]:
+        if decls.get(extra) != cparams:
+            fail(row, f"{extra} does not have the parameters of {sym}")
+    out = []
+    for (ctype, pname), role in zip(cparams, roles):
+        if pname is None:
+            fail(row, f"parameter {ctype!r} of {sym} could not be read")
+        if role in ("scalar",) and not is_integer(ctype):
+            fail(row, f"parameter {pname} ({ctype}) of {sym}: role scalar needs an integer or enum type")
+        if role == "out":
+            if not ctype.endswith("*") or not is_integer(ctype[:-1]):
+                fail(row, f"parameter {pname} ({ctype}) of {sym}: role out needs a pointer to an "
+                          "integer or enum")
+        if role in HANDLE_TYPES and ctype not in HANDLE_TYPES[role]:
+            fail(row, f"parameter {pname} ({ctype}) of {sym}: role {role} needs "
+                      f"{' or '.join(sorted(HANDLE_TYPES[role]))}")
+        out.append((ctype, pname, role))
+    return out
+
+
+HEADER = ("// DO NOT EDIT. Generated by protocol/calls/gen_calls.py from protocol/calls/calls.toml.\n"
+          "// Change the table (or the generator), not this file.\n")
+
+
+def gen_enum(rows):
+    wire = sorted((r for r in rows if r["kind"] != "local"), key=lambda r: r["op"])
+    lines = [HEADER, "#pragma once", "", "#include <cstdint>", "",
+             "namespace gpool::protocol::calls {", "",
+             "// The opcode of a Call (gpool.fbs); each one's layout is its row in calls.toml.",
+             "enum class Op : uint32_t {", "  Invalid = 0,"]
+    for r in wire:
+        lines.append(f"  {r['name']} = {r['op']},")
+    lines += ["};", "", "// The opcode's name (\"\" for a number no row has).",
+              "inline const char* EnumNameOp(Op op) {", "  switch (op) {",
+              "    case Op::Invalid: return \"Invalid\";"]
+    for r in wire:
+        lines.append(f"    case Op::{r['name']}: return \"{r['name']}\";")
+    lines += ["  }", "  return \"\";", "}", "", "}  // namespace gpool::protocol::calls", ""]
+    return "\n".join(lines)
+
+
+def passthrough(rows):
+    return [r for r in rows if r["kind"] != "local" and "symbols" in r
+            and r.get("served_by", "worker") == "worker"]
+
+
+def gen_backend(rows, backend):
+    syms = list(backend)
+    for r in passthrough(rows):
+        if r["symbols"][0] not in syms:
+            syms.append(r["symbols"][0])
+    lines = [HEADER, "#pragma once", "",
+             "// Every driver entry point the worker calls: the table's backend_symbols (used by",
+             "// hand-written handlers) and the backend symbol of every pass-through row.",
+             "#define GPOOL_DRIVER_FUNCS(X) \\"]
+    lines += [f"  X({s}) \\" for s in syms]
+    lines += ["  /* end */", ""]
+    return "\n".join(lines)
+
+
+def gen_server_decls(rows):
+    lines = [HEADER, "// Included inside class Worker (worker.h): one handler per pass-through row."]
+    for r in passthrough(rows):
+        lines.append(f"CUresult gen_{r['name']}(Ctx& c);")
+    return "\n".join(lines) + "\n"
+
+
+def gen_server(rows, decls):
+    lines = [HEADER, '#include "worker.h"', "", "namespace gpool::server {", "",
+             "using remote::Op;", "",
+             "CUresult Worker::dispatch(Ctx& c, bool& known) {", "  known = true;",
+             "  switch (c.op) {"]
+    for r in sorted(rows, key=lambda r: r["op"]):
+        if r["kind"] == "local" or r.get("served_by", "worker") != "worker":
+            continue
+        expr = r["hook"] if "hook" in r else f"gen_{r['name']}(c)"
+        lines.append(f"    case Op::{r['name']}: return {expr};")
+    lines += ["    default: break;", "  }", "  known = false;", "  return CUDA_ERROR_NOT_SUPPORTED;",
+              "}", ""]
+    for r in passthrough(rows):
+        params = typed_params(r, decls)
+        nargs = sum(1 for _, _, role in params if role in ("scalar", "device"))
+        nhandles = sum(1 for _, _, role in params if role in ("function", "stream", "event"))
+        body = [f"// {r['symbols'][0]}: generated from calls.toml row {r['name']} (op {r['op']}).",
+                f"CUresult Worker::gen_{r['name']}(Ctx& c) {{",
+                f"  if (c.arg_count() != {nargs} || c.handle_count() != {nhandles}) "
+                "return CUDA_ERROR_INVALID_VALUE;"]
+        call, results = [], []
+        ai = hi = 0
+        for i, (ctype, pname, role) in enumerate(params):
+            v = f"p{i}"
+            if role == "scalar":
+                body.append(f"  const auto {v} = static_cast<{ctype}>(c.arg({ai}));")
+                ai += 1
+                call.append(v)
+            elif role == "device":
+                body.append(f"  CUdevice {v} = 0;")
+                body.append(f"  if (CUresult st = device_at(c.arg({ai}), {v}); st != CUDA_SUCCESS) return st;")
+                ai += 1
+                call.append(v)
+            elif role == "out":
+                base = ctype[:-1].replace("const ", "")
+                body.append(f"  {base} {v}{{}};")
+                call.append(f"&{v}")
+                results.append(v)
+            elif role == "function":
+                body.append(f"  Function* {v} = function_of(c, {hi});")
+                body.append(f"  if ({v} == nullptr) return CUDA_ERROR_INVALID_HANDLE;")
+                hi += 1
+                call.append(f"{v}->fn")
+            elif role == "stream":
+                body.append(f"  CUstream {v} = nullptr;")
+                body.append(f"  if (CUresult st = stream_of(c, {hi}, {v}); st != CUDA_SUCCESS) return st;")
+                hi += 1
+                call.append(v)
+            elif role == "event":
+                body.append(f"  CUevent {v} = nullptr;")
+                body.append(f"  if (CUresult st = event_of(c, {hi}, {v}); st != CUDA_SUCCESS) return st;")
+                hi += 1
+                call.append(v)
+        body.append(f"  const CUresult st = drv_.{r['symbols'][0]}({', '.join(call)});")
+        if results:
+            enc = ", ".join(f"static_cast<uint64_t>({v})" for v in results)
+            body.append(f"  if (st == CUDA_SUCCESS) c.results = {{{enc}}};")
+        body += ["  return st;", "}", ""]
+        lines += body
+    lines += ["}  // namespace gpool::server", ""]
+    return "\n".join(lines)
+
+
+def gen_shim(rows, decls):
+    lines = [HEADER, "// The client shim's entry points for the table's pass-through and local rows.",
+             "#include <cuda.h>", "", "#include <array>", "", '#include "contexts.h"',
+             '#include "pool.h"', '#include "session.h"', '#include "state.h"', "",
+             "using namespace gpool::shim;", ""]
+    for r in rows:
+        if "symbols" not in r or r.get("served_by", "worker") != "worker":
+            continue
+        for sym in r["symbols"]:
+            if sym not in decls:
+                fail(r, f"{sym} is not a driver entry point of this CUDA toolkit (impl_decls.h)")
+            cparams = decls[sym]
+            sig = ", ".join(f"{t} {n}" for t, n in cparams)
+            lines.append(f"// Generated from calls.toml row {r['name']}.")
+            lines.append(f'extern "C" CUresult gpool_impl_{sym}({sig}) {{')
+            if r["kind"] == "local":
+                lines.append("  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;")
+                if r.get("context", True):
+                    lines.append("  if (current_context() == nullptr) return CUDA_ERROR_INVALID_CONTEXT;")
+                lines += [f"  return {r['local']};", "}", ""]
+                continue
+            params = typed_params(r, decls)
+            body, args, handles, outs = [], [], [], []
+            for ctype, pname, role in params:
+                if role == "out":
+                    body.append(f"  if ({pname} == nullptr) return CUDA_ERROR_INVALID_VALUE;")
+            body.append("  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;")
+            if r.get("context", True):
+                body.append("  if (current_context() == nullptr) return CUDA_ERROR_INVALID_CONTEXT;")
+            session = "Session::current()"
+            for i, (ctype, pname, role) in enumerate(params):
+                if role == "scalar":
+                    args.append(f"static_cast<uint64_t>({pname})")
+                elif role == "device":
+                    body += ["  Session* dev_session = nullptr;", f"  uint64_t dev{i} = 0;",
+                             f"  if (CUresult st = Pool::global().locate({pname}, dev_session, dev{i}); "
+                             "st != CUDA_SUCCESS) return st;"]
+                    session = "*dev_session"
+                    args.append(f"dev{i}")
+                elif role == "function":
+                    body += [f"  const uint64_t fid{i} = reinterpret_cast<uint64_t>({pname});",
+                             f"  const auto info{i} = find_function(fid{i});",
+                             f"  if (!info{i}) return CUDA_ERROR_INVALID_HANDLE;"]
+                    handles.append(f"HandleRef(fid{i}, info{i}->kernel ? gpool::remote::HandleKind_Kernel "
+                                   ": gpool::remote::HandleKind_Function)")
+                elif role == "stream":
+                    handles.append(f"stream_ref({pname})")
+                elif role == "event":
+                    handles.append(f"HandleRef(reinterpret_cast<uint64_t>({pname}), "
+                                   "gpool::remote::HandleKind_Event)")
+                elif role == "out":
+                    outs.append((ctype[:-1].replace("const ", ""), pname))
+            if session != "Session::current()" and any(role in ("function", "stream", "event")
+                                                      for _, _, role in params):
+                fail(r, "a row with a device parameter cannot also take handles (one session)")
+            body.append(f"  const std::array<uint64_t, {len(args)}> args{{{', '.join(args)}}};")
+            body.append(f"  const std::array<HandleRef, {len(handles)}> handles{{{', '.join(handles)}}};")
+            if r["kind"] == "async":
+                body.append(f"  return ({session}).async(Op::{r['name']}, args, handles);")
+            else:
+                body.append("  Reply reply;")
+                body.append(f"  if (CUresult st = ({session}).sync(Op::{r['name']}, args, handles, {{}}, {{}}, "
+                            "&reply); st != CUDA_SUCCESS) return st;")
+                body.append(f"  if (reply.results.size() != {len(outs)}) return CUDA_ERROR_UNKNOWN;")
+                for k, (base, pname) in enumerate(outs):
+                    body.append(f"  *{pname} = static_cast<{base}>(reply.results[{k}]);")
+                body.append("  return CUDA_SUCCESS;")
+            lines += body + ["}", ""]
+    return "\n".join(lines)
+
+
+def gen_forwarded(rows):
+    syms = []
+    for r in rows:
+        syms += r.get("symbols", [])
+    return "\n".join(sorted(syms)) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", required=True)
+    ap.add_argument("--decls", help="driver-abi's generated impl_decls.h")
+    for opt in ("enum", "backend", "server-decls", "server", "shim", "forwarded"):
+        ap.add_argument(f"--{opt}")
+    a = ap.parse_args()
+    try:
+        rows, backend = load_table(a.table)
+        decls = load_decls(a.decls) if a.decls else {}
+        if (a.server or a.shim) and not decls:
+            raise TableError("--server and --shim need --decls (driver-abi's impl_decls.h)")
+        outputs = {a.enum: lambda: gen_enum(rows), a.backend: lambda: gen_backend(rows, backend),
+                   a.server_decls: lambda: gen_server_decls(rows),
+                   a.server: lambda: gen_server(rows, decls), a.shim: lambda: gen_shim(rows, decls),
+                   a.forwarded: lambda: gen_forwarded(rows)}
+        texts = {path: make() for path, make in outputs.items() if path}
+    except TableError as e:
+        print(f"gen_calls.py: error: {e}", file=sys.stderr)
+        return 1
+    for path, text in texts.items():
+        with open(path, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Tests of protocol/calls/gen_calls.py: the real table generates every output, and a row with
+no generated layout fails with a message that names the row (and generates nothing)."""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+
+GOOD_ROW = '''
+[[call]]
+name = "CtxGetLimit"
+op = 200
+kind = "sync"
+symbols = ["cuCtxGetLimit"]
+params = ["out", "scalar"]
+'''
+
+
+def run(table_text, *outputs):
+    with tempfile.TemporaryDirectory() as d:
+        table = os.path.join(d, "calls.toml")
+        with open(table, "w") as f:
+            f.write(table_text)
+        cmd = [sys.executable, ARGS.generator, "--table", table, "--decls", ARGS.decls]
+        for mode in outputs:
+            cmd += [f"--{mode}", os.path.join(d, mode + ".out")]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        made = {}
+        for m in outputs:
+            path = os.path.join(d, m + ".out")
+            if os.path.exists(path):
+                with open(path) as f:
+                    made[m] = f.read()
+        return p.returncode, p.stderr, made
+
+
+class RealTable(unittest.TestCase):
+    def test_generates_every_output(self):
+        with open(ARGS.table) as f:
+            text = f.read()
+        rc, err, made = run(text, "enum", "backend", "server-decls", "server", "shim", "forwarded")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("MemcpyHtoD = 13,", made["enum"])
+        self.assertIn("X(cuCtxGetLimit)", made["backend"])
+        self.assertIn("X(cuMemcpyHtoD_v2)", made["backend"])
+        self.assertIn("case Op::MemcpyHtoD: return op_memcpy_htod(c);", made["server"])
+        self.assertIn("CUresult Worker::gen_CtxGetLimit(Ctx& c)", made["server"])
+        self.assertIn('extern "C" CUresult gpool_impl_cuCtxGetLimit(size_t* pvalue, CUlimit limit)',
+                      made["shim"])
+        self.assertIn("cuProfilerStart\n", made["forwarded"])
+
+
+class BadRows(unittest.TestCase):
+    def expect_failure(self, row, needle, mode="server"):
+        rc, err, made = run(row, mode)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("row Broken", err)
+        self.assertIn(needle, err)
+        self.assertEqual(made, {}, "nothing is written when a row fails")
+
+    def test_unknown_role(self):
+        self.expect_failure(GOOD_ROW.replace("CtxGetLimit", "Broken").replace('"out"', '"blob"'),
+                            "role 'blob' has no generated layout")
+
+    def test_type_without_layout(self):
+        # cuMemcpyHtoD_v2's host pointer is `const void*`: no scalar layout for it.
+        row = GOOD_ROW.replace("CtxGetLimit", "Broken").replace("cuBroken", "cuMemcpyHtoD_v2")
+        row = row.replace('params = ["out", "scalar"]', 'params = ["scalar", "scalar", "scalar"]')
+        self.expect_failure(row, "role scalar needs an integer or enum type")
+
+    def test_parameter_count(self):
+        row = GOOD_ROW.replace("CtxGetLimit", "Broken").replace("cuBroken", "cuCtxGetLimit")
+        self.expect_failure(row.replace('["out", "scalar"]', '["out"]'),
+                            "has 2 parameters, the row lists 1 roles")
+
+    def test_duplicate_opcode(self):
+        row = GOOD_ROW + GOOD_ROW.replace('name = "CtxGetLimit"', 'name = "Broken"').replace(
+            "cuCtxGetLimit", "cuCtxSetLimit").replace('["out", "scalar"]', '["scalar", "scalar"]')
+        self.expect_failure(row, "opcode 200 is already CtxGetLimit", mode="enum")
+
+    def test_unknown_symbol(self):
+        row = GOOD_ROW.replace("CtxGetLimit", "Broken")  # symbol cuBroken does not exist
+        self.expect_failure(row, "cuBroken is not a driver entry point")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--generator", required=True)
+    ap.add_argument("--table", required=True)
+    ap.add_argument("--decls", required=True)
+    ARGS, rest = ap.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest)
