@@ -420,8 +420,8 @@ add("")
 add("## Driver entry points")
 add("")
 add("Every symbol of the CUDA 13 driver is exported; the table says what each does on the emulator"
-    + (" and on the network client shim (`build/client-shim/libcuda.so.1`, informative: the shim"
-       " column is not checked by the test)." if shim is not None else "."))
+    + (" and on the network client shim (`build/client-shim/libcuda.so.1`); the test"
+       " `docs.compatibility_current` checks both columns." if shim is not None else "."))
 add("")
 text = "\n".join(lines) + "\n" + section
 with open(out_path, "w") as f:
