@@ -6,6 +6,7 @@
 
 #include "gpool/common/log.h"
 #include "scheduler.h"
+#include "image_check.h"
 #include "worker.h"
 
 namespace gpool::server {
@@ -42,6 +43,11 @@ CUresult Worker::op_load(Ctx& c, bool library) {
       return CUDA_ERROR_UNKNOWN;
     }
     bytes_in.back() = std::byte{0};
+    // The driver takes no size: refuse headers that reach past what was sent (image_check.h).
+    if (std::string why; !image_bounds_ok({bytes_in.data(), bytes}, why)) {
+      log::logger("worker").warn("session {}: refused an image of {} bytes: {}", params_.session_id, bytes, why);
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
     std::vector<std::byte> check(bytes_in.begin(), bytes_in.begin() + static_cast<long>(bytes));
     if (!images_.insert(hash, std::move(check))) return CUDA_ERROR_INVALID_IMAGE;
     image = images_.find(hash);
