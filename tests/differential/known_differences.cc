@@ -30,8 +30,6 @@ constexpr KnownDifference kKnown[] = {
     {"ContextTest.PushPopAndNoContext", "pool",
      "with no context current the shim still allocates (cuMemAlloc succeeds) instead of returning "
      "CUDA_ERROR_INVALID_CONTEXT"},
-    {"OccupancyTest.PotentialBlockSize", "pool",
-     "cuOccupancyMaxPotentialBlockSize is not forwarded yet (NOT_SUPPORTED; issue 9 item 4)"},
 };
 
 }  // namespace
