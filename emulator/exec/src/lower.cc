@@ -375,21 +375,7 @@ bool LowerCtx::lower_call(const ptx::Instruction& in, Scope& scope) {
 
   // A guarded call is a call skipped by the lanes whose guard fails.
   uint32_t skip_index = UINT32_MAX;
-  if (in.guard) {
-    ptx::Operand g;
-    g.kind = ptx::Operand::Kind::Register;
-    g.name = *in.guard;
-    LOperand p;
-    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
-    LInstr br;
-    br.fn = h_branch;
-    br.opname = "call";
-    br.line = static_cast<uint32_t>(in.line);
-    br.guard = static_cast<int32_t>(p.index);
-    br.guard_neg = !in.guard_negated;
-    skip_index = static_cast<uint32_t>(k_.code.size());
-    emit(br);
-  }
+  if (!emit_call_guard(in, &skip_index)) return false;
 
   Scope child;
   child.fn = fn;
@@ -461,26 +447,31 @@ void LowerCtx::emit_local_copy(uint32_t line, uint64_t from, uint64_t to, uint64
   emit(c);
 }
 
+bool LowerCtx::emit_call_guard(const ptx::Instruction& in, uint32_t* skip_index) {
+  *skip_index = UINT32_MAX;
+  if (!in.guard) return true;
+  ptx::Operand g;
+  g.kind = ptx::Operand::Kind::Register;
+  g.name = *in.guard;
+  LOperand p;
+  if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
+  LInstr br;
+  br.fn = h_branch;
+  br.opname = "call";
+  br.line = static_cast<uint32_t>(in.line);
+  br.guard = static_cast<int32_t>(p.index);
+  br.guard_neg = !in.guard_negated;
+  *skip_index = static_cast<uint32_t>(k_.code.size());
+  emit(br);
+  return true;
+}
+
 bool LowerCtx::lower_real_call(const ptx::Instruction& in, Scope& scope, const ptx::Function* fn) {
   const auto& rets = in.operands[0];
   const auto& args = in.operands[2];
   const uint32_t line = static_cast<uint32_t>(in.line);
   uint32_t skip_index = UINT32_MAX;
-  if (in.guard) {
-    ptx::Operand g;
-    g.kind = ptx::Operand::Kind::Register;
-    g.name = *in.guard;
-    LOperand p;
-    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
-    LInstr br;
-    br.fn = h_branch;
-    br.opname = "call";
-    br.line = line;
-    br.guard = static_cast<int32_t>(p.index);
-    br.guard_neg = !in.guard_negated;
-    skip_index = static_cast<uint32_t>(k_.code.size());
-    emit(br);
-  }
+  if (!emit_call_guard(in, &skip_index)) return false;
   // Arguments into the argument area, in call layout.
   uint64_t end = 0;
   for (size_t i = 0; i < args.elems.size(); ++i) {

@@ -109,6 +109,10 @@ class LowerCtx final : public LowerContext {
   // A call through the call stack: to `fn`, or through the function pointer
   // in the callee register when fn is null.
   bool lower_real_call(const ptx::Instruction& in, Scope& scope, const ptx::Function* fn);
+  // A guarded call is skipped by the lanes whose guard fails: emits the branch over the call
+  // (patched by the caller once the call's end is known) and sets *skip_index to its index,
+  // UINT32_MAX without a guard. False (failed) when the guard is not a predicate.
+  bool emit_call_guard(const ptx::Instruction& in, uint32_t* skip_index);
   bool lower_real_function(uint32_t index);
   void queue_function(uint32_t index);
   void emit_local_copy(uint32_t line, uint64_t from, uint64_t to, uint64_t bytes);
