@@ -49,17 +49,12 @@ namespace {
 
 // Reads the GPOOL_CONFIG file into `cfg`; false with `error` for anything it cannot take.
 bool read_file(const std::string& path, Config& cfg, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = fmt::format("config {}: cannot open it: {}", path, std::strerror(errno));
-    return false;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!toml_check::ascii_outside_strings(text.str(), path, error)) return false;
+  std::string text;
+  if (!toml_check::read_file(path, text, error)) return false;
+  if (!toml_check::ascii_outside_strings(text, path, error)) return false;
   toml::table t;
   try {
-    t = toml::parse(text.str(), path);
+    t = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     error = fmt::format("config {} line {}: {}", path, e.source().begin.line, e.description());
     return false;

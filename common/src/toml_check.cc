@@ -1,6 +1,10 @@
 #include "gpool/common/toml_check.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
@@ -95,6 +99,18 @@ bool known_keys(const toml::table& table, std::initializer_list<std::string_view
                 : fmt::format("{}{}unknown key '{}'; did you mean '{}'?", at(path, node), where, k, hint);
     return false;
   }
+  return true;
+}
+
+bool read_file(const std::string& path, std::string& text, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = fmt::format("config {}: cannot open it: {}", path, std::strerror(errno));
+    return false;
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  text = std::move(out).str();
   return true;
 }
 

@@ -258,14 +258,9 @@ bool check_unique_tokens(const std::vector<Tenant>& tenants, const std::string& 
 }
 
 bool load_config(const std::string& path, Config& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = fmt::format("config {}: cannot open it: {}", path, std::strerror(errno));
-    return false;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_config_text(text.str(), path, out, error);
+  std::string text;
+  if (!toml_check::read_file(path, text, error)) return false;
+  return load_config_text(text, path, out, error);
 }
 
 bool load_config_text(std::string_view text, const std::string& path, Config& out, std::string& error) {

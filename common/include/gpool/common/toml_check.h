@@ -35,6 +35,10 @@ std::string at(const std::string& path, const toml::node& node);
 // file and line.
 bool ascii_outside_strings(std::string_view text, const std::string& path, std::string& error);
 
+// Reads the whole file `path` into `text`; false with `error` ("config PATH: cannot open it:
+// <errno text>") when it cannot be opened.
+bool read_file(const std::string& path, std::string& text, std::string& error);
+
 // Checks that every key of `table` is in `known`. `where` names the table in messages
 // ("" for the top level, e.g. "tenant alice: ").
 bool known_keys(const toml::table& table, std::initializer_list<std::string_view> known,
