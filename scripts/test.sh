@@ -14,7 +14,7 @@ for flavour in release asan; do
     status=1
   fi
 done
-echo "=== gpool fuzzing: build-fuzz (GPOOL_FUZZ_SECONDS=${GPOOL_FUZZ_SECONDS:-20} per target)"
+echo "=== gpool fuzzing: build-fuzz (a fixed number of inputs per target, scripts/fuzz.sh)"
 if ! scripts/fuzz.sh; then
   status=1
 fi
