@@ -231,20 +231,30 @@ TEST_P(Conformance, BothDirectionsConcurrently) {
 
 TEST_P(Conformance, PeerClosingMidSegmentIsDisconnected) {
   std::vector<std::byte> big(size_t{64} << 20);
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<std::byte>(i / 4096 * 7 + 1);
   const ConstBytes segs[] = {big};
   auto control = call(5, 1);
   auto sent = std::async(std::launch::async, [&] { return client().send(control, segs); });
   FrameHead head;
   ASSERT_TRUE(server().recv_head(head).ok());
-  std::this_thread::sleep_for(50ms);  // the sender is now blocked on a full socket buffer
+  std::this_thread::sleep_for(50ms);  // a TCP sender is now blocked on a full socket buffer
   pair_.client->shutdown();
   Status ss = sent.get();
-  EXPECT_EQ(ss.code, Code::kDisconnected) << ss.text;
   std::vector<std::byte> dest(big.size());
   const auto t0 = Clock::now();
   Status s = server().recv_segment(dest);
-  EXPECT_EQ(s.code, Code::kDisconnected) << s.text;
   EXPECT_LT(Clock::now() - t0, 5s);
+  // UCX's shared-memory lanes can move all 64 MiB into the receiver's buffers within the 50 ms,
+  // before the close lands (seen about one run in three): the segment then legitimately
+  // arrives whole. It must be exactly the bytes sent, and the close is seen right after it. A
+  // TCP peer cannot get that far (its socket buffers hold far less than 64 MiB).
+  const bool ucx = GetParam().listen_url.rfind("ucx://", 0) == 0;
+  if (ucx && s.ok()) {
+    EXPECT_TRUE(dest == big) << "a segment reported whole holds other bytes than were sent";
+  } else {
+    EXPECT_EQ(ss.code, Code::kDisconnected) << ss.text;
+    EXPECT_EQ(s.code, Code::kDisconnected) << s.text;
+  }
   // Sticky: the next call reports the same error without blocking.
   EXPECT_EQ(server().recv_head(head).code, Code::kDisconnected);
 }
