@@ -43,10 +43,32 @@ const std::initializer_list<std::string_view> kTopKeys = {
     "listen", "backend", "max_sessions", "image_cache_dir", "handshake_timeout_ms",
     "max_preauth_per_source", "max_preauth", "auth_failures_burst", "auth_failures_per_minute",
     "warm_workers", "metrics_listen", "scheduler", "scheduler_window_us", "scheduler_metering",
-    "scheduler_batch", "tenant"};
+    "scheduler_batch", "watchdog_ms", "image_cache_max_bytes", "tenant"};
 const std::initializer_list<std::string_view> kTenantKeys = {
     "name", "token_sha256", "token", "admin", "memory_quota", "compute_weight", "priority",
-    "max_sessions", "devices"};
+    "max_sessions", "devices", "max_kernel_ms", "image_memory"};
+
+// A byte size key (integer bytes or "8GiB"), or a message naming the file, the line and the key.
+bool read_size(const toml::table& t, const std::string& path, const std::string& where,
+               const char* key, const char* note, uint64_t& out, std::string& error) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return true;
+  bool ok = false;
+  uint64_t v = 0;
+  if (auto i = n->value_exact<int64_t>()) {
+    ok = *i >= 0;
+    v = static_cast<uint64_t>(ok ? *i : 0);
+  } else if (auto str = n->value_exact<std::string>()) {
+    ok = parse_byte_size(*str, v);
+  }
+  if (!ok) {
+    error = fmt::format("{}{}{} must be a byte count (integer) or a size such as \"8GiB\" "
+                        "or \"512MiB\" ({})", at(path, *n), where, key, note);
+    return false;
+  }
+  out = v;
+  return true;
+}
 
 // An integer key within [lo, hi], or a message naming the file, the line, the key and the range.
 bool read_uint(const toml::table& t, const std::string& path, const std::string& where,
@@ -136,23 +158,13 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
     error = fmt::format("{}tenant {} has neither token_sha256 nor token", at(path, t), tenant.name);
     return false;
   }
-  if (const toml::node* n = t.get("memory_quota")) {
-    bool ok = false;
-    if (auto i = n->value_exact<int64_t>()) {
-      ok = *i >= 0;
-      if (ok) tenant.memory_quota = static_cast<uint64_t>(*i);
-    } else if (auto str = n->value_exact<std::string>()) {
-      ok = parse_byte_size(*str, tenant.memory_quota);
-    }
-    if (!ok) {
-      error = fmt::format(
-          "{}{}memory_quota must be a byte count (integer) or a size such as \"8GiB\" "
-          "or \"512MiB\" (0 = unlimited)", at(path, *n), where);
-      return false;
-    }
+  if (!read_size(t, path, where, "memory_quota", "0 = unlimited", tenant.memory_quota, error) ||
+      !read_size(t, path, where, "image_memory", "0 = unlimited", tenant.image_memory, error)) {
+    return false;
   }
   if (!read_uint(t, path, where, "compute_weight", 1, 1000, tenant.weight, error)) return false;
   if (!read_uint(t, path, where, "max_sessions", 0, 4096, tenant.max_sessions, error)) return false;
+  if (!read_uint(t, path, where, "max_kernel_ms", 0, 86400000, tenant.max_kernel_ms, error)) return false;
   if (const toml::node* n = t.get("priority")) {
     const auto p = n->value_exact<std::string>();
     if (p && *p == "low") tenant.priority = Tenant::Priority::low;
@@ -295,6 +307,14 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
   if (!read_string(tbl, path, "", "backend", cfg.backend, error)) return false;
   if (!read_uint(tbl, path, "", "max_sessions", 1, 4096, cfg.max_sessions, error)) return false;
   if (!read_string(tbl, path, "", "image_cache_dir", cfg.image_cache_dir, error)) return false;
+  if (!read_size(tbl, path, "", "image_cache_max_bytes", "at least 1MiB", cfg.image_cache_max_bytes, error)) {
+    return false;
+  }
+  if (cfg.image_cache_max_bytes < (uint64_t{1} << 20)) {
+    error = fmt::format("{}image_cache_max_bytes must be at least 1MiB, not {}",
+                        at(path, *tbl.get("image_cache_max_bytes")), cfg.image_cache_max_bytes);
+    return false;
+  }
   if (!read_uint(tbl, path, "", "handshake_timeout_ms", 100, 60000, cfg.handshake_timeout_ms, error) ||
       !read_uint(tbl, path, "", "max_preauth_per_source", 1, 4096, cfg.max_preauth_per_source, error) ||
       !read_uint(tbl, path, "", "max_preauth", 1, 65536, cfg.max_preauth, error) ||
@@ -304,6 +324,12 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
     return false;
   }
   if (!read_uint(tbl, path, "", "warm_workers", 0, 4096, cfg.warm_workers, error)) return false;
+  if (!read_uint(tbl, path, "", "watchdog_ms", 0, 3600000, cfg.watchdog_ms, error)) return false;
+  if (cfg.watchdog_ms != 0 && cfg.watchdog_ms < 500) {
+    error = fmt::format("{}watchdog_ms must be 0 (off) or at least 500 (the heartbeat beats every "
+                        "100 ms), not {}", at(path, *tbl.get("watchdog_ms")), cfg.watchdog_ms);
+    return false;
+  }
   if (!read_bool(tbl, path, "", "scheduler", cfg.scheduler, error)) return false;
   if (!read_uint(tbl, path, "", "scheduler_window_us", 0, 1000000, cfg.scheduler_window_us, error)) {
     return false;

@@ -4,6 +4,7 @@
 //   backend = "emulator"                  # "emulator", or the path of a libcuda.so.1
 //   max_sessions = 64
 //   image_cache_dir = "/var/cache/gpool"  # optional: module images kept across sessions
+//   image_cache_max_bytes = "4GiB"        # its bound: least recently used images go first
 //   handshake_timeout_ms = 1000            # pre-auth deadline: a complete Hello within this
 //   max_preauth_per_source = 32            # handshakes in progress per source address
 //   max_preauth = 256                      # handshakes in progress in total
@@ -20,6 +21,8 @@
 //                                         # driver library, wall for the emulator
 //   scheduler_batch = 0                   # launches one turn may enqueue before they are waited
 //                                         # for and charged; 0 = auto (1 wall, 8 events)
+//   watchdog_ms = 10000                   # a worker whose heartbeat stops this long is ended
+//                                         # (worker_watch.h); 0 = off, else at least 500
 //
 //   [[tenant]]
 //   name = "alice"
@@ -31,6 +34,10 @@
 //   priority = "normal"                    # "low" | "normal" | "high"
 //   max_sessions = 0                       # concurrent sessions of this tenant; 0 = unlimited
 //   devices = [0, 1]                       # physical device ordinals it may use; absent = all
+//   image_memory = "1GiB"                  # host memory for uploaded module images, all sessions
+//                                          # together (an upload is refused over it); 0 = unlimited
+//   max_kernel_ms = 0                      # longest one launch or synchronization may wait
+//                                          # for device work before the session is ended; 0 = no limit
 //
 // Strict: an unknown key (with a "did you mean" for a near miss), a value of the wrong type, a
 // value out of its range (never clamped), two tenants with the same name or the same token, and
@@ -59,6 +66,8 @@ struct Tenant {
   Priority priority = Priority::normal;
   unsigned max_sessions = 0;  // 0 = unlimited
   std::vector<int> devices;   // physical device ordinals allowed; empty = all
+  unsigned max_kernel_ms = 0; // 0 = no limit (worker_watch.h)
+  uint64_t image_memory = uint64_t{1} << 30;  // host bytes of module images, all sessions; 0 = unlimited
   bool from_command_line = false;  // made by make_tenant(); kept across a config reload
   unsigned line = 0;               // its [[tenant]] line in the config file (0: not from one)
 };
@@ -69,6 +78,7 @@ struct Config {
   std::vector<Tenant> tenants;
   unsigned max_sessions = 64;
   std::string image_cache_dir;
+  uint64_t image_cache_max_bytes = uint64_t{4} << 30;  // bound of image_cache_dir (LRU); >= 1 MiB
   unsigned handshake_timeout_ms = 1000;  // 100..60000
   unsigned max_preauth_per_source = 32;  // 1..4096
   unsigned max_preauth = 256;           // 1..65536
@@ -80,6 +90,7 @@ struct Config {
   unsigned scheduler_window_us = 2000;  // GPOOL_SCHED_WINDOW_US overrides; 0..1000000
   std::string scheduler_metering = "auto";  // "auto" | "wall" | "events"; GPOOL_SCHED_METERING
   unsigned scheduler_batch = 0;         // 0 = auto; 1..256; GPOOL_SCHED_BATCH overrides
+  unsigned watchdog_ms = 10000;         // 0 = off; else 500..3600000 (worker_watch.h)
   std::string path;            // the file load_config() read last (reload reads it again)
 };
 

@@ -175,9 +175,9 @@ std::string tenants_json(const TenantTable& tenants, uint32_t device_count,
     if (!only_tenant.empty() && std::string_view(s.name) != only_tenant) return;
     out += fmt::format(
         "{}{{\"name\":{},\"sessions\":{},\"calls\":{},\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},"
-        "\"oom_refusals\":{},\"devices\":[",
+        "\"oom_refusals\":{},\"image_bytes\":{},\"image_quota\":{},\"devices\":[",
         first ? "" : ",", json_string(s.name), s.sessions.load(), s.calls.load(), s.bytes_in.load(),
-        s.bytes_out.load(), s.errors.load(), s.oom_refusals.load());
+        s.bytes_out.load(), s.errors.load(), s.oom_refusals.load(), s.image_bytes.load(), s.image_quota.load());
     for (int d = 0; d < ndev; ++d) {
       out += fmt::format("{}{{\"device\":{},\"bytes_held\":{},\"quota_bytes\":{},\"device_time_s\":{:.6f}}}",
                          d ? "," : "", d, s.dev[d].bytes_held.load(), s.dev[d].quota_bytes.load(),

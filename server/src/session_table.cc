@@ -36,6 +36,10 @@ int SessionTable::acquire() {
       slots_[i].warm = 0;
       slots_[i].tenant = -1;
       for (auto& b : slots_[i].dev_bytes) b = 0;
+      slots_[i].image_bytes = 0;
+      slots_[i].heartbeat_ns = 0;
+      slots_[i].phase = kPhaseIdle;
+      slots_[i].kernel_since_ns = 0;
       slots_[i].in_use = 1;
       return static_cast<int>(i);
     }
@@ -49,6 +53,7 @@ void SessionTable::release(int index) {
   slots_[index].allocations = 0;
   slots_[index].tenant = -1;
   for (auto& b : slots_[index].dev_bytes) b = 0;
+  slots_[index].image_bytes = 0;
   slots_[index].in_use = 0;
 }
 

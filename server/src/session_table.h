@@ -35,7 +35,23 @@ struct SessionSlot {
   std::atomic<uint32_t> in_use{0};
   std::atomic<int32_t> tenant{-1};                 // index in the TenantTable, -1 = none
   std::atomic<uint64_t> dev_bytes[kMaxDevices]{};  // bytes charged to the tenant, per device
+  std::atomic<uint64_t> image_bytes{0};  // host bytes of module images charged to the tenant
+  // Liveness, for the supervisor's watchdog (worker_watch.h). The worker's heartbeat thread
+  // stores steady_clock nanoseconds here every kHeartbeatPeriod (0: not started yet).
+  std::atomic<uint64_t> heartbeat_ns{0};
+  // What the worker's main thread is doing: kIdle (waiting for the client's next frame),
+  // kBusy (executing a call, possibly sending), kDevice (inside a call, sending nothing).
+  // The supervisor writes a frame of its own to the client only in kIdle or kDevice.
+  std::atomic<uint32_t> phase{0};
+  // When the worker began waiting for device work (a launch or a synchronization), steady
+  // clock ns; 0 when it does not wait. The tenant's max_kernel_ms is measured against it.
+  std::atomic<uint64_t> kernel_since_ns{0};
 };
+
+// SessionSlot::phase values.
+inline constexpr uint32_t kPhaseIdle = 0;
+inline constexpr uint32_t kPhaseBusy = 1;
+inline constexpr uint32_t kPhaseDevice = 2;
 
 class SessionTable {
  public:

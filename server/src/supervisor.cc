@@ -1,5 +1,6 @@
 #include "supervisor.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -64,6 +65,9 @@ Supervisor::~Supervisor() = default;
 void Supervisor::close_in_child() {
   listeners_.clear();
   pending_.clear();  // strangers' sockets must not outlive the supervisor's copy
+  for (const Session& s : sessions_) {
+    if (s.watch_fd >= 0) ::close(s.watch_fd);  // a session's socket lives in its worker only
+  }
   if (pool_) {
     for (int fd : pool_->fds()) ::close(fd);
   }
@@ -140,7 +144,7 @@ std::vector<std::string> Supervisor::urls() const {
 }
 
 int Supervisor::run() {
-  const WarmContext warm{backend_path_, config_.image_cache_dir, &table_, &tenants_, pool_stats_,
+  const WarmContext warm{backend_path_, config_.image_cache_dir, config_.image_cache_max_bytes, &table_, &tenants_, pool_stats_,
                          sched_.get()};
   auto refill = [&] {
     if (!pool_) return;
@@ -158,7 +162,15 @@ int Supervisor::run() {
     fds.clear();
     for (const auto& l : listeners_) fds.push_back({l->poll_fd(), POLLIN, 0});  // -1 is skipped
     for (const auto& p : pending_) fds.push_back({p->fd, POLLIN, 0});
-    const int rc = ::poll(fds.data(), fds.size(), std::min(idle_ms, next_deadline_ms));
+    const size_t first_watch = fds.size();
+    std::vector<size_t> watched;  // sessions_ index of each watch entry
+    for (size_t i = 0; i < sessions_.size(); ++i) {
+      if (sessions_[i].watch_fd < 0 || sessions_[i].client_gone) continue;
+      fds.push_back({sessions_[i].watch_fd, POLLRDHUP, 0});  // hang-up only: never reads
+      watched.push_back(i);
+    }
+    const int wait_ms = watch_sessions() ? 20 : idle_ms;  // a killed worker is reaped soon
+    const int rc = ::poll(fds.data(), fds.size(), std::min(wait_ms, next_deadline_ms));
     if (rc < 0 && errno != EINTR) {
       logger().error("poll failed: {}", std::strerror(errno));
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -187,6 +199,11 @@ int Supervisor::run() {
         break;
       }
     }
+    for (size_t i = 0; i < watched.size() && rc > 0; ++i) {
+      if ((fds[first_watch + i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
+      Session& s = sessions_[watched[i]];
+      if (!s.client_gone) s.client_gone = std::chrono::steady_clock::now();
+    }
     for (size_t i = 0; i < n_pending && rc > 0; ++i) {
       if (fds[n_listen + i].revents != 0) advance(*pending_[i]);
     }
@@ -197,6 +214,7 @@ int Supervisor::run() {
     });
     preauth_stats_->pending.store(static_cast<uint32_t>(pending_.size()));
     reap(false);
+    (void)watch_sessions();
     if (take_reload_request()) {  // SIGHUP (reload.h)
       std::string outcome;
       if (!reload(outcome)) logger().error("config reload failed, nothing changed: {}", outcome);
@@ -354,6 +372,25 @@ void Supervisor::reap(bool block) {
                     WEXITSTATUS(status));
     }
     table_.release(it->slot);
+    if (it->watch_fd >= 0) {
+      if (it->abort_client && !it->client_gone) {
+        // The worker is gone, so nothing else writes to the socket: tell the client why.
+        std::unique_ptr<transport::Connection> conn;
+        if (transport::adopt("tcp", it->watch_fd, transport::Options::from_env(), conn).ok()) {
+          flatbuffers::FlatBufferBuilder fbb;
+          auto a = wire::CreateAbort(fbb, wire::AbortReason_WorkerFailed,
+                                     fbb.CreateString("the server ended this session: " + it->end_reason));
+          protocol::finish_envelope(fbb, a);
+          (void)conn->send(protocol::finished_bytes(fbb), {}, std::chrono::milliseconds(200));
+        }
+      } else {
+        ::close(it->watch_fd);
+      }
+    }
+    if (!it->end_reason.empty()) {
+      ended_.push_back({it->id, it->tenant, it->pid, it->end_reason, std::chrono::steady_clock::now()});
+      if (ended_.size() > kEndedKept) ended_.pop_front();
+    }
     sessions_.erase(it);
   }
 }
@@ -460,8 +497,9 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     h.devices = tenant.devices;
     const pid_t pid = pool_->hand_off(conn->handoff_fd(), h);
     if (pid > 0) {
-      // The worker has its own copy of the socket; ours closes with `conn`.
+      // The worker has its own copy of the socket; ours closes with `conn`, the watch copy stays.
       sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), true});
+      sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
       return;
     }
   }
@@ -482,6 +520,7 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     WorkerParams params;
     params.backend_path = backend_path_;
     params.image_cache_dir = config_.image_cache_dir;
+    params.image_cache_max_bytes = config_.image_cache_max_bytes;
     params.session_id = session_id;
     params.tenant = tenant.name;
     params.tenant_index = tenant_index;
@@ -495,6 +534,58 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     ::_exit(rc);
   }
   sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false});
+  if (conn->handoff_fd() >= 0) sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
+}
+
+void Supervisor::end_session(Session& s, std::string reason, bool tell_client) {
+  logger().warn("session {} (tenant {}): ending worker {}: {}", s.id, s.tenant, s.pid, reason);
+  // Also ends a stopped process; its driver context (and with it its kernels) goes with it.
+  // The slot, the device turn and the tenant's bytes are returned when it is reaped (soon:
+  // run() polls every 20 ms while a killed worker is not reaped).
+  ::kill(s.pid, SIGKILL);
+  s.killed = true;
+  s.end_reason = std::move(reason);
+  s.abort_client = tell_client && s.peer.rfind("tcp://", 0) == 0;
+}
+
+bool Supervisor::watch_sessions() {
+  const auto now = std::chrono::steady_clock::now();
+  const uint64_t now_ns = steady_ns();
+  bool killed_pending = false;
+  for (Session& s : sessions_) {
+    if (s.killed) {
+      killed_pending = true;
+      continue;
+    }
+    if (s.client_gone && now - *s.client_gone >= kClientGoneGrace) {
+      end_session(s, "its client disconnected while the worker was still busy", false);
+      killed_pending = true;
+      continue;
+    }
+    const SessionSlot& slot = table_.slot(s.slot);
+    unsigned max_kernel_ms = 0;
+    for (const Tenant& t : config_.tenants) {
+      if (t.name == s.tenant) max_kernel_ms = t.max_kernel_ms;
+    }
+    const WatchVerdict v = judge(slot, now_ns, config_.watchdog_ms, max_kernel_ms);
+    if (v.state == WatchVerdict::State::late && s.watch.state != WatchVerdict::State::late) {
+      logger().warn("session {} (tenant {}): worker {} has not answered for {:.1f} s (stuck)", s.id,
+                    s.tenant, s.pid, v.heartbeat_age_s);
+    }
+    s.watch = v;
+    const uint32_t phase = slot.phase.load();
+    const bool at_frame_boundary = phase == kPhaseIdle || phase == kPhaseDevice;
+    if (v.state == WatchVerdict::State::end_stalled) {
+      end_session(s, fmt::format("its worker stopped answering (no heartbeat for {:.1f} s, watchdog_ms={})",
+                                 v.heartbeat_age_s, config_.watchdog_ms), at_frame_boundary);
+      killed_pending = true;
+    } else if (v.state == WatchVerdict::State::end_kernel_time) {
+      end_session(s, fmt::format("device work ran for {:.1f} s, over the tenant's max_kernel_ms={}",
+                                 v.kernel_s, max_kernel_ms), at_frame_boundary);
+      killed_pending = true;
+    }
+  }
+  return killed_pending;
 }
 
 void Supervisor::serve_admin(transport::Connection& conn, const Tenant* own) {
@@ -547,11 +638,23 @@ std::string Supervisor::status_json(std::string_view only_tenant) {
     out += fmt::format(
         "{}{{\"id\":{},\"tenant\":{},\"peer\":{},\"pid\":{},\"bytes_held\":{},"
         "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"bytes_in\":{},\"bytes_out\":{},"
-        "\"errors\":{},\"warm\":{},\"age_s\":{:.1f}}}",
+        "\"errors\":{},\"warm\":{},\"age_s\":{:.1f},\"state\":{},\"heartbeat_age_s\":{:.1f},"
+        "\"kernel_s\":{:.1f}}}",
         first ? "" : ",", s.id, json_string(s.tenant), json_string(s.peer), s.pid,
         slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(), slot.replies.load(),
         slot.bytes_in.load(), slot.bytes_out.load(), slot.errors.load(), s.warm ? "true" : "false",
-        std::chrono::duration<double>(now - s.started).count());
+        std::chrono::duration<double>(now - s.started).count(),
+        json_string(s.killed ? "ending" : s.client_gone ? "client_gone" : state_name(s.watch.state)),
+        s.watch.heartbeat_age_s, s.watch.kernel_s);
+    first = false;
+  }
+  out += "],\"ended\":[";
+  first = true;
+  for (const Ended& e : ended_) {
+    if (!only_tenant.empty() && e.tenant != only_tenant) continue;
+    out += fmt::format("{}{{\"id\":{},\"tenant\":{},\"pid\":{},\"reason\":{},\"ago_s\":{:.1f}}}",
+                       first ? "" : ",", e.id, json_string(e.tenant), e.pid, json_string(e.reason),
+                       std::chrono::duration<double>(now - e.when).count());
     first = false;
   }
   out += fmt::format("],\"bytes_held\":{},\"tenants\":{},\"pool\":{}", total,

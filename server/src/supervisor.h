@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <deque>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -46,6 +47,7 @@
 #include "scheduler.h"
 #include "tenant_table.h"
 #include "worker_pool.h"
+#include "worker_watch.h"
 
 namespace gpool::server {
 
@@ -72,6 +74,22 @@ class Supervisor {
     std::string peer;
     std::chrono::steady_clock::time_point started;
     bool warm = false;
+    // Watching (worker_watch.h): the supervisor's own copy of the client's socket, polled for
+    // the peer's hang-up only (POLLRDHUP: never reads), -1 when the transport has none.
+    int watch_fd = -1;
+    std::optional<std::chrono::steady_clock::time_point> client_gone;  // hang-up seen
+    bool killed = false;        // SIGKILL sent by the supervisor
+    std::string end_reason;     // why the supervisor ended it (status "ended", the log)
+    bool abort_client = false;  // send the client an Abort with end_reason once the worker is gone
+    WatchVerdict watch;         // last judgement, for the status
+  };
+  // A session the supervisor ended (client gone, stuck, over max_kernel_ms), for the status.
+  struct Ended {
+    uint64_t id;
+    std::string tenant;
+    pid_t pid;
+    std::string reason;
+    std::chrono::steady_clock::time_point when;
   };
 
   struct Pending {
@@ -105,6 +123,12 @@ class Supervisor {
   void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
                     uint64_t session_id, int slot);
   void reap(bool block);
+  // Ends the workers of sessions whose client hung up (after kClientGoneGrace, in which a worker
+  // that saw the end itself exits), whose heartbeat stopped for watchdog_ms, or whose wait for
+  // device work passed the tenant's max_kernel_ms. True while a killed worker is not reaped yet.
+  bool watch_sessions();
+  void end_session(Session& s, std::string reason, bool tell_client);
+  static constexpr std::chrono::milliseconds kClientGoneGrace{250};
   std::string status_json(std::string_view only_tenant = {});  // only_tenant: a tenant's own view
   void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
   bool start_metrics(std::string& error);
@@ -133,6 +157,8 @@ class Supervisor {
   TenantTable tenants_;  // shared with workers and the metrics process
   std::unique_ptr<Scheduler> sched_;  // compute shares and device masks (scheduler.h)
   std::vector<Session> sessions_;
+  std::deque<Ended> ended_;  // the last kEndedKept sessions the supervisor ended
+  static constexpr size_t kEndedKept = 16;
   std::vector<std::unique_ptr<Pending>> pending_;  // handshakes in progress
   PreauthGate gate_;
   PreauthStats* preauth_stats_ = nullptr;  // shared mapping (metrics), never unmapped

@@ -69,6 +69,7 @@ int TenantTable::upsert(const Tenant& t) {
   s.priority.store(static_cast<uint32_t>(t.priority));
   s.max_sessions.store(t.max_sessions);
   for (auto& d : s.dev) d.quota_bytes.store(t.memory_quota);
+  s.image_quota.store(t.image_memory);
   s.in_use.store(1, std::memory_order_release);
   return index;
 }
@@ -95,6 +96,29 @@ bool TenantTable::try_charge(int tenant, int device, uint64_t bytes) {
 void TenantTable::uncharge(int tenant, int device, uint64_t bytes) {
   if (!valid(tenant, device) || bytes == 0) return;
   std::atomic<uint64_t>& held = slots_[tenant].dev[device].bytes_held;
+  uint64_t cur = held.load(std::memory_order_relaxed);
+  while (!held.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_acq_rel,
+                                     std::memory_order_relaxed)) {
+  }
+}
+
+bool TenantTable::try_charge_images(int tenant, uint64_t bytes) {
+  if (!valid(tenant, 0)) return false;
+  TenantSlot& s = slots_[tenant];
+  uint64_t held = s.image_bytes.load(std::memory_order_relaxed);
+  for (;;) {
+    const uint64_t quota = s.image_quota.load(std::memory_order_relaxed);
+    if (bytes > UINT64_MAX - held || (quota != 0 && held + bytes > quota)) return false;
+    if (s.image_bytes.compare_exchange_weak(held, held + bytes, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+}
+
+void TenantTable::uncharge_images(int tenant, uint64_t bytes) {
+  if (!valid(tenant, 0) || bytes == 0) return;
+  std::atomic<uint64_t>& held = slots_[tenant].image_bytes;
   uint64_t cur = held.load(std::memory_order_relaxed);
   while (!held.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0, std::memory_order_acq_rel,
                                      std::memory_order_relaxed)) {
@@ -150,6 +174,8 @@ void settle_session(TenantTable& tenants, SessionSlot& slot) {
     const uint64_t bytes = slot.dev_bytes[d].exchange(0);
     if (tenant >= 0) tenants.uncharge(tenant, d, bytes);
   }
+  const uint64_t images = slot.image_bytes.exchange(0);
+  if (tenant >= 0) tenants.uncharge_images(tenant, images);
   if (tenant >= 0) tenants.close_session(tenant);
 }
 

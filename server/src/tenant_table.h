@@ -53,6 +53,10 @@ struct TenantSlot {
   std::atomic<uint64_t> bytes_out{0};
   std::atomic<uint64_t> errors{0};
   std::atomic<uint64_t> oom_refusals{0};  // allocations refused by the quota
+  // Host memory the tenant's workers hold for uploaded module images (issue 13, part 3):
+  // charged before an upload is received, against image_quota (0 = unlimited).
+  std::atomic<uint64_t> image_bytes{0};
+  std::atomic<uint64_t> image_quota{0};
   TenantDeviceUsage dev[kMaxDevices];
 };
 
@@ -79,6 +83,10 @@ class TenantTable {
   bool try_charge(int tenant, int device, uint64_t bytes);
   // Subtracts `bytes` (saturating at 0: a double uncharge can never wrap the counter).
   void uncharge(int tenant, int device, uint64_t bytes);
+
+  // Host memory for module images (TenantSlot::image_bytes): the same, against image_quota.
+  bool try_charge_images(int tenant, uint64_t bytes);
+  void uncharge_images(int tenant, uint64_t bytes);
 
   // Counts a new session unless max_sessions (non-zero) are already open. Returns false then.
   bool try_open_session(int tenant);

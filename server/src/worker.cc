@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 #include "gpool/common/log.h"
+#include "worker_watch.h"
 
 namespace gpool::server {
 namespace {
@@ -75,7 +77,8 @@ void attach_backend(const std::string& backend_path, Attachment& out) {
 Worker::Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& params,
                SessionSlot& slot, Attachment* attached)
     : conn_(std::move(conn)), params_(params), slot_(slot), attached_(attached),
-      images_(params.image_cache_dir) {
+      images_(params.image_cache_dir, params.image_cache_max_bytes, params.tenant,
+              [this](uint64_t n) { return charge_images(n); }, [this](uint64_t n) { uncharge_images(n); }) {
   in_ = conn_.get();
 }
 
@@ -158,7 +161,9 @@ int Worker::run() {
   }
   redirect_logs();
   capture_output();
+  start_heartbeat(slot_);  // the supervisor's watchdog (worker_watch.h)
   for (;;) {
+    slot_.phase.store(kPhaseIdle);
     // Never hold a device turn while waiting for the client (launch_meter.h).
     if (meter_.holding() && !conn_->frame_ready()) settle_turn();
     transport::Status s = conn_->recv_head(head_);
@@ -210,8 +215,18 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
   const bool async = (call->flags() & wire::CallFlags_Async) != 0;
   slot_.calls.fetch_add(1, std::memory_order_relaxed);
   bool known = true;
+  slot_.phase.store(kPhaseDevice);  // nothing is sent until dispatch returns (but D2H chunks)
   if (c.op != Op::LaunchKernel && meter_.holding()) settle_turn();
-  CUresult st = dispatch(c, known);  // generated from the call table (calls_server.cc)
+  CUresult st;
+  {
+    // Launches and synchronizations wait for device work: the tenant's max_kernel_ms applies.
+    const bool waits = c.op == Op::LaunchKernel || c.op == Op::CtxSynchronize ||
+                       c.op == Op::StreamSynchronize || c.op == Op::EventSynchronize;
+    std::optional<KernelWait> wait;
+    if (waits) wait.emplace(slot_);
+    st = dispatch(c, known);  // generated from the call table (calls_server.cc)
+  }
+  slot_.phase.store(kPhaseBusy);
   if (c.fatal) return false;
   count_call(head, c, known ? st : CUDA_ERROR_NOT_SUPPORTED);
   if (!known) {
@@ -246,6 +261,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
 }
 
 void Worker::settle_turn() {
+  const KernelWait wait(slot_);  // waits for the turn's launches
   const CUresult st = meter_.settle();
   if (st != CUDA_SUCCESS && sticky_status_ == 0) {
     sticky_status_ = static_cast<int32_t>(st);

@@ -45,6 +45,7 @@ class Scheduler;
 struct WorkerParams {
   std::string backend_path;
   std::string image_cache_dir;
+  uint64_t image_cache_max_bytes = uint64_t{4} << 30;
   uint64_t session_id = 0;
   std::string tenant;
   int tenant_index = -1;            // the tenant's slot in *tenants (-1: no quota accounting)
@@ -267,6 +268,12 @@ class Worker {
   std::unordered_map<uint64_t, Function> functions_;
   std::map<CUdeviceptr, uint64_t> allocations_;
   std::map<CUdeviceptr, uint64_t> globals_;
+  // Device memory of each loaded module's/library's globals, charged to the tenant before the
+  // load (image_globals.h) and returned on unload: client id -> (physical device, bytes).
+  std::unordered_map<uint64_t, std::pair<int, uint64_t>> module_charges_;
+  void uncharge_module(uint64_t id);
+  bool charge_images(uint64_t bytes);  // host memory of uploads (TenantSlot::image_bytes)
+  void uncharge_images(uint64_t bytes);
   std::map<CUdeviceptr, int> alloc_device_;
   // Managed allocations whose driver address was not page-aligned: aligned address (the one
   // the client uses) -> the driver's address, for MemFree (worker_memory.cc).

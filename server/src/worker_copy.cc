@@ -103,7 +103,10 @@ CUresult Worker::dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream 
     const uint64_t args[] = {f.off};
     remote::build_call(fbb_, 0, 0, remote::Op::MemcpyDtoHChunk, true, args, {}, {}, 1);
     const transport::ConstBytes seg{f.slot->data, f.n};
-    if (!conn_->send(protocol::finished_bytes(fbb_), {&seg, 1}).ok()) {
+    slot_.phase.store(kPhaseBusy);  // a frame on the wire: the supervisor must not write one
+    const bool sent = conn_->send(protocol::finished_bytes(fbb_), {&seg, 1}).ok();
+    slot_.phase.store(kPhaseDevice);
+    if (!sent) {
       c.fatal = true;
       return CUDA_ERROR_UNKNOWN;
     }

@@ -7,6 +7,7 @@
 #include "gpool/common/log.h"
 #include "scheduler.h"
 #include "image_check.h"
+#include "image_globals.h"
 #include "worker.h"
 
 namespace gpool::server {
@@ -28,45 +29,106 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   const uint64_t lo = c.arg(0), hi = c.arg(1), bytes = c.arg(2);
   std::memcpy(hash.data(), &lo, 8);
   std::memcpy(hash.data() + 8, &hi, 8);
+  // This session's images, then this tenant's disk folder: never another tenant's (image_cache.h).
   const std::vector<std::byte>* image = images_.find(hash);
   if (image == nullptr) {
     if (in_->segments_left() == 0) {
       c.results = {1};  // need the image: the client sends it again with the bytes
       return CUDA_SUCCESS;
     }
-    if (head_.segment_lengths.size() != 1 || head_.segment_lengths[0] != bytes) {
+    if (head_.segment_lengths.size() != 1 || head_.segment_lengths[0] != bytes || bytes == UINT64_MAX) {
       return CUDA_ERROR_INVALID_VALUE;
     }
-    std::vector<std::byte> bytes_in(bytes + 1);  // NUL-terminated: PTX text is passed as such
-    if (!in_->recv_segment({bytes_in.data(), bytes}).ok()) {
+    // The upload's host memory is the tenant's (image_memory), charged before it is received;
+    // over it, the bytes are read and dropped a piece at a time, never held.
+    if (!charge_images(bytes + 1)) {
+      log::logger("worker").warn("session {}: refused an image upload of {} bytes: over tenant {}'s image_memory "
+                                 "({} of {} bytes held); CUDA_ERROR_OUT_OF_MEMORY", params_.session_id, bytes,
+                                 params_.tenant, params_.tenants->slot(params_.tenant_index).image_bytes.load(),
+                                 params_.tenants->slot(params_.tenant_index).image_quota.load());
+      if (!in_->skip_segment().ok()) c.fatal = true;
+      return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    std::vector<std::byte> padded(bytes + 1);  // NUL-terminated: PTX text is passed as such
+    if (!in_->recv_segment({padded.data(), bytes}).ok()) {
+      uncharge_images(bytes + 1);
       c.fatal = true;
       return CUDA_ERROR_UNKNOWN;
     }
-    bytes_in.back() = std::byte{0};
     // The driver takes no size: refuse headers that reach past what was sent (image_check.h).
-    if (std::string why; !image_bounds_ok({bytes_in.data(), bytes}, why)) {
+    if (std::string why; !image_bounds_ok({padded.data(), bytes}, why)) {
       log::logger("worker").warn("session {}: refused an image of {} bytes: {}", params_.session_id, bytes, why);
+      uncharge_images(bytes + 1);
       return CUDA_ERROR_INVALID_IMAGE;
     }
-    std::vector<std::byte> check(bytes_in.begin(), bytes_in.begin() + static_cast<long>(bytes));
-    if (!images_.insert(hash, std::move(check))) return CUDA_ERROR_INVALID_IMAGE;
+    if (!images_.insert(hash, std::move(padded))) {
+      uncharge_images(bytes + 1);
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
     image = images_.find(hash);
   }
-  // Keep a NUL after the image: PTX text loaders read up to it.
-  std::vector<std::byte> padded(*image);
-  padded.push_back(std::byte{0});
+  // The module's globals are device memory the tenant holds: charged before the driver loads
+  // them (image_globals.h), returned on unload or with the session.
+  const GlobalBytes globals = image_global_bytes({image->data(), image->size() - 1});
+  const int device = current_physical();
+  if (globals.opaque) {
+    log::logger("worker").debug("session {}: an image entry is compressed; its globals are not charged",
+                                params_.session_id);
+  }
+  if (globals.bytes > 0 && !charge(device, globals.bytes)) {
+    log::logger("worker").info("session {}: refused a module whose globals take {} bytes: over tenant {}'s "
+                               "memory_quota; CUDA_ERROR_OUT_OF_MEMORY", params_.session_id, globals.bytes,
+                               params_.tenant);
+    images_.drop(hash);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
   c.results = {0};
+  CUresult st;
   if (library) {
     CUlibrary lib = nullptr;
-    const CUresult st = drv_.cuLibraryLoadData(&lib, padded.data(), nullptr, nullptr, 0, nullptr,
-                                               nullptr, 0);
+    st = drv_.cuLibraryLoadData(&lib, image->data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
     if (st == CUDA_SUCCESS) libraries_[id] = lib;
+  } else {
+    CUmodule mod = nullptr;
+    st = drv_.cuModuleLoadData(&mod, image->data());
+    if (st == CUDA_SUCCESS) modules_[id] = mod;
+  }
+  if (st != CUDA_SUCCESS) {
+    if (globals.bytes > 0) uncharge(device, globals.bytes);
+    images_.drop(hash);  // only images that loaded are kept (image_cache.h)
     return st;
   }
-  CUmodule mod = nullptr;
-  const CUresult st = drv_.cuModuleLoadData(&mod, padded.data());
-  if (st == CUDA_SUCCESS) modules_[id] = mod;
+  images_.keep(hash);
+  if (globals.bytes > 0) {
+    module_charges_[id] = {device, globals.bytes};
+    bytes_held_ += globals.bytes;
+    slot_.bytes_held.store(bytes_held_);
+  }
   return st;
+}
+
+void Worker::uncharge_module(uint64_t id) {
+  auto it = module_charges_.find(id);
+  if (it == module_charges_.end()) return;
+  bytes_held_ -= std::min(bytes_held_, it->second.second);
+  slot_.bytes_held.store(bytes_held_);
+  uncharge(it->second.first, it->second.second);
+  module_charges_.erase(it);
+}
+
+bool Worker::charge_images(uint64_t bytes) {
+  if (params_.tenants == nullptr || params_.tenant_index < 0) return true;
+  if (!params_.tenants->try_charge_images(params_.tenant_index, bytes)) return false;
+  slot_.image_bytes.fetch_add(bytes);
+  return true;
+}
+
+void Worker::uncharge_images(uint64_t bytes) {
+  if (params_.tenants == nullptr || params_.tenant_index < 0) return;
+  uint64_t cur = slot_.image_bytes.load();
+  while (!slot_.image_bytes.compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0)) {
+  }
+  params_.tenants->uncharge_images(params_.tenant_index, bytes);
 }
 
 CUresult Worker::op_unload(Ctx& c, bool library) {
@@ -78,6 +140,7 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
     }
     const CUresult st = drv_.cuLibraryUnload(it->second);
     libraries_.erase(it);
+    uncharge_module(id);
     return st;
   }
   auto it = modules_.find(id);
@@ -86,6 +149,7 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
   }
   const CUresult st = drv_.cuModuleUnload(it->second);
   modules_.erase(it);
+  uncharge_module(id);
   return st;
 }
 

@@ -54,6 +54,7 @@ struct PoolStats {
 struct WarmContext {
   std::string backend_path;
   std::string image_cache_dir;
+  uint64_t image_cache_max_bytes = uint64_t{4} << 30;
   SessionTable* sessions = nullptr;
   TenantTable* tenants = nullptr;
   PoolStats* stats = nullptr;

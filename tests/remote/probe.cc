@@ -34,6 +34,12 @@
 //   probe managed_sync MIB N  microseconds per sync without device work, after a memset (pull
 //                    of MIB MiB) and after a one-page host write (push).
 //   probe managed_servers  managed memory on each of two servers' devices; holds until stdin closes.
+//   probe global_quota Q  with a tenant quota of Q MiB: a module with 8*Q MiB of __device__ globals
+//                    is refused (OUT_OF_MEMORY); Q/2 MiB of globals count in cuMemGetInfo and
+//                    against allocations until unloaded; holds Q/4 MiB of globals until stdin ends.
+//   probe images N KIB SEED  loads N distinct valid PTX modules of about KIB KiB (same bytes for the
+//                    same arguments), each checked and unloaded.
+//   probe upload MIB  uploads MIB MiB of invalid image; prints "RESULT <error>", holds until stdin ends.
 //   probe managed_segv     a non-managed write fault after a managed allocation still kills the process.
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
@@ -186,6 +192,121 @@ int wait_for_error() {
       return 1;
     }
   }
+}
+
+// probe global_quota Q: with a tenant quota of Q MiB, a module whose __device__ array is 8 * Q MiB
+// must be refused with CUDA_ERROR_OUT_OF_MEMORY before the driver loads it; one of Q/2 MiB loads,
+// cuMemGetInfo's free memory drops by its size, an allocation of the rest of the quota is refused,
+// and unloading it gives the memory back. Prints "HOLDING" holding a Q/4 MiB module until stdin ends.
+std::string global_ptx(uint64_t bytes, const char* name) {
+  return ".version 7.0\n.target sm_70\n.address_size 64\n.visible .global .align 8 .b8 " + std::string(name) +
+         "[" + std::to_string(bytes) + "];\n.visible .entry touch(.param .u64 p)\n{\n ret;\n}\n";
+}
+
+int global_quota(uint64_t quota_mib) {
+  attach();
+  DRV(cuModuleLoadData);
+  DRV(cuModuleUnload);
+  DRV(cuMemGetInfo_v2);
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemFree_v2);
+  DRV(cuModuleGetGlobal_v2);
+  const uint64_t mib = 1 << 20;
+  CUmodule big = nullptr;
+  const std::string huge = global_ptx(8 * quota_mib * mib, "huge");
+  const CUresult r = p_cuModuleLoadData(&big, huge.c_str());
+  if (r != CUDA_ERROR_OUT_OF_MEMORY) {
+    std::printf("FAIL: a module with a %llu MiB __device__ array under a %llu MiB quota gave %s\n",
+                static_cast<unsigned long long>(8 * quota_mib), static_cast<unsigned long long>(quota_mib), err_name(r));
+    ++g_failures;
+  } else {
+    std::printf("ok: %llu MiB of module globals over a %llu MiB quota -> CUDA_ERROR_OUT_OF_MEMORY\n",
+                static_cast<unsigned long long>(8 * quota_mib), static_cast<unsigned long long>(quota_mib));
+  }
+  size_t free0 = 0, total = 0;
+  must(p_cuMemGetInfo_v2(&free0, &total), "cuMemGetInfo");
+  CUmodule half = nullptr;
+  const std::string half_ptx = global_ptx(quota_mib / 2 * mib, "half");
+  must(p_cuModuleLoadData(&half, half_ptx.c_str()), "cuModuleLoadData of a module with Q/2 MiB of globals");
+  CUdeviceptr g = 0;
+  size_t gsize = 0;
+  must(p_cuModuleGetGlobal_v2(&g, &gsize, half, "half"), "cuModuleGetGlobal");
+  size_t free1 = 0;
+  must(p_cuMemGetInfo_v2(&free1, &total), "cuMemGetInfo after the load");
+  if (free0 - free1 < quota_mib / 2 * mib) {
+    std::printf("FAIL: cuMemGetInfo's free memory dropped by %zu bytes after loading %llu MiB of globals\n",
+                free0 - free1, static_cast<unsigned long long>(quota_mib / 2));
+    ++g_failures;
+  } else {
+    std::printf("ok: cuMemGetInfo free %zu -> %zu after loading Q/2 MiB of globals\n", free0, free1);
+  }
+  CUdeviceptr d = 0;
+  const CUresult ra = p_cuMemAlloc_v2(&d, (quota_mib / 2 + 1) * mib);
+  if (ra != CUDA_ERROR_OUT_OF_MEMORY) {
+    std::printf("FAIL: an allocation past what the module's globals left of the quota gave %s\n", err_name(ra));
+    ++g_failures;
+    if (ra == CUDA_SUCCESS) p_cuMemFree_v2(d);
+  }
+  must(p_cuModuleUnload(half), "cuModuleUnload");
+  size_t free2 = 0;
+  must(p_cuMemGetInfo_v2(&free2, &total), "cuMemGetInfo after the unload");
+  if (free2 != free0) {
+    std::printf("FAIL: after the unload cuMemGetInfo's free memory is %zu, not %zu\n", free2, free0);
+    ++g_failures;
+  }
+  CUmodule quarter = nullptr;
+  const std::string quarter_ptx = global_ptx(quota_mib / 4 * mib, "quarter");
+  must(p_cuModuleLoadData(&quarter, quarter_ptx.c_str()), "cuModuleLoadData of Q/4 MiB of globals");
+  std::printf("HOLDING\n");
+  std::fflush(stdout);
+  int ch;
+  while ((ch = std::getchar()) != EOF) {
+  }
+  if (g_failures == 0) std::printf("PASS\n");
+  return g_failures == 0 ? 0 : 1;
+}
+
+// probe upload MIB: cuModuleLoadData of MIB MiB of text that is not PTX (an invalid image the
+// server must receive whole before it can tell); prints "RESULT <error name>", then "HOLDING"
+// until stdin ends (the test reads the worker's memory meanwhile).
+int upload(uint64_t mib) {
+  attach();
+  DRV(cuModuleLoadData);
+  std::vector<char> junk(mib << 20, 'x');
+  junk.back() = '\0';
+  for (size_t i = 0; i + 1 < junk.size(); i += 4096) junk[i] = static_cast<char>('a' + (i / 4096) % 26);
+  CUmodule m = nullptr;
+  const CUresult r = p_cuModuleLoadData(&m, junk.data());
+  std::printf("RESULT %s\nHOLDING\n", err_name(r));
+  std::fflush(stdout);
+  int ch;
+  while ((ch = std::getchar()) != EOF) {
+  }
+  std::printf("PASS\n");
+  return 0;
+}
+
+// probe images N KIB SEED: loads N valid PTX modules of about KIB KiB each (a kernel, padded with
+// a comment), distinct per (SEED, index) and the same for the same arguments; checks each loads
+// and gives its kernel, then unloads them. (The image cache tests count what crossed the wire.)
+int images(unsigned n, unsigned kib, unsigned seed) {
+  attach();
+  DRV(cuModuleLoadData);
+  DRV(cuModuleGetFunction);
+  DRV(cuModuleUnload);
+  for (unsigned i = 0; i < n; ++i) {
+    std::string ptx = ".version 7.0\n.target sm_70\n.address_size 64\n// image " + std::to_string(seed) + "." +
+                      std::to_string(i) + "\n";
+    while (ptx.size() < size_t{kib} * 1024) ptx += "// padding padding padding padding padding padding padding\n";
+    ptx += ".visible .entry k(.param .u64 p)\n{\n ret;\n}\n";
+    CUmodule m = nullptr;
+    must(p_cuModuleLoadData(&m, ptx.c_str()), "cuModuleLoadData");
+    CUfunction f = nullptr;
+    must(p_cuModuleGetFunction(&f, m, "k"), "cuModuleGetFunction");
+    must(p_cuModuleUnload(m), "cuModuleUnload");
+  }
+  std::printf("LOADED %u\nPASS\n", n);
+  return 0;
 }
 
 }  // namespace
@@ -1298,6 +1419,9 @@ int main(int argc, char** argv) {
   if (!load_driver()) return 1;
   const std::string mode = argv[1];
   if (mode == "forged") return forged();
+  if (mode == "global_quota" && argc > 2) return global_quota(std::strtoull(argv[2], nullptr, 10));
+  if (mode == "images" && argc > 4) return images(static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)), static_cast<unsigned>(std::strtoul(argv[4], nullptr, 10)));
+  if (mode == "upload" && argc > 2) return upload(std::strtoull(argv[2], nullptr, 10));
   if (mode == "hold" && argc > 2) return hold(std::strtoull(argv[2], nullptr, 10));
   if (mode == "wait") return wait_for_error();
   if (mode == "device1") return device1();

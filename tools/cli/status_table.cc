@@ -208,21 +208,28 @@ bool render_status(const std::string& json, std::string& out, std::string& error
     return false;
   }
   out += "\n";
-  if (sessions.items.empty()) {
-    out += "no sessions\n";
-    return true;
-  }
+  if (sessions.items.empty()) out += "no sessions\n";
   std::vector<std::vector<std::string>> rows{{"SESSION", "TENANT", "PEER", "PID", "START", "MEMORY HELD", "CALLS",
-                                              "ROUND TRIPS", "BYTES IN", "BYTES OUT", "ERRORS", "AGE"}};
+                                              "ROUND TRIPS", "BYTES IN", "BYTES OUT", "ERRORS", "AGE", "STATE"}};
   for (const Value& s : sessions.items) {
     char age[32];
     std::snprintf(age, sizeof age, "%.1f s", s["age_s"].num());
     rows.push_back({count(s["id"].num()), s["tenant"].str(), s["peer"].str(), count(s["pid"].num()),
                     s["warm"].b ? "warm" : "cold", bytes(s["bytes_held"].num()), count(s["calls"].num()),
                     count(s["round_trips"].num()), bytes(s["bytes_in"].num()), bytes(s["bytes_out"].num()),
-                    count(s["errors"].num()), age});
+                    count(s["errors"].num()), age, s["state"].str()});
   }
-  out += table(rows);
+  if (!sessions.items.empty()) out += table(rows);
+  const Value& ended = doc["ended"];
+  if (ended.kind == Value::kArray && !ended.items.empty()) {
+    std::vector<std::vector<std::string>> ended_rows{{"ENDED SESSION", "TENANT", "PID", "AGO", "REASON"}};
+    for (const Value& e : ended.items) {
+      char ago[32];
+      std::snprintf(ago, sizeof ago, "%.1f s", e["ago_s"].num());
+      ended_rows.push_back({count(e["id"].num()), e["tenant"].str(), count(e["pid"].num()), ago, e["reason"].str()});
+    }
+    out += "\n" + table(ended_rows);
+  }
   return true;
 }
 

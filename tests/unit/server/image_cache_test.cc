@@ -1,0 +1,178 @@
+// The image cache (image_cache.h; issue 13, part 4) and the size of a module's globals
+// (image_globals.h; part 3): per-tenant disk folders (a tenant never finds another's image by
+// hash), only kept (loaded) images reach the disk, the folder bounded with least-recently-used
+// eviction, host memory charged and returned; globals counted from PTX and ELF images.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "image_cache.h"
+#include "image_globals.h"
+#include "test_files.h"
+
+namespace gpool::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::byte> padded(const std::string& text) {
+  std::vector<std::byte> v(text.size() + 1);
+  std::memcpy(v.data(), text.data(), text.size());
+  return v;
+}
+
+size_t img_count(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); ++it) {
+    if (it->path().extension() == ".img") ++n;
+  }
+  return n;
+}
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/gpool-image-cache-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string path;
+};
+
+TEST(ImageCacheTest, KeyedPerTenantAndOnlyKeptImagesReachDisk) {
+  TempDir dir;
+  const std::string text = ".version 7.0\n// alice's image\n";
+  const ImageHash h = image_hash(text.data(), text.size());
+  {
+    ImageCache alice(dir.path, 1 << 20, "alice");
+    ASSERT_TRUE(alice.insert(h, padded(text)));
+    ASSERT_NE(alice.find(h), nullptr);
+    EXPECT_EQ(alice.find(h)->size(), text.size() + 1);
+    EXPECT_EQ(alice.find(h)->back(), std::byte{0}) << "held NUL-terminated";
+    EXPECT_EQ(img_count(dir.path), 0u) << "not on disk before it loaded";
+    alice.keep(h);
+    EXPECT_EQ(img_count(dir.path), 1u);
+  }
+  ImageCache alice2(dir.path, 1 << 20, "alice");
+  ASSERT_NE(alice2.find(h), nullptr) << "a later session of the same tenant finds it by hash";
+  ImageCache bob(dir.path, 1 << 20, "bob");
+  EXPECT_EQ(bob.find(h), nullptr) << "another tenant must upload it itself";
+  EXPECT_NE(alice2.tenant_dir(), bob.tenant_dir());
+
+  const std::string bad = "not an image that loads";
+  const ImageHash hb = image_hash(bad.data(), bad.size());
+  ASSERT_TRUE(bob.insert(hb, padded(bad)));
+  bob.drop(hb);  // the load failed
+  EXPECT_EQ(bob.find(hb), nullptr);
+  EXPECT_EQ(img_count(dir.path), 1u) << "a failed image is never written";
+  EXPECT_FALSE(bob.insert(h, padded(bad))) << "bytes that do not hash to the hash are refused";
+}
+
+TEST(ImageCacheTest, ChargesWhatItHoldsAndRefusesOverTheLimit) {
+  TempDir dir;
+  uint64_t charged = 0;
+  const uint64_t limit = 100;
+  auto charge = [&](uint64_t n) {
+    if (charged + n > limit) return false;
+    charged += n;
+    return true;
+  };
+  auto uncharge = [&](uint64_t n) { charged -= n; };
+  const std::string text(60, 'p');
+  const ImageHash h = image_hash(text.data(), text.size());
+  {
+    ImageCache c(dir.path, 1 << 20, "t", charge, uncharge);
+    ASSERT_TRUE(charge(61));  // the worker charges an upload before receiving it
+    ASSERT_TRUE(c.insert(h, padded(text)));
+    EXPECT_EQ(c.memory_bytes(), 61u);
+    c.keep(h);
+  }
+  EXPECT_EQ(charged, 0u) << "a session's end returns its images' memory";
+  {
+    ImageCache c(dir.path, 1 << 20, "t", charge, uncharge);
+    ASSERT_TRUE(charge(50));  // something else of the tenant's
+    EXPECT_EQ(c.find(h), nullptr) << "reading it from disk would pass the limit";
+    uncharge(50);
+    ASSERT_NE(c.find(h), nullptr);
+    EXPECT_EQ(charged, 61u);
+    c.drop(h);
+    EXPECT_EQ(charged, 0u);
+  }
+}
+
+TEST(ImageCacheTest, BoundEvictsLeastRecentlyUsed) {
+  TempDir dir;
+  fs::create_directories(dir.path + "/t-a");
+  fs::create_directories(dir.path + "/t-b");
+  const auto now = fs::file_time_type::clock::now();
+  const char* names[] = {"t-a/old.img", "t-b/mid.img", "t-a/new.img"};
+  for (int i = 0; i < 3; ++i) {
+    const std::string p = dir.path + "/" + names[i];
+    std::ofstream(p) << std::string(400, 'x');
+    fs::last_write_time(p, now - std::chrono::seconds(30 - 10 * i));
+  }
+  std::ofstream(dir.path + "/t-a/other.txt") << std::string(4000, 'y');  // not an image: not counted
+  EXPECT_EQ(ImageCache::enforce_bound(dir.path, 1200), 1200u) << "within the bound: nothing goes";
+  EXPECT_EQ(ImageCache::enforce_bound(dir.path, 900), 800u);
+  EXPECT_FALSE(fs::exists(dir.path + "/t-a/old.img"));
+  EXPECT_TRUE(fs::exists(dir.path + "/t-b/mid.img"));
+  EXPECT_TRUE(fs::exists(dir.path + "/t-a/new.img"));
+  EXPECT_EQ(ImageCache::enforce_bound(dir.path, 400), 400u);
+  EXPECT_TRUE(fs::exists(dir.path + "/t-a/new.img"));
+}
+
+TEST(ImageGlobalsTest, PtxDeclarations) {
+  EXPECT_EQ(ptx_global_bytes(".visible .global .align 8 .b8 big[1073741824];\n"), uint64_t{1} << 30);
+  EXPECT_EQ(ptx_global_bytes(".global .u32 x;\n.const .align 4 .f32 c[256];\n"), 4u + 1024u);
+  EXPECT_EQ(ptx_global_bytes(".global .v4 .f32 v[2];\n"), 32u);
+  EXPECT_EQ(ptx_global_bytes(".global .u32 init[] = {1, 2, 3};\n"), 12u);
+  EXPECT_EQ(ptx_global_bytes(".global .f64 m[4][8] = {0};\n"), 256u);
+  EXPECT_EQ(ptx_global_bytes(".extern .global .u32 other;\n.shared .u32 s[64];\n"), 0u) << "not this module's device memory";
+  EXPECT_EQ(ptx_global_bytes("// .global .u32 commented[1000];\n/* .global .u32 c2[9]; */\n"), 0u);
+  EXPECT_EQ(ptx_global_bytes(".entry k()\n{\n .local .u32 l[100];\n ret;\n}\n.global .u8 after[3];\n"), 3u)
+      << "declarations inside a function body do not count";
+}
+
+TEST(ImageGlobalsTest, ElfSections) {
+  // A minimal 64-bit ELF: section headers for "", .shstrtab, .nv.global (NOBITS, 1 GiB),
+  // .nv.constant3 (16 bytes) and .nv.constant0.k (kernel parameters: not counted).
+  const std::string strtab = std::string("\0.shstrtab\0.nv.global\0.nv.constant3\0.nv.constant0.k\0", 52);
+  std::vector<std::byte> elf(64 + strtab.size() + 16 + 5 * 64);
+  auto put = [&](size_t off, auto v) { std::memcpy(elf.data() + off, &v, sizeof v); };
+  std::memcpy(elf.data(), "\x7f" "ELF", 4);
+  elf[4] = std::byte{2};
+  elf[5] = std::byte{1};
+  const uint64_t shoff = 64 + strtab.size() + 16;
+  put(0x28, shoff);
+  put(0x3a, uint16_t{64});
+  put(0x3c, uint16_t{5});
+  put(0x3e, uint16_t{1});
+  std::memcpy(elf.data() + 64, strtab.data(), strtab.size());
+  auto section = [&](int i, uint32_t name, uint32_t type, uint64_t off, uint64_t size) {
+    const size_t sh = shoff + 64 * static_cast<size_t>(i);
+    put(sh, name);
+    put(sh + 4, type);
+    put(sh + 0x18, off);
+    put(sh + 0x20, size);
+  };
+  section(1, 1, 3, 64, strtab.size());
+  section(2, 11, 8, 0, uint64_t{1} << 30);
+  section(3, 22, 1, 64 + strtab.size(), 16);
+  section(4, 36, 1, 64 + strtab.size(), 16);
+  const GlobalBytes g = image_global_bytes(elf);
+  EXPECT_EQ(g.bytes, (uint64_t{1} << 30) + 16);
+  EXPECT_FALSE(g.opaque);
+}
+
+}  // namespace
+}  // namespace gpool::server
