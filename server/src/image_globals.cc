@@ -63,6 +63,19 @@ size_t type_size(std::string_view t) {
 // One module-scope declaration (without the trailing ';'): its size when it is a .global or
 // .const variable, else 0.
 uint64_t declaration_bytes(std::string_view d) {
+  // Module directives that end at their line, not at a ';' (.version 8.0, .target sm_90,
+  // .address_size 64, .file 1 "a.cu"), may precede the declaration: skip those lines.
+  for (;;) {
+    size_t k = 0;
+    while (k < d.size() && std::isspace(static_cast<unsigned char>(d[k]))) ++k;
+    d.remove_prefix(k);
+    const bool line_directive = d.rfind(".version", 0) == 0 || d.rfind(".target", 0) == 0 ||
+                                d.rfind(".address_size", 0) == 0 || d.rfind(".file", 0) == 0;
+    if (!line_directive) break;
+    const size_t nl = d.find('\n');
+    if (nl == std::string_view::npos) return 0;
+    d.remove_prefix(nl + 1);
+  }
   // Tokens up to the name: directives start with '.'.
   bool space = false, external = false;
   uint64_t elem = 0, vec = 1;

@@ -14,8 +14,9 @@ Modes:
                  status and cudaMemGetInfo showed nothing held.
   upload         a 256 MiB invalid upload: with image_memory = 64MiB it is refused with
                  CUDA_ERROR_OUT_OF_MEMORY and the worker's peak memory (VmHWM) rises by less than
-                 32 MiB; with 1 GiB it is received once (the peak rises by less than 1.5 x 256 MiB;
-                 before, about 790 MB) and refused as an invalid image; the tenant's image_bytes is
+                 32 MiB; with 1 GiB it is received once (the peak rises by less than 2.25 x 256 MiB:
+                 the worker's copy and the driver's while it parses; before, about 790 MB) and
+                 refused as an invalid image; the tenant's image_bytes is
                  0 afterwards.
   cache-tenants  with an image_cache_dir: tenant A's second session loads A's image by hash alone
                  (few bytes in); tenant B, sending the same hash, must upload the bytes itself;
@@ -179,7 +180,9 @@ def mode_upload(args, workdir):
         if res_roomy == "CUDA_SUCCESS":
             print("FAIL: an invalid image loaded")
             ok = False
-        if peak_roomy - base > 384 * MIB:
+        # The worker's one copy (charged) and the driver's own while it parses (the emulator keeps
+        # the PTX text): at most 2.25 x the upload. Before: three copies in the worker (790 MB).
+        if peak_roomy - base > 576 * MIB:
             print(f"FAIL: the 256 MiB upload raised the worker's peak by {(peak_roomy - base) / MIB:.0f} MiB")
             ok = False
         if img_tight != 0 or img_roomy != 0:

@@ -17,11 +17,14 @@ namespace {
 std::string shown(const Token& t) {
   if (t.kind == Token::Kind::End) return "end of input";
   const char quote = t.kind == Token::Kind::String ? '"' : '\'';
+  // A token may be as long as the input (junk without spaces): the message shows its start only,
+  // so a bad upload cannot turn into a log line (and a client message) of its own size.
+  constexpr size_t kShown = 64;
   std::string out;
-  out.reserve(t.text.size() + 2);
   out.push_back(quote);
-  out.append(t.text);
+  out.append(t.text.substr(0, kShown));
   out.push_back(quote);
+  if (t.text.size() > kShown) out += " (" + std::to_string(t.text.size()) + " characters)";
   return out;
 }
 

@@ -134,6 +134,9 @@ TEST(ImageCacheTest, BoundEvictsLeastRecentlyUsed) {
 TEST(ImageGlobalsTest, PtxDeclarations) {
   EXPECT_EQ(ptx_global_bytes(".visible .global .align 8 .b8 big[1073741824];\n"), uint64_t{1} << 30);
   EXPECT_EQ(ptx_global_bytes(".global .u32 x;\n.const .align 4 .f32 c[256];\n"), 4u + 1024u);
+  EXPECT_EQ(ptx_global_bytes(".version 8.0\n.target sm_80\n.address_size 64\n.file 1 \"a.cu\"\n\n"
+                             ".visible .global .align 8 .b8 huge[1073741824];\n"), uint64_t{1} << 30)
+      << "line directives without ';' before the first declaration";
   EXPECT_EQ(ptx_global_bytes(".global .v4 .f32 v[2];\n"), 32u);
   EXPECT_EQ(ptx_global_bytes(".global .u32 init[] = {1, 2, 3};\n"), 12u);
   EXPECT_EQ(ptx_global_bytes(".global .f64 m[4][8] = {0};\n"), 256u);
