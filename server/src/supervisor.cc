@@ -534,7 +534,10 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     ::_exit(rc);
   }
   sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false});
-  if (conn->handoff_fd() >= 0) sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
+  // TCP only: a UCX session's socket is its bootstrap, not its data path (docs/security.md).
+  if (peer.rfind("tcp://", 0) == 0 && conn->handoff_fd() >= 0) {
+    sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
+  }
 }
 
 void Supervisor::end_session(Session& s, std::string reason, bool tell_client) {
