@@ -92,6 +92,8 @@ std::string format_metrics(const MetricsSources& src) {
          [](const TenantSlot& s) -> uint64_t { return s.errors.load(); }},
         {"tenant_oom_refusals_total", "counter", "Allocations of the tenant refused by its memory quota.",
          [](const TenantSlot& s) -> uint64_t { return s.oom_refusals.load(); }},
+        {"tenant_image_bytes", "gauge", "Host memory the tenant's workers hold for uploaded module images.",
+         [](const TenantSlot& s) -> uint64_t { return s.image_bytes.load(); }},
     };
     for (const Counter& c : per_tenant) {
       header(out, c.name, c.type, c.help);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config.h"
 #include "image_cache.h"
 #include "image_globals.h"
 #include "test_files.h"
@@ -129,6 +130,23 @@ TEST(ImageCacheTest, BoundEvictsLeastRecentlyUsed) {
   EXPECT_TRUE(fs::exists(dir.path + "/t-a/new.img"));
   EXPECT_EQ(ImageCache::enforce_bound(dir.path, 400), 400u);
   EXPECT_TRUE(fs::exists(dir.path + "/t-a/new.img"));
+}
+
+TEST(ImageCacheTest, ConfigKeys) {
+  testing::TempToml ok("image_cache_max_bytes = \"2MiB\"\n[[tenant]]\nname = \"a\"\ntoken = \"t\"\nimage_memory = \"64MiB\"\n");
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(load_config(ok.path(), cfg, error)) << error;
+  EXPECT_EQ(cfg.image_cache_max_bytes, uint64_t{2} << 20);
+  ASSERT_EQ(cfg.tenants.size(), 1u);
+  EXPECT_EQ(cfg.tenants[0].image_memory, uint64_t{64} << 20);
+  EXPECT_EQ(Tenant{}.image_memory, uint64_t{1} << 30) << "bounded by default";
+  testing::TempToml small("image_cache_max_bytes = 1000\n");
+  EXPECT_FALSE(load_config(small.path(), cfg, error));
+  EXPECT_NE(error.find("image_cache_max_bytes must be at least 1MiB"), std::string::npos) << error;
+  testing::TempToml bad("[[tenant]]\nname = \"a\"\ntoken = \"t\"\nimage_memory = \"lots\"\n");
+  EXPECT_FALSE(load_config(bad.path(), cfg, error));
+  EXPECT_NE(error.find("image_memory must be a byte count"), std::string::npos) << error;
 }
 
 TEST(ImageGlobalsTest, PtxDeclarations) {
