@@ -4,6 +4,10 @@
 #include <cctype>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include <lz4.h>
+#include <zstd.h>
 
 namespace gpool::server {
 namespace {
@@ -190,6 +194,40 @@ uint64_t ptx_global_bytes(std::string_view ptx) {
   return total;
 }
 
+namespace {
+
+// A compressed fatbin entry's payload, decompressed (flags 0x8000 zstd frame, 0x2000 raw LZ4
+// block; cuda-driver-facts.md 5.3), or false when it cannot be (corrupt, or larger than
+// kMaxDecompressed: such an entry stays opaque).
+constexpr uint64_t kMaxDecompressed = uint64_t{256} << 20;
+
+bool decompress(std::span<const std::byte> entry_header, std::span<const std::byte> payload,
+                std::vector<std::byte>& out) {
+  uint64_t flags = 0, full = 0;
+  uint32_t packed = 0;
+  if (!read(entry_header, 40, flags) || !read(entry_header, 56, full) || !read(entry_header, 16, packed) ||
+      full == 0 || full > kMaxDecompressed || packed > payload.size()) {
+    return false;
+  }
+  out.resize(static_cast<size_t>(full));
+  if (flags & 0x8000) {
+    const size_t r = ZSTD_decompress(out.data(), out.size(), payload.data(), packed);
+    if (ZSTD_isError(r)) return false;
+    out.resize(r);
+    return true;
+  }
+  if (flags & 0x2000) {
+    const int r = LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()), reinterpret_cast<char*>(out.data()),
+                                      static_cast<int>(packed), static_cast<int>(out.size()));
+    if (r < 0) return false;
+    out.resize(static_cast<size_t>(r));
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 GlobalBytes image_global_bytes(std::span<const std::byte> image) {
   GlobalBytes out;
   uint32_t magic = 0;
@@ -213,8 +251,15 @@ GlobalBytes image_global_bytes(std::span<const std::byte> image) {
       uint16_t kind = 0;
       (void)read(entries, at, kind);  // 1 = PTX, 2 = ELF
       uint64_t bytes = 0;
+      std::vector<std::byte> plain;
       if (compressed != 0) {
-        out.opaque = true;
+        if (decompress(entries.subspan(at, eh), body, plain)) {
+          const std::span<const std::byte> p(plain);
+          bytes = is_elf(p) ? elf_global_bytes(p)
+                            : kind == 1 ? ptx_global_bytes({reinterpret_cast<const char*>(p.data()), p.size()}) : 0;
+        } else {
+          out.opaque = true;
+        }
       } else if (is_elf(body)) {
         bytes = elf_global_bytes(body);
       } else if (kind == 1) {

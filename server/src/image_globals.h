@@ -5,8 +5,8 @@
 // __constant__), and the `.nv.global*` and `.nv.constant<N>` (N != 0: bank 0 holds kernel
 // parameters) sections of an ELF cubin. A fatbin counts its largest entry (the driver loads one
 // of them; which one depends on the device). Code is not counted.
-// A compressed fatbin entry cannot be read here (the server does not decompress): it is
-// reported in `opaque` and counts 0, and the caller decides (the worker measures the load then).
+// Compressed fatbin entries (zstd, LZ4) are decompressed here, up to 256 MiB each, the buffer
+// freed at once; one that is corrupt or larger is reported in `opaque` and counts 0.
 //
 // Thread safety: pure functions. Errors: none; unreadable declarations count 0 (the bounds check,
 // image_check.h, has already refused images whose headers lie).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <chrono>
@@ -193,6 +194,36 @@ TEST(ImageGlobalsTest, ElfSections) {
   const GlobalBytes g = image_global_bytes(elf);
   EXPECT_EQ(g.bytes, (uint64_t{1} << 30) + 16);
   EXPECT_FALSE(g.opaque);
+}
+
+TEST(ImageGlobalsTest, CompressedFatbinEntryIsCounted) {
+  // A fatbin with one zstd-compressed PTX entry (flag 0x8000) declaring a 1 GiB __device__
+  // array: compressing the image must not hide its globals from the quota.
+  const std::string ptx = ".version 8.0\n.target sm_80\n.address_size 64\n"
+                          ".visible .global .align 8 .b8 big[1073741824];\n";
+  std::vector<char> packed(ZSTD_compressBound(ptx.size()));
+  const size_t n = ZSTD_compress(packed.data(), packed.size(), ptx.data(), ptx.size(), 3);
+  ASSERT_FALSE(ZSTD_isError(n));
+  const size_t payload = (n + 7) / 8 * 8;
+  std::vector<std::byte> fb(16 + 64 + payload);
+  auto put = [&](size_t off, auto v) { std::memcpy(fb.data() + off, &v, sizeof v); };
+  put(0, uint32_t{0xBA55ED50u});
+  put(4, uint16_t{1});
+  put(6, uint16_t{16});
+  put(8, uint64_t{64 + payload});
+  put(16, uint16_t{1});                 // PTX
+  put(18, uint16_t{0x0101});
+  put(20, uint32_t{64});                // entry header size
+  put(24, uint64_t{payload});
+  put(32, static_cast<uint32_t>(n));    // compressed size
+  put(16 + 40, uint64_t{0x8000 | 0x11});  // zstd, 64-bit, Linux
+  put(16 + 56, uint64_t{ptx.size()});   // uncompressed size
+  std::memcpy(fb.data() + 80, packed.data(), n);
+  const GlobalBytes g = image_global_bytes(fb);
+  EXPECT_FALSE(g.opaque);
+  EXPECT_EQ(g.bytes, uint64_t{1} << 30);
+  put(16 + 56, uint64_t{1} << 40);  // claims 1 TiB uncompressed: not decompressed, opaque
+  EXPECT_TRUE(image_global_bytes(fb).opaque);
 }
 
 TEST(ImageGlobalsTest, HostileHeadersStayInBounds) {
