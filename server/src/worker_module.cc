@@ -72,7 +72,7 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   const GlobalBytes globals = image_global_bytes({image->data(), image->size() - 1});
   const int device = current_physical();
   if (globals.opaque) {
-    log::logger("worker").debug("session {}: an image entry is compressed; its globals are not charged",
+    log::logger("worker").debug("session {}: a compressed image entry did not decompress (corrupt, or over 256 MiB); its globals are not charged",
                                 params_.session_id);
   }
   if (globals.bytes > 0 && !charge(device, globals.bytes)) {
