@@ -130,11 +130,12 @@ def client_killed(h):
     print(f"slot, memory and session of the killed client released {freed * 1000:.0f} ms after the kill")
     print(f"short job right after the kill: {took * 1000:.0f} ms (alone {alone * 1000:.0f} ms)")
     ok = True
-    if freed > 1.0:
-        print("FAIL: the killed client's session was released after more than 1 s")
+    limit = 2.0 if h.args.asan_runtime else 1.0  # the sanitizer build runs everything slower
+    if freed > limit:
+        print(f"FAIL: the killed client's session was released after more than {limit:.0f} s")
         ok = False
-    if took > alone + 1.0 + freed:
-        print("FAIL: the short job was delayed by more than 1 s")
+    if took > alone + limit:
+        print(f"FAIL: the short job was delayed by more than {limit:.0f} s")
         ok = False
     log = open(h.log).read()
     if "client disconnected" not in log:
