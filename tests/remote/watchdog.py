@@ -160,7 +160,11 @@ def stopped(h):
     while time.perf_counter() - stopped_at < 2.5:
         s = h.sessions_of("long")
         if s and s[0]["state"] == "stuck":
-            saw_stuck = True
+            table = subprocess.run([h.args.gpool, "status", "--server", h.url, "--token", ADMIN],
+                                   capture_output=True, text=True, timeout=30).stdout
+            saw_stuck = "stuck" in table  # the operator's table shows it too (STATE column)
+            if not saw_stuck:
+                print("FAIL: `gpool status` does not show the stuck session:\n" + table)
             print(f"status shows the session stuck {time.perf_counter() - stopped_at:.1f} s after SIGSTOP "
                   f"(heartbeat_age_s {s[0]['heartbeat_age_s']})")
             break
