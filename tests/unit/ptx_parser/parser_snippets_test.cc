@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 
 namespace gpool::emu::ptx {
 namespace {
@@ -488,6 +489,17 @@ TEST(PtxParser, ErrorsNameLineColumnAndExpectation) {
         << "error: " << err << "\ninput:\n" << c.text;
     EXPECT_NE(err.find(c.contains), std::string::npos) << "error: " << err << "\ninput:\n" << c.text;
   }
+}
+
+TEST(PtxParser, AHugeTokenIsShownShortInTheError) {
+  // An uploaded image of junk without spaces is one token: the error must not be as long as it
+  // (it becomes a log line and the client's message; issue 13, part 3).
+  const std::string text = "// junk\n" + std::string(1 << 20, 'x');
+  Module m;
+  std::string err;
+  ASSERT_FALSE(parse(text, &m, &err));
+  EXPECT_LT(err.size(), 400u) << err.substr(0, 400);
+  EXPECT_NE(err.find("(1048576 characters)"), std::string::npos) << err.substr(0, 400);
 }
 
 TEST(PtxParser, ColumnIsReported) {
