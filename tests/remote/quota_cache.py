@@ -18,6 +18,9 @@ Modes:
                  the worker's copy and the driver's while it parses; before, about 790 MB) and
                  refused as an invalid image; the tenant's image_bytes is
                  0 afterwards.
+  globals-nvcc   the same finding as reported: examples/big_global (nvcc-built, cudart loads its
+                 fatbin) under a 128 MiB quota gets cudaErrorMemoryAllocation, the server logs the
+                 refusal, nothing stays held.
   cache-tenants  with an image_cache_dir: tenant A's second session loads A's image by hash alone
                  (few bytes in); tenant B, sending the same hash, must upload the bytes itself;
                  invalid images are not kept on disk; the folder of each tenant holds only its own.
@@ -134,6 +137,32 @@ def mode_globals(args, workdir):
             ok = False
         if "globals take" not in open(srv.log).read():
             print("FAIL: the server log does not say why it refused the module")
+            ok = False
+        return 0 if ok else 1
+    finally:
+        srv.stop()
+
+
+def mode_globals_nvcc(args, workdir):
+    """The finding as reported: an nvcc-built program (cudart loads its fatbin) with a 1 GiB
+    __device__ array under a 128 MiB quota."""
+    srv = Server(args, workdir, {"small": 'memory_quota = "128MiB"\n'})
+    try:
+        prog = os.path.join(args.examples_dir, "big_global")
+        if not os.path.exists(prog):
+            print(f"FAIL: {prog} was not built")
+            return 1
+        r = subprocess.run([prog], env=client_env(args, srv.url, srv.tokens["small"]), capture_output=True,
+                           text=True, timeout=args.timeout)
+        print(r.stdout.strip())
+        ok = "RESULT cudaErrorMemoryAllocation" in r.stdout
+        if not ok:
+            print(f"FAIL: the 1 GiB __device__ array under a 128 MiB quota gave: {r.stdout}{r.stderr}")
+        if not wait_released(srv, "small"):
+            print("FAIL: the tenant still holds: " + json.dumps(srv.tenant("small")))
+            ok = False
+        if "refused a module whose globals take 1073741" not in open(srv.log).read():
+            print("FAIL: the server log does not give the refusal")
             ok = False
         return 0 if ok else 1
     finally:
@@ -304,12 +333,13 @@ def main():
     add_common_args(p)
     p.add_argument("--probe", required=True)
     p.add_argument("--gpool", required=True)
-    p.add_argument("--mode", required=True, choices=["globals", "upload", "cache-tenants", "cache-bound"])
+    p.add_argument("--examples-dir", default="")
+    p.add_argument("--mode", required=True, choices=["globals", "globals-nvcc", "upload", "cache-tenants", "cache-bound"])
     args = p.parse_args()
     rc = check_built(args, (args.probe, "gpool-remote-probe"), (args.gpool, "the gpool tool"))
     if rc is not None:
         return rc
-    modes = {"globals": mode_globals, "upload": mode_upload, "cache-tenants": mode_cache_tenants,
+    modes = {"globals": mode_globals, "globals-nvcc": mode_globals_nvcc, "upload": mode_upload, "cache-tenants": mode_cache_tenants,
              "cache-bound": mode_cache_bound}
     with tempfile.TemporaryDirectory() as workdir:
         try:
