@@ -1,8 +1,9 @@
 // Every cuMemcpy* form: 1D, peer, 2D, 3D, synchronous and asynchronous.
-// Array (CUarray) sides are not emulated and return CUDA_ERROR_NOT_SUPPORTED.
+// An array (CUarray) side is the array's dense device storage (array.h).
 #include "copy_engine.h"
 
 #include "alloc_table.h"
+#include "array.h"
 #include "context.h"
 #include "stream.h"
 
@@ -97,8 +98,16 @@ CUresult side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray a
       base = dev;
       *must_dev = false;
       break;
-    case CU_MEMORYTYPE_ARRAY:
-      return gpool::abi::unimplemented("cuMemcpy2D/3D with a CUarray side");
+    case CU_MEMORYTYPE_ARRAY: {
+      // Offsets are bytes along x, rows and slices (layers) of the array's dense layout.
+      Array* a = find_array(array);
+      if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      out->pitch = a->pitch;
+      out->slice = a->slice;
+      out->addr = a->base + z * a->slice + y * a->pitch + x;
+      *must_dev = true;
+      return CUDA_SUCCESS;
+    }
     default:
       return CUDA_ERROR_INVALID_VALUE;
   }
