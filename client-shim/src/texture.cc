@@ -40,6 +40,7 @@ std::mutex g_mu;
 std::map<uint64_t, CUDA_ARRAY3D_DESCRIPTOR> g_arrays;  // guarded by g_mu
 std::map<uint64_t, TexInfo> g_tex;                     // guarded by g_mu
 std::map<uint64_t, CUDA_RESOURCE_DESC> g_surf;         // guarded by g_mu
+std::map<uint64_t, CUDA_ARRAY3D_DESCRIPTOR> g_mipmaps; // guarded by g_mu: level 0's descriptor
 
 uint64_t fbits(float f) {
   uint32_t b;
@@ -242,6 +243,8 @@ extern "C" CUresult gpool_impl_cuMipmappedArrayCreate(CUmipmappedArray* pHandle,
   if (CUresult st = Session::instance().sync_value(Op::MipmappedArrayCreate, args, {}, h); st != CUDA_SUCCESS) {
     return report_out_of_memory(Session::instance(), "cuMipmappedArrayCreate", d->Width * (d->Height ? d->Height : 1), st);
   }
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_mipmaps[h] = *d;
   *pHandle = reinterpret_cast<CUmipmappedArray>(h);
   return CUDA_SUCCESS;
 }
@@ -252,6 +255,17 @@ extern "C" CUresult gpool_impl_cuMipmappedArrayGetLevel(CUarray* pLevel, CUmipma
   const uint64_t args[] = {reinterpret_cast<uint64_t>(m), level};
   uint64_t h = 0;
   if (CUresult st = Session::instance().sync_value(Op::MipmappedArrayGetLevel, args, {}, h); st != CUDA_SUCCESS) return st;
+  // The level's descriptor, for cuArray3DGetDescriptor: each extent halves per level (not the
+  // layer count of a layered or cubemap array).
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (auto it = g_mipmaps.find(args[0]); it != g_mipmaps.end()) {
+    CUDA_ARRAY3D_DESCRIPTOR d = it->second;
+    const bool layered = d.Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP);
+    d.Width = d.Width >> level ? d.Width >> level : 1;
+    if (d.Height) d.Height = d.Height >> level ? d.Height >> level : 1;
+    if (d.Depth && !layered) d.Depth = d.Depth >> level ? d.Depth >> level : 1;
+    g_arrays[h] = d;
+  }
   *pLevel = reinterpret_cast<CUarray>(h);
   return CUDA_SUCCESS;
 }
@@ -260,7 +274,11 @@ extern "C" CUresult gpool_impl_cuMipmappedArrayDestroy(CUmipmappedArray m) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(m)};
   Reply r;
-  return Session::instance().sync(Op::MipmappedArrayDestroy, args, {}, {}, {}, &r);
+  if (CUresult st = Session::instance().sync(Op::MipmappedArrayDestroy, args, {}, {}, {}, &r); st != CUDA_SUCCESS)
+    return st;
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_mipmaps.erase(args[0]);
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuMemcpy3D_v2(const CUDA_MEMCPY3D* p) { return copy3d(p, nullptr, false); }

@@ -136,6 +136,12 @@ TEST_F(TextureTest, BadDescriptorsAreRefused) {
   rd.res.array.hArray = a;
   CUsurfObject s = 0;
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuSurfObjectCreate(&s, &rd));
+  // A copy box wider than the array's rows is refused (rows never wrap).
+  std::vector<float> v(9 * 4);
+  CUDA_MEMCPY2D c = host_to_array(v.data(), a, 9, 4);
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpy2D(&c));
+  c = host_to_array(v.data(), a, 8, 5);
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpy2D(&c));
   EXPECT_CU(CUDA_SUCCESS, api().cuArrayDestroy(a));
 }
 

@@ -83,7 +83,8 @@ CUresult copy1d(CUstream h, uint64_t dst, bool dst_dev, uint64_t src, bool src_d
 
 // One side of a CUDA_MEMCPY2D/3D: resolves the memory type to an address.
 CUresult side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray array, uint64_t x,
-                 uint64_t y, uint64_t z, uint64_t pitch, uint64_t height, CopySide* out, bool* must_dev) {
+                 uint64_t y, uint64_t z, uint64_t pitch, uint64_t height, CopySide* out, bool* must_dev,
+                 const CopyShape& shape) {
   uint64_t base = 0;
   switch (type) {
     case CU_MEMORYTYPE_HOST:
@@ -102,6 +103,10 @@ CUresult side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray a
       // Offsets are bytes along x, rows and slices (layers) of the array's dense layout.
       Array* a = find_array(array);
       if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      // The copied box must lie inside the array (rows do not wrap into the next row).
+      if (x > a->pitch || shape.width > a->pitch - x || y > a->height || shape.height > a->height - y ||
+          z > a->depth || shape.depth > a->depth - z)
+        return CUDA_ERROR_INVALID_VALUE;
       out->pitch = a->pitch;
       out->slice = a->slice;
       out->addr = a->base + z * a->slice + y * a->pitch + x;
@@ -129,12 +134,12 @@ CUresult copy2d(const CUDA_MEMCPY2D* p, CUstream h, bool async, const char* what
   CopySide src, dst;
   bool src_dev = false, dst_dev = false;
   if (CUresult r = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY, 0,
-                           p->srcPitch, 0, &src, &src_dev);
+                           p->srcPitch, 0, &src, &src_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
   if (CUresult r = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY, 0,
-                           p->dstPitch, 0, &dst, &dst_dev);
+                           p->dstPitch, 0, &dst, &dst_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
@@ -157,12 +162,12 @@ CUresult copy3d(const P* p, CUstream h, bool async, const char* what) {
   CopySide src, dst;
   bool src_dev = false, dst_dev = false;
   if (CUresult r = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
-                           p->srcZ, p->srcPitch, p->srcHeight, &src, &src_dev);
+                           p->srcZ, p->srcPitch, p->srcHeight, &src, &src_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
   if (CUresult r = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
-                           p->dstZ, p->dstPitch, p->dstHeight, &dst, &dst_dev);
+                           p->dstZ, p->dstPitch, p->dstHeight, &dst, &dst_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
