@@ -354,12 +354,17 @@ add("")
 add("## Runtime features that are not supported")
 add("")
 for item in [
-    "Texture and surface references (removed from CUDA 12 and later), resource views other than "
-    "the whole resource in its own format, sparse, deferred-mapping, depth, colour-attachment "
-    "and video arrays, block-compressed/NV12/packed array formats, `cuArrayGetPlane`, "
-    "`cuArrayGetMemoryRequirements`, `cuArrayGetSparseProperties` (CUDA arrays, mipmapped "
-    "arrays, texture and surface objects and the array sides of `cuMemcpy2D/3D` are "
-    "implemented; see emulator.md).",
+    "CUDA arrays, mipmapped arrays, texture and surface objects and the array sides of "
+    "`cuMemcpy2D/3D` are implemented (emulator.md; through the pool as calls 430-439). Not "
+    "supported: texture and surface references (`cuTexRef*`, `cuSurfRef*`: the CUDA 12+ runtime "
+    "no longer uses them and the texture-object path covers the same fetches); "
+    "`cuArrayGetPlane` (multi-planar NV12-type formats are not emulated); "
+    "`cuArrayGetMemoryRequirements`, `cuMipmappedArrayGetMemoryRequirements` and the sparse "
+    "properties (sparse and deferred-mapping arrays are not emulated); resource views other than "
+    "the whole resource in its own format; depth, colour-attachment and video arrays; "
+    "block-compressed and packed formats. Through the pool, `cuMemcpyHtoA`/`AtoH`/`AtoD`/`DtoA`/"
+    "`AtoA` are not forwarded (cudart uses `cuMemcpy2D/3D`). The v1 (32-bit) array entry points "
+    "are legacy forms (below).",
     "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
     "answers \"not capturing\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
