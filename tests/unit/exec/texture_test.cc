@@ -4,6 +4,8 @@
 // from the CUDA programming guide's texture fetching appendix.
 #include "gpool/emu/exec/texture.h"
 
+#include "exec_test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -195,6 +197,29 @@ TEST(TexArithmetic, GatherOrder) {
   EXPECT_EQ(f(r, 1), 3.0f);
   EXPECT_EQ(f(r, 2), 1.0f);
   EXPECT_EQ(f(r, 3), 0.0f);
+}
+
+// What the executor cannot run is refused at load by name, never as a parse error: the
+// texture-reference forms, the formatted surface store, and a depth-compare operand.
+TEST(TexLowering, UnsupportedFormsAreRefusedByName) {
+  const std::string head = ".version 7.0\n.target sm_75\n.address_size 64\n";
+  struct Case {
+    std::string decls, body, name;
+  } cases[] = {
+      {".global .texref t;\n.global .samplerref s = { filter_mode = linear };\n",
+       "tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [t, s, {%f5, %f6}];", "tex.2d.v4.f32.f32"},
+      {".global .texref t;\n", "tex.1d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [t, {%f5}];", "tex.1d.v4.f32.f32"},
+      {"", "sust.p.1d.b32.trap [%rd1, {%r1}], {%r2};", "sust.p.1d.b32.trap"},
+      {"", "tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f5, %f6}], %f7;", "tex.2d.v4.f32.f32"},
+  };
+  for (const Case& c : cases) {
+    const std::string ptx = head + c.decls + ".visible .entry k()\n{\n.reg .f32 %f<8>;\n.reg .b32 %r<3>;\n"
+                            ".reg .b64 %rd<2>;\n" + c.body + "\nret;\n}\n";
+    std::string err;
+    EXPECT_EQ(build_ptx(ptx, &err), nullptr) << c.body;
+    EXPECT_EQ(err.find("parse:"), std::string::npos) << err;
+    EXPECT_NE(err.find("unsupported instruction '" + c.name + "'"), std::string::npos) << err;
+  }
 }
 
 }  // namespace
