@@ -362,9 +362,8 @@ for item in [
     "`cuArrayGetMemoryRequirements`, `cuMipmappedArrayGetMemoryRequirements` and the sparse "
     "properties (sparse and deferred-mapping arrays are not emulated); resource views other than "
     "the whole resource in its own format; depth, colour-attachment and video arrays; "
-    "block-compressed and packed formats. Through the pool, `cuMemcpyHtoA`/`AtoH`/`AtoD`/`DtoA`/"
-    "`AtoA` are not forwarded (cudart uses `cuMemcpy2D/3D`). The v1 (32-bit) array entry points "
-    "are legacy forms (below).",
+    "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
+    "(below).",
     "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
     "answers \"not capturing\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "

@@ -1,5 +1,5 @@
 // Shim: CUDA arrays, mipmapped arrays, texture and surface objects, and the copies with an
-// array side (cuMemcpy2D/3D and their async forms), forwarded
+// array side (cuMemcpy2D/3D and their async forms, cuMemcpyHtoA/AtoH/AtoD/DtoA/AtoA), forwarded
 // to the server's hooks (calls.toml 430-439, server/src/worker_texture.cc), which keep the
 // handles in the session's tables and charge arrays to the tenant's quota.
 //
@@ -10,6 +10,7 @@
 // an array side is a 2D copy per slice.
 //
 // Thread safety: the local tables are guarded by one mutex; forwarded calls are the session's.
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -175,7 +176,93 @@ CUresult copy3d(const CUDA_MEMCPY3D* p, CUstream stream, bool async) {
   return CUDA_SUCCESS;
 }
 
+// cuMemcpyHtoA / AtoH / AtoD / DtoA / AtoA: a linear byte range of an array (in its row-major
+// layout: rows of width x element bytes, then slices) as one copy per row segment.
+uint32_t element_bytes(const CUDA_ARRAY3D_DESCRIPTOR& d) {
+  switch (d.Format) {
+    case CU_AD_FORMAT_UNSIGNED_INT8: case CU_AD_FORMAT_SIGNED_INT8: return d.NumChannels;
+    case CU_AD_FORMAT_UNSIGNED_INT16: case CU_AD_FORMAT_SIGNED_INT16: case CU_AD_FORMAT_HALF: return 2 * d.NumChannels;
+    case CU_AD_FORMAT_UNSIGNED_INT32: case CU_AD_FORMAT_SIGNED_INT32: case CU_AD_FORMAT_FLOAT: return 4 * d.NumChannels;
+    default: return 0;
+  }
+}
+
+// `other` is the non-array side: host or device memory, or a second array with its own offset.
+CUresult linear_copy(CUarray dst_arr, size_t dst_off, CUarray src_arr, size_t src_off, Side other, size_t n,
+                     CUstream stream, bool async) {
+  auto row_of = [](CUarray a, uint64_t* row, uint64_t* rows) -> CUresult {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = g_arrays.find(reinterpret_cast<uint64_t>(a));
+    if (it == g_arrays.end()) return CUDA_ERROR_INVALID_HANDLE;
+    *row = it->second.Width * element_bytes(it->second);
+    *rows = (it->second.Height ? it->second.Height : 1) * (it->second.Depth ? it->second.Depth : 1);
+    return *row == 0 ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+  };
+  uint64_t drow = 0, drows = 0, srow = 0, srows = 0;
+  if (dst_arr != nullptr)
+    if (CUresult st = row_of(dst_arr, &drow, &drows); st != CUDA_SUCCESS) return st;
+  if (src_arr != nullptr)
+    if (CUresult st = row_of(src_arr, &srow, &srows); st != CUDA_SUCCESS) return st;
+  if ((dst_arr && (dst_off > drow * drows || n > drow * drows - dst_off)) ||
+      (src_arr && (src_off > srow * srows || n > srow * srows - src_off)))
+    return CUDA_ERROR_INVALID_VALUE;
+  for (size_t done = 0; done < n;) {
+    size_t len = n - done;
+    Side d = other, s = other;
+    if (dst_arr) {
+      const uint64_t o = dst_off + done;
+      len = std::min<uint64_t>(len, drow - o % drow);
+      d = Side{CU_MEMORYTYPE_ARRAY, reinterpret_cast<uint64_t>(dst_arr), o % drow, o / drow, 0, drow, 0};
+    }
+    if (src_arr) {
+      const uint64_t o = src_off + done;
+      len = std::min<uint64_t>(len, srow - o % srow);
+      s = Side{CU_MEMORYTYPE_ARRAY, reinterpret_cast<uint64_t>(src_arr), o % srow, o / srow, 0, srow, 0};
+    }
+    if (!dst_arr) {
+      d.x += done;
+      d.pitch = len;
+    }
+    if (!src_arr) {
+      s.x += done;
+      s.pitch = len;
+    }
+    if (CUresult st = array_copy(s, d, len, 1, 1, stream, async); st != CUDA_SUCCESS) return st;
+    done += len;
+  }
+  return CUDA_SUCCESS;
+}
+
+Side host_side(const void* p, bool is_src) {
+  Side s{CU_MEMORYTYPE_HOST, 0, 0, 0, 0, 0, 0};
+  if (is_src) s.host_src = p;
+  else s.host_dst = const_cast<void*>(p);
+  return s;
+}
+
 }  // namespace
+
+extern "C" CUresult gpool_impl_cuMemcpyHtoA_v2(CUarray dst, size_t off, const void* src, size_t n) {
+  return linear_copy(dst, off, nullptr, 0, host_side(src, true), n, nullptr, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpyHtoAAsync_v2(CUarray dst, size_t off, const void* src, size_t n, CUstream s) {
+  return linear_copy(dst, off, nullptr, 0, host_side(src, true), n, s, true);
+}
+extern "C" CUresult gpool_impl_cuMemcpyAtoH_v2(void* dst, CUarray src, size_t off, size_t n) {
+  return linear_copy(nullptr, 0, src, off, host_side(dst, false), n, nullptr, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpyAtoHAsync_v2(void* dst, CUarray src, size_t off, size_t n, CUstream s) {
+  return linear_copy(nullptr, 0, src, off, host_side(dst, false), n, s, true);
+}
+extern "C" CUresult gpool_impl_cuMemcpyAtoD_v2(CUdeviceptr dst, CUarray src, size_t off, size_t n) {
+  return linear_copy(nullptr, 0, src, off, Side{CU_MEMORYTYPE_DEVICE, dst, 0, 0, 0, 0, 0}, n, nullptr, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpyDtoA_v2(CUarray dst, size_t off, CUdeviceptr src, size_t n) {
+  return linear_copy(dst, off, nullptr, 0, Side{CU_MEMORYTYPE_DEVICE, src, 0, 0, 0, 0, 0}, n, nullptr, false);
+}
+extern "C" CUresult gpool_impl_cuMemcpyAtoA_v2(CUarray dst, size_t doff, CUarray src, size_t soff, size_t n) {
+  return linear_copy(dst, doff, src, soff, Side{}, n, nullptr, false);
+}
 
 // Called by memcpy_2d.cc for a 2D copy with an array side.
 CUresult gpool_shim_array_copy2d(const CUDA_MEMCPY2D* c, CUstream stream, bool async) {

@@ -39,7 +39,7 @@ namespace diff {
   X(cuMemAddressFree) X(cuMemMap) X(cuMemUnmap) X(cuMemSetAccess) X(cuMemAllocManaged)                \
   X(cuArray3DCreate) X(cuArray3DGetDescriptor) X(cuArrayGetDescriptor) X(cuArrayDestroy)        \
   X(cuTexObjectCreate) X(cuTexObjectDestroy) X(cuTexObjectGetResourceDesc) X(cuSurfObjectCreate) \
-  X(cuSurfObjectDestroy)
+  X(cuSurfObjectDestroy) X(cuArrayCreate) X(cuMemcpyHtoA) X(cuMemcpyAtoH) X(cuMemcpyAtoA) X(cuMemcpyAtoD)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

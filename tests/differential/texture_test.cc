@@ -115,6 +115,35 @@ TEST_F(TextureTest, ArrayTextureAndSurface) {
   EXPECT_CU(CUDA_SUCCESS, api().cuArrayDestroy(a));
 }
 
+TEST_F(TextureTest, LinearCopiesOfA1DArray) {
+  CUDA_ARRAY_DESCRIPTOR d;
+  std::memset(&d, 0, sizeof d);
+  d.Width = 64;
+  d.Format = CU_AD_FORMAT_UNSIGNED_INT32;
+  d.NumChannels = 1;
+  CUarray a = nullptr, b = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuArrayCreate(&a, &d));
+  ASSERT_CU(CUDA_SUCCESS, api().cuArrayCreate(&b, &d));
+  std::vector<unsigned> v(64), back(64, 0);
+  for (unsigned i = 0; i < 64; ++i) v[i] = i * 3 + 1;
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyHtoA(a, 0, v.data(), 256));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyAtoA(b, 16, a, 32, 40));  // elements 8..17 to 4..13
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyAtoH(back.data(), b, 16, 40));
+  EXPECT_SAME_VALUE(v[8], back[0]);
+  EXPECT_SAME_VALUE(v[17], back[9]);
+  CUdeviceptr dp = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&dp, 256));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyAtoD(dp, a, 100, 12));
+  unsigned three[3] = {};
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(three, dp, 12));
+  EXPECT_SAME_VALUE(v[25], three[0]);
+  EXPECT_SAME_VALUE(v[27], three[2]);
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpyHtoA(a, 200, v.data(), 64)) << "past the array's end";
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(dp));
+  EXPECT_CU(CUDA_SUCCESS, api().cuArrayDestroy(a));
+  EXPECT_CU(CUDA_SUCCESS, api().cuArrayDestroy(b));
+}
+
 TEST_F(TextureTest, BadDescriptorsAreRefused) {
   CUDA_ARRAY3D_DESCRIPTOR d;
   std::memset(&d, 0, sizeof d);
