@@ -11,6 +11,7 @@
 // each checked likewise. Everything left at the end of the session goes with its context.
 #include "worker.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace gpool::server {
@@ -90,7 +91,16 @@ CUresult Worker::op_mipmapped_create(Ctx& c) {
   CUDA_ARRAY3D_DESCRIPTOR d;
   uint64_t bytes = 0;
   if (!descriptor(a, &d, &bytes) || levels == 0 || levels > 32) return CUDA_ERROR_INVALID_VALUE;
-  bytes = bytes / 3 * 4 + 1;  // every level below the first adds at most a third (2D) of level 0
+  // Every level's dense size: extents halve per level (not the layers of a layered or cubemap
+  // array), never below 1.
+  const bool layered = d.Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP);
+  const uint64_t eb = bytes / (d.Width * (d.Height ? d.Height : 1) * (d.Depth ? d.Depth : 1));
+  bytes = 0;
+  for (uint64_t l = 0; l < levels; ++l) {
+    const uint64_t w = std::max<uint64_t>(d.Width >> l, 1), h = d.Height ? std::max<uint64_t>(d.Height >> l, 1) : 1;
+    const uint64_t z = !d.Depth ? 1 : layered ? d.Depth : std::max<uint64_t>(d.Depth >> l, 1);
+    bytes += w * h * z * eb;
+  }
   const int device = current_device();
   if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
   CUmipmappedArray m = nullptr;
