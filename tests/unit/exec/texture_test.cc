@@ -216,7 +216,7 @@ TEST(TexLowering, UnsupportedFormsAreRefusedByName) {
     const std::string ptx = head + c.decls + ".visible .entry k()\n{\n.reg .f32 %f<8>;\n.reg .b32 %r<3>;\n"
                             ".reg .b64 %rd<2>;\n" + c.body + "\nret;\n}\n";
     std::string err;
-    EXPECT_EQ(build_ptx(ptx, &err), nullptr) << c.body;
+    EXPECT_EQ(test::build_ptx(ptx, &err), nullptr) << c.body;
     EXPECT_EQ(err.find("parse:"), std::string::npos) << err;
     EXPECT_NE(err.find("unsupported instruction '" + c.name + "'"), std::string::npos) << err;
   }
