@@ -173,9 +173,11 @@ CUresult Worker::op_memcpy_array(Ctx& c) {
     // The whole strided extent must lie inside one allocation of this session.
     const uint64_t rows = p.Height ? p.Height : 1, slices = p.Depth ? p.Depth : 1;
     const uint64_t h = *height ? *height : rows;
-    const uint64_t extent = ((*z + slices - 1) * h + *y + rows - 1) * *pitch + *x + p.WidthInBytes;
+    // In 128 bits: client-chosen offsets and pitches must not wrap the extent into a small one.
+    using u128 = unsigned __int128;
+    const u128 extent = ((u128{*z} + slices - 1) * h + *y + rows - 1) * *pitch + *x + p.WidthInBytes;
     if (*pitch < p.WidthInBytes && rows > 1) return CUDA_ERROR_INVALID_VALUE;
-    if (!range_ok(*dev, extent)) return CUDA_ERROR_INVALID_VALUE;
+    if (extent > (u128{1} << 48) || !range_ok(*dev, static_cast<uint64_t>(extent))) return CUDA_ERROR_INVALID_VALUE;
     return CUDA_SUCCESS;
   };
   if (CUresult st = side(0, &p.srcMemoryType, &p.srcDevice, &p.srcArray, &p.srcXInBytes, &p.srcY, &p.srcZ,
@@ -230,6 +232,7 @@ CUresult Worker::op_tex_object_create(Ctx& c) {
       const uint64_t eb = format_bytes(c.arg(2)) * c.arg(3);
       if (eb == 0 || c.arg(5) == 0 || c.arg(4) > (1u << 20) || c.arg(5) > (1u << 20) || c.arg(6) > (1ull << 32))
         return CUDA_ERROR_INVALID_VALUE;
+      // Bounded above (width, height <= 2^20, pitch <= 2^32), so this cannot wrap.
       if (!range_ok(c.arg(1), c.arg(6) * (c.arg(5) - 1) + c.arg(4) * eb)) return CUDA_ERROR_INVALID_VALUE;
       break;
     }
