@@ -105,6 +105,7 @@ int forged() {
   DRV(cuTexObjectCreate);
   DRV(cuTexObjectDestroy);
   DRV(cuSurfObjectCreate);
+  DRV(cuMemcpy3D_v2);
 
   const size_t n = 4096;
   CUdeviceptr d = 0;
@@ -174,6 +175,28 @@ int forged() {
     ad.NumChannels = 4;
     CUarray a = nullptr;
     must(p_cuArray3DCreate_v2(&a, &ad), "a valid cuArray3DCreate");
+    // Array copies: a device side outside the session, a huge pitch that would wrap the
+    // extent, and a forged array are refused; a copy inside both is accepted.
+    CUDA_MEMCPY3D c{};
+    c.srcMemoryType = CU_MEMORYTYPE_ARRAY;
+    c.srcArray = a;
+    c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    c.dstDevice = outside;
+    c.dstPitch = 256;
+    c.WidthInBytes = 256;
+    c.Height = 4;
+    c.Depth = 1;
+    must_fail(p_cuMemcpy3D_v2(&c), "cuMemcpy3D from an array to memory outside the session");
+    CUdeviceptr d2 = 0;
+    must(p_cuMemAlloc_v2(&d2, 1024), "cuMemAlloc of a copy target");
+    c.dstDevice = d2;
+    c.dstPitch = 0x5555555555555556ull;  // 3 x pitch = 2^64 + 2: wraps to 2 in 64 bits
+    must_fail(p_cuMemcpy3D_v2(&c), "cuMemcpy3D with a pitch that wraps the extent");
+    c.dstPitch = 256;
+    must(p_cuMemcpy3D_v2(&c), "a valid cuMemcpy3D from an array into the session's memory");
+    c.srcArray = fake_array;
+    must_fail(p_cuMemcpy3D_v2(&c), "cuMemcpy3D from a forged array");
+    must(p_cuMemFree_v2(d2), "cuMemFree of the copy target");
     must(p_cuArrayDestroy(a), "cuArrayDestroy");
     must_fail(p_cuArrayDestroy(a), "a second cuArrayDestroy of the same array");
   }
