@@ -288,9 +288,10 @@ TexResult tex_gather(const TexDesc& d, const TexCoords& c, int comp) {
   const float v = texel_space(d, 1, c.y, lv.height) - 0.5f;
   const int32_t i0 = ifloor(u), j0 = ifloor(v);
   const int32_t xs[4] = {i0, i0 + 1, i0 + 1, i0}, ys[4] = {j0 + 1, j0 + 1, j0, j0};
+  const int32_t layer = d.layered ? std::clamp<int32_t>(c.layer, 0, static_cast<int32_t>(d.layers) - 1) : 0;
   Value out;
   for (int k = 0; k < 4; ++k) {
-    const Value t = texel(d, lv, xs[k], ys[k], 0, 0);
+    const Value t = texel(d, lv, xs[k], ys[k], 0, layer);
     out.f[k] = t.f[comp & 3];
     out.i[k] = t.i[comp & 3];
   }

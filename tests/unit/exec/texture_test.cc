@@ -197,6 +197,15 @@ TEST(TexArithmetic, GatherOrder) {
   EXPECT_EQ(f(r, 1), 3.0f);
   EXPECT_EQ(f(r, 2), 1.0f);
   EXPECT_EQ(f(r, 3), 0.0f);
+
+  std::vector<float> layers = {0, 1, 2, 3, 10, 11, 12, 13};  // two 2 x 2 layers
+  d.level[0] = TexLevel{reinterpret_cast<uint64_t>(layers.data()), 2, 2, 1, 8, 16, 32};
+  d.layered = true;
+  d.layers = 2;
+  c.layer = 1;
+  r = tex_gather(d, c, 0);
+  EXPECT_EQ(f(r, 0), 12.0f);  // (0, 1) of layer 1
+  EXPECT_EQ(f(r, 3), 10.0f);  // (0, 0) of layer 1
 }
 
 // What the executor cannot run is refused at load by name, never as a parse error: the
