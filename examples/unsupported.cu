@@ -1,12 +1,12 @@
 // unsupported: a program that needs something the emulator does not implement, to show how that
-// is reported: texture objects (cudaCreateTextureObject -> cuTexObjectCreate) and the PTX texture
-// fetch instruction (tex.1d) behind tex1Dfetch. On a GPU this program computes out[i] = 2 * in[i]
-// and prints FAIL ("expected an unsupported-feature error"). On the emulator some CUDA call must
-// fail with an error (never a crash and never silently wrong results): the texture object
-// creation, the module load (which may happen at the first runtime call, since the module's PTX
-// contains the unsupported instruction) or the launch. The program then prints PASS, and
-// tests/integration checks that stderr names the texture feature that is missing, so an
-// unrelated failure does not count.
+// is reported: a formatted surface store (PTX sust.p, written here as inline assembly; the
+// surf*write functions of the CUDA headers use the unformatted sust.b, which the emulator runs).
+// On a GPU this program stores 2 * in[i] through the surface and prints FAIL ("expected an
+// unsupported-feature error"). On the emulator some CUDA call must fail with an error (never a
+// crash and never silently wrong results): the module load (which may happen at the first
+// runtime call, since the module's PTX contains the unsupported instruction) or the launch. The
+// program then prints PASS, and tests/integration checks that stderr names the instruction that
+// is missing, so an unrelated failure does not count.
 //
 // Build: nvcc -o unsupported unsupported.cu
 // Run:   LD_LIBRARY_PATH=build/emulator ./unsupported
@@ -25,38 +25,39 @@
     }                                                                                         \
   } while (0)
 
-__global__ void double_via_texture(cudaTextureObject_t tex, float* out, int n) {
+__global__ void double_via_surface(cudaSurfaceObject_t surf, const float* in, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = 2.0f * tex1Dfetch<float>(tex, i);
+  if (i < n) {
+    const float v = 2.0f * in[i];
+    asm volatile("sust.p.1d.b32.trap [%0, {%1}], {%2};" ::"l"(surf), "r"(i * 4), "f"(v) : "memory");
+  }
 }
 
 int main() {
   const int n = 1024;
   std::vector<float> in(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i);
-  float *d_in = nullptr, *d_out = nullptr;
+  float* d_in = nullptr;
   EXPECT_SOME_ERROR(cudaMalloc(&d_in, n * sizeof(float)));
-  EXPECT_SOME_ERROR(cudaMalloc(&d_out, n * sizeof(float)));
   EXPECT_SOME_ERROR(cudaMemcpy(d_in, in.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-
+  const cudaChannelFormatDesc fd = cudaCreateChannelDesc<float>();
+  cudaArray_t arr = nullptr;
+  EXPECT_SOME_ERROR(cudaMallocArray(&arr, &fd, n, 0, cudaArraySurfaceLoadStore));
   cudaResourceDesc res{};
-  res.resType = cudaResourceTypeLinear;
-  res.res.linear.devPtr = d_in;
-  res.res.linear.desc = cudaCreateChannelDesc<float>();
-  res.res.linear.sizeInBytes = n * sizeof(float);
-  cudaTextureDesc desc{};
-  desc.readMode = cudaReadModeElementType;
-  cudaTextureObject_t tex = 0;
-  EXPECT_SOME_ERROR(cudaCreateTextureObject(&tex, &res, &desc, nullptr));
+  res.resType = cudaResourceTypeArray;
+  res.res.array.array = arr;
+  cudaSurfaceObject_t surf = 0;
+  EXPECT_SOME_ERROR(cudaCreateSurfaceObject(&surf, &res));
 
-  double_via_texture<<<(n + 255) / 256, 256>>>(tex, d_out, n);
+  double_via_surface<<<(n + 255) / 256, 256>>>(surf, d_in, n);
   EXPECT_SOME_ERROR(cudaGetLastError());
   EXPECT_SOME_ERROR(cudaDeviceSynchronize());
   std::vector<float> out(n);
-  EXPECT_SOME_ERROR(cudaMemcpy(out.data(), d_out, n * sizeof(float), cudaMemcpyDeviceToHost));
+  EXPECT_SOME_ERROR(cudaMemcpy2DFromArray(out.data(), n * sizeof(float), arr, 0, 0, n * sizeof(float), 1,
+                                          cudaMemcpyDeviceToHost));
   for (int i = 0; i < n; ++i)
     if (out[i] != 2.0f * in[i])
-      example_fail("texture fetches ran but gave out[%d] = %g instead of %g (wrong results instead of an error)",
+      example_fail("formatted surface stores ran but gave out[%d] = %g instead of %g (wrong results instead of an error)",
                    i, out[i], 2.0f * in[i]);
-  example_fail("expected an unsupported-feature error, but texture objects and tex1Dfetch worked");
+  example_fail("expected an unsupported-feature error, but the formatted surface store (sust.p) worked");
 }

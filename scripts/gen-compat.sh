@@ -289,6 +289,12 @@ NOTES = {
     "xor": "`pred/b16/b32/b64`",
     "wmma": "`load.a/b/c`, `mma`, `store.d`: m16n16k16/m32n8k16/m8n32k16 with f16 (f16 or f32 accumulators), bf16, s8/u8 (s32, `.satfinite`); m16n16k8 tf32; m8n8k4 f64 (`.rn/.rz/.rm/.rp`); row/col layouts, `.global/.shared`/generic, strides. Whole warp only. No sub-byte or `b1` forms",
     "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No fp8, sub-byte or `b1` forms",
+    "suld": "`.b` on surface objects: `1d/2d/3d/a1d/a2d`, `b8/b16/b32/b64`, `.v2/.v4`, `.trap/.clamp/.zero`; x in bytes",
+    "suq": "`width/height/depth/array_size` of a surface object",
+    "sust": "`.b` as `suld` (not the formatted `.p`)",
+    "tex": "texture objects: `1d/2d/3d/a1d/a2d/cube/acube`, `.v4` `f32/s32/u32` results, `f32/s32` coordinates, plain, `.level`, `.grad`; every address, filter and read mode, sRGB, mipmaps (emulator.md)",
+    "tld4": "`r/g/b/a`, `2d/a2d`, texture objects",
+    "txq": "`width/height/depth/array_size/num_mipmap_levels/normalized_coords` of a texture object",
     "ldmatrix": "`.sync.aligned.m8n8.x1/.x2/.x4{.trans}.b16`, shared or generic addresses",
     "stmatrix": "`.sync.aligned.m8n8.x1/.x2/.x4{.trans}.b16`, shared or generic addresses",
     "cp": "`cp.async.ca` (4/8/16 bytes) and `.cg` (16) `.shared.global` with src-size (zero fill) or ignore-src, cache hints accepted; copies complete at once, so `cp.async.commit_group`, `wait_group`, `wait_all` are no-ops; `cp.async.mbarrier.arrive{.noinc}`; non-tensor `cp.async.bulk` (`.mbarrier::complete_tx::bytes` into shared memory, `.bulk_group` to global, `commit_group`, `wait_group{.read}`, `prefetch.L2`), copying at once. No `cp.async.bulk.tensor`, multicast or `cp.reduce.async.bulk`",
@@ -348,8 +354,16 @@ add("")
 add("## Runtime features that are not supported")
 add("")
 for item in [
-    "CUDA arrays, mipmapped arrays, textures and surfaces (texture/surface objects and references, "
-    "and array sides of `cuMemcpy2D/3D`); PTX `tex`, `tld4`, `suld`, `sust`, `txq`, `suq`.",
+    "CUDA arrays, mipmapped arrays, texture and surface objects and the array sides of "
+    "`cuMemcpy2D/3D` are implemented (emulator.md; through the pool as calls 430-439). Not "
+    "supported: texture and surface references (`cuTexRef*`, `cuSurfRef*`: the CUDA 12+ runtime "
+    "no longer uses them and the texture-object path covers the same fetches); "
+    "`cuArrayGetPlane` (multi-planar NV12-type formats are not emulated); "
+    "`cuArrayGetMemoryRequirements`, `cuMipmappedArrayGetMemoryRequirements` and the sparse "
+    "properties (sparse and deferred-mapping arrays are not emulated); resource views other than "
+    "the whole resource in its own format; depth, colour-attachment and video arrays; "
+    "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
+    "(below).",
     "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
     "answers \"not capturing\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
@@ -404,7 +418,9 @@ add("")
 add("These fail the load (or launch) with a message naming them:")
 add("")
 for item in [
-    "textures and surfaces: `tex`, `tld4`, `txq`, `suld`, `sust`, `sured`, `suq`;",
+    "texture forms beyond texture objects: texture references (`.texref` names, "
+    "`[tex, sampler, {...}]`), depth compare and offset operands, `tex.base`; formatted "
+    "surface stores `sust.p`, surface reductions `sured`;",
     "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, fp8/sub-byte/`b1` `mma` and "
     "`wmma` forms;",
     "tensor-map bulk copies (TMA): `cp.async.bulk.tensor*`, multicast bulk copies, "

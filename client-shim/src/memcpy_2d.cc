@@ -12,6 +12,8 @@ using namespace gpool::shim;
 extern "C" CUresult gpool_impl_cuMemcpyHtoDAsync_v2(CUdeviceptr, const void*, size_t, CUstream);
 extern "C" CUresult gpool_impl_cuMemcpyDtoHAsync_v2(void*, CUdeviceptr, size_t, CUstream);
 extern "C" CUresult gpool_impl_cuMemcpyDtoDAsync_v2(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+// texture.cc: a 2D copy with a CUDA array side.
+CUresult gpool_shim_array_copy2d(const CUDA_MEMCPY2D* c, CUstream stream, bool async);
 
 namespace {
 
@@ -35,7 +37,9 @@ CUresult copy2d(const CUDA_MEMCPY2D* c, CUstream stream) {
   const Side s = side(c->srcMemoryType, c->srcDevice, c->srcHost);
   const Side d = side(c->dstMemoryType, c->dstDevice, c->dstHost);
   if (s == Side::kUnsupported || d == Side::kUnsupported) {
-    return gpool::abi::unimplemented("cuMemcpy2D with CUDA arrays");
+    if (c->srcMemoryType == CU_MEMORYTYPE_ARRAY || c->dstMemoryType == CU_MEMORYTYPE_ARRAY)
+      return gpool_shim_array_copy2d(c, stream, stream != nullptr);
+    return CUDA_ERROR_INVALID_VALUE;
   }
   const size_t w = c->WidthInBytes, h = c->Height;
   // Rows that would overlap: the driver refuses a pitch below the width (as the emulator does).

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -243,6 +244,17 @@ class Worker {
   CUresult op_event_elapsed(Ctx& c);
   CUresult op_ctx_synchronize(Ctx& c);  // and settle the stream-ordered frees of its device
   CUresult stream_of(const Ctx& c, size_t i, CUstream& out) const;
+  // worker_texture.cc: arrays, mipmapped arrays, texture and surface objects (calls 430-439)
+  CUresult op_array_create(Ctx& c);
+  CUresult op_array_destroy(Ctx& c);
+  CUresult op_mipmapped_create(Ctx& c);
+  CUresult op_mipmapped_get_level(Ctx& c);
+  CUresult op_mipmapped_destroy(Ctx& c);
+  CUresult op_memcpy_array(Ctx& c);
+  CUresult op_tex_object_create(Ctx& c);
+  CUresult op_tex_object_destroy(Ctx& c);
+  CUresult op_surf_object_create(Ctx& c);
+  CUresult op_surf_object_destroy(Ctx& c);
   CUresult event_of(const Ctx& c, size_t i, CUevent& out) const;
 
   std::unique_ptr<transport::Connection> conn_;
@@ -283,6 +295,23 @@ class Worker {
   std::map<CUdeviceptr, VmmMapping> vmm_maps_;     // mappings: base -> what is mapped there
   std::unordered_map<uint64_t, MemPool> pools_;    // client pool id -> pool (worker_mempool.cc)
   uint64_t bytes_held_ = 0;
+  // Arrays, mipmapped arrays, texture and surface objects of this session (worker_texture.cc),
+  // keyed by the driver's handle value the client holds.
+  struct ArrayEntry {
+    CUarray arr = nullptr;
+    uint64_t bytes = 0;   // charged to the quota (0 for a mipmapped array's level)
+    int device = 0;
+    uint64_t mipmap = 0;  // the mipmapped array this is a level of (0: none)
+  };
+  struct MipmapEntry {
+    CUmipmappedArray m = nullptr;
+    uint64_t bytes = 0;
+    int device = 0;
+    unsigned levels = 0;
+  };
+  std::unordered_map<uint64_t, ArrayEntry> arrays_;
+  std::unordered_map<uint64_t, MipmapEntry> mipmaps_;
+  std::set<uint64_t> tex_objects_, surf_objects_;
 
   // Sticky async error and progress.
   int32_t sticky_status_ = 0;

@@ -2,7 +2,8 @@
 // cannot express. It loads libcuda.so.1 with dlopen (run it with the shim first on
 // LD_LIBRARY_PATH) and calls the driver directly.
 //
-//   probe forged     forged stream/event/module/function handles and device pointers outside
+//   probe forged     forged stream/event/module/function/array handles, texture objects over
+//                    memory outside the session, and device pointers outside
 //                    the session's allocations, passed to copies, memsets and frees: each must
 //                    get a CUDA error (at the call, or at the next synchronize for calls that
 //                    are async on the wire), and the context must still work afterwards.
@@ -105,6 +106,12 @@ int forged() {
   DRV(cuModuleUnload);
   DRV(cuLaunchKernel);
   DRV(cuMemcpyHtoDAsync_v2);
+  DRV(cuArray3DCreate_v2);
+  DRV(cuArrayDestroy);
+  DRV(cuTexObjectCreate);
+  DRV(cuTexObjectDestroy);
+  DRV(cuSurfObjectCreate);
+  DRV(cuMemcpy3D_v2);
 
   const size_t n = 4096;
   CUdeviceptr d = 0;
@@ -129,8 +136,78 @@ int forged() {
   must_fail(p_cuLaunchKernel(fake_function, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr),
             "cuLaunchKernel of a forged function");
 
-  // Device ranges outside the session's allocations.
+  // Arrays and texture/surface objects: a forged array handle, and texture memory outside the
+  // session's allocations, are refused by the server before its driver sees them.
   const CUdeviceptr outside = d + (CUdeviceptr{1} << 36);
+  {
+    const auto fake_array = reinterpret_cast<CUarray>(uintptr_t{0x4152000000000055});
+    must_fail(p_cuArrayDestroy(fake_array), "cuArrayDestroy of a forged array");
+    CUDA_RESOURCE_DESC rd{};
+    rd.resType = CU_RESOURCE_TYPE_ARRAY;
+    rd.res.array.hArray = fake_array;
+    CUDA_TEXTURE_DESC td{};
+    td.addressMode[0] = td.addressMode[1] = td.addressMode[2] = CU_TR_ADDRESS_MODE_CLAMP;
+    CUtexObject t = 0;
+    CUsurfObject sf = 0;
+    must_fail(p_cuTexObjectCreate(&t, &rd, &td, nullptr), "cuTexObjectCreate over a forged array");
+    must_fail(p_cuSurfObjectCreate(&sf, &rd), "cuSurfObjectCreate over a forged array");
+    rd = CUDA_RESOURCE_DESC{};
+    rd.resType = CU_RESOURCE_TYPE_LINEAR;
+    rd.res.linear.devPtr = outside;
+    rd.res.linear.format = CU_AD_FORMAT_FLOAT;
+    rd.res.linear.numChannels = 1;
+    rd.res.linear.sizeInBytes = 256;
+    must_fail(p_cuTexObjectCreate(&t, &rd, &td, nullptr), "cuTexObjectCreate over memory outside the session");
+    rd.res.linear.devPtr = d;
+    rd.res.linear.sizeInBytes = 2 * n;
+    must_fail(p_cuTexObjectCreate(&t, &rd, &td, nullptr), "cuTexObjectCreate running past the allocation");
+    rd = CUDA_RESOURCE_DESC{};
+    rd.resType = CU_RESOURCE_TYPE_PITCH2D;
+    rd.res.pitch2D.devPtr = d;
+    rd.res.pitch2D.format = CU_AD_FORMAT_FLOAT;
+    rd.res.pitch2D.numChannels = 1;
+    rd.res.pitch2D.width = 64;
+    rd.res.pitch2D.height = 64;  // 64 rows of 256 bytes: four times the allocation
+    rd.res.pitch2D.pitchInBytes = 256;
+    must_fail(p_cuTexObjectCreate(&t, &rd, &td, nullptr), "cuTexObjectCreate of a pitch-2D texture past the allocation");
+    rd.res.pitch2D.height = 16;  // exactly the allocation: accepted
+    must(p_cuTexObjectCreate(&t, &rd, &td, nullptr), "a valid cuTexObjectCreate over the session's memory");
+    must(p_cuTexObjectDestroy(t), "cuTexObjectDestroy");
+    must_fail(p_cuTexObjectDestroy(t), "a second cuTexObjectDestroy of the same object");
+    CUDA_ARRAY3D_DESCRIPTOR ad{};
+    ad.Width = 16;
+    ad.Height = 16;
+    ad.Format = CU_AD_FORMAT_FLOAT;
+    ad.NumChannels = 4;
+    CUarray a = nullptr;
+    must(p_cuArray3DCreate_v2(&a, &ad), "a valid cuArray3DCreate");
+    // Array copies: a device side outside the session, a huge pitch that would wrap the
+    // extent, and a forged array are refused; a copy inside both is accepted.
+    CUDA_MEMCPY3D c{};
+    c.srcMemoryType = CU_MEMORYTYPE_ARRAY;
+    c.srcArray = a;
+    c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    c.dstDevice = outside;
+    c.dstPitch = 256;
+    c.WidthInBytes = 256;
+    c.Height = 4;
+    c.Depth = 1;
+    must_fail(p_cuMemcpy3D_v2(&c), "cuMemcpy3D from an array to memory outside the session");
+    CUdeviceptr d2 = 0;
+    must(p_cuMemAlloc_v2(&d2, 1024), "cuMemAlloc of a copy target");
+    c.dstDevice = d2;
+    c.dstPitch = 0x5555555555555556ull;  // 3 x pitch = 2^64 + 2: wraps to 2 in 64 bits
+    must_fail(p_cuMemcpy3D_v2(&c), "cuMemcpy3D with a pitch that wraps the extent");
+    c.dstPitch = 256;
+    must(p_cuMemcpy3D_v2(&c), "a valid cuMemcpy3D from an array into the session's memory");
+    c.srcArray = fake_array;
+    must_fail(p_cuMemcpy3D_v2(&c), "cuMemcpy3D from a forged array");
+    must(p_cuMemFree_v2(d2), "cuMemFree of the copy target");
+    must(p_cuArrayDestroy(a), "cuArrayDestroy");
+    must_fail(p_cuArrayDestroy(a), "a second cuArrayDestroy of the same array");
+  }
+
+  // Device ranges outside the session's allocations.
   must_fail(p_cuMemcpyDtoH_v2(back.data(), d + n - 8, 16), "cuMemcpyDtoH running past the allocation");
   must_fail(p_cuMemcpyDtoH_v2(back.data(), outside, 16), "cuMemcpyDtoH from outside the session");
   must_fail(p_cuMemcpyHtoD_v2(outside, host.data(), 16), "cuMemcpyHtoD to outside the session");

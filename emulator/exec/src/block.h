@@ -40,6 +40,7 @@ struct LaunchState {
   uint64_t gridid = 0;
   uint64_t grid_workspace = 0;  // %envreg1:%envreg2 (cooperative launches)
   DeviceHeap* heap = nullptr;   // malloc/free (set when the kernel uses them)
+  const TextureTable* textures = nullptr;  // tex/suld/sust handle lookups (may be nullptr)
 
   std::atomic<bool> stop{false};
   std::mutex mu;

@@ -216,6 +216,8 @@ void register_warp_ops(OpTable& t);
 void register_tensor_ops(OpTable& t);
 void register_ldmatrix_ops(OpTable& t);  // called by register_tensor_ops
 void register_async_ops(OpTable& t);
+// Texture and surface instructions (tex_ops.cc): tex, tld4, txq, suld, sust, suq.
+void register_tex_ops(OpTable& t);
 
 // Comparisons on floating-point types. The core owns the `setp`, `set`,
 // `selp` and `slct` lowerers (integer, bit and predicate forms, and selp/slct

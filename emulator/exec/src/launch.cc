@@ -102,6 +102,7 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   L.gridid = g_grid_counter.fetch_add(1, std::memory_order_relaxed);
   L.grid_workspace = params.grid_workspace;
   L.heap = env.heap;
+  L.textures = env.textures;
 
   uint64_t workers = env.threads ? env.threads : default_threads();
   if (params.cooperative) {

@@ -775,6 +775,7 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
   register_float_ops(table);
   register_cvt_ops(table);
   register_warp_ops(table);
+  register_tex_ops(table);
   register_tensor_ops(table);
   register_async_ops(table);
   const bool real_calls = needs_real_calls(module);

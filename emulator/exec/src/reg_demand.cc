@@ -95,6 +95,7 @@ void add_operand(const RegTable& t, const ptx::Operand& o, std::vector<uint32_t>
       }
       break;
     case ptx::Operand::Kind::Vector:
+    case ptx::Operand::Kind::TexAddress:
       for (const auto& e : o.elems) add_operand(t, e, out);
       break;
     default:

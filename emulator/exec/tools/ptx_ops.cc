@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   collect("warp", exec::register_warp_ops, ops);
   collect("tensor", exec::register_tensor_ops, ops);
   collect("async", exec::register_async_ops, ops);
+  collect("texture", exec::register_tex_ops, ops);
   for (const auto& [op, families] : ops) {
     std::string joined;
     for (const auto& f : families) joined += (joined.empty() ? "" : ",") + f;

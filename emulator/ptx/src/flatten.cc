@@ -84,6 +84,7 @@ void rename_operand(Operand& o, const std::vector<const Table*>& scopes) {
       if (!o.name.empty()) lookup(o.name);
       break;
     case Operand::Kind::Vector:
+    case Operand::Kind::TexAddress:
       for (Operand& e : o.elems) rename_operand(e, scopes);
       break;
     default:
@@ -102,7 +103,7 @@ void classify(Operand& o, const std::set<std::string>& labels, const Declared& r
     }
   }
   if (o.kind == Operand::Kind::Address && o.base_is_symbol && regs.count(o.name) > 0) o.base_is_symbol = false;
-  if (o.kind == Operand::Kind::Vector)
+  if (o.kind == Operand::Kind::Vector || o.kind == Operand::Kind::TexAddress)
     for (Operand& e : o.elems) classify(e, labels, regs);
 }
 

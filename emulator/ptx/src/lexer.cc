@@ -23,6 +23,16 @@ int hex_val(char c) {
   return c - 'A' + 10;
 }
 
+// True when the token before `at` ends exactly at `at` and is an identifier or a
+// dot-modifier: "tex" + ".2d", "tex.level" + ".2d".
+bool start_follows(const std::vector<Token>& out, std::string_view text, size_t at) {
+  const Token& prev = out.back();
+  if (prev.kind != Token::Kind::Ident && prev.kind != Token::Kind::Dot) return false;
+  if (prev.text.empty()) return false;
+  const char* end = prev.text.data() + prev.text.size();
+  return end == text.data() + at;
+}
+
 std::string where(int line, int col) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col) + ": ";
 }
@@ -84,7 +94,11 @@ bool tokenize(std::string_view text, std::vector<Token>* out, std::string* error
       while (i < n && is_ident_char(text[i])) ++i;
       if (c == '%' && i == start + 1) return fail(start, "expected a register name after '%'");
       t.kind = Token::Kind::Ident;
-    } else if (c == '.' && i + 1 < n && (is_ident_start(text[i + 1]) && text[i + 1] != '%')) {
+    } else if (c == '.' && i + 1 < n &&
+               ((is_ident_start(text[i + 1]) && text[i + 1] != '%') ||
+                // A modifier that starts with a digit (tex.2d, suld.b.3d): only directly after an
+                // opcode or another modifier, so a stray ".5" is still an error.
+                (is_digit(text[i + 1]) && !out->empty() && start_follows(*out, text, i)))) {
       ++i;
       while (i < n) {
         if (is_ident_char(text[i])) {

@@ -376,7 +376,10 @@ void Parser::var_attrs(VarDecl* d, bool allow_ptr) {
       next();
       d->type = *ty;
     } else if (s == ".texref" || s == ".samplerref" || s == ".surfref") {
-      fail(t, "unsupported type " + std::string(s) + " (texture references are not supported)");
+      if (d->type != Type::None) fail(t, "two types in one declaration");
+      next();
+      d->type = Type::B64;
+      d->opaque = std::string(s.substr(1));
     } else {
       break;
     }
@@ -409,7 +412,19 @@ void Parser::var_decls(Space space, const VarDecl& linkage, std::vector<VarDecl>
       }
       expect(']', "closing the array size");
     }
-    if (accept('=')) {
+    if (!d.opaque.empty() && accept('=')) {
+      // .samplerref s = { addr_mode_0 = wrap, filter_mode = linear, ... };
+      expect('{', "opening a sampler initializer");
+      if (!peek().is('}')) {
+        do {
+          std::string field = expect_name("a sampler field (addr_mode_0, filter_mode, ...)");
+          expect('=', "after a sampler field name");
+          if (peek().kind != Token::Kind::Ident && peek().kind != Token::Kind::Int) expected("a sampler field value");
+          d.opaque_fields.emplace_back(std::move(field), std::string(next().text));
+        } while (accept(','));
+      }
+      expect('}', "closing the sampler initializer");
+    } else if (accept('=')) {
       if (space == Space::Reg || space == Space::Param || space == Space::Shared || space == Space::Local)
         fail(peek(), "variables in this state space cannot have initializers");
       initializer(&d);
@@ -612,6 +627,22 @@ Operand Parser::address() {
   Operand o;
   o.kind = Operand::Kind::Address;
   expect('[', "opening an address");
+  // [handle, {coords}] / [tex, sampler, {coords}] of the texture and surface instructions.
+  if (peek().kind == Token::Kind::Ident && peek(1).is(',')) {
+    o.kind = Operand::Kind::TexAddress;
+    do {
+      if (peek().is('{')) {
+        o.elems.push_back(operand());
+        break;
+      }
+      if (peek().kind != Token::Kind::Ident || peek().text == "_") expected("a texture, sampler or surface handle");
+      o.elems.push_back(operand());
+    } while (accept(','));
+    if (o.elems.size() < 2 || o.elems.back().kind != Operand::Kind::Vector || o.elems.size() > 3)
+      expected("[handle, {coordinates}] or [texture, sampler, {coordinates}]");
+    expect(']', "closing the texture address");
+    return o;
+  }
   if (peek().kind == Token::Kind::Ident) {
     o.name = std::string(next().text);
     o.base_is_symbol = o.name[0] != '%';

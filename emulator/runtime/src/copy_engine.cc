@@ -15,7 +15,11 @@ namespace gpool::emu::rt {
 
 uint64_t copy_extent(const CopySide& s, const CopyShape& shape) {
   if (shape.width == 0 || shape.height == 0 || shape.depth == 0) return 0;
-  return (shape.depth - 1) * s.slice + (shape.height - 1) * s.pitch + shape.width;
+  // In 128 bits, saturated: a huge pitch or slice must not wrap into a small extent that
+  // passes the allocation check.
+  using u128 = unsigned __int128;
+  const u128 e = u128{shape.depth - 1} * s.slice + u128{shape.height - 1} * s.pitch + shape.width;
+  return e > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(e);
 }
 
 CUresult check_side(CopySide* s, const CopyShape& shape, bool must_be_known) {

@@ -52,6 +52,11 @@ CUresult copy_run(const CopySide& dst, const CopySide& src, const CopyShape& sha
 void fill_run(uint64_t dst, uint64_t pitch, uint64_t width_elems, uint64_t height, unsigned elem,
               uint32_t value);
 
+// Validates a copy and runs it in stream order on `h` (memcpy.cc): device
+// sides must lie inside one allocation. `async` false waits for it.
+CUresult do_copy(CUstream h, CopySide dst, bool dst_device, CopySide src, bool src_device, const CopyShape& shape,
+                 bool async, const char* what);
+
 // Copies n bytes between arbitrary host addresses with the fault check
 // described above; false when either range is not mapped.
 bool checked_host_copy(void* dst, const void* src, size_t n);

@@ -1,6 +1,7 @@
 // Kernel launches: argument packing, limit checks, asynchronous execution in
 // stream order, and the mapping of executor faults to sticky CUDA errors.
 #include "alloc_table.h"
+#include "texobj.h"
 #include "copy_engine.h"
 #include "device_heap.h"
 #include "function.h"
@@ -150,6 +151,7 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
     exec::LaunchEnv env;
     env.memory = &allocs();
     env.heap = heap.get();
+    env.textures = &texture_table();
     exec::LaunchResult res = program->launch(*info, lp, env);
     if (workspace != 0) device_free(workspace);
     if (res.status == exec::LaunchStatus::Ok) return;

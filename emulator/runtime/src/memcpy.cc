@@ -1,8 +1,9 @@
 // Every cuMemcpy* form: 1D, peer, 2D, 3D, synchronous and asynchronous.
-// Array (CUarray) sides are not emulated and return CUDA_ERROR_NOT_SUPPORTED.
+// An array (CUarray) side is the array's dense device storage (array.h).
 #include "copy_engine.h"
 
 #include "alloc_table.h"
+#include "array.h"
 #include "context.h"
 #include "stream.h"
 
@@ -82,7 +83,8 @@ CUresult copy1d(CUstream h, uint64_t dst, bool dst_dev, uint64_t src, bool src_d
 
 // One side of a CUDA_MEMCPY2D/3D: resolves the memory type to an address.
 CUresult side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray array, uint64_t x,
-                 uint64_t y, uint64_t z, uint64_t pitch, uint64_t height, CopySide* out, bool* must_dev) {
+                 uint64_t y, uint64_t z, uint64_t pitch, uint64_t height, CopySide* out, bool* must_dev,
+                 const CopyShape& shape) {
   uint64_t base = 0;
   switch (type) {
     case CU_MEMORYTYPE_HOST:
@@ -97,8 +99,20 @@ CUresult side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray a
       base = dev;
       *must_dev = false;
       break;
-    case CU_MEMORYTYPE_ARRAY:
-      return gpool::abi::unimplemented("cuMemcpy2D/3D with a CUarray side");
+    case CU_MEMORYTYPE_ARRAY: {
+      // Offsets are bytes along x, rows and slices (layers) of the array's dense layout.
+      Array* a = find_array(array);
+      if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      // The copied box must lie inside the array (rows do not wrap into the next row).
+      if (x > a->pitch || shape.width > a->pitch - x || y > a->height || shape.height > a->height - y ||
+          z > a->depth || shape.depth > a->depth - z)
+        return CUDA_ERROR_INVALID_VALUE;
+      out->pitch = a->pitch;
+      out->slice = a->slice;
+      out->addr = a->base + z * a->slice + y * a->pitch + x;
+      *must_dev = true;
+      return CUDA_SUCCESS;
+    }
     default:
       return CUDA_ERROR_INVALID_VALUE;
   }
@@ -120,12 +134,12 @@ CUresult copy2d(const CUDA_MEMCPY2D* p, CUstream h, bool async, const char* what
   CopySide src, dst;
   bool src_dev = false, dst_dev = false;
   if (CUresult r = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY, 0,
-                           p->srcPitch, 0, &src, &src_dev);
+                           p->srcPitch, 0, &src, &src_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
   if (CUresult r = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY, 0,
-                           p->dstPitch, 0, &dst, &dst_dev);
+                           p->dstPitch, 0, &dst, &dst_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
@@ -148,12 +162,12 @@ CUresult copy3d(const P* p, CUstream h, bool async, const char* what) {
   CopySide src, dst;
   bool src_dev = false, dst_dev = false;
   if (CUresult r = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
-                           p->srcZ, p->srcPitch, p->srcHeight, &src, &src_dev);
+                           p->srcZ, p->srcPitch, p->srcHeight, &src, &src_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
   if (CUresult r = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
-                           p->dstZ, p->dstPitch, p->dstHeight, &dst, &dst_dev);
+                           p->dstZ, p->dstPitch, p->dstHeight, &dst, &dst_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }

@@ -1,6 +1,7 @@
 // Device, pinned host, registered host and managed memory: allocation,
 // release and address queries.
 #include "alloc_table.h"
+#include "array.h"
 
 #include "context.h"
 #include "copy_engine.h"
@@ -61,7 +62,7 @@ extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr dptr) {
   if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
   if (dptr == 0) return CUDA_SUCCESS;
   auto a = allocs().find(dptr);
-  if (!a || a->base != dptr || a->module_global || a->vmm ||
+  if (!a || a->base != dptr || a->module_global || a->vmm || is_array_storage(dptr) ||
       (a->kind != AllocKind::Device && a->kind != AllocKind::Managed)) {
     log().info("cuMemFree: {:#x} is not the start of a live device allocation", dptr);
     return CUDA_ERROR_INVALID_VALUE;

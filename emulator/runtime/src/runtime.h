@@ -43,6 +43,8 @@ enum class Kind : uint32_t {
   Function,
   Library,
   MemPool,
+  Array,
+  MipmappedArray,
 };
 
 // Base of every object a handle refers to.

@@ -540,3 +540,62 @@ TEST(PtxParser, TruncatedInputsNeverCrash) {
 
 }  // namespace
 }  // namespace gpool::emu::ptx
+
+namespace gpool::emu::ptx {
+namespace {
+
+// The texture and surface instruction forms nvcc emits (tex.2d, tex.level, tex.grad, tld4,
+// suld.b, sust.b) and the texture-reference declarations parse, so the executor can run them
+// or refuse them by name instead of the parser failing on ".2d".
+TEST(PtxParser, TextureAndSurfaceForms) {
+  Instruction t = one("tex.2d.v4.f32.f32 {%f3, %f4, %f5, %f6}, [%rd1, {%f1, %f2}];");
+  EXPECT_EQ(t.opcode, "tex");
+  EXPECT_EQ(t.modifiers, (std::vector<std::string>{"2d", "v4", "f32", "f32"}));
+  ASSERT_EQ(t.operands.size(), 2u);
+  ASSERT_EQ(t.operands[1].kind, Operand::Kind::TexAddress);
+  ASSERT_EQ(t.operands[1].elems.size(), 2u);
+  EXPECT_EQ(t.operands[1].elems[0].name, "%rd1");
+  EXPECT_EQ(t.operands[1].elems[1].kind, Operand::Kind::Vector);
+  EXPECT_EQ(t.operands[1].elems[1].elems.size(), 2u);
+
+  Instruction lvl = one("tex.level.2d.v4.f32.f32 {%f17, %f18, %f19, %f20}, [%rd1, {%f1, %f2}], %f16;");
+  EXPECT_EQ(lvl.modifiers, (std::vector<std::string>{"level", "2d", "v4", "f32", "f32"}));
+  EXPECT_EQ(lvl.operands.size(), 3u);
+  Instruction grad = one("tex.grad.2d.v4.f32.f32 {%f5, %f6, %f7, %f8}, [%rd1, {%f1, %f2}], {%f4, %f3}, {%f3, %f4};");
+  EXPECT_EQ(grad.operands.size(), 4u);
+  EXPECT_EQ(one("tex.a2d.v4.f32.f32 {%f8, %f9, %f10, %f11}, [%rd1, {%r1, %f1, %f2, %f2}];").modifiers[0], "a2d");
+  EXPECT_EQ(one("tex.3d.v4.s32.s32 {%r1, %r2, %r3, %r4}, [%rd1, {%r5, %r6, %r7, %r7}];").modifiers[0], "3d");
+  EXPECT_EQ(one("tld4.g.2d.v4.f32.f32 {%f3, %f4, %f5, %f6}, [%rd1, {%f1, %f2}];").modifiers[1], "2d");
+  Instruction su = one("suld.b.2d.v4.b8.clamp {%rs1, %rs2, %rs3, %rs4}, [%rd1, {%r3, %r2}];");
+  EXPECT_EQ(su.modifiers, (std::vector<std::string>{"b", "2d", "v4", "b8", "clamp"}));
+  Instruction st = one("sust.b.1d.b32.trap [%rd3, {%r4}], {%r13};");
+  EXPECT_EQ(st.operands[0].kind, Operand::Kind::TexAddress);
+  EXPECT_EQ(one("txq.width.b32 %r1, [%rd1];").operands[1].kind, Operand::Kind::Address);
+  // Texture references with a separate sampler: [tex, sampler, {coords}].
+  Instruction ref = one("tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [t, s, {%f5, %f6}];");
+  EXPECT_EQ(ref.operands[1].elems.size(), 3u);
+}
+
+TEST(PtxParser, TextureReferenceDeclarations) {
+  Module m = parse_ok(std::string(kHeader) +
+                      ".global .texref t;\n.global .surfref s;\n"
+                      ".global .samplerref smp = { addr_mode_0 = wrap, filter_mode = linear };\n");
+  ASSERT_EQ(m.globals.size(), 3u);
+  EXPECT_EQ(m.globals[0].opaque, "texref");
+  EXPECT_EQ(m.globals[1].opaque, "surfref");
+  EXPECT_EQ(m.globals[2].opaque, "samplerref");
+  ASSERT_EQ(m.globals[2].opaque_fields.size(), 2u);
+  EXPECT_EQ(m.globals[2].opaque_fields[1].first, "filter_mode");
+  EXPECT_EQ(m.globals[2].opaque_fields[1].second, "linear");
+}
+
+TEST(PtxParser, DigitModifierOnlyAfterAnOpcode) {
+  Module m;
+  std::string err;
+  // ".5" standing alone is still not a token.
+  EXPECT_FALSE(parse(wrap("mov.f32 %f1, .5;"), &m, &err));
+  EXPECT_NE(err.find("unexpected character '.'"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace gpool::emu::ptx

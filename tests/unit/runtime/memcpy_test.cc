@@ -131,8 +131,29 @@ TEST_F(RuntimeMemcpy, Copy3DWithPitches) {
   c.Depth = depth + 1;  // one slice too many for the device allocation
   EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, cuMemcpy3D(&c));
   c.Depth = depth;
-  c.srcMemoryType = CU_MEMORYTYPE_ARRAY;
-  EXPECT_EQ(CUDA_ERROR_NOT_SUPPORTED, cuMemcpy3D(&c));
+  c.srcMemoryType = CU_MEMORYTYPE_ARRAY;  // with no array behind it (array.cc has the real ones)
+  EXPECT_EQ(CUDA_ERROR_INVALID_HANDLE, cuMemcpy3D(&c));
+  ASSERT_CU(cuMemFree(d));
+}
+
+// A pitch so large that the extent of the rows wraps 64 bits (3 x pitch = 2^64 + 2) must not
+// pass the allocation check as a small extent.
+TEST_F(RuntimeMemcpy, WrappingPitchIsRefused) {
+  CUdeviceptr d = 0;
+  ASSERT_CU(cuMemAlloc(&d, 4096));
+  std::vector<uint8_t> host(4096, 1);
+  CUDA_MEMCPY2D c{};
+  c.srcMemoryType = CU_MEMORYTYPE_HOST;
+  c.srcHost = host.data();
+  c.srcPitch = 16;
+  c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  c.dstDevice = d;
+  c.dstPitch = 0x5555555555555556ull;
+  c.WidthInBytes = 16;
+  c.Height = 4;
+  EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, cuMemcpy2D(&c));
+  c.dstPitch = 16;
+  EXPECT_EQ(CUDA_SUCCESS, cuMemcpy2D(&c));
   ASSERT_CU(cuMemFree(d));
 }
 

@@ -42,6 +42,8 @@ constexpr uint64_t kParamWindow = 0xfffd000000000000ull;
 constexpr uint64_t kLocalWindow = 0xfffe000000000000ull;
 constexpr uint64_t kSharedWindow = 0xffff000000000000ull;
 
+class TextureTable;  // texture.h
+
 struct Dim3 {
   uint32_t x = 1, y = 1, z = 1;
 };
@@ -148,6 +150,8 @@ struct LaunchEnv {
   PrintfSink* printf_sink = nullptr;     // nullptr = stdout
   unsigned threads = 0;                  // worker threads; 0 = all cores (GPOOL_EMU_THREADS)
   DeviceHeap* heap = nullptr;            // required when KernelInfo::uses_heap
+  // Texture and surface objects (texture.h); nullptr: every tex/suld/sust faults.
+  const TextureTable* textures = nullptr;
 };
 
 class Program {

@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gpool::emu::ptx {
@@ -58,6 +59,9 @@ struct Operand {
     Vector,     // {%r1, %r2, _, %r4}: elements in `elems` ("_" is a Sink element)
     Label,      // branch target
     Sink,       // _ (discarded result)
+    TexAddress, // [tex, {c0, c1}] or [tex, sampler, {c0, c1}] of tex/tld4/suld/sust: the
+                // handles (a register or a .texref/.samplerref/.surfref name) and then the
+                // coordinate Vector, in order, in `elems`
   };
   Kind kind = Kind::IntImm;
   std::string name;
@@ -105,6 +109,11 @@ struct VarDecl {
   bool is_extern = false;
   bool is_visible = false;
   bool is_weak = false;
+  // .texref / .samplerref / .surfref (module-scope opaque handles of the texture-reference
+  // API): the kind without the dot; `type` is B64. Sampler initializer fields
+  // ("filter_mode" -> "linear") are kept in `opaque_fields`, in order.
+  std::string opaque;
+  std::vector<std::pair<std::string, std::string>> opaque_fields;
   bool is_managed = false;     // .attribute(.managed) (__managed__ variables)
   bool ptr_attr = false;       // .param .u64 .ptr ... (kernel pointer params)
   uint32_t ptr_align = 0;      // .ptr.global.align N

@@ -1,0 +1,301 @@
+// CUDA arrays, mipmapped arrays, texture and surface objects of a session (calls.toml 430-439).
+//
+// Policy: an array is device memory, charged to the tenant's quota before the driver is
+// asked (its dense size: width x height x depth x element bytes; the driver may pad, which
+// is not charged). Every array, mipmapped array, texture object and surface object the
+// session creates is in its own table here; a handle the session did not get from this
+// server is refused (CUDA_ERROR_INVALID_HANDLE) before the driver sees it. A texture
+// object's resource is checked the same way: an array or mipmapped array of this session,
+// or linear / pitch-2D memory inside one of the session's allocations. Copies with an array
+// side take only device or array sides (the shim stages host data through device memory),
+// each checked likewise. Everything left at the end of the session goes with its context.
+#include "worker.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace gpool::server {
+namespace {
+
+uint32_t format_bytes(uint64_t f) {
+  switch (f) {
+    case CU_AD_FORMAT_UNSIGNED_INT8: case CU_AD_FORMAT_SIGNED_INT8: return 1;
+    case CU_AD_FORMAT_UNSIGNED_INT16: case CU_AD_FORMAT_SIGNED_INT16: case CU_AD_FORMAT_HALF: return 2;
+    case CU_AD_FORMAT_UNSIGNED_INT32: case CU_AD_FORMAT_SIGNED_INT32: case CU_AD_FORMAT_FLOAT: return 4;
+    default: return 0;
+  }
+}
+
+// Args [W, H, D, format, channels, flags] as a descriptor and its dense size; false when the
+// size overflows or the format is not one the server accounts for.
+bool descriptor(const uint64_t* a, CUDA_ARRAY3D_DESCRIPTOR* d, uint64_t* bytes) {
+  std::memset(d, 0, sizeof *d);
+  d->Width = a[0];
+  d->Height = a[1];
+  d->Depth = a[2];
+  d->Format = static_cast<CUarray_format>(a[3]);
+  d->NumChannels = static_cast<unsigned>(a[4]);
+  d->Flags = static_cast<unsigned>(a[5]);
+  const uint64_t eb = format_bytes(a[3]) * a[4];
+  if (eb == 0 || a[4] > 4 || a[0] > (1u << 20) || a[1] > (1u << 20) || a[2] > (1u << 20)) return false;
+  *bytes = eb * a[0] * (a[1] ? a[1] : 1) * (a[2] ? a[2] : 1);
+  return true;
+}
+
+float as_float(uint64_t bits) {
+  const uint32_t b = static_cast<uint32_t>(bits);
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+}  // namespace
+
+CUresult Worker::op_array_create(Ctx& c) {
+  if (c.arg_count() < 6) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t a[6];
+  for (size_t i = 0; i < 6; ++i) a[i] = c.arg(i);
+  CUDA_ARRAY3D_DESCRIPTOR d;
+  uint64_t bytes = 0;
+  if (!descriptor(a, &d, &bytes)) return CUDA_ERROR_INVALID_VALUE;
+  const int device = current_device();
+  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUarray arr = nullptr;
+  const CUresult st = drv_.cuArray3DCreate_v2(&arr, &d);
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bytes);
+    return st;
+  }
+  const uint64_t h = reinterpret_cast<uint64_t>(arr);
+  arrays_[h] = ArrayEntry{arr, bytes, device, 0};
+  c.results = {h};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_array_destroy(Ctx& c) {
+  auto it = arrays_.find(c.arg(0));
+  if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  if (it->second.mipmap != 0) return CUDA_ERROR_INVALID_VALUE;  // a level: goes with its mipmapped array
+  const CUresult st = drv_.cuArrayDestroy(it->second.arr);
+  if (st != CUDA_SUCCESS) return st;
+  uncharge(it->second.device, it->second.bytes);
+  arrays_.erase(it);
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mipmapped_create(Ctx& c) {
+  if (c.arg_count() < 7) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t a[6];
+  for (size_t i = 0; i < 6; ++i) a[i] = c.arg(i);
+  const uint64_t levels = c.arg(6);
+  CUDA_ARRAY3D_DESCRIPTOR d;
+  uint64_t bytes = 0;
+  if (!descriptor(a, &d, &bytes) || levels == 0 || levels > 32) return CUDA_ERROR_INVALID_VALUE;
+  // Every level's dense size: extents halve per level (not the layers of a layered or cubemap
+  // array), never below 1.
+  const bool layered = d.Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP);
+  const uint64_t eb = bytes / (d.Width * (d.Height ? d.Height : 1) * (d.Depth ? d.Depth : 1));
+  bytes = 0;
+  for (uint64_t l = 0; l < levels; ++l) {
+    const uint64_t w = std::max<uint64_t>(d.Width >> l, 1), h = d.Height ? std::max<uint64_t>(d.Height >> l, 1) : 1;
+    const uint64_t z = !d.Depth ? 1 : layered ? d.Depth : std::max<uint64_t>(d.Depth >> l, 1);
+    bytes += w * h * z * eb;
+  }
+  const int device = current_device();
+  if (!charge(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUmipmappedArray m = nullptr;
+  const CUresult st = drv_.cuMipmappedArrayCreate(&m, &d, static_cast<unsigned>(levels));
+  if (st != CUDA_SUCCESS) {
+    uncharge(device, bytes);
+    return st;
+  }
+  const uint64_t h = reinterpret_cast<uint64_t>(m);
+  mipmaps_[h] = MipmapEntry{m, bytes, device, static_cast<unsigned>(levels)};
+  c.results = {h};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mipmapped_get_level(Ctx& c) {
+  auto it = mipmaps_.find(c.arg(0));
+  if (it == mipmaps_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  const uint64_t level = c.arg(1);
+  if (level >= it->second.levels) return CUDA_ERROR_INVALID_VALUE;
+  CUarray arr = nullptr;
+  if (CUresult st = drv_.cuMipmappedArrayGetLevel(&arr, it->second.m, static_cast<unsigned>(level));
+      st != CUDA_SUCCESS)
+    return st;
+  const uint64_t h = reinterpret_cast<uint64_t>(arr);
+  arrays_[h] = ArrayEntry{arr, 0, it->second.device, it->first};  // charged with the mipmapped array
+  c.results = {h};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mipmapped_destroy(Ctx& c) {
+  auto it = mipmaps_.find(c.arg(0));
+  if (it == mipmaps_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  const CUresult st = drv_.cuMipmappedArrayDestroy(it->second.m);
+  if (st != CUDA_SUCCESS) return st;
+  for (auto a = arrays_.begin(); a != arrays_.end();) {
+    if (a->second.mipmap == it->first) a = arrays_.erase(a);
+    else ++a;
+  }
+  uncharge(it->second.device, it->second.bytes);
+  mipmaps_.erase(it);
+  return CUDA_SUCCESS;
+}
+
+// args: for src then dst [memory type, address or array handle, x bytes, y, z, pitch, height],
+// then [width bytes, height, depth, async]; handles: [stream].
+CUresult Worker::op_memcpy_array(Ctx& c) {
+  if (c.arg_count() < 18) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEMCPY3D p;
+  std::memset(&p, 0, sizeof p);
+  p.WidthInBytes = c.arg(14);
+  p.Height = c.arg(15);
+  p.Depth = c.arg(16);
+  const bool async = c.arg(17) != 0;
+  auto side = [&](size_t b, CUmemorytype* type, CUdeviceptr* dev, CUarray* arr, size_t* x, size_t* y, size_t* z,
+                  size_t* pitch, size_t* height) -> CUresult {
+    *type = static_cast<CUmemorytype>(c.arg(b));
+    *x = c.arg(b + 2);
+    *y = c.arg(b + 3);
+    *z = c.arg(b + 4);
+    *pitch = c.arg(b + 5);
+    *height = c.arg(b + 6);
+    if (*type == CU_MEMORYTYPE_ARRAY) {
+      auto it = arrays_.find(c.arg(b + 1));
+      if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
+      *arr = it->second.arr;
+      return CUDA_SUCCESS;
+    }
+    if (*type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
+    *dev = c.arg(b + 1);
+    // The whole strided extent must lie inside one allocation of this session.
+    const uint64_t rows = p.Height ? p.Height : 1, slices = p.Depth ? p.Depth : 1;
+    const uint64_t h = *height ? *height : rows;
+    // In 128 bits: client-chosen offsets and pitches must not wrap the extent into a small one.
+    using u128 = unsigned __int128;
+    const u128 extent = ((u128{*z} + slices - 1) * h + *y + rows - 1) * *pitch + *x + p.WidthInBytes;
+    if (*pitch < p.WidthInBytes && rows > 1) return CUDA_ERROR_INVALID_VALUE;
+    if (extent > (u128{1} << 48) || !range_ok(*dev, static_cast<uint64_t>(extent))) return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+  };
+  if (CUresult st = side(0, &p.srcMemoryType, &p.srcDevice, &p.srcArray, &p.srcXInBytes, &p.srcY, &p.srcZ,
+                         &p.srcPitch, &p.srcHeight);
+      st != CUDA_SUCCESS)
+    return st;
+  if (CUresult st = side(7, &p.dstMemoryType, &p.dstDevice, &p.dstArray, &p.dstXInBytes, &p.dstY, &p.dstZ,
+                         &p.dstPitch, &p.dstHeight);
+      st != CUDA_SUCCESS)
+    return st;
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  return async ? drv_.cuMemcpy3DAsync_v2(&p, stream) : drv_.cuMemcpy3D_v2(&p);
+}
+
+// args: [resType, handle/devPtr, format, channels, size or width, height, pitch,
+//        addr0, addr1, addr2, filter, flags, maxAniso, mipFilter, bias, minLod, maxLod (f32 bits),
+//        border0..3 (f32 bits), hasView, view format, view w, h, d, firstMip, lastMip, firstLayer,
+//        lastLayer]
+CUresult Worker::op_tex_object_create(Ctx& c) {
+  if (c.arg_count() < 30) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_RESOURCE_DESC r;
+  std::memset(&r, 0, sizeof r);
+  r.resType = static_cast<CUresourcetype>(c.arg(0));
+  switch (r.resType) {
+    case CU_RESOURCE_TYPE_ARRAY: {
+      auto it = arrays_.find(c.arg(1));
+      if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
+      r.res.array.hArray = it->second.arr;
+      break;
+    }
+    case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
+      auto it = mipmaps_.find(c.arg(1));
+      if (it == mipmaps_.end()) return CUDA_ERROR_INVALID_HANDLE;
+      r.res.mipmap.hMipmappedArray = it->second.m;
+      break;
+    }
+    case CU_RESOURCE_TYPE_LINEAR:
+      r.res.linear.devPtr = c.arg(1);
+      r.res.linear.format = static_cast<CUarray_format>(c.arg(2));
+      r.res.linear.numChannels = static_cast<unsigned>(c.arg(3));
+      r.res.linear.sizeInBytes = c.arg(4);
+      if (!range_ok(r.res.linear.devPtr, r.res.linear.sizeInBytes)) return CUDA_ERROR_INVALID_VALUE;
+      break;
+    case CU_RESOURCE_TYPE_PITCH2D: {
+      r.res.pitch2D.devPtr = c.arg(1);
+      r.res.pitch2D.format = static_cast<CUarray_format>(c.arg(2));
+      r.res.pitch2D.numChannels = static_cast<unsigned>(c.arg(3));
+      r.res.pitch2D.width = c.arg(4);
+      r.res.pitch2D.height = c.arg(5);
+      r.res.pitch2D.pitchInBytes = c.arg(6);
+      const uint64_t eb = format_bytes(c.arg(2)) * c.arg(3);
+      if (eb == 0 || c.arg(5) == 0 || c.arg(4) > (1u << 20) || c.arg(5) > (1u << 20) || c.arg(6) > (1ull << 32))
+        return CUDA_ERROR_INVALID_VALUE;
+      // Bounded above (width, height <= 2^20, pitch <= 2^32), so this cannot wrap.
+      if (!range_ok(c.arg(1), c.arg(6) * (c.arg(5) - 1) + c.arg(4) * eb)) return CUDA_ERROR_INVALID_VALUE;
+      break;
+    }
+    default:
+      return CUDA_ERROR_INVALID_VALUE;
+  }
+  CUDA_TEXTURE_DESC t;
+  std::memset(&t, 0, sizeof t);
+  for (int i = 0; i < 3; ++i) t.addressMode[i] = static_cast<CUaddress_mode>(c.arg(7 + static_cast<size_t>(i)));
+  t.filterMode = static_cast<CUfilter_mode>(c.arg(10));
+  t.flags = static_cast<unsigned>(c.arg(11));
+  t.maxAnisotropy = static_cast<unsigned>(c.arg(12));
+  t.mipmapFilterMode = static_cast<CUfilter_mode>(c.arg(13));
+  t.mipmapLevelBias = as_float(c.arg(14));
+  t.minMipmapLevelClamp = as_float(c.arg(15));
+  t.maxMipmapLevelClamp = as_float(c.arg(16));
+  for (int i = 0; i < 4; ++i) t.borderColor[i] = as_float(c.arg(17 + static_cast<size_t>(i)));
+  CUDA_RESOURCE_VIEW_DESC v;
+  std::memset(&v, 0, sizeof v);
+  const bool has_view = c.arg(21) != 0;
+  v.format = static_cast<CUresourceViewFormat>(c.arg(22));
+  v.width = c.arg(23);
+  v.height = c.arg(24);
+  v.depth = c.arg(25);
+  v.firstMipmapLevel = static_cast<unsigned>(c.arg(26));
+  v.lastMipmapLevel = static_cast<unsigned>(c.arg(27));
+  v.firstLayer = static_cast<unsigned>(c.arg(28));
+  v.lastLayer = static_cast<unsigned>(c.arg(29));
+  CUtexObject obj = 0;
+  if (CUresult st = drv_.cuTexObjectCreate(&obj, &r, &t, has_view ? &v : nullptr); st != CUDA_SUCCESS) return st;
+  tex_objects_.insert(obj);
+  c.results = {obj};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_tex_object_destroy(Ctx& c) {
+  auto it = tex_objects_.find(c.arg(0));
+  if (it == tex_objects_.end()) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult st = drv_.cuTexObjectDestroy(*it);
+  if (st == CUDA_SUCCESS) tex_objects_.erase(it);
+  return st;
+}
+
+CUresult Worker::op_surf_object_create(Ctx& c) {
+  auto it = arrays_.find(c.arg(0));
+  if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  CUDA_RESOURCE_DESC r;
+  std::memset(&r, 0, sizeof r);
+  r.resType = CU_RESOURCE_TYPE_ARRAY;
+  r.res.array.hArray = it->second.arr;
+  CUsurfObject obj = 0;
+  if (CUresult st = drv_.cuSurfObjectCreate(&obj, &r); st != CUDA_SUCCESS) return st;
+  surf_objects_.insert(obj);
+  c.results = {obj};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_surf_object_destroy(Ctx& c) {
+  auto it = surf_objects_.find(c.arg(0));
+  if (it == surf_objects_.end()) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult st = drv_.cuSurfObjectDestroy(*it);
+  if (st == CUDA_SUCCESS) surf_objects_.erase(it);
+  return st;
+}
+
+}  // namespace gpool::server
