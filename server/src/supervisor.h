@@ -72,6 +72,8 @@ class Supervisor {
     std::string peer;
     std::chrono::steady_clock::time_point started;
     bool warm = false;
+    uint32_t client_pid = 0;  // the client's own pid and program name, as its Hello says
+    std::string program;
   };
 
   struct Pending {
@@ -103,7 +105,7 @@ class Supervisor {
   // tenant whose own status alone is shown (reload refused).
   void serve_admin(transport::Connection& conn, const Tenant* own);
   void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
-                    uint64_t session_id, int slot);
+                    uint64_t session_id, int slot, uint32_t client_pid, const std::string& program);
   void reap(bool block);
   std::string status_json(std::string_view only_tenant = {});  // only_tenant: a tenant's own view
   void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
@@ -117,6 +119,9 @@ class Supervisor {
   // A metrics process that died while the server runs is started again on the address it had,
   // after kMetricsRestartDelay (and again after each failed try), so a scraper's URL stays.
   void restart_metrics_if_due();
+  // Forks a one-off child that attaches the backend, publishes the device catalog
+  // (device_catalog.h) and exits, so status-only clients see the devices before any session.
+  void spawn_catalog();
 
   std::unique_ptr<WorkerPool> pool_;
   PoolStats* pool_stats_ = nullptr;  // shared mapping, never unmapped
@@ -132,6 +137,7 @@ class Supervisor {
   SessionTable table_;
   TenantTable tenants_;  // shared with workers and the metrics process
   std::unique_ptr<Scheduler> sched_;  // compute shares and device masks (scheduler.h)
+  UtilisationSampler util_;           // per-device busy share from the metered device time
   std::vector<Session> sessions_;
   std::vector<std::unique_ptr<Pending>> pending_;  // handshakes in progress
   PreauthGate gate_;
