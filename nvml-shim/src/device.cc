@@ -218,7 +218,8 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, n
 
 // The busy share of the device over the server's last one-second sample, measured from the
 // device time its scheduler charges (server `scheduler = true`); without the scheduler the server
-// measures nothing and this is NVML_ERROR_NOT_SUPPORTED. Memory utilisation is not measured: 0.
+// measures nothing, and in its first second no sample is complete: NVML_ERROR_NOT_SUPPORTED then.
+// Memory utilisation is not measured: 0.
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t* utilization) {
   if (utilization == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   nv::Device d;
@@ -229,7 +230,8 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device
     if (v.index != d.info.index) continue;
     if (v.utilization < 0) {
       return nv::unsupported("nvmlDeviceGetUtilizationRates",
-                             "the server measures device time only with its scheduler on");
+                             "the server reports no utilisation: its scheduler is off, or it started less "
+                             "than a second ago");
     }
     utilization->gpu = static_cast<unsigned>(v.utilization);
     utilization->memory = 0;

@@ -20,6 +20,9 @@ Modes:
   python  the same facts through ctypes: nvmlInit_v2, nvmlDeviceGetCount_v2, ..._v2 handles,
           nvmlDeviceGetMemoryInfo_v2 with its version field, processes _v3, errors.
   smi     `gpool smi` and `gpool smi --json`: devices, memory used of quota, processes.
+  util    with the server's scheduler on: nvmlDeviceGetUtilizationRates reports a non-zero busy
+          share while another process of the tenant launches kernels in a loop, and 0 once it
+          has been idle for two sample periods.
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
@@ -29,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import launch_server, stop_server  # noqa: E402
@@ -302,6 +306,50 @@ def mode_smi(args, url, check):
         holder.close()
 
 
+def load_nvml(args, url, tenant):
+    os.environ["GPOOL_SERVER"] = url
+    os.environ["GPOOL_TOKEN"] = TOKENS[tenant]
+    lib = ctypes.CDLL(os.path.join(args.shim_dir, "libnvidia-ml.so.1"))
+    return lib
+
+
+class Utilization(ctypes.Structure):
+    _fields_ = [("gpu", ctypes.c_uint), ("memory", ctypes.c_uint)]
+
+
+def mode_util(args, url, check):
+    lib = load_nvml(args, url, "alpha")
+    check(lib.nvmlInit_v2() == 0, "nvmlInit_v2")
+    handle = ctypes.c_void_p()
+    check(lib.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(handle)) == 0, "handle of device 0")
+    env = nvml_env(args, url, "alpha")
+    env["LD_LIBRARY_PATH"] = ":".join([args.shim_dir] + args.library_dir)
+    burner = subprocess.Popen([args.probe, "burn", "4", "20000"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        busy = []
+        for _ in range(6):
+            time.sleep(0.5)
+            u = Utilization()
+            rc = lib.nvmlDeviceGetUtilizationRates(handle, ctypes.byref(u))
+            busy.append((rc, u.gpu))
+        print("while burning:", busy)
+        check(all(rc in (0,) for rc, _ in busy[2:]), f"utilisation is reported with the scheduler on: {busy}")
+        check(any(rc == 0 and g > 0 for rc, g in busy), f"a non-zero busy share while kernels run: {busy}")
+    finally:
+        out, err = burner.communicate(timeout=60)
+    check(burner.returncode == 0 and "LAUNCHES" in out, f"the burner ran: {out.strip()} {err[-500:]}")
+    time.sleep(2.5)
+    u = Utilization()
+    rc = lib.nvmlDeviceGetUtilizationRates(handle, ctypes.byref(u))
+    check(rc == 0 and u.gpu == 0, f"idle for two periods: 0 % ({rc}, {u.gpu})")
+    other = ctypes.c_void_p()
+    check(lib.nvmlDeviceGetHandleByIndex_v2(1, ctypes.byref(other)) == 0 and
+          lib.nvmlDeviceGetUtilizationRates(other, ctypes.byref(u)) == 0 and u.gpu == 0,
+          f"device 1, never used, is idle: {u.gpu}")
+    lib.nvmlShutdown()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
@@ -312,7 +360,7 @@ def main():
     ap.add_argument("--gpool", required=True)
     ap.add_argument("--library-dir", action="append", default=[])
     ap.add_argument("--timeout", type=int, default=120)
-    ap.add_argument("--mode", required=True, choices=["c", "python", "smi"])
+    ap.add_argument("--mode", required=True, choices=["c", "python", "smi", "util"])
     args = ap.parse_args()
     for path in (args.server, args.emulator_lib, args.probe, args.nvml_probe, args.gpool,
                  os.path.join(args.shim_dir, "libnvidia-ml.so.1")):
@@ -323,11 +371,12 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         config = os.path.join(workdir, "server.toml")
         with open(config, "w") as f:
-            f.write(CONFIG)
+            f.write(CONFIG.replace('backend = "emulator"', 'backend = "emulator"\nscheduler = true')
+                    if args.mode == "util" else CONFIG)
         proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir,
                                             env_extra={"GPOOL_EMU_DEVICES": "2"})
         try:
-            {"c": mode_c, "python": mode_python, "smi": mode_smi}[args.mode](args, url, check)
+            {"c": mode_c, "python": mode_python, "smi": mode_smi, "util": mode_util}[args.mode](args, url, check)
         finally:
             stop_server(proc)
             if check.failures:
