@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -107,6 +108,23 @@ bool request_reload(const std::string& url, const std::string& token, std::strin
                     std::string& error) {
   Failure f = Failure::kNone;
   return admin_call(url, token, "gpool", remote::Op::ServerReload, "reload", false, summary, error, f);
+}
+
+bool fetch_view(const std::string& url, const std::string& token, const std::string& program,
+                StatusView& view, std::string& error, Failure* failure, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    std::string json;
+    if (!fetch_status(url, token, program, json, error, failure)) return false;
+    if (!parse_status(json, view, error)) {
+      if (failure != nullptr) *failure = Failure::kOther;
+      return false;
+    }
+    if (!view.devices.empty() || view.driver_version != 0 || std::chrono::steady_clock::now() >= deadline) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 bool parse_status(const std::string& text, StatusView& out, std::string& error) {

@@ -14,6 +14,7 @@
 // (20 s for a reload's). Thread safety: independent calls are independent.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -61,5 +62,13 @@ struct StatusView {
 
 // Reads a status document; false with `error` when it is not one.
 bool parse_status(const std::string& json, StatusView& out, std::string& error);
+
+// fetch_status + parse_status, asking again every 100 ms for up to `wait` while the server has
+// not described its devices yet (it started a moment ago: its catalog process is still attaching
+// the backend, server/src/device_catalog.h). After `wait` the view is returned as it is (no
+// devices). Errors as fetch_status, or kOther for a document that is not a status.
+bool fetch_view(const std::string& url, const std::string& token, const std::string& program,
+                StatusView& view, std::string& error, Failure* failure = nullptr,
+                std::chrono::milliseconds wait = std::chrono::milliseconds(5000));
 
 }  // namespace gpool::client

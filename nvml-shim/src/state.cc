@@ -1,9 +1,7 @@
 #include "state.h"
 
-#include <chrono>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "config.h"
 #include "gpool/common/log.h"
@@ -17,10 +15,6 @@ namespace gpool::nvml {
 namespace {
 
 spdlog::logger& logger() { return log::logger("nvml"); }
-
-// A server that has not described its devices yet (it started a moment ago and its catalog
-// process is still attaching the backend) is asked again for up to this long.
-constexpr auto kCatalogWait = std::chrono::seconds(5);
 
 struct State {
   std::mutex mu;
@@ -47,28 +41,19 @@ nvmlReturn_t failure_code(client::Failure f) {
   }
 }
 
-// Asks one server for its status, waiting a bounded time for a device list.
+// Asks one server for its status, waiting up to 5 s for a server that has only just started to
+// describe its devices.
 nvmlReturn_t ask(const std::string& url, const std::string& token, client::StatusView& view) {
-  const auto deadline = std::chrono::steady_clock::now() + kCatalogWait;
-  for (;;) {
-    std::string json, error;
-    client::Failure f = client::Failure::kNone;
-    if (!client::fetch_status(url, token, "nvml", json, error, &f)) {
-      logger().error("nvmlInit: gpool server {}: {}", url, error);
-      return failure_code(f);
-    }
-    if (!client::parse_status(json, view, error)) {
-      logger().error("nvmlInit: gpool server {}: {}", url, error);
-      return NVML_ERROR_UNKNOWN;
-    }
-    if (!view.devices.empty() || view.driver_version != 0) return NVML_SUCCESS;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      logger().warn("nvmlInit: gpool server {} has not described its devices within {} s; it "
-                    "counts as having none", url, kCatalogWait.count());
-      return NVML_SUCCESS;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string error;
+  client::Failure f = client::Failure::kNone;
+  if (!client::fetch_view(url, token, "nvml", view, error, &f)) {
+    logger().error("nvmlInit: gpool server {}: {}", url, error);
+    return failure_code(f);
   }
+  if (view.devices.empty() && view.driver_version == 0) {
+    logger().warn("nvmlInit: gpool server {} has not described its devices yet; it counts as having none", url);
+  }
+  return NVML_SUCCESS;
 }
 
 }  // namespace

@@ -42,9 +42,8 @@ struct Row {
 int run_smi(const std::vector<std::string>& servers, const std::string& token, bool json) {
   std::vector<client::StatusView> views(servers.size());
   for (size_t i = 0; i < servers.size(); ++i) {
-    std::string text, error;
-    if (!client::fetch_status(servers[i], token, "gpool smi", text, error) ||
-        !client::parse_status(text, views[i], error)) {
+    std::string error;
+    if (!client::fetch_view(servers[i], token, "gpool smi", views[i], error)) {
       std::fprintf(stderr, "gpool smi: server %s: %s\n", servers[i].c_str(), error.c_str());
       return 1;
     }
