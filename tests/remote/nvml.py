@@ -14,7 +14,8 @@ Usage:
 Modes:
   c       the C program: count, names, UUIDs, PCI ids, handles by UUID/bus id, memory view
           (total = quota, used = held) before and after the other process allocates, its pid in
-          the running processes, bravo's view, reference counting, and the error paths: no
+          the running processes, bravo's view, CUDA_VISIBLE_DEVICES (an NVML UUID or index names
+          the same device for the CUDA shim), reference counting, and the error paths: no
           server (NVML_ERROR_DRIVER_NOT_LOADED), wrong token (NVML_ERROR_NO_PERMISSION), bad
           index, forged handle, unimplemented call (NOT_SUPPORTED, logged once).
   python  the same facts through ctypes: nvmlInit_v2, nvmlDeviceGetCount_v2, ..._v2 handles,
@@ -74,8 +75,9 @@ class Check:
 class Holder:
     """A second process of a tenant holding device memory through the CUDA shim."""
 
-    def __init__(self, args, url, tenant):
+    def __init__(self, args, url, tenant, extra_env=None):
         env = dict(os.environ)
+        env.update(extra_env or {})
         env["GPOOL_SERVER"] = url
         env["GPOOL_TOKEN"] = TOKENS[tenant]
         env["LD_LIBRARY_PATH"] = ":".join([args.shim_dir] + args.library_dir)
@@ -181,6 +183,22 @@ def mode_c(args, url, check):
         check(fb["procs"] == [], f"bravo sees none of alpha's processes: {fb['procs']}")
     finally:
         holder.close()
+
+    # CUDA_VISIBLE_DEVICES names the same device for the CUDA shim as NVML's list does: a program
+    # that sees only NVML's device 1 (by its UUID) allocates there, and NVML shows it on device 1.
+    for spec in (uuids[1], "1"):
+        holder = Holder(args, url, "alpha", {"CUDA_VISIBLE_DEVICES": spec})
+        try:
+            got = holder.cmd(f"alloc {2 * MiB}")
+            f = parse_list(run_c(args, url, "alpha").stdout)
+            check(got[:2] == ["ALLOC", "ok"] and f["mem"].get(1, (0, 0, 0))[2] == 2 * MiB and f["mem"].get(0, (0, 0, 1))[2] == 0,
+                  f"CUDA_VISIBLE_DEVICES={spec}: the CUDA shim's device 0 is NVML's device 1 ({f['mem']})")
+        finally:
+            holder.close()
+        # The server returns a session's bytes when it reaps the worker (within ~200 ms).
+        deadline = time.time() + 5
+        while time.time() < deadline and parse_list(run_c(args, url, "alpha").stdout)["mem"].get(1, (0, 0, 1))[2] != 0:
+            time.sleep(0.1)
 
     r = run_c(args, url, "alpha", mode="refcount")
     print(r.stdout)
