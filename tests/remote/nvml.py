@@ -231,6 +231,12 @@ def mode_python(args, url, check):
                     ("busId", ctypes.c_char * 32)]
 
     check(ctypes.sizeof(Memory2) == 40 and ctypes.sizeof(Process) == 24, "struct sizes as NVML's")
+    # A framework loads both libraries into one process: the CUDA shim's session and NVML's
+    # status-only calls live side by side.
+    cuda = ctypes.CDLL(os.path.join(args.shim_dir, "libcuda.so.1"))
+    cuda_count = ctypes.c_int(0)
+    check(cuda.cuInit(0) == 0 and cuda.cuDeviceGetCount(ctypes.byref(cuda_count)) == 0 and cuda_count.value == 2,
+          f"the CUDA shim in the same process: cuInit, {cuda_count.value} devices")
     count = ctypes.c_uint(7)
     check(lib.nvmlDeviceGetCount_v2(ctypes.byref(count)) == 1, "count before init: NVML_ERROR_UNINITIALIZED")
     check(lib.nvmlInit_v2() == 0, "nvmlInit_v2")
@@ -267,12 +273,18 @@ def mode_python(args, url, check):
               f"the 12 MiB show as used: {mem.total} {mem.used} {mem.free}")
         n = ctypes.c_uint(0)
         rc = lib.nvmlDeviceGetComputeRunningProcesses_v3(handle, ctypes.byref(n), None)
-        check(rc == 7 and n.value == 1, f"process count query: INSUFFICIENT_SIZE with 1: {rc} {n.value}")
+        check(rc == 7 and n.value == 2, f"process count query: INSUFFICIENT_SIZE with 2: {rc} {n.value}")
         procs = (Process * 4)()
         n.value = 4
         rc = lib.nvmlDeviceGetComputeRunningProcesses_v3(handle, ctypes.byref(n), procs)
-        check(rc == 0 and n.value == 1 and procs[0].pid == holder.proc.pid and procs[0].usedGpuMemory == 12 * MiB,
-              f"the holder is the running process: {rc} {n.value} {procs[0].pid} {procs[0].usedGpuMemory}")
+        seen = sorted((procs[i].pid, procs[i].usedGpuMemory) for i in range(n.value))
+        # The holder with its 12 MiB, and this process (its CUDA session holds nothing, so it is
+        # listed on device 0, where a session starts).
+        check(rc == 0 and seen == sorted([(holder.proc.pid, 12 * MiB), (os.getpid(), 0)]),
+              f"the running processes are the holder and this process: {rc} {seen}")
+        n.value = 1
+        check(lib.nvmlDeviceGetComputeRunningProcesses_v3(handle, ctypes.byref(n), procs) == 7 and n.value == 2,
+              "room for 1 of 2: INSUFFICIENT_SIZE, count 2")
         holder.cmd(f"free {got[2]}")
         check(lib.nvmlDeviceGetMemoryInfo_v2(handle, ctypes.byref(mem)) == 0 and mem.used == 0,
               f"freed: nothing used again ({mem.used})")
