@@ -231,6 +231,16 @@ void Supervisor::preauth_warn(fmt::format_string<Args...> format, Args&&... args
 void Supervisor::on_accept(std::unique_ptr<transport::Connection> conn) {
   const auto now = std::chrono::steady_clock::now();
   std::string source = source_address(conn->peer());
+  // Handshakes already answered in this round (a status-only client is served at once) are done:
+  // they give their place back now, not when the loop erases them, or a client that asks again
+  // and again (NVML polling, `gpool status` in a loop) would fill max_preauth_per_source with
+  // finished handshakes within one round of accepts and be refused.
+  for (auto& p : pending_) {
+    if (p->finished && !p->released) {
+      p->released = true;
+      gate_.release(p->source);
+    }
+  }
   PreauthGate::Admit verdict = gate_.admit(source, now);
   if (verdict == PreauthGate::Admit::source_limit || verdict == PreauthGate::Admit::total_limit) {
     // Over a limit: the oldest pending handshake (of this source, or of all) makes room, so a
