@@ -412,7 +412,15 @@ def main():
     ap.add_argument("--library-dir", action="append", default=[])
     ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--mode", required=True, choices=["c", "python", "smi", "util"])
+    ap.add_argument("--asan-runtime", default="")
     args = ap.parse_args()
+    if args.asan_runtime and os.environ.get("GPOOL_NVML_TEST_PRELOADED") != "1":
+        # ASan build: this Python process loads the instrumented libnvidia-ml.so.1 itself, so the
+        # ASan runtime must come first; run again with it preloaded (Python's own allocations
+        # are not leak-checked).
+        env = dict(os.environ, GPOOL_NVML_TEST_PRELOADED="1", LD_PRELOAD=args.asan_runtime)
+        env["ASAN_OPTIONS"] = ":".join(o for o in [env.get("ASAN_OPTIONS", ""), "detect_leaks=0"] if o)
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
     for path in (args.server, args.emulator_lib, args.probe, args.nvml_probe, args.gpool,
                  os.path.join(args.shim_dir, "libnvidia-ml.so.1")):
         if not os.path.exists(path):
