@@ -442,6 +442,7 @@ NVML_NOTES = {
     "nvmlSystemGetNVMLVersion": "`<CUDA major>.<minor>.gpool-<server version>`",
     "nvmlSystemGetCudaDriverVersion": "the first server's backend `cuDriverGetVersion`",
     "nvmlSystemGetCudaDriverVersion_v2": "as above",
+    "nvmlSystemGetProcessName": "the program (executable path from its Hello) of the tenant's session with that client pid; `NOT_FOUND` otherwise",
     "nvmlDeviceGetCount": "the tenant's devices on every listed server (server 0's first, as the CUDA shim's full list; `CUDA_VISIBLE_DEVICES` is not applied, as NVIDIA's NVML does not)",
     "nvmlDeviceGetCount_v2": "as above",
     "nvmlDeviceGetHandleByIndex": "index into that list; past the end `INVALID_ARGUMENT`",

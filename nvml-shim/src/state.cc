@@ -164,6 +164,12 @@ nvmlReturn_t versions(int& cuda_driver_version, std::string& server_version) {
   return NVML_SUCCESS;
 }
 
+size_t server_count() {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.refs == 0 ? 0 : s.servers.size();
+}
+
 nvmlReturn_t live_status(size_t server, client::StatusView& out) {
   std::string url, token;
   {

@@ -59,6 +59,9 @@ nvmlReturn_t all_devices(std::vector<Device>& out);
 // The first server's driver figures, read at init.
 nvmlReturn_t versions(int& cuda_driver_version, std::string& server_version);
 
+// How many servers GPOOL_SERVER lists (0 before init).
+size_t server_count();
+
 // The live status of `server` (the viewer's tenant view). NVML_ERROR_GPU_IS_LOST when the server
 // does not answer, NVML_ERROR_UNKNOWN for another failure (logged).
 nvmlReturn_t live_status(size_t server, client::StatusView& out);

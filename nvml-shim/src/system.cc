@@ -1,6 +1,7 @@
 // nvmlInit*, nvmlShutdown, nvmlErrorString and the nvmlSystem* version queries.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -100,4 +101,26 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* cudaDriverVer
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* cudaDriverVersion) {
   return nvmlSystemGetCudaDriverVersion(cudaDriverVersion);
+}
+
+// The program of the tenant's session whose client pid is `pid` (as its Hello named it: the
+// executable's path), on any listed server; NVML_ERROR_NOT_FOUND when no session has that pid.
+GPOOL_NVML_EXPORT nvmlReturn_t nvmlSystemGetProcessName(unsigned int pid, char* name, unsigned int length) {
+  if (name == nullptr || length == 0) return NVML_ERROR_INVALID_ARGUMENT;
+  const size_t servers = gpool::nvml::server_count();
+  if (servers == 0) return NVML_ERROR_UNINITIALIZED;
+  for (size_t i = 0; i < servers; ++i) {
+    gpool::client::StatusView live;
+    if (nvmlReturn_t r = gpool::nvml::live_status(i, live); r != NVML_SUCCESS) return r;
+    for (const auto& s : live.sessions) {
+      if (s.client_pid == pid) {
+        // NVML truncates to the buffer, NUL-terminated.
+        const size_t n = std::min<size_t>(s.program.size(), length - 1);
+        std::memcpy(name, s.program.data(), n);
+        name[n] = '\0';
+        return NVML_SUCCESS;
+      }
+    }
+  }
+  return NVML_ERROR_NOT_FOUND;
 }

@@ -51,7 +51,7 @@
   X(nvmlDeviceGetMPSComputeRunningProcesses_v3) X(nvmlDeviceGetBoardPartNumber_v2)               \
   X(nvmlDeviceOnSameBoard) X(nvmlDeviceGetAPIRestriction) X(nvmlDeviceGetGpuOperationMode)        \
   X(nvmlDeviceRegisterEvents) X(nvmlEventSetCreate) X(nvmlEventSetFree) X(nvmlEventSetWait)      \
-  X(nvmlEventSetWait_v2) X(nvmlSystemGetProcessName) X(nvmlSystemGetHicVersion)                  \
+  X(nvmlEventSetWait_v2) X(nvmlSystemGetHicVersion)                  \
   X(nvmlSystemGetTopologyGpuSet) X(nvmlUnitGetCount) X(nvmlUnitGetHandleByIndex)                 \
   X(nvmlDeviceSetComputeMode) X(nvmlDeviceSetPersistenceMode) X(nvmlDeviceSetApplicationsClocks) \
   X(nvmlDeviceResetApplicationsClocks) X(nvmlDeviceSetPowerManagementLimit)                      \

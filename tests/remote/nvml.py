@@ -286,6 +286,11 @@ def mode_python(args, url, check):
         n.value = 1
         check(lib.nvmlDeviceGetComputeRunningProcesses_v3(handle, ctypes.byref(n), procs) == 7 and n.value == 2,
               "room for 1 of 2: INSUFFICIENT_SIZE, count 2")
+        pname = ctypes.create_string_buffer(256)
+        check(lib.nvmlSystemGetProcessName(holder.proc.pid, pname, 256) == 0 and
+              pname.value.decode() == os.path.realpath(args.probe),
+              f"nvmlSystemGetProcessName names the holder's program: {pname.value}")
+        check(lib.nvmlSystemGetProcessName(1, pname, 256) == 6, "a pid without a session: NOT_FOUND")
         holder.cmd(f"free {got[2]}")
         check(lib.nvmlDeviceGetMemoryInfo_v2(handle, ctypes.byref(mem)) == 0 and mem.used == 0,
               f"freed: nothing used again ({mem.used})")
