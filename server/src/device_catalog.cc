@@ -89,7 +89,7 @@ std::string devices_json(const DeviceCatalog& catalog, const std::vector<int>& a
     if (tenant >= 0) {
       held = tenants.slot(tenant).dev[d].bytes_held.load();
       quota = tenants.slot(tenant).dev[d].quota_bytes.load();
-    } else {
+    } else if (tenant == kAdminView) {
       for (int t = 0; t < tenants.used(); ++t) {
         if (tenants.slot(t).in_use.load(std::memory_order_acquire) != 0) held += tenants.slot(t).dev[d].bytes_held.load();
       }

@@ -74,8 +74,11 @@ class UtilisationSampler {
 
 // The "devices" array of the status answer: the devices `allowed` names (physical ordinals,
 // empty = all published ones) in ascending physical order, numbered from 0 as the tenant's
-// sessions see them. `tenant` >= 0: that tenant's bytes held and quota per device; -1 (an admin's
-// view): the sum held by every tenant and quota 0. Returns "[]" while nothing is published.
+// sessions see them. `tenant` >= 0: that tenant's bytes held and quota per device; kAdminView
+// (-1): the sum held by every tenant and quota 0; any other negative value (a tenant without
+// accounting, the tenant table being full): 0 and 0, never other tenants' figures.
+// Returns "[]" while nothing is published.
+inline constexpr int kAdminView = -1;
 std::string devices_json(const DeviceCatalog& catalog, const std::vector<int>& allowed,
                          const TenantTable& tenants, int tenant, const UtilisationSampler& util);
 

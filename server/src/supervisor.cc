@@ -582,12 +582,13 @@ std::string Supervisor::status_json(std::string_view only_tenant) {
   // The devices the viewer may use (a tenant: its `devices` list, numbered as its sessions see
   // them; an admin: all), described from the catalog (device_catalog.h).
   std::vector<int> allowed;
-  int tenant_index = -1;
+  int tenant_index = kAdminView;
   if (!only_tenant.empty()) {
     for (const Tenant& t : config_.tenants) {
       if (t.name == only_tenant) allowed = t.devices;
     }
     tenant_index = tenants_.find(only_tenant);
+    if (tenant_index < 0) tenant_index = kAdminView - 1;  // not accounted: no figures, nobody else's
   }
   const DeviceCatalog& catalog = pool_stats_->catalog;
   const std::vector<int> shown = visible_physical(catalog, allowed);

@@ -69,7 +69,11 @@ TEST(DeviceCatalog, JsonIsTheViewersOwn) {
   // An admin's view: every tenant's bytes, no quota.
   const std::string admin = devices_json(catalog, {}, tenants, -1, util);
   EXPECT_NE(admin.find("\"quota_bytes\":0,\"bytes_held\":47"), std::string::npos) << admin;
-  EXPECT_EQ(visible_physical(catalog, {1, 5}), std::vector<int>{1});  // 5 does not exist
+  // A tenant without accounting (the table was full) sees no one's bytes.
+  const std::string unaccounted = devices_json(catalog, {}, tenants, kAdminView - 1, util);
+  EXPECT_EQ(unaccounted.find("\"bytes_held\":47"), std::string::npos) << unaccounted;
+  EXPECT_NE(unaccounted.find("\"quota_bytes\":0,\"bytes_held\":0"), std::string::npos) << unaccounted;
+    EXPECT_EQ(visible_physical(catalog, {1, 5}), std::vector<int>{1});  // 5 does not exist
 }
 
 TEST(DeviceCatalog, UtilisationIsTheBusyShareOfTheLastPeriod) {
