@@ -3,6 +3,7 @@
 #
 #   P/bin/gpool, P/bin/gpool-server
 #   P/lib/gpool/client/libcuda.so.1     the client shim   (gpool run puts this directory first
+#   P/lib/gpool/client/libnvidia-ml.so.1  the NVML shim (nvml-shim/), found through the same path
 #   P/lib/gpool/emulator/libcuda.so.1   the CPU emulator   on LD_LIBRARY_PATH; the server's
 #                                                          backend = "emulator" loads this one)
 #   P/lib/systemd/system/gpool-server.service
@@ -24,6 +25,10 @@ if(TARGET gpool)
 endif()
 if(TARGET gpool_shim)
   install(TARGETS gpool_shim LIBRARY DESTINATION ${GPOOL_INSTALL_CLIENT_DIR} NAMELINK_SKIP
+          COMPONENT client)
+endif()
+if(TARGET gpool_nvml)
+  install(TARGETS gpool_nvml LIBRARY DESTINATION ${GPOOL_INSTALL_CLIENT_DIR} NAMELINK_SKIP
           COMPONENT client)
 endif()
 if(TARGET gpool-server)

@@ -3,7 +3,10 @@
 #
 #   common <- protocol <- transport <- {client-shim, server}
 #   common <- driver-abi <- {emulator, client-shim}
-#   tools may use protocol, transport and driver-abi; the emulator has no network dependency.
+#   client-shim <- nvml-shim (the NVML shim uses the client library gpool_client: configuration,
+#   status-only calls; never the driver API)
+#   tools may use protocol, transport, driver-abi and client-shim (gpool_client); the emulator has
+#   no network dependency.
 #
 # A target's component is the first folder of its source directory below the project root.
 # Targets defined at the root (toolchain helpers such as gpool_cuda_headers) and imported
@@ -21,7 +24,8 @@ set(GPOOL_LAYER_driver-abi "common")
 set(GPOOL_LAYER_emulator "common;driver-abi")
 set(GPOOL_LAYER_server "common;protocol;transport")
 set(GPOOL_LAYER_client-shim "common;protocol;transport;driver-abi")
-set(GPOOL_LAYER_tools "common;protocol;transport;driver-abi")
+set(GPOOL_LAYER_nvml-shim "common;protocol;transport;client-shim")
+set(GPOOL_LAYER_tools "common;protocol;transport;driver-abi;client-shim")
 # Components that may depend on anything (and that nothing may depend on).
 set(GPOOL_LAYER_UNRESTRICTED "tests;bench;examples;docs;fuzz")
 

@@ -61,6 +61,9 @@ trap 'rm -rf "$work"' EXIT
 "$compat" "$emu" >"$work/emulator.md"
 if [ -n "$shim" ]; then "$compat" "$shim" >"$work/shim.md"; fi
 "$ptxops" >"$work/ptx_ops.tsv"
+# The NVML shim's exports (nvml-shim/), when it was built: its section of the document.
+nvml="$build/client-shim/libnvidia-ml.so.1"
+if [ -f "$nvml" ]; then nm -D --defined-only "$nvml" | awk '$3 ~ /^nvml/ {print $3}' | sort >"$work/nvml.txt"; fi
 
 if [ "$check" = 1 ]; then
   out="${args[1]:-$build/docs/compatibility.md}"
@@ -68,12 +71,13 @@ else
   out="$doc"
 fi
 mkdir -p "$(dirname "$out")"
-python3 - "$work" "$out" "$check" "$doc" <<'PY'
+python3 - "$work" "$out" "$check" "$doc" "$root" <<'PY'
 import os
 import re
 import sys
 
 work, out_path, check, doc_path = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+root = sys.argv[5]
 
 STATUS = {  # gpool-compat's words -> the table's words
     "implemented": "yes",
@@ -439,7 +443,73 @@ add("Every symbol of the CUDA 13 driver is exported; the table says what each do
     + (" and on the network client shim (`build/client-shim/libcuda.so.1`); the test"
        " `docs.compatibility_current` checks both columns." if shim is not None else "."))
 add("")
-text = "\n".join(lines) + "\n" + section
+
+# ---- NVML ---------------------------------------------------------------------------------------
+# What each implemented NVML entry point answers (nvml-shim/src/*.cc). Every exported name that is
+# not in nvml-shim/src/unsupported.cc's list must have a note here, and every note must name an
+# export, so the section cannot drift from the library.
+NVML_NOTES = {
+    "nvmlInit": "reference counted; reads GPOOL_SERVER/GPOOL_TOKEN/GPOOL_CONFIG and asks each server's status (status-only Hello: no session). No server: `NVML_ERROR_DRIVER_NOT_LOADED`; refused token: `NVML_ERROR_NO_PERMISSION`",
+    "nvmlInit_v2": "as `nvmlInit`",
+    "nvmlInitWithFlags": "as `nvmlInit`; `NO_GPUS`/`NO_ATTACH` accepted (nothing is attached anyway), other flags `INVALID_ARGUMENT`",
+    "nvmlShutdown": "drops one reference; the last one forgets the devices (later calls: `UNINITIALIZED`)",
+    "nvmlErrorString": "NVML's text for every code",
+    "nvmlSystemGetDriverVersion": "`gpool-<server version>` (there is no NVIDIA driver version on a pool)",
+    "nvmlSystemGetNVMLVersion": "`<CUDA major>.<minor>.gpool-<server version>`",
+    "nvmlSystemGetCudaDriverVersion": "the first server's backend `cuDriverGetVersion`",
+    "nvmlSystemGetCudaDriverVersion_v2": "as above",
+    "nvmlSystemGetProcessName": "the program (executable path from its Hello) of the tenant's session with that client pid; `NOT_FOUND` otherwise",
+    "nvmlDeviceGetCount": "the tenant's devices on every listed server (server 0's first, as the CUDA shim's full list; `CUDA_VISIBLE_DEVICES` is not applied, as NVIDIA's NVML does not)",
+    "nvmlDeviceGetCount_v2": "as above",
+    "nvmlDeviceGetHandleByIndex": "index into that list; past the end `INVALID_ARGUMENT`",
+    "nvmlDeviceGetHandleByIndex_v2": "as above",
+    "nvmlDeviceGetHandleByUUID": "`GPU-...` UUID as the CUDA shim reports it (case-insensitive); unknown `NOT_FOUND`",
+    "nvmlDeviceGetHandleByPciBusId": "`domain:bus:device.function` (4- or 8-digit domain) or `bus:device.function`; unknown `NOT_FOUND`, malformed `INVALID_ARGUMENT`",
+    "nvmlDeviceGetHandleByPciBusId_v2": "as above",
+    "nvmlDeviceGetIndex": "the handle's index",
+    "nvmlDeviceGetName": "the server's `cuDeviceGetName`",
+    "nvmlDeviceGetUUID": "the server's `cuDeviceGetUuid`, `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`",
+    "nvmlDeviceGetPciInfo": "the first version of the struct (bus id in the legacy form)",
+    "nvmlDeviceGetPciInfo_v2": "as `_v3`",
+    "nvmlDeviceGetPciInfo_v3": "domain, bus and device from the server's CUDA attributes, both bus-id strings; `pciDeviceId`/`pciSubSystemId` 0 (the driver API has none)",
+    "nvmlDeviceGetCudaComputeCapability": "the server's compute capability",
+    "nvmlDeviceGetMemoryInfo": "the tenant's view, asked of the server at each call: total = min(quota, device memory), used = bytes the tenant holds there (all its sessions), free = total - used",
+    "nvmlDeviceGetMemoryInfo_v2": "as above, `reserved` 0; a `version` other than `nvmlMemory_v2` is `ARGUMENT_VERSION_MISMATCH`",
+    "nvmlDeviceGetUtilizationRates": "`gpu`: busy share of the server's last one-second sample of metered device time (server `scheduler = true`); `memory` 0. Without the scheduler (or in the server's first second) `NOT_SUPPORTED`",
+    "nvmlDeviceGetTemperature": "`NOT_SUPPORTED`: the server reports no temperature",
+    "nvmlDeviceGetPowerUsage": "`NOT_SUPPORTED`: the server reports no power draw",
+    "nvmlDeviceGetComputeMode": "`NVML_COMPUTEMODE_DEFAULT` (tenants share devices)",
+    "nvmlDeviceGetComputeRunningProcesses": "the tenant's sessions on the device: client pid (on the client's host) and the bytes the session holds there; a session holding nothing is listed on its server's device 0. Count query and `INSUFFICIENT_SIZE` as NVML",
+    "nvmlDeviceGetComputeRunningProcesses_v2": "as above, MIG ids `0xFFFFFFFF`",
+    "nvmlDeviceGetComputeRunningProcesses_v3": "as above",
+    "nvmlDeviceGetGraphicsRunningProcesses": "none (a pool runs compute sessions only)",
+    "nvmlDeviceGetGraphicsRunningProcesses_v2": "none",
+    "nvmlDeviceGetGraphicsRunningProcesses_v3": "none",
+}
+nvml_path = os.path.join(work, "nvml.txt")
+nvml_section = ""
+if os.path.exists(nvml_path):
+    exported = [l.strip() for l in open(nvml_path) if l.strip()]
+    src = open(os.path.join(root, "nvml-shim", "src", "unsupported.cc")).read()
+    unsupported = sorted(set(re.findall(r"X\((nvml[A-Za-z0-9_]+)\)", src)) & set(exported))
+    implemented = sorted(set(exported) - set(unsupported))
+    missing = [n for n in implemented if n not in NVML_NOTES]
+    stale = [n for n in NVML_NOTES if n not in exported]
+    if missing or stale:
+        sys.exit("gen-compat: NVML notes out of date: no note for " + ", ".join(missing)
+                 + "; notes for names not exported: " + ", ".join(stale))
+    nl = ["", "## NVML (`libnvidia-ml.so.1`)", "",
+          "gpool's NVML (`build/client-shim/libnvidia-ml.so.1`, beside the CUDA shim; see",
+          "[operations.md](operations.md#nvml-and-gpool-smi)) answers from the pool: the devices, memory",
+          "quota and sessions of the tenant whose token it is given. Implemented:", "",
+          "| entry point | answers |", "| --- | --- |"]
+    nl += [f"| `{n}` | {NVML_NOTES[n]} |" for n in implemented]
+    nl += ["", f"Exported but not supported ({len(unsupported)}; each returns `NVML_ERROR_NOT_SUPPORTED` and "
+           "logs `<name> is not supported by gpool's NVML` once): "
+           + ", ".join(f"`{n}`" for n in unsupported) + ".", ""]
+    nvml_section = "\n".join(nl)
+
+text = "\n".join(lines) + "\n" + section + nvml_section
 with open(out_path, "w") as f:
     f.write(text)
 print(f"wrote {out_path}: {len(emu)} entry points, {len(ops)} PTX opcodes")

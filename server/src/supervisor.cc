@@ -152,6 +152,7 @@ int Supervisor::run() {
     pool_->poll_ready();
   };
   refill();
+  spawn_catalog();
   // A listener without a pollable descriptor is polled by accept() with a short timeout.
   const bool all_pollable = std::all_of(listeners_.begin(), listeners_.end(),
                                         [](const auto& l) { return l->poll_fd() >= 0; });
@@ -215,6 +216,7 @@ int Supervisor::run() {
     preauth_stats_->pending.store(static_cast<uint32_t>(pending_.size()));
     reap(false);
     (void)watch_sessions();
+    util_.tick(tenants_, sched_ && sched_->enabled(), std::chrono::steady_clock::now());
     if (take_reload_request()) {  // SIGHUP (reload.h)
       std::string outcome;
       if (!reload(outcome)) logger().error("config reload failed, nothing changed: {}", outcome);
@@ -247,6 +249,16 @@ void Supervisor::preauth_warn(fmt::format_string<Args...> format, Args&&... args
 void Supervisor::on_accept(std::unique_ptr<transport::Connection> conn) {
   const auto now = std::chrono::steady_clock::now();
   std::string source = source_address(conn->peer());
+  // Handshakes already answered in this round (a status-only client is served at once) are done:
+  // they give their place back now, not when the loop erases them, or a client that asks again
+  // and again (NVML polling, `gpool status` in a loop) would fill max_preauth_per_source with
+  // finished handshakes within one round of accepts and be refused.
+  for (auto& p : pending_) {
+    if (p->finished && !p->released) {
+      p->released = true;
+      gate_.release(p->source);
+    }
+  }
   PreauthGate::Admit verdict = gate_.admit(source, now);
   if (verdict == PreauthGate::Admit::source_limit || verdict == PreauthGate::Admit::total_limit) {
     // Over a limit: the oldest pending handshake (of this source, or of all) makes room, so a
@@ -480,11 +492,11 @@ void Supervisor::answer(std::unique_ptr<transport::Connection> conn, const wire:
   }
   logger().info("session {}: tenant {} from {} ({}, pid {})", session_id, tenant->name,
                 conn->peer(), program, hello->client() ? hello->client()->pid() : 0);
-  start_worker(std::move(conn), *tenant, session_id, slot);
+  start_worker(std::move(conn), *tenant, session_id, slot, hello->client() ? hello->client()->pid() : 0, program);
 }
 
 void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
-                              uint64_t session_id, int slot) {
+                              uint64_t session_id, int slot, uint32_t client_pid, const std::string& program) {
   const std::string peer = conn->peer();
   const int tenant_index = tenants_.find(tenant.name);
   if (pool_ && pool_->size() > 0 && peer.rfind("tcp://", 0) == 0 && conn->handoff_fd() >= 0) {
@@ -498,7 +510,8 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     const pid_t pid = pool_->hand_off(conn->handoff_fd(), h);
     if (pid > 0) {
       // The worker has its own copy of the socket; ours closes with `conn`, the watch copy stays.
-      sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), true});
+      sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), true,
+                           client_pid, program});
       sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
       return;
     }
@@ -528,12 +541,16 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     params.scheduler = sched_.get();
     Attachment attached;
     attach_backend(backend_path_, attached);
-    if (attached.ok) pool_stats_->device_count.store(static_cast<uint32_t>(attached.contexts.size()));
+    if (attached.ok) {
+      pool_stats_->device_count.store(static_cast<uint32_t>(attached.contexts.size()));
+      publish_devices(pool_stats_->catalog, attached);
+    }
     const int rc = run_worker(std::move(conn), params, table_.slot(slot), &attached);
     std::fflush(nullptr);
     ::_exit(rc);
   }
-  sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false});
+  sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false,
+                       client_pid, program});
   // TCP only: a UCX session's socket is its bootstrap, not its data path (docs/security.md).
   if (peer.rfind("tcp://", 0) == 0 && conn->handoff_fd() >= 0) {
     sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
@@ -591,6 +608,33 @@ bool Supervisor::watch_sessions() {
   return killed_pending;
 }
 
+void Supervisor::spawn_catalog() {
+  if (pool_stats_->catalog.state.load(std::memory_order_acquire) != 0) return;
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    logger().warn("fork of the device catalog process failed: {}; devices are described once the "
+                  "first session attaches", std::strerror(errno));
+    return;
+  }
+  if (pid > 0) return;  // reaped by reap() like any child
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != self_) ::_exit(1);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
+  close_in_child();
+  Attachment attached;
+  attach_backend(backend_path_, attached);
+  if (attached.ok) {
+    pool_stats_->device_count.store(static_cast<uint32_t>(attached.contexts.size()));
+    publish_devices(pool_stats_->catalog, attached);
+  } else {
+    logger().warn("device catalog: {}", attached.error);
+  }
+  std::fflush(nullptr);
+  ::_exit(0);
+}
+
 void Supervisor::serve_admin(transport::Connection& conn, const Tenant* own) {
   const auto timeout = std::chrono::milliseconds(config_.handshake_timeout_ms);
   transport::FrameHead head;
@@ -629,6 +673,23 @@ void Supervisor::serve_admin(transport::Connection& conn, const Tenant* own) {
 std::string Supervisor::status_json(std::string_view only_tenant) {
   std::string out = "{\"backend\":" + json_string(backend_path_);
   if (!only_tenant.empty()) out += ",\"tenant\":" + json_string(only_tenant);
+  // The devices the viewer may use (a tenant: its `devices` list, numbered as its sessions see
+  // them; an admin: all), described from the catalog (device_catalog.h).
+  std::vector<int> allowed;
+  int tenant_index = kAdminView;
+  if (!only_tenant.empty()) {
+    for (const Tenant& t : config_.tenants) {
+      if (t.name == only_tenant) allowed = t.devices;
+    }
+    tenant_index = tenants_.find(only_tenant);
+    if (tenant_index < 0) tenant_index = kAdminView - 1;  // not accounted: no figures, nobody else's
+  }
+  const DeviceCatalog& catalog = pool_stats_->catalog;
+  const std::vector<int> shown = visible_physical(catalog, allowed);
+  if (catalog.state.load(std::memory_order_acquire) == 2) {
+    out += fmt::format(",\"driver_version\":{},\"server_version\":\"0.1.0\"", catalog.driver_version);
+  }
+  out += ",\"devices\":" + devices_json(catalog, allowed, tenants_, tenant_index, util_);
   out += ",\"sessions\":[";
   uint64_t total = 0;
   const auto now = std::chrono::steady_clock::now();
@@ -638,13 +699,19 @@ std::string Supervisor::status_json(std::string_view only_tenant) {
     if (!only_tenant.empty() && s.tenant != only_tenant) continue;
     const SessionSlot& slot = table_.slot(s.slot);
     total += slot.bytes_held.load();
+    std::string per_device;
+    for (size_t d = 0; d < shown.size(); ++d) {
+      per_device += fmt::format("{}{}", d ? "," : "", slot.dev_bytes[shown[d]].load());
+    }
     out += fmt::format(
-        "{}{{\"id\":{},\"tenant\":{},\"peer\":{},\"pid\":{},\"bytes_held\":{},"
+        "{}{{\"id\":{},\"tenant\":{},\"peer\":{},\"pid\":{},\"client_pid\":{},\"program\":{},"
+        "\"bytes_held\":{},\"device_bytes\":[{}],"
         "\"allocations\":{},\"calls\":{},\"round_trips\":{},\"bytes_in\":{},\"bytes_out\":{},"
         "\"errors\":{},\"warm\":{},\"age_s\":{:.1f},\"state\":{},\"heartbeat_age_s\":{:.1f},"
         "\"kernel_s\":{:.1f}}}",
-        first ? "" : ",", s.id, json_string(s.tenant), json_string(s.peer), s.pid,
-        slot.bytes_held.load(), slot.allocations.load(), slot.calls.load(), slot.replies.load(),
+        first ? "" : ",", s.id, json_string(s.tenant), json_string(s.peer), s.pid, s.client_pid,
+        json_string(s.program), slot.bytes_held.load(), per_device,
+        slot.allocations.load(), slot.calls.load(), slot.replies.load(),
         slot.bytes_in.load(), slot.bytes_out.load(), slot.errors.load(), s.warm ? "true" : "false",
         std::chrono::duration<double>(now - s.started).count(),
         json_string(s.killed ? "ending" : s.client_gone ? "client_gone" : state_name(s.watch.state)),

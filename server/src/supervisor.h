@@ -74,6 +74,8 @@ class Supervisor {
     std::string peer;
     std::chrono::steady_clock::time_point started;
     bool warm = false;
+    uint32_t client_pid = 0;  // the client's own pid and program name, as its Hello says
+    std::string program;
     // Watching (worker_watch.h): the supervisor's own copy of the client's socket, polled for
     // the peer's hang-up only (POLLRDHUP: never reads), -1 when the transport has none.
     int watch_fd = -1;
@@ -121,7 +123,7 @@ class Supervisor {
   // tenant whose own status alone is shown (reload refused).
   void serve_admin(transport::Connection& conn, const Tenant* own);
   void start_worker(std::unique_ptr<transport::Connection> conn, const Tenant& tenant,
-                    uint64_t session_id, int slot);
+                    uint64_t session_id, int slot, uint32_t client_pid, const std::string& program);
   void reap(bool block);
   // Ends the workers of sessions whose client hung up (after kClientGoneGrace, in which a worker
   // that saw the end itself exits), whose heartbeat stopped for watchdog_ms, or whose wait for
@@ -141,6 +143,9 @@ class Supervisor {
   // A metrics process that died while the server runs is started again on the address it had,
   // after kMetricsRestartDelay (and again after each failed try), so a scraper's URL stays.
   void restart_metrics_if_due();
+  // Forks a one-off child that attaches the backend, publishes the device catalog
+  // (device_catalog.h) and exits, so status-only clients see the devices before any session.
+  void spawn_catalog();
 
   std::unique_ptr<WorkerPool> pool_;
   PoolStats* pool_stats_ = nullptr;  // shared mapping, never unmapped
@@ -156,6 +161,7 @@ class Supervisor {
   SessionTable table_;
   TenantTable tenants_;  // shared with workers and the metrics process
   std::unique_ptr<Scheduler> sched_;  // compute shares and device masks (scheduler.h)
+  UtilisationSampler util_;           // per-device busy share from the metered device time
   std::vector<Session> sessions_;
   std::deque<Ended> ended_;  // the last kEndedKept sessions the supervisor ended
   static constexpr size_t kEndedKept = 16;

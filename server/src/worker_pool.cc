@@ -45,7 +45,10 @@ int run_warm_worker(int sock, const WarmContext& ctx) {
     logger().error("pool worker {}: {}; check the backend setting", ::getpid(), a.error);
     return 3;
   }
-  if (ctx.stats != nullptr) ctx.stats->device_count.store(static_cast<uint32_t>(a.contexts.size()));
+  if (ctx.stats != nullptr) {
+    ctx.stats->device_count.store(static_cast<uint32_t>(a.contexts.size()));
+    publish_devices(ctx.stats->catalog, a);
+  }
 
   Handoff h;
   int fd = -1;

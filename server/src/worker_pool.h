@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "device_catalog.h"
 #include "handoff.h"
 #include "session_table.h"
 #include "tenant_table.h"
@@ -45,6 +46,7 @@ struct PoolStats {
   std::atomic<uint64_t> cold_sessions{0};    // sessions served by a freshly forked worker
   std::atomic<uint64_t> pool_failures{0};    // pool workers that died unused
   std::atomic<uint32_t> device_count{0};     // devices the backend reports (0 = not known yet)
+  DeviceCatalog catalog;                      // their descriptions, for status-only clients
 
   // A zeroed shared mapping; throws std::bad_alloc when it cannot be made. Never unmapped.
   static PoolStats* create_shared();

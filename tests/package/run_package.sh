@@ -5,7 +5,8 @@
 # work from where they were extracted: the layout, --version, `gpool info` finding the shim and
 # emulator beside itself, the installed server logging its listener and loading the installed
 # emulator, EXAMPLE through the installed `gpool run`, EXAMPLE on the installed emulator alone,
-# and a tenant's own `gpool status`. Exit 0 only when every check passed.
+# a tenant's own `gpool status`, and the installed NVML (through `gpool run`) and `gpool smi`.
+# Exit 0 only when every check passed.
 set -euo pipefail
 build="$(cd "$1" && pwd)"
 example="$2"
@@ -39,7 +40,8 @@ for f in usr/bin/gpool usr/bin/gpool-server usr/lib/gpool/client/libcuda.so.1 \
 done
 grep -qx 'ExecStart=/usr/bin/gpool-server --config /etc/gpool/server.toml' \
   "$root/usr/lib/systemd/system/gpool-server.service" || fail "the unit does not start /usr/bin/gpool-server"
-[ "$(ls "$root/usr/lib/gpool/client")" = "libcuda.so.1" ] || fail "lib/gpool/client holds more than the shim"
+[ "$(ls "$root/usr/lib/gpool/client" | tr '\n' ' ')" = "libcuda.so.1 libnvidia-ml.so.1 " ] ||
+  fail "lib/gpool/client holds other than the shim and NVML: $(ls "$root/usr/lib/gpool/client")"
 
 # 3. The installed binaries, relocated under $root, find their own libraries.
 unset GPOOL_SHIM_DIR GPOOL_SERVER_BIN GPOOL_EMULATOR_LIB
@@ -72,4 +74,14 @@ grep -q "session 1: tenant default" "$work/server.log" || fail "the run did not 
 "$root/usr/bin/gpool" status --server "$url" --token "$token" >"$work/status.out" 2>&1 ||
   { cat "$work/status.out" >&2; fail "gpool status with the tenant's token"; }
 grep -q "tenant default's own view" "$work/status.out" || { cat "$work/status.out" >&2; fail "gpool status is not the tenant's view"; }
-echo "package test: ok (${#debs[@]} packages; installed server, shim and emulator ran $example)"
+
+# 7. The installed NVML, found by a program through `gpool run` (ctypes, as monitoring scripts
+#    load it), and the installed `gpool smi`.
+nvml_check='import ctypes; l = ctypes.CDLL("libnvidia-ml.so.1"); n = ctypes.c_uint(0); print(l.nvmlInit_v2(), l.nvmlDeviceGetCount_v2(ctypes.byref(n)), n.value)'
+"$root/usr/bin/gpool" run --server "$url" --token "$token" -- python3 -c "$nvml_check" >"$work/nvml.out" 2>&1 ||
+  { cat "$work/nvml.out" >&2; fail "NVML through the installed gpool run"; }
+grep -qx "0 0 1" "$work/nvml.out" || { cat "$work/nvml.out" >&2; fail "the installed NVML does not see the server's device"; }
+"$root/usr/bin/gpool" smi --server "$url" --token "$token" >"$work/smi.out" 2>&1 ||
+  { cat "$work/smi.out" >&2; fail "gpool smi with the tenant's token"; }
+grep -q "^0 .*GPU-" "$work/smi.out" || { cat "$work/smi.out" >&2; fail "gpool smi shows no device"; }
+echo "package test: ok (${#debs[@]} packages; installed server, shim and emulator ran $example; NVML and smi saw the device)"

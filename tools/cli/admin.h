@@ -1,10 +1,11 @@
 // The admin calls of the `gpool` tool: `gpool status` and `gpool reload` over an admin session.
 //
 // Each call connects to `url`, says Hello with `token`, sends one call and returns the inline
-// text of the Reply:
+// text of the Reply (the calls themselves live in the client library, client-shim/src/
+// status_client.h, shared with the NVML shim and `gpool smi`):
 //   fetch_status     ServerStatus (Hello.status_only, any tenant's token): the status JSON
-//                    document ({"backend", "sessions": [...], "bytes_held", "tenants": [...],
-//                    "pool", "metrics"}; docs/operations.md). An admin token sees every tenant;
+//                    document ({"backend", "devices": [...], "sessions": [...], "bytes_held",
+//                    "tenants": [...], "pool", "metrics"}; docs/operations.md). An admin token sees every tenant;
 //                    another token its own sessions and tenant row ("tenant": its name).
 //   (request_reload needs an admin tenant's token.)
 //   request_reload   ServerReload: the server re-reads its config file's tenants (as SIGHUP

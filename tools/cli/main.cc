@@ -7,6 +7,9 @@
 //       the server's pool, per-tenant and per-device figures (memory held and quota, device time,
 //       calls, bytes, errors) and sessions as tables; an admin token shows every tenant, another
 //       token its own tenant. --json prints the server's status document instead.
+//   gpool smi [--server URL[,URL...]] [--token T] [--json]
+//       an nvidia-smi-like table of what the token may use: devices (memory held / quota,
+//       utilisation) and the tenant's processes on them (smi.h); --json as one document.
 //   gpool reload [--server URL] [--token ADMIN_TOKEN]
 //       makes the server re-read its config file's tenants as SIGHUP does; prints its summary.
 //   gpool server [gpool-server arguments...]
@@ -32,9 +35,11 @@
 #include <CLI/CLI.hpp>
 
 #include "admin.h"
+#include "config.h"
 #include "gpool/protocol/frame.h"
 #include "info.h"
 #include "paths.h"
+#include "smi.h"
 #include "status_table.h"
 
 namespace {
@@ -107,7 +112,7 @@ int do_server(const std::vector<std::string>& rest) {
   return exec_program(args);
 }
 
-const char* const kCommands[] = {"run", "status", "reload", "server", "info"};
+const char* const kCommands[] = {"run", "status", "smi", "reload", "server", "info"};
 
 }  // namespace
 
@@ -141,6 +146,12 @@ int main(int argc, char** argv) {
                      "a tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN); an admin's shows every tenant");
   status->add_flag("--json", json, "print the server's status document as JSON");
 
+  bool smi_json = false;
+  CLI::App* smi = app.add_subcommand("smi", "an nvidia-smi-like table of your devices, memory, quota and processes");
+  smi->add_option("--server", server, "server URL, or several separated by commas (GPOOL_SERVER)")->capture_default_str();
+  smi->add_option("--token", token, "tenant token (GPOOL_TOKEN)");
+  smi->add_flag("--json", smi_json, "print one JSON document instead of the tables");
+
   CLI::App* reload = app.add_subcommand("reload", "make the server re-read its tenants (as SIGHUP does)");
   reload->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
   reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
@@ -159,7 +170,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const char* c : kCommands) known = known || cmd == c;
     if (!known) {
-      std::fprintf(stderr, "gpool: unknown command '%s'; commands: run, status, reload, server, info "
+      std::fprintf(stderr, "gpool: unknown command '%s'; commands: run, status, smi, reload, server, info "
                            "(gpool --help)\n", cmd.c_str());
       return 2;
     }
@@ -172,6 +183,14 @@ int main(int argc, char** argv) {
   }
   if (run->parsed()) return do_run(server, token, shim_dir, program);
   if (status->parsed()) return do_status(server, admin_token, json);
+  if (smi->parsed()) {
+    const std::vector<std::string> servers = gpool::shim::parse_server_list(server);
+    if (servers.empty()) {
+      std::fprintf(stderr, "gpool smi: --server names no URL\n");
+      return 2;
+    }
+    return gpool::tools::run_smi(servers, token, smi_json);
+  }
   if (reload->parsed()) return do_reload(server, admin_token);
   if (srv->parsed()) {
     for (const std::string& a : srv->remaining()) server_args.push_back(a);

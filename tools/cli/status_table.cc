@@ -1,132 +1,15 @@
 #include "status_table.h"
 
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <map>
-#include <memory>
 #include <string_view>
 #include <vector>
 
+#include "gpool/common/json.h"
+
 namespace gpool::tools {
-namespace {
 
-struct Value {
-  enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
-  bool b = false;
-  double n = 0;
-  std::string s;
-  std::vector<Value> items;
-  std::map<std::string, Value, std::less<>> fields;
-
-  const Value& operator[](std::string_view key) const {
-    static const Value none;
-    auto it = fields.find(key);
-    return it == fields.end() ? none : it->second;
-  }
-  double num() const { return kind == kNumber ? n : 0; }
-  std::string str() const { return kind == kString ? s : ""; }
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view text) : t_(text) {}
-
-  bool parse(Value& out) {
-    if (!value(out, 0)) return false;
-    ws();
-    return i_ == t_.size();
-  }
-
- private:
-  void ws() {
-    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\r' || t_[i_] == '\t')) ++i_;
-  }
-  bool lit(std::string_view w) {
-    if (t_.substr(i_, w.size()) != w) return false;
-    i_ += w.size();
-    return true;
-  }
-  bool string(std::string& out) {
-    if (i_ >= t_.size() || t_[i_] != '"') return false;
-    ++i_;
-    while (i_ < t_.size() && t_[i_] != '"') {
-      char c = t_[i_++];
-      if (c == '\\') {
-        if (i_ >= t_.size()) return false;
-        c = t_[i_++];
-        if (c == 'n') c = '\n';
-        else if (c == 't') c = '\t';
-        else if (c == 'u') {
-          if (i_ + 4 > t_.size()) return false;
-          const long cp = std::strtol(std::string(t_.substr(i_, 4)).c_str(), nullptr, 16);
-          i_ += 4;
-          c = cp < 0x80 ? static_cast<char>(cp) : '?';
-        }
-      }
-      out.push_back(c);
-    }
-    if (i_ >= t_.size()) return false;
-    ++i_;
-    return true;
-  }
-  bool value(Value& v, int depth) {
-    if (depth > 32) return false;
-    ws();
-    if (i_ >= t_.size()) return false;
-    const char c = t_[i_];
-    if (c == '{') {
-      v.kind = Value::kObject;
-      ++i_;
-      ws();
-      if (i_ < t_.size() && t_[i_] == '}') return ++i_, true;
-      for (;;) {
-        ws();
-        std::string key;
-        if (!string(key)) return false;
-        ws();
-        if (i_ >= t_.size() || t_[i_++] != ':') return false;
-        if (!value(v.fields[key], depth + 1)) return false;
-        ws();
-        if (i_ < t_.size() && t_[i_] == ',') { ++i_; continue; }
-        if (i_ < t_.size() && t_[i_] == '}') return ++i_, true;
-        return false;
-      }
-    }
-    if (c == '[') {
-      v.kind = Value::kArray;
-      ++i_;
-      ws();
-      if (i_ < t_.size() && t_[i_] == ']') return ++i_, true;
-      for (;;) {
-        v.items.emplace_back();
-        if (!value(v.items.back(), depth + 1)) return false;
-        ws();
-        if (i_ < t_.size() && t_[i_] == ',') { ++i_; continue; }
-        if (i_ < t_.size() && t_[i_] == ']') return ++i_, true;
-        return false;
-      }
-    }
-    if (c == '"') {
-      v.kind = Value::kString;
-      return string(v.s);
-    }
-    if (lit("true")) { v.kind = Value::kBool; v.b = true; return true; }
-    if (lit("false")) { v.kind = Value::kBool; return true; }
-    if (lit("null")) return true;
-    const std::string rest(t_.substr(i_, 64));
-    char* end = nullptr;
-    v.n = std::strtod(rest.c_str(), &end);
-    if (end == rest.c_str()) return false;
-    v.kind = Value::kNumber;
-    i_ += static_cast<size_t>(end - rest.c_str());
-    return true;
-  }
-
-  std::string_view t_;
-  size_t i_ = 0;
-};
-
-std::string bytes(double b) {
+std::string format_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
   while (b >= 1024 && u < 4) {
@@ -138,14 +21,7 @@ std::string bytes(double b) {
   return buf;
 }
 
-std::string count(double n) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f", n);
-  return buf;
-}
-
-// Left-aligned columns, two spaces apart.
-std::string table(const std::vector<std::vector<std::string>>& rows) {
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows) {
     for (size_t i = 0; i < r.size(); ++i) {
@@ -165,11 +41,23 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+namespace {
+
+using json::Value;
+
+std::string count(double n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", n);
+  return buf;
+}
+
+std::string bytes(double b) { return format_bytes(b); }
+std::string table(const std::vector<std::vector<std::string>>& rows) { return format_table(rows); }
 }  // namespace
 
 bool render_status(const std::string& json, std::string& out, std::string& error) {
   Value doc;
-  if (!Reader(json).parse(doc) || doc.kind != Value::kObject) {
+  if (!gpool::json::parse(json, doc) || doc.kind != Value::kObject) {
     error = "the server's status is not valid JSON";
     return false;
   }

@@ -9,9 +9,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace gpool::tools {
 
 bool render_status(const std::string& json, std::string& out, std::string& error);
+
+// "12.0 MiB": bytes in the largest binary unit below 1024 of it (also used by `gpool smi`).
+std::string format_bytes(double bytes);
+// Left-aligned columns, two spaces apart, one line per row.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace gpool::tools

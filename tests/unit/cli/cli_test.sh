@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# usage: cli_test.sh GPOOL GPOOL_SERVER_BIN
-# Runs both command lines with good and bad arguments and checks exit codes and messages.
+# usage: cli_test.sh GPOOL GPOOL_SERVER_BIN [EMULATOR_LIB]
+# Runs both command lines with good and bad arguments and checks exit codes and messages; with
+# EMULATOR_LIB, also `gpool smi` against a server started here (one tenant, the emulator).
 set -uo pipefail
 gpool="$1"
 server="$2"
+emulator="${3:-}"
 failures=0
 out="$(mktemp)"; err="$(mktemp)"
 trap 'rm -f "$out" "$err"' EXIT
@@ -50,6 +52,26 @@ rm -rf "$shim_dir"
 expect 0 'GPOOL_SERVER=tcp://example:7070' -- env GPOOL_SERVER=tcp://example:7070 "$gpool" info
 expect 0 'GPOOL_BUSY_WAIT_MS  \(unset; default 10000\)' -- "$gpool" info
 expect 0 '^\| `GPOOL_EMU_MEMORY` \|' -- "$gpool" info --markdown
+# gpool smi: help, a server that is not there, then a real one.
+expect 0 '--json' -- "$gpool" smi --help
+expect 1 'gpool smi: server tcp://127.0.0.1:1: cannot reach' -- "$gpool" smi --server tcp://127.0.0.1:1 --token t
+expect 2 '--jsn' -- "$gpool" smi --jsn
+if [ -n "$emulator" ]; then
+  dir="$(mktemp -d)"
+  GPOOL_EMULATOR_LIB="$emulator" GPOOL_EMU_DEVICES=2 "$server" --listen tcp://127.0.0.1:0 --token smi-token \
+    --url-file "$dir/url" >"$dir/log" 2>&1 &
+  spid=$!
+  for _ in $(seq 100); do [ -s "$dir/url" ] && break; sleep 0.05; done
+  url="$(cat "$dir/url" 2>/dev/null)"
+  expect 0 '^1 +gpool emulated GPU .* GPU-[0-9a-f-]{36} +0{8}:[0-9A-F]{2}:00\.0 +0 B' -- \
+    "$gpool" smi --server "$url" --token smi-token
+  expect 0 'no processes hold device memory' -- "$gpool" smi --server "$url" --token smi-token
+  expect 0 '^\{"devices":\[\{"index":0,.*"memory_used_bytes":0,.*\],"processes":\[\]\}$' -- \
+    "$gpool" smi --server "$url" --token smi-token --json
+  expect 1 'refused the session \(BadCredential\)' -- "$gpool" smi --server "$url" --token wrong
+  kill "$spid"; wait "$spid" 2>/dev/null
+  rm -rf "$dir"
+fi
 
 if [ "$failures" != 0 ]; then echo "FAIL: $failures check(s)"; exit 1; fi
 echo PASS
