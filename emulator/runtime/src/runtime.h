@@ -43,6 +43,9 @@ enum class Kind : uint32_t {
   Function,
   Library,
   MemPool,
+  Graph,
+  GraphNode,
+  GraphExec,
 };
 
 // Base of every object a handle refers to.
