@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "contexts.h"
+#include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
 #include "pool.h"
 #include "state.h"
@@ -172,7 +173,16 @@ extern "C" CUresult gpool_impl_cuLaunchHostFunc(CUstream stream, CUhostFn fn, vo
   if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {stream_ref(stream)};
-  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) {
+    // On a capturing stream the server refuses the synchronisation (and invalidates the
+    // capture): a graph host node would have to run here, on the client, which the pool does
+    // not do yet (docs/architecture.md, "Graphs through the pool").
+    if (st == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) {
+      gpool::log::logger("shim").error("cuLaunchHostFunc in a stream capture: graph host nodes are not "
+                                       "supported through the pool; the capture is invalidated");
+    }
+    return st;
+  }
   fn(data);
   return CUDA_SUCCESS;
 }

@@ -1,0 +1,262 @@
+// Shim: stream capture and CUDA graphs (calls.toml 330-342, server/src/worker_graph.cc).
+//
+// Capture runs on the server: BeginCapture is forwarded, and the launches, copies, memsets,
+// event records and waits the program then makes on the stream are the ordinary forwarded
+// calls, which the server's backend records. Graph, node and exec handles are ids the server
+// chose and returned; the server checks them against the session's tables on every use.
+// cuGraphLaunch is one async message (no round trip).
+//
+// Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): building graphs
+// node by node (cuGraphAdd*Node), node parameter queries and setters, cuGraphClone,
+// cuStreamBeginCaptureToGraph; docs/compatibility.md lists them. Host functions in a capture
+// are refused (launch.cc). cuThreadExchangeStreamCaptureMode stays local: every call of a
+// session runs on the server's one worker thread, whose mode is the driver's default (global).
+//
+// Thread safety: every entry point may be called from any thread; the arrays returned by
+// cuStreamGetCaptureInfo live in thread-local storage until the thread's next call of it.
+#include <vector>
+
+#include "gpool/common/log.h"
+#include "gpool/driver_abi/backend.h"
+#include "state.h"
+
+using namespace gpool::shim;
+
+namespace {
+
+// Most dependencies cuStreamGetCaptureInfo reports (the server lists at most this many).
+constexpr uint64_t kMaxCaptureDeps = 256;
+
+CUresult graph_list(CUgraph g, uint64_t what, uint64_t cap, Reply& r) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(g), what, cap};
+  if (CUresult st = Session::instance().sync(Op::GraphList, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
+  return r.results.empty() ? CUDA_ERROR_UNKNOWN : CUDA_SUCCESS;
+}
+
+// Writes a node list answer into `out` (capacity *n) or only its count.
+CUresult report_nodes(CUgraph g, uint64_t what, CUgraphNode* out, size_t* n) {
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Reply r;
+  if (CUresult st = graph_list(g, what, out == nullptr ? 0 : *n, r); st != CUDA_SUCCESS) return st;
+  const size_t count = r.results[0];
+  if (out != nullptr) {
+    for (size_t i = 0; i < *n; ++i) {
+      out[i] = i + 1 < r.results.size() && i < count ? reinterpret_cast<CUgraphNode>(r.results[i + 1]) : nullptr;
+    }
+  }
+  *n = count;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(s)};
+  const uint64_t args[] = {static_cast<uint64_t>(mode)};
+  return Session::instance().sync(Op::StreamBeginCapture, args, h);
+}
+
+extern "C" CUresult gpool_impl_cuStreamBeginCapture(CUstream s) {
+  return gpool_impl_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL);
+}
+
+extern "C" CUresult gpool_impl_cuStreamEndCapture(CUstream s, CUgraph* graph) {
+  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(s)};
+  uint64_t id = 0;
+  const CUresult st = Session::instance().sync_value(Op::StreamEndCapture, {}, h, id);
+  *graph = st == CUDA_SUCCESS ? reinterpret_cast<CUgraph>(id) : nullptr;
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus* status) {
+  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(s)};
+  uint64_t v = 0;
+  const CUresult st = Session::instance().sync_value(Op::StreamIsCapturing, {}, h, v);
+  if (st == CUDA_SUCCESS) *status = static_cast<CUstreamCaptureStatus>(v);
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo_v3(CUstream s, CUstreamCaptureStatus* status_out,
+                                                         cuuint64_t* id_out, CUgraph* graph_out,
+                                                         const CUgraphNode** deps_out,
+                                                         const CUgraphEdgeData** edges_out, size_t* ndeps_out) {
+  if (status_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {stream_ref(s)};
+  const uint64_t args[] = {deps_out != nullptr ? kMaxCaptureDeps : 0};
+  Reply r;
+  if (CUresult st = Session::instance().sync(Op::StreamGetCaptureInfo, args, h, {}, {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.size() < 4) return CUDA_ERROR_UNKNOWN;
+  thread_local std::vector<CUgraphNode> t_deps;
+  thread_local std::vector<CUgraphEdgeData> t_edges;
+  const size_t ndeps = r.results[3];
+  t_deps.clear();
+  for (size_t i = 4; i < r.results.size(); ++i) t_deps.push_back(reinterpret_cast<CUgraphNode>(r.results[i]));
+  if (deps_out != nullptr && t_deps.size() < ndeps) {
+    gpool::log::logger("shim").error("cuStreamGetCaptureInfo: the stream has {} dependencies, more than the {} "
+                                     "the pool reports", ndeps, kMaxCaptureDeps);
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  t_edges.assign(ndeps, CUgraphEdgeData{});
+  *status_out = static_cast<CUstreamCaptureStatus>(r.results[0]);
+  if (id_out) *id_out = r.results[1];
+  if (graph_out) *graph_out = reinterpret_cast<CUgraph>(r.results[2]);
+  if (deps_out) *deps_out = ndeps > 0 ? t_deps.data() : nullptr;
+  if (edges_out) *edges_out = ndeps > 0 ? t_edges.data() : nullptr;
+  if (ndeps_out) *ndeps_out = ndeps;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo_v2(CUstream s, CUstreamCaptureStatus* status_out,
+                                                         cuuint64_t* id_out, CUgraph* graph_out,
+                                                         const CUgraphNode** deps_out, size_t* ndeps_out) {
+  return gpool_impl_cuStreamGetCaptureInfo_v3(s, status_out, id_out, graph_out, deps_out, nullptr, ndeps_out);
+}
+
+extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo(CUstream s, CUstreamCaptureStatus* status_out,
+                                                      cuuint64_t* id_out) {
+  return gpool_impl_cuStreamGetCaptureInfo_v3(s, status_out, id_out, nullptr, nullptr, nullptr, nullptr);
+}
+
+extern "C" CUresult gpool_impl_cuGraphCreate(CUgraph* graph, unsigned int flags) {
+  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {flags};
+  uint64_t id = 0;
+  const CUresult st = Session::instance().sync_value(Op::GraphCreate, args, {}, id);
+  if (st == CUDA_SUCCESS) *graph = reinterpret_cast<CUgraph>(id);
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph graph) {
+  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(graph)};
+  return Session::instance().async(Op::GraphDestroy, args);
+}
+
+extern "C" CUresult gpool_impl_cuGraphGetNodes(CUgraph g, CUgraphNode* nodes, size_t* n) {
+  return report_nodes(g, 0, nodes, n);
+}
+
+extern "C" CUresult gpool_impl_cuGraphGetRootNodes(CUgraph g, CUgraphNode* nodes, size_t* n) {
+  return report_nodes(g, 1, nodes, n);
+}
+
+extern "C" CUresult gpool_impl_cuGraphGetEdges_v2(CUgraph g, CUgraphNode* from, CUgraphNode* to,
+                                                  CUgraphEdgeData* edges, size_t* n) {
+  if (n == nullptr || (from == nullptr) != (to == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  Reply r;
+  if (CUresult st = graph_list(g, 2, from == nullptr ? 0 : *n, r); st != CUDA_SUCCESS) return st;
+  const size_t count = r.results[0];
+  if (from != nullptr) {
+    const size_t listed = (r.results.size() - 1) / 2;
+    for (size_t i = 0; i < *n; ++i) {
+      const bool have = i < listed;
+      from[i] = have ? reinterpret_cast<CUgraphNode>(r.results[1 + i]) : nullptr;
+      to[i] = have ? reinterpret_cast<CUgraphNode>(r.results[1 + listed + i]) : nullptr;
+      if (edges != nullptr) edges[i] = CUgraphEdgeData{};
+    }
+  }
+  *n = count;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphGetEdges(CUgraph g, CUgraphNode* from, CUgraphNode* to, size_t* n) {
+  return gpool_impl_cuGraphGetEdges_v2(g, from, to, nullptr, n);
+}
+
+extern "C" CUresult gpool_impl_cuGraphNodeGetType(CUgraphNode node, CUgraphNodeType* type) {
+  if (type == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(node)};
+  uint64_t v = 0;
+  const CUresult st = Session::instance().sync_value(Op::GraphNodeGetType, args, {}, v);
+  if (st == CUDA_SUCCESS) *type = static_cast<CUgraphNodeType>(v);
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiateWithFlags(CUgraphExec* exec, CUgraph graph, unsigned long long flags) {
+  if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(graph), flags};
+  uint64_t id = 0;
+  const CUresult st = Session::instance().sync_value(Op::GraphInstantiate, args, {}, id);
+  if (st == CUDA_SUCCESS) *exec = reinterpret_cast<CUgraphExec>(id);
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* err_node,
+                                                     char* log_buffer, size_t buffer_size) {
+  if (err_node != nullptr) *err_node = nullptr;
+  if (log_buffer != nullptr && buffer_size > 0) log_buffer[0] = '\0';
+  return gpool_impl_cuGraphInstantiateWithFlags(exec, graph, 0);
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiate(CUgraphExec* exec, CUgraph graph, CUgraphNode* err_node,
+                                                  char* log_buffer, size_t buffer_size) {
+  return gpool_impl_cuGraphInstantiate_v2(exec, graph, err_node, log_buffer, buffer_size);
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiateWithParams(CUgraphExec* exec, CUgraph graph,
+                                                            CUDA_GRAPH_INSTANTIATE_PARAMS* params) {
+  if (params == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  params->hErrNode_out = nullptr;
+  const CUresult st = gpool_impl_cuGraphInstantiateWithFlags(exec, graph, params->flags);
+  params->result_out = st == CUDA_SUCCESS ? CUDA_GRAPH_INSTANTIATE_SUCCESS : CUDA_GRAPH_INSTANTIATE_ERROR;
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecDestroy(CUgraphExec exec) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(exec)};
+  return Session::instance().async(Op::GraphExecDestroy, args);
+}
+
+extern "C" CUresult gpool_impl_cuGraphLaunch(CUgraphExec exec, CUstream s) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(exec)};
+  const HandleRef h[] = {stream_ref(s)};
+  return Session::instance().async(Op::GraphLaunch, args, h);
+}
+
+extern "C" CUresult gpool_impl_cuGraphUpload(CUgraphExec exec, CUstream s) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(exec)};
+  const HandleRef h[] = {stream_ref(s)};
+  return Session::instance().async(Op::GraphUpload, args, h);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecUpdate_v2(CUgraphExec exec, CUgraph graph,
+                                                    CUgraphExecUpdateResultInfo* info) {
+  if (info == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {reinterpret_cast<uint64_t>(exec), reinterpret_cast<uint64_t>(graph)};
+  Reply r;
+  const CUresult st = Session::instance().sync(Op::GraphExecUpdate, args, {}, {}, {}, &r);
+  *info = CUgraphExecUpdateResultInfo{};
+  if (r.results.size() >= 3) {
+    info->result = static_cast<CUgraphExecUpdateResult>(r.results[0]);
+    info->errorNode = reinterpret_cast<CUgraphNode>(r.results[1]);
+    info->errorFromNode = reinterpret_cast<CUgraphNode>(r.results[2]);
+  }
+  return st;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecUpdate(CUgraphExec exec, CUgraph graph, CUgraphNode* err_node,
+                                                 CUgraphExecUpdateResult* result) {
+  if (err_node == nullptr || result == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExecUpdateResultInfo info{};
+  const CUresult st = gpool_impl_cuGraphExecUpdate_v2(exec, graph, &info);
+  *err_node = info.errorNode;
+  *result = info.result;
+  return st;
+}
