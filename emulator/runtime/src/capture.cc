@@ -202,10 +202,17 @@ void capture_stream_gone(Stream* s) {
   if (!s->cap) return;
   auto c = s->cap;
   if (c->origin == s) {
-    c->invalidated = true;
+    // Nobody can end this capture any more: it ends here, and its graph goes with it.
+    log().info("stream capture {} ended: its origin stream was destroyed", c->id);
+    end_capture(c);
+    if (c->own_graph) delete c->graph;
+    c->graph = nullptr;
+    return;
   }
   auto it = std::find_if(c->members.begin(), c->members.end(), [&](const auto& m) { return m.get() == s; });
-  if (it != c->members.end() && c->origin != s) c->members.erase(it);
+  if (it != c->members.end()) c->members.erase(it);
+  s->cap.reset();
+  s->cap_deps.clear();
 }
 
 }  // namespace gpool::emu::rt
