@@ -350,8 +350,10 @@ add("")
 for item in [
     "CUDA arrays, mipmapped arrays, textures and surfaces (texture/surface objects and references, "
     "and array sides of `cuMemcpy2D/3D`); PTX `tex`, `tld4`, `suld`, `sust`, `txq`, `suq`.",
-    "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
-    "answers \"not capturing\").",
+    "Graphs: memory allocation/free nodes (and `cuMemAllocAsync`/`cuMemFreeAsync` in a capture), "
+    "conditional nodes, external-semaphore and batch memory-op nodes, user objects, device-side "
+    "graph launch, non-default edge data. Graphs and stream capture otherwise work (emulator.md, "
+    "\"Graphs and stream capture\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
     "`cuMemImportFromShareableHandle`), `cuMemMapArrayAsync` (sparse arrays), and multicast "
     "objects. Virtual memory management itself (`cuMemCreate`, `cuMemMap`, `cuMemSetAccess`, ...) "
