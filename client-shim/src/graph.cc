@@ -1,4 +1,4 @@
-// Shim: stream capture and CUDA graphs (calls.toml 330-342, server/src/worker_graph.cc).
+// Shim: stream capture and CUDA graphs (calls.toml 330-345, server/src/worker_graph.cc).
 //
 // Capture runs on the server: BeginCapture is forwarded, and the launches, copies, memsets,
 // event records and waits the program then makes on the stream are the ordinary forwarded
@@ -6,14 +6,17 @@
 // chose and returned; the server checks them against the session's tables on every use.
 // cuGraphLaunch is one async message (no round trip).
 //
-// Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): building graphs
-// node by node (cuGraphAdd*Node), node parameter queries and setters, cuGraphClone,
-// cuStreamBeginCaptureToGraph; docs/compatibility.md lists them. Host functions in a capture
+// Built node by node: kernel, memset, empty, child-graph and device-to-device 1D copy nodes,
+// edges, kernel parameters of a graph's or an exec's node. Not forwarded (CUDA_ERROR_NOT_SUPPORTED,
+// logged, from the weak defaults): host and other node kinds, node parameter queries,
+// cuGraphClone, cuStreamBeginCaptureToGraph; docs/compatibility.md lists them. Host functions in a capture
 // are refused (launch.cc). cuThreadExchangeStreamCaptureMode stays local: every call of a
 // session runs on the server's one worker thread, whose mode is the driver's default (global).
 //
 // Thread safety: every entry point may be called from any thread; the arrays returned by
 // cuStreamGetCaptureInfo live in thread-local storage until the thread's next call of it.
+#include <cstring>
+#include <span>
 #include <vector>
 
 #include "gpool/common/log.h"
@@ -259,4 +262,178 @@ extern "C" CUresult gpool_impl_cuGraphExecUpdate(CUgraphExec exec, CUgraph graph
   *err_node = info.errorNode;
   *result = info.result;
   return st;
+}
+
+// ---- graphs built node by node (calls.toml 343-345) ------------------------------------------
+
+namespace {
+
+CUresult add_node(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t ndeps, uint64_t kind,
+                  std::span<const uint64_t> extra, std::span<const HandleRef> handles = {},
+                  std::span<const std::byte> inline_data = {}) {
+  if (out == nullptr || g == nullptr || (ndeps > 0 && deps == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  std::vector<uint64_t> args = {reinterpret_cast<uint64_t>(g), kind, ndeps};
+  for (size_t i = 0; i < ndeps; ++i) args.push_back(reinterpret_cast<uint64_t>(deps[i]));
+  args.insert(args.end(), extra.begin(), extra.end());
+  uint64_t id = 0;
+  Reply r;
+  const CUresult st = Session::instance().sync(Op::GraphAddNode, args, handles, inline_data, {}, &r);
+  if (st != CUDA_SUCCESS) return st;
+  if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
+  id = r.results[0];
+  *out = reinterpret_cast<CUgraphNode>(id);
+  return CUDA_SUCCESS;
+}
+
+// The function handle, dimensions and packed parameters of a kernel node.
+CUresult kernel_args(const CUDA_KERNEL_NODE_PARAMS& p, std::vector<uint64_t>& dims, HandleRef& fn,
+                     std::vector<std::byte>& buf) {
+  CUfunction f = p.func != nullptr ? p.func : reinterpret_cast<CUfunction>(p.kern);
+  const uint64_t id = reinterpret_cast<uint64_t>(f);
+  auto info = find_function(id);
+  if (!info) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = pack_kernel_params(*info, p.kernelParams, p.extra, buf); st != CUDA_SUCCESS) return st;
+  dims = {p.gridDimX, p.gridDimY, p.gridDimZ, p.blockDimX, p.blockDimY, p.blockDimZ, p.sharedMemBytes};
+  fn = HandleRef(id, info->kernel ? gpool::remote::HandleKind_Kernel : gpool::remote::HandleKind_Function);
+  return CUDA_SUCCESS;
+}
+
+CUresult set_kernel(bool on_exec, CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  std::vector<uint64_t> dims;
+  HandleRef fn;
+  std::vector<std::byte> buf;
+  if (CUresult st = kernel_args(*p, dims, fn, buf); st != CUDA_SUCCESS) return st;
+  std::vector<uint64_t> args = {on_exec ? 1u : 0u, reinterpret_cast<uint64_t>(exec), reinterpret_cast<uint64_t>(node)};
+  args.insert(args.end(), dims.begin(), dims.end());
+  const HandleRef h[] = {fn};
+  return Session::instance().sync(Op::GraphSetKernelParams, args, h, buf);
+}
+
+CUDA_KERNEL_NODE_PARAMS from_v1(const CUDA_KERNEL_NODE_PARAMS_v1& p) {
+  CUDA_KERNEL_NODE_PARAMS q{};
+  std::memcpy(&q, &p, sizeof p);  // v1 is the leading part of v2
+  return q;
+}
+
+CUresult edges(CUgraph g, const CUgraphNode* from, const CUgraphNode* to, const CUgraphEdgeData* data, size_t n,
+               bool add) {
+  if (n > 0 && (from == nullptr || to == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  if (data != nullptr) {
+    for (size_t i = 0; i < n; ++i) {
+      if (data[i].from_port != 0 || data[i].to_port != 0 || data[i].type != 0) {
+        return gpool::abi::unimplemented("cuGraphAddDependencies/RemoveDependencies with non-default edge data");
+      }
+    }
+  }
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  std::vector<uint64_t> args = {reinterpret_cast<uint64_t>(g), add ? 1u : 0u, n};
+  for (size_t i = 0; i < n; ++i) args.push_back(reinterpret_cast<uint64_t>(from[i]));
+  for (size_t i = 0; i < n; ++i) args.push_back(reinterpret_cast<uint64_t>(to[i]));
+  return Session::instance().sync(Op::GraphEdges, args);
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphAddKernelNode_v2(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
+                                                       size_t ndeps, const CUDA_KERNEL_NODE_PARAMS* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  std::vector<uint64_t> dims;
+  HandleRef fn;
+  std::vector<std::byte> buf;
+  if (CUresult st = kernel_args(*p, dims, fn, buf); st != CUDA_SUCCESS) return st;
+  const HandleRef h[] = {fn};
+  return add_node(out, g, deps, ndeps, 0, dims, h, buf);
+}
+
+extern "C" CUresult gpool_impl_cuGraphAddKernelNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
+                                                    size_t ndeps, const CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const CUDA_KERNEL_NODE_PARAMS q = from_v1(*p);
+  return gpool_impl_cuGraphAddKernelNode_v2(out, g, deps, ndeps, &q);
+}
+
+extern "C" CUresult gpool_impl_cuGraphAddMemsetNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
+                                                    size_t ndeps, const CUDA_MEMSET_NODE_PARAMS* p, CUcontext) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t extra[] = {p->dst, p->pitch, p->value, p->elementSize, p->width, p->height};
+  return add_node(out, g, deps, ndeps, 1, extra);
+}
+
+extern "C" CUresult gpool_impl_cuGraphAddEmptyNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
+                                                   size_t ndeps) {
+  return add_node(out, g, deps, ndeps, 2, {});
+}
+
+extern "C" CUresult gpool_impl_cuGraphAddChildGraphNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
+                                                        size_t ndeps, CUgraph child) {
+  const uint64_t extra[] = {reinterpret_cast<uint64_t>(child)};
+  return add_node(out, g, deps, ndeps, 3, extra);
+}
+
+// Only copies between device memory: a node copying client memory could not reach it when the
+// graph runs on the server (docs/architecture.md, "Graphs through the pool").
+extern "C" CUresult gpool_impl_cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
+                                                    size_t ndeps, const CUDA_MEMCPY3D* p, CUcontext) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto device_side = [](CUmemorytype t) { return t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_UNIFIED; };
+  const bool one_d = p->Height <= 1 && p->Depth <= 1 && p->srcXInBytes == 0 && p->dstXInBytes == 0 &&
+                     p->srcY == 0 && p->dstY == 0 && p->srcZ == 0 && p->dstZ == 0;
+  CUdeviceptr base = 0;
+  size_t bytes = 0;
+  const bool src_dev = device_side(p->srcMemoryType) && find_device_range(p->srcDevice, &base, &bytes);
+  const bool dst_dev = device_side(p->dstMemoryType) && find_device_range(p->dstDevice, &base, &bytes);
+  if (!one_d || !src_dev || !dst_dev) {
+    gpool::log::logger("shim").error("cuGraphAddMemcpyNode: through the pool only 1D copies between device "
+                                     "allocations can be graph nodes; returning CUDA_ERROR_NOT_SUPPORTED");
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  const uint64_t extra[] = {p->dstDevice, p->srcDevice, p->WidthInBytes};
+  return add_node(out, g, deps, ndeps, 4, extra);
+}
+
+extern "C" CUresult gpool_impl_cuGraphKernelNodeSetParams_v2(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS* p) {
+  return set_kernel(false, nullptr, node, p);
+}
+
+extern "C" CUresult gpool_impl_cuGraphKernelNodeSetParams(CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const CUDA_KERNEL_NODE_PARAMS q = from_v1(*p);
+  return set_kernel(false, nullptr, node, &q);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node,
+                                                                 const CUDA_KERNEL_NODE_PARAMS* p) {
+  return set_kernel(true, exec, node, p);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                              const CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const CUDA_KERNEL_NODE_PARAMS q = from_v1(*p);
+  return set_kernel(true, exec, node, &q);
+}
+
+extern "C" CUresult gpool_impl_cuGraphAddDependencies_v2(CUgraph g, const CUgraphNode* from, const CUgraphNode* to,
+                                                         const CUgraphEdgeData* data, size_t n) {
+  return edges(g, from, to, data, n, true);
+}
+
+extern "C" CUresult gpool_impl_cuGraphAddDependencies(CUgraph g, const CUgraphNode* from, const CUgraphNode* to,
+                                                      size_t n) {
+  return edges(g, from, to, nullptr, n, true);
+}
+
+extern "C" CUresult gpool_impl_cuGraphRemoveDependencies_v2(CUgraph g, const CUgraphNode* from,
+                                                            const CUgraphNode* to, const CUgraphEdgeData* data,
+                                                            size_t n) {
+  return edges(g, from, to, data, n, false);
+}
+
+extern "C" CUresult gpool_impl_cuGraphRemoveDependencies(CUgraph g, const CUgraphNode* from, const CUgraphNode* to,
+                                                         size_t n) {
+  return edges(g, from, to, nullptr, n, false);
 }

@@ -11,6 +11,33 @@
 
 using namespace gpool::shim;
 
+namespace gpool::shim {
+
+CUresult pack_kernel_params(const FunctionInfo& f, void** params, void** extra, std::vector<std::byte>& buf) {
+  buf.assign(f.param_bytes, std::byte{0});
+  if (params != nullptr) {
+    for (size_t i = 0; i < f.offsets.size(); ++i) {
+      if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      std::memcpy(buf.data() + f.offsets[i], params[i], f.sizes[i]);
+    }
+  } else if (extra != nullptr) {
+    const void* ptr = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) ptr = extra[i + 1];
+      else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) size = *static_cast<size_t*>(extra[i + 1]);
+      else return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (ptr == nullptr || size < f.param_bytes) return CUDA_ERROR_INVALID_VALUE;
+    std::memcpy(buf.data(), ptr, f.param_bytes);
+  } else if (!f.offsets.empty()) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::shim
+
 namespace {
 
 // Block and grid dimension limits of every device CUDA 13 supports (compute capability 7.5 and
@@ -33,25 +60,7 @@ CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   if (gx > kMaxGrid[0] || gy > kMaxGrid[1] || gz > kMaxGrid[2]) return CUDA_ERROR_INVALID_VALUE;
   if (smem > f->max_dynamic_smem) return CUDA_ERROR_INVALID_VALUE;
   thread_local std::vector<std::byte> buf;
-  buf.assign(f->param_bytes, std::byte{0});
-  if (params != nullptr) {
-    for (size_t i = 0; i < f->offsets.size(); ++i) {
-      if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      std::memcpy(buf.data() + f->offsets[i], params[i], f->sizes[i]);
-    }
-  } else if (extra != nullptr) {
-    const void* ptr = nullptr;
-    size_t size = 0;
-    for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) ptr = extra[i + 1];
-      else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) size = *static_cast<size_t*>(extra[i + 1]);
-      else return CUDA_ERROR_INVALID_VALUE;
-    }
-    if (ptr == nullptr || size < f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
-    std::memcpy(buf.data(), ptr, f->param_bytes);
-  } else if (!f->offsets.empty()) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
+  if (CUresult st = pack_kernel_params(*f, params, extra, buf); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
   const HandleRef h[] = {HandleRef(id, f->kernel ? gpool::remote::HandleKind_Kernel
                                                  : gpool::remote::HandleKind_Function),

@@ -257,6 +257,11 @@ class Worker {
   CUresult op_graph_exec_destroy(Ctx& c);
   CUresult op_graph_launch(Ctx& c, bool upload);
   CUresult op_graph_exec_update(Ctx& c);
+  CUresult op_graph_add_node(Ctx& c);
+  CUresult op_graph_set_kernel(Ctx& c);
+  CUresult op_graph_edges(Ctx& c);
+  CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
+                               CUDA_KERNEL_NODE_PARAMS& p);
   uint64_t graph_id(CUgraph g);          // the id of `g`, made on first use
   uint64_t node_id(CUgraphNode n);       // the id of `n`, made on first use
   CUgraph graph_of(uint64_t id) const;   // nullptr (logged) for an id not in this session

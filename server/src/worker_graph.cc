@@ -1,4 +1,4 @@
-// Worker: CUDA graphs and stream capture for the session (calls.toml 330-349).
+// Worker: CUDA graphs and stream capture for the session (calls.toml 330-345).
 //
 // Capture happens here, in the backend: BeginCapture starts it on the session's stream, and the
 // launches, copies, memsets, event records and waits the client then sends for that stream (the
@@ -20,6 +20,9 @@
 #include "worker.h"
 
 #include "gpool/common/log.h"
+
+#include <cstring>
+#include <functional>
 
 namespace gpool::server {
 namespace {
@@ -298,6 +301,155 @@ CUresult Worker::refuse_host_copy_in_capture(CUstream stream) {
                 "node through the pool; returning CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", params_.session_id);
   drv_.cuStreamSynchronize(stream);  // invalidates the capture
   return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+}  // namespace gpool::server
+
+namespace gpool::server {
+
+namespace {
+
+// The dependency ids at args[first..first+n) as this graph's nodes. False for an id that is
+// not a node of this session (logged by graph_node_of).
+bool node_list(const std::function<CUgraphNode(uint64_t)>& of, const std::vector<uint64_t>& ids,
+               std::vector<CUgraphNode>& out) {
+  for (uint64_t id : ids) {
+    CUgraphNode n = of(id);
+    if (n == nullptr) return false;
+    out.push_back(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+// The kernel parameters of a GraphAddNode / GraphSetKernelParams call: function handle 0,
+// dimensions at args[at..at+7), the packed parameter buffer inline (as LaunchKernel).
+CUresult Worker::graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage,
+                                     std::vector<void*>& argv, CUDA_KERNEL_NODE_PARAMS& p) {
+  Function* f = function_of(c, 0);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (c.arg_count() < at + 7) return CUDA_ERROR_INVALID_VALUE;
+  const auto* data = c.call->inline_data();
+  const size_t have = data ? data->size() : 0;
+  if (have != f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
+  storage.assign((have + 7) / 8 + 1, 0);
+  if (have != 0) std::memcpy(storage.data(), data->data(), have);
+  argv.resize(f->offsets.size());
+  for (size_t i = 0; i < argv.size(); ++i) argv[i] = reinterpret_cast<char*>(storage.data()) + f->offsets[i];
+  p = CUDA_KERNEL_NODE_PARAMS{};
+  p.func = f->fn;
+  auto u = [&](size_t i) { return static_cast<unsigned>(c.arg(at + i)); };
+  p.gridDimX = u(0);
+  p.gridDimY = u(1);
+  p.gridDimZ = u(2);
+  p.blockDimX = u(3);
+  p.blockDimY = u(4);
+  p.blockDimZ = u(5);
+  p.sharedMemBytes = u(6);
+  p.kernelParams = argv.data();
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_graph_add_node(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(c.arg(0));
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t kind = c.arg(1), ndeps = c.arg(2);
+  if (ndeps > kMaxListed || c.arg_count() < 3 + ndeps) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> ids;
+  for (uint64_t i = 0; i < ndeps; ++i) ids.push_back(c.arg(3 + i));
+  std::vector<CUgraphNode> deps;
+  if (!node_list([this](uint64_t id) { return graph_node_of(id); }, ids, deps)) return CUDA_ERROR_INVALID_VALUE;
+  const size_t at = 3 + ndeps;
+  auto need = [&](size_t n) { return c.arg_count() >= at + n; };
+  CUgraphNode node = nullptr;
+  CUresult st = CUDA_ERROR_INVALID_VALUE;
+  switch (kind) {
+    case 0: {  // kernel
+      std::vector<uint64_t> storage;
+      std::vector<void*> argv;
+      CUDA_KERNEL_NODE_PARAMS p{};
+      if (CUresult r = graph_kernel_params(c, at, storage, argv, p); r != CUDA_SUCCESS) return r;
+      st = drv_.cuGraphAddKernelNode_v2(&node, g, deps.data(), deps.size(), &p);
+      break;
+    }
+    case 1: {  // memset: dst, pitch, value, element size, width, height
+      if (!need(6)) return CUDA_ERROR_INVALID_VALUE;
+      CUDA_MEMSET_NODE_PARAMS p{};
+      p.dst = c.arg(at);
+      p.pitch = c.arg(at + 1);
+      p.value = static_cast<unsigned>(c.arg(at + 2));
+      p.elementSize = static_cast<unsigned>(c.arg(at + 3));
+      p.width = c.arg(at + 4);
+      p.height = c.arg(at + 5);
+      const uint64_t row = p.width * p.elementSize;
+      if (p.elementSize > 4 || p.height == 0 || p.width > (uint64_t{1} << 40) || p.height > (uint64_t{1} << 24) ||
+          (p.height > 1 && p.pitch < row) || !range_ok(p.dst, (p.height - 1) * p.pitch + row)) {
+        return CUDA_ERROR_INVALID_VALUE;
+      }
+      st = drv_.cuGraphAddMemsetNode(&node, g, deps.data(), deps.size(), &p, ctx_);
+      break;
+    }
+    case 2:  // empty
+      st = drv_.cuGraphAddEmptyNode(&node, g, deps.data(), deps.size());
+      break;
+    case 3: {  // child graph
+      if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
+      CUgraph child = graph_of(c.arg(at));
+      if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
+      break;
+    }
+    case 4: {  // device-to-device copy: dst, src, bytes
+      if (!need(3)) return CUDA_ERROR_INVALID_VALUE;
+      const CUdeviceptr dst = c.arg(at), src = c.arg(at + 1);
+      const uint64_t bytes = c.arg(at + 2);
+      if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
+      CUDA_MEMCPY3D p{};
+      p.srcMemoryType = p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+      p.srcDevice = src;
+      p.dstDevice = dst;
+      p.WidthInBytes = bytes;
+      p.Height = p.Depth = 1;
+      st = drv_.cuGraphAddMemcpyNode(&node, g, deps.data(), deps.size(), &p, ctx_);
+      break;
+    }
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (st == CUDA_SUCCESS) c.results.push_back(node_id(node));
+  return st;
+}
+
+CUresult Worker::op_graph_set_kernel(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  const bool on_exec = c.arg(0) != 0;
+  CUgraphExec e = on_exec ? graph_exec_of(c.arg(1)) : nullptr;
+  CUgraphNode n = graph_node_of(c.arg(2));
+  if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> storage;
+  std::vector<void*> argv;
+  CUDA_KERNEL_NODE_PARAMS p{};
+  if (CUresult r = graph_kernel_params(c, 3, storage, argv, p); r != CUDA_SUCCESS) return r;
+  return on_exec ? drv_.cuGraphExecKernelNodeSetParams_v2(e, n, &p) : drv_.cuGraphKernelNodeSetParams_v2(n, &p);
+}
+
+CUresult Worker::op_graph_edges(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(c.arg(0));
+  const bool add = c.arg(1) != 0;
+  const uint64_t n = c.arg(2);
+  if (g == nullptr || n > kMaxListed || c.arg_count() != 3 + 2 * n) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> from_ids, to_ids;
+  for (uint64_t i = 0; i < n; ++i) {
+    from_ids.push_back(c.arg(3 + i));
+    to_ids.push_back(c.arg(3 + n + i));
+  }
+  std::vector<CUgraphNode> from, to;
+  auto of = [this](uint64_t id) { return graph_node_of(id); };
+  if (!node_list(of, from_ids, from) || !node_list(of, to_ids, to)) return CUDA_ERROR_INVALID_VALUE;
+  return add ? drv_.cuGraphAddDependencies_v2(g, from.data(), to.data(), nullptr, n)
+             : drv_.cuGraphRemoveDependencies_v2(g, from.data(), to.data(), nullptr, n);
 }
 
 }  // namespace gpool::server
