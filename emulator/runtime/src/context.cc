@@ -108,6 +108,7 @@ void context_teardown(Context* ctx) {
     ctx->heap.reset();  // its memory is one of the context's allocations, freed below
   }
   for (auto& s : streams) {
+    capture_stream_gone(s.get());  // a capture in progress ends with its streams
     registry().remove(s.get());
     s->shutdown();
   }

@@ -302,4 +302,25 @@ TEST_F(GraphTest, ForgedHandlesAreRefused) {
   EXPECT_CU(cuGraphDestroy(b));
 }
 
+// A primary-context reset ends a capture in progress on its streams: afterwards the legacy
+// stream is not "next to a capture" any more.
+TEST(GraphReset, PrimaryContextResetEndsCaptures) {
+  ASSERT_CU(cuInit(0));
+  CUcontext ctx = nullptr;
+  ASSERT_CU(cuDevicePrimaryCtxRetain(&ctx, 0));
+  ASSERT_CU(cuCtxSetCurrent(ctx));
+  CUstream s = nullptr;
+  ASSERT_CU(cuStreamCreate(&s, CU_STREAM_DEFAULT));
+  ASSERT_CU(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+  CUstreamCaptureStatus st;
+  EXPECT_EQ(cuStreamIsCapturing(CU_STREAM_LEGACY, &st), CUDA_ERROR_STREAM_CAPTURE_IMPLICIT);
+  ASSERT_CU(cuDevicePrimaryCtxReset(0));
+  ASSERT_CU(cuDevicePrimaryCtxRetain(&ctx, 0));
+  ASSERT_CU(cuCtxSetCurrent(ctx));
+  ASSERT_CU(cuStreamIsCapturing(CU_STREAM_LEGACY, &st));
+  EXPECT_EQ(st, CU_STREAM_CAPTURE_STATUS_NONE);
+  ASSERT_CU(cuCtxSynchronize());
+  cuDevicePrimaryCtxRelease(0);
+}
+
 }  // namespace
