@@ -197,6 +197,13 @@ void capture_event_clear(Event* e) {
   e->cap_nodes.clear();
 }
 
+bool capture_uses_graph_locked(const Graph* g) {
+  for (const auto& c : g_captures) {
+    if (c->graph == g) return true;
+  }
+  return false;
+}
+
 void capture_stream_gone(Stream* s) {
   std::lock_guard lock(graph_mu());
   if (!s->cap) return;

@@ -84,6 +84,8 @@ CUresult capture_event_wait(const std::shared_ptr<Stream>& s, Event* e, bool* ha
 bool capture_event_pending(Event* e);
 // Forgets an event's capture record (event destroyed or recorded outside capture).
 void capture_event_clear(Event* e);
+// True when a capture in progress records into `g`. REQUIRES: graph_mu() held.
+bool capture_uses_graph_locked(const Graph* g);
 // A stream that is destroyed leaves its capture.
 void capture_stream_gone(Stream* s);
 

@@ -329,6 +329,10 @@ extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph hGraph) {
   std::lock_guard lock(graph_mu());
   Graph* g = lookup<Graph>(hGraph);
   if (g == nullptr || g->owner_node != nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (capture_uses_graph_locked(g)) {
+    log().info("cuGraphDestroy: the graph is being captured into; end the capture first");
+    return CUDA_ERROR_ILLEGAL_STATE;
+  }
   delete g;
   return CUDA_SUCCESS;
 }
@@ -627,6 +631,8 @@ extern "C" CUresult gpool_impl_cuGraphDestroyNode(CUgraphNode hNode) {
   std::lock_guard lock(graph_mu());
   GraphNode* n = find_node(hNode);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // A capturing stream may name the node as a dependency: not while the capture runs.
+  if (capture_uses_graph_locked(n->graph)) return CUDA_ERROR_ILLEGAL_STATE;
   for (GraphNode* d : n->deps) d->succs.erase(std::find(d->succs.begin(), d->succs.end(), n));
   for (GraphNode* s : n->succs) s->deps.erase(std::find(s->deps.begin(), s->deps.end(), n));
   if (n->graph->registered) registry().remove(n);

@@ -215,6 +215,9 @@ TEST_F(GraphTest, CaptureInfoAndUpdateDependencies) {
   ASSERT_CU(cuStreamUpdateCaptureDependencies(s1_, &empty, nullptr, 1, CU_STREAM_ADD_CAPTURE_DEPENDENCIES));
   ASSERT_CU(cuStreamGetCaptureInfo(s1_, &st, nullptr, nullptr, nullptr, nullptr, &n));
   EXPECT_EQ(n, 2u);
+  // The graph being captured into cannot be destroyed, nor its nodes, until the capture ends.
+  EXPECT_EQ(cuGraphDestroy(g), CUDA_ERROR_ILLEGAL_STATE);
+  EXPECT_EQ(cuGraphDestroyNode(empty), CUDA_ERROR_ILLEGAL_STATE);
   ASSERT_CU(launch(s1_));
   CUgraph out = nullptr;
   ASSERT_CU(cuStreamEndCapture(s1_, &out));
