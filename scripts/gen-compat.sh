@@ -368,8 +368,10 @@ for item in [
     "the whole resource in its own format; depth, colour-attachment and video arrays; "
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
-    "Graphs and stream capture (`cuGraph*`, `cuStreamBeginCapture*`; `cuStreamIsCapturing` "
-    "answers \"not capturing\").",
+    "Graphs: memory allocation/free nodes (and `cuMemAllocAsync`/`cuMemFreeAsync` in a capture), "
+    "conditional nodes, external-semaphore and batch memory-op nodes, user objects, device-side "
+    "graph launch, non-default edge data. Graphs and stream capture otherwise work (emulator.md, "
+    "\"Graphs and stream capture\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
     "`cuMemImportFromShareableHandle`), `cuMemMapArrayAsync` (sparse arrays), and multicast "
     "objects. Virtual memory management itself (`cuMemCreate`, `cuMemMap`, `cuMemSetAccess`, ...) "

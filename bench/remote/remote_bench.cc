@@ -9,6 +9,13 @@
 //                                          before exiting so the caller can read the server's
 //                                          round-trip count of the session
 //   gpool-bench-remote copy MIB REPS       H2D and D2H, pageable and pinned (seconds each)
+//   gpool-bench-remote graph NODES REPLAYS a graph of NODES one-thread kernels, captured from a
+//                                          stream, launched REPLAYS times (client CPU per graph
+//                                          launch, wall time), then the same kernels issued one
+//                                          by one REPLAYS times; checks the counter the kernels
+//                                          increment. Waits for a line on stdin before and
+//                                          after the graph loop (the caller reads the server's
+//                                          call and round-trip counts)
 //   gpool-bench-remote --raw ITERS MIB...  raw TCP ping-pong and stream baselines: the echo /
 //                                          sink in a thread of this process (raw_tcp.h), and
 //                                          the ping-pong also with the echo in a forked child
@@ -129,6 +136,75 @@ int launches(int n) {
   std::fflush(stdout);
   std::getline(std::cin, line);  // the caller reads the round-trip count after the loop
   return 0;
+}
+
+const char kIncPtx[] =
+    ".version 7.0\n.target sm_75\n.address_size 64\n"
+    ".visible .entry inc(.param .u64 p)\n{\n .reg .b64 %rd<3>;\n .reg .b32 %r<3>;\n"
+    " ld.param.u64 %rd1, [p];\n cvta.to.global.u64 %rd2, %rd1;\n ld.global.u32 %r1, [%rd2];\n"
+    " add.s32 %r2, %r1, 1;\n st.global.u32 [%rd2], %r2;\n ret;\n}\n";
+
+int graph(int nodes, int replays) {
+  attach();
+  DRV(cuModuleLoadData);
+  DRV(cuModuleGetFunction);
+  DRV(cuLaunchKernel);
+  DRV(cuMemAlloc_v2);
+  DRV(cuMemsetD32_v2);
+  DRV(cuMemcpyDtoH_v2);
+  DRV(cuStreamCreate);
+  DRV(cuStreamSynchronize);
+  DRV(cuStreamBeginCapture_v2);
+  DRV(cuStreamEndCapture);
+  DRV(cuGraphInstantiateWithFlags);
+  DRV(cuGraphLaunch);
+  CUmodule mod = nullptr;
+  must(p_cuModuleLoadData(&mod, kIncPtx), "cuModuleLoadData");
+  CUfunction f = nullptr;
+  must(p_cuModuleGetFunction(&f, mod, "inc"), "cuModuleGetFunction");
+  CUdeviceptr counter = 0;
+  must(p_cuMemAlloc_v2(&counter, 4), "cuMemAlloc");
+  must(p_cuMemsetD32_v2(counter, 0, 1), "cuMemsetD32");
+  CUstream s = nullptr;
+  must(p_cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  void* args[] = {&counter};
+  must(p_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
+  for (int i = 0; i < nodes; ++i) must(p_cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, args, nullptr), "capture launch");
+  CUgraph g = nullptr;
+  must(p_cuStreamEndCapture(s, &g), "cuStreamEndCapture");
+  CUgraphExec e = nullptr;
+  must(p_cuGraphInstantiateWithFlags(&e, g, 0), "cuGraphInstantiate");
+  must(p_cuGraphLaunch(e, s), "warm-up cuGraphLaunch");
+  must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+  std::printf("{\"bench\":\"graph_setup_done\"}\n");
+  std::fflush(stdout);
+  std::string line;
+  std::getline(std::cin, line);
+  const double c0 = cpu_s(), w0 = now_s();
+  for (int r = 0; r < replays; ++r) must(p_cuGraphLaunch(e, s), "cuGraphLaunch");
+  const double c1 = cpu_s(), w1 = now_s();
+  must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+  const double w2 = now_s();
+  std::printf("{\"bench\":\"graph\",\"nodes\":%d,\"replays\":%d,\"client_cpu_ns_per_graph_launch\":%.1f,"
+              "\"enqueue_wall_s\":%.4f,\"total_wall_s\":%.4f}\n",
+              nodes, replays, (c1 - c0) * 1e9 / replays, w1 - w0, w2 - w0);
+  std::fflush(stdout);
+  std::getline(std::cin, line);
+  const double e0 = now_s(), ec0 = cpu_s();
+  for (int r = 0; r < replays; ++r) {
+    for (int i = 0; i < nodes; ++i) must(p_cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, s, args, nullptr), "cuLaunchKernel");
+  }
+  const double ec1 = cpu_s();
+  must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+  const double e1 = now_s();
+  unsigned got = 0;
+  must(p_cuMemcpyDtoH_v2(&got, counter, 4), "cuMemcpyDtoH");
+  const unsigned want = static_cast<unsigned>(nodes) * static_cast<unsigned>(2 * replays + 1);
+  std::printf("{\"bench\":\"eager\",\"launches\":%d,\"client_cpu_ns_per_launch\":%.1f,\"total_wall_s\":%.4f,"
+              "\"counter\":%u,\"counter_ok\":%s}\n",
+              nodes * replays, (ec1 - ec0) * 1e9 / (nodes * replays), e1 - e0, got, got == want ? "true" : "false");
+  std::fflush(stdout);
+  return got == want ? 0 : 1;
 }
 
 int copies(size_t mib, int reps) {
@@ -252,6 +328,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "null") return null_calls(std::atoi(argv[2]));
   if (mode == "launches") return launches(std::atoi(argv[2]));
+  if (mode == "graph" && argc > 3) return graph(std::atoi(argv[2]), std::atoi(argv[3]));
   if (mode == "copy" && argc > 3) return copies(std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;

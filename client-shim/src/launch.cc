@@ -4,11 +4,39 @@
 #include <cstring>
 
 #include "contexts.h"
+#include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
 #include "pool.h"
 #include "state.h"
 
 using namespace gpool::shim;
+
+namespace gpool::shim {
+
+CUresult pack_kernel_params(const FunctionInfo& f, void** params, void** extra, std::vector<std::byte>& buf) {
+  buf.assign(f.param_bytes, std::byte{0});
+  if (params != nullptr) {
+    for (size_t i = 0; i < f.offsets.size(); ++i) {
+      if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      std::memcpy(buf.data() + f.offsets[i], params[i], f.sizes[i]);
+    }
+  } else if (extra != nullptr) {
+    const void* ptr = nullptr;
+    size_t size = 0;
+    for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) ptr = extra[i + 1];
+      else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) size = *static_cast<size_t*>(extra[i + 1]);
+      else return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (ptr == nullptr || size < f.param_bytes) return CUDA_ERROR_INVALID_VALUE;
+    std::memcpy(buf.data(), ptr, f.param_bytes);
+  } else if (!f.offsets.empty()) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::shim
 
 namespace {
 
@@ -32,25 +60,7 @@ CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   if (gx > kMaxGrid[0] || gy > kMaxGrid[1] || gz > kMaxGrid[2]) return CUDA_ERROR_INVALID_VALUE;
   if (smem > f->max_dynamic_smem) return CUDA_ERROR_INVALID_VALUE;
   thread_local std::vector<std::byte> buf;
-  buf.assign(f->param_bytes, std::byte{0});
-  if (params != nullptr) {
-    for (size_t i = 0; i < f->offsets.size(); ++i) {
-      if (params[i] == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      std::memcpy(buf.data() + f->offsets[i], params[i], f->sizes[i]);
-    }
-  } else if (extra != nullptr) {
-    const void* ptr = nullptr;
-    size_t size = 0;
-    for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) ptr = extra[i + 1];
-      else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) size = *static_cast<size_t*>(extra[i + 1]);
-      else return CUDA_ERROR_INVALID_VALUE;
-    }
-    if (ptr == nullptr || size < f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
-    std::memcpy(buf.data(), ptr, f->param_bytes);
-  } else if (!f->offsets.empty()) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
+  if (CUresult st = pack_kernel_params(*f, params, extra, buf); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
   const HandleRef h[] = {HandleRef(id, f->kernel ? gpool::remote::HandleKind_Kernel
                                                  : gpool::remote::HandleKind_Function),
@@ -172,7 +182,16 @@ extern "C" CUresult gpool_impl_cuLaunchHostFunc(CUstream stream, CUhostFn fn, vo
   if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {stream_ref(stream)};
-  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) return st;
+  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) {
+    // On a capturing stream the server refuses the synchronisation (and invalidates the
+    // capture): a graph host node would have to run here, on the client, which the pool does
+    // not do yet (docs/architecture.md, "Graphs through the pool").
+    if (st == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) {
+      gpool::log::logger("shim").error("cuLaunchHostFunc in a stream capture: graph host nodes are not "
+                                       "supported through the pool; the capture is invalidated");
+    }
+    return st;
+  }
   fn(data);
   return CUDA_SUCCESS;
 }

@@ -46,6 +46,10 @@ struct FunctionInfo {
   uint32_t max_dynamic_smem = 0;  // bytes; raised by cuFuncSetAttribute
 };
 
+// Packs a launch's parameters (kernelParams or the `extra` buffer) at the function's offsets
+// (launch.cc; also graph kernel nodes, graph.cc). INVALID_VALUE for missing parameters.
+CUresult pack_kernel_params(const FunctionInfo& f, void** params, void** extra, std::vector<std::byte>& buf);
+
 // The function with this id (either kind), or nullopt.
 std::optional<FunctionInfo> find_function(uint64_t id);
 void add_function(FunctionInfo f);

@@ -124,12 +124,6 @@ extern "C" CUresult gpool_impl_cuStreamGetId(CUstream s, unsigned long long* id)
   return CUDA_SUCCESS;
 }
 
-extern "C" CUresult gpool_impl_cuStreamIsCapturing(CUstream, CUstreamCaptureStatus* status) {
-  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *status = CU_STREAM_CAPTURE_STATUS_NONE;  // the shim does not implement stream capture
-  return CUDA_SUCCESS;
-}
-
 extern "C" CUresult gpool_impl_cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
   if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
   thread_local CUstreamCaptureMode t_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;

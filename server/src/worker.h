@@ -256,6 +256,30 @@ class Worker {
   CUresult op_surf_object_create(Ctx& c);
   CUresult op_surf_object_destroy(Ctx& c);
   CUresult event_of(const Ctx& c, size_t i, CUevent& out) const;
+  // worker_graph.cc: stream capture and graphs (ids chosen here, returned to the client)
+  CUresult op_stream_begin_capture(Ctx& c);
+  CUresult op_stream_end_capture(Ctx& c);
+  CUresult op_stream_capture_info(Ctx& c);
+  CUresult op_stream_is_capturing(Ctx& c);
+  CUresult op_graph_create(Ctx& c);
+  CUresult op_graph_destroy(Ctx& c);
+  CUresult op_graph_list(Ctx& c);
+  CUresult op_graph_node_type(Ctx& c);
+  CUresult op_graph_instantiate(Ctx& c);
+  CUresult op_graph_exec_destroy(Ctx& c);
+  CUresult op_graph_launch(Ctx& c, bool upload);
+  CUresult op_graph_exec_update(Ctx& c);
+  CUresult op_graph_add_node(Ctx& c);
+  CUresult op_graph_set_kernel(Ctx& c);
+  CUresult op_graph_edges(Ctx& c);
+  CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
+                               CUDA_KERNEL_NODE_PARAMS& p);
+  uint64_t graph_id(CUgraph g);          // the id of `g`, made on first use
+  uint64_t node_id(CUgraphNode n);       // the id of `n`, made on first use
+  CUgraph graph_of(uint64_t id) const;   // nullptr (logged) for an id not in this session
+  CUgraphNode graph_node_of(uint64_t id) const;
+  CUgraphExec graph_exec_of(uint64_t id) const;
+  CUresult refuse_host_copy_in_capture(CUstream stream);  // worker_copy.cc's host copies
 
   std::unique_ptr<transport::Connection> conn_;
   const WorkerParams params_;
@@ -294,6 +318,12 @@ class Worker {
   std::map<uint64_t, VmmHandle> vmm_handles_;      // driver allocation handle -> what it holds
   std::map<CUdeviceptr, VmmMapping> vmm_maps_;     // mappings: base -> what is mapped there
   std::unordered_map<uint64_t, MemPool> pools_;    // client pool id -> pool (worker_mempool.cc)
+  std::unordered_map<uint64_t, CUgraph> graphs_;   // graph id -> graph (worker_graph.cc)
+  std::unordered_map<uint64_t, CUgraphNode> graph_nodes_;
+  std::unordered_map<CUgraphNode, uint64_t> graph_node_ids_;
+  std::unordered_map<uint64_t, CUgraphExec> graph_execs_;
+  std::set<CUgraph> capture_graphs_;  // graphs still being captured (not destroyable by id)
+  uint64_t graph_counter_ = 0;
   uint64_t bytes_held_ = 0;
   // Arrays, mipmapped arrays, texture and surface objects of this session (worker_texture.cc),
   // keyed by the driver's handle value the client holds.

@@ -23,6 +23,7 @@ CUresult Worker::op_memcpy_htod(Ctx& c) {
   }
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  if (CUresult st = refuse_host_copy_in_capture(stream); st != CUDA_SUCCESS) return st;
   if (!range_ok(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = ring_.ensure(); st != CUDA_SUCCESS) return st;
   CUresult result = CUDA_SUCCESS;
@@ -55,6 +56,7 @@ CUresult Worker::op_memcpy_dtoh(Ctx& c) {
   const bool chunks = c.arg(3) != 0;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  if (CUresult st = refuse_host_copy_in_capture(stream); st != CUDA_SUCCESS) return st;
   if (!range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (chunks) return dtoh_chunked(c, src, bytes, stream);
   // A client that takes the bytes only as one reply segment: stage the whole copy.

@@ -275,7 +275,14 @@ CUresult Worker::op_launch(Ctx& c) {
   };
   const int physical = devices_.empty() ? 0 : devices_[device].physical;
   if (meter_.holding() && meter_.device() != static_cast<size_t>(physical)) settle_turn();
-  if (!meter_.enabled() || !meter_.begin(static_cast<size_t>(physical), stream)) return launch();
+  if (!meter_.enabled()) return launch();
+  // A launch into a stream capture is recorded, not run: nothing to meter, and the meter's
+  // timing events must not be captured with it.
+  CUstreamCaptureStatus capturing = CU_STREAM_CAPTURE_STATUS_NONE;
+  if (drv_.cuStreamIsCapturing(stream, &capturing) != CUDA_SUCCESS || capturing != CU_STREAM_CAPTURE_STATUS_NONE) {
+    return launch();
+  }
+  if (!meter_.begin(static_cast<size_t>(physical), stream)) return launch();
   // Metering (launch_meter.h): the launch is enqueued inside this worker's turn; the turn is
   // settled (waited for, charged, given back) when its batch is full, before any other call
   // and before the worker waits for the client. An error found then is this launch's or the

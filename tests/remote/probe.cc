@@ -112,6 +112,9 @@ int forged() {
   DRV(cuTexObjectDestroy);
   DRV(cuSurfObjectCreate);
   DRV(cuMemcpy3D_v2);
+  DRV(cuGraphGetNodes);
+  DRV(cuGraphInstantiateWithFlags);
+  DRV(cuGraphNodeGetType);
 
   const size_t n = 4096;
   CUdeviceptr d = 0;
@@ -135,6 +138,16 @@ int forged() {
   must_fail(p_cuModuleUnload(fake_module), "cuModuleUnload of a forged module");
   must_fail(p_cuLaunchKernel(fake_function, 1, 1, 1, 1, 1, 1, 0, nullptr, nullptr, nullptr),
             "cuLaunchKernel of a forged function");
+  // Graph ids are chosen by the server (worker_graph.cc); these have the right kind tags and
+  // small counters, but this session made no graph.
+  const auto fake_graph = reinterpret_cast<CUgraph>(uintptr_t{0x4752000000000001});
+  const auto fake_node = reinterpret_cast<CUgraphNode>(uintptr_t{0x474e000000000002});
+  size_t nodes = 0;
+  CUgraphExec exec = nullptr;
+  CUgraphNodeType type;
+  must_fail(p_cuGraphGetNodes(fake_graph, nullptr, &nodes), "cuGraphGetNodes of a forged graph");
+  must_fail(p_cuGraphInstantiateWithFlags(&exec, fake_graph, 0), "cuGraphInstantiate of a forged graph");
+  must_fail(p_cuGraphNodeGetType(fake_node, &type), "cuGraphNodeGetType of a forged node");
 
   // Arrays and texture/surface objects: a forged array handle, and texture memory outside the
   // session's allocations, are refused by the server before its driver sees them.

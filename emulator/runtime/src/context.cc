@@ -1,5 +1,6 @@
 // Context entry points: primary contexts, created contexts, the per-thread
 // context stack, limits and configuration, sticky errors, teardown.
+#include "capture.h"
 #include "context.h"
 
 #include "alloc_table.h"
@@ -107,6 +108,7 @@ void context_teardown(Context* ctx) {
     ctx->heap.reset();  // its memory is one of the context's allocations, freed below
   }
   for (auto& s : streams) {
+    capture_stream_gone(s.get());  // a capture in progress ends with its streams
     registry().remove(s.get());
     s->shutdown();
   }
@@ -380,6 +382,7 @@ extern "C" CUresult gpool_impl_cuCtxGetId(CUcontext ctx, unsigned long long* ctx
 }
 
 extern "C" CUresult gpool_impl_cuCtxSynchronize(void) {
+  if (CUresult r = capture_unsafe_call("cuCtxSynchronize"); r != CUDA_SUCCESS) return r;
   Context* c = nullptr;
   if (CUresult r = find_context(nullptr, &c); r != CUDA_SUCCESS) return r;
   context_wait_idle(c);
@@ -387,6 +390,7 @@ extern "C" CUresult gpool_impl_cuCtxSynchronize(void) {
 }
 
 extern "C" CUresult gpool_impl_cuCtxSynchronize_v2(CUcontext ctx) {
+  if (CUresult r = capture_unsafe_call("cuCtxSynchronize"); r != CUDA_SUCCESS) return r;
   Context* c = nullptr;
   if (CUresult r = find_context(ctx, &c); r != CUDA_SUCCESS) return r;
   context_wait_idle(c);

@@ -1,13 +1,32 @@
 // Event entry points and cuStreamWaitEvent.
 #include "event.h"
 
+#include "capture.h"
 #include "context.h"
 
 namespace gpool::emu::rt {
 
 void event_delete(Event* e) {
   registry().remove(e);
+  capture_event_clear(e);
   delete e;
+}
+
+void event_record_on(Event* e, const std::shared_ptr<Stream>& s) {
+  auto rec = std::make_shared<EventRecord>();
+  rec->stream = s;
+  std::lock_guard lock(e->mu);  // held across submit so concurrent records stay ordered
+  rec->seq = submit(s, [rec] { rec->time_ns.store(now_ns()); });
+  e->rec = rec;
+}
+
+void event_wait_on(const std::shared_ptr<Stream>& s, Event* e) {
+  std::shared_ptr<EventRecord> rec;
+  {
+    std::lock_guard lock(e->mu);
+    rec = e->rec;
+  }
+  if (rec) submit(s, Task{}, {Dep{rec->stream, rec->seq}});
 }
 
 }  // namespace gpool::emu::rt
@@ -68,11 +87,19 @@ extern "C" CUresult gpool_impl_cuEventRecordWithFlags(CUevent hEvent, CUstream h
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
   if (s->ctx != e->ctx) return CUDA_ERROR_INVALID_HANDLE;
-  auto rec = std::make_shared<EventRecord>();
-  rec->stream = s;
-  std::lock_guard lock(e->mu);  // held across submit so concurrent records stay ordered
-  rec->seq = submit(s, [rec] { rec->time_ns.store(now_ns()); });
-  e->rec = rec;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  if (capturing) {
+    if (flags & CU_EVENT_RECORD_EXTERNAL) {
+      auto n = std::make_unique<GraphNode>();
+      n->type = CU_GRAPH_NODE_TYPE_EVENT_RECORD;
+      n->event = hEvent;
+      return capture_add(s, std::move(n));
+    }
+    return capture_event_record(e, s);
+  }
+  capture_event_clear(e);
+  event_record_on(e, s);
   return CUDA_SUCCESS;
 }
 
@@ -85,6 +112,7 @@ extern "C" CUresult gpool_impl_cuEventQuery(CUevent hEvent) {
   Event* e = find_event(hEvent);
   if (e == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (CUresult s = e->ctx->sticky.load(); s != CUDA_SUCCESS) return s;
+  if (capture_event_pending(e)) return CUDA_ERROR_CAPTURED_EVENT;
   auto rec = record_of(e);
   if (!rec) return CUDA_SUCCESS;
   return rec->stream->done(rec->seq) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
@@ -94,6 +122,7 @@ extern "C" CUresult gpool_impl_cuEventSynchronize(CUevent hEvent) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   Event* e = find_event(hEvent);
   if (e == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (capture_event_pending(e)) return CUDA_ERROR_CAPTURED_EVENT;
   auto rec = record_of(e);
   if (rec) rec->stream->wait(rec->seq);
   return e->ctx->sticky.load();
@@ -106,6 +135,7 @@ extern "C" CUresult gpool_impl_cuEventElapsedTime_v2(float* pMilliseconds, CUeve
   Event* b = find_event(hEnd);
   if (a == nullptr || b == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_HANDLE;
+  if (capture_event_pending(a) || capture_event_pending(b)) return CUDA_ERROR_CAPTURED_EVENT;
   auto ra = record_of(a);
   auto rb = record_of(b);
   if (!ra || !rb) return CUDA_ERROR_INVALID_HANDLE;
@@ -125,8 +155,21 @@ extern "C" CUresult gpool_impl_cuStreamWaitEvent(CUstream hStream, CUevent hEven
   if (e == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
-  auto rec = record_of(e);
-  if (!rec) return CUDA_SUCCESS;  // never recorded: nothing to wait for
-  submit(s, Task{}, {Dep{rec->stream, rec->seq}});
+  if (Flags & CU_EVENT_WAIT_EXTERNAL) {
+    bool capturing = false;
+    if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+    if (capturing) {
+      auto n = std::make_unique<GraphNode>();
+      n->type = CU_GRAPH_NODE_TYPE_WAIT_EVENT;
+      n->event = hEvent;
+      return capture_add(s, std::move(n));
+    }
+  } else {
+    bool handled = false;
+    if (CUresult r = capture_event_wait(s, e, &handled); r != CUDA_SUCCESS || handled) return r;
+    bool capturing = false;
+    if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  }
+  event_wait_on(s, e);
   return CUDA_SUCCESS;
 }

@@ -23,7 +23,16 @@ struct Event final : Object {
   unsigned flags = 0;
   std::mutex mu;
   std::shared_ptr<EventRecord> rec;  // guarded by mu; nullptr until first record
+  // Last recorded in a capturing stream (capture.h), guarded by graph_mu():
+  // the capture and the recording stream's dependencies at that point.
+  std::shared_ptr<Capture> cap;
+  std::vector<GraphNode*> cap_nodes;
 };
+
+// Records `e` at the current end of `s` (no capture checks).
+void event_record_on(Event* e, const std::shared_ptr<Stream>& s);
+// Makes later work of `s` wait for `e`'s last record (no capture checks).
+void event_wait_on(const std::shared_ptr<Stream>& s, Event* e);
 
 // Unregisters and deletes `e`. REQUIRES: `e` is no longer in its context's set.
 void event_delete(Event* e);

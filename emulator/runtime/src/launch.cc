@@ -1,7 +1,10 @@
 // Kernel launches: argument packing, limit checks, asynchronous execution in
 // stream order, and the mapping of executor faults to sticky CUDA errors.
+#include "launch.h"
+
 #include "alloc_table.h"
 #include "texobj.h"
+#include "capture.h"
 #include "copy_engine.h"
 #include "device_heap.h"
 #include "function.h"
@@ -13,11 +16,6 @@
 
 namespace gpool::emu::rt {
 namespace {
-
-struct LaunchDims {
-  exec::Dim3 grid, block;
-  unsigned shared = 0;
-};
 
 CUresult status_to_result(exec::LaunchStatus s) {
   switch (s) {
@@ -98,13 +96,10 @@ CUresult pack_params(const Function& f, void** params, void** extra, std::vector
 // Bytes of the grid-barrier workspace given to cooperative launches.
 constexpr uint64_t kGridWorkspaceBytes = 64;
 
-CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** params, void** extra, bool cooperative) {
-  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void** params, void** extra,
+                        bool cooperative, KernelLaunch* out) {
   Function* f = find_function(hf);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  std::shared_ptr<Stream> s;
-  if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
-  Context* ctx = s->ctx;
   if (f->module->ctx != nullptr && f->module->ctx != ctx) return CUDA_ERROR_INVALID_HANDLE;
   const Device& d = *ctx->dev;
   if (CUresult r = check_dims(*f, d, L); r != CUDA_SUCCESS) return r;
@@ -115,7 +110,26 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
   }
   auto buf = std::make_shared<std::vector<unsigned char>>();
   if (CUresult r = pack_params(*f, params, extra, buf.get()); r != CUDA_SUCCESS) return r;
+  out->func = hf;
+  out->ctx = ctx;
+  out->dims = L;
+  out->cooperative = cooperative;
+  out->args = std::move(buf);
+  return CUDA_SUCCESS;
+}
 
+std::vector<std::pair<uint32_t, uint32_t>> kernel_param_layout(CUfunction hf) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  Function* f = find_function(hf);
+  if (f == nullptr) return out;
+  for (const auto& p : f->info->params) out.emplace_back(p.offset, p.size);
+  return out;
+}
+
+CUresult kernel_task(const KernelLaunch& k, Task* out) {
+  Function* f = find_function(k.func);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  Context* ctx = k.ctx;
   std::shared_ptr<exec::Program> program = f->module->program;
   const exec::KernelInfo* info = f->info;
   std::shared_ptr<HeapArena> heap;
@@ -126,7 +140,10 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
       return r;
     }
   }
-  submit(s, [=] {
+  const LaunchDims L = k.dims;
+  const bool cooperative = k.cooperative;
+  std::shared_ptr<const std::vector<unsigned char>> buf = k.args;
+  *out = [=] {
     if (ctx->sticky.load() != CUDA_SUCCESS) return;  // a faulted context runs nothing more
     exec::LaunchParams lp;
     lp.grid = L.grid;
@@ -158,7 +175,23 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
     const CUresult err = status_to_result(res.status);
     log().error("kernel {} failed ({}): {}", info->name, static_cast<int>(err), res.message);
     set_sticky(ctx, err);
-  });
+  };
+  return CUDA_SUCCESS;
+}
+
+CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** params, void** extra, bool cooperative) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  if (find_function(hf) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  std::shared_ptr<Stream> s;
+  if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  KernelLaunch k;
+  if (CUresult r = kernel_prepare(hf, s->ctx, L, params, extra, cooperative, &k); r != CUDA_SUCCESS) return r;
+  if (capturing) return capture_kernel(s, std::move(k));
+  Task t;
+  if (CUresult r = kernel_task(k, &t); r != CUDA_SUCCESS) return r;
+  submit(s, std::move(t));
   return CUDA_SUCCESS;
 }
 

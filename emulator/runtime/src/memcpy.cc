@@ -4,7 +4,9 @@
 
 #include "alloc_table.h"
 #include "array.h"
+#include "capture.h"
 #include "context.h"
+#include "graph.h"
 #include "stream.h"
 
 #include "gpool/common/log.h"
@@ -23,7 +25,42 @@ bool still_valid(const CopySide& s, const CopyShape& shape) {
   return extent == 0 || allocs().find_range(s.addr, extent).has_value();
 }
 
+// The CUDA_MEMCPY3D a captured copy is reported with (host and device sides
+// by address, as the caller gave them).
+CUDA_MEMCPY3D describe(const CopySide& dst, bool dst_dev, const CopySide& src, bool src_dev, const CopyShape& shape) {
+  CUDA_MEMCPY3D p{};
+  p.srcMemoryType = src_dev ? CU_MEMORYTYPE_DEVICE : (src.in_table ? CU_MEMORYTYPE_UNIFIED : CU_MEMORYTYPE_HOST);
+  if (p.srcMemoryType == CU_MEMORYTYPE_HOST) p.srcHost = reinterpret_cast<const void*>(src.addr);
+  else p.srcDevice = src.addr;
+  p.srcPitch = src.pitch;
+  p.srcHeight = shape.height > 0 && src.pitch > 0 ? src.slice / src.pitch : 0;
+  p.dstMemoryType = dst_dev ? CU_MEMORYTYPE_DEVICE : (dst.in_table ? CU_MEMORYTYPE_UNIFIED : CU_MEMORYTYPE_HOST);
+  if (p.dstMemoryType == CU_MEMORYTYPE_HOST) p.dstHost = reinterpret_cast<void*>(dst.addr);
+  else p.dstDevice = dst.addr;
+  p.dstPitch = dst.pitch;
+  p.dstHeight = shape.height > 0 && dst.pitch > 0 ? dst.slice / dst.pitch : 0;
+  p.WidthInBytes = shape.width;
+  p.Height = shape.height;
+  p.Depth = shape.depth;
+  return p;
+}
+
 }  // namespace
+
+Task memcpy_task(const MemcpyNode& n, Context* ctx) {
+  const CopySide dst = n.dst, src = n.src;
+  const CopyShape shape = n.shape;
+  return [=] {
+    if (ctx->sticky.load() != CUDA_SUCCESS) return;
+    if (shape.width == 0 || shape.height == 0 || shape.depth == 0) return;
+    CUresult r = CUDA_ERROR_ILLEGAL_ADDRESS;
+    if (still_valid(dst, shape) && still_valid(src, shape)) r = copy_run(dst, src, shape);
+    if (r != CUDA_SUCCESS) {
+      log().error("graph memcpy node: memory at {:#x} or {:#x} is no longer valid", dst.addr, src.addr);
+      set_sticky(ctx, CUDA_ERROR_ILLEGAL_ADDRESS);
+    }
+  };
+}
 
 // Validates and performs a copy in stream order. `async` false: waits and
 // returns the copy's own result. Pageable host sources of async copies are
@@ -42,6 +79,25 @@ CUresult do_copy(CUstream h, CopySide dst, bool dst_device, CopySide src, bool s
     log().info("{}: source {:#x} (+{} bytes) is not inside one allocation", what, src.addr,
                copy_extent(src, shape));
     return r;
+  }
+  if (async) {
+    bool capturing = false;
+    if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+    if (capturing) {
+      // A graph memcpy node reads and writes the memory when it runs: no
+      // staging of pageable sources, no waiting for pageable destinations.
+      auto n = std::make_unique<GraphNode>();
+      n->type = CU_GRAPH_NODE_TYPE_MEMCPY;
+      n->copy.params = describe(dst, dst_device, src, src_device, shape);
+      n->copy.dst = dst;
+      n->copy.src = src;
+      n->copy.shape = shape;
+      return capture_add(s, std::move(n));
+    }
+  } else if (CUresult r = capture_gate_sync(s); r != CUDA_SUCCESS) {
+    return r;
+  } else if (CUresult r2 = capture_unsafe_call(what); r2 != CUDA_SUCCESS) {
+    return r2;
   }
   if (shape.width == 0 || shape.height == 0 || shape.depth == 0) return CUDA_SUCCESS;
 
@@ -173,6 +229,47 @@ CUresult copy3d(const P* p, CUstream h, bool async, const char* what) {
   }
   return do_copy(h, dst, dst_dev, src, src_dev, shape, async, what);
 }
+
+}  // namespace
+
+CUresult memcpy_prepare(const CUDA_MEMCPY3D& p, MemcpyNode* out) {
+  if (p.srcLOD != 0 || p.dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;
+  CopyShape shape{p.WidthInBytes, p.Height, p.Depth};
+  if (shape.height > 1 || shape.depth > 1) {
+    if (p.srcMemoryType != CU_MEMORYTYPE_ARRAY && p.srcPitch < p.WidthInBytes) return CUDA_ERROR_INVALID_VALUE;
+    if (p.dstMemoryType != CU_MEMORYTYPE_ARRAY && p.dstPitch < p.WidthInBytes) return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (shape.depth > 1) {
+    if (p.srcMemoryType != CU_MEMORYTYPE_ARRAY && p.srcHeight < p.Height) return CUDA_ERROR_INVALID_VALUE;
+    if (p.dstMemoryType != CU_MEMORYTYPE_ARRAY && p.dstHeight < p.Height) return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (shape.width == 0 || shape.height == 0 || shape.depth == 0) return CUDA_ERROR_INVALID_VALUE;
+  CopySide src, dst;
+  bool src_dev = false, dst_dev = false;
+  if (CUresult r = side_of(p.srcMemoryType, p.srcHost, p.srcDevice, p.srcArray, p.srcXInBytes, p.srcY, p.srcZ,
+                           shape.height > 1 || shape.depth > 1 ? p.srcPitch : p.WidthInBytes, p.srcHeight, &src,
+                           &src_dev);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (CUresult r = side_of(p.dstMemoryType, p.dstHost, p.dstDevice, p.dstArray, p.dstXInBytes, p.dstY, p.dstZ,
+                           shape.height > 1 || shape.depth > 1 ? p.dstPitch : p.WidthInBytes, p.dstHeight, &dst,
+                           &dst_dev);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (check_side(&dst, shape, dst_dev) != CUDA_SUCCESS || check_side(&src, shape, src_dev) != CUDA_SUCCESS) {
+    log().info("graph memcpy node: a side is not inside one allocation");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  out->params = p;
+  out->dst = dst;
+  out->src = src;
+  out->shape = shape;
+  return CUDA_SUCCESS;
+}
+
+namespace {
 
 CUresult check_peer_contexts(CUcontext a, CUcontext b) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;

@@ -1,5 +1,6 @@
 // Device, pinned host, registered host and managed memory: allocation,
 // release and address queries.
+#include "capture.h"
 #include "alloc_table.h"
 #include "array.h"
 
@@ -33,6 +34,7 @@ using namespace gpool::emu::rt;
 
 extern "C" CUresult gpool_impl_cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
   if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = capture_unsafe_call("cuMemAlloc"); r != CUDA_SUCCESS) return r;
   Context* ctx = nullptr;
   if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
   uint64_t p = 0;
@@ -58,6 +60,7 @@ extern "C" CUresult gpool_impl_cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pPi
 }
 
 extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr dptr) {
+  if (CUresult r = capture_unsafe_call("cuMemFree"); r != CUDA_SUCCESS) return r;
   Context* ctx = nullptr;
   if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
   if (dptr == 0) return CUDA_SUCCESS;

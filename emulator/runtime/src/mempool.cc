@@ -4,6 +4,7 @@
 #include "mempool.h"
 
 #include "alloc_table.h"
+#include "capture.h"
 #include "context.h"
 #include "stream.h"
 
@@ -39,6 +40,12 @@ CUresult pool_alloc(CUdeviceptr* dptr, size_t bytes, MemPool* pool, CUstream h) 
   if (dptr == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  if (capturing) {
+    log().error("cuMemAllocAsync in a stream capture: graph memory nodes are not emulated");
+    return capture_fail(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  }
   if (pool == nullptr) pool = s->ctx->dev->current_pool.load();
   uint64_t p = 0;
   CUresult r = device_alloc(s->ctx, pool->device, bytes, AllocKind::Device, 0, pool, false, &p);
@@ -68,6 +75,12 @@ extern "C" CUresult gpool_impl_cuMemAllocFromPoolAsync(CUdeviceptr* dptr, size_t
 extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream) {
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  if (capturing) {
+    log().error("cuMemFreeAsync in a stream capture: graph memory nodes are not emulated");
+    return capture_fail(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+  }
   auto a = allocs().find(dptr);
   if (!a || a->base != dptr || a->module_global || a->vmm || (a->kind != AllocKind::Device && a->kind != AllocKind::Managed)) {
     log().info("cuMemFreeAsync: {:#x} is not the start of a live device allocation", dptr);

@@ -45,6 +45,9 @@ enum class Kind : uint32_t {
   MemPool,
   Array,
   MipmappedArray,
+  Graph,
+  GraphNode,
+  GraphExec,
 };
 
 // Base of every object a handle refers to.

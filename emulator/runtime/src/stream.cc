@@ -2,7 +2,9 @@
 // legacy default-stream ordering.
 #include "stream.h"
 
+#include "capture.h"
 #include "context.h"
+#include "graph.h"
 
 #include <algorithm>
 #include <unordered_map>
@@ -119,6 +121,7 @@ CUresult submit_and_wait(const std::shared_ptr<Stream>& s, Task task) {
 }
 
 void stream_destroy(const std::shared_ptr<Stream>& s) {
+  capture_stream_gone(s.get());
   {
     std::lock_guard lock(s->ctx->mu);
     s->ctx->streams.erase(s);
@@ -177,12 +180,14 @@ extern "C" CUresult gpool_impl_cuStreamDestroy(CUstream hStream) {
 extern "C" CUresult gpool_impl_cuStreamQuery(CUstream hStream) {
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_gate_sync(s); r != CUDA_SUCCESS) return r;
   return s->idle() ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 }
 
 extern "C" CUresult gpool_impl_cuStreamSynchronize(CUstream hStream) {
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream_nosticky(hStream, &s); r != CUDA_SUCCESS) return r;
+  if (CUresult r = capture_gate_sync(s); r != CUDA_SUCCESS) return r;
   if (s->role == Stream::Role::Legacy) {
     // A marker on the legacy stream depends on all earlier work of the
     // blocking streams (see submit()); waiting for it is the legacy sync.
@@ -245,6 +250,15 @@ extern "C" CUresult gpool_impl_cuLaunchHostFunc(CUstream hStream, CUhostFn fn, v
   if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  if (capturing) {
+    auto n = std::make_unique<GraphNode>();
+    n->type = CU_GRAPH_NODE_TYPE_HOST;
+    n->host.fn = fn;
+    n->host.userData = userData;
+    return capture_add(s, std::move(n));
+  }
   submit(s, [fn, userData] { fn(userData); });
   return CUDA_SUCCESS;
 }
@@ -254,6 +268,11 @@ extern "C" CUresult gpool_impl_cuStreamAddCallback(CUstream hStream, CUstreamCal
   if (callback == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  // The driver refuses stream callbacks in a capture (cuLaunchHostFunc is the
+  // capturable form).
+  if (capturing) return capture_fail(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
   Context* ctx = s->ctx;
   submit(s, [callback, userData, hStream, ctx] { callback(hStream, ctx->sticky.load(), userData); });
   return CUDA_SUCCESS;
@@ -308,22 +327,6 @@ extern "C" CUresult gpool_impl_cuStreamCopyAttributes(CUstream dst, CUstream src
   return CUDA_SUCCESS;
 }
 
-extern "C" CUresult gpool_impl_cuStreamIsCapturing(CUstream hStream,
-                                                   CUstreamCaptureStatus* captureStatus) {
-  if (captureStatus == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::shared_ptr<Stream> s;
-  if (CUresult r = resolve_stream_nosticky(hStream, &s); r != CUDA_SUCCESS) return r;
-  *captureStatus = CU_STREAM_CAPTURE_STATUS_NONE;  // capture is never started (graphs unsupported)
-  return CUDA_SUCCESS;
-}
-
-extern "C" CUresult gpool_impl_cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode* mode) {
-  if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  thread_local CUstreamCaptureMode t_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
-  std::swap(t_mode, *mode);
-  return CUDA_SUCCESS;
-}
-
 extern "C" CUresult gpool_impl_cuCtxGetStreamPriorityRange(int* leastPriority, int* greatestPriority) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   Context* ctx = nullptr;
@@ -331,37 +334,4 @@ extern "C" CUresult gpool_impl_cuCtxGetStreamPriorityRange(int* leastPriority, i
   if (leastPriority) *leastPriority = kLeastPriority;
   if (greatestPriority) *greatestPriority = kGreatestPriority;
   return CUDA_SUCCESS;
-}
-
-// Capture never starts (graphs are not emulated), so every stream reports
-// CU_STREAM_CAPTURE_STATUS_NONE; the other outputs are only defined while
-// capturing and are cleared.
-extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus* captureStatus_out,
-                                                         cuuint64_t* id_out, CUgraph* graph_out,
-                                                         const CUgraphNode** dependencies_out,
-                                                         const CUgraphEdgeData** edgeData_out,
-                                                         size_t* numDependencies_out) {
-  if (captureStatus_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::shared_ptr<Stream> s;
-  if (CUresult r = resolve_stream_nosticky(hStream, &s); r != CUDA_SUCCESS) return r;
-  *captureStatus_out = CU_STREAM_CAPTURE_STATUS_NONE;
-  if (id_out) *id_out = 0;
-  if (graph_out) *graph_out = nullptr;
-  if (dependencies_out) *dependencies_out = nullptr;
-  if (edgeData_out) *edgeData_out = nullptr;
-  if (numDependencies_out) *numDependencies_out = 0;
-  return CUDA_SUCCESS;
-}
-
-extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo_v2(CUstream hStream, CUstreamCaptureStatus* captureStatus_out,
-                                                         cuuint64_t* id_out, CUgraph* graph_out,
-                                                         const CUgraphNode** dependencies_out,
-                                                         size_t* numDependencies_out) {
-  return gpool_impl_cuStreamGetCaptureInfo_v3(hStream, captureStatus_out, id_out, graph_out, dependencies_out,
-                                              nullptr, numDependencies_out);
-}
-
-extern "C" CUresult gpool_impl_cuStreamGetCaptureInfo(CUstream hStream, CUstreamCaptureStatus* captureStatus_out,
-                                                      cuuint64_t* id_out) {
-  return gpool_impl_cuStreamGetCaptureInfo_v3(hStream, captureStatus_out, id_out, nullptr, nullptr, nullptr, nullptr);
 }

@@ -32,6 +32,8 @@ namespace gpool::emu::rt {
 
 struct Context;
 class Stream;
+struct Capture;
+struct GraphNode;
 
 // "Work of `stream` up to and including position `seq`".
 struct Dep {
@@ -68,6 +70,9 @@ class Stream final : public Object, public std::enable_shared_from_this<Stream> 
   // Stream attributes stored by cuStreamSetAttribute (returned by Get).
   std::mutex attr_mu;
   std::vector<std::pair<int, CUstreamAttrValue>> attrs;  // guarded by attr_mu
+  // Stream capture (capture.h), guarded by graph_mu().
+  std::shared_ptr<Capture> cap;
+  std::vector<GraphNode*> cap_deps;
 
  private:
   void run();

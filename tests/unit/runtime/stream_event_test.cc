@@ -196,12 +196,19 @@ TEST_F(RuntimeStream, PerThreadDefaultStreamIsPerThread) {
   EXPECT_EQ(1, flag.load());
 }
 
-TEST_F(RuntimeStream, CaptureIsNotSupported) {
+// Stream capture itself is tested in graph_capture_test.cc; a stream destroyed while it
+// captures ends the capture, so the legacy stream is usable again.
+TEST_F(RuntimeStream, DestroyingACapturingStreamEndsTheCapture) {
   CUstream s = nullptr;
   ASSERT_CU(cuStreamCreate(&s, 0));
   CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
   ASSERT_CU(cuStreamIsCapturing(s, &st));
   EXPECT_EQ(CU_STREAM_CAPTURE_STATUS_NONE, st);
-  EXPECT_EQ(CUDA_ERROR_NOT_SUPPORTED, cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(cuStreamIsCapturing(s, &st));
+  EXPECT_EQ(CU_STREAM_CAPTURE_STATUS_ACTIVE, st);
   ASSERT_CU(cuStreamDestroy(s));
+  ASSERT_CU(cuStreamIsCapturing(CU_STREAM_LEGACY, &st));
+  EXPECT_EQ(CU_STREAM_CAPTURE_STATUS_NONE, st);
+  ASSERT_CU(cuStreamSynchronize(CU_STREAM_LEGACY));
 }

@@ -1,0 +1,128 @@
+// CUDA graphs on the emulator: graphs, their nodes and executable graphs.
+//
+// A Graph owns its nodes (creation order kept: it is the order cuGraphGetNodes
+// reports, the order cuGraphClone/cuGraphExecUpdate pair nodes by, and a tie
+// breaker of the launch order). A node's parameters are copied when it is
+// added or set (kernel arguments are packed at that time, as the driver does),
+// so a graph never refers to memory of the caller's parameter structs.
+//
+// A GraphExec owns a private clone of the graph it was instantiated from,
+// flattened (child graphs inlined) into one topological order. cuGraphLaunch
+// enqueues the nodes in that order on the launch stream, so the graph runs
+// after earlier work on the stream and before later work, and every edge is
+// respected (a serial order is one of the orders the driver may pick).
+//
+// Handles: Graph, GraphNode and GraphExec are registered objects (runtime.h);
+// every handle is checked before use. The nodes inside a GraphExec's clone
+// are not registered: programs name exec nodes by their original node.
+//
+// Thread safety: all graph state is guarded by graph_mu(). Graph objects are
+// not meant to be used concurrently by the program (as in CUDA), the mutex
+// only keeps a misuse from corrupting memory.
+#pragma once
+
+#include "copy_engine.h"
+#include "launch.h"
+#include "runtime.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace gpool::emu::rt {
+
+struct Graph;
+struct Event;
+struct Context;
+
+struct MemcpyNode {
+  CUDA_MEMCPY3D params{};  // as given (reported by GetParams)
+  CopySide dst, src;       // checked sides
+  CopyShape shape;
+};
+
+struct GraphNode final : Object {
+  static constexpr Kind kKind = Kind::GraphNode;
+  GraphNode() : Object(Kind::GraphNode) {}
+  ~GraphNode() override;
+
+  Graph* graph = nullptr;  // owner
+  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+  // Parameters of the node's type.
+  KernelLaunch kernel;
+  std::vector<void*> kernel_argv;  // pointers into kernel.args, reported as kernelParams
+  CUfunction given_func = nullptr;  // func / kern / ctx as the program gave them (GetParams)
+  CUkernel given_kern = nullptr;
+  CUcontext given_ctx = nullptr;
+  MemcpyNode copy;
+  CUDA_MEMSET_NODE_PARAMS memset{};
+  CUDA_HOST_NODE_PARAMS host{};
+  CUevent event = nullptr;             // event record / wait
+  std::unique_ptr<Graph> child;        // child graph (owned, registered as a Graph handle)
+  CUDA_MEM_ALLOC_NODE_PARAMS alloc{};  // memory alloc: dptr is fixed at creation
+  CUdeviceptr free_ptr = 0;            // memory free
+  std::vector<CUkernelNodeAttrValue> attrs_unused;
+
+  std::vector<GraphNode*> deps;   // incoming edges (in order added)
+  std::vector<GraphNode*> succs;  // outgoing edges
+  const GraphNode* origin = nullptr;  // the node this one was cloned from (FindInClone, exec updates)
+  bool enabled = true;                // exec clones only (cuGraphNodeSetEnabled)
+};
+
+struct Graph final : Object {
+  static constexpr Kind kKind = Kind::Graph;
+  Graph() : Object(Kind::Graph) {}
+  ~Graph() override;
+  std::vector<std::unique_ptr<GraphNode>> nodes;  // creation order
+  GraphNode* owner_node = nullptr;  // set for a child graph (cannot be destroyed on its own)
+  bool registered = false;          // its nodes and it are live handles
+};
+
+struct GraphExec final : Object {
+  static constexpr Kind kKind = Kind::GraphExec;
+  GraphExec() : Object(Kind::GraphExec) {}
+  Context* ctx = nullptr;
+  uint64_t flags = 0;
+  std::unique_ptr<Graph> graph;          // private clone (not registered)
+  std::vector<GraphNode*> order;         // flattened topological order
+  std::map<const GraphNode*, GraphNode*> by_origin;  // original node (any depth) -> clone
+  std::vector<CUdeviceptr> live_allocs;  // memory alloc nodes' allocations not yet freed by the graph
+};
+
+std::mutex& graph_mu();
+
+// New empty graph; registered when `reg`.
+std::unique_ptr<Graph> graph_new(bool reg);
+
+// Deep copy of `g` (nodes, edges, child graphs); each new node's origin is its
+// source node. REQUIRES: graph_mu held.
+std::unique_ptr<Graph> graph_clone(const Graph& g, bool reg);
+
+// Adds a node of `proto`'s type and parameters to `g` after `deps`. Takes the
+// parameters from `proto` (moved). REQUIRES: graph_mu held, deps checked
+// and in `g`. Returns the node.
+GraphNode* graph_add(Graph* g, std::unique_ptr<GraphNode> proto, const std::vector<GraphNode*>& deps);
+
+// Destroys a top-level graph handle (and everything it owns).
+void graph_delete(Graph* g);
+
+// Node makers shared by explicit construction and stream capture: check
+// and copy the parameters into `out`. Errors as the matching cuGraphAdd*Node.
+CUresult make_kernel_node(const CUDA_KERNEL_NODE_PARAMS& p, GraphNode* out);
+CUresult make_memcpy_node(const CUDA_MEMCPY3D& p, GraphNode* out);
+CUresult make_memset_node(const CUDA_MEMSET_NODE_PARAMS& p, GraphNode* out);
+void set_kernel_launch(GraphNode* n, KernelLaunch k);
+
+// Enqueues the executable graph's nodes on `s` (cuGraphLaunch).
+CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s);
+
+// Memcpy node work (also used by captured copies): the checked copy, re-checking
+// device sides at run time.
+CUresult memcpy_prepare(const CUDA_MEMCPY3D& p, MemcpyNode* out);
+Task memcpy_task(const MemcpyNode& n, Context* ctx);
+// Memset node work: the checked fill, re-checking the range at run time.
+Task memset_task(const CUDA_MEMSET_NODE_PARAMS& p, Context* ctx);
+
+}  // namespace gpool::emu::rt

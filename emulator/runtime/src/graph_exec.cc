@@ -1,0 +1,513 @@
+// Executable graphs: cuGraphInstantiate*, cuGraphLaunch, cuGraphUpload,
+// cuGraphExecUpdate, the cuGraphExec*SetParams family and node enabling.
+#include "graph.h"
+
+#include "capture.h"
+#include "context.h"
+#include "event.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
+
+namespace gpool::emu::rt {
+namespace {
+
+// Kahn's algorithm over `g`, picking ready nodes in creation order. False on
+// a cycle (*bad: a node on it).
+bool topo_order(const Graph& g, std::vector<GraphNode*>* out, GraphNode** bad) {
+  std::map<const GraphNode*, size_t> pending;
+  for (const auto& n : g.nodes) pending[n.get()] = n->deps.size();
+  std::vector<bool> done(g.nodes.size(), false);
+  size_t emitted = 0;
+  bool progress = true;
+  while (emitted < g.nodes.size() && progress) {
+    progress = false;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      GraphNode* n = g.nodes[i].get();
+      if (done[i] || pending[n] != 0) continue;
+      done[i] = true;
+      ++emitted;
+      progress = true;
+      out->push_back(n);
+      for (GraphNode* s : n->succs) --pending[s];
+    }
+  }
+  if (emitted == g.nodes.size()) return true;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!done[i]) *bad = g.nodes[i].get();
+  }
+  return false;
+}
+
+bool flatten(Graph& g, GraphExec* e, GraphNode** bad) {
+  std::vector<GraphNode*> order;
+  if (!topo_order(g, &order, bad)) return false;
+  for (GraphNode* n : order) {
+    if (n->origin != nullptr) e->by_origin[n->origin] = n;
+    if (n->type == CU_GRAPH_NODE_TYPE_GRAPH && n->child) {
+      if (!flatten(*n->child, e, bad)) return false;
+    } else {
+      e->order.push_back(n);
+    }
+  }
+  return true;
+}
+
+// Same structure: node count, node types and edges (by creation index), recursively.
+bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* info) {
+  auto fail = [&](CUgraphExecUpdateResult r, const GraphNode* to, const GraphNode* from) {
+    info->result = r;
+    info->errorNode = reinterpret_cast<CUgraphNode>(const_cast<GraphNode*>(to));
+    info->errorFromNode = reinterpret_cast<CUgraphNode>(const_cast<GraphNode*>(from));
+    return false;
+  };
+  if (a.nodes.size() != b.nodes.size()) return fail(CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED, nullptr, nullptr);
+  std::map<const GraphNode*, size_t> ia, ib;
+  for (size_t i = 0; i < a.nodes.size(); ++i) {
+    ia[a.nodes[i].get()] = i;
+    ib[b.nodes[i].get()] = i;
+  }
+  for (size_t i = 0; i < a.nodes.size(); ++i) {
+    const GraphNode& x = *a.nodes[i];
+    const GraphNode& y = *b.nodes[i];
+    if (x.type != y.type) return fail(CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED, &y, nullptr);
+    std::vector<size_t> dx, dy;
+    for (const GraphNode* d : x.deps) dx.push_back(ia[d]);
+    for (const GraphNode* d : y.deps) dy.push_back(ib[d]);
+    std::sort(dx.begin(), dx.end());
+    std::sort(dy.begin(), dy.end());
+    if (dx != dy) {
+      return fail(CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED, &y, y.deps.empty() ? nullptr : y.deps.front());
+    }
+    if (x.type == CU_GRAPH_NODE_TYPE_KERNEL && x.kernel.ctx != y.kernel.ctx) {
+      return fail(CU_GRAPH_EXEC_UPDATE_ERROR_UNSUPPORTED_FUNCTION_CHANGE, &y, nullptr);
+    }
+    if (x.type == CU_GRAPH_NODE_TYPE_GRAPH && !same_shape(*x.child, *y.child, info)) return false;
+  }
+  return true;
+}
+
+// Copies the parameters of `src`'s nodes into `mine` (same shape) and maps
+// src's nodes to the exec's. REQUIRES: same_shape(mine, src).
+void apply(Graph& mine, const Graph& src, GraphExec* e) {
+  for (size_t i = 0; i < mine.nodes.size(); ++i) {
+    GraphNode& x = *mine.nodes[i];
+    const GraphNode& y = *src.nodes[i];
+    e->by_origin[&y] = &x;
+    switch (x.type) {
+      case CU_GRAPH_NODE_TYPE_KERNEL:
+        x.kernel = y.kernel;
+        x.kernel_argv = y.kernel_argv;
+        x.given_func = y.given_func;
+        x.given_kern = y.given_kern;
+        x.given_ctx = y.given_ctx;
+        break;
+      case CU_GRAPH_NODE_TYPE_MEMCPY: x.copy = y.copy; break;
+      case CU_GRAPH_NODE_TYPE_MEMSET: x.memset = y.memset; break;
+      case CU_GRAPH_NODE_TYPE_HOST: x.host = y.host; break;
+      case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+      case CU_GRAPH_NODE_TYPE_WAIT_EVENT: x.event = y.event; break;
+      case CU_GRAPH_NODE_TYPE_GRAPH: apply(*x.child, *y.child, e); break;
+      default: break;
+    }
+  }
+}
+
+// One step of a launch: a batch of tasks run back to back by the stream
+// worker, or an event record / wait that needs a stream position.
+struct Step {
+  std::vector<Task> tasks;
+  Event* record = nullptr;
+  Event* wait = nullptr;
+};
+
+}  // namespace
+
+CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
+  std::vector<Step> plan(1);
+  for (GraphNode* n : e->order) {
+    if (!n->enabled) continue;
+    switch (n->type) {
+      case CU_GRAPH_NODE_TYPE_KERNEL: {
+        Task t;
+        if (CUresult r = kernel_task(n->kernel, &t); r != CUDA_SUCCESS) return r;
+        plan.back().tasks.push_back(std::move(t));
+        break;
+      }
+      case CU_GRAPH_NODE_TYPE_MEMCPY: plan.back().tasks.push_back(memcpy_task(n->copy, s->ctx)); break;
+      case CU_GRAPH_NODE_TYPE_MEMSET: plan.back().tasks.push_back(memset_task(n->memset, s->ctx)); break;
+      case CU_GRAPH_NODE_TYPE_HOST: {
+        const CUhostFn fn = n->host.fn;
+        void* ud = n->host.userData;
+        plan.back().tasks.push_back([fn, ud] { fn(ud); });
+        break;
+      }
+      case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+      case CU_GRAPH_NODE_TYPE_WAIT_EVENT: {
+        Event* ev = lookup<Event>(n->event);
+        if (ev == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+        Step st;
+        (n->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD ? st.record : st.wait) = ev;
+        plan.push_back(std::move(st));
+        plan.emplace_back();
+        break;
+      }
+      case CU_GRAPH_NODE_TYPE_EMPTY: break;
+      default: return gpool::abi::unimplemented("cuGraphLaunch of a graph with this node type");
+    }
+  }
+  for (Step& st : plan) {
+    if (st.record != nullptr) {
+      event_record_on(st.record, s);
+    } else if (st.wait != nullptr) {
+      event_wait_on(s, st.wait);
+    } else if (st.tasks.size() == 1) {
+      submit(s, std::move(st.tasks.front()));
+    } else if (!st.tasks.empty()) {
+      submit(s, [tasks = std::move(st.tasks)] {
+        for (const Task& t : tasks) t();
+      });
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::emu::rt
+
+using namespace gpool::emu::rt;
+
+namespace {
+
+constexpr unsigned long long kInstantiateFlags =
+    CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH | CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD |
+    CUDA_GRAPH_INSTANTIATE_FLAG_DEVICE_LAUNCH | CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY;
+
+CUresult instantiate(CUgraphExec* out, CUgraph hGraph, unsigned long long flags, CUgraphNode* err_node,
+                     CUgraphInstantiateResult* result) {
+  if (result) *result = CUDA_GRAPH_INSTANTIATE_ERROR;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  if (out == nullptr || (flags & ~kInstantiateFlags)) return CUDA_ERROR_INVALID_VALUE;
+  if (flags & CUDA_GRAPH_INSTANTIATE_FLAG_DEVICE_LAUNCH) {
+    if (result) *result = CUDA_GRAPH_INSTANTIATE_NODE_OPERATION_NOT_SUPPORTED;
+    return gpool::abi::unimplemented("cuGraphInstantiate with CUDA_GRAPH_INSTANTIATE_FLAG_DEVICE_LAUNCH");
+  }
+  Context* ctx = nullptr;
+  if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
+  std::lock_guard lock(graph_mu());
+  Graph* g = lookup<Graph>(hGraph);
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto e = std::make_unique<GraphExec>();
+  e->ctx = ctx;
+  e->flags = flags;
+  e->graph = graph_clone(*g, false);
+  GraphNode* bad = nullptr;
+  if (!flatten(*e->graph, e.get(), &bad)) {
+    if (err_node) *err_node = reinterpret_cast<CUgraphNode>(const_cast<GraphNode*>(bad ? bad->origin : nullptr));
+    if (result) *result = CUDA_GRAPH_INSTANTIATE_INVALID_STRUCTURE;
+    log().info("cuGraphInstantiate: the graph has a cycle");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  registry().add(e.get());
+  *out = reinterpret_cast<CUgraphExec>(e.release());
+  if (result) *result = CUDA_GRAPH_INSTANTIATE_SUCCESS;
+  return CUDA_SUCCESS;
+}
+
+// The exec's copy of `node` (a node of the graph it was made from, or of a
+// graph it was updated from). REQUIRES: graph_mu held.
+GraphNode* exec_node(GraphExec* e, CUgraphNode node) {
+  GraphNode* n = lookup<GraphNode>(node);
+  if (n == nullptr) return nullptr;
+  auto it = e->by_origin.find(n);
+  return it == e->by_origin.end() ? nullptr : it->second;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphInstantiateWithFlags(CUgraphExec* phGraphExec, CUgraph hGraph,
+                                                           unsigned long long flags) {
+  return instantiate(phGraphExec, hGraph, flags, nullptr, nullptr);
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiate_v2(CUgraphExec* phGraphExec, CUgraph hGraph,
+                                                     CUgraphNode* phErrorNode, char* logBuffer, size_t bufferSize) {
+  if (logBuffer != nullptr && bufferSize > 0) logBuffer[0] = '\0';
+  if (phErrorNode) *phErrorNode = nullptr;
+  CUresult r = instantiate(phGraphExec, hGraph, 0, phErrorNode, nullptr);
+  if (r == CUDA_ERROR_INVALID_VALUE && logBuffer != nullptr && bufferSize > 0) {
+    std::snprintf(logBuffer, bufferSize, "graph instantiation failed (a cycle or an invalid argument)");
+  }
+  return r;
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiate(CUgraphExec* phGraphExec, CUgraph hGraph, CUgraphNode* phErrorNode,
+                                                  char* logBuffer, size_t bufferSize) {
+  return gpool_impl_cuGraphInstantiate_v2(phGraphExec, hGraph, phErrorNode, logBuffer, bufferSize);
+}
+
+extern "C" CUresult gpool_impl_cuGraphInstantiateWithParams(CUgraphExec* phGraphExec, CUgraph hGraph,
+                                                            CUDA_GRAPH_INSTANTIATE_PARAMS* instantiateParams) {
+  if (instantiateParams == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  instantiateParams->hErrNode_out = nullptr;
+  CUresult r = instantiate(phGraphExec, hGraph, instantiateParams->flags, &instantiateParams->hErrNode_out,
+                           &instantiateParams->result_out);
+  if (r != CUDA_SUCCESS) return r;
+  if (instantiateParams->flags & CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD) {
+    std::shared_ptr<Stream> s;
+    if (CUresult r2 = resolve_stream(instantiateParams->hUploadStream, &s); r2 != CUDA_SUCCESS) return r2;
+  }
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecDestroy(CUgraphExec hGraphExec) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  registry().remove(e);
+  delete e;  // pending launches hold their own copies of every parameter
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecGetFlags(CUgraphExec hGraphExec, cuuint64_t* flags) {
+  if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *flags = e->flags;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  std::shared_ptr<Stream> s;
+  if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
+  bool capturing = false;
+  if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
+  std::unique_ptr<GraphNode> child;
+  {
+    std::lock_guard lock(graph_mu());
+    GraphExec* e = lookup<GraphExec>(hGraphExec);
+    if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (!capturing) return graph_exec_launch(e, s);
+    // Launching a graph into a capture records it as a child graph node.
+    child = std::make_unique<GraphNode>();
+    child->type = CU_GRAPH_NODE_TYPE_GRAPH;
+    child->child = graph_clone(*e->graph, true);
+  }
+  return capture_add(s, std::move(child));
+}
+
+// The emulator has nothing to upload: work is made at launch. The call
+// still checks its arguments.
+extern "C" CUresult gpool_impl_cuGraphUpload(CUgraphExec hGraphExec, CUstream hStream) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  std::shared_ptr<Stream> s;
+  if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
+  std::lock_guard lock(graph_mu());
+  if (lookup<GraphExec>(hGraphExec) == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph,
+                                                    CUgraphExecUpdateResultInfo* resultInfo) {
+  if (resultInfo == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *resultInfo = CUgraphExecUpdateResultInfo{};
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  Graph* g = lookup<Graph>(hGraph);
+  if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (!same_shape(*e->graph, *g, resultInfo)) return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+  apply(*e->graph, *g, e);
+  resultInfo->result = CU_GRAPH_EXEC_UPDATE_SUCCESS;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecUpdate(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphNode* hErrorNode_out,
+                                                 CUgraphExecUpdateResult* updateResult_out) {
+  if (hErrorNode_out == nullptr || updateResult_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExecUpdateResultInfo info{};
+  CUresult r = gpool_impl_cuGraphExecUpdate_v2(hGraphExec, hGraph, &info);
+  *hErrorNode_out = info.errorNode;
+  *updateResult_out = info.result;
+  return r;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                                 const CUDA_KERNEL_NODE_PARAMS* nodeParams) {
+  if (nodeParams == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode tmp;
+  if (CUresult r = make_kernel_node(*nodeParams, &tmp); r != CUDA_SUCCESS) return r;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_KERNEL) return CUDA_ERROR_INVALID_VALUE;
+  if (n->kernel.ctx != tmp.kernel.ctx) return CUDA_ERROR_INVALID_VALUE;
+  n->kernel = tmp.kernel;
+  n->kernel_argv = tmp.kernel_argv;
+  n->given_func = tmp.given_func;
+  n->given_kern = tmp.given_kern;
+  n->given_ctx = tmp.given_ctx;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecKernelNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                              const CUDA_KERNEL_NODE_PARAMS_v1* nodeParams) {
+  if (nodeParams == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_KERNEL_NODE_PARAMS p{};
+  std::memcpy(&p, nodeParams, sizeof *nodeParams);
+  return gpool_impl_cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &p);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                              const CUDA_MEMCPY3D* copyParams, CUcontext ctx) {
+  if (copyParams == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Context* c = nullptr;
+  if (CUresult r = use_context(ctx, &c); r != CUDA_SUCCESS) return r;
+  MemcpyNode tmp;
+  if (CUresult r = memcpy_prepare(*copyParams, &tmp); r != CUDA_SUCCESS) return r;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_MEMCPY) return CUDA_ERROR_INVALID_VALUE;
+  n->copy = tmp;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                              const CUDA_MEMSET_NODE_PARAMS* memsetParams,
+                                                              CUcontext ctx) {
+  if (memsetParams == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  Context* c = nullptr;
+  if (CUresult r = use_context(ctx, &c); r != CUDA_SUCCESS) return r;
+  GraphNode tmp;
+  if (CUresult r = make_memset_node(*memsetParams, &tmp); r != CUDA_SUCCESS) return r;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_MEMSET) return CUDA_ERROR_INVALID_VALUE;
+  n->memset = tmp.memset;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                            const CUDA_HOST_NODE_PARAMS* nodeParams) {
+  if (nodeParams == nullptr || nodeParams->fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_HOST) return CUDA_ERROR_INVALID_VALUE;
+  n->host = *nodeParams;
+  return CUDA_SUCCESS;
+}
+
+namespace {
+
+CUresult exec_set_event(CUgraphExec hGraphExec, CUgraphNode hNode, CUevent event, CUgraphNodeType type) {
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr || lookup<Event>(event) == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != type) return CUDA_ERROR_INVALID_VALUE;
+  n->event = event;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphExecEventRecordNodeSetEvent(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                                  CUevent event) {
+  return exec_set_event(hGraphExec, hNode, event, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecEventWaitNodeSetEvent(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                                CUevent event) {
+  return exec_set_event(hGraphExec, hNode, event, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecChildGraphNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                                  CUgraph childGraph) {
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  Graph* g = lookup<Graph>(childGraph);
+  if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_GRAPH || !n->child) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExecUpdateResultInfo info{};
+  if (!same_shape(*n->child, *g, &info)) return CUDA_ERROR_INVALID_VALUE;  // topology must not change
+  apply(*n->child, *g, e);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                        CUgraphNodeParams* nodeParams) {
+  if (nodeParams == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  switch (nodeParams->type) {
+    case CU_GRAPH_NODE_TYPE_KERNEL: {
+      CUDA_KERNEL_NODE_PARAMS k{};
+      std::memcpy(&k, &nodeParams->kernel, sizeof k);
+      return gpool_impl_cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &k);
+    }
+    case CU_GRAPH_NODE_TYPE_MEMCPY:
+      return gpool_impl_cuGraphExecMemcpyNodeSetParams(hGraphExec, hNode, &nodeParams->memcpy.copyParams,
+                                                       nodeParams->memcpy.copyCtx);
+    case CU_GRAPH_NODE_TYPE_MEMSET: {
+      CUDA_MEMSET_NODE_PARAMS m{};
+      m.dst = nodeParams->memset.dst;
+      m.pitch = nodeParams->memset.pitch;
+      m.value = nodeParams->memset.value;
+      m.elementSize = nodeParams->memset.elementSize;
+      m.width = nodeParams->memset.width;
+      m.height = nodeParams->memset.height;
+      return gpool_impl_cuGraphExecMemsetNodeSetParams(hGraphExec, hNode, &m, nodeParams->memset.ctx);
+    }
+    case CU_GRAPH_NODE_TYPE_HOST: {
+      CUDA_HOST_NODE_PARAMS h{nodeParams->host.fn, nodeParams->host.userData};
+      return gpool_impl_cuGraphExecHostNodeSetParams(hGraphExec, hNode, &h);
+    }
+    case CU_GRAPH_NODE_TYPE_GRAPH:
+      return gpool_impl_cuGraphExecChildGraphNodeSetParams(hGraphExec, hNode, nodeParams->graph.graph);
+    case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+      return gpool_impl_cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, nodeParams->eventRecord.event);
+    case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+      return gpool_impl_cuGraphExecEventWaitNodeSetEvent(hGraphExec, hNode, nodeParams->eventWait.event);
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                     unsigned int isEnabled) {
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (n->type != CU_GRAPH_NODE_TYPE_KERNEL && n->type != CU_GRAPH_NODE_TYPE_MEMCPY &&
+      n->type != CU_GRAPH_NODE_TYPE_MEMSET) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  n->enabled = isEnabled != 0;
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphNodeGetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                     unsigned int* isEnabled) {
+  if (isEnabled == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(graph_mu());
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (n->type != CU_GRAPH_NODE_TYPE_KERNEL && n->type != CU_GRAPH_NODE_TYPE_MEMCPY &&
+      n->type != CU_GRAPH_NODE_TYPE_MEMSET) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  *isEnabled = n->enabled ? 1 : 0;
+  return CUDA_SUCCESS;
+}

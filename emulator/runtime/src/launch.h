@@ -1,0 +1,47 @@
+// A kernel launch split into its two halves, so that stream launches, graph
+// kernel nodes and stream capture share one path: kernel_prepare() checks the
+// function and dimensions and packs the arguments at call time;
+// kernel_task() turns a prepared launch into a stream Task (each graph launch
+// makes a new one from the same prepared launch).
+//
+// Thread safety: stateless; callable from any thread.
+// Errors: CUresults of cuLaunchKernel (INVALID_HANDLE, INVALID_VALUE, ...).
+#pragma once
+
+#include "context.h"
+#include "stream.h"
+
+#include "gpool/emu/exec/program.h"
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace gpool::emu::rt {
+
+struct LaunchDims {
+  exec::Dim3 grid, block;
+  unsigned shared = 0;
+};
+
+// A checked launch with its packed parameter buffer (immutable, shared by
+// every Task made from it).
+struct KernelLaunch {
+  CUfunction func = nullptr;  // the handle given (CUfunction or CUkernel); looked up again per task
+  Context* ctx = nullptr;
+  LaunchDims dims;
+  bool cooperative = false;
+  std::shared_ptr<const std::vector<unsigned char>> args;
+};
+
+CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void** params, void** extra,
+                        bool cooperative, KernelLaunch* out);
+
+// (offset, size) of each parameter of `hf`; empty for an unknown handle.
+std::vector<std::pair<uint32_t, uint32_t>> kernel_param_layout(CUfunction hf);
+
+// Errors: INVALID_HANDLE when the function's module was unloaded since;
+// OUT_OF_MEMORY when the device heap cannot be placed.
+CUresult kernel_task(const KernelLaunch& k, Task* out);
+
+}  // namespace gpool::emu::rt

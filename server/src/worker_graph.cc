@@ -1,0 +1,455 @@
+// Worker: CUDA graphs and stream capture for the session (calls.toml 330-345).
+//
+// Capture happens here, in the backend: BeginCapture starts it on the session's stream, and the
+// launches, copies, memsets, event records and waits the client then sends for that stream (the
+// ordinary async calls) are recorded by the driver instead of run. EndCapture hands the graph
+// back.
+//
+// Handles: graphs, graph nodes and executable graphs live in this session's tables (graphs_,
+// graph_nodes_, graph_execs_) under ids the worker chooses (kind tag in the top 16 bits, a
+// counter below), returned to the client by the sync calls that create them. Every call looks
+// its ids up in the tables of the expected kind first, so a forged id, a stale one or another
+// session's gets CUDA_ERROR_INVALID_VALUE (what the driver answers for a bad graph handle) and
+// never reaches the driver. A node's id is only valid with its own graph's calls.
+//
+// GraphLaunch is async (one message, no reply) and metered like a kernel launch.
+// Memory nodes: a graph with memory allocation nodes could hold device memory outside the
+// tenant's quota, so GraphInstantiate refuses such graphs (CUDA_ERROR_NOT_SUPPORTED, logged);
+// the emulator does not build them yet either. Host nodes never reach the server: the shim
+// refuses host functions in a capture (client-shim/src/launch.cc).
+#include "worker.h"
+
+#include "gpool/common/log.h"
+
+#include <cstring>
+#include <functional>
+
+namespace gpool::server {
+namespace {
+
+spdlog::logger& logger() { return log::logger("worker"); }
+
+constexpr uint64_t kGraphTag = 0x4752ull << 48;      // "GR"
+constexpr uint64_t kGraphNodeTag = 0x474eull << 48;  // "GN"
+constexpr uint64_t kGraphExecTag = 0x4758ull << 48;  // "GX"
+// Most ids one reply names (node lists, edges): bounded by the reply's size limit.
+constexpr uint64_t kMaxListed = 4096;
+
+}  // namespace
+
+uint64_t Worker::graph_id(CUgraph g) {
+  for (const auto& [id, h] : graphs_) {
+    if (h == g) return id;
+  }
+  const uint64_t id = kGraphTag | ++graph_counter_;
+  graphs_[id] = g;
+  return id;
+}
+
+uint64_t Worker::node_id(CUgraphNode n) {
+  if (auto it = graph_node_ids_.find(n); it != graph_node_ids_.end()) return it->second;
+  const uint64_t id = kGraphNodeTag | ++graph_counter_;
+  graph_nodes_[id] = n;
+  graph_node_ids_[n] = id;
+  return id;
+}
+
+CUgraph Worker::graph_of(uint64_t id) const {
+  auto it = graphs_.find(id);
+  if (it == graphs_.end()) {
+    logger().warn("session {}: graph id {:#x} is not a graph of this session", params_.session_id, id);
+    return nullptr;
+  }
+  return it->second;
+}
+
+CUgraphNode Worker::graph_node_of(uint64_t id) const {
+  auto it = graph_nodes_.find(id);
+  if (it == graph_nodes_.end()) {
+    logger().warn("session {}: graph node id {:#x} is not a node of this session", params_.session_id, id);
+    return nullptr;
+  }
+  return it->second;
+}
+
+CUgraphExec Worker::graph_exec_of(uint64_t id) const {
+  auto it = graph_execs_.find(id);
+  if (it == graph_execs_.end()) {
+    logger().warn("session {}: graph exec id {:#x} is not an executable graph of this session",
+                  params_.session_id, id);
+    return nullptr;
+  }
+  return it->second;
+}
+
+CUresult Worker::op_stream_begin_capture(Ctx& c) {
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  settle_turn();  // a metered turn's timing events must not land in the capture
+  DeviceScope scope(*this, device_of(s));
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  return drv_.cuStreamBeginCapture_v2(s, static_cast<CUstreamCaptureMode>(c.arg(0)));
+}
+
+CUresult Worker::op_stream_end_capture(Ctx& c) {
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  DeviceScope scope(*this, device_of(s));
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  // The graph being captured, which a failed end destroys: its id (if the client was told one
+  // through GetCaptureInfo) must go with it.
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  CUgraph capturing = nullptr;
+  drv_.cuStreamGetCaptureInfo_v3(s, &status, nullptr, &capturing, nullptr, nullptr, nullptr);
+  CUgraph g = nullptr;
+  const CUresult st = drv_.cuStreamEndCapture(s, &g);
+  if (capturing != nullptr) capture_graphs_.erase(capturing);
+  if (st != CUDA_SUCCESS) {
+    if (capturing != nullptr) {
+      std::erase_if(graphs_, [&](const auto& kv) { return kv.second == capturing; });
+    }
+    return st;
+  }
+  c.results.push_back(graph_id(g));
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_stream_capture_info(Ctx& c) {
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  const uint64_t want = std::min<uint64_t>(c.arg(0), kMaxListed);
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  cuuint64_t id = 0;
+  CUgraph g = nullptr;
+  const CUgraphNode* deps = nullptr;
+  size_t ndeps = 0;
+  const CUresult st = drv_.cuStreamGetCaptureInfo_v3(s, &status, &id, &g, &deps, nullptr, &ndeps);
+  if (st != CUDA_SUCCESS) return st;
+  c.results = {static_cast<uint64_t>(status), id, 0, ndeps};
+  if (status == CU_STREAM_CAPTURE_STATUS_NONE || g == nullptr) return CUDA_SUCCESS;
+  capture_graphs_.insert(g);
+  c.results[2] = graph_id(g);
+  for (size_t i = 0; i < ndeps && i < want; ++i) c.results.push_back(node_id(deps[i]));
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_stream_is_capturing(Ctx& c) {
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  const CUresult st = drv_.cuStreamIsCapturing(s, &status);
+  if (st == CUDA_SUCCESS) c.results.push_back(static_cast<uint64_t>(status));
+  return st;
+}
+
+CUresult Worker::op_graph_create(Ctx& c) {
+  CUgraph g = nullptr;
+  const CUresult st = drv_.cuGraphCreate(&g, static_cast<unsigned>(c.arg(0)));
+  if (st == CUDA_SUCCESS) c.results.push_back(graph_id(g));
+  return st;
+}
+
+CUresult Worker::op_graph_destroy(Ctx& c) {
+  CUgraph g = graph_of(c.arg(0));
+  if (g == nullptr || capture_graphs_.count(g)) return CUDA_ERROR_INVALID_VALUE;
+  size_t n = 0;
+  std::vector<CUgraphNode> nodes;
+  if (drv_.cuGraphGetNodes(g, nullptr, &n) == CUDA_SUCCESS && n > 0) {
+    nodes.resize(n);
+    if (drv_.cuGraphGetNodes(g, nodes.data(), &n) != CUDA_SUCCESS) nodes.clear();
+  }
+  const CUresult st = drv_.cuGraphDestroy(g);
+  if (st != CUDA_SUCCESS) return st;
+  graphs_.erase(c.arg(0));
+  for (CUgraphNode node : nodes) {
+    if (auto it = graph_node_ids_.find(node); it != graph_node_ids_.end()) {
+      graph_nodes_.erase(it->second);
+      graph_node_ids_.erase(it);
+    }
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_graph_list(Ctx& c) {
+  CUgraph g = graph_of(c.arg(0));
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t which = c.arg(1), want = std::min<uint64_t>(c.arg(2), kMaxListed);
+  size_t n = 0;
+  std::vector<CUgraphNode> from, to;
+  CUresult st = CUDA_SUCCESS;
+  if (which == 2) {
+    st = drv_.cuGraphGetEdges_v2(g, nullptr, nullptr, nullptr, &n);
+    if (st != CUDA_SUCCESS) return st;
+    from.resize(n);
+    to.resize(n);
+    if (n > 0) st = drv_.cuGraphGetEdges_v2(g, from.data(), to.data(), nullptr, &n);
+  } else if (which <= 1) {
+    auto get = which == 0 ? drv_.cuGraphGetNodes : drv_.cuGraphGetRootNodes;
+    st = get(g, nullptr, &n);
+    if (st != CUDA_SUCCESS) return st;
+    from.resize(n);
+    if (n > 0) st = get(g, from.data(), &n);
+  } else {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (st != CUDA_SUCCESS) return st;
+  c.results.push_back(n);
+  for (size_t i = 0; i < n && i < want; ++i) c.results.push_back(node_id(from[i]));
+  if (which == 2) {
+    for (size_t i = 0; i < n && i < want; ++i) c.results.push_back(node_id(to[i]));
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_graph_node_type(Ctx& c) {
+  CUgraphNode n = graph_node_of(c.arg(0));
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
+  const CUresult st = drv_.cuGraphNodeGetType(n, &t);
+  if (st == CUDA_SUCCESS) c.results.push_back(static_cast<uint64_t>(t));
+  return st;
+}
+
+CUresult Worker::op_graph_instantiate(Ctx& c) {
+  CUgraph g = graph_of(c.arg(0));
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // Memory nodes would allocate outside the tenant's quota: refused (see the header).
+  size_t n = 0;
+  std::vector<CUgraphNode> nodes;
+  if (CUresult st = drv_.cuGraphGetNodes(g, nullptr, &n); st != CUDA_SUCCESS) return st;
+  nodes.resize(n);
+  if (n > 0) {
+    if (CUresult st = drv_.cuGraphGetNodes(g, nodes.data(), &n); st != CUDA_SUCCESS) return st;
+  }
+  for (CUgraphNode node : nodes) {
+    CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
+    if (drv_.cuGraphNodeGetType(node, &t) != CUDA_SUCCESS) continue;
+    if (t == CU_GRAPH_NODE_TYPE_MEM_ALLOC || t == CU_GRAPH_NODE_TYPE_MEM_FREE || t == CU_GRAPH_NODE_TYPE_HOST) {
+      logger().warn("session {}: a graph with {} nodes cannot run through the pool; returning "
+                    "CUDA_ERROR_NOT_SUPPORTED", params_.session_id,
+                    t == CU_GRAPH_NODE_TYPE_HOST ? "host" : "memory");
+      return CUDA_ERROR_NOT_SUPPORTED;
+    }
+  }
+  CUgraphExec e = nullptr;
+  const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, g, c.arg(1));
+  if (st != CUDA_SUCCESS) return st;
+  const uint64_t id = kGraphExecTag | ++graph_counter_;
+  graph_execs_[id] = e;
+  c.results.push_back(id);
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_graph_exec_destroy(Ctx& c) {
+  auto it = graph_execs_.find(c.arg(0));
+  if (it == graph_execs_.end()) return CUDA_ERROR_INVALID_VALUE;
+  settle_turn();
+  const CUresult st = drv_.cuGraphExecDestroy(it->second);
+  graph_execs_.erase(it);
+  return st;
+}
+
+CUresult Worker::op_graph_launch(Ctx& c, bool upload) {
+  CUgraphExec e = graph_exec_of(c.arg(0));
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  const size_t device = device_of(stream);
+  DeviceScope scope(*this, device);
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  if (upload) return drv_.cuGraphUpload(e, stream);
+  CUstreamCaptureStatus capturing = CU_STREAM_CAPTURE_STATUS_NONE;
+  const int physical = devices_.empty() ? 0 : devices_[device].physical;
+  if (meter_.holding() && meter_.device() != static_cast<size_t>(physical)) settle_turn();
+  if (!meter_.enabled() || drv_.cuStreamIsCapturing(stream, &capturing) != CUDA_SUCCESS ||
+      capturing != CU_STREAM_CAPTURE_STATUS_NONE || !meter_.begin(static_cast<size_t>(physical), stream)) {
+    return drv_.cuGraphLaunch(e, stream);
+  }
+  // Metered like a kernel launch (op_launch): the whole graph is one launch of the turn.
+  turn_seq_ = c.call->seq();
+  CUresult st = drv_.cuGraphLaunch(e, stream);
+  const CUresult done = meter_.end(stream, st);
+  if (st == CUDA_SUCCESS) st = done;
+  return st;
+}
+
+CUresult Worker::op_graph_exec_update(Ctx& c) {
+  CUgraphExec e = graph_exec_of(c.arg(0));
+  CUgraph g = graph_of(c.arg(1));
+  if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExecUpdateResultInfo info{};
+  const CUresult st = drv_.cuGraphExecUpdate_v2(e, g, &info);
+  c.results = {static_cast<uint64_t>(info.result), info.errorNode ? node_id(info.errorNode) : 0,
+               info.errorFromNode ? node_id(info.errorFromNode) : 0};
+  return st;
+}
+
+}  // namespace gpool::server
+
+namespace gpool::server {
+
+// A copy between client memory and the device cannot be a graph node: when the graph runs, the
+// client's memory is not here. Such a copy on a capturing stream is refused, and the capture is
+// invalidated as the driver does for an unsupported operation (a synchronisation of the
+// capturing stream is exactly that).
+CUresult Worker::refuse_host_copy_in_capture(CUstream stream) {
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  if (drv_.cuStreamIsCapturing(stream, &status) != CUDA_SUCCESS || status == CU_STREAM_CAPTURE_STATUS_NONE) {
+    return CUDA_SUCCESS;
+  }
+  logger().warn("session {}: a copy between client memory and the device in a stream capture cannot be a graph "
+                "node through the pool; returning CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", params_.session_id);
+  drv_.cuStreamSynchronize(stream);  // invalidates the capture
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+}  // namespace gpool::server
+
+namespace gpool::server {
+
+namespace {
+
+// The dependency ids at args[first..first+n) as this graph's nodes. False for an id that is
+// not a node of this session (logged by graph_node_of).
+bool node_list(const std::function<CUgraphNode(uint64_t)>& of, const std::vector<uint64_t>& ids,
+               std::vector<CUgraphNode>& out) {
+  for (uint64_t id : ids) {
+    CUgraphNode n = of(id);
+    if (n == nullptr) return false;
+    out.push_back(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+// The kernel parameters of a GraphAddNode / GraphSetKernelParams call: function handle 0,
+// dimensions at args[at..at+7), the packed parameter buffer inline (as LaunchKernel).
+CUresult Worker::graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage,
+                                     std::vector<void*>& argv, CUDA_KERNEL_NODE_PARAMS& p) {
+  Function* f = function_of(c, 0);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (c.arg_count() < at + 7) return CUDA_ERROR_INVALID_VALUE;
+  const auto* data = c.call->inline_data();
+  const size_t have = data ? data->size() : 0;
+  if (have != f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
+  storage.assign((have + 7) / 8 + 1, 0);
+  if (have != 0) std::memcpy(storage.data(), data->data(), have);
+  argv.resize(f->offsets.size());
+  for (size_t i = 0; i < argv.size(); ++i) argv[i] = reinterpret_cast<char*>(storage.data()) + f->offsets[i];
+  p = CUDA_KERNEL_NODE_PARAMS{};
+  p.func = f->fn;
+  auto u = [&](size_t i) { return static_cast<unsigned>(c.arg(at + i)); };
+  p.gridDimX = u(0);
+  p.gridDimY = u(1);
+  p.gridDimZ = u(2);
+  p.blockDimX = u(3);
+  p.blockDimY = u(4);
+  p.blockDimZ = u(5);
+  p.sharedMemBytes = u(6);
+  p.kernelParams = argv.data();
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_graph_add_node(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(c.arg(0));
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t kind = c.arg(1), ndeps = c.arg(2);
+  if (ndeps > kMaxListed || c.arg_count() < 3 + ndeps) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> ids;
+  for (uint64_t i = 0; i < ndeps; ++i) ids.push_back(c.arg(3 + i));
+  std::vector<CUgraphNode> deps;
+  if (!node_list([this](uint64_t id) { return graph_node_of(id); }, ids, deps)) return CUDA_ERROR_INVALID_VALUE;
+  const size_t at = 3 + ndeps;
+  auto need = [&](size_t n) { return c.arg_count() >= at + n; };
+  CUgraphNode node = nullptr;
+  CUresult st = CUDA_ERROR_INVALID_VALUE;
+  switch (kind) {
+    case 0: {  // kernel
+      std::vector<uint64_t> storage;
+      std::vector<void*> argv;
+      CUDA_KERNEL_NODE_PARAMS p{};
+      if (CUresult r = graph_kernel_params(c, at, storage, argv, p); r != CUDA_SUCCESS) return r;
+      st = drv_.cuGraphAddKernelNode_v2(&node, g, deps.data(), deps.size(), &p);
+      break;
+    }
+    case 1: {  // memset: dst, pitch, value, element size, width, height
+      if (!need(6)) return CUDA_ERROR_INVALID_VALUE;
+      CUDA_MEMSET_NODE_PARAMS p{};
+      p.dst = c.arg(at);
+      p.pitch = c.arg(at + 1);
+      p.value = static_cast<unsigned>(c.arg(at + 2));
+      p.elementSize = static_cast<unsigned>(c.arg(at + 3));
+      p.width = c.arg(at + 4);
+      p.height = c.arg(at + 5);
+      const uint64_t row = p.width * p.elementSize;
+      if (p.elementSize > 4 || p.height == 0 || p.width > (uint64_t{1} << 40) || p.height > (uint64_t{1} << 24) ||
+          (p.height > 1 && p.pitch < row) || !range_ok(p.dst, (p.height - 1) * p.pitch + row)) {
+        return CUDA_ERROR_INVALID_VALUE;
+      }
+      st = drv_.cuGraphAddMemsetNode(&node, g, deps.data(), deps.size(), &p, ctx_);
+      break;
+    }
+    case 2:  // empty
+      st = drv_.cuGraphAddEmptyNode(&node, g, deps.data(), deps.size());
+      break;
+    case 3: {  // child graph
+      if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
+      CUgraph child = graph_of(c.arg(at));
+      if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
+      break;
+    }
+    case 4: {  // device-to-device copy: dst, src, bytes
+      if (!need(3)) return CUDA_ERROR_INVALID_VALUE;
+      const CUdeviceptr dst = c.arg(at), src = c.arg(at + 1);
+      const uint64_t bytes = c.arg(at + 2);
+      if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
+      CUDA_MEMCPY3D p{};
+      p.srcMemoryType = p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+      p.srcDevice = src;
+      p.dstDevice = dst;
+      p.WidthInBytes = bytes;
+      p.Height = p.Depth = 1;
+      st = drv_.cuGraphAddMemcpyNode(&node, g, deps.data(), deps.size(), &p, ctx_);
+      break;
+    }
+    default: return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (st == CUDA_SUCCESS) c.results.push_back(node_id(node));
+  return st;
+}
+
+CUresult Worker::op_graph_set_kernel(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  const bool on_exec = c.arg(0) != 0;
+  CUgraphExec e = on_exec ? graph_exec_of(c.arg(1)) : nullptr;
+  CUgraphNode n = graph_node_of(c.arg(2));
+  if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> storage;
+  std::vector<void*> argv;
+  CUDA_KERNEL_NODE_PARAMS p{};
+  if (CUresult r = graph_kernel_params(c, 3, storage, argv, p); r != CUDA_SUCCESS) return r;
+  return on_exec ? drv_.cuGraphExecKernelNodeSetParams_v2(e, n, &p) : drv_.cuGraphKernelNodeSetParams_v2(n, &p);
+}
+
+CUresult Worker::op_graph_edges(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(c.arg(0));
+  const bool add = c.arg(1) != 0;
+  const uint64_t n = c.arg(2);
+  if (g == nullptr || n > kMaxListed || c.arg_count() != 3 + 2 * n) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> from_ids, to_ids;
+  for (uint64_t i = 0; i < n; ++i) {
+    from_ids.push_back(c.arg(3 + i));
+    to_ids.push_back(c.arg(3 + n + i));
+  }
+  std::vector<CUgraphNode> from, to;
+  auto of = [this](uint64_t id) { return graph_node_of(id); };
+  if (!node_list(of, from_ids, from) || !node_list(of, to_ids, to)) return CUDA_ERROR_INVALID_VALUE;
+  return add ? drv_.cuGraphAddDependencies_v2(g, from.data(), to.data(), nullptr, n)
+             : drv_.cuGraphRemoveDependencies_v2(g, from.data(), to.data(), nullptr, n);
+}
+
+}  // namespace gpool::server
