@@ -248,13 +248,13 @@ CUresult memcpy_prepare(const CUDA_MEMCPY3D& p, MemcpyNode* out) {
   bool src_dev = false, dst_dev = false;
   if (CUresult r = side_of(p.srcMemoryType, p.srcHost, p.srcDevice, p.srcArray, p.srcXInBytes, p.srcY, p.srcZ,
                            shape.height > 1 || shape.depth > 1 ? p.srcPitch : p.WidthInBytes, p.srcHeight, &src,
-                           &src_dev);
+                           &src_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
   if (CUresult r = side_of(p.dstMemoryType, p.dstHost, p.dstDevice, p.dstArray, p.dstXInBytes, p.dstY, p.dstZ,
                            shape.height > 1 || shape.depth > 1 ? p.dstPitch : p.WidthInBytes, p.dstHeight, &dst,
-                           &dst_dev);
+                           &dst_dev, shape);
       r != CUDA_SUCCESS) {
     return r;
   }
