@@ -98,6 +98,7 @@ class Worker {
     std::string name;
     std::vector<uint32_t> offsets, sizes;
     uint32_t param_bytes = 0;
+    size_t device = 0;  // devices_ index of the module or library it came from
   };
 
   bool attach_backend(std::string& error);
@@ -241,6 +242,14 @@ class Worker {
   CUresult op_event_sync(Ctx& c, bool query);
   CUresult op_event_elapsed(Ctx& c);
   CUresult op_ctx_synchronize(Ctx& c);  // and settle the stream-ordered frees of its device
+  // worker_reset.cc: cuDevicePrimaryCtxReset of one of the session's devices (calls.toml
+  // DeviceReset): the session's objects on it leave its tables, its allocations' quota is
+  // returned, and the backend context is reset (which clears its sticky error).
+  CUresult op_device_reset(Ctx& c);
+  // worker_module_enum.cc: the kernel names of a module or library (calls.toml ModuleEnumerate)
+  CUresult op_module_enumerate(Ctx& c);
+  // worker_occupancy_cluster.cc: cuOccupancyMaxActiveClusters / MaxPotentialClusterSize
+  CUresult op_occupancy_cluster(Ctx& c);
   CUresult stream_of(const Ctx& c, size_t i, CUstream& out) const;
   CUresult event_of(const Ctx& c, size_t i, CUevent& out) const;
 
@@ -267,6 +276,9 @@ class Worker {
   std::unordered_map<uint64_t, Function> functions_;
   std::map<CUdeviceptr, uint64_t> allocations_;
   std::map<CUdeviceptr, uint64_t> globals_;
+  // The devices_ index each module, library and global was loaded on (a device reset drops them).
+  std::unordered_map<uint64_t, size_t> module_device_, library_device_;
+  std::map<CUdeviceptr, size_t> global_device_;
   std::map<CUdeviceptr, int> alloc_device_;
   // Managed allocations whose driver address was not page-aligned: aligned address (the one
   // the client uses) -> the driver's address, for MemFree (worker_memory.cc).

@@ -60,12 +60,18 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     CUlibrary lib = nullptr;
     const CUresult st = drv_.cuLibraryLoadData(&lib, padded.data(), nullptr, nullptr, 0, nullptr,
                                                nullptr, 0);
-    if (st == CUDA_SUCCESS) libraries_[id] = lib;
+    if (st == CUDA_SUCCESS) {
+      libraries_[id] = lib;
+      library_device_[id] = current_;
+    }
     return st;
   }
   CUmodule mod = nullptr;
   const CUresult st = drv_.cuModuleLoadData(&mod, padded.data());
-  if (st == CUDA_SUCCESS) modules_[id] = mod;
+  if (st == CUDA_SUCCESS) {
+    modules_[id] = mod;
+    module_device_[id] = current_;
+  }
   return st;
 }
 
@@ -78,6 +84,7 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
     }
     const CUresult st = drv_.cuLibraryUnload(it->second);
     libraries_.erase(it);
+    library_device_.erase(id);
     return st;
   }
   auto it = modules_.find(id);
@@ -86,6 +93,7 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
   }
   const CUresult st = drv_.cuModuleUnload(it->second);
   modules_.erase(it);
+  module_device_.erase(id);
   return st;
 }
 
@@ -98,11 +106,13 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
   }
   Function f;
   f.name = name;
+  f.device = current_;
   if (library) {
     auto it = libraries_.find(owner);
     if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
+    f.device = library_device_.count(owner) ? library_device_[owner] : current_;
     CUkernel k = nullptr;
     CUresult st = drv_.cuLibraryGetKernel(&k, it->second, name.c_str());
     if (st == CUDA_SUCCESS) st = drv_.cuKernelGetFunction(&f.fn, k);
@@ -112,6 +122,7 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
     if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
+    f.device = module_device_.count(owner) ? module_device_[owner] : current_;
     if (CUresult st = drv_.cuModuleGetFunction(&f.fn, it->second, name.c_str()); st != CUDA_SUCCESS) {
       return st;
     }
@@ -158,6 +169,7 @@ CUresult Worker::op_get_global(Ctx& c, bool library) {
   }
   if (st != CUDA_SUCCESS) return st;
   globals_[p] = std::max<uint64_t>(globals_[p], bytes);
+  global_device_[p] = current_;
   c.results = {p, bytes};
   return CUDA_SUCCESS;
 }
