@@ -424,6 +424,14 @@ def main():
         print(f"gen_calls.py: error: {e}", file=sys.stderr)
         return 1
     for path, text in texts.items():
+        # Unchanged outputs keep their time stamps, so a table edit that changes only some
+        # outputs (a layout text, one row) rebuilds only what depends on those (ninja restat).
+        try:
+            with open(path) as f:
+                if f.read() == text:
+                    continue
+        except OSError:
+            pass
         with open(path, "w") as f:
             f.write(text)
     return 0

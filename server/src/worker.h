@@ -99,6 +99,7 @@ class Worker {
     std::vector<uint32_t> offsets, sizes;
     uint32_t param_bytes = 0;
     size_t device = 0;  // devices_ index of the module or library it came from
+    CUkernel kernel = nullptr;  // a library's kernel (context-independent); null for a module's
   };
 
   bool attach_backend(std::string& error);

@@ -117,6 +117,7 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
     CUresult st = drv_.cuLibraryGetKernel(&k, it->second, name.c_str());
     if (st == CUDA_SUCCESS) st = drv_.cuKernelGetFunction(&f.fn, k);
     if (st != CUDA_SUCCESS) return st;
+    f.kernel = k;
   } else {
     auto it = modules_.find(owner);
     if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {

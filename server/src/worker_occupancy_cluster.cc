@@ -1,7 +1,7 @@
 // Worker: occupancy with thread-block clusters (calls.toml OccupancyCluster):
 // cuOccupancyMaxActiveClusters and cuOccupancyMaxPotentialClusterSize with the launch
 // configuration rebuilt from the call. Only attributes that are plain values reach the driver
-// (cluster shape and policy, cooperative, priority, ignore); one that carries a handle or a
+// (cluster shape, preferred shape and policy, cooperative, priority, ignore); one that carries a handle or a
 // pointer (events, graph nodes) is refused with CUDA_ERROR_INVALID_VALUE, so nothing the client
 // sends is taken for an address.
 #include <cstring>
@@ -17,7 +17,7 @@ bool plain_value(CUlaunchAttributeID id) {
     case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
     case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
     case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
-    case CU_LAUNCH_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
+    case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
     case CU_LAUNCH_ATTRIBUTE_PRIORITY:
       return true;
     default:

@@ -1,10 +1,12 @@
 // Worker: cuDevicePrimaryCtxReset / cudaDeviceReset of one of the session's devices
 // (calls.toml DeviceReset).
 //
-// The driver's reset destroys the device's primary context: every allocation, stream, event,
-// module and library made in it goes, its sticky error with it, and the program goes on in a
-// fresh context. The worker does the same for the session: it drops the session's objects on
-// that device from its tables (so a stale id or address is refused like a forged one, and
+// The driver's reset destroys the device's primary context: every allocation, stream, event and
+// module made in it goes, its sticky error with it, and the program goes on in a fresh context.
+// Libraries and their kernels are context-independent and stay (cudart keeps using its CUkernel
+// handles after cudaDeviceReset); a kernel's function in the new context is looked up again.
+// The worker does the same for the session: it drops the session's objects on that device from
+// its tables (so a stale id or address is refused like a forged one, and
 // never reaches the driver), returns the tenant's quota for the allocations, lets go of what
 // the worker itself keeps in the context (the staging ring's pinned slots, the meter's timing
 // events), resets the backend's primary context and retains it again. Objects of the session's
@@ -65,11 +67,11 @@ CUresult Worker::op_device_reset(Ctx& c) {
       return d != where.end() && d->second == index;
     };
   };
-  erase_if_device(functions_, [&](const auto& kv) { return kv.second.device == index; });
+  erase_if_device(functions_, [&](const auto& kv) {
+    return kv.second.device == index && kv.second.kernel == nullptr;
+  });
   erase_if_device(modules_, on_index(module_device_));
-  erase_if_device(libraries_, on_index(library_device_));
   erase_if_device(module_device_, [&](const auto& kv) { return kv.second == index; });
-  erase_if_device(library_device_, [&](const auto& kv) { return kv.second == index; });
   erase_if_device(globals_, [&](const auto& kv) {
     auto d = global_device_.find(kv.first);
     return d != global_device_.end() && d->second == index;
@@ -106,6 +108,16 @@ CUresult Worker::op_device_reset(Ctx& c) {
   devices_[index].ctx = ctx;
   ctx_ = ctx;  // the scope made `index` current; it restores the previous device afterwards
   if (st = drv_.cuCtxSetCurrent(ctx); st != CUDA_SUCCESS) return st;
+  // Library kernels stay; their functions in the new context (the same handle on a driver whose
+  // kernel handle is its function in every context). One that cannot be had is dropped.
+  for (auto it = functions_.begin(); it != functions_.end();) {
+    Function& f = it->second;
+    if (f.device == index && f.kernel != nullptr && drv_.cuKernelGetFunction(&f.fn, f.kernel) != CUDA_SUCCESS) {
+      it = functions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   sticky_status_ = 0;  // failures of work before the reset went with the context
   logger().info("session {}: device {} reset; {} allocations freed", params_.session_id, physical,
                 dropped.size());
