@@ -222,7 +222,6 @@ SHIM_PENDING = {
     "cuMemcpy3DPeerAsync": "arrays", "cuMemcpy3DPeerAsync_ptsz": "arrays",
     "cuMemcpyBatchAsync_v2": "arrays", "cuMemcpyBatchAsync_v2_ptsz": "arrays",
     # Need server-side state not built yet (docs/architecture.md, Open points).
-    "cuMemRetainAllocationHandle": "open point: VMM handle reference counts on the server",
     "cuLibraryGetManaged": "open point: managed variables of a library through the shim",
     "cuLibraryGetModule": "open point: a module id for a library's module on the server",
 }
