@@ -37,7 +37,11 @@ namespace diff {
   X(cuMemPoolGetAttribute) X(cuMemPoolSetAttribute) X(cuMemAllocFromPoolAsync)                  \
   X(cuMemGetAllocationGranularity) X(cuMemCreate) X(cuMemRelease) X(cuMemAddressReserve)        \
   X(cuMemAddressFree) X(cuMemMap) X(cuMemUnmap) X(cuMemSetAccess) X(cuMemAllocManaged)        \
-  X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle)
+  X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle) X(cuStreamSetAttribute)             \
+  X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
+  X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \
+  X(cuFuncIsLoaded) X(cuOccupancyMaxPotentialClusterSize) X(cuOccupancyMaxActiveClusters)        \
+  X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;
