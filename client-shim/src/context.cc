@@ -64,9 +64,12 @@ extern "C" CUresult gpool_impl_cuDevicePrimaryCtxRelease(CUdevice dev) {
 extern "C" CUresult gpool_impl_cuDevicePrimaryCtxReset_v2(CUdevice dev) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (!valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
-  // The server keeps the device's context (shared by every context of the device); what a
-  // reset can honestly do here is finish the work and drop the client-side state.
-  const CUresult st = sync_device(dev);
+  // The server resets the device's context for this session (calls.toml DeviceReset): its
+  // allocations are freed and their quota returned, and the sticky error is cleared.
+  Session* session = nullptr;
+  uint64_t ordinal = 0;
+  CUresult st = Pool::global().locate(dev, session, ordinal);
+  if (st == CUDA_SUCCESS) st = session->reset_device(ordinal);
   primary_reset(dev);
   gpool::abi::cls_context_destroyed(primary_context(dev));
   return st;

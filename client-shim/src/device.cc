@@ -1,6 +1,7 @@
 // Shim: initialisation, driver version and devices, all answered locally from the attach cache
 // (except cuInit, which attaches to every server in GPOOL_SERVER). Device ordinals are global
 // across the servers (pool.h).
+#include <cstdlib>
 #include <cstring>
 
 #include "gpool/driver_abi/backend.h"
@@ -89,7 +90,34 @@ extern "C" CUresult gpool_impl_cuDeviceGetAttribute(int* value, CUdevice_attribu
     case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS:
     case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES:
     case CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST:
+    // What the shim does not offer, whatever the server's device can do (docs/architecture.md,
+    // "Client shim"): the host and the device share no memory bus (no host-native atomics, no
+    // device access to registered host memory at its own address: cuMemHostRegister with
+    // DEVICEMAP is refused), clusters of more than one block are refused by cuLaunchKernelEx,
+    // and no shareable handle, IPC, RDMA, multicast or stream memory operation is forwarded.
+    case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
+    case CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH:
+    case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_HANDLE_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
+    case CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_MULTICAST_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS:
+    case CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR:
+    case CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED:
+    case CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:
       *value = 0;
+      return CUDA_SUCCESS;
+    // Mapped host memory is served by managed memory (memory.cc), so it is supported.
+    case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
+    case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING:
+      *value = 1;
       return CUDA_SUCCESS;
     default:
       break;
@@ -136,8 +164,14 @@ extern "C" CUresult gpool_impl_cuDeviceCanAccessPeer(int* can, CUdevice dev, CUd
   return CUDA_SUCCESS;
 }
 
+// Lazy loading, as the CUDA 13 driver (and the emulator) by default: the runtime then loads a
+// module when one of its kernels is first used, so a module the server's backend refuses fails
+// only the program that uses it. CUDA_MODULE_LOADING=EAGER (the driver's variable) asks for
+// eager loading: the runtime loads every module at its first call. The shim itself loads a
+// module when asked (each load is one call to the server).
 extern "C" CUresult gpool_impl_cuModuleGetLoadingMode(CUmoduleLoadingMode* mode) {
   if (mode == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *mode = CU_MODULE_EAGER_LOADING;
+  const char* env = std::getenv("CUDA_MODULE_LOADING");
+  *mode = env != nullptr && std::strcmp(env, "EAGER") == 0 ? CU_MODULE_EAGER_LOADING : CU_MODULE_LAZY_LOADING;
   return CUDA_SUCCESS;
 }

@@ -35,6 +35,8 @@ struct Slot {
   std::atomic<size_t> bytes{0};      // requested: what is copied
   std::atomic<uint32_t> session{0};
   std::atomic<std::atomic<uint64_t>*> dirty{nullptr};  // one bit per page
+  // PROT_NONE from a launch until the next pull (lock_out): a fault is the program's error.
+  std::atomic<bool> locked{false};
 };
 
 Slot g_slots[kSlots];
@@ -75,6 +77,16 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
       const uintptr_t b = g_slots[i].base.load(std::memory_order_acquire);
       if (b == 0 || addr < b || addr - b >= g_slots[i].map_bytes.load(std::memory_order_acquire)) {
         continue;
+      }
+      if (g_slots[i].locked.load(std::memory_order_acquire)) {
+        // The host touched managed memory while kernels may run on it: as on a device without
+        // concurrent managed access, that is a fault of the program (managed.h).
+        static const char msg[] =
+            "gpool shim: the host accessed managed memory while a kernel may be using it "
+            "(CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS is 0: synchronise the stream or "
+            "context after a launch before touching managed memory); SIGSEGV\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        break;
       }
       std::atomic<uint64_t>* dirty = g_slots[i].dirty.load(std::memory_order_acquire);
       const size_t page = (addr - b) / kPage;
@@ -191,6 +203,7 @@ bool remove(uintptr_t base) {
     Slot& s = g_slots[i];
     if (base == 0 || s.base.load(std::memory_order_acquire) != base) continue;
     s.base.store(0, std::memory_order_release);
+    s.locked.store(false, std::memory_order_release);
     g_count[s.session.load()].fetch_sub(1, std::memory_order_acq_rel);
     munmap(reinterpret_cast<void*>(base), s.map_bytes.load());
     delete[] s.dirty.exchange(nullptr);
@@ -259,10 +272,35 @@ CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, size
       first = fetch(base + off, std::min(kMaxCopy, bytes - off));
     }
     mprotect(p, map_bytes, PROT_READ);
+    s.locked.store(false, std::memory_order_release);
     std::atomic<uint64_t>* dirty = s.dirty.load();
     for (size_t w = 0; w < words_for(map_bytes); ++w) dirty[w].store(0, std::memory_order_release);
   }
   return first;
+}
+
+void lock_out(uint32_t session) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const size_t n = g_high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    Slot& s = g_slots[i];
+    const uintptr_t base = s.base.load(std::memory_order_acquire);
+    if (base == 0 || s.session.load() != session || s.locked.load()) continue;
+    s.locked.store(true, std::memory_order_release);
+    mprotect(reinterpret_cast<void*>(base), s.map_bytes.load(), PROT_NONE);
+  }
+}
+
+void unlock(uint32_t session) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const size_t n = g_high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    Slot& s = g_slots[i];
+    const uintptr_t base = s.base.load(std::memory_order_acquire);
+    if (base == 0 || s.session.load() != session || !s.locked.load()) continue;
+    mprotect(reinterpret_cast<void*>(base), s.map_bytes.load(), PROT_READ);
+    s.locked.store(false, std::memory_order_release);
+  }
 }
 
 }  // namespace gpool::shim::managed

@@ -15,8 +15,13 @@
 //     the last pull; stream and event queries excepted), the context is synchronised and every
 //     managed allocation of the session is copied back to the host (Session::
 //     managed_after_locked): O(managed bytes) per such synchronisation.
-// The host must not touch managed memory while kernels may run (as on such a device), and
-// system calls that write into clean managed pages (read(2) into them) fail with EFAULT.
+//   - From a kernel launch until the next pull, every allocation of the session is PROT_NONE
+//     (lock_out): a device without concurrent managed access makes managed memory
+//     inaccessible to the host while kernels may run, and a program that touches it then gets
+//     SIGSEGV (after a line on stderr saying why) instead of a silently lost update (the next
+//     push would overwrite the kernel's writes, or the pull the host's). A stream or event
+//     query does not pull, so the pages stay locked until a synchronisation.
+// System calls that write into clean managed pages (read(2) into them) fail with EFAULT.
 //
 // Ownership: a process-wide table, never destroyed. Thread safety: every function may be called
 // from any thread; table changes and page protection changes are serialised on one mutex.
@@ -55,6 +60,14 @@ CUresult push_dirty(uint32_t session,
                     const std::function<CUresult(uintptr_t, const void*, size_t)>& send);
 // Makes every allocation of the session writable, calls `fetch(base, bytes)` (D2H into the host
 // copy), then makes it PROT_READ and clean. Returns the first error (after restoring protection).
+// pull_all() also ends a lock_out().
 CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, size_t)>& fetch);
+
+// After a launch: every allocation of the session becomes PROT_NONE until the next pull_all()
+// or unlock(); a host access in between faults (see above).
+void lock_out(uint32_t session);
+// Ends a lock_out() without pulling (the device copies cannot be fetched: a sticky context
+// error); the pages become PROT_READ with the host's last contents.
+void unlock(uint32_t session);
 
 }  // namespace gpool::shim::managed

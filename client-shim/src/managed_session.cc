@@ -45,7 +45,11 @@ CUresult Session::managed_after_locked(Op op, CUresult call_status) {
   if (!device_wrote_ || op == Op::StreamQuery || op == Op::EventQuery || !managed::any(index_)) {
     return call_status;
   }
-  if (dead_ != CUDA_SUCCESS || context_error_ != CUDA_SUCCESS) return call_status;
+  if (dead_ != CUDA_SUCCESS || context_error_ != CUDA_SUCCESS) {
+    // Nothing can be fetched any more: the host keeps its last copies, readable again.
+    managed::unlock(index_);
+    return call_status;
+  }
   // Every stream of the context must be done (non-blocking streams included) before the device
   // copies are final and the flag can be cleared.
   if (op != Op::CtxSynchronize) {

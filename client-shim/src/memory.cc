@@ -193,11 +193,25 @@ extern "C" CUresult gpool_impl_cuMemGetAddressRange_v2(CUdeviceptr* base, size_t
 
 // Page-locked host memory lives in the client: there is no local GPU to pin it for. It is
 // page-aligned and recorded so pointer queries and cuMemHostGetFlags answer correctly.
+//
+// Mapped host memory (CU_MEMHOSTALLOC_DEVICEMAP) is served by the managed-memory mechanism
+// (managed.h): a server allocation mirrored in this process at the same address, kept coherent
+// at call boundaries, so the host pointer is also the device pointer (as with unified
+// addressing, cuMemHostGetDevicePointer answers the host address). The host must not touch it
+// while kernels may run (managed.h); kernels see the host's writes made before the launch, and
+// the host sees the kernels' writes after the next synchronisation.
 extern "C" CUresult gpool_impl_cuMemHostAlloc(void** out, size_t bytes, unsigned int flags) {
   if (out == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (flags & ~(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   if (flags & CU_MEMHOSTALLOC_DEVICEMAP) {
-    return gpool::abi::unimplemented("cuMemHostAlloc with CU_MEMHOSTALLOC_DEVICEMAP (mapped host memory)");
+    CUdeviceptr d = 0;
+    if (CUresult st = gpool_impl_cuMemAllocManaged(&d, bytes, CU_MEM_ATTACH_GLOBAL); st != CUDA_SUCCESS) return st;
+    add_host_range(reinterpret_cast<void*>(d), bytes, flags);
+    *out = reinterpret_cast<void*>(d);
+    return CUDA_SUCCESS;
   }
   void* p = nullptr;
   if (::posix_memalign(&p, 4096, bytes) != 0) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -212,6 +226,15 @@ extern "C" CUresult gpool_impl_cuMemAllocHost_v2(void** out, size_t bytes) {
 
 extern "C" CUresult gpool_impl_cuMemFreeHost(void* p) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  unsigned flags = 0;
+  void* base = nullptr;
+  if (!find_host_range(p, &base, nullptr, &flags) || base != p || (flags & 0x80000000u)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  if (flags & CU_MEMHOSTALLOC_DEVICEMAP) {  // a managed allocation (cuMemHostAlloc above)
+    remove_host_range(p);
+    return gpool_impl_cuMemFree_v2(reinterpret_cast<CUdeviceptr>(p));
+  }
   if (!remove_host_range(p)) return CUDA_ERROR_INVALID_VALUE;
   std::free(p);
   return CUDA_SUCCESS;
@@ -228,6 +251,10 @@ extern "C" CUresult gpool_impl_cuMemHostRegister_v2(void* p, size_t bytes, unsig
   return CUDA_SUCCESS;
 }
 
+extern "C" CUresult gpool_impl_cuMemHostRegister(void* p, size_t bytes, unsigned int flags) {
+  return gpool_impl_cuMemHostRegister_v2(p, bytes, flags);
+}
+
 extern "C" CUresult gpool_impl_cuMemHostUnregister(void* p) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   unsigned flags = 0;
@@ -236,6 +263,17 @@ extern "C" CUresult gpool_impl_cuMemHostUnregister(void* p) {
     return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
   }
   remove_host_range(p);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuMemHostGetDevicePointer_v2(CUdeviceptr* dptr, void* p, unsigned int flags) {
+  if (dptr == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  unsigned f = 0;
+  if (!find_host_range(p, nullptr, nullptr, &f) || !(f & CU_MEMHOSTALLOC_DEVICEMAP) || (f & 0x80000000u)) {
+    return CUDA_ERROR_INVALID_VALUE;  // not mapped host memory of this process
+  }
+  *dptr = reinterpret_cast<CUdeviceptr>(p);  // the same address on the device (see cuMemHostAlloc)
   return CUDA_SUCCESS;
 }
 

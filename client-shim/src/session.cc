@@ -7,12 +7,15 @@
 #include <climits>
 #include <thread>
 #include <cstring>
+#include <utility>
 
 #include "contexts.h"
 #include "pool.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
 #include "ids.h"
+#include "managed.h"
+#include "state.h"
 
 namespace gpool::shim {
 namespace {
@@ -212,7 +215,11 @@ CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const H
                         std::span<const transport::ConstBytes> segments) {
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
-  return send_locked(op, true, args, handles, inline_data, segments);
+  const CUresult st = send_locked(op, true, args, handles, inline_data, segments);
+  // No concurrent managed access: the host may not touch managed memory until the next
+  // synchronisation pulls it back (managed.h).
+  if (st == CUDA_SUCCESS && op == Op::LaunchKernel && managed::any(index_)) managed::lock_out(index_);
+  return st;
 }
 
 CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
@@ -311,6 +318,25 @@ CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
     if (st != 0) return static_cast<CUresult>(st);
     return CUDA_SUCCESS;
   }
+}
+
+CUresult Session::reset_device(uint64_t ordinal) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Dirty managed pages are not pushed: the memory they belong to is about to be freed.
+  const CUresult sticky = std::exchange(context_error_, CUDA_SUCCESS);
+  const uint64_t args[] = {ordinal};
+  Reply reply;
+  const CUresult st = sync_locked(Op::DeviceReset, args, {}, {}, {}, &reply, {});
+  if (st != CUDA_SUCCESS) {
+    if (context_error_ == CUDA_SUCCESS) context_error_ = sticky;
+    return st;
+  }
+  for (uint64_t base : reply.results) {
+    (void)managed::remove(static_cast<uintptr_t>(base));
+    remove_range_at(index_, base);  // unified-address copies and pointer attributes forget it
+  }
+  device_wrote_ = false;
+  return CUDA_SUCCESS;
 }
 
 CUresult Session::sync_value(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,

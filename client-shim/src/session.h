@@ -87,6 +87,12 @@ class Session {
   CUresult sync_value(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
                       uint64_t& out);
 
+  // cuDevicePrimaryCtxReset of server device `ordinal` (calls.toml DeviceReset): the server
+  // frees the session's objects and allocations on it and resets its context; this session's
+  // sticky context error is cleared and the managed-memory mirrors of the freed allocations are
+  // unmapped. The call is sent even while a context error is sticky (that is its point).
+  CUresult reset_device(uint64_t ordinal);
+
   // Round trips made so far (sync calls), for benchmarks.
   uint64_t round_trips() const { return round_trips_; }
 

@@ -137,6 +137,12 @@ void remove_device_ranges(uint32_t session, CUdeviceptr p, size_t bytes) {
   }
 }
 
+void remove_range_at(uint32_t session, CUdeviceptr p) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.device[session].erase(p);
+}
+
 bool remove_allocation(CUdeviceptr p) {
   const uint32_t s = routed_index();
   State& st = state();

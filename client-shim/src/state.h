@@ -64,6 +64,8 @@ bool remove_allocation(CUdeviceptr p);
 // removal of every range that starts inside [p, p + bytes).
 void add_device_range_of(uint32_t session, CUdeviceptr p, size_t bytes);
 void remove_device_ranges(uint32_t session, CUdeviceptr p, size_t bytes);
+// Forgets the range of `session` that starts at p, if any (a device reset freed it).
+void remove_range_at(uint32_t session, CUdeviceptr p);
 // The known range containing p, or false.
 bool find_device_range(CUdeviceptr p, CUdeviceptr* base, size_t* bytes);
 // The index of the session whose known ranges contain p (the routed session first), or -1.

@@ -118,6 +118,27 @@ extern "C" CUresult gpool_impl_cuStreamGetCtx(CUstream s, CUcontext* ctx) {
   return CUDA_SUCCESS;
 }
 
+extern "C" CUresult gpool_impl_cuStreamGetCtx_v2(CUstream s, CUcontext* ctx, CUgreenCtx* green) {
+  if (ctx == nullptr || green == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *green = nullptr;  // the shim has no green contexts
+  return gpool_impl_cuStreamGetCtx(s, ctx);
+}
+
+extern "C" CUresult gpool_impl_cuStreamGetDevice(CUstream s, CUdevice* dev) {
+  if (dev == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  StreamInfo info{};
+  bool builtin = false;
+  if (CUresult st = find_stream(s, info, builtin); st != CUDA_SUCCESS) return st;
+  if (builtin) {
+    const int d = context_device(current_context());
+    if (d < 0) return CUDA_ERROR_INVALID_CONTEXT;
+    *dev = d;
+  } else {
+    *dev = info.device;
+  }
+  return CUDA_SUCCESS;
+}
+
 extern "C" CUresult gpool_impl_cuStreamGetId(CUstream s, unsigned long long* id) {
   if (id == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *id = stream_id(s);

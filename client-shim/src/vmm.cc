@@ -35,6 +35,11 @@ struct Reservation {
 struct Handle {  // the session is the one the id names (id_session, ids.h)
   uint64_t server_handle;
   CUmemAllocationProp prop;
+  unsigned refs = 1;  // cuMemCreate's and each cuMemRetainAllocationHandle's; released at 0
+};
+struct Mapping {
+  uint64_t size;
+  uint64_t handle;  // the shim's id
 };
 
 std::mutex g_mu;
@@ -44,6 +49,11 @@ std::map<CUdeviceptr, Reservation>& reservations() {
 }
 std::map<uint64_t, Handle>& handles() {
   static auto* m = new std::map<uint64_t, Handle>();
+  return *m;
+}
+// Live mappings by start address (cuMemRetainAllocationHandle finds the handle behind an address).
+std::map<CUdeviceptr, Mapping>& mappings() {
+  static auto* m = new std::map<CUdeviceptr, Mapping>();
   return *m;
 }
 
@@ -140,7 +150,7 @@ extern "C" CUresult gpool_impl_cuMemCreate(CUmemGenericAllocationHandle* handle,
   if (CUresult st = s->sync_value(Op::MemCreate, args, {}, server_handle); st != CUDA_SUCCESS) return st;
   const uint64_t id = make_id(IdKind::kVmmHandle, s->index());
   std::lock_guard<std::mutex> lock(g_mu);
-  handles()[id] = {server_handle, *prop};
+  handles()[id] = {server_handle, *prop, 1};
   *handle = id;
   return CUDA_SUCCESS;
 }
@@ -152,6 +162,10 @@ extern "C" CUresult gpool_impl_cuMemRelease(CUmemGenericAllocationHandle handle)
     std::lock_guard<std::mutex> lock(g_mu);
     auto it = handles().find(handle);
     if (it == handles().end()) return CUDA_ERROR_INVALID_VALUE;
+    if (it->second.refs > 1) {  // a retained reference: the allocation stays
+      --it->second.refs;
+      return CUDA_SUCCESS;
+    }
     h = it->second;
   }
   const uint64_t args[] = {h.server_handle};
@@ -193,7 +207,12 @@ extern "C" CUresult gpool_impl_cuMemMap(CUdeviceptr ptr, size_t size, size_t off
     return CUDA_ERROR_INVALID_VALUE;
   }
   const uint64_t args[] = {ptr, size, offset, h.server_handle};
-  return session_at(res.session).sync(Op::MemMap, args);
+  const CUresult st = session_at(res.session).sync(Op::MemMap, args);
+  if (st == CUDA_SUCCESS) {
+    std::lock_guard<std::mutex> lock(g_mu);
+    mappings()[ptr] = {size, handle};
+  }
+  return st;
 }
 
 extern "C" CUresult gpool_impl_cuMemUnmap(CUdeviceptr ptr, size_t size) {
@@ -203,8 +222,32 @@ extern "C" CUresult gpool_impl_cuMemUnmap(CUdeviceptr ptr, size_t size) {
   if (!find_reservation(ptr, size, base, res)) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t args[] = {ptr, size};
   const CUresult st = session_at(res.session).sync(Op::MemUnmap, args);
-  if (st == CUDA_SUCCESS) remove_device_ranges(res.session, ptr, size);
+  if (st == CUDA_SUCCESS) {
+    remove_device_ranges(res.session, ptr, size);
+    std::lock_guard<std::mutex> lock(g_mu);  // whole mappings only (calls.toml MemUnmap)
+    for (auto it = mappings().lower_bound(ptr); it != mappings().end() && it->first < ptr + size;) {
+      it = mappings().erase(it);
+    }
+  }
   return st;
+}
+
+// The allocation handle mapped at `addr`, with one more reference that needs its own
+// cuMemRelease (the driver's rule); the same id cuMemCreate gave.
+extern "C" CUresult gpool_impl_cuMemRetainAllocationHandle(CUmemGenericAllocationHandle* handle, void* addr) {
+  if (handle == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const auto a = reinterpret_cast<CUdeviceptr>(addr);
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = mappings().upper_bound(a);
+  if (it == mappings().begin()) return CUDA_ERROR_INVALID_VALUE;
+  --it;
+  if (a - it->first >= it->second.size) return CUDA_ERROR_INVALID_VALUE;
+  auto h = handles().find(it->second.handle);
+  if (h == handles().end()) return CUDA_ERROR_INVALID_VALUE;
+  ++h->second.refs;
+  *handle = it->second.handle;
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc* desc, size_t count) {

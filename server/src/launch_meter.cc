@@ -45,6 +45,15 @@ bool LaunchMeter::events_ready(DeviceEvents& ev) {
   return true;
 }
 
+void LaunchMeter::forget_device(size_t physical) {
+  if (holding_ && device_ == physical) (void)settle();
+  if (physical >= events_.size()) return;
+  DeviceEvents& ev = events_[physical];
+  if (ev.start != nullptr) (void)drv_.cuEventDestroy_v2(ev.start);
+  for (CUevent e : ev.ends) (void)drv_.cuEventDestroy_v2(e);
+  ev = DeviceEvents{};
+}
+
 bool LaunchMeter::begin(size_t physical, CUstream stream) {
   if (holding_ && physical != device_) (void)settle();
   if (!holding_) {

@@ -63,6 +63,11 @@ class LaunchMeter {
   // Waits for the turn's launches, charges them and gives the turn back. No-op without a turn.
   CUresult settle();
 
+  // Before the context of physical device `physical` is reset: settles a turn held there and
+  // destroys that device's timing events (they go with the context); the next turn there
+  // creates new ones.
+  void forget_device(size_t physical);
+
   bool holding() const { return holding_; }
   size_t device() const { return device_; }  // physical device of the held turn
 

@@ -100,6 +100,8 @@ class Worker {
     std::string name;
     std::vector<uint32_t> offsets, sizes;
     uint32_t param_bytes = 0;
+    size_t device = 0;  // devices_ index of the module or library it came from
+    CUkernel kernel = nullptr;  // a library's kernel (context-independent); null for a module's
   };
 
   bool attach_backend(std::string& error);
@@ -243,6 +245,14 @@ class Worker {
   CUresult op_event_sync(Ctx& c, bool query);
   CUresult op_event_elapsed(Ctx& c);
   CUresult op_ctx_synchronize(Ctx& c);  // and settle the stream-ordered frees of its device
+  // worker_reset.cc: cuDevicePrimaryCtxReset of one of the session's devices (calls.toml
+  // DeviceReset): the session's objects on it leave its tables, its allocations' quota is
+  // returned, and the backend context is reset (which clears its sticky error).
+  CUresult op_device_reset(Ctx& c);
+  // worker_module_enum.cc: the kernel names of a module or library (calls.toml ModuleEnumerate)
+  CUresult op_module_enumerate(Ctx& c);
+  // worker_occupancy_cluster.cc: cuOccupancyMaxActiveClusters / MaxPotentialClusterSize
+  CUresult op_occupancy_cluster(Ctx& c);
   CUresult stream_of(const Ctx& c, size_t i, CUstream& out) const;
   // worker_texture.cc: arrays, mipmapped arrays, texture and surface objects (calls 430-439)
   CUresult op_array_create(Ctx& c);
@@ -310,6 +320,9 @@ class Worker {
   void uncharge_module(uint64_t id);
   bool charge_images(uint64_t bytes);  // host memory of uploads (TenantSlot::image_bytes)
   void uncharge_images(uint64_t bytes);
+  // The devices_ index each module, library and global was loaded on (a device reset drops them).
+  std::unordered_map<uint64_t, size_t> module_device_, library_device_;
+  std::map<CUdeviceptr, size_t> global_device_;
   std::map<CUdeviceptr, int> alloc_device_;
   // Managed allocations whose driver address was not page-aligned: aligned address (the one
   // the client uses) -> the driver's address, for MemFree (worker_memory.cc).

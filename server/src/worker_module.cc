@@ -87,11 +87,17 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   if (library) {
     CUlibrary lib = nullptr;
     st = drv_.cuLibraryLoadData(&lib, image->data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
-    if (st == CUDA_SUCCESS) libraries_[id] = lib;
+    if (st == CUDA_SUCCESS) {
+      libraries_[id] = lib;
+      library_device_[id] = current_;
+    }
   } else {
     CUmodule mod = nullptr;
     st = drv_.cuModuleLoadData(&mod, image->data());
-    if (st == CUDA_SUCCESS) modules_[id] = mod;
+    if (st == CUDA_SUCCESS) {
+      modules_[id] = mod;
+      module_device_[id] = current_;
+    }
   }
   if (st != CUDA_SUCCESS) {
     if (globals.bytes > 0) uncharge(device, globals.bytes);
@@ -141,6 +147,7 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
     const CUresult st = drv_.cuLibraryUnload(it->second);
     libraries_.erase(it);
     uncharge_module(id);
+    library_device_.erase(id);
     return st;
   }
   auto it = modules_.find(id);
@@ -150,6 +157,7 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
   const CUresult st = drv_.cuModuleUnload(it->second);
   modules_.erase(it);
   uncharge_module(id);
+  module_device_.erase(id);
   return st;
 }
 
@@ -162,20 +170,24 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
   }
   Function f;
   f.name = name;
+  f.device = current_;
   if (library) {
     auto it = libraries_.find(owner);
     if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
+    f.device = library_device_.count(owner) ? library_device_[owner] : current_;
     CUkernel k = nullptr;
     CUresult st = drv_.cuLibraryGetKernel(&k, it->second, name.c_str());
     if (st == CUDA_SUCCESS) st = drv_.cuKernelGetFunction(&f.fn, k);
     if (st != CUDA_SUCCESS) return st;
+    f.kernel = k;
   } else {
     auto it = modules_.find(owner);
     if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
+    f.device = module_device_.count(owner) ? module_device_[owner] : current_;
     if (CUresult st = drv_.cuModuleGetFunction(&f.fn, it->second, name.c_str()); st != CUDA_SUCCESS) {
       return st;
     }
@@ -222,6 +234,7 @@ CUresult Worker::op_get_global(Ctx& c, bool library) {
   }
   if (st != CUDA_SUCCESS) return st;
   globals_[p] = std::max<uint64_t>(globals_[p], bytes);
+  global_device_[p] = current_;
   c.results = {p, bytes};
   return CUDA_SUCCESS;
 }

@@ -42,7 +42,12 @@ namespace diff {
   X(cuSurfObjectDestroy) X(cuArrayCreate) X(cuMemcpyHtoA) X(cuMemcpyAtoH) X(cuMemcpyAtoA) X(cuMemcpyAtoD)   \
   X(cuStreamBeginCapture) X(cuStreamEndCapture) X(cuStreamIsCapturing) X(cuStreamGetCaptureInfo)     \
   X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphExecDestroy) X(cuGraphDestroy) X(cuGraphGetNodes) \
-  X(cuGraphNodeGetType)
+  X(cuGraphNodeGetType)   \
+  X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle) X(cuStreamSetAttribute)             \
+  X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
+  X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \
+  X(cuFuncIsLoaded) X(cuOccupancyMaxPotentialClusterSize) X(cuOccupancyMaxActiveClusters)        \
+  X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -68,6 +68,15 @@ TEST_F(VmmTest, CreateReserveMapAccess) {
   unsigned v = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(&v, va + gran - 4, 4));
   EXPECT_SAME_VALUE(0x600d, v);
+  // The handle behind a mapped address, with a reference of its own: releasing it leaves the
+  // allocation usable; an unmapped address has none.
+  CUmemGenericAllocationHandle again = 0;
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemRetainAllocationHandle(&again, reinterpret_cast<void*>(va + 64)));
+  EXPECT_EQ(h, again);
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemRelease(again));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(&v, va, 4));
+  EXPECT_SAME_VALUE(0x600d, v);
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemRetainAllocationHandle(&again, reinterpret_cast<void*>(va + gran)));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemUnmap(va, gran));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemAddressFree(va, 2 * gran));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemRelease(h));

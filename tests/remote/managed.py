@@ -17,6 +17,10 @@ Modes:
   segv     `probe managed_segv`: after a managed allocation installed the shim's SIGSEGV handler,
            a write to read-only memory that is not managed still kills the process with SIGSEGV
            (under ASan: ASan's SEGV report), i.e. the handler chains.
+  locked   `probe managed_locked`: a kernel's writes to managed memory are visible to the host
+           after a synchronisation, and a host read between a launch and the next
+           synchronisation kills the process with SIGSEGV after the shim's line saying why
+           (no concurrent managed access: no silently wrong results).
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
@@ -160,18 +164,41 @@ def mode_segv(args, workdir):
     return 0 if ok else 1
 
 
+def mode_locked(args, workdir):
+    proc, url, log_path = launch_server(args.server, ["--config", write_config(workdir)], args.emulator_lib, workdir)
+    try:
+        r = subprocess.run([args.probe, "managed_locked"], env=client_env(args, url, TOKEN),
+                           capture_output=True, text=True, timeout=args.timeout)
+    finally:
+        stop_server(proc)
+    print("----- stdout -----\n" + r.stdout + "----- stderr -----\n" + r.stderr[-3000:] + "-----")
+    lines = r.stdout.splitlines()
+    if "TOUCHING" not in lines or any(l.startswith("FAIL") for l in lines):
+        print("FAIL: the probe did not get to the read while the kernel may run")
+        return 1
+    said = "the host accessed managed memory while a kernel may be using it" in r.stderr
+    if args.asan_runtime:
+        ok = r.returncode != 0 and said
+    else:
+        ok = r.returncode == -signal.SIGSEGV and said
+    print(("ok: " if ok else "FAIL: ") + f"the host read during the kernel ended the probe (exit "
+          f"{r.returncode}, reason on stderr: {said})")
+    return 0 if ok else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(p)
     p.add_argument("--probe", required=True)
     p.add_argument("--gpool", required=True)
-    p.add_argument("--mode", required=True, choices=["quota", "servers", "segv"])
+    p.add_argument("--mode", required=True, choices=["quota", "servers", "segv", "locked"])
     args = p.parse_args()
     rc = check_built(args, (args.probe, "gpool-remote-probe"), (args.gpool, "the gpool tool"))
     if rc is not None:
         return rc
     with tempfile.TemporaryDirectory(prefix="gpool-managed-") as workdir:
-        rc = {"quota": mode_quota, "servers": mode_servers, "segv": mode_segv}[args.mode](args, workdir)
+        rc = {"quota": mode_quota, "servers": mode_servers, "segv": mode_segv,
+              "locked": mode_locked}[args.mode](args, workdir)
     print("PASS" if rc == 0 else "FAIL")
     return rc
 

@@ -42,6 +42,8 @@
 //                    same arguments), each checked and unloaded.
 //   probe upload MIB  uploads MIB MiB of invalid image; prints "RESULT <error>", holds until stdin ends.
 //   probe managed_segv     a non-managed write fault after a managed allocation still kills the process.
+//   probe managed_locked   managed memory is readable after a synchronisation, and a host read
+//                          between a launch and the next synchronisation kills the process.
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
 #include <sys/mman.h>
@@ -1500,11 +1502,42 @@ int managed_segv() {
   return 1;
 }
 
+// --- managed memory locked while kernels may run: managed_locked ---------------------------
+
+// No concurrent managed access (the shim reports CONCURRENT_MANAGED_ACCESS = 0): after a launch
+// the host reads the kernel's result only after a synchronisation; a read before it must fault
+// (tests/remote/managed.py --mode locked expects SIGSEGV after "TOUCHING").
+int managed_locked() {
+  DRV(cuMemAllocManaged);
+  DRV(cuCtxSynchronize);
+  CUmodule mod = sched_attach(0);
+  constexpr unsigned kN = 1024;
+  CUdeviceptr m = 0;
+  must(p_cuMemAllocManaged(&m, kN * sizeof(int), CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged");
+  auto* host = reinterpret_cast<volatile int*>(m);
+  for (unsigned i = 0; i < kN; ++i) host[i] = static_cast<int>(i);
+  must(add_value(mod, m, kN, 5, nullptr), "launch add_value on managed memory");
+  must(p_cuCtxSynchronize(), "cuCtxSynchronize");
+  for (unsigned i = 0; i < kN; ++i) {
+    if (host[i] != static_cast<int>(i) + 5) {
+      std::printf("FAIL: after the synchronisation element %u is %d, expected %u\n", i, host[i], i + 5);
+      return 1;
+    }
+  }
+  std::printf("ok: the kernel's writes are visible after the synchronisation\n");
+  must(add_value(mod, m, kN, 1, nullptr), "a second launch");
+  std::printf("TOUCHING\n");
+  std::fflush(stdout);
+  const int seen = host[0];  // must fault: the kernel may be running
+  std::printf("FAIL: the host read managed memory (%d) between a launch and a synchronisation\n", seen);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv | table\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv | managed_locked | table\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -1528,6 +1561,7 @@ int main(int argc, char** argv) {
   if (mode == "managed_quota" && argc > 2) return managed_quota(std::strtoull(argv[2], nullptr, 10));
   if (mode == "managed_servers") return managed_servers();
   if (mode == "managed_segv") return managed_segv();
+  if (mode == "managed_locked") return managed_locked();
   if (mode == "managed_sync" && argc > 3) return managed_sync(std::strtoull(argv[2], nullptr, 10), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;

@@ -3,7 +3,7 @@
 
 Usage:
   run_remote.py --server BIN --shim-dir DIR --emulator-lib LIB [--library-dir DIR]...
-                [--mode example|wrong-token|two-clients|garbage-frame|kill-client|kill-server]
+                [--mode example|wrong-token|two-clients|garbage-frame|kill-client|reset|kill-server]
                 [--gpool BIN]
                 [--expect-stdout FILE] [--asan-runtime LIB] [--timeout S] -- PROGRAM [ARGS...]
 
@@ -23,6 +23,10 @@ Modes:
   kill-client    PROGRAM (the probe's "hold" mode) allocates and copies; once the status endpoint
                  (`gpool status`, --gpool) shows its memory held, it is SIGKILLed mid-copy, and
                  the status must show no session and no bytes held within 10 s.
+  reset          PROGRAM (examples/device_reset --pause) prints "HELD <bytes>" while it holds
+                 memory and "RESET" after cudaDeviceReset, waiting for a line on stdin each time:
+                 the status endpoint must show at least <bytes> held at the first and 0 bytes held
+                 (the session still open) at the second; then the program must pass.
   kill-server    PROGRAM (the probe's "wait" mode) makes sync calls in a loop; the server is
                  SIGKILLed and the program must report a CUDA error within 5 s.
 Exit codes: 0 pass, 1 fail, 77 skipped.
@@ -190,14 +194,14 @@ def main():
     add_common_args(p)
     p.add_argument("--mode", default="example",
                    choices=["example", "wrong-token", "two-clients", "garbage-frame", "kill-client",
-                            "kill-server"])
+                            "reset", "kill-server"])
     p.add_argument("--gpool", help="the gpool tool (for the status endpoint)")
     p.add_argument("--expect-stdout")
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args()
     command = program_args(args)
     extra = ((command[0] if command else "", "the program"),)
-    if args.mode == "kill-client":
+    if args.mode in ("kill-client", "reset"):
         extra += ((args.gpool, "the gpool tool"),)
     if (code := check_built(args, *extra)) is not None:
         return code
@@ -213,6 +217,8 @@ def main():
                 return kill_client(args, command, url, token)
             if args.mode == "kill-server":
                 return kill_server(args, command, url, token, server)
+            if args.mode == "reset":
+                return reset_quota(args, command, url, token)
             return run_mode(args, command, url, token)
         finally:
             stop_server(server)
@@ -277,6 +283,47 @@ def wait_line(proc, prefix, timeout):
         if line.startswith(prefix):
             return lines, True
     return lines, False
+
+
+def reset_quota(args, command, url, token):
+    """--mode reset: the tenant's bytes held (status endpoint) before and after cudaDeviceReset."""
+    proc = subprocess.Popen(command, env=client_env(args, url, token), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    failures, out_lines = [], []
+    try:
+        for prefix in ("HELD", "RESET"):
+            lines, ok = wait_line(proc, prefix, args.timeout)
+            out_lines += lines
+            if not ok:
+                failures.append(f"the program never printed {prefix}")
+                break
+            held = status(args, url, token)["bytes_held"]
+            if prefix == "HELD":
+                want = int(lines[-1].split()[1])
+                good = held >= want
+                print(("ok: " if good else "FAIL: ") + f"before the fault the server holds {held} bytes "
+                      f"(the program allocated {want})")
+            else:
+                good = held == 0
+                print(("ok: " if good else "FAIL: ") + f"after cudaDeviceReset the server holds {held} bytes")
+            if not good:
+                failures.append(f"bytes held at {prefix}: {held}")
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+        out, err = proc.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        failures.append("the program timed out")
+    r = subprocess.CompletedProcess(command, proc.returncode, "".join(out_lines) + out, err)
+    show(r)
+    if not failures and (why := judge(r)):
+        failures.append(why)
+    if failures:
+        print("FAIL: " + "; ".join(failures))
+        return 1
+    print("remote test passed")
+    return 0
 
 
 def kill_client(args, command, url, token):

@@ -52,6 +52,26 @@ class RealTable(unittest.TestCase):
         self.assertIn('extern "C" CUresult gpool_impl_cuCtxGetLimit(size_t* pvalue, CUlimit limit)',
                       made["shim"])
         self.assertIn("cuProfilerStart\n", made["forwarded"])
+        # Struct roles: the bytes travel in inline data, checked for size on the server.
+        self.assertIn("if (c.inline_text().size() != sizeof(CUstreamAttrValue)) return CUDA_ERROR_INVALID_VALUE;",
+                      made["server"])
+        self.assertIn("c.inline_out.insert(", made["server"])
+        self.assertIn("if (reply.inline_data.size() != sizeof(CUstreamAttrValue)) return CUDA_ERROR_UNKNOWN;",
+                      made["shim"])
+
+    def test_unchanged_outputs_keep_their_time_stamps(self):
+        with open(ARGS.table) as f:
+            text = f.read()
+        with tempfile.TemporaryDirectory() as d:
+            table = os.path.join(d, "calls.toml")
+            with open(table, "w") as f:
+                f.write(text)
+            out = os.path.join(d, "enum.out")
+            cmd = [sys.executable, ARGS.generator, "--table", table, "--decls", ARGS.decls, "--enum", out]
+            subprocess.run(cmd, check=True)
+            os.utime(out, (1000, 1000))
+            subprocess.run(cmd, check=True)
+            self.assertEqual(os.stat(out).st_mtime, 1000, "an unchanged output was rewritten")
 
 
 class BadRows(unittest.TestCase):
@@ -81,6 +101,23 @@ class BadRows(unittest.TestCase):
         row = GOOD_ROW + GOOD_ROW.replace('name = "CtxGetLimit"', 'name = "Broken"').replace(
             "cuCtxGetLimit", "cuCtxSetLimit").replace('["out", "scalar"]', '["scalar", "scalar"]')
         self.expect_failure(row, "opcode 200 is already CtxGetLimit", mode="enum")
+
+    def test_in_struct_needs_const_pointer(self):
+        row = GOOD_ROW.replace("CtxGetLimit", "Broken").replace("cuBroken", "cuStreamGetAttribute")
+        row = row.replace('["out", "scalar"]', '["stream", "scalar", "in_struct"]')
+        self.expect_failure(row, "role in_struct needs a const pointer")
+
+    def test_struct_role_needs_struct_type(self):
+        # cuCtxGetLimit's size_t* is an integer out parameter, not a struct.
+        row = GOOD_ROW.replace("CtxGetLimit", "Broken").replace("cuBroken", "cuCtxGetLimit")
+        row = row.replace('["out", "scalar"]', '["out_struct", "scalar"]')
+        self.expect_failure(row, "needs a pointer to a cuda.h struct or union")
+
+    def test_async_out_struct(self):
+        row = GOOD_ROW.replace("CtxGetLimit", "Broken").replace("cuBroken", "cuStreamGetAttribute")
+        row = row.replace('["out", "scalar"]', '["stream", "scalar", "out_struct"]')
+        self.expect_failure(row.replace('kind = "sync"', 'kind = "async"'), "cannot answer `out`/`out_struct`",
+                            mode="enum")
 
     def test_unknown_symbol(self):
         row = GOOD_ROW.replace("CtxGetLimit", "Broken")  # symbol cuBroken does not exist

@@ -112,6 +112,33 @@ TEST(ManagedTable, PullRewritesEveryByteAndLeavesPagesClean) {
   EXPECT_FALSE(managed::remove(base)) << "only once";
 }
 
+// After a launch (lock_out) the host must not touch managed memory until the next pull: a read
+// faults loudly, naming the reason; a pull (or unlock) makes the pages readable again.
+TEST(ManagedTable, LockedPagesFaultUntilThePull) {
+  ASSERT_TRUE(managed::install_handler());
+  const size_t bytes = 2 * kPage;
+  const uintptr_t base = free_range(bytes);
+  ASSERT_EQ(CUDA_SUCCESS, managed::add(11, base, bytes));
+  auto* h = reinterpret_cast<volatile unsigned char*>(base);
+  h[0] = 7;
+  EXPECT_EQ(1u, push(11).size());
+  managed::lock_out(11);
+  EXPECT_DEATH({ (void)h[kPage + 1]; }, "the host accessed managed memory while a kernel may be using it");
+  EXPECT_DEATH({ h[0] = 1; }, "while a kernel may be using it");
+  EXPECT_TRUE(push(11).empty()) << "nothing was written while locked";
+  ASSERT_EQ(CUDA_SUCCESS, managed::pull_all(11, [&](uintptr_t src, size_t n) {
+    std::memset(reinterpret_cast<void*>(src), 0x21, n);
+    return CUDA_SUCCESS;
+  }));
+  EXPECT_EQ(0x21, h[kPage + 1]) << "readable after the pull";
+  managed::lock_out(11);
+  managed::unlock(11);  // a sticky error: nothing to pull, the host's copy readable again
+  EXPECT_EQ(0x21, h[0]);
+  h[1] = 2;  // and tracked as before
+  EXPECT_EQ(1u, push(11).size());
+  EXPECT_TRUE(managed::remove(base));
+}
+
 TEST(ManagedTable, TakenOrUnalignedRangesAreRefused) {
   ASSERT_TRUE(managed::install_handler());
   void* taken = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -1,0 +1,69 @@
+// Worker: occupancy with thread-block clusters (calls.toml OccupancyCluster):
+// cuOccupancyMaxActiveClusters and cuOccupancyMaxPotentialClusterSize with the launch
+// configuration rebuilt from the call. Only attributes that are plain values reach the driver
+// (cluster shape, preferred shape and policy, cooperative, priority, ignore); one that carries a handle or a
+// pointer (events, graph nodes) is refused with CUDA_ERROR_INVALID_VALUE, so nothing the client
+// sends is taken for an address.
+#include <cstring>
+
+#include "worker.h"
+
+namespace gpool::server {
+namespace {
+
+bool plain_value(CUlaunchAttributeID id) {
+  switch (id) {
+    case CU_LAUNCH_ATTRIBUTE_IGNORE:
+    case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+    case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+    case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+    case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+    case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr size_t kMaxAttrs = 32;
+
+}  // namespace
+
+CUresult Worker::op_occupancy_cluster(Ctx& c) {
+  if (c.arg_count() != 8 || c.handle_count() != 2) return CUDA_ERROR_INVALID_VALUE;
+  Function* f = function_of(c, 0);
+  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUstream stream = nullptr;
+  if (CUresult st = stream_of(c, 1, stream); st != CUDA_SUCCESS) return st;
+  const std::string_view in = c.inline_text();
+  if (in.size() % sizeof(CUlaunchAttribute) != 0 || in.size() / sizeof(CUlaunchAttribute) > kMaxAttrs) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::vector<CUlaunchAttribute> attrs(in.size() / sizeof(CUlaunchAttribute));
+  if (!attrs.empty()) std::memcpy(attrs.data(), in.data(), in.size());
+  for (const CUlaunchAttribute& a : attrs) {
+    if (!plain_value(a.id)) return CUDA_ERROR_INVALID_VALUE;
+  }
+  CUlaunchConfig cfg{};
+  cfg.gridDimX = static_cast<unsigned>(c.arg(1));
+  cfg.gridDimY = static_cast<unsigned>(c.arg(2));
+  cfg.gridDimZ = static_cast<unsigned>(c.arg(3));
+  cfg.blockDimX = static_cast<unsigned>(c.arg(4));
+  cfg.blockDimY = static_cast<unsigned>(c.arg(5));
+  cfg.blockDimZ = static_cast<unsigned>(c.arg(6));
+  cfg.sharedMemBytes = static_cast<unsigned>(c.arg(7));
+  cfg.hStream = stream;
+  cfg.attrs = attrs.empty() ? nullptr : attrs.data();
+  cfg.numAttrs = static_cast<unsigned>(attrs.size());
+  int value = 0;
+  CUresult st = CUDA_ERROR_INVALID_VALUE;
+  if (c.arg(0) == 0) {
+    st = drv_.cuOccupancyMaxActiveClusters(&value, f->fn, &cfg);
+  } else if (c.arg(0) == 1) {
+    st = drv_.cuOccupancyMaxPotentialClusterSize(&value, f->fn, &cfg);
+  }
+  if (st == CUDA_SUCCESS) c.results = {static_cast<uint64_t>(static_cast<int64_t>(value))};
+  return st;
+}
+
+}  // namespace gpool::server

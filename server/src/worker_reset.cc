@@ -1,0 +1,153 @@
+// Worker: cuDevicePrimaryCtxReset / cudaDeviceReset of one of the session's devices
+// (calls.toml DeviceReset).
+//
+// The driver's reset destroys the device's primary context: every allocation, stream, event and
+// module made in it goes, its sticky error with it, and the program goes on in a fresh context.
+// Libraries and their kernels are context-independent and stay (cudart keeps using its CUkernel
+// handles after cudaDeviceReset); a kernel's function in the new context is looked up again.
+// The worker does the same for the session: it drops the session's objects on that device from
+// its tables (so a stale id or address is refused like a forged one, and
+// never reaches the driver), returns the tenant's quota for the allocations, lets go of what
+// the worker itself keeps in the context (the staging ring's pinned slots, the meter's timing
+// events), resets the backend's primary context and retains it again. Objects of the session's
+// other devices, created memory pools and virtual-memory handles (device objects, not context
+// objects) are left alone.
+//
+// Reply: results[] = the client addresses of the allocations that were dropped (the client
+// forgets its managed-memory mirrors of them).
+#include "gpool/common/log.h"
+#include "worker.h"
+
+namespace gpool::server {
+namespace {
+
+spdlog::logger& logger() { return log::logger("worker"); }
+
+template <typename Map, typename Pred>
+void erase_if_device(Map& m, Pred on_device) {
+  for (auto it = m.begin(); it != m.end();) {
+    if (on_device(*it)) {
+      it = m.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace
+
+CUresult Worker::op_device_reset(Ctx& c) {
+  if (c.arg_count() != 1) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t index = c.arg(0);
+  if (index >= devices_.size()) return CUDA_ERROR_INVALID_DEVICE;
+  const int physical = devices_[index].physical;
+  meter_.forget_device(static_cast<size_t>(physical));
+  DeviceScope scope(*this, static_cast<size_t>(index));
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  ring_.reset();  // pinned slots and events are allocations of the context being destroyed
+  // Work still queued runs out first (the driver's reset waits for it too); its errors are the
+  // context's and go with it.
+  (void)drv_.cuCtxSynchronize();
+
+  erase_if_device(streams_, [&](const auto& kv) {
+    auto d = stream_device_.find(kv.second);
+    if (d == stream_device_.end() || d->second != index) return false;
+    stream_device_.erase(d);
+    return true;
+  });
+  erase_if_device(events_, [&](const auto& kv) {
+    auto d = event_device_.find(kv.second);
+    if (d == event_device_.end() || d->second != index) return false;
+    event_device_.erase(d);
+    return true;
+  });
+  auto on_index = [&](const std::unordered_map<uint64_t, size_t>& where) {
+    return [&where, index](const auto& kv) {
+      auto d = where.find(kv.first);
+      return d != where.end() && d->second == index;
+    };
+  };
+  erase_if_device(functions_, [&](const auto& kv) {
+    return kv.second.device == index && kv.second.kernel == nullptr;
+  });
+  // Module globals were charged at load (image_globals.h); they go with their modules.
+  for (const auto& [id, dev] : module_device_) {
+    if (dev == index) uncharge_module(id);
+  }
+  erase_if_device(modules_, on_index(module_device_));
+  erase_if_device(module_device_, [&](const auto& kv) { return kv.second == index; });
+  erase_if_device(globals_, [&](const auto& kv) {
+    auto d = global_device_.find(kv.first);
+    return d != global_device_.end() && d->second == index;
+  });
+  erase_if_device(global_device_, [&](const auto& kv) { return kv.second == index; });
+
+  // Allocations (device, pitched, managed, stream-ordered): the driver frees them with the
+  // context; the session forgets them and the tenant gets their quota back.
+  std::vector<uint64_t> dropped;
+  for (auto it = allocations_.begin(); it != allocations_.end();) {
+    auto d = alloc_device_.find(it->first);
+    if (d == alloc_device_.end() || d->second != physical) {
+      ++it;
+      continue;
+    }
+    dropped.push_back(it->first);
+    managed_base_.erase(it->first);
+    auto next = std::next(it);
+    forget_allocation(it);
+    it = next;
+  }
+  settle_frees(physical);  // stream-ordered frees still charged there are gone too
+  // Arrays and mipmapped arrays (worker_texture.cc) are memory of the destroyed context: their
+  // charge is returned and their ids refused from now on. Texture and surface objects are
+  // context objects whose device the table does not record: a reset drops all of them.
+  for (auto it = arrays_.begin(); it != arrays_.end();) {
+    if (it->second.device != physical) {
+      ++it;
+      continue;
+    }
+    if (it->second.mipmap == 0) uncharge(physical, it->second.bytes);
+    it = arrays_.erase(it);
+  }
+  for (auto it = mipmaps_.begin(); it != mipmaps_.end();) {
+    if (it->second.device != physical) {
+      ++it;
+      continue;
+    }
+    uncharge(physical, it->second.bytes);
+    it = mipmaps_.erase(it);
+  }
+  tex_objects_.clear();
+  surf_objects_.clear();
+
+  CUresult st = drv_.cuDevicePrimaryCtxReset_v2(devices_[index].dev);
+  if (st != CUDA_SUCCESS) {
+    logger().warn("session {}: resetting device {} failed: CUresult {}", params_.session_id, physical,
+                  static_cast<int>(st));
+    return st;
+  }
+  // A fresh primary context for the session (the same handle on a driver that keeps it).
+  CUcontext ctx = nullptr;
+  st = drv_.cuDevicePrimaryCtxRetain(&ctx, devices_[index].dev);
+  if (st != CUDA_SUCCESS) return st;
+  devices_[index].ctx = ctx;
+  ctx_ = ctx;  // the scope made `index` current; it restores the previous device afterwards
+  if (st = drv_.cuCtxSetCurrent(ctx); st != CUDA_SUCCESS) return st;
+  // Library kernels stay; their functions in the new context (the same handle on a driver whose
+  // kernel handle is its function in every context). One that cannot be had is dropped.
+  for (auto it = functions_.begin(); it != functions_.end();) {
+    Function& f = it->second;
+    if (f.device == index && f.kernel != nullptr && drv_.cuKernelGetFunction(&f.fn, f.kernel) != CUDA_SUCCESS) {
+      it = functions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  sticky_status_ = 0;  // failures of work before the reset went with the context
+  logger().info("session {}: device {} reset; {} allocations freed", params_.session_id, physical,
+                dropped.size());
+  c.results = std::move(dropped);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::server
