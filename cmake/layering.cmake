@@ -3,7 +3,9 @@
 #
 #   common <- protocol <- transport <- {client-shim, server}
 #   common <- driver-abi <- {emulator, client-shim}
-#   tools may use protocol, transport and driver-abi; the emulator has no network dependency.
+#   common <- registry <- {server, client-shim, tools}   (the pool in etcd, registry/)
+#   tools may use protocol, transport, registry and driver-abi; the emulator has no network
+#   dependency.
 #
 # A target's component is the first folder of its source directory below the project root.
 # Targets defined at the root (toolchain helpers such as gpool_cuda_headers) and imported
@@ -17,11 +19,12 @@
 set(GPOOL_LAYER_common "")
 set(GPOOL_LAYER_protocol "common")
 set(GPOOL_LAYER_transport "common;protocol")
+set(GPOOL_LAYER_registry "common")
 set(GPOOL_LAYER_driver-abi "common")
 set(GPOOL_LAYER_emulator "common;driver-abi")
-set(GPOOL_LAYER_server "common;protocol;transport")
-set(GPOOL_LAYER_client-shim "common;protocol;transport;driver-abi")
-set(GPOOL_LAYER_tools "common;protocol;transport;driver-abi")
+set(GPOOL_LAYER_server "common;protocol;transport;registry")
+set(GPOOL_LAYER_client-shim "common;protocol;transport;driver-abi;registry")
+set(GPOOL_LAYER_tools "common;protocol;transport;driver-abi;registry")
 # Components that may depend on anything (and that nothing may depend on).
 set(GPOOL_LAYER_UNRESTRICTED "tests;bench;examples;docs;fuzz")
 
