@@ -20,6 +20,13 @@
 //                                         # driver library, wall for the emulator
 //   scheduler_batch = 0                   # launches one turn may enqueue before they are waited
 //                                         # for and charged; 0 = auto (1 wall, 8 events)
+//   registry = "etcd://10.0.0.2:2379/prod" # a pool in etcd to register in (registrar.h); absent
+//                                         # or "" = none. GPOOL_REGISTRY overrides it
+//   advertise_url = "tcp://10.0.0.5:7070" # the URL clients of the pool connect to; default: the
+//                                         # first listener's bound URL. GPOOL_ADVERTISE_URL
+//   registry_ttl_s = 10                   # lease TTL of the registration (1..3600): a dead
+//                                         # server leaves the pool after at most this long.
+//                                         # GPOOL_REGISTRY_TTL_S overrides it
 //
 //   [[tenant]]
 //   name = "alice"
@@ -80,6 +87,9 @@ struct Config {
   unsigned scheduler_window_us = 2000;  // GPOOL_SCHED_WINDOW_US overrides; 0..1000000
   std::string scheduler_metering = "auto";  // "auto" | "wall" | "events"; GPOOL_SCHED_METERING
   unsigned scheduler_batch = 0;         // 0 = auto; 1..256; GPOOL_SCHED_BATCH overrides
+  std::string registry;        // etcd://HOST:PORT/POOL, empty = no registration (registrar.h)
+  std::string advertise_url;   // empty = the first listener's bound URL
+  unsigned registry_ttl_s = 10;  // 1..3600
   std::string path;            // the file load_config() read last (reload reads it again)
 };
 
