@@ -5,6 +5,8 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
 #include "gpool/registry/etcd.h"
@@ -64,6 +66,11 @@ CUresult place_in_pool(const std::string& url, const std::string& token,
   const auto give_up = std::chrono::steady_clock::now() + budget;
   auto backoff = std::chrono::milliseconds(200);
   registry::Etcd etcd(pool.endpoints, std::chrono::milliseconds(3000));
+  // Equal servers are taken in an order of this process's own, so that programs starting
+  // together do not all pick the same one.
+  const uint64_t tie_seed =
+      (static_cast<uint64_t>(::getpid()) << 32) ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ 1;
   std::set<std::string> used;
   size_t got = 0;
   auto fail = [&](CUresult st) {
@@ -88,7 +95,7 @@ CUresult place_in_pool(const std::string& url, const std::string& token,
     }
     size_t full = 0, down = 0, busy = 0, refused = 0;
     for (const registry::ServerRecord& r : records) full += r.full() && !used.count(r.url) ? 1 : 0;
-    for (size_t i : registry::rank_servers(records)) {
+    for (size_t i : registry::rank_servers(records, tie_seed)) {
       const registry::ServerRecord& r = records[i];
       if (used.count(r.url) != 0) continue;
       if (sessions.size() >= kMaxSessions) break;

@@ -3,7 +3,8 @@
 //
 // place_in_pool() reads the pool's records from etcd (registry/etcd.h), orders them by free
 // capacity (registry/placement.h) and connects in that order until it holds the devices the
-// program asks for: GPOOL_DEVICES=N devices, taken from as many servers as needed (each
+// program asks for (ties between equal servers broken in a per-process random order):
+// GPOOL_DEVICES=N devices, taken from as many servers as needed (each
 // server's first devices), or, without GPOOL_DEVICES, every device of the best server. A server
 // that is down is skipped (its error is logged); one that refuses the session as busy is
 // skipped at once (Session::set_busy_final) and the next tried. Servers already full by their

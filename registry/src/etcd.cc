@@ -129,6 +129,10 @@ bool Etcd::call(const std::string& path, const std::string& body, std::string& o
       }
       if (message.empty()) message = r.body.substr(0, 200);
       error = fmt::format("etcd at {}:{} answered {} to {}: {}", host, port, r.status, path, message);
+      if (r.status >= 500 && i + 1 < endpoints_.size()) {  // e.g. a member without a leader
+        errors += (errors.empty() ? "" : "; ") + error;
+        continue;
+      }
       return false;
     }
     out = std::move(r.body);

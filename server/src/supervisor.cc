@@ -130,6 +130,12 @@ bool Supervisor::start_registrar(std::string& error) {
   registrar_pid_ = pid;
   logger().info("registering in pool {} as {} (process {}, lease TTL {} s)", rc.registry,
                 rc.advertise_url, pid, rc.ttl_s);
+  if (rc.advertise_url.find("://0.0.0.0:") != std::string::npos ||
+      rc.advertise_url.find("://[::]:") != std::string::npos) {
+    logger().warn("the pool is told to connect to {}, a wildcard address that clients on other hosts "
+                  "cannot reach: set advertise_url (GPOOL_ADVERTISE_URL) to this host's address",
+                  rc.advertise_url);
+  }
   return true;
 }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "gpool/registry/etcd.h"
 #include "gpool/registry/json.h"
 #include "gpool/registry/placement.h"
@@ -141,6 +144,28 @@ TEST(ServerRecord, RoundTrips) {
   EXPECT_FALSE(from_json(R"({"host":"x"})", back, error));
   EXPECT_NE(error.find("url"), std::string::npos);
   EXPECT_FALSE(from_json("[1]", back, error));
+}
+
+TEST(Placement, TiesSpreadBySeedOthersKeepTheirOrder) {
+  std::vector<ServerRecord> s;
+  for (int i = 0; i < 8; ++i) s.push_back(record("tcp://n" + std::to_string(i) + ":1", {100}));
+  s.push_back(record("tcp://big:1", {500}));
+  // Seed 0: URL order among the equal ones; the bigger server first whatever the seed.
+  std::vector<size_t> order = rank_servers(s);
+  ASSERT_EQ(order.size(), 9u);
+  EXPECT_EQ(order[0], 8u);
+  for (size_t i = 1; i < order.size(); ++i) EXPECT_EQ(order[i], i - 1);
+  std::set<size_t> firsts;
+  for (uint64_t seed = 1; seed <= 64; ++seed) {
+    order = rank_servers(s, seed);
+    EXPECT_EQ(order[0], 8u);
+    firsts.insert(order[1]);
+    std::vector<size_t> sorted(order.begin() + 1, order.end());
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, (std::vector<size_t>{0, 1, 2, 3, 4, 5, 6, 7}));  // a permutation
+    EXPECT_EQ(rank_servers(s, seed), order);                          // deterministic per seed
+  }
+  EXPECT_GE(firsts.size(), 6u) << "64 seeds should pick most of the 8 equal servers first";
 }
 
 TEST(Placement, MostFreeFirstFullAndEmptyLeftOut) {

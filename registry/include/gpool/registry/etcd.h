@@ -7,7 +7,8 @@
 //
 // Errors: every call returns false with `error` naming the endpoint and what failed: the
 // connection (after the timeout), an HTTP error status with etcd's own message, or an answer
-// that is not the JSON expected. Nothing is retried here except the next endpoint of the list.
+// that is not the JSON expected. Nothing is retried here except the next endpoint of the list
+// (after a connection failure or a 5xx answer).
 // Thread safety: an Etcd object is used by one thread at a time (it remembers which endpoint
 // answered last); the free functions are pure.
 #pragma once

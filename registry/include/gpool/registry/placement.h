@@ -2,7 +2,9 @@
 //
 // rank_servers() orders the pool's records for trying: servers that, as last published, can
 // admit a session and have devices come first, most free capacity first (the largest free
-// memory of one device, then the lower load, then the URL so that the order is stable); full
+// memory of one device, then the lower load; ties in both are broken by `tie_seed`: 0 keeps URL
+// order (stable, for listings), any other value a pseudo-random order derived from it, so that
+// clients starting together spread over equal servers instead of all taking the first); full
 // servers (sessions >= max_sessions) and servers without devices are left out. The shim connects
 // in this order, skipping one that is down or refuses the session as busy, until it holds the
 // devices it wants (GPOOL_DEVICES).
@@ -10,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -18,7 +21,7 @@
 namespace gpool::registry {
 
 // Indices into `servers`, best first; full or device-less servers are not listed.
-std::vector<size_t> rank_servers(std::span<const ServerRecord> servers);
+std::vector<size_t> rank_servers(std::span<const ServerRecord> servers, uint64_t tie_seed = 0);
 
 // Devices all of `servers` offer together (full ones included).
 size_t total_devices(std::span<const ServerRecord> servers);
