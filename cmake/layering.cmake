@@ -3,10 +3,11 @@
 #
 #   common <- protocol <- transport <- {client-shim, server}
 #   common <- driver-abi <- {emulator, client-shim}
+#   common <- registry <- {server, client-shim, tools}   (the pool in etcd, registry/)
 #   client-shim <- nvml-shim (the NVML shim uses the client library gpool_client: configuration,
 #   status-only calls; never the driver API)
-#   tools may use protocol, transport, driver-abi and client-shim (gpool_client); the emulator has
-#   no network dependency.
+#   tools may use protocol, transport, registry, driver-abi and client-shim (gpool_client); the
+#   emulator has no network dependency.
 #
 # A target's component is the first folder of its source directory below the project root.
 # Targets defined at the root (toolchain helpers such as gpool_cuda_headers) and imported
@@ -20,12 +21,13 @@
 set(GPOOL_LAYER_common "")
 set(GPOOL_LAYER_protocol "common")
 set(GPOOL_LAYER_transport "common;protocol")
+set(GPOOL_LAYER_registry "common")
 set(GPOOL_LAYER_driver-abi "common")
 set(GPOOL_LAYER_emulator "common;driver-abi")
-set(GPOOL_LAYER_server "common;protocol;transport")
-set(GPOOL_LAYER_client-shim "common;protocol;transport;driver-abi")
-set(GPOOL_LAYER_nvml-shim "common;protocol;transport;client-shim")
-set(GPOOL_LAYER_tools "common;protocol;transport;driver-abi;client-shim")
+set(GPOOL_LAYER_server "common;protocol;transport;registry")
+set(GPOOL_LAYER_client-shim "common;protocol;transport;driver-abi;registry")
+set(GPOOL_LAYER_nvml-shim "common;protocol;transport;registry;client-shim")
+set(GPOOL_LAYER_tools "common;protocol;transport;driver-abi;registry;client-shim")
 # Components that may depend on anything (and that nothing may depend on).
 set(GPOOL_LAYER_UNRESTRICTED "tests;bench;examples;docs;fuzz")
 

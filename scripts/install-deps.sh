@@ -16,6 +16,7 @@ PACKAGES=(
   libssl-dev
   clang-16 libfuzzer-16-dev
   curl procps
+  etcd-server etcd-client python3-yaml
 )
 
 missing=()

@@ -3,6 +3,7 @@
 //   GPOOL_SERVER   one server URL, or several separated by commas
 //                  (default tcp://127.0.0.1:7070). With several, the shim opens one session per
 //                  server and numbers their devices one after another (server 0's first).
+//                  Or, alone, a pool in etcd: etcd://HOST:PORT[,...]/POOL (pool_placement.h).
 //   GPOOL_TOKEN    tenant token (the same for every server listed)
 //   GPOOL_CONFIG   a TOML file with `server = "URL[,URL...]"` or `servers = ["URL", ...]` and
 //                  `token = "..."`; the variables above override it

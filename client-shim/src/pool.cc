@@ -5,7 +5,9 @@
 
 #include "contexts.h"
 #include "gpool/common/log.h"
+#include "gpool/registry/etcd.h"
 #include "ids.h"
+#include "pool_placement.h"
 #include "session.h"
 #include "state.h"
 #include "visible_devices.h"
@@ -49,13 +51,30 @@ CUresult Pool::init() {
                    kMaxSessions);
     return init_result_ = CUDA_ERROR_INVALID_VALUE;
   }
-  for (size_t i = 0; i < config_.servers.size(); ++i) {
-    sessions_.push_back(std::make_unique<Session>(config_.servers[i], config_.token,
-                                                  static_cast<uint32_t>(i)));
+  // Devices the program gets of each session (its first ones); all, for a list of servers.
+  std::vector<size_t> take;
+  const bool pooled = config_.servers.size() == 1 && registry::is_pool_url(config_.servers[0]);
+  if (pooled) {
+    // A pool in etcd: placement connects (and skips what is down or busy) itself.
+    if (CUresult st = place_in_pool(config_.servers[0], config_.token, sessions_, take); st != CUDA_SUCCESS) {
+      return init_result_ = st;
+    }
+  } else {
+    for (size_t i = 0; i < config_.servers.size(); ++i) {
+      if (registry::is_pool_url(config_.servers[i])) {
+        logger().error("GPOOL_SERVER: an etcd:// pool must be the only entry ({}); cuInit fails",
+                       config_.servers[i]);
+        return init_result_ = CUDA_ERROR_INVALID_VALUE;
+      }
+      sessions_.push_back(std::make_unique<Session>(config_.servers[i], config_.token,
+                                                    static_cast<uint32_t>(i)));
+    }
   }
   // Connect to all servers at once: an unreachable one costs one timeout, not one each.
   std::vector<CUresult> results(sessions_.size(), CUDA_SUCCESS);
-  if (sessions_.size() == 1) {
+  if (pooled) {
+    // connected by place_in_pool
+  } else if (sessions_.size() == 1) {
     results[0] = sessions_[0]->init();
   } else {
     std::vector<std::thread> threads;
@@ -77,8 +96,10 @@ CUresult Pool::init() {
   }
   // The full list: every server's devices in GPOOL_SERVER order; then CUDA_VISIBLE_DEVICES
   // picks and orders the ones the program sees (visible_devices.h).
-  for (auto& s : sessions_) {
-    for (size_t d = 0; d < s->devices().size(); ++d) slots_.push_back({s.get(), static_cast<int>(d)});
+  for (size_t i = 0; i < sessions_.size(); ++i) {
+    Session* s = sessions_[i].get();
+    const size_t n = pooled ? take[i] : s->devices().size();
+    for (size_t d = 0; d < n; ++d) slots_.push_back({s, static_cast<int>(d)});
   }
   if (const char* spec = std::getenv("CUDA_VISIBLE_DEVICES"); spec != nullptr) {
     std::vector<std::array<uint8_t, 16>> uuids;

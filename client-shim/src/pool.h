@@ -8,6 +8,10 @@
 // current device (contexts.h), so a program drives a device by making a context of that device
 // current, exactly as multi-GPU CUDA programs do; a thread without a context uses device 0.
 //
+// A pool in etcd (GPOOL_SERVER=etcd://HOST:PORT/POOL, the only entry then): the servers and
+// how many of each one's devices the program gets are chosen by place_in_pool
+// (pool_placement.h); their devices are numbered in the order placement took them.
+//
 // Failure: cuInit fails when any listed server fails (unreachable: CUDA_ERROR_NO_DEVICE, token
 // refused: CUDA_ERROR_NOT_PERMITTED), so device ordinals never shift with which servers are up.
 // Every attempt is bounded by the connect and handshake timeouts (session.h).

@@ -141,6 +141,11 @@ CUresult Session::connect_locked() {
       break;
     }
     conn_.reset();
+    if (busy_final_) {
+      refused_busy_ = true;
+      logger().info("gpool server {} is busy ({}); trying another server of the pool", url_, busy);
+      return CUDA_ERROR_DEVICE_UNAVAILABLE;
+    }
     if (std::chrono::steady_clock::now() + backoff > give_up) {
       logger().error("gpool server {} is busy ({}){}; giving up: retry later, raise the server's "
                      "max_sessions, or set GPOOL_BUSY_WAIT_MS to wait longer", url_, busy,

@@ -63,6 +63,11 @@ class Session {
 
   // Connects, authenticates and attaches once; later calls return the first result.
   CUresult init();
+  // Before init(): a ServerBusy refusal is final at once (no retry, logged at info), for the
+  // pool's placement, which tries the next server instead (pool_placement.h).
+  void set_busy_final() { busy_final_ = true; }
+  // After init(): it failed because the server refused the session as busy.
+  bool refused_busy() const { return refused_busy_; }
   bool ready() const { return ready_; }
   // This server's devices, in the server's order.
   const std::vector<remote::DeviceInfo>& devices() const { return devices_; }
@@ -117,6 +122,8 @@ class Session {
 
   std::mutex mu_;
   bool init_done_ = false;        // GUARDED_BY(mu_)
+  bool busy_final_ = false;       // set before init()
+  bool refused_busy_ = false;     // GUARDED_BY(mu_)
   CUresult init_result_ = CUDA_SUCCESS;
   bool ready_ = false;
   CUresult dead_ = CUDA_SUCCESS;  // GUARDED_BY(mu_): non-zero once the session is unusable

@@ -39,7 +39,14 @@ constexpr std::array kTable{
     Variable{"GPOOL_SERVER", kShim, "server / servers", "`tcp://127.0.0.1:7070`",
              "server URL the shim connects to (read at `cuInit`), or several separated by commas: "
              "the program then sees the devices of all of them, server 0's first "
-             "(docs/architecture.md, \"Client shim\"); `gpool run` sets it from `--server`"},
+             "(docs/architecture.md, \"Client shim\"); or a pool in etcd, "
+             "`etcd://HOST:PORT[,HOST:PORT...]/POOL`: the shim reads the pool's servers and places "
+             "the program on those with the most free capacity (`GPOOL_DEVICES`); "
+             "`gpool run` sets it from `--server`"},
+    Variable{"GPOOL_DEVICES", kShim, "", "one server's devices",
+             "with `GPOOL_SERVER=etcd://...`: how many devices (1 to 256) the program asks for; the "
+             "shim takes them from the servers with the most free capacity, across servers when one "
+             "has too few. Unset: all devices of the best server"},
     Variable{"GPOOL_TOKEN", kShim, "token", "none",
              "tenant token the shim presents; `gpool run` sets it from `--token`"},
     Variable{"GPOOL_CONFIG", kShim, "", "none",
@@ -54,7 +61,8 @@ constexpr std::array kTable{
     Variable{"GPOOL_BUSY_WAIT_MS", kShim, "", "`10000`",
              "how long the shim keeps retrying a server that refuses the session as busy "
              "(`ServerBusy`: session limit reached), with backoff from 50 ms to 1 s and one "
-             "warning; 0 = fail at the first refusal"},
+             "warning; 0 = fail at the first refusal. With a pool (`etcd://`), the shim first tries "
+             "the next server and waits this long only when every server is full or down"},
     Variable{"GPOOL_ADMIN_TOKEN", kShim, "", "`GPOOL_TOKEN`",
              "token `gpool status` and `gpool reload` use (an admin tenant's token shows every "
              "tenant; any other tenant's token shows that tenant's own figures)"},
@@ -67,6 +75,16 @@ constexpr std::array kTable{
     Variable{"GPOOL_EMULATOR_LIB", kServer, "",
              "`../lib/gpool/emulator/libcuda.so.1` beside the binary, else the build's",
              "the driver library a worker loads for `backend = \"emulator\"`"},
+    Variable{"GPOOL_REGISTRY", kServer, "registry", "none",
+             "`etcd://HOST:PORT[,HOST:PORT...]/POOL`: register this server in that pool under a "
+             "lease (URL, devices, free memory, sessions, load, version), refresh it every TTL/3, "
+             "revoke it on a clean stop; `off` disables; `--registry` overrides it"},
+    Variable{"GPOOL_ADVERTISE_URL", kServer, "advertise_url", "the first listener's bound URL",
+             "the URL the server publishes in its pool for clients to connect to (set it when "
+             "listening on 0.0.0.0 or behind NAT)"},
+    Variable{"GPOOL_REGISTRY_TTL_S", kServer, "registry_ttl_s", "`10`",
+             "1 to 3600: lease TTL of the pool registration in seconds; a server that dies without "
+             "a clean stop leaves the pool after at most this long"},
     Variable{"GPOOL_WARM_WORKERS", kServer, "warm_workers", "`0`",
              "pre-attached workers kept ready (0..4096); `--warm-workers` overrides it"},
     Variable{"GPOOL_METRICS_LISTEN", kServer, "metrics_listen", "off",

@@ -15,6 +15,7 @@
 
 #include "gpool/common/env.h"
 #include "gpool/common/toml_check.h"
+#include "gpool/registry/etcd.h"
 #include "gpool/remote/call_codec.h"
 
 namespace gpool::server {
@@ -43,7 +44,8 @@ const std::initializer_list<std::string_view> kTopKeys = {
     "listen", "backend", "max_sessions", "image_cache_dir", "handshake_timeout_ms",
     "max_preauth_per_source", "max_preauth", "auth_failures_burst", "auth_failures_per_minute",
     "warm_workers", "metrics_listen", "scheduler", "scheduler_window_us", "scheduler_metering",
-    "scheduler_batch", "watchdog_ms", "image_cache_max_bytes", "tenant"};
+    "scheduler_batch", "watchdog_ms", "image_cache_max_bytes", "registry", "advertise_url",
+    "registry_ttl_s", "tenant"};
 const std::initializer_list<std::string_view> kTenantKeys = {
     "name", "token_sha256", "token", "admin", "memory_quota", "compute_weight", "priority",
     "max_sessions", "devices", "max_kernel_ms", "image_memory"};
@@ -351,6 +353,16 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
     }
     cfg.metrics_listen = *v;
   }
+  if (!read_string(tbl, path, "", "registry", cfg.registry, error)) return false;
+  if (const toml::node* n = tbl.get("registry"); n != nullptr && !cfg.registry.empty()) {
+    registry::PoolUrl pool;
+    if (!registry::parse_pool_url(cfg.registry, pool, error)) {
+      error = fmt::format("{}registry {}", at(path, *n), error);
+      return false;
+    }
+  }
+  if (!read_string(tbl, path, "", "advertise_url", cfg.advertise_url, error)) return false;
+  if (!read_uint(tbl, path, "", "registry_ttl_s", 1, 3600, cfg.registry_ttl_s, error)) return false;
   if (const toml::node* n = tbl.get("tenant")) {
     const toml::array* tenants = n->as_array();
     if (tenants == nullptr) {

@@ -23,6 +23,13 @@
 //                                         # for and charged; 0 = auto (1 wall, 8 events)
 //   watchdog_ms = 10000                   # a worker whose heartbeat stops this long is ended
 //                                         # (worker_watch.h); 0 = off, else at least 500
+//   registry = "etcd://10.0.0.2:2379/prod" # a pool in etcd to register in (registrar.h); absent
+//                                         # or "" = none. GPOOL_REGISTRY overrides it
+//   advertise_url = "tcp://10.0.0.5:7070" # the URL clients of the pool connect to; default: the
+//                                         # first listener's bound URL. GPOOL_ADVERTISE_URL
+//   registry_ttl_s = 10                   # lease TTL of the registration (1..3600): a dead
+//                                         # server leaves the pool after at most this long.
+//                                         # GPOOL_REGISTRY_TTL_S overrides it
 //
 //   [[tenant]]
 //   name = "alice"
@@ -91,6 +98,9 @@ struct Config {
   std::string scheduler_metering = "auto";  // "auto" | "wall" | "events"; GPOOL_SCHED_METERING
   unsigned scheduler_batch = 0;         // 0 = auto; 1..256; GPOOL_SCHED_BATCH overrides
   unsigned watchdog_ms = 10000;         // 0 = off; else 500..3600000 (worker_watch.h)
+  std::string registry;        // etcd://HOST:PORT/POOL, empty = no registration (registrar.h)
+  std::string advertise_url;   // empty = the first listener's bound URL
+  unsigned registry_ttl_s = 10;  // 1..3600
   std::string path;            // the file load_config() read last (reload reads it again)
 };
 

@@ -2,7 +2,7 @@
 //
 //   gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]
 //                [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR] [--url-file FILE]
-//                [--warm-workers N] [--metrics-listen HOST:PORT]
+//                [--warm-workers N] [--metrics-listen HOST:PORT] [--registry etcd://HOST:PORT/POOL]
 //   gpool-server --check-config FILE
 //   gpool-server --version | --help
 //
@@ -12,8 +12,9 @@
 // --token / --admin-token add a tenant "default" / "admin" with that token (for quick starts
 // and tests; production configs list tenants with token_sha256). --url-file writes the bound
 // URL of the first listener (useful with port 0). SIGTERM or SIGINT stops the server.
-// Precedence for warm_workers / metrics_listen: command line, then GPOOL_WARM_WORKERS /
-// GPOOL_METRICS_LISTEN, then the config file.
+// Precedence for warm_workers / metrics_listen / registry: command line, then GPOOL_WARM_WORKERS /
+// GPOOL_METRICS_LISTEN / GPOOL_REGISTRY, then the config file (GPOOL_ADVERTISE_URL and
+// GPOOL_REGISTRY_TTL_S override advertise_url and registry_ttl_s; registrar.h).
 // When it is ready the server logs one line per listener ("listening on URL (backend ...)",
 // Supervisor::start) and one summary line (backend, tenants, limits) at info, its default level (GPOOL_LOG_LEVEL); exit code 2 is bad usage or configuration, 1 a start failure.
 #include <csignal>
@@ -31,6 +32,7 @@
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
 #include "gpool/protocol/frame.h"
+#include "gpool/registry/etcd.h"
 #include "reload.h"
 #include "supervisor.h"
 
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> listen, tokens, admin_tokens;
   std::optional<unsigned> warm_workers;
   std::optional<std::string> metrics_listen;
+  std::optional<std::string> registry;
   std::string error;
 
   CLI::App app{"gpool-server: serves remote CUDA sessions of gpool clients on this host's driver "
@@ -84,6 +87,8 @@ int main(int argc, char** argv) {
   app.add_option("--url-file", url_file, "write the first listener's bound URL here when ready");
   app.add_option("--warm-workers", warm_workers, "pre-attached workers kept ready")->check(CLI::Range(0u, 4096u));
   app.add_option("--metrics-listen", metrics_listen, "HOST:PORT of /metrics (\"\" = off)");
+  app.add_option("--registry", registry,
+                 "register in the pool etcd://HOST:PORT/POOL (GPOOL_REGISTRY; \"\" = off)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,6 +125,24 @@ int main(int argc, char** argv) {
     }
   }
   if (auto m = gpool::env::get("GPOOL_METRICS_LISTEN")) cfg.metrics_listen = *m == "off" ? "" : *m;
+  if (auto r = gpool::env::get("GPOOL_REGISTRY")) cfg.registry = *r == "off" ? "" : *r;
+  if (auto a = gpool::env::get("GPOOL_ADVERTISE_URL")) cfg.advertise_url = *a;
+  if (gpool::env::get("GPOOL_REGISTRY_TTL_S")) {
+    const int64_t ttl = gpool::env::get_int("GPOOL_REGISTRY_TTL_S", -1);
+    if (ttl < 1 || ttl > 3600) {
+      std::fprintf(stderr, "gpool-server: GPOOL_REGISTRY_TTL_S must be an integer 1..3600 (seconds)\n");
+      return 2;
+    }
+    cfg.registry_ttl_s = static_cast<unsigned>(ttl);
+  }
+  if (registry) cfg.registry = *registry;
+  if (!cfg.registry.empty()) {
+    gpool::registry::PoolUrl pool;
+    if (!gpool::registry::parse_pool_url(cfg.registry, pool, error)) {
+      std::fprintf(stderr, "gpool-server: registry %s\n", error.c_str());
+      return 2;
+    }
+  }
   if (warm_workers) cfg.warm_workers = *warm_workers;
   if (metrics_listen) cfg.metrics_listen = *metrics_listen;
   if (cfg.listen.empty()) cfg.listen = {"tcp://127.0.0.1:7070"};

@@ -16,6 +16,7 @@
 #include "gpool/common/log.h"
 #include "gpool/remote/call_codec.h"
 #include "metrics.h"
+#include "registrar.h"
 #include "reload.h"
 #include "worker.h"
 
@@ -91,6 +92,7 @@ bool Supervisor::start(std::string& error) {
     listeners_.push_back(std::move(l));
   }
   if (!start_metrics(error)) return false;
+  if (!start_registrar(error)) return false;
   if (config_.warm_workers > 0) {
     pool_ = std::make_unique<WorkerPool>(config_.warm_workers, pool_stats_);
     logger().info("warm pool: keeping {} pre-attached worker(s)", config_.warm_workers);
@@ -119,6 +121,25 @@ bool Supervisor::start_metrics(std::string& error) {
   metrics_bound_ = bound;
   metrics_url_ = "http://" + bound + "/metrics";
   logger().info("metrics on {} (process {})", metrics_url_, pid);
+  return true;
+}
+
+bool Supervisor::start_registrar(std::string& error) {
+  if (config_.registry.empty()) return true;
+  RegistrarConfig rc{config_.registry,
+                     config_.advertise_url.empty() ? listeners_.front()->url() : config_.advertise_url,
+                     config_.registry_ttl_s, backend_path_, config_.max_sessions};
+  const pid_t pid = server::start_registrar(rc, &tenants_, &table_, [this] { close_in_child(); }, error);
+  if (pid < 0) return false;
+  registrar_pid_ = pid;
+  logger().info("registering in pool {} as {} (process {}, lease TTL {} s)", rc.registry,
+                rc.advertise_url, pid, rc.ttl_s);
+  if (rc.advertise_url.find("://0.0.0.0:") != std::string::npos ||
+      rc.advertise_url.find("://[::]:") != std::string::npos) {
+    logger().warn("the pool is told to connect to {}, a wildcard address that clients on other hosts "
+                  "cannot reach: set advertise_url (GPOOL_ADVERTISE_URL) to this host's address",
+                  rc.advertise_url);
+  }
   return true;
 }
 
@@ -224,6 +245,8 @@ int Supervisor::run() {
     refill();
     restart_metrics_if_due();
   }
+  // Leave the pool first, so that no new client is placed here while the sessions end.
+  if (registrar_pid_ > 0) ::kill(registrar_pid_, SIGTERM);
   logger().info("stopping: terminating {} session worker(s)", sessions_.size());
   pending_.clear();
   for (const Session& s : sessions_) ::kill(s.pid, SIGTERM);
@@ -357,7 +380,10 @@ int Supervisor::expire_pending(std::chrono::steady_clock::time_point now) {
 
 void Supervisor::reap(bool block) {
   for (;;) {
-    if (sessions_.empty() && (!pool_ || pool_->size() == 0) && metrics_pid_ < 0 && block) return;
+    if (sessions_.empty() && (!pool_ || pool_->size() == 0) && metrics_pid_ < 0 &&
+        registrar_pid_ < 0 && block) {
+      return;
+    }
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, block ? 0 : WNOHANG);
     if (pid <= 0) return;
@@ -369,6 +395,15 @@ void Supervisor::reap(bool block) {
         metrics_restart_at_ = std::chrono::steady_clock::now() + kMetricsRestartDelay;
       }
       metrics_pid_ = -1;
+      continue;
+    }
+    if (pid == registrar_pid_) {
+      if (stop_ == 0) {
+        logger().error("the registrar process {} ended ({} {}); this server is no longer kept in "
+                       "pool {}", pid, WIFSIGNALED(status) ? "signal" : "exit code",
+                       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), config_.registry);
+      }
+      registrar_pid_ = -1;
       continue;
     }
     if (sched_) sched_->forget(pid);  // a turn or wait it left behind must not wedge a device

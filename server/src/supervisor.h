@@ -134,6 +134,9 @@ class Supervisor {
   std::string status_json(std::string_view only_tenant = {});  // only_tenant: a tenant's own view
   void close_in_child();  // what a forked child must not keep (listeners, pool sockets)
   bool start_metrics(std::string& error);
+  // The registrar process (registrar.h) when config_.registry is set; false with `error` for a
+  // bad registry URL or a failed fork.
+  bool start_registrar(std::string& error);
   // The metrics process on `listen` (host:port); -1 with `error`. `bound` is the address taken.
   pid_t spawn_metrics(const std::string& listen, std::string& bound, std::string& error);
   // Re-reads the config's tenants and republishes what derives from them (the scheduler's
@@ -150,6 +153,7 @@ class Supervisor {
   std::unique_ptr<WorkerPool> pool_;
   PoolStats* pool_stats_ = nullptr;  // shared mapping, never unmapped
   pid_t metrics_pid_ = -1;
+  pid_t registrar_pid_ = -1;  // -1: none (no registry, or it ended)
   std::string metrics_url_;
   std::string metrics_bound_;  // host:port the metrics process serves (restarts reuse it)
   std::optional<std::chrono::steady_clock::time_point> metrics_restart_at_;

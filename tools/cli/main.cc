@@ -12,6 +12,8 @@
 //       utilisation) and the tenant's processes on them (smi.h); --json as one document.
 //   gpool reload [--server URL] [--token ADMIN_TOKEN]
 //       makes the server re-read its config file's tenants as SIGHUP does; prints its summary.
+//   gpool servers [--pool etcd://HOST:PORT/POOL] [--json]
+//       the servers registered in a pool in etcd (servers.h); the pool defaults to GPOOL_SERVER.
 //   gpool server [gpool-server arguments...]
 //       starts gpool-server (beside this binary, GPOOL_SERVER_BIN, the build's, or from PATH).
 //   gpool info [--markdown]
@@ -40,6 +42,7 @@
 #include "info.h"
 #include "paths.h"
 #include "smi.h"
+#include "servers.h"
 #include "status_table.h"
 
 namespace {
@@ -106,13 +109,28 @@ int do_reload(const std::string& server, const std::string& token) {
   return 0;
 }
 
+int do_servers(const std::string& pool, bool json) {
+  if (pool.rfind("etcd://", 0) != 0) {
+    std::fprintf(stderr, "gpool servers: --pool (or GPOOL_SERVER) must name a pool in etcd, "
+                         "etcd://HOST:PORT/POOL, not \"%s\"\n", pool.c_str());
+    return 2;
+  }
+  std::string out, error;
+  if (!gpool::tools::list_servers(pool, json, out, error)) {
+    std::fprintf(stderr, "gpool servers: %s\n", error.c_str());
+    return 1;
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
 int do_server(const std::vector<std::string>& rest) {
   std::vector<std::string> args{gpool::tools::server_binary()};
   args.insert(args.end(), rest.begin(), rest.end());
   return exec_program(args);
 }
 
-const char* const kCommands[] = {"run", "status", "smi", "reload", "server", "info"};
+const char* const kCommands[] = {"run", "status", "smi", "reload", "server", "servers", "info"};
 
 }  // namespace
 
@@ -156,6 +174,11 @@ int main(int argc, char** argv) {
   reload->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
   reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
 
+  std::string pool = server;
+  CLI::App* servers = app.add_subcommand("servers", "list the servers of a pool in etcd");
+  servers->add_option("--pool", pool, "the pool, etcd://HOST:PORT/POOL (GPOOL_SERVER)")->capture_default_str();
+  servers->add_flag("--json", json, "print the servers' records as a JSON array");
+
   CLI::App* srv = app.add_subcommand("server", "start gpool-server with the given arguments (see gpool-server --help)");
   srv->prefix_command();  // everything after `server` goes to gpool-server, --help included
   srv->set_help_flag();
@@ -170,7 +193,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const char* c : kCommands) known = known || cmd == c;
     if (!known) {
-      std::fprintf(stderr, "gpool: unknown command '%s'; commands: run, status, smi, reload, server, info "
+      std::fprintf(stderr, "gpool: unknown command '%s'; commands: run, status, smi, reload, server, servers, info "
                            "(gpool --help)\n", cmd.c_str());
       return 2;
     }
@@ -192,6 +215,7 @@ int main(int argc, char** argv) {
     return gpool::tools::run_smi(servers, token, smi_json);
   }
   if (reload->parsed()) return do_reload(server, admin_token);
+  if (servers->parsed()) return do_servers(pool, json);
   if (srv->parsed()) {
     for (const std::string& a : srv->remaining()) server_args.push_back(a);
     return do_server(server_args);

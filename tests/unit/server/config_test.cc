@@ -142,5 +142,32 @@ TEST(ConfigTest, CommandLineTenantIsMarked) {
   EXPECT_EQ(std::string(priority_name(Tenant::Priority::high)), "high");
 }
 
+TEST(ConfigTest, RegistryKeys) {
+  TempToml f("registry = \"etcd://10.0.0.2:2379,10.0.0.3/prod\"\nadvertise_url = \"tcp://10.0.0.5:7070\"\n"
+             "registry_ttl_s = 5\n");
+  Config cfg;
+  std::string error;
+  ASSERT_TRUE(load_config(f.path(), cfg, error)) << error;
+  EXPECT_EQ(cfg.registry, "etcd://10.0.0.2:2379,10.0.0.3/prod");
+  EXPECT_EQ(cfg.advertise_url, "tcp://10.0.0.5:7070");
+  EXPECT_EQ(cfg.registry_ttl_s, 5u);
+  const BadCase bad[] = {
+      {"registry = \"tcp://h:1/p\"\n", "registry \"tcp://h:1/p\": not an etcd:// URL"},
+      {"registry = \"etcd://h:2379\"\n", "expected etcd://HOST[:PORT]"},
+      {"registry = \"etcd://h/bad name\"\n", "pool name"},
+      {"registry = 1\n", "registry must be a string"},
+      {"registry_ttl_s = 0\n", "registry_ttl_s = 0 is out of range: it must be 1..3600"},
+      {"advertise_url = 7070\n", "advertise_url must be a string"},
+      {"regsitry = \"etcd://h/p\"\n", "registry"},  // unknown key, with a "did you mean"
+  };
+  for (const BadCase& c : bad) {
+    TempToml b(c.body);
+    Config unchanged;
+    EXPECT_FALSE(load_config(b.path(), unchanged, error)) << c.body;
+    EXPECT_NE(error.find(c.must_mention), std::string::npos) << "error: " << error;
+    EXPECT_TRUE(unchanged.registry.empty());
+  }
+}
+
 }  // namespace
 }  // namespace gpool::server
