@@ -43,6 +43,7 @@ enum class Kind : uint32_t {
   Function,
   Library,
   MemPool,
+  LinkState,
 };
 
 // Base of every object a handle refers to.
