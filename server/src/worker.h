@@ -221,6 +221,22 @@ class Worker {
   CUresult op_mem_pool_get_access(Ctx& c);
   CUresult op_device_set_mem_pool(Ctx& c);
   MemPool* pool_of(uint64_t id);  // this session's pool with client id `id`, or nullptr (logged)
+  // worker_link.cc: JIT options on the wire (jit_wire.h) turned into a backend option array with
+  // server-owned log buffers, and the answer (logs, wall time, threads) encoded into the reply.
+  struct JitCall {
+    std::vector<CUjit_option> options;
+    std::vector<void*> values;
+    std::vector<char> info, error;
+    int info_slot = -1, error_slot = -1, wall_slot = -1, threads_slot = -1;  // index into values
+    // Reads [count, (option, value) x count] from args[first..]; *next = the arg after them.
+    CUresult decode(const Ctx& c, size_t first, size_t* next);
+    void encode(Ctx& c) const;  // appends the jit_wire.h answer to c.results / c.inline_out
+  };
+  CUresult op_link_run(Ctx& c);
+  CUresult op_link_fetch(Ctx& c);
+  std::map<uint64_t, std::vector<std::byte>> pending_links_;  // LinkRun images not yet fetched
+  std::vector<std::byte> fetched_link_;                       // the one being sent
+  uint64_t link_counter_ = 0;
   // worker_module.cc
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);

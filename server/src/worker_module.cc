@@ -56,16 +56,31 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   std::vector<std::byte> padded(*image);
   padded.push_back(std::byte{0});
   c.results = {0};
+  // Optional JIT options after [hash_lo, hash_hi, bytes] (cuModuleLoadDataEx, cuLibraryLoadData):
+  // the answer then carries the logs, wall time and threads (jit_wire.h).
+  const bool with_jit = c.arg_count() > 3;
+  JitCall jit;
+  if (with_jit) {
+    size_t next = 0;
+    if (CUresult st = jit.decode(c, 3, &next); st != CUDA_SUCCESS || next != c.arg_count()) {
+      return st != CUDA_SUCCESS ? st : CUDA_ERROR_INVALID_VALUE;
+    }
+  }
+  const unsigned n = static_cast<unsigned>(jit.options.size());
+  CUresult st;
   if (library) {
     CUlibrary lib = nullptr;
-    const CUresult st = drv_.cuLibraryLoadData(&lib, padded.data(), nullptr, nullptr, 0, nullptr,
-                                               nullptr, 0);
+    st = drv_.cuLibraryLoadData(&lib, padded.data(), n ? jit.options.data() : nullptr,
+                                n ? jit.values.data() : nullptr, n, nullptr, nullptr, 0);
     if (st == CUDA_SUCCESS) libraries_[id] = lib;
-    return st;
+  } else {
+    CUmodule mod = nullptr;
+    st = with_jit ? drv_.cuModuleLoadDataEx(&mod, padded.data(), n, n ? jit.options.data() : nullptr,
+                                            n ? jit.values.data() : nullptr)
+                  : drv_.cuModuleLoadData(&mod, padded.data());
+    if (st == CUDA_SUCCESS) modules_[id] = mod;
   }
-  CUmodule mod = nullptr;
-  const CUresult st = drv_.cuModuleLoadData(&mod, padded.data());
-  if (st == CUDA_SUCCESS) modules_[id] = mod;
+  if (with_jit) jit.encode(c);
   return st;
 }
 

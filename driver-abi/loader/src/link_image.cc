@@ -14,11 +14,25 @@ size_t align8(size_t n) { return (n + 7) & ~size_t{7}; }
 
 }  // namespace
 
-std::vector<uint8_t> make_link_image(const std::vector<LinkUnit>& units, const std::string& options) {
+std::vector<uint8_t> make_link_image(const std::vector<LinkUnit>& units, const std::string& options,
+                                     const void* base, size_t base_size) {
   constexpr size_t kContainerHeader = 16, kEntryHeader = 64;
   std::vector<uint8_t> out(kContainerHeader, 0);
+  if (base != nullptr && base_size > kContainerHeader) {
+    uint16_t header = 0;
+    uint64_t total = 0;
+    std::memcpy(&header, static_cast<const uint8_t*>(base) + 6, 2);
+    std::memcpy(&total, static_cast<const uint8_t*>(base) + 8, 8);
+    if (header >= kContainerHeader && header <= base_size && total <= base_size - header) {
+      const auto* entries = static_cast<const uint8_t*>(base) + header;
+      const size_t at = out.size();
+      out.resize(at + total);  // entries are read back to back: no padding
+      std::memcpy(out.data() + at, entries, total);
+    }
+  }
   for (size_t k = 0; k < units.size(); ++k) {
-    const std::string opts = "-gpool-link-unit=" + std::to_string(k) + (options.empty() ? "" : " " + options);
+    const uint32_t unit = units[k].unit == UINT32_MAX ? static_cast<uint32_t>(k) : units[k].unit;
+    const std::string opts = "-gpool-link-unit=" + std::to_string(unit) + (options.empty() ? "" : " " + options);
     const size_t header = align8(kEntryHeader + 8 + opts.size());
     const size_t payload = align8(units[k].text.size() + 1);
     const size_t at = out.size();

@@ -110,8 +110,14 @@ std::string no_ptx_message(const Image& img, uint32_t device_sm = 0);
 struct LinkUnit {
   uint32_t arch;        // 75 for compute_75
   std::string text;     // PTX text (no NUL)
+  uint32_t unit = UINT32_MAX;  // K of "-gpool-link-unit=K"; UINT32_MAX: its index in `units`
 };
-std::vector<uint8_t> make_link_image(const std::vector<LinkUnit>& units, const std::string& options);
+// With `base` (a fatbin container of `base_size` bytes), its entries come first, unchanged (they
+// are unit 0 of the result): the client shim makes a -rdc=true program's wrapper self-contained
+// this way, keeping the device-linked SASS a real driver runs and adding each pre-linked
+// unit's PTX (with unit K >= 1) for the emulator.
+std::vector<uint8_t> make_link_image(const std::vector<LinkUnit>& units, const std::string& options,
+                                     const void* base = nullptr, size_t base_size = 0);
 
 bool load_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error);
 
