@@ -1,16 +1,18 @@
 // Shim: JIT linking (cuLinkCreate / AddData / AddFile / Complete / Destroy and the _v2 symbols).
 //
-// A link state lives in this process: cuLinkCreate records the options, cuLinkAddData/AddFile
-// copy each input. cuLinkComplete sends everything in one LinkRun call (protocol/calls/calls.toml,
-// one segment per input); the server links on its backend and the shim fetches the linked image
-// with LinkFetch. The image stays in the link state until cuLinkDestroy, as the driver's does,
-// and the program loads it with cuModuleLoadData, which sends it like any other image. The logs,
-// wall time and threads-per-block answer are written into cuLinkCreate's option values then.
+// Each call is one sync call to the server of the device current at cuLinkCreate (LinkCreate,
+// LinkAddData, LinkComplete, LinkDestroy in protocol/calls/calls.toml), where a backend
+// CUlinkState does the work, so an input's error is reported by the cuLinkAddData that added
+// it, as with a local driver. cuLinkComplete then fetches the linked image (LinkFetch) into the
+// link state, where it stays until cuLinkDestroy, as the driver's does; the program loads it
+// with cuModuleLoadData, which sends it like any other image. The logs, wall time and
+// threads-per-block answer are written into cuLinkCreate's option values after each call.
 // Per-input options of cuLinkAddData/AddFile are validated but not forwarded (the driver applies
 // them to that input's compilation only; gpool does not ship them).
 //
 // Thread safety: a CUlinkState is used by one thread at a time (as in CUDA); the table of live
 // states is guarded by a mutex.
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -26,25 +28,20 @@ using namespace gpool::shim;
 
 namespace {
 
-struct LinkInput {
-  CUjitInputType type;
-  std::vector<std::byte> bytes;
-};
-
 struct LinkState {
+  uint64_t id = 0;             // the server's name for it
+  Session* session = nullptr;  // the server that holds it
   JitRequest jit;
   void** values = nullptr;
-  std::vector<LinkInput> inputs;
   std::vector<std::byte> image;  // cuLinkComplete's output
 };
-
-constexpr size_t kMaxInputs = 64;  // as the server accepts (worker_link.cc)
 
 std::mutex g_mu;
 std::set<LinkState*>& live() {
   static auto* s = new std::set<LinkState*>();
   return *s;
 }
+std::atomic<uint64_t> g_next_id{1};
 
 LinkState* find(CUlinkState h) {
   std::lock_guard lock(g_mu);
@@ -62,14 +59,13 @@ CUresult add(CUlinkState state, CUjitInputType type, const void* data, size_t si
   }
   JitRequest per_input;
   if (CUresult st = encode_jit(n, options, values, &per_input, api); st != CUDA_SUCCESS) return st;
-  if (s->inputs.size() >= kMaxInputs) {
-    gpool::log::logger("shim").error("{}: more than {} inputs in one link", api, kMaxInputs);
-    return CUDA_ERROR_INVALID_VALUE;
-  }
   if (type == CU_JIT_INPUT_PTX) size = strnlen(static_cast<const char*>(data), size);  // the text, no NUL
-  const auto* p = static_cast<const std::byte*>(data);
-  s->inputs.push_back(LinkInput{type, std::vector<std::byte>(p, p + size)});
-  return CUDA_SUCCESS;
+  const uint64_t args[] = {s->id, static_cast<uint64_t>(type)};
+  const gpool::transport::ConstBytes seg{static_cast<const std::byte*>(data), size};
+  Reply r;
+  const CUresult st = s->session->sync(Op::LinkAddData, args, {}, {}, {&seg, 1}, &r);
+  apply_jit_answer(s->jit, r, 0, s->values);
+  return st;
 }
 
 }  // namespace
@@ -81,6 +77,14 @@ extern "C" CUresult gpool_impl_cuLinkCreate_v2(unsigned int n, CUjit_option* opt
   auto s = std::make_unique<LinkState>();
   if (CUresult st = encode_jit(n, options, values, &s->jit, "cuLinkCreate"); st != CUDA_SUCCESS) return st;
   s->values = values;
+  s->id = g_next_id.fetch_add(1);
+  s->session = &Session::instance();
+  std::vector<uint64_t> args = {s->id};
+  args.insert(args.end(), s->jit.args.begin(), s->jit.args.end());
+  Reply r;
+  const CUresult st = s->session->sync(Op::LinkCreate, args, {}, {}, {}, &r);
+  apply_jit_answer(s->jit, r, 0, s->values);
+  if (st != CUDA_SUCCESS) return st;
   std::lock_guard lock(g_mu);
   live().insert(s.get());
   *out = reinterpret_cast<CUlinkState>(s.release());
@@ -125,25 +129,16 @@ extern "C" CUresult gpool_impl_cuLinkComplete(CUlinkState state, void** cubin_ou
   LinkState* s = find(state);
   if (s == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (cubin_out == nullptr || size_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (s->inputs.empty()) return CUDA_ERROR_INVALID_VALUE;
-  std::vector<uint64_t> args = s->jit.args;
-  args.push_back(s->inputs.size());
-  std::vector<gpool::transport::ConstBytes> segs;
-  for (const LinkInput& in : s->inputs) {
-    args.push_back(static_cast<uint64_t>(in.type));
-    segs.push_back({in.bytes.data(), in.bytes.size()});
-  }
+  const uint64_t args[] = {s->id};
   Reply r;
-  CUresult st = Session::instance().sync(Op::LinkRun, args, {}, {}, segs, &r);
-  apply_jit_answer(s->jit, r, 2, s->values);
+  CUresult st = s->session->sync(Op::LinkComplete, args, {}, {}, {}, &r);
+  apply_jit_answer(s->jit, r, 1, s->values);
   if (st != CUDA_SUCCESS) return st;
-  if (r.results.size() < 2 || r.results[0] == 0) return CUDA_ERROR_UNKNOWN;
-  s->image.assign(static_cast<size_t>(r.results[1]), std::byte{0});
-  const uint64_t fetch[] = {r.results[0], r.results[1]};
+  if (r.results.empty() || r.results[0] == 0) return CUDA_ERROR_UNKNOWN;
+  s->image.assign(static_cast<size_t>(r.results[0]), std::byte{0});
+  const uint64_t fetch[] = {s->id, r.results[0]};
   const gpool::transport::MutableBytes dest{s->image.data(), s->image.size()};
-  if (st = Session::instance().sync(Op::LinkFetch, fetch, {}, {}, {}, nullptr, {&dest, 1}); st != CUDA_SUCCESS) {
-    return st;
-  }
+  if (st = s->session->sync(Op::LinkFetch, fetch, {}, {}, {}, nullptr, {&dest, 1}); st != CUDA_SUCCESS) return st;
   *cubin_out = s->image.data();
   *size_out = s->image.size();
   return CUDA_SUCCESS;
@@ -157,5 +152,6 @@ extern "C" CUresult gpool_impl_cuLinkDestroy(CUlinkState state) {
     if (live().erase(p) == 0) return CUDA_ERROR_INVALID_HANDLE;
     s.reset(p);
   }
-  return CUDA_SUCCESS;
+  const uint64_t args[] = {s->id};
+  return s->session->sync(Op::LinkDestroy, args);
 }

@@ -232,11 +232,19 @@ class Worker {
     CUresult decode(const Ctx& c, size_t first, size_t* next);
     void encode(Ctx& c) const;  // appends the jit_wire.h answer to c.results / c.inline_out
   };
-  CUresult op_link_run(Ctx& c);
+  struct LinkSession {
+    CUlinkState state = nullptr;
+    JitCall jit;                    // options and the log buffers the driver writes into
+    uint64_t inputs = 0;
+    std::vector<std::byte> image;   // LinkComplete's output, until LinkFetch / LinkDestroy
+  };
+  LinkSession* link_of(const Ctx& c);  // args[0] names a live link of this session, else nullptr
+  CUresult op_link_create(Ctx& c);
+  CUresult op_link_add(Ctx& c);
+  CUresult op_link_complete(Ctx& c);
   CUresult op_link_fetch(Ctx& c);
-  std::map<uint64_t, std::vector<std::byte>> pending_links_;  // LinkRun images not yet fetched
-  std::vector<std::byte> fetched_link_;                       // the one being sent
-  uint64_t link_counter_ = 0;
+  CUresult op_link_destroy(Ctx& c);
+  std::map<uint64_t, std::unique_ptr<LinkSession>> links_;  // client link id -> state
   // worker_module.cc
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);

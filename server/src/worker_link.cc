@@ -1,24 +1,25 @@
 // JIT options, JIT logs and JIT linking for the session (protocol/include/gpool/protocol/jit_wire.h).
 //
-// LinkRun: the client (shim) collected a cuLinkCreate..cuLinkComplete session locally and sends
-// its inputs, one segment each, with the link's options. The backend links them here
-// (cuLinkCreate_v2/AddData_v2/Complete/Destroy) and the linked image is kept, under a
-// per-session number, until the client fetches it with LinkFetch (at most kMaxPendingLinks; the
-// oldest is dropped first). The client then loads it with ModuleLoad like any image.
+// Link states: one backend CUlinkState per client link (LinkCreate .. LinkDestroy, numbered by
+// the client, at most kMaxLinks live per session), so each cuLink* call's errors and logs come
+// from the backend call of the same name. The linked image is copied out of the driver at
+// LinkComplete and sent by LinkFetch; the client loads it with ModuleLoad like any image.
+// A session's leftover states go with the worker process.
 #include "worker.h"
 
 #include "gpool/common/log.h"
 #include "gpool/protocol/jit_wire.h"
 
 #include <cstring>
+#include <memory>
 
 namespace gpool::server {
 namespace jw = protocol::jit;
 
 namespace {
 
-constexpr size_t kMaxPendingLinks = 8;
-constexpr uint64_t kMaxLinkInputs = 64;
+constexpr size_t kMaxLinks = 16;
+constexpr uint64_t kMaxLinkInputs = 256;
 
 }  // namespace
 
@@ -73,72 +74,81 @@ void Worker::JitCall::encode(Ctx& c) const {
   c.inline_out.insert(c.inline_out.end(), e, e + error_used);
 }
 
-CUresult Worker::op_link_run(Ctx& c) {
-  auto skip_all = [&](CUresult st) {
-    while (in_->segments_left() > 0) {
-      if (!in_->skip_segment().ok()) {
-        c.fatal = true;
-        return CUDA_ERROR_UNKNOWN;
-      }
-    }
-    return st;
-  };
-  JitCall jit;
-  size_t at = 0;
-  if (CUresult st = jit.decode(c, 0, &at); st != CUDA_SUCCESS) return skip_all(st);
-  const uint64_t inputs = c.arg(at);
-  if (inputs == 0 || inputs > kMaxLinkInputs || c.arg_count() != at + 1 + inputs ||
-      head_.segment_lengths.size() != inputs || in_->segments_left() != inputs) {
-    return skip_all(CUDA_ERROR_INVALID_VALUE);
+Worker::LinkSession* Worker::link_of(const Ctx& c) {
+  auto it = links_.find(c.arg(0));
+  return it == links_.end() ? nullptr : it->second.get();
+}
+
+CUresult Worker::op_link_create(Ctx& c) {
+  const uint64_t id = c.arg(0);
+  if (id == 0 || links_.count(id) || links_.size() >= kMaxLinks) return CUDA_ERROR_INVALID_VALUE;
+  auto link = std::make_unique<LinkSession>();
+  size_t next = 0;
+  if (CUresult st = link->jit.decode(c, 1, &next); st != CUDA_SUCCESS || next != c.arg_count()) {
+    return st != CUDA_SUCCESS ? st : CUDA_ERROR_INVALID_VALUE;
   }
-  CUlinkState state = nullptr;
-  CUresult st = drv_.cuLinkCreate_v2(static_cast<unsigned>(jit.options.size()), jit.options.data(),
-                                     jit.values.data(), &state);
-  if (st != CUDA_SUCCESS) {
-    jit.encode(c);
-    return skip_all(st);
-  }
-  for (uint64_t i = 0; i < inputs; ++i) {
-    const uint64_t type = c.arg(at + 1 + i);
-    const uint64_t bytes = head_.segment_lengths[i];
-    std::vector<std::byte> data(bytes + 1);  // NUL after PTX text
-    if (!in_->recv_segment({data.data(), bytes}).ok()) {
-      drv_.cuLinkDestroy(state);
+  // The option arrays (and the log buffers they point to) live in `link` for the state's life:
+  // the driver writes the logs at each later call.
+  const CUresult st = drv_.cuLinkCreate_v2(static_cast<unsigned>(link->jit.options.size()),
+                                           link->jit.options.data(), link->jit.values.data(), &link->state);
+  link->jit.encode(c);
+  if (st == CUDA_SUCCESS) links_[id] = std::move(link);
+  return st;
+}
+
+CUresult Worker::op_link_add(Ctx& c) {
+  LinkSession* link = link_of(c);
+  const uint64_t type = c.arg(1);
+  const bool shaped = head_.segment_lengths.size() == 1 && in_->segments_left() == 1;
+  if (link == nullptr || type > CU_JIT_INPUT_NVVM || !shaped || link->inputs >= kMaxLinkInputs) {
+    if (in_->segments_left() > 0 && !in_->skip_segment().ok()) {
       c.fatal = true;
       return CUDA_ERROR_UNKNOWN;
     }
-    if (st != CUDA_SUCCESS) continue;  // receive the rest, add nothing more
-    if (type > CU_JIT_INPUT_NVVM) {
-      st = CUDA_ERROR_INVALID_VALUE;
-      continue;
-    }
-    const std::string name = "input " + std::to_string(i);
-    st = drv_.cuLinkAddData_v2(state, static_cast<CUjitInputType>(type), data.data(), bytes, name.c_str(), 0,
-                               nullptr, nullptr);
+    return link == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_INVALID_VALUE;
   }
+  const uint64_t bytes = head_.segment_lengths[0];
+  std::vector<std::byte> data(bytes + 1);  // NUL after PTX text
+  if (!in_->recv_segment({data.data(), bytes}).ok()) {
+    c.fatal = true;
+    return CUDA_ERROR_UNKNOWN;
+  }
+  const std::string name = "input " + std::to_string(link->inputs++);
+  const CUresult st = drv_.cuLinkAddData_v2(link->state, static_cast<CUjitInputType>(type), data.data(), bytes,
+                                            name.c_str(), 0, nullptr, nullptr);
+  link->jit.encode(c);
+  return st;
+}
+
+CUresult Worker::op_link_complete(Ctx& c) {
+  LinkSession* link = link_of(c);
+  if (link == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   void* image = nullptr;
   size_t size = 0;
-  if (st == CUDA_SUCCESS) st = drv_.cuLinkComplete(state, &image, &size);
-  uint64_t id = 0;
+  const CUresult st = drv_.cuLinkComplete(link->state, &image, &size);
   if (st == CUDA_SUCCESS) {
-    if (pending_links_.size() >= kMaxPendingLinks) pending_links_.erase(pending_links_.begin());
-    id = ++link_counter_;
     const auto* p = static_cast<const std::byte*>(image);
-    pending_links_[id].assign(p, p + size);
+    link->image.assign(p, p + size);  // the driver's copy goes with the state
   }
-  drv_.cuLinkDestroy(state);  // the image was copied; the driver frees its own
-  c.results = {id, static_cast<uint64_t>(size)};
-  jit.encode(c);
+  c.results = {st == CUDA_SUCCESS ? static_cast<uint64_t>(size) : 0};
+  link->jit.encode(c);
   return st;
 }
 
 CUresult Worker::op_link_fetch(Ctx& c) {
-  auto it = pending_links_.find(c.arg(0));
-  if (it == pending_links_.end() || it->second.size() != c.arg(1)) return CUDA_ERROR_INVALID_VALUE;
-  fetched_link_ = std::move(it->second);
-  pending_links_.erase(it);
-  c.segments_out.push_back({fetched_link_.data(), fetched_link_.size()});
+  LinkSession* link = link_of(c);
+  if (link == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (link->image.empty() || link->image.size() != c.arg(1)) return CUDA_ERROR_INVALID_VALUE;
+  c.segments_out.push_back({link->image.data(), link->image.size()});
   return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_link_destroy(Ctx& c) {
+  auto it = links_.find(c.arg(0));
+  if (it == links_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  const CUresult st = drv_.cuLinkDestroy(it->second->state);
+  links_.erase(it);
+  return st;
 }
 
 }  // namespace gpool::server
