@@ -7,6 +7,8 @@
 // A session's leftover states go with the worker process.
 #include "worker.h"
 
+#include "image_check.h"
+
 #include "gpool/common/log.h"
 #include "gpool/protocol/jit_wire.h"
 
@@ -20,6 +22,7 @@ namespace {
 
 constexpr size_t kMaxLinks = 16;
 constexpr uint64_t kMaxLinkInputs = 256;
+constexpr uint64_t kMaxLinkInputBytes = uint64_t{1} << 30;  // one input; the server holds it while linking
 
 }  // namespace
 
@@ -99,7 +102,8 @@ CUresult Worker::op_link_create(Ctx& c) {
 CUresult Worker::op_link_add(Ctx& c) {
   LinkSession* link = link_of(c);
   const uint64_t type = c.arg(1);
-  const bool shaped = head_.segment_lengths.size() == 1 && in_->segments_left() == 1;
+  const bool shaped = head_.segment_lengths.size() == 1 && in_->segments_left() == 1 &&
+                     head_.segment_lengths[0] > 0 && head_.segment_lengths[0] <= kMaxLinkInputBytes;
   if (link == nullptr || type > CU_JIT_INPUT_NVVM || !shaped || link->inputs >= kMaxLinkInputs) {
     if (in_->segments_left() > 0 && !in_->skip_segment().ok()) {
       c.fatal = true;
@@ -112,6 +116,14 @@ CUresult Worker::op_link_add(Ctx& c) {
   if (!in_->recv_segment({data.data(), bytes}).ok()) {
     c.fatal = true;
     return CUDA_ERROR_UNKNOWN;
+  }
+  // Images get the same bounds check as uploads to ModuleLoad (a wrapper holds pointers the
+  // driver would follow; headers must stay inside what was sent).
+  if (type == CU_JIT_INPUT_CUBIN || type == CU_JIT_INPUT_FATBINARY) {
+    if (std::string why; !image_bounds_ok({data.data(), bytes}, why)) {
+      log::logger("worker").warn("session {}: refused a link input of {} bytes: {}", params_.session_id, bytes, why);
+      return CUDA_ERROR_INVALID_IMAGE;
+    }
   }
   const std::string name = "input " + std::to_string(link->inputs++);
   const CUresult st = drv_.cuLinkAddData_v2(link->state, static_cast<CUjitInputType>(type), data.data(), bytes,
