@@ -17,7 +17,8 @@ CUresult encode_jit(unsigned n, const CUjit_option* options, void* const* values
   if (options == nullptr || n > jw::kMaxOptions) return CUDA_ERROR_INVALID_VALUE;
   uint64_t count = 0;
   for (unsigned i = 0; i < n; ++i) {
-    const int o = static_cast<int>(options[i]);
+    int o = 0;  // read as an int: a number outside the enum is not a valid CUjit_option value
+    std::memcpy(&o, &options[i], sizeof o);
     void* v = values != nullptr ? values[i] : nullptr;
     const int slot = values != nullptr ? static_cast<int>(i) : -1;
     if (o < 0 || o >= jw::kNumOptions) {

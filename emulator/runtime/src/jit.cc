@@ -46,7 +46,10 @@ CUresult jit_parse(unsigned n, const CUjit_option* options, void* const* values,
   for (unsigned i = 0; i < n; ++i) {
     void* v = values != nullptr ? values[i] : nullptr;
     const int slot = values != nullptr ? static_cast<int>(i) : -1;
-    switch (options[i]) {
+    // Read as an int: a number outside the enum (refused below) is not a valid CUjit_option value.
+    int opt = 0;
+    std::memcpy(&opt, &options[i], sizeof opt);
+    switch (opt) {
       case CU_JIT_MAX_REGISTERS: out->max_registers = as_uint(v); break;
       case CU_JIT_THREADS_PER_BLOCK:
         out->threads_per_block = as_uint(v);
@@ -69,16 +72,16 @@ CUresult jit_parse(unsigned n, const CUjit_option* options, void* const* values,
       case CU_JIT_GLOBAL_SYMBOL_ADDRESSES:
       case CU_JIT_GLOBAL_SYMBOL_COUNT:
         log().error("{}: JIT option {} (binding device symbols to host addresses) is not supported by the emulator",
-                    api, static_cast<int>(options[i]));
+                    api, opt);
         return CUDA_ERROR_NOT_SUPPORTED;
       default:
-        if (options[i] < 0 || options[i] >= CU_JIT_NUM_OPTIONS) {
-          log().error("{}: unknown JIT option {}", api, static_cast<int>(options[i]));
+        if (opt < 0 || opt >= CU_JIT_NUM_OPTIONS) {
+          log().error("{}: unknown JIT option {}", api, opt);
           return CUDA_ERROR_INVALID_VALUE;
         }
         // Optimisation level, fallback strategy, cache mode, debug/line info and the other
         // code-quality options: nothing to do for an interpreter.
-        log().debug("{}: JIT option {} has no effect on the emulator", api, static_cast<int>(options[i]));
+        log().debug("{}: JIT option {} has no effect on the emulator", api, opt);
         break;
     }
   }
