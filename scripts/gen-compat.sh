@@ -431,7 +431,20 @@ for item in [
     "programmatic-launch and launch-completion events.",
     "The legacy 32-bit (v1) memory entry points and `cuLaunch`/`cuLaunchGrid` (the `cuParam*` "
     "legacy launch API).",
-    "SASS: images must contain PTX (`CUDA_ERROR_NO_BINARY_FOR_GPU` otherwise).",
+    "SASS: images must contain PTX (`CUDA_ERROR_NO_BINARY_FOR_GPU` otherwise). This includes JIT "
+    "linking: `cuLinkAddData` of a SASS-only cubin or fatbin is refused with "
+    "`CUDA_ERROR_NO_BINARY_FOR_GPU` (PTX and fatbin inputs with PTX, relocatable `-rdc=true` code "
+    "included, are linked).",
+    "JIT link inputs `CU_JIT_INPUT_OBJECT`, `CU_JIT_INPUT_LIBRARY` (host objects, `.a` archives) "
+    "and `CU_JIT_INPUT_NVVM` (`CUDA_ERROR_NOT_SUPPORTED`); the JIT options "
+    "`CU_JIT_GLOBAL_SYMBOL_NAMES/ADDRESSES/COUNT` (`CUDA_ERROR_NOT_SUPPORTED`); an option number "
+    "outside `CUjit_option` (`CUDA_ERROR_INVALID_VALUE`). The JIT options that change behaviour "
+    "are honoured (`CU_JIT_MAX_REGISTERS`, `CU_JIT_THREADS_PER_BLOCK`, the info/error log buffers "
+    "and sizes, `CU_JIT_LOG_VERBOSE`, `CU_JIT_WALL_TIME`, `CU_JIT_TARGET`); the compile-quality "
+    "ones (optimisation level, fallback strategy, cache mode, debug/line info, ...) are accepted "
+    "and have no effect on an interpreter. See emulator.md, \"JIT linking and JIT options\".",
+    "Dynamic parallelism (device-side launches, CDP2): PTX calling `cudaGetParameterBufferV2`/"
+    "`cudaLaunchDeviceV2` (nvcc's `__cudaCDP2*`) fails the load naming the function.",
 ]:
     add(f"- {item}")
 add("")
@@ -481,7 +494,8 @@ for item in [
     "`cp.reduce.async.bulk*`, `setmaxnreg`;",
     "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",
     "calls to external functions other than `vprintf`, `__assertfail`, `malloc` and `free` "
-    "(`unsupported call to external function '...'`); dynamic parallelism;",
+    "(`unsupported call to external function '...'`; an `extern` device function defined in another "
+    "unit of the same image or link is resolved by the linker first); dynamic parallelism;",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
     "(`vadd`, `vmad`, ...);",
 ]:

@@ -8,6 +8,7 @@
 #include "gpool/driver_abi/backend.h"
 #include "gpool/common/log.h"
 #include "gpool/emu/loader/image.h"
+#include "jit_options.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -16,7 +17,23 @@ namespace {
 
 namespace loader = gpool::emu::loader;
 
-CUresult load(const void* image, size_t known_size, bool library, uint64_t id) {
+// A -rdc=true program's wrapper: its own fatbin holds the device-linked SASS only; the PTX of
+// each translation unit is in the pre-linked fatbins it points to, which only this process can
+// read. The image sent is one container: the wrapper's fatbin entries, then every pre-linked
+// unit's PTX (loader::make_link_image), so that the server's backend can link them.
+bool self_contained(const loader::Image& img, std::vector<uint8_t>* out) {
+  if (img.format != loader::Image::Format::FatbinWrapper) return false;
+  std::vector<loader::LinkUnit> units;
+  for (const loader::PtxEntry& e : img.ptx) {
+    if (e.unit != 0) units.push_back(loader::LinkUnit{e.arch, e.text, e.unit});
+  }
+  if (units.empty()) return false;
+  *out = loader::make_link_image(units, "", img.base, img.size);
+  return true;
+}
+
+CUresult load(const void* image, size_t known_size, bool library, uint64_t id, const JitRequest* jit = nullptr,
+              void** jit_values = nullptr) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   loader::Image img;
@@ -28,21 +45,28 @@ CUresult load(const void* image, size_t known_size, bool library, uint64_t id) {
   const auto* base = static_cast<const std::byte*>(img.base ? img.base : image);
   size_t size = img.size;
   if (img.format == loader::Image::Format::PtxText && size == 0) size = std::strlen(static_cast<const char*>(image));
+  std::vector<uint8_t> combined;
+  if (self_contained(img, &combined)) {
+    base = reinterpret_cast<const std::byte*>(combined.data());
+    size = combined.size();
+  }
   const auto digest = gpool::remote::sha256({base, size});
   uint64_t lo = 0, hi = 0;
   std::memcpy(&lo, digest.data(), 8);
   std::memcpy(&hi, digest.data() + 8, 8);
-  const uint64_t args[] = {lo, hi, size};
+  std::vector<uint64_t> args = {lo, hi, size};
+  if (jit != nullptr) args.insert(args.end(), jit->args.begin(), jit->args.end());
   const HandleRef h[] = {HandleRef(id, library ? gpool::remote::HandleKind_Library
                                                : gpool::remote::HandleKind_Module)};
   const Op op = library ? Op::LibraryLoad : Op::ModuleLoad;
   Reply r;
-  if (CUresult st = Session::instance().sync(op, args, h, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  if (!r.results.empty() && r.results[0] == 1) {
+  CUresult st = Session::instance().sync(op, args, h, {}, {}, &r);
+  if (st == CUDA_SUCCESS && !r.results.empty() && r.results[0] == 1) {
     const gpool::transport::ConstBytes seg{base, size};
-    return Session::instance().sync(op, args, h, {}, {&seg, 1}, &r);
+    st = Session::instance().sync(op, args, h, {}, {&seg, 1}, &r);
   }
-  return CUDA_SUCCESS;
+  if (jit != nullptr) apply_jit_answer(*jit, r, 1, jit_values);
+  return st;
 }
 
 CUresult get_function(uint64_t owner, const char* name, bool kernel, uint64_t* out) {
@@ -149,9 +173,15 @@ extern "C" CUresult gpool_impl_cuModuleLoadData(CUmodule* out, const void* image
   return CUDA_SUCCESS;
 }
 
-extern "C" CUresult gpool_impl_cuModuleLoadDataEx(CUmodule* out, const void* image, unsigned int,
-                                                  CUjit_option*, void**) {
-  return gpool_impl_cuModuleLoadData(out, image);
+extern "C" CUresult gpool_impl_cuModuleLoadDataEx(CUmodule* out, const void* image, unsigned int n,
+                                                  CUjit_option* options, void** values) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  JitRequest jit;
+  if (CUresult st = encode_jit(n, options, values, &jit, "cuModuleLoadDataEx"); st != CUDA_SUCCESS) return st;
+  const uint64_t id = new_id(IdKind::kModule);
+  if (CUresult st = load(image, 0, false, id, n ? &jit : nullptr, values); st != CUDA_SUCCESS) return st;
+  *out = reinterpret_cast<CUmodule>(id);
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuModuleLoadFatBinary(CUmodule* out, const void* image) {
@@ -194,17 +224,20 @@ extern "C" CUresult gpool_impl_cuModuleGetGlobal_v2(CUdeviceptr* dptr, size_t* b
   return get_global(hid(mod), false, name, dptr, bytes);
 }
 
-extern "C" CUresult gpool_impl_cuLibraryLoadData(CUlibrary* out, const void* code, CUjit_option*, void**,
-                                                 unsigned int, CUlibraryOption*, void**, unsigned int) {
+extern "C" CUresult gpool_impl_cuLibraryLoadData(CUlibrary* out, const void* code, CUjit_option* options,
+                                                 void** values, unsigned int n, CUlibraryOption*, void**,
+                                                 unsigned int) {
   if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  JitRequest jit;
+  if (CUresult st = encode_jit(n, options, values, &jit, "cuLibraryLoadData"); st != CUDA_SUCCESS) return st;
   const uint64_t id = new_id(IdKind::kLibrary);
-  if (CUresult st = load(code, 0, true, id); st != CUDA_SUCCESS) return st;
+  if (CUresult st = load(code, 0, true, id, n ? &jit : nullptr, values); st != CUDA_SUCCESS) return st;
   *out = reinterpret_cast<CUlibrary>(id);
   return CUDA_SUCCESS;
 }
 
-extern "C" CUresult gpool_impl_cuLibraryLoadFromFile(CUlibrary* out, const char* path, CUjit_option*,
-                                                     void**, unsigned int, CUlibraryOption*, void**,
+extern "C" CUresult gpool_impl_cuLibraryLoadFromFile(CUlibrary* out, const char* path, CUjit_option* options,
+                                                     void** values, unsigned int n, CUlibraryOption*, void**,
                                                      unsigned int) {
   if (out == nullptr || path == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::vector<uint8_t> bytes;
@@ -214,8 +247,12 @@ extern "C" CUresult gpool_impl_cuLibraryLoadFromFile(CUlibrary* out, const char*
     return CUDA_ERROR_FILE_NOT_FOUND;
   }
   bytes.push_back(0);
+  JitRequest jit;
+  if (CUresult st = encode_jit(n, options, values, &jit, "cuLibraryLoadFromFile"); st != CUDA_SUCCESS) return st;
   const uint64_t id = new_id(IdKind::kLibrary);
-  if (CUresult st = load(bytes.data(), bytes.size(), true, id); st != CUDA_SUCCESS) return st;
+  if (CUresult st = load(bytes.data(), bytes.size(), true, id, n ? &jit : nullptr, values); st != CUDA_SUCCESS) {
+    return st;
+  }
   *out = reinterpret_cast<CUlibrary>(id);
   return CUDA_SUCCESS;
 }

@@ -53,7 +53,9 @@ bool elf_ok(std::span<const std::byte> b, std::string& why) {
     uint32_t type = 0;
     uint64_t off = 0, size = 0;
     if (!read(b, sh + 4, type) || !read(b, sh + 0x18, off) || !read(b, sh + 0x20, size)) return false;
-    if (type == 8 /* SHT_NOBITS */) continue;
+    // SHT_NOBITS, and SHT_CUDA_SHARED (.nv.shared.<kernel> of a relocatable -rdc=true cubin): no
+    // file bytes; their offset and size describe memory only.
+    if (type == 8 /* SHT_NOBITS */ || type == 0x7000000a /* SHT_CUDA_SHARED */) continue;
     if (!inside(off, size, b.size())) {
       why = fmt::format("an ELF image whose section {} lies outside the bytes sent", i);
       return false;

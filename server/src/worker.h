@@ -225,6 +225,30 @@ class Worker {
   CUresult op_mem_pool_get_access(Ctx& c);
   CUresult op_device_set_mem_pool(Ctx& c);
   MemPool* pool_of(uint64_t id);  // this session's pool with client id `id`, or nullptr (logged)
+  // worker_link.cc: JIT options on the wire (jit_wire.h) turned into a backend option array with
+  // server-owned log buffers, and the answer (logs, wall time, threads) encoded into the reply.
+  struct JitCall {
+    std::vector<CUjit_option> options;
+    std::vector<void*> values;
+    std::vector<char> info, error;
+    int info_slot = -1, error_slot = -1, wall_slot = -1, threads_slot = -1;  // index into values
+    // Reads [count, (option, value) x count] from args[first..]; *next = the arg after them.
+    CUresult decode(const Ctx& c, size_t first, size_t* next);
+    void encode(Ctx& c) const;  // appends the jit_wire.h answer to c.results / c.inline_out
+  };
+  struct LinkSession {
+    CUlinkState state = nullptr;
+    JitCall jit;                    // options and the log buffers the driver writes into
+    uint64_t inputs = 0;
+    std::vector<std::byte> image;   // LinkComplete's output, until LinkFetch / LinkDestroy
+  };
+  LinkSession* link_of(const Ctx& c);  // args[0] names a live link of this session, else nullptr
+  CUresult op_link_create(Ctx& c);
+  CUresult op_link_add(Ctx& c);
+  CUresult op_link_complete(Ctx& c);
+  CUresult op_link_fetch(Ctx& c);
+  CUresult op_link_destroy(Ctx& c);
+  std::map<uint64_t, std::unique_ptr<LinkSession>> links_;  // client link id -> state
   // worker_module.cc
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);

@@ -83,22 +83,38 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
   c.results = {0};
+  // Optional JIT options after [hash_lo, hash_hi, bytes] (cuModuleLoadDataEx, cuLibraryLoadData):
+  // the answer then carries the logs, wall time and threads (jit_wire.h).
+  const bool with_jit = c.arg_count() > 3;
+  JitCall jit;
+  if (with_jit) {
+    size_t next = 0;
+    if (CUresult st = jit.decode(c, 3, &next); st != CUDA_SUCCESS || next != c.arg_count()) {
+      if (globals.bytes > 0) uncharge(device, globals.bytes);
+      return st != CUDA_SUCCESS ? st : CUDA_ERROR_INVALID_VALUE;
+    }
+  }
+  const unsigned n = static_cast<unsigned>(jit.options.size());
   CUresult st;
   if (library) {
     CUlibrary lib = nullptr;
-    st = drv_.cuLibraryLoadData(&lib, image->data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
+    st = drv_.cuLibraryLoadData(&lib, image->data(), n ? jit.options.data() : nullptr,
+                                n ? jit.values.data() : nullptr, n, nullptr, nullptr, 0);
     if (st == CUDA_SUCCESS) {
       libraries_[id] = lib;
       library_device_[id] = current_;
     }
   } else {
     CUmodule mod = nullptr;
-    st = drv_.cuModuleLoadData(&mod, image->data());
+    st = with_jit ? drv_.cuModuleLoadDataEx(&mod, image->data(), n, n ? jit.options.data() : nullptr,
+                                            n ? jit.values.data() : nullptr)
+                  : drv_.cuModuleLoadData(&mod, image->data());
     if (st == CUDA_SUCCESS) {
       modules_[id] = mod;
       module_device_[id] = current_;
     }
   }
+  if (with_jit) jit.encode(c);
   if (st != CUDA_SUCCESS) {
     if (globals.bytes > 0) uncharge(device, globals.bytes);
     images_.drop(hash);  // only images that loaded are kept (image_cache.h)

@@ -47,7 +47,8 @@ namespace diff {
   X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \
   X(cuFuncIsLoaded) X(cuOccupancyMaxPotentialClusterSize) X(cuOccupancyMaxActiveClusters)        \
-  X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)
+  X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)   \
+  X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

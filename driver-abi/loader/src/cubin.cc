@@ -12,6 +12,11 @@ namespace {
 constexpr uint8_t kElfClass64 = 2;
 constexpr uint8_t kElfData2Lsb = 1;
 constexpr uint32_t kShtNobits = 8;
+// SHT_CUDA_SHARED (SHT_LOPROC + 0xa): a kernel's ".nv.shared.<kernel>" in a relocatable
+// (-rdc=true) cubin. Like SHT_NOBITS it occupies no file bytes; its sh_offset/sh_size describe
+// memory only (a 8 KiB shared array at the end of a 4 KiB cubin is normal).
+constexpr uint32_t kShtCudaShared = 0x7000000a;
+bool occupies_no_file_bytes(uint32_t type) { return type == kShtNobits || type == kShtCudaShared; }
 constexpr uint16_t kShnXindex = 0xffff;
 constexpr uint32_t kMaxSections = 1u << 20;
 
@@ -112,7 +117,7 @@ bool extent_of(Bytes b, const ElfHeader& h, const std::vector<SectionHeader>& se
   }
   for (size_t i = 0; i < sections.size(); ++i) {
     const SectionHeader& s = sections[i];
-    if (s.type == kShtNobits || i == 0) continue;
+    if (occupies_no_file_bytes(s.type) || i == 0) continue;
     if (s.offset > kMaxImageBytes || s.size > kMaxImageBytes - s.offset) {
       *error = "section " + std::to_string(i) + " is out of range";
       return false;

@@ -2,6 +2,10 @@
 // variable-size header plus payload, possibly compressed.
 #include "internal.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
 namespace gpool::emu::loader::detail {
 namespace {
 
@@ -26,7 +30,32 @@ struct EntryHeader {
 };
 static_assert(sizeof(EntryHeader) == 64);
 
+// A PTX entry's option string: at options_offset within the entry header, {u32 offset of the
+// text from the header start, u32 length}, then the text ("--compile-only" for relocatable
+// PTX from -rdc=true). Anything out of bounds reads as no options.
+std::string entry_options(Bytes header, uint32_t options_offset) {
+  uint32_t text_off = 0, text_len = 0;
+  if (options_offset == 0 || !header.get(options_offset, &text_off) || !header.get(options_offset + 4, &text_len) ||
+      !header.has(text_off, text_len))
+    return {};
+  std::string s(reinterpret_cast<const char*>(header.data + text_off), text_len);
+  while (!s.empty() && (s.back() == '\0' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The unit offset an entry's options give: "-gpool-link-unit=K" (gpool's cuLinkComplete output,
+// one container holding the inputs of a link, see image.h), else 0. Bounded by kMaxLinkUnits.
+uint32_t link_unit(const std::string& options) {
+  static constexpr std::string_view kKey = "-gpool-link-unit=";
+  const size_t p = options.find(kKey);
+  if (p == std::string::npos) return 0;
+  const unsigned long k = std::strtoul(options.c_str() + p + kKey.size(), nullptr, 10);
+  return static_cast<uint32_t>(std::min<unsigned long>(k, kMaxLinkUnits - 1));
+}
+
 bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
+  const uint32_t unit = img->units;
+  uint32_t last_unit = unit;
   uint32_t magic = 0;
   uint16_t version = 0, header_size = 0;
   uint64_t total = 0;
@@ -77,7 +106,11 @@ bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
       if (h.kind == kKindPtx) {
         const void* nul = std::memchr(payload.data, 0, payload.size);
         size_t len = nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - payload.data) : payload.size;
-        img->ptx.push_back(PtxEntry{h.arch, std::string(reinterpret_cast<const char*>(payload.data), len)});
+        PtxEntry e{h.arch, std::string(reinterpret_cast<const char*>(payload.data), len)};
+        e.options = entry_options(b.sub(off, h.header_size), h.options_offset);
+        e.unit = unit + link_unit(e.options);
+        last_unit = std::max(last_unit, e.unit);
+        img->ptx.push_back(std::move(e));
       } else {
         CubinInfo info;
         std::string why;
@@ -90,6 +123,7 @@ bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
     off += h.header_size + h.payload_size;
     ++index;
   }
+  img->units = last_unit + 1;
   *extent = end;
   return true;
 }

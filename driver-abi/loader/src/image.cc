@@ -163,6 +163,19 @@ const PtxEntry* select_ptx(const Image& img, uint32_t device_sm) {
   return best;
 }
 
+std::vector<const PtxEntry*> select_ptx_units(const Image& img, uint32_t device_sm) {
+  std::vector<const PtxEntry*> best(img.units + 1, nullptr);
+  for (const PtxEntry& e : img.ptx) {
+    if (e.unit >= best.size() || e.arch > device_sm) continue;
+    const PtxEntry*& b = best[e.unit];
+    if (!b || e.arch > b->arch) b = &e;
+  }
+  std::vector<const PtxEntry*> out;
+  for (const PtxEntry* e : best)
+    if (e) out.push_back(e);
+  return out;
+}
+
 uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_t device_sm) {
   // Rank: a cubin the device would run (same major, minor <= the device's,
   // the newest first), then any other by distance from the device's SM.

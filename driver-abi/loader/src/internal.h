@@ -12,6 +12,7 @@ namespace gpool::emu::loader::detail {
 constexpr uint64_t kMaxImageBytes = 4ull << 30;         // a fatbin container or ELF file
 constexpr uint64_t kMaxUncompressedBytes = 1ull << 30;  // one decompressed fatbin entry
 constexpr size_t kMaxPrelinked = 4096;                  // v2 wrapper pre-linked fatbins
+constexpr uint32_t kMaxLinkUnits = 4096;                // -gpool-link-unit=K entries of one container
 
 // A byte range; size may be SIZE_MAX (unknown: trust the headers).
 struct Bytes {

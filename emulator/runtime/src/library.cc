@@ -14,11 +14,15 @@ int library_device() {
   return 0;
 }
 
-CUresult library_load(CUlibrary* out, const void* image, size_t max_size) {
+CUresult library_load(CUlibrary* out, const void* image, size_t max_size, unsigned n_jit = 0,
+                      CUjit_option* jit_options = nullptr, void** jit_values = nullptr) {
   if (out == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  JitOptions jit;
+  if (CUresult r = jit_parse(n_jit, jit_options, jit_values, &jit, "cuLibraryLoad"); r != CUDA_SUCCESS) return r;
   Module* m = nullptr;
-  CUresult r = module_load(image, max_size, nullptr, library_device(), &m);
+  CUresult r = module_load(image, max_size, nullptr, library_device(), &m, &jit);
+  jit_finish(jit, jit_values);
   if (r != CUDA_SUCCESS) return r;
   auto* lib = new Library();
   lib->module = m;
@@ -42,7 +46,7 @@ extern "C" CUresult gpool_impl_cuLibraryLoadData(CUlibrary* library, const void*
   if ((numJitOptions > 0 && jitOptions == nullptr) || (numLibraryOptions > 0 && libraryOptions == nullptr)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  return library_load(library, code, SIZE_MAX);
+  return library_load(library, code, SIZE_MAX, numJitOptions, jitOptions, jitOptionsValues);
 }
 
 extern "C" CUresult gpool_impl_cuLibraryLoadFromFile(CUlibrary* library, const char* fileName,
@@ -59,7 +63,7 @@ extern "C" CUresult gpool_impl_cuLibraryLoadFromFile(CUlibrary* library, const c
   }
   bytes.push_back(0);
   // The image is parsed and copied into the program during the load; the file bytes may go.
-  return library_load(library, bytes.data(), bytes.size());
+  return library_load(library, bytes.data(), bytes.size(), numJitOptions, jitOptions, jitOptionsValues);
 }
 
 extern "C" CUresult gpool_impl_cuLibraryUnload(CUlibrary library) {

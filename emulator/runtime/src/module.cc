@@ -5,10 +5,13 @@
 #include "alloc_table.h"
 
 #include "gpool/emu/loader/image.h"
+#include "gpool/emu/ptx/link.h"
 #include "gpool/emu/ptx/parser.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 namespace gpool::emu::rt {
 namespace {
@@ -57,30 +60,64 @@ CUresult place_globals(Module* m) {
 
 }  // namespace
 
-CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out) {
+namespace {
+
+// Registers ptxas would be told to stay under by an entry's own options ("-maxrregcount=N",
+// which gpool's cuLinkComplete output carries for CU_JIT_MAX_REGISTERS given to the link).
+uint32_t entry_max_registers(const std::string& options) {
+  static constexpr std::string_view kKey = "-maxrregcount=";
+  const size_t p = options.find(kKey);
+  if (p == std::string::npos) return 0;
+  return static_cast<uint32_t>(std::strtoul(options.c_str() + p + kKey.size(), nullptr, 10));
+}
+
+// Logs a load failure and copies it into the JIT error log.
+void load_error(JitOptions* jit, const std::string& what) {
+  log().error("module load failed: {}", what);
+  if (jit != nullptr) jit->error += "gpool emulator: " + what + "\n";
+}
+
+}  // namespace
+
+CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out, JitOptions* jit) {
   if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
   loader::Image img;
   std::string err;
   if (!loader::parse_image(image, &img, &err, max_size)) {
-    log().error("module load failed: the image is not a fatbin, cubin or PTX text: {}", err);
+    load_error(jit, "the image is not a fatbin, cubin or PTX text: " + err);
     return CUDA_ERROR_INVALID_IMAGE;
   }
-  const uint32_t sm = static_cast<uint32_t>(d->prof.cc_major * 10 + d->prof.cc_minor);
-  const loader::PtxEntry* ptx = loader::select_ptx(img, sm);
-  if (ptx == nullptr) {
-    log().error("module load failed: {}", loader::no_ptx_message(img, sm));
+  uint32_t sm = static_cast<uint32_t>(d->prof.cc_major * 10 + d->prof.cc_minor);
+  if (jit != nullptr && jit->target_sm != 0) sm = std::min(sm, jit->target_sm);
+  // One PTX per compilation unit: several (-rdc=true images, linked images) are linked here.
+  const std::vector<const loader::PtxEntry*> units = loader::select_ptx_units(img, sm);
+  if (units.empty()) {
+    load_error(jit, loader::no_ptx_message(img, sm));
     return CUDA_ERROR_NO_BINARY_FOR_GPU;
   }
   ptx::Module mod;
-  if (!ptx::parse(ptx->text, &mod, &err)) {
-    log().error("module load failed: PTX (compute_{}) does not parse: {}", ptx->arch, err);
+  uint32_t ptx_arch = 0, entry_cap = 0;
+  std::vector<ptx::Module> parsed(units.size());
+  for (size_t i = 0; i < units.size(); ++i) {
+    if (!ptx::parse(units[i]->text, &parsed[i], &err)) {
+      load_error(jit, "PTX (compute_" + std::to_string(units[i]->arch) + (units.size() > 1 ? ", unit " + std::to_string(i) : std::string()) +
+                          ") does not parse: " + err);
+      return CUDA_ERROR_INVALID_PTX;
+    }
+    ptx_arch = std::max(ptx_arch, units[i]->arch);
+    if (const uint32_t c = entry_max_registers(units[i]->options); c != 0) entry_cap = entry_cap ? std::min(entry_cap, c) : c;
+  }
+  if (parsed.size() == 1) {
+    mod = std::move(parsed[0]);
+  } else if (!ptx::link(std::move(parsed), &mod, &err)) {
+    load_error(jit, "linking " + std::to_string(units.size()) + " compilation units: " + err);
     return CUDA_ERROR_INVALID_PTX;
   }
   auto program = exec::Program::build(mod, &err);
   if (!program) {
-    log().error("module load failed: the emulator cannot run this PTX: {}", err);
+    load_error(jit, "the emulator cannot run this PTX: " + err);
     return CUDA_ERROR_INVALID_PTX;
   }
   auto m = std::make_unique<Module>();
@@ -90,7 +127,7 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   // PTX_VERSION is the virtual architecture the PTX targets (75 for .target
   // sm_75 / compute_75), not the ISA version: CUB picks its tuning policy and
   // checks it was compiled for it from this value (cudaErrorInvalidDeviceFunction otherwise).
-  m->ptx_version = static_cast<int>(ptx->arch);
+  m->ptx_version = static_cast<int>(ptx_arch);
   if (mod.target.rfind("sm_", 0) == 0) {
     const int t = std::atoi(mod.target.c_str() + 3);
     if (t > 0) m->ptx_version = t;
@@ -105,9 +142,18 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
     f->module = m.get();
     f->info = &k;
     const uint32_t sass_regs = loader::cubin_register_count(img, k.name, sm);
-    f->num_regs = static_cast<int>(sass_regs != 0 ? sass_regs : k.num_regs);
-    log().debug("kernel {}: {} registers per thread ({})", k.name, f->num_regs,
-                sass_regs != 0 ? "from the cubin" : "estimated from PTX liveness");
+    uint32_t regs = sass_regs != 0 ? sass_regs : k.num_regs;
+    uint32_t cap = jit != nullptr ? jit->register_cap(d->prof.regs_per_block) : 0;
+    if (entry_cap != 0) cap = cap ? std::min(cap, std::max<uint32_t>(entry_cap, 16)) : std::max<uint32_t>(entry_cap, 16);
+    if (cap != 0) regs = std::min(regs, cap);
+    f->num_regs = static_cast<int>(regs);
+    log().debug("kernel {}: {} registers per thread ({}{})", k.name, f->num_regs,
+                sass_regs != 0 ? "from the cubin" : "estimated from PTX liveness", cap ? ", JIT-capped" : "");
+    if (jit != nullptr && jit->verbose) {
+      jit->info += "gpool emulator: kernel " + k.name + ": " + std::to_string(regs) + " registers, " +
+                   std::to_string(k.static_shared_bytes) + " bytes static shared, " + std::to_string(k.local_bytes) +
+                   " bytes local\n";
+    }
     registry().add(f.get());
     m->functions.push_back(std::move(f));
   }
@@ -145,12 +191,12 @@ using namespace gpool::emu::rt;
 
 namespace {
 
-CUresult load_into_current(CUmodule* out, const void* image, size_t max_size) {
+CUresult load_into_current(CUmodule* out, const void* image, size_t max_size, JitOptions* jit = nullptr) {
   if (out == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Context* ctx = nullptr;
   if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
   Module* m = nullptr;
-  CUresult r = module_load(image, max_size, ctx, ctx->dev->ordinal, &m);
+  CUresult r = module_load(image, max_size, ctx, ctx->dev->ordinal, &m, jit);
   if (r == CUDA_SUCCESS) *out = reinterpret_cast<CUmodule>(m);
   return r;
 }
@@ -176,8 +222,13 @@ extern "C" CUresult gpool_impl_cuModuleLoadData(CUmodule* module, const void* im
 
 extern "C" CUresult gpool_impl_cuModuleLoadDataEx(CUmodule* module, const void* image, unsigned int numOptions,
                                                   CUjit_option* options, void** optionValues) {
-  if (numOptions > 0 && options == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return load_into_current(module, image, SIZE_MAX);  // JIT options do not apply to the interpreter
+  JitOptions jit;
+  if (CUresult r = jit_parse(numOptions, options, optionValues, &jit, "cuModuleLoadDataEx"); r != CUDA_SUCCESS) {
+    return r;
+  }
+  const CUresult r = load_into_current(module, image, SIZE_MAX, &jit);
+  jit_finish(jit, optionValues);
+  return r;
 }
 
 extern "C" CUresult gpool_impl_cuModuleLoadFatBinary(CUmodule* module, const void* fatCubin) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "context.h"
+#include "jit.h"
 
 #include "gpool/emu/exec/program.h"
 
@@ -67,11 +68,15 @@ struct Library final : Object {
   Module* module = nullptr;
 };
 
-// Loads an image (fatBinC wrapper, fatbin, cubin or PTX text) for `dev`.
+// Loads an image (fatBinC wrapper, fatbin, cubin or PTX text) for `dev`. Images holding several
+// compilation units (-rdc=true, gpool's cuLinkComplete output) have their PTX linked
+// (ptx::link). `jit` (may be null): options that bound the PTX arch and cap registers; the
+// load's messages are appended to its logs.
 // Errors: INVALID_IMAGE (unparseable), NO_BINARY_FOR_GPU (no PTX),
 // INVALID_PTX (PTX that the parser or executor refuses), OUT_OF_MEMORY.
 // Each error is logged with the loader's or executor's message.
-CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out);
+CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out,
+                     JitOptions* jit = nullptr);
 
 // Unregisters the module and its functions, frees its globals, deletes it.
 void module_destroy(Module* m);

@@ -48,6 +48,7 @@ enum class Kind : uint32_t {
   Graph,
   GraphNode,
   GraphExec,
+  LinkState,
 };
 
 // Base of every object a handle refers to.

@@ -282,6 +282,59 @@ TEST(LoaderImages, Version2WrapperFollowsPrelinkedFatbins) {
   EXPECT_EQ(img.cubins.size(), 1u);
 }
 
+TEST(LoaderImages, RelocatableCubinSharedSectionHoldsNoFileBytes) {
+  std::vector<uint8_t> bytes = read_image("rdc_shared.cubin");
+  ASSERT_LT(bytes.size(), 16384u) << "the test needs a cubin smaller than its 16 KiB shared array";
+  Image img = parse_ok(bytes);
+  EXPECT_EQ(img.format, Image::Format::Elf);
+  EXPECT_EQ(img.size, bytes.size());
+  ASSERT_EQ(img.cubins.size(), 1u);
+  EXPECT_NE(find_kernel(img.cubins[0], "_Z11sharedHeavyPKiPi"), nullptr);
+  // The same cubin inside a fatbin (what an -rdc=true program's pre-linked fatbins hold).
+  Image fat = parse_ok(read_image("rdc_shared.fatbin"));
+  EXPECT_EQ(fat.cubins.size(), 1u);
+}
+
+TEST(LoaderImages, RelocatablePtxEntriesSayCompileOnly) {
+  Image img = parse_ok(read_image("rdc_shared.fatbin"));
+  ASSERT_EQ(img.ptx.size(), 1u);
+  EXPECT_NE(img.ptx[0].options.find("--compile-only"), std::string::npos) << img.ptx[0].options;
+  EXPECT_EQ(img.ptx[0].unit, 0u);
+  EXPECT_EQ(img.units, 1u);
+}
+
+TEST(LoaderImages, LinkImageRoundTrip) {
+  std::vector<LinkUnit> units = {LinkUnit{75, ".version 8.0\n.target sm_75\n// a"},
+                                 LinkUnit{80, ".version 8.0\n.target sm_80\n// bb"}};
+  std::vector<uint8_t> bytes = make_link_image(units, "-maxrregcount=32");
+  Image img = parse_ok(bytes, false);  // loaded without a size, as cuModuleLoadData does
+  EXPECT_EQ(img.format, Image::Format::Fatbin);
+  EXPECT_EQ(img.size, bytes.size());
+  ASSERT_EQ(img.ptx.size(), 2u);
+  EXPECT_EQ(img.units, 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(img.ptx[k].unit, k);
+    EXPECT_EQ(img.ptx[k].arch, units[k].arch);
+    EXPECT_EQ(img.ptx[k].text, units[k].text);
+    EXPECT_NE(img.ptx[k].options.find("-maxrregcount=32"), std::string::npos);
+  }
+  // One PTX per unit for a device that runs both; only unit 0's for a 7.5 device.
+  EXPECT_EQ(select_ptx_units(img, 90).size(), 2u);
+  EXPECT_EQ(select_ptx_units(img, 75).size(), 1u);
+}
+
+TEST(LoaderImages, LinkImageKeepsABaseContainersEntriesAsUnitZero) {
+  std::vector<uint8_t> base = read_image("default.fatbin");  // sm_75 SASS + compute_75 PTX
+  std::vector<LinkUnit> units = {LinkUnit{75, ".version 8.0\n.target sm_75\n// other", 3}};
+  std::vector<uint8_t> bytes = make_link_image(units, "", base.data(), base.size());
+  Image img = parse_ok(bytes, false);
+  EXPECT_EQ(img.cubins.size(), 1u);
+  ASSERT_EQ(img.ptx.size(), 2u);
+  EXPECT_EQ(img.ptx[0].unit, 0u);
+  EXPECT_EQ(img.ptx[1].unit, 3u);
+  EXPECT_EQ(select_ptx_units(img, 75).size(), 2u);
+}
+
 TEST(LoaderFiles, LoadFile) {
   std::vector<uint8_t> bytes;
   std::string err;

@@ -87,5 +87,17 @@ TEST(ImageCheck, RefusesAnElfWhoseTablesOrSectionsLieOutside) {
   EXPECT_FALSE(image_bounds_ok(fatbin(elf(1, 100, 1u << 20)), why));  // the same inside a fatbin
 }
 
+TEST(ImageCheck, SharedSectionsOfRelocatableCubinsHoldNoFileBytes) {
+  // A relocatable (-rdc=true) cubin's .nv.shared.<kernel> (SHT_CUDA_SHARED, 0x7000000a) sizes the
+  // kernel's static shared memory, usually far more than the file holds, like SHT_NOBITS.
+  std::string why;
+  auto shared = elf(1, 100, 1u << 20);
+  put<uint32_t>(shared, 64 + 4, 0x7000000au);
+  EXPECT_TRUE(image_bounds_ok(shared, why)) << why;
+  EXPECT_TRUE(image_bounds_ok(fatbin(shared), why)) << why;
+  put<uint32_t>(shared, 64 + 4, 0x7000000bu);  // another processor-specific type: bytes checked
+  EXPECT_FALSE(image_bounds_ok(shared, why));
+}
+
 }  // namespace
 }  // namespace gpool::server

@@ -54,6 +54,14 @@ struct CubinInfo {
 struct PtxEntry {
   uint32_t arch;     // 75 for compute_75
   std::string text;  // decompressed, without the terminating NUL
+  // The compilation unit the entry belongs to: the index of the fatbin container it came from,
+  // counted over the whole image (a v2 wrapper: its own fatbin first, then each pre-linked one).
+  // Entries of different units are separate translation units that must be linked (-rdc=true).
+  // gpool's own linked images (the emulator's cuLinkComplete output) hold all units in one
+  // container: an entry whose options contain "-gpool-link-unit=K" belongs to the container's
+  // first unit + K.
+  uint32_t unit = 0;
+  std::string options;  // the entry's ptxas options ("--compile-only" for relocatable PTX)
 };
 
 struct Image {
@@ -64,6 +72,7 @@ struct Image {
   const void* base = nullptr;
   std::vector<PtxEntry> ptx;       // every PTX entry, decompressed, in image order
   std::vector<CubinInfo> cubins;   // ELF entries: metadata only
+  uint32_t units = 0;              // fatbin containers read (see PtxEntry::unit)
 };
 
 // Parses the image at `data`. On success fills *out and returns true; on failure
@@ -77,6 +86,10 @@ bool parse_image(const void* data, Image* out, std::string* error, size_t max_si
 // device of `device_sm` would run (same major version, the highest minor <=
 // the device's), else in the cubin of the nearest SM. 0 when no cubin
 // describes the kernel.
+// One PTX entry per compilation unit that has one the device can run (select_ptx's rule within
+// each unit), in unit order. Several entries mean the units must be linked into one program.
+std::vector<const PtxEntry*> select_ptx_units(const Image& img, uint32_t device_sm);
+
 uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_t device_sm);
 
 // The PTX entry with the highest arch <= device_sm (the first such entry on
@@ -90,6 +103,22 @@ std::string no_ptx_message(const Image& img, uint32_t device_sm = 0);
 
 // Reads a whole file (for cuModuleLoad / cuLibraryLoadFromFile). Returns false
 // with *error naming the path and the errno text on failure.
+// gpool's linked image (the emulator's cuLinkComplete output): one fatbin container holding one
+// uncompressed PTX entry per unit, each with the options "-gpool-link-unit=K" (K = its index)
+// followed by `options` (e.g. "-maxrregcount=32"). parse_image() reads it back with one
+// PtxEntry per unit; module loading links the units.
+struct LinkUnit {
+  uint32_t arch;        // 75 for compute_75
+  std::string text;     // PTX text (no NUL)
+  uint32_t unit = UINT32_MAX;  // K of "-gpool-link-unit=K"; UINT32_MAX: its index in `units`
+};
+// With `base` (a fatbin container of `base_size` bytes), its entries come first, unchanged (they
+// are unit 0 of the result): the client shim makes a -rdc=true program's wrapper self-contained
+// this way, keeping the device-linked SASS a real driver runs and adding each pre-linked
+// unit's PTX (with unit K >= 1) for the emulator.
+std::vector<uint8_t> make_link_image(const std::vector<LinkUnit>& units, const std::string& options,
+                                     const void* base = nullptr, size_t base_size = 0);
+
 bool load_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error);
 
 }  // namespace gpool::emu::loader
