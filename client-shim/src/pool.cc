@@ -51,7 +51,7 @@ CUresult Pool::init() {
   }
   for (size_t i = 0; i < config_.servers.size(); ++i) {
     sessions_.push_back(std::make_unique<Session>(config_.servers[i], config_.token,
-                                                  static_cast<uint32_t>(i)));
+                                                  static_cast<uint32_t>(i), config_.tls));
   }
   // Connect to all servers at once: an unreachable one costs one timeout, not one each.
   std::vector<CUresult> results(sessions_.size(), CUDA_SUCCESS);

@@ -1,13 +1,18 @@
 // gpool: the command line of gpool (`gpool --help`, `gpool COMMAND --help`, man gpool).
 //
-//   gpool run [--server URL] [--token T] [--shim-dir DIR] [--] PROGRAM [ARGS...]
-//       runs PROGRAM through the client shim: GPOOL_SERVER / GPOOL_TOKEN set, the shim's
-//       directory first on LD_LIBRARY_PATH (so its dlopen("libcuda.so.1") finds the shim).
-//   gpool status [--server URL] [--token T] [--json]
+//   gpool run [--server URL] [--token T | --token-file F] [--shim-dir DIR] [--] PROGRAM [ARGS...]
+//       runs PROGRAM through the client shim: GPOOL_SERVER / GPOOL_TOKEN (or GPOOL_TOKEN_FILE)
+//       set, the shim's directory first on LD_LIBRARY_PATH (so its dlopen("libcuda.so.1") finds
+//       the shim).
+//   gpool status [--server URL] [--token T | --token-file F] [--json]
 //       the server's pool, per-tenant and per-device figures (memory held and quota, device time,
 //       calls, bytes, errors) and sessions as tables; an admin token shows every tenant, another
 //       token its own tenant. --json prints the server's status document instead.
-//   gpool reload [--server URL] [--token ADMIN_TOKEN]
+//   gpool reload [--server URL] [--token ADMIN_TOKEN | --token-file F]
+// --token-file reads the token from a file (gpool/common/token_file.h), so it is not on the
+// command line for `ps` to show; GPOOL_TOKEN_FILE is its default. A tls:// server is verified
+// by GPOOL_TLS_CA / GPOOL_TLS_FINGERPRINT, and GPOOL_TLS_CERT / GPOOL_TLS_KEY are the client
+// certificate (all commands; `run` passes them to the shim through the environment).
 //       makes the server re-read its config file's tenants as SIGHUP does; prints its summary.
 //   gpool server [gpool-server arguments...]
 //       starts gpool-server (beside this binary, GPOOL_SERVER_BIN, the build's, or from PATH).
@@ -32,6 +37,7 @@
 #include <CLI/CLI.hpp>
 
 #include "admin.h"
+#include "gpool/common/token_file.h"
 #include "gpool/protocol/frame.h"
 #include "info.h"
 #include "paths.h"
@@ -50,8 +56,8 @@ int exec_program(const std::vector<std::string>& argv) {
   return 127;
 }
 
-int do_run(const std::string& server, const std::string& token, const std::string& shim_dir,
-           std::vector<std::string> program) {
+int do_run(const std::string& server, const std::string& token, const std::string& token_file,
+           const std::string& shim_dir, std::vector<std::string> program) {
   if (!program.empty() && program.front() == "--") program.erase(program.begin());
   if (program.empty()) {
     std::fprintf(stderr, "gpool run: no PROGRAM given (gpool run [OPTIONS] [--] PROGRAM [ARGS...])\n");
@@ -66,6 +72,10 @@ int do_run(const std::string& server, const std::string& token, const std::strin
   }
   ::setenv("GPOOL_SERVER", server.c_str(), 1);
   if (!token.empty()) ::setenv("GPOOL_TOKEN", token.c_str(), 1);
+  if (!token_file.empty()) {
+    ::unsetenv("GPOOL_TOKEN");  // the file given on the command line wins over the environment
+    ::setenv("GPOOL_TOKEN_FILE", token_file.c_str(), 1);
+  }
   const std::string old = env_or("LD_LIBRARY_PATH", "");
   const std::string path = old.empty() ? shim_dir : shim_dir + ":" + old;
   ::setenv("LD_LIBRARY_PATH", path.c_str(), 1);
@@ -120,6 +130,7 @@ int main(int argc, char** argv) {
   std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
   std::string token = env_or("GPOOL_TOKEN", "");
   std::string admin_token = env_or("GPOOL_ADMIN_TOKEN", token);
+  std::string token_file = env_or("GPOOL_TOKEN_FILE", "");
   std::string shim_dir = gpool::tools::shim_dir();
   bool json = false;
   bool markdown = false;
@@ -128,7 +139,8 @@ int main(int argc, char** argv) {
 
   CLI::App* run = app.add_subcommand("run", "run PROGRAM through the client shim on a gpool server");
   run->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
-  run->add_option("--token", token, "tenant token (GPOOL_TOKEN)");
+  auto* run_token = run->add_option("--token", token, "tenant token (GPOOL_TOKEN); visible in ps: prefer --token-file");
+  run->add_option("--token-file", token_file, "file holding the tenant token (GPOOL_TOKEN_FILE)")->excludes(run_token);
   run->add_option("--shim-dir", shim_dir, "directory of the client shim's libcuda.so.1 (GPOOL_SHIM_DIR)")
       ->capture_default_str();
   run->add_option("program", program, "PROGRAM [ARGS...]; put -- before a program whose options look like gpool's")
@@ -137,13 +149,18 @@ int main(int argc, char** argv) {
 
   CLI::App* status = app.add_subcommand("status", "show the server's sessions, tenants, memory and device time");
   status->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
-  status->add_option("--token", admin_token,
+  auto* status_token = status->add_option("--token", admin_token,
                      "a tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN); an admin's shows every tenant");
+  std::string admin_token_file;
+  status->add_option("--token-file", admin_token_file, "file holding the token (instead of --token)")
+      ->excludes(status_token);
   status->add_flag("--json", json, "print the server's status document as JSON");
 
   CLI::App* reload = app.add_subcommand("reload", "make the server re-read its tenants (as SIGHUP does)");
   reload->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
-  reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
+  auto* reload_token = reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
+  reload->add_option("--token-file", admin_token_file, "file holding the admin token (instead of --token)")
+      ->excludes(reload_token);
 
   CLI::App* srv = app.add_subcommand("server", "start gpool-server with the given arguments (see gpool-server --help)");
   srv->prefix_command();  // everything after `server` goes to gpool-server, --help included
@@ -170,7 +187,22 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (run->parsed()) return do_run(server, token, shim_dir, program);
+  if (run->parsed()) {
+    // An explicit --token-file wins over GPOOL_TOKEN; otherwise the environment passes through.
+    const bool file_given = run->get_option("--token-file")->count() > 0;
+    return do_run(server, run_token->count() > 0 ? token : std::string(),
+                  file_given ? token_file : std::string(), shim_dir, program);
+  }
+  // status/reload: a token file (given, else GPOOL_TOKEN_FILE when no token is set) is read here.
+  if (admin_token_file.empty() && admin_token.empty()) admin_token_file = token_file;
+  if ((status->parsed() || reload->parsed()) && !admin_token_file.empty()) {
+    std::string error, warning;
+    if (!gpool::token_file::read(admin_token_file, admin_token, error, warning)) {
+      std::fprintf(stderr, "gpool: %s\n", error.c_str());
+      return 2;
+    }
+    if (!warning.empty()) std::fprintf(stderr, "gpool: warning: %s\n", warning.c_str());
+  }
   if (status->parsed()) return do_status(server, admin_token, json);
   if (reload->parsed()) return do_reload(server, admin_token);
   if (srv->parsed()) {
