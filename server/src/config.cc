@@ -128,8 +128,11 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
   const toml::node* plain = t.get("token");
   const toml::node* file = t.get("token_file");
   if ((hash != nullptr) + (plain != nullptr) + (file != nullptr) > 1) {
-    error = fmt::format("{}{}has more than one of token_sha256, token and token_file; keep one",
-                        at(path, t), where);
+    const char* first = hash != nullptr ? "token_sha256" : "token";
+    const char* second = hash != nullptr && plain != nullptr ? "token" : "token_file";
+    const toml::node* later = file != nullptr ? file : plain;
+    error = fmt::format("{}{}has both {} and {}; keep one (token_sha256, token and token_file "
+                        "exclude each other)", at(path, *later), where, first, second);
     return false;
   }
   if (const toml::node* cert = t.get("client_cert_sha256")) {
@@ -175,8 +178,8 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
   } else if (!tenant.client_cert_sha256.empty()) {
     tenant.has_token = false;  // the client certificate alone identifies it
   } else {
-    error = fmt::format("{}tenant {} has no credential: set token_sha256, token, token_file or "
-                        "client_cert_sha256", at(path, t), tenant.name);
+    error = fmt::format("{}tenant {} has neither token_sha256 nor token (nor token_file or "
+                        "client_cert_sha256): it has no credential", at(path, t), tenant.name);
     return false;
   }
   if (const toml::node* n = t.get("memory_quota")) {
