@@ -20,6 +20,7 @@ namespace {
 
 constexpr size_t kSmallPiece = 16 * 1024;   // gathered into one record
 constexpr size_t kWriteChunk = 1 << 20;     // the most one SSL_write takes under the lock
+constexpr int kWriteBuffer = 256 * 1024;    // records gathered before a send()
 
 bool is_ip(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
@@ -75,13 +76,22 @@ TlsStream::TlsStream(int fd, std::string peer, CtxPtr ctx, bool server, const Tl
     return;
   }
   SSL_set_app_data(ssl_, this);
-  BIO* bio = BIO_new(nosignal_socket_method());
-  if (bio == nullptr) {
+  // Reads straight from the socket (read-ahead: many records a read); writes gather records in
+  // a buffer BIO and leave in large send()s (flushed at the end of each write_all()).
+  BIO* rbio = BIO_new(nosignal_socket_method());
+  BIO* wsock = BIO_new(nosignal_socket_method());
+  BIO* wbuf = BIO_new(BIO_f_buffer());
+  if (rbio == nullptr || wsock == nullptr || wbuf == nullptr) {
+    BIO_free(rbio);
+    BIO_free(wsock);
+    BIO_free(wbuf);
     hs_failed_ = Status::make(Code::kIo, fmt::format("BIO_new for {} failed: {}", peer_, take_errors()));
     return;
   }
-  BIO_set_fd(bio, fd_, BIO_NOCLOSE);
-  SSL_set_bio(ssl_, bio, bio);
+  BIO_set_fd(rbio, fd_, BIO_NOCLOSE);
+  BIO_set_fd(wsock, fd_, BIO_NOCLOSE);
+  BIO_set_write_buffer_size(wbuf, kWriteBuffer);
+  SSL_set_bio(ssl_, rbio, BIO_push(wbuf, wsock));
   if (server_) {
     SSL_set_accept_state(ssl_);
     if (SSL_CTX_get_verify_mode(ctx_.get()) != SSL_VERIFY_NONE) {
@@ -284,6 +294,23 @@ Status TlsStream::write_buf(const std::byte* p, size_t n, const Deadline& deadli
   return Status::success();
 }
 
+Status TlsStream::flush(const Deadline& deadline) {
+  for (;;) {
+    int rc = 0;
+    bool retry = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      errno = 0;
+      BIO* w = SSL_get_wbio(ssl_);
+      rc = BIO_flush(w);
+      retry = rc <= 0 && BIO_should_retry(w);
+    }
+    if (rc > 0) return Status::success();
+    if (!retry) return failure(SSL_ERROR_SYSCALL, "send to");
+    if (Status s = wait(POLLOUT, deadline, "send to"); !s.ok()) return s;
+  }
+}
+
 Status TlsStream::write_all(std::span<const iovec> iov, const Deadline& deadline) {
   if (Status s = handshake(deadline); !s.ok()) return s;
   stage_.clear();
@@ -306,7 +333,7 @@ Status TlsStream::write_all(std::span<const iovec> iov, const Deadline& deadline
     if (Status s = write_buf(stage_.data(), stage_.size(), deadline); !s.ok()) return s;
     stage_.clear();
   }
-  return Status::success();
+  return flush(deadline);
 }
 
 Status TlsStream::read_some(std::span<std::byte> buf, size_t min, const Deadline& deadline, size_t& got) {

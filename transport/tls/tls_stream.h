@@ -14,7 +14,9 @@
 // sent, and the error names what failed.
 //
 // Small pieces of a gather list are copied into one record; large ones are written in 1 MiB
-// SSL_write calls, so the receiver is never kept from the lock for long.
+// SSL_write calls, so the receiver is never kept from the lock for long. Records are gathered
+// in a 256 KiB buffer BIO and sent in large send()s (flushed at the end of every write_all());
+// reads use read-ahead, so one recv() brings many records.
 //
 // Ownership: owns the socket and the SSL; the destructor frees both WITHOUT sending
 // close_notify (a forked worker may own the same session: the supervisor's copy must end
@@ -65,6 +67,8 @@ class TlsStream final : public ByteStream {
   // The Status of a failed SSL call (`err` from SSL_get_error), with `what` ("receive from").
   Status failure(int err, const char* what);
   Status write_buf(const std::byte* p, size_t n, const Deadline& deadline);
+  // Sends what the write buffer BIO holds.
+  Status flush(const Deadline& deadline);
 
   const int fd_;
   const std::string peer_;
