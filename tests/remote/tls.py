@@ -212,7 +212,9 @@ def mode_verify(args, command, certs, workdir, check):
               f"a wrong pinned fingerprint is refused in {t:.2f} s: {err.strip()[:300]}")
         plain = "tcp://" + srv.url[len("tls://"):]
         rc, out, err, t = gpool_status(args, plain, admin)
-        check(rc != 0 and t < 2, f"a plain tcp:// client of the tls:// port fails in {t:.2f} s: {err.strip()[:300]}")
+        check(rc != 0 and t < 2 and "use a tls:// URL" in err,
+              f"a plain tcp:// client of the tls:// port fails in {t:.2f} s, saying what to use: {err.strip()[:300]}")
+        check("does not speak TLS" in srv.log(), "the server logged that the peer does not speak TLS")
         check(srv.tcp_url is not None, f"the server also listens on tcp:// ({srv.tcp_url})")
         if srv.tcp_url:
             tls_to_plain = "tls://" + srv.tcp_url[len("tcp://"):]

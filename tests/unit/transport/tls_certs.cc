@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 namespace gpool::transport::test {
@@ -123,7 +124,12 @@ CertFiles make() {
 }  // namespace
 
 const CertFiles& cert_files() {
-  static const CertFiles files = make();
+  static const CertFiles files = [] {
+    CertFiles f = make();
+    static std::string dir = f.dir;
+    std::atexit([] { std::filesystem::remove_all(dir); });
+    return f;
+  }();
   return files;
 }
 
