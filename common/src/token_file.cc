@@ -14,13 +14,19 @@ namespace gpool::token_file {
 bool read(const std::string& path, std::string& token, std::string& error, std::string& warning) {
   constexpr size_t kMax = 4096;
   warning.clear();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO or device named by mistake must not hang the caller.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     error = fmt::format("cannot read token file '{}': {}", path, std::strerror(errno));
     return false;
   }
   struct stat st{};
-  if (::fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    error = fmt::format("token file '{}' is not a regular file", path);
+    return false;
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     warning = fmt::format("token file '{}' is readable by other users (mode {:o}); chmod 600 it",
                           path, st.st_mode & 0777);
   }

@@ -7,7 +7,7 @@
 // and the fix (chmod 600), for the caller to log.
 //
 // Thread safety: plain function. Errors: false with `error` naming the path and what is wrong
-// (cannot open, empty, more than one line, longer than 4 KiB).
+// (cannot open, not a regular file, empty, more than one line, longer than 4 KiB).
 #pragma once
 
 #include <string>
