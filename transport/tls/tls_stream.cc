@@ -68,8 +68,9 @@ const BIO_METHOD* nosignal_socket_method() {
 }  // namespace
 
 TlsStream::TlsStream(int fd, std::string peer, CtxPtr ctx, bool server, const TlsOptions& tls,
-                     const std::string& host)
-    : fd_(fd), peer_(std::move(peer)), server_(server), ctx_(std::move(ctx)) {
+                     const std::string& host, std::chrono::milliseconds handshake_timeout)
+    : fd_(fd), peer_(std::move(peer)), server_(server), ctx_(std::move(ctx)),
+      hs_deadline_(Deadline::after(handshake_timeout)) {
   ssl_ = SSL_new(ctx_.get());
   if (ssl_ == nullptr) {
     hs_failed_ = Status::make(Code::kIo, fmt::format("SSL_new for {} failed: {}", peer_, take_errors()));
@@ -245,8 +246,13 @@ void TlsStream::start() {
   if (Status s = handshake_step(again, events); !s.ok()) hs_failed_ = s;
 }
 
-Status TlsStream::handshake(const Deadline& deadline) {
+Status TlsStream::handshake(const Deadline& op_deadline) {
   if (done_.load(std::memory_order_acquire)) return Status::success();
+  // The earlier of the operation's deadline and the handshake's own bound.
+  const Deadline& deadline =
+      hs_deadline_.infinite() ? op_deadline
+      : op_deadline.infinite() ? hs_deadline_
+      : (op_deadline.remaining() < hs_deadline_.remaining() ? op_deadline : hs_deadline_);
   std::unique_lock<std::timed_mutex> lock(hs_mu_, std::defer_lock);
   if (deadline.infinite()) {
     lock.lock();

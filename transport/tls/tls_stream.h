@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,8 +41,11 @@ class TlsStream final : public ByteStream {
  public:
   // `server`: accept side. Client side, `host` is the URL's host (checked against the
   // certificate when a CA verifies it) and `tls` says how to verify.
+  // `handshake_timeout` (client side: the connect timeout; zero = none) bounds the handshake
+  // even when the operation that drives it has no deadline, so a server that accepts and
+  // never answers cannot hang a client.
   TlsStream(int fd, std::string peer, CtxPtr ctx, bool server, const TlsOptions& tls,
-            const std::string& host);
+            const std::string& host, std::chrono::milliseconds handshake_timeout = {});
   ~TlsStream() override;
 
   // One handshake step without waiting. An error is kept and reported by the next operation.
@@ -78,6 +82,7 @@ class TlsStream final : public ByteStream {
   std::string fingerprint_;  // client: expected server leaf SHA-256 (normalized), or empty
   std::string ca_file_;      // client: for messages
   std::atomic<bool> shut_{false};
+  const Deadline hs_deadline_;  // bound of the handshake (infinite: none)
 
   std::mutex mu_;            // every SSL_* call on ssl_
   std::timed_mutex hs_mu_;   // the thread driving the handshake

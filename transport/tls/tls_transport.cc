@@ -97,7 +97,8 @@ Status connect(const Url& url, const Options& options, std::unique_ptr<Connectio
       if (s.code == Code::kTimeout) break;
       continue;
     }
-    auto stream = std::make_unique<TlsStream>(fd, peer, ctx, false, options.tls, url.host);
+    auto stream = std::make_unique<TlsStream>(fd, peer, ctx, false, options.tls, url.host,
+                                              options.connect_timeout);
     stream->start();  // the ClientHello leaves now
     out = std::make_unique<StreamConnection>(std::move(stream), peer, options);
     return Status::success();

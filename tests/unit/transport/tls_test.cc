@@ -208,6 +208,22 @@ TEST(Tls, TlsClientToPlainServerFailsQuickly) {
   EXPECT_LT(Clock::now() - t0, 1s);
 }
 
+TEST(Tls, SilentServerTimesTheHandshakeOutInsteadOfHanging) {
+  // A listener that accepts and never answers; the client's send has no deadline of its own.
+  Pair p;
+  ASSERT_TRUE(listen("tcp://127.0.0.1:0", test_options(), p.listener).ok());
+  Options client = client_options();
+  client.connect_timeout = 300ms;
+  client.send_timeout = 0ms;
+  ASSERT_TRUE(connect("tls" + p.listener->url().substr(3), client, p.client).ok());
+  ASSERT_TRUE(p.listener->accept(p.server, 2000ms).ok());
+  const auto t0 = Clock::now();
+  Status s = p.client->send(ping(1));
+  EXPECT_EQ(s.code, Code::kTimeout) << s.text;
+  EXPECT_TRUE(has(s.text, "tls handshake")) << s.text;
+  EXPECT_LT(Clock::now() - t0, 2s);
+}
+
 TEST(Tls, ReloadServesTheNewCertificateToNewConnections) {
   Pair p;
   open_pair(server_options(), client_options(), p);
