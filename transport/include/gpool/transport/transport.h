@@ -8,7 +8,8 @@
 //                     so a handshake failure (untrusted server, pinned fingerprint mismatch,
 //                     refused client certificate, a plain tcp:// peer) is reported by the first
 //                     send()/recv_head() as kProtocol naming what failed, or kDisconnected when
-//                     the peer closed during the handshake.
+//                     the peer closed during the handshake. A client's handshake is bounded
+//                     by connect_timeout (kTimeout), whatever the deadline of the call.
 //
 // A frame is a control message (an Envelope FlatBuffer, gpool.fbs) followed by bulk segments
 // (docs/protocol.md). Sending takes a gather list: the segments are never copied into one
