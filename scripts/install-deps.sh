@@ -13,7 +13,7 @@ PACKAGES=(
   flatbuffers-compiler libflatbuffers-dev
   liburing-dev libucx-dev
   libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
-  libssl-dev
+  libssl-dev openssl
   clang-16 libfuzzer-16-dev
   curl procps
   etcd-server etcd-client python3-yaml

@@ -2,7 +2,7 @@
 """Runs the issue-3 remote benchmarks with one command and prints a Markdown report.
 
   python3 bench/remote/run.py --build build [--examples vector_add,matmul_tiled,...]
-                              [--driver DIR/libcuda.so.1] [--short]
+                              [--driver DIR/libcuda.so.1] [--short] [--tls | --tls-only]
 
 Starts gpool-server (emulator backend) on a free loopback port, runs gpool-bench-remote through
 the client shim, the raw TCP baselines in the same run, and each example directly on the
@@ -14,6 +14,11 @@ loopback on this host; ratios are forwarded / baseline.
 (`--backend`) and the direct runs find it first on LD_LIBRARY_PATH (its file name must be
 libcuda.so.1). --short runs one round of fewer calls, 1 and 16 MiB copies and two examples once
 (scripts/gpu-check.sh).
+
+--tls adds what TLS costs (issue 13): one server listens on tcp:// and tls:// at once
+(certificates made with the `openssl` command for this run), and the null sync round trip and
+256 MiB copies (pinned and pageable, H2D and D2H) run over each, alternating, `rounds` times;
+ratios are tls / tcp of the same round's figures. --tls-only runs just that part.
 """
 import argparse
 import json
@@ -42,6 +47,79 @@ def start_server(build, token, workdir, warm=0, driver=None):
         time.sleep(0.05)
     proc.kill()
     sys.exit("gpool-server did not start")
+
+
+def make_certs(d):
+    """A throwaway CA and a server certificate for 127.0.0.1 in `d`; returns (ca, cert, key)."""
+    def ssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+    ca, cert, key = (os.path.join(d, n) for n in ("ca.pem", "server.pem", "server.key"))
+    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+        os.path.join(d, "ca.key"), "-out", ca, "-days", "1", "-subj", "/CN=bench-ca")
+    ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+        "-out", os.path.join(d, "server.csr"), "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ssl("x509", "-req", "-in", os.path.join(d, "server.csr"), "-CA", ca, "-CAkey", os.path.join(d, "ca.key"),
+        "-set_serial", "1", "-out", cert, "-days", "1", "-extfile", os.path.join(d, "ext"))
+    return ca, cert, key
+
+
+def tls_overhead(build, bench, token, workdir, rounds, iters, mib, driver=None):
+    """Markdown lines: null sync p50 and `mib` MiB copies over tcp:// and tls:// of one server."""
+    ca, cert, key = make_certs(workdir)
+    config = os.path.join(workdir, "tls.toml")
+    with open(config, "w") as f:
+        f.write(f'listen = ["tcp://127.0.0.1:0", "tls://127.0.0.1:0"]\ntls_cert = "{cert}"\n'
+                f'tls_key = "{key}"\n[[tenant]]\nname = "bench"\ntoken = "{token}"\n')
+    env = dict(os.environ, GPOOL_EMULATOR_LIB=os.path.join(build, "emulator", "libcuda.so.1"),
+               GPOOL_LOG_LEVEL="info")
+    log_path = os.path.join(workdir, "server-tls.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([os.path.join(build, "server", "gpool-server"), "--config", config]
+                                + (["--backend", driver] if driver else []),
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    urls = {}
+    for _ in range(200):
+        for line in open(log_path).read().splitlines():
+            for scheme in ("tcp", "tls"):
+                if f"listening on {scheme}://" in line:
+                    urls[scheme] = line.split("listening on ")[1].split()[0]
+        if len(urls) == 2:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        sys.exit("gpool-server (tcp + tls) did not start; see " + log_path)
+    res = {"tcp": [], "tls": []}
+    try:
+        for _ in range(rounds):
+            for scheme in ("tcp", "tls"):
+                e = dict(client_env(build, urls[scheme], token), GPOOL_TLS_CA=ca)
+                null = records(subprocess.run([bench, "null", str(iters)], env=e, capture_output=True,
+                                              text=True, check=True).stdout)[0]
+                copies = records(subprocess.run([bench, "copy", str(mib), "3"], env=e, capture_output=True,
+                                                text=True, check=True).stdout)
+                res[scheme].append((null, {c["host"]: c for c in copies}))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    med = lambda v: sorted(v)[len(v) // 2]
+    out = [f"TLS overhead: one server on tcp:// and tls:// (TLS 1.3, P-256 certificate), {rounds} "
+           f"alternating rounds; median (best) of the rounds, ratio = tls / tcp of the same round.\n",
+           "| measure | tcp:// | tls:// | tls / tcp |", "| --- | --- | --- | --- |"]
+    p50 = {s: [n["p50_ns"] / 1e3 for n, _ in res[s]] for s in res}
+    ratios = [t / c for t, c in zip(p50["tls"], p50["tcp"])]
+    out.append(f"| null sync round trip, p50 | {med(p50['tcp']):.1f} µs ({min(p50['tcp']):.1f}) | "
+               f"{med(p50['tls']):.1f} µs ({min(p50['tls']):.1f}) | {med(ratios):.2f}× ({min(ratios):.2f}×) |")
+    for host in sorted(res["tcp"][0][1]):
+        for direction in ("h2d", "d2h"):
+            bw = {s: [(mib << 20) / c[host][direction + "_s"] / 1e9 for _, c in res[s]] for s in res}
+            r = [t / c for t, c in zip(bw["tls"], bw["tcp"])]
+            out.append(f"| {mib} MiB {direction.upper()}, {host} | {med(bw['tcp']):.2f} GB/s ({max(bw['tcp']):.2f}) | "
+                       f"{med(bw['tls']):.2f} GB/s ({max(bw['tls']):.2f}) | {med(r):.0%} ({max(r):.0%}) |")
+    out.append("")
+    return out
 
 
 def client_env(build, url, token):
@@ -77,6 +155,8 @@ def main():
                    "streams_events,globals,dynamic_smem,shared_cudart,device_printf")
     p.add_argument("--driver", help="the libcuda.so.1 under test (default: the emulator's)")
     p.add_argument("--short", action="store_true", help="a quick run: fewer calls, one round")
+    p.add_argument("--tls", action="store_true", help="also measure tls:// beside tcp://")
+    p.add_argument("--tls-only", action="store_true", help="only measure tls:// beside tcp://")
     a = p.parse_args()
     if a.driver:
         a.driver = os.path.abspath(a.driver)
@@ -93,6 +173,11 @@ def main():
     token = secrets.token_hex(16)
     out = []
     with tempfile.TemporaryDirectory() as workdir:
+        if a.tls or a.tls_only:
+            out += tls_overhead(build, bench, token, workdir, a.rounds, a.iters, 16 if a.short else 256, a.driver)
+            if a.tls_only:
+                print("\n".join(out))
+                return
         server, url = start_server(build, token, workdir, driver=a.driver)
         try:
             env = client_env(build, url, token)

@@ -10,6 +10,7 @@
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
 #include "gpool/common/toml_check.h"
+#include "gpool/common/token_file.h"
 
 namespace gpool::shim {
 namespace {
@@ -59,7 +60,10 @@ bool read_file(const std::string& path, Config& cfg, std::string& error) {
     error = fmt::format("config {} line {}: {}", path, e.source().begin.line, e.description());
     return false;
   }
-  if (!toml_check::known_keys(t, {"server", "servers", "token"}, path, "", error)) return false;
+  if (!toml_check::known_keys(t, {"server", "servers", "token", "token_file", "tls_ca", "tls_fingerprint",
+                                  "tls_cert", "tls_key"}, path, "", error)) {
+    return false;
+  }
   const toml::node* server = t.get("server");
   const toml::node* servers = t.get("servers");
   if (server != nullptr && servers != nullptr) {
@@ -106,6 +110,24 @@ bool read_file(const std::string& path, Config& cfg, std::string& error) {
     }
     cfg.token = *s;
   }
+  const std::pair<const char*, std::string*> strings[] = {
+      {"token_file", &cfg.token_file}, {"tls_ca", &cfg.tls.ca_file},
+      {"tls_fingerprint", &cfg.tls.fingerprint}, {"tls_cert", &cfg.tls.cert_file},
+      {"tls_key", &cfg.tls.key_file}};
+  for (const auto& [key, into] : strings) {
+    if (const toml::node* n = t.get(key)) {
+      auto s = n->value_exact<std::string>();
+      if (!s || s->empty()) {
+        error = fmt::format("{}{} must be a non-empty string", toml_check::at(path, *n), key);
+        return false;
+      }
+      *into = *s;
+    }
+  }
+  if (t.get("token") != nullptr && t.get("token_file") != nullptr) {
+    error = fmt::format("{}both token and token_file are set; keep one", toml_check::at(path, *t.get("token_file")));
+    return false;
+  }
   return true;
 }
 
@@ -122,7 +144,21 @@ Config load_config() {
     }
   }
   if (auto s = env::get("GPOOL_SERVER")) set_servers(cfg, *s, "GPOOL_SERVER");
-  if (auto s = env::get("GPOOL_TOKEN")) cfg.token = *s;
+  if (auto s = env::get("GPOOL_TOKEN_FILE")) cfg.token_file = *s;
+  if (auto s = env::get("GPOOL_TOKEN")) {
+    cfg.token = *s;
+  } else if (!cfg.token_file.empty() && cfg.error.empty()) {
+    std::string why, warning;
+    if (!token_file::read(cfg.token_file, cfg.token, why, warning)) {
+      cfg.error = (env::get("GPOOL_TOKEN_FILE") ? "GPOOL_TOKEN_FILE: " : "GPOOL_CONFIG token_file: ") + why;
+    } else if (!warning.empty()) {
+      logger().warn("{}", warning);
+    }
+  }
+  if (auto s = env::get("GPOOL_TLS_CA")) cfg.tls.ca_file = *s;
+  if (auto s = env::get("GPOOL_TLS_FINGERPRINT")) cfg.tls.fingerprint = *s;
+  if (auto s = env::get("GPOOL_TLS_CERT")) cfg.tls.cert_file = *s;
+  if (auto s = env::get("GPOOL_TLS_KEY")) cfg.tls.key_file = *s;
   return cfg;
 }
 

@@ -5,8 +5,13 @@
 //                  server and numbers their devices one after another (server 0's first).
 //                  Or, alone, a pool in etcd: etcd://HOST:PORT[,...]/POOL (pool_placement.h).
 //   GPOOL_TOKEN    tenant token (the same for every server listed)
-//   GPOOL_CONFIG   a TOML file with `server = "URL[,URL...]"` or `servers = ["URL", ...]` and
-//                  `token = "..."`; the variables above override it
+//   GPOOL_TOKEN_FILE  a file holding the token (gpool/common/token_file.h); GPOOL_TOKEN wins
+//   GPOOL_TLS_CA, GPOOL_TLS_FINGERPRINT, GPOOL_TLS_CERT, GPOOL_TLS_KEY
+//                  how a tls:// server is verified and the client certificate (options.h)
+//   GPOOL_CONFIG   a TOML file with `server = "URL[,URL...]"` or `servers = ["URL", ...]`,
+//                  `token = "..."` or `token_file = "..."`, and `tls_ca`, `tls_fingerprint`,
+//                  `tls_cert`, `tls_key`; the variables above override it. An unreadable or
+//                  empty token file (from either) sets Config::error.
 // Errors: the GPOOL_CONFIG file is read strictly: a syntax error, an unknown key (with a "did
 // you mean" for a near miss, e.g. `sever`), a value of the wrong type or a server list without
 // any URL sets Config::error (naming the file, line and key), and cuInit then fails with that
@@ -18,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gpool/transport/options.h"
+
 namespace gpool::shim {
 
 inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7070";
@@ -25,6 +32,8 @@ inline constexpr const char* kDefaultServer = "tcp://127.0.0.1:7070";
 struct Config {
   std::vector<std::string> servers{kDefaultServer};  // never empty
   std::string token;
+  std::string token_file;     // where token came from, when it came from a file
+  transport::TlsOptions tls;  // ca_file, fingerprint, cert_file, key_file
   std::string error;  // non-empty: GPOOL_CONFIG is invalid (what and where); cuInit must fail
 };
 

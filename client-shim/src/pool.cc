@@ -56,7 +56,7 @@ CUresult Pool::init() {
   const bool pooled = config_.servers.size() == 1 && registry::is_pool_url(config_.servers[0]);
   if (pooled) {
     // A pool in etcd: placement connects (and skips what is down or busy) itself.
-    if (CUresult st = place_in_pool(config_.servers[0], config_.token, sessions_, take); st != CUDA_SUCCESS) {
+    if (CUresult st = place_in_pool(config_.servers[0], config_.token, sessions_, take, config_.tls); st != CUDA_SUCCESS) {
       return init_result_ = st;
     }
   } else {
@@ -67,7 +67,7 @@ CUresult Pool::init() {
         return init_result_ = CUDA_ERROR_INVALID_VALUE;
       }
       sessions_.push_back(std::make_unique<Session>(config_.servers[i], config_.token,
-                                                    static_cast<uint32_t>(i)));
+                                                    static_cast<uint32_t>(i), config_.tls));
     }
   }
   // Connect to all servers at once: an unreachable one costs one timeout, not one each.

@@ -44,7 +44,8 @@ bool read_pool(registry::Etcd& etcd, const registry::PoolUrl& pool, const std::s
 }  // namespace
 
 CUresult place_in_pool(const std::string& url, const std::string& token,
-                       std::vector<std::unique_ptr<Session>>& sessions, std::vector<size_t>& take) {
+                       std::vector<std::unique_ptr<Session>>& sessions, std::vector<size_t>& take,
+                       const transport::TlsOptions& tls) {
   sessions.clear();
   take.clear();
   registry::PoolUrl pool;
@@ -99,7 +100,7 @@ CUresult place_in_pool(const std::string& url, const std::string& token,
       const registry::ServerRecord& r = records[i];
       if (used.count(r.url) != 0) continue;
       if (sessions.size() >= kMaxSessions) break;
-      auto s = std::make_unique<Session>(r.url, token, static_cast<uint32_t>(sessions.size()));
+      auto s = std::make_unique<Session>(r.url, token, static_cast<uint32_t>(sessions.size()), tls);
       s->set_busy_final();
       const CUresult st = s->init();
       if (st != CUDA_SUCCESS) {

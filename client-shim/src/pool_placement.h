@@ -28,11 +28,14 @@
 #include <string>
 #include <vector>
 
+#include "gpool/transport/options.h"
+
 namespace gpool::shim {
 
 class Session;
 
 CUresult place_in_pool(const std::string& url, const std::string& token,
-                       std::vector<std::unique_ptr<Session>>& sessions, std::vector<size_t>& take);
+                       std::vector<std::unique_ptr<Session>>& sessions, std::vector<size_t>& take,
+                       const transport::TlsOptions& tls = {});
 
 }  // namespace gpool::shim

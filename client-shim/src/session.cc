@@ -24,14 +24,29 @@ namespace wire = protocol::wire;
 
 spdlog::logger& logger() { return log::logger("shim"); }
 
-transport::Options shim_options() {
+transport::Options shim_options(const transport::TlsOptions& tls) {
   transport::Options o = transport::Options::from_env();
+  o.tls = tls;
   // A vanished server must surface as an error within a few seconds, not the TCP default.
   if (!env::get("GPOOL_TRANSPORT_KEEPALIVE_IDLE_S")) o.keepalive_idle = std::chrono::seconds(2);
   if (!env::get("GPOOL_TRANSPORT_KEEPALIVE_INTVL_S")) o.keepalive_interval = std::chrono::seconds(1);
   if (!env::get("GPOOL_TRANSPORT_KEEPALIVE_COUNT")) o.keepalive_count = 2;
   if (!env::get("GPOOL_TRANSPORT_CONNECT_TIMEOUT_MS")) o.connect_timeout = std::chrono::milliseconds(3000);
   return o;
+}
+
+// What to check when the connection failed at the handshake, by scheme.
+std::string tls_hint(const std::string& url, const transport::Status& s) {
+  if (url.rfind("tls://", 0) == 0) {
+    return s.text.find("certificate") != std::string::npos || s.text.find("fingerprint") != std::string::npos
+               ? "; check GPOOL_TLS_CA / GPOOL_TLS_FINGERPRINT (the server) and GPOOL_TLS_CERT / "
+                 "GPOOL_TLS_KEY (this client's certificate)"
+               : "";
+  }
+  if (s.code == transport::Code::kDisconnected) {
+    return "; if the server listens on tls://, use a tls:// URL in GPOOL_SERVER";
+  }
+  return "";
 }
 
 std::string program_name() {
@@ -54,8 +69,8 @@ bool corrupts_context(int32_t st) {
 
 }  // namespace
 
-Session::Session(std::string url, std::string token, uint32_t index)
-    : url_(std::move(url)), token_(std::move(token)), index_(index) {}
+Session::Session(std::string url, std::string token, uint32_t index, transport::TlsOptions tls)
+    : url_(std::move(url)), token_(std::move(token)), tls_(std::move(tls)), index_(index) {}
 
 void Session::shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -87,7 +102,7 @@ CUresult Session::init() {
 // One connection and Hello. CUDA_SUCCESS with `busy` empty: welcomed; with `busy` set: refused
 // as ServerBusy (its text). Any other failure is logged and returned.
 CUresult Session::handshake_locked(std::string& busy) {
-  if (transport::Status s = transport::connect(url_, shim_options(), conn_); !s.ok()) {
+  if (transport::Status s = transport::connect(url_, shim_options(tls_), conn_); !s.ok()) {
     logger().error("cannot reach gpool server {}: {}; set GPOOL_SERVER to a running server's URL",
                    url_, s.text);
     return CUDA_ERROR_NO_DEVICE;
@@ -101,12 +116,12 @@ CUresult Session::handshake_locked(std::string& busy) {
     auto hello = wire::CreateHello(fbb_, protocol::kProtocolVersion, fbb_.CreateString(token_), info);
     protocol::finish_envelope(fbb_, hello);
     if (transport::Status s = conn_->send(protocol::finished_bytes(fbb_)); !s.ok()) {
-      logger().error("cannot send Hello to gpool server {}: {}", url_, s.text);
+      logger().error("cannot send Hello to gpool server {}: {}{}", url_, s.text, tls_hint(url_, s));
       return CUDA_ERROR_NO_DEVICE;
     }
   }
   if (transport::Status s = conn_->recv_head(head_, std::chrono::milliseconds(10000)); !s.ok()) {
-    logger().error("no handshake answer from gpool server {}: {}", url_, s.text);
+    logger().error("no handshake answer from gpool server {}: {}{}", url_, s.text, tls_hint(url_, s));
     return CUDA_ERROR_NO_DEVICE;
   }
   if (const wire::Refusal* r = head_.envelope->message_as_Refusal()) {

@@ -59,7 +59,8 @@ class Session {
   static Session& instance() { return current(); }
 
   // `index`: this session's place in the server list (< kMaxSessions, ids.h).
-  Session(std::string url, std::string token, uint32_t index);
+  // `tls`: how a tls:// server is verified, and the client certificate (Config::tls).
+  Session(std::string url, std::string token, uint32_t index, transport::TlsOptions tls = {});
 
   // Connects, authenticates and attaches once; later calls return the first result.
   CUresult init();
@@ -131,6 +132,7 @@ class Session {
   // like the driver's sticky context errors, every later call returns it.
   CUresult context_error_ = CUDA_SUCCESS;
   const std::string url_, token_;
+  const transport::TlsOptions tls_;
   const uint32_t index_;
   int wire_device_ = 0;  // GUARDED_BY(mu_): the server ordinal last selected on the wire
   std::unique_ptr<transport::Connection> conn_;

@@ -17,6 +17,18 @@ namespace {
 namespace wire = protocol::wire;
 constexpr std::chrono::milliseconds kTimeout{5000};
 
+// What to check when the handshake failed, by scheme (a plain client of a tls:// port only sees
+// the server close; a tls:// client names the failed check itself).
+std::string hint(const std::string& url, const transport::Status& s) {
+  if (url.rfind("tls://", 0) == 0) {
+    return s.text.find("certificate") != std::string::npos || s.text.find("fingerprint") != std::string::npos
+               ? " (GPOOL_TLS_CA / GPOOL_TLS_FINGERPRINT check the server; GPOOL_TLS_CERT / "
+                 "GPOOL_TLS_KEY are this client's certificate)"
+               : "";
+  }
+  return s.code == transport::Code::kDisconnected ? " (if the server listens on tls://, use a tls:// URL)" : "";
+}
+
 // One admin call `op` with no arguments; `text` is the Reply's inline text. A Reply with a
 // non-zero status is an error whose text is the server's reason.
 bool admin_call(const std::string& url, const std::string& token, const std::string& program,
@@ -38,12 +50,12 @@ bool admin_call(const std::string& url, const std::string& token, const std::str
   auto hello = wire::CreateHello(fbb, protocol::kProtocolVersion, fbb.CreateString(token), info, status_only);
   protocol::finish_envelope(fbb, hello);
   if (transport::Status s = conn->send(protocol::finished_bytes(fbb), {}, kTimeout); !s.ok()) {
-    error = "cannot send Hello: " + s.text;
+    error = "cannot send Hello: " + s.text + hint(url, s);
     return false;
   }
   transport::FrameHead head;
   if (transport::Status s = conn->recv_head(head, kTimeout); !s.ok()) {
-    error = "no handshake answer: " + s.text;
+    error = "no handshake answer: " + s.text + hint(url, s);
     return false;
   }
   failure = Failure::kRefused;

@@ -49,10 +49,25 @@ constexpr std::array kTable{
              "has too few. Unset: all devices of the best server"},
     Variable{"GPOOL_TOKEN", kShim, "token", "none",
              "tenant token the shim presents; `gpool run` sets it from `--token`"},
+    Variable{"GPOOL_TOKEN_FILE", kShim, "token_file", "none",
+             "a file holding the tenant token on its first line (`GPOOL_TOKEN` wins when both are "
+             "set); a file other users can read is warned about. `gpool run --token-file` sets it"},
+    Variable{"GPOOL_TLS_CA", kShim, "tls_ca", "the system's CA store",
+             "for `tls://` servers: a PEM file of the CA(s) that must have signed the server's "
+             "certificate; the URL's host (name or IP) must match the certificate"},
+    Variable{"GPOOL_TLS_FINGERPRINT", kShim, "tls_fingerprint", "none",
+             "for `tls://` servers: the SHA-256 of the server's certificate (64 hex digits, colons "
+             "allowed, as `openssl x509 -noout -fingerprint -sha256` prints it); pins that "
+             "certificate instead of (or, with `GPOOL_TLS_CA`, besides) a CA"},
+    Variable{"GPOOL_TLS_CERT", kShim, "tls_cert", "none",
+             "client certificate (PEM) presented to a `tls://` server that asks for one (mutual "
+             "TLS; the server maps it to a tenant); needs `GPOOL_TLS_KEY`"},
+    Variable{"GPOOL_TLS_KEY", kShim, "tls_key", "none", "private key (PEM) of `GPOOL_TLS_CERT`"},
     Variable{"GPOOL_CONFIG", kShim, "", "none",
              "a TOML file with `server = \"...\"` (one URL or a comma-separated list) or "
-             "`servers = [\"...\", ...]`, and `token = \"...\"` for the shim; "
-             "`GPOOL_SERVER`/`GPOOL_TOKEN` override it. An unreadable file is logged (`gpool shim` "
+             "`servers = [\"...\", ...]`, `token = \"...\"` or `token_file = \"...\"`, and "
+             "`tls_ca`, `tls_fingerprint`, `tls_cert`, `tls_key` for the shim; "
+             "the variables override it. An unreadable file is logged (`gpool shim` "
              "error) and the environment alone is used"},
     Variable{"CUDA_VISIBLE_DEVICES", kShim, "", "all devices",
              "as on a GPU host: a comma-separated list of device indices or UUIDs (`GPU-...`, a "
@@ -85,6 +100,13 @@ constexpr std::array kTable{
     Variable{"GPOOL_REGISTRY_TTL_S", kServer, "registry_ttl_s", "`10`",
              "1 to 3600: lease TTL of the pool registration in seconds; a server that dies without "
              "a clean stop leaves the pool after at most this long"},
+    Variable{"GPOOL_SERVER_TLS_CERT", kServer, "tls_cert", "none",
+             "certificate chain (PEM) the `tls://` listeners serve; re-read on SIGHUP"},
+    Variable{"GPOOL_SERVER_TLS_KEY", kServer, "tls_key", "none", "private key (PEM) of the certificate"},
+    Variable{"GPOOL_SERVER_TLS_CLIENT_CA", kServer, "tls_client_ca", "none",
+             "CA (PEM) of client certificates: `tls://` clients must present one it signed "
+             "(unless `tls_require_client_cert = false`); a tenant's `client_cert_sha256` maps a "
+             "certificate to it (docs/security.md)"},
     Variable{"GPOOL_WARM_WORKERS", kServer, "warm_workers", "`0`",
              "pre-attached workers kept ready (0..4096); `--warm-workers` overrides it"},
     Variable{"GPOOL_METRICS_LISTEN", kServer, "metrics_listen", "off",

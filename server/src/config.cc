@@ -14,6 +14,8 @@
 #include <toml++/toml.h>
 
 #include "gpool/common/env.h"
+#include "gpool/common/log.h"
+#include "gpool/common/token_file.h"
 #include "gpool/common/toml_check.h"
 #include "gpool/registry/etcd.h"
 #include "gpool/remote/call_codec.h"
@@ -45,10 +47,10 @@ const std::initializer_list<std::string_view> kTopKeys = {
     "max_preauth_per_source", "max_preauth", "auth_failures_burst", "auth_failures_per_minute",
     "warm_workers", "metrics_listen", "scheduler", "scheduler_window_us", "scheduler_metering",
     "scheduler_batch", "watchdog_ms", "image_cache_max_bytes", "registry", "advertise_url",
-    "registry_ttl_s", "tenant"};
+    "registry_ttl_s", "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "tenant"};
 const std::initializer_list<std::string_view> kTenantKeys = {
-    "name", "token_sha256", "token", "admin", "memory_quota", "compute_weight", "priority",
-    "max_sessions", "devices", "max_kernel_ms", "image_memory"};
+    "name", "token_sha256", "token", "token_file", "admin", "memory_quota", "compute_weight",
+    "priority", "max_sessions", "devices", "max_kernel_ms", "image_memory", "client_cert_sha256"};
 
 // A byte size key (integer bytes or "8GiB"), or a message naming the file, the line and the key.
 bool read_size(const toml::table& t, const std::string& path, const std::string& where,
@@ -69,6 +71,20 @@ bool read_size(const toml::table& t, const std::string& path, const std::string&
     return false;
   }
   out = v;
+  return true;
+}
+
+// "AB:cd:.." or "abcd.." (64 hex digits) as lowercase hex without colons; false otherwise.
+bool normalize_sha256(std::string_view text, std::string& out) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    hex += c;
+  }
+  if (hex.size() != 64) return false;
+  out = std::move(hex);
   return true;
 }
 
@@ -134,11 +150,38 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
   if (!read_bool(t, path, where, "admin", tenant.admin, error)) return false;
   const toml::node* hash = t.get("token_sha256");
   const toml::node* plain = t.get("token");
-  if (hash != nullptr && plain != nullptr) {
-    error = fmt::format("{}{}has both token_sha256 and token; keep one", at(path, *plain), where);
+  const toml::node* file = t.get("token_file");
+  if ((hash != nullptr) + (plain != nullptr) + (file != nullptr) > 1) {
+    const char* first = hash != nullptr ? "token_sha256" : "token";
+    const char* second = hash != nullptr && plain != nullptr ? "token" : "token_file";
+    const toml::node* later = file != nullptr ? file : plain;
+    error = fmt::format("{}{}has both {} and {}; keep one (token_sha256, token and token_file "
+                        "exclude each other)", at(path, *later), where, first, second);
     return false;
   }
-  if (hash != nullptr) {
+  if (const toml::node* cert = t.get("client_cert_sha256")) {
+    auto v = cert->value_exact<std::string>();
+    if (!v || !normalize_sha256(*v, tenant.client_cert_sha256)) {
+      error = fmt::format("{}{}client_cert_sha256 must be a string of 64 hex digits (colons "
+                          "allowed): openssl x509 -in CERT -noout -fingerprint -sha256",
+                          at(path, *cert), where);
+      return false;
+    }
+  }
+  if (file != nullptr) {
+    auto f = file->value_exact<std::string>();
+    std::string token, why, warning;
+    if (!f || f->empty()) {
+      error = fmt::format("{}{}token_file must be a non-empty path string", at(path, *file), where);
+      return false;
+    }
+    if (!token_file::read(*f, token, why, warning)) {
+      error = fmt::format("{}{}{}", at(path, *file), where, why);
+      return false;
+    }
+    if (!warning.empty()) log::logger("server").warn("config {}: tenant {}: {}", path, tenant.name, warning);
+    tenant.token_hash = remote::sha256(remote::as_bytes(token));
+  } else if (hash != nullptr) {
     auto h = hash->value_exact<std::string>();
     if (!h || !parse_hex32(*h, tenant.token_hash)) {
       error = fmt::format("{}{}token_sha256 must be a string of 64 hex digits", at(path, *hash), where);
@@ -156,8 +199,11 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
       return false;
     }
     tenant.token_hash = remote::sha256(remote::as_bytes(*tok));
+  } else if (!tenant.client_cert_sha256.empty()) {
+    tenant.has_token = false;  // the client certificate alone identifies it
   } else {
-    error = fmt::format("{}tenant {} has neither token_sha256 nor token", at(path, t), tenant.name);
+    error = fmt::format("{}tenant {} has neither token_sha256 nor token (nor token_file or "
+                        "client_cert_sha256): it has no credential", at(path, t), tenant.name);
     return false;
   }
   if (!read_size(t, path, where, "memory_quota", "0 = unlimited", tenant.memory_quota, error) ||
@@ -245,6 +291,12 @@ const char* priority_name(Tenant::Priority p) {
   return "normal";
 }
 
+void apply_tls_env(Config& cfg) {
+  if (auto v = env::get("GPOOL_SERVER_TLS_CERT")) cfg.tls_cert = *v;
+  if (auto v = env::get("GPOOL_SERVER_TLS_KEY")) cfg.tls_key = *v;
+  if (auto v = env::get("GPOOL_SERVER_TLS_CLIENT_CA")) cfg.tls_client_ca = *v;
+}
+
 Tenant make_tenant(const std::string& name, const std::string& token, bool admin) {
   Tenant t;
   t.name = name;
@@ -258,11 +310,18 @@ bool check_unique_tokens(const std::vector<Tenant>& tenants, const std::string& 
                          std::string& error) {
   for (size_t i = 0; i < tenants.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
-      if (tenants[i].token_hash != tenants[j].token_hash) continue;
       const auto where = [](const Tenant& t) {
         return t.from_command_line ? fmt::format("{} (command line)", t.name)
                                    : t.line > 0 ? fmt::format("{} (line {})", t.name, t.line) : t.name;
       };
+      if (!tenants[i].client_cert_sha256.empty() &&
+          tenants[i].client_cert_sha256 == tenants[j].client_cert_sha256) {
+        error = fmt::format("config {}: tenants {} and {} have the same client_cert_sha256; a "
+                            "certificate identifies one tenant", path, where(tenants[j]), where(tenants[i]));
+        return false;
+      }
+      if (!tenants[i].has_token || !tenants[j].has_token) continue;
+      if (tenants[i].token_hash != tenants[j].token_hash) continue;
       error = fmt::format("config {}: tenants {} and {} have the same token; each tenant needs its "
                           "own (the second could never log in)", path, where(tenants[j]), where(tenants[i]));
       return false;
@@ -345,6 +404,18 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
     cfg.scheduler_metering = *v;
   }
   if (!read_uint(tbl, path, "", "scheduler_batch", 0, 256, cfg.scheduler_batch, error)) return false;
+  if (!read_string(tbl, path, "", "tls_cert", cfg.tls_cert, error) ||
+      !read_string(tbl, path, "", "tls_key", cfg.tls_key, error) ||
+      !read_string(tbl, path, "", "tls_client_ca", cfg.tls_client_ca, error) ||
+      !read_bool(tbl, path, "", "tls_require_client_cert", cfg.tls_require_client_cert, error)) {
+    return false;
+  }
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty()) {
+    const toml::node* n = tbl.get(cfg.tls_cert.empty() ? "tls_key" : "tls_cert");
+    error = fmt::format("{}tls_cert and tls_key go together: set both or neither",
+                        n != nullptr ? at(path, *n) : fmt::format("config {}: ", path));
+    return false;
+  }
   if (const toml::node* n = tbl.get("metrics_listen")) {
     auto v = n->value_exact<std::string>();
     if (!v || (!v->empty() && v->rfind(':') == std::string::npos)) {
@@ -389,6 +460,14 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
     }
   }
   if (!check_unique_tokens(cfg.tenants, path, error)) return false;
+  for (const Tenant& t : cfg.tenants) {
+    if (!t.client_cert_sha256.empty() && cfg.tls_client_ca.empty()) {
+      error = fmt::format("config {}: tenant {} (line {}) has client_cert_sha256, but no "
+                          "tls_client_ca is set, so no client certificate would be asked for",
+                          path, t.name, t.line);
+      return false;
+    }
+  }
   cfg.path = path;
   out = std::move(cfg);
   return true;

@@ -30,10 +30,20 @@
 //   registry_ttl_s = 10                   # lease TTL of the registration (1..3600): a dead
 //                                         # server leaves the pool after at most this long.
 //                                         # GPOOL_REGISTRY_TTL_S overrides it
+//   tls_cert = "/etc/gpool/server.pem"    # tls:// listeners: certificate chain (PEM) ...
+//   tls_key = "/etc/gpool/server.key"     # ... and its key; both re-read on SIGHUP
+//   tls_client_ca = "/etc/gpool/ca.pem"   # ask tls:// clients for a certificate by this CA
+//   tls_require_client_cert = true        # with tls_client_ca: refuse a client without one
+//   (GPOOL_SERVER_TLS_CERT, GPOOL_SERVER_TLS_KEY, GPOOL_SERVER_TLS_CLIENT_CA override these)
 //
 //   [[tenant]]
 //   name = "alice"
-//   token_sha256 = "<64 hex digits>"      # or: token = "plain text" (hashed at load)
+//   token_sha256 = "<64 hex digits>"      # or: token = "plain text" (hashed at load),
+//                                          # or: token_file = "/etc/gpool/alice.token"
+//   client_cert_sha256 = "<64 hex digits>" # SHA-256 of the tenant's TLS client certificate:
+//                                          # with it the tenant must connect over tls:// with
+//                                          # that certificate (docs/security.md); with it alone
+//                                          # (no token) the certificate is the credential
 //   admin = false                          # admin tenants may query status, not run sessions
 //   memory_quota = "8GiB"                  # device memory per device, all sessions together;
 //                                          # integer bytes or "<n>[.<f>] B|KiB|MiB|GiB|TiB|KB|MB|GB|TB"
@@ -66,6 +76,8 @@ namespace gpool::server {
 struct Tenant {
   std::string name;
   std::array<uint8_t, 32> token_hash{};  // SHA-256 of the token; the token itself is not kept
+  bool has_token = true;                 // false: only client_cert_sha256 identifies it
+  std::string client_cert_sha256;        // 64 lowercase hex digits, or empty
   bool admin = false;
   enum class Priority { low, normal, high };
   uint64_t memory_quota = 0;  // bytes per device, across all of the tenant's sessions; 0 = unlimited
@@ -101,6 +113,10 @@ struct Config {
   std::string registry;        // etcd://HOST:PORT/POOL, empty = no registration (registrar.h)
   std::string advertise_url;   // empty = the first listener's bound URL
   unsigned registry_ttl_s = 10;  // 1..3600
+  std::string tls_cert;                 // tls:// certificate chain (PEM)
+  std::string tls_key;                  // its private key (PEM)
+  std::string tls_client_ca;            // CA of client certificates; empty = none asked for
+  bool tls_require_client_cert = true;  // with tls_client_ca
   std::string path;            // the file load_config() read last (reload reads it again)
 };
 
@@ -126,6 +142,10 @@ const char* priority_name(Tenant::Priority p);
 // the build tree); anything else is
 // a path, used as given.
 std::string resolve_backend(const std::string& backend);
+
+// GPOOL_SERVER_TLS_CERT / _KEY / _CLIENT_CA, when set, replace the config's tls_* paths (at
+// start and after every reload).
+void apply_tls_env(Config& cfg);
 
 // Adds a tenant with a plain-text token (command line / tests).
 Tenant make_tenant(const std::string& name, const std::string& token, bool admin);

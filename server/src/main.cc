@@ -1,7 +1,8 @@
 // gpool-server: serves remote CUDA sessions on a driver backend (see supervisor.h; man gpool-server).
 //
 //   gpool-server [--config FILE] [--listen URL]... [--backend emulator|PATH]
-//                [--token TOKEN] [--admin-token TOKEN] [--image-cache DIR] [--url-file FILE]
+//                [--token-file FILE] [--admin-token-file FILE] [--token TOKEN] [--admin-token TOKEN]
+//                [--image-cache DIR] [--url-file FILE]
 //                [--warm-workers N] [--metrics-listen HOST:PORT] [--registry etcd://HOST:PORT/POOL]
 //   gpool-server --check-config FILE
 //   gpool-server --version | --help
@@ -9,8 +10,11 @@
 // --config is read first; the other options then override what it says, whatever their order.
 // --check-config validates FILE as the server would read it and exits without starting: 0 and a
 // summary when it is valid, 1 and the message when not.
-// --token / --admin-token add a tenant "default" / "admin" with that token (for quick starts
-// and tests; production configs list tenants with token_sha256). --url-file writes the bound
+// --token-file / --admin-token-file add a tenant "default" / "admin" with the token read from
+// FILE (gpool/common/token_file.h; a file other users can read is warned about). --token /
+// --admin-token do the same with the token itself on the command line, where every user sees
+// it in `ps`: a warning says so (for quick starts and tests; production configs list tenants
+// with token_sha256 or token_file). --url-file writes the bound
 // URL of the first listener (useful with port 0). SIGTERM or SIGINT stops the server.
 // Precedence for warm_workers / metrics_listen / registry: command line, then GPOOL_WARM_WORKERS /
 // GPOOL_METRICS_LISTEN / GPOOL_REGISTRY, then the config file (GPOOL_ADVERTISE_URL and
@@ -31,6 +35,7 @@
 #include "config.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
+#include "gpool/common/token_file.h"
 #include "gpool/protocol/frame.h"
 #include "gpool/registry/etcd.h"
 #include "reload.h"
@@ -67,7 +72,7 @@ int main(int argc, char** argv) {
   using gpool::server::Config;
   Config cfg;
   std::string config_file, check_file, backend, image_cache, url_file;
-  std::vector<std::string> listen, tokens, admin_tokens;
+  std::vector<std::string> listen, tokens, admin_tokens, token_files, admin_token_files;
   std::optional<unsigned> warm_workers;
   std::optional<std::string> metrics_listen;
   std::optional<std::string> registry;
@@ -83,6 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend, "\"emulator\" or the path of a libcuda.so.1");
   app.add_option("--token", tokens, "add a tenant \"default\" with this token");
   app.add_option("--admin-token", admin_tokens, "add an admin tenant \"admin\" with this token");
+  app.add_option("--token-file", token_files, "add a tenant \"default\" with the token in FILE");
+  app.add_option("--admin-token-file", admin_token_files,
+                 "add an admin tenant \"admin\" with the token in FILE");
   app.add_option("--image-cache", image_cache, "directory of the module image cache");
   app.add_option("--url-file", url_file, "write the first listener's bound URL here when ready");
   app.add_option("--warm-workers", warm_workers, "pre-attached workers kept ready")->check(CLI::Range(0u, 4096u));
@@ -109,6 +117,23 @@ int main(int argc, char** argv) {
   if (!config_file.empty() && !gpool::server::load_config(config_file, cfg, error)) {
     std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
     return 2;
+  }
+  gpool::server::apply_tls_env(cfg);
+  auto& log = gpool::log::logger("server");
+  if (!tokens.empty() || !admin_tokens.empty()) {
+    log.warn("a token given with --token/--admin-token is visible to every user of this host in "
+             "`ps`; use --token-file or a config file with token_sha256 or token_file");
+  }
+  for (const auto& [files, into] : {std::pair{&token_files, &tokens}, std::pair{&admin_token_files, &admin_tokens}}) {
+    for (const auto& f : *files) {
+      std::string token, warning;
+      if (!gpool::token_file::read(f, token, error, warning)) {
+        std::fprintf(stderr, "gpool-server: %s\n", error.c_str());
+        return 2;
+      }
+      if (!warning.empty()) log.warn("{}", warning);
+      into->push_back(token);
+    }
   }
   if (!backend.empty()) cfg.backend = backend;
   if (!image_cache.empty()) cfg.image_cache_dir = image_cache;

@@ -94,6 +94,13 @@ bool reload_tenants(Config& config, TenantTable& tenants, std::string& error) {
   logger().info("config reload from {}: {} tenant(s) applied, {} removed", config.path,
                 next.size(), removed);
   config.tenants = std::move(next);
+  // The tls:// certificate, key and client CA are re-read too (Supervisor::reload applies
+  // them to the listeners); the environment's overrides still win.
+  config.tls_cert = fresh.tls_cert;
+  config.tls_key = fresh.tls_key;
+  config.tls_client_ca = fresh.tls_client_ca;
+  config.tls_require_client_cert = fresh.tls_require_client_cert;
+  apply_tls_env(config);
   return true;
 }
 

@@ -8,7 +8,10 @@
 //   - A new tenant can connect at once.
 //   - A removed tenant gets no new session (its token is no longer known); its live sessions
 //     run on and keep their accounting until they end.
-//   - Tenants added on the command line (--token, --admin-token) are kept.
+//   - Tenants added on the command line (--token, --admin-token, --token-file) are kept.
+//   - tls_cert, tls_key, tls_client_ca and tls_require_client_cert are taken too: the tls://
+//     listeners load the certificate files again (also when only the files changed), for new
+//     connections; a certificate that does not load leaves the old one in use (logged).
 //   - Other keys (listen, backend, max_sessions, warm_workers, metrics_listen, ...) need a
 //     restart; a change to them is logged and otherwise ignored.
 //   - A file that does not parse changes nothing; the error is logged with file, key, reason.

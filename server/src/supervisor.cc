@@ -81,7 +81,7 @@ bool Supervisor::start(std::string& error) {
     error = "no listen URL: set listen in the config or pass --listen tcp://HOST:PORT";
     return false;
   }
-  transport::Options opts = transport::Options::from_env();
+  const transport::Options opts = listen_options();
   for (const std::string& url : config_.listen) {
     std::unique_ptr<transport::Listener> l;
     if (transport::Status s = transport::listen(url, opts, l); !s.ok()) {
@@ -100,10 +100,31 @@ bool Supervisor::start(std::string& error) {
   return true;
 }
 
+transport::Options Supervisor::listen_options() const {
+  transport::Options opts = transport::Options::from_env();
+  opts.tls = transport::TlsOptions{};  // GPOOL_TLS_* are a client's settings, not the server's
+  opts.tls.cert_file = config_.tls_cert;
+  opts.tls.key_file = config_.tls_key;
+  opts.tls.client_ca_file = config_.tls_client_ca;
+  opts.tls.require_client_cert = config_.tls_require_client_cert;
+  return opts;
+}
+
 bool Supervisor::reload(std::string& outcome) {
   if (!reload_tenants(config_, tenants_, outcome)) return false;
   if (sched_) apply_shares(*sched_, config_, tenants_);  // the shares derive from the tenants
   outcome = fmt::format("reloaded {}: {} tenant(s)", config_.path, config_.tenants.size());
+  // Certificates: a listener whose new files do not load keeps serving the old ones.
+  const transport::Options opts = listen_options();
+  for (const auto& l : listeners_) {
+    if (l->url().rfind("tls://", 0) != 0) continue;
+    if (transport::Status s = l->reload_tls(opts.tls); !s.ok()) {
+      logger().error("config reload: {} keeps its previous certificate: {}", l->url(), s.text);
+      outcome += fmt::format("; {} keeps its previous certificate ({})", l->url(), s.text);
+    } else {
+      logger().info("config reload: {} serves certificate {} from now on", l->url(), opts.tls.cert_file);
+    }
+  }
   return true;
 }
 
@@ -316,7 +337,8 @@ void Supervisor::on_accept(std::unique_ptr<transport::Connection> conn) {
                    config_.auth_failures_burst, config_.auth_failures_per_minute);
       return;
   }
-  const int fd = conn->handoff_fd();
+  const int raw_fd = conn->handoff_fd();
+  const int fd = raw_fd >= 0 ? raw_fd : conn->poll_fd();
   if (fd < 0) {  // not pollable: the blocking handshake, within the same deadline
     serve(std::move(conn));
     gate_.release(source);
@@ -325,6 +347,7 @@ void Supervisor::on_accept(std::unique_ptr<transport::Connection> conn) {
   auto p = std::make_unique<Pending>();
   p->conn = std::move(conn);
   p->fd = fd;
+  p->framed = raw_fd < 0;
   p->source = std::move(source);
   p->deadline = now + std::chrono::milliseconds(config_.handshake_timeout_ms);
   Pending& ref = *p;
@@ -333,6 +356,25 @@ void Supervisor::on_accept(std::unique_ptr<transport::Connection> conn) {
 }
 
 void Supervisor::advance(Pending& p) {
+  if (p.framed) {  // the connection decodes (TLS): take what has arrived, never wait
+    transport::FrameHead head;
+    const transport::Status s = p.conn->recv_head(head, std::chrono::milliseconds(-1));
+    if (s.code == transport::Code::kTimeout) return;  // more later
+    p.finished = true;
+    if (s.ok() && (head.segment_count() != 0 || head.control_size > HelloReader::kMaxHelloBytes)) {
+      preauth_stats_->errors.fetch_add(1);
+      preauth_warn("handshake with {} failed: a first frame with segments or above {} bytes; closed",
+                   p.conn->peer(), HelloReader::kMaxHelloBytes);
+      return;
+    }
+    if (!s.ok()) {
+      preauth_stats_->errors.fetch_add(1);
+      preauth_warn("handshake with {} failed: {}", p.conn->peer(), s.text);
+      return;
+    }
+    answer(std::move(p.conn), head.envelope, p.source);
+    return;
+  }
   std::byte buf[4096];
   while (p.reader.state() == HelloReader::State::need_more) {
     const size_t want = std::min(sizeof buf, HelloReader::kMaxHelloBytes + 1 - p.reader.buffered());
@@ -476,15 +518,19 @@ void Supervisor::answer(std::unique_ptr<transport::Connection> conn, const wire:
     return;
   }
   const std::string_view token = hello->token() ? hello->token()->string_view() : "";
-  const Tenant* tenant = authenticate(config_.tenants, token);
+  const std::string cert = conn->peer_certificate_sha256();
+  std::string why;
+  const Tenant* tenant = authenticate(config_.tenants, token, cert, why);
   const std::string program = hello->client() && hello->client()->program()
                                   ? hello->client()->program()->str() : "?";
   if (tenant == nullptr) {
     gate_.auth_failed(source, std::chrono::steady_clock::now());
     preauth_stats_->auth_failures.fetch_add(1);
-    preauth_warn("refused {} ({}): unknown token", conn->peer(), program);
+    preauth_warn("refused {} ({}): {}{}", conn->peer(), program, why,
+                 cert.empty() ? std::string() : " (client certificate sha256 " + cert + ")");
     send_refusal(*conn, wire::RefusalReason_BadCredential,
-                 "the token is not known to this server; check GPOOL_TOKEN");
+                 why == "unknown token" ? std::string("the token is not known to this server; check GPOOL_TOKEN")
+                                        : "credentials refused: " + why);
     return;
   }
   int slot = -1;

@@ -17,7 +17,13 @@
 // The supervisor is single-threaded (so forking is safe): poll listeners and pending
 // handshakes, accept, advance handshakes, expire overdue ones, reap exited workers, refill the
 // warm pool, repeat until stop() (async-signal-safe) is called. A connection without a pollable
-// socket (Connection::handoff_fd() -1) is handshaken the blocking way, within the same deadline.
+// socket (Connection::handoff_fd() -1) but with a descriptor to poll (tls://: Connection::
+// poll_fd()) is polled the same way, its TLS handshake and Hello read by the connection itself
+// without waiting (recv_head with a negative timeout); one without either is handshaken the
+// blocking way, within the same deadline. A tls:// Hello is authenticated by its token and by
+// the client certificate the connection verified (auth.h); a tls:// session is always served
+// by a forked (cold) worker, which inherits the connection's TLS state, since TLS state cannot
+// be handed to a warm worker. SIGHUP also reloads the tls:// listeners' certificates.
 //
 // Warm pool (worker_pool.h): with warm_workers > 0 (GPOOL_WARM_WORKERS overrides the config)
 // the supervisor keeps that many pre-attached workers and hands each tcp:// session's socket to
@@ -100,6 +106,7 @@ class Supervisor {
     std::string source;
     std::chrono::steady_clock::time_point deadline;
     HelloReader reader;
+    bool framed = false;  // tls://: the connection itself reads the Hello (no raw socket bytes)
     bool finished = false;
     bool released = false;  // its place in gate_ was already given back (evicted)
   };
@@ -139,6 +146,8 @@ class Supervisor {
   bool start_registrar(std::string& error);
   // The metrics process on `listen` (host:port); -1 with `error`. `bound` is the address taken.
   pid_t spawn_metrics(const std::string& listen, std::string& bound, std::string& error);
+  // Transport options of the listeners: the environment's, with the config's tls_* settings.
+  transport::Options listen_options() const;
   // Re-reads the config's tenants and republishes what derives from them (the scheduler's
   // shares), for SIGHUP and for an admin's ServerReload alike. False with the reason, nothing
   // changed; true with a one-line summary.

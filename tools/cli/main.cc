@@ -1,17 +1,22 @@
 // gpool: the command line of gpool (`gpool --help`, `gpool COMMAND --help`, man gpool).
 //
-//   gpool run [--server URL] [--token T] [--shim-dir DIR] [--] PROGRAM [ARGS...]
-//       runs PROGRAM through the client shim: GPOOL_SERVER / GPOOL_TOKEN set, the shim's
-//       directory first on LD_LIBRARY_PATH (so its dlopen("libcuda.so.1") finds the shim).
-//   gpool status [--server URL] [--token T] [--json]
+//   gpool run [--server URL] [--token T | --token-file F] [--shim-dir DIR] [--] PROGRAM [ARGS...]
+//       runs PROGRAM through the client shim: GPOOL_SERVER / GPOOL_TOKEN (or GPOOL_TOKEN_FILE)
+//       set, the shim's directory first on LD_LIBRARY_PATH (so its dlopen("libcuda.so.1") finds
+//       the shim).
+//   gpool status [--server URL] [--token T | --token-file F] [--json]
 //       the server's pool, per-tenant and per-device figures (memory held and quota, device time,
 //       calls, bytes, errors) and sessions as tables; an admin token shows every tenant, another
 //       token its own tenant. --json prints the server's status document instead.
 //   gpool smi [--server URL[,URL...]] [--token T] [--json]
 //       an nvidia-smi-like table of what the token may use: devices (memory held / quota,
 //       utilisation) and the tenant's processes on them (smi.h); --json as one document.
-//   gpool reload [--server URL] [--token ADMIN_TOKEN]
+//   gpool reload [--server URL] [--token ADMIN_TOKEN | --token-file F]
 //       makes the server re-read its config file's tenants as SIGHUP does; prints its summary.
+// --token-file reads the token from a file (gpool/common/token_file.h), so it is not on the
+// command line for `ps` to show; GPOOL_TOKEN_FILE is its default. A tls:// server is verified
+// by GPOOL_TLS_CA / GPOOL_TLS_FINGERPRINT, and GPOOL_TLS_CERT / GPOOL_TLS_KEY are the client
+// certificate (all commands; `run` passes them to the shim through the environment).
 //   gpool servers [--pool etcd://HOST:PORT/POOL] [--json]
 //       the servers registered in a pool in etcd (servers.h); the pool defaults to GPOOL_SERVER.
 //   gpool server [gpool-server arguments...]
@@ -38,6 +43,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "gpool/common/token_file.h"
 #include "gpool/protocol/frame.h"
 #include "info.h"
 #include "paths.h"
@@ -58,8 +64,8 @@ int exec_program(const std::vector<std::string>& argv) {
   return 127;
 }
 
-int do_run(const std::string& server, const std::string& token, const std::string& shim_dir,
-           std::vector<std::string> program) {
+int do_run(const std::string& server, const std::string& token, const std::string& token_file,
+           const std::string& shim_dir, std::vector<std::string> program) {
   if (!program.empty() && program.front() == "--") program.erase(program.begin());
   if (program.empty()) {
     std::fprintf(stderr, "gpool run: no PROGRAM given (gpool run [OPTIONS] [--] PROGRAM [ARGS...])\n");
@@ -74,6 +80,10 @@ int do_run(const std::string& server, const std::string& token, const std::strin
   }
   ::setenv("GPOOL_SERVER", server.c_str(), 1);
   if (!token.empty()) ::setenv("GPOOL_TOKEN", token.c_str(), 1);
+  if (!token_file.empty()) {
+    ::unsetenv("GPOOL_TOKEN");  // the file given on the command line wins over the environment
+    ::setenv("GPOOL_TOKEN_FILE", token_file.c_str(), 1);
+  }
   const std::string old = env_or("LD_LIBRARY_PATH", "");
   const std::string path = old.empty() ? shim_dir : shim_dir + ":" + old;
   ::setenv("LD_LIBRARY_PATH", path.c_str(), 1);
@@ -143,6 +153,7 @@ int main(int argc, char** argv) {
   std::string server = env_or("GPOOL_SERVER", "tcp://127.0.0.1:7070");
   std::string token = env_or("GPOOL_TOKEN", "");
   std::string admin_token = env_or("GPOOL_ADMIN_TOKEN", token);
+  std::string token_file = env_or("GPOOL_TOKEN_FILE", "");
   std::string shim_dir = gpool::tools::shim_dir();
   bool json = false;
   bool markdown = false;
@@ -151,7 +162,8 @@ int main(int argc, char** argv) {
 
   CLI::App* run = app.add_subcommand("run", "run PROGRAM through the client shim on a gpool server");
   run->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
-  run->add_option("--token", token, "tenant token (GPOOL_TOKEN)");
+  auto* run_token = run->add_option("--token", token, "tenant token (GPOOL_TOKEN); visible in ps: prefer --token-file");
+  run->add_option("--token-file", token_file, "file holding the tenant token (GPOOL_TOKEN_FILE)")->excludes(run_token);
   run->add_option("--shim-dir", shim_dir, "directory of the client shim's libcuda.so.1 (GPOOL_SHIM_DIR)")
       ->capture_default_str();
   run->add_option("program", program, "PROGRAM [ARGS...]; put -- before a program whose options look like gpool's")
@@ -160,8 +172,11 @@ int main(int argc, char** argv) {
 
   CLI::App* status = app.add_subcommand("status", "show the server's sessions, tenants, memory and device time");
   status->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
-  status->add_option("--token", admin_token,
+  auto* status_token = status->add_option("--token", admin_token,
                      "a tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN); an admin's shows every tenant");
+  std::string admin_token_file;
+  status->add_option("--token-file", admin_token_file, "file holding the token (instead of --token)")
+      ->excludes(status_token);
   status->add_flag("--json", json, "print the server's status document as JSON");
 
   bool smi_json = false;
@@ -172,7 +187,9 @@ int main(int argc, char** argv) {
 
   CLI::App* reload = app.add_subcommand("reload", "make the server re-read its tenants (as SIGHUP does)");
   reload->add_option("--server", server, "server URL (GPOOL_SERVER)")->capture_default_str();
-  reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
+  auto* reload_token = reload->add_option("--token", admin_token, "an admin tenant's token (GPOOL_ADMIN_TOKEN, else GPOOL_TOKEN)");
+  reload->add_option("--token-file", admin_token_file, "file holding the admin token (instead of --token)")
+      ->excludes(reload_token);
 
   std::string pool = server;
   CLI::App* servers = app.add_subcommand("servers", "list the servers of a pool in etcd");
@@ -204,7 +221,22 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  if (run->parsed()) return do_run(server, token, shim_dir, program);
+  if (run->parsed()) {
+    // An explicit --token-file wins over GPOOL_TOKEN; otherwise the environment passes through.
+    const bool file_given = run->get_option("--token-file")->count() > 0;
+    return do_run(server, run_token->count() > 0 ? token : std::string(),
+                  file_given ? token_file : std::string(), shim_dir, program);
+  }
+  // status/reload: a token file (given, else GPOOL_TOKEN_FILE when no token is set) is read here.
+  if (admin_token_file.empty() && admin_token.empty()) admin_token_file = token_file;
+  if ((status->parsed() || reload->parsed()) && !admin_token_file.empty()) {
+    std::string error, warning;
+    if (!gpool::token_file::read(admin_token_file, admin_token, error, warning)) {
+      std::fprintf(stderr, "gpool: %s\n", error.c_str());
+      return 2;
+    }
+    if (!warning.empty()) std::fprintf(stderr, "gpool: warning: %s\n", warning.c_str());
+  }
   if (status->parsed()) return do_status(server, admin_token, json);
   if (smi->parsed()) {
     const std::vector<std::string> servers = gpool::shim::parse_server_list(server);

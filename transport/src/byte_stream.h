@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string>
 
 #include "deadline.h"
 #include "gpool/transport/status.h"
@@ -39,6 +40,12 @@ class ByteStream {
   virtual const char* name() const = 0;
   // The underlying file descriptor (still owned by the stream), or -1 when there is none.
   virtual int fd() const { return -1; }
+  // A descriptor to poll for readability (still owned by the stream): fd() unless the stream
+  // holds state that forbids a hand-off (tls), -1 when there is none.
+  virtual int poll_fd() const { return fd(); }
+  // SHA-256 (lowercase hex) of the certificate the peer presented and that was verified; empty
+  // when there is none (no TLS, no client certificate, handshake not finished).
+  virtual std::string peer_certificate_sha256() const { return {}; }
 };
 
 }  // namespace gpool::transport

@@ -24,6 +24,13 @@ class Deadline {
     return d;
   }
 
+  // Already passed: an operation takes what is there without waiting.
+  static Deadline expired() {
+    Deadline d;
+    d.at_ = Clock::now();
+    return d;
+  }
+
   bool infinite() const { return !at_.has_value(); }
   bool passed() const { return at_ && Clock::now() >= *at_; }
 

@@ -33,6 +33,10 @@ Options Options::from_env() {
           "GPOOL_TCP_BACKEND value '{}' is not one of auto, uring, socket; using auto", *b);
     }
   }
+  if (auto v = env::get("GPOOL_TLS_CA")) o.tls.ca_file = *v;
+  if (auto v = env::get("GPOOL_TLS_FINGERPRINT")) o.tls.fingerprint = *v;
+  if (auto v = env::get("GPOOL_TLS_CERT")) o.tls.cert_file = *v;
+  if (auto v = env::get("GPOOL_TLS_KEY")) o.tls.key_file = *v;
   return o;
 }
 

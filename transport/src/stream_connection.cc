@@ -108,6 +108,7 @@ Status StreamConnection::flush(Timeout timeout) {
 }
 
 Deadline StreamConnection::recv_deadline(Timeout timeout) const {
+  if (timeout && timeout->count() < 0) return Deadline::expired();
   return Deadline::after(timeout.value_or(options_.recv_timeout));
 }
 

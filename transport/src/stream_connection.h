@@ -48,6 +48,8 @@ class StreamConnection final : public Connection {
   Status flush(Timeout timeout) override;
   size_t queued_bytes() const override { return pending_.size(); }
   int handoff_fd() const override;
+  int poll_fd() const override { return stream_->poll_fd(); }
+  std::string peer_certificate_sha256() const override { return stream_->peer_certificate_sha256(); }
 
  protected:
   Status do_send(const protocol::FrameHeader& header, ConstBytes control,

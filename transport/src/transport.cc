@@ -8,6 +8,7 @@
 #include "gpool/transport/url.h"
 #include "src/ucx_transport.h"
 #include "tcp/tcp_transport.h"
+#include "tls/tls_transport.h"
 
 namespace gpool::transport {
 namespace {
@@ -22,6 +23,7 @@ struct Scheme {
 constexpr Scheme kSchemes[] = {
     {"tcp", &tcp::connect, &tcp::listen},
     {"ucx", &ucx::connect, &ucx::listen},
+    {"tls", &tls::connect, &tls::listen},
 };
 
 Status find_scheme(std::string_view text, Url& url, const Scheme*& out) {

@@ -13,7 +13,10 @@ namespace {
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* v : {"GPOOL_CONFIG", "GPOOL_SERVER", "GPOOL_TOKEN"}) ::unsetenv(v);
+    for (const char* v : {"GPOOL_CONFIG", "GPOOL_SERVER", "GPOOL_TOKEN", "GPOOL_TOKEN_FILE", "GPOOL_TLS_CA",
+                          "GPOOL_TLS_FINGERPRINT", "GPOOL_TLS_CERT", "GPOOL_TLS_KEY"}) {
+      ::unsetenv(v);
+    }
   }
   void TearDown() override { SetUp(); }
   std::string write_file(const std::string& text) {
@@ -50,6 +53,44 @@ TEST_F(ConfigTest, EnvironmentListsSeveralServersAndAToken) {
 TEST_F(ConfigTest, AListWithoutUrlsKeepsTheDefault) {
   ::setenv("GPOOL_SERVER", " , ", 1);
   EXPECT_EQ(load_config().servers, (std::vector<std::string>{kDefaultServer}));
+}
+
+TEST_F(ConfigTest, FileGivesTlsSettingsAndTheEnvironmentOverridesThem) {
+  ::setenv("GPOOL_CONFIG", write_file("server = \"tls://h:1\"\ntls_ca = \"/ca.pem\"\n"
+                                      "tls_fingerprint = \"ab\"\ntls_cert = \"/c.pem\"\ntls_key = \"/c.key\"\n").c_str(), 1);
+  Config c = load_config();
+  ASSERT_TRUE(c.error.empty()) << c.error;
+  EXPECT_EQ(c.tls.ca_file, "/ca.pem");
+  EXPECT_EQ(c.tls.fingerprint, "ab");
+  EXPECT_EQ(c.tls.cert_file, "/c.pem");
+  EXPECT_EQ(c.tls.key_file, "/c.key");
+  ::setenv("GPOOL_TLS_CA", "/env-ca.pem", 1);
+  EXPECT_EQ(load_config().tls.ca_file, "/env-ca.pem");
+  ::setenv("GPOOL_CONFIG", write_file("tls_ca = 3\n").c_str(), 1);
+  EXPECT_NE(load_config().error.find("tls_ca must be a non-empty string"), std::string::npos);
+  ::setenv("GPOOL_CONFIG", write_file("tls_cq = \"x\"\n").c_str(), 1);
+  EXPECT_NE(load_config().error.find("did you mean 'tls_ca'?"), std::string::npos) << load_config().error;
+}
+
+TEST_F(ConfigTest, TokenFileFromTheFileOrTheEnvironment) {
+  const std::string tf = write_file("") + ".token";
+  std::ofstream(tf) << "from-file\n";
+  ::setenv("GPOOL_CONFIG", write_file("token_file = \"" + tf + "\"\n").c_str(), 1);
+  Config c = load_config();
+  ASSERT_TRUE(c.error.empty()) << c.error;
+  EXPECT_EQ(c.token, "from-file");
+  ::setenv("GPOOL_TOKEN", "from-env", 1);  // GPOOL_TOKEN wins
+  EXPECT_EQ(load_config().token, "from-env");
+  ::unsetenv("GPOOL_TOKEN");
+  ::unsetenv("GPOOL_CONFIG");
+  ::setenv("GPOOL_TOKEN_FILE", (tf + ".missing").c_str(), 1);
+  c = load_config();
+  EXPECT_NE(c.error.find("GPOOL_TOKEN_FILE"), std::string::npos) << c.error;
+  EXPECT_NE(c.error.find(".missing"), std::string::npos) << c.error;
+  ::setenv("GPOOL_CONFIG", write_file("token = \"a\"\ntoken_file = \"" + tf + "\"\n").c_str(), 1);
+  ::unsetenv("GPOOL_TOKEN_FILE");
+  EXPECT_NE(load_config().error.find("both token and token_file"), std::string::npos);
+  std::filesystem::remove(tf);
 }
 
 TEST_F(ConfigTest, FileGivesServersArrayAndToken) {

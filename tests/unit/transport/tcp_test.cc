@@ -171,7 +171,7 @@ TEST_P(RawPeer, OversizedHeaderIsRejectedBeforeAllocating) {
   EXPECT_NE(s.text.find("oversized"), std::string::npos) << s.text;
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, RawPeer, ::testing::ValuesIn(all_cases()),
+INSTANTIATE_TEST_SUITE_P(Transports, RawPeer, ::testing::ValuesIn(plain_cases()),
                          [](const auto& info) { return info.param.name; });
 
 TEST(TcpBackend, ForcedSocketBackendIsUsedAndNamed) {

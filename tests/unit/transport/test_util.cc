@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "tls_certs.h"
+
 namespace gpool::transport::test {
 
 Options test_options() {
@@ -11,6 +13,32 @@ Options test_options() {
   o.recv_timeout = std::chrono::milliseconds(20000);
   return o;
 }
+
+namespace {
+
+// tls://: server certificate by a throwaway CA the client trusts; one case with small chunks,
+// one with mutual TLS (the listener requires a client certificate by the same CA).
+std::vector<TransportCase> tls_cases() {
+  const CertFiles& f = cert_files();
+  TransportCase tls{"tls", "tls://127.0.0.1:0", test_options()};
+  tls.backend = "tls";
+  tls.options.tls.cert_file = f.server_cert;
+  tls.options.tls.key_file = f.server_key;
+  tls.options.tls.ca_file = f.ca;
+  TransportCase small = tls;
+  small.name = "tls_small_chunks";
+  small.options.chunk_bytes = 64 * 1024;
+  TransportCase mutual = tls;
+  mutual.name = "tls_mutual";
+  mutual.options.tls.client_ca_file = f.ca;
+  Options client = mutual.options;
+  client.tls.cert_file = f.client_cert;
+  client.tls.key_file = f.client_key;
+  mutual.client_options = client;
+  return {tls, small, mutual};
+}
+
+}  // namespace
 
 std::vector<TransportCase> all_cases() {
   TransportCase uring{"tcp_uring", "tcp://127.0.0.1:0", test_options()};
@@ -36,7 +64,16 @@ std::vector<TransportCase> all_cases() {
   cases.push_back(ucx);
   cases.push_back(ucx_small);
 #endif
+  for (const TransportCase& c : tls_cases()) cases.push_back(c);
   return cases;
+}
+
+std::vector<TransportCase> plain_cases() {
+  std::vector<TransportCase> out;
+  for (TransportCase& c : all_cases()) {
+    if (c.listen_url.rfind("tls://", 0) != 0) out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Status make_pair(const TransportCase& c, Pair& out, std::string& skip) {
@@ -47,7 +84,7 @@ Status make_pair(const TransportCase& c, Pair& out, std::string& skip) {
     return s;
   }
   if (!s.ok()) return s;
-  if (s = connect(p.listener->url(), c.options, p.client); !s.ok()) return s;
+  if (s = connect(p.listener->url(), c.client_options.value_or(c.options), p.client); !s.ok()) return s;
   if (s = p.listener->accept(p.server, std::chrono::milliseconds(5000)); !s.ok()) return s;
   for (int i = 0; i < c.warmup_round_trips; ++i) {
     FrameHead head;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ struct TransportCase {
   int warmup_round_trips = 0;
   // backend() of both ends once the pair is ready; empty: not checked.
   std::string backend;
+  // Options of the connecting side when they differ from the listener's (tls:// client
+  // certificates).
+  std::optional<Options> client_options;
 };
 
 // gtest prints a case by its name.
@@ -28,6 +32,8 @@ inline void PrintTo(const TransportCase& c, std::ostream* os) { *os << c.name; }
 
 // Every transport of this build (the conformance suite runs each).
 std::vector<TransportCase> all_cases();
+// all_cases() without tls:// (for tests that talk to a listener with raw TCP bytes).
+std::vector<TransportCase> plain_cases();
 
 // Options with test-friendly timeouts (no call may hang for ever).
 Options test_options();

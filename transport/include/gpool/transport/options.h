@@ -13,6 +13,9 @@
 //   GPOOL_TRANSPORT_CHUNK               chunk_bytes         (default 2m; size suffixes k, m, g)
 //   GPOOL_TRANSPORT_DEPTH               queue_depth         (default 8)
 //   GPOOL_TCP_BACKEND                   tcp_backend         auto | uring | socket (default auto)
+//   GPOOL_TLS_CA                        tls.ca_file         (tls:// client: CA bundle, PEM)
+//   GPOOL_TLS_FINGERPRINT               tls.fingerprint     (tls:// client: pinned server cert)
+//   GPOOL_TLS_CERT / GPOOL_TLS_KEY      tls.cert_file/key_file (tls:// client certificate)
 //
 // Thread safety: plain values.
 #pragma once
@@ -20,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace gpool::transport {
 
@@ -27,6 +31,22 @@ namespace gpool::transport {
 // back to blocking sockets (logged once); kUring fails with kUnavailable instead of falling
 // back; kSocket never uses io_uring.
 enum class TcpBackend : uint8_t { kAuto, kUring, kSocket };
+
+// tls:// settings (transport/tls/). A client verifies the server by `ca_file` (chain and host
+// name), by `fingerprint` (the SHA-256 of the server's leaf certificate, hex, colons allowed;
+// no chain or name check), by both when both are set, or by the system's trust store when
+// neither is. A client presents `cert_file`/`key_file` when set (mutual TLS). A listener serves
+// `cert_file` (PEM chain) with `key_file`; with `client_ca_file` it asks every client for a
+// certificate signed by that CA and refuses the handshake without one when
+// `require_client_cert`. Only TLS 1.3 is offered or accepted.
+struct TlsOptions {
+  std::string ca_file;
+  std::string fingerprint;
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  bool require_client_cert = true;
+};
 
 struct Options {
   // A zero duration means "no timeout" (wait for ever) for connect, send and recv.
@@ -46,6 +66,8 @@ struct Options {
   unsigned queue_depth = 8;
 
   TcpBackend tcp_backend = TcpBackend::kAuto;
+
+  TlsOptions tls;
 
   // Defaults overridden by the GPOOL_TRANSPORT_* / GPOOL_TCP_BACKEND variables.
   static Options from_env();

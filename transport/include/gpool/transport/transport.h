@@ -1,7 +1,15 @@
 // The transport interface: connections that carry gpool frames, chosen by URL.
 //
 //   tcp://host:port   TCP on io_uring, falling back to blocking sockets (transport/tcp/)
-//   ucx://host:port   reserved for the UCX transport (not built yet: kInvalidArgument)
+//   ucx://host:port   UCX (transport/src/ucx_*), when built with it
+//   tls://host:port   TLS 1.3 over TCP with OpenSSL (transport/tls/); Options::tls says how each
+//                     side proves who it is. The TLS handshake runs on the first send or
+//                     receive (and one step of it, without waiting, in connect() and accept()),
+//                     so a handshake failure (untrusted server, pinned fingerprint mismatch,
+//                     refused client certificate, a plain tcp:// peer) is reported by the first
+//                     send()/recv_head() as kProtocol naming what failed, or kDisconnected when
+//                     the peer closed during the handshake. A client's handshake is bounded
+//                     by connect_timeout (kTimeout), whatever the deadline of the call.
 //
 // A frame is a control message (an Envelope FlatBuffer, gpool.fbs) followed by bulk segments
 // (docs/protocol.md). Sending takes a gather list: the segments are never copied into one
@@ -74,7 +82,9 @@ struct Frame {
   std::vector<std::vector<std::byte>> segments;
 };
 
-// Per-call timeout: nullopt uses the connection's Options; zero means no timeout.
+// Per-call timeout: nullopt uses the connection's Options; zero means no timeout; negative
+// (recv_head() of tls:// and the socket backend) means do not wait: kTimeout at once unless the
+// frame head has arrived (a poll loop calls it when poll_fd() is readable).
 using Timeout = std::optional<std::chrono::milliseconds>;
 
 class Connection {
@@ -161,6 +171,14 @@ class Connection {
   // consumed, a frame partly received, queued frames). The fd stays owned by this Connection.
   virtual int handoff_fd() const { return -1; }
 
+  // A descriptor that polls readable when bytes have arrived for this connection (tls://:
+  // its socket, which cannot be handed off); -1 when there is none. Owned by the Connection.
+  virtual int poll_fd() const { return handoff_fd(); }
+
+  // tls://: the SHA-256 (lowercase hex, 64 digits) of the verified certificate the peer
+  // presented, once the handshake is done; empty otherwise (no TLS, no client certificate).
+  virtual std::string peer_certificate_sha256() const { return {}; }
+
  protected:
   Connection() = default;
 
@@ -197,6 +215,15 @@ class Listener {
   // caller that waits on many things in one poll(); -1 when the listener has none. Owned by
   // the listener.
   virtual int poll_fd() const { return -1; }
+
+  // tls://: loads `tls` (certificate, key, client CA) again and uses it for connections
+  // accepted from now on; established ones keep theirs. On an error (kInvalidArgument naming
+  // the file and what is wrong) the listener keeps what it had. Other schemes: success,
+  // nothing to do. Called by the accepting thread.
+  virtual Status reload_tls(const TlsOptions& tls) {
+    (void)tls;
+    return Status::success();
+  }
 
  protected:
   Listener() = default;
