@@ -14,10 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${GPOOL_FUZZ_SECONDS:-120}"
 declare -A default_runs=([fuzz_frame]=400000 [fuzz_call]=600000 [fuzz_hello]=300000
-                       [fuzz_ptx]=20000 [fuzz_loader]=80000 [fuzz_config]=12000)
+                       [fuzz_ptx]=20000 [fuzz_loader]=80000 [fuzz_config]=12000
+                       [fuzz_image_globals]=100000)
 jobs="${GPOOL_BUILD_JOBS:-$(nproc)}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_frame fuzz_call fuzz_hello fuzz_ptx fuzz_loader fuzz_config)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_frame fuzz_call fuzz_hello fuzz_ptx fuzz_loader fuzz_config fuzz_image_globals)
 cmake -S . -B build-fuzz -G Ninja -DGPOOL_FUZZ=ON -DGPOOL_BUILD_EXAMPLES=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null
 cmake --build build-fuzz -j "$jobs" --target "${targets[@]}"

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <lz4.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBound (exported by Debian's libzstd 1.5)
 #include <zstd.h>
 
 namespace gpool::server {
@@ -199,31 +201,48 @@ namespace {
 // A compressed fatbin entry's payload, decompressed (flags 0x8000 zstd frame, 0x2000 raw LZ4
 // block; cuda-driver-facts.md 5.3), or false when it cannot be (corrupt, or larger than
 // kMaxDecompressed: such an entry stays opaque).
+// The output buffer is sized by what the payload can actually produce, not by the size the
+// entry header claims: a header is the tenant's word, and trusting it let a 72-byte entry cost
+// a 256 MiB zero-filled allocation (found by fuzz_image_globals; ImageGlobalsTest.
+// ClaimedSizeCostsNothing). zstd frames bound their own output (ZSTD_decompressBound); a raw LZ4
+// block expands at most 255-fold. The buffer is not zero-filled, so only the bytes the
+// decompressor writes are ever touched.
 constexpr uint64_t kMaxDecompressed = uint64_t{256} << 20;
+constexpr uint64_t kLz4MaxRatio = 255;
 
 bool decompress(std::span<const std::byte> entry_header, std::span<const std::byte> payload,
                 std::vector<std::byte>& out) {
   uint64_t flags = 0, full = 0;
   uint32_t packed = 0;
   if (!read(entry_header, 40, flags) || !read(entry_header, 56, full) || !read(entry_header, 16, packed) ||
-      full == 0 || full > kMaxDecompressed || packed > payload.size()) {
+      full == 0 || full > kMaxDecompressed || packed > payload.size() || packed > INT32_MAX) {
     return false;
   }
-  out.resize(static_cast<size_t>(full));
+  uint64_t cap = 0;
   if (flags & 0x8000) {
-    const size_t r = ZSTD_decompress(out.data(), out.size(), payload.data(), packed);
+    const unsigned long long bound = ZSTD_decompressBound(payload.data(), packed);
+    if (bound == ZSTD_CONTENTSIZE_ERROR) return false;
+    cap = std::min<uint64_t>(full, bound);
+  } else if (flags & 0x2000) {
+    cap = std::min<uint64_t>(full, mul_sat(packed, kLz4MaxRatio) + 16);
+  } else {
+    return false;
+  }
+  if (cap == 0) return false;
+  const std::unique_ptr<std::byte[]> buf(new std::byte[static_cast<size_t>(cap)]);  // not zeroed
+  size_t got = 0;
+  if (flags & 0x8000) {
+    const size_t r = ZSTD_decompress(buf.get(), static_cast<size_t>(cap), payload.data(), packed);
     if (ZSTD_isError(r)) return false;
-    out.resize(r);
-    return true;
-  }
-  if (flags & 0x2000) {
-    const int r = LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()), reinterpret_cast<char*>(out.data()),
-                                      static_cast<int>(packed), static_cast<int>(out.size()));
+    got = r;
+  } else {
+    const int r = LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()), reinterpret_cast<char*>(buf.get()),
+                                      static_cast<int>(packed), static_cast<int>(cap));
     if (r < 0) return false;
-    out.resize(static_cast<size_t>(r));
-    return true;
+    got = static_cast<size_t>(r);
   }
-  return false;
+  out.assign(buf.get(), buf.get() + got);
+  return true;
 }
 
 }  // namespace

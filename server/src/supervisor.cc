@@ -632,8 +632,11 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
   }
   sessions_.push_back({session_id, pid, slot, tenant.name, peer, std::chrono::steady_clock::now(), false,
                        client_pid, program});
-  // TCP only: a UCX session's socket is its bootstrap, not its data path (docs/security.md).
-  if (peer.rfind("tcp://", 0) == 0 && conn->handoff_fd() >= 0) {
+  // The client's hang-up shows on its socket: the data path of tcp://, and for ucx:// the TCP
+  // bootstrap socket, which carries nothing after the switch to UCX but stays open, on both
+  // sides, for the life of the connection (transport/src/ucx_connection.h). Here, right after
+  // the Welcome, a ucx:// connection is still on it, so handoff_fd() gives it.
+  if ((peer.rfind("tcp://", 0) == 0 || peer.rfind("ucx://", 0) == 0) && conn->handoff_fd() >= 0) {
     sessions_.back().watch_fd = ::fcntl(conn->handoff_fd(), F_DUPFD_CLOEXEC, 3);
   }
 }

@@ -4,6 +4,7 @@
 // eviction, host memory charged and returned; globals counted from PTX and ELF images.
 #include <gtest/gtest.h>
 
+#include <lz4.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -246,6 +248,98 @@ TEST(ImageGlobalsTest, HostileHeadersStayInBounds) {
     (void)image_global_bytes(b);
   }
   EXPECT_EQ(ptx_global_bytes(".global .b8 a[99999999999999999999999];\n"), UINT64_MAX) << "saturates";
+}
+
+
+// fuzz_image_globals found that a compressed entry's header alone set the size of the buffer it
+// was decompressed into: 72 bytes claiming 256 MiB cost a 256 MiB zero-filled allocation, so a
+// 7 KiB upload of 100 such entries kept a worker busy for a minute (sanitizer build). The
+// buffer is now bounded by what the payload can produce; the claim costs nothing.
+uint64_t peak_rss_kib() {  // VmHWM, the peak resident set since the last reset
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::istringstream v(line.substr(6));
+      uint64_t kib = 0;
+      v >> kib;
+      return kib;
+    }
+  }
+  return 0;
+}
+
+uint64_t rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      std::istringstream v(line.substr(6));
+      uint64_t kib = 0;
+      v >> kib;
+      return kib;
+    }
+  }
+  return 0;
+}
+
+// A fatbin of `n` PTX entries, each `payload` compressed with `flags`, each header claiming
+// `claimed` bytes uncompressed.
+std::vector<std::byte> fatbin_of(const std::string& payload, uint64_t flags, uint64_t claimed, int n) {
+  const size_t padded_size = (payload.size() + 7) / 8 * 8;
+  std::vector<std::byte> fb(16 + static_cast<size_t>(n) * (64 + padded_size));
+  auto put = [&](size_t off, auto v) { std::memcpy(fb.data() + off, &v, sizeof v); };
+  put(0, uint32_t{0xBA55ED50u});
+  put(4, uint16_t{1});
+  put(6, uint16_t{16});
+  put(8, uint64_t{fb.size() - 16});
+  for (int i = 0; i < n; ++i) {
+    const size_t e = 16 + static_cast<size_t>(i) * (64 + padded_size);
+    put(e, uint16_t{1});  // PTX
+    put(e + 2, uint16_t{0x0101});
+    put(e + 4, uint32_t{64});
+    put(e + 8, uint64_t{padded_size});
+    put(e + 16, static_cast<uint32_t>(payload.size()));
+    put(e + 40, flags | 0x11);
+    put(e + 56, claimed);
+    std::memcpy(fb.data() + e + 64, payload.data(), payload.size());
+  }
+  return fb;
+}
+
+TEST(ImageGlobalsTest, ClaimedSizeCostsNothing) {
+  const std::string ptx = ".version 8.0\n.target sm_80\n.address_size 64\n.global .u32 x[4];\n";
+  std::string zstd(ZSTD_compressBound(ptx.size()), '\0');
+  zstd.resize(ZSTD_compress(zstd.data(), zstd.size(), ptx.data(), ptx.size(), 3));
+  std::string lz4(static_cast<size_t>(LZ4_compressBound(static_cast<int>(ptx.size()))), '\0');
+  lz4.resize(static_cast<size_t>(LZ4_compress_default(ptx.data(), lz4.data(), static_cast<int>(ptx.size()),
+                                                      static_cast<int>(lz4.size()))));
+  ASSERT_GT(lz4.size(), 0u);
+  constexpr uint64_t k256M = uint64_t{256} << 20;
+  const auto zstd_fb = fatbin_of(zstd, 0x8000, k256M, 1);
+  const auto lz4_fb = fatbin_of(lz4, 0x2000, k256M, 1);
+  const auto junk_fb = fatbin_of(std::string("\x28\xb5\x2f\xfd\0\0\0\0", 8), 0x8000, k256M, 16);
+
+  // Reset the peak resident set (clear_refs "5", Linux >= 4.0) to measure these calls alone.
+  {
+    std::ofstream reset("/proc/self/clear_refs");
+    reset << "5";
+    reset.flush();
+    if (!reset) GTEST_SKIP() << "cannot reset the peak RSS (/proc/self/clear_refs)";
+  }
+  const uint64_t before = rss_kib();
+  const GlobalBytes z = image_global_bytes(zstd_fb);
+  const GlobalBytes l = image_global_bytes(lz4_fb);
+  const GlobalBytes j = image_global_bytes(junk_fb);
+  const uint64_t grew_kib = peak_rss_kib() - before;
+
+  EXPECT_EQ(z.bytes, 16u) << "a real payload under a false claim still counts what it declares";
+  EXPECT_FALSE(z.opaque);
+  EXPECT_EQ(l.bytes, 16u);
+  EXPECT_FALSE(l.opaque);
+  EXPECT_EQ(j.bytes, 0u);
+  EXPECT_TRUE(j.opaque) << "a payload that does not decompress stays opaque";
+  EXPECT_LT(grew_kib, uint64_t{32} << 10) << "the claimed 256 MiB was allocated: peak RSS grew by " << grew_kib << " KiB";
 }
 
 }  // namespace
