@@ -216,13 +216,54 @@ section = entry_section(emu, shim)
 # another piece of in-flight work owns are listed here with that work; the check fails when the
 # shim lacks one that is not listed, and when a listed one is implemented (shrink the list).
 SHIM_PENDING = {
-    # Stream capture belongs to the graphs work (capture through the shim).
-    "cuStreamGetCaptureInfo": "graphs", "cuStreamGetCaptureInfo_ptsz": "graphs",
-    "cuStreamGetCaptureInfo_v2": "graphs", "cuStreamGetCaptureInfo_v2_ptsz": "graphs",
-    "cuStreamGetCaptureInfo_v3": "graphs", "cuStreamGetCaptureInfo_v3_ptsz": "graphs",
-    # 3D copies have array sides: the arrays/textures work forwards them.
-    "cuMemcpy3D_v2": "arrays", "cuMemcpy3D_v2_ptds": "arrays", "cuMemcpy3DAsync_v2": "arrays",
-    "cuMemcpy3DAsync_v2_ptsz": "arrays", "cuMemcpy3DPeer": "arrays", "cuMemcpy3DPeer_ptds": "arrays",
+    # Graphs through the pool (issue 12): node-by-node construction beyond kernel, memset, empty,
+    # child-graph and device copy nodes; node queries and setters; capture to an existing graph
+    # and capture dependency updates (docs/architecture.md, "Graphs through the pool").
+    "cuGraphAddNode": "graphs through the pool", "cuGraphAddNode_v2": "graphs through the pool",
+    "cuGraphChildGraphNodeGetGraph": "graphs through the pool",
+    "cuGraphClone": "graphs through the pool", "cuGraphDebugDotPrint": "graphs through the pool",
+    "cuGraphDestroyNode": "graphs through the pool",
+    "cuGraphExecChildGraphNodeSetParams": "graphs through the pool",
+    "cuGraphExecGetFlags": "graphs through the pool",
+    "cuGraphExecMemcpyNodeSetParams": "graphs through the pool",
+    "cuGraphExecMemsetNodeSetParams": "graphs through the pool",
+    "cuGraphExecNodeSetParams": "graphs through the pool",
+    "cuGraphKernelNodeGetParams": "graphs through the pool",
+    "cuGraphKernelNodeGetParams_v2": "graphs through the pool",
+    "cuGraphMemcpyNodeGetParams": "graphs through the pool",
+    "cuGraphMemcpyNodeSetParams": "graphs through the pool",
+    "cuGraphMemsetNodeGetParams": "graphs through the pool",
+    "cuGraphMemsetNodeSetParams": "graphs through the pool",
+    "cuGraphNodeFindInClone": "graphs through the pool",
+    "cuGraphNodeGetDependencies": "graphs through the pool",
+    "cuGraphNodeGetDependencies_v2": "graphs through the pool",
+    "cuGraphNodeGetDependentNodes": "graphs through the pool",
+    "cuGraphNodeGetDependentNodes_v2": "graphs through the pool",
+    "cuGraphNodeGetEnabled": "graphs through the pool",
+    "cuGraphNodeSetEnabled": "graphs through the pool",
+    "cuGraphNodeSetParams": "graphs through the pool",
+    "cuStreamBeginCaptureToGraph": "graphs through the pool",
+    "cuStreamBeginCaptureToGraph_ptsz": "graphs through the pool",
+    "cuStreamUpdateCaptureDependencies": "graphs through the pool",
+    "cuStreamUpdateCaptureDependencies_ptsz": "graphs through the pool",
+    "cuStreamUpdateCaptureDependencies_v2": "graphs through the pool",
+    "cuStreamUpdateCaptureDependencies_v2_ptsz": "graphs through the pool",
+    # Host nodes need the host function to run on the client (issue 12, part 3).
+    "cuGraphAddHostNode": "graphs: host functions on the client",
+    "cuGraphExecHostNodeSetParams": "graphs: host functions on the client",
+    "cuGraphHostNodeGetParams": "graphs: host functions on the client",
+    "cuGraphHostNodeSetParams": "graphs: host functions on the client",
+    # Event nodes need the session's event ids mapped inside graph nodes on the server.
+    "cuGraphAddEventRecordNode": "graphs: event nodes through the pool",
+    "cuGraphAddEventWaitNode": "graphs: event nodes through the pool",
+    "cuGraphEventRecordNodeGetEvent": "graphs: event nodes through the pool",
+    "cuGraphEventRecordNodeSetEvent": "graphs: event nodes through the pool",
+    "cuGraphEventWaitNodeGetEvent": "graphs: event nodes through the pool",
+    "cuGraphEventWaitNodeSetEvent": "graphs: event nodes through the pool",
+    "cuGraphExecEventRecordNodeSetEvent": "graphs: event nodes through the pool",
+    "cuGraphExecEventWaitNodeSetEvent": "graphs: event nodes through the pool",
+    # Peer and batch copies with array sides (arrays/textures work).
+    "cuMemcpy3DPeer": "arrays", "cuMemcpy3DPeer_ptds": "arrays",
     "cuMemcpy3DPeerAsync": "arrays", "cuMemcpy3DPeerAsync_ptsz": "arrays",
     "cuMemcpyBatchAsync_v2": "arrays", "cuMemcpyBatchAsync_v2_ptsz": "arrays",
     # Need server-side state not built yet (docs/architecture.md, Open points).
