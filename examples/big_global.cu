@@ -12,7 +12,10 @@ __global__ void touch(int at) {
 
 int main() {
   touch<<<1, 32>>>(12345);
-  const cudaError_t e = cudaDeviceSynchronize();
+  // Modules load lazily (as the CUDA 13 driver does by default): a refused load is the launch's
+  // own error, not a sticky one that a later synchronisation would return.
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
   std::printf("RESULT %s\n", cudaGetErrorName(e));
   return 0;
 }

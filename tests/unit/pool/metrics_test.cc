@@ -107,7 +107,8 @@ TEST(Metrics, ReportsEveryTenantAndDeviceFromTheTables) {
 
   const std::string json = tenants_json(tenants, 2);
   EXPECT_NE(json.find("{\"name\":\"alice\",\"sessions\":2,\"calls\":40,\"bytes_in\":4096,\"bytes_out\":8192,"
-                      "\"errors\":3,\"oom_refusals\":1,\"devices\":[{\"device\":0,\"bytes_held\":0,"
+                      "\"errors\":3,\"oom_refusals\":1,\"image_bytes\":0,\"image_quota\":1073741824,"
+                      "\"devices\":[{\"device\":0,\"bytes_held\":0,"
                       "\"quota_bytes\":1048576,\"device_time_s\":0.000000},{\"device\":1,\"bytes_held\":65536,"),
             std::string::npos)
       << json;
