@@ -112,7 +112,7 @@ class Test:
         self.pool = f"etcd://127.0.0.1:{etcd.port}/{POOL}"
         self.servers = []
 
-    def start_server(self, name, memory="1g", devices=1, max_sessions=8, ttl=TTL):
+    def start_server(self, name, memory="1g", devices=1, max_sessions=8, ttl=TTL, extra_env=None):
         d = os.path.join(self.workdir, name)
         os.makedirs(d)
         config = os.path.join(d, "server.toml")
@@ -120,6 +120,7 @@ class Test:
             f.write(f"max_sessions = {max_sessions}\nregistry = \"{self.pool}\"\n")
         env = dict(os.environ, GPOOL_EMULATOR_LIB=self.args.emulator_lib, GPOOL_LOG_LEVEL="info",
                    GPOOL_REGISTRY_TTL_S=str(ttl), GPOOL_EMU_MEMORY=memory, GPOOL_EMU_DEVICES=str(devices))
+        env.update(extra_env or {})
         url_file = os.path.join(d, "url")
         log_path = os.path.join(d, "server.log")
         with open(log_path, "w") as log:
@@ -295,12 +296,15 @@ def mode_devices(t):
 
 def mode_nvml(t):
     expect(t.args.nvml_probe, "--nvml-probe is required for --mode nvml")
-    a, url_a, _ = t.start_server("a", memory="2g")
-    b, url_b, _ = t.start_server("b", memory="1g", devices=2, ttl=30)
+    # The emulator's UUIDs hash the device name, ordinal and PCI location: two servers with the
+    # same settings would report the same UUIDs (real GPUs' are unique), so the names differ.
+    a, url_a, _ = t.start_server("a", memory="2g", extra_env={"GPOOL_EMU_DEVICE_NAME": "emulated A"})
+    b, url_b, _ = t.start_server("b", memory="1g", devices=2, ttl=30,
+                                 extra_env={"GPOOL_EMU_DEVICE_NAME": "emulated B"})
     records = {s["url"]: s for s in t.listed()}
     # Expected: every server's devices, servers in URL order (each key is the prefix + its URL).
     want = [(url, d["uuid"], d["memory_total"]) for url in sorted(records) for d in records[url]["devices"]]
-    expect(len(want) == 3, f"the records describe 3 devices: {records}")
+    expect(len(want) == 3 and len({u for _, u, _ in want}) == 3, f"the records describe 3 distinct devices: {records}")
 
     def nvml():
         r = subprocess.run([t.args.nvml_probe, "list"], env=t.client_env(), capture_output=True, text=True,
