@@ -31,6 +31,10 @@ Modes:
               server by server in the order of their URLs (the pool's key order), with each
               server's UUIDs and memory; `gpool smi --json` lists the same devices and servers.
               B killed (its record kept by a 30 s lease): both skip it, naming it, and list A's.
+              The pool is named with two etcd endpoints, the first dead (the CUDA shim takes
+              that GPOOL_SERVER too). etcd down: NVML init
+              is NVML_ERROR_DRIVER_NOT_LOADED, smi exits 1; a bad pool URL or a pool beside a
+              server URL is refused.
 Exit codes: 0 pass, 1 fail (also when etcd-server is not installed: the message names the
 package; scripts/install-deps.sh installs it).
 """
@@ -306,8 +310,12 @@ def mode_nvml(t):
     want = [(url, d["uuid"], d["memory_total"]) for url in sorted(records) for d in records[url]["devices"]]
     expect(len(want) == 3 and len({u for _, u, _ in want}) == 3, f"the records describe 3 distinct devices: {records}")
 
-    def nvml():
-        r = subprocess.run([t.args.nvml_probe, "list"], env=t.client_env(), capture_output=True, text=True,
+    # The pool named with two endpoints, the first one dead: etcd's next endpoint answers.
+    pool = t.pool.replace("etcd://", f"etcd://127.0.0.1:{free_port()},", 1)
+    env = t.client_env({"GPOOL_SERVER": pool})
+
+    def nvml(env=env):
+        r = subprocess.run([t.args.nvml_probe, "list"], env=env, capture_output=True, text=True,
                            timeout=60)
         devices, mem, count = {}, {}, None
         for line in r.stdout.splitlines():
@@ -327,16 +335,20 @@ def mode_nvml(t):
     print("  NVML:", got)
 
     def smi():
-        r = subprocess.run([t.args.gpool, "smi", "--json"], env=t.client_env(), capture_output=True, text=True,
+        r = subprocess.run([t.args.gpool, "smi", "--json"], env=env, capture_output=True, text=True,
                            timeout=30)
         expect(r.returncode == 0, f"gpool smi --json over the pool: exit {r.returncode}: {r.stderr}")
         return r, [(d["server"], d["uuid"], d["memory_total_bytes"]) for d in json.loads(r.stdout)["devices"]]
 
     r, got = smi()
     expect(got == want, f"gpool smi lists {got}, expected {want}")
-    r = subprocess.run([t.args.gpool, "smi"], env=t.client_env(), capture_output=True, text=True, timeout=30)
+    r = subprocess.run([t.args.gpool, "smi"], env=env, capture_output=True, text=True, timeout=30)
     expect(r.returncode == 0 and url_a in r.stdout and url_b in r.stdout,
            f"gpool smi (table) over the pool names both servers:\n{r.stdout}{r.stderr}")
+
+    # The CUDA shim takes the same two-endpoint GPOOL_SERVER (one entry, not two).
+    r = t.run_client({"GPOOL_SERVER": pool})
+    check_ok(r, "the probe through the shim with a two-endpoint pool URL")
 
     # B dies without deregistering; its record stays (30 s lease): both skip it.
     b.kill()
@@ -349,6 +361,21 @@ def mode_nvml(t):
     r, got = smi()
     expect([(u, m) for _, u, m in got] == only_a and f"skipping the pool's server {url_b}" in r.stderr,
            f"gpool smi with B dead lists {got}; stderr: {r.stderr}")
+
+    # etcd not answering: NVML_ERROR_DRIVER_NOT_LOADED (9), as without a driver; smi exit 1.
+    dead = t.client_env({"GPOOL_SERVER": f"etcd://127.0.0.1:{free_port()}/t"})
+    r = subprocess.run([t.args.nvml_probe, "list"], env=dead, capture_output=True, text=True, timeout=60)
+    expect(r.returncode == 1 and "INIT 9" in r.stdout and "cannot read the gpool pool" in r.stderr,
+           f"NVML with etcd down: {r.stdout}{r.stderr[-2000:]}")
+    r = subprocess.run([t.args.gpool, "smi"], env=dead, capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 1 and "cannot read the gpool pool" in r.stderr, f"gpool smi with etcd down: {r.stderr}")
+    # A malformed pool name and a pool beside another URL are refused, naming the problem.
+    r = subprocess.run([t.args.gpool, "smi", "--server", t.pool + "!"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    expect(r.returncode == 1 and "GPOOL_SERVER" in r.stderr, f"gpool smi with a bad pool name: {r.stderr}")
+    r = subprocess.run([t.args.gpool, "smi", "--server", t.pool + "," + url_a], env=env, capture_output=True,
+                       text=True, timeout=30)
+    expect(r.returncode == 1 and "must be the only entry" in r.stderr, f"gpool smi with a pool and a URL: {r.stderr}")
 
 
 MODES = {"join-leave": mode_join_leave, "death": mode_death, "full": mode_full, "devices": mode_devices,
