@@ -88,13 +88,18 @@ nvmlReturn_t init() {
   std::vector<Device> devices;
   int driver_version = 0;
   std::string server_version;
+  size_t refused = 0;
   for (const std::string& url : list.urls) {
     client::StatusView view;
     if (nvmlReturn_t r = ask(url, config.token, view); r != NVML_SUCCESS) {
-      // A server registered in a pool may have gone without deregistering (its record lives
-      // until its lease ends): the pool's other servers still answer, as for the CUDA shim.
-      if (!list.pooled || r != NVML_ERROR_DRIVER_NOT_LOADED) return r;
-      logger().warn("nvmlInit: skipping the pool's server {} (registered but not answering)", url);
+      // As the CUDA shim's placement: a server registered in a pool may have gone without
+      // deregistering (its record lives until its lease ends), and the pool's servers may not
+      // all know the token; the others still count. Only a pool where every server that
+      // answers refuses the token is NVML_ERROR_NO_PERMISSION.
+      if (!list.pooled || (r != NVML_ERROR_DRIVER_NOT_LOADED && r != NVML_ERROR_NO_PERMISSION)) return r;
+      refused += r == NVML_ERROR_NO_PERMISSION ? 1 : 0;
+      logger().warn("nvmlInit: skipping the pool's server {} ({})", url,
+                    r == NVML_ERROR_NO_PERMISSION ? "it refused the token" : "registered but not answering");
       continue;
     }
     const size_t i = servers.size();
@@ -110,6 +115,10 @@ nvmlReturn_t init() {
       }
       devices.push_back({i, std::move(d)});
     }
+  }
+  if (servers.empty() && refused > 0) {
+    logger().error("nvmlInit: every server of the pool {} refused the token (GPOOL_TOKEN)", config.servers[0]);
+    return NVML_ERROR_NO_PERMISSION;
   }
   s.servers = std::move(servers);
   s.token = config.token;

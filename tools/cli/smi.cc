@@ -51,14 +51,17 @@ int run_smi(const std::vector<std::string>& server_list, const std::string& toke
   }
   std::vector<std::string> servers;
   std::vector<client::StatusView> views;
+  size_t refused = 0;
   for (const std::string& url : list.urls) {
     std::string error;
     client::StatusView view;
     client::Failure f = client::Failure::kNone;
     if (!client::fetch_view(url, token, "gpool smi", view, error, &f)) {
-      // A pool's registered server that no longer answers is skipped (its record outlives it
-      // until its lease ends); a named server must answer.
-      if (list.pooled && f == client::Failure::kUnreachable) {
+      // A pool's registered server that no longer answers (its record outlives it until its
+      // lease ends) or does not know the token is skipped, as the CUDA shim's placement skips
+      // it; a named server must answer.
+      if (list.pooled && (f == client::Failure::kUnreachable || f == client::Failure::kRefused)) {
+        refused += f == client::Failure::kRefused ? 1 : 0;
         std::fprintf(stderr, "gpool smi: skipping the pool's server %s: %s\n", url.c_str(), error.c_str());
         continue;
       }
@@ -67,6 +70,10 @@ int run_smi(const std::vector<std::string>& server_list, const std::string& toke
     }
     servers.push_back(url);
     views.push_back(std::move(view));
+  }
+  if (servers.empty() && refused > 0) {
+    std::fprintf(stderr, "gpool smi: every server of the pool refused the token\n");
+    return 1;
   }
   std::vector<Row> rows;
   for (size_t i = 0; i < views.size(); ++i) {

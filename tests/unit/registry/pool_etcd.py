@@ -32,7 +32,8 @@ Modes:
               server's UUIDs and memory; `gpool smi --json` lists the same devices and servers.
               B killed (its record kept by a 30 s lease): both skip it, naming it, and list A's.
               The pool is named with two etcd endpoints, the first dead (the CUDA shim takes
-              that GPOOL_SERVER too). etcd down: NVML init
+              that GPOOL_SERVER too). A token no server knows: NO_PERMISSION, smi exit 1. etcd
+              down: NVML init
               is NVML_ERROR_DRIVER_NOT_LOADED, smi exits 1; a bad pool URL or a pool beside a
               server URL is refused.
 Exit codes: 0 pass, 1 fail (also when etcd-server is not installed: the message names the
@@ -361,6 +362,15 @@ def mode_nvml(t):
     r, got = smi()
     expect([(u, m) for _, u, m in got] == only_a and f"skipping the pool's server {url_b}" in r.stderr,
            f"gpool smi with B dead lists {got}; stderr: {r.stderr}")
+
+    # A token no server of the pool knows: NVML_ERROR_NO_PERMISSION (4); smi exit 1.
+    wrong = t.client_env({"GPOOL_SERVER": pool, "GPOOL_TOKEN": "not-the-token"})
+    r = subprocess.run([t.args.nvml_probe, "list"], env=wrong, capture_output=True, text=True, timeout=60)
+    expect(r.returncode == 1 and "INIT 4" in r.stdout and "refused the token" in r.stderr,
+           f"NVML with a wrong token: {r.stdout}{r.stderr[-2000:]}")
+    r = subprocess.run([t.args.gpool, "smi"], env=wrong, capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 1 and "every server of the pool refused the token" in r.stderr,
+           f"gpool smi with a wrong token: {r.stderr}")
 
     # etcd not answering: NVML_ERROR_DRIVER_NOT_LOADED (9), as without a driver; smi exit 1.
     dead = t.client_env({"GPOOL_SERVER": f"etcd://127.0.0.1:{free_port()}/t"})
