@@ -9,7 +9,8 @@
 // lists them for this tenant) first, then server 1's. With GPOOL_SERVER=etcd://HOST:PORT/POOL the
 // servers are every server registered in the pool, in the order of their URLs
 // (client-shim/src/pool_servers.h says why not the CUDA shim's per-program placement); a
-// registered server that does not answer is skipped with a warning. CUDA_VISIBLE_DEVICES is NOT applied, as
+// registered server that does not answer or refuses the token is skipped with a warning (all of
+// them refusing: NVML_ERROR_NO_PERMISSION). CUDA_VISIBLE_DEVICES is NOT applied, as
 // NVIDIA's NVML does not apply it: frameworks (PyTorch) apply it to NVML's list themselves; an
 // index or UUID in it names the same device for the CUDA shim and for NVML.
 //
