@@ -40,7 +40,16 @@ std::vector<std::string> parse_server_list(std::string_view text) {
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t' || item.back() == '\n')) {
       item.remove_suffix(1);
     }
-    if (!item.empty()) out.emplace_back(item);
+    if (item.empty()) {
+      // dropped
+    } else if (!out.empty() && out.back().rfind("etcd://", 0) == 0 && item.find("://") == std::string_view::npos) {
+      // etcd://H1:P1,H2:P2/POOL: a piece without a scheme after an etcd:// entry is its next
+      // endpoint, not a server URL of its own.
+      out.back() += ",";
+      out.back() += item;
+    } else {
+      out.emplace_back(item);
+    }
     pos = comma + 1;
   }
   return out;

@@ -38,7 +38,8 @@ struct Config {
 };
 
 // Splits "a, b,,c" into {"a", "b", "c"} (commas separate; blanks around a URL and empty entries
-// are dropped).
+// are dropped). The endpoints of one etcd:// pool stay one entry: "etcd://h1:1,h2:2/p" (a piece
+// without "://" after an etcd:// entry continues it).
 std::vector<std::string> parse_server_list(std::string_view text);
 
 // Reads the configuration from GPOOL_CONFIG, GPOOL_SERVER and GPOOL_TOKEN.

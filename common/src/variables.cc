@@ -41,7 +41,8 @@ constexpr std::array kTable{
              "the program then sees the devices of all of them, server 0's first "
              "(docs/architecture.md, \"Client shim\"); or a pool in etcd, "
              "`etcd://HOST:PORT[,HOST:PORT...]/POOL`: the shim reads the pool's servers and places "
-             "the program on those with the most free capacity (`GPOOL_DEVICES`); "
+             "the program on those with the most free capacity (`GPOOL_DEVICES`), while NVML and "
+             "`gpool smi` list every server of the pool; "
              "`gpool run` sets it from `--server`"},
     Variable{"GPOOL_DEVICES", kShim, "", "one server's devices",
              "with `GPOOL_SERVER=etcd://...`: how many devices (1 to 256) the program asks for; the "

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "config.h"
+#include "pool_servers.h"
 #include "gpool/common/log.h"
 
 // The object an nvmlDevice_t points to: one per possible device, for the life of the process.
@@ -70,12 +71,39 @@ nvmlReturn_t init() {
     logger().error("{}; nvmlInit fails: fix the file or unset GPOOL_CONFIG", config.error);
     return NVML_ERROR_UNKNOWN;
   }
+  client::ServerList list;
+  {
+    std::string error;
+    client::Failure f = client::Failure::kNone;
+    if (!client::resolve_servers(config.servers, list, error, &f)) {
+      logger().error("nvmlInit: {}", error);
+      return f == client::Failure::kUnreachable ? NVML_ERROR_DRIVER_NOT_LOADED : NVML_ERROR_UNKNOWN;
+    }
+    if (list.pooled && list.urls.empty()) {
+      logger().warn("nvmlInit: the gpool pool {} has no servers (none registered, or all left); "
+                    "no devices", config.servers[0]);
+    }
+  }
+  std::vector<std::string> servers;
   std::vector<Device> devices;
   int driver_version = 0;
   std::string server_version;
-  for (size_t i = 0; i < config.servers.size(); ++i) {
+  size_t refused = 0;
+  for (const std::string& url : list.urls) {
     client::StatusView view;
-    if (nvmlReturn_t r = ask(config.servers[i], config.token, view); r != NVML_SUCCESS) return r;
+    if (nvmlReturn_t r = ask(url, config.token, view); r != NVML_SUCCESS) {
+      // As the CUDA shim's placement: a server registered in a pool may have gone without
+      // deregistering (its record lives until its lease ends), and the pool's servers may not
+      // all know the token; the others still count. Only a pool where every server that
+      // answers refuses the token is NVML_ERROR_NO_PERMISSION.
+      if (!list.pooled || (r != NVML_ERROR_DRIVER_NOT_LOADED && r != NVML_ERROR_NO_PERMISSION)) return r;
+      refused += r == NVML_ERROR_NO_PERMISSION ? 1 : 0;
+      logger().warn("nvmlInit: skipping the pool's server {} ({})", url,
+                    r == NVML_ERROR_NO_PERMISSION ? "it refused the token" : "registered but not answering");
+      continue;
+    }
+    const size_t i = servers.size();
+    servers.push_back(url);
     if (i == 0) {
       driver_version = view.driver_version;
       server_version = view.server_version;
@@ -88,7 +116,11 @@ nvmlReturn_t init() {
       devices.push_back({i, std::move(d)});
     }
   }
-  s.servers = config.servers;
+  if (servers.empty() && refused > 0) {
+    logger().error("nvmlInit: every server of the pool {} refused the token (GPOOL_TOKEN)", config.servers[0]);
+    return NVML_ERROR_NO_PERMISSION;
+  }
+  s.servers = std::move(servers);
   s.token = config.token;
   s.devices = std::move(devices);
   s.cuda_driver_version = driver_version;

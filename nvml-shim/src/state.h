@@ -6,7 +6,11 @@
 // status-only Hello (client-shim/src/status_client.h): no session, no worker, not counted
 // against max_sessions, so a monitor polling NVML never takes a CUDA program's place. Devices are
 // numbered as the CUDA shim numbers its full list: server 0's devices (in the order the server
-// lists them for this tenant) first, then server 1's. CUDA_VISIBLE_DEVICES is NOT applied, as
+// lists them for this tenant) first, then server 1's. With GPOOL_SERVER=etcd://HOST:PORT/POOL the
+// servers are every server registered in the pool, in the order of their URLs
+// (client-shim/src/pool_servers.h says why not the CUDA shim's per-program placement); a
+// registered server that does not answer or refuses the token is skipped with a warning (all of
+// them refusing: NVML_ERROR_NO_PERMISSION). CUDA_VISIBLE_DEVICES is NOT applied, as
 // NVIDIA's NVML does not apply it: frameworks (PyTorch) apply it to NVML's list themselves; an
 // index or UUID in it names the same device for the CUDA shim and for NVML.
 //
@@ -14,8 +18,9 @@
 // live figures (memory held, quota, processes, utilisation) are asked of the device's server on
 // each call (one status round trip).
 //
-// Errors at init: a GPOOL_CONFIG mistake -> NVML_ERROR_UNKNOWN (logged, naming the key); a
-// server that cannot be reached -> NVML_ERROR_DRIVER_NOT_LOADED (what NVML answers on a host
+// Errors at init: a GPOOL_CONFIG mistake or a malformed etcd:// URL -> NVML_ERROR_UNKNOWN
+// (logged, naming the key); etcd or a listed server that cannot be reached ->
+// NVML_ERROR_DRIVER_NOT_LOADED (what NVML answers on a host
 // without a driver); a refused token -> NVML_ERROR_NO_PERMISSION. Later, a server that no longer
 // answers -> NVML_ERROR_GPU_IS_LOST for its devices' live queries.
 //
@@ -59,7 +64,7 @@ nvmlReturn_t all_devices(std::vector<Device>& out);
 // The first server's driver figures, read at init.
 nvmlReturn_t versions(int& cuda_driver_version, std::string& server_version);
 
-// How many servers GPOOL_SERVER lists (0 before init).
+// How many servers answered at init (GPOOL_SERVER's, or the pool's; 0 before init).
 size_t server_count();
 
 // The live status of `server` (the viewer's tenant view). NVML_ERROR_GPU_IS_LOST when the server

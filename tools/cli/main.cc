@@ -8,7 +8,7 @@
 //       the server's pool, per-tenant and per-device figures (memory held and quota, device time,
 //       calls, bytes, errors) and sessions as tables; an admin token shows every tenant, another
 //       token its own tenant. --json prints the server's status document instead.
-//   gpool smi [--server URL[,URL...]] [--token T] [--json]
+//   gpool smi [--server URL[,URL...] | --server etcd://HOST:PORT/POOL] [--token T] [--json]
 //       an nvidia-smi-like table of what the token may use: devices (memory held / quota,
 //       utilisation) and the tenant's processes on them (smi.h); --json as one document.
 //   gpool reload [--server URL] [--token ADMIN_TOKEN | --token-file F]
@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
 
   bool smi_json = false;
   CLI::App* smi = app.add_subcommand("smi", "an nvidia-smi-like table of your devices, memory, quota and processes");
-  smi->add_option("--server", server, "server URL, or several separated by commas (GPOOL_SERVER)")->capture_default_str();
+  smi->add_option("--server", server, "server URL, or several separated by commas, or a pool etcd://HOST:PORT/POOL (GPOOL_SERVER)")->capture_default_str();
   smi->add_option("--token", token, "tenant token (GPOOL_TOKEN)");
   smi->add_flag("--json", smi_json, "print one JSON document instead of the tables");
 

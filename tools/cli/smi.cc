@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "pool_servers.h"
 #include "status_client.h"
 #include "status_table.h"
 
@@ -39,14 +40,40 @@ struct Row {
 
 }  // namespace
 
-int run_smi(const std::vector<std::string>& servers, const std::string& token, bool json) {
-  std::vector<client::StatusView> views(servers.size());
-  for (size_t i = 0; i < servers.size(); ++i) {
+int run_smi(const std::vector<std::string>& server_list, const std::string& token, bool json) {
+  client::ServerList list;
+  {
     std::string error;
-    if (!client::fetch_view(servers[i], token, "gpool smi", views[i], error)) {
-      std::fprintf(stderr, "gpool smi: server %s: %s\n", servers[i].c_str(), error.c_str());
+    if (!client::resolve_servers(server_list, list, error)) {
+      std::fprintf(stderr, "gpool smi: %s\n", error.c_str());
       return 1;
     }
+  }
+  std::vector<std::string> servers;
+  std::vector<client::StatusView> views;
+  size_t refused = 0;
+  for (const std::string& url : list.urls) {
+    std::string error;
+    client::StatusView view;
+    client::Failure f = client::Failure::kNone;
+    if (!client::fetch_view(url, token, "gpool smi", view, error, &f)) {
+      // A pool's registered server that no longer answers (its record outlives it until its
+      // lease ends) or does not know the token is skipped, as the CUDA shim's placement skips
+      // it; a named server must answer.
+      if (list.pooled && (f == client::Failure::kUnreachable || f == client::Failure::kRefused)) {
+        refused += f == client::Failure::kRefused ? 1 : 0;
+        std::fprintf(stderr, "gpool smi: skipping the pool's server %s: %s\n", url.c_str(), error.c_str());
+        continue;
+      }
+      std::fprintf(stderr, "gpool smi: server %s: %s\n", url.c_str(), error.c_str());
+      return 1;
+    }
+    servers.push_back(url);
+    views.push_back(std::move(view));
+  }
+  if (servers.empty() && refused > 0) {
+    std::fprintf(stderr, "gpool smi: every server of the pool refused the token\n");
+    return 1;
   }
   std::vector<Row> rows;
   for (size_t i = 0; i < views.size(); ++i) {

@@ -3,7 +3,7 @@
 
 Usage:
   pool_etcd.py --server BIN --shim-dir DIR --emulator-lib LIB [--library-dir DIR]... --gpool BIN
-               --probe BIN [--etcd BIN] --mode join-leave|death|full|devices
+               --probe BIN [--nvml-probe BIN] [--etcd BIN] --mode join-leave|death|full|devices|nvml
 
 Each mode starts its own etcd (Debian's etcd-server) on free loopback ports with a temporary
 data directory, and gpool-servers (emulator backend) registering in pool "t" with a lease TTL
@@ -26,6 +26,16 @@ Modes:
               client waits (GPOOL_BUSY_WAIT_MS=1500) and fails with a message naming the wait.
   devices     GPOOL_DEVICES=2 with two one-device servers: the probe sees 2 devices, one on
               each server, and runs a kernel on both; GPOOL_DEVICES=3 fails, naming the count.
+  nvml        gpool's NVML (tests/remote/nvml_probe.c) and `gpool smi` with GPOOL_SERVER=etcd://
+              over servers A (one 2 GiB device) and B (two 1 GiB devices): NVML lists all three,
+              server by server in the order of their URLs (the pool's key order), with each
+              server's UUIDs and memory; `gpool smi --json` lists the same devices and servers.
+              B killed (its record kept by a 30 s lease): both skip it, naming it, and list A's.
+              The pool is named with two etcd endpoints, the first dead (the CUDA shim takes
+              that GPOOL_SERVER too). A token no server knows: NO_PERMISSION, smi exit 1. etcd
+              down: NVML init
+              is NVML_ERROR_DRIVER_NOT_LOADED, smi exits 1; a bad pool URL or a pool beside a
+              server URL is refused.
 Exit codes: 0 pass, 1 fail (also when etcd-server is not installed: the message names the
 package; scripts/install-deps.sh installs it).
 """
@@ -107,7 +117,7 @@ class Test:
         self.pool = f"etcd://127.0.0.1:{etcd.port}/{POOL}"
         self.servers = []
 
-    def start_server(self, name, memory="1g", devices=1, max_sessions=8, ttl=TTL):
+    def start_server(self, name, memory="1g", devices=1, max_sessions=8, ttl=TTL, extra_env=None):
         d = os.path.join(self.workdir, name)
         os.makedirs(d)
         config = os.path.join(d, "server.toml")
@@ -115,6 +125,7 @@ class Test:
             f.write(f"max_sessions = {max_sessions}\nregistry = \"{self.pool}\"\n")
         env = dict(os.environ, GPOOL_EMULATOR_LIB=self.args.emulator_lib, GPOOL_LOG_LEVEL="info",
                    GPOOL_REGISTRY_TTL_S=str(ttl), GPOOL_EMU_MEMORY=memory, GPOOL_EMU_DEVICES=str(devices))
+        env.update(extra_env or {})
         url_file = os.path.join(d, "url")
         log_path = os.path.join(d, "server.log")
         with open(log_path, "w") as log:
@@ -288,7 +299,97 @@ def mode_devices(t):
            "GPOOL_DEVICES=3 with 2 devices in the pool:\n" + r.stdout + r.stderr)
 
 
-MODES = {"join-leave": mode_join_leave, "death": mode_death, "full": mode_full, "devices": mode_devices}
+def mode_nvml(t):
+    expect(t.args.nvml_probe, "--nvml-probe is required for --mode nvml")
+    # The emulator's UUIDs hash the device name, ordinal and PCI location: two servers with the
+    # same settings would report the same UUIDs (real GPUs' are unique), so the names differ.
+    a, url_a, _ = t.start_server("a", memory="2g", extra_env={"GPOOL_EMU_DEVICE_NAME": "emulated A"})
+    b, url_b, _ = t.start_server("b", memory="1g", devices=2, ttl=30,
+                                 extra_env={"GPOOL_EMU_DEVICE_NAME": "emulated B"})
+    records = {s["url"]: s for s in t.listed()}
+    # Expected: every server's devices, servers in URL order (each key is the prefix + its URL).
+    want = [(url, d["uuid"], d["memory_total"]) for url in sorted(records) for d in records[url]["devices"]]
+    expect(len(want) == 3 and len({u for _, u, _ in want}) == 3, f"the records describe 3 distinct devices: {records}")
+
+    # The pool named with two endpoints, the first one dead: etcd's next endpoint answers.
+    pool = t.pool.replace("etcd://", f"etcd://127.0.0.1:{free_port()},", 1)
+    env = t.client_env({"GPOOL_SERVER": pool})
+
+    def nvml(env=env):
+        r = subprocess.run([t.args.nvml_probe, "list"], env=env, capture_output=True, text=True,
+                           timeout=60)
+        devices, mem, count = {}, {}, None
+        for line in r.stdout.splitlines():
+            w = line.split()
+            if w and w[0] == "COUNT":
+                count = int(w[1])
+            elif w and w[0] == "DEVICE":
+                devices[int(w[1])] = dict(kv.split("=", 1) for kv in w[2:] if "=" in kv)
+            elif w and w[0] == "MEM":
+                mem[int(w[1])] = int(w[2])
+        check_ok(r, "nvml_probe list over the pool")
+        return r, count, [(devices[i]["UUID"], mem[i]) for i in range(count)]
+
+    r, count, got = nvml()
+    expect(count == 3 and got == [(u, m) for _, u, m in want],
+           f"NVML over the pool lists {got}, expected {want}\n{r.stderr[-2000:]}")
+    print("  NVML:", got)
+
+    def smi():
+        r = subprocess.run([t.args.gpool, "smi", "--json"], env=env, capture_output=True, text=True,
+                           timeout=30)
+        expect(r.returncode == 0, f"gpool smi --json over the pool: exit {r.returncode}: {r.stderr}")
+        return r, [(d["server"], d["uuid"], d["memory_total_bytes"]) for d in json.loads(r.stdout)["devices"]]
+
+    r, got = smi()
+    expect(got == want, f"gpool smi lists {got}, expected {want}")
+    r = subprocess.run([t.args.gpool, "smi"], env=env, capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 0 and url_a in r.stdout and url_b in r.stdout,
+           f"gpool smi (table) over the pool names both servers:\n{r.stdout}{r.stderr}")
+
+    # The CUDA shim takes the same two-endpoint GPOOL_SERVER (one entry, not two).
+    r = t.run_client({"GPOOL_SERVER": pool})
+    check_ok(r, "the probe through the shim with a two-endpoint pool URL")
+
+    # B dies without deregistering; its record stays (30 s lease): both skip it.
+    b.kill()
+    b.wait(timeout=10)
+    expect(url_b in t.urls(), "B's record is still listed after SIGKILL (30 s lease)")
+    only_a = [(u, m) for url, u, m in want if url == url_a]
+    r, count, got = nvml()
+    expect(got == only_a and f"skipping the pool's server {url_b}" in r.stderr,
+           f"NVML with B dead lists {got}, expected {only_a}; stderr:\n{r.stderr[-2000:]}")
+    r, got = smi()
+    expect([(u, m) for _, u, m in got] == only_a and f"skipping the pool's server {url_b}" in r.stderr,
+           f"gpool smi with B dead lists {got}; stderr: {r.stderr}")
+
+    # A token no server of the pool knows: NVML_ERROR_NO_PERMISSION (4); smi exit 1.
+    wrong = t.client_env({"GPOOL_SERVER": pool, "GPOOL_TOKEN": "not-the-token"})
+    r = subprocess.run([t.args.nvml_probe, "list"], env=wrong, capture_output=True, text=True, timeout=60)
+    expect(r.returncode == 1 and "INIT 4" in r.stdout and "refused the token" in r.stderr,
+           f"NVML with a wrong token: {r.stdout}{r.stderr[-2000:]}")
+    r = subprocess.run([t.args.gpool, "smi"], env=wrong, capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 1 and "every server of the pool refused the token" in r.stderr,
+           f"gpool smi with a wrong token: {r.stderr}")
+
+    # etcd not answering: NVML_ERROR_DRIVER_NOT_LOADED (9), as without a driver; smi exit 1.
+    dead = t.client_env({"GPOOL_SERVER": f"etcd://127.0.0.1:{free_port()}/t"})
+    r = subprocess.run([t.args.nvml_probe, "list"], env=dead, capture_output=True, text=True, timeout=60)
+    expect(r.returncode == 1 and "INIT 9" in r.stdout and "cannot read the gpool pool" in r.stderr,
+           f"NVML with etcd down: {r.stdout}{r.stderr[-2000:]}")
+    r = subprocess.run([t.args.gpool, "smi"], env=dead, capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 1 and "cannot read the gpool pool" in r.stderr, f"gpool smi with etcd down: {r.stderr}")
+    # A malformed pool name and a pool beside another URL are refused, naming the problem.
+    r = subprocess.run([t.args.gpool, "smi", "--server", t.pool + "!"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    expect(r.returncode == 1 and "GPOOL_SERVER" in r.stderr, f"gpool smi with a bad pool name: {r.stderr}")
+    r = subprocess.run([t.args.gpool, "smi", "--server", t.pool + "," + url_a], env=env, capture_output=True,
+                       text=True, timeout=30)
+    expect(r.returncode == 1 and "must be the only entry" in r.stderr, f"gpool smi with a pool and a URL: {r.stderr}")
+
+
+MODES = {"join-leave": mode_join_leave, "death": mode_death, "full": mode_full, "devices": mode_devices,
+         "nvml": mode_nvml}
 
 
 def main():
@@ -299,6 +400,7 @@ def main():
     p.add_argument("--library-dir", action="append", default=[])
     p.add_argument("--gpool", required=True)
     p.add_argument("--probe", required=True)
+    p.add_argument("--nvml-probe", default=None)
     p.add_argument("--etcd", default=shutil.which("etcd") or "/usr/bin/etcd")
     p.add_argument("--mode", choices=sorted(MODES), required=True)
     args = p.parse_args()

@@ -34,6 +34,12 @@ TEST_F(ConfigTest, ServerListSplitsOnCommasAndDropsBlanks) {
   EXPECT_EQ(parse_server_list("tcp://only:7"), (std::vector<std::string>{"tcp://only:7"}));
   EXPECT_TRUE(parse_server_list("").empty());
   EXPECT_TRUE(parse_server_list(" , ,").empty());
+  // One etcd:// pool with several endpoints is one entry; a URL with a scheme after it is not.
+  EXPECT_EQ(parse_server_list("etcd://h1:2379, h2:2379,h3/pool"),
+            (std::vector<std::string>{"etcd://h1:2379,h2:2379,h3/pool"}));
+  EXPECT_EQ(parse_server_list("etcd://h1:2379/p,tcp://b:2"),
+            (std::vector<std::string>{"etcd://h1:2379/p", "tcp://b:2"}));
+  EXPECT_EQ(parse_server_list("a:1,b:2"), (std::vector<std::string>{"a:1", "b:2"}));
 }
 
 TEST_F(ConfigTest, DefaultsToOneLocalServer) {
