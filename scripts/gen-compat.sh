@@ -221,13 +221,10 @@ SHIM_PENDING = {
     # and capture dependency updates (docs/architecture.md, "Graphs through the pool").
     "cuGraphAddNode": "graphs through the pool", "cuGraphAddNode_v2": "graphs through the pool",
     "cuGraphChildGraphNodeGetGraph": "graphs through the pool",
-    "cuGraphExecChildGraphNodeSetParams": "graphs through the pool",
-    "cuGraphExecMemcpyNodeSetParams": "graphs through the pool",
     "cuGraphExecNodeSetParams": "graphs through the pool",
     "cuGraphKernelNodeGetParams": "graphs through the pool",
     "cuGraphKernelNodeGetParams_v2": "graphs through the pool",
     "cuGraphMemcpyNodeGetParams": "graphs through the pool",
-    "cuGraphMemcpyNodeSetParams": "graphs through the pool",
     "cuGraphNodeSetParams": "graphs through the pool",
     "cuStreamBeginCaptureToGraph": "graphs through the pool",
     "cuStreamBeginCaptureToGraph_ptsz": "graphs through the pool",

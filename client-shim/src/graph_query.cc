@@ -1,5 +1,6 @@
-// Shim: node queries, node removal, clones, exec flags, node enabling and memset node
-// parameters of CUDA graphs (calls.toml 346-352, server/src/worker_graph_query.cc).
+// Shim: node queries, node removal, clones, exec flags, node enabling, memset and copy node
+// parameters, exec child graphs and DOT text of CUDA graphs (calls.toml 346-355,
+// server/src/worker_graph_query.cc).
 //
 // Graph, node and exec handles are the server's ids (graph.cc); the server checks each against
 // the session's tables. Edge data is always the default (the pool builds no edges with ports or
@@ -170,4 +171,40 @@ extern "C" CUresult gpool_impl_cuGraphDebugDotPrint(CUgraph graph, const char* p
   const bool wrote = n == 0 || std::fwrite(r.inline_data.data(), 1, n, f) == n;
   const bool closed = std::fclose(f) == 0;
   return wrote && closed ? CUDA_SUCCESS : CUDA_ERROR_OPERATING_SYSTEM;
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecChildGraphNodeSetParams(CUgraphExec exec, CUgraphNode node, CUgraph child) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {id_of(exec), id_of(node), id_of(child)};
+  return Session::instance().sync(Op::GraphExecChildGraphSetParams, args);
+}
+
+namespace {
+
+// As cuGraphAddMemcpyNode (graph.cc): only 1D copies between device allocations; a node copying
+// client memory could not reach it when the graph runs on the server.
+CUresult set_memcpy(bool on_exec, CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto device_side = [](CUmemorytype t) { return t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_UNIFIED; };
+  const bool one_d = p->Height <= 1 && p->Depth <= 1 && p->srcXInBytes == 0 && p->dstXInBytes == 0 &&
+                     p->srcY == 0 && p->dstY == 0 && p->srcZ == 0 && p->dstZ == 0;
+  if (!one_d || !device_side(p->srcMemoryType) || !device_side(p->dstMemoryType)) {
+    gpool::log::logger("shim").error("cuGraph(Exec)MemcpyNodeSetParams: through the pool only 1D copies between "
+                                     "device allocations can be graph nodes; returning CUDA_ERROR_NOT_SUPPORTED");
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {on_exec ? 1u : 0u, id_of(exec), id_of(node), p->dstDevice, p->srcDevice, p->WidthInBytes};
+  return Session::instance().sync(Op::GraphMemcpySetParams, args);
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphMemcpyNodeSetParams(CUgraphNode node, const CUDA_MEMCPY3D* p) {
+  return set_memcpy(false, nullptr, node, p);
+}
+
+extern "C" CUresult gpool_impl_cuGraphExecMemcpyNodeSetParams(CUgraphExec exec, CUgraphNode node,
+                                                              const CUDA_MEMCPY3D* p, CUcontext) {
+  return set_memcpy(true, exec, node, p);
 }

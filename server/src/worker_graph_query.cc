@@ -1,12 +1,14 @@
-// Worker: node queries, node removal, clones, exec flags, node enabling and memset node
-// parameters of CUDA graphs (calls.toml 346-352; the rest of graphs: worker_graph.cc).
+// Worker: node queries, node removal, clones, exec flags, node enabling, memset and copy node
+// parameters, exec child graphs and DOT text of CUDA graphs (calls.toml 346-355; the rest of
+// graphs: worker_graph.cc).
 //
 // Every graph, node and exec id is looked up in this session's tables first (graph_of,
 // graph_node_of, graph_exec_of), so a forged, stale or foreign id gets CUDA_ERROR_INVALID_VALUE
 // and never reaches the driver. Nodes and graphs the driver hands back (neighbours, clones,
 // nodes found in a clone) get ids on first use, like the nodes of a captured graph. A destroyed
 // node's id leaves the tables. A memset node's new range is checked against the session's
-// allocations, as when the node is added. cuGraphDebugDotPrint: the backend writes the DOT text
+// allocations, as when the node is added; a copy node's new ranges likewise (1D
+// device-to-device only, as cuGraphAddMemcpyNode). cuGraphDebugDotPrint: the backend writes the DOT text
 // to a memfd of this process (no file on the server's disk), which goes back inline; the shim
 // writes it to the client's path.
 #include "worker.h"
@@ -152,6 +154,33 @@ CUresult Worker::op_graph_dot_print(Ctx& c) {
   }
   ::close(fd);
   return st;
+}
+
+CUresult Worker::op_graph_exec_child_set(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graph_exec_of(c.arg(0));
+  CUgraphNode n = graph_node_of(c.arg(1));
+  CUgraph child = graph_of(c.arg(2));
+  if (e == nullptr || n == nullptr || child == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  return drv_.cuGraphExecChildGraphNodeSetParams(e, n, child);
+}
+
+CUresult Worker::op_graph_memcpy_set(Ctx& c) {
+  if (c.arg_count() < 6) return CUDA_ERROR_INVALID_VALUE;
+  const bool on_exec = c.arg(0) != 0;
+  CUgraphExec e = on_exec ? graph_exec_of(c.arg(1)) : nullptr;
+  CUgraphNode n = graph_node_of(c.arg(2));
+  if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr dst = c.arg(3), src = c.arg(4);
+  const uint64_t bytes = c.arg(5);
+  if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEMCPY3D p{};
+  p.srcMemoryType = p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  p.srcDevice = src;
+  p.dstDevice = dst;
+  p.WidthInBytes = bytes;
+  p.Height = p.Depth = 1;
+  return on_exec ? drv_.cuGraphExecMemcpyNodeSetParams(e, n, &p, ctx_) : drv_.cuGraphMemcpyNodeSetParams(n, &p);
 }
 
 }  // namespace gpool::server

@@ -47,6 +47,8 @@ namespace diff {
   X(cuGraphClone) X(cuGraphNodeFindInClone) X(cuGraphExecGetFlags) X(cuGraphNodeGetEnabled)     \
   X(cuGraphNodeSetEnabled) X(cuGraphMemsetNodeGetParams) X(cuGraphMemsetNodeSetParams)          \
   X(cuGraphExecMemsetNodeSetParams) X(cuGraphDebugDotPrint)                                     \
+  X(cuGraphAddMemcpyNode) X(cuGraphAddChildGraphNode) X(cuGraphMemcpyNodeSetParams)             \
+  X(cuGraphExecMemcpyNodeSetParams) X(cuGraphExecChildGraphNodeSetParams)                       \
   X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle) X(cuStreamSetAttribute)             \
   X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \

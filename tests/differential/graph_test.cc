@@ -242,6 +242,56 @@ TEST_F(GraphTest, NodeQueriesCloneAndNodeSetters) {
   EXPECT_SAME_VALUE(1, host[15]);
   EXPECT_SAME_VALUE(2, host[31]) << "the clone kept the value it was cloned with";
 
+  // Copy and child-graph nodes: the graph's copy parameters before instantiation, then the
+  // exec's copy source and child graph.
+  CUdeviceptr q = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&q, 32));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemsetD32(q, 9, 8));
+  CUgraph child_a = nullptr, child_b = nullptr, outer = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&child_a, 0));
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&child_b, 0));
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&outer, 0));
+  CUDA_MEMSET_NODE_PARAMS five{}, six{};
+  five.dst = six.dst = q + 16;
+  five.elementSize = six.elementSize = 4;
+  five.width = six.width = 4;
+  five.height = six.height = 1;
+  five.value = 5;
+  six.value = 6;
+  CUgraphNode ma = nullptr, mb = nullptr, cp = nullptr, child_node = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemsetNode(&ma, child_a, nullptr, 0, &five, nullptr));
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemsetNode(&mb, child_b, nullptr, 0, &six, nullptr));
+  CUDA_MEMCPY3D copy{};
+  copy.srcMemoryType = copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.srcDevice = p + 64;
+  copy.dstDevice = q;
+  copy.WidthInBytes = 16;
+  copy.Height = copy.Depth = 1;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemcpyNode(&cp, outer, nullptr, 0, &copy, nullptr));
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddChildGraphNode(&child_node, outer, &cp, 1, child_a));
+  copy.srcDevice = p;  // host[0..15] is 1
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphMemcpyNodeSetParams(cp, &copy));
+  CUgraphExec outer_exec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&outer_exec, outer, 0));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecChildGraphNodeSetParams(outer_exec, child_node, child_b));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(outer_exec, s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(s));
+  unsigned small[8] = {};
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(small, q, 32));
+  EXPECT_SAME_VALUE(1, small[0]) << "the graph's new copy source";
+  EXPECT_SAME_VALUE(6, small[4]) << "the exec's new child graph";
+  copy.srcDevice = p + 128;  // host[32..35] is 0
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecMemcpyNodeSetParams(outer_exec, cp, &copy, nullptr));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(outer_exec, s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(small, q, 32));
+  EXPECT_SAME_VALUE(0, small[3]) << "the exec's new copy source";
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(outer_exec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(outer));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(child_a));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(child_b));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(q));
+
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(clone_exec));
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(clone));
