@@ -8,9 +8,9 @@
 // nodes found in a clone) get ids on first use, like the nodes of a captured graph. A destroyed
 // node's id leaves the tables. A memset node's new range is checked against the session's
 // allocations, as when the node is added; a copy node's new ranges likewise (1D
-// device-to-device only, as cuGraphAddMemcpyNode). cuGraphDebugDotPrint: the backend writes the DOT text
-// to a memfd of this process (no file on the server's disk), which goes back inline; the shim
-// writes it to the client's path.
+// device-to-device only, as cuGraphAddMemcpyNode). cuGraphDebugDotPrint: the backend writes the
+// DOT text to a memfd of this process (no file on the server's disk), which goes back inline;
+// the shim writes it to the client's path.
 #include "worker.h"
 
 #include <sys/mman.h>
