@@ -131,6 +131,9 @@ int forged() {
   DRV(cuGraphMemsetNodeSetParams);
   DRV(cuGraphExecMemsetNodeSetParams);
   DRV(cuGraphDebugDotPrint);
+  DRV(cuGraphAddMemcpyNode);
+  DRV(cuGraphMemcpyNodeSetParams);
+  DRV(cuGraphExecChildGraphNodeSetParams);
 
   const size_t n = 4096;
   CUdeviceptr d = 0;
@@ -201,6 +204,21 @@ int forged() {
     must_fail(p_cuGraphExecMemsetNodeSetParams(exec, m, &bad, nullptr),
               "cuGraphExecMemsetNodeSetParams running past the allocation");
     must(p_cuGraphExecMemsetNodeSetParams(exec, m, &mp, nullptr), "a valid cuGraphExecMemsetNodeSetParams");
+    must_fail(p_cuGraphExecChildGraphNodeSetParams(exec, m, fake_graph),
+              "cuGraphExecChildGraphNodeSetParams with a forged graph");
+    CUDA_MEMCPY3D cp{};
+    cp.srcMemoryType = cp.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    cp.srcDevice = d;
+    cp.dstDevice = d + n / 2;
+    cp.WidthInBytes = 256;
+    cp.Height = cp.Depth = 1;
+    CUgraphNode copy_node = nullptr;
+    must(p_cuGraphAddMemcpyNode(&copy_node, g, nullptr, 0, &cp, nullptr), "a valid cuGraphAddMemcpyNode");
+    cp.srcDevice = d + (CUdeviceptr{1} << 36);
+    must_fail(p_cuGraphMemcpyNodeSetParams(copy_node, &cp), "cuGraphMemcpyNodeSetParams from outside the session");
+    cp.srcDevice = d;
+    cp.WidthInBytes = n;  // the destination half runs past the allocation
+    must_fail(p_cuGraphMemcpyNodeSetParams(copy_node, &cp), "cuGraphMemcpyNodeSetParams running past the allocation");
     must(p_cuGraphExecDestroy(exec), "cuGraphExecDestroy");
     must(p_cuGraphDestroy(g), "cuGraphDestroy");
   }
