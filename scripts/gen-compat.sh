@@ -222,8 +222,6 @@ SHIM_PENDING = {
     "cuGraphAddNode": "graphs through the pool", "cuGraphAddNode_v2": "graphs through the pool",
     "cuGraphChildGraphNodeGetGraph": "graphs through the pool",
     "cuGraphExecNodeSetParams": "graphs through the pool",
-    "cuGraphKernelNodeGetParams": "graphs through the pool",
-    "cuGraphKernelNodeGetParams_v2": "graphs through the pool",
     "cuGraphMemcpyNodeGetParams": "graphs through the pool",
     "cuGraphNodeSetParams": "graphs through the pool",
     "cuStreamBeginCaptureToGraph": "graphs through the pool",

@@ -1,6 +1,6 @@
 // Shim: node queries, node removal, clones, exec flags, node enabling, memset and copy node
-// parameters, exec child graphs and DOT text of CUDA graphs (calls.toml 346-355,
-// server/src/worker_graph_query.cc).
+// parameters, kernel node parameters, exec child graphs and DOT text of CUDA graphs
+// (calls.toml 346-356, server/src/worker_graph_query.cc).
 //
 // Graph, node and exec handles are the server's ids (graph.cc); the server checks each against
 // the session's tables. Edge data is always the default (the pool builds no edges with ports or
@@ -11,6 +11,8 @@
 // Thread safety: every entry point may be called from any thread.
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "gpool/common/log.h"
@@ -207,4 +209,55 @@ extern "C" CUresult gpool_impl_cuGraphMemcpyNodeSetParams(CUgraphNode node, cons
 extern "C" CUresult gpool_impl_cuGraphExecMemcpyNodeSetParams(CUgraphExec exec, CUgraphNode node,
                                                               const CUDA_MEMCPY3D* p, CUcontext) {
   return set_memcpy(true, exec, node, p);
+}
+
+// cuGraphKernelNodeGetParams: kernelParams points into storage the shim keeps per node, reused
+// (same size: same addresses) by the next query of that node; like the driver's, valid until
+// the node's parameters change. ctx is left null (the server's context is not the client's).
+extern "C" CUresult gpool_impl_cuGraphKernelNodeGetParams_v2(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {id_of(node)};
+  Reply r;
+  if (CUresult st = Session::instance().sync(Op::GraphKernelGetParams, args, {}, {}, {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.size() < 9) return CUDA_ERROR_UNKNOWN;
+  auto info = find_function(r.results[0]);
+  if (!info || r.inline_data.size() != info->param_bytes) return CUDA_ERROR_UNKNOWN;
+  struct Stored {
+    std::vector<uint64_t> buf;
+    std::vector<void*> argv;
+  };
+  static std::mutex mu;
+  static std::unordered_map<uint64_t, Stored> stored;  // node id -> its last answer
+  std::lock_guard lock(mu);
+  Stored& st = stored[id_of(node)];
+  st.buf.resize((info->param_bytes + 7) / 8 + 1);
+  if (!r.inline_data.empty()) std::memcpy(st.buf.data(), r.inline_data.data(), r.inline_data.size());
+  st.argv.resize(info->offsets.size());
+  for (size_t i = 0; i < st.argv.size(); ++i) st.argv[i] = reinterpret_cast<char*>(st.buf.data()) + info->offsets[i];
+  *p = CUDA_KERNEL_NODE_PARAMS{};
+  if (r.results[1] != 0) {
+    p->kern = reinterpret_cast<CUkernel>(r.results[0]);
+  } else {
+    p->func = reinterpret_cast<CUfunction>(r.results[0]);
+  }
+  p->gridDimX = static_cast<unsigned>(r.results[2]);
+  p->gridDimY = static_cast<unsigned>(r.results[3]);
+  p->gridDimZ = static_cast<unsigned>(r.results[4]);
+  p->blockDimX = static_cast<unsigned>(r.results[5]);
+  p->blockDimY = static_cast<unsigned>(r.results[6]);
+  p->blockDimZ = static_cast<unsigned>(r.results[7]);
+  p->sharedMemBytes = static_cast<unsigned>(r.results[8]);
+  p->kernelParams = st.argv.empty() ? nullptr : st.argv.data();
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuGraphKernelNodeGetParams(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1* p) {
+  if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_KERNEL_NODE_PARAMS q{};
+  if (CUresult st = gpool_impl_cuGraphKernelNodeGetParams_v2(node, &q); st != CUDA_SUCCESS) return st;
+  std::memcpy(p, &q, sizeof *p);  // v1 is the leading part of v2
+  return CUDA_SUCCESS;
 }

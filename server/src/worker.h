@@ -317,6 +317,7 @@ class Worker {
   CUresult op_graph_dot_print(Ctx& c);
   CUresult op_graph_exec_child_set(Ctx& c);
   CUresult op_graph_memcpy_set(Ctx& c);
+  CUresult op_graph_kernel_get(Ctx& c);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);

@@ -1,5 +1,5 @@
 // Worker: CUDA graphs and stream capture for the session (calls.toml 330-345; node queries,
-// clones, node setters and DOT text 346-355: worker_graph_query.cc).
+// clones, node setters and DOT text 346-356: worker_graph_query.cc).
 //
 // Capture happens here, in the backend: BeginCapture starts it on the session's stream, and the
 // launches, copies, memsets, event records and waits the client then sends for that stream (the

@@ -1,6 +1,6 @@
 // Worker: node queries, node removal, clones, exec flags, node enabling, memset and copy node
-// parameters, exec child graphs and DOT text of CUDA graphs (calls.toml 346-355; the rest of
-// graphs: worker_graph.cc).
+// parameters, kernel node parameters, exec child graphs and DOT text of CUDA graphs
+// (calls.toml 346-356; the rest of graphs: worker_graph.cc).
 //
 // Every graph, node and exec id is looked up in this session's tables first (graph_of,
 // graph_node_of, graph_exec_of), so a forged, stale or foreign id gets CUDA_ERROR_INVALID_VALUE
@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "gpool/common/log.h"
@@ -23,6 +24,8 @@
 
 namespace gpool::server {
 namespace {
+
+spdlog::logger& logger_query() { return log::logger("worker"); }
 
 // Most ids one reply names (as worker_graph.cc).
 constexpr uint64_t kMaxListed = 4096;
@@ -140,7 +143,7 @@ CUresult Worker::op_graph_dot_print(Ctx& c) {
     if (size < 0) {
       st = CUDA_ERROR_OPERATING_SYSTEM;
     } else if (static_cast<size_t>(size) > protocol::kMaxInlineBytes) {
-      log::logger("worker").warn("session {}: cuGraphDebugDotPrint: the graph's DOT text ({} bytes) is over the "
+      logger_query().warn("session {}: cuGraphDebugDotPrint: the graph's DOT text ({} bytes) is over the "
                                  "{} bytes a reply carries; returning CUDA_ERROR_NOT_SUPPORTED",
                                  params_.session_id, size, protocol::kMaxInlineBytes);
       st = CUDA_ERROR_NOT_SUPPORTED;
@@ -181,6 +184,41 @@ CUresult Worker::op_graph_memcpy_set(Ctx& c) {
   p.WidthInBytes = bytes;
   p.Height = p.Depth = 1;
   return on_exec ? drv_.cuGraphExecMemcpyNodeSetParams(e, n, &p, ctx_) : drv_.cuGraphMemcpyNodeSetParams(n, &p);
+}
+
+// The node's function is named by the client's id for it (the first in the session's table that
+// names the same driver function or kernel), and its parameters are packed at the function's
+// offsets, as the client sends them for a launch.
+CUresult Worker::op_graph_kernel_get(Ctx& c) {
+  CUgraphNode n = graph_node_of(c.arg(0));
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_KERNEL_NODE_PARAMS p{};
+  if (CUresult st = drv_.cuGraphKernelNodeGetParams_v2(n, &p); st != CUDA_SUCCESS) return st;
+  const Function* f = nullptr;
+  uint64_t fid = 0;
+  for (const auto& [id, fn] : functions_) {
+    if ((p.func != nullptr && fn.fn == p.func) || (p.kern != nullptr && fn.kernel == p.kern)) {
+      f = &fn;
+      fid = id;
+      break;
+    }
+  }
+  if (f == nullptr) {
+    logger_query().warn("session {}: cuGraphKernelNodeGetParams: the node's function is not one of this "
+                        "session's; returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  if (f->param_bytes > protocol::kMaxInlineBytes || (f->offsets.size() > 0 && p.kernelParams == nullptr)) {
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  c.inline_out.assign(f->param_bytes, std::byte{0});
+  for (size_t i = 0; i < f->offsets.size() && i < f->sizes.size(); ++i) {
+    if (f->offsets[i] + f->sizes[i] > f->param_bytes || p.kernelParams[i] == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
+    std::memcpy(c.inline_out.data() + f->offsets[i], p.kernelParams[i], f->sizes[i]);
+  }
+  c.results = {fid, f->kernel != nullptr ? 1u : 0u, p.gridDimX, p.gridDimY, p.gridDimZ,
+               p.blockDimX, p.blockDimY, p.blockDimZ, p.sharedMemBytes};
+  return CUDA_SUCCESS;
 }
 
 }  // namespace gpool::server

@@ -49,6 +49,7 @@ namespace diff {
   X(cuGraphExecMemsetNodeSetParams) X(cuGraphDebugDotPrint)                                     \
   X(cuGraphAddMemcpyNode) X(cuGraphAddChildGraphNode) X(cuGraphMemcpyNodeSetParams)             \
   X(cuGraphExecMemcpyNodeSetParams) X(cuGraphExecChildGraphNodeSetParams)                       \
+  X(cuGraphKernelNodeGetParams)                                                                 \
   X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle) X(cuStreamSetAttribute)             \
   X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \

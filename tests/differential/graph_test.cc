@@ -72,6 +72,22 @@ TEST_F(GraphTest, CaptureForkJoinAndReplay) {
     EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetType(node, &type));
     kernels += type == CU_GRAPH_NODE_TYPE_KERNEL;
     copies += type == CU_GRAPH_NODE_TYPE_MEMCPY;
+    if (type == CU_GRAPH_NODE_TYPE_KERNEL && kernels == 1) {
+      // A captured launch's parameters, as the launch gave them.
+      CUDA_KERNEL_NODE_PARAMS kp{};
+      EXPECT_CU(CUDA_SUCCESS, api().cuGraphKernelNodeGetParams(node, &kp));
+      EXPECT_SAME_VALUE(true, kp.func == add_one);
+      EXPECT_SAME_VALUE(3, kp.gridDimX);
+      EXPECT_SAME_VALUE(128, kp.blockDimX);
+      EXPECT_SAME_VALUE(1, kp.blockDimY);
+      EXPECT_SAME_VALUE(0, kp.sharedMemBytes);
+      EXPECT_SAME_VALUE(true, kp.kernelParams != nullptr);
+      if (kp.kernelParams != nullptr) {
+        EXPECT_SAME_VALUE(n, *static_cast<unsigned*>(kp.kernelParams[1]));
+        const CUdeviceptr ptr = *static_cast<CUdeviceptr*>(kp.kernelParams[0]);
+        EXPECT_SAME_VALUE(true, ptr == a || ptr == b);
+      }
+    }
   }
   EXPECT_SAME_VALUE(3, kernels);
   EXPECT_SAME_VALUE(1, copies);
