@@ -134,6 +134,7 @@ int forged() {
   DRV(cuGraphAddMemcpyNode);
   DRV(cuGraphMemcpyNodeSetParams);
   DRV(cuGraphExecChildGraphNodeSetParams);
+  DRV(cuGraphKernelNodeGetParams_v2);
 
   const size_t n = 4096;
   CUdeviceptr d = 0;
@@ -182,6 +183,8 @@ int forged() {
   must_fail(p_cuGraphNodeGetEnabled(fake_exec, fake_node, &enabled), "cuGraphNodeGetEnabled of forged ids");
   must_fail(p_cuGraphMemsetNodeGetParams(fake_node, &mp), "cuGraphMemsetNodeGetParams of a forged node");
   must_fail(p_cuGraphDebugDotPrint(fake_graph, "/dev/null", 0), "cuGraphDebugDotPrint of a forged graph");
+  CUDA_KERNEL_NODE_PARAMS kp{};
+  must_fail(p_cuGraphKernelNodeGetParams_v2(fake_node, &kp), "cuGraphKernelNodeGetParams of a forged node");
   {
     // A memset node's new range is checked like the node's first one.
     CUgraph g = nullptr;
