@@ -306,6 +306,19 @@ class Worker {
   CUresult op_graph_add_node(Ctx& c);
   CUresult op_graph_set_kernel(Ctx& c);
   CUresult op_graph_edges(Ctx& c);
+  // worker_graph_query.cc: node queries, removal, clones, exec flags, enabling, memset params
+  CUresult op_graph_node_neighbours(Ctx& c);
+  CUresult op_graph_destroy_node(Ctx& c);
+  CUresult op_graph_clone(Ctx& c);
+  CUresult op_graph_node_find_in_clone(Ctx& c);
+  CUresult op_graph_exec_flags(Ctx& c);
+  CUresult op_graph_node_enabled(Ctx& c);
+  CUresult op_graph_memset_params(Ctx& c);
+  CUresult op_graph_dot_print(Ctx& c);
+  CUresult op_graph_exec_child_set(Ctx& c);
+  CUresult op_graph_memcpy_set(Ctx& c);
+  CUresult op_graph_kernel_get(Ctx& c);
+  bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
   uint64_t graph_id(CUgraph g);          // the id of `g`, made on first use

@@ -1,4 +1,5 @@
-// Worker: CUDA graphs and stream capture for the session (calls.toml 330-345).
+// Worker: CUDA graphs and stream capture for the session (calls.toml 330-345; node queries,
+// clones, node setters and DOT text 346-356: worker_graph_query.cc).
 //
 // Capture happens here, in the backend: BeginCapture starts it on the session's stream, and the
 // launches, copies, memsets, event records and waits the client then sends for that stream (the
@@ -383,11 +384,7 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
       p.elementSize = static_cast<unsigned>(c.arg(at + 3));
       p.width = c.arg(at + 4);
       p.height = c.arg(at + 5);
-      const uint64_t row = p.width * p.elementSize;
-      if (p.elementSize > 4 || p.height == 0 || p.width > (uint64_t{1} << 40) || p.height > (uint64_t{1} << 24) ||
-          (p.height > 1 && p.pitch < row) || !range_ok(p.dst, (p.height - 1) * p.pitch + row)) {
-        return CUDA_ERROR_INVALID_VALUE;
-      }
+      if (!memset_node_ok(p)) return CUDA_ERROR_INVALID_VALUE;
       st = drv_.cuGraphAddMemsetNode(&node, g, deps.data(), deps.size(), &p, ctx_);
       break;
     }

@@ -42,7 +42,14 @@ namespace diff {
   X(cuSurfObjectDestroy) X(cuArrayCreate) X(cuMemcpyHtoA) X(cuMemcpyAtoH) X(cuMemcpyAtoA) X(cuMemcpyAtoD)   \
   X(cuStreamBeginCapture) X(cuStreamEndCapture) X(cuStreamIsCapturing) X(cuStreamGetCaptureInfo)     \
   X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphExecDestroy) X(cuGraphDestroy) X(cuGraphGetNodes) \
-  X(cuGraphNodeGetType)   \
+  X(cuGraphNodeGetType) X(cuGraphCreate) X(cuGraphAddMemsetNode) X(cuGraphAddEmptyNode)        \
+  X(cuGraphNodeGetDependencies) X(cuGraphNodeGetDependentNodes) X(cuGraphDestroyNode)           \
+  X(cuGraphClone) X(cuGraphNodeFindInClone) X(cuGraphExecGetFlags) X(cuGraphNodeGetEnabled)     \
+  X(cuGraphNodeSetEnabled) X(cuGraphMemsetNodeGetParams) X(cuGraphMemsetNodeSetParams)          \
+  X(cuGraphExecMemsetNodeSetParams) X(cuGraphDebugDotPrint)                                     \
+  X(cuGraphAddMemcpyNode) X(cuGraphAddChildGraphNode) X(cuGraphMemcpyNodeSetParams)             \
+  X(cuGraphExecMemcpyNodeSetParams) X(cuGraphExecChildGraphNodeSetParams)                       \
+  X(cuGraphKernelNodeGetParams)                                                                 \
   X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle) X(cuStreamSetAttribute)             \
   X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \

@@ -117,6 +117,24 @@ int forged() {
   DRV(cuGraphGetNodes);
   DRV(cuGraphInstantiateWithFlags);
   DRV(cuGraphNodeGetType);
+  DRV(cuGraphCreate);
+  DRV(cuGraphDestroy);
+  DRV(cuGraphAddMemsetNode);
+  DRV(cuGraphNodeGetDependencies_v2);
+  DRV(cuGraphDestroyNode);
+  DRV(cuGraphClone);
+  DRV(cuGraphNodeFindInClone);
+  DRV(cuGraphExecGetFlags);
+  DRV(cuGraphExecDestroy);
+  DRV(cuGraphNodeGetEnabled);
+  DRV(cuGraphMemsetNodeGetParams);
+  DRV(cuGraphMemsetNodeSetParams);
+  DRV(cuGraphExecMemsetNodeSetParams);
+  DRV(cuGraphDebugDotPrint);
+  DRV(cuGraphAddMemcpyNode);
+  DRV(cuGraphMemcpyNodeSetParams);
+  DRV(cuGraphExecChildGraphNodeSetParams);
+  DRV(cuGraphKernelNodeGetParams_v2);
 
   const size_t n = 4096;
   CUdeviceptr d = 0;
@@ -150,6 +168,63 @@ int forged() {
   must_fail(p_cuGraphGetNodes(fake_graph, nullptr, &nodes), "cuGraphGetNodes of a forged graph");
   must_fail(p_cuGraphInstantiateWithFlags(&exec, fake_graph, 0), "cuGraphInstantiate of a forged graph");
   must_fail(p_cuGraphNodeGetType(fake_node, &type), "cuGraphNodeGetType of a forged node");
+  const auto fake_exec = reinterpret_cast<CUgraphExec>(uintptr_t{0x4758000000000003});
+  CUgraphNode other = nullptr;
+  CUgraph clone = nullptr;
+  cuuint64_t flags = 0;
+  unsigned enabled = 0;
+  CUDA_MEMSET_NODE_PARAMS mp{};
+  must_fail(p_cuGraphNodeGetDependencies_v2(fake_node, nullptr, nullptr, &nodes),
+            "cuGraphNodeGetDependencies of a forged node");
+  must_fail(p_cuGraphDestroyNode(fake_node), "cuGraphDestroyNode of a forged node");
+  must_fail(p_cuGraphClone(&clone, fake_graph), "cuGraphClone of a forged graph");
+  must_fail(p_cuGraphNodeFindInClone(&other, fake_node, fake_graph), "cuGraphNodeFindInClone of forged ids");
+  must_fail(p_cuGraphExecGetFlags(fake_exec, &flags), "cuGraphExecGetFlags of a forged exec");
+  must_fail(p_cuGraphNodeGetEnabled(fake_exec, fake_node, &enabled), "cuGraphNodeGetEnabled of forged ids");
+  must_fail(p_cuGraphMemsetNodeGetParams(fake_node, &mp), "cuGraphMemsetNodeGetParams of a forged node");
+  must_fail(p_cuGraphDebugDotPrint(fake_graph, "/dev/null", 0), "cuGraphDebugDotPrint of a forged graph");
+  CUDA_KERNEL_NODE_PARAMS kp{};
+  must_fail(p_cuGraphKernelNodeGetParams_v2(fake_node, &kp), "cuGraphKernelNodeGetParams of a forged node");
+  {
+    // A memset node's new range is checked like the node's first one.
+    CUgraph g = nullptr;
+    must(p_cuGraphCreate(&g, 0), "cuGraphCreate");
+    mp.dst = d;
+    mp.value = 1;
+    mp.elementSize = 4;
+    mp.width = 16;
+    mp.height = 1;
+    CUgraphNode m = nullptr;
+    must(p_cuGraphAddMemsetNode(&m, g, nullptr, 0, &mp, nullptr), "a valid cuGraphAddMemsetNode");
+    must(p_cuGraphInstantiateWithFlags(&exec, g, 0), "cuGraphInstantiate");
+    CUDA_MEMSET_NODE_PARAMS bad = mp;
+    bad.dst = d + (CUdeviceptr{1} << 36);
+    must_fail(p_cuGraphMemsetNodeSetParams(m, &bad), "cuGraphMemsetNodeSetParams outside the session");
+    must_fail(p_cuGraphExecMemsetNodeSetParams(exec, m, &bad, nullptr),
+              "cuGraphExecMemsetNodeSetParams outside the session");
+    bad.dst = d;
+    bad.width = n;  // 4 x the allocation
+    must_fail(p_cuGraphExecMemsetNodeSetParams(exec, m, &bad, nullptr),
+              "cuGraphExecMemsetNodeSetParams running past the allocation");
+    must(p_cuGraphExecMemsetNodeSetParams(exec, m, &mp, nullptr), "a valid cuGraphExecMemsetNodeSetParams");
+    must_fail(p_cuGraphExecChildGraphNodeSetParams(exec, m, fake_graph),
+              "cuGraphExecChildGraphNodeSetParams with a forged graph");
+    CUDA_MEMCPY3D cp{};
+    cp.srcMemoryType = cp.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    cp.srcDevice = d;
+    cp.dstDevice = d + n / 2;
+    cp.WidthInBytes = 256;
+    cp.Height = cp.Depth = 1;
+    CUgraphNode copy_node = nullptr;
+    must(p_cuGraphAddMemcpyNode(&copy_node, g, nullptr, 0, &cp, nullptr), "a valid cuGraphAddMemcpyNode");
+    cp.srcDevice = d + (CUdeviceptr{1} << 36);
+    must_fail(p_cuGraphMemcpyNodeSetParams(copy_node, &cp), "cuGraphMemcpyNodeSetParams from outside the session");
+    cp.srcDevice = d;
+    cp.WidthInBytes = n;  // the destination half runs past the allocation
+    must_fail(p_cuGraphMemcpyNodeSetParams(copy_node, &cp), "cuGraphMemcpyNodeSetParams running past the allocation");
+    must(p_cuGraphExecDestroy(exec), "cuGraphExecDestroy");
+    must(p_cuGraphDestroy(g), "cuGraphDestroy");
+  }
 
   // Arrays and texture/surface objects: a forged array handle, and texture memory outside the
   // session's allocations, are refused by the server before its driver sees them.
