@@ -165,8 +165,9 @@ TEST_F(TextureTest, BadDescriptorsAreRefused) {
   rd.res.array.hArray = a;
   CUsurfObject s = 0;
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuSurfObjectCreate(&s, &rd));
-  // A copy box wider than the array's rows is refused (rows never wrap).
-  std::vector<float> v(9 * 4);
+  // A copy box wider than the array's rows is refused (rows never wrap). The host buffer holds
+  // every box described below (9 x 4 and 8 x 5 floats): only the array side is out of range.
+  std::vector<float> v(9 * 5);
   CUDA_MEMCPY2D c = host_to_array(v.data(), a, 9, 4);
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMemcpy2D(&c));
   c = host_to_array(v.data(), a, 8, 5);
