@@ -767,40 +767,43 @@ extern "C" CUresult gpool_impl_cuGraphHostNodeSetParams(CUgraphNode hNode, const
   return CUDA_SUCCESS;
 }
 
-extern "C" CUresult gpool_impl_cuGraphEventRecordNodeGetEvent(CUgraphNode hNode, CUevent* event_out) {
+namespace {
+
+// The event of an event-record or event-wait node (`type` says which kind the node must be).
+CUresult event_node_get(CUgraphNode hNode, CUgraphNodeType type, CUevent* event_out) {
   if (event_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard lock(graph_mu());
-  GraphNode* n = node_of(hNode, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+  GraphNode* n = node_of(hNode, type);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *event_out = n->event;
   return CUDA_SUCCESS;
+}
+
+CUresult event_node_set(CUgraphNode hNode, CUgraphNodeType type, CUevent event) {
+  if (lookup<Event>(event) == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard lock(graph_mu());
+  GraphNode* n = node_of(hNode, type);
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  n->event = event;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphEventRecordNodeGetEvent(CUgraphNode hNode, CUevent* event_out) {
+  return event_node_get(hNode, CU_GRAPH_NODE_TYPE_EVENT_RECORD, event_out);
 }
 
 extern "C" CUresult gpool_impl_cuGraphEventRecordNodeSetEvent(CUgraphNode hNode, CUevent event) {
-  if (lookup<Event>(event) == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard lock(graph_mu());
-  GraphNode* n = node_of(hNode, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
-  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  n->event = event;
-  return CUDA_SUCCESS;
+  return event_node_set(hNode, CU_GRAPH_NODE_TYPE_EVENT_RECORD, event);
 }
 
 extern "C" CUresult gpool_impl_cuGraphEventWaitNodeGetEvent(CUgraphNode hNode, CUevent* event_out) {
-  if (event_out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard lock(graph_mu());
-  GraphNode* n = node_of(hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
-  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *event_out = n->event;
-  return CUDA_SUCCESS;
+  return event_node_get(hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event_out);
 }
 
 extern "C" CUresult gpool_impl_cuGraphEventWaitNodeSetEvent(CUgraphNode hNode, CUevent event) {
-  if (lookup<Event>(event) == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard lock(graph_mu());
-  GraphNode* n = node_of(hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
-  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  n->event = event;
-  return CUDA_SUCCESS;
+  return event_node_set(hNode, CU_GRAPH_NODE_TYPE_WAIT_EVENT, event);
 }
 
 extern "C" CUresult gpool_impl_cuGraphChildGraphNodeGetGraph(CUgraphNode hNode, CUgraph* phGraph) {
