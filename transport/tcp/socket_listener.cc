@@ -23,6 +23,17 @@ Status SocketListener::shut_status() const {
   return Status::make(Code::kDisconnected, fmt::format("listener {} was shut down", url_));
 }
 
+Status SocketListener::accept_configured(Timeout timeout, const Options& options, int& cfd) {
+  const Deadline deadline = Deadline::after(timeout.value_or(std::chrono::milliseconds(0)));
+  if (Status s = poll_accept(deadline, SOCK_CLOEXEC | SOCK_NONBLOCK, cfd); !s.ok()) return s;
+  if (Status s = configure_socket(cfd, options); !s.ok()) {
+    ::close(cfd);
+    cfd = -1;
+    return s;
+  }
+  return Status::success();
+}
+
 Status SocketListener::poll_accept(const Deadline& deadline, int accept_flags, int& cfd) {
   for (;;) {
     if (shut()) return shut_status();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../src/deadline.h"
+#include "gpool/transport/options.h"
 #include "gpool/transport/transport.h"
 
 namespace gpool::transport::tcp {
@@ -29,6 +30,10 @@ class SocketListener : public Listener {
   // Waits with poll until a connection arrives or `deadline` passes, then accept4(flags);
   // retries on EAGAIN/EINTR/ECONNABORTED. Errors: kTimeout, kDisconnected after shutdown(), kIo.
   Status poll_accept(const Deadline& deadline, int accept_flags, int& cfd);
+  // The accept of tls:// and ucx://: poll_accept until `timeout` (none: do not wait) with a
+  // non-blocking close-on-exec socket, then configure_socket(options) (the socket is closed when
+  // that fails). Errors: poll_accept's, configure_socket's.
+  Status accept_configured(Timeout timeout, const Options& options, int& cfd);
 
   const int fd_;
   const std::string url_;

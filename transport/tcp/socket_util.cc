@@ -146,7 +146,7 @@ Status connect_nonblocking(int fd, const sockaddr* addr, socklen_t len, const De
   return Status::success();
 }
 
-Status listen_socket(const Url& url, int& fd_out, std::string& bound_url) {
+Status listen_socket(const Url& url, int& fd_out, std::string& bound_url, std::string_view scheme) {
   std::vector<sockaddr_storage> addrs;
   std::vector<socklen_t> lens;
   if (Status s = resolve(url, true, addrs, lens); !s.ok()) {
@@ -167,9 +167,52 @@ Status listen_socket(const Url& url, int& fd_out, std::string& bound_url) {
   sockaddr_storage bound{};
   socklen_t blen = sizeof bound;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  bound_url = address_url(reinterpret_cast<sockaddr*>(&bound), blen);
+  bound_url = with_scheme(address_url(reinterpret_cast<sockaddr*>(&bound), blen), scheme);
   fd_out = fd;
   return Status::success();
+}
+
+std::string with_scheme(std::string url, std::string_view scheme) {
+  if (url.rfind("tcp://", 0) == 0) url.replace(0, 3, scheme);
+  return url;
+}
+
+Status check_connect_port(const Url& url) {
+  if (url.port != 0) return Status::success();
+  return Status::make(Code::kInvalidArgument,
+                      fmt::format("cannot connect to {}: port 0 is only valid for listening", url.to_string()));
+}
+
+Status connect_first(const Url& url, const Options& options, std::string_view scheme, int& fd_out,
+                     std::string& peer_out) {
+  std::vector<sockaddr_storage> addrs;
+  std::vector<socklen_t> lens;
+  if (Status s = resolve(url, false, addrs, lens); !s.ok()) return s;
+  const Deadline deadline = Deadline::after(options.connect_timeout);
+  Status last;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    const auto* addr = reinterpret_cast<const sockaddr*>(&addrs[i]);
+    std::string peer = with_scheme(address_url(addr, lens[i]), scheme);
+    const int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      last = sys_error("socket", peer);
+      continue;
+    }
+    if (Status s = configure_socket(fd, options); !s.ok()) {
+      ::close(fd);
+      return s;
+    }
+    if (Status s = connect_nonblocking(fd, addr, lens[i], deadline, peer); !s.ok()) {
+      ::close(fd);
+      last = s;
+      if (s.code == Code::kTimeout) break;
+      continue;
+    }
+    fd_out = fd;
+    peer_out = std::move(peer);
+    return Status::success();
+  }
+  return last;
 }
 
 }  // namespace gpool::transport::tcp

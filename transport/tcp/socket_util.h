@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../src/deadline.h"
@@ -42,8 +43,24 @@ Status connect_nonblocking(int fd, const sockaddr* addr, socklen_t len, const De
                            const std::string& peer);
 
 // A listening socket for `url` (SO_REUSEADDR, backlog SOMAXCONN, close-on-exec); `bound_url`
-// is "tcp://addr:port" with the port really bound. Errors: kInvalidArgument when the address
+// is "<scheme>://addr:port" with the port really bound. Errors: kInvalidArgument when the address
 // does not resolve, kIo when socket/bind/listen fail (e.g. the port is taken).
-Status listen_socket(const Url& url, int& fd, std::string& bound_url);
+Status listen_socket(const Url& url, int& fd, std::string& bound_url, std::string_view scheme = "tcp");
+
+// "tcp://a:p" (address_url's and peer_url's form) as "<scheme>://a:p": how the transports that
+// run over a TCP socket (tls://, ucx://) name their peers. Other URLs are returned unchanged.
+std::string with_scheme(std::string url, std::string_view scheme);
+
+// kInvalidArgument naming `url` when its port is 0 (valid only for listening).
+Status check_connect_port(const Url& url);
+
+// The non-blocking connect of tls:// and ucx:// (the tcp:// backends have their own, for
+// io_uring): tries each address `url` resolves to in turn, with a non-blocking close-on-exec
+// socket configured by configure_socket, until one connects before options.connect_timeout.
+// On success `fd` is the connected socket (still non-blocking; the caller owns it) and `peer` its
+// "<scheme>://addr:port". Errors: resolve's; configure_socket's at once; else the last address's
+// (a timeout ends the tries). The port is not checked (check_connect_port).
+Status connect_first(const Url& url, const Options& options, std::string_view scheme, int& fd,
+                     std::string& peer);
 
 }  // namespace gpool::transport::tcp

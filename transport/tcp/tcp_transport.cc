@@ -142,11 +142,7 @@ bool uring_available(int* neg_errno) {
 }
 
 Status connect(const Url& url, const Options& options, std::unique_ptr<Connection>& out) {
-  if (url.port == 0) {
-    return Status::make(Code::kInvalidArgument,
-                        fmt::format("cannot connect to {}: port 0 is only valid for listening",
-                                    url.to_string()));
-  }
+  if (Status s = check_connect_port(url); !s.ok()) return s;
   Impl impl;
   if (Status s = choose(options, impl); !s.ok()) return s;
   std::vector<sockaddr_storage> addrs;
