@@ -489,30 +489,20 @@ Status UcxConnection::tcp_fill(size_t n, const Deadline& deadline) {
     tend_ = have;
     if (tbuf_.size() < n) tbuf_.resize(n);
   }
-  while (tend_ - tpos_ < n) {
-    const ssize_t got = ::recv(fd_, tbuf_.data() + tend_, tbuf_.size() - tend_, MSG_DONTWAIT);
-    if (got > 0) {
-      tend_ += static_cast<size_t>(got);
-      continue;
-    }
-    if (shut_.load()) return disconnected(fmt::format("connection to {} was shut down", peer_));
-    if (got == 0) return disconnected(fmt::format("{} closed the connection", peer_));
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err != EAGAIN && err != EWOULDBLOCK) return tcp::errno_status("recv", err, peer_);
-    pollfd p{fd_, POLLIN, 0};
-    const int rc = ::poll(&p, 1, deadline.poll_ms());
-    if (rc == 0) return Status::make(Code::kTimeout, fmt::format("nothing received from {} before the timeout", peer_));
-  }
-  return Status::success();
+  return tcp_recv(tbuf_.data(), tend_, tpos_ + n, tbuf_.size(), deadline, "nothing received from {} before the timeout");
 }
 
 Status UcxConnection::tcp_read_direct(std::span<std::byte> dest, const Deadline& deadline) {
   size_t done = std::min(tend_ - tpos_, dest.size());
   if (done > 0) std::memcpy(dest.data(), tbuf_.data() + tpos_, done);
   tpos_ += done;
-  while (done < dest.size()) {
-    const ssize_t got = ::recv(fd_, dest.data() + done, dest.size() - done, MSG_DONTWAIT);
+  return tcp_recv(dest.data(), done, dest.size(), dest.size(), deadline, "receive from {} timed out");
+}
+
+Status UcxConnection::tcp_recv(std::byte* buf, size_t& done, size_t need, size_t room, const Deadline& deadline,
+                               const char* timed_out) {
+  while (done < need) {
+    const ssize_t got = ::recv(fd_, buf + done, room - done, MSG_DONTWAIT);
     if (got > 0) {
       done += static_cast<size_t>(got);
       continue;
@@ -523,9 +513,7 @@ Status UcxConnection::tcp_read_direct(std::span<std::byte> dest, const Deadline&
     if (err == EINTR) continue;
     if (err != EAGAIN && err != EWOULDBLOCK) return tcp::errno_status("recv", err, peer_);
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, deadline.poll_ms()) == 0) {
-      return Status::make(Code::kTimeout, fmt::format("receive from {} timed out", peer_));
-    }
+    if (::poll(&p, 1, deadline.poll_ms()) == 0) return Status::make(Code::kTimeout, fmt::format(fmt::runtime(timed_out), peer_));
   }
   return Status::success();
 }

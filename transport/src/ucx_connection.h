@@ -113,6 +113,11 @@ class UcxConnection final : public Connection {
   Status fail_recv(Status s);
   Status tcp_fill(size_t n, const Deadline& deadline);
   Status tcp_read_direct(std::span<std::byte> dest, const Deadline& deadline);
+  // The non-blocking receive loop of both: recv into buf[done, room) until `need` bytes are
+  // there (done grows), polling until `deadline`. Errors: kDisconnected (shut down, peer
+  // closed), errno_status of recv, kTimeout with `timed_out` (a format string, {} = the peer).
+  Status tcp_recv(std::byte* buf, size_t& done, size_t need, size_t room, const Deadline& deadline,
+                  const char* timed_out);
   Status handle_record(uint32_t type, uint32_t chunk, ConstBytes payload, const Deadline& deadline);
   Status server_upgrade(ConstBytes client_address, uint32_t chunk, const Deadline& deadline);
   Status ucx_next_message(const Deadline& deadline);
