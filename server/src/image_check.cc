@@ -5,11 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
+#include "gpool/common/image/fatbin.h"
+
 namespace gpool::server {
 namespace {
 
 constexpr uint32_t kWrapperMagic = 0x466243b1u;
-constexpr uint32_t kFatbinMagic = 0xBA55ED50u;
 
 template <typename T>
 bool read(std::span<const std::byte> b, uint64_t off, T& out) {
@@ -65,29 +68,20 @@ bool elf_ok(std::span<const std::byte> b, std::string& why) {
 }
 
 // A fatbin container at the start of `b`: its entries, as the header's total declares them,
-// lie inside `b`, and so does each entry's payload; an uncompressed ELF payload is checked too.
+// lie inside `b`, and so does each entry's payload (the shared walk, gpool/common/image/
+// fatbin.h); an uncompressed ELF payload is checked too.
 bool fatbin_ok(std::span<const std::byte> b, std::string& why) {
-  uint16_t header_size = 0;
-  uint64_t total = 0;
-  if (!read(b, 6, header_size) || !read(b, 8, total) || header_size < 16 ||
-      !inside(header_size, total, b.size())) {
-    why = fmt::format("a fatbin whose header declares more bytes than the {} sent", b.size());
+  std::vector<gpool::image::FatbinEntry> entries;
+  size_t extent = 0;
+  std::string error;
+  if (!gpool::image::fatbin_entries({reinterpret_cast<const uint8_t*>(b.data()), b.size()}, &entries, &extent,
+                                    &error)) {
+    why = fmt::format("a fatbin that does not fit the {} bytes sent: {}", b.size(), error);
     return false;
   }
-  const std::span<const std::byte> entries = b.subspan(header_size, total);
-  uint64_t at = 0;
-  while (at < entries.size()) {
-    uint32_t eh = 0, compressed = 0;
-    uint64_t payload = 0;
-    if (!read(entries, at + 4, eh) || !read(entries, at + 8, payload) ||
-        !read(entries, at + 16, compressed) || eh < 64 || !inside(at, uint64_t{eh}, entries.size()) ||
-        !inside(at + eh, payload, entries.size())) {
-      why = "a fatbin entry that lies outside the bytes sent";
-      return false;
-    }
-    const std::span<const std::byte> body = entries.subspan(at + eh, payload);
-    if (compressed == 0 && is_elf(body) && !elf_ok(body, why)) return false;
-    at += eh + payload;
+  for (const gpool::image::FatbinEntry& e : entries) {
+    const std::span<const std::byte> body(reinterpret_cast<const std::byte*>(e.payload.data), e.payload.size);
+    if (e.h.compressed_size == 0 && is_elf(body) && !elf_ok(body, why)) return false;
   }
   return true;
 }
@@ -102,7 +96,7 @@ bool image_bounds_ok(std::span<const std::byte> image, std::string& why) {
           "points to";
     return false;
   }
-  if (magic == kFatbinMagic) return fatbin_ok(image, why);
+  if (magic == gpool::image::kFatbinMagic) return fatbin_ok(image, why);
   if (is_elf(image)) return elf_ok(image, why);
   return true;
 }

@@ -7,52 +7,33 @@
 #include <string>
 #include <vector>
 
-#include <lz4.h>
-#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_decompressBound (exported by Debian's libzstd 1.5)
-#include <zstd.h>
+#include "gpool/common/image/elf.h"
+#include "gpool/common/image/fatbin.h"
 
 namespace gpool::server {
 namespace {
 
-constexpr uint32_t kFatbinMagic = 0xBA55ED50u;
-
-template <typename T>
-bool read(std::span<const std::byte> b, uint64_t off, T& out) {
-  if (off > b.size() || b.size() - off < sizeof(T)) return false;
-  std::memcpy(&out, b.data() + off, sizeof(T));
-  return true;
-}
+image::Bytes bytes_of(std::span<const std::byte> b) { return {reinterpret_cast<const uint8_t*>(b.data()), b.size()}; }
 
 uint64_t add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 uint64_t mul_sat(uint64_t a, uint64_t b) { return (b != 0 && a > UINT64_MAX / b) ? UINT64_MAX : a * b; }
 
-bool is_elf(std::span<const std::byte> b) { return b.size() >= 4 && std::memcmp(b.data(), "\x7f" "ELF", 4) == 0; }
-
-// Sum of the sizes of .nv.global* and .nv.constant<N> (N != 0) sections.
-uint64_t elf_global_bytes(std::span<const std::byte> b) {
-  uint64_t shoff = 0;
-  uint16_t shentsize = 0, shnum = 0, shstrndx = 0;
-  if (!read(b, 0x28, shoff) || !read(b, 0x3a, shentsize) || !read(b, 0x3c, shnum) ||
-      !read(b, 0x3e, shstrndx) || shentsize < 64 || shstrndx >= shnum) {
+// Sum of the sizes of .nv.global* and .nv.constant<N> (N != 0) sections (0 when the header or
+// section table does not read).
+uint64_t elf_global_bytes(image::Bytes b) {
+  image::ElfHeader h;
+  std::vector<image::ElfSection> sections;
+  uint32_t shstrndx = 0;
+  if (!image::read_elf_header(b, &h, nullptr) || !image::read_elf_sections(b, h, &sections, &shstrndx, nullptr))
     return 0;
-  }
-  uint64_t str_off = 0, str_size = 0;
-  const uint64_t str_sh = shoff + uint64_t{shentsize} * shstrndx;
-  if (!read(b, str_sh + 0x18, str_off) || !read(b, str_sh + 0x20, str_size) || str_off > b.size() ||
-      str_size > b.size() - str_off) {
-    return 0;
-  }
   uint64_t total = 0;
-  for (uint16_t i = 0; i < shnum; ++i) {
-    const uint64_t sh = shoff + uint64_t{shentsize} * i;
-    uint32_t name = 0;
-    uint64_t size = 0;
-    if (!read(b, sh, name) || !read(b, sh + 0x20, size) || name >= str_size) continue;
-    const char* s = reinterpret_cast<const char*>(b.data() + str_off + name);
-    const std::string_view n(s, strnlen(s, static_cast<size_t>(str_size - name)));
-    const bool global = n.rfind(".nv.global", 0) == 0;
-    const bool constant = n.rfind(".nv.constant", 0) == 0 && n.size() > 12 && n[12] != '0';
-    if (global || constant) total = add_sat(total, size);
+  for (const image::ElfSection& s : sections) {
+    // A name the table ends without a NUL still counts, up to the table's end.
+    const std::optional<std::string_view> n = image::elf_section_name(b, sections, shstrndx, s.name, true);
+    if (!n) continue;
+    const bool global = n->starts_with(".nv.global");
+    const bool constant = n->starts_with(".nv.constant") && n->size() > 12 && (*n)[12] != '0';
+    if (global || constant) total = add_sat(total, s.size);
   }
   return total;
 }
@@ -198,102 +179,53 @@ uint64_t ptx_global_bytes(std::string_view ptx) {
 
 namespace {
 
-// A compressed fatbin entry's payload, decompressed (flags 0x8000 zstd frame, 0x2000 raw LZ4
-// block; cuda-driver-facts.md 5.3), or false when it cannot be (corrupt, or larger than
-// kMaxDecompressed: such an entry stays opaque).
-// The output buffer is sized by what the payload can actually produce, not by the size the
-// entry header claims: a header is the tenant's word, and trusting it let a 72-byte entry cost
-// a 256 MiB zero-filled allocation (found by fuzz_image_globals; ImageGlobalsTest.
-// ClaimedSizeCostsNothing). zstd frames bound their own output (ZSTD_decompressBound); a raw LZ4
-// block expands at most 255-fold. The buffer is not zero-filled, so only the bytes the
-// decompressor writes are ever touched.
+// A compressed fatbin entry's payload, decompressed, or false when it cannot be (corrupt, or
+// over kMaxDecompressed: such an entry stays opaque). The buffer is sized by what the payload
+// can actually produce, not by the size the entry header claims (image::fatbin_decompress): a
+// header is the tenant's word, and trusting it let a 72-byte entry cost a 256 MiB zero-filled
+// allocation (found by fuzz_image_globals; ImageGlobalsTest.ClaimedSizeCostsNothing).
 constexpr uint64_t kMaxDecompressed = uint64_t{256} << 20;
-constexpr uint64_t kLz4MaxRatio = 255;
 
-bool decompress(std::span<const std::byte> entry_header, std::span<const std::byte> payload,
-                std::vector<std::byte>& out) {
-  uint64_t flags = 0, full = 0;
-  uint32_t packed = 0;
-  if (!read(entry_header, 40, flags) || !read(entry_header, 56, full) || !read(entry_header, 16, packed) ||
-      full == 0 || full > kMaxDecompressed || packed > payload.size() || packed > INT32_MAX) {
-    return false;
-  }
-  uint64_t cap = 0;
-  if (flags & 0x8000) {
-    const unsigned long long bound = ZSTD_decompressBound(payload.data(), packed);
-    if (bound == ZSTD_CONTENTSIZE_ERROR) return false;
-    cap = std::min<uint64_t>(full, bound);
-  } else if (flags & 0x2000) {
-    cap = std::min<uint64_t>(full, mul_sat(packed, kLz4MaxRatio) + 16);
-  } else {
-    return false;
-  }
-  if (cap == 0) return false;
-  const std::unique_ptr<std::byte[]> buf(new std::byte[static_cast<size_t>(cap)]);  // not zeroed
-  size_t got = 0;
-  if (flags & 0x8000) {
-    const size_t r = ZSTD_decompress(buf.get(), static_cast<size_t>(cap), payload.data(), packed);
-    if (ZSTD_isError(r)) return false;
-    got = r;
-  } else {
-    const int r = LZ4_decompress_safe(reinterpret_cast<const char*>(payload.data()), reinterpret_cast<char*>(buf.get()),
-                                      static_cast<int>(packed), static_cast<int>(cap));
-    if (r < 0) return false;
-    got = static_cast<size_t>(r);
-  }
-  out.assign(buf.get(), buf.get() + got);
-  return true;
+uint64_t entry_global_bytes(image::Bytes body, uint16_t kind) {
+  if (image::is_elf(body)) return elf_global_bytes(body);
+  if (kind == image::kFatbinKindPtx) return ptx_global_bytes({reinterpret_cast<const char*>(body.data), body.size});
+  return 0;
 }
 
 }  // namespace
 
-GlobalBytes image_global_bytes(std::span<const std::byte> image) {
+GlobalBytes image_global_bytes(std::span<const std::byte> upload) {
   GlobalBytes out;
+  const image::Bytes b = bytes_of(upload);
   uint32_t magic = 0;
-  if (read(image, 0, magic) && magic == kFatbinMagic) {
-    uint16_t header_size = 0;
-    uint64_t total = 0;
-    if (!read(image, 6, header_size) || !read(image, 8, total) || header_size > image.size() ||
-        total > image.size() - header_size) {
-      return out;
-    }
-    const std::span<const std::byte> entries = image.subspan(header_size, total);
-    uint64_t at = 0;
-    while (at < entries.size()) {
-      uint32_t eh = 0, compressed = 0;
-      uint64_t payload = 0;
-      if (!read(entries, at + 4, eh) || !read(entries, at + 8, payload) || !read(entries, at + 16, compressed) ||
-          eh < 64 || at + eh > entries.size() || payload > entries.size() - at - eh) {
-        break;
-      }
-      const std::span<const std::byte> body = entries.subspan(at + eh, payload);
-      uint16_t kind = 0;
-      (void)read(entries, at, kind);  // 1 = PTX, 2 = ELF
+  if (b.get(0, &magic) && magic == image::kFatbinMagic) {
+    // A malformed entry ends the walk: the entries before it still count.
+    std::vector<image::FatbinEntry> entries;
+    size_t extent = 0;
+    (void)image::fatbin_entries(b, &entries, &extent, nullptr);
+    for (const image::FatbinEntry& e : entries) {
       uint64_t bytes = 0;
-      std::vector<std::byte> plain;
-      if (compressed != 0) {
-        if (decompress(entries.subspan(at, eh), body, plain)) {
-          const std::span<const std::byte> p(plain);
-          bytes = is_elf(p) ? elf_global_bytes(p)
-                            : kind == 1 ? ptx_global_bytes({reinterpret_cast<const char*>(p.data()), p.size()}) : 0;
+      if (e.h.compressed_size != 0) {
+        std::vector<uint8_t> plain;
+        if (e.h.compressed_size <= e.payload.size &&
+            image::fatbin_decompress(e.h.flags, e.payload.sub(0, e.h.compressed_size), e.h.uncompressed_size,
+                                     kMaxDecompressed, &plain, nullptr)) {
+          bytes = entry_global_bytes({plain.data(), plain.size()}, e.h.kind);
         } else {
           out.opaque = true;
         }
-      } else if (is_elf(body)) {
-        bytes = elf_global_bytes(body);
-      } else if (kind == 1) {
-        bytes = ptx_global_bytes({reinterpret_cast<const char*>(body.data()), body.size()});
+      } else {
+        bytes = entry_global_bytes(e.payload, e.h.kind);
       }
       out.bytes = std::max(out.bytes, bytes);
-      at += eh + payload;
     }
     return out;
   }
-  if (is_elf(image)) {
-    out.bytes = elf_global_bytes(image);
+  if (image::is_elf(b)) {
+    out.bytes = elf_global_bytes(b);
     return out;
   }
-  out.bytes = ptx_global_bytes({reinterpret_cast<const char*>(image.data()), image.size()});
+  out.bytes = ptx_global_bytes({reinterpret_cast<const char*>(upload.data()), upload.size()});
   return out;
 }
 

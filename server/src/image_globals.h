@@ -6,7 +6,10 @@
 // parameters) sections of an ELF cubin. A fatbin counts its largest entry (the driver loads one
 // of them; which one depends on the device). Code is not counted.
 // Compressed fatbin entries (zstd, LZ4) are decompressed here, up to 256 MiB each, the buffer
-// freed at once; one that is corrupt or larger is reported in `opaque` and counts 0.
+// sized by what the payload can produce and freed at once; one that is corrupt or larger is
+// reported in `opaque` and counts 0. The fatbin and ELF walks are common/'s
+// (gpool/common/image/, shared with the emulator's loader); the PTX declaration scan is this
+// file's own.
 //
 // Thread safety: pure functions. Errors: none; unreadable declarations count 0 (the bounds check,
 // image_check.h, has already refused images whose headers lie).

@@ -4,45 +4,24 @@
 // in the global ".nv.info", else sh_info >> 24 of ".text.<kernel>").
 #include "internal.h"
 
+#include "gpool/common/image/elf.h"
+
 #include <algorithm>
 
 namespace gpool::emu::loader::detail {
 namespace {
 
-constexpr uint8_t kElfClass64 = 2;
-constexpr uint8_t kElfData2Lsb = 1;
-constexpr uint32_t kShtNobits = 8;
-// SHT_CUDA_SHARED (SHT_LOPROC + 0xa): a kernel's ".nv.shared.<kernel>" in a relocatable
-// (-rdc=true) cubin. Like SHT_NOBITS it occupies no file bytes; its sh_offset/sh_size describe
-// memory only (a 8 KiB shared array at the end of a 4 KiB cubin is normal).
-constexpr uint32_t kShtCudaShared = 0x7000000a;
-bool occupies_no_file_bytes(uint32_t type) { return type == kShtNobits || type == kShtCudaShared; }
-constexpr uint16_t kShnXindex = 0xffff;
-constexpr uint32_t kMaxSections = 1u << 20;
+using image::ElfHeader;
+using image::kShtNobits;
+using image::kShtSymtab;
+using image::occupies_no_file_bytes;
+using SectionHeader = image::ElfSection;
+constexpr uint32_t kMaxSections = image::kMaxElfSections;
 
 constexpr uint8_t kFmtNval = 1, kFmtBval = 2, kFmtHval = 3, kFmtSval = 4;
 constexpr uint8_t kAttrKparamInfo = 0x17;
 constexpr uint8_t kAttrCbankParamSize = 0x19;
 constexpr uint8_t kAttrRegcount = 0x2f;  // global .nv.info: {u32 symbol index, u32 registers}
-constexpr uint32_t kShtSymtab = 2;
-
-struct ElfHeader {
-  uint8_t ident[16];
-  uint16_t type, machine;
-  uint32_t version;
-  uint64_t entry, phoff, shoff;
-  uint32_t flags;
-  uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-static_assert(sizeof(ElfHeader) == 64);
-
-struct SectionHeader {
-  uint32_t name, type;
-  uint64_t flags, addr, offset, size;
-  uint32_t link, info;
-  uint64_t addralign, entsize;
-};
-static_assert(sizeof(SectionHeader) == 64);
 
 struct ProgramHeader {
   uint32_t type, flags;
@@ -50,48 +29,15 @@ struct ProgramHeader {
 };
 static_assert(sizeof(ProgramHeader) == 56);
 
-bool read_header(Bytes b, ElfHeader* h, std::string* error) {
-  if (!b.get(0, h)) {
-    *error = "ELF header is truncated";
-    return false;
-  }
-  if (std::memcmp(h->ident, "\x7f" "ELF", 4) != 0) {
-    *error = "bad ELF magic";
-    return false;
-  }
-  if (h->ident[4] != kElfClass64 || h->ident[5] != kElfData2Lsb) {
-    *error = "only 64-bit little-endian cubins are supported";
-    return false;
-  }
-  return true;
-}
-
-// Section headers, with the extended numbering of sh[0] when e_shnum is 0.
+// The section table (gpool/common/image/elf.h); the emulator reads only tables of 64-byte
+// entries.
 bool read_sections(Bytes b, const ElfHeader& h, std::vector<SectionHeader>* out, uint32_t* shstrndx,
                    std::string* error) {
-  out->clear();
-  *shstrndx = h.shstrndx;
-  if (h.shoff == 0) return true;
-  if (h.shentsize != sizeof(SectionHeader)) {
+  if (h.shoff != 0 && h.shentsize != sizeof(SectionHeader)) {
     *error = "unexpected section header size " + std::to_string(h.shentsize);
     return false;
   }
-  uint64_t count = h.shnum;
-  SectionHeader first;
-  if (h.shoff > kMaxImageBytes || !b.get(h.shoff, &first)) {
-    *error = "section header table is out of bounds";
-    return false;
-  }
-  if (count == 0) count = first.size;
-  if (*shstrndx == kShnXindex) *shstrndx = first.link;
-  if (count > kMaxSections || !b.has(h.shoff, count * sizeof(SectionHeader)) ||
-      h.shoff + count * sizeof(SectionHeader) > kMaxImageBytes) {
-    *error = "section header table of " + std::to_string(count) + " entries is out of bounds";
-    return false;
-  }
-  out->resize(count);
-  if (count != 0) std::memcpy(out->data(), b.data + h.shoff, count * sizeof(SectionHeader));
-  return true;
+  return image::read_elf_sections(b, h, out, shstrndx, error);
 }
 
 bool extent_of(Bytes b, const ElfHeader& h, const std::vector<SectionHeader>& sections, size_t* extent,
@@ -135,13 +81,9 @@ bool extent_of(Bytes b, const ElfHeader& h, const std::vector<SectionHeader>& se
 
 bool section_name(Bytes b, const std::vector<SectionHeader>& sections, uint32_t shstrndx, uint32_t name,
                   std::string* out) {
-  if (shstrndx == 0 || shstrndx >= sections.size()) return false;
-  const SectionHeader& str = sections[shstrndx];
-  if (str.type == kShtNobits || !b.has(str.offset, str.size) || name >= str.size) return false;
-  const uint8_t* start = b.data + str.offset + name;
-  const void* nul = std::memchr(start, 0, str.size - name);
-  if (!nul) return false;
-  out->assign(reinterpret_cast<const char*>(start), static_cast<const uint8_t*>(nul) - start);
+  const std::optional<std::string_view> n = image::elf_section_name(b, sections, shstrndx, name);
+  if (!n) return false;
+  out->assign(*n);
   return true;
 }
 
@@ -255,7 +197,7 @@ void read_regcounts(Bytes s, const std::vector<std::string>& symbols,
 
 bool elf_extent(Bytes b, size_t* extent, std::string* error) {
   ElfHeader h;
-  if (!read_header(b, &h, error)) return false;
+  if (!image::read_elf_header(b, &h, error)) return false;
   std::vector<SectionHeader> sections;
   uint32_t shstrndx = 0;
   if (!read_sections(b, h, &sections, &shstrndx, error)) return false;
@@ -264,7 +206,7 @@ bool elf_extent(Bytes b, size_t* extent, std::string* error) {
 
 bool parse_cubin(Bytes b, CubinInfo* out, std::string* error) {
   ElfHeader h;
-  if (!read_header(b, &h, error)) return false;
+  if (!image::read_elf_header(b, &h, error)) return false;
   std::vector<SectionHeader> sections;
   uint32_t shstrndx = 0;
   if (!read_sections(b, h, &sections, &shstrndx, error)) return false;

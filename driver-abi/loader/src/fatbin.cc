@@ -2,6 +2,8 @@
 // variable-size header plus payload, possibly compressed.
 #include "internal.h"
 
+#include "gpool/common/image/fatbin.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
@@ -9,26 +11,8 @@
 namespace gpool::emu::loader::detail {
 namespace {
 
-constexpr uint32_t kFatbinMagic = 0xBA55ED50;
-constexpr uint16_t kKindPtx = 1;
-constexpr uint16_t kKindElf = 2;
-constexpr uint32_t kMinEntryHeader = 64;
-
-struct EntryHeader {
-  uint16_t kind;
-  uint16_t version;
-  uint32_t header_size;
-  uint64_t payload_size;
-  uint32_t compressed_size;
-  uint32_t options_offset;
-  uint16_t minor, major;
-  uint32_t arch;
-  uint32_t name_offset, name_length;
-  uint64_t flags;
-  uint64_t reserved;
-  uint64_t uncompressed_size;
-};
-static_assert(sizeof(EntryHeader) == 64);
+using image::FatbinEntry;
+using image::kFatbinMagic;
 
 // A PTX entry's option string: at options_offset within the entry header, {u32 offset of the
 // text from the header start, u32 length}, then the text ("--compile-only" for relocatable
@@ -53,75 +37,59 @@ uint32_t link_unit(const std::string& options) {
   return static_cast<uint32_t>(std::min<unsigned long>(k, kMaxLinkUnits - 1));
 }
 
+// The emulator's reading of one container: the shared walk (gpool/common/image/fatbin.h), then
+// each PTX entry's text and each ELF entry's metadata; other kinds (LTO IR, ...) carry nothing
+// the emulator can use and are skipped. Header sizes over 256 bytes are refused.
 bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
   const uint32_t unit = img->units;
   uint32_t last_unit = unit;
   uint32_t magic = 0;
-  uint16_t version = 0, header_size = 0;
-  uint64_t total = 0;
-  if (!b.get(0, &magic) || !b.get(4, &version) || !b.get(6, &header_size) || !b.get(8, &total)) {
-    *error = "fatbin header is truncated";
-    return false;
-  }
-  if (magic != kFatbinMagic) {
-    *error = "bad fatbin magic";
-    return false;
-  }
-  if (header_size < 16 || header_size > 256) {
+  uint16_t header_size = 0;
+  if (b.get(0, &magic) && magic == kFatbinMagic && b.get(6, &header_size) && header_size > 256) {
     *error = "fatbin header size " + std::to_string(header_size) + " is invalid";
     return false;
   }
-  if (total > kMaxImageBytes || !b.has(header_size, total)) {
-    *error = "fatbin declares " + std::to_string(total) + " bytes of entries, more than " +
-             (b.size == SIZE_MAX ? std::string("the limit") : "the " + std::to_string(b.size) + " bytes given");
-    return false;
-  }
-  const uint64_t end = header_size + total;
-  uint64_t off = header_size;
-  int index = 0;
-  while (off < end) {
+  std::vector<FatbinEntry> entries;
+  size_t end = 0;
+  if (!image::fatbin_entries(b, &entries, &end, error)) return false;
+  for (size_t index = 0; index < entries.size(); ++index) {
+    const FatbinEntry& e = entries[index];
+    const image::FatbinEntryHeader& h = e.h;
     auto fail = [&](const std::string& what) {
-      *error = "fatbin entry " + std::to_string(index) + " (at byte " + std::to_string(off) + "): " + what;
+      *error = "fatbin entry " + std::to_string(index) + " (at byte " + std::to_string(e.offset) + "): " + what;
       return false;
     };
-    if (end - off < kMinEntryHeader) return fail("entry header is truncated");
-    EntryHeader h;
-    std::memcpy(&h, b.data + off, sizeof h);
-    if (h.header_size < kMinEntryHeader || h.header_size > end - off)
-      return fail("entry header size " + std::to_string(h.header_size) + " is invalid");
-    if (h.payload_size > end - off - h.header_size)
-      return fail("payload of " + std::to_string(h.payload_size) + " bytes runs past the container");
-    Bytes payload = b.sub(off + h.header_size, h.payload_size);
-    if (h.kind == kKindPtx || h.kind == kKindElf) {
-      std::vector<uint8_t> plain;
-      if (h.compressed_size != 0) {
-        if (h.compressed_size > h.payload_size)
-          return fail("compressed size " + std::to_string(h.compressed_size) + " exceeds the payload size " +
-                      std::to_string(h.payload_size));
-        std::string why;
-        if (!decompress(h.flags, payload.sub(0, h.compressed_size), h.uncompressed_size, &plain, &why))
-          return fail(why);
-        payload = Bytes{plain.data(), plain.size()};
-      }
-      if (h.kind == kKindPtx) {
-        const void* nul = std::memchr(payload.data, 0, payload.size);
-        size_t len = nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - payload.data) : payload.size;
-        PtxEntry e{h.arch, std::string(reinterpret_cast<const char*>(payload.data), len)};
-        e.options = entry_options(b.sub(off, h.header_size), h.options_offset);
-        e.unit = unit + link_unit(e.options);
-        last_unit = std::max(last_unit, e.unit);
-        img->ptx.push_back(std::move(e));
-      } else {
-        CubinInfo info;
-        std::string why;
-        if (!parse_cubin(payload, &info, &why)) return fail("ELF: " + why);
-        if (info.sm == 0) info.sm = h.arch;
-        img->cubins.push_back(std::move(info));
-      }
+    if (h.kind != image::kFatbinKindPtx && h.kind != image::kFatbinKindElf) continue;
+    Bytes payload = e.payload;
+    std::vector<uint8_t> plain;
+    if (h.compressed_size != 0) {
+      if (h.compressed_size > h.payload_size)
+        return fail("compressed size " + std::to_string(h.compressed_size) + " exceeds the payload size " +
+                    std::to_string(h.payload_size));
+      std::string why;
+      if (!image::fatbin_decompress(h.flags, payload.sub(0, h.compressed_size), h.uncompressed_size,
+                                    kMaxUncompressedBytes, &plain, &why))
+        return fail(why);
+      if (plain.size() != h.uncompressed_size)
+        return fail(std::string(h.flags & image::kFatbinFlagZstd ? "zstd" : "LZ4") + " payload holds " +
+                    std::to_string(plain.size()) + " bytes, the header says " + std::to_string(h.uncompressed_size));
+      payload = Bytes{plain.data(), plain.size()};
     }
-    // Other kinds (LTO IR, ...) carry nothing the emulator can use: skipped.
-    off += h.header_size + h.payload_size;
-    ++index;
+    if (h.kind == image::kFatbinKindPtx) {
+      const void* nul = std::memchr(payload.data, 0, payload.size);
+      size_t len = nul ? static_cast<size_t>(static_cast<const uint8_t*>(nul) - payload.data) : payload.size;
+      PtxEntry p{h.arch, std::string(reinterpret_cast<const char*>(payload.data), len)};
+      p.options = entry_options(e.header, h.options_offset);
+      p.unit = unit + link_unit(p.options);
+      last_unit = std::max(last_unit, p.unit);
+      img->ptx.push_back(std::move(p));
+    } else {
+      CubinInfo info;
+      std::string why;
+      if (!parse_cubin(payload, &info, &why)) return fail("ELF: " + why);
+      if (info.sm == 0) info.sm = h.arch;
+      img->cubins.push_back(std::move(info));
+    }
   }
   img->units = last_unit + 1;
   *extent = end;

@@ -2,6 +2,7 @@
 // All functions return false with *error set on malformed input.
 #pragma once
 
+#include "gpool/common/image/bytes.h"
 #include "gpool/emu/loader/image.h"
 
 #include <cstring>
@@ -9,25 +10,14 @@
 namespace gpool::emu::loader::detail {
 
 // Sanity limits: no real image comes close.
-constexpr uint64_t kMaxImageBytes = 4ull << 30;         // a fatbin container or ELF file
+using image::kMaxImageBytes;                            // a fatbin container or ELF file
 constexpr uint64_t kMaxUncompressedBytes = 1ull << 30;  // one decompressed fatbin entry
 constexpr size_t kMaxPrelinked = 4096;                  // v2 wrapper pre-linked fatbins
 constexpr uint32_t kMaxLinkUnits = 4096;                // -gpool-link-unit=K entries of one container
 
-// A byte range; size may be SIZE_MAX (unknown: trust the headers).
-struct Bytes {
-  const uint8_t* data = nullptr;
-  size_t size = 0;
-
-  bool has(uint64_t off, uint64_t len) const { return off <= size && len <= size - off; }
-  template <class T>
-  bool get(uint64_t off, T* v) const {
-    if (!has(off, sizeof(T))) return false;
-    std::memcpy(v, data + off, sizeof(T));
-    return true;
-  }
-  Bytes sub(uint64_t off, uint64_t len) const { return Bytes{data + off, static_cast<size_t>(len)}; }
-};
+// A byte range; size may be SIZE_MAX (unknown: trust the headers). The fatbin and ELF walks
+// themselves are common/'s (gpool/common/image/), shared with the server.
+using image::Bytes;
 
 // Fatbin containers starting at b (b.size bounds them). With `all`, keeps
 // reading containers placed back to back until the bytes end. *extent = bytes used.
@@ -37,9 +27,5 @@ bool parse_fatbin(Bytes b, bool all, Image* img, size_t* extent, std::string* er
 bool elf_extent(Bytes b, size_t* extent, std::string* error);
 // Kernel metadata of a cubin: SM and per-kernel parameter layouts.
 bool parse_cubin(Bytes b, CubinInfo* out, std::string* error);
-
-// Decompresses a fatbin payload: flags 0x8000 zstd, 0x2000 LZ4 block.
-bool decompress(uint64_t flags, Bytes src, uint64_t uncompressed_size, std::vector<uint8_t>* out,
-                std::string* error);
 
 }  // namespace gpool::emu::loader::detail

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <sstream>
+#include <string>
 
 namespace gpool::emu::loader {
 namespace {
@@ -108,6 +110,42 @@ TEST(LoaderNegative, CompressedSizeOverflowAndBadSizes) {
   b = good;
   poke<uint64_t>(b, ptx.header_offset + 40, ptx.flags | 0x2000);  // both flags
   expect_fails(b, "both");
+}
+
+// /proc/self/status field `key` ("VmHWM:", "VmRSS:") in KiB, 0 when absent.
+uint64_t status_kib(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) {
+      std::istringstream v(line.substr(key.size()));
+      uint64_t kib = 0;
+      v >> kib;
+      return kib;
+    }
+  }
+  return 0;
+}
+
+// A compressed entry's header claims its uncompressed size; the loader used to allocate (and
+// zero) that many bytes before decompressing, so a few bytes of payload claiming 1 GiB cost
+// 1 GiB. The shared decompressor (gpool/common/image/fatbin.h) sizes the buffer by what the
+// payload can produce: the entry is refused for its false claim without the allocation.
+TEST(LoaderNegative, ClaimedUncompressedSizeIsNotAllocated) {
+  std::vector<uint8_t> b = read_image("default.fatbin");
+  const RawEntry ptx = entry_of_kind(raw_entries(b), 1);
+  ASSERT_TRUE(ptx.flags & 0x8000) << "default.fatbin's PTX entry is zstd-compressed";
+  poke<uint64_t>(b, ptx.header_offset + 56, uint64_t{1} << 30);  // the loader's limit, claimed
+  {
+    std::ofstream reset("/proc/self/clear_refs");  // reset the peak RSS (Linux >= 4.0)
+    reset << "5";
+    reset.flush();
+    if (!reset) GTEST_SKIP() << "cannot reset the peak RSS (/proc/self/clear_refs)";
+  }
+  const uint64_t before = status_kib("VmRSS:");
+  expect_fails(b, "zstd payload holds");
+  const uint64_t grew_kib = status_kib("VmHWM:") - before;
+  EXPECT_LT(grew_kib, uint64_t{64} << 10) << "the claim of 1 GiB was allocated";
 }
 
 TEST(LoaderNegative, CorruptZstdPayload) {
