@@ -11,6 +11,19 @@ std::array<uint8_t, 32> sha256(std::span<const std::byte> bytes) {
   return digest;
 }
 
+bool normalize_sha256_hex(std::string_view text, std::string& out) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    hex += c;
+  }
+  if (hex.size() != 64) return false;
+  out = std::move(hex);
+  return true;
+}
+
 std::string to_hex(std::span<const uint8_t> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string s;

@@ -15,6 +15,7 @@
 
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
+#include "gpool/common/sha256.h"
 #include "gpool/common/token_file.h"
 #include "gpool/common/toml_check.h"
 #include "gpool/registry/etcd.h"
@@ -71,20 +72,6 @@ bool read_size(const toml::table& t, const std::string& path, const std::string&
     return false;
   }
   out = v;
-  return true;
-}
-
-// "AB:cd:.." or "abcd.." (64 hex digits) as lowercase hex without colons; false otherwise.
-bool normalize_sha256(std::string_view text, std::string& out) {
-  std::string hex;
-  for (char c : text) {
-    if (c == ':') continue;
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    hex += c;
-  }
-  if (hex.size() != 64) return false;
-  out = std::move(hex);
   return true;
 }
 
@@ -161,7 +148,7 @@ bool parse_tenant(const toml::table& t, const std::string& path, Tenant& tenant,
   }
   if (const toml::node* cert = t.get("client_cert_sha256")) {
     auto v = cert->value_exact<std::string>();
-    if (!v || !normalize_sha256(*v, tenant.client_cert_sha256)) {
+    if (!v || !hash::normalize_sha256_hex(*v, tenant.client_cert_sha256)) {
       error = fmt::format("{}{}client_cert_sha256 must be a string of 64 hex digits (colons "
                           "allowed): openssl x509 -in CERT -noout -fingerprint -sha256",
                           at(path, *cert), where);

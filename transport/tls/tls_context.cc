@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "gpool/common/sha256.h"
+
 namespace gpool::transport::tls {
 namespace {
 
@@ -72,16 +74,7 @@ std::string cert_sha256(X509* cert) {
 
 bool normalize_fingerprint(std::string_view text, std::string& out) {
   if (text.rfind("sha256:", 0) == 0 || text.rfind("SHA256:", 0) == 0) text.remove_prefix(7);
-  std::string hex;
-  for (char c : text) {
-    if (c == ':') continue;
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    hex += c;
-  }
-  if (hex.size() != 64) return false;
-  out = std::move(hex);
-  return true;
+  return hash::normalize_sha256_hex(text, out);
 }
 
 Status make_server_ctx(const TlsOptions& tls, CtxPtr& out) {
