@@ -37,19 +37,54 @@ bool parse_bus_id(const char* text, unsigned& domain, unsigned& bus, unsigned& d
   return std::sscanf(text, "%x:%x.%x%n", &bus, &device, &fn, &used) == 3 && text[used] == '\0';
 }
 
-// The device's memory as its tenant sees it: total = min(quota, physical) (physical without a
-// quota), used = the bytes the tenant holds on it, free = total - used.
-nvmlReturn_t memory_view(nvmlDevice_t device, unsigned long long& total, unsigned long long& used) {
+// The device behind a handle, as `query(const nv::Device&)` reads it: the one place a query
+// turns a handle into its device (NVML_ERROR_INVALID_ARGUMENT / UNINITIALIZED from device_of).
+template <typename Query>
+nvmlReturn_t with_device(nvmlDevice_t device, Query&& query) {
   nv::Device d;
   if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
+  return query(static_cast<const nv::Device&>(d));
+}
+
+// The handle of the first device (in handle order) for which `match(info)` holds, else
+// NVML_ERROR_NOT_FOUND.
+template <typename Match>
+nvmlReturn_t find_handle(Match&& match, nvmlDevice_t& out) {
+  std::vector<nv::Device> all;
+  if (nvmlReturn_t r = nv::all_devices(all); r != NVML_SUCCESS) return r;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (match(all[i].info)) return nv::handle_of(static_cast<unsigned>(i), out);
+  }
+  return NVML_ERROR_NOT_FOUND;
+}
+
+// The server's current view of `d` (its live status row); `same_uuid` also requires the row to
+// be the same physical device (else NVML_ERROR_GPU_IS_LOST, as when the row is missing).
+nvmlReturn_t live_device(const nv::Device& d, bool same_uuid, gpool::client::DeviceView& out) {
   gpool::client::StatusView live;
   if (nvmlReturn_t r = nv::live_status(d.server, live); r != NVML_SUCCESS) return r;
   const auto it = std::find_if(live.devices.begin(), live.devices.end(),
                                [&](const gpool::client::DeviceView& v) { return v.index == d.info.index; });
-  if (it == live.devices.end() || it->uuid != d.info.uuid) return NVML_ERROR_GPU_IS_LOST;
-  total = it->quota_bytes > 0 ? std::min(it->quota_bytes, it->total_bytes) : it->total_bytes;
-  used = std::min<unsigned long long>(it->bytes_held, total);
+  if (it == live.devices.end() || (same_uuid && it->uuid != d.info.uuid)) return NVML_ERROR_GPU_IS_LOST;
+  out = *it;
   return NVML_SUCCESS;
+}
+
+// The device's memory as its tenant sees it: total = min(quota, physical) (physical without a
+// quota), used = the bytes the tenant holds on it, free = total - used.
+// Fills total/used/free of nvmlMemory_t or nvmlMemory_v2_t (their other fields untouched).
+template <typename Memory>
+nvmlReturn_t memory_view(nvmlDevice_t device, Memory& out) {
+  return with_device(device, [&](const nv::Device& d) {
+    gpool::client::DeviceView v;
+    if (nvmlReturn_t r = live_device(d, true, v); r != NVML_SUCCESS) return r;
+    const unsigned long long total = v.quota_bytes > 0 ? std::min(v.quota_bytes, v.total_bytes) : v.total_bytes;
+    const unsigned long long used = std::min<unsigned long long>(v.bytes_held, total);
+    out.total = total;
+    out.used = used;
+    out.free = total - used;
+    return NVML_SUCCESS;
+  });
 }
 
 // The viewer's sessions on `device`: every session holding memory there, and a session holding
@@ -57,33 +92,33 @@ nvmlReturn_t memory_view(nvmlDevice_t device, unsigned long long& total, unsigne
 template <typename Info>
 nvmlReturn_t processes(nvmlDevice_t device, unsigned* count, Info* infos, bool graphics) {
   if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  std::vector<Info> found;
-  if (!graphics) {  // a pool runs compute sessions only
-    gpool::client::StatusView live;
-    if (nvmlReturn_t r = nv::live_status(d.server, live); r != NVML_SUCCESS) return r;
-    const size_t at = static_cast<size_t>(d.info.index);
-    for (const gpool::client::SessionView& s : live.sessions) {
-      const uint64_t here = at < s.device_bytes.size() ? s.device_bytes[at] : 0;
-      const bool none = std::all_of(s.device_bytes.begin(), s.device_bytes.end(), [](uint64_t b) { return b == 0; });
-      if (here == 0 && !(none && at == 0)) continue;
-      Info info{};
-      info.pid = s.client_pid;
-      info.usedGpuMemory = here;
-      if constexpr (sizeof(Info) > sizeof(nvmlProcessInfo_v1_t)) {
-        info.gpuInstanceId = 0xFFFFFFFFu;  // no MIG
-        info.computeInstanceId = 0xFFFFFFFFu;
+  return with_device(device, [&](const nv::Device& d) {
+    std::vector<Info> found;
+    if (!graphics) {  // a pool runs compute sessions only
+      gpool::client::StatusView live;
+      if (nvmlReturn_t r = nv::live_status(d.server, live); r != NVML_SUCCESS) return r;
+      const size_t at = static_cast<size_t>(d.info.index);
+      for (const gpool::client::SessionView& s : live.sessions) {
+        const uint64_t here = at < s.device_bytes.size() ? s.device_bytes[at] : 0;
+        const bool none = std::all_of(s.device_bytes.begin(), s.device_bytes.end(), [](uint64_t b) { return b == 0; });
+        if (here == 0 && !(none && at == 0)) continue;
+        Info info{};
+        info.pid = s.client_pid;
+        info.usedGpuMemory = here;
+        if constexpr (sizeof(Info) > sizeof(nvmlProcessInfo_v1_t)) {
+          info.gpuInstanceId = 0xFFFFFFFFu;  // no MIG
+          info.computeInstanceId = 0xFFFFFFFFu;
+        }
+        found.push_back(info);
       }
-      found.push_back(info);
     }
-  }
-  const unsigned room = *count;
-  *count = static_cast<unsigned>(found.size());
-  if (found.size() > room) return NVML_ERROR_INSUFFICIENT_SIZE;
-  if (!found.empty() && infos == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  std::copy(found.begin(), found.end(), infos);
-  return NVML_SUCCESS;
+    const unsigned room = *count;
+    *count = static_cast<unsigned>(found.size());
+    if (found.size() > room) return NVML_ERROR_INSUFFICIENT_SIZE;
+    if (!found.empty() && infos == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+    std::copy(found.begin(), found.end(), infos);
+    return NVML_SUCCESS;
+  });
 }
 
 }  // namespace
@@ -106,34 +141,27 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nv
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvmlDevice_t* device) {
   if (uuid == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  std::vector<nv::Device> all;
-  if (nvmlReturn_t r = nv::all_devices(all); r != NVML_SUCCESS) return r;
-  std::string want(uuid);
-  std::transform(want.begin(), want.end(), want.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (size_t i = 0; i < all.size(); ++i) {
-    std::string have = all[i].info.uuid;
-    std::transform(have.begin(), have.end(), have.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (have == want) return nv::handle_of(static_cast<unsigned>(i), *device);
-  }
-  return NVML_ERROR_NOT_FOUND;
+  auto lower = [](std::string t) {
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+    return t;
+  };
+  const std::string want = lower(uuid);
+  return find_handle([&](const gpool::client::DeviceView& d) { return lower(d.uuid) == want; }, *device);
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char* pciBusId, nvmlDevice_t* device) {
   if (pciBusId == nullptr || device == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  std::vector<nv::Device> all;
-  if (nvmlReturn_t r = nv::all_devices(all); r != NVML_SUCCESS) return r;
+  if (!nv::initialised()) return NVML_ERROR_UNINITIALIZED;  // before a malformed address, as NVML
   unsigned domain = 0, bus = 0, dev = 0;
   if (!parse_bus_id(pciBusId, domain, bus, dev)) return NVML_ERROR_INVALID_ARGUMENT;
   // Two servers may report the same address; the first device with it is found, as NVML
   // finds one device per address.
-  for (size_t i = 0; i < all.size(); ++i) {
-    const auto& d = all[i].info;
-    if (static_cast<unsigned>(d.pci_domain) == domain && static_cast<unsigned>(d.pci_bus) == bus &&
-        static_cast<unsigned>(d.pci_device) == dev) {
-      return nv::handle_of(static_cast<unsigned>(i), *device);
-    }
-  }
-  return NVML_ERROR_NOT_FOUND;
+  return find_handle(
+      [&](const gpool::client::DeviceView& d) {
+        return static_cast<unsigned>(d.pci_domain) == domain && static_cast<unsigned>(d.pci_bus) == bus &&
+               static_cast<unsigned>(d.pci_device) == dev;
+      },
+      *device);
 }
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char* pciBusId, nvmlDevice_t* device) {
   return nvmlDeviceGetHandleByPciBusId_v2(pciBusId, device);
@@ -146,29 +174,25 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned 
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char* name, unsigned int length) {
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  return copy_text(d.info.name, name, length);
+  return with_device(device, [&](const nv::Device& d) { return copy_text(d.info.name, name, length); });
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int length) {
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  return copy_text(d.info.uuid, uuid, length);
+  return with_device(device, [&](const nv::Device& d) { return copy_text(d.info.uuid, uuid, length); });
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t* pci) {
   if (pci == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  *pci = {};
-  std::snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%s", bus_id(d.info, true).c_str());
-  std::snprintf(pci->busId, sizeof pci->busId, "%s", bus_id(d.info, false).c_str());
-  pci->domain = static_cast<unsigned>(d.info.pci_domain);
-  pci->bus = static_cast<unsigned>(d.info.pci_bus);
-  pci->device = static_cast<unsigned>(d.info.pci_device);
-  // No PCI device or subsystem id reaches the pool (the CUDA driver API has none): 0.
-  return NVML_SUCCESS;
+  return with_device(device, [&](const nv::Device& d) {
+    *pci = {};
+    std::snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%s", bus_id(d.info, true).c_str());
+    std::snprintf(pci->busId, sizeof pci->busId, "%s", bus_id(d.info, false).c_str());
+    pci->domain = static_cast<unsigned>(d.info.pci_domain);
+    pci->bus = static_cast<unsigned>(d.info.pci_bus);
+    pci->device = static_cast<unsigned>(d.info.pci_device);
+    // No PCI device or subsystem id reaches the pool (the CUDA driver API has none): 0.
+    return NVML_SUCCESS;
+  });
 }
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t* pci) {
   return nvmlDeviceGetPciInfo_v3(device, pci);
@@ -187,32 +211,23 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPci
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int* major, int* minor) {
   if (major == nullptr || minor == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  *major = d.info.cc_major;
-  *minor = d.info.cc_minor;
-  return NVML_SUCCESS;
+  return with_device(device, [&](const nv::Device& d) {
+    *major = d.info.cc_major;
+    *minor = d.info.cc_minor;
+    return NVML_SUCCESS;
+  });
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) {
   if (memory == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  unsigned long long total = 0, used = 0;
-  if (nvmlReturn_t r = memory_view(device, total, used); r != NVML_SUCCESS) return r;
-  memory->total = total;
-  memory->used = used;
-  memory->free = total - used;
-  return NVML_SUCCESS;
+  return memory_view(device, *memory);
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t* memory) {
   if (memory == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
   if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
-  unsigned long long total = 0, used = 0;
-  if (nvmlReturn_t r = memory_view(device, total, used); r != NVML_SUCCESS) return r;
-  memory->total = total;
+  if (nvmlReturn_t r = memory_view(device, *memory); r != NVML_SUCCESS) return r;
   memory->reserved = 0;  // the pool reserves nothing of a tenant's quota
-  memory->used = used;
-  memory->free = total - used;
   return NVML_SUCCESS;
 }
 
@@ -222,12 +237,9 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, n
 // Memory utilisation is not measured: 0.
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t* utilization) {
   if (utilization == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  gpool::client::StatusView live;
-  if (nvmlReturn_t r = nv::live_status(d.server, live); r != NVML_SUCCESS) return r;
-  for (const auto& v : live.devices) {
-    if (v.index != d.info.index) continue;
+  return with_device(device, [&](const nv::Device& d) {
+    gpool::client::DeviceView v;
+    if (nvmlReturn_t r = live_device(d, false, v); r != NVML_SUCCESS) return r;
     if (v.utilization < 0) {
       return nv::unsupported("nvmlDeviceGetUtilizationRates",
                              "the server reports no utilisation: its scheduler is off, or it started less "
@@ -236,32 +248,32 @@ GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device
     utilization->gpu = static_cast<unsigned>(v.utilization);
     utilization->memory = 0;
     return NVML_SUCCESS;
-  }
-  return NVML_ERROR_GPU_IS_LOST;
+  });
+}
+
+// A sensor the server does not report: the handle is checked first, then the output pointer.
+nvmlReturn_t no_sensor(nvmlDevice_t device, const void* out, const char* name, const char* why) {
+  return with_device(device, [&](const nv::Device&) {
+    return out == nullptr ? NVML_ERROR_INVALID_ARGUMENT : nv::unsupported(name, why);
+  });
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t, unsigned int* temp) {
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  if (temp == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  return nv::unsupported("nvmlDeviceGetTemperature", "the server reports no temperature");
+  return no_sensor(device, temp, "nvmlDeviceGetTemperature", "the server reports no temperature");
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int* power) {
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  if (power == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  return nv::unsupported("nvmlDeviceGetPowerUsage", "the server reports no power draw");
+  return no_sensor(device, power, "nvmlDeviceGetPowerUsage", "the server reports no power draw");
 }
 
 // Sessions of every tenant share a device (the server's scheduler divides it), as under the
 // default compute mode.
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t* mode) {
   if (mode == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  nv::Device d;
-  if (nvmlReturn_t r = nv::device_of(device, d); r != NVML_SUCCESS) return r;
-  *mode = NVML_COMPUTEMODE_DEFAULT;
-  return NVML_SUCCESS;
+  return with_device(device, [&](const nv::Device&) {
+    *mode = NVML_COMPUTEMODE_DEFAULT;
+    return NVML_SUCCESS;
+  });
 }
 
 GPOOL_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int* infoCount,
