@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "gpool/driver_abi/backend.h"
@@ -42,6 +43,33 @@ std::map<uint64_t, CUDA_ARRAY3D_DESCRIPTOR> g_arrays;  // guarded by g_mu
 std::map<uint64_t, TexInfo> g_tex;                     // guarded by g_mu
 std::map<uint64_t, CUDA_RESOURCE_DESC> g_surf;         // guarded by g_mu
 std::map<uint64_t, CUDA_ARRAY3D_DESCRIPTOR> g_mipmaps; // guarded by g_mu: level 0's descriptor
+
+// Forwards the destroy call `op` for handle `h`, then forgets `h` in `table` (kept when the
+// server refuses).
+template <typename Table>
+CUresult destroy_handle(Op op, uint64_t h, Table& table) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {h};
+  Reply r;
+  if (CUresult st = Session::instance().sync(op, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
+  std::lock_guard<std::mutex> lock(g_mu);
+  table.erase(h);
+  return CUDA_SUCCESS;
+}
+
+// A descriptor query answered from `table`: *out = *field(entry of h). `missing` when h is not in
+// the table or `field` gives nullptr (a texture without a view); CUDA_ERROR_INVALID_VALUE for a
+// null `out`.
+template <typename Table, typename Out, typename Field>
+CUresult query_handle(const Table& table, uint64_t h, Out* out, CUresult missing, Field field) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(g_mu);
+  const auto it = table.find(h);
+  const Out* value = it == table.end() ? nullptr : field(it->second);
+  if (value == nullptr) return missing;
+  *out = *value;
+  return CUDA_SUCCESS;
+}
 
 uint64_t fbits(float f) {
   uint32_t b;
@@ -77,6 +105,21 @@ bool is_host(CUmemorytype t, CUdeviceptr dev) {
   return false;
 }
 
+// The w x h x d box of a host side (its origin, pitch and slice height; height 0: h) and a
+// dense image of it (rows of w bytes): `pack` copies the host rows into `dense` (a source side),
+// else `dense` into the host rows (a destination side).
+void move_host_rows(const Side& s, char* dense, uint64_t w, uint64_t h, uint64_t d, bool pack) {
+  const uint64_t slice = s.height ? s.height : h;
+  for (uint64_t z = 0; z < d; ++z) {
+    for (uint64_t y = 0; y < h; ++y) {
+      const uint64_t at = ((s.z + z) * slice + s.y + y) * s.pitch + s.x;
+      char* row = dense + (z * h + y) * w;
+      if (pack) std::memcpy(row, static_cast<const char*>(s.host_src) + at, w);
+      else std::memcpy(static_cast<char*>(s.host_dst) + at, row, w);
+    }
+  }
+}
+
 // A copy with at least one array side. Host sides go through a dense device staging buffer.
 CUresult array_copy(Side src, Side dst, uint64_t w, uint64_t h, uint64_t d, CUstream stream, bool async) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
@@ -85,10 +128,6 @@ CUresult array_copy(Side src, Side dst, uint64_t w, uint64_t h, uint64_t d, CUst
   if (src_host && dst_host) return CUDA_ERROR_INVALID_VALUE;
   CUdeviceptr stage = 0;
   const uint64_t bytes = w * h * d;
-  auto host_row = [&](const Side& s, uint64_t y, uint64_t z) {
-    const uint64_t sh = s.height ? s.height : h;
-    return ((s.z + z) * sh + s.y + y) * s.pitch + s.x;
-  };
   if (src_host || dst_host) {
     if (CUresult st = gpool_impl_cuMemAlloc_v2(&stage, bytes); st != CUDA_SUCCESS) return st;
     async = false;
@@ -96,9 +135,7 @@ CUresult array_copy(Side src, Side dst, uint64_t w, uint64_t h, uint64_t d, CUst
   CUresult st = CUDA_SUCCESS;
   if (src_host) {
     std::vector<char> dense(bytes);
-    for (uint64_t z = 0; z < d; ++z)
-      for (uint64_t y = 0; y < h; ++y)
-        std::memcpy(&dense[(z * h + y) * w], static_cast<const char*>(src.host_src) + host_row(src, y, z), w);
+    move_host_rows(src, dense.data(), w, h, d, true);
     st = gpool_impl_cuMemcpyHtoD_v2(stage, dense.data(), bytes);
     src = Side{CU_MEMORYTYPE_DEVICE, stage, 0, 0, 0, w, h};
   }
@@ -115,10 +152,7 @@ CUresult array_copy(Side src, Side dst, uint64_t w, uint64_t h, uint64_t d, CUst
   if (st == CUDA_SUCCESS && dst_host) {
     std::vector<char> dense(bytes);
     st = gpool_impl_cuMemcpyDtoH_v2(dense.data(), stage, bytes);
-    if (st == CUDA_SUCCESS)
-      for (uint64_t z = 0; z < d; ++z)
-        for (uint64_t y = 0; y < h; ++y)
-          std::memcpy(static_cast<char*>(real_dst.host_dst) + host_row(real_dst, y, z), &dense[(z * h + y) * w], w);
+    if (st == CUDA_SUCCESS) move_host_rows(real_dst, dense.data(), w, h, d, false);
   }
   if (stage != 0) gpool_impl_cuMemFree_v2(stage);
   return st;
@@ -141,15 +175,26 @@ Side side_of(CUmemorytype type, const void* host, CUdeviceptr dev, CUarray arr, 
   return s;
 }
 
+// A 2D or 3D copy descriptor with an array side (a 2D one is a box of depth 1 at z 0, whose
+// slice height does not matter).
+template <typename Copy>
+CUresult array_copy_of(const Copy& c, CUstream stream, bool async) {
+  uint64_t src_z = 0, src_height = 0, dst_z = 0, dst_height = 0, depth = 1;
+  if constexpr (std::is_same_v<Copy, CUDA_MEMCPY3D>) {
+    src_z = c.srcZ, src_height = c.srcHeight, dst_z = c.dstZ, dst_height = c.dstHeight, depth = c.Depth;
+  }
+  const Side s = side_of(c.srcMemoryType, c.srcHost, c.srcDevice, c.srcArray, c.srcXInBytes, c.srcY, src_z,
+                         c.srcPitch, src_height, true);
+  const Side d = side_of(c.dstMemoryType, c.dstHost, c.dstDevice, c.dstArray, c.dstXInBytes, c.dstY, dst_z,
+                         c.dstPitch, dst_height, false);
+  return array_copy(s, d, c.WidthInBytes, c.Height, depth, stream, async);
+}
+
 CUresult copy3d(const CUDA_MEMCPY3D* p, CUstream stream, bool async) {
   if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (p->srcLOD != 0 || p->dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;
   if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
-    Side s = side_of(p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
-                                    p->srcZ, p->srcPitch, p->srcHeight, true);
-    Side d = side_of(p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
-                                    p->dstZ, p->dstPitch, p->dstHeight, false);
-    return array_copy(s, d, p->WidthInBytes, p->Height, p->Depth, stream, async);
+    return array_copy_of(*p, stream, async);
   }
   // No array side: one 2D copy per slice.
   if (p->Depth > 1 && (p->srcHeight < p->Height || p->dstHeight < p->Height)) return CUDA_ERROR_INVALID_VALUE;
@@ -266,11 +311,7 @@ extern "C" CUresult gpool_impl_cuMemcpyAtoA_v2(CUarray dst, size_t doff, CUarray
 
 // Called by memcpy_2d.cc for a 2D copy with an array side.
 CUresult gpool_shim_array_copy2d(const CUDA_MEMCPY2D* c, CUstream stream, bool async) {
-  Side s = side_of(c->srcMemoryType, c->srcHost, c->srcDevice, c->srcArray, c->srcXInBytes, c->srcY, 0,
-                                  c->srcPitch, 0, true);
-  Side d = side_of(c->dstMemoryType, c->dstHost, c->dstDevice, c->dstArray, c->dstXInBytes, c->dstY, 0,
-                                  c->dstPitch, 0, false);
-  return array_copy(s, d, c->WidthInBytes, c->Height, 1, stream, async);
+  return array_copy_of(*c, stream, async);
 }
 
 extern "C" CUresult gpool_impl_cuArray3DCreate_v2(CUarray* pHandle, const CUDA_ARRAY3D_DESCRIPTOR* d) {
@@ -290,23 +331,13 @@ extern "C" CUresult gpool_impl_cuArrayCreate_v2(CUarray* pHandle, const CUDA_ARR
 }
 
 extern "C" CUresult gpool_impl_cuArrayDestroy(CUarray a) {
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  const uint64_t args[] = {reinterpret_cast<uint64_t>(a)};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::ArrayDestroy, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_arrays.erase(args[0]);
-  return CUDA_SUCCESS;
+  return destroy_handle(Op::ArrayDestroy, reinterpret_cast<uint64_t>(a), g_arrays);
 }
 
 extern "C" CUresult gpool_impl_cuArray3DGetDescriptor_v2(CUDA_ARRAY3D_DESCRIPTOR* out, CUarray a) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_arrays.find(reinterpret_cast<uint64_t>(a));
-  if (it == g_arrays.end()) return CUDA_ERROR_INVALID_HANDLE;
-  *out = it->second;
-  return CUDA_SUCCESS;
+  return query_handle(g_arrays, reinterpret_cast<uint64_t>(a), out, CUDA_ERROR_INVALID_HANDLE,
+                      [](const CUDA_ARRAY3D_DESCRIPTOR& d) { return &d; });
 }
 
 extern "C" CUresult gpool_impl_cuArrayGetDescriptor_v2(CUDA_ARRAY_DESCRIPTOR* out, CUarray a) {
@@ -358,14 +389,7 @@ extern "C" CUresult gpool_impl_cuMipmappedArrayGetLevel(CUarray* pLevel, CUmipma
 }
 
 extern "C" CUresult gpool_impl_cuMipmappedArrayDestroy(CUmipmappedArray m) {
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  const uint64_t args[] = {reinterpret_cast<uint64_t>(m)};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::MipmappedArrayDestroy, args, {}, {}, {}, &r); st != CUDA_SUCCESS)
-    return st;
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_mipmaps.erase(args[0]);
-  return CUDA_SUCCESS;
+  return destroy_handle(Op::MipmappedArrayDestroy, reinterpret_cast<uint64_t>(m), g_mipmaps);
 }
 
 extern "C" CUresult gpool_impl_cuMemcpy3D_v2(const CUDA_MEMCPY3D* p) { return copy3d(p, nullptr, false); }
@@ -413,40 +437,20 @@ extern "C" CUresult gpool_impl_cuTexObjectCreate(CUtexObject* pTex, const CUDA_R
 }
 
 extern "C" CUresult gpool_impl_cuTexObjectDestroy(CUtexObject h) {
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  const uint64_t args[] = {h};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::TexObjectDestroy, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_tex.erase(h);
-  return CUDA_SUCCESS;
+  return destroy_handle(Op::TexObjectDestroy, h, g_tex);
 }
 
 extern "C" CUresult gpool_impl_cuTexObjectGetResourceDesc(CUDA_RESOURCE_DESC* out, CUtexObject h) {
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_tex.find(h);
-  if (it == g_tex.end()) return CUDA_ERROR_INVALID_VALUE;
-  *out = it->second.res;
-  return CUDA_SUCCESS;
+  return query_handle(g_tex, h, out, CUDA_ERROR_INVALID_VALUE, [](const TexInfo& t) { return &t.res; });
 }
 
 extern "C" CUresult gpool_impl_cuTexObjectGetTextureDesc(CUDA_TEXTURE_DESC* out, CUtexObject h) {
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_tex.find(h);
-  if (it == g_tex.end()) return CUDA_ERROR_INVALID_VALUE;
-  *out = it->second.tex;
-  return CUDA_SUCCESS;
+  return query_handle(g_tex, h, out, CUDA_ERROR_INVALID_VALUE, [](const TexInfo& t) { return &t.tex; });
 }
 
 extern "C" CUresult gpool_impl_cuTexObjectGetResourceViewDesc(CUDA_RESOURCE_VIEW_DESC* out, CUtexObject h) {
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_tex.find(h);
-  if (it == g_tex.end() || !it->second.has_view) return CUDA_ERROR_INVALID_VALUE;
-  *out = it->second.view;
-  return CUDA_SUCCESS;
+  return query_handle(g_tex, h, out, CUDA_ERROR_INVALID_VALUE,
+                      [](const TexInfo& t) { return t.has_view ? &t.view : nullptr; });
 }
 
 extern "C" CUresult gpool_impl_cuSurfObjectCreate(CUsurfObject* pSurf, const CUDA_RESOURCE_DESC* r) {
@@ -463,20 +467,9 @@ extern "C" CUresult gpool_impl_cuSurfObjectCreate(CUsurfObject* pSurf, const CUD
 }
 
 extern "C" CUresult gpool_impl_cuSurfObjectDestroy(CUsurfObject h) {
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  const uint64_t args[] = {h};
-  Reply r;
-  if (CUresult st = Session::instance().sync(Op::SurfObjectDestroy, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_surf.erase(h);
-  return CUDA_SUCCESS;
+  return destroy_handle(Op::SurfObjectDestroy, h, g_surf);
 }
 
 extern "C" CUresult gpool_impl_cuSurfObjectGetResourceDesc(CUDA_RESOURCE_DESC* out, CUsurfObject h) {
-  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_surf.find(h);
-  if (it == g_surf.end()) return CUDA_ERROR_INVALID_VALUE;
-  *out = it->second;
-  return CUDA_SUCCESS;
+  return query_handle(g_surf, h, out, CUDA_ERROR_INVALID_VALUE, [](const CUDA_RESOURCE_DESC& d) { return &d; });
 }
