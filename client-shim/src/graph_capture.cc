@@ -10,6 +10,8 @@
 // The _ptsz variants reach these through driver-abi's per-thread fallback (stream_ref maps the
 // per-thread default stream). Thread safety: every entry point may be called from any thread.
 #include <cstring>
+#include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "gpool/driver_abi/backend.h"
@@ -20,6 +22,15 @@ using namespace gpool::shim;
 namespace {
 
 uint64_t id_of(const void* h) { return reinterpret_cast<uint64_t>(h); }
+
+// Graph ids the server returned for child-graph nodes. cuGraphDestroy is async, so the shim
+// refuses these itself, at the call (the server refuses them too). Ids are never reused, so an
+// id stays here after its node is gone: destroying it is then refused as a stale id would be.
+std::mutex g_owned_mu;
+std::unordered_set<uint64_t>& owned_ids() {
+  static auto* ids = new std::unordered_set<uint64_t>();
+  return *ids;
+}
 
 bool default_edges(const CUgraphEdgeData* data, size_t n) {
   if (data == nullptr) return true;
@@ -70,8 +81,18 @@ extern "C" CUresult gpool_impl_cuGraphChildGraphNodeGetGraph(CUgraphNode node, C
   const uint64_t args[] = {id_of(node)};
   uint64_t id = 0;
   const CUresult st = Session::instance().sync_value(Op::GraphChildGraphGet, args, {}, id);
-  if (st == CUDA_SUCCESS) *graph = reinterpret_cast<CUgraph>(id);
-  return st;
+  if (st != CUDA_SUCCESS) return st;
+  {
+    std::lock_guard<std::mutex> lock(g_owned_mu);
+    owned_ids().insert(id);
+  }
+  *graph = reinterpret_cast<CUgraph>(id);
+  return CUDA_SUCCESS;
+}
+
+bool gpool::shim::graph_owned_by_node(CUgraph graph) {
+  std::lock_guard<std::mutex> lock(g_owned_mu);
+  return owned_ids().count(id_of(graph)) != 0;
 }
 
 extern "C" CUresult gpool_impl_cuGraphMemcpyNodeGetParams(CUgraphNode node, CUDA_MEMCPY3D* params) {

@@ -79,6 +79,10 @@ bool find_host_range(const void* p, void** base, size_t* bytes, unsigned* flags)
 // Returns CUDA_ERROR_NOT_INITIALIZED unless cuInit succeeded.
 CUresult check_ready();
 
+// Whether `graph` is an id cuGraphChildGraphNodeGetGraph returned (owned by its node, not
+// destroyable alone; graph_capture.cc). Any thread.
+bool graph_owned_by_node(CUgraph graph);
+
 // Tests only: forgets functions, device and host ranges.
 void reset_state_for_testing();
 

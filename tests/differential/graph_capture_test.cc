@@ -14,7 +14,9 @@ std::vector<CUgraphNode> deps_of(CUgraphNode node) {
   size_t n = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetDependencies(node, nullptr, nullptr, &n));
   std::vector<CUgraphNode> out(n);
-  if (n > 0) EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetDependencies(node, out.data(), nullptr, &n));
+  if (n > 0) {
+    EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetDependencies(node, out.data(), nullptr, &n));
+  }
   return out;
 }
 
