@@ -56,6 +56,9 @@ void add_function(FunctionInfo f);
 // The id already made for (owner, name), or 0.
 uint64_t function_by_name(uint64_t owner, const std::string& name);
 void drop_functions_of(uint64_t owner);
+// After cuLibraryUnload: drops the functions looked up through the library's module
+// (cuLibraryGetModule, module_alias.cc). Any thread.
+void drop_library_module(uint64_t library);
 
 // Device ranges this process knows (allocations and module globals).
 void add_device_range(CUdeviceptr p, size_t bytes, bool allocation);

@@ -155,8 +155,8 @@ CUresult Worker::op_graph_create(Ctx& c) {
 CUresult Worker::op_graph_destroy(Ctx& c) {
   CUgraph g = graph_of(c.arg(0));
   // A child graph belongs to its node (worker_graph_capture.cc).
+  if (g != nullptr && capture_into_.count(g)) return CUDA_ERROR_ILLEGAL_STATE;
   if (g == nullptr || capture_graphs_.count(g) || child_graph_owner_.count(g)) return CUDA_ERROR_INVALID_VALUE;
-  if (capture_into_.count(g)) return CUDA_ERROR_ILLEGAL_STATE;
   // Its nodes' ids go with it, and so do those of the graphs its child-graph nodes own.
   std::vector<CUgraphNode> nodes;
   std::vector<CUgraph> owned;
