@@ -24,15 +24,7 @@ constexpr const char* kDeferred =
     "the shim sends this call without waiting; the server refuses it and the error reaches the program at its "
     "next synchronizing call (another call) instead of at this one";
 
-// Handles owned by another object (a child-graph node's graph, a library's module): the pool and
-// the emulator refuse to destroy them alone; NVIDIA's driver does not check, and freeing them
-// there would leave the owner using freed memory, so the test is not run on it.
-constexpr const char* kOwnedUnchecked =
-    "the driver does not refuse destroying a handle its owner still uses (undefined behaviour there)";
-
 constexpr KnownDifference kKnown[] = {
-    {"GraphCaptureTest.OwnedHandlesAreNotDestroyedAlone", "real", kOwnedUnchecked},
-    {"LibraryModuleTest.ModuleOfALibraryIsNotUnloadedAlone", "real", kOwnedUnchecked},
     {"MemsetTest.UnknownAddressRefusedAtTheCall", "pool", kDeferred},
     {"BadInputTest.ForgedHandlesOnAsynchronousCalls", "pool", kDeferred},
     {"ContextTest.PushPopAndNoContext", "pool",
