@@ -142,7 +142,7 @@ extern "C" CUresult gpool_impl_cuGraphCreate(CUgraph* graph, unsigned int flags)
 }
 
 extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph graph) {
-  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (graph == nullptr || graph_owned_by_node(graph)) return CUDA_ERROR_INVALID_VALUE;  // graph_capture.cc
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(graph)};
   return Session::instance().async(Op::GraphDestroy, args);

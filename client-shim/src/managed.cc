@@ -37,6 +37,9 @@ struct Slot {
   std::atomic<std::atomic<uint64_t>*> dirty{nullptr};  // one bit per page
   // PROT_NONE from a launch until the next pull (lock_out): a fault is the program's error.
   std::atomic<bool> locked{false};
+  // The stream association (cuStreamAttachMemAsync; attach()): which launches lock it out.
+  std::atomic<unsigned> attach{CU_MEM_ATTACH_GLOBAL};
+  std::atomic<uint64_t> attach_stream{0};
 };
 
 Slot g_slots[kSlots];
@@ -185,6 +188,8 @@ CUresult add(uint32_t session, uintptr_t base, size_t bytes) {
     s.bytes.store(bytes, std::memory_order_relaxed);
     s.session.store(session, std::memory_order_relaxed);
     s.dirty.store(dirty, std::memory_order_relaxed);
+    s.attach.store(CU_MEM_ATTACH_GLOBAL, std::memory_order_relaxed);
+    s.attach_stream.store(0, std::memory_order_relaxed);
     s.base.store(base, std::memory_order_release);
     if (g_high.load(std::memory_order_relaxed) < i + 1) g_high.store(i + 1, std::memory_order_release);
     g_count[session].fetch_add(1, std::memory_order_acq_rel);
@@ -279,13 +284,34 @@ CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, size
   return first;
 }
 
-void lock_out(uint32_t session) {
+CUresult attach(uint32_t session, uintptr_t base, size_t length, unsigned flags, uint64_t stream) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const size_t n = g_high.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) {
+    Slot& s = g_slots[i];
+    if (base == 0 || s.base.load(std::memory_order_acquire) != base || s.session.load() != session) continue;
+    if (length != 0 && length != s.bytes.load()) return CUDA_ERROR_INVALID_VALUE;
+    s.attach.store(flags, std::memory_order_relaxed);
+    s.attach_stream.store(stream, std::memory_order_relaxed);
+    return CUDA_SUCCESS;
+  }
+  return CUDA_ERROR_INVALID_VALUE;
+}
+
+void lock_out(uint32_t session, uint64_t stream) {
   std::lock_guard<std::mutex> lock(g_mu);
   const size_t n = g_high.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i) {
     Slot& s = g_slots[i];
     const uintptr_t base = s.base.load(std::memory_order_acquire);
     if (base == 0 || s.session.load() != session || s.locked.load()) continue;
+    // Host-attached memory stays the host's; memory attached to one stream is locked only by
+    // launches on that stream (a kernel on another stream may not use it).
+    const unsigned how = s.attach.load(std::memory_order_relaxed);
+    if (how == CU_MEM_ATTACH_HOST ||
+        (how == CU_MEM_ATTACH_SINGLE && s.attach_stream.load(std::memory_order_relaxed) != stream)) {
+      continue;
+    }
     s.locked.store(true, std::memory_order_release);
     mprotect(reinterpret_cast<void*>(base), s.map_bytes.load(), PROT_NONE);
   }

@@ -15,8 +15,9 @@
 //     the last pull; stream and event queries excepted), the context is synchronised and every
 //     managed allocation of the session is copied back to the host (Session::
 //     managed_after_locked): O(managed bytes) per such synchronisation.
-//   - From a kernel launch until the next pull, every allocation of the session is PROT_NONE
-//     (lock_out): a device without concurrent managed access makes managed memory
+//   - From a kernel launch until the next pull, every allocation of the session that the launch
+//     may use is PROT_NONE (lock_out; cuStreamAttachMemAsync narrows which: host-attached
+//     memory stays accessible, memory attached to one stream is locked by its launches only): a device without concurrent managed access makes managed memory
 //     inaccessible to the host while kernels may run, and a program that touches it then gets
 //     SIGSEGV (after a line on stderr saying why) instead of a silently lost update (the next
 //     push would overwrite the kernel's writes, or the pull the host's). A stream or event
@@ -63,9 +64,18 @@ CUresult push_dirty(uint32_t session,
 // pull_all() also ends a lock_out().
 CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, size_t)>& fetch);
 
-// After a launch: every allocation of the session becomes PROT_NONE until the next pull_all()
-// or unlock(); a host access in between faults (see above).
-void lock_out(uint32_t session);
+// After a launch on `stream` (the client's stream id): every allocation of the session that
+// the launch may use becomes PROT_NONE until the next pull_all() or unlock(); a host access in
+// between faults (see above). Which ones: those attached globally (the default), and those
+// attached to `stream` alone; host-attached ones stay accessible (attach()).
+void lock_out(uint32_t session, uint64_t stream);
+
+// cuStreamAttachMemAsync: records the association of the session's allocation starting at
+// `base` (flags CU_MEM_ATTACH_GLOBAL, _HOST or _SINGLE with the client's stream id). It takes
+// effect at once, not in stream order: a launch already locked keeps its lock until the next
+// pull. CUDA_ERROR_INVALID_VALUE if no allocation of the session starts at `base` or `length`
+// is neither 0 nor its size.
+CUresult attach(uint32_t session, uintptr_t base, size_t length, unsigned flags, uint64_t stream);
 // Ends a lock_out() without pulling (the device copies cannot be fetched: a sticky context
 // error); the pages become PROT_READ with the host's last contents.
 void unlock(uint32_t session);

@@ -67,6 +67,8 @@ extern "C" CUresult gpool_impl_cuMemAllocManaged(CUdeviceptr* out, size_t bytes,
     s.sync(Op::MemFree, free_args);
     return st;
   }
+  // Allocated host-attached: launches leave it to the host until it is attached otherwise.
+  if (flags == CU_MEM_ATTACH_HOST) gpool::shim::managed::attach(s.index(), p, 0, flags, 0);
   add_device_range(p, bytes, true);
   *out = p;
   return CUDA_SUCCESS;

@@ -261,7 +261,10 @@ extern "C" CUresult gpool_impl_cuLibraryUnload(CUlibrary lib) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {HandleRef(hid(lib), gpool::remote::HandleKind_Library)};
   const CUresult st = Session::instance().sync(Op::LibraryUnload, {}, h);
-  if (st == CUDA_SUCCESS) drop_functions_of(hid(lib));
+  if (st == CUDA_SUCCESS) {
+    drop_functions_of(hid(lib));
+    drop_library_module(hid(lib));
+  }
   return st;
 }
 

@@ -238,7 +238,9 @@ CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const H
   const CUresult st = send_locked(op, true, args, handles, inline_data, segments);
   // No concurrent managed access: the host may not touch managed memory until the next
   // synchronisation pulls it back (managed.h).
-  if (st == CUDA_SUCCESS && op == Op::LaunchKernel && managed::any(index_)) managed::lock_out(index_);
+  if (st == CUDA_SUCCESS && op == Op::LaunchKernel && managed::any(index_)) {
+    managed::lock_out(index_, handles.size() > 1 ? handles[1].id() : 0);  // handles: [function, stream]
+  }
   return st;
 }
 

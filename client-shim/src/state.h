@@ -56,6 +56,9 @@ void add_function(FunctionInfo f);
 // The id already made for (owner, name), or 0.
 uint64_t function_by_name(uint64_t owner, const std::string& name);
 void drop_functions_of(uint64_t owner);
+// After cuLibraryUnload: drops the functions looked up through the library's module
+// (cuLibraryGetModule, module_alias.cc). Any thread.
+void drop_library_module(uint64_t library);
 
 // Device ranges this process knows (allocations and module globals).
 void add_device_range(CUdeviceptr p, size_t bytes, bool allocation);
@@ -78,6 +81,10 @@ bool find_host_range(const void* p, void** base, size_t* bytes, unsigned* flags)
 
 // Returns CUDA_ERROR_NOT_INITIALIZED unless cuInit succeeded.
 CUresult check_ready();
+
+// Whether `graph` is an id cuGraphChildGraphNodeGetGraph returned (owned by its node, not
+// destroyable alone; graph_capture.cc). Any thread.
+bool graph_owned_by_node(CUgraph graph);
 
 // Tests only: forgets functions, device and host ranges.
 void reset_state_for_testing();

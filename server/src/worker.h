@@ -318,6 +318,16 @@ class Worker {
   CUresult op_graph_exec_child_set(Ctx& c);
   CUresult op_graph_memcpy_set(Ctx& c);
   CUresult op_graph_kernel_get(Ctx& c);
+  // worker_graph_capture.cc: capture into a graph, capture dependencies, child graphs, copy params
+  CUresult op_stream_begin_capture_to_graph(Ctx& c);
+  CUresult op_stream_update_capture_deps(Ctx& c);
+  CUresult op_graph_child_graph(Ctx& c);
+  CUresult op_graph_memcpy_get(Ctx& c);
+  bool capture_nodes(const Ctx& c, size_t at, uint64_t n, std::vector<CUgraphNode>& out) const;
+  // The nodes and child graphs a graph (or a child-graph node) owns, and dropping their ids.
+  void owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
+  void owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
+  void forget_graph_objects(const std::vector<CUgraphNode>& nodes, const std::vector<CUgraph>& graphs);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
@@ -359,6 +369,11 @@ class Worker {
   void uncharge_images(uint64_t bytes);
   // The devices_ index each module, library and global was loaded on (a device reset drops them).
   std::unordered_map<uint64_t, size_t> module_device_, library_device_;
+  // Module ids that name a library's module (cuLibraryGetModule) -> the library's id.
+  std::unordered_map<uint64_t, uint64_t> library_modules_;
+  CUresult op_library_get_module(Ctx& c);  // worker_module_alias.cc
+  CUresult op_stream_attach_mem(Ctx& c);    // worker_managed_attach.cc
+  void forget_library_modules(uint64_t lib_id);
   std::map<CUdeviceptr, size_t> global_device_;
   std::map<CUdeviceptr, int> alloc_device_;
   // Managed allocations whose driver address was not page-aligned: aligned address (the one
@@ -373,6 +388,8 @@ class Worker {
   std::unordered_map<CUgraphNode, uint64_t> graph_node_ids_;
   std::unordered_map<uint64_t, CUgraphExec> graph_execs_;
   std::set<CUgraph> capture_graphs_;  // graphs still being captured (not destroyable by id)
+  std::set<CUgraph> capture_into_;    // client graphs a stream captures into (worker_graph_capture.cc)
+  std::unordered_map<CUgraph, CUgraphNode> child_graph_owner_;  // child graphs -> their node
   uint64_t graph_counter_ = 0;
   uint64_t bytes_held_ = 0;
   // Arrays, mipmapped arrays, texture and surface objects of this session (worker_texture.cc),

@@ -105,8 +105,10 @@ CUresult Worker::op_stream_end_capture(Ctx& c) {
   CUgraph g = nullptr;
   const CUresult st = drv_.cuStreamEndCapture(s, &g);
   if (capturing != nullptr) capture_graphs_.erase(capturing);
+  // A capture into the client's own graph (StreamBeginCaptureToGraph) leaves that graph the client's.
+  const bool into = capturing != nullptr && capture_into_.erase(capturing) != 0;
   if (st != CUDA_SUCCESS) {
-    if (capturing != nullptr) {
+    if (capturing != nullptr && !into) {
       std::erase_if(graphs_, [&](const auto& kv) { return kv.second == capturing; });
     }
     return st;
@@ -152,22 +154,17 @@ CUresult Worker::op_graph_create(Ctx& c) {
 
 CUresult Worker::op_graph_destroy(Ctx& c) {
   CUgraph g = graph_of(c.arg(0));
-  if (g == nullptr || capture_graphs_.count(g)) return CUDA_ERROR_INVALID_VALUE;
-  size_t n = 0;
+  // A child graph belongs to its node (worker_graph_capture.cc).
+  if (g != nullptr && capture_into_.count(g)) return CUDA_ERROR_ILLEGAL_STATE;
+  if (g == nullptr || capture_graphs_.count(g) || child_graph_owner_.count(g)) return CUDA_ERROR_INVALID_VALUE;
+  // Its nodes' ids go with it, and so do those of the graphs its child-graph nodes own.
   std::vector<CUgraphNode> nodes;
-  if (drv_.cuGraphGetNodes(g, nullptr, &n) == CUDA_SUCCESS && n > 0) {
-    nodes.resize(n);
-    if (drv_.cuGraphGetNodes(g, nodes.data(), &n) != CUDA_SUCCESS) nodes.clear();
-  }
+  std::vector<CUgraph> owned;
+  owned_graph_objects(g, nodes, owned);
   const CUresult st = drv_.cuGraphDestroy(g);
   if (st != CUDA_SUCCESS) return st;
   graphs_.erase(c.arg(0));
-  for (CUgraphNode node : nodes) {
-    if (auto it = graph_node_ids_.find(node); it != graph_node_ids_.end()) {
-      graph_nodes_.erase(it->second);
-      graph_node_ids_.erase(it);
-    }
-  }
+  forget_graph_objects(nodes, owned);
   return CUDA_SUCCESS;
 }
 

@@ -60,10 +60,14 @@ CUresult Worker::op_graph_destroy_node(Ctx& c) {
   const uint64_t id = c.arg(0);
   CUgraphNode n = graph_node_of(id);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<CUgraphNode> nodes;  // a child-graph node's graph and its nodes go with it
+  std::vector<CUgraph> owned;
+  owned_child_objects(n, nodes, owned);
   const CUresult st = drv_.cuGraphDestroyNode(n);
   if (st != CUDA_SUCCESS) return st;
   graph_nodes_.erase(id);
   graph_node_ids_.erase(n);
+  forget_graph_objects(nodes, owned);
   return CUDA_SUCCESS;
 }
 

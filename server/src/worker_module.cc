@@ -162,12 +162,14 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
     }
     const CUresult st = drv_.cuLibraryUnload(it->second);
     libraries_.erase(it);
+    forget_library_modules(id);  // its module's id (worker_module_alias.cc)
     uncharge_module(id);
     library_device_.erase(id);
     return st;
   }
   auto it = modules_.find(id);
-  if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end() ||
+      library_modules_.count(id)) {  // a library's module goes with the library
     return CUDA_ERROR_INVALID_HANDLE;
   }
   const CUresult st = drv_.cuModuleUnload(it->second);

@@ -122,7 +122,7 @@ TEST(ManagedTable, LockedPagesFaultUntilThePull) {
   auto* h = reinterpret_cast<volatile unsigned char*>(base);
   h[0] = 7;
   EXPECT_EQ(1u, push(11).size());
-  managed::lock_out(11);
+  managed::lock_out(11, 0);
   EXPECT_DEATH({ (void)h[kPage + 1]; }, "the host accessed managed memory while a kernel may be using it");
   EXPECT_DEATH({ h[0] = 1; }, "while a kernel may be using it");
   EXPECT_TRUE(push(11).empty()) << "nothing was written while locked";
@@ -131,11 +131,43 @@ TEST(ManagedTable, LockedPagesFaultUntilThePull) {
     return CUDA_SUCCESS;
   }));
   EXPECT_EQ(0x21, h[kPage + 1]) << "readable after the pull";
-  managed::lock_out(11);
+  managed::lock_out(11, 0);
   managed::unlock(11);  // a sticky error: nothing to pull, the host's copy readable again
   EXPECT_EQ(0x21, h[0]);
   h[1] = 2;  // and tracked as before
   EXPECT_EQ(1u, push(11).size());
+  EXPECT_TRUE(managed::remove(base));
+}
+
+// cuStreamAttachMemAsync's association decides what a launch locks: a host-attached allocation
+// never, one attached to a stream only for launches on that stream, a global one always.
+TEST(ManagedTable, AttachmentDecidesWhatALaunchLocks) {
+  ASSERT_TRUE(managed::install_handler());
+  const size_t bytes = kPage;
+  const uintptr_t base = free_range(bytes);
+  ASSERT_EQ(CUDA_SUCCESS, managed::add(12, base, bytes));
+  auto* h = reinterpret_cast<volatile unsigned char*>(base);
+  auto pull = [] {
+    ASSERT_EQ(CUDA_SUCCESS, managed::pull_all(12, [](uintptr_t, size_t) { return CUDA_SUCCESS; }));
+  };
+  EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, managed::attach(12, base + 8, 0, CU_MEM_ATTACH_HOST, 0)) << "not the start";
+  EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, managed::attach(12, base, bytes + 1, CU_MEM_ATTACH_HOST, 0)) << "length";
+  EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, managed::attach(13, base, 0, CU_MEM_ATTACH_HOST, 0)) << "another session";
+  ASSERT_EQ(CUDA_SUCCESS, managed::attach(12, base, 0, CU_MEM_ATTACH_HOST, 0));
+  managed::lock_out(12, 5);
+  h[0] = 1;  // the host's: no fault
+  EXPECT_EQ(1u, push(12).size());
+  ASSERT_EQ(CUDA_SUCCESS, managed::attach(12, base, bytes, CU_MEM_ATTACH_SINGLE, 5));
+  managed::lock_out(12, 6);
+  h[1] = 2;  // a launch on another stream leaves it alone
+  EXPECT_EQ(1u, push(12).size());
+  managed::lock_out(12, 5);
+  EXPECT_DEATH({ h[2] = 3; }, "while a kernel may be using it");
+  pull();
+  ASSERT_EQ(CUDA_SUCCESS, managed::attach(12, base, 0, CU_MEM_ATTACH_GLOBAL, 6));
+  managed::lock_out(12, 7);
+  EXPECT_DEATH({ (void)h[0]; }, "while a kernel may be using it");
+  pull();
   EXPECT_TRUE(managed::remove(base));
 }
 

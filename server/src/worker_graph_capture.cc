@@ -1,0 +1,142 @@
+// Worker: capture into an existing graph, capture dependency updates, the graph a child-graph
+// node owns and a copy node's parameters (calls.toml 410-413; the rest of graphs:
+// worker_graph.cc, worker_graph_query.cc).
+//
+// Every graph, node and stream id is looked up in the session's tables first, so a forged or
+// stale id gets CUDA_ERROR_INVALID_VALUE (CUDA_ERROR_INVALID_HANDLE for a stream) and never
+// reaches the driver.
+//
+// A child-graph node's graph is owned by the node: it gets a graph id like any graph (so its
+// nodes can be listed and queried) but is recorded in child_graph_owner_, and GraphDestroy of
+// that id is refused (CUDA_ERROR_INVALID_VALUE, as the emulator answers; a real driver would
+// free memory its node still uses). The id leaves the table with the node (GraphDestroyNode)
+// or the graph holding the node (GraphDestroy): forget_owned_ids() below.
+//
+// A graph being captured into (StreamBeginCaptureToGraph) stays the client's graph: a failed
+// end of that capture does not drop its id, and GraphDestroy of it while the capture runs is
+// CUDA_ERROR_ILLEGAL_STATE (capture_into_), as the emulator answers.
+#include "worker.h"
+
+#include "gpool/common/log.h"
+
+#include <cstring>
+
+namespace gpool::server {
+namespace {
+
+spdlog::logger& logger() { return log::logger("worker"); }
+
+constexpr uint64_t kMaxDeps = 4096;  // dependency ids one call may name (as GraphAddNode)
+
+}  // namespace
+
+bool Worker::capture_nodes(const Ctx& c, size_t at, uint64_t n, std::vector<CUgraphNode>& out) const {
+  if (n > kMaxDeps || c.arg_count() < at + n) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    CUgraphNode node = graph_node_of(c.arg(at + i));
+    if (node == nullptr) return false;
+    out.push_back(node);
+  }
+  return true;
+}
+
+CUresult Worker::op_stream_begin_capture_to_graph(Ctx& c) {
+  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  CUgraph g = graph_of(c.arg(0));
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<CUgraphNode> deps;
+  if (!capture_nodes(c, 3, c.arg(2), deps)) return CUDA_ERROR_INVALID_VALUE;
+  settle_turn();  // a metered turn's timing events must not land in the capture
+  DeviceScope scope(*this, device_of(s));
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  const CUresult st = drv_.cuStreamBeginCaptureToGraph(s, g, deps.empty() ? nullptr : deps.data(), nullptr,
+                                                       deps.size(), static_cast<CUstreamCaptureMode>(c.arg(1)));
+  if (st == CUDA_SUCCESS) capture_into_.insert(g);
+  return st;
+}
+
+CUresult Worker::op_stream_update_capture_deps(Ctx& c) {
+  if (c.arg_count() < 2) return CUDA_ERROR_INVALID_VALUE;
+  CUstream s = nullptr;
+  if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
+  std::vector<CUgraphNode> deps;
+  if (!capture_nodes(c, 2, c.arg(1), deps)) return CUDA_ERROR_INVALID_VALUE;
+  DeviceScope scope(*this, device_of(s));
+  if (scope.status != CUDA_SUCCESS) return scope.status;
+  return drv_.cuStreamUpdateCaptureDependencies_v2(s, deps.empty() ? nullptr : deps.data(), nullptr, deps.size(),
+                                                   static_cast<unsigned>(c.arg(0)));
+}
+
+CUresult Worker::op_graph_child_graph(Ctx& c) {
+  CUgraphNode n = graph_node_of(c.arg(0));
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph child = nullptr;
+  if (CUresult st = drv_.cuGraphChildGraphNodeGetGraph(n, &child); st != CUDA_SUCCESS) return st;
+  child_graph_owner_[child] = n;
+  c.results.push_back(graph_id(child));
+  return CUDA_SUCCESS;
+}
+
+// The parameters go back as the CUDA_MEMCPY3D bytes. Through the pool a copy node never has a
+// host side (worker_graph.cc refuses host copies in a capture; GraphAddNode builds device
+// copies only), and an array side is an array of this session (the client holds the driver's
+// array handle, worker_texture.cc); anything else is refused rather than leak a server address.
+CUresult Worker::op_graph_memcpy_get(Ctx& c) {
+  CUgraphNode n = graph_node_of(c.arg(0));
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUDA_MEMCPY3D p{};
+  if (CUresult st = drv_.cuGraphMemcpyNodeGetParams(n, &p); st != CUDA_SUCCESS) return st;
+  auto side_ok = [&](CUmemorytype t, CUarray a) {
+    if (t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_UNIFIED) return true;
+    return t == CU_MEMORYTYPE_ARRAY && arrays_.count(reinterpret_cast<uint64_t>(a)) != 0;
+  };
+  if (!side_ok(p.srcMemoryType, p.srcArray) || !side_ok(p.dstMemoryType, p.dstArray)) {
+    logger().warn("session {}: cuGraphMemcpyNodeGetParams: the node has a side that is not this session's "
+                  "device memory or arrays; returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  p.srcHost = p.dstHost = nullptr;
+  p.reserved0 = p.reserved1 = nullptr;
+  const auto* b = reinterpret_cast<const std::byte*>(&p);
+  c.inline_out.assign(b, b + sizeof p);
+  return CUDA_SUCCESS;
+}
+
+// Collects the driver nodes of `g` and, through its child-graph nodes, of every graph it owns.
+void Worker::owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs) {
+  size_t n = 0;
+  if (drv_.cuGraphGetNodes(g, nullptr, &n) != CUDA_SUCCESS || n == 0) return;
+  std::vector<CUgraphNode> mine(n);
+  if (drv_.cuGraphGetNodes(g, mine.data(), &n) != CUDA_SUCCESS) return;
+  mine.resize(n);
+  for (CUgraphNode node : mine) {
+    nodes.push_back(node);
+    owned_child_objects(node, nodes, graphs);
+  }
+}
+
+void Worker::owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs) {
+  CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
+  if (drv_.cuGraphNodeGetType(node, &t) != CUDA_SUCCESS || t != CU_GRAPH_NODE_TYPE_GRAPH) return;
+  CUgraph child = nullptr;
+  if (drv_.cuGraphChildGraphNodeGetGraph(node, &child) != CUDA_SUCCESS || child == nullptr) return;
+  graphs.push_back(child);
+  owned_graph_objects(child, nodes, graphs);
+}
+
+void Worker::forget_graph_objects(const std::vector<CUgraphNode>& nodes, const std::vector<CUgraph>& graphs) {
+  for (CUgraphNode node : nodes) {
+    if (auto it = graph_node_ids_.find(node); it != graph_node_ids_.end()) {
+      graph_nodes_.erase(it->second);
+      graph_node_ids_.erase(it);
+    }
+  }
+  for (CUgraph g : graphs) {
+    child_graph_owner_.erase(g);
+    std::erase_if(graphs_, [&](const auto& kv) { return kv.second == g; });
+  }
+}
+
+}  // namespace gpool::server
