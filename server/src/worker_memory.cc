@@ -12,6 +12,8 @@
 // only a synchronization makes a pool give freed memory back, so the quota never counts less
 // than the driver may still hold for the tenant. The bookkeeping itself lives in the tables:
 // quota.h (charges, held bytes) and allocation_table.h (what is allocated, the range check).
+// The calls' arguments are decoded by the generated decode_args() of their calls.toml rows
+// (`args`), which refuses a call whose args[] count is not the row's.
 #include "worker.h"
 
 #include <utility>
@@ -71,13 +73,17 @@ CUresult Worker::alloc_charged(Ctx& c, int device, uint64_t bytes,
 }
 
 CUresult Worker::op_mem_alloc(Ctx& c) {
-  const uint64_t bytes = c.arg(0);
+  MemAllocArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = a.bytes;
   return alloc_charged(c, current_device(), bytes,
                        [&](CUdeviceptr& p) { return drv_.cuMemAlloc_v2(&p, bytes); });
 }
 
 CUresult Worker::op_mem_alloc_pitch(Ctx& c) {
-  const uint64_t width = c.arg(0), height = c.arg(1), elem = c.arg(2);
+  MemAllocPitchArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t width = a.width_bytes, height = a.height, elem = a.element_size;
   if (width == 0 || height == 0 || (elem != 4 && elem != 8 && elem != 16)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -111,7 +117,9 @@ CUresult Worker::op_mem_alloc_pitch(Ctx& c) {
 }
 
 CUresult Worker::op_mem_alloc_async(Ctx& c) {
-  const uint64_t bytes = c.arg(0);
+  MemAllocAsyncArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = a.bytes;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   const int device = current_device();
@@ -120,7 +128,9 @@ CUresult Worker::op_mem_alloc_async(Ctx& c) {
 }
 
 CUresult Worker::op_mem_free(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
+  MemFreeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.dptr;
   if (allocs_.find(p) == nullptr) {
     logger().warn("session {}: free of {:#x}, which is not an allocation of this session",
                   params_.session_id, p);
@@ -139,8 +149,10 @@ CUresult Worker::op_mem_free(Ctx& c) {
 // The bytes start as zeros, like the client's fresh anonymous pages.
 CUresult Worker::op_mem_alloc_managed(Ctx& c) {
   constexpr uint64_t kPage = 4096;
-  const uint64_t bytes = c.arg(0);
-  const auto flags = static_cast<unsigned>(c.arg(1));
+  MemAllocManagedArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = a.bytes;
+  const auto flags = static_cast<unsigned>(a.flags);
   if (bytes == 0 || bytes > (uint64_t{1} << 48)) return CUDA_ERROR_INVALID_VALUE;
   if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
   const int device = current_device();
@@ -168,7 +180,9 @@ CUresult Worker::op_mem_alloc_managed(Ctx& c) {
 }
 
 CUresult Worker::op_mem_free_async(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
+  MemFreeAsyncArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.dptr;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   if (allocs_.find(p) == nullptr) {
@@ -185,6 +199,7 @@ CUresult Worker::op_mem_free_async(Ctx& c) {
 }
 
 CUresult Worker::op_mem_get_info(Ctx& c) {
+  if (MemGetInfoArgs a; !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   size_t free_bytes = 0, total = 0;
   const CUresult st = drv_.cuMemGetInfo_v2(&free_bytes, &total);
   if (st != CUDA_SUCCESS) return st;

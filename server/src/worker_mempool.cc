@@ -117,9 +117,11 @@ CUresult Worker::op_mem_pool_trim(Ctx& c) {
 }
 
 CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
-  MemPool* pool = pool_of(c.arg(0));
+  MemAllocFromPoolArgs a;  // generated from calls.toml (`args`)
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t bytes = c.arg(1);
+  const uint64_t bytes = a.bytes;
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
