@@ -1,7 +1,8 @@
 // Worker: virtual memory management (cuMemAddressReserve, cuMemCreate, cuMemMap, cuMemSetAccess,
 // cuMemUnmap, cuMemRelease, cuMemAddressFree) for the session, with the tenant's quota.
 //
-// The session's own table (vmm_table.h) decides what it may touch, before the driver is asked:
+// Arguments: the generated decode_args() of each calls.toml row (`args`), except MemSetAccess
+// (a variable list of pairs). The session's own table (vmm_table.h) decides what it may touch, before the driver is asked:
 //   reservations  address ranges this session reserved (MemMap/MemUnmap/MemAddressFree must
 //                 fall inside one of them);
 //   handles       physical allocations this session created (MemMap and MemRelease take only
@@ -31,18 +32,22 @@ bool Worker::vmm_device(uint64_t index, CUmemLocation& out) const {
 }
 
 CUresult Worker::op_mem_granularity(Ctx& c) {
+  MemGetAllocationGranularityArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUmemAllocationProp prop{};
   prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  if (!vmm_device(c.arg(0), prop.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(a.device, prop.location)) return CUDA_ERROR_INVALID_DEVICE;
   size_t g = 0;
   const CUresult st = drv_.cuMemGetAllocationGranularity(
-      &g, &prop, static_cast<CUmemAllocationGranularity_flags>(c.arg(1)));
+      &g, &prop, static_cast<CUmemAllocationGranularity_flags>(a.option));
   if (st == CUDA_SUCCESS) c.results = {g};
   return st;
 }
 
 CUresult Worker::op_mem_address_reserve(Ctx& c) {
-  const uint64_t size = c.arg(0), alignment = c.arg(1), flags = c.arg(2);
+  MemAddressReserveArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t size = a.size, alignment = a.alignment, flags = a.flags;
   if (size == 0) return CUDA_ERROR_INVALID_VALUE;
   CUdeviceptr p = 0;
   const CUresult st = drv_.cuMemAddressReserve(&p, size, alignment, 0, flags);
@@ -53,8 +58,10 @@ CUresult Worker::op_mem_address_reserve(Ctx& c) {
 }
 
 CUresult Worker::op_mem_address_free(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1);
+  MemAddressFreeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size;
   if (!vmm_.is_reservation(p, size)) {
     logger().warn("session {}: address free of [{:#x}, +{}), which is not a reservation of this "
                   "session", params_.session_id, p, size);
@@ -67,10 +74,12 @@ CUresult Worker::op_mem_address_free(Ctx& c) {
 }
 
 CUresult Worker::op_mem_create(Ctx& c) {
-  const uint64_t size = c.arg(0);
+  MemCreateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t size = a.size;
   CUmemAllocationProp prop{};
   prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  if (!vmm_device(c.arg(1), prop.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(a.device, prop.location)) return CUDA_ERROR_INVALID_DEVICE;
   if (size == 0) return CUDA_ERROR_INVALID_VALUE;
   const int device = prop.location.id;
   if (!charge(device, size)) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -86,10 +95,12 @@ CUresult Worker::op_mem_create(Ctx& c) {
 }
 
 CUresult Worker::op_mem_release(Ctx& c) {
-  const uint64_t handle = c.arg(0);
+  MemReleaseArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t handle = a.handle;
   if (!vmm_.handle_live(handle)) {
     logger().warn("session {}: release of allocation handle {:#x}, which this session does not "
-                  "hold", params_.session_id, c.arg(0));
+                  "hold", params_.session_id, handle);
     return CUDA_ERROR_INVALID_VALUE;
   }
   const CUresult st = drv_.cuMemRelease(handle);
@@ -99,8 +110,10 @@ CUresult Worker::op_mem_release(Ctx& c) {
 }
 
 CUresult Worker::op_mem_map(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1), offset = c.arg(2), handle = c.arg(3);
+  MemMapArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size, offset = a.offset, handle = a.handle;
   if (!vmm_.fits_reservation(p, size) || !vmm_.handle_live(handle)) {
     logger().warn("session {}: map of handle {:#x} at [{:#x}, +{}) outside this session's "
                   "reservations or handles", params_.session_id, handle, p, size);
@@ -113,8 +126,10 @@ CUresult Worker::op_mem_map(Ctx& c) {
 }
 
 CUresult Worker::op_mem_unmap(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1);
+  MemUnmapArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size;
   if (!vmm_.whole_mappings(p, size)) {
     logger().warn("session {}: unmap of [{:#x}, +{}), which is not whole mappings of this session",
                   params_.session_id, p, size);
@@ -152,9 +167,11 @@ CUresult Worker::op_mem_set_access(Ctx& c) {
 }
 
 CUresult Worker::op_mem_get_access(Ctx& c) {
+  MemGetAccessArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUmemLocation loc{};
-  if (!vmm_device(c.arg(0), loc)) return CUDA_ERROR_INVALID_DEVICE;
-  const CUdeviceptr p = c.arg(1);
+  if (!vmm_device(a.device, loc)) return CUDA_ERROR_INVALID_DEVICE;
+  const CUdeviceptr p = a.address;
   if (!vmm_.in_reservation(p)) return CUDA_ERROR_INVALID_VALUE;
   unsigned long long flags = 0;
   const CUresult st = drv_.cuMemGetAccess(&flags, &loc, p);
