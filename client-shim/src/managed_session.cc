@@ -24,15 +24,15 @@ bool writes_device(Op op) {
 
 CUresult Session::managed_before_locked(Op op) {
   if (!managed::any(index_)) return CUDA_SUCCESS;
-  if (dead_ != CUDA_SUCCESS) return dead_;
-  if (context_error_ != CUDA_SUCCESS) return context_error_;
+  if (wire_.dead() != CUDA_SUCCESS) return wire_.dead();
+  if (wire_.context_error() != CUDA_SUCCESS) return wire_.context_error();
   // Synchronous H2D copies on the NULL stream: they complete before anything queued after them
   // runs, whatever stream the next call uses.
   const HandleRef null_stream[] = {HandleRef(0, remote::HandleKind_Stream)};
   const CUresult st = managed::push_dirty(index_, [&](uintptr_t dst, const void* src, size_t n) {
     const uint64_t args[] = {dst, n, 1u};
     const transport::ConstBytes seg{static_cast<const std::byte*>(src), n};
-    return send_locked(Op::MemcpyHtoD, true, args, null_stream, {}, {&seg, 1});
+    return forward_locked(Op::MemcpyHtoD, true, args, null_stream, {}, {&seg, 1});
   });
   if (st != CUDA_SUCCESS) return st;
   if (writes_device(op)) device_wrote_ = true;
@@ -45,7 +45,7 @@ CUresult Session::managed_after_locked(Op op, CUresult call_status) {
   if (!device_wrote_ || op == Op::StreamQuery || op == Op::EventQuery || !managed::any(index_)) {
     return call_status;
   }
-  if (dead_ != CUDA_SUCCESS || context_error_ != CUDA_SUCCESS) {
+  if (wire_.dead() != CUDA_SUCCESS || wire_.context_error() != CUDA_SUCCESS) {
     // Nothing can be fetched any more: the host keeps its last copies, readable again.
     managed::unlock(index_);
     return call_status;

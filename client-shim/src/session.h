@@ -1,33 +1,30 @@
-// The client's session with one gpool-server: connection, handshake, attach, and the ordered
-// command stream (gpool.fbs "Ordering and errors"; calls.toml for each call). A process has one
-// Session per server listed in GPOOL_SERVER (pool.h); Session::current() is the one the calling
-// thread's current device belongs to.
+// The client's session with one gpool-server, as the entry points see it: the forwarder in
+// front of the wire session (wire_session.h: connection, handshake, framing, request/reply). A
+// process has one Session per server listed in GPOOL_SERVER (pool.h); Session::current() picks
+// the one the calling thread's current device belongs to.
 //
 // Three kinds of call (ARCHITECTURE.md decision 2): local calls never come here; async() appends
 // a call to the stream without waiting (its failure is the server's sticky error, reported with
-// the next reply); sync() sends a call and waits for its Reply, writing the device output
-// (printf/assert text) the server sends before it to this process's stdout/stderr.
+// the next reply); sync() sends a call and waits for its Reply. Before a call reaches the wire
+// the forwarder
+//   - checks its handles: every handle sent must belong to this session (ids.h); a handle of
+//     another session gets CUDA_ERROR_INVALID_HANDLE and nothing is sent;
+//   - selects the device: the server numbers its devices 0..n-1 (its attach list) and the Pool
+//     maps the program's ordinals onto (session, server ordinal) (pool.h); when the calling
+//     thread's current device belongs to this session and differs from the device last selected
+//     on the wire, the call is preceded by an async SetDevice(server ordinal) (the server starts
+//     on its device 0);
+//   - runs the managed-memory interceptors (managed.h, managed_session.cc): dirty host pages go
+//     out ahead of any call, host copies come back after a sync call that follows device work,
+//     and a launch locks the host out of managed memory until then.
 //
-// Failure: when the server cannot be reached, refuses the token, or the connection breaks
-// (peer closed, keepalive timeout ~5 s, malformed frame), the reason is logged once and every
-// call from then on returns an error at once (never hangs):
-//   unreachable at cuInit      CUDA_ERROR_NO_DEVICE
-//   token refused              CUDA_ERROR_NOT_PERMITTED
-//   connection lost later      CUDA_ERROR_DEVICE_UNAVAILABLE
-// A ServerBusy refusal (the server's max_sessions) is retried with backoff from 50 ms to 1 s for
-// up to GPOOL_BUSY_WAIT_MS (default 10 s), with one warning; then CUDA_ERROR_DEVICE_UNAVAILABLE.
+// Failure: as the wire session's (wire_session.h): unreachable at cuInit CUDA_ERROR_NO_DEVICE,
+// token refused CUDA_ERROR_NOT_PERMITTED, connection lost later CUDA_ERROR_DEVICE_UNAVAILABLE,
+// every later call failing at once; a ServerBusy refusal is retried up to GPOOL_BUSY_WAIT_MS.
 //
-// Devices: the server numbers its devices 0..n-1 (its attach list); the Pool maps the program's
-// ordinals onto (session, server ordinal) (pool.h). Before each call, when the calling thread's current device
-// belongs to this session and differs from the device last selected on the wire, the call is
-// preceded by an async SetDevice(server ordinal) (the server starts on its device 0).
-//
-// Handles: every handle sent must belong to this session (ids.h); a handle of another session
-// gets CUDA_ERROR_INVALID_HANDLE and nothing is sent.
-//
-// Ownership: owned by the Pool, never destroyed. Thread safety: every method may be called from
-// any thread; calls are serialised on one mutex, so the wire order is the order in which threads
-// obtained it.
+// Ownership: owned by the Pool, never destroyed; owns its wire session. Thread safety: every
+// method may be called from any thread; calls are serialised on one mutex, so the wire order is
+// the order in which threads obtained it.
 #pragma once
 
 #include <cuda.h>
@@ -39,17 +36,9 @@
 
 #include "gpool/remote/call_codec.h"
 #include "gpool/transport/transport.h"
+#include "wire_session.h"
 
 namespace gpool::shim {
-
-using remote::HandleKind;
-using remote::HandleRef;
-using remote::Op;
-
-struct Reply {
-  std::vector<uint64_t> results;
-  std::vector<std::byte> inline_data;
-};
 
 class Session {
  public:
@@ -69,11 +58,11 @@ class Session {
   void set_busy_final() { busy_final_ = true; }
   // After init(): it failed because the server refused the session as busy.
   bool refused_busy() const { return refused_busy_; }
-  bool ready() const { return ready_; }
+  bool ready() const { return wire_.ready(); }
   // This server's devices, in the server's order.
-  const std::vector<remote::DeviceInfo>& devices() const { return devices_; }
-  int server_driver_version() const { return server_driver_version_; }
-  const std::string& url() const { return url_; }
+  const std::vector<remote::DeviceInfo>& devices() const { return wire_.devices(); }
+  int server_driver_version() const { return wire_.server_driver_version(); }
+  const std::string& url() const { return wire_.url(); }
   uint32_t index() const { return index_; }
   // Breaks the connection (tests, process teardown); later calls fail.
   void shutdown();
@@ -100,16 +89,17 @@ class Session {
   CUresult reset_device(uint64_t ordinal);
 
   // Round trips made so far (sync calls), for benchmarks.
-  uint64_t round_trips() const { return round_trips_; }
+  uint64_t round_trips() const { return wire_.round_trips(); }
 
  private:
-  CUresult connect_locked();
-  CUresult handshake_locked(std::string& busy);
   CUresult select_device_locked();  // SetDevice before a call when the thread's device changed
-  CUresult send_locked(Op op, bool async, std::span<const uint64_t> args,
-                       std::span<const HandleRef> handles, std::span<const std::byte> inline_data,
-                       std::span<const transport::ConstBytes> segments);
-  CUresult lost(const std::string& why);  // marks the session dead; returns its error
+  // The forwarder's checks before anything is sent: the wire is usable, every handle belongs to
+  // this session, the thread's device is selected.
+  CUresult prepare_locked(std::span<const HandleRef> handles);
+  // prepare_locked(), then the wire: queued (async) or sent (sync, not awaited).
+  CUresult forward_locked(Op op, bool async, std::span<const uint64_t> args,
+                          std::span<const HandleRef> handles, std::span<const std::byte> inline_data,
+                          std::span<const transport::ConstBytes> segments);
   // sync() without the lock and without the managed-memory steps.
   CUresult sync_locked(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
                        std::span<const std::byte> inline_data,
@@ -126,23 +116,9 @@ class Session {
   bool busy_final_ = false;       // set before init()
   bool refused_busy_ = false;     // GUARDED_BY(mu_)
   CUresult init_result_ = CUDA_SUCCESS;
-  bool ready_ = false;
-  CUresult dead_ = CUDA_SUCCESS;  // GUARDED_BY(mu_): non-zero once the session is unusable
-  // GUARDED_BY(mu_): a context-corrupting error (illegal address, assert, ...) seen in a reply;
-  // like the driver's sticky context errors, every later call returns it.
-  CUresult context_error_ = CUDA_SUCCESS;
-  const std::string url_, token_;
-  const transport::TlsOptions tls_;
   const uint32_t index_;
   int wire_device_ = 0;  // GUARDED_BY(mu_): the server ordinal last selected on the wire
-  std::unique_ptr<transport::Connection> conn_;
-  transport::FrameHead head_;
-  flatbuffers::FlatBufferBuilder fbb_;
-  uint64_t seq_ = 0, call_id_ = 0;
-  uint64_t round_trips_ = 0;
-  std::vector<remote::DeviceInfo> devices_;
-  int server_driver_version_ = 0;
-  std::vector<std::byte> out_buf_;
+  WireSession wire_;     // GUARDED_BY(mu_) but for its attach-time accessors
 };
 
 }  // namespace gpool::shim

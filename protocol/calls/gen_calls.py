@@ -6,16 +6,26 @@ component's CMakeLists generates only what it compiles:
 
   --enum OUT            protocol: the Op enum and EnumNameOp()          (calls_generated.h)
   --backend OUT         server: GPOOL_DRIVER_FUNCS(X), the backend symbol list
-  --server-decls OUT    server: declarations of the generated handlers (inside class Worker)
-  --server OUT          server: Worker::dispatch() and the generated handlers
+  --server-decls OUT    server: declarations of the generated handlers and of the typed
+                        argument structs of hook rows (inside class Worker)
+  --server OUT          server: Worker::dispatch(), the generated handlers and the hook rows'
+                        typed decoders
   --shim OUT            client shim: gpool_impl_<symbol> for pass-through and local rows
   --forwarded OUT       the entry points the table forwards, one a line (docs, checks)
 
 The C types of a pass-through row's parameters come from driver-abi's generated
 impl_decls.h (--decls), which driver-abi/gen/gen_driver_abi.py parsed out of cuda.h.
 
+A hook row (hand-written handler, where there is policy) may name its arguments: `args` lists
+args[] in order and `handles` (optional) the handles[] it may carry. The generator then writes a
+struct <Name>Args with one uint64_t field per name and `bool decode_args(const Ctx&,
+<Name>Args&)`, which refuses (false) a call whose args[] count is not exactly len(args) or that
+carries more handles than `handles` names, and otherwise fills every field from the wire; the
+handler reads named fields instead of args[] by index (docs/protocol.md, "Typed hook arguments").
+
 A row that cannot be generated (an unknown role, a C type with no layout, a parameter count
-that does not match the symbol) stops the build with a message naming the row.
+that does not match the symbol, an `args` name that is not a C identifier or repeats) stops the
+build with a message naming the row.
 """
 import argparse
 import re
@@ -78,6 +88,19 @@ def load_table(path):
         if kind != "local" and served == "worker" and ("hook" in row) == ("symbols" in row):
             fail(row, "a worker row has either a `hook` (hand-written handler) or `symbols` and "
                       "`params` (generated pass-through), not both or neither")
+        if "args" in row or "handles" in row:
+            if "hook" not in row:
+                fail(row, "`args`/`handles` name a hook row's wire arguments; a pass-through row has `params`")
+            if not isinstance(row.get("args", []), list) or not isinstance(row.get("handles", []), list):
+                fail(row, "`args` and `handles` are lists of names")
+            if "handles" in row and "args" not in row:
+                fail(row, "`handles` goes with `args` (an empty list when the call has none)")
+            names = row.get("args", []) + row.get("handles", [])
+            for n in names:
+                if not isinstance(n, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*", n):
+                    fail(row, f"argument name {n!r} must be a lower_case C identifier")
+            if len(set(names)) != len(names):
+                fail(row, "an argument or handle name repeats")
         for sym in row.get("symbols", []):
             if sym in seen_symbols:
                 fail(row, f"symbol {sym} is in two rows")
@@ -217,10 +240,20 @@ def gen_backend(rows, backend):
     return "\n".join(lines)
 
 
+def typed_hooks(rows):
+    return [r for r in rows if "hook" in r and "args" in r]
+
+
 def gen_server_decls(rows):
     lines = [HEADER, "// Included inside class Worker (worker.h): one handler per pass-through row."]
     for r in passthrough(rows):
         lines.append(f"CUresult gen_{r['name']}(Ctx& c);")
+    lines.append("// The typed arguments of hook rows that name them (calls.toml `args`), and their decoders:")
+    lines.append("// false when args[] is not exactly that long or more handles than named came.")
+    for r in typed_hooks(rows):
+        fields = " ".join(f"uint64_t {n} = 0;" for n in r["args"])
+        lines.append(f"struct {r['name']}Args {{ {fields} }};".replace("{  }", "{}"))
+        lines.append(f"static bool decode_args(const Ctx& c, {r['name']}Args& out);")
     return "\n".join(lines) + "\n"
 
 
@@ -236,6 +269,16 @@ def gen_server(rows, decls):
         lines.append(f"    case Op::{r['name']}: return {expr};")
     lines += ["    default: break;", "  }", "  known = false;", "  return CUDA_ERROR_NOT_SUPPORTED;",
               "}", ""]
+    for r in typed_hooks(rows):
+        args, handles = r["args"], r.get("handles", [])
+        lines += [f"// calls.toml row {r['name']} (op {r['op']}): args [{', '.join(args)}]"
+                  + (f"; handles [{', '.join(handles)}]" if handles else "") + ".",
+                  f"bool Worker::decode_args(const Ctx& c, {r['name']}Args& out) {{",
+                  f"  if (c.arg_count() != {len(args)} || c.handle_count() > {len(handles)}) return false;"]
+        lines += [f"  out.{n} = c.arg({i});" for i, n in enumerate(args)]
+        if not args:
+            lines.append("  (void)out;")
+        lines += ["  return true;", "}", ""]
     for r in passthrough(rows):
         params = typed_params(r, decls)
         nargs = sum(1 for _, _, role in params if role in ("scalar", "device"))

@@ -1,21 +1,30 @@
 // A session worker: the process that serves one client session after the supervisor has
 // authenticated it (one worker per session, ARCHITECTURE.md decision 7).
 //
-// The worker loads the driver backend, retains the primary context of device 0 (the session's
-// one context), then executes the client's calls in the order they arrive (gpool.fbs,
-// "Ordering and errors"; calls.toml for each call). It keeps the session's own tables:
-//   streams, events, modules, libraries, functions/kernels  (client id -> driver object)
-//   allocations                                             (device address -> bytes)
-//   globals                                                 (ranges of module variables)
-// and checks every handle and every pointer range of a copy, memset or free against them, so a
-// forged id or an address outside the session gets CUDA_ERROR_INVALID_HANDLE /
-// CUDA_ERROR_INVALID_VALUE and never reaches the driver. Async calls that fail set the sticky
-// error reported in the next Reply. Device printf and assert output (the backend's stdout and
-// stderr, captured in memory files) is sent to the client before each Reply.
+// The worker loads the driver backend, retains the primary context of every device, then
+// executes the client's calls in the order they arrive (gpool.fbs, "Ordering and errors";
+// calls.toml for each call). It is the session: it owns the connection, the backend, the
+// session's devices, the sticky error, the staging ring and the launch meter, and the session's
+// tables, one small class per kind of object, each with its own contract:
+//   quota_     the tenant's quota and the session's held bytes          (quota.h)
+//   allocs_    allocations, module globals, the range check              (allocation_table.h)
+//   streams_   streams and events                                        (stream_table.h)
+//   modules_   modules, libraries, functions/kernels, globals' charges   (module_table.h)
+//   vmm_       reservations, physical handles, mappings                  (vmm_table.h)
+//   pools_     memory pools                                              (pool_table.h)
+//   graphs_    graphs, graph nodes, executable graphs                    (graph_table.h)
+//   arrays_    arrays, mipmapped arrays, texture and surface objects     (array_table.h)
+//   links_     JIT link states (worker_link.cc)
+// Handlers (worker_*.cc) check every handle and every pointer range of a copy, memset or free
+// against them before the driver is asked, so a forged id or an address outside the session gets
+// CUDA_ERROR_INVALID_HANDLE / CUDA_ERROR_INVALID_VALUE and never reaches the driver; the helpers
+// below (range_ok, charge, stream_of, graph_of, ...) forward to the tables. Async calls that
+// fail set the sticky error reported in the next Reply. Device printf and assert output (the
+// backend's stdout and stderr, captured in memory files) is sent to the client before each Reply.
 //
 // A malformed frame, an Abort or a lost connection ends the worker; everything the session
-// held goes with the process. Ownership: the worker owns the connection it is given.
-// Thread safety: single-threaded.
+// held goes with the process. Ownership: the worker owns the connection it is given and its
+// tables. Thread safety: single-threaded.
 #pragma once
 
 #include <cuda.h>
@@ -30,14 +39,22 @@
 #include <unordered_map>
 #include <vector>
 
+#include "allocation_table.h"
+#include "array_table.h"
 #include "backend.h"
 #include "gpool/remote/call_codec.h"
 #include "gpool/transport/transport.h"
+#include "graph_table.h"
 #include "image_cache.h"
 #include "launch_meter.h"
+#include "module_table.h"
+#include "pool_table.h"
+#include "quota.h"
 #include "session_table.h"
 #include "staging_ring.h"
+#include "stream_table.h"
 #include "tenant_table.h"
+#include "vmm_table.h"
 
 namespace gpool::server {
 
@@ -95,14 +112,7 @@ class Worker {
     std::string_view inline_text() const;
   };
 
-  struct Function {
-    CUfunction fn = nullptr;
-    std::string name;
-    std::vector<uint32_t> offsets, sizes;
-    uint32_t param_bytes = 0;
-    size_t device = 0;  // devices_ index of the module or library it came from
-    CUkernel kernel = nullptr;  // a library's kernel (context-independent); null for a module's
-  };
+  using Function = ModuleTable::Function;
 
   bool attach_backend(std::string& error);
   void redirect_logs();
@@ -155,6 +165,7 @@ class Worker {
   CUresult dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream stream);
   CUresult op_memcpy_dtod(Ctx& c);
   CUresult op_memset(Ctx& c);
+  // [p, p + bytes) inside one allocation, module global or accessible VMM mapping of the session.
   bool range_ok(CUdeviceptr p, uint64_t bytes) const;
   // worker_memory.cc: allocation paths beyond cuMemAlloc and the tenant's quota (tenant_table.h)
   CUresult op_mem_alloc_pitch(Ctx& c);
@@ -162,39 +173,32 @@ class Worker {
   CUresult op_mem_free_async(Ctx& c);
   CUresult op_mem_alloc_managed(Ctx& c);  // page-aligned, padded when the driver's is not
   int current_device();                              // physical ordinal of the current context
-  bool charge(int device, uint64_t bytes);           // false: over the tenant's quota
-  void uncharge(int device, uint64_t bytes);
-  void record_allocation(CUdeviceptr p, uint64_t bytes, int device);
+  // quota_.charge(), and when that fails, reclaim_frees() and one more try; false (logged):
+  // over the tenant's quota.
+  bool charge(int device, uint64_t bytes);
+  void uncharge(int device, uint64_t bytes) { quota_.uncharge(device, bytes); }
+  void record_allocation(CUdeviceptr p, uint64_t bytes, int device) { allocs_.record(p, bytes, device); }
   // Charges `bytes` on `device`, lets `alloc` ask the driver, records the allocation and answers
   // its address (results[0]); the charge is returned when the driver fails.
   // CUDA_ERROR_OUT_OF_MEMORY over the quota, before the driver is asked.
   CUresult alloc_charged(Ctx& c, int device, uint64_t bytes,
                          const std::function<CUresult(CUdeviceptr&)>& alloc);
-  // Removes the allocation from the session's table. With `keep_charge` (a stream-ordered
-  // free) its bytes stay charged to the tenant as `freeing_` until settle_frees(): a pool gives
-  // freed memory back to the device only at the next synchronization, so the quota is returned
-  // then, never while the driver may still hold the memory.
-  void forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it, bool keep_charge = false);
+  // Removes allocation `p` from the session's table (allocation_table.h). With `keep_charge`
+  // (a stream-ordered free) its bytes stay charged to the tenant until settle_frees(): a pool
+  // gives freed memory back to the device only at the next synchronization, so the quota is
+  // returned then, never while the driver may still hold the memory.
+  void forget_allocation(CUdeviceptr p, bool keep_charge = false) { allocs_.forget(p, keep_charge); }
   // Returns the charge of the stream-ordered frees on physical device `device` (after a
   // synchronization of that device).
-  void settle_frees(int device);
+  void settle_frees(int device) { allocs_.settle(device); }
   // When an allocation on `device` does not fit: if stream-ordered frees are still charged
   // there, synchronizes that device (so its pools give the memory back) and settles them.
   // True when anything was settled (the caller retries the charge).
   bool reclaim_frees(int device);
-  std::array<uint64_t, kMaxDevices> freeing_{};  // per physical device, bytes (see above)
-  uint64_t tenant_total(int device, uint64_t physical_total) const;  // min(quota, physical)
+  uint64_t tenant_total(int device, uint64_t physical_total) const {  // min(quota, physical)
+    return quota_.tenant_total(device, physical_total);
+  }
   // worker_vmm.cc: virtual memory management on the session's own tables
-  struct VmmHandle {
-    uint64_t size = 0;
-    int device = 0;     // physical ordinal charged
-    bool released = false;
-  };
-  struct VmmMapping {
-    uint64_t size = 0;
-    uint64_t handle = 0;
-    bool accessible = false;  // READWRITE set: usable by copies and memsets
-  };
   CUresult op_mem_granularity(Ctx& c);
   CUresult op_mem_address_reserve(Ctx& c);
   CUresult op_mem_address_free(Ctx& c);
@@ -205,17 +209,9 @@ class Worker {
   CUresult op_mem_set_access(Ctx& c);
   CUresult op_mem_get_access(Ctx& c);
   bool vmm_device(uint64_t index, CUmemLocation& out) const;  // session ordinal -> location
-  bool vmm_range_ok(CUdeviceptr p, uint64_t bytes) const;
-  bool vmm_mapped(uint64_t handle) const;  // some mapping of this session still uses it
-  void vmm_free_physical(std::map<uint64_t, VmmHandle>::iterator it);
-  std::vector<std::map<CUdeviceptr, VmmMapping>::iterator> vmm_whole_mappings(CUdeviceptr p, uint64_t size);
+  bool vmm_range_ok(CUdeviceptr p, uint64_t bytes) const { return vmm_.accessible(p, bytes); }
   // worker_mempool.cc: memory pools (created ones, and the devices' default pools as ids 1 + d)
-  struct MemPool {
-    CUmemoryPool pool = nullptr;
-    size_t device = 0;               // devices_ index
-    uint64_t release_threshold = 0;  // what the client set; the driver's stays 0 (quota)
-    bool created = false;            // by MemPoolCreate (false: a device's default pool)
-  };
+  using MemPool = PoolTable::Pool;
   CUresult op_mem_pool_create(Ctx& c);
   CUresult op_mem_pool_destroy(Ctx& c);
   CUresult op_mem_pool_attribute(Ctx& c, bool set);
@@ -346,69 +342,31 @@ class Worker {
   CUcontext ctx_ = nullptr;  // the current device's context (devices_[current_].ctx)
   std::vector<VisibleDevice> devices_;
   size_t current_ = 0;
-  std::unordered_map<CUstream, size_t> stream_device_;  // created streams -> devices_ index
-  std::unordered_map<CUevent, size_t> event_device_;
+  // The tenant's quota and the session's held bytes (quota.h); the session's allocations and
+  // module globals, with the range check (allocation_table.h).
+  Quota quota_{params_.tenants, params_.tenant_index, slot_};
+  AllocationTable allocs_{quota_};
+  VmmTable vmm_{quota_};  // reservations, physical handles, mappings (vmm_table.h)
   ImageCache images_;
   transport::FrameHead head_;
   flatbuffers::FlatBufferBuilder fbb_;
   transport::Connection* in_ = nullptr;  // conn_.get()
 
   // Session tables (client id -> driver object).
-  std::unordered_map<uint64_t, CUstream> streams_;
-  std::unordered_map<uint64_t, CUevent> events_;
-  std::unordered_map<uint64_t, CUmodule> modules_;
-  std::unordered_map<uint64_t, CUlibrary> libraries_;
-  std::unordered_map<uint64_t, Function> functions_;
-  std::map<CUdeviceptr, uint64_t> allocations_;
-  std::map<CUdeviceptr, uint64_t> globals_;
-  // Device memory of each loaded module's/library's globals, charged to the tenant before the
-  // load (image_globals.h) and returned on unload: client id -> (physical device, bytes).
-  std::unordered_map<uint64_t, std::pair<int, uint64_t>> module_charges_;
-  void uncharge_module(uint64_t id);
+  StreamTable streams_;  // streams and events (stream_table.h)
+  ModuleTable modules_{quota_};  // modules, libraries, functions/kernels (module_table.h)
   bool charge_images(uint64_t bytes);  // host memory of uploads (TenantSlot::image_bytes)
   void uncharge_images(uint64_t bytes);
-  // The devices_ index each module, library and global was loaded on (a device reset drops them).
-  std::unordered_map<uint64_t, size_t> module_device_, library_device_;
   // Module ids that name a library's module (cuLibraryGetModule) -> the library's id.
   std::unordered_map<uint64_t, uint64_t> library_modules_;
   CUresult op_library_get_module(Ctx& c);  // worker_module_alias.cc
   CUresult op_stream_attach_mem(Ctx& c);    // worker_managed_attach.cc
   void forget_library_modules(uint64_t lib_id);
-  std::map<CUdeviceptr, size_t> global_device_;
-  std::map<CUdeviceptr, int> alloc_device_;
-  // Managed allocations whose driver address was not page-aligned: aligned address (the one
-  // the client uses) -> the driver's address, for MemFree (worker_memory.cc).
-  std::map<CUdeviceptr, CUdeviceptr> managed_base_;  // device each allocation was charged on (worker_memory.cc)
-  std::map<CUdeviceptr, uint64_t> vmm_reserved_;   // reservations: base -> size (worker_vmm.cc)
-  std::map<uint64_t, VmmHandle> vmm_handles_;      // driver allocation handle -> what it holds
-  std::map<CUdeviceptr, VmmMapping> vmm_maps_;     // mappings: base -> what is mapped there
-  std::unordered_map<uint64_t, MemPool> pools_;    // client pool id -> pool (worker_mempool.cc)
-  std::unordered_map<uint64_t, CUgraph> graphs_;   // graph id -> graph (worker_graph.cc)
-  std::unordered_map<uint64_t, CUgraphNode> graph_nodes_;
-  std::unordered_map<CUgraphNode, uint64_t> graph_node_ids_;
-  std::unordered_map<uint64_t, CUgraphExec> graph_execs_;
-  std::set<CUgraph> capture_graphs_;  // graphs still being captured (not destroyable by id)
-  std::set<CUgraph> capture_into_;    // client graphs a stream captures into (worker_graph_capture.cc)
-  std::unordered_map<CUgraph, CUgraphNode> child_graph_owner_;  // child graphs -> their node
-  uint64_t graph_counter_ = 0;
-  uint64_t bytes_held_ = 0;
-  // Arrays, mipmapped arrays, texture and surface objects of this session (worker_texture.cc),
-  // keyed by the driver's handle value the client holds.
-  struct ArrayEntry {
-    CUarray arr = nullptr;
-    uint64_t bytes = 0;   // charged to the quota (0 for a mipmapped array's level)
-    int device = 0;
-    uint64_t mipmap = 0;  // the mipmapped array this is a level of (0: none)
-  };
-  struct MipmapEntry {
-    CUmipmappedArray m = nullptr;
-    uint64_t bytes = 0;
-    int device = 0;
-    unsigned levels = 0;
-  };
-  std::unordered_map<uint64_t, ArrayEntry> arrays_;
-  std::unordered_map<uint64_t, MipmapEntry> mipmaps_;
-  std::set<uint64_t> tex_objects_, surf_objects_;
+  PoolTable pools_;  // client pool id -> pool (pool_table.h, worker_mempool.cc)
+  GraphTable graphs_;  // graphs, nodes, executable graphs (graph_table.h, worker_graph.cc)
+  // Arrays, mipmapped arrays, texture and surface objects of this session (array_table.h,
+  // worker_texture.cc), keyed by the driver's handle value the client holds.
+  ArrayTable arrays_{quota_};
 
   // Sticky async error and progress.
   int32_t sticky_status_ = 0;

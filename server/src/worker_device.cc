@@ -67,13 +67,11 @@ Worker::DeviceScope::~DeviceScope() {
 }
 
 size_t Worker::device_of(CUstream s) const {
-  auto it = stream_device_.find(s);
-  return it == stream_device_.end() ? current_ : it->second;
+  return streams_.streams.device_of(s).value_or(current_);
 }
 
 size_t Worker::device_of(CUevent e) const {
-  auto it = event_device_.find(e);
-  return it == event_device_.end() ? current_ : it->second;
+  return streams_.events.device_of(e).value_or(current_);
 }
 
 CUresult Worker::op_set_device(Ctx& c) {

@@ -6,8 +6,8 @@
 // ordinary async calls) are recorded by the driver instead of run. EndCapture hands the graph
 // back.
 //
-// Handles: graphs, graph nodes and executable graphs live in this session's tables (graphs_,
-// graph_nodes_, graph_execs_) under ids the worker chooses (kind tag in the top 16 bits, a
+// Handles: graphs, graph nodes and executable graphs live in this session's table (graphs_,
+// graph_table.h) under ids the worker chooses (kind tag in the top 16 bits, a
 // counter below), returned to the client by the sync calls that create them. Every call looks
 // its ids up in the tables of the expected kind first, so a forged id, a stale one or another
 // session's gets CUDA_ERROR_INVALID_VALUE (what the driver answers for a bad graph handle) and
@@ -30,57 +30,38 @@ namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-constexpr uint64_t kGraphTag = 0x4752ull << 48;      // "GR"
-constexpr uint64_t kGraphNodeTag = 0x474eull << 48;  // "GN"
-constexpr uint64_t kGraphExecTag = 0x4758ull << 48;  // "GX"
 // Most ids one reply names (node lists, edges): bounded by the reply's size limit.
 constexpr uint64_t kMaxListed = 4096;
 
 }  // namespace
 
-uint64_t Worker::graph_id(CUgraph g) {
-  for (const auto& [id, h] : graphs_) {
-    if (h == g) return id;
-  }
-  const uint64_t id = kGraphTag | ++graph_counter_;
-  graphs_[id] = g;
-  return id;
-}
+uint64_t Worker::graph_id(CUgraph g) { return graphs_.graph_id(g); }
 
-uint64_t Worker::node_id(CUgraphNode n) {
-  if (auto it = graph_node_ids_.find(n); it != graph_node_ids_.end()) return it->second;
-  const uint64_t id = kGraphNodeTag | ++graph_counter_;
-  graph_nodes_[id] = n;
-  graph_node_ids_[n] = id;
-  return id;
-}
+uint64_t Worker::node_id(CUgraphNode n) { return graphs_.node_id(n); }
 
 CUgraph Worker::graph_of(uint64_t id) const {
-  auto it = graphs_.find(id);
-  if (it == graphs_.end()) {
+  CUgraph g = graphs_.graph(id);
+  if (g == nullptr) {
     logger().warn("session {}: graph id {:#x} is not a graph of this session", params_.session_id, id);
-    return nullptr;
   }
-  return it->second;
+  return g;
 }
 
 CUgraphNode Worker::graph_node_of(uint64_t id) const {
-  auto it = graph_nodes_.find(id);
-  if (it == graph_nodes_.end()) {
+  CUgraphNode n = graphs_.node(id);
+  if (n == nullptr) {
     logger().warn("session {}: graph node id {:#x} is not a node of this session", params_.session_id, id);
-    return nullptr;
   }
-  return it->second;
+  return n;
 }
 
 CUgraphExec Worker::graph_exec_of(uint64_t id) const {
-  auto it = graph_execs_.find(id);
-  if (it == graph_execs_.end()) {
+  CUgraphExec e = graphs_.exec(id);
+  if (e == nullptr) {
     logger().warn("session {}: graph exec id {:#x} is not an executable graph of this session",
                   params_.session_id, id);
-    return nullptr;
   }
-  return it->second;
+  return e;
 }
 
 CUresult Worker::op_stream_begin_capture(Ctx& c) {
@@ -104,13 +85,11 @@ CUresult Worker::op_stream_end_capture(Ctx& c) {
   drv_.cuStreamGetCaptureInfo_v3(s, &status, nullptr, &capturing, nullptr, nullptr, nullptr);
   CUgraph g = nullptr;
   const CUresult st = drv_.cuStreamEndCapture(s, &g);
-  if (capturing != nullptr) capture_graphs_.erase(capturing);
+  if (capturing != nullptr) graphs_.end_capture(capturing);
   // A capture into the client's own graph (StreamBeginCaptureToGraph) leaves that graph the client's.
-  const bool into = capturing != nullptr && capture_into_.erase(capturing) != 0;
+  const bool into = capturing != nullptr && graphs_.end_capture_into(capturing);
   if (st != CUDA_SUCCESS) {
-    if (capturing != nullptr && !into) {
-      std::erase_if(graphs_, [&](const auto& kv) { return kv.second == capturing; });
-    }
+    if (capturing != nullptr && !into) graphs_.forget_graph(capturing);
     return st;
   }
   c.results.push_back(graph_id(g));
@@ -130,7 +109,7 @@ CUresult Worker::op_stream_capture_info(Ctx& c) {
   if (st != CUDA_SUCCESS) return st;
   c.results = {static_cast<uint64_t>(status), id, 0, ndeps};
   if (status == CU_STREAM_CAPTURE_STATUS_NONE || g == nullptr) return CUDA_SUCCESS;
-  capture_graphs_.insert(g);
+  graphs_.mark_capturing(g);
   c.results[2] = graph_id(g);
   for (size_t i = 0; i < ndeps && i < want; ++i) c.results.push_back(node_id(deps[i]));
   return CUDA_SUCCESS;
@@ -155,15 +134,15 @@ CUresult Worker::op_graph_create(Ctx& c) {
 CUresult Worker::op_graph_destroy(Ctx& c) {
   CUgraph g = graph_of(c.arg(0));
   // A child graph belongs to its node (worker_graph_capture.cc).
-  if (g != nullptr && capture_into_.count(g)) return CUDA_ERROR_ILLEGAL_STATE;
-  if (g == nullptr || capture_graphs_.count(g) || child_graph_owner_.count(g)) return CUDA_ERROR_INVALID_VALUE;
+  if (g != nullptr && graphs_.capturing_into(g)) return CUDA_ERROR_ILLEGAL_STATE;
+  if (g == nullptr || graphs_.capturing(g) || graphs_.child_owned(g)) return CUDA_ERROR_INVALID_VALUE;
   // Its nodes' ids go with it, and so do those of the graphs its child-graph nodes own.
   std::vector<CUgraphNode> nodes;
   std::vector<CUgraph> owned;
   owned_graph_objects(g, nodes, owned);
   const CUresult st = drv_.cuGraphDestroy(g);
   if (st != CUDA_SUCCESS) return st;
-  graphs_.erase(c.arg(0));
+  graphs_.erase_graph(c.arg(0), {});
   forget_graph_objects(nodes, owned);
   return CUDA_SUCCESS;
 }
@@ -232,18 +211,16 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
   CUgraphExec e = nullptr;
   const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, g, c.arg(1));
   if (st != CUDA_SUCCESS) return st;
-  const uint64_t id = kGraphExecTag | ++graph_counter_;
-  graph_execs_[id] = e;
-  c.results.push_back(id);
+  c.results.push_back(graphs_.add_exec(e));
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_graph_exec_destroy(Ctx& c) {
-  auto it = graph_execs_.find(c.arg(0));
-  if (it == graph_execs_.end()) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graphs_.exec(c.arg(0));
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   settle_turn();
-  const CUresult st = drv_.cuGraphExecDestroy(it->second);
-  graph_execs_.erase(it);
+  const CUresult st = drv_.cuGraphExecDestroy(e);
+  graphs_.erase_exec(c.arg(0));
   return st;
 }
 

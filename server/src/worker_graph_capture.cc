@@ -7,14 +7,14 @@
 // reaches the driver.
 //
 // A child-graph node's graph is owned by the node: it gets a graph id like any graph (so its
-// nodes can be listed and queried) but is recorded in child_graph_owner_, and GraphDestroy of
+// nodes can be listed and queried) but is recorded as owned by its node (GraphTable::set_child_owner), and GraphDestroy of
 // that id is refused (CUDA_ERROR_INVALID_VALUE, as the emulator answers; a real driver would
 // free memory its node still uses). The id leaves the table with the node (GraphDestroyNode)
 // or the graph holding the node (GraphDestroy): forget_owned_ids() below.
 //
 // A graph being captured into (StreamBeginCaptureToGraph) stays the client's graph: a failed
 // end of that capture does not drop its id, and GraphDestroy of it while the capture runs is
-// CUDA_ERROR_ILLEGAL_STATE (capture_into_), as the emulator answers.
+// CUDA_ERROR_ILLEGAL_STATE (GraphTable::capturing_into), as the emulator answers.
 #include "worker.h"
 
 #include "gpool/common/log.h"
@@ -53,7 +53,7 @@ CUresult Worker::op_stream_begin_capture_to_graph(Ctx& c) {
   if (scope.status != CUDA_SUCCESS) return scope.status;
   const CUresult st = drv_.cuStreamBeginCaptureToGraph(s, g, deps.empty() ? nullptr : deps.data(), nullptr,
                                                        deps.size(), static_cast<CUstreamCaptureMode>(c.arg(1)));
-  if (st == CUDA_SUCCESS) capture_into_.insert(g);
+  if (st == CUDA_SUCCESS) graphs_.mark_capture_into(g);
   return st;
 }
 
@@ -74,7 +74,7 @@ CUresult Worker::op_graph_child_graph(Ctx& c) {
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraph child = nullptr;
   if (CUresult st = drv_.cuGraphChildGraphNodeGetGraph(n, &child); st != CUDA_SUCCESS) return st;
-  child_graph_owner_[child] = n;
+  graphs_.set_child_owner(child, n);
   c.results.push_back(graph_id(child));
   return CUDA_SUCCESS;
 }
@@ -90,7 +90,7 @@ CUresult Worker::op_graph_memcpy_get(Ctx& c) {
   if (CUresult st = drv_.cuGraphMemcpyNodeGetParams(n, &p); st != CUDA_SUCCESS) return st;
   auto side_ok = [&](CUmemorytype t, CUarray a) {
     if (t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_UNIFIED) return true;
-    return t == CU_MEMORYTYPE_ARRAY && arrays_.count(reinterpret_cast<uint64_t>(a)) != 0;
+    return t == CU_MEMORYTYPE_ARRAY && arrays_.find_array(reinterpret_cast<uint64_t>(a)) != nullptr;
   };
   if (!side_ok(p.srcMemoryType, p.srcArray) || !side_ok(p.dstMemoryType, p.dstArray)) {
     logger().warn("session {}: cuGraphMemcpyNodeGetParams: the node has a side that is not this session's "
@@ -127,16 +127,7 @@ void Worker::owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nod
 }
 
 void Worker::forget_graph_objects(const std::vector<CUgraphNode>& nodes, const std::vector<CUgraph>& graphs) {
-  for (CUgraphNode node : nodes) {
-    if (auto it = graph_node_ids_.find(node); it != graph_node_ids_.end()) {
-      graph_nodes_.erase(it->second);
-      graph_node_ids_.erase(it);
-    }
-  }
-  for (CUgraph g : graphs) {
-    child_graph_owner_.erase(g);
-    std::erase_if(graphs_, [&](const auto& kv) { return kv.second == g; });
-  }
+  graphs_.forget_objects(nodes, graphs);
 }
 
 }  // namespace gpool::server

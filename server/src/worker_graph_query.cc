@@ -65,8 +65,7 @@ CUresult Worker::op_graph_destroy_node(Ctx& c) {
   owned_child_objects(n, nodes, owned);
   const CUresult st = drv_.cuGraphDestroyNode(n);
   if (st != CUDA_SUCCESS) return st;
-  graph_nodes_.erase(id);
-  graph_node_ids_.erase(n);
+  graphs_.erase_node(id);
   forget_graph_objects(nodes, owned);
   return CUDA_SUCCESS;
 }
@@ -198,15 +197,8 @@ CUresult Worker::op_graph_kernel_get(Ctx& c) {
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_KERNEL_NODE_PARAMS p{};
   if (CUresult st = drv_.cuGraphKernelNodeGetParams_v2(n, &p); st != CUDA_SUCCESS) return st;
-  const Function* f = nullptr;
   uint64_t fid = 0;
-  for (const auto& [id, fn] : functions_) {
-    if ((p.func != nullptr && fn.fn == p.func) || (p.kern != nullptr && fn.kernel == p.kern)) {
-      f = &fn;
-      fid = id;
-      break;
-    }
-  }
+  const Function* f = modules_.function_by_handle(p.func, p.kern, &fid);
   if (f == nullptr) {
     logger_query().warn("session {}: cuGraphKernelNodeGetParams: the node's function is not one of this "
                         "session's; returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);

@@ -1,7 +1,7 @@
 // Worker: cuStreamAttachMemAsync (calls.toml StreamAttachMem, op 415).
 //
 // The address must be the start of a managed allocation of this session (the client's address:
-// when the driver's allocation was not page-aligned, managed_base_ maps it to the driver's, and
+// when the driver's allocation was not page-aligned, the allocation table keeps the driver's, and
 // the driver is asked about its whole allocation, length 0); anything else is
 // CUDA_ERROR_INVALID_VALUE (sticky: the call is async) and never reaches the driver. The shim
 // checked the same before sending (client-shim/src/managed_attach.cc).
@@ -16,14 +16,13 @@ CUresult Worker::op_stream_attach_mem(Ctx& c) {
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   const CUdeviceptr p = c.arg(0);
   const uint64_t length = c.arg(1);
-  auto it = allocations_.find(p);
-  if (it == allocations_.end() || (length != 0 && length != it->second)) {
+  const AllocationTable::Allocation* a = allocs_.find(p);
+  if (a == nullptr || (length != 0 && length != a->bytes)) {
     log::logger("worker").warn("session {}: cuStreamAttachMemAsync of [{:#x}, +{}), which is not a managed "
                                "allocation of this session", params_.session_id, p, length);
     return CUDA_ERROR_INVALID_VALUE;
   }
-  auto base = managed_base_.find(p);
-  const CUdeviceptr driver_ptr = base != managed_base_.end() ? base->second : p;
+  const CUdeviceptr driver_ptr = allocs_.driver_address(p);
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
   return drv_.cuStreamAttachMemAsync(s, driver_ptr, 0, static_cast<unsigned>(c.arg(2)));

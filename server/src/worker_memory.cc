@@ -10,7 +10,10 @@
 // (cuMemFreeAsync) keeps its charge until the device's next cuCtxSynchronize, or until an
 // allocation that would not fit makes the worker synchronize the device itself (reclaim_frees):
 // only a synchronization makes a pool give freed memory back, so the quota never counts less
-// than the driver may still hold for the tenant.
+// than the driver may still hold for the tenant. The bookkeeping itself lives in the tables:
+// quota.h (charges, held bytes) and allocation_table.h (what is allocated, the range check).
+// The calls' arguments are decoded by the generated decode_args() of their calls.toml rows
+// (`args`), which refuses a call whose args[] count is not the row's.
 #include "worker.h"
 
 #include <utility>
@@ -20,20 +23,12 @@
 namespace gpool::server {
 namespace {
 
-bool inside(const std::map<CUdeviceptr, uint64_t>& ranges, CUdeviceptr p, uint64_t bytes) {
-  auto it = ranges.upper_bound(p);
-  if (it == ranges.begin()) return false;
-  --it;
-  const uint64_t off = p - it->first;
-  return off <= it->second && bytes <= it->second - off;
-}
-
 spdlog::logger& logger() { return log::logger("worker"); }
 
 }  // namespace
 
 bool Worker::range_ok(CUdeviceptr p, uint64_t bytes) const {
-  return inside(allocations_, p, bytes) || inside(globals_, p, bytes) || vmm_range_ok(p, bytes);
+  return allocs_.contains(p, bytes) || vmm_range_ok(p, bytes);
 }
 
 int Worker::current_device() {
@@ -43,76 +38,16 @@ int Worker::current_device() {
 }
 
 bool Worker::charge(int device, uint64_t bytes) {
-  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
-    if (!params_.tenants->try_charge(params_.tenant_index, device, bytes) &&
-        (!reclaim_frees(device) || !params_.tenants->try_charge(params_.tenant_index, device, bytes))) {
-      const TenantDeviceUsage& u = params_.tenants->slot(params_.tenant_index).dev[device];
-      logger().info("session {}: tenant {} asked for {} bytes on device {} but holds {} of its "
-                    "{}-byte quota; refused with CUDA_ERROR_OUT_OF_MEMORY",
-                    params_.session_id, params_.tenant, bytes, device, u.bytes_held.load(),
-                    u.quota_bytes.load());
-      return false;
-    }
-  }
-  slot_.dev_bytes[device].fetch_add(bytes, std::memory_order_acq_rel);
-  return true;
-}
-
-void Worker::uncharge(int device, uint64_t bytes) {
-  // Session slot first, tenant second (session_table.h: a kill in between can only over-count).
-  uint64_t cur = slot_.dev_bytes[device].load(std::memory_order_relaxed);
-  while (!slot_.dev_bytes[device].compare_exchange_weak(cur, cur > bytes ? cur - bytes : 0)) {
-  }
-  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
-    params_.tenants->uncharge(params_.tenant_index, device, bytes);
-  }
-}
-
-uint64_t Worker::tenant_total(int device, uint64_t physical_total) const {
-  if (params_.tenants == nullptr || params_.tenant_index < 0) return physical_total;
-  uint64_t free_bytes = 0, total = 0;
-  params_.tenants->memory_view(params_.tenant_index, device, physical_total, physical_total,
-                               free_bytes, total);
-  return total;
-}
-
-void Worker::record_allocation(CUdeviceptr p, uint64_t bytes, int device) {
-  allocations_[p] = bytes;
-  alloc_device_[p] = device;
-  bytes_held_ += bytes;
-  slot_.bytes_held.store(bytes_held_);
-  slot_.allocations.store(allocations_.size());
-}
-
-void Worker::forget_allocation(std::map<CUdeviceptr, uint64_t>::iterator it, bool keep_charge) {
-  const uint64_t bytes = it->second;
-  int device = 0;
-  if (auto d = alloc_device_.find(it->first); d != alloc_device_.end()) {
-    device = d->second;
-    alloc_device_.erase(d);
-  }
-  allocations_.erase(it);
-  slot_.allocations.store(allocations_.size());
-  if (keep_charge && device >= 0 && device < kMaxDevices) {
-    freeing_[static_cast<size_t>(device)] += bytes;  // still held: bytes_held_ unchanged
-    return;
-  }
-  bytes_held_ -= bytes;
-  slot_.bytes_held.store(bytes_held_);
-  uncharge(device, bytes);
-}
-
-void Worker::settle_frees(int device) {
-  if (device < 0 || device >= kMaxDevices) return;
-  const uint64_t bytes = std::exchange(freeing_[static_cast<size_t>(device)], 0);
-  if (bytes == 0) return;
-  bytes_held_ -= bytes;
-  slot_.bytes_held.store(bytes_held_);
-  uncharge(device, bytes);
+  if (quota_.charge(device, bytes) || (reclaim_frees(device) && quota_.charge(device, bytes))) return true;
+  logger().info("session {}: tenant {} asked for {} bytes on device {} but holds {} of its "
+                "{}-byte quota; refused with CUDA_ERROR_OUT_OF_MEMORY",
+                params_.session_id, params_.tenant, bytes, device, quota_.tenant_held(device),
+                quota_.tenant_quota(device));
+  return false;
 }
 
 bool Worker::reclaim_frees(int device) {
-  if (device < 0 || device >= kMaxDevices || freeing_[static_cast<size_t>(device)] == 0) return false;
+  if (allocs_.freeing(device) == 0) return false;
   for (size_t i = 0; i < devices_.size(); ++i) {
     if (devices_[i].physical != device) continue;
     DeviceScope scope(*this, i);
@@ -138,13 +73,17 @@ CUresult Worker::alloc_charged(Ctx& c, int device, uint64_t bytes,
 }
 
 CUresult Worker::op_mem_alloc(Ctx& c) {
-  const uint64_t bytes = c.arg(0);
+  MemAllocArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = a.bytes;
   return alloc_charged(c, current_device(), bytes,
                        [&](CUdeviceptr& p) { return drv_.cuMemAlloc_v2(&p, bytes); });
 }
 
 CUresult Worker::op_mem_alloc_pitch(Ctx& c) {
-  const uint64_t width = c.arg(0), height = c.arg(1), elem = c.arg(2);
+  MemAllocPitchArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t width = a.width_bytes, height = a.height, elem = a.element_size;
   if (width == 0 || height == 0 || (elem != 4 && elem != 8 && elem != 16)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -178,7 +117,9 @@ CUresult Worker::op_mem_alloc_pitch(Ctx& c) {
 }
 
 CUresult Worker::op_mem_alloc_async(Ctx& c) {
-  const uint64_t bytes = c.arg(0);
+  MemAllocAsyncArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = a.bytes;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   const int device = current_device();
@@ -187,18 +128,17 @@ CUresult Worker::op_mem_alloc_async(Ctx& c) {
 }
 
 CUresult Worker::op_mem_free(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  auto it = allocations_.find(p);
-  if (it == allocations_.end()) {
+  MemFreeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.dptr;
+  if (allocs_.find(p) == nullptr) {
     logger().warn("session {}: free of {:#x}, which is not an allocation of this session",
                   params_.session_id, p);
     return CUDA_ERROR_INVALID_VALUE;
   }
-  const auto padded = managed_base_.find(p);
-  const CUresult st = drv_.cuMemFree_v2(padded != managed_base_.end() ? padded->second : p);
+  const CUresult st = drv_.cuMemFree_v2(allocs_.driver_address(p));
   if (st != CUDA_SUCCESS) return st;
-  if (padded != managed_base_.end()) managed_base_.erase(padded);
-  forget_allocation(it);
+  forget_allocation(p);
   return CUDA_SUCCESS;
 }
 
@@ -209,8 +149,10 @@ CUresult Worker::op_mem_free(Ctx& c) {
 // The bytes start as zeros, like the client's fresh anonymous pages.
 CUresult Worker::op_mem_alloc_managed(Ctx& c) {
   constexpr uint64_t kPage = 4096;
-  const uint64_t bytes = c.arg(0);
-  const auto flags = static_cast<unsigned>(c.arg(1));
+  MemAllocManagedArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = a.bytes;
+  const auto flags = static_cast<unsigned>(a.flags);
   if (bytes == 0 || bytes > (uint64_t{1} << 48)) return CUDA_ERROR_INVALID_VALUE;
   if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
   const int device = current_device();
@@ -232,18 +174,18 @@ CUresult Worker::op_mem_alloc_managed(Ctx& c) {
     uncharge(device, bytes);
     return st;
   }
-  if (p != base) managed_base_[p] = base;
-  record_allocation(p, bytes, device);
+  allocs_.record(p, bytes, device, base);  // MemFree frees `base`
   c.results = {p};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_free_async(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
+  MemFreeAsyncArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.dptr;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
-  auto it = allocations_.find(p);
-  if (it == allocations_.end()) {
+  if (allocs_.find(p) == nullptr) {
     logger().warn("session {}: stream-ordered free of {:#x}, which is not an allocation of this "
                   "session", params_.session_id, p);
     return CUDA_ERROR_INVALID_VALUE;
@@ -252,18 +194,17 @@ CUresult Worker::op_mem_free_async(Ctx& c) {
   if (st != CUDA_SUCCESS) return st;
   // The address leaves the session's table now: later calls may not use it. The quota is
   // returned at the device's next synchronization (forget_allocation, reclaim_frees).
-  forget_allocation(it, true);
+  forget_allocation(p, true);
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_get_info(Ctx& c) {
+  if (MemGetInfoArgs a; !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   size_t free_bytes = 0, total = 0;
   const CUresult st = drv_.cuMemGetInfo_v2(&free_bytes, &total);
   if (st != CUDA_SUCCESS) return st;
   uint64_t f = free_bytes, t = total;
-  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
-    params_.tenants->memory_view(params_.tenant_index, current_device(), free_bytes, total, f, t);
-  }
+  quota_.memory_view(current_device(), free_bytes, total, f, t);
   c.results = {f, t};
   return CUDA_SUCCESS;
 }

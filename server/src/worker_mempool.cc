@@ -1,7 +1,7 @@
 // Worker: memory pools for the session (cuMemPoolCreate, cuMemPoolDestroy, pool attributes,
 // cuMemPoolTrimTo, cuMemAllocFromPoolAsync, pool access, cuDeviceSetMemPool; calls.toml 170-178).
 //
-// The session's pool table (pools_) maps the client's pool ids to driver pools; every call
+// The session's pool table (pools_, pool_table.h) maps the client's pool ids to driver pools; every call
 // looks its id up there before the driver is asked, so a forged id or another session's pool
 // gets CUDA_ERROR_INVALID_VALUE and never reaches the driver. Ids 1 + d name the default pool
 // of the session's device d; they enter the table on first use (to remember attributes).
@@ -24,18 +24,15 @@ namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-// Ids 1..kMaxDefaultIds name default pools (calls.toml); created pools must not use them.
-constexpr uint64_t kMaxDefaultIds = 256;
-
 }  // namespace
 
-Worker::MemPool* Worker::pool_of(uint64_t id) {
-  if (auto it = pools_.find(id); it != pools_.end()) return &it->second;
-  if (id >= 1 && id <= kMaxDefaultIds && id - 1 < devices_.size()) {
+PoolTable::Pool* Worker::pool_of(uint64_t id) {
+  if (MemPool* pool = pools_.find(id); pool != nullptr) return pool;
+  if (PoolTable::is_default_id(id) && id - 1 < devices_.size()) {
     const size_t d = id - 1;
     CUmemoryPool p = nullptr;
     if (drv_.cuDeviceGetDefaultMemPool(&p, devices_[d].dev) != CUDA_SUCCESS || p == nullptr) return nullptr;
-    return &(pools_[id] = MemPool{p, d, 0, false});
+    return pools_.add_default(d, p);
   }
   logger().warn("session {}: memory pool id {:#x} is not a pool of this session", params_.session_id, id);
   return nullptr;
@@ -43,7 +40,7 @@ Worker::MemPool* Worker::pool_of(uint64_t id) {
 
 CUresult Worker::op_mem_pool_create(Ctx& c) {
   const uint64_t id = c.arg(0), device = c.arg(1), handle_types = c.arg(2), max_size = c.arg(3);
-  if (id <= kMaxDefaultIds || pools_.count(id) != 0) {
+  if (!pools_.id_free_for_create(id)) {
     logger().warn("session {}: pool id {:#x} is reserved or already in use", params_.session_id, id);
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -60,19 +57,19 @@ CUresult Worker::op_mem_pool_create(Ctx& c) {
   CUmemoryPool p = nullptr;
   const CUresult st = drv_.cuMemPoolCreate(&p, &props);
   if (st != CUDA_SUCCESS) return st;
-  pools_[id] = MemPool{p, static_cast<size_t>(device), 0, true};
+  pools_.add_created(id, p, static_cast<size_t>(device));
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_pool_destroy(Ctx& c) {
-  auto it = pools_.find(c.arg(0));
-  if (it == pools_.end() || !it->second.created) {
+  const MemPool* pool = pools_.find(c.arg(0));
+  if (pool == nullptr || !pool->created) {
     logger().warn("session {}: destroy of pool id {:#x}, which is not a pool this session created",
                   params_.session_id, c.arg(0));
     return CUDA_ERROR_INVALID_VALUE;
   }
-  const CUresult st = drv_.cuMemPoolDestroy(it->second.pool);
-  if (st == CUDA_SUCCESS) pools_.erase(it);
+  const CUresult st = drv_.cuMemPoolDestroy(pool->pool);
+  if (st == CUDA_SUCCESS) pools_.erase_created(c.arg(0));
   return st;
 }
 
@@ -120,9 +117,11 @@ CUresult Worker::op_mem_pool_trim(Ctx& c) {
 }
 
 CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
-  MemPool* pool = pool_of(c.arg(0));
+  MemAllocFromPoolArgs a;  // generated from calls.toml (`args`)
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t bytes = c.arg(1);
+  const uint64_t bytes = a.bytes;
   if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;

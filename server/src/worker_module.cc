@@ -15,14 +15,12 @@ namespace {
 
 using remote::HandleKind;
 
-bool valid_new_id(uint64_t id) { return id > 2; }
-
 }  // namespace
 
 CUresult Worker::op_load(Ctx& c, bool library) {
   const HandleKind kind = library ? protocol::wire::HandleKind_Library : protocol::wire::HandleKind_Module;
   const uint64_t id = c.handle_id(0);
-  if (c.handle_kind(0) != kind || !valid_new_id(id) || modules_.count(id) || libraries_.count(id)) {
+  if (c.handle_kind(0) != kind || !modules_.image_id_free(id)) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   ImageHash hash{};
@@ -100,19 +98,13 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     CUlibrary lib = nullptr;
     st = drv_.cuLibraryLoadData(&lib, image->data(), n ? jit.options.data() : nullptr,
                                 n ? jit.values.data() : nullptr, n, nullptr, nullptr, 0);
-    if (st == CUDA_SUCCESS) {
-      libraries_[id] = lib;
-      library_device_[id] = current_;
-    }
+    if (st == CUDA_SUCCESS) modules_.add_library(id, lib, current_);
   } else {
     CUmodule mod = nullptr;
     st = with_jit ? drv_.cuModuleLoadDataEx(&mod, image->data(), n, n ? jit.options.data() : nullptr,
                                             n ? jit.values.data() : nullptr)
                   : drv_.cuModuleLoadData(&mod, image->data());
-    if (st == CUDA_SUCCESS) {
-      modules_[id] = mod;
-      module_device_[id] = current_;
-    }
+    if (st == CUDA_SUCCESS) modules_.add_module(id, mod, current_);
   }
   if (with_jit) jit.encode(c);
   if (st != CUDA_SUCCESS) {
@@ -121,21 +113,8 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     return st;
   }
   images_.keep(hash);
-  if (globals.bytes > 0) {
-    module_charges_[id] = {device, globals.bytes};
-    bytes_held_ += globals.bytes;
-    slot_.bytes_held.store(bytes_held_);
-  }
+  modules_.own_charge(id, device, globals.bytes);  // returned on unload (module_table.h)
   return st;
-}
-
-void Worker::uncharge_module(uint64_t id) {
-  auto it = module_charges_.find(id);
-  if (it == module_charges_.end()) return;
-  bytes_held_ -= std::min(bytes_held_, it->second.second);
-  slot_.bytes_held.store(bytes_held_);
-  uncharge(it->second.first, it->second.second);
-  module_charges_.erase(it);
 }
 
 bool Worker::charge_images(uint64_t bytes) {
@@ -156,33 +135,29 @@ void Worker::uncharge_images(uint64_t bytes) {
 CUresult Worker::op_unload(Ctx& c, bool library) {
   const uint64_t id = c.handle_id(0);
   if (library) {
-    auto it = libraries_.find(id);
-    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
+    const CUlibrary lib = modules_.library(id);
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || lib == nullptr) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
-    const CUresult st = drv_.cuLibraryUnload(it->second);
-    libraries_.erase(it);
+    const CUresult st = drv_.cuLibraryUnload(lib);
     forget_library_modules(id);  // its module's id (worker_module_alias.cc)
-    uncharge_module(id);
-    library_device_.erase(id);
+    modules_.erase_library(id);  // and its globals' charge
     return st;
   }
-  auto it = modules_.find(id);
-  if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end() ||
+  const CUmodule mod = modules_.module(id);
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Module || mod == nullptr ||
       library_modules_.count(id)) {  // a library's module goes with the library
     return CUDA_ERROR_INVALID_HANDLE;
   }
-  const CUresult st = drv_.cuModuleUnload(it->second);
-  modules_.erase(it);
-  uncharge_module(id);
-  module_device_.erase(id);
+  const CUresult st = drv_.cuModuleUnload(mod);
+  modules_.erase_module(id);  // and its globals' charge
   return st;
 }
 
 CUresult Worker::op_get_function(Ctx& c, bool library) {
   const uint64_t owner = c.handle_id(0), id = c.handle_id(1);
   const std::string name(c.inline_text());
-  if (!valid_new_id(id) || functions_.count(id) ||
+  if (!modules_.function_id_free(id) ||
       c.handle_kind(1) != (library ? protocol::wire::HandleKind_Kernel : protocol::wire::HandleKind_Function)) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
@@ -190,23 +165,23 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
   f.name = name;
   f.device = current_;
   if (library) {
-    auto it = libraries_.find(owner);
-    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
+    const CUlibrary lib = modules_.library(owner);
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || lib == nullptr) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
-    f.device = library_device_.count(owner) ? library_device_[owner] : current_;
+    f.device = modules_.library_device(owner, current_);
     CUkernel k = nullptr;
-    CUresult st = drv_.cuLibraryGetKernel(&k, it->second, name.c_str());
+    CUresult st = drv_.cuLibraryGetKernel(&k, lib, name.c_str());
     if (st == CUDA_SUCCESS) st = drv_.cuKernelGetFunction(&f.fn, k);
     if (st != CUDA_SUCCESS) return st;
     f.kernel = k;
   } else {
-    auto it = modules_.find(owner);
-    if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
+    const CUmodule mod = modules_.module(owner);
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Module || mod == nullptr) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
-    f.device = module_device_.count(owner) ? module_device_[owner] : current_;
-    if (CUresult st = drv_.cuModuleGetFunction(&f.fn, it->second, name.c_str()); st != CUDA_SUCCESS) {
+    f.device = modules_.module_device(owner, current_);
+    if (CUresult st = drv_.cuModuleGetFunction(&f.fn, mod, name.c_str()); st != CUDA_SUCCESS) {
       return st;
     }
   }
@@ -228,7 +203,7 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
   drv_.cuFuncGetAttribute(&max_dyn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f.fn);
   c.results.push_back(static_cast<uint64_t>(max_threads));
   c.results.push_back(static_cast<uint64_t>(max_dyn));
-  functions_[id] = std::move(f);
+  modules_.add_function(id, std::move(f));
   return CUDA_SUCCESS;
 }
 
@@ -238,21 +213,20 @@ CUresult Worker::op_get_global(Ctx& c, bool library) {
   size_t bytes = 0;
   CUresult st;
   if (library) {
-    auto it = libraries_.find(c.handle_id(0));
-    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || it == libraries_.end()) {
+    const CUlibrary lib = modules_.library(c.handle_id(0));
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Library || lib == nullptr) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
-    st = drv_.cuLibraryGetGlobal(&p, &bytes, it->second, name.c_str());
+    st = drv_.cuLibraryGetGlobal(&p, &bytes, lib, name.c_str());
   } else {
-    auto it = modules_.find(c.handle_id(0));
-    if (c.handle_kind(0) != protocol::wire::HandleKind_Module || it == modules_.end()) {
+    const CUmodule mod = modules_.module(c.handle_id(0));
+    if (c.handle_kind(0) != protocol::wire::HandleKind_Module || mod == nullptr) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
-    st = drv_.cuModuleGetGlobal_v2(&p, &bytes, it->second, name.c_str());
+    st = drv_.cuModuleGetGlobal_v2(&p, &bytes, mod, name.c_str());
   }
   if (st != CUDA_SUCCESS) return st;
-  globals_[p] = std::max<uint64_t>(globals_[p], bytes);
-  global_device_[p] = current_;
+  allocs_.add_global(p, bytes, current_);
   c.results = {p, bytes};
   return CUDA_SUCCESS;
 }
@@ -260,8 +234,7 @@ CUresult Worker::op_get_global(Ctx& c, bool library) {
 Worker::Function* Worker::function_of(const Ctx& c, size_t i) {
   const HandleKind k = c.handle_kind(i);
   if (k != protocol::wire::HandleKind_Function && k != protocol::wire::HandleKind_Kernel) return nullptr;
-  auto it = functions_.find(c.handle_id(i));
-  return it == functions_.end() ? nullptr : &it->second;
+  return modules_.function(c.handle_id(i));
 }
 
 CUresult Worker::op_func_attribute(Ctx& c, bool set) {

@@ -2,7 +2,7 @@
 //
 // The module belongs to its library: it gets a client module id (the one the shim proposed, or
 // the one this library's module already has, so that the program sees one handle as with the
-// driver) in modules_, usable with every module call (functions, globals, enumeration), and is
+// driver) in the module table, usable with every module call (functions, globals, enumeration), and is
 // recorded in library_modules_. ModuleUnload of such an id is CUDA_ERROR_INVALID_HANDLE (the
 // emulator's answer: a library's module goes with the library; a driver would free what the
 // library still uses), and LibraryUnload drops the id (worker_module.cc).
@@ -16,19 +16,21 @@ CUresult Worker::op_library_get_module(Ctx& c) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   const uint64_t lib_id = c.handle_id(0), id = c.handle_id(1);
-  auto lib = libraries_.find(lib_id);
-  if (lib == libraries_.end()) return CUDA_ERROR_INVALID_HANDLE;
-  for (const auto& [mod_id, owner] : library_modules_) {
-    if (owner == lib_id) {
-      c.results = {mod_id};
+  const CUlibrary lib = modules_.library(lib_id);
+  if (lib == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  for (auto it = library_modules_.begin(); it != library_modules_.end(); ++it) {
+    if (it->second != lib_id) continue;
+    if (modules_.module(it->first) != nullptr) {
+      c.results = {it->first};
       return CUDA_SUCCESS;
     }
+    library_modules_.erase(it);  // dropped by a device reset: look it up again
+    break;
   }
-  if (id <= 2 || modules_.count(id) || libraries_.count(id)) return CUDA_ERROR_INVALID_HANDLE;
+  if (!modules_.image_id_free(id)) return CUDA_ERROR_INVALID_HANDLE;
   CUmodule mod = nullptr;
-  if (CUresult st = drv_.cuLibraryGetModule(&mod, lib->second); st != CUDA_SUCCESS) return st;
-  modules_[id] = mod;
-  module_device_[id] = library_device_.count(lib_id) ? library_device_[lib_id] : current_;
+  if (CUresult st = drv_.cuLibraryGetModule(&mod, lib); st != CUDA_SUCCESS) return st;
+  modules_.add_module(id, mod, modules_.library_device(lib_id, current_));
   library_modules_[id] = lib_id;
   c.results = {id};
   return CUDA_SUCCESS;
@@ -37,8 +39,7 @@ CUresult Worker::op_library_get_module(Ctx& c) {
 void Worker::forget_library_modules(uint64_t lib_id) {
   for (auto it = library_modules_.begin(); it != library_modules_.end();) {
     if (it->second == lib_id) {
-      modules_.erase(it->first);
-      module_device_.erase(it->first);
+      modules_.erase_module(it->first);  // no charge of its own: the library's globals are the library's
       it = library_modules_.erase(it);
     } else {
       ++it;

@@ -11,13 +11,13 @@ CUresult Worker::op_module_enumerate(Ctx& c) {
   const uint64_t id = c.handle_id(0);
   std::vector<const char*> names;
   if (c.handle_kind(0) == protocol::wire::HandleKind_Library) {
-    auto it = libraries_.find(id);
-    if (it == libraries_.end()) return CUDA_ERROR_INVALID_HANDLE;
+    const CUlibrary lib = modules_.library(id);
+    if (lib == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     unsigned n = 0;
-    if (CUresult st = drv_.cuLibraryGetKernelCount(&n, it->second); st != CUDA_SUCCESS) return st;
+    if (CUresult st = drv_.cuLibraryGetKernelCount(&n, lib); st != CUDA_SUCCESS) return st;
     std::vector<CUkernel> ks(n);
     if (n > 0) {
-      if (CUresult st = drv_.cuLibraryEnumerateKernels(ks.data(), n, it->second); st != CUDA_SUCCESS) return st;
+      if (CUresult st = drv_.cuLibraryEnumerateKernels(ks.data(), n, lib); st != CUDA_SUCCESS) return st;
     }
     for (CUkernel k : ks) {
       const char* name = nullptr;
@@ -25,13 +25,13 @@ CUresult Worker::op_module_enumerate(Ctx& c) {
       names.push_back(name);
     }
   } else if (c.handle_kind(0) == protocol::wire::HandleKind_Module) {
-    auto it = modules_.find(id);
-    if (it == modules_.end()) return CUDA_ERROR_INVALID_HANDLE;
+    const CUmodule mod = modules_.module(id);
+    if (mod == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     unsigned n = 0;
-    if (CUresult st = drv_.cuModuleGetFunctionCount(&n, it->second); st != CUDA_SUCCESS) return st;
+    if (CUresult st = drv_.cuModuleGetFunctionCount(&n, mod); st != CUDA_SUCCESS) return st;
     std::vector<CUfunction> fs(n);
     if (n > 0) {
-      if (CUresult st = drv_.cuModuleEnumerateFunctions(fs.data(), n, it->second); st != CUDA_SUCCESS) return st;
+      if (CUresult st = drv_.cuModuleEnumerateFunctions(fs.data(), n, mod); st != CUDA_SUCCESS) return st;
     }
     for (CUfunction f : fs) {
       const char* name = nullptr;

@@ -23,17 +23,6 @@ namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-template <typename Map, typename Pred>
-void erase_if_device(Map& m, Pred on_device) {
-  for (auto it = m.begin(); it != m.end();) {
-    if (on_device(*it)) {
-      it = m.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
 }  // namespace
 
 CUresult Worker::op_device_reset(Ctx& c) {
@@ -49,76 +38,21 @@ CUresult Worker::op_device_reset(Ctx& c) {
   // context's and go with it.
   (void)drv_.cuCtxSynchronize();
 
-  erase_if_device(streams_, [&](const auto& kv) {
-    auto d = stream_device_.find(kv.second);
-    if (d == stream_device_.end() || d->second != index) return false;
-    stream_device_.erase(d);
-    return true;
-  });
-  erase_if_device(events_, [&](const auto& kv) {
-    auto d = event_device_.find(kv.second);
-    if (d == event_device_.end() || d->second != index) return false;
-    event_device_.erase(d);
-    return true;
-  });
-  auto on_index = [&](const std::unordered_map<uint64_t, size_t>& where) {
-    return [&where, index](const auto& kv) {
-      auto d = where.find(kv.first);
-      return d != where.end() && d->second == index;
-    };
-  };
-  erase_if_device(functions_, [&](const auto& kv) {
-    return kv.second.device == index && kv.second.kernel == nullptr;
-  });
-  // Module globals were charged at load (image_globals.h); they go with their modules.
-  for (const auto& [id, dev] : module_device_) {
-    if (dev == index) uncharge_module(id);
-  }
-  erase_if_device(modules_, on_index(module_device_));
-  erase_if_device(module_device_, [&](const auto& kv) { return kv.second == index; });
-  erase_if_device(globals_, [&](const auto& kv) {
-    auto d = global_device_.find(kv.first);
-    return d != global_device_.end() && d->second == index;
-  });
-  erase_if_device(global_device_, [&](const auto& kv) { return kv.second == index; });
+  streams_.drop_device(index);
+  // Modules and their functions (their globals' charge returned, image_globals.h); libraries
+  // and kernels stay (module_table.h).
+  modules_.drop_device(index);
+  allocs_.drop_globals(index);
 
   // Allocations (device, pitched, managed, stream-ordered): the driver frees them with the
-  // context; the session forgets them and the tenant gets their quota back.
+  // context; the session forgets them and the tenant gets their quota back, with the
+  // stream-ordered frees still charged there (allocation_table.h).
   std::vector<uint64_t> dropped;
-  for (auto it = allocations_.begin(); it != allocations_.end();) {
-    auto d = alloc_device_.find(it->first);
-    if (d == alloc_device_.end() || d->second != physical) {
-      ++it;
-      continue;
-    }
-    dropped.push_back(it->first);
-    managed_base_.erase(it->first);
-    auto next = std::next(it);
-    forget_allocation(it);
-    it = next;
-  }
-  settle_frees(physical);  // stream-ordered frees still charged there are gone too
+  for (CUdeviceptr p : allocs_.drop_device(physical)) dropped.push_back(p);
   // Arrays and mipmapped arrays (worker_texture.cc) are memory of the destroyed context: their
   // charge is returned and their ids refused from now on. Texture and surface objects are
   // context objects whose device the table does not record: a reset drops all of them.
-  for (auto it = arrays_.begin(); it != arrays_.end();) {
-    if (it->second.device != physical) {
-      ++it;
-      continue;
-    }
-    if (it->second.mipmap == 0) uncharge(physical, it->second.bytes);
-    it = arrays_.erase(it);
-  }
-  for (auto it = mipmaps_.begin(); it != mipmaps_.end();) {
-    if (it->second.device != physical) {
-      ++it;
-      continue;
-    }
-    uncharge(physical, it->second.bytes);
-    it = mipmaps_.erase(it);
-  }
-  tex_objects_.clear();
-  surf_objects_.clear();
+  arrays_.drop_device(physical);
 
   CUresult st = drv_.cuDevicePrimaryCtxReset_v2(devices_[index].dev);
   if (st != CUDA_SUCCESS) {
@@ -135,14 +69,7 @@ CUresult Worker::op_device_reset(Ctx& c) {
   if (st = drv_.cuCtxSetCurrent(ctx); st != CUDA_SUCCESS) return st;
   // Library kernels stay; their functions in the new context (the same handle on a driver whose
   // kernel handle is its function in every context). One that cannot be had is dropped.
-  for (auto it = functions_.begin(); it != functions_.end();) {
-    Function& f = it->second;
-    if (f.device == index && f.kernel != nullptr && drv_.cuKernelGetFunction(&f.fn, f.kernel) != CUDA_SUCCESS) {
-      it = functions_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  modules_.refetch(index, [&](Function& f) { return drv_.cuKernelGetFunction(&f.fn, f.kernel) == CUDA_SUCCESS; });
   sticky_status_ = 0;  // failures of work before the reset went with the context
   logger().info("session {}: device {} reset; {} allocations freed", params_.session_id, physical,
                 dropped.size());

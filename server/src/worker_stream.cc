@@ -1,4 +1,4 @@
-// Worker: streams and events under client-chosen ids (0 = NULL stream, 1 = CU_STREAM_LEGACY,
+// Worker: streams and events (the table: stream_table.h) under client-chosen ids (0 = NULL stream, 1 = CU_STREAM_LEGACY,
 // 2 = CU_STREAM_PER_THREAD; created ids are above 2). A created stream or event belongs to the
 // device that was current when it was created; calls on it run with that device's context
 // current (the NULL/legacy/per-thread streams mean the current device's).
@@ -14,50 +14,34 @@ CUresult Worker::stream_of(const Ctx& c, size_t i, CUstream& out) const {
     return CUDA_SUCCESS;
   }
   if (c.handle_kind(i) != protocol::wire::HandleKind_Stream) return CUDA_ERROR_INVALID_HANDLE;
-  const uint64_t id = c.handle_id(i);
-  if (id == 0) out = nullptr;
-  else if (id == 1) out = CU_STREAM_LEGACY;
-  else if (id == 2) out = CU_STREAM_PER_THREAD;
-  else {
-    auto it = streams_.find(id);
-    if (it == streams_.end()) return CUDA_ERROR_INVALID_HANDLE;
-    out = it->second;
-  }
-  return CUDA_SUCCESS;
+  return streams_.stream(c.handle_id(i), out);
 }
 
 CUresult Worker::event_of(const Ctx& c, size_t i, CUevent& out) const {
   if (c.handle_kind(i) != protocol::wire::HandleKind_Event) return CUDA_ERROR_INVALID_HANDLE;
-  auto it = events_.find(c.handle_id(i));
-  if (it == events_.end()) return CUDA_ERROR_INVALID_HANDLE;
-  out = it->second;
-  return CUDA_SUCCESS;
+  return streams_.event(c.handle_id(i), out);
 }
 
 CUresult Worker::op_stream_create(Ctx& c) {
   const uint64_t id = c.handle_id(0);
-  if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || id <= 2 || streams_.count(id)) {
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || !streams_.streams.id_free(id)) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   CUstream s = nullptr;
   const CUresult st = drv_.cuStreamCreateWithPriority(&s, static_cast<unsigned>(c.arg(0)),
                                                       static_cast<int>(static_cast<int64_t>(c.arg(1))));
-  if (st == CUDA_SUCCESS) {
-    streams_[id] = s;
-    stream_device_[s] = current_;
-  }
+  if (st == CUDA_SUCCESS) streams_.streams.add(id, s, current_);
   return st;
 }
 
 CUresult Worker::op_stream_destroy(Ctx& c) {
-  auto it = streams_.find(c.handle_id(0));
-  if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || it == streams_.end()) {
+  const CUstream s = streams_.streams.find(c.handle_id(0));
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Stream || s == nullptr) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
-  DeviceScope scope(*this, device_of(it->second));
-  const CUresult st = drv_.cuStreamDestroy_v2(it->second);
-  stream_device_.erase(it->second);
-  streams_.erase(it);
+  DeviceScope scope(*this, device_of(s));
+  const CUresult st = drv_.cuStreamDestroy_v2(s);
+  streams_.streams.erase(c.handle_id(0));
   return st;
 }
 
@@ -86,27 +70,23 @@ CUresult Worker::op_stream_wait_event(Ctx& c) {
 
 CUresult Worker::op_event_create(Ctx& c) {
   const uint64_t id = c.handle_id(0);
-  if (c.handle_kind(0) != protocol::wire::HandleKind_Event || id <= 2 || events_.count(id)) {
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Event || !streams_.events.id_free(id)) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   CUevent e = nullptr;
   const CUresult st = drv_.cuEventCreate(&e, static_cast<unsigned>(c.arg(0)));
-  if (st == CUDA_SUCCESS) {
-    events_[id] = e;
-    event_device_[e] = current_;
-  }
+  if (st == CUDA_SUCCESS) streams_.events.add(id, e, current_);
   return st;
 }
 
 CUresult Worker::op_event_destroy(Ctx& c) {
-  auto it = events_.find(c.handle_id(0));
-  if (c.handle_kind(0) != protocol::wire::HandleKind_Event || it == events_.end()) {
+  const CUevent e = streams_.events.find(c.handle_id(0));
+  if (c.handle_kind(0) != protocol::wire::HandleKind_Event || e == nullptr) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
-  DeviceScope scope(*this, device_of(it->second));
-  const CUresult st = drv_.cuEventDestroy_v2(it->second);
-  event_device_.erase(it->second);
-  events_.erase(it);
+  DeviceScope scope(*this, device_of(e));
+  const CUresult st = drv_.cuEventDestroy_v2(e);
+  streams_.events.erase(c.handle_id(0));
   return st;
 }
 

@@ -66,20 +66,17 @@ CUresult Worker::op_array_create(Ctx& c) {
     uncharge(device, bytes);
     return st;
   }
-  const uint64_t h = reinterpret_cast<uint64_t>(arr);
-  arrays_[h] = ArrayEntry{arr, bytes, device, 0};
-  c.results = {h};
+  c.results = {arrays_.add_array(arr, bytes, device)};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_array_destroy(Ctx& c) {
-  auto it = arrays_.find(c.arg(0));
-  if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
-  if (it->second.mipmap != 0) return CUDA_ERROR_INVALID_VALUE;  // a level: goes with its mipmapped array
-  const CUresult st = drv_.cuArrayDestroy(it->second.arr);
+  const ArrayTable::Array* a = arrays_.find_array(c.arg(0));
+  if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  if (a->mipmap != 0) return CUDA_ERROR_INVALID_VALUE;  // a level: goes with its mipmapped array
+  const CUresult st = drv_.cuArrayDestroy(a->arr);
   if (st != CUDA_SUCCESS) return st;
-  uncharge(it->second.device, it->second.bytes);
-  arrays_.erase(it);
+  arrays_.erase_array(c.arg(0));  // and its charge
   return CUDA_SUCCESS;
 }
 
@@ -109,38 +106,28 @@ CUresult Worker::op_mipmapped_create(Ctx& c) {
     uncharge(device, bytes);
     return st;
   }
-  const uint64_t h = reinterpret_cast<uint64_t>(m);
-  mipmaps_[h] = MipmapEntry{m, bytes, device, static_cast<unsigned>(levels)};
-  c.results = {h};
+  c.results = {arrays_.add_mipmap(m, bytes, device, static_cast<unsigned>(levels))};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mipmapped_get_level(Ctx& c) {
-  auto it = mipmaps_.find(c.arg(0));
-  if (it == mipmaps_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  const ArrayTable::Mipmap* m = arrays_.find_mipmap(c.arg(0));
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   const uint64_t level = c.arg(1);
-  if (level >= it->second.levels) return CUDA_ERROR_INVALID_VALUE;
+  if (level >= m->levels) return CUDA_ERROR_INVALID_VALUE;
   CUarray arr = nullptr;
-  if (CUresult st = drv_.cuMipmappedArrayGetLevel(&arr, it->second.m, static_cast<unsigned>(level));
-      st != CUDA_SUCCESS)
+  if (CUresult st = drv_.cuMipmappedArrayGetLevel(&arr, m->m, static_cast<unsigned>(level)); st != CUDA_SUCCESS)
     return st;
-  const uint64_t h = reinterpret_cast<uint64_t>(arr);
-  arrays_[h] = ArrayEntry{arr, 0, it->second.device, it->first};  // charged with the mipmapped array
-  c.results = {h};
+  c.results = {arrays_.add_level(arr, c.arg(0))};  // charged with the mipmapped array
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mipmapped_destroy(Ctx& c) {
-  auto it = mipmaps_.find(c.arg(0));
-  if (it == mipmaps_.end()) return CUDA_ERROR_INVALID_HANDLE;
-  const CUresult st = drv_.cuMipmappedArrayDestroy(it->second.m);
+  const ArrayTable::Mipmap* m = arrays_.find_mipmap(c.arg(0));
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  const CUresult st = drv_.cuMipmappedArrayDestroy(m->m);
   if (st != CUDA_SUCCESS) return st;
-  for (auto a = arrays_.begin(); a != arrays_.end();) {
-    if (a->second.mipmap == it->first) a = arrays_.erase(a);
-    else ++a;
-  }
-  uncharge(it->second.device, it->second.bytes);
-  mipmaps_.erase(it);
+  arrays_.erase_mipmap(c.arg(0));  // its levels and its charge
   return CUDA_SUCCESS;
 }
 
@@ -163,9 +150,9 @@ CUresult Worker::op_memcpy_array(Ctx& c) {
     *pitch = c.arg(b + 5);
     *height = c.arg(b + 6);
     if (*type == CU_MEMORYTYPE_ARRAY) {
-      auto it = arrays_.find(c.arg(b + 1));
-      if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
-      *arr = it->second.arr;
+      const ArrayTable::Array* a = arrays_.find_array(c.arg(b + 1));
+      if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      *arr = a->arr;
       return CUDA_SUCCESS;
     }
     if (*type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
@@ -204,15 +191,15 @@ CUresult Worker::op_tex_object_create(Ctx& c) {
   r.resType = static_cast<CUresourcetype>(c.arg(0));
   switch (r.resType) {
     case CU_RESOURCE_TYPE_ARRAY: {
-      auto it = arrays_.find(c.arg(1));
-      if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
-      r.res.array.hArray = it->second.arr;
+      const ArrayTable::Array* a = arrays_.find_array(c.arg(1));
+      if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      r.res.array.hArray = a->arr;
       break;
     }
     case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
-      auto it = mipmaps_.find(c.arg(1));
-      if (it == mipmaps_.end()) return CUDA_ERROR_INVALID_HANDLE;
-      r.res.mipmap.hMipmappedArray = it->second.m;
+      const ArrayTable::Mipmap* m = arrays_.find_mipmap(c.arg(1));
+      if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+      r.res.mipmap.hMipmappedArray = m->m;
       break;
     }
     case CU_RESOURCE_TYPE_LINEAR:
@@ -263,38 +250,36 @@ CUresult Worker::op_tex_object_create(Ctx& c) {
   v.lastLayer = static_cast<unsigned>(c.arg(29));
   CUtexObject obj = 0;
   if (CUresult st = drv_.cuTexObjectCreate(&obj, &r, &t, has_view ? &v : nullptr); st != CUDA_SUCCESS) return st;
-  tex_objects_.insert(obj);
+  arrays_.add_tex(obj);
   c.results = {obj};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_tex_object_destroy(Ctx& c) {
-  auto it = tex_objects_.find(c.arg(0));
-  if (it == tex_objects_.end()) return CUDA_ERROR_INVALID_VALUE;
-  const CUresult st = drv_.cuTexObjectDestroy(*it);
-  if (st == CUDA_SUCCESS) tex_objects_.erase(it);
+  if (!arrays_.has_tex(c.arg(0))) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult st = drv_.cuTexObjectDestroy(c.arg(0));
+  if (st == CUDA_SUCCESS) arrays_.erase_tex(c.arg(0));
   return st;
 }
 
 CUresult Worker::op_surf_object_create(Ctx& c) {
-  auto it = arrays_.find(c.arg(0));
-  if (it == arrays_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  const ArrayTable::Array* a = arrays_.find_array(c.arg(0));
+  if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUDA_RESOURCE_DESC r;
   std::memset(&r, 0, sizeof r);
   r.resType = CU_RESOURCE_TYPE_ARRAY;
-  r.res.array.hArray = it->second.arr;
+  r.res.array.hArray = a->arr;
   CUsurfObject obj = 0;
   if (CUresult st = drv_.cuSurfObjectCreate(&obj, &r); st != CUDA_SUCCESS) return st;
-  surf_objects_.insert(obj);
+  arrays_.add_surf(obj);
   c.results = {obj};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_surf_object_destroy(Ctx& c) {
-  auto it = surf_objects_.find(c.arg(0));
-  if (it == surf_objects_.end()) return CUDA_ERROR_INVALID_VALUE;
-  const CUresult st = drv_.cuSurfObjectDestroy(*it);
-  if (st == CUDA_SUCCESS) surf_objects_.erase(it);
+  if (!arrays_.has_surf(c.arg(0))) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult st = drv_.cuSurfObjectDestroy(c.arg(0));
+  if (st == CUDA_SUCCESS) arrays_.erase_surf(c.arg(0));
   return st;
 }
 

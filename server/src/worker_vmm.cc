@@ -1,7 +1,8 @@
 // Worker: virtual memory management (cuMemAddressReserve, cuMemCreate, cuMemMap, cuMemSetAccess,
 // cuMemUnmap, cuMemRelease, cuMemAddressFree) for the session, with the tenant's quota.
 //
-// The session's own tables decide what it may touch, before the driver is asked:
+// Arguments: the generated decode_args() of each calls.toml row (`args`), except MemSetAccess
+// (a variable list of pairs). The session's own table (vmm_table.h) decides what it may touch, before the driver is asked:
 //   reservations  address ranges this session reserved (MemMap/MemUnmap/MemAddressFree must
 //                 fall inside one of them);
 //   handles       physical allocations this session created (MemMap and MemRelease take only
@@ -14,23 +15,12 @@
 // byte through the supervisor (session_table.h).
 #include "worker.h"
 
-#include <algorithm>
-
 #include "gpool/common/log.h"
 
 namespace gpool::server {
 namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
-
-// The entry of `m` whose range [first, first + size) contains p, or m.end().
-template <typename Map, typename SizeOf>
-typename Map::const_iterator containing(const Map& m, CUdeviceptr p, SizeOf size_of) {
-  auto it = m.upper_bound(p);
-  if (it == m.begin()) return m.end();
-  --it;
-  return p - it->first < size_of(it->second) ? it : m.end();
-}
 
 }  // namespace
 
@@ -41,77 +31,55 @@ bool Worker::vmm_device(uint64_t index, CUmemLocation& out) const {
   return true;
 }
 
-bool Worker::vmm_range_ok(CUdeviceptr p, uint64_t bytes) const {
-  // Walks mappings that lie back to back from the one holding p; all must be READWRITE.
-  auto it = containing(vmm_maps_, p, [](const VmmMapping& m) { return m.size; });
-  if (it == vmm_maps_.end()) return false;
-  const CUdeviceptr end = p + bytes;
-  if (end < p) return false;
-  for (;;) {
-    if (!it->second.accessible) return false;
-    const CUdeviceptr map_end = it->first + it->second.size;
-    if (end <= map_end) return true;
-    auto next = std::next(it);
-    if (next == vmm_maps_.end() || next->first != map_end) return false;
-    it = next;
-  }
-}
-
-bool Worker::vmm_mapped(uint64_t handle) const {
-  return std::any_of(vmm_maps_.begin(), vmm_maps_.end(),
-                     [&](const auto& m) { return m.second.handle == handle; });
-}
-
-void Worker::vmm_free_physical(std::map<uint64_t, VmmHandle>::iterator it) {
-  bytes_held_ -= it->second.size;
-  slot_.bytes_held.store(bytes_held_);
-  uncharge(it->second.device, it->second.size);
-  vmm_handles_.erase(it);
-}
-
 CUresult Worker::op_mem_granularity(Ctx& c) {
+  MemGetAllocationGranularityArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUmemAllocationProp prop{};
   prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  if (!vmm_device(c.arg(0), prop.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(a.device, prop.location)) return CUDA_ERROR_INVALID_DEVICE;
   size_t g = 0;
   const CUresult st = drv_.cuMemGetAllocationGranularity(
-      &g, &prop, static_cast<CUmemAllocationGranularity_flags>(c.arg(1)));
+      &g, &prop, static_cast<CUmemAllocationGranularity_flags>(a.option));
   if (st == CUDA_SUCCESS) c.results = {g};
   return st;
 }
 
 CUresult Worker::op_mem_address_reserve(Ctx& c) {
-  const uint64_t size = c.arg(0), alignment = c.arg(1), flags = c.arg(2);
+  MemAddressReserveArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t size = a.size, alignment = a.alignment, flags = a.flags;
   if (size == 0) return CUDA_ERROR_INVALID_VALUE;
   CUdeviceptr p = 0;
   const CUresult st = drv_.cuMemAddressReserve(&p, size, alignment, 0, flags);
   if (st != CUDA_SUCCESS) return st;
-  vmm_reserved_[p] = size;
+  vmm_.add_reservation(p, size);
   c.results = {p};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_address_free(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1);
-  auto r = vmm_reserved_.find(p);
-  if (r == vmm_reserved_.end() || r->second != size) {
+  MemAddressFreeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size;
+  if (!vmm_.is_reservation(p, size)) {
     logger().warn("session {}: address free of [{:#x}, +{}), which is not a reservation of this "
                   "session", params_.session_id, p, size);
     return CUDA_ERROR_INVALID_VALUE;
   }
-  auto m = vmm_maps_.lower_bound(p);
-  if (m != vmm_maps_.end() && m->first < p + size) return CUDA_ERROR_INVALID_VALUE;  // still mapped
+  if (vmm_.mapped_in(p, size)) return CUDA_ERROR_INVALID_VALUE;  // still mapped
   const CUresult st = drv_.cuMemAddressFree(p, size);
-  if (st == CUDA_SUCCESS) vmm_reserved_.erase(r);
+  if (st == CUDA_SUCCESS) vmm_.erase_reservation(p, size);
   return st;
 }
 
 CUresult Worker::op_mem_create(Ctx& c) {
-  const uint64_t size = c.arg(0);
+  MemCreateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t size = a.size;
   CUmemAllocationProp prop{};
   prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
-  if (!vmm_device(c.arg(1), prop.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(a.device, prop.location)) return CUDA_ERROR_INVALID_DEVICE;
   if (size == 0) return CUDA_ERROR_INVALID_VALUE;
   const int device = prop.location.id;
   if (!charge(device, size)) return CUDA_ERROR_OUT_OF_MEMORY;
@@ -121,80 +89,55 @@ CUresult Worker::op_mem_create(Ctx& c) {
     uncharge(device, size);
     return st;
   }
-  vmm_handles_[h] = VmmHandle{size, device, false};
-  bytes_held_ += size;
-  slot_.bytes_held.store(bytes_held_);
+  vmm_.add_handle(h, size, device);
   c.results = {h};
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_release(Ctx& c) {
-  auto it = vmm_handles_.find(c.arg(0));
-  if (it == vmm_handles_.end() || it->second.released) {
+  MemReleaseArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t handle = a.handle;
+  if (!vmm_.handle_live(handle)) {
     logger().warn("session {}: release of allocation handle {:#x}, which this session does not "
-                  "hold", params_.session_id, c.arg(0));
+                  "hold", params_.session_id, handle);
     return CUDA_ERROR_INVALID_VALUE;
   }
-  const CUresult st = drv_.cuMemRelease(it->first);
+  const CUresult st = drv_.cuMemRelease(handle);
   if (st != CUDA_SUCCESS) return st;
-  it->second.released = true;
-  if (!vmm_mapped(it->first)) vmm_free_physical(it);
+  vmm_.release(handle);
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_map(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1), offset = c.arg(2), handle = c.arg(3);
-  auto r = containing(vmm_reserved_, p, [](uint64_t s) { return s; });
-  auto h = vmm_handles_.find(handle);
-  if (r == vmm_reserved_.end() || size == 0 || size > r->second - (p - r->first) ||
-      h == vmm_handles_.end() || h->second.released) {
+  MemMapArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size, offset = a.offset, handle = a.handle;
+  if (!vmm_.fits_reservation(p, size) || !vmm_.handle_live(handle)) {
     logger().warn("session {}: map of handle {:#x} at [{:#x}, +{}) outside this session's "
                   "reservations or handles", params_.session_id, handle, p, size);
     return CUDA_ERROR_INVALID_VALUE;
   }
   const CUresult st = drv_.cuMemMap(p, size, offset, handle, 0);
   if (st != CUDA_SUCCESS) return st;
-  vmm_maps_[p] = VmmMapping{size, handle, false};
+  vmm_.add_mapping(p, size, handle);
   return CUDA_SUCCESS;
 }
 
-// The mappings that tile [p, p + size) exactly, back to back, as iterators; empty when they do not.
-std::vector<std::map<CUdeviceptr, Worker::VmmMapping>::iterator> Worker::vmm_whole_mappings(
-    CUdeviceptr p, uint64_t size) {
-  std::vector<std::map<CUdeviceptr, VmmMapping>::iterator> out;
-  auto it = vmm_maps_.find(p);
-  CUdeviceptr at = p;
-  const CUdeviceptr end = p + size;
-  while (size > 0 && end > p && it != vmm_maps_.end() && it->first == at && at < end) {
-    out.push_back(it);
-    at += it->second.size;
-    ++it;
-  }
-  if (at != end) out.clear();
-  return out;
-}
-
 CUresult Worker::op_mem_unmap(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1);
-  auto maps = vmm_whole_mappings(p, size);
-  if (maps.empty()) {
+  MemUnmapArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size;
+  if (!vmm_.whole_mappings(p, size)) {
     logger().warn("session {}: unmap of [{:#x}, +{}), which is not whole mappings of this session",
                   params_.session_id, p, size);
     return CUDA_ERROR_INVALID_VALUE;
   }
   const CUresult st = drv_.cuMemUnmap(p, size);
   if (st != CUDA_SUCCESS) return st;
-  std::vector<uint64_t> handles;
-  for (auto m : maps) {
-    handles.push_back(m->second.handle);
-    vmm_maps_.erase(m);
-  }
-  for (uint64_t handle : handles) {
-    auto h = vmm_handles_.find(handle);
-    if (h != vmm_handles_.end() && h->second.released && !vmm_mapped(handle)) vmm_free_physical(h);
-  }
+  vmm_.unmap(p, size);  // and frees released handles nothing maps any more
   return CUDA_SUCCESS;
 }
 
@@ -205,8 +148,7 @@ CUresult Worker::op_mem_set_access(Ctx& c) {
   if (c.arg_count() < 4 || (c.arg_count() - 2) % 2 != 0 || pairs > devices_.size()) {
     return CUDA_ERROR_INVALID_VALUE;
   }
-  auto maps = vmm_whole_mappings(p, size);
-  if (maps.empty()) {
+  if (!vmm_.whole_mappings(p, size)) {
     logger().warn("session {}: access change on [{:#x}, +{}), which is not whole mappings of this "
                   "session", params_.session_id, p, size);
     return CUDA_ERROR_INVALID_VALUE;
@@ -220,17 +162,17 @@ CUresult Worker::op_mem_set_access(Ctx& c) {
   }
   const CUresult st = drv_.cuMemSetAccess(p, size, desc.data(), desc.size());
   if (st != CUDA_SUCCESS) return st;
-  for (auto m : maps) m->second.accessible = readwrite;
+  vmm_.set_access(p, size, readwrite);
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mem_get_access(Ctx& c) {
+  MemGetAccessArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUmemLocation loc{};
-  if (!vmm_device(c.arg(0), loc)) return CUDA_ERROR_INVALID_DEVICE;
-  const CUdeviceptr p = c.arg(1);
-  if (containing(vmm_reserved_, p, [](uint64_t s) { return s; }) == vmm_reserved_.end()) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
+  if (!vmm_device(a.device, loc)) return CUDA_ERROR_INVALID_DEVICE;
+  const CUdeviceptr p = a.address;
+  if (!vmm_.in_reservation(p)) return CUDA_ERROR_INVALID_VALUE;
   unsigned long long flags = 0;
   const CUresult st = drv_.cuMemGetAccess(&flags, &loc, p);
   if (st == CUDA_SUCCESS) c.results = {flags};

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Tests of protocol/calls/gen_calls.py: the real table generates every output, and a row with
-no generated layout fails with a message that names the row (and generates nothing)."""
+"""Tests of protocol/calls/gen_calls.py: the real table generates every output, hook rows that
+name their arguments get a typed, length-checked decoder, and a row with no generated layout
+fails with a message that names the row (and generates nothing)."""
 import argparse
 import os
 import subprocess
@@ -58,6 +59,22 @@ class RealTable(unittest.TestCase):
         self.assertIn("c.inline_out.insert(", made["server"])
         self.assertIn("if (reply.inline_data.size() != sizeof(CUstreamAttrValue)) return CUDA_ERROR_UNKNOWN;",
                       made["shim"])
+
+    def test_typed_hook_arguments(self):
+        with open(ARGS.table) as f:
+            text = f.read()
+        rc, err, made = run(text, "server-decls", "server")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("struct MemAllocPitchArgs { uint64_t width_bytes = 0; uint64_t height = 0; "
+                      "uint64_t element_size = 0; };", made["server-decls"])
+        self.assertIn("static bool decode_args(const Ctx& c, MemAllocPitchArgs& out);", made["server-decls"])
+        self.assertIn("struct MemGetInfoArgs {};", made["server-decls"])
+        server = made["server"]
+        start = server.index("bool Worker::decode_args(const Ctx& c, MemAllocFromPoolArgs& out) {")
+        body = server[start:server.index("\n}\n", start)]
+        self.assertIn("if (c.arg_count() != 2 || c.handle_count() > 1) return false;", body)
+        self.assertIn("out.pool = c.arg(0);", body)
+        self.assertIn("out.bytes = c.arg(1);", body)
 
     def test_unchanged_outputs_keep_their_time_stamps(self):
         with open(ARGS.table) as f:
@@ -118,6 +135,14 @@ class BadRows(unittest.TestCase):
         row = row.replace('["out", "scalar"]', '["stream", "scalar", "out_struct"]')
         self.expect_failure(row.replace('kind = "sync"', 'kind = "async"'), "cannot answer `out`/`out_struct`",
                             mode="enum")
+
+    def test_hook_argument_names(self):
+        hook = '[[call]]\nname = "Broken"\nop = 300\nkind = "sync"\nhook = "op_x(c)"\n'
+        self.expect_failure(hook + 'args = ["Bytes"]\n', "must be a lower_case C identifier", mode="enum")
+        self.expect_failure(hook + 'args = ["p", "p"]\n', "an argument or handle name repeats", mode="enum")
+        self.expect_failure(hook + 'handles = ["stream"]\n', "`handles` goes with `args`", mode="enum")
+        self.expect_failure(GOOD_ROW.replace("CtxGetLimit", "Broken").replace(
+            "cuBroken", "cuCtxGetLimit") + 'args = ["limit"]\n', "a pass-through row has `params`", mode="enum")
 
     def test_unknown_symbol(self):
         row = GOOD_ROW.replace("CtxGetLimit", "Broken")  # symbol cuBroken does not exist
