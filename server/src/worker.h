@@ -318,6 +318,24 @@ class Worker {
   CUresult op_graph_exec_child_set(Ctx& c);
   CUresult op_graph_memcpy_set(Ctx& c);
   CUresult op_graph_kernel_get(Ctx& c);
+  // worker_graph_mem.cc: graph memory nodes, charged to the tenant while their memory is live
+  CUresult op_graph_mem_node(Ctx& c);
+  CUresult op_graph_mem_params(Ctx& c);
+  CUresult op_device_graph_mem(Ctx& c);
+  // The memory nodes of a new exec (op_graph_instantiate): remembered for its launches.
+  void graph_mem_instantiated(uint64_t exec_id, const std::vector<CUgraphNode>& nodes, unsigned long long flags);
+  // Around a launch of exec `exec_id` (op_graph_launch): charges the allocations the launch makes
+  // (CUDA_ERROR_OUT_OF_MEMORY over the quota, nothing charged), then after the driver's launch
+  // records them (ok) or returns the charge, and lets the exec's free nodes free (quota returned
+  // at the next synchronisation, as cuMemFreeAsync).
+  CUresult graph_launch_metered(Ctx& c, CUgraphExec e, CUstream stream, size_t device, CUresult& launched);  // worker_graph.cc
+  CUresult graph_mem_before_launch(uint64_t exec_id, std::vector<CUdeviceptr>& charged);
+  void graph_mem_after_launch(uint64_t exec_id, const std::vector<CUdeviceptr>& charged, bool ok);
+  // cuMemAllocAsync / cuMemAllocFromPoolAsync on a capturing stream: an allocation node, whose
+  // address is remembered but not charged until a launch makes it.
+  bool stream_capturing(CUstream s);
+  CUresult graph_mem_capture_alloc(Ctx& c, int device, uint64_t bytes, const std::function<CUresult(CUdeviceptr&)>& alloc);
+  bool graph_mem_range_ok(CUdeviceptr p, uint64_t bytes) const;  // inside an address a graph node reserved
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
@@ -374,6 +392,18 @@ class Worker {
   std::unordered_map<uint64_t, CUgraphExec> graph_execs_;
   std::set<CUgraph> capture_graphs_;  // graphs still being captured (not destroyable by id)
   uint64_t graph_counter_ = 0;
+  // Graph memory (worker_graph_mem.cc): every address an allocation node of this session
+  // reserved (bytes, physical device), and each exec's memory nodes in launch order.
+  struct GraphMemRange {
+    uint64_t bytes = 0;
+    int device = 0;
+  };
+  struct GraphExecMem {
+    std::vector<CUdeviceptr> allocs, frees;
+  };
+  std::map<CUdeviceptr, GraphMemRange> graph_mem_;
+  std::unordered_map<uint64_t, GraphExecMem> graph_exec_mem_;
+  bool graph_mem_seen_ = false;  // settle_frees also trims the device's graph memory
   uint64_t bytes_held_ = 0;
   // Arrays, mipmapped arrays, texture and surface objects of this session (worker_texture.cc),
   // keyed by the driver's handle value the client holds.

@@ -33,7 +33,8 @@ spdlog::logger& logger() { return log::logger("worker"); }
 }  // namespace
 
 bool Worker::range_ok(CUdeviceptr p, uint64_t bytes) const {
-  return inside(allocations_, p, bytes) || inside(globals_, p, bytes) || vmm_range_ok(p, bytes);
+  return inside(allocations_, p, bytes) || inside(globals_, p, bytes) || vmm_range_ok(p, bytes) ||
+         graph_mem_range_ok(p, bytes);
 }
 
 int Worker::current_device() {
@@ -106,6 +107,9 @@ void Worker::settle_frees(int device) {
   if (device < 0 || device >= kMaxDevices) return;
   const uint64_t bytes = std::exchange(freeing_[static_cast<size_t>(device)], 0);
   if (bytes == 0) return;
+  // Graph memory freed since is kept by the driver's graph allocator until trimmed: give it back
+  // before the quota forgets it (worker_graph_mem.cc).
+  if (graph_mem_seen_) drv_.cuDeviceGraphMemTrim(device);
   bytes_held_ -= bytes;
   slot_.bytes_held.store(bytes_held_);
   uncharge(device, bytes);
@@ -181,6 +185,9 @@ CUresult Worker::op_mem_alloc_async(Ctx& c) {
   const uint64_t bytes = c.arg(0);
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  if (stream_capturing(stream)) {  // an allocation node: charged when a launch makes it
+    return graph_mem_capture_alloc(c, current_device(), bytes, [&](CUdeviceptr& p) { return drv_.cuMemAllocAsync(&p, bytes, stream); });
+  }
   const int device = current_device();
   return alloc_charged(c, device, bytes,
                        [&](CUdeviceptr& p) { return drv_.cuMemAllocAsync(&p, bytes, stream); });
@@ -242,6 +249,14 @@ CUresult Worker::op_mem_free_async(Ctx& c) {
   const CUdeviceptr p = c.arg(0);
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  if (stream_capturing(stream)) {  // a free node: nothing is freed until a launch runs it
+    if (graph_mem_.count(p) == 0) {
+      logger().warn("session {}: free of {:#x} in a stream capture, which is not a graph allocation of this "
+                    "session", params_.session_id, p);
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    return drv_.cuMemFreeAsync(p, stream);
+  }
   auto it = allocations_.find(p);
   if (it == allocations_.end()) {
     logger().warn("session {}: stream-ordered free of {:#x}, which is not an allocation of this "
