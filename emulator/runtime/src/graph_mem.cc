@@ -243,6 +243,17 @@ CUresult graph_mem_launch(GraphExec* e, std::map<const GraphMem*, uint64_t>* gen
   return CUDA_SUCCESS;
 }
 
+bool graph_mem_reserved(uint64_t addr, uint64_t len) {
+  std::lock_guard lock(graph_mem_mu());
+  auto it = g_all.upper_bound(addr);
+  if (it == g_all.begin()) return false;
+  --it;
+  auto m = it->second.lock();
+  if (!m) return false;
+  const uint64_t off = addr - m->base;
+  return off < m->bytes && len <= m->bytes - off;
+}
+
 Task graph_mem_free_task(std::shared_ptr<GraphMem> m, std::shared_ptr<std::map<const GraphMem*, uint64_t>> gens) {
   return [m = std::move(m), gens = std::move(gens)] {
     std::lock_guard lock(graph_mem_mu());

@@ -111,6 +111,11 @@ CUresult graph_mem_capture_alloc(const std::shared_ptr<Stream>& s, size_t bytes,
                                  CUdeviceptr* out);
 CUresult graph_mem_capture_free(const std::shared_ptr<Stream>& s, CUdeviceptr dptr);
 
+// True when [addr, addr + len) lies inside the address an allocation node
+// reserved (live or not): copy and memset nodes may name it when they are
+// made; whether it is allocated is checked when they run.
+bool graph_mem_reserved(uint64_t addr, uint64_t len);
+
 // cuGraphAddNode(_v2) of a memory node (the generic path).
 CUresult graph_mem_add_node(CUgraphNode* ph, CUgraph hg, const CUgraphNode* deps, size_t n,
                             CUgraphNodeParams* params);
