@@ -36,13 +36,20 @@ void note_high(DeviceGraphMem& d) {
 }
 
 // Physical bytes for an allocation of `device`: the allocator's own first,
-// then the device's. False (nothing taken) when the device is full.
-bool take_physical(int device, uint64_t bytes) {
+// then the device's (*from_cache: how much came from the allocator's own).
+// False (nothing taken) when the device is full.
+bool take_physical(int device, uint64_t bytes, uint64_t* from_cache) {
   DeviceGraphMem& d = g_dev[device];
-  const uint64_t from_cache = std::min(d.cached, bytes);
-  if (bytes > from_cache && !reserve_device_memory(device, bytes - from_cache)) return false;
-  d.cached -= from_cache;
+  *from_cache = std::min(d.cached, bytes);
+  if (bytes > *from_cache && !reserve_device_memory(device, bytes - *from_cache)) return false;
+  d.cached -= *from_cache;
   return true;
+}
+
+// Undoes take_physical.
+void give_back_physical(int device, uint64_t bytes, uint64_t from_cache) {
+  g_dev[device].cached += from_cache;
+  release_device_memory(device, bytes - from_cache);
 }
 
 // Makes `m` accessible (allocation table) and counts it. REQUIRES: graph_mem_mu, physical bytes taken.
@@ -220,9 +227,10 @@ CUresult graph_mem_launch(GraphExec* e, std::map<const GraphMem*, uint64_t>* gen
       }
     }
   }
+  std::vector<uint64_t> from_cache(need.size(), 0);
   for (size_t i = 0; i < need.size(); ++i) {
-    if (!take_physical(need[i]->device, need[i]->reserved)) {
-      for (size_t j = 0; j < i; ++j) g_dev[need[j]->device].cached += need[j]->reserved;  // give back
+    if (!take_physical(need[i]->device, need[i]->reserved, &from_cache[i])) {
+      for (size_t j = 0; j < i; ++j) give_back_physical(need[j]->device, need[j]->reserved, from_cache[j]);
       log().info("cuGraphLaunch: device {} has no room for a {}-byte graph allocation", need[i]->device,
                  need[i]->bytes);
       return CUDA_ERROR_OUT_OF_MEMORY;
