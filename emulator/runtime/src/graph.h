@@ -12,6 +12,9 @@
 // after earlier work on the stream and before later work, and every edge is
 // respected (a serial order is one of the orders the driver may pick).
 //
+// Memory allocation and free nodes share their allocation (GraphNode::mem)
+// with every clone; their rules and state live in graph_mem.h.
+//
 // Handles: Graph, GraphNode and GraphExec are registered objects (runtime.h);
 // every handle is checked before use. The nodes inside a GraphExec's clone
 // are not registered: programs name exec nodes by their original node.

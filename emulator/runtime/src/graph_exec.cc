@@ -163,7 +163,7 @@ CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
     }
   }
   if (e->mem_owner) {
-    if (CUresult r = graph_mem_launch(e, free_gens.get()); r != CUDA_SUCCESS) return r;
+    if (CUresult r = graph_mem_launch(e, s->ctx, free_gens.get()); r != CUDA_SUCCESS) return r;
   }
   for (Step& st : plan) {
     if (st.record != nullptr) {

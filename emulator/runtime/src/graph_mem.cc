@@ -52,14 +52,16 @@ void give_back_physical(int device, uint64_t bytes, uint64_t from_cache) {
   release_device_memory(device, bytes - from_cache);
 }
 
-// Makes `m` accessible (allocation table) and counts it. REQUIRES: graph_mem_mu, physical bytes taken.
-void enter_table(const std::shared_ptr<GraphMem>& m) {
+// Makes `m` accessible (allocation table) and counts it; `ctx` is the launch's
+// context (its teardown frees the allocation). REQUIRES: graph_mem_mu, physical bytes taken.
+void enter_table(const std::shared_ptr<GraphMem>& m, Context* ctx) {
   Alloc a;
+  a.ctx = ctx;
   a.base = m->base;
   a.size = m->bytes;
   a.kind = AllocKind::Device;
   a.device = m->device;
-  a.graph_mem = true;  // ctx stays null: graph memory belongs to the device, not to a context
+  a.graph_mem = true;
   allocs().insert(a);
   m->in_table = true;
   g_held[m->base] = m;
@@ -204,7 +206,7 @@ bool graph_mem_update_ok(const Graph& exec_graph, const Graph& src) {
   return true;
 }
 
-CUresult graph_mem_launch(GraphExec* e, std::map<const GraphMem*, uint64_t>* gens) {
+CUresult graph_mem_launch(GraphExec* e, Context* ctx, std::map<const GraphMem*, uint64_t>* gens) {
   std::lock_guard lock(graph_mem_mu());
   const bool auto_free = (e->flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH) != 0;
   std::set<const GraphMem*> allocated_here;
@@ -236,7 +238,7 @@ CUresult graph_mem_launch(GraphExec* e, std::map<const GraphMem*, uint64_t>* gen
       return CUDA_ERROR_OUT_OF_MEMORY;
     }
   }
-  for (const auto& m : need) enter_table(m);
+  for (const auto& m : need) enter_table(m, ctx);
   for (const GraphNode* n : e->order) {
     const auto& m = n->mem;
     if (n->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC) {

@@ -26,6 +26,10 @@
 // Thread safety: GraphMem state marked "mem" is guarded by graph_mem_mu()
 // (recursive; taken after graph_mu() when both are held, and alone by
 // stream tasks). Fields marked "graph" are guarded by graph_mu().
+//
+// Contexts: a live allocation is owned by the context of the launch that
+// made it; destroying or resetting that context frees it (as the context's
+// other allocations). The address stays reserved for the node.
 #pragma once
 
 #include "graph.h"
@@ -96,11 +100,11 @@ bool graph_mem_update_ok(const Graph& exec_graph, const Graph& src);
 // allocation that is not live: INVALID_VALUE), makes the allocations
 // (OUT_OF_MEMORY when the device is full) and marks the frees, recording in
 // *gens the generation each free node's task (graph_mem_free_task) frees.
-CUresult graph_mem_launch(GraphExec* e, std::map<const GraphMem*, uint64_t>* gens);
+CUresult graph_mem_launch(GraphExec* e, Context* ctx, std::map<const GraphMem*, uint64_t>* gens);
 Task graph_mem_free_task(std::shared_ptr<GraphMem> m, std::shared_ptr<std::map<const GraphMem*, uint64_t>> gens);
 
 // cuMemFree / cuMemFreeAsync of a live graph allocation (the table entry at
-// `base` has graph_mem set). Errors: INVALID_VALUE when not live or freed by
+// `base` has graph_mem set; also the teardown of the context that launched it). Errors: INVALID_VALUE when not live or freed by
 // its own graph.
 CUresult graph_mem_free_now(uint64_t base);
 CUresult graph_mem_free_async(uint64_t base, const std::shared_ptr<Stream>& s);

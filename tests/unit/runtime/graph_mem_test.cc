@@ -183,4 +183,26 @@ TEST_F(GraphMemTest, AllocationOutlivesItsGraphAndExec) {
   EXPECT_EQ(attr(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 0u);
 }
 
+TEST_F(GraphMemTest, DestroyingTheLaunchingContextFreesIt) {
+  auto p = params(1024);
+  CUgraphNode alloc = nullptr;
+  ASSERT_CU(cuGraphAddMemAllocNode(&alloc, g_, nullptr, 0, &p));
+  ASSERT_CU(cuGraphInstantiate(&e_, g_, 0));
+  CUcontext other = nullptr;
+  ASSERT_CU(cuCtxCreate(&other, nullptr, 0, 0));
+  CUstream s = nullptr;
+  ASSERT_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(cuGraphLaunch(e_, s));
+  ASSERT_CU(cuStreamSynchronize(s));
+  EXPECT_EQ(attr(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 1024u);
+  ASSERT_CU(cuCtxDestroy(other));
+  ASSERT_CU(cuCtxSetCurrent(ctx_));
+  EXPECT_EQ(attr(CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT), 0u);
+  unsigned word = 0;
+  EXPECT_EQ(cuMemcpyDtoH(&word, p.dptr, 4), CUDA_ERROR_INVALID_VALUE);
+  ASSERT_CU(cuGraphLaunch(e_, s_));  // not live any more: the exec may launch again
+  ASSERT_CU(cuStreamSynchronize(s_));
+  EXPECT_CU(cuMemFree(p.dptr));
+}
+
 }  // namespace
