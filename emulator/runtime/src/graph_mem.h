@@ -35,6 +35,7 @@
 #include "graph.h"
 #include "stream.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,10 +64,12 @@ struct GraphMem {
   CUmemPoolProps props{};
   std::vector<CUmemAccessDesc> access;  // reported by cuGraphMemAllocNodeGetParams
 
-  // graph: the owning graph's token and where free nodes name the allocation.
+  // graph: the owning graph's token and where free nodes name the allocation
+  // (set under graph_mu; atomic because frees outside graphs read them under
+  // graph_mem_mu only).
   std::weak_ptr<GraphMemOwner> owner;
-  bool freed_in_owner = false;  // a free node of the owning graph frees it
-  bool freed_elsewhere = false;  // a free node of another graph frees it
+  std::atomic<bool> freed_in_owner{false};   // a free node of the owning graph frees it
+  std::atomic<bool> freed_elsewhere{false};  // a free node of another graph frees it
 
   // mem: program-visible state.
   bool live = false;      // allocated and not yet freed (at call time)
