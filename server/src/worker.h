@@ -190,7 +190,12 @@ class Worker {
   void forget_allocation(CUdeviceptr p, bool keep_charge = false) { allocs_.forget(p, keep_charge); }
   // Returns the charge of the stream-ordered frees on physical device `device` (after a
   // synchronization of that device).
-  void settle_frees(int device) { allocs_.settle(device); }
+  void settle_frees(int device) {
+    // Graph memory freed since is kept by the driver's graph allocator until trimmed: give it
+    // back before the quota forgets it (worker_graph_mem.cc).
+    if (graph_mem_seen_ && allocs_.freeing(device) != 0) drv_.cuDeviceGraphMemTrim(device);
+    allocs_.settle(device);
+  }
   // When an allocation on `device` does not fit: if stream-ordered frees are still charged
   // there, synchronizes that device (so its pools give the memory back) and settles them.
   // True when anything was settled (the caller retries the charge).
@@ -324,6 +329,24 @@ class Worker {
   void owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
   void owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
   void forget_graph_objects(const std::vector<CUgraphNode>& nodes, const std::vector<CUgraph>& graphs);
+  // worker_graph_mem.cc: graph memory nodes, charged to the tenant while their memory is live
+  CUresult op_graph_mem_node(Ctx& c);
+  CUresult op_graph_mem_params(Ctx& c);
+  CUresult op_device_graph_mem(Ctx& c);
+  // The memory nodes of a new exec (op_graph_instantiate): remembered for its launches.
+  void graph_mem_instantiated(uint64_t exec_id, const std::vector<CUgraphNode>& nodes, unsigned long long flags);
+  // Around a launch of exec `exec_id` (op_graph_launch): charges the allocations the launch makes
+  // (CUDA_ERROR_OUT_OF_MEMORY over the quota, nothing charged), then after the driver's launch
+  // records them (ok) or returns the charge, and lets the exec's free nodes free (quota returned
+  // at the next synchronisation, as cuMemFreeAsync).
+  CUresult graph_launch_metered(Ctx& c, CUgraphExec e, CUstream stream, size_t device, CUresult& launched);  // worker_graph.cc
+  CUresult graph_mem_before_launch(uint64_t exec_id, std::vector<CUdeviceptr>& charged);
+  void graph_mem_after_launch(uint64_t exec_id, const std::vector<CUdeviceptr>& charged, bool ok);
+  // cuMemAllocAsync / cuMemAllocFromPoolAsync on a capturing stream: an allocation node, whose
+  // address is remembered but not charged until a launch makes it.
+  bool stream_capturing(CUstream s);
+  CUresult graph_mem_capture_alloc(Ctx& c, int device, uint64_t bytes, const std::function<CUresult(CUdeviceptr&)>& alloc);
+  bool graph_mem_range_ok(CUdeviceptr p, uint64_t bytes) const;  // inside an address a graph node reserved
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
@@ -367,6 +390,18 @@ class Worker {
   // Arrays, mipmapped arrays, texture and surface objects of this session (array_table.h,
   // worker_texture.cc), keyed by the driver's handle value the client holds.
   ArrayTable arrays_{quota_};
+  // Graph memory (worker_graph_mem.cc): every address an allocation node of this session
+  // reserved (bytes, physical device), and each exec's memory nodes in launch order.
+  struct GraphMemRange {
+    uint64_t bytes = 0;
+    int device = 0;
+  };
+  struct GraphExecMem {
+    std::vector<CUdeviceptr> allocs, frees;
+  };
+  std::map<CUdeviceptr, GraphMemRange> graph_mem_;
+  std::unordered_map<uint64_t, GraphExecMem> graph_exec_mem_;
+  bool graph_mem_seen_ = false;  // settle_frees also trims the device's graph memory
 
   // Sticky async error and progress.
   int32_t sticky_status_ = 0;

@@ -14,10 +14,9 @@
 // never reaches the driver. A node's id is only valid with its own graph's calls.
 //
 // GraphLaunch is async (one message, no reply) and metered like a kernel launch.
-// Memory nodes: a graph with memory allocation nodes could hold device memory outside the
-// tenant's quota, so GraphInstantiate refuses such graphs (CUDA_ERROR_NOT_SUPPORTED, logged);
-// the emulator does not build them yet either. Host nodes never reach the server: the shim
-// refuses host functions in a capture (client-shim/src/launch.cc).
+// Memory nodes: the memory a launch allocates is charged to the tenant's quota at the launch
+// (worker_graph_mem.cc). Host nodes never reach the server: the shim refuses host functions in a
+// capture (client-shim/src/launch.cc), and GraphInstantiate refuses graphs with host nodes.
 #include "worker.h"
 
 #include "gpool/common/log.h"
@@ -190,7 +189,7 @@ CUresult Worker::op_graph_node_type(Ctx& c) {
 CUresult Worker::op_graph_instantiate(Ctx& c) {
   CUgraph g = graph_of(c.arg(0));
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  // Memory nodes would allocate outside the tenant's quota: refused (see the header).
+  // Host nodes cannot run here (see the header); memory nodes are remembered for the launches.
   size_t n = 0;
   std::vector<CUgraphNode> nodes;
   if (CUresult st = drv_.cuGraphGetNodes(g, nullptr, &n); st != CUDA_SUCCESS) return st;
@@ -201,17 +200,18 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
   for (CUgraphNode node : nodes) {
     CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
     if (drv_.cuGraphNodeGetType(node, &t) != CUDA_SUCCESS) continue;
-    if (t == CU_GRAPH_NODE_TYPE_MEM_ALLOC || t == CU_GRAPH_NODE_TYPE_MEM_FREE || t == CU_GRAPH_NODE_TYPE_HOST) {
-      logger().warn("session {}: a graph with {} nodes cannot run through the pool; returning "
-                    "CUDA_ERROR_NOT_SUPPORTED", params_.session_id,
-                    t == CU_GRAPH_NODE_TYPE_HOST ? "host" : "memory");
+    if (t == CU_GRAPH_NODE_TYPE_HOST) {
+      logger().warn("session {}: a graph with host nodes cannot run through the pool; returning "
+                    "CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
       return CUDA_ERROR_NOT_SUPPORTED;
     }
   }
   CUgraphExec e = nullptr;
   const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, g, c.arg(1));
   if (st != CUDA_SUCCESS) return st;
-  c.results.push_back(graphs_.add_exec(e));
+  const uint64_t id = graphs_.add_exec(e);
+  graph_mem_instantiated(id, nodes, c.arg(1));
+  c.results.push_back(id);
   return CUDA_SUCCESS;
 }
 
@@ -220,6 +220,7 @@ CUresult Worker::op_graph_exec_destroy(Ctx& c) {
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   settle_turn();
   const CUresult st = drv_.cuGraphExecDestroy(e);
+  graph_exec_mem_.erase(c.arg(0));  // its live allocations stay in the allocation table until freed
   graphs_.erase_exec(c.arg(0));
   return st;
 }
@@ -233,16 +234,32 @@ CUresult Worker::op_graph_launch(Ctx& c, bool upload) {
   DeviceScope scope(*this, device);
   if (scope.status != CUDA_SUCCESS) return scope.status;
   if (upload) return drv_.cuGraphUpload(e, stream);
+  // Graph memory the launch allocates is charged first (worker_graph_mem.cc); a launch into a
+  // capture allocates nothing.
+  std::vector<CUdeviceptr> charged;
+  const bool has_mem = graph_exec_mem_.count(c.arg(0)) != 0 && !stream_capturing(stream);
+  if (has_mem) {
+    if (CUresult st = graph_mem_before_launch(c.arg(0), charged); st != CUDA_SUCCESS) return st;
+  }
+  CUresult launched = CUDA_SUCCESS;
+  const CUresult st = graph_launch_metered(c, e, stream, device, launched);
+  if (has_mem) graph_mem_after_launch(c.arg(0), charged, launched == CUDA_SUCCESS);
+  return st;
+}
+
+// The launch itself, metered like a kernel launch when the server meters; `launched` is the
+// driver's answer to cuGraphLaunch (the result may also carry the metered turn's error).
+CUresult Worker::graph_launch_metered(Ctx& c, CUgraphExec e, CUstream stream, size_t device, CUresult& launched) {
   CUstreamCaptureStatus capturing = CU_STREAM_CAPTURE_STATUS_NONE;
   const int physical = devices_.empty() ? 0 : devices_[device].physical;
   if (meter_.holding() && meter_.device() != static_cast<size_t>(physical)) settle_turn();
   if (!meter_.enabled() || drv_.cuStreamIsCapturing(stream, &capturing) != CUDA_SUCCESS ||
       capturing != CU_STREAM_CAPTURE_STATUS_NONE || !meter_.begin(static_cast<size_t>(physical), stream)) {
-    return drv_.cuGraphLaunch(e, stream);
+    return launched = drv_.cuGraphLaunch(e, stream);
   }
   // Metered like a kernel launch (op_launch): the whole graph is one launch of the turn.
   turn_seq_ = c.call->seq();
-  CUresult st = drv_.cuGraphLaunch(e, stream);
+  CUresult st = launched = drv_.cuGraphLaunch(e, stream);
   const CUresult done = meter_.end(stream, st);
   if (st == CUDA_SUCCESS) st = done;
   return st;

@@ -28,7 +28,7 @@ spdlog::logger& logger() { return log::logger("worker"); }
 }  // namespace
 
 bool Worker::range_ok(CUdeviceptr p, uint64_t bytes) const {
-  return allocs_.contains(p, bytes) || vmm_range_ok(p, bytes);
+  return allocs_.contains(p, bytes) || vmm_range_ok(p, bytes) || graph_mem_range_ok(p, bytes);
 }
 
 int Worker::current_device() {
@@ -122,6 +122,9 @@ CUresult Worker::op_mem_alloc_async(Ctx& c) {
   const uint64_t bytes = a.bytes;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  if (stream_capturing(stream)) {  // an allocation node: charged when a launch makes it
+    return graph_mem_capture_alloc(c, current_device(), bytes, [&](CUdeviceptr& p) { return drv_.cuMemAllocAsync(&p, bytes, stream); });
+  }
   const int device = current_device();
   return alloc_charged(c, device, bytes,
                        [&](CUdeviceptr& p) { return drv_.cuMemAllocAsync(&p, bytes, stream); });
@@ -185,6 +188,14 @@ CUresult Worker::op_mem_free_async(Ctx& c) {
   const CUdeviceptr p = a.dptr;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
+  if (stream_capturing(stream)) {  // a free node: nothing is freed until a launch runs it
+    if (graph_mem_.count(p) == 0) {
+      logger().warn("session {}: free of {:#x} in a stream capture, which is not a graph allocation of this "
+                    "session", params_.session_id, p);
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    return drv_.cuMemFreeAsync(p, stream);
+  }
   if (allocs_.find(p) == nullptr) {
     logger().warn("session {}: stream-ordered free of {:#x}, which is not an allocation of this "
                   "session", params_.session_id, p);

@@ -126,6 +126,11 @@ CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   const int device = devices_[pool->device].physical;
+  if (stream_capturing(stream)) {  // an allocation node: charged when a launch makes it
+    return graph_mem_capture_alloc(c, device, bytes, [&](CUdeviceptr& p) {
+      return drv_.cuMemAllocFromPoolAsync(&p, bytes, pool->pool, stream);
+    });
+  }
   return alloc_charged(c, device, bytes, [&](CUdeviceptr& p) {
     return drv_.cuMemAllocFromPoolAsync(&p, bytes, pool->pool, stream);
   });

@@ -50,6 +50,9 @@ namespace diff {
   X(cuGraphAddMemcpyNode) X(cuGraphAddChildGraphNode) X(cuGraphMemcpyNodeSetParams)             \
   X(cuGraphExecMemcpyNodeSetParams) X(cuGraphExecChildGraphNodeSetParams)                       \
   X(cuGraphKernelNodeGetParams)                                                                 \
+  X(cuGraphAddMemAllocNode) X(cuGraphAddMemFreeNode) X(cuGraphMemAllocNodeGetParams)           \
+  X(cuGraphMemFreeNodeGetParams) X(cuDeviceGraphMemTrim) X(cuDeviceGetGraphMemAttribute)        \
+  X(cuDeviceSetGraphMemAttribute)                                                               \
   X(cuDevicePrimaryCtxReset) X(cuMemRetainAllocationHandle) X(cuStreamSetAttribute)             \
   X(cuStreamGetAttribute) X(cuStreamCopyAttributes) X(cuStreamGetDevice)                        \
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \

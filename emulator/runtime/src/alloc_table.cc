@@ -106,7 +106,7 @@ bool AllocTable::accessible(uint64_t addr, uint64_t len) const {
 
 // `whole_pages`: mmap even below the threshold (managed memory: page-aligned and on pages no
 // other allocation shares, as a client mirroring it in its own pages needs).
-uint64_t storage_alloc(uint64_t bytes, bool* mmapped, bool whole_pages = false) {
+uint64_t storage_alloc(uint64_t bytes, bool* mmapped, bool whole_pages) {
   const uint64_t rounded = round_up(bytes == 0 ? 1 : bytes, 256);
   if (rounded >= kMmapThreshold || whole_pages) {
     void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -189,7 +189,7 @@ CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, 
 
 CUresult device_free(uint64_t base) {
   auto found = allocs().find(base);
-  if (!found || found->base != base || found->kind == AllocKind::HostRegistered || found->vmm) {
+  if (!found || found->base != base || found->kind == AllocKind::HostRegistered || found->vmm || found->graph_mem) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   auto a = allocs().remove(base);

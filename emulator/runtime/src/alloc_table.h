@@ -50,6 +50,7 @@ struct Alloc {
   bool module_global = false;
   bool mmapped = false;
   bool vmm = false;         // an accessible run of a VMM reservation (vmm.h); not freeable
+  bool graph_mem = false;   // a live graph allocation (graph_mem.h): freed only through graph_mem_free_*
 };
 
 class AllocTable final : public exec::GlobalMemory {
@@ -84,8 +85,8 @@ class AllocTable final : public exec::GlobalMemory {
 AllocTable& allocs();
 
 // Backing storage for device, managed and pinned memory: 256-byte aligned,
-// zero-filled. Returns 0 when the host is out of memory.
-uint64_t storage_alloc(uint64_t bytes, bool* mmapped);
+// zero-filled (whole pages, mmapped, when `whole_pages`). Returns 0 when the host is out of memory.
+uint64_t storage_alloc(uint64_t bytes, bool* mmapped, bool whole_pages = false);
 void storage_free(uint64_t base, uint64_t bytes, bool mmapped);
 
 // Device memory accounting against the configured device size.
@@ -99,7 +100,8 @@ CUresult device_alloc(Context* ctx, int device, uint64_t bytes, AllocKind kind, 
                       MemPool* pool, bool module_global, uint64_t* out);
 // Frees a runtime-owned allocation whose base is `base`. Errors:
 // INVALID_VALUE when `base` is not the base of such an allocation (VMM runs
-// included: they go away through cuMemUnmap / cuMemSetAccess).
+// included: they go away through cuMemUnmap / cuMemSetAccess; graph
+// allocations too: graph_mem.h).
 CUresult device_free(uint64_t base);
 
 }  // namespace gpool::emu::rt

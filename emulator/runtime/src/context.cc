@@ -6,6 +6,7 @@
 #include "alloc_table.h"
 #include "device_heap.h"
 #include "event.h"
+#include "graph_mem.h"
 #include "module.h"
 #include "stream.h"
 
@@ -115,7 +116,9 @@ void context_teardown(Context* ctx) {
   for (Event* e : events) event_delete(e);
   context_release_modules(ctx);
   for (const Alloc& a : allocs().owned_by(ctx)) {
-    if (a.kind == AllocKind::HostRegistered) {
+    if (a.graph_mem) {
+      graph_mem_free_now(a.base);  // a live graph allocation this context's launch made
+    } else if (a.kind == AllocKind::HostRegistered) {
       allocs().remove(a.base);
     } else {
       device_free(a.base);

@@ -5,6 +5,7 @@
 #include "capture.h"
 #include "context.h"
 #include "event.h"
+#include "graph_mem.h"
 #include "module.h"
 
 #include <algorithm>
@@ -57,8 +58,7 @@ void copy_params(const GraphNode& src, GraphNode* dst, bool reg) {
   dst->memset = src.memset;
   dst->host = src.host;
   dst->event = src.event;
-  dst->alloc = src.alloc;
-  dst->free_ptr = src.free_ptr;
+  dst->mem = src.mem;
   if (src.child) {
     dst->child = graph_clone(*src.child, reg);
   }
@@ -186,6 +186,10 @@ CUresult make_event_node(CUgraphNodeType type, CUevent ev, GraphNode* out) {
 CUresult make_child_node(CUgraph child, GraphNode* out) {
   Graph* c = lookup<Graph>(child);
   if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (c->mem_owner) {  // graph_mem.h: only a moved child may hold memory nodes
+    log().info("a graph with memory nodes cannot be cloned into a child graph node");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   out->type = CU_GRAPH_NODE_TYPE_GRAPH;
   out->child = graph_clone(*c, true);
   return CUDA_SUCCESS;
@@ -224,8 +228,10 @@ CUresult make_node(const CUgraphNodeParams& p, GraphNode* out) {
     case CU_GRAPH_NODE_TYPE_EMPTY: out->type = CU_GRAPH_NODE_TYPE_EMPTY; return CUDA_SUCCESS;
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return make_event_node(p.type, p.eventWait.event, out);
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return make_event_node(p.type, p.eventRecord.event, out);
-    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: return gpool::abi::unimplemented("cuGraphAddNode (memory allocation node)");
-    case CU_GRAPH_NODE_TYPE_MEM_FREE: return gpool::abi::unimplemented("cuGraphAddNode (memory free node)");
+    // Memory nodes are added by graph_mem_add_node (graph_mem.cc) before this switch is reached;
+    // their parameters cannot be set afterwards (cuGraphNodeSetParams).
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return CUDA_ERROR_INVALID_VALUE;
     case CU_GRAPH_NODE_TYPE_CONDITIONAL: return gpool::abi::unimplemented("cuGraphAddNode (conditional node)");
     case CU_GRAPH_NODE_TYPE_EXT_SEMAS_SIGNAL:
     case CU_GRAPH_NODE_TYPE_EXT_SEMAS_WAIT: return gpool::abi::unimplemented("cuGraphAddNode (external semaphore node)");
@@ -343,6 +349,10 @@ extern "C" CUresult gpool_impl_cuGraphClone(CUgraph* phGraphClone, CUgraph origi
   std::lock_guard lock(graph_mu());
   Graph* g = lookup<Graph>(originalGraph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (g->mem_owner) {
+    log().info("cuGraphClone: a graph with memory allocation or free nodes cannot be cloned");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   *phGraphClone = reinterpret_cast<CUgraph>(graph_clone(*g, true).release());
   return CUDA_SUCCESS;
 }
@@ -463,6 +473,9 @@ extern "C" CUresult gpool_impl_cuGraphAddNode_v2(CUgraphNode* phGraphNode, CUgra
   if (!edge_data_default(dependencyData, numDependencies)) {
     return gpool::abi::unimplemented("cuGraphAddNode with non-default edge data");
   }
+  if (nodeParams->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC || nodeParams->type == CU_GRAPH_NODE_TYPE_MEM_FREE) {
+    return graph_mem_add_node(phGraphNode, hGraph, dependencies, numDependencies, nodeParams);
+  }
   auto n = std::make_unique<GraphNode>();
   {
     std::lock_guard lock(graph_mu());  // child graph clones read the child
@@ -520,6 +533,10 @@ extern "C" CUresult gpool_impl_cuGraphRemoveDependencies_v2(CUgraph hGraph, cons
   std::lock_guard lock(graph_mu());
   Graph* g = lookup<Graph>(hGraph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (g->mem_owner) {
+    log().info("cuGraphRemoveDependencies: edges of a graph with memory nodes cannot be removed");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   for (size_t i = 0; i < numDependencies; ++i) {
     GraphNode* a = find_node(from[i]);
     GraphNode* b = find_node(to[i]);
@@ -633,6 +650,10 @@ extern "C" CUresult gpool_impl_cuGraphDestroyNode(CUgraphNode hNode) {
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // A capturing stream may name the node as a dependency: not while the capture runs.
   if (capture_uses_graph_locked(n->graph)) return CUDA_ERROR_ILLEGAL_STATE;
+  if (n->graph->mem_owner) {
+    log().info("cuGraphDestroyNode: nodes of a graph with memory nodes cannot be deleted");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   for (GraphNode* d : n->deps) d->succs.erase(std::find(d->succs.begin(), d->succs.end(), n));
   for (GraphNode* s : n->succs) s->deps.erase(std::find(s->deps.begin(), s->deps.end(), n));
   if (n->graph->registered) registry().remove(n);

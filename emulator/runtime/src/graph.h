@@ -12,6 +12,9 @@
 // after earlier work on the stream and before later work, and every edge is
 // respected (a serial order is one of the orders the driver may pick).
 //
+// Memory allocation and free nodes share their allocation (GraphNode::mem)
+// with every clone; their rules and state live in graph_mem.h.
+//
 // Handles: Graph, GraphNode and GraphExec are registered objects (runtime.h);
 // every handle is checked before use. The nodes inside a GraphExec's clone
 // are not registered: programs name exec nodes by their original node.
@@ -36,6 +39,8 @@ namespace gpool::emu::rt {
 struct Graph;
 struct Event;
 struct Context;
+struct GraphMem;       // graph_mem.h
+struct GraphMemOwner;  // graph_mem.h
 
 struct MemcpyNode {
   CUDA_MEMCPY3D params{};  // as given (reported by GetParams)
@@ -61,8 +66,7 @@ struct GraphNode final : Object {
   CUDA_HOST_NODE_PARAMS host{};
   CUevent event = nullptr;             // event record / wait
   std::unique_ptr<Graph> child;        // child graph (owned, registered as a Graph handle)
-  CUDA_MEM_ALLOC_NODE_PARAMS alloc{};  // memory alloc: dptr is fixed at creation
-  CUdeviceptr free_ptr = 0;            // memory free
+  std::shared_ptr<GraphMem> mem;       // memory alloc / free node: the allocation (graph_mem.h)
   std::vector<CUkernelNodeAttrValue> attrs_unused;
 
   std::vector<GraphNode*> deps;   // incoming edges (in order added)
@@ -78,6 +82,7 @@ struct Graph final : Object {
   std::vector<std::unique_ptr<GraphNode>> nodes;  // creation order
   GraphNode* owner_node = nullptr;  // set for a child graph (cannot be destroyed on its own)
   bool registered = false;          // its nodes and it are live handles
+  std::shared_ptr<GraphMemOwner> mem_owner;  // set once it has a memory node (graph_mem.h)
 };
 
 struct GraphExec final : Object {
@@ -88,7 +93,7 @@ struct GraphExec final : Object {
   std::unique_ptr<Graph> graph;          // private clone (not registered)
   std::vector<GraphNode*> order;         // flattened topological order
   std::map<const GraphNode*, GraphNode*> by_origin;  // original node (any depth) -> clone
-  std::vector<CUdeviceptr> live_allocs;  // memory alloc nodes' allocations not yet freed by the graph
+  std::shared_ptr<GraphMemOwner> mem_owner;  // the graph's, when it has memory nodes (graph_mem.h)
 };
 
 std::mutex& graph_mu();

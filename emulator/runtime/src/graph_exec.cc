@@ -5,6 +5,7 @@
 #include "capture.h"
 #include "context.h"
 #include "event.h"
+#include "graph_mem.h"
 
 #include <algorithm>
 #include <cstring>
@@ -127,6 +128,7 @@ struct Step {
 
 CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
   std::vector<Step> plan(1);
+  auto free_gens = std::make_shared<std::map<const GraphMem*, uint64_t>>();  // graph_mem.h
   for (GraphNode* n : e->order) {
     if (!n->enabled) continue;
     switch (n->type) {
@@ -155,8 +157,13 @@ CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
         break;
       }
       case CU_GRAPH_NODE_TYPE_EMPTY: break;
+      case CU_GRAPH_NODE_TYPE_MEM_ALLOC: break;  // made at the call (graph_mem_launch below)
+      case CU_GRAPH_NODE_TYPE_MEM_FREE: plan.back().tasks.push_back(graph_mem_free_task(n->mem, free_gens)); break;
       default: return gpool::abi::unimplemented("cuGraphLaunch of a graph with this node type");
     }
+  }
+  if (e->mem_owner) {
+    if (CUresult r = graph_mem_launch(e, s->ctx, free_gens.get()); r != CUDA_SUCCESS) return r;
   }
   for (Step& st : plan) {
     if (st.record != nullptr) {
@@ -198,6 +205,7 @@ CUresult instantiate(CUgraphExec* out, CUgraph hGraph, unsigned long long flags,
   std::lock_guard lock(graph_mu());
   Graph* g = lookup<Graph>(hGraph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = graph_mem_instantiate_check(*g); r != CUDA_SUCCESS) return r;
   auto e = std::make_unique<GraphExec>();
   e->ctx = ctx;
   e->flags = flags;
@@ -209,6 +217,7 @@ CUresult instantiate(CUgraphExec* out, CUgraph hGraph, unsigned long long flags,
     log().info("cuGraphInstantiate: the graph has a cycle");
     return CUDA_ERROR_INVALID_VALUE;
   }
+  graph_mem_instantiated(g, e.get());
   registry().add(e.get());
   *out = reinterpret_cast<CUgraphExec>(e.release());
   if (result) *result = CUDA_GRAPH_INSTANTIATE_SUCCESS;
@@ -267,6 +276,7 @@ extern "C" CUresult gpool_impl_cuGraphExecDestroy(CUgraphExec hGraphExec) {
   GraphExec* e = lookup<GraphExec>(hGraphExec);
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   registry().remove(e);
+  graph_mem_exec_destroyed(e);  // its live allocations stay until freed (graph_mem.h)
   delete e;  // pending launches hold their own copies of every parameter
   return CUDA_SUCCESS;
 }
@@ -292,6 +302,10 @@ extern "C" CUresult gpool_impl_cuGraphLaunch(CUgraphExec hGraphExec, CUstream hS
     GraphExec* e = lookup<GraphExec>(hGraphExec);
     if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
     if (!capturing) return graph_exec_launch(e, s);
+    if (e->mem_owner) {
+      log().info("cuGraphLaunch into a capture: a graph with memory nodes cannot become a child graph node");
+      return CUDA_ERROR_INVALID_VALUE;
+    }
     // Launching a graph into a capture records it as a child graph node.
     child = std::make_unique<GraphNode>();
     child->type = CU_GRAPH_NODE_TYPE_GRAPH;
@@ -320,6 +334,10 @@ extern "C" CUresult gpool_impl_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgr
   Graph* g = lookup<Graph>(hGraph);
   if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (!same_shape(*e->graph, *g, resultInfo)) return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+  if (!graph_mem_update_ok(*e->graph, *g)) {  // memory nodes cannot change their allocations
+    resultInfo->result = CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
+    return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+  }
   apply(*e->graph, *g, e);
   resultInfo->result = CU_GRAPH_EXEC_UPDATE_SUCCESS;
   return CUDA_SUCCESS;

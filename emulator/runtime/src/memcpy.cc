@@ -7,6 +7,7 @@
 #include "capture.h"
 #include "context.h"
 #include "graph.h"
+#include "graph_mem.h"
 #include "stream.h"
 
 #include "gpool/common/log.h"
@@ -23,6 +24,20 @@ bool still_valid(const CopySide& s, const CopyShape& shape) {
   if (!s.in_table) return true;
   const uint64_t extent = copy_extent(s, shape);
   return extent == 0 || allocs().find_range(s.addr, extent).has_value();
+}
+
+// check_side that also accepts the address a graph allocation node reserved
+// (graph_mem.h): its memory exists once a launch makes it, and graph copies
+// re-check when they run. *reserved_only: the side is such an address that is
+// not allocated now (only a graph node may name it).
+CUresult check_node_side(CopySide* s, const CopyShape& shape, bool dev, bool* reserved_only) {
+  *reserved_only = false;
+  if (check_side(s, shape, dev) == CUDA_SUCCESS) return CUDA_SUCCESS;
+  const uint64_t extent = copy_extent(*s, shape);
+  if (extent == 0 || !graph_mem_reserved(s->addr, extent)) return CUDA_ERROR_INVALID_VALUE;
+  s->in_table = true;
+  *reserved_only = true;
+  return CUDA_SUCCESS;
 }
 
 // The CUDA_MEMCPY3D a captured copy is reported with (host and device sides
@@ -70,12 +85,13 @@ CUresult do_copy(CUstream h, CopySide dst, bool dst_device, CopySide src, bool s
                  const CopyShape& shape, bool async, const char* what) {
   std::shared_ptr<Stream> s;
   if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
-  if (CUresult r = check_side(&dst, shape, dst_device); r != CUDA_SUCCESS) {
+  bool dst_reserved = false, src_reserved = false;  // a graph allocation not allocated now
+  if (CUresult r = check_node_side(&dst, shape, dst_device, &dst_reserved); r != CUDA_SUCCESS) {
     log().info("{}: destination {:#x} (+{} bytes) is not inside one allocation", what, dst.addr,
                copy_extent(dst, shape));
     return r;
   }
-  if (CUresult r = check_side(&src, shape, src_device); r != CUDA_SUCCESS) {
+  if (CUresult r = check_node_side(&src, shape, src_device, &src_reserved); r != CUDA_SUCCESS) {
     log().info("{}: source {:#x} (+{} bytes) is not inside one allocation", what, src.addr,
                copy_extent(src, shape));
     return r;
@@ -98,6 +114,10 @@ CUresult do_copy(CUstream h, CopySide dst, bool dst_device, CopySide src, bool s
     return r;
   } else if (CUresult r2 = capture_unsafe_call(what); r2 != CUDA_SUCCESS) {
     return r2;
+  }
+  if (dst_reserved || src_reserved) {
+    log().info("{}: {:#x} is graph memory that is not allocated now", what, dst_reserved ? dst.addr : src.addr);
+    return CUDA_ERROR_INVALID_VALUE;
   }
   if (shape.width == 0 || shape.height == 0 || shape.depth == 0) return CUDA_SUCCESS;
 
@@ -258,7 +278,9 @@ CUresult memcpy_prepare(const CUDA_MEMCPY3D& p, MemcpyNode* out) {
       r != CUDA_SUCCESS) {
     return r;
   }
-  if (check_side(&dst, shape, dst_dev) != CUDA_SUCCESS || check_side(&src, shape, src_dev) != CUDA_SUCCESS) {
+  bool reserved = false;
+  if (check_node_side(&dst, shape, dst_dev, &reserved) != CUDA_SUCCESS ||
+      check_node_side(&src, shape, src_dev, &reserved) != CUDA_SUCCESS) {
     log().info("graph memcpy node: a side is not inside one allocation");
     return CUDA_ERROR_INVALID_VALUE;
   }

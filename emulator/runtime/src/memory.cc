@@ -6,6 +6,7 @@
 
 #include "context.h"
 #include "copy_engine.h"
+#include "graph_mem.h"
 #include "mempool.h"
 
 namespace gpool::emu::rt {
@@ -65,6 +66,10 @@ extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr dptr) {
   if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
   if (dptr == 0) return CUDA_SUCCESS;
   auto a = allocs().find(dptr);
+  if (a && a->base == dptr && a->graph_mem) {
+    context_wait_idle(ctx);
+    return graph_mem_free_now(dptr);
+  }
   if (!a || a->base != dptr || a->module_global || a->vmm || is_array_storage(dptr) ||
       (a->kind != AllocKind::Device && a->kind != AllocKind::Managed)) {
     log().info("cuMemFree: {:#x} is not the start of a live device allocation", dptr);

@@ -6,6 +6,7 @@
 #include "alloc_table.h"
 #include "capture.h"
 #include "context.h"
+#include "graph_mem.h"
 #include "stream.h"
 
 namespace gpool::emu::rt {
@@ -42,11 +43,8 @@ CUresult pool_alloc(CUdeviceptr* dptr, size_t bytes, MemPool* pool, CUstream h) 
   if (CUresult r = resolve_stream(h, &s); r != CUDA_SUCCESS) return r;
   bool capturing = false;
   if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
-  if (capturing) {
-    log().error("cuMemAllocAsync in a stream capture: graph memory nodes are not emulated");
-    return capture_fail(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
-  }
   if (pool == nullptr) pool = s->ctx->dev->current_pool.load();
+  if (capturing) return graph_mem_capture_alloc(s, bytes, pool->props, dptr);  // a memory allocation node
   uint64_t p = 0;
   CUresult r = device_alloc(s->ctx, pool->device, bytes, AllocKind::Device, 0, pool, false, &p);
   if (r != CUDA_SUCCESS) return r;
@@ -77,11 +75,9 @@ extern "C" CUresult gpool_impl_cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream
   if (CUresult r = resolve_stream(hStream, &s); r != CUDA_SUCCESS) return r;
   bool capturing = false;
   if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
-  if (capturing) {
-    log().error("cuMemFreeAsync in a stream capture: graph memory nodes are not emulated");
-    return capture_fail(s, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
-  }
+  if (capturing) return graph_mem_capture_free(s, dptr);  // a memory free node
   auto a = allocs().find(dptr);
+  if (a && a->base == dptr && a->graph_mem) return graph_mem_free_async(dptr, s);
   if (!a || a->base != dptr || a->module_global || a->vmm || (a->kind != AllocKind::Device && a->kind != AllocKind::Managed)) {
     log().info("cuMemFreeAsync: {:#x} is not the start of a live device allocation", dptr);
     return CUDA_ERROR_INVALID_VALUE;

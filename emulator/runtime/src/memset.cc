@@ -5,6 +5,7 @@
 #include "capture.h"
 #include "context.h"
 #include "graph.h"
+#include "graph_mem.h"
 #include "stream.h"
 
 #include <memory>
@@ -69,7 +70,7 @@ CUresult make_memset_node(const CUDA_MEMSET_NODE_PARAMS& p, GraphNode* out) {
   }
   const uint64_t pitch = p.height > 1 ? p.pitch : p.width * elem;
   const uint64_t extent = (p.height - 1) * pitch + p.width * elem;
-  if (!allocs().find_range(p.dst, extent)) {
+  if (!allocs().find_range(p.dst, extent) && !graph_mem_reserved(p.dst, extent)) {
     log().info("graph memset node: {:#x} (+{} bytes) is not inside one allocation", p.dst, extent);
     return CUDA_ERROR_INVALID_VALUE;
   }
