@@ -36,6 +36,8 @@ namespace gpool::emu::rt {
 struct Graph;
 struct Event;
 struct Context;
+struct CondHandle;  // graph_cond.h
+struct CondNode;    // graph_cond.h
 
 struct MemcpyNode {
   CUDA_MEMCPY3D params{};  // as given (reported by GetParams)
@@ -45,7 +47,7 @@ struct MemcpyNode {
 
 struct GraphNode final : Object {
   static constexpr Kind kKind = Kind::GraphNode;
-  GraphNode() : Object(Kind::GraphNode) {}
+  GraphNode();  // out of line: CondNode is complete only in graph.cc
   ~GraphNode() override;
 
   Graph* graph = nullptr;  // owner
@@ -64,6 +66,7 @@ struct GraphNode final : Object {
   CUDA_MEM_ALLOC_NODE_PARAMS alloc{};  // memory alloc: dptr is fixed at creation
   CUdeviceptr free_ptr = 0;            // memory free
   std::vector<CUkernelNodeAttrValue> attrs_unused;
+  std::unique_ptr<CondNode> cond;      // conditional: handle, kind and body graphs (owned)
 
   std::vector<GraphNode*> deps;   // incoming edges (in order added)
   std::vector<GraphNode*> succs;  // outgoing edges
@@ -76,8 +79,9 @@ struct Graph final : Object {
   Graph() : Object(Kind::Graph) {}
   ~Graph() override;
   std::vector<std::unique_ptr<GraphNode>> nodes;  // creation order
-  GraphNode* owner_node = nullptr;  // set for a child graph (cannot be destroyed on its own)
+  GraphNode* owner_node = nullptr;  // set for a child graph or conditional body (cannot be destroyed on its own)
   bool registered = false;          // its nodes and it are live handles
+  std::vector<std::shared_ptr<CondHandle>> cond_handles;  // cuGraphConditionalHandleCreate on this graph
 };
 
 struct GraphExec final : Object {
