@@ -23,6 +23,7 @@
 
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
+#include "graph_node.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -142,7 +143,7 @@ extern "C" CUresult gpool_impl_cuGraphCreate(CUgraph* graph, unsigned int flags)
 }
 
 extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph graph) {
-  if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (graph == nullptr || is_conditional_body(graph)) return CUDA_ERROR_INVALID_VALUE;  // graph_node.h
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(graph)};
   return Session::instance().async(Op::GraphDestroy, args);

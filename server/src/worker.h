@@ -318,6 +318,17 @@ class Worker {
   CUresult op_graph_exec_child_set(Ctx& c);
   CUresult op_graph_memcpy_set(Ctx& c);
   CUresult op_graph_kernel_get(Ctx& c);
+  // worker_graph_node.cc: conditional nodes, capture into an existing graph
+  CUresult op_graph_cond_handle_create(Ctx& c);
+  CUresult op_graph_add_cond_node(Ctx& c);
+  CUresult op_stream_begin_capture_to_graph(Ctx& c);
+  // The body graph ids of the conditional nodes among `nodes` and the nodes inside them, at any
+  // depth (the graphs must still exist); forget_cond_subtree then drops them, and `nodes`, from
+  // the tables once the backend destroyed them.
+  void cond_subtree(const std::vector<CUgraphNode>& nodes, std::vector<uint64_t>& graph_ids,
+                    std::vector<CUgraphNode>& inner);
+  void forget_cond_subtree(const std::vector<CUgraphNode>& nodes, const std::vector<uint64_t>& graph_ids,
+                           const std::vector<CUgraphNode>& inner);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
@@ -374,6 +385,8 @@ class Worker {
   std::unordered_map<uint64_t, CUgraphExec> graph_execs_;
   std::set<CUgraph> capture_graphs_;  // graphs still being captured (not destroyable by id)
   uint64_t graph_counter_ = 0;
+  std::unordered_map<CUgraphNode, std::vector<uint64_t>> cond_bodies_;  // conditional node -> body graph ids
+  std::set<CUgraphConditionalHandle> cond_handles_;  // handles this session made (worker_graph_node.cc)
   uint64_t bytes_held_ = 0;
   // Arrays, mipmapped arrays, texture and surface objects of this session (worker_texture.cc),
   // keyed by the driver's handle value the client holds.

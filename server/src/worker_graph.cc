@@ -159,15 +159,13 @@ CUresult Worker::op_graph_destroy(Ctx& c) {
     nodes.resize(n);
     if (drv_.cuGraphGetNodes(g, nodes.data(), &n) != CUDA_SUCCESS) nodes.clear();
   }
+  std::vector<uint64_t> body_ids;  // conditional bodies go with the graph (worker_graph_node.cc)
+  std::vector<CUgraphNode> body_nodes;
+  cond_subtree(nodes, body_ids, body_nodes);
   const CUresult st = drv_.cuGraphDestroy(g);
   if (st != CUDA_SUCCESS) return st;
   graphs_.erase(c.arg(0));
-  for (CUgraphNode node : nodes) {
-    if (auto it = graph_node_ids_.find(node); it != graph_node_ids_.end()) {
-      graph_nodes_.erase(it->second);
-      graph_node_ids_.erase(it);
-    }
-  }
+  forget_cond_subtree(nodes, body_ids, body_nodes);
   return CUDA_SUCCESS;
 }
 

@@ -60,10 +60,12 @@ CUresult Worker::op_graph_destroy_node(Ctx& c) {
   const uint64_t id = c.arg(0);
   CUgraphNode n = graph_node_of(id);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> body_ids;  // a conditional node's bodies go with it (worker_graph_node.cc)
+  std::vector<CUgraphNode> body_nodes;
+  cond_subtree({n}, body_ids, body_nodes);
   const CUresult st = drv_.cuGraphDestroyNode(n);
   if (st != CUDA_SUCCESS) return st;
-  graph_nodes_.erase(id);
-  graph_node_ids_.erase(n);
+  forget_cond_subtree({n}, body_ids, body_nodes);
   return CUDA_SUCCESS;
 }
 

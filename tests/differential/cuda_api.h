@@ -55,7 +55,8 @@ namespace diff {
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \
   X(cuFuncIsLoaded) X(cuOccupancyMaxPotentialClusterSize) X(cuOccupancyMaxActiveClusters)        \
   X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)   \
-  X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)
+  X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)     \
+  X(cuGraphConditionalHandleCreate) X(cuGraphAddNode) X(cuGraphNodeSetParams) X(cuGraphExecNodeSetParams)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;
