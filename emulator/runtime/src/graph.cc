@@ -105,6 +105,32 @@ std::unique_ptr<Graph> graph_clone(const Graph& g, bool reg) {
   return out;
 }
 
+namespace {
+
+// True when a capture records into `n`'s child graph or conditional bodies, at any depth
+// (cuStreamBeginCaptureToGraph into a body). REQUIRES: graph_mu held.
+bool capture_uses_owned_locked(const GraphNode& n);
+
+bool capture_uses_tree_locked(const Graph& g) {
+  if (capture_uses_graph_locked(&g)) return true;
+  for (const auto& n : g.nodes) {
+    if (capture_uses_owned_locked(*n)) return true;
+  }
+  return false;
+}
+
+bool capture_uses_owned_locked(const GraphNode& n) {
+  if (n.child && capture_uses_tree_locked(*n.child)) return true;
+  if (n.cond) {
+    for (const auto& b : n.cond->bodies) {
+      if (capture_uses_tree_locked(*b)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void graph_delete(Graph* g) {
   std::lock_guard lock(graph_mu());
   delete g;
@@ -351,7 +377,7 @@ extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph hGraph) {
   std::lock_guard lock(graph_mu());
   Graph* g = lookup<Graph>(hGraph);
   if (g == nullptr || g->owner_node != nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (capture_uses_graph_locked(g)) {
+  if (capture_uses_tree_locked(*g)) {  // also a capture into one of its conditional bodies
     log().info("cuGraphDestroy: the graph is being captured into; end the capture first");
     return CUDA_ERROR_ILLEGAL_STATE;
   }
@@ -662,7 +688,7 @@ extern "C" CUresult gpool_impl_cuGraphDestroyNode(CUgraphNode hNode) {
   GraphNode* n = find_node(hNode);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // A capturing stream may name the node as a dependency: not while the capture runs.
-  if (capture_uses_graph_locked(n->graph)) return CUDA_ERROR_ILLEGAL_STATE;
+  if (capture_uses_graph_locked(n->graph) || capture_uses_owned_locked(*n)) return CUDA_ERROR_ILLEGAL_STATE;
   for (GraphNode* d : n->deps) d->succs.erase(std::find(d->succs.begin(), d->succs.end(), n));
   for (GraphNode* s : n->succs) s->deps.erase(std::find(s->deps.begin(), s->deps.end(), n));
   if (n->graph->registered) registry().remove(n);
