@@ -541,9 +541,11 @@ extern "C" CUresult gpool_impl_cuGraphExecNodeSetParams(CUgraphExec hGraphExec, 
   }
 }
 
-extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode,
-                                                     unsigned int isEnabled) {
-  std::lock_guard lock(graph_mu());
+namespace {
+
+// The exec's copy of `hNode` for cuGraphNodeSet/GetEnabled: kernel, memcpy and memset nodes only.
+// REQUIRES: graph_mu held.
+CUresult exec_node_enablable(CUgraphExec hGraphExec, CUgraphNode hNode, GraphNode** n_out) {
   GraphExec* e = lookup<GraphExec>(hGraphExec);
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GraphNode* n = exec_node(e, hNode);
@@ -552,6 +554,17 @@ extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUg
       n->type != CU_GRAPH_NODE_TYPE_MEMSET) {
     return CUDA_ERROR_INVALID_VALUE;
   }
+  *n_out = n;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                     unsigned int isEnabled) {
+  std::lock_guard lock(graph_mu());
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_enablable(hGraphExec, hNode, &n); r != CUDA_SUCCESS) return r;
   n->enabled = isEnabled != 0;
   return CUDA_SUCCESS;
 }
@@ -560,14 +573,8 @@ extern "C" CUresult gpool_impl_cuGraphNodeGetEnabled(CUgraphExec hGraphExec, CUg
                                                      unsigned int* isEnabled) {
   if (isEnabled == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (n->type != CU_GRAPH_NODE_TYPE_KERNEL && n->type != CU_GRAPH_NODE_TYPE_MEMCPY &&
-      n->type != CU_GRAPH_NODE_TYPE_MEMSET) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_enablable(hGraphExec, hNode, &n); r != CUDA_SUCCESS) return r;
   *isEnabled = n->enabled ? 1 : 0;
   return CUDA_SUCCESS;
 }
