@@ -197,6 +197,25 @@ TEST_F(GraphCondTest, HandleArgumentsAreChecked) {
   CUgraphNode node = nullptr;
   CUgraph* bodies = nullptr;
   EXPECT_EQ(add_cond(g, 12345, CU_GRAPH_COND_TYPE_IF, 1, &node, &bodies), CUDA_ERROR_INVALID_VALUE);
+  // A handle made on another graph (not one enclosing the node's) is refused.
+  CUgraph other = nullptr;
+  ASSERT_CU(cuGraphCreate(&other, 0));
+  CUgraphConditionalHandle foreign = 0;
+  ASSERT_CU(cuGraphConditionalHandleCreate(&foreign, other, ctx_, 0, 0));
+  EXPECT_EQ(add_cond(g, foreign, CU_GRAPH_COND_TYPE_IF, 1, &node, &bodies), CUDA_ERROR_INVALID_VALUE);
+  // A conditional node's parameters are fixed (the emulator's answer: CUDA_ERROR_INVALID_VALUE).
+  ASSERT_CU(cuGraphConditionalHandleCreate(&h, g, ctx_, 0, 0));
+  ASSERT_CU(add_cond(g, h, CU_GRAPH_COND_TYPE_IF, 1, &node, &bodies));
+  CUgraphNodeParams p{};
+  p.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+  p.conditional.handle = h;
+  p.conditional.size = 1;
+  EXPECT_EQ(cuGraphNodeSetParams(node, &p), CUDA_ERROR_INVALID_VALUE);
+  CUgraphExec e = nullptr;
+  ASSERT_CU(cuGraphInstantiate(&e, g, 0));
+  EXPECT_EQ(cuGraphExecNodeSetParams(e, node, &p), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_CU(cuGraphExecDestroy(e));
+  EXPECT_CU(cuGraphDestroy(other));
   EXPECT_CU(cuGraphDestroy(g));
 }
 
