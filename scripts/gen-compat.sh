@@ -216,11 +216,6 @@ section = entry_section(emu, shim)
 # another piece of in-flight work owns are listed here with that work; the check fails when the
 # shim lacks one that is not listed, and when a listed one is implemented (shrink the list).
 SHIM_PENDING = {
-    # Graphs through the pool (issue 12): node-by-node construction of the generic kind
-    # (docs/architecture.md, "Graphs through the pool").
-    "cuGraphAddNode": "graphs through the pool", "cuGraphAddNode_v2": "graphs through the pool",
-    "cuGraphExecNodeSetParams": "graphs through the pool",
-    "cuGraphNodeSetParams": "graphs through the pool",
     # Host nodes need the host function to run on the client (issue 12, part 3).
     "cuGraphAddHostNode": "graphs: host functions on the client",
     "cuGraphExecHostNodeSetParams": "graphs: host functions on the client",
@@ -426,7 +421,7 @@ for item in [
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
     "Graphs: memory allocation/free nodes (and `cuMemAllocAsync`/`cuMemFreeAsync` in a capture), "
-    "conditional nodes, external-semaphore and batch memory-op nodes, user objects, device-side "
+    "external-semaphore and batch memory-op nodes, user objects, device-side "
     "graph launch, non-default edge data. Graphs and stream capture otherwise work (emulator.md, "
     "\"Graphs and stream capture\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "

@@ -9,9 +9,9 @@
 // Built node by node: kernel, memset, empty, child-graph and device-to-device 1D copy nodes,
 // edges, kernel parameters of a graph's or an exec's node. Node queries, node removal, clones,
 // exec flags, node enabling, memset and copy parameters, exec child graphs, DOT text:
-// graph_query.cc. Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): host
-// and other node kinds, copy parameter queries, cuStreamBeginCaptureToGraph;
-// docs/compatibility.md lists them. Host functions in a capture
+// graph_query.cc. The generic node API, conditional nodes and cuStreamBeginCaptureToGraph:
+// graph_node.cc. Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): host
+// and other node kinds, copy parameter queries; docs/compatibility.md lists them. Host functions in a capture
 // are refused (launch.cc). cuThreadExchangeStreamCaptureMode stays local: every call of a
 // session runs on the server's one worker thread, whose mode is the driver's default (global).
 //
@@ -23,6 +23,7 @@
 
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
+#include "graph_node.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -142,7 +143,9 @@ extern "C" CUresult gpool_impl_cuGraphCreate(CUgraph* graph, unsigned int flags)
 }
 
 extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph graph) {
-  if (graph == nullptr || graph_owned_by_node(graph)) return CUDA_ERROR_INVALID_VALUE;  // graph_capture.cc
+  if (graph == nullptr || graph_owned_by_node(graph) || is_conditional_body(graph)) {
+    return CUDA_ERROR_INVALID_VALUE;  // graph_capture.cc, graph_node.h
+  }
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(graph)};
   return Session::instance().async(Op::GraphDestroy, args);

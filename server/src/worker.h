@@ -347,6 +347,10 @@ class Worker {
   bool stream_capturing(CUstream s);
   CUresult graph_mem_capture_alloc(Ctx& c, int device, uint64_t bytes, const std::function<CUresult(CUdeviceptr&)>& alloc);
   bool graph_mem_range_ok(CUdeviceptr p, uint64_t bytes) const;  // inside an address a graph node reserved
+  // worker_graph_node.cc: conditional handles and nodes (their bodies are owned graphs:
+  // owned_child_objects)
+  CUresult op_graph_cond_handle_create(Ctx& c);
+  CUresult op_graph_add_cond_node(Ctx& c);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
   CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
@@ -380,6 +384,8 @@ class Worker {
   ModuleTable modules_{quota_};  // modules, libraries, functions/kernels (module_table.h)
   bool charge_images(uint64_t bytes);  // host memory of uploads (TenantSlot::image_bytes)
   void uncharge_images(uint64_t bytes);
+  std::unordered_map<CUgraphNode, std::vector<uint64_t>> cond_bodies_;  // conditional node -> body graph ids
+  std::set<CUgraphConditionalHandle> cond_handles_;  // handles this session made (worker_graph_node.cc)
   // Module ids that name a library's module (cuLibraryGetModule) -> the library's id.
   std::unordered_map<uint64_t, uint64_t> library_modules_;
   CUresult op_library_get_module(Ctx& c);  // worker_module_alias.cc

@@ -135,6 +135,11 @@ CUresult Worker::op_graph_destroy(Ctx& c) {
   // A child graph belongs to its node (worker_graph_capture.cc).
   if (g != nullptr && graphs_.capturing_into(g)) return CUDA_ERROR_ILLEGAL_STATE;
   if (g == nullptr || graphs_.capturing(g) || graphs_.child_owned(g)) return CUDA_ERROR_INVALID_VALUE;
+  for (const auto& [node, bodies] : cond_bodies_) {  // a conditional node's body is the node's
+    for (uint64_t id : bodies) {
+      if (id == c.arg(0)) return CUDA_ERROR_INVALID_VALUE;
+    }
+  }
   // Its nodes' ids go with it, and so do those of the graphs its child-graph nodes own.
   std::vector<CUgraphNode> nodes;
   std::vector<CUgraph> owned;

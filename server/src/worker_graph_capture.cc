@@ -118,6 +118,16 @@ void Worker::owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std
 }
 
 void Worker::owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs) {
+  // A conditional node's bodies (worker_graph_node.cc) are its own, as a child graph is.
+  if (auto it = cond_bodies_.find(node); it != cond_bodies_.end()) {
+    for (uint64_t id : it->second) {
+      CUgraph body = graphs_.graph(id);
+      if (body == nullptr) continue;
+      graphs.push_back(body);
+      owned_graph_objects(body, nodes, graphs);
+    }
+    return;
+  }
   CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
   if (drv_.cuGraphNodeGetType(node, &t) != CUDA_SUCCESS || t != CU_GRAPH_NODE_TYPE_GRAPH) return;
   CUgraph child = nullptr;
@@ -127,6 +137,7 @@ void Worker::owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nod
 }
 
 void Worker::forget_graph_objects(const std::vector<CUgraphNode>& nodes, const std::vector<CUgraph>& graphs) {
+  for (CUgraphNode n : nodes) cond_bodies_.erase(n);
   graphs_.forget_objects(nodes, graphs);
 }
 

@@ -66,6 +66,7 @@ CUresult Worker::op_graph_destroy_node(Ctx& c) {
   const CUresult st = drv_.cuGraphDestroyNode(n);
   if (st != CUDA_SUCCESS) return st;
   graphs_.erase_node(id);
+  cond_bodies_.erase(n);
   forget_graph_objects(nodes, owned);
   return CUDA_SUCCESS;
 }

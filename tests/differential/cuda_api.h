@@ -61,7 +61,8 @@ namespace diff {
   X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)     \
   X(cuStreamBeginCaptureToGraph) X(cuStreamUpdateCaptureDependencies) X(cuGraphChildGraphNodeGetGraph) \
   X(cuGraphMemcpyNodeGetParams) X(cuMemcpy3DPeer) X(cuMemcpy3DPeerAsync) X(cuMemcpyBatchAsync)  \
-  X(cuLibraryLoadData) X(cuLibraryUnload) X(cuLibraryGetModule) X(cuStreamAttachMemAsync)
+  X(cuLibraryLoadData) X(cuLibraryUnload) X(cuLibraryGetModule) X(cuStreamAttachMemAsync) \
+  X(cuGraphConditionalHandleCreate) X(cuGraphAddNode) X(cuGraphNodeSetParams) X(cuGraphExecNodeSetParams)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -359,6 +359,7 @@ bool LowerCtx::lower_call(const ptx::Instruction& in, Scope& scope) {
   if (callee.name == "vprintf" || callee.name == "__assertfail" || callee.name == "malloc" ||
       callee.name == "free")
     return lower_builtin(in, callee.name, scope);
+  if (callee.name == "cudaGraphSetConditional") return lower_graph_set_conditional(in, scope);
   const ptx::Function* fn = nullptr;
   for (auto& f : module_.functions)
     if (f.name == callee.name && !f.is_extern && !f.body.empty()) fn = &f;

@@ -106,6 +106,8 @@ class LowerCtx final : public LowerContext {
   bool lower_instr(const ptx::Instruction& in, Scope& scope);
   bool lower_call(const ptx::Instruction& in, Scope& scope);
   bool lower_builtin(const ptx::Instruction& in, const std::string& name, Scope& scope);
+  // cudaGraphSetConditional(handle, value) (graph_cond_ops.cc).
+  bool lower_graph_set_conditional(const ptx::Instruction& in, Scope& scope);
   // A call through the call stack: to `fn`, or through the function pointer
   // in the callee register when fn is null.
   bool lower_real_call(const ptx::Instruction& in, Scope& scope, const ptx::Function* fn);

@@ -3,6 +3,7 @@
 #include "graph.h"
 
 #include "capture.h"
+#include "graph_cond.h"
 #include "context.h"
 #include "event.h"
 #include "graph_mem.h"
@@ -21,6 +22,7 @@ std::mutex& graph_mu() {
   return *mu;
 }
 
+GraphNode::GraphNode() : Object(Kind::GraphNode) {}
 GraphNode::~GraphNode() = default;
 
 Graph::~Graph() {
@@ -62,6 +64,7 @@ void copy_params(const GraphNode& src, GraphNode* dst, bool reg) {
   if (src.child) {
     dst->child = graph_clone(*src.child, reg);
   }
+  dst->cond = src.cond ? cond_clone(*src.cond, reg) : nullptr;
 }
 
 }  // namespace
@@ -72,6 +75,9 @@ GraphNode* graph_add(Graph* g, std::unique_ptr<GraphNode> proto, const std::vect
   n->deps = deps;
   for (GraphNode* d : deps) d->succs.push_back(n);
   if (n->child) n->child->owner_node = n;
+  if (n->cond) {
+    for (auto& b : n->cond->bodies) b->owner_node = n;
+  }
   g->nodes.push_back(std::move(proto));
   if (g->registered) registry().add(n);
   return n;
@@ -79,6 +85,7 @@ GraphNode* graph_add(Graph* g, std::unique_ptr<GraphNode> proto, const std::vect
 
 std::unique_ptr<Graph> graph_clone(const Graph& g, bool reg) {
   auto out = graph_new(reg);
+  out->cond_handles = g.cond_handles;  // a clone's nodes use the same handles
   std::map<const GraphNode*, GraphNode*> map;
   for (const auto& n : g.nodes) {  // nodes first: an edge may point to a later node
     auto c = std::make_unique<GraphNode>();
@@ -97,6 +104,32 @@ std::unique_ptr<Graph> graph_clone(const Graph& g, bool reg) {
   }
   return out;
 }
+
+namespace {
+
+// True when a capture records into `n`'s child graph or conditional bodies, at any depth
+// (cuStreamBeginCaptureToGraph into a body). REQUIRES: graph_mu held.
+bool capture_uses_owned_locked(const GraphNode& n);
+
+bool capture_uses_tree_locked(const Graph& g) {
+  if (capture_uses_graph_locked(&g)) return true;
+  for (const auto& n : g.nodes) {
+    if (capture_uses_owned_locked(*n)) return true;
+  }
+  return false;
+}
+
+bool capture_uses_owned_locked(const GraphNode& n) {
+  if (n.child && capture_uses_tree_locked(*n.child)) return true;
+  if (n.cond) {
+    for (const auto& b : n.cond->bodies) {
+      if (capture_uses_tree_locked(*b)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 void graph_delete(Graph* g) {
   std::lock_guard lock(graph_mu());
@@ -195,8 +228,9 @@ CUresult make_child_node(CUgraph child, GraphNode* out) {
   return CUDA_SUCCESS;
 }
 
-// One node from the generic CUgraphNodeParams (cuGraphAddNode).
-CUresult make_node(const CUgraphNodeParams& p, GraphNode* out) {
+// One node from the generic CUgraphNodeParams (cuGraphAddNode) for graph
+// `parent` (null for a parameter update). REQUIRES: graph_mu held.
+CUresult make_node(const CUgraphNodeParams& p, Graph* parent, GraphNode* out) {
   switch (p.type) {
     case CU_GRAPH_NODE_TYPE_KERNEL: {
       CUDA_KERNEL_NODE_PARAMS k{};
@@ -232,7 +266,7 @@ CUresult make_node(const CUgraphNodeParams& p, GraphNode* out) {
     // their parameters cannot be set afterwards (cuGraphNodeSetParams).
     case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return CUDA_ERROR_INVALID_VALUE;
-    case CU_GRAPH_NODE_TYPE_CONDITIONAL: return gpool::abi::unimplemented("cuGraphAddNode (conditional node)");
+    case CU_GRAPH_NODE_TYPE_CONDITIONAL: return make_cond_node(p.conditional, parent, out);
     case CU_GRAPH_NODE_TYPE_EXT_SEMAS_SIGNAL:
     case CU_GRAPH_NODE_TYPE_EXT_SEMAS_WAIT: return gpool::abi::unimplemented("cuGraphAddNode (external semaphore node)");
     case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: return gpool::abi::unimplemented("cuGraphAddNode (batch memory op node)");
@@ -280,6 +314,7 @@ const char* type_name(CUgraphNodeType t) {
     case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return "event_record";
     case CU_GRAPH_NODE_TYPE_MEM_ALLOC: return "mem_alloc";
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return "mem_free";
+    case CU_GRAPH_NODE_TYPE_CONDITIONAL: return "conditional";
     default: return "other";
   }
 }
@@ -294,6 +329,19 @@ void dot_graph(FILE* f, const Graph& g, const std::string& prefix) {
       std::fprintf(f, "subgraph cluster_%s {\nlabel=\"child graph %zu\";\n%s [shape=point];\n", id.c_str(), i,
                    id.c_str());
       dot_graph(f, *n.child, id + "_");
+      std::fprintf(f, "}\n");
+      continue;
+    }
+    if (n.type == CU_GRAPH_NODE_TYPE_CONDITIONAL && n.cond) {
+      static const char* const kinds[] = {"if", "while", "switch"};
+      const char* kind = n.cond->type <= CU_GRAPH_COND_TYPE_SWITCH ? kinds[n.cond->type] : "?";
+      std::fprintf(f, "subgraph cluster_%s {\nlabel=\"conditional %zu (%s, handle %#llx)\";\n%s [shape=point];\n",
+                   id.c_str(), i, kind, static_cast<unsigned long long>(n.cond->handle->id), id.c_str());
+      for (size_t b = 0; b < n.cond->bodies.size(); ++b) {
+        std::fprintf(f, "subgraph cluster_%s_b%zu {\nlabel=\"body %zu\";\n", id.c_str(), b, b);
+        dot_graph(f, *n.cond->bodies[b], id + "_b" + std::to_string(b) + "_");
+        std::fprintf(f, "}\n");
+      }
       std::fprintf(f, "}\n");
       continue;
     }
@@ -335,7 +383,7 @@ extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph hGraph) {
   std::lock_guard lock(graph_mu());
   Graph* g = lookup<Graph>(hGraph);
   if (g == nullptr || g->owner_node != nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (capture_uses_graph_locked(g)) {
+  if (capture_uses_tree_locked(*g)) {  // also a capture into one of its conditional bodies
     log().info("cuGraphDestroy: the graph is being captured into; end the capture first");
     return CUDA_ERROR_ILLEGAL_STATE;
   }
@@ -478,10 +526,18 @@ extern "C" CUresult gpool_impl_cuGraphAddNode_v2(CUgraphNode* phGraphNode, CUgra
   }
   auto n = std::make_unique<GraphNode>();
   {
-    std::lock_guard lock(graph_mu());  // child graph clones read the child
-    if (CUresult r = make_node(*nodeParams, n.get()); r != CUDA_SUCCESS) return r;
+    std::lock_guard lock(graph_mu());  // child graph clones read the child; conditionals look up the graph
+    if (CUresult r = make_node(*nodeParams, lookup<Graph>(hGraph), n.get()); r != CUDA_SUCCESS) return r;
   }
-  return add_node(phGraphNode, hGraph, dependencies, numDependencies, std::move(n));
+  const bool cond = n->type == CU_GRAPH_NODE_TYPE_CONDITIONAL;
+  if (CUresult r = add_node(phGraphNode, hGraph, dependencies, numDependencies, std::move(n)); r != CUDA_SUCCESS) {
+    return r;
+  }
+  if (cond) {  // the bodies are handed out only once the node is in its graph
+    std::lock_guard lock(graph_mu());
+    if (GraphNode* added = find_node(*phGraphNode)) report_bodies(*added, &nodeParams->conditional);
+  }
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuGraphAddNode(CUgraphNode* phGraphNode, CUgraph hGraph,
@@ -649,7 +705,7 @@ extern "C" CUresult gpool_impl_cuGraphDestroyNode(CUgraphNode hNode) {
   GraphNode* n = find_node(hNode);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // A capturing stream may name the node as a dependency: not while the capture runs.
-  if (capture_uses_graph_locked(n->graph)) return CUDA_ERROR_ILLEGAL_STATE;
+  if (capture_uses_graph_locked(n->graph) || capture_uses_owned_locked(*n)) return CUDA_ERROR_ILLEGAL_STATE;
   if (n->graph->mem_owner) {
     log().info("cuGraphDestroyNode: nodes of a graph with memory nodes cannot be deleted");
     return CUDA_ERROR_INVALID_VALUE;
@@ -844,8 +900,13 @@ extern "C" CUresult gpool_impl_cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNo
     GraphNode* n = find_node(hNode);
     if (n == nullptr || n->type != nodeParams->type) return CUDA_ERROR_INVALID_VALUE;
     if (n->type == CU_GRAPH_NODE_TYPE_GRAPH) return gpool::abi::unimplemented("cuGraphNodeSetParams on a child graph node");
+    // A conditional node's handle, kind and size are fixed at creation (its bodies are edited in place).
+    if (n->type == CU_GRAPH_NODE_TYPE_CONDITIONAL) return CUDA_ERROR_INVALID_VALUE;
   }
-  if (CUresult r = make_node(*nodeParams, &tmp); r != CUDA_SUCCESS) return r;
+  {
+    std::lock_guard lock(graph_mu());
+    if (CUresult r = make_node(*nodeParams, nullptr, &tmp); r != CUDA_SUCCESS) return r;
+  }
   std::lock_guard lock(graph_mu());
   GraphNode* n = find_node(hNode);
   if (n == nullptr || n->type != tmp.type) return CUDA_ERROR_INVALID_VALUE;

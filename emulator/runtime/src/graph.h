@@ -41,6 +41,8 @@ struct Event;
 struct Context;
 struct GraphMem;       // graph_mem.h
 struct GraphMemOwner;  // graph_mem.h
+struct CondHandle;  // graph_cond.h
+struct CondNode;    // graph_cond.h
 
 struct MemcpyNode {
   CUDA_MEMCPY3D params{};  // as given (reported by GetParams)
@@ -50,7 +52,7 @@ struct MemcpyNode {
 
 struct GraphNode final : Object {
   static constexpr Kind kKind = Kind::GraphNode;
-  GraphNode() : Object(Kind::GraphNode) {}
+  GraphNode();  // out of line: CondNode is complete only in graph.cc
   ~GraphNode() override;
 
   Graph* graph = nullptr;  // owner
@@ -68,6 +70,7 @@ struct GraphNode final : Object {
   std::unique_ptr<Graph> child;        // child graph (owned, registered as a Graph handle)
   std::shared_ptr<GraphMem> mem;       // memory alloc / free node: the allocation (graph_mem.h)
   std::vector<CUkernelNodeAttrValue> attrs_unused;
+  std::unique_ptr<CondNode> cond;      // conditional: handle, kind and body graphs (owned)
 
   std::vector<GraphNode*> deps;   // incoming edges (in order added)
   std::vector<GraphNode*> succs;  // outgoing edges
@@ -80,9 +83,10 @@ struct Graph final : Object {
   Graph() : Object(Kind::Graph) {}
   ~Graph() override;
   std::vector<std::unique_ptr<GraphNode>> nodes;  // creation order
-  GraphNode* owner_node = nullptr;  // set for a child graph (cannot be destroyed on its own)
+  GraphNode* owner_node = nullptr;  // set for a child graph or conditional body (cannot be destroyed on its own)
   bool registered = false;          // its nodes and it are live handles
   std::shared_ptr<GraphMemOwner> mem_owner;  // set once it has a memory node (graph_mem.h)
+  std::vector<std::shared_ptr<CondHandle>> cond_handles;  // cuGraphConditionalHandleCreate on this graph
 };
 
 struct GraphExec final : Object {

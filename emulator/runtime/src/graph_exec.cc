@@ -6,6 +6,8 @@
 #include "context.h"
 #include "event.h"
 #include "graph_mem.h"
+#include "graph_cond.h"
+#include "gpool/emu/exec/graph_cond.h"
 
 #include <algorithm>
 #include <cstring>
@@ -42,16 +44,31 @@ bool topo_order(const Graph& g, std::vector<GraphNode*>* out, GraphNode** bad) {
   return false;
 }
 
-bool flatten(Graph& g, GraphExec* e, GraphNode** bad) {
+// Flattens `g` (child graphs inlined) into *out and maps origins. A
+// conditional node stays one node; its bodies are flattened into its
+// CondNode::orders. `in_body`: g is (inside) a conditional body, which may
+// hold only the kinds cond_body_allows (*refused set when one does not).
+bool flatten(Graph& g, GraphExec* e, std::vector<GraphNode*>* out, bool in_body, GraphNode** bad, bool* refused) {
   std::vector<GraphNode*> order;
   if (!topo_order(g, &order, bad)) return false;
   for (GraphNode* n : order) {
     if (n->origin != nullptr) e->by_origin[n->origin] = n;
-    if (n->type == CU_GRAPH_NODE_TYPE_GRAPH && n->child) {
-      if (!flatten(*n->child, e, bad)) return false;
-    } else {
-      e->order.push_back(n);
+    if (in_body && !cond_body_allows(n->type)) {
+      *bad = n;
+      *refused = true;
+      return false;
     }
+    if (n->type == CU_GRAPH_NODE_TYPE_GRAPH && n->child) {
+      if (!flatten(*n->child, e, out, in_body, bad, refused)) return false;
+      continue;
+    }
+    if (n->type == CU_GRAPH_NODE_TYPE_CONDITIONAL && n->cond) {
+      n->cond->orders.assign(n->cond->bodies.size(), {});
+      for (size_t i = 0; i < n->cond->bodies.size(); ++i) {
+        if (!flatten(*n->cond->bodies[i], e, &n->cond->orders[i], true, bad, refused)) return false;
+      }
+    }
+    out->push_back(n);
   }
   return true;
 }
@@ -86,6 +103,13 @@ bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* inf
       return fail(CU_GRAPH_EXEC_UPDATE_ERROR_UNSUPPORTED_FUNCTION_CHANGE, &y, nullptr);
     }
     if (x.type == CU_GRAPH_NODE_TYPE_GRAPH && !same_shape(*x.child, *y.child, info)) return false;
+    if (x.type == CU_GRAPH_NODE_TYPE_CONDITIONAL) {
+      // Kind and size are fixed; the bodies follow the same rules as any graph.
+      if (!cond_same_kind(*x.cond, *y.cond)) return fail(CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED, &y, nullptr);
+      for (size_t b = 0; b < x.cond->bodies.size(); ++b) {
+        if (!same_shape(*x.cond->bodies[b], *y.cond->bodies[b], info)) return false;
+      }
+    }
   }
   return true;
 }
@@ -111,6 +135,11 @@ void apply(Graph& mine, const Graph& src, GraphExec* e) {
       case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
       case CU_GRAPH_NODE_TYPE_WAIT_EVENT: x.event = y.event; break;
       case CU_GRAPH_NODE_TYPE_GRAPH: apply(*x.child, *y.child, e); break;
+      case CU_GRAPH_NODE_TYPE_CONDITIONAL:
+        x.cond->handle = y.cond->handle;  // kernels of the new graph name its handle
+        x.cond->given_ctx = y.cond->given_ctx;
+        for (size_t b = 0; b < x.cond->bodies.size(); ++b) apply(*x.cond->bodies[b], *y.cond->bodies[b], e);
+        break;
       default: break;
     }
   }
@@ -129,6 +158,14 @@ struct Step {
 CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
   std::vector<Step> plan(1);
   auto free_gens = std::make_shared<std::map<const GraphMem*, uint64_t>>();  // graph_mem.h
+  // Handles with CU_GRAPH_COND_ASSIGN_DEFAULT start every launch at their default.
+  std::vector<std::shared_ptr<CondHandle>> defaults;
+  cond_defaults(e->order, &defaults);
+  if (!defaults.empty()) {
+    plan.back().tasks.push_back([defaults] {
+      for (const auto& h : defaults) exec::cond_cell_set(h->id, h->default_value);
+    });
+  }
   for (GraphNode* n : e->order) {
     if (!n->enabled) continue;
     switch (n->type) {
@@ -154,6 +191,12 @@ CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
         (n->type == CU_GRAPH_NODE_TYPE_EVENT_RECORD ? st.record : st.wait) = ev;
         plan.push_back(std::move(st));
         plan.emplace_back();
+        break;
+      }
+      case CU_GRAPH_NODE_TYPE_CONDITIONAL: {
+        Task t;
+        if (CUresult r = cond_task(*n, s->ctx, &t); r != CUDA_SUCCESS) return r;
+        plan.back().tasks.push_back(std::move(t));
         break;
       }
       case CU_GRAPH_NODE_TYPE_EMPTY: break;
@@ -211,8 +254,15 @@ CUresult instantiate(CUgraphExec* out, CUgraph hGraph, unsigned long long flags,
   e->flags = flags;
   e->graph = graph_clone(*g, false);
   GraphNode* bad = nullptr;
-  if (!flatten(*e->graph, e.get(), &bad)) {
+  bool refused = false;
+  if (!flatten(*e->graph, e.get(), &e->order, false, &bad, &refused)) {
     if (err_node) *err_node = reinterpret_cast<CUgraphNode>(const_cast<GraphNode*>(bad ? bad->origin : nullptr));
+    if (refused) {
+      if (result) *result = CUDA_GRAPH_INSTANTIATE_NODE_OPERATION_NOT_SUPPORTED;
+      log().info("cuGraphInstantiate: a conditional body holds a node of a kind bodies may not hold (only kernel, "
+                 "empty, child graph, memset, memcpy and conditional nodes)");
+      return CUDA_ERROR_INVALID_VALUE;
+    }
     if (result) *result = CUDA_GRAPH_INSTANTIATE_INVALID_STRUCTURE;
     log().info("cuGraphInstantiate: the graph has a cycle");
     return CUDA_ERROR_INVALID_VALUE;
@@ -231,6 +281,21 @@ GraphNode* exec_node(GraphExec* e, CUgraphNode node) {
   if (n == nullptr) return nullptr;
   auto it = e->by_origin.find(n);
   return it == e->by_origin.end() ? nullptr : it->second;
+}
+
+// The shared preamble of the cuGraphExec*SetParams family: the exec
+// `hGraphExec` and its copy of `hNode`, which must be a node of type `type`.
+// CUDA_ERROR_INVALID_VALUE for an unknown exec, a node the exec was not made
+// from, or a node of another type. REQUIRES: graph_mu held.
+CUresult exec_node_of(CUgraphExec hGraphExec, CUgraphNode hNode, CUgraphNodeType type, GraphExec** e_out,
+                      GraphNode** n_out) {
+  GraphExec* e = lookup<GraphExec>(hGraphExec);
+  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = exec_node(e, hNode);
+  if (n == nullptr || n->type != type) return CUDA_ERROR_INVALID_VALUE;
+  if (e_out != nullptr) *e_out = e;
+  *n_out = n;
+  return CUDA_SUCCESS;
 }
 
 }  // namespace
@@ -359,10 +424,8 @@ extern "C" CUresult gpool_impl_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGr
   GraphNode tmp;
   if (CUresult r = make_kernel_node(*nodeParams, &tmp); r != CUDA_SUCCESS) return r;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_KERNEL) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_KERNEL, nullptr, &n); r != CUDA_SUCCESS) return r;
   if (n->kernel.ctx != tmp.kernel.ctx) return CUDA_ERROR_INVALID_VALUE;
   n->kernel = tmp.kernel;
   n->kernel_argv = tmp.kernel_argv;
@@ -388,10 +451,8 @@ extern "C" CUresult gpool_impl_cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraph
   MemcpyNode tmp;
   if (CUresult r = memcpy_prepare(*copyParams, &tmp); r != CUDA_SUCCESS) return r;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_MEMCPY) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_MEMCPY, nullptr, &n); r != CUDA_SUCCESS) return r;
   n->copy = tmp;
   return CUDA_SUCCESS;
 }
@@ -405,10 +466,8 @@ extern "C" CUresult gpool_impl_cuGraphExecMemsetNodeSetParams(CUgraphExec hGraph
   GraphNode tmp;
   if (CUresult r = make_memset_node(*memsetParams, &tmp); r != CUDA_SUCCESS) return r;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_MEMSET) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_MEMSET, nullptr, &n); r != CUDA_SUCCESS) return r;
   n->memset = tmp.memset;
   return CUDA_SUCCESS;
 }
@@ -417,10 +476,8 @@ extern "C" CUresult gpool_impl_cuGraphExecHostNodeSetParams(CUgraphExec hGraphEx
                                                             const CUDA_HOST_NODE_PARAMS* nodeParams) {
   if (nodeParams == nullptr || nodeParams->fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_HOST) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_HOST, nullptr, &n); r != CUDA_SUCCESS) return r;
   n->host = *nodeParams;
   return CUDA_SUCCESS;
 }
@@ -428,11 +485,10 @@ extern "C" CUresult gpool_impl_cuGraphExecHostNodeSetParams(CUgraphExec hGraphEx
 namespace {
 
 CUresult exec_set_event(CUgraphExec hGraphExec, CUgraphNode hNode, CUevent event, CUgraphNodeType type) {
+  if (lookup<Event>(event) == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr || lookup<Event>(event) == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr || n->type != type) return CUDA_ERROR_INVALID_VALUE;
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_of(hGraphExec, hNode, type, nullptr, &n); r != CUDA_SUCCESS) return r;
   n->event = event;
   return CUDA_SUCCESS;
 }
@@ -452,11 +508,12 @@ extern "C" CUresult gpool_impl_cuGraphExecEventWaitNodeSetEvent(CUgraphExec hGra
 extern "C" CUresult gpool_impl_cuGraphExecChildGraphNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
                                                                   CUgraph childGraph) {
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
   Graph* g = lookup<Graph>(childGraph);
-  if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr || n->type != CU_GRAPH_NODE_TYPE_GRAPH || !n->child) return CUDA_ERROR_INVALID_VALUE;
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  GraphExec* e = nullptr;
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_GRAPH, &e, &n); r != CUDA_SUCCESS) return r;
+  if (!n->child) return CUDA_ERROR_INVALID_VALUE;
   CUgraphExecUpdateResultInfo info{};
   if (!same_shape(*n->child, *g, &info)) return CUDA_ERROR_INVALID_VALUE;  // topology must not change
   apply(*n->child, *g, e);
@@ -495,13 +552,18 @@ extern "C" CUresult gpool_impl_cuGraphExecNodeSetParams(CUgraphExec hGraphExec, 
       return gpool_impl_cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, nodeParams->eventRecord.event);
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
       return gpool_impl_cuGraphExecEventWaitNodeSetEvent(hGraphExec, hNode, nodeParams->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_CONDITIONAL:
+      // A conditional node's parameters cannot change in an executable graph (update its bodies' nodes instead).
+      return CUDA_ERROR_INVALID_VALUE;
     default: return CUDA_ERROR_INVALID_VALUE;
   }
 }
 
-extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode,
-                                                     unsigned int isEnabled) {
-  std::lock_guard lock(graph_mu());
+namespace {
+
+// The exec's copy of `hNode` for cuGraphNodeSet/GetEnabled: kernel, memcpy and memset nodes only.
+// REQUIRES: graph_mu held.
+CUresult exec_node_enablable(CUgraphExec hGraphExec, CUgraphNode hNode, GraphNode** n_out) {
   GraphExec* e = lookup<GraphExec>(hGraphExec);
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   GraphNode* n = exec_node(e, hNode);
@@ -510,6 +572,17 @@ extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUg
       n->type != CU_GRAPH_NODE_TYPE_MEMSET) {
     return CUDA_ERROR_INVALID_VALUE;
   }
+  *n_out = n;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuGraphNodeSetEnabled(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                     unsigned int isEnabled) {
+  std::lock_guard lock(graph_mu());
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_enablable(hGraphExec, hNode, &n); r != CUDA_SUCCESS) return r;
   n->enabled = isEnabled != 0;
   return CUDA_SUCCESS;
 }
@@ -518,14 +591,8 @@ extern "C" CUresult gpool_impl_cuGraphNodeGetEnabled(CUgraphExec hGraphExec, CUg
                                                      unsigned int* isEnabled) {
   if (isEnabled == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::lock_guard lock(graph_mu());
-  GraphExec* e = lookup<GraphExec>(hGraphExec);
-  if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  GraphNode* n = exec_node(e, hNode);
-  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (n->type != CU_GRAPH_NODE_TYPE_KERNEL && n->type != CU_GRAPH_NODE_TYPE_MEMCPY &&
-      n->type != CU_GRAPH_NODE_TYPE_MEMSET) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
+  GraphNode* n = nullptr;
+  if (CUresult r = exec_node_enablable(hGraphExec, hNode, &n); r != CUDA_SUCCESS) return r;
   *isEnabled = n->enabled ? 1 : 0;
   return CUDA_SUCCESS;
 }
