@@ -30,42 +30,46 @@ from run import client_env, direct_env, records, start_server  # noqa: E402
 
 
 def sched_ns(pid):
-    """(CPU time, time runnable but waiting for a CPU) summed over every live thread of process
-    `pid`, in ns (/proc/PID/task/*/schedstat)."""
-    run = wait = 0
+    """(CPU ns, ns runnable but waiting for a CPU, times put on a CPU) summed over every live
+    thread of process `pid` (/proc/PID/task/*/schedstat)."""
+    run = wait = slices = 0
     for t in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{t}/schedstat") as f:
                 fields = f.read().split()
             run += int(fields[0])
             wait += int(fields[1])
+            slices += int(fields[2])
         except OSError:
             pass  # the thread ended meanwhile
-    return run, wait
+    return run, wait, slices
 
 
-def counts(build, url, token):
-    """(calls, round trips, pids of the worker processes) of the server's sessions."""
+def counts(build, url, token, client_pid):
+    """(calls, round trips, pids of the worker processes) of the sessions of process
+    `client_pid` (an earlier round's session may still be ending)."""
     r = subprocess.run([os.path.join(build, "tools", "gpool"), "status", "--server", url, "--token",
                         token + "-admin", "--json"], capture_output=True, text=True, check=True)
-    sessions = json.loads(r.stdout)["sessions"]
+    sessions = [s for s in json.loads(r.stdout)["sessions"] if s["client_pid"] == client_pid]
+    if not sessions:
+        sys.exit(f"no session of process {client_pid} in gpool status")
     return (sum(s["calls"] for s in sessions), sum(s["round_trips"] for s in sessions),
             [s["pid"] for s in sessions])
 
 
 def run(bench, env, nodes, replays, between=None):
-    """Runs the graph mode; `between()` is called before and after the graph loop."""
+    """Runs the graph mode; `between(pid)` is called before and after the graph loop."""
     proc = subprocess.Popen([bench, "graph", str(nodes), str(replays)], env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
-    before = between() if between else None
+    before = between(proc.pid) if between else None
     pids = [proc.pid] + (before[2] if between else [])
     sched0 = [sched_ns(p) for p in pids]
     proc.stdin.write("go\n")
     proc.stdin.flush()
     graph = json.loads(proc.stdout.readline())
     sched1 = [sched_ns(p) for p in pids]
-    after = between() if between else None
+    after = between(proc.pid) if between else None
     proc.stdin.write("next\n")
     proc.stdin.flush()
     rest = records(proc.stdout.read())
@@ -78,6 +82,7 @@ def run(bench, env, nodes, replays, between=None):
     # little of the stdin/stdout handshake around the loop.
     graph["cpu_s"] = sum(b[0] - a[0] for a, b in zip(sched0, sched1)) * 1e-9
     graph["runq_s"] = sum(b[1] - a[1] for a, b in zip(sched0, sched1)) * 1e-9
+    graph["slices"] = sum(b[2] - a[2] for a, b in zip(sched0, sched1))
     return {"graph": graph, "eager": eager, "msgs": msgs}
 
 
@@ -103,7 +108,7 @@ def main():
             for rnd in range(a.rounds):
                 sides = [("direct", lambda: direct.append(run(bench, direct_env(build), a.nodes, a.replays))),
                          ("pool", lambda: pool.append(run(bench, client_env(build, url, token), a.nodes, a.replays,
-                                                          lambda: counts(build, url, token))))]
+                                                          lambda pid: counts(build, url, token, pid))))]
                 for _, go in (sides if rnd % 2 == 0 else sides[::-1]):
                     go()
         finally:
@@ -149,6 +154,10 @@ def main():
     pq = fig(pool, "graph", "runq_s")
     print(f"| time its threads were runnable but waiting for a CPU, directly | {dq[0]:.3f} s | {dq[1]:.3f} s |")
     print(f"| the same through the pool | {pq[0]:.3f} s | {pq[1]:.3f} s |")
+    ds = fig(direct, "graph", "slices")
+    ps = fig(pool, "graph", "slices")
+    print(f"| times its threads were put on a CPU (wake-ups, preemptions), directly | {ds[0]} | {ds[1]:.0f} |")
+    print(f"| the same through the pool | {ps[0]} | {ps[1]:.0f} |")
     print(f"| the same {n * r} launches one by one, emulator directly | {de[0]:.3f} s | {de[1]:.3f} s |")
     print(f"| the same {n * r} launches one by one, through the pool | {pe[0]:.3f} s | {pe[1]:.3f} s |")
     print(f"| ratio one by one / graph through the pool, same round | {re[0]:.2f}× | {re[1]:.2f}× |")
