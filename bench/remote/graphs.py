@@ -76,6 +76,7 @@ def run(bench, env, nodes, replays, between=None):
     if proc.wait(timeout=600) != 0:
         sys.exit("gpool-bench-remote graph failed: " + json.dumps(rest))
     eager = next(r for r in rest if r["bench"] == "eager")
+    eager["overlap_sync_wait_s"] = next(r for r in rest if r["bench"] == "overlap")["sync_wait_s"]
     msgs = (after[0] - before[0], after[1] - before[1]) if between else None
     # CPU of the graph phase, and time runnable but waiting for a CPU: the benchmark process,
     # plus the server's worker process through the pool. Read from outside, so they include a
@@ -167,6 +168,11 @@ def main():
     print(f"| ratio one by one / graph through the pool, same round | {re[0]:.2f}× | {re[1]:.2f}× |")
     ce = fig(pool, "eager", "client_cpu_ns_per_launch")
     print(f"| client CPU per launch one by one, pool | {ce[0]/1e3:.2f} µs | {ce[1]/1e3:.2f} µs |")
+    do = fig(direct, "eager", "overlap_sync_wait_s")
+    po = fig(pool, "eager", "overlap_sync_wait_s")
+    print(f"| wait in cuStreamSynchronize after 10 graph launches and 50 ms of host sleep, directly | "
+          f"{do[0]*1e3:.2f} ms | {do[1]*1e3:.2f} ms |")
+    print(f"| the same through the pool | {po[0]*1e3:.2f} ms | {po[1]*1e3:.2f} ms |")
     ok = all(x["eager"]["counter_ok"] for x in direct + pool)
     print(f"| kernel counter checked, every run | {ok} | |")
 

@@ -22,11 +22,6 @@ namespace {
 
 namespace wire = protocol::wire;
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 spdlog::logger& logger() { return log::logger("shim"); }
 
 transport::Options shim_options(const transport::TlsOptions& tls) {
@@ -214,7 +209,6 @@ CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
   const transport::Status s = async ? conn_->queue(protocol::finished_bytes(fbb_), segments)
                                     : conn_->send(protocol::finished_bytes(fbb_), segments);
   if (!s.ok()) return lost(s.text);
-  if (!async) last_write_ns_ = steady_ns();
   return CUDA_SUCCESS;
 }
 
@@ -252,11 +246,6 @@ CUresult Session::async_start(Op op, std::span<const uint64_t> args, std::span<c
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
   if (CUresult st = send_locked(op, true, args, handles, {}, {}); st != CUDA_SUCCESS) return st;
-  const int64_t now = steady_ns();
-  // Within kStartQuietNs of the last write the call stays queued: the server was sent work
-  // that recently, and a launch loop must not pay a system call per launch.
-  if (now - last_write_ns_ < kStartQuietNs) return CUDA_SUCCESS;
-  last_write_ns_ = now;
   if (const transport::Status s = conn_->flush(); !s.ok()) return lost(s.text);
   return CUDA_SUCCESS;
 }

@@ -82,14 +82,11 @@ class Session {
                  std::span<const std::byte> inline_data = {},
                  std::span<const transport::ConstBytes> segments = {});
 
-  // As async(), for a call that starts a long piece of device work (cuGraphLaunch): besides
-  // being queued, the queue is written at once when nothing went to the server for
-  // kStartQuietNs, so the server starts the work now and not at the program's next
+  // As async(), for a call that starts a long piece of device work (cuGraphLaunch), and then
+  // writes the queue at once: the server starts the work now, not at the program's next
   // synchronising call (a program that launches a graph and then works on the host would
-  // otherwise leave the device idle meanwhile). A tight loop of such calls is still batched:
-  // about one system call per kStartQuietNs, not one per call.
+  // otherwise leave the device idle meanwhile). One write system call per such call.
   CUresult async_start(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles = {});
-  static constexpr int64_t kStartQuietNs = 50'000;
 
   // `dests`: where the reply's segments go (each must match the segment's length exactly).
   CUresult sync(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles = {},
@@ -149,7 +146,6 @@ class Session {
   flatbuffers::FlatBufferBuilder fbb_;
   uint64_t seq_ = 0, call_id_ = 0;
   uint64_t round_trips_ = 0;
-  int64_t last_write_ns_ = 0;  // GUARDED_BY(mu_): steady clock of the last sync send or flush
   std::vector<remote::DeviceInfo> devices_;
   int server_driver_version_ = 0;
   std::vector<std::byte> out_buf_;

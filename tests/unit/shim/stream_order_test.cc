@@ -36,10 +36,10 @@ TEST_F(StreamOrderTest, AsyncCallsCostNoRoundTripAndArriveInOrder) {
   EXPECT_FALSE(calls[5].async);
 }
 
-// Ordinary async calls wait in the queue for the next sync call; a cuGraphLaunch after a quiet
-// moment is written at once (Session::async_start), with everything queued before it, in order,
-// and still without a round trip.
-TEST_F(StreamOrderTest, AGraphLaunchAfterAQuietMomentIsWrittenAtOnce) {
+// Ordinary async calls wait in the queue for the next sync call; a cuGraphLaunch is written at
+// once (Session::async_start), with everything queued before it, in order, and still without a
+// round trip; also right after a sync call, as a training loop launches its next step.
+TEST_F(StreamOrderTest, AGraphLaunchIsWrittenAtOnce) {
   FakeServer alpha("alpha", 1);
   ASSERT_EQ(attach({&alpha}), CUDA_SUCCESS);
   use_device(0);
@@ -49,13 +49,16 @@ TEST_F(StreamOrderTest, AGraphLaunchAfterAQuietMomentIsWrittenAtOnce) {
   ASSERT_EQ(gpool_impl_cuMemsetD8_v2(p, 7, 64), CUDA_SUCCESS);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(alpha.count(Op::Memset), 0u);  // queued
-  // The memset's queueing wrote nothing, so the last write (the MemAlloc) is over 50 ms old.
   const auto exec = reinterpret_cast<CUgraphExec>(uint64_t{0x4758000000000001});
+  auto arrived = [&](size_t n) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (alpha.count(Op::GraphLaunch) < n && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return alpha.count(Op::GraphLaunch) == n;
+  };
   ASSERT_EQ(gpool_impl_cuGraphLaunch(exec, nullptr), CUDA_SUCCESS);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (alpha.count(Op::GraphLaunch) == 0 && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  ASSERT_TRUE(arrived(1));
   EXPECT_EQ(Session::current().round_trips(), before);
   const auto calls = alpha.calls();
   ASSERT_EQ(calls.size(), 4u);  // Attach, MemAlloc, Memset, GraphLaunch: no sync call yet
@@ -63,6 +66,10 @@ TEST_F(StreamOrderTest, AGraphLaunchAfterAQuietMomentIsWrittenAtOnce) {
   EXPECT_EQ(calls[3].op, Op::GraphLaunch);
   EXPECT_TRUE(calls[3].async);
   EXPECT_EQ(calls[3].args.at(0), 0x4758000000000001u);
+  ASSERT_EQ(gpool_impl_cuCtxSynchronize(), CUDA_SUCCESS);
+  ASSERT_EQ(gpool_impl_cuGraphLaunch(exec, nullptr), CUDA_SUCCESS);  // right behind a sync call
+  EXPECT_TRUE(arrived(2));
+  EXPECT_EQ(Session::current().round_trips(), before + 1);
   ASSERT_EQ(gpool_impl_cuCtxSynchronize(), CUDA_SUCCESS);
 }
 
