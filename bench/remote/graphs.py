@@ -158,11 +158,11 @@ def main():
     dq = fig(direct, "graph", "runq_s")
     pq = fig(pool, "graph", "runq_s")
     print(f"| time its threads were runnable but waiting for a CPU, directly | {dq[0]:.3f} s | {dq[1]:.3f} s |")
-    print(f"| the same through the pool | {pq[0]:.3f} s | {pq[1]:.3f} s |")
+    print(f"| time its threads were runnable but waiting for a CPU, through the pool | {pq[0]:.3f} s | {pq[1]:.3f} s |")
     ds = fig(direct, "graph", "slices")
     ps = fig(pool, "graph", "slices")
     print(f"| times its threads were put on a CPU (wake-ups, preemptions), directly | {ds[0]} | {ds[1]:.0f} |")
-    print(f"| the same through the pool | {ps[0]} | {ps[1]:.0f} |")
+    print(f"| times its threads were put on a CPU, through the pool | {ps[0]} | {ps[1]:.0f} |")
     print(f"| the same {n * r} launches one by one, emulator directly | {de[0]:.3f} s | {de[1]:.3f} s |")
     print(f"| the same {n * r} launches one by one, through the pool | {pe[0]:.3f} s | {pe[1]:.3f} s |")
     print(f"| ratio one by one / graph through the pool, same round | {re[0]:.2f}× | {re[1]:.2f}× |")
@@ -172,7 +172,8 @@ def main():
     po = fig(pool, "eager", "overlap_sync_wait_s")
     print(f"| wait in cuStreamSynchronize after 10 graph launches and 50 ms of host sleep, directly | "
           f"{do[0]*1e3:.2f} ms | {do[1]*1e3:.2f} ms |")
-    print(f"| the same through the pool | {po[0]*1e3:.2f} ms | {po[1]*1e3:.2f} ms |")
+    print(f"| wait in cuStreamSynchronize after 10 graph launches and 50 ms of host sleep, through the pool | "
+          f"{po[0]*1e3:.2f} ms | {po[1]*1e3:.2f} ms |")
     ok = all(x["eager"]["counter_ok"] for x in direct + pool)
     print(f"| kernel counter checked, every run | {ok} | |")
 

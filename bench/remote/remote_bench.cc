@@ -190,7 +190,7 @@ int graph(int nodes, int replays) {
   // (directly: the whole emulator, launching thread and stream thread; through the pool: the
   // shim's part only, the server's worker process is measured by the caller).
   std::printf("{\"bench\":\"graph\",\"nodes\":%d,\"replays\":%d,\"client_cpu_ns_per_graph_launch\":%.1f,"
-              "\"enqueue_wall_s\":%.4f,\"total_wall_s\":%.4f,\"total_cpu_s\":%.4f}\n",
+              "\"enqueue_wall_s\":%.4f,\"total_wall_s\":%.4f,\"total_cpu_s\":%.6f}\n",
               nodes, replays, (c1 - c0) * 1e9 / replays, w1 - w0, w2 - w0, c2 - c0);
   std::fflush(stdout);
   std::getline(std::cin, line);
