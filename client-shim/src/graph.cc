@@ -4,7 +4,8 @@
 // event records and waits the program then makes on the stream are the ordinary forwarded
 // calls, which the server's backend records. Graph, node and exec handles are ids the server
 // chose and returned; the server checks them against the session's tables on every use.
-// cuGraphLaunch is one async message (no round trip).
+// cuGraphLaunch is one async message (no round trip), written at once (Session::async_start) so
+// the server starts the graph without waiting for the program's next synchronising call.
 //
 // Built node by node: kernel, memset, empty, child-graph and device-to-device 1D copy nodes,
 // edges, kernel parameters of a graph's or an exec's node. Node queries, node removal, clones,
@@ -233,7 +234,7 @@ extern "C" CUresult gpool_impl_cuGraphLaunch(CUgraphExec exec, CUstream s) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(exec)};
   const HandleRef h[] = {stream_ref(s)};
-  return Session::instance().async(Op::GraphLaunch, args, h);
+  return Session::instance().async_start(Op::GraphLaunch, args, h);
 }
 
 extern "C" CUresult gpool_impl_cuGraphUpload(CUgraphExec exec, CUstream s) {

@@ -84,6 +84,14 @@ CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const H
   return st;
 }
 
+CUresult Session::async_start(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
+  if (CUresult st = send_locked(op, true, args, handles, {}, {}); st != CUDA_SUCCESS) return st;
+  if (const transport::Status s = conn_->flush(); !s.ok()) return lost(s.text);
+  return CUDA_SUCCESS;
+}
+
 CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
                        std::span<const std::byte> inline_data,
                        std::span<const transport::ConstBytes> segments, Reply* reply,

@@ -71,6 +71,12 @@ class Session {
                  std::span<const std::byte> inline_data = {},
                  std::span<const transport::ConstBytes> segments = {});
 
+  // As async(), for a call that starts a long piece of device work (cuGraphLaunch), and then
+  // writes the queue at once: the server starts the work now, not at the program's next
+  // synchronising call (a program that launches a graph and then works on the host would
+  // otherwise leave the device idle meanwhile). One write system call per such call.
+  CUresult async_start(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles = {});
+
   // `dests`: where the reply's segments go (each must match the segment's length exactly).
   CUresult sync(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles = {},
                 std::span<const std::byte> inline_data = {},

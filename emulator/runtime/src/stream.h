@@ -82,7 +82,11 @@ class Stream final : public Object, public std::enable_shared_from_this<Stream> 
   };
   std::mutex mu_;
   std::condition_variable cv_;       // work arrived / stop
-  std::condition_variable done_cv_;  // completed advanced
+  // Blocks until completed_ >= seq. REQUIRES: `lock` holds mu_.
+  void wait_locked(std::unique_lock<std::mutex>& lock, uint64_t seq);
+  static constexpr uint64_t kNobody = ~uint64_t{0};
+  std::condition_variable done_cv_;  // completed_ reached wake_at_
+  uint64_t wake_at_ = kNobody;       // smallest position a waiter waits for; guarded by mu_
   std::deque<Item> queue_;           // guarded by mu_
   uint64_t submitted_ = 0;           // guarded by mu_
   uint64_t completed_ = 0;           // guarded by mu_

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -37,6 +38,12 @@ void CUDA_CB read_flag(void* p) {
 }
 
 void CUDA_CB sleep_20ms(void*) { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
+
+// Holds its stream until the flag is set (bounded, so a broken test cannot hang the suite).
+void CUDA_CB wait_for_flag(void* p) {
+  auto* flag = static_cast<std::atomic<int>*>(p);
+  for (int i = 0; i < 5000 && flag->load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
 
 }  // namespace
 
@@ -211,4 +218,37 @@ TEST_F(RuntimeStream, DestroyingACapturingStreamEndsTheCapture) {
   ASSERT_CU(cuStreamIsCapturing(CU_STREAM_LEGACY, &st));
   EXPECT_EQ(CU_STREAM_CAPTURE_STATUS_NONE, st);
   ASSERT_CU(cuStreamSynchronize(CU_STREAM_LEGACY));
+}
+
+// A stream wakes its waiters only once the earliest position one of them waits for has run
+// (stream_queue.cc): a waiter for an early position must still return while a waiter for the
+// end of the stream keeps waiting behind a held task, and both must return in the end.
+TEST_F(RuntimeStream, WaitersForDifferentPositionsEachWakeAtTheirOwn) {
+  CUstream s = nullptr;
+  ASSERT_CU(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  CUevent early = nullptr;
+  ASSERT_CU(cuEventCreate(&early, CU_EVENT_DISABLE_TIMING));
+  std::atomic<int> gate{0};
+  ASSERT_CU(cuLaunchHostFunc(s, sleep_20ms, nullptr));
+  ASSERT_CU(cuEventRecord(early, s));
+  ASSERT_CU(cuLaunchHostFunc(s, wait_for_flag, &gate));
+  // The early waiter first, then the stream's end (a later, larger position): the second
+  // must not take the first's place, nor the first the second's.
+  auto part = std::async(std::launch::async, [&] {
+    EXPECT_CU(cuCtxSetCurrent(ctx_));
+    return cuEventSynchronize(early);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto whole = std::async(std::launch::async, [&] {
+    EXPECT_CU(cuCtxSetCurrent(ctx_));
+    return cuStreamSynchronize(s);
+  });
+  ASSERT_EQ(std::future_status::ready, part.wait_for(std::chrono::seconds(3)));
+  EXPECT_EQ(CUDA_SUCCESS, part.get());
+  EXPECT_EQ(std::future_status::timeout, whole.wait_for(std::chrono::milliseconds(0)));  // still held
+  gate.store(1);
+  ASSERT_EQ(std::future_status::ready, whole.wait_for(std::chrono::seconds(3)));
+  EXPECT_EQ(CUDA_SUCCESS, whole.get());
+  ASSERT_CU(cuEventDestroy(early));
+  ASSERT_CU(cuStreamDestroy(s));
 }

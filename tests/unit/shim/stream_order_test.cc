@@ -1,6 +1,9 @@
 // The ordered command stream: async calls are queued without a round trip and reach the server
 // before the next sync call; async failures are sticky and surface at the next sync call
 // (session.h).
+#include <chrono>
+#include <thread>
+
 #include "pool.h"
 #include "session.h"
 #include "shim_fixture.h"
@@ -31,6 +34,43 @@ TEST_F(StreamOrderTest, AsyncCallsCostNoRoundTripAndArriveInOrder) {
   }
   EXPECT_EQ(calls[5].op, Op::CtxSynchronize);
   EXPECT_FALSE(calls[5].async);
+}
+
+// Ordinary async calls wait in the queue for the next sync call; a cuGraphLaunch is written at
+// once (Session::async_start), with everything queued before it, in order, and still without a
+// round trip; also right after a sync call, as a training loop launches its next step.
+TEST_F(StreamOrderTest, AGraphLaunchIsWrittenAtOnce) {
+  FakeServer alpha("alpha", 1);
+  ASSERT_EQ(attach({&alpha}), CUDA_SUCCESS);
+  use_device(0);
+  CUdeviceptr p = 0;
+  ASSERT_EQ(gpool_impl_cuMemAlloc_v2(&p, 64), CUDA_SUCCESS);
+  const uint64_t before = Session::current().round_trips();
+  ASSERT_EQ(gpool_impl_cuMemsetD8_v2(p, 7, 64), CUDA_SUCCESS);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(alpha.count(Op::Memset), 0u);  // queued
+  const auto exec = reinterpret_cast<CUgraphExec>(uint64_t{0x4758000000000001});
+  auto arrived = [&](size_t n) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (alpha.count(Op::GraphLaunch) < n && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return alpha.count(Op::GraphLaunch) == n;
+  };
+  ASSERT_EQ(gpool_impl_cuGraphLaunch(exec, nullptr), CUDA_SUCCESS);
+  ASSERT_TRUE(arrived(1));
+  EXPECT_EQ(Session::current().round_trips(), before);
+  const auto calls = alpha.calls();
+  ASSERT_EQ(calls.size(), 4u);  // Attach, MemAlloc, Memset, GraphLaunch: no sync call yet
+  EXPECT_EQ(calls[2].op, Op::Memset);
+  EXPECT_EQ(calls[3].op, Op::GraphLaunch);
+  EXPECT_TRUE(calls[3].async);
+  EXPECT_EQ(calls[3].args.at(0), 0x4758000000000001u);
+  ASSERT_EQ(gpool_impl_cuCtxSynchronize(), CUDA_SUCCESS);
+  ASSERT_EQ(gpool_impl_cuGraphLaunch(exec, nullptr), CUDA_SUCCESS);  // right behind a sync call
+  EXPECT_TRUE(arrived(2));
+  EXPECT_EQ(Session::current().round_trips(), before + 1);
+  ASSERT_EQ(gpool_impl_cuCtxSynchronize(), CUDA_SUCCESS);
 }
 
 TEST_F(StreamOrderTest, AnAsyncFailureIsReportedAtTheNextSyncCallOnce) {
