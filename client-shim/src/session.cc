@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "contexts.h"
+#include "hostfn.h"
 #include "pool.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
@@ -174,6 +175,7 @@ CUresult Session::connect_locked() {
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
+  rx_ = std::make_unique<transport::ReceiveHandoff>(*conn_);
   ready_ = true;
   // Attach: the device list and every attribute, answered locally from now on.
   mu_.unlock();
@@ -206,6 +208,7 @@ CUresult Session::send_locked(Op op, bool async, std::span<const uint64_t> args,
   // Async calls are queued: they leave in one write with the next sync call (or when the
   // transport's buffer fills), so a launch loop costs no system call per launch. A sync call
   // is sent at once, carrying everything queued before it.
+  std::lock_guard<std::mutex> wlock(wmu_);
   const transport::Status s = async ? conn_->queue(protocol::finished_bytes(fbb_), segments)
                                     : conn_->send(protocol::finished_bytes(fbb_), segments);
   if (!s.ok()) return lost(s.text);
@@ -223,6 +226,7 @@ CUresult Session::select_device_locked() {
   const int local = static_cast<int>(server_ordinal);
   const uint64_t args[] = {static_cast<uint64_t>(local)};
   remote::build_call(fbb_, ++call_id_, ++seq_, Op::SetDevice, true, args, {}, {}, 0);
+  std::lock_guard<std::mutex> wlock(wmu_);
   if (const transport::Status s = conn_->queue(protocol::finished_bytes(fbb_)); !s.ok()) {
     return lost(s.text);
   }
@@ -233,9 +237,16 @@ CUresult Session::select_device_locked() {
 CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
                         std::span<const std::byte> inline_data,
                         std::span<const transport::ConstBytes> segments) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
-  const CUresult st = send_locked(op, true, args, handles, inline_data, segments);
+  CUresult st = send_locked(op, true, args, handles, inline_data, segments);
+  // A graph may hold host nodes: its launch must reach the server now, for them to run
+  // without the program calling anything (hostfn.h). Only for programs with host functions.
+  if (st == CUDA_SUCCESS && op == Op::GraphLaunch && hostfn::any_registered()) {
+    std::lock_guard<std::mutex> wlock(wmu_);
+    if (transport::Status s = conn_->flush(); !s.ok()) st = lost(s.text);
+  }
   // No concurrent managed access: the host may not touch managed memory until the next
   // synchronisation pulls it back (managed.h).
   if (st == CUDA_SUCCESS && op == Op::LaunchKernel && managed::any(index_)) managed::lock_out(index_);
@@ -246,6 +257,7 @@ CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const Ha
                        std::span<const std::byte> inline_data,
                        std::span<const transport::ConstBytes> segments, Reply* reply,
                        std::span<const transport::MutableBytes> dests) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
   const CUresult st = sync_locked(op, args, handles, inline_data, segments, reply, dests);
@@ -264,7 +276,12 @@ CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
   const uint64_t id = call_id_;
   uint64_t chunk_bytes = 0;  // bytes of MemcpyDtoHChunk notes received into dests[0]
   for (;;) {
-    if (transport::Status s = conn_->recv_head(head_); !s.ok()) return lost(s.text);
+    if (transport::Status s = rx_->next(head_); !s.ok()) return lost(s.text);
+    // This frame's segments are read below; then the side thread may receive again.
+    struct Release {
+      transport::ReceiveHandoff& rx;
+      ~Release() { rx.done(); }
+    } release{*rx_};
     const wire::Envelope* env = head_.envelope;
     if (const wire::Call* note = env->message_as_Call()) {
       const auto nop = static_cast<Op>(note->opcode());
@@ -341,6 +358,7 @@ CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
 }
 
 CUresult Session::reset_device(uint64_t ordinal) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   // Dirty managed pages are not pushed: the memory they belong to is about to be freed.
   const CUresult sticky = std::exchange(context_error_, CUDA_SUCCESS);
@@ -366,6 +384,45 @@ CUresult Session::sync_value(Op op, std::span<const uint64_t> args, std::span<co
   if (r.results.empty()) return CUDA_ERROR_UNKNOWN;
   out = r.results[0];
   return CUDA_SUCCESS;
+}
+
+void Session::start_host_fns() {
+  std::call_once(host_fns_started_, [this] {
+    if (!rx_) return;
+    rx_->start(
+        [this](const transport::FrameHead& head) {
+          const wire::Call* note = head.envelope->message_as_Call();
+          if (note == nullptr || static_cast<Op>(note->opcode()) != Op::HostFnReady ||
+              head.segment_count() != 0 || note->args() == nullptr || note->args()->size() != 4) {
+            return false;  // the next sync call's (a malformed note ends the session there)
+          }
+          hostfn::ready(*this, note->args()->Get(0), note->args()->Get(1), note->args()->Get(2) != 0,
+                        static_cast<CUresult>(static_cast<int32_t>(note->args()->Get(3))));
+          return true;
+        },
+        [this](const transport::Status& s) {
+          // Seen by the next call too; logged here for a program that makes none.
+          logger().debug("gpool server {}: the host-function reader stopped: {}", url_, s.text);
+        });
+  });
+}
+
+CUresult Session::flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (dead_ != CUDA_SUCCESS) return dead_;
+  std::lock_guard<std::mutex> wlock(wmu_);
+  if (transport::Status s = conn_->flush(); !s.ok()) return lost(s.text);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::host_fn_done(uint64_t firing) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const uint64_t args[] = {firing};
+  remote::build_call(fbb, 0, 0, Op::HostFnDone, true, args, {}, {}, 0);
+  std::lock_guard<std::mutex> wlock(wmu_);
+  if (!conn_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+  const transport::Status s = conn_->send(protocol::finished_bytes(fbb));
+  return s.ok() ? CUDA_SUCCESS : CUDA_ERROR_DEVICE_UNAVAILABLE;
 }
 
 }  // namespace gpool::shim

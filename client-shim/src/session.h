@@ -27,7 +27,8 @@
 //
 // Ownership: owned by the Pool, never destroyed. Thread safety: every method may be called from
 // any thread; calls are serialised on one mutex, so the wire order is the order in which threads
-// obtained it.
+// obtained it. A call made from a host function (hostfn.h) is CUDA_ERROR_NOT_PERMITTED and
+// nothing is sent.
 #pragma once
 
 #include <cuda.h>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "gpool/remote/call_codec.h"
+#include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
 
 namespace gpool::shim {
@@ -102,6 +104,17 @@ class Session {
   // Round trips made so far (sync calls), for benchmarks.
   uint64_t round_trips() const { return round_trips_; }
 
+  // Host functions (hostfn.h): from the first one on, a side thread reads the server's
+  // HostFnReady notes whenever no sync call is receiving (transport/receive_handoff.h), so a
+  // host function runs without the program calling anything. Idempotent; after init().
+  void start_host_fns();
+  // Sends HostFnDone(firing) at once, out of band (seq 0), even while a sync call of another
+  // thread waits for its Reply (the server may be holding that very call's stream).
+  CUresult host_fn_done(uint64_t firing);
+  // Writes the queued async calls now (a host function must reach the server without waiting
+  // for the program's next sync call).
+  CUresult flush();
+
  private:
   CUresult connect_locked();
   CUresult handshake_locked(std::string& busy);
@@ -122,6 +135,12 @@ class Session {
   bool device_wrote_ = false;  // GUARDED_BY(mu_): device work since the last pull
 
   std::mutex mu_;
+  // Held by every write on the connection (taken inside mu_, or alone by host_fn_done()).
+  std::mutex wmu_;
+  // The receiving side (made at init): sync calls receive through it; its side thread, once
+  // started, takes HostFnReady notes.
+  std::unique_ptr<transport::ReceiveHandoff> rx_;
+  std::once_flag host_fns_started_;
   bool init_done_ = false;        // GUARDED_BY(mu_)
   bool busy_final_ = false;       // set before init()
   bool refused_busy_ = false;     // GUARDED_BY(mu_)

@@ -21,6 +21,7 @@
 #include <cuda.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,6 +33,7 @@
 
 #include "backend.h"
 #include "gpool/remote/call_codec.h"
+#include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
 #include "image_cache.h"
 #include "launch_meter.h"
@@ -42,6 +44,8 @@
 namespace gpool::server {
 
 class Scheduler;
+class HostFnHub;
+class WorkerConnection;
 
 struct WorkerParams {
   std::string backend_path;
@@ -77,6 +81,7 @@ class Worker {
   int run();
 
  private:
+  int run_session();
   // The call being executed and what its reply will carry.
   struct Ctx {
     const protocol::wire::Call* call = nullptr;
@@ -409,6 +414,26 @@ class Worker {
   LaunchMeter meter_{drv_, params_.scheduler, params_.tenant_index, params_.tenants};
   uint64_t turn_seq_ = 0;
   void settle_turn();
+
+  // worker_hostfn.cc: host functions and graph host nodes held on the server (worker_hostfn.h).
+  // The connection is wrapped (sends serialised with the backend threads' HostFnReady notes)
+  // and received through rx_, whose side thread reads HostFnDone while this thread is busy.
+  void wrap_connection();
+  HostFnHub& hostfn_hub();  // made, and the side thread started, on first use
+  void hostfn_close();      // at the session's end: every gate opens, the side thread ends
+  static void host_fn_done(HostFnHub& hub, std::atomic<int32_t>& refused, uint64_t session,
+                           const protocol::wire::Call* call);
+  CUresult op_launch_host_func(Ctx& c);
+  CUresult op_host_fn_done(Ctx& c);
+  CUresult op_graph_add_host_node(Ctx& c);
+  CUresult op_graph_host_node_get(Ctx& c);
+  CUresult op_graph_host_node_set(Ctx& c);
+  CUresult op_graph_exec_host_node_set(Ctx& c);
+  bool host_node_ours(CUgraphNode n);  // a host node whose function is this session's marker
+  HostFnHub* hostfn_ = nullptr;                // never freed (worker_hostfn.h)
+  WorkerConnection* wrapped_ = nullptr;        // conn_, as its wrapper
+  std::atomic<int32_t> hostfn_refused_{0};     // a forged HostFnDone, for the next sticky error
+  std::unique_ptr<transport::ReceiveHandoff> rx_;  // over the unwrapped connection
 };
 
 }  // namespace gpool::server

@@ -225,6 +225,7 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
   for (CUgraphNode node : nodes) {
     CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
     if (drv_.cuGraphNodeGetType(node, &t) != CUDA_SUCCESS) continue;
+    if (t == CU_GRAPH_NODE_TYPE_HOST && host_node_ours(node)) continue;  // worker_hostfn.cc
     if (t == CU_GRAPH_NODE_TYPE_MEM_ALLOC || t == CU_GRAPH_NODE_TYPE_MEM_FREE || t == CU_GRAPH_NODE_TYPE_HOST) {
       logger().warn("session {}: a graph with {} nodes cannot run through the pool; returning "
                     "CUDA_ERROR_NOT_SUPPORTED", params_.session_id,

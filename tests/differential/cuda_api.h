@@ -55,7 +55,9 @@ namespace diff {
   X(cuModuleGetFunctionCount) X(cuModuleEnumerateFunctions) X(cuFuncGetName) X(cuFuncGetModule) \
   X(cuFuncIsLoaded) X(cuOccupancyMaxPotentialClusterSize) X(cuOccupancyMaxActiveClusters)        \
   X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)   \
-  X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)
+  X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)   \
+  X(cuStreamAddCallback) X(cuGraphAddHostNode) X(cuGraphHostNodeGetParams)                      \
+  X(cuGraphHostNodeSetParams) X(cuGraphExecHostNodeSetParams)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;
