@@ -230,20 +230,6 @@ SHIM_PENDING = {
     "cuStreamUpdateCaptureDependencies_ptsz": "graphs through the pool",
     "cuStreamUpdateCaptureDependencies_v2": "graphs through the pool",
     "cuStreamUpdateCaptureDependencies_v2_ptsz": "graphs through the pool",
-    # Host nodes need the host function to run on the client (issue 12, part 3).
-    "cuGraphAddHostNode": "graphs: host functions on the client",
-    "cuGraphExecHostNodeSetParams": "graphs: host functions on the client",
-    "cuGraphHostNodeGetParams": "graphs: host functions on the client",
-    "cuGraphHostNodeSetParams": "graphs: host functions on the client",
-    # Event nodes need the session's event ids mapped inside graph nodes on the server.
-    "cuGraphAddEventRecordNode": "graphs: event nodes through the pool",
-    "cuGraphAddEventWaitNode": "graphs: event nodes through the pool",
-    "cuGraphEventRecordNodeGetEvent": "graphs: event nodes through the pool",
-    "cuGraphEventRecordNodeSetEvent": "graphs: event nodes through the pool",
-    "cuGraphEventWaitNodeGetEvent": "graphs: event nodes through the pool",
-    "cuGraphEventWaitNodeSetEvent": "graphs: event nodes through the pool",
-    "cuGraphExecEventRecordNodeSetEvent": "graphs: event nodes through the pool",
-    "cuGraphExecEventWaitNodeSetEvent": "graphs: event nodes through the pool",
     # Peer and batch copies with array sides (arrays/textures work).
     "cuMemcpy3DPeer": "arrays", "cuMemcpy3DPeer_ptds": "arrays",
     "cuMemcpy3DPeerAsync": "arrays", "cuMemcpy3DPeerAsync_ptsz": "arrays",

@@ -9,10 +9,10 @@
 // Built node by node: kernel, memset, empty, child-graph and device-to-device 1D copy nodes,
 // edges, kernel parameters of a graph's or an exec's node. Node queries, node removal, clones,
 // exec flags, node enabling, memset and copy parameters, exec child graphs, DOT text:
-// graph_query.cc. Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): host
-// and other node kinds, copy parameter queries, cuStreamBeginCaptureToGraph;
-// docs/compatibility.md lists them. Host functions in a capture
-// are refused (launch.cc). cuThreadExchangeStreamCaptureMode stays local: every call of a
+// graph_query.cc. Host nodes: hostfn.cc; event nodes: graph_event.cc. Not forwarded
+// (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): other node kinds, copy parameter
+// queries, cuStreamBeginCaptureToGraph; docs/compatibility.md lists them. Host functions in a
+// capture become host nodes (hostfn.cc). cuThreadExchangeStreamCaptureMode stays local: every call of a
 // session runs on the server's one worker thread, whose mode is the driver's default (global).
 //
 // Thread safety: every entry point may be called from any thread; the arrays returned by

@@ -430,6 +430,10 @@ class Worker {
   CUresult op_graph_host_node_set(Ctx& c);
   CUresult op_graph_exec_host_node_set(Ctx& c);
   bool host_node_ours(CUgraphNode n);  // a host node whose function is this session's marker
+  // worker_graph_event.cc: event record and wait nodes (calls 372-374)
+  CUresult op_graph_add_event_node(Ctx& c);
+  CUresult op_graph_event_node_get(Ctx& c);
+  CUresult op_graph_event_node_set(Ctx& c);
   HostFnHub* hostfn_ = nullptr;                // never freed (worker_hostfn.h)
   WorkerConnection* wrapped_ = nullptr;        // conn_, as its wrapper
   std::atomic<int32_t> hostfn_refused_{0};     // a forged HostFnDone, for the next sticky error

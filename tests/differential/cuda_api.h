@@ -57,7 +57,9 @@ namespace diff {
   X(cuDeviceGetPCIBusId) X(cuDeviceGetByPCIBusId)   \
   X(cuModuleLoadDataEx) X(cuLinkCreate) X(cuLinkAddData) X(cuLinkComplete) X(cuLinkDestroy)   \
   X(cuStreamAddCallback) X(cuGraphAddHostNode) X(cuGraphHostNodeGetParams)                      \
-  X(cuGraphHostNodeSetParams) X(cuGraphExecHostNodeSetParams)
+  X(cuGraphHostNodeSetParams) X(cuGraphExecHostNodeSetParams) X(cuGraphAddEventRecordNode)     \
+  X(cuGraphAddEventWaitNode) X(cuGraphEventRecordNodeGetEvent) X(cuGraphEventWaitNodeGetEvent)  \
+  X(cuGraphEventRecordNodeSetEvent) X(cuGraphExecEventRecordNodeSetEvent)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -158,5 +158,61 @@ TEST_F(HostFnTest, GraphHostNodes) {
   EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
 }
 
+// Event record and wait nodes (no host function, but the same part of issue 12): a graph that
+// records an event after a memset and a graph that waits for it before reading the memory.
+TEST_F(HostFnTest, GraphEventNodes) {
+  CUstream a = nullptr, b = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&a, CU_STREAM_NON_BLOCKING));
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&b, CU_STREAM_NON_BLOCKING));
+  CUevent e1 = nullptr, e2 = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuEventCreate(&e1, CU_EVENT_DISABLE_TIMING));
+  ASSERT_CU(CUDA_SUCCESS, api().cuEventCreate(&e2, CU_EVENT_DISABLE_TIMING));
+  CUgraph rec = nullptr, wait = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&rec, 0));
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&wait, 0));
+  CUgraphNode r = nullptr, w = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddEventRecordNode(&r, rec, nullptr, 0, e1));
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddEventWaitNode(&w, wait, nullptr, 0, e1));
+  CUevent got = nullptr;
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphEventRecordNodeGetEvent(r, &got));
+  EXPECT_TRUE(got == e1);
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphEventWaitNodeGetEvent(w, &got));
+  EXPECT_TRUE(got == e1);
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuGraphEventWaitNodeGetEvent(r, &got)) << "a record node";
+  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetType(r, &type));
+  EXPECT_SAME_VALUE(CU_GRAPH_NODE_TYPE_EVENT_RECORD, type);
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetType(w, &type));
+  EXPECT_SAME_VALUE(CU_GRAPH_NODE_TYPE_WAIT_EVENT, type);
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphEventRecordNodeSetEvent(r, e2));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphEventRecordNodeGetEvent(r, &got));
+  EXPECT_TRUE(got == e2);
+  CUgraphExec xr = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&xr, rec, 0));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecEventRecordNodeSetEvent(xr, r, e1));
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, 4096));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemsetD32Async(d, 5, 1024, a));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(xr, a));  // records e1 after the memset
+  CUgraphExec xw = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&xw, wait, 0));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(xw, b));  // b waits for e1
+  unsigned v = 0;
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoHAsync(&v, d + 8, 4, b));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(b));
+  EXPECT_SAME_VALUE(5, v);
+  EXPECT_CU(CUDA_SUCCESS, api().cuEventQuery(e1));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(a));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(xw));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(xr));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(wait));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(rec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+  EXPECT_CU(CUDA_SUCCESS, api().cuEventDestroy(e2));
+  EXPECT_CU(CUDA_SUCCESS, api().cuEventDestroy(e1));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(b));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(a));
+}
+
 }  // namespace
 }  // namespace diff
