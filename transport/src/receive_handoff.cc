@@ -8,8 +8,10 @@ ReceiveHandoff::~ReceiveHandoff() { stop(); }
 
 Status ReceiveHandoff::next(FrameHead& head, Timeout timeout) {
   for (;;) {
+    bool filtered = false;  // filter_ is set once, before started_, under mu_
     {
       std::unique_lock<std::mutex> lock(mu_);
+      filtered = started_;
       cv_.wait(lock, [&] { return stashed_ || failed_ || !side_holds_; });
       if (stashed_) {
         std::swap(head, stash_);
@@ -32,7 +34,7 @@ Status ReceiveHandoff::next(FrameHead& head, Timeout timeout) {
       if (s.code != Code::kTimeout) fail(s);
       return s;
     }
-    if (filter_ && filter_(head)) {
+    if (filtered && filter_(head)) {
       done();
       continue;
     }
@@ -47,17 +49,23 @@ void ReceiveHandoff::done() {
 }
 
 bool ReceiveHandoff::frame_ready() {
-  if (!started_) return conn_.frame_ready();
   std::lock_guard<std::mutex> lock(mu_);
-  return stashed_;
+  // Without a side thread nobody else receives: the connection may be asked directly.
+  return started_ ? stashed_ : conn_.frame_ready();
 }
 
 void ReceiveHandoff::start(Filter filter, OnError on_error) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (started_) return;
-  started_ = true;
   filter_ = std::move(filter);
   on_error_ = std::move(on_error);
+  started_ = true;
   thread_ = std::thread([this] { side_loop(); });
+}
+
+bool ReceiveHandoff::started() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_;
 }
 
 void ReceiveHandoff::stop() {

@@ -15,9 +15,9 @@
 //
 // Before start() there is no thread and next() is conn.recv_head() plus a mutex.
 //
-// Thread safety: next(), done() and frame_ready() from the owner thread only; start() from the
-// owner thread; stop() from any thread after Connection::shutdown() (so that a blocked side
-// receive returns). The filter and on_error run on the side thread or the owner thread, without
+// Thread safety: next(), done() and frame_ready() from one owner thread at a time (a client's
+// sync callers take turns under their own mutex); start() and started() from any thread;
+// stop() from any thread after Connection::shutdown() (so that a blocked side receive returns). The filter and on_error run on the side thread or the owner thread, without
 // the handoff's lock held; the filter must not receive on the connection.
 // Ownership: the Connection must outlive the handoff; the destructor stops the side thread.
 #pragma once
@@ -51,7 +51,7 @@ class ReceiveHandoff {
   bool frame_ready();
   // Starts the side thread with `filter` (the first call only).
   void start(Filter filter, OnError on_error = {});
-  bool started() const { return started_; }
+  bool started();
   // Ends the side thread; call after conn.shutdown().
   void stop();
 
@@ -67,7 +67,7 @@ class ReceiveHandoff {
   bool stashed_ = false;      // GUARDED_BY(mu_): stash_ holds a head for the owner
   bool failed_ = false;       // GUARDED_BY(mu_)
   bool stop_ = false;         // GUARDED_BY(mu_)
-  bool started_ = false;      // written by start() before the thread exists
+  bool started_ = false;      // GUARDED_BY(mu_); filter_ and on_error_ are set before it, once
   Status error_;              // GUARDED_BY(mu_)
   FrameHead stash_, side_head_;
   Filter filter_;
