@@ -216,20 +216,6 @@ section = entry_section(emu, shim)
 # another piece of in-flight work owns are listed here with that work; the check fails when the
 # shim lacks one that is not listed, and when a listed one is implemented (shrink the list).
 SHIM_PENDING = {
-    # Host nodes need the host function to run on the client (issue 12, part 3).
-    "cuGraphAddHostNode": "graphs: host functions on the client",
-    "cuGraphExecHostNodeSetParams": "graphs: host functions on the client",
-    "cuGraphHostNodeGetParams": "graphs: host functions on the client",
-    "cuGraphHostNodeSetParams": "graphs: host functions on the client",
-    # Event nodes need the session's event ids mapped inside graph nodes on the server.
-    "cuGraphAddEventRecordNode": "graphs: event nodes through the pool",
-    "cuGraphAddEventWaitNode": "graphs: event nodes through the pool",
-    "cuGraphEventRecordNodeGetEvent": "graphs: event nodes through the pool",
-    "cuGraphEventRecordNodeSetEvent": "graphs: event nodes through the pool",
-    "cuGraphEventWaitNodeGetEvent": "graphs: event nodes through the pool",
-    "cuGraphEventWaitNodeSetEvent": "graphs: event nodes through the pool",
-    "cuGraphExecEventRecordNodeSetEvent": "graphs: event nodes through the pool",
-    "cuGraphExecEventWaitNodeSetEvent": "graphs: event nodes through the pool",
     # Needs server-side state not built yet (docs/architecture.md, Open points).
     "cuLibraryGetManaged": "open point: managed variables of a library through the shim",
 }

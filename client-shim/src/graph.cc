@@ -10,10 +10,11 @@
 // Built node by node: kernel, memset, empty, child-graph and device-to-device 1D copy nodes,
 // edges, kernel parameters of a graph's or an exec's node. Node queries, node removal, clones,
 // exec flags, node enabling, memset and copy parameters, exec child graphs, DOT text:
-// graph_query.cc. The generic node API, conditional nodes and cuStreamBeginCaptureToGraph:
-// graph_node.cc. Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): host
-// and other node kinds, copy parameter queries; docs/compatibility.md lists them. Host functions in a capture
-// are refused (launch.cc). cuThreadExchangeStreamCaptureMode stays local: every call of a
+// graph_query.cc. The generic node API and conditional nodes: graph_node.cc; capture into a graph:
+// graph_capture.cc; host nodes: hostfn.cc; event nodes: graph_event.cc; memory nodes: graph_mem.cc.
+// Not forwarded (CUDA_ERROR_NOT_SUPPORTED, logged, from the weak defaults): other node kinds;
+// docs/compatibility.md lists them. Host functions in a capture become host nodes (hostfn.cc).
+// cuThreadExchangeStreamCaptureMode stays local: every call of a
 // session runs on the server's one worker thread, whose mode is the driver's default (global).
 //
 // Thread safety: every entry point may be called from any thread; the arrays returned by

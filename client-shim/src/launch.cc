@@ -1,5 +1,5 @@
 // Shim: kernel launches (async: packed with the cached parameter layout, never a round trip),
-// occupancy (sync) and host functions (run on the client once the stream has drained).
+// occupancy (sync). Host functions: hostfn.cc.
 #include <algorithm>
 #include <cstring>
 
@@ -173,36 +173,4 @@ extern "C" CUresult gpool_impl_cuOccupancyMaxPotentialBlockSize(int* min_grid, i
                                                                 CUoccupancyB2DSize smem_of, size_t smem,
                                                                 int limit) {
   return gpool_impl_cuOccupancyMaxPotentialBlockSizeWithFlags(min_grid, block_size, f, smem_of, smem, limit, 0);
-}
-
-// Host functions run on the client, in stream order: everything queued before them on the
-// stream completes first (a sync call), then the function runs on the calling thread, so later
-// work in the stream is queued only after it returned.
-extern "C" CUresult gpool_impl_cuLaunchHostFunc(CUstream stream, CUhostFn fn, void* data) {
-  if (fn == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  const HandleRef h[] = {stream_ref(stream)};
-  if (CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h); st != CUDA_SUCCESS) {
-    // On a capturing stream the server refuses the synchronisation (and invalidates the
-    // capture): a graph host node would have to run here, on the client, which the pool does
-    // not do yet (docs/architecture.md, "Graphs through the pool").
-    if (st == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) {
-      gpool::log::logger("shim").error("cuLaunchHostFunc in a stream capture: graph host nodes are not "
-                                       "supported through the pool; the capture is invalidated");
-    }
-    return st;
-  }
-  fn(data);
-  return CUDA_SUCCESS;
-}
-
-extern "C" CUresult gpool_impl_cuStreamAddCallback(CUstream stream, CUstreamCallback cb, void* data,
-                                                   unsigned int flags) {
-  if (cb == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  const HandleRef h[] = {stream_ref(stream)};
-  const CUresult st = Session::instance().sync(Op::StreamSynchronize, {}, h);
-  if (st == CUDA_ERROR_DEVICE_UNAVAILABLE) return st;
-  cb(stream, st, data);
-  return CUDA_SUCCESS;
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "contexts.h"
+#include "hostfn.h"
 #include "ids.h"
 #include "managed.h"
 #include "pool.h"
@@ -73,6 +74,7 @@ CUresult Session::select_device_locked() {
 CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
                         std::span<const std::byte> inline_data,
                         std::span<const transport::ConstBytes> segments) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
   const CUresult st = forward_locked(op, true, args, handles, inline_data, segments);
@@ -85,17 +87,18 @@ CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const H
 }
 
 CUresult Session::async_start(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
-  if (CUresult st = send_locked(op, true, args, handles, {}, {}); st != CUDA_SUCCESS) return st;
-  if (const transport::Status s = conn_->flush(); !s.ok()) return lost(s.text);
-  return CUDA_SUCCESS;
+  if (CUresult st = forward_locked(op, true, args, handles, {}, {}); st != CUDA_SUCCESS) return st;
+  return wire_.flush();
 }
 
 CUresult Session::sync(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
                        std::span<const std::byte> inline_data,
                        std::span<const transport::ConstBytes> segments, Reply* reply,
                        std::span<const transport::MutableBytes> dests) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
   const CUresult st = sync_locked(op, args, handles, inline_data, segments, reply, dests);
@@ -112,6 +115,7 @@ CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
 }
 
 CUresult Session::reset_device(uint64_t ordinal) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);
   // Dirty managed pages are not pushed: the memory they belong to is about to be freed.
   const CUresult sticky = wire_.take_context_error();
@@ -138,5 +142,28 @@ CUresult Session::sync_value(Op op, std::span<const uint64_t> args, std::span<co
   out = r.results[0];
   return CUDA_SUCCESS;
 }
+
+void Session::start_host_fns() {
+  std::call_once(host_fns_started_, [this] {
+    wire_.start_side_reader(
+        [this](const transport::FrameHead& head) {
+          const protocol::wire::Call* note = head.envelope->message_as_Call();
+          if (note == nullptr || static_cast<Op>(note->opcode()) != Op::HostFnReady ||
+              head.segment_count() != 0 || note->args() == nullptr || note->args()->size() != 4) {
+            return false;  // the next sync call's (a malformed note ends the session there)
+          }
+          hostfn::ready(*this, note->args()->Get(0), note->args()->Get(1), note->args()->Get(2) != 0,
+                        static_cast<CUresult>(static_cast<int32_t>(note->args()->Get(3))));
+          return true;
+        });
+  });
+}
+
+CUresult Session::flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return wire_.flush();
+}
+
+CUresult Session::host_fn_done(uint64_t firing) { return wire_.send_out_of_band(Op::HostFnDone, firing); }
 
 }  // namespace gpool::shim

@@ -24,7 +24,8 @@
 //
 // Ownership: owned by the Pool, never destroyed; owns its wire session. Thread safety: every
 // method may be called from any thread; calls are serialised on one mutex, so the wire order is
-// the order in which threads obtained it.
+// the order in which threads obtained it. A call made from a host function (hostfn.h) is CUDA_ERROR_NOT_PERMITTED and
+// nothing is sent.
 #pragma once
 
 #include <cuda.h>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "gpool/remote/call_codec.h"
+#include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
 #include "wire_session.h"
 
@@ -97,6 +99,17 @@ class Session {
   // Round trips made so far (sync calls), for benchmarks.
   uint64_t round_trips() const { return wire_.round_trips(); }
 
+  // Host functions (hostfn.h): from the first one on, a side thread reads the server's
+  // HostFnReady notes whenever no sync call is receiving (transport/receive_handoff.h), so a
+  // host function runs without the program calling anything. Idempotent; after init().
+  void start_host_fns();
+  // Sends HostFnDone(firing) at once, out of band (seq 0), even while a sync call of another
+  // thread waits for its Reply (the server may be holding that very call's stream).
+  CUresult host_fn_done(uint64_t firing);
+  // Writes the queued async calls now (a host function must reach the server without waiting
+  // for the program's next sync call).
+  CUresult flush();
+
  private:
   CUresult select_device_locked();  // SetDevice before a call when the thread's device changed
   // The forwarder's checks before anything is sent: the wire is usable, every handle belongs to
@@ -118,6 +131,7 @@ class Session {
   bool device_wrote_ = false;  // GUARDED_BY(mu_): device work since the last pull
 
   std::mutex mu_;
+  std::once_flag host_fns_started_;
   bool init_done_ = false;        // GUARDED_BY(mu_)
   bool busy_final_ = false;       // set before init()
   bool refused_busy_ = false;     // GUARDED_BY(mu_)

@@ -166,6 +166,7 @@ CUresult WireSession::connect(bool busy_final, bool& refused_busy) {
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
   }
+  rx_ = std::make_unique<transport::ReceiveHandoff>(*conn_);
   return CUDA_SUCCESS;
 }
 
@@ -187,10 +188,37 @@ CUresult WireSession::send(Op op, bool async, std::span<const uint64_t> args,
   // Async calls are queued: they leave in one write with the next sync call (or when the
   // transport's buffer fills), so a launch loop costs no system call per launch. A sync call
   // is sent at once, carrying everything queued before it.
+  std::lock_guard<std::mutex> wlock(wmu_);
   const transport::Status s = async ? conn_->queue(protocol::finished_bytes(fbb_), segments)
                                     : conn_->send(protocol::finished_bytes(fbb_), segments);
   if (!s.ok()) return lost(s.text);
   return CUDA_SUCCESS;
+}
+
+CUresult WireSession::flush() {
+  if (dead_ != CUDA_SUCCESS) return dead_;
+  if (!conn_) return CUDA_ERROR_NOT_INITIALIZED;
+  std::lock_guard<std::mutex> wlock(wmu_);
+  if (transport::Status s = conn_->flush(); !s.ok()) return lost(s.text);
+  return CUDA_SUCCESS;
+}
+
+void WireSession::start_side_reader(transport::ReceiveHandoff::Filter filter) {
+  if (!rx_) return;
+  rx_->start(std::move(filter), [url = url_](const transport::Status& s) {
+    // Seen by the next call too; logged here for a program that makes none.
+    logger().debug("gpool server {}: the host-function reader stopped: {}", url, s.text);
+  });
+}
+
+CUresult WireSession::send_out_of_band(Op op, uint64_t arg) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const uint64_t args[] = {arg};
+  remote::build_call(fbb, 0, 0, op, true, args, {}, {}, 0);
+  std::lock_guard<std::mutex> wlock(wmu_);
+  if (!conn_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
+  const transport::Status s = conn_->send(protocol::finished_bytes(fbb));
+  return s.ok() ? CUDA_SUCCESS : CUDA_ERROR_DEVICE_UNAVAILABLE;
 }
 
 CUresult WireSession::call(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
@@ -206,7 +234,12 @@ CUresult WireSession::await_reply(Op op, Reply* reply, std::span<const transport
   const uint64_t id = call_id_;
   uint64_t chunk_bytes = 0;  // bytes of MemcpyDtoHChunk notes received into dests[0]
   for (;;) {
-    if (transport::Status s = conn_->recv_head(head_); !s.ok()) return lost(s.text);
+    if (transport::Status s = rx_->next(head_); !s.ok()) return lost(s.text);
+    // This frame's segments are read below; then the side thread may receive again.
+    struct Release {
+      transport::ReceiveHandoff& rx;
+      ~Release() { rx.done(); }
+    } release{*rx_};
     const wire::Envelope* env = head_.envelope;
     if (const wire::Call* note = env->message_as_Call()) {
       const auto nop = static_cast<Op>(note->opcode());

@@ -18,17 +18,20 @@
 // sticky: like the driver's, every later send() returns it until take_context_error().
 //
 // Ownership: owns its connection. Thread safety: none; its owner (Session, session.h) calls it
-// under the session's mutex only, except the const accessors of values fixed at attach time.
+// under the session's mutex only, except the const accessors of values fixed at attach time
+// and send_out_of_band().
 #pragma once
 
 #include <cuda.h>
 
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "gpool/remote/call_codec.h"
+#include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
 
 namespace gpool::shim {
@@ -72,6 +75,17 @@ class WireSession {
                 std::span<const std::byte> inline_data, std::span<const transport::ConstBytes> segments,
                 Reply* reply, std::span<const transport::MutableBytes> dests);
 
+  // Writes the queued async calls now.
+  CUresult flush();
+  // Host functions (hostfn.h): starts the side thread that reads, whenever no call() is
+  // receiving, the frames `filter` takes (the server's HostFnReady notes); others wait for the
+  // next call(). Once; after connect().
+  void start_side_reader(transport::ReceiveHandoff::Filter filter);
+  // Sends one out-of-band call (seq 0, call id 0: HostFnDone) at once. The one method that may
+  // be called without the owner's mutex, from any thread, even while another thread waits in
+  // call() (the server may be holding that very call's stream until this arrives).
+  CUresult send_out_of_band(Op op, uint64_t arg);
+
   // What Attach answered (Session::init()).
   bool set_attach(const Reply& reply);
   const std::vector<remote::DeviceInfo>& devices() const { return devices_; }
@@ -89,6 +103,12 @@ class WireSession {
   CUresult dead_ = CUDA_SUCCESS;           // non-zero once the session is unusable
   CUresult context_error_ = CUDA_SUCCESS;  // sticky context-corrupting error from a reply
   std::unique_ptr<transport::Connection> conn_;
+  // Held by every write on the connection (inside the owner's mutex, or alone by
+  // send_out_of_band()).
+  std::mutex wmu_;
+  // The receiving side (made at connect): call() receives through it; its side thread, once
+  // started, takes the host-function notes.
+  std::unique_ptr<transport::ReceiveHandoff> rx_;
   transport::FrameHead head_;
   flatbuffers::FlatBufferBuilder fbb_;
   uint64_t seq_ = 0, call_id_ = 0;

@@ -63,6 +63,13 @@ class DeviceHandleTable {
     }
   }
   size_t size() const { return by_id_.size(); }
+  // The id of handle `h` (0 when it is not in the table). Linear: for rare queries only.
+  uint64_t id_of(H h) const {
+    for (const auto& [id, mine] : by_id_) {
+      if (mine == h) return id;
+    }
+    return 0;
+  }
 
  private:
   std::unordered_map<uint64_t, H> by_id_;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "gpool/common/log.h"
+#include "worker_hostfn.h"
 #include "worker_watch.h"
 
 namespace gpool::server {
@@ -79,7 +80,7 @@ Worker::Worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& 
     : conn_(std::move(conn)), params_(params), slot_(slot), attached_(attached),
       images_(params.image_cache_dir, params.image_cache_max_bytes, params.tenant,
               [this](uint64_t n) { return charge_images(n); }, [this](uint64_t n) { uncharge_images(n); }) {
-  in_ = conn_.get();
+  wrap_connection();  // worker_hostfn.cc
 }
 
 bool Worker::attach_backend(std::string& error) {
@@ -150,6 +151,12 @@ int run_worker(std::unique_ptr<transport::Connection> conn, const WorkerParams& 
 }
 
 int Worker::run() {
+  const int rc = run_session();
+  hostfn_close();  // no backend thread stays held at a host function (worker_hostfn.h)
+  return rc;
+}
+
+int Worker::run_session() {
   std::string error;
   if (!attach_backend(error)) {
     logger().error("session {}: {}", params_.session_id, error);
@@ -165,8 +172,8 @@ int Worker::run() {
   for (;;) {
     slot_.phase.store(kPhaseIdle);
     // Never hold a device turn while waiting for the client (launch_meter.h).
-    if (meter_.holding() && !conn_->frame_ready()) settle_turn();
-    transport::Status s = conn_->recv_head(head_);
+    if (meter_.holding() && !rx_->frame_ready()) settle_turn();
+    transport::Status s = rx_->next(head_);
     if (!s.ok()) {
       if (s.code == transport::Code::kDisconnected) {
         logger().info("session {}: client {} disconnected", params_.session_id, conn_->peer());
@@ -182,10 +189,16 @@ int Worker::run() {
       return 1;
     }
     const wire::Envelope* env = head_.envelope;
+    // A frame without segments is all read: the side thread may receive while it runs.
+    wrapped_->open_frame(head_.segment_count());
+    if (head_.segment_count() == 0) rx_->done();
     switch (env->message_type()) {
-      case wire::Message_Call:
-        if (!handle_call(env->message_as_Call(), head_)) return 1;
+      case wire::Message_Call: {
+        const bool ok = handle_call(env->message_as_Call(), head_);
+        rx_->done();
+        if (!ok) return 1;
         break;
+      }
       case wire::Message_Ping: {
         fbb_.Clear();
         auto pong = wire::CreatePong(fbb_, env->message_as_Ping()->nonce());
@@ -209,6 +222,14 @@ int Worker::run() {
 }
 
 bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& head) {
+  if (static_cast<Op>(call->opcode()) == Op::HostFnDone) {  // out of band (seq 0)
+    host_fn_done(hostfn_hub(), hostfn_refused_, params_.session_id, call);
+    return true;
+  }
+  if (const int32_t r = hostfn_refused_.exchange(0); r != 0 && sticky_status_ == 0) {
+    sticky_status_ = r;  // a forged HostFnDone (worker_hostfn.cc)
+    sticky_seq_ = completed_seq_;
+  }
   Ctx c;
   c.call = call;
   c.op = static_cast<Op>(call->opcode());

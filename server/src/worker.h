@@ -30,6 +30,7 @@
 #include <cuda.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +44,7 @@
 #include "array_table.h"
 #include "backend.h"
 #include "gpool/remote/call_codec.h"
+#include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
 #include "graph_table.h"
 #include "image_cache.h"
@@ -59,6 +61,8 @@
 namespace gpool::server {
 
 class Scheduler;
+class HostFnHub;
+class WorkerConnection;
 
 struct WorkerParams {
   std::string backend_path;
@@ -94,6 +98,7 @@ class Worker {
   int run();
 
  private:
+  int run_session();
   // The call being executed and what its reply will carry.
   struct Ctx {
     const protocol::wire::Call* call = nullptr;
@@ -425,6 +430,30 @@ class Worker {
   LaunchMeter meter_{drv_, params_.scheduler, params_.tenant_index, params_.tenants};
   uint64_t turn_seq_ = 0;
   void settle_turn();
+
+  // worker_hostfn.cc: host functions and graph host nodes held on the server (worker_hostfn.h).
+  // The connection is wrapped (sends serialised with the backend threads' HostFnReady notes)
+  // and received through rx_, whose side thread reads HostFnDone while this thread is busy.
+  void wrap_connection();
+  HostFnHub& hostfn_hub();  // made, and the side thread started, on first use
+  void hostfn_close();      // at the session's end: every gate opens, the side thread ends
+  static void host_fn_done(HostFnHub& hub, std::atomic<int32_t>& refused, uint64_t session,
+                           const protocol::wire::Call* call);
+  CUresult op_launch_host_func(Ctx& c);
+  CUresult op_host_fn_done(Ctx& c);
+  CUresult op_graph_add_host_node(Ctx& c);
+  CUresult op_graph_host_node_get(Ctx& c);
+  CUresult op_graph_host_node_set(Ctx& c);
+  CUresult op_graph_exec_host_node_set(Ctx& c);
+  bool host_node_ours(CUgraphNode n);  // a host node whose function is this session's marker
+  // worker_graph_event.cc: event record and wait nodes (calls 372-374)
+  CUresult op_graph_add_event_node(Ctx& c);
+  CUresult op_graph_event_node_get(Ctx& c);
+  CUresult op_graph_event_node_set(Ctx& c);
+  HostFnHub* hostfn_ = nullptr;                // never freed (worker_hostfn.h)
+  WorkerConnection* wrapped_ = nullptr;        // conn_, as its wrapper
+  std::atomic<int32_t> hostfn_refused_{0};     // a forged HostFnDone, for the next sticky error
+  std::unique_ptr<transport::ReceiveHandoff> rx_;  // over the unwrapped connection
 };
 
 }  // namespace gpool::server

@@ -205,9 +205,10 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
   for (CUgraphNode node : nodes) {
     CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
     if (drv_.cuGraphNodeGetType(node, &t) != CUDA_SUCCESS) continue;
+    if (t == CU_GRAPH_NODE_TYPE_HOST && host_node_ours(node)) continue;  // worker_hostfn.cc
     if (t == CU_GRAPH_NODE_TYPE_HOST) {
-      logger().warn("session {}: a graph with host nodes cannot run through the pool; returning "
-                    "CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
+      logger().warn("session {}: a graph with host nodes the session did not add cannot run through "
+                    "the pool; returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
       return CUDA_ERROR_NOT_SUPPORTED;
     }
   }

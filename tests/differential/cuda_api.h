@@ -62,7 +62,11 @@ namespace diff {
   X(cuStreamBeginCaptureToGraph) X(cuStreamUpdateCaptureDependencies) X(cuGraphChildGraphNodeGetGraph) \
   X(cuGraphMemcpyNodeGetParams) X(cuMemcpy3DPeer) X(cuMemcpy3DPeerAsync) X(cuMemcpyBatchAsync)  \
   X(cuLibraryLoadData) X(cuLibraryUnload) X(cuLibraryGetModule) X(cuStreamAttachMemAsync) \
-  X(cuGraphConditionalHandleCreate) X(cuGraphAddNode) X(cuGraphNodeSetParams) X(cuGraphExecNodeSetParams)
+  X(cuGraphConditionalHandleCreate) X(cuGraphAddNode) X(cuGraphNodeSetParams) X(cuGraphExecNodeSetParams) \
+  X(cuStreamAddCallback) X(cuGraphAddHostNode) X(cuGraphHostNodeGetParams)                      \
+  X(cuGraphHostNodeSetParams) X(cuGraphExecHostNodeSetParams) X(cuGraphAddEventRecordNode)     \
+  X(cuGraphAddEventWaitNode) X(cuGraphEventRecordNodeGetEvent) X(cuGraphEventWaitNodeGetEvent)  \
+  X(cuGraphEventRecordNodeSetEvent) X(cuGraphExecEventRecordNodeSetEvent)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

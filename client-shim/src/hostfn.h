@@ -1,0 +1,43 @@
+// Shim: host functions without blocking (cuLaunchHostFunc, cuStreamAddCallback, graph host
+// nodes; calls.toml 365-371, server/src/worker_hostfn.h).
+//
+// The program's function pointer and data stay here, under an id the server knows them by.
+// The call returns at once (LaunchHostFunc is async and flushed: the server must see it now,
+// not with the next sync call); the server holds the stream at that point and, when the
+// stream reaches it, sends HostFnReady. The session's side thread (Session::start_host_fns)
+// or a sync call that happens to be receiving hands the note to ready(), which queues it for
+// the process's one host-function thread: that thread runs the functions one at a time, in
+// the order their notes came (so two host functions of one stream run in stream order), and
+// answers HostFnDone after each, which lets the server's stream go on.
+//
+// A host function must not call CUDA (the driver's rule): every forwarded call made on the
+// host-function thread returns CUDA_ERROR_NOT_PERMITTED without being sent (Session), since
+// the call could wait for the very stream the function holds. Calls the shim answers locally
+// (device queries, the current context) still work.
+//
+// Thread safety: every function may be called from any thread.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+
+namespace gpool::shim {
+class Session;
+}
+
+namespace gpool::shim::hostfn {
+
+// True on the host-function thread while it runs a program's function.
+bool on_host_fn_thread();
+
+// True once the process has registered any host function, stream callback or host node
+// (one relaxed load): a graph launch is then sent at once instead of with the next sync call.
+bool any_registered();
+
+// The server reached host function `id` (firing `firing`); `last`: the id is then released;
+// `status`: what a stream callback is given (the stream's error, from the server's driver).
+// Queues the function; never blocks on the network.
+void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status);
+
+}  // namespace gpool::shim::hostfn

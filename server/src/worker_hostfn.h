@@ -1,0 +1,129 @@
+// Host functions held on the server (calls.toml LaunchHostFunc .. GraphExecHostNodeSetParams,
+// 365-371; docs/architecture.md "Host functions through the pool").
+//
+// The client's host function stays in the client; the server knows it by the client's id. A
+// registration (HostFnHub::Reg) is what the backend gets as the userData of its own host
+// function, HostFnHub::marker: enqueued with the backend's cuLaunchHostFunc, or made the
+// function of a graph host node. When a stream reaches the marker, on the backend's thread, the
+// marker numbers the firing, sends HostFnReady (id, firing, last) to the client and waits on
+// that firing's gate; the stream goes on when the client's HostFnDone opens it
+// (HostFnHub::release), or when the session ends (close(): every gate opens, later firings
+// return at once), so a vanished client never leaves a backend thread waiting.
+//
+// A plain cuLaunchHostFunc registration fires once and is then dropped ("last"); one recorded
+// into a graph (a host node, or a capture) stays until the session ends, as graphs and their
+// instantiations may fire it any number of times (at most kMaxRegistrations live).
+//
+// WorkerConnection wraps the worker's connection so that the marker threads' notes and the
+// worker's own sends never interleave (one send mutex), and gives the receive side back to the
+// handoff's side thread as soon as a call's segments are all read (so a call that then waits
+// for a held stream, a synchronous copy, does not keep HostFnDone from being read).
+//
+// Thread safety: HostFnHub is used from the worker thread, the handoff's side thread and the
+// backend's threads; every member takes its mutex. The hub of a worker is never freed (a backend
+// thread may still be returning from a marker when the process exits).
+#pragma once
+
+#include <cuda.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "gpool/transport/receive_handoff.h"
+#include "gpool/transport/transport.h"
+
+namespace gpool::server {
+
+class HostFnHub {
+ public:
+  static constexpr size_t kMaxRegistrations = 65536;
+  // Sends one HostFnReady; false when the connection is gone.
+  using Notify = std::function<bool(uint64_t id, uint64_t firing, bool last, CUresult status)>;
+
+  struct Reg {
+    HostFnHub* hub = nullptr;
+    uint64_t id = 0;
+    bool persistent = false;
+  };
+
+  explicit HostFnHub(Notify notify) : notify_(std::move(notify)) {}
+
+  // A new registration of client id `id`; nullptr (logged) when the id is 0 or live, the
+  // table is full, or the hub is closed.
+  Reg* add(uint64_t id, bool persistent);
+  // Drops a registration the backend never got (its enqueue failed).
+  void drop(Reg* r);
+  // Makes a registration persistent (the marker was recorded into a graph after all).
+  void keep(Reg* r);
+  // The registration behind a backend host node's userData, or nullptr when `p` is not one.
+  Reg* find(void* p);
+  // Opens the gate of `firing`; false when no firing of that id is held (forged or repeated).
+  bool release(uint64_t firing);
+  // Opens every gate; later firings return at once without notifying.
+  void close();
+
+  // The backend's host function (CUhostFn) and stream callback (CUstreamCallback); `p` is a Reg*.
+  static void CUDA_CB marker(void* p);
+  static void CUDA_CB callback_marker(CUstream stream, CUresult status, void* p);
+
+ private:
+  void fire(Reg* r, CUresult status);
+
+  const Notify notify_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;                                   // GUARDED_BY(mu_)
+  uint64_t next_firing_ = 0;                              // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, std::unique_ptr<Reg>> regs_;  // GUARDED_BY(mu_): client id ->
+  std::unordered_map<uint64_t, bool> gates_;              // GUARDED_BY(mu_): firing -> opened
+};
+
+// The worker's connection: sends serialised, segment reads hand the receive side back.
+class WorkerConnection final : public transport::Connection {
+ public:
+  WorkerConnection(std::unique_ptr<transport::Connection> inner, transport::ReceiveHandoff& rx)
+      : inner_(std::move(inner)), rx_(rx) {}
+  transport::Connection& inner() { return *inner_; }
+  // The worker thread received a head through the handoff: its segments (if any) are read
+  // through this connection. Once they all are, or when the frame has none, segments_left()
+  // answers 0 and segment reads are refused, whatever the side thread has received since.
+  void open_frame(uint32_t segments) { frame_open_ = segments > 0; }
+
+  transport::Status flush(transport::Timeout t) override;
+  size_t queued_bytes() const override { return inner_->queued_bytes(); }
+  transport::Status recv_segment(transport::MutableBytes dest, transport::Timeout t) override;
+  transport::Status skip_segment(transport::Timeout t) override;
+  transport::Status recv_segment_part(transport::MutableBytes dest, transport::Timeout t) override;
+  uint64_t segment_part_left() const override { return frame_open_ ? inner_->segment_part_left() : 0; }
+  bool frame_ready() const override { return inner_->frame_ready(); }
+  void shutdown() override { inner_->shutdown(); }
+  const std::string& peer() const override { return inner_->peer(); }
+  const char* backend() const override { return inner_->backend(); }
+  uint32_t segments_left() const override { return frame_open_ ? inner_->segments_left() : 0; }
+  int handoff_fd() const override { return inner_->handoff_fd(); }
+  int poll_fd() const override { return inner_->poll_fd(); }
+  std::string peer_certificate_sha256() const override { return inner_->peer_certificate_sha256(); }
+
+ protected:
+  transport::Status do_send(const protocol::FrameHeader& header, transport::ConstBytes control,
+                            std::span<const transport::ConstBytes> segments,
+                            transport::Timeout timeout) override;
+  transport::Status do_recv_head(transport::FrameHead& head, transport::Timeout timeout) override;
+  transport::Status do_queue(const protocol::FrameHeader& header, transport::ConstBytes control,
+                             std::span<const transport::ConstBytes> segments) override;
+  void mark_broken(transport::Status status) override;
+
+ private:
+  transport::Status after_segment(transport::Status s);
+
+  std::unique_ptr<transport::Connection> inner_;
+  transport::ReceiveHandoff& rx_;
+  std::mutex send_mu_;
+  bool frame_open_ = false;  // worker thread only
+};
+
+}  // namespace gpool::server

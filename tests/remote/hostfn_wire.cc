@@ -1,0 +1,128 @@
+// gpool-remote-hostfn-wire: the server's and the shim's checks of host functions
+// (calls.toml 365-371), with the shim's entry points out of the way where they would not let a
+// bad value through. Links the shim's objects and talks to GPOOL_SERVER through its Session:
+//   - a HostFnDone for a firing the server does not hold (forged) is refused: the next sync call
+//     reports CUDA_ERROR_INVALID_VALUE, and the session keeps working;
+//   - LaunchHostFunc with id 0, or with an id still registered, is refused the same way;
+//   - a host function that calls CUDA gets CUDA_ERROR_NOT_PERMITTED (nothing is sent), and the
+//     stream goes on once it returns;
+//   - a stream callback gets CUDA_SUCCESS and runs after the host function before it.
+// Run by run_remote.py (remote.hostfn.wire); prints ok/FAIL lines and PASS.
+#include <cuda.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "gpool/driver_abi/backend.h"
+#include "pool.h"
+#include "session.h"
+
+using namespace gpool::shim;
+
+namespace {
+
+int g_failures = 0;
+
+const char* name(CUresult r) {
+  const char* s = nullptr;
+  return cuGetErrorName(r, &s) == CUDA_SUCCESS && s ? s : "?";
+}
+
+void expect(CUresult got, CUresult want, const char* what) {
+  if (got != want) {
+    std::printf("FAIL: %s -> %s, expected %s\n", what, name(got), name(want));
+    ++g_failures;
+  } else {
+    std::printf("ok: %s -> %s\n", what, name(got));
+  }
+}
+
+CUresult ctx_sync(Session& s) { return s.sync(Op::CtxSynchronize, {}); }
+
+struct Probe {
+  std::atomic<int> order{0};
+  CUresult from_inside = CUDA_SUCCESS;     // what a CUDA call made inside the function got
+  CUresult callback_status = CUDA_ERROR_UNKNOWN;
+  int fn_at = -1, cb_at = -1;
+};
+
+void CUDA_CB calls_cuda(void* p) {
+  auto* probe = static_cast<Probe*>(p);
+  probe->fn_at = probe->order.fetch_add(1);
+  CUdeviceptr d = 0;
+  probe->from_inside = gpool_impl_cuMemAlloc_v2(&d, 4096);
+}
+
+void CUDA_CB callback(CUstream, CUresult status, void* p) {
+  auto* probe = static_cast<Probe*>(p);
+  probe->cb_at = probe->order.fetch_add(1);
+  probe->callback_status = status;
+}
+
+}  // namespace
+
+int main() {
+  if (std::getenv("GPOOL_SERVER") == nullptr) {
+    std::printf("FAIL: GPOOL_SERVER is not set\n");
+    return 1;
+  }
+  if (CUresult st = gpool_impl_cuInit(0); st != CUDA_SUCCESS) {
+    std::printf("FAIL: cuInit -> %s\n", name(st));
+    return 1;
+  }
+  CUcontext ctx = nullptr;
+  if (CUresult st = gpool_impl_cuDevicePrimaryCtxRetain(&ctx, 0); st != CUDA_SUCCESS ||
+      gpool_impl_cuCtxSetCurrent(ctx) != CUDA_SUCCESS) {
+    std::printf("FAIL: no context\n");
+    return 1;
+  }
+  Session& s = Pool::global().session(0);
+
+  // A host function that calls CUDA, then a stream callback after it.
+  Probe probe;
+  expect(gpool_impl_cuLaunchHostFunc(nullptr, calls_cuda, &probe), CUDA_SUCCESS, "cuLaunchHostFunc");
+  expect(gpool_impl_cuStreamAddCallback(nullptr, callback, &probe, 0), CUDA_SUCCESS, "cuStreamAddCallback");
+  expect(gpool_impl_cuStreamSynchronize(nullptr), CUDA_SUCCESS, "synchronize after them");
+  expect(probe.from_inside, CUDA_ERROR_NOT_PERMITTED, "cuMemAlloc inside a host function");
+  expect(probe.callback_status, CUDA_SUCCESS, "the callback's status");
+  if (probe.fn_at != 0 || probe.cb_at != 1) {
+    std::printf("FAIL: host function and callback ran at %d, %d; expected 0, 1\n", probe.fn_at, probe.cb_at);
+    ++g_failures;
+  }
+
+  // A forged firing: refused, reported by the next sync call, and only once.
+  expect(ctx_sync(s), CUDA_SUCCESS, "synchronize before the forged HostFnDone");
+  expect(s.host_fn_done(987654321), CUDA_SUCCESS, "send a HostFnDone for a firing never made");
+  expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "the next sync call reports the forged firing");
+  expect(ctx_sync(s), CUDA_SUCCESS, "the session works afterwards");
+
+  // Registration ids: 0 and one still registered (a graph host node's stays for the session).
+  const gpool::remote::HandleRef null_stream[] = {gpool::remote::HandleRef(0, gpool::remote::HandleKind_Stream)};
+  const uint64_t zero[] = {0, 0};
+  expect(s.async(Op::LaunchHostFunc, zero, null_stream), CUDA_SUCCESS, "send LaunchHostFunc with id 0");
+  expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "id 0 is refused");
+  CUgraph g = nullptr;
+  expect(gpool_impl_cuGraphCreate(&g, 0), CUDA_SUCCESS, "cuGraphCreate");
+  const std::vector<uint64_t> add = {reinterpret_cast<uint64_t>(g), 777000, 0};
+  uint64_t node = 0;
+  expect(s.sync_value(Op::GraphAddHostNode, add, {}, node), CUDA_SUCCESS, "add a host node with id 777000");
+  const uint64_t again[] = {777000, 0};
+  expect(s.async(Op::LaunchHostFunc, again, null_stream), CUDA_SUCCESS, "send LaunchHostFunc reusing 777000");
+  expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "an id in use is refused");
+  const uint64_t forged_node[] = {123456789};
+  uint64_t id = 0;
+  expect(s.sync_value(Op::GraphHostNodeGetParams, forged_node, {}, id), CUDA_ERROR_INVALID_VALUE,
+         "host node parameters of a forged node id");
+  expect(gpool_impl_cuGraphDestroy(g), CUDA_SUCCESS, "cuGraphDestroy");
+  expect(ctx_sync(s), CUDA_SUCCESS, "the session works at the end");
+  if (g_failures != 0) {
+    std::printf("FAIL: %d checks failed\n", g_failures);
+    return 1;
+  }
+  std::printf("PASS\n");
+  return 0;
+}
