@@ -53,6 +53,13 @@ class StdoutSink final : public PrintfSink {
 
 LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& params,
                                  const LaunchEnv& env) const {
+  LaunchTree tree;
+  tree.pending_limit = env.pending_launch_limit;
+  return run_grid(kernel, params, env, tree, 0);
+}
+
+LaunchResult ProgramImpl::run_grid(const KernelInfo& kernel, const LaunchParams& params, const LaunchEnv& env,
+                                   LaunchTree& tree, uint32_t depth) const {
   size_t index = static_cast<size_t>(&kernel - infos_.data());
   if (index >= infos_.size()) return error(LaunchStatus::InvalidValue, "kernel does not belong to this program");
   const LoweredKernel& k = lowered_[index];
@@ -103,6 +110,9 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   L.grid_workspace = params.grid_workspace;
   L.heap = env.heap;
   L.textures = env.textures;
+  L.tree = &tree;
+  L.depth = depth;
+  L.device = env.device_ordinal;
 
   uint64_t workers = env.threads ? env.threads : default_threads();
   if (params.cooperative) {
@@ -186,13 +196,45 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
     PrintfSink* sink = env.printf_sink ? env.printf_sink : &out;
     sink->write(text);
   }
-  std::lock_guard<std::mutex> lock(L.mu);
-  if (!L.assert_text.empty()) {
-    std::fwrite(L.assert_text.data(), 1, L.assert_text.size(), stderr);
-    std::fflush(stderr);
+  std::vector<ChildLaunch> children;
+  {
+    std::lock_guard<std::mutex> lock(L.mu);
+    if (!L.assert_text.empty()) {
+      std::fwrite(L.assert_text.data(), 1, L.assert_text.size(), stderr);
+      std::fflush(stderr);
+    }
+    r.status = L.status;
+    r.message = L.message;
+    // Parameter buffers that were never launched go back to the heap.
+    for (auto& [addr, buf] : L.buffers) env.heap->release(addr);
+    children = std::move(L.children);
   }
-  r.status = L.status;
-  r.message = L.message;
+  if (children.empty()) return r;
+  // Dynamic parallelism: the grid is complete once its child grids are. Each
+  // runs to completion (its own children included) in launch order per block,
+  // blocks in order; tail launches start after every other child has finished.
+  std::stable_sort(children.begin(), children.end(), [](const ChildLaunch& a, const ChildLaunch& b2) {
+    if (a.tail != b2.tail) return b2.tail;
+    if (a.block_linear != b2.block_linear) return a.block_linear < b2.block_linear;
+    return a.seq < b2.seq;
+  });
+  for (auto& c : children) {
+    tree.pending.fetch_sub(1, std::memory_order_relaxed);
+    if (r.status != LaunchStatus::Ok) continue;  // a faulted tree starts nothing more
+    LaunchParams cp;
+    cp.grid = c.grid;
+    cp.block = c.block;
+    cp.dynamic_shared_bytes = c.shared;
+    cp.param_buffer = c.params.data();
+    cp.param_bytes = c.params.size();
+    LaunchResult cr = run_grid(infos_[c.kernel], cp, env, tree, depth + 1);
+    r.thread_instructions += cr.thread_instructions;
+    if (cr.status != LaunchStatus::Ok) {
+      r.status = cr.status;
+      r.message = fmt::format("child grid launched by kernel '{}' (depth {}): {}", kernel.name, depth + 1,
+                              cr.message);
+    }
+  }
   return r;
 }
 
