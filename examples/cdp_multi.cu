@@ -8,7 +8,10 @@
 //   3. a tail launch per block sums the block's segment after all of the grid's other work;
 //   4. errors come back to the launching thread: an oversized block is
 //      cudaErrorInvalidConfiguration, and with cudaLimitDevRuntimePendingLaunchCount set to 16,
-//      a block launching 40 children gets 16 launches and 24 cudaErrorLaunchPendingCountExceeded.
+//      a block launching 40 children gets 16 launches and 24 cudaErrorLaunchPendingCountExceeded;
+//   5. device-side cudaMalloc/cudaFree, as cuda-samples' cdpBezierTessellation uses them: each
+//      thread allocates a buffer whose size depends on its index and launches a child to fill it;
+//      a second kernel reads the buffers back and frees them.
 //
 // Build: nvcc -rdc=true -o cdp_multi cdp_multi.cu -lcudadevrt
 // Run:   LD_LIBRARY_PATH=build/emulator ./cdp_multi
@@ -85,6 +88,36 @@ __global__ void count_pending(int* ok, int* refused, int* other) {
   }
 }
 
+struct Line {
+  float* values;
+  int count;
+};
+
+__global__ void fill_line(float* values, int count, int line) {
+  for (int i = threadIdx.x; i < count; i += blockDim.x) values[i] = line + 0.5f * i;
+}
+
+__global__ void tessellate(Line* lines, int n, int* errors) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  lines[i].count = 4 + 3 * i;
+  if (cudaMalloc(reinterpret_cast<void**>(&lines[i].values), lines[i].count * sizeof(float)) != cudaSuccess) {
+    atomicAdd(errors, 1);
+    return;
+  }
+  fill_line<<<(lines[i].count + 31) / 32, 32>>>(lines[i].values, lines[i].count, i);
+  if (cudaGetLastError() != cudaSuccess) atomicAdd(errors, 1);
+}
+
+__global__ void sum_lines(Line* lines, int n, float* sums, int* errors) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float s = 0;
+  for (int k = 0; k < lines[i].count; ++k) s += lines[i].values[k];
+  sums[i] = s;
+  if (cudaFree(lines[i].values) != cudaSuccess) atomicAdd(errors, 1);
+}
+
 int main() {
   const int n = kBlocks * kSeg;
   std::vector<int> h(n);
@@ -143,6 +176,28 @@ int main() {
                  counts[0], counts[1], counts[2]);
   std::printf("pending-launch limit 16: %d accepted, %d refused\n", counts[0], counts[1]);
   CHECK(cudaFree(d_counts));
+
+  CHECK(cudaDeviceSetLimit(cudaLimitDevRuntimePendingLaunchCount, 2048));
+  const int nlines = 40;
+  Line* d_lines;
+  float* d_line_sums;
+  CHECK(cudaMalloc(&d_lines, nlines * sizeof(Line)));
+  CHECK(cudaMalloc(&d_line_sums, nlines * sizeof(float)));
+  tessellate<<<2, 32>>>(d_lines, nlines, d_errors);  // 2 x 32 threads, the last 24 have no line
+  sum_lines<<<1, 64>>>(d_lines, nlines, d_line_sums, d_errors);
+  CHECK(cudaDeviceSynchronize());
+  std::vector<float> line_sums(nlines);
+  CHECK(cudaMemcpy(line_sums.data(), d_line_sums, nlines * sizeof(float), cudaMemcpyDeviceToHost));
+  CHECK(cudaMemcpy(&errors, d_errors, sizeof(int), cudaMemcpyDeviceToHost));
+  if (errors != 0) example_fail("device-side cudaMalloc/cudaFree failed (%d)", errors);
+  for (int i = 0; i < nlines; ++i) {
+    int count = 4 + 3 * i;
+    float want = 0;
+    for (int k = 0; k < count; ++k) want += i + 0.5f * k;
+    if (line_sums[i] != want) example_fail("line %d sums to %g, expected %g", i, line_sums[i], want);
+  }
+  CHECK(cudaFree(d_lines));
+  CHECK(cudaFree(d_line_sums));
   CHECK(cudaFree(d));
   CHECK(cudaFree(d_slots));
   CHECK(cudaFree(d_sums));

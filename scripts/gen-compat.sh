@@ -468,8 +468,8 @@ for item in [
     "and have no effect on an interpreter. See emulator.md, \"JIT linking and JIT options\".",
     "Dynamic parallelism (CDP2) in part: device-side launches into the block's default stream, "
     "created streams, `cudaStreamFireAndForget` and `cudaStreamTailLaunch`, device-side streams, "
-    "events, `cudaGetLastError`/`cudaPeekAtLastError` and `cudaGetDevice` work (emulator.md, "
-    "\"Dynamic parallelism\"); the other device runtime calls (`cudaMemcpyAsync`, `cudaMalloc`, "
+    "events, `cudaMalloc`/`cudaFree`, `cudaGetLastError`/`cudaPeekAtLastError` and `cudaGetDevice` work (emulator.md, "
+    "\"Dynamic parallelism\"); the other device runtime calls (`cudaMemcpyAsync`, `cudaMemsetAsync`, "
     "`cudaDeviceGetAttribute`, `cudaFuncGetAttributes`, occupancy, `_ptsz` per-thread-stream "
     "forms, ...) fail the load naming the `__cudaCDP2*` function, and CDP1 (device-side "
     "`cudaDeviceSynchronize`, removed in CUDA 12) is refused naming it.",
@@ -489,7 +489,8 @@ add("(the context's device heap, `CU_LIMIT_MALLOC_HEAP_SIZE`) and the CDP2 devic
 add("nvcc emits for device-side launches: `__cudaCDP2GetParameterBufferV2`, `__cudaCDP2LaunchDeviceV2`,")
 add("`__cudaCDP2StreamCreateWithFlags`, `__cudaCDP2StreamDestroy`, `__cudaCDP2EventCreateWithFlags`,")
 add("`__cudaCDP2EventRecord`, `__cudaCDP2EventRecordWithFlags`, `__cudaCDP2StreamWaitEvent`,")
-add("`__cudaCDP2EventDestroy`, `__cudaCDP2GetLastError`, `__cudaCDP2PeekAtLastError` and")
+add("`__cudaCDP2EventDestroy`, `__cudaCDP2Malloc`, `__cudaCDP2Free`, `__cudaCDP2GetLastError`,")
+add("`__cudaCDP2PeekAtLastError` and")
 add("`__cudaCDP2GetDevice` (emulator.md, \"Dynamic parallelism\").")
 add("")
 add("| opcode | family | coverage |")

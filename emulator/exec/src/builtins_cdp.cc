@@ -325,4 +325,32 @@ void h_cdp_get_device(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
+// cudaMalloc(void** p, size_t bytes) in device code allocates from the device
+// heap, as malloc does (CUDA: memory from the device runtime's cudaMalloc
+// cannot be freed by the host); a full heap is cudaErrorMemoryAllocation.
+void h_cdp_malloc(const LInstr& in, WarpState& w, LaneMask act) {
+  DeviceHeap* heap = w.block->launch->heap;
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    const uint64_t bytes = arg_u64(w, l, in.s[1].imm);
+    const uint64_t p = bytes ? heap->allocate(bytes) : 0;
+    if (!store_out(in, w, l, arg_u64(w, l, in.s[0].imm), &p, 8)) {
+      if (p) heap->release(p);
+      return;
+    }
+    finish(in, w, l, p != 0 || bytes == 0 ? kSuccess : kMemoryAllocation);
+  }
+}
+
+// cudaFree(p) in device code: NULL is a no-op; a pointer the heap did not hand
+// out is cudaErrorInvalidValue (returned, not a fault).
+void h_cdp_free(const LInstr& in, WarpState& w, LaneMask act) {
+  DeviceHeap* heap = w.block->launch->heap;
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    const uint64_t p = arg_u64(w, l, in.s[0].imm);
+    finish(in, w, l, p == 0 || heap->release(p) ? kSuccess : kInvalidValue);
+  }
+}
+
 }  // namespace gpool::emu::exec

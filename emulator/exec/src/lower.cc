@@ -716,6 +716,8 @@ const BuiltinSpec kBuiltins[] = {
     {"__cudaCDP2EventRecord", h_cdp_event_record, 2, {B64, B64}, B32, true, true},
     {"__cudaCDP2EventRecordWithFlags", h_cdp_event_record, 3, {B64, B64, B32}, B32, true, true},
     {"__cudaCDP2StreamWaitEvent", h_cdp_stream_wait_event, 3, {B64, B64, B32}, B32, true, true},
+    {"__cudaCDP2Malloc", h_cdp_malloc, 2, {B64, B64}, B32, true, false},
+    {"__cudaCDP2Free", h_cdp_free, 1, {B64}, B32, true, false},
     {"__cudaCDP2GetLastError", h_cdp_get_last_error, 0, {}, B32, false, false},
     {"__cudaCDP2PeekAtLastError", h_cdp_peek_last_error, 0, {}, B32, false, false},
     {"__cudaCDP2GetDevice", h_cdp_get_device, 1, {B64}, B32, false, false},

@@ -54,6 +54,9 @@ void h_cdp_stream_wait_event(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_get_last_error(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_peek_last_error(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_get_device(const LInstr& in, WarpState& w, LaneMask act);
+// cudaMalloc / cudaFree in device code: the launch's device heap, as malloc/free.
+void h_cdp_malloc(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_free(const LInstr& in, WarpState& w, LaneMask act);
 // Real calls (calls.cc). h_call: direct call to pc `target`; h_call_indirect:
 // s[0] = function pointer register; h_enter / h_ret: aux = CallFrame index;
 // h_local_copy: aux2 bytes from local offset s[0].imm to local offset aux.
