@@ -470,8 +470,7 @@ for item in [
     "created streams, `cudaStreamFireAndForget` and `cudaStreamTailLaunch`, device-side streams, "
     "events, `cudaMalloc`/`cudaFree`, `cudaGetLastError`/`cudaPeekAtLastError` and `cudaGetDevice` work (emulator.md, "
     "\"Dynamic parallelism\"); the other device runtime calls (`cudaMemcpyAsync`, `cudaMemsetAsync`, "
-    "`cudaDeviceGetAttribute`, `cudaFuncGetAttributes`, occupancy, `_ptsz` per-thread-stream "
-    "forms, ...) fail the load naming the `__cudaCDP2*` function, and CDP1 (device-side "
+    "`cudaDeviceGetAttribute`, `cudaFuncGetAttributes`, occupancy, ...) fail the load naming the `__cudaCDP2*` function, and CDP1 (device-side "
     "`cudaDeviceSynchronize`, removed in CUDA 12) is refused naming it.",
 ]:
     add(f"- {item}")
@@ -490,8 +489,8 @@ add("nvcc emits for device-side launches: `__cudaCDP2GetParameterBufferV2`, `__c
 add("`__cudaCDP2StreamCreateWithFlags`, `__cudaCDP2StreamDestroy`, `__cudaCDP2EventCreateWithFlags`,")
 add("`__cudaCDP2EventRecord`, `__cudaCDP2EventRecordWithFlags`, `__cudaCDP2StreamWaitEvent`,")
 add("`__cudaCDP2EventDestroy`, `__cudaCDP2Malloc`, `__cudaCDP2Free`, `__cudaCDP2GetLastError`,")
-add("`__cudaCDP2PeekAtLastError` and")
-add("`__cudaCDP2GetDevice` (emulator.md, \"Dynamic parallelism\").")
+add("`__cudaCDP2PeekAtLastError` and `__cudaCDP2GetDevice`, and the `_ptsz` forms of the launch and")
+add("event calls (emulator.md, \"Dynamic parallelism\").")
 add("")
 add("| opcode | family | coverage |")
 add("| --- | --- | --- |")

@@ -716,6 +716,12 @@ const BuiltinSpec kBuiltins[] = {
     {"__cudaCDP2EventRecord", h_cdp_event_record, 2, {B64, B64}, B32, true, true},
     {"__cudaCDP2EventRecordWithFlags", h_cdp_event_record, 3, {B64, B64, B32}, B32, true, true},
     {"__cudaCDP2StreamWaitEvent", h_cdp_stream_wait_event, 3, {B64, B64, B32}, B32, true, true},
+    // The _ptsz forms (nvcc --default-stream per-thread): stream 0 is then the
+    // thread's own default stream, which the block-then-launch order also serialises.
+    {"__cudaCDP2LaunchDeviceV2_ptsz", h_cdp_launch, 2, {B64, B64}, B32, true, true},
+    {"__cudaCDP2EventRecord_ptsz", h_cdp_event_record, 2, {B64, B64}, B32, true, true},
+    {"__cudaCDP2EventRecordWithFlags_ptsz", h_cdp_event_record, 3, {B64, B64, B32}, B32, true, true},
+    {"__cudaCDP2StreamWaitEvent_ptsz", h_cdp_stream_wait_event, 3, {B64, B64, B32}, B32, true, true},
     {"__cudaCDP2Malloc", h_cdp_malloc, 2, {B64, B64}, B32, true, false},
     {"__cudaCDP2Free", h_cdp_free, 1, {B64}, B32, true, false},
     {"__cudaCDP2GetLastError", h_cdp_get_last_error, 0, {}, B32, false, false},
