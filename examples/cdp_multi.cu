@@ -9,7 +9,10 @@
 //   4. errors come back to the launching thread: an oversized block is
 //      cudaErrorInvalidConfiguration, and with cudaLimitDevRuntimePendingLaunchCount set to 16,
 //      a block launching 40 children gets 16 launches and 24 cudaErrorLaunchPendingCountExceeded;
-//   5. device-side cudaMalloc/cudaFree, as cuda-samples' cdpBezierTessellation uses them: each
+//   5. device-side cudaMemcpyAsync and cudaMemsetAsync in the block's default stream run in
+//      order with its launches: a copy of the segment made after the 4 steps holds their result,
+//      and a memset before the steps is overwritten by them;
+//   6. device-side cudaMalloc/cudaFree, as cuda-samples' cdpBezierTessellation uses them: each
 //      thread allocates a buffer whose size depends on its index and launches a child to fill it;
 //      a second kernel reads the buffers back and frees them.
 //
@@ -47,10 +50,18 @@ __global__ void sum_segment(const int* seg, long long* out) {
   }
 }
 
-__global__ void parent(int* data, int* slots, long long* sums, int* errors) {
+__global__ void parent(int* data, int* slots, long long* sums, int* errors, int* copies, int* marks) {
   int* seg = data + blockIdx.x * kSeg;
   if (threadIdx.x == 0) {
+    // 0x01010101 in every int of the block's marks; the second copy below overwrites the first half.
+    if (cudaMemsetAsync(marks + blockIdx.x * kSeg, 1, kSeg * sizeof(int), 0) != cudaSuccess) atomicAdd(errors, 1);
     for (int k = 0; k < kSteps; ++k) step<<<1, 32>>>(seg, k);
+    if (cudaMemcpyAsync(copies + blockIdx.x * kSeg, seg, kSeg * sizeof(int), cudaMemcpyDeviceToDevice, 0) !=
+        cudaSuccess)
+      atomicAdd(errors, 1);
+    if (cudaMemcpyAsync(marks + blockIdx.x * kSeg, copies + blockIdx.x * kSeg, kSeg / 2 * sizeof(int),
+                        cudaMemcpyDefault, 0) != cudaSuccess)
+      atomicAdd(errors, 1);
     sum_segment<<<1, 32, 0, cudaStreamTailLaunch>>>(seg, sums + blockIdx.x);
     if (cudaGetLastError() != cudaSuccess) atomicAdd(errors, 1);
   }
@@ -122,26 +133,35 @@ int main() {
   const int n = kBlocks * kSeg;
   std::vector<int> h(n);
   for (int i = 0; i < n; ++i) h[i] = (i * 7) % 11 - 5;
-  int *d, *d_slots, *d_errors;
+  int *d, *d_slots, *d_errors, *d_copies, *d_marks;
   long long* d_sums;
   CHECK(cudaMalloc(&d, n * sizeof(int)));
+  CHECK(cudaMalloc(&d_copies, n * sizeof(int)));
+  CHECK(cudaMalloc(&d_marks, n * sizeof(int)));
   CHECK(cudaMalloc(&d_slots, kBlocks * kStreams * sizeof(int)));
   CHECK(cudaMalloc(&d_sums, kBlocks * sizeof(long long)));
   CHECK(cudaMalloc(&d_errors, sizeof(int)));
   CHECK(cudaMemset(d_errors, 0, sizeof(int)));
   CHECK(cudaMemcpy(d, h.data(), n * sizeof(int), cudaMemcpyHostToDevice));
-  parent<<<kBlocks, 64>>>(d, d_slots, d_sums, d_errors);
+  parent<<<kBlocks, 64>>>(d, d_slots, d_sums, d_errors, d_copies, d_marks);
   CHECK(cudaGetLastError());
   CHECK(cudaDeviceSynchronize());
 
-  std::vector<int> out(n), slots(kBlocks * kStreams);
+  std::vector<int> out(n), slots(kBlocks * kStreams), copies(n), marks(n);
   std::vector<long long> sums(kBlocks);
   int errors = 0;
   CHECK(cudaMemcpy(out.data(), d, n * sizeof(int), cudaMemcpyDeviceToHost));
   CHECK(cudaMemcpy(slots.data(), d_slots, slots.size() * sizeof(int), cudaMemcpyDeviceToHost));
   CHECK(cudaMemcpy(sums.data(), d_sums, sums.size() * sizeof(long long), cudaMemcpyDeviceToHost));
   CHECK(cudaMemcpy(&errors, d_errors, sizeof(int), cudaMemcpyDeviceToHost));
+  CHECK(cudaMemcpy(copies.data(), d_copies, n * sizeof(int), cudaMemcpyDeviceToHost));
+  CHECK(cudaMemcpy(marks.data(), d_marks, n * sizeof(int), cudaMemcpyDeviceToHost));
   if (errors != 0) example_fail("device-side runtime calls failed (%d)", errors);
+  for (int i = 0; i < n; ++i) {
+    if (copies[i] != out[i]) example_fail("device-side copy element %d is %d, expected %d", i, copies[i], out[i]);
+    int want = i % kSeg < kSeg / 2 ? out[i] : 0x01010101;
+    if (marks[i] != want) example_fail("memset-then-copy element %d is %#x, expected %#x", i, marks[i], want);
+  }
   for (int b = 0; b < kBlocks; ++b) {
     long long sum = 0;
     for (int i = 0; i < kSeg; ++i) {
@@ -196,6 +216,8 @@ int main() {
     for (int k = 0; k < count; ++k) want += i + 0.5f * k;
     if (line_sums[i] != want) example_fail("line %d sums to %g, expected %g", i, line_sums[i], want);
   }
+  CHECK(cudaFree(d_copies));
+  CHECK(cudaFree(d_marks));
   CHECK(cudaFree(d_lines));
   CHECK(cudaFree(d_line_sums));
   CHECK(cudaFree(d));

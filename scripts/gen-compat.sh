@@ -468,9 +468,11 @@ for item in [
     "and have no effect on an interpreter. See emulator.md, \"JIT linking and JIT options\".",
     "Dynamic parallelism (CDP2) in part: device-side launches into the block's default stream, "
     "created streams, `cudaStreamFireAndForget` and `cudaStreamTailLaunch`, device-side streams, "
-    "events, `cudaMalloc`/`cudaFree`, `cudaGetLastError`/`cudaPeekAtLastError` and `cudaGetDevice` work (emulator.md, "
-    "\"Dynamic parallelism\"); the other device runtime calls (`cudaMemcpyAsync`, `cudaMemsetAsync`, "
-    "`cudaDeviceGetAttribute`, `cudaFuncGetAttributes`, occupancy, ...) fail the load naming the `__cudaCDP2*` function, and CDP1 (device-side "
+    "events, `cudaMemcpyAsync`/`cudaMemsetAsync` (1D), `cudaMalloc`/`cudaFree`, "
+    "`cudaGetLastError`/`cudaPeekAtLastError` and `cudaGetDevice` work (emulator.md, "
+    "\"Dynamic parallelism\"); the other device runtime calls (2D/3D copies and sets, "
+    "`cudaDeviceGetAttribute`, `cudaFuncGetAttributes`, occupancy, ...) fail the load naming "
+    "the `__cudaCDP2*` function, and CDP1 (device-side "
     "`cudaDeviceSynchronize`, removed in CUDA 12) is refused naming it.",
 ]:
     add(f"- {item}")
@@ -488,7 +490,8 @@ add("(the context's device heap, `CU_LIMIT_MALLOC_HEAP_SIZE`) and the CDP2 devic
 add("nvcc emits for device-side launches: `__cudaCDP2GetParameterBufferV2`, `__cudaCDP2LaunchDeviceV2`,")
 add("`__cudaCDP2StreamCreateWithFlags`, `__cudaCDP2StreamDestroy`, `__cudaCDP2EventCreateWithFlags`,")
 add("`__cudaCDP2EventRecord`, `__cudaCDP2EventRecordWithFlags`, `__cudaCDP2StreamWaitEvent`,")
-add("`__cudaCDP2EventDestroy`, `__cudaCDP2Malloc`, `__cudaCDP2Free`, `__cudaCDP2GetLastError`,")
+add("`__cudaCDP2EventDestroy`, `__cudaCDP2MemcpyAsync`, `__cudaCDP2MemsetAsync`, `__cudaCDP2Malloc`,")
+add("`__cudaCDP2Free`, `__cudaCDP2GetLastError`,")
 add("`__cudaCDP2PeekAtLastError` and `__cudaCDP2GetDevice`, and the `_ptsz` forms of the launch and")
 add("event calls (emulator.md, \"Dynamic parallelism\").")
 add("")

@@ -33,6 +33,12 @@ struct PrintfRecord {
 // the parent has exited (a valid CDP2 schedule: nothing lets a parent wait for
 // its child), in launch order, tail launches last.
 struct ChildLaunch {
+  // A kernel launch, or a device-side cudaMemcpyAsync / cudaMemsetAsync (ordered
+  // in its stream like a launch): copy/set `bytes` bytes at `dst` from `src` /
+  // to `value`.
+  enum class Kind : uint8_t { Kernel, Memcpy, Memset } kind = Kind::Kernel;
+  uint64_t dst = 0, src = 0, bytes = 0;
+  uint8_t value = 0;
   uint32_t kernel = 0;  // index into ProgramImpl::infos_
   Dim3 grid, block;
   uint32_t shared = 0;  // dynamic shared bytes

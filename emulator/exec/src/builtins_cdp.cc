@@ -40,6 +40,8 @@ constexpr uint64_t kStreamTailLaunch = 3;
 constexpr uint64_t kStreamFireAndForget = 4;
 constexpr uint32_t kStreamNonBlocking = 1;
 constexpr uint32_t kEventDisableTiming = 2;
+constexpr uint32_t kMemcpyDeviceToDevice = 3;
+constexpr uint32_t kMemcpyDefault = 4;
 
 // CUDA's limit on nested device-side launches: a grid at depth 24 cannot launch.
 constexpr uint32_t kMaxDepth = 24;
@@ -322,6 +324,59 @@ void h_cdp_get_device(const LInstr& in, WarpState& w, LaneMask act) {
     int l = std::countr_zero(m);
     if (!store_out(in, w, l, arg_u64(w, l, in.s[0].imm), &dev, 4)) return;
     finish(in, w, l, kSuccess);
+  }
+}
+
+namespace {
+
+// Records a device-side memcpy/memset as the next child of lane l's block.
+void record_copy(const LInstr& in, WarpState& w, int l, ChildLaunch c, uint64_t stream) {
+  LaunchState& L = *w.block->launch;
+  if (!valid_stream(*L.tree, stream, false)) {  // not into the tail or fire-and-forget streams
+    finish(in, w, l, kInvalidResourceHandle);
+    return;
+  }
+  c.block_linear = w.block->block_linear;
+  c.seq = w.block->launch_seq++;
+  {
+    std::lock_guard<std::mutex> lock(L.mu);
+    L.children.push_back(std::move(c));
+  }
+  finish(in, w, l, kSuccess);
+}
+
+}  // namespace
+
+// cudaMemcpyAsync(dst, src, count, kind, stream) in device code: device to
+// device only (cudaMemcpyDeviceToDevice or cudaMemcpyDefault), run in order
+// with the stream's launches once the grid has finished.
+void h_cdp_memcpy_async(const LInstr& in, WarpState& w, LaneMask act) {
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    const uint32_t kind = arg_u32(w, l, in.s[3].imm);
+    if (kind != kMemcpyDeviceToDevice && kind != kMemcpyDefault) {
+      finish(in, w, l, kInvalidValue);
+      continue;
+    }
+    ChildLaunch c;
+    c.kind = ChildLaunch::Kind::Memcpy;
+    c.dst = arg_u64(w, l, in.s[0].imm);
+    c.src = arg_u64(w, l, in.s[1].imm);
+    c.bytes = arg_u64(w, l, in.s[2].imm);
+    record_copy(in, w, l, std::move(c), arg_u64(w, l, in.s[4].imm));
+  }
+}
+
+// cudaMemsetAsync(ptr, value, count, stream) in device code.
+void h_cdp_memset_async(const LInstr& in, WarpState& w, LaneMask act) {
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    ChildLaunch c;
+    c.kind = ChildLaunch::Kind::Memset;
+    c.dst = arg_u64(w, l, in.s[0].imm);
+    c.value = static_cast<uint8_t>(arg_u32(w, l, in.s[1].imm));
+    c.bytes = arg_u64(w, l, in.s[2].imm);
+    record_copy(in, w, l, std::move(c), arg_u64(w, l, in.s[3].imm));
   }
 }
 

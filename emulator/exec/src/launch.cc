@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fmt/format.h>
 #include <memory>
 #include <thread>
@@ -48,6 +49,27 @@ class StdoutSink final : public PrintfSink {
     std::fflush(stdout);
   }
 };
+
+// A device-side cudaMemcpyAsync / cudaMemsetAsync, run in its place among the
+// grid's children. Memory that is not accessible device memory faults the
+// tree, as a kernel's access would.
+void run_copy(const ChildLaunch& c, const GlobalMemory& mem, const std::string& parent, LaunchResult* r) {
+  const bool copy = c.kind == ChildLaunch::Kind::Memcpy;
+  if (c.bytes == 0) return;
+  if (!mem.accessible(c.dst, c.bytes) || (copy && !mem.accessible(c.src, c.bytes))) {
+    r->status = LaunchStatus::IllegalAddress;
+    r->message = copy ? fmt::format("kernel '{}': device-side cudaMemcpyAsync of {} bytes from {:#x} to {:#x} "
+                                    "touches memory that is not device memory",
+                                    parent, c.bytes, c.src, c.dst)
+                      : fmt::format("kernel '{}': device-side cudaMemsetAsync of {} bytes at {:#x} touches memory "
+                                    "that is not device memory",
+                                    parent, c.bytes, c.dst);
+    return;
+  }
+  auto* dst = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(c.dst));
+  if (copy) std::memmove(dst, reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(c.src)), c.bytes);
+  else std::memset(dst, c.value, c.bytes);
+}
 
 }  // namespace
 
@@ -219,8 +241,12 @@ LaunchResult ProgramImpl::run_grid(const KernelInfo& kernel, const LaunchParams&
     return a.seq < b2.seq;
   });
   for (auto& c : children) {
-    tree.pending.fetch_sub(1, std::memory_order_relaxed);
+    if (c.kind == ChildLaunch::Kind::Kernel) tree.pending.fetch_sub(1, std::memory_order_relaxed);
     if (r.status != LaunchStatus::Ok) continue;  // a faulted tree starts nothing more
+    if (c.kind != ChildLaunch::Kind::Kernel) {
+      run_copy(c, *env.memory, kernel.name, &r);
+      continue;
+    }
     LaunchParams cp;
     cp.grid = c.grid;
     cp.block = c.block;

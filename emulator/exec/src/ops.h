@@ -54,6 +54,9 @@ void h_cdp_stream_wait_event(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_get_last_error(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_peek_last_error(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_get_device(const LInstr& in, WarpState& w, LaneMask act);
+// cudaMemcpyAsync / cudaMemsetAsync in device code: recorded as ordered children.
+void h_cdp_memcpy_async(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_memset_async(const LInstr& in, WarpState& w, LaneMask act);
 // cudaMalloc / cudaFree in device code: the launch's device heap, as malloc/free.
 void h_cdp_malloc(const LInstr& in, WarpState& w, LaneMask act);
 void h_cdp_free(const LInstr& in, WarpState& w, LaneMask act);

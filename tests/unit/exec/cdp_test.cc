@@ -224,10 +224,10 @@ TEST(ExecCdp, AChildsFaultFailsTheLaunch) {
 }
 
 TEST(ExecCdp, UnsupportedDeviceRuntimeCallsAreRefusedNamingThem) {
-  const std::string memcpy_call = R"(
-.extern .func (.param .b32 func_retval0) __cudaCDP2MemcpyAsync
+  const std::string attr_call = R"(
+.extern .func (.param .b32 func_retval0) __cudaCDP2DeviceGetAttribute
 (
-  .param .b64 p0, .param .b64 p1, .param .b64 p2, .param .b32 p3, .param .b64 p4
+  .param .b64 p0, .param .b32 p1, .param .b32 p2
 );
 .visible .entry k()
 {
@@ -235,24 +235,20 @@ TEST(ExecCdp, UnsupportedDeviceRuntimeCallsAreRefusedNamingThem) {
   {
   .param .b64 param0;
   st.param.b64 [param0+0], 0;
-  .param .b64 param1;
-  st.param.b64 [param1+0], 0;
-  .param .b64 param2;
-  st.param.b64 [param2+0], 0;
-  .param .b32 param3;
-  st.param.b32 [param3+0], 0;
-  .param .b64 param4;
-  st.param.b64 [param4+0], 0;
+  .param .b32 param1;
+  st.param.b32 [param1+0], 0;
+  .param .b32 param2;
+  st.param.b32 [param2+0], 0;
   .param .b32 retval0;
-  call.uni (retval0), __cudaCDP2MemcpyAsync, (param0, param1, param2, param3, param4);
+  call.uni (retval0), __cudaCDP2DeviceGetAttribute, (param0, param1, param2);
   ld.param.b32 %r1, [retval0+0];
   }
   ret;
 }
 )";
   std::string err;
-  EXPECT_FALSE(build_ptx(ptx_module(memcpy_call), &err));
-  EXPECT_NE(err.find("__cudaCDP2MemcpyAsync"), std::string::npos) << err;
+  EXPECT_FALSE(build_ptx(ptx_module(attr_call), &err));
+  EXPECT_NE(err.find("__cudaCDP2DeviceGetAttribute"), std::string::npos) << err;
 
   const std::string sync_call = R"(
 .extern .func (.param .b32 func_retval0) cudaDeviceSynchronize
