@@ -223,6 +223,85 @@ TEST(ExecCdp, AChildsFaultFailsTheLaunch) {
   EXPECT_NE(r.result.message.find("'step'"), std::string::npos) << r.result.message;
 }
 
+// deep(maxd, err, depth): *maxd = max(*maxd, depth); launches deep(maxd, err,
+// depth + 1) and stores a failed launch's cudaError_t in *err.
+constexpr const char* kDeep = R"(
+.visible .entry deep(.param .u64 maxd, .param .u64 err, .param .u32 depth)
+{
+  .reg .pred %p<3>;
+  .reg .b32 %r<6>;
+  .reg .b64 %rd<8>;
+  ld.param.u64 %rd1, [maxd];
+  ld.param.u64 %rd2, [err];
+  ld.param.u32 %r1, [depth];
+  atom.global.max.s32 %r2, [%rd1], %r1;
+  add.u32 %r3, %r1, 1;
+  mov.u64 %rd5, deep;
+  {
+  .param .b64 param0;
+  st.param.b64 [param0+0], %rd5;
+  .param .align 4 .b8 param1[12];
+  st.param.b32 [param1+0], 1;
+  st.param.b32 [param1+4], 1;
+  st.param.b32 [param1+8], 1;
+  .param .align 4 .b8 param2[12];
+  st.param.b32 [param2+0], 1;
+  st.param.b32 [param2+4], 1;
+  st.param.b32 [param2+8], 1;
+  .param .b32 param3;
+  st.param.b32 [param3+0], 0;
+  .param .b64 retval0;
+  call.uni (retval0), __cudaCDP2GetParameterBufferV2, (param0, param1, param2, param3);
+  ld.param.b64 %rd6, [retval0+0];
+  }
+  setp.eq.s64 %p1, %rd6, 0;
+  @%p1 bra DONE;
+  st.u64 [%rd6], %rd1;
+  st.u64 [%rd6+8], %rd2;
+  st.u32 [%rd6+16], %r3;
+  {
+  .param .b64 param0;
+  st.param.b64 [param0+0], %rd6;
+  .param .b64 param1;
+  st.param.b64 [param1+0], 0;
+  .param .b32 retval0;
+  call.uni (retval0), __cudaCDP2LaunchDeviceV2, (param0, param1);
+  ld.param.b32 %r4, [retval0+0];
+  }
+  setp.eq.s32 %p2, %r4, 0;
+  @%p2 bra DONE;
+  st.global.u32 [%rd2], %r4;
+DONE:
+  ret;
+}
+)";
+
+TEST(ExecCdp, NestingStopsAtDepth24) {
+  std::string err;
+  auto p = build_ptx(ptx_module(std::string(kDecls) + kDeep), &err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  int32_t* maxd = mem.alloc<int32_t>(1, -1);
+  int32_t* code = mem.alloc<int32_t>(1, 0);
+  BumpHeap heap(mem.alloc<uint8_t>(4096));
+  struct {
+    uint64_t maxd, err;
+    uint32_t depth;
+  } args{reinterpret_cast<uint64_t>(maxd), reinterpret_cast<uint64_t>(code), 0};
+  LaunchParams lp;
+  lp.block = {1, 1, 1};
+  lp.param_buffer = &args;
+  lp.param_bytes = sizeof args;
+  LaunchEnv env;
+  env.memory = &mem;
+  env.heap = &heap;
+  LaunchResult r = p->launch(*p->find_kernel("deep"), lp, env);
+  ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+  EXPECT_EQ(*maxd, 24);  // grids at depths 0..24 ran
+  EXPECT_EQ(*code, 65);  // cudaErrorLaunchMaxDepthExceeded from the grid at depth 24
+  EXPECT_EQ(heap.live(), 0u);
+}
+
 TEST(ExecCdp, UnsupportedDeviceRuntimeCallsAreRefusedNamingThem) {
   const std::string attr_call = R"(
 .extern .func (.param .b32 func_retval0) __cudaCDP2DeviceGetAttribute
