@@ -1,6 +1,8 @@
 // Program::launch: validates the configuration, spreads the grid's blocks
 // over worker threads, and flushes device printf output in block order then
-// thread order once every block has finished.
+// thread order once every block has finished. Then, for dynamic parallelism,
+// it runs the grid's children (ChildLaunch, recorded by builtins_cdp.cc) one
+// after another, each a grid of its own with its own children (run_grid).
 #include "block.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
