@@ -747,8 +747,8 @@ bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name
   const BuiltinSpec* spec = find_builtin(name);
   if (!spec)
     return fail(in, fmt::format("unsupported call to device runtime function '{}' (dynamic parallelism on the "
-                                "emulator supports kernel launches, streams, events, cudaGetLastError and "
-                                "cudaGetDevice; see docs/emulator.md)",
+                                "emulator supports kernel launches, streams, events, 1D cudaMemcpyAsync/cudaMemsetAsync, "
+                                "cudaMalloc/cudaFree, cudaGetLastError and cudaGetDevice; see docs/emulator.md)",
                                 name));
   const size_t want = spec->nargs;
   if (args.elems.size() != want) return fail(in, fmt::format("call to '{}' with {} arguments", name, args.elems.size()));
