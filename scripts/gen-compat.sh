@@ -433,8 +433,14 @@ for item in [
     "and sizes, `CU_JIT_LOG_VERBOSE`, `CU_JIT_WALL_TIME`, `CU_JIT_TARGET`); the compile-quality "
     "ones (optimisation level, fallback strategy, cache mode, debug/line info, ...) are accepted "
     "and have no effect on an interpreter. See emulator.md, \"JIT linking and JIT options\".",
-    "Dynamic parallelism (device-side launches, CDP2): PTX calling `cudaGetParameterBufferV2`/"
-    "`cudaLaunchDeviceV2` (nvcc's `__cudaCDP2*`) fails the load naming the function.",
+    "Dynamic parallelism (CDP2) in part: device-side launches into the block's default stream, "
+    "created streams, `cudaStreamFireAndForget` and `cudaStreamTailLaunch`, device-side streams, "
+    "events, `cudaMemcpyAsync`/`cudaMemsetAsync` (1D), `cudaMalloc`/`cudaFree`, "
+    "`cudaGetLastError`/`cudaPeekAtLastError` and `cudaGetDevice` work (emulator.md, "
+    "\"Dynamic parallelism\"); the other device runtime calls (2D/3D copies and sets, "
+    "`cudaDeviceGetAttribute`, `cudaFuncGetAttributes`, occupancy, ...) fail the load naming "
+    "the `__cudaCDP2*` function, and CDP1 (device-side "
+    "`cudaDeviceSynchronize`, removed in CUDA 12) is refused naming it.",
 ]:
     add(f"- {item}")
 add("")
@@ -446,8 +452,15 @@ add("load then fails naming the full instruction (e.g.")
 add("`unsupported instruction 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' in <kernel> at PTX line N`).")
 add("`call` is handled by the lowering pass itself: direct calls to device functions (inlined),")
 add("recursive calls and indirect calls through function pointers (real calls with a per-thread")
-add("call stack), `vprintf` (device `printf`), `__assertfail` (device `assert`) and `malloc`/`free`")
-add("(the context's device heap, `CU_LIMIT_MALLOC_HEAP_SIZE`).")
+add("call stack), `vprintf` (device `printf`), `__assertfail` (device `assert`), `malloc`/`free`")
+add("(the context's device heap, `CU_LIMIT_MALLOC_HEAP_SIZE`) and the CDP2 device runtime calls")
+add("nvcc emits for device-side launches: `__cudaCDP2GetParameterBufferV2`, `__cudaCDP2LaunchDeviceV2`,")
+add("`__cudaCDP2StreamCreateWithFlags`, `__cudaCDP2StreamDestroy`, `__cudaCDP2EventCreateWithFlags`,")
+add("`__cudaCDP2EventRecord`, `__cudaCDP2EventRecordWithFlags`, `__cudaCDP2StreamWaitEvent`,")
+add("`__cudaCDP2EventDestroy`, `__cudaCDP2MemcpyAsync`, `__cudaCDP2MemsetAsync`, `__cudaCDP2Malloc`,")
+add("`__cudaCDP2Free`, `__cudaCDP2GetLastError`,")
+add("`__cudaCDP2PeekAtLastError` and `__cudaCDP2GetDevice`, and the `_ptsz` forms of the launch and")
+add("event calls (emulator.md, \"Dynamic parallelism\").")
 add("")
 add("| opcode | family | coverage |")
 add("| --- | --- | --- |")
@@ -483,9 +496,10 @@ for item in [
     "tensor-map bulk copies (TMA): `cp.async.bulk.tensor*`, multicast bulk copies, "
     "`cp.reduce.async.bulk*`, `setmaxnreg`;",
     "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",
-    "calls to external functions other than `vprintf`, `__assertfail`, `malloc` and `free` "
-    "(`unsupported call to external function '...'`; an `extern` device function defined in another "
-    "unit of the same image or link is resolved by the linker first); dynamic parallelism;",
+    "calls to external functions other than `vprintf`, `__assertfail`, `malloc`, `free` and the "
+    "CDP2 calls above (`unsupported call to external function '...'`, or `unsupported call to "
+    "device runtime function '__cudaCDP2...'`; an `extern` device function defined in another "
+    "unit of the same image or link is resolved by the linker first);",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
     "(`vadd`, `vmad`, ...);",
 ]:

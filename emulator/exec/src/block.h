@@ -13,6 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace gpool::emu::exec {
@@ -24,6 +26,45 @@ struct PrintfRecord {
   uint32_t thread = 0;
   uint32_t seq = 0;
   std::string text;
+};
+
+// Dynamic parallelism (builtins_cdp.cc, launch.cc). A device-side launch
+// waiting for its parent grid to finish: child grids start once every block of
+// the parent has exited (a valid CDP2 schedule: nothing lets a parent wait for
+// its child), in launch order, tail launches last.
+struct ChildLaunch {
+  // A kernel launch, or a device-side cudaMemcpyAsync / cudaMemsetAsync (ordered
+  // in its stream like a launch): copy/set `bytes` bytes at `dst` from `src` /
+  // to `value`.
+  enum class Kind : uint8_t { Kernel, Memcpy, Memset } kind = Kind::Kernel;
+  uint64_t dst = 0, src = 0, bytes = 0;
+  uint8_t value = 0;
+  uint32_t kernel = 0;  // index into ProgramImpl::infos_
+  Dim3 grid, block;
+  uint32_t shared = 0;  // dynamic shared bytes
+  std::vector<uint8_t> params;
+  uint64_t block_linear = 0;  // the launching block
+  uint32_t seq = 0;           // launch order within that block
+  bool tail = false;          // cudaStreamTailLaunch
+};
+
+// A parameter buffer cudaGetParameterBufferV2 handed out (device memory from
+// the launch's DeviceHeap) and the configuration it was asked for.
+struct ParamBuffer {
+  uint32_t kernel = 0;
+  Dim3 grid, block;
+  uint32_t shared = 0;
+};
+
+// Shared by every grid of one host launch: the pending-launch count and the
+// device-side stream and event handles.
+struct LaunchTree {
+  uint64_t pending_limit = 2048;
+  std::atomic<uint64_t> pending{0};  // launched, not yet started
+  std::mutex mu;
+  uint64_t next_handle = 0x1000;              // GUARDED_BY(mu): 0..4 are the special streams
+  std::unordered_set<uint64_t> streams;       // GUARDED_BY(mu)
+  std::unordered_set<uint64_t> events;        // GUARDED_BY(mu)
 };
 
 struct LaunchState {
@@ -41,12 +82,17 @@ struct LaunchState {
   uint64_t grid_workspace = 0;  // %envreg1:%envreg2 (cooperative launches)
   DeviceHeap* heap = nullptr;   // malloc/free (set when the kernel uses them)
   const TextureTable* textures = nullptr;  // tex/suld/sust handle lookups (may be nullptr)
+  LaunchTree* tree = nullptr;  // dynamic parallelism: shared by the host launch's grids
+  uint32_t depth = 0;          // 0 for a host launch, parent's + 1 for a child grid
+  int32_t device = 0;          // cudaGetDevice in device code (LaunchEnv::device_ordinal)
 
   std::atomic<bool> stop{false};
   std::mutex mu;
   LaunchStatus status = LaunchStatus::Ok;  // GUARDED_BY(mu): the first fault
   std::string message;                     // GUARDED_BY(mu)
   std::string assert_text;                 // GUARDED_BY(mu): printed after printf output
+  std::vector<ChildLaunch> children;       // GUARDED_BY(mu): device-side launches of this grid
+  std::unordered_map<uint64_t, ParamBuffer> buffers;  // GUARDED_BY(mu): not yet launched
 };
 
 struct BarrierState {
@@ -82,6 +128,8 @@ struct BlockContext {
   std::vector<PrintfRecord>* printf_out = nullptr;
   uint32_t printf_seq = 0;
   bool faulted = false;
+  uint32_t launch_seq = 0;          // device-side launches made by this block so far
+  std::vector<int32_t> last_error;  // per thread (sized on the first device runtime error)
 };
 
 // "PTX line 12 ('ld.global.u32'), block [0,0,0], thread [3,0,0]"

@@ -1,12 +1,15 @@
 // Program::launch: validates the configuration, spreads the grid's blocks
 // over worker threads, and flushes device printf output in block order then
-// thread order once every block has finished.
+// thread order once every block has finished. Then, for dynamic parallelism,
+// it runs the grid's children (ChildLaunch, recorded by builtins_cdp.cc) one
+// after another, each a grid of its own with its own children (run_grid).
 #include "block.h"
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fmt/format.h>
 #include <memory>
 #include <thread>
@@ -49,10 +52,38 @@ class StdoutSink final : public PrintfSink {
   }
 };
 
+// A device-side cudaMemcpyAsync / cudaMemsetAsync, run in its place among the
+// grid's children. Memory that is not accessible device memory faults the
+// tree, as a kernel's access would.
+void run_copy(const ChildLaunch& c, const GlobalMemory& mem, const std::string& parent, LaunchResult* r) {
+  const bool copy = c.kind == ChildLaunch::Kind::Memcpy;
+  if (c.bytes == 0) return;
+  if (!mem.accessible(c.dst, c.bytes) || (copy && !mem.accessible(c.src, c.bytes))) {
+    r->status = LaunchStatus::IllegalAddress;
+    r->message = copy ? fmt::format("kernel '{}': device-side cudaMemcpyAsync of {} bytes from {:#x} to {:#x} "
+                                    "touches memory that is not device memory",
+                                    parent, c.bytes, c.src, c.dst)
+                      : fmt::format("kernel '{}': device-side cudaMemsetAsync of {} bytes at {:#x} touches memory "
+                                    "that is not device memory",
+                                    parent, c.bytes, c.dst);
+    return;
+  }
+  auto* dst = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(c.dst));
+  if (copy) std::memmove(dst, reinterpret_cast<const uint8_t*>(static_cast<uintptr_t>(c.src)), c.bytes);
+  else std::memset(dst, c.value, c.bytes);
+}
+
 }  // namespace
 
 LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& params,
                                  const LaunchEnv& env) const {
+  LaunchTree tree;
+  tree.pending_limit = env.pending_launch_limit;
+  return run_grid(kernel, params, env, tree, 0);
+}
+
+LaunchResult ProgramImpl::run_grid(const KernelInfo& kernel, const LaunchParams& params, const LaunchEnv& env,
+                                   LaunchTree& tree, uint32_t depth) const {
   size_t index = static_cast<size_t>(&kernel - infos_.data());
   if (index >= infos_.size()) return error(LaunchStatus::InvalidValue, "kernel does not belong to this program");
   const LoweredKernel& k = lowered_[index];
@@ -103,6 +134,9 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
   L.grid_workspace = params.grid_workspace;
   L.heap = env.heap;
   L.textures = env.textures;
+  L.tree = &tree;
+  L.depth = depth;
+  L.device = env.device_ordinal;
 
   uint64_t workers = env.threads ? env.threads : default_threads();
   if (params.cooperative) {
@@ -186,13 +220,49 @@ LaunchResult ProgramImpl::launch(const KernelInfo& kernel, const LaunchParams& p
     PrintfSink* sink = env.printf_sink ? env.printf_sink : &out;
     sink->write(text);
   }
-  std::lock_guard<std::mutex> lock(L.mu);
-  if (!L.assert_text.empty()) {
-    std::fwrite(L.assert_text.data(), 1, L.assert_text.size(), stderr);
-    std::fflush(stderr);
+  std::vector<ChildLaunch> children;
+  {
+    std::lock_guard<std::mutex> lock(L.mu);
+    if (!L.assert_text.empty()) {
+      std::fwrite(L.assert_text.data(), 1, L.assert_text.size(), stderr);
+      std::fflush(stderr);
+    }
+    r.status = L.status;
+    r.message = L.message;
+    // Parameter buffers that were never launched go back to the heap.
+    for (auto& [addr, buf] : L.buffers) env.heap->release(addr);
+    children = std::move(L.children);
   }
-  r.status = L.status;
-  r.message = L.message;
+  if (children.empty()) return r;
+  // Dynamic parallelism: the grid is complete once its child grids are. Each
+  // runs to completion (its own children included) in launch order per block,
+  // blocks in order; tail launches start after every other child has finished.
+  std::stable_sort(children.begin(), children.end(), [](const ChildLaunch& a, const ChildLaunch& b2) {
+    if (a.tail != b2.tail) return b2.tail;
+    if (a.block_linear != b2.block_linear) return a.block_linear < b2.block_linear;
+    return a.seq < b2.seq;
+  });
+  for (auto& c : children) {
+    if (c.kind == ChildLaunch::Kind::Kernel) tree.pending.fetch_sub(1, std::memory_order_relaxed);
+    if (r.status != LaunchStatus::Ok) continue;  // a faulted tree starts nothing more
+    if (c.kind != ChildLaunch::Kind::Kernel) {
+      run_copy(c, *env.memory, kernel.name, &r);
+      continue;
+    }
+    LaunchParams cp;
+    cp.grid = c.grid;
+    cp.block = c.block;
+    cp.dynamic_shared_bytes = c.shared;
+    cp.param_buffer = c.params.data();
+    cp.param_bytes = c.params.size();
+    LaunchResult cr = run_grid(infos_[c.kernel], cp, env, tree, depth + 1);
+    r.thread_instructions += cr.thread_instructions;
+    if (cr.status != LaunchStatus::Ok) {
+      r.status = cr.status;
+      r.message = fmt::format("child grid launched by kernel '{}' (depth {}): {}", kernel.name, depth + 1,
+                              cr.message);
+    }
+  }
   return r;
 }
 

@@ -181,7 +181,8 @@ bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
     // pointer this kernel loads.
     auto taken = [&](const std::string& name) {
       auto it = module_vars_.find(name);
-      if (it != module_vars_.end() && it->second.where == VarBinding::Where::Function)
+      if (it != module_vars_.end() && it->second.where == VarBinding::Where::Function &&
+          !module_.functions[it->second.offset].is_entry)  // a kernel's address is only launched
         queue_function(static_cast<uint32_t>(it->second.offset));
     };
     for (auto& g : prog_.globals_)
@@ -229,6 +230,7 @@ bool LowerCtx::lower_kernel(const ptx::Function& f, KernelInfo* info) {
   info->local_bytes = k_.local_bytes;
   info->num_regs = estimate_kernel_registers(module_, f);
   info->uses_heap = uses_heap_;
+  info->uses_device_launch = uses_device_launch_;
   return true;
 }
 
@@ -357,12 +359,17 @@ bool LowerCtx::lower_call(const ptx::Instruction& in, Scope& scope) {
     return lower_real_call(in, scope, nullptr);
   }
   if (callee.name == "vprintf" || callee.name == "__assertfail" || callee.name == "malloc" ||
-      callee.name == "free")
+      callee.name == "free" || callee.name.starts_with("__cudaCDP2"))
     return lower_builtin(in, callee.name, scope);
   if (callee.name == "cudaGraphSetConditional") return lower_graph_set_conditional(in, scope);
   const ptx::Function* fn = nullptr;
   for (auto& f : module_.functions)
     if (f.name == callee.name && !f.is_extern && !f.body.empty()) fn = &f;
+  if (!fn && (callee.name == "cudaDeviceSynchronize" || callee.name.starts_with("__cudaCDP1") ||
+              callee.name == "cudaGetParameterBuffer" || callee.name == "cudaLaunchDevice"))
+    return fail(in, fmt::format("unsupported call to '{}': the CDP1 device runtime (device-side "
+                                "cudaDeviceSynchronize) was removed in CUDA 12; rebuild for CDP2",
+                                callee.name));
   if (!fn) return fail(in, fmt::format("unsupported call to external function '{}'", callee.name));
   if (args.elems.size() != fn->params.size() || rets.elems.size() > fn->returns.size())
     return fail(in, fmt::format("call to '{}' passes the wrong number of arguments", callee.name));
@@ -678,26 +685,88 @@ bool needs_real_calls(const ptx::Module& module) {
   return false;
 }
 
+namespace {
+
+// The device runtime's functions nvcc calls as extern functions, and the
+// handlers that implement them. Arguments are .param symbols (any size: the
+// dim3 arguments of cudaGetParameterBufferV2 are 12-byte arrays) or values of
+// the listed types; the result, when there is one, has type `ret`.
+struct BuiltinSpec {
+  const char* name;
+  Handler fn;
+  uint8_t nargs;
+  ptx::Type args[5];
+  ptx::Type ret;      // None: no result
+  bool heap;          // needs LaunchEnv::heap
+  bool device_launch; // dynamic parallelism
+};
+
+constexpr ptx::Type B32 = ptx::Type::B32, B64 = ptx::Type::B64, NONE = ptx::Type::None;
+
+const BuiltinSpec kBuiltins[] = {
+    {"vprintf", h_vprintf, 2, {B64, B64}, B32, false, false},
+    {"__assertfail", h_assertfail, 5, {B64, B64, B32, B64, B64}, NONE, false, false},
+    {"malloc", h_malloc, 1, {B64}, B64, true, false},
+    {"free", h_free, 1, {B64}, NONE, true, false},
+    {"__cudaCDP2GetParameterBufferV2", h_cdp_get_param_buffer, 4, {B64, NONE, NONE, B32}, B64, true, true},
+    {"__cudaCDP2LaunchDeviceV2", h_cdp_launch, 2, {B64, B64}, B32, true, true},
+    {"__cudaCDP2StreamCreateWithFlags", h_cdp_stream_create, 2, {B64, B32}, B32, true, true},
+    {"__cudaCDP2StreamDestroy", h_cdp_stream_destroy, 1, {B64}, B32, true, true},
+    {"__cudaCDP2EventCreateWithFlags", h_cdp_event_create, 2, {B64, B32}, B32, true, true},
+    {"__cudaCDP2EventDestroy", h_cdp_event_destroy, 1, {B64}, B32, true, true},
+    {"__cudaCDP2EventRecord", h_cdp_event_record, 2, {B64, B64}, B32, true, true},
+    {"__cudaCDP2EventRecordWithFlags", h_cdp_event_record, 3, {B64, B64, B32}, B32, true, true},
+    {"__cudaCDP2StreamWaitEvent", h_cdp_stream_wait_event, 3, {B64, B64, B32}, B32, true, true},
+    // The _ptsz forms (nvcc --default-stream per-thread): stream 0 is then the
+    // thread's own default stream, which the block-then-launch order also serialises.
+    {"__cudaCDP2LaunchDeviceV2_ptsz", h_cdp_launch, 2, {B64, B64}, B32, true, true},
+    {"__cudaCDP2EventRecord_ptsz", h_cdp_event_record, 2, {B64, B64}, B32, true, true},
+    {"__cudaCDP2EventRecordWithFlags_ptsz", h_cdp_event_record, 3, {B64, B64, B32}, B32, true, true},
+    {"__cudaCDP2StreamWaitEvent_ptsz", h_cdp_stream_wait_event, 3, {B64, B64, B32}, B32, true, true},
+    {"__cudaCDP2MemcpyAsync", h_cdp_memcpy_async, 5, {B64, B64, B64, B32, B64}, B32, false, true},
+    {"__cudaCDP2MemcpyAsync_ptsz", h_cdp_memcpy_async, 5, {B64, B64, B64, B32, B64}, B32, false, true},
+    {"__cudaCDP2MemsetAsync", h_cdp_memset_async, 4, {B64, B32, B64, B64}, B32, false, true},
+    {"__cudaCDP2MemsetAsync_ptsz", h_cdp_memset_async, 4, {B64, B32, B64, B64}, B32, false, true},
+    {"__cudaCDP2Malloc", h_cdp_malloc, 2, {B64, B64}, B32, true, false},
+    {"__cudaCDP2Free", h_cdp_free, 1, {B64}, B32, true, false},
+    {"__cudaCDP2GetLastError", h_cdp_get_last_error, 0, {}, B32, false, false},
+    {"__cudaCDP2PeekAtLastError", h_cdp_peek_last_error, 0, {}, B32, false, false},
+    {"__cudaCDP2GetDevice", h_cdp_get_device, 1, {B64}, B32, false, false},
+};
+
+const BuiltinSpec* find_builtin(const std::string& name) {
+  for (auto& b : kBuiltins)
+    if (name == b.name) return &b;
+  return nullptr;
+}
+
+}  // namespace
+
 bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name, Scope& scope) {
   const auto& rets = in.operands[0];
   const auto& args = in.operands[2];
-  const bool heap = name == "malloc" || name == "free";
-  size_t want = name == "vprintf" ? 2 : heap ? 1 : 5;
+  const BuiltinSpec* spec = find_builtin(name);
+  if (!spec)
+    return fail(in, fmt::format("unsupported call to device runtime function '{}' (dynamic parallelism on the "
+                                "emulator supports kernel launches, streams, events, 1D cudaMemcpyAsync/cudaMemsetAsync, "
+                                "cudaMalloc/cudaFree, cudaGetLastError and cudaGetDevice; see docs/emulator.md)",
+                                name));
+  const size_t want = spec->nargs;
   if (args.elems.size() != want) return fail(in, fmt::format("call to '{}' with {} arguments", name, args.elems.size()));
-  if (name == "free" && !rets.elems.empty()) return fail(in, "call to 'free' with a result");
-  const ptx::Type ret_type = name == "malloc" ? ptx::Type::B64 : ptx::Type::B32;
+  if (spec->ret == NONE && !rets.elems.empty()) return fail(in, fmt::format("call to '{}' with a result", name));
+  const ptx::Type ret_type = spec->ret == NONE ? B32 : spec->ret;
   const uint32_t ret_size = ptx::type_size(ret_type);
   LInstr li;
   li.line = static_cast<uint32_t>(in.line);
   li.opname = prog_.intern(name);
-  li.fn = name == "vprintf" ? h_vprintf : name == "malloc" ? h_malloc : name == "free" ? h_free : h_assertfail;
-  if (heap) uses_heap_ = true;
+  li.fn = spec->fn;
+  if (spec->heap) uses_heap_ = true;
+  if (spec->device_launch) uses_device_launch_ = true;
   ptx::VarDecl pdecl;
-  pdecl.type = ptx::Type::B64;
   for (size_t i = 0; i < want; ++i) {
-    pdecl.type = (name == "__assertfail" && i >= 3) ? (i == 3 ? ptx::Type::B32 : ptx::Type::B64) : ptx::Type::B64;
-    if (name == "__assertfail" && i == 2) pdecl.type = ptx::Type::B32;
-    if (name == "__assertfail" && i == 3) pdecl.type = ptx::Type::B64;
+    if (spec->args[i] == NONE && args.elems[i].kind != ptx::Operand::Kind::Symbol)
+      return fail(in, fmt::format("argument {} of '{}' is not a .param variable", i, name));
+    pdecl.type = spec->args[i] == NONE ? B64 : spec->args[i];
     uint64_t off;
     ptx::Type t;
     if (!arg_to_local(in, args.elems[i], &pdecl, scope, &off, &t)) return false;
@@ -781,6 +850,7 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
   register_async_ops(table);
   const bool real_calls = needs_real_calls(module);
   for (auto& f : module.functions) prog->functions_.push_back(f.is_extern || f.body.empty() ? std::string() : f.name);
+  prog->fn_kernel_.assign(module.functions.size(), -1);
 
   for (auto& f : module.functions) {
     if (!f.is_entry || f.is_extern) continue;
@@ -794,6 +864,7 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
       if (error) *error = err;
       return nullptr;
     }
+    prog->fn_kernel_[static_cast<size_t>(&f - module.functions.data())] = static_cast<int32_t>(index);
     prog->infos_.push_back(std::move(info));
   }
   return prog;

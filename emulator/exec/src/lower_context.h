@@ -82,7 +82,7 @@ class LowerCtx final : public LowerContext {
   void enable_real_calls() { real_calls_ = true; }
   // Module function `index` may be called indirectly: give it an entry.
   void address_taken(uint32_t index) {
-    if (real_calls_) queue_function(index);
+    if (real_calls_ && !module_.functions[index].is_entry) queue_function(index);
   }
   // Resolves [reg+off], [sym+off], [imm] for an access in `space` (as
   // written). `base` must point into the LInstr being lowered (global
@@ -147,7 +147,8 @@ class LowerCtx final : public LowerContext {
   std::unordered_set<uint32_t> globals_used_;
   uint64_t local_top_ = 0;
   uint64_t shared_top_ = 0;
-  bool uses_heap_ = false;  // calls malloc or free
+  bool uses_heap_ = false;  // calls malloc or free, or launches kernels (parameter buffers)
+  bool uses_device_launch_ = false;  // calls the CDP2 launch or stream/event functions
   bool real_calls_ = false;
   std::unordered_map<uint32_t, uint32_t> fn_entries_;           // module function -> entry pc
   std::vector<uint32_t> fn_queue_;                               // waiting to be lowered

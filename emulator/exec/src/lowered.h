@@ -88,6 +88,8 @@ struct GlobalPatch {
   int64_t addend = 0;
 };
 
+struct LaunchTree;  // block.h
+
 class ProgramImpl final : public Program {
  public:
   const std::vector<KernelInfo>& kernels() const override { return infos_; }
@@ -106,6 +108,11 @@ class ProgramImpl final : public Program {
   std::vector<std::vector<GlobalPatch>> patches_;  // per global
   std::unordered_set<std::string> names_;          // storage for LInstr::opname
   std::vector<std::string> functions_;             // module function names, by index
+  std::vector<int32_t> fn_kernel_;                 // module function index -> infos_ index, or -1
+
+  // Runs one grid and then its child grids (launch.cc).
+  LaunchResult run_grid(const KernelInfo& kernel, const LaunchParams& params, const LaunchEnv& env,
+                        LaunchTree& tree, uint32_t depth) const;
 
   const char* intern(const std::string& s) { return names_.insert(s).first->c_str(); }
 };

@@ -39,6 +39,27 @@ void h_assertfail(const LInstr& in, WarpState& w, LaneMask act);
 // offset of the 64-bit result.
 void h_malloc(const LInstr& in, WarpState& w, LaneMask act);
 void h_free(const LInstr& in, WarpState& w, LaneMask act);
+// Dynamic parallelism: nvcc's __cudaCDP2* device runtime calls
+// (builtins_cdp.cc). s[i] = Imm local offsets of the arguments; aux2 = 1 when
+// aux holds the local offset of the result (cudaError_t, or the parameter
+// buffer pointer).
+void h_cdp_get_param_buffer(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_launch(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_stream_create(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_stream_destroy(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_event_create(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_event_destroy(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_event_record(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_stream_wait_event(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_get_last_error(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_peek_last_error(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_get_device(const LInstr& in, WarpState& w, LaneMask act);
+// cudaMemcpyAsync / cudaMemsetAsync in device code: recorded as ordered children.
+void h_cdp_memcpy_async(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_memset_async(const LInstr& in, WarpState& w, LaneMask act);
+// cudaMalloc / cudaFree in device code: the launch's device heap, as malloc/free.
+void h_cdp_malloc(const LInstr& in, WarpState& w, LaneMask act);
+void h_cdp_free(const LInstr& in, WarpState& w, LaneMask act);
 // Real calls (calls.cc). h_call: direct call to pc `target`; h_call_indirect:
 // s[0] = function pointer register; h_enter / h_ret: aux = CallFrame index;
 // h_local_copy: aux2 bytes from local offset s[0].imm to local offset aux.

@@ -169,6 +169,8 @@ CUresult kernel_task(const KernelLaunch& k, Task* out) {
     env.memory = &allocs();
     env.heap = heap.get();
     env.textures = &texture_table();
+    env.pending_launch_limit = ctx->limit_pending_launches.load();
+    env.device_ordinal = ctx->dev->ordinal;
     exec::LaunchResult res = program->launch(*info, lp, env);
     if (workspace != 0) device_free(workspace);
     if (res.status == exec::LaunchStatus::Ok) return;

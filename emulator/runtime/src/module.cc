@@ -58,6 +58,14 @@ CUresult place_globals(Module* m) {
   return CUDA_SUCCESS;
 }
 
+// True when `m` defines one of the __cudaCDP2* device runtime functions (it is
+// libcudadevrt's unit).
+bool defines_device_runtime(const ptx::Module& m) {
+  for (const auto& f : m.functions)
+    if (!f.is_extern && !f.body.empty() && f.name.starts_with("__cudaCDP2")) return true;
+  return false;
+}
+
 }  // namespace
 
 namespace {
@@ -100,15 +108,27 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   ptx::Module mod;
   uint32_t ptx_arch = 0, entry_cap = 0;
   std::vector<ptx::Module> parsed(units.size());
+  std::vector<bool> devrt(units.size(), false);
   for (size_t i = 0; i < units.size(); ++i) {
     if (!ptx::parse(units[i]->text, &parsed[i], &err)) {
       load_error(jit, "PTX (compute_" + std::to_string(units[i]->arch) + (units.size() > 1 ? ", unit " + std::to_string(i) : std::string()) +
                           ") does not parse: " + err);
       return CUDA_ERROR_INVALID_PTX;
     }
+    // libcudadevrt's unit (-lcudadevrt, dynamic parallelism) defines the
+    // __cudaCDP2* device runtime functions the executor provides as builtins:
+    // it is left out. Its PTX targets compute_121, so it is only selected on
+    // devices of compute capability 12.1 and later.
+    if (units.size() > 1 && defines_device_runtime(parsed[i])) {
+      log().debug("module load: leaving out compilation unit {} (libcudadevrt's device runtime)", i);
+      devrt[i] = true;
+      continue;
+    }
     ptx_arch = std::max(ptx_arch, units[i]->arch);
     if (const uint32_t c = entry_max_registers(units[i]->options); c != 0) entry_cap = entry_cap ? std::min(entry_cap, c) : c;
   }
+  for (size_t i = units.size(); i-- > 0;)
+    if (devrt[i]) parsed.erase(parsed.begin() + static_cast<std::ptrdiff_t>(i));
   if (parsed.size() == 1) {
     mod = std::move(parsed[0]);
   } else if (!ptx::link(std::move(parsed), &mod, &err)) {

@@ -99,7 +99,11 @@ struct KernelInfo {
                                      // bounds (reg_demand.h); the runtime prefers a cubin's count
   uint32_t max_threads_per_block = 1024;  // from .maxntid / .reqntid, else 1024
   uint32_t reqntid[3] = {0, 0, 0};
-  bool uses_heap = false;  // calls malloc or free: launches need LaunchEnv::heap
+  bool uses_heap = false;  // calls malloc or free, or launches kernels: launches need LaunchEnv::heap
+  // Launches kernels from the device (dynamic parallelism, nvcc's __cudaCDP2*
+  // calls): its parameter buffers come from LaunchEnv::heap, and its child
+  // grids run before launch() returns (docs/emulator.md, "Dynamic parallelism").
+  bool uses_device_launch = false;
 };
 
 struct GlobalVarInfo {
@@ -152,6 +156,12 @@ struct LaunchEnv {
   DeviceHeap* heap = nullptr;            // required when KernelInfo::uses_heap
   // Texture and surface objects (texture.h); nullptr: every tex/suld/sust faults.
   const TextureTable* textures = nullptr;
+  // Device-side launches (KernelInfo::uses_device_launch): how many child
+  // launches of one host launch's grid tree may wait to start at once
+  // (CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT); one more returns
+  // cudaErrorLaunchPendingCountExceeded to the launching thread.
+  uint64_t pending_launch_limit = 2048;
+  int32_t device_ordinal = 0;  // what cudaGetDevice returns in device code
 };
 
 class Program {
@@ -172,7 +182,10 @@ class Program {
   // globals initialized with function addresses). False for other names.
   virtual bool function_address(std::string_view name, uint64_t* out) const = 0;
 
-  // Runs `kernel` to completion on the calling thread plus env.threads workers.
+  // Runs `kernel` to completion on the calling thread plus env.threads workers,
+  // then the child grids its threads launched (dynamic parallelism), each with
+  // its own children, before returning: the result is the first fault of the
+  // whole tree.
   virtual LaunchResult launch(const KernelInfo& kernel, const LaunchParams& params,
                               const LaunchEnv& env) const = 0;
 };
