@@ -7,10 +7,12 @@
 // forwards goes through the typed layout of that kind: kernel, memset, empty, child-graph and
 // device-to-device copy nodes through the existing per-kind entry points (graph.cc, graph_query.cc:
 // GraphAddNode, GraphSetKernelParams, GraphMemsetParams, GraphMemcpySetParams,
-// GraphExecChildGraphSetParams), conditional nodes through GraphAddConditionalNode. The one switch
-// on the node type for each entry point is node_kind_refused() plus the switches below; kinds the
-// pool does not forward (host nodes, memory alloc/free nodes, event nodes, external semaphores,
-// batch memory ops) are refused with CUDA_ERROR_NOT_SUPPORTED, logged with the kind's name.
+// GraphExecChildGraphSetParams), conditional nodes through GraphAddConditionalNode, host nodes
+// through hostfn.cc, event record/wait nodes through graph_event.cc, memory alloc/free nodes
+// through graph_mem.cc. The one switch on the node type for each entry point is
+// node_kind_refused() plus the switches below; kinds the pool does not forward (external
+// semaphores, batch memory ops) are refused with CUDA_ERROR_NOT_SUPPORTED, logged with the kind's
+// name.
 //
 // Conditional body graphs are graphs of the session (ids the server chose), filled with the usual
 // calls. The array phGraph_out points to belongs to the shim and lives until the process ends
@@ -181,6 +183,24 @@ extern "C" CUresult gpool_impl_cuGraphAddNode_v2(CUgraphNode* out, CUgraph g, co
     case CU_GRAPH_NODE_TYPE_CONDITIONAL:
       if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
       return add_conditional(out, g, deps, ndeps, &p->conditional);
+    case CU_GRAPH_NODE_TYPE_HOST: {  // hostfn.cc
+      const CUDA_HOST_NODE_PARAMS h{p->host.fn, p->host.userData};
+      return gpool_impl_cuGraphAddHostNode(out, g, deps, ndeps, &h);
+    }
+    case CU_GRAPH_NODE_TYPE_EVENT_RECORD:  // graph_event.cc
+      return gpool_impl_cuGraphAddEventRecordNode(out, g, deps, ndeps, p->eventRecord.event);
+    case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return gpool_impl_cuGraphAddEventWaitNode(out, g, deps, ndeps, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC: {  // graph_mem.cc; the address comes back in the params
+      CUDA_MEM_ALLOC_NODE_PARAMS a{};
+      a.poolProps = p->alloc.poolProps;
+      a.accessDescs = p->alloc.accessDescs;
+      a.accessDescCount = p->alloc.accessDescCount;
+      a.bytesize = p->alloc.bytesize;
+      const CUresult st = gpool_impl_cuGraphAddMemAllocNode(out, g, deps, ndeps, &a);
+      if (st == CUDA_SUCCESS) p->alloc.dptr = a.dptr;
+      return st;
+    }
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return gpool_impl_cuGraphAddMemFreeNode(out, g, deps, ndeps, p->free.dptr);
     default: return node_kind_refused("cuGraphAddNode", p->type);
   }
 }
@@ -215,6 +235,14 @@ extern "C" CUresult gpool_impl_cuGraphNodeSetParams(CUgraphNode node, CUgraphNod
       gpool::log::logger("shim").error("cuGraphNodeSetParams on a child graph node is not supported; returning "
                                        "CUDA_ERROR_NOT_SUPPORTED");
       return CUDA_ERROR_NOT_SUPPORTED;
+    case CU_GRAPH_NODE_TYPE_HOST: {
+      const CUDA_HOST_NODE_PARAMS h{p->host.fn, p->host.userData};
+      return gpool_impl_cuGraphHostNodeSetParams(node, &h);
+    }
+    case CU_GRAPH_NODE_TYPE_EVENT_RECORD: return gpool_impl_cuGraphEventRecordNodeSetEvent(node, p->eventRecord.event);
+    case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return gpool_impl_cuGraphEventWaitNodeSetEvent(node, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return CUDA_ERROR_INVALID_VALUE;  // fixed at creation, as on the emulator
     default: return node_kind_refused("cuGraphNodeSetParams", p->type);
   }
 }
@@ -237,6 +265,15 @@ extern "C" CUresult gpool_impl_cuGraphExecNodeSetParams(CUgraphExec exec, CUgrap
     case CU_GRAPH_NODE_TYPE_CONDITIONAL:
       // The emulator and the driver have no parameters to change on these in an executable graph.
       return CUDA_ERROR_INVALID_VALUE;
+    case CU_GRAPH_NODE_TYPE_HOST: {
+      const CUDA_HOST_NODE_PARAMS h{p->host.fn, p->host.userData};
+      return gpool_impl_cuGraphExecHostNodeSetParams(exec, node, &h);
+    }
+    case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+      return gpool_impl_cuGraphExecEventRecordNodeSetEvent(exec, node, p->eventRecord.event);
+    case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return gpool_impl_cuGraphExecEventWaitNodeSetEvent(exec, node, p->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
+    case CU_GRAPH_NODE_TYPE_MEM_FREE: return CUDA_ERROR_INVALID_VALUE;  // fixed at creation, as on the emulator
     default: return node_kind_refused("cuGraphExecNodeSetParams", p->type);
   }
 }

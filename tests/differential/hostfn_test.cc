@@ -214,5 +214,53 @@ TEST_F(HostFnTest, GraphEventNodes) {
   EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(a));
 }
 
+// The generic node API builds host and event nodes too (cuGraphAddNode / cuGraphNodeSetParams /
+// cuGraphExecNodeSetParams with CU_GRAPH_NODE_TYPE_HOST and EVENT_RECORD), and they run.
+TEST_F(HostFnTest, GenericNodeApiHostAndEventNodes) {
+  CUstream s = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  CUevent e = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+  std::atomic<int> count{0};
+  CUgraph g = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&g, 0));
+  CUgraphNodeParams hp{};
+  hp.type = CU_GRAPH_NODE_TYPE_HOST;
+  hp.host.fn = add_one;
+  hp.host.userData = &count;
+  CUgraphNode host = nullptr, rec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddNode(&host, g, nullptr, nullptr, 0, &hp));
+  CUgraphNodeParams ep{};
+  ep.type = CU_GRAPH_NODE_TYPE_EVENT_RECORD;
+  ep.eventRecord.event = e;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddNode(&rec, g, &host, nullptr, 1, &ep));
+  CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeGetType(host, &type));
+  EXPECT_SAME_VALUE(CU_GRAPH_NODE_TYPE_HOST, type);
+  CUevent got = nullptr;
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphEventRecordNodeGetEvent(rec, &got));
+  EXPECT_TRUE(got == e);
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&exec, g, 0));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuEventSynchronize(e));
+  EXPECT_SAME_VALUE(1, count.load());
+  hp.host.fn = add_ten;  // in the instantiated graph only
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecNodeSetParams(exec, host, &hp));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(s));
+  EXPECT_SAME_VALUE(11, count.load());
+  CUDA_HOST_NODE_PARAMS back{};
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphHostNodeGetParams(host, &back));
+  EXPECT_TRUE(back.fn == add_one) << "the graph's node keeps its function";
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphNodeSetParams(host, &hp));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphHostNodeGetParams(host, &back));
+  EXPECT_TRUE(back.fn == add_ten);
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(g));
+  EXPECT_CU(CUDA_SUCCESS, api().cuEventDestroy(e));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
+}
+
 }  // namespace
 }  // namespace diff
