@@ -267,35 +267,27 @@ void h_cdp_event_destroy(const LInstr& in, WarpState& w, LaneMask act) {
 }
 
 // cudaEventRecord(event, stream[, flags]) and cudaStreamWaitEvent(stream,
-// event, flags): the order they ask for always holds (see the top).
-void h_cdp_event_record(const LInstr& in, WarpState& w, LaneMask act) {
+// event, flags): the order they ask for always holds (see the top), so each
+// only checks that its event and stream exist (argument slots `ev`, `st`).
+static void check_event_and_stream(const LInstr& in, WarpState& w, LaneMask act, int ev, int st) {
   LaunchTree& tree = *w.block->launch->tree;
   for (LaneMask m = act; m; m &= m - 1) {
     int l = std::countr_zero(m);
-    const uint64_t e = arg_u64(w, l, in.s[0].imm);
+    const uint64_t e = arg_u64(w, l, in.s[ev].imm);
     bool ok;
     {
       std::lock_guard<std::mutex> lock(tree.mu);
       ok = tree.events.count(e) != 0;
     }
-    ok = ok && valid_stream(tree, arg_u64(w, l, in.s[1].imm), false);
+    ok = ok && valid_stream(tree, arg_u64(w, l, in.s[st].imm), false);
     finish(in, w, l, ok ? kSuccess : kInvalidResourceHandle);
   }
 }
 
+void h_cdp_event_record(const LInstr& in, WarpState& w, LaneMask act) { check_event_and_stream(in, w, act, 0, 1); }
+
 void h_cdp_stream_wait_event(const LInstr& in, WarpState& w, LaneMask act) {
-  LaunchTree& tree = *w.block->launch->tree;
-  for (LaneMask m = act; m; m &= m - 1) {
-    int l = std::countr_zero(m);
-    const uint64_t e = arg_u64(w, l, in.s[1].imm);
-    bool ok;
-    {
-      std::lock_guard<std::mutex> lock(tree.mu);
-      ok = tree.events.count(e) != 0;
-    }
-    ok = ok && valid_stream(tree, arg_u64(w, l, in.s[0].imm), false);
-    finish(in, w, l, ok ? kSuccess : kInvalidResourceHandle);
-  }
+  check_event_and_stream(in, w, act, 1, 0);
 }
 
 void h_cdp_get_last_error(const LInstr& in, WarpState& w, LaneMask act) {

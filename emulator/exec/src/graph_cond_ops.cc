@@ -108,13 +108,10 @@ bool LowerCtx::lower_graph_set_conditional(const ptx::Instruction& in, Scope& sc
     li.s[i].imm = off;
   }
   li.ns = 2;
-  if (in.guard) {
-    ptx::Operand g;
-    g.kind = ptx::Operand::Kind::Register;
-    g.name = *in.guard;
-    LOperand p;
-    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
-    li.guard = static_cast<int32_t>(p.index);
+  if (uint32_t guard; !call_guard_pred(in, &guard)) {
+    return false;
+  } else if (guard != UINT32_MAX) {
+    li.guard = static_cast<int32_t>(guard);
     li.guard_neg = in.guard_negated;
   }
   emit(li);

@@ -455,19 +455,28 @@ void LowerCtx::emit_local_copy(uint32_t line, uint64_t from, uint64_t to, uint64
   emit(c);
 }
 
-bool LowerCtx::emit_call_guard(const ptx::Instruction& in, uint32_t* skip_index) {
-  *skip_index = UINT32_MAX;
+bool LowerCtx::call_guard_pred(const ptx::Instruction& in, uint32_t* index) {
+  *index = UINT32_MAX;
   if (!in.guard) return true;
   ptx::Operand g;
   g.kind = ptx::Operand::Kind::Register;
   g.name = *in.guard;
   LOperand p;
   if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
+  *index = p.index;
+  return true;
+}
+
+bool LowerCtx::emit_call_guard(const ptx::Instruction& in, uint32_t* skip_index) {
+  *skip_index = UINT32_MAX;
+  uint32_t guard = UINT32_MAX;
+  if (!call_guard_pred(in, &guard)) return false;
+  if (guard == UINT32_MAX) return true;
   LInstr br;
   br.fn = h_branch;
   br.opname = "call";
   br.line = static_cast<uint32_t>(in.line);
-  br.guard = static_cast<int32_t>(p.index);
+  br.guard = static_cast<int32_t>(guard);
   br.guard_neg = !in.guard_negated;
   *skip_index = static_cast<uint32_t>(k_.code.size());
   emit(br);
@@ -790,13 +799,10 @@ bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name
     li.aux = static_cast<uint32_t>(ret_off);
     li.aux2 = 1;
   }
-  if (in.guard) {
-    ptx::Operand g;
-    g.kind = ptx::Operand::Kind::Register;
-    g.name = *in.guard;
-    LOperand p;
-    if (!pred(g, &p)) return fail(in, "call guard is not a predicate");
-    li.guard = static_cast<int32_t>(p.index);
+  if (uint32_t guard; !call_guard_pred(in, &guard)) {
+    return false;
+  } else if (guard != UINT32_MAX) {
+    li.guard = static_cast<int32_t>(guard);
     li.guard_neg = in.guard_negated;
   }
   emit(li);

@@ -115,6 +115,9 @@ class LowerCtx final : public LowerContext {
   // (patched by the caller once the call's end is known) and sets *skip_index to its index,
   // UINT32_MAX without a guard. False (failed) when the guard is not a predicate.
   bool emit_call_guard(const ptx::Instruction& in, uint32_t* skip_index);
+  // The predicate register of a call's guard (`@p call ...`), for a builtin lowered as one
+  // guarded instruction; *index UINT32_MAX without a guard. False (failed) when it is not a predicate.
+  bool call_guard_pred(const ptx::Instruction& in, uint32_t* index);
   bool lower_real_function(uint32_t index);
   void queue_function(uint32_t index);
   void emit_local_copy(uint32_t line, uint64_t from, uint64_t to, uint64_t bytes);
