@@ -15,13 +15,11 @@ Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import (add_common_args, admin_status, check_built, client_env, judge,  # noqa: E402
-                        launch_server, show, stop_server, check_released)
+from run_remote import add_common_args, check_built, quota_probe  # noqa: E402
 
 TOKEN = "tok-graphmem-7d21"
 ADMIN = "tok-graphmem-admin-4a90"
@@ -29,33 +27,8 @@ QUOTA_MIB = 64
 
 
 def run(args, workdir):
-    config = os.path.join(workdir, "server.toml")
-    with open(config, "w") as f:
-        f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
-                f'[[tenant]]\nname = "alpha"\ntoken = "{TOKEN}"\nmemory_quota = "{QUOTA_MIB}MiB"\n\n'
-                f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
-    proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
-    failures = 0
-    try:
-        r = subprocess.run([args.probe, str(QUOTA_MIB)], env=client_env(args, url, TOKEN),
-                           capture_output=True, text=True, timeout=args.timeout)
-        show(r)
-        why = judge(r)
-        if why:
-            print("FAIL: graph_mem_probe: " + why)
-            failures += 1
-        # The probe exited with a live graph allocation: once its session is gone, the tenant
-        # must hold nothing.
-        failures += check_released(lambda: admin_status(args.gpool, url, ADMIN), "alpha")
-    except Exception as e:  # noqa: BLE001 - reported as a failure with the server log below
-        print(f"FAIL: {e}")
-        failures += 1
-    finally:
-        stop_server(proc)
-    if failures:
-        with open(log_path) as f:
-            print("----- server log (tail) -----\n" + f.read()[-4000:])
-    return 1 if failures else 0
+    return quota_probe(args, workdir, TOKEN, ADMIN, QUOTA_MIB, [args.probe, str(QUOTA_MIB)], "graph_mem_probe",
+                       "the probe exited with a live graph allocation")
 
 
 def main():

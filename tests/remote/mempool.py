@@ -23,8 +23,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import (add_common_args, admin_status, check_built, client_env, judge,  # noqa: E402
-                        launch_server, show, start_server, stop_server, check_released)
+from run_remote import (add_common_args, check_built, client_env, judge, quota_probe, show,  # noqa: E402
+                        start_server, stop_server)
 
 TOKEN = "tok-mempool-4c1e"
 ADMIN = "tok-mempool-admin-93b7"
@@ -51,32 +51,8 @@ def mode_create(args, workdir):
 
 
 def mode_quota(args, workdir):
-    config = os.path.join(workdir, "server.toml")
-    with open(config, "w") as f:
-        f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
-                f'[[tenant]]\nname = "alpha"\ntoken = "{TOKEN}"\nmemory_quota = "{QUOTA_MIB}MiB"\n\n'
-                f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
-    proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
-    failures = 0
-    try:
-        r = run_probe(args, url, TOKEN, "pool_quota", str(QUOTA_MIB))
-        show(r)
-        why = judge(r)
-        if why:
-            print("FAIL: probe pool_quota: " + why)
-            failures += 1
-        # The probe left 32 MiB allocated in a pool it never destroyed: once its session is
-        # gone, the tenant must hold nothing.
-        failures += check_released(lambda: admin_status(args.gpool, url, ADMIN), "alpha")
-    except Exception as e:  # noqa: BLE001 - reported as a failure with the server log below
-        print(f"FAIL: {e}")
-        failures += 1
-    finally:
-        stop_server(proc)
-    if failures:
-        with open(log_path) as f:
-            print("----- server log (tail) -----\n" + f.read()[-4000:])
-    return 1 if failures else 0
+    return quota_probe(args, workdir, TOKEN, ADMIN, QUOTA_MIB, [args.probe, "pool_quota", str(QUOTA_MIB)],
+                       "probe pool_quota", "the probe left 32 MiB allocated in a pool it never destroyed")
 
 
 def main():

@@ -271,6 +271,39 @@ def check_released(get_status, tenant, timeout=10):
     return 0 if ok else 1
 
 
+def quota_probe(args, workdir, token, admin, quota_mib, probe_argv, label, released_why):
+    """Runs `probe_argv` as tenant "alpha" (quota_mib MiB, `token`) on a fresh emulator server with
+    an admin tenant "ops" (`admin`), then checks that once the probe's session is gone the tenant
+    holds nothing (`released_why` says what the probe left behind). Returns 0 pass, 1 fail; prints
+    the server log's tail on failure."""
+    config = os.path.join(workdir, "server.toml")
+    with open(config, "w") as f:
+        f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n\n'
+                f'[[tenant]]\nname = "alpha"\ntoken = "{token}"\nmemory_quota = "{quota_mib}MiB"\n\n'
+                f'[[tenant]]\nname = "ops"\ntoken = "{admin}"\nadmin = true\n')
+    proc, url, log_path = launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
+    failures = 0
+    try:
+        r = subprocess.run(probe_argv, env=client_env(args, url, token), capture_output=True, text=True,
+                           timeout=args.timeout)
+        show(r)
+        why = judge(r)
+        if why:
+            print(f"FAIL: {label}: {why}")
+            failures += 1
+        print(f"checking the tenant holds nothing once the probe is gone ({released_why})")
+        failures += check_released(lambda: admin_status(args.gpool, url, admin), "alpha")
+    except Exception as e:  # noqa: BLE001 - reported as a failure with the server log below
+        print(f"FAIL: {e}")
+        failures += 1
+    finally:
+        stop_server(proc)
+    if failures:
+        with open(log_path) as f:
+            print("----- server log (tail) -----\n" + f.read()[-4000:])
+    return 1 if failures else 0
+
+
 def wait_line(proc, prefix, timeout):
     """Reads proc's stdout until a line starts with prefix; returns the lines read."""
     lines = []
