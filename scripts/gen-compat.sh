@@ -406,10 +406,11 @@ for item in [
     "the whole resource in its own format; depth, colour-attachment and video arrays; "
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
-    "Graphs: memory allocation/free nodes (and `cuMemAllocAsync`/`cuMemFreeAsync` in a capture), "
-    "external-semaphore and batch memory-op nodes, user objects, device-side "
-    "graph launch, non-default edge data. Graphs and stream capture otherwise work (emulator.md, "
-    "\"Graphs and stream capture\").",
+    "Graphs: external-semaphore and batch memory-op nodes, user objects, device-side "
+    "graph launch, non-default edge data, `CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE`. Graphs and stream "
+    "capture otherwise work, memory allocation/free and conditional nodes included (emulator.md, "
+    "\"Graphs and stream capture\"); through the pool, copy nodes with a host side are refused "
+    "(architecture.md, \"Graphs through the pool\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
     "`cuMemImportFromShareableHandle`), `cuMemMapArrayAsync` (sparse arrays), and multicast "
     "objects. Virtual memory management itself (`cuMemCreate`, `cuMemMap`, `cuMemSetAccess`, ...) "
