@@ -66,7 +66,8 @@ namespace diff {
   X(cuStreamAddCallback) X(cuGraphAddHostNode) X(cuGraphHostNodeGetParams)                      \
   X(cuGraphHostNodeSetParams) X(cuGraphExecHostNodeSetParams) X(cuGraphAddEventRecordNode)     \
   X(cuGraphAddEventWaitNode) X(cuGraphEventRecordNodeGetEvent) X(cuGraphEventWaitNodeGetEvent)  \
-  X(cuGraphEventRecordNodeSetEvent) X(cuGraphExecEventRecordNodeSetEvent)
+  X(cuGraphEventRecordNodeSetEvent) X(cuGraphExecEventRecordNodeSetEvent)                      \
+  X(cuCtxGetLimit)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

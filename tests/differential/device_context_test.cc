@@ -86,6 +86,15 @@ TEST_F(ContextTest, PrimaryContextIsCurrent) {
   EXPECT_CU(CUDA_SUCCESS, api().cuCtxSynchronize());
 }
 
+// CUDA 12.8's CIG limits: an ordinary context is not a CUDA-in-Graphics context. cuBLASLt reads
+// CU_LIMIT_CIG_ENABLED in cublasCreate and copies no device properties into the handle when the
+// query fails with an unexpected error (docs/emulator.md, "CUDA libraries").
+TEST_F(ContextTest, CigLimitsOfAnOrdinaryContext) {
+  size_t v = 7;
+  EXPECT_CU(CUDA_SUCCESS, api().cuCtxGetLimit(&v, CU_LIMIT_CIG_ENABLED));
+  EXPECT_SAME_VALUE(size_t{0}, v);
+}
+
 TEST_F(ContextTest, PushPopAndNoContext) {
   CUcontext popped = nullptr;
   ASSERT_CU(CUDA_SUCCESS, api().cuCtxPopCurrent(&popped));

@@ -17,6 +17,7 @@ const void* context_local_storage();         // c693336e1121df11a8c368f355d89593
 const void* context_checks();                // 263e88607cd2614392f6bbd5006dfa7e
 const void* integrity_check();               // d4082055bde6704b8d34ba123c66e1f2
 const void* cublas_private();                // 21318c60971432488ca641ff7324c8f2
+const void* cufft_private();                 // 6e163fbeb958444d835ce182aff1991e
 const void* gpool_info();                    // gpool's own table, see gpool/driver_abi/info_table.h
 
 // The stub for slots whose meaning is unknown: takes any arguments, returns 0.

@@ -413,6 +413,7 @@ std::atomic<size_t>* limit_slot(Context* c, CUlimit limit) {
     case CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT: return &c->limit_pending_launches;
     case CU_LIMIT_MAX_L2_FETCH_GRANULARITY: return &c->limit_max_l2_fetch;
     case CU_LIMIT_PERSISTING_L2_CACHE_SIZE: return &c->limit_persisting_l2;
+    case CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED: return &c->limit_cig_shmem_fallback;
     default: return nullptr;
   }
 }
@@ -423,6 +424,20 @@ extern "C" CUresult gpool_impl_cuCtxGetLimit(size_t* pvalue, CUlimit limit) {
   if (pvalue == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Context* c = nullptr;
   if (CUresult r = use_context(nullptr, &c); r != CUDA_SUCCESS) return r;
+  // The two query-only CIG limits (CUDA in Graphics, CUDA 12.8+). Emulated contexts are never
+  // CIG contexts, so CIG_ENABLED is 0 and all of the device's shared memory is available to
+  // kernels. cuBLASLt's context setup (cublasLtCtxInit, run by cublasCreate) reads
+  // CU_LIMIT_CIG_ENABLED and copies no device properties into the handle when the query fails
+  // with anything but CUDA_ERROR_INVALID_CONTEXT: cuBLAS then divides by the zeroed warp size
+  // (SIGFPE in cublasSdot/Sasum).
+  if (limit == CU_LIMIT_CIG_ENABLED) {
+    *pvalue = 0;
+    return CUDA_SUCCESS;
+  }
+  if (limit == CU_LIMIT_SHMEM_SIZE) {
+    *pvalue = static_cast<size_t>(c->dev->prof.shared_per_block_optin);
+    return CUDA_SUCCESS;
+  }
   auto* slot = limit_slot(c, limit);
   if (slot == nullptr) return CUDA_ERROR_UNSUPPORTED_LIMIT;
   *pvalue = slot->load();
@@ -435,6 +450,7 @@ extern "C" CUresult gpool_impl_cuCtxSetLimit(CUlimit limit, size_t value) {
   auto* slot = limit_slot(c, limit);
   if (slot == nullptr) return CUDA_ERROR_UNSUPPORTED_LIMIT;
   if (limit == CU_LIMIT_MAX_L2_FETCH_GRANULARITY && value > 128) return CUDA_ERROR_INVALID_VALUE;
+  if (limit == CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED && value > 1) return CUDA_ERROR_INVALID_VALUE;
   if (limit == CU_LIMIT_MALLOC_HEAP_SIZE) {
     // As on a GPU: the heap size is fixed once a kernel that uses it has launched.
     std::lock_guard<std::mutex> lock(c->mu);

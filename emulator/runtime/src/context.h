@@ -53,6 +53,7 @@ struct Context final : Object {
   std::atomic<size_t> limit_pending_launches{2048};
   std::atomic<size_t> limit_max_l2_fetch{64};
   std::atomic<size_t> limit_persisting_l2{0};
+  std::atomic<size_t> limit_cig_shmem_fallback{1};  // CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED
   std::atomic<int> cache_config{CU_FUNC_CACHE_PREFER_NONE};
   std::atomic<int> shmem_config{CU_SHARED_MEM_CONFIG_FOUR_BYTE_BANK_SIZE};
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "driver_fixture.h"
 #include "gpool/driver_abi/info_table.h"
@@ -24,6 +25,7 @@ constexpr const char* kCls = "c693336e1121df11a8c368f355d89593";
 constexpr const char* kContextChecks = "263e88607cd2614392f6bbd5006dfa7e";
 constexpr const char* kIntegrity = "d4082055bde6704b8d34ba123c66e1f2";
 constexpr const char* kCublas = "21318c60971432488ca641ff7324c8f2";
+constexpr const char* kCufft = "6e163fbeb958444d835ce182aff1991e";
 constexpr const char* kGpoolInfo = "67706f6f6c3a6162693a696e666f3a31";
 
 const void* const* table(const char* uuid) {
@@ -46,6 +48,7 @@ TEST(ExportTables, SlotZeroHoldsTheSizeInBytes) {
   EXPECT_EQ(slot0(kContextChecks), 4u * 8);
   EXPECT_EQ(slot0(kIntegrity), 3u * 8);
   EXPECT_EQ(slot0(kCublas), 64u * 8);
+  EXPECT_EQ(slot0(kCufft), 16u * 8);  // cuFFT needs at least 56 (it calls slot 7)
 }
 
 TEST(ExportTables, ContextLocalStorageHasNoSizeWord) {
@@ -64,7 +67,7 @@ TEST(ExportTables, ContextLocalStorageHasNoSizeWord) {
 
 TEST(ExportTables, SamePointerEveryTime) {
   for (const char* uuid : {kCudartInterface, kToolsHooks, kToolsTls, kCls, kContextChecks,
-                           kIntegrity, kCublas, kGpoolInfo}) {
+                           kIntegrity, kCublas, kCufft, kGpoolInfo}) {
     const void* a = nullptr;
     const void* b = nullptr;
     EXPECT_EQ(export_table(uuid, &a), CUDA_SUCCESS);
@@ -244,6 +247,35 @@ TEST(CublasTable, EstablishedSlots) {
 
   // Unknown slots are stubs returning 0.
   EXPECT_EQ(slot<uintptr_t (*)()>(kCublas, 17)(), 0u);
+}
+
+// Slot 7 hands every function of a module to cuFFT's callback and returns how many it reported.
+TEST(CufftTable, Slot7EnumeratesTheModulesFunctions) {
+  using Callback = void (*)(void* user, CUfunction f);
+  using Slot7 = int (*)(CUcontext, CUmodule, Callback, void*);
+  Callback collect = [](void* user, CUfunction f) {
+    static_cast<std::vector<CUfunction>*>(user)->push_back(f);
+  };
+  unsigned char image[4] = {3, 0, 0, 0};  // the test backend: 3 functions, image + 1 ... + 3
+  auto* mod = reinterpret_cast<CUmodule>(image);
+  std::vector<CUfunction> got;
+  EXPECT_EQ(slot<Slot7>(kCufft, 7)(nullptr, mod, collect, &got), 3);
+  ASSERT_EQ(got.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(reinterpret_cast<unsigned char*>(got[i]), image + i + 1);
+
+  image[0] = 1;  // cuFFT's case: one kernel, return 1
+  got.clear();
+  EXPECT_EQ(slot<Slot7>(kCufft, 7)(nullptr, mod, collect, &got), 1);
+  ASSERT_EQ(got.size(), 1u);
+
+  got.clear();  // failures: 0 and no callback
+  EXPECT_EQ(slot<Slot7>(kCufft, 7)(nullptr, nullptr, collect, &got), 0);
+  EXPECT_EQ(slot<Slot7>(kCufft, 7)(nullptr, mod, nullptr, &got), 0);
+  EXPECT_TRUE(got.empty());
+
+  // Slots never seen called refuse instead of pretending.
+  EXPECT_EQ(slot<CUresult (*)()>(kCufft, 1)(), CUDA_ERROR_NOT_SUPPORTED);
+  EXPECT_EQ(slot<CUresult (*)()>(kCufft, 15)(), CUDA_ERROR_NOT_SUPPORTED);
 }
 
 TEST(GpoolInfoTable, ListsEveryEntryPointWithItsStatus) {

@@ -136,3 +136,24 @@ TEST_F(RuntimeContextLimits, LimitsAndConfig) {
   EXPECT_GE(ver, 3020u);
   ASSERT_CU(cuCtxSynchronize());
 }
+
+// The CIG limits of CUDA 12.8+: an emulated context is never a CIG context. cuBLASLt's context
+// setup (cublasCreate) copies no device properties into the handle unless CIG_ENABLED answers.
+TEST_F(RuntimeContextLimits, CigLimits) {
+  size_t v = 7;
+  ASSERT_CU(cuCtxGetLimit(&v, CU_LIMIT_CIG_ENABLED));
+  EXPECT_EQ(0u, v);
+  EXPECT_EQ(CUDA_ERROR_UNSUPPORTED_LIMIT, cuCtxSetLimit(CU_LIMIT_CIG_ENABLED, 1));
+  ASSERT_CU(cuCtxGetLimit(&v, CU_LIMIT_SHMEM_SIZE));
+  int optin = 0;
+  ASSERT_CU(cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, 0));
+  EXPECT_EQ(static_cast<size_t>(optin), v);
+  EXPECT_EQ(CUDA_ERROR_UNSUPPORTED_LIMIT, cuCtxSetLimit(CU_LIMIT_SHMEM_SIZE, 1024));
+  ASSERT_CU(cuCtxGetLimit(&v, CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED));
+  EXPECT_EQ(1u, v);
+  ASSERT_CU(cuCtxSetLimit(CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED, 0));
+  ASSERT_CU(cuCtxGetLimit(&v, CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED));
+  EXPECT_EQ(0u, v);
+  EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, cuCtxSetLimit(CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED, 2));
+  ASSERT_CU(cuCtxSetLimit(CU_LIMIT_CIG_SHMEM_FALLBACK_ENABLED, 1));
+}

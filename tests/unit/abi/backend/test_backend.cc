@@ -8,7 +8,9 @@
 //     destruction and reset call gpool::abi::cls_context_destroyed;
 //   * cuMemcpyDtoH_v2, which writes per_thread_default_stream() into the first destination byte
 //     (so a test can observe the _ptds fallback through public entry points only);
-//   * cuModuleLoadData / cuModuleLoadFatBinary, which record the image pointer as the module.
+//   * cuModuleLoadData / cuModuleLoadFatBinary, which record the image pointer as the module;
+//   * cuModuleGetFunctionCount / cuModuleEnumerateFunctions: a module (image) whose first byte
+//     is N has N functions, module + 1 ... module + N (cuFFT table slot 7 is built on them).
 // Everything else stays unimplemented on purpose.
 #include <cstdlib>
 #include <cstring>
@@ -154,5 +156,21 @@ extern "C" CUresult gpool_impl_cuModuleLoadData(CUmodule* module, const void* im
 extern "C" CUresult gpool_impl_cuModuleLoadFatBinary(CUmodule* module, const void* fatbin) {
   if (module == nullptr || fatbin == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *module = reinterpret_cast<CUmodule>(const_cast<void*>(fatbin));
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuModuleGetFunctionCount(unsigned int* count, CUmodule mod) {
+  if (count == nullptr || mod == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *count = *reinterpret_cast<const unsigned char*>(mod);
+  return CUDA_SUCCESS;
+}
+
+extern "C" CUresult gpool_impl_cuModuleEnumerateFunctions(CUfunction* fns, unsigned int n,
+                                                          CUmodule mod) {
+  if (fns == nullptr || mod == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (n != *reinterpret_cast<const unsigned char*>(mod)) return CUDA_ERROR_INVALID_VALUE;
+  for (unsigned i = 0; i < n; ++i) {
+    fns[i] = reinterpret_cast<CUfunction>(reinterpret_cast<char*>(mod) + i + 1);
+  }
   return CUDA_SUCCESS;
 }
