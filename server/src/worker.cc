@@ -39,6 +39,12 @@ uint64_t Worker::Ctx::arg(size_t i) const {
   return call->args() != nullptr && i < call->args()->size() ? call->args()->Get(i) : 0;
 }
 size_t Worker::Ctx::arg_count() const { return call->args() ? call->args()->size() : 0; }
+std::span<const uint64_t> Worker::Ctx::args() const {
+  // FlatBuffers stores a [ulong] vector contiguously, little-endian (the only byte order the
+  // server builds for), so the span aliases the received frame for the call's lifetime.
+  if (call->args() == nullptr) return {};
+  return {call->args()->data(), call->args()->size()};
+}
 size_t Worker::Ctx::handle_count() const { return call->handles() ? call->handles()->size() : 0; }
 uint64_t Worker::Ctx::handle_id(size_t i) const {
   return i < handle_count() ? call->handles()->Get(i)->id() : 0;

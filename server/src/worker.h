@@ -36,6 +36,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -111,6 +112,7 @@ class Worker {
 
     uint64_t arg(size_t i) const;
     size_t arg_count() const;
+    std::span<const uint64_t> args() const;  // the whole args[] (empty when absent)
     size_t handle_count() const;
     uint64_t handle_id(size_t i) const;
     remote::HandleKind handle_kind(size_t i) const;
