@@ -240,8 +240,8 @@ class Worker {
     std::vector<void*> values;
     std::vector<char> info, error;
     int info_slot = -1, error_slot = -1, wall_slot = -1, threads_slot = -1;  // index into values
-    // Reads [count, (option, value) x count] from args[first..]; *next = the arg after them.
-    CUresult decode(const Ctx& c, size_t first, size_t* next);
+    // Reads `count` (option, value) pairs; `pairs` must hold exactly 2 x count words.
+    CUresult decode(uint64_t count, std::span<const uint64_t> pairs);
     void encode(Ctx& c) const;  // appends the jit_wire.h answer to c.results / c.inline_out
   };
   struct LinkSession {
@@ -250,7 +250,7 @@ class Worker {
     uint64_t inputs = 0;
     std::vector<std::byte> image;   // LinkComplete's output, until LinkFetch / LinkDestroy
   };
-  LinkSession* link_of(const Ctx& c);  // args[0] names a live link of this session, else nullptr
+  LinkSession* link_of(uint64_t id);  // a live link of this session, else nullptr
   CUresult op_link_create(Ctx& c);
   CUresult op_link_add(Ctx& c);
   CUresult op_link_complete(Ctx& c);
