@@ -331,7 +331,7 @@ class Worker {
   CUresult op_stream_update_capture_deps(Ctx& c);
   CUresult op_graph_child_graph(Ctx& c);
   CUresult op_graph_memcpy_get(Ctx& c);
-  bool capture_nodes(const Ctx& c, size_t at, uint64_t n, std::vector<CUgraphNode>& out) const;
+  bool capture_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const;
   // The nodes and child graphs a graph (or a child-graph node) owns, and dropping their ids.
   void owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
   void owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
@@ -359,7 +359,7 @@ class Worker {
   CUresult op_graph_cond_handle_create(Ctx& c);
   CUresult op_graph_add_cond_node(Ctx& c);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
-  CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
+  CUresult graph_kernel_params(Ctx& c, std::span<const uint64_t> dims, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
   uint64_t graph_id(CUgraph g);          // the id of `g`, made on first use
   uint64_t node_id(CUgraphNode n);       // the id of `n`, made on first use
