@@ -296,7 +296,14 @@ void Worker::settle_turn() {
   }
 }
 
+CUresult Worker::op_goodbye(Ctx& c) {
+  GoodbyeArgs a;  // the client is going away; nothing to do but check the call's shape
+  return decode_args(c, a) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 CUresult Worker::op_attach(Ctx& c) {
+  AttachArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   // The session's visible devices (worker_device.cc), numbered from 0 as the client sees them.
   std::vector<remote::DeviceInfo> list(devices_.size());
   for (size_t i = 0; i < devices_.size(); ++i) {

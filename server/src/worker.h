@@ -135,6 +135,7 @@ class Worker {
 
   // worker.cc
   CUresult op_attach(Ctx& c);
+  CUresult op_goodbye(Ctx& c);
   // worker_device.cc: the session's visible devices (client ordinal = index into devices_).
   struct VisibleDevice {
     int physical = 0;  // the backend's ordinal (scheduler and quota index)
