@@ -16,7 +16,7 @@ component's CMakeLists generates only what it compiles:
 The C types of a pass-through row's parameters come from driver-abi's generated
 impl_decls.h (--decls), which driver-abi/gen/gen_driver_abi.py parsed out of cuda.h.
 
-A hook row (hand-written handler, where there is policy) may name its arguments: `args` lists
+A hook row (hand-written handler, where there is policy) must name its arguments: `args` lists
 args[] in order (`[]` when there are none) and `handles` (optional) the handles[] it may carry. The
 generator then writes a struct <Name>Args and `bool decode_args(const Ctx&, <Name>Args&)`, which
 refuses (false) a call whose args[] do not have exactly the declared shape or that carries more
@@ -35,7 +35,7 @@ tail, args[] must end exactly after the last field.
 
 A row that cannot be generated (an unknown role, a C type with no layout, a parameter count
 that does not match the symbol, an `args` name that is not a C identifier or repeats, a count
-not named before its array, an open tail that is not last) stops the
+not named before its array, an open tail that is not last, a hook row without `args`) stops the
 build with a message naming the row.
 """
 import argparse
@@ -115,6 +115,9 @@ def load_table(path):
                 fail(row, "an argument or handle name repeats")
         elif "max_count" in row:
             fail(row, "`max_count` bounds the counted arrays of `args`; this row has no `args`")
+        if "hook" in row and "args" not in row:
+            fail(row, "a hook row must declare its wire layout: `args` (the names of args[] in order; "
+                      "[] when it has none) and `handles` if it carries any")
         for sym in row.get("symbols", []):
             if sym in seen_symbols:
                 fail(row, f"symbol {sym} is in two rows")

@@ -196,6 +196,14 @@ class BadRows(unittest.TestCase):
         self.expect_failure(hook + 'args = ["n", "deps[n]"]\nmax_count = 0\n', "`max_count` must be", mode="enum")
         self.expect_failure(hook + 'max_count = 8\n', "this row has no `args`", mode="enum")
 
+    def test_hook_row_without_args(self):
+        # Every hook row declares its wire layout; one without `args` stops the build, named.
+        hook = '[[call]]\nname = "Broken"\nop = 300\nkind = "sync"\nhook = "op_x(c)"\n'
+        self.expect_failure(hook, "a hook row must declare its wire layout: `args`", mode="enum")
+        rc, err, made = run(hook.replace("Broken", "Fine") + "args = []\n", "server-decls")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("struct FineArgs {};", made["server-decls"])
+
     def test_unknown_symbol(self):
         row = GOOD_ROW.replace("CtxGetLimit", "Broken")  # symbol cuBroken does not exist
         self.expect_failure(row, "cuBroken is not a driver entry point")
