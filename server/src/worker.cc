@@ -41,7 +41,8 @@ uint64_t Worker::Ctx::arg(size_t i) const {
 size_t Worker::Ctx::arg_count() const { return call->args() ? call->args()->size() : 0; }
 std::span<const uint64_t> Worker::Ctx::args() const {
   // FlatBuffers stores a [ulong] vector contiguously, little-endian (the only byte order the
-  // server builds for), so the span aliases the received frame for the call's lifetime.
+  // server builds for), and verify_envelope refused the frame if the vector is not 8-byte
+  // aligned, so the span aliases the received frame for the call's lifetime.
   if (call->args() == nullptr) return {};
   return {call->args()->data(), call->args()->size()};
 }
