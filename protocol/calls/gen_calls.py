@@ -16,15 +16,26 @@ component's CMakeLists generates only what it compiles:
 The C types of a pass-through row's parameters come from driver-abi's generated
 impl_decls.h (--decls), which driver-abi/gen/gen_driver_abi.py parsed out of cuda.h.
 
-A hook row (hand-written handler, where there is policy) may name its arguments: `args` lists
-args[] in order and `handles` (optional) the handles[] it may carry. The generator then writes a
-struct <Name>Args with one uint64_t field per name and `bool decode_args(const Ctx&,
-<Name>Args&)`, which refuses (false) a call whose args[] count is not exactly len(args) or that
-carries more handles than `handles` names, and otherwise fills every field from the wire; the
-handler reads named fields instead of args[] by index (docs/protocol.md, "Typed hook arguments").
+A hook row (hand-written handler, where there is policy) must name its arguments: `args` lists
+args[] in order (`[]` when there are none) and `handles` (optional) the handles[] it may carry. The
+generator then writes a struct <Name>Args and `bool decode_args(const Ctx&, <Name>Args&)`, which
+refuses (false) a call whose args[] do not have exactly the declared shape or that carries more
+handles than `handles` names, and otherwise fills every field from the wire; the handler reads
+named fields instead of args[] by index (docs/protocol.md, "Typed hook arguments"). An entry of
+`args` is one of:
+  name               one uint64_t field;
+  name[count]        a counted array: std::span<const uint64_t> of `count` entries, where
+                     `count` is a scalar named before it; `name[count*k]` holds k entries per
+                     counted item (pairs: k = 2). Every count is bounded by the row's
+                     `max_count` (default 4096) and by what args[] still holds;
+  name[]             the open tail, last only: whatever args[] holds after the other fields, for
+                     layouts that vary by a kind field and are checked by the handler.
+Fields after an array are read at the position the counts before them give; without an open
+tail, args[] must end exactly after the last field.
 
 A row that cannot be generated (an unknown role, a C type with no layout, a parameter count
-that does not match the symbol, an `args` name that is not a C identifier or repeats) stops the
+that does not match the symbol, an `args` name that is not a C identifier or repeats, a count
+not named before its array, an open tail that is not last, a hook row without `args`) stops the
 build with a message naming the row.
 """
 import argparse
@@ -95,12 +106,18 @@ def load_table(path):
                 fail(row, "`args` and `handles` are lists of names")
             if "handles" in row and "args" not in row:
                 fail(row, "`handles` goes with `args` (an empty list when the call has none)")
-            names = row.get("args", []) + row.get("handles", [])
-            for n in names:
+            for n in row.get("handles", []):
                 if not isinstance(n, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*", n):
                     fail(row, f"argument name {n!r} must be a lower_case C identifier")
+            fields = parse_args(row)
+            names = [f[1] for f in fields] + row.get("handles", [])
             if len(set(names)) != len(names):
                 fail(row, "an argument or handle name repeats")
+        elif "max_count" in row:
+            fail(row, "`max_count` bounds the counted arrays of `args`; this row has no `args`")
+        if "hook" in row and "args" not in row:
+            fail(row, "a hook row must declare its wire layout: `args` (the names of args[] in order; "
+                      "[] when it has none) and `handles` if it carries any")
         for sym in row.get("symbols", []):
             if sym in seen_symbols:
                 fail(row, f"symbol {sym} is in two rows")
@@ -116,6 +133,42 @@ def load_table(path):
                 fail(row, "an async call cannot answer `out`/`out_struct` parameters (make it sync)")
     backend = data.get("backend_symbols", [])
     return rows, backend
+
+
+ARG_RE = re.compile(r"([a-z_][a-z0-9_]*)(?:\[(?:([a-z_][a-z0-9_]*)(?:\*([1-9][0-9]?))?)?\])?")
+DEFAULT_MAX_COUNT = 4096
+
+
+def parse_args(row):
+    """A hook row's `args` as fields: ("scalar", name), ("array", name, count, per) for
+    `name[count]` / `name[count*per]` (count: an earlier scalar field; per entries per counted
+    item) or ("rest", name) for a final `name[]` (whatever args[] holds after the other fields,
+    for layouts that vary by kind and are checked by the handler)."""
+    args = row.get("args", [])
+    if not isinstance(args, list):
+        fail(row, "`args` and `handles` are lists of names")
+    max_count = row.get("max_count", DEFAULT_MAX_COUNT)
+    if not isinstance(max_count, int) or isinstance(max_count, bool) or not 1 <= max_count <= 1 << 20:
+        fail(row, "`max_count` must be an integer 1..1048576")
+    fields, scalars = [], set()
+    for i, a in enumerate(args):
+        m = ARG_RE.fullmatch(a) if isinstance(a, str) else None
+        if not m:
+            fail(row, f"argument name {a!r} must be a lower_case C identifier, name[count], "
+                      "name[count*k] or a final name[]")
+        name, count, per = m.group(1), m.group(2), m.group(3)
+        if a.endswith("[]"):
+            if i != len(args) - 1:
+                fail(row, f"the open tail {a!r} must be the last argument")
+            fields.append(("rest", name))
+        elif count is not None:
+            if count not in scalars:
+                fail(row, f"the count of {a!r} must be a scalar argument named before it")
+            fields.append(("array", name, count, int(per or 1)))
+        else:
+            fields.append(("scalar", name))
+            scalars.add(name)
+    return fields
 
 
 DECL_RE = re.compile(r"^CUresult gpool_impl_(\w+)\((.*)\);$")
@@ -251,7 +304,8 @@ def gen_server_decls(rows):
     lines.append("// The typed arguments of hook rows that name them (calls.toml `args`), and their decoders:")
     lines.append("// false when args[] is not exactly that long or more handles than named came.")
     for r in typed_hooks(rows):
-        fields = " ".join(f"uint64_t {n} = 0;" for n in r["args"])
+        fields = " ".join(f"uint64_t {f[1]} = 0;" if f[0] == "scalar" else
+                          f"std::span<const uint64_t> {f[1]};" for f in parse_args(r))
         lines.append(f"struct {r['name']}Args {{ {fields} }};".replace("{  }", "{}"))
         lines.append(f"static bool decode_args(const Ctx& c, {r['name']}Args& out);")
     return "\n".join(lines) + "\n"
@@ -273,12 +327,34 @@ def gen_server(rows, decls):
         args, handles = r["args"], r.get("handles", [])
         lines += [f"// calls.toml row {r['name']} (op {r['op']}): args [{', '.join(args)}]"
                   + (f"; handles [{', '.join(handles)}]" if handles else "") + ".",
-                  f"bool Worker::decode_args(const Ctx& c, {r['name']}Args& out) {{",
-                  f"  if (c.arg_count() != {len(args)} || c.handle_count() > {len(handles)}) return false;"]
-        lines += [f"  out.{n} = c.arg({i});" for i, n in enumerate(args)]
-        if not args:
-            lines.append("  (void)out;")
-        lines += ["  return true;", "}", ""]
+                  f"bool Worker::decode_args(const Ctx& c, {r['name']}Args& out) {{"]
+        fields = parse_args(r)
+        if all(f[0] == "scalar" for f in fields):
+            lines.append(f"  if (c.arg_count() != {len(args)} || c.handle_count() > {len(handles)}) return false;")
+            lines += [f"  out.{n} = c.arg({i});" for i, n in enumerate(args)]
+            if not args:
+                lines.append("  (void)out;")
+            lines += ["  return true;", "}", ""]
+            continue
+        # Counted arrays: the position of each field depends on the counts before it.
+        max_count = r.get("max_count", DEFAULT_MAX_COUNT)
+        lines += [f"  if (c.handle_count() > {len(handles)}) return false;",
+                  "  const std::span<const uint64_t> a = c.args();",
+                  "  size_t at = 0;"]
+        for f in fields:
+            if f[0] == "scalar":
+                lines.append(f"  if (at >= a.size()) return false;")
+                lines.append(f"  out.{f[1]} = a[at++];")
+            elif f[0] == "array":
+                _, n, count, per = f
+                need = f"out.{count}" + (f" * {per}" if per != 1 else "")
+                lines.append(f"  if (out.{count} > {max_count} || {need} > a.size() - at) return false;")
+                lines.append(f"  out.{n} = a.subspan(at, {need});")
+                lines.append(f"  at += {need};")
+            else:
+                lines.append(f"  out.{f[1]} = a.subspan(at);")
+                lines.append("  at = a.size();")
+        lines += ["  return at == a.size();", "}", ""]
     for r in passthrough(rows):
         params = typed_params(r, decls)
         nargs = sum(1 for _, _, role in params if role in ("scalar", "device"))

@@ -39,6 +39,13 @@ uint64_t Worker::Ctx::arg(size_t i) const {
   return call->args() != nullptr && i < call->args()->size() ? call->args()->Get(i) : 0;
 }
 size_t Worker::Ctx::arg_count() const { return call->args() ? call->args()->size() : 0; }
+std::span<const uint64_t> Worker::Ctx::args() const {
+  // FlatBuffers stores a [ulong] vector contiguously, little-endian (the only byte order the
+  // server builds for), and verify_envelope refused the frame if the vector is not 8-byte
+  // aligned, so the span aliases the received frame for the call's lifetime.
+  if (call->args() == nullptr) return {};
+  return {call->args()->data(), call->args()->size()};
+}
 size_t Worker::Ctx::handle_count() const { return call->handles() ? call->handles()->size() : 0; }
 uint64_t Worker::Ctx::handle_id(size_t i) const {
   return i < handle_count() ? call->handles()->Get(i)->id() : 0;
@@ -290,7 +297,14 @@ void Worker::settle_turn() {
   }
 }
 
+CUresult Worker::op_goodbye(Ctx& c) {
+  GoodbyeArgs a;  // the client is going away; nothing to do but check the call's shape
+  return decode_args(c, a) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
 CUresult Worker::op_attach(Ctx& c) {
+  AttachArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   // The session's visible devices (worker_device.cc), numbered from 0 as the client sees them.
   std::vector<remote::DeviceInfo> list(devices_.size());
   for (size_t i = 0; i < devices_.size(); ++i) {

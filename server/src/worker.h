@@ -36,6 +36,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -111,6 +112,7 @@ class Worker {
 
     uint64_t arg(size_t i) const;
     size_t arg_count() const;
+    std::span<const uint64_t> args() const;  // the whole args[] (empty when absent)
     size_t handle_count() const;
     uint64_t handle_id(size_t i) const;
     remote::HandleKind handle_kind(size_t i) const;
@@ -133,6 +135,7 @@ class Worker {
 
   // worker.cc
   CUresult op_attach(Ctx& c);
+  CUresult op_goodbye(Ctx& c);
   // worker_device.cc: the session's visible devices (client ordinal = index into devices_).
   struct VisibleDevice {
     int physical = 0;  // the backend's ordinal (scheduler and quota index)
@@ -238,8 +241,8 @@ class Worker {
     std::vector<void*> values;
     std::vector<char> info, error;
     int info_slot = -1, error_slot = -1, wall_slot = -1, threads_slot = -1;  // index into values
-    // Reads [count, (option, value) x count] from args[first..]; *next = the arg after them.
-    CUresult decode(const Ctx& c, size_t first, size_t* next);
+    // Reads `count` (option, value) pairs; `pairs` must hold exactly 2 x count words.
+    CUresult decode(uint64_t count, std::span<const uint64_t> pairs);
     void encode(Ctx& c) const;  // appends the jit_wire.h answer to c.results / c.inline_out
   };
   struct LinkSession {
@@ -248,7 +251,7 @@ class Worker {
     uint64_t inputs = 0;
     std::vector<std::byte> image;   // LinkComplete's output, until LinkFetch / LinkDestroy
   };
-  LinkSession* link_of(const Ctx& c);  // args[0] names a live link of this session, else nullptr
+  LinkSession* link_of(uint64_t id);  // a live link of this session, else nullptr
   CUresult op_link_create(Ctx& c);
   CUresult op_link_add(Ctx& c);
   CUresult op_link_complete(Ctx& c);
@@ -329,7 +332,7 @@ class Worker {
   CUresult op_stream_update_capture_deps(Ctx& c);
   CUresult op_graph_child_graph(Ctx& c);
   CUresult op_graph_memcpy_get(Ctx& c);
-  bool capture_nodes(const Ctx& c, size_t at, uint64_t n, std::vector<CUgraphNode>& out) const;
+  bool capture_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const;
   // The nodes and child graphs a graph (or a child-graph node) owns, and dropping their ids.
   void owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
   void owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
@@ -357,7 +360,7 @@ class Worker {
   CUresult op_graph_cond_handle_create(Ctx& c);
   CUresult op_graph_add_cond_node(Ctx& c);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
-  CUresult graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage, std::vector<void*>& argv,
+  CUresult graph_kernel_params(Ctx& c, std::span<const uint64_t> dims, std::vector<uint64_t>& storage, std::vector<void*>& argv,
                                CUDA_KERNEL_NODE_PARAMS& p);
   uint64_t graph_id(CUgraph g);          // the id of `g`, made on first use
   uint64_t node_id(CUgraphNode n);       // the id of `n`, made on first use

@@ -14,9 +14,11 @@ namespace gpool::server {
 // next recv_head(). The segment is then received chunk by chunk into the staging ring, each
 // chunk's device copy enqueued on the call's stream while the next chunk is received.
 CUresult Worker::op_memcpy_htod(Ctx& c) {
-  const CUdeviceptr dst = c.arg(0);
-  const uint64_t bytes = c.arg(1);
-  const bool sync_api = c.arg(2) != 0;
+  MemcpyHtoDArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr dst = a.dst;
+  const uint64_t bytes = a.bytes;
+  const bool sync_api = a.sync_api != 0;
   if (in_->segments_left() != 1 || head_.segment_lengths.size() != 1 ||
       head_.segment_lengths[0] != bytes) {
     return CUDA_ERROR_INVALID_VALUE;
@@ -50,10 +52,12 @@ CUresult Worker::op_memcpy_htod(Ctx& c) {
 }
 
 CUresult Worker::op_memcpy_dtoh(Ctx& c) {
-  const CUdeviceptr src = c.arg(0);
-  const uint64_t bytes = c.arg(1);
-  const bool sync_api = c.arg(2) != 0;
-  const bool chunks = c.arg(3) != 0;
+  MemcpyDtoHArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr src = a.src;
+  const uint64_t bytes = a.bytes;
+  const bool sync_api = a.sync_api != 0;
+  const bool chunks = a.accept_chunks != 0;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   if (CUresult st = refuse_host_copy_in_capture(stream); st != CUDA_SUCCESS) return st;
@@ -119,9 +123,11 @@ CUresult Worker::dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream 
 }
 
 CUresult Worker::op_memcpy_dtod(Ctx& c) {
-  const CUdeviceptr dst = c.arg(0), src = c.arg(1);
-  const uint64_t bytes = c.arg(2);
-  const bool sync_api = c.arg(3) != 0;
+  MemcpyDtoDArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr dst = a.dst, src = a.src;
+  const uint64_t bytes = a.bytes;
+  const bool sync_api = a.sync_api != 0;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
@@ -130,9 +136,11 @@ CUresult Worker::op_memcpy_dtod(Ctx& c) {
 }
 
 CUresult Worker::op_memset(Ctx& c) {
-  const CUdeviceptr dst = c.arg(0);
-  const uint64_t value = c.arg(1), elem = c.arg(2), count = c.arg(3);
-  const bool sync_api = c.arg(4) != 0;
+  MemsetArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr dst = a.dst;
+  const uint64_t value = a.value, elem = a.element_size, count = a.count;
+  const bool sync_api = a.sync_api != 0;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
   if ((elem != 1 && elem != 2 && elem != 4) || count > (uint64_t{1} << 48) ||

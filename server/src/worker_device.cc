@@ -75,8 +75,10 @@ size_t Worker::device_of(CUevent e) const {
 }
 
 CUresult Worker::op_set_device(Ctx& c) {
-  const uint64_t ordinal = c.arg(0);
-  if (c.arg_count() < 1 || ordinal >= devices_.size()) {
+  SetDeviceArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t ordinal = a.device;
+  if (ordinal >= devices_.size()) {
     logger().info("session {}: SetDevice {} refused: the session sees {} device(s)",
                   params_.session_id, ordinal, devices_.size());
     return CUDA_ERROR_INVALID_DEVICE;

@@ -64,15 +64,19 @@ CUgraphExec Worker::graph_exec_of(uint64_t id) const {
 }
 
 CUresult Worker::op_stream_begin_capture(Ctx& c) {
+  StreamBeginCaptureArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   settle_turn();  // a metered turn's timing events must not land in the capture
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
-  return drv_.cuStreamBeginCapture_v2(s, static_cast<CUstreamCaptureMode>(c.arg(0)));
+  return drv_.cuStreamBeginCapture_v2(s, static_cast<CUstreamCaptureMode>(a.mode));
 }
 
 CUresult Worker::op_stream_end_capture(Ctx& c) {
+  StreamEndCaptureArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   DeviceScope scope(*this, device_of(s));
@@ -96,9 +100,11 @@ CUresult Worker::op_stream_end_capture(Ctx& c) {
 }
 
 CUresult Worker::op_stream_capture_info(Ctx& c) {
+  StreamGetCaptureInfoArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
-  const uint64_t want = std::min<uint64_t>(c.arg(0), kMaxListed);
+  const uint64_t want = std::min<uint64_t>(a.max_deps, kMaxListed);
   CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
   cuuint64_t id = 0;
   CUgraph g = nullptr;
@@ -115,6 +121,8 @@ CUresult Worker::op_stream_capture_info(Ctx& c) {
 }
 
 CUresult Worker::op_stream_is_capturing(Ctx& c) {
+  StreamIsCapturingArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
@@ -124,20 +132,24 @@ CUresult Worker::op_stream_is_capturing(Ctx& c) {
 }
 
 CUresult Worker::op_graph_create(Ctx& c) {
+  GraphCreateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUgraph g = nullptr;
-  const CUresult st = drv_.cuGraphCreate(&g, static_cast<unsigned>(c.arg(0)));
+  const CUresult st = drv_.cuGraphCreate(&g, static_cast<unsigned>(a.flags));
   if (st == CUDA_SUCCESS) c.results.push_back(graph_id(g));
   return st;
 }
 
 CUresult Worker::op_graph_destroy(Ctx& c) {
-  CUgraph g = graph_of(c.arg(0));
+  GraphDestroyArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   // A child graph belongs to its node (worker_graph_capture.cc).
   if (g != nullptr && graphs_.capturing_into(g)) return CUDA_ERROR_ILLEGAL_STATE;
   if (g == nullptr || graphs_.capturing(g) || graphs_.child_owned(g)) return CUDA_ERROR_INVALID_VALUE;
   for (const auto& [node, bodies] : cond_bodies_) {  // a conditional node's body is the node's
     for (uint64_t id : bodies) {
-      if (id == c.arg(0)) return CUDA_ERROR_INVALID_VALUE;
+      if (id == a.graph) return CUDA_ERROR_INVALID_VALUE;
     }
   }
   // Its nodes' ids go with it, and so do those of the graphs its child-graph nodes own.
@@ -146,15 +158,17 @@ CUresult Worker::op_graph_destroy(Ctx& c) {
   owned_graph_objects(g, nodes, owned);
   const CUresult st = drv_.cuGraphDestroy(g);
   if (st != CUDA_SUCCESS) return st;
-  graphs_.erase_graph(c.arg(0), {});
+  graphs_.erase_graph(a.graph, {});
   forget_graph_objects(nodes, owned);
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_graph_list(Ctx& c) {
-  CUgraph g = graph_of(c.arg(0));
+  GraphListArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t which = c.arg(1), want = std::min<uint64_t>(c.arg(2), kMaxListed);
+  const uint64_t which = a.what, want = std::min<uint64_t>(a.max_ids, kMaxListed);
   size_t n = 0;
   std::vector<CUgraphNode> from, to;
   CUresult st = CUDA_SUCCESS;
@@ -183,7 +197,9 @@ CUresult Worker::op_graph_list(Ctx& c) {
 }
 
 CUresult Worker::op_graph_node_type(Ctx& c) {
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphNodeGetTypeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
   const CUresult st = drv_.cuGraphNodeGetType(n, &t);
@@ -192,7 +208,9 @@ CUresult Worker::op_graph_node_type(Ctx& c) {
 }
 
 CUresult Worker::op_graph_instantiate(Ctx& c) {
-  CUgraph g = graph_of(c.arg(0));
+  GraphInstantiateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // Host nodes cannot run here (see the header); memory nodes are remembered for the launches.
   size_t n = 0;
@@ -213,26 +231,32 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
     }
   }
   CUgraphExec e = nullptr;
-  const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, g, c.arg(1));
+  const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, g, a.flags);
   if (st != CUDA_SUCCESS) return st;
   const uint64_t id = graphs_.add_exec(e);
-  graph_mem_instantiated(id, nodes, c.arg(1));
+  graph_mem_instantiated(id, nodes, a.flags);
   c.results.push_back(id);
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_graph_exec_destroy(Ctx& c) {
-  CUgraphExec e = graphs_.exec(c.arg(0));
+  GraphExecDestroyArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graphs_.exec(a.exec);
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   settle_turn();
   const CUresult st = drv_.cuGraphExecDestroy(e);
-  graph_exec_mem_.erase(c.arg(0));  // its live allocations stay in the allocation table until freed
-  graphs_.erase_exec(c.arg(0));
+  graph_exec_mem_.erase(a.exec);  // its live allocations stay in the allocation table until freed
+  graphs_.erase_exec(a.exec);
   return st;
 }
 
 CUresult Worker::op_graph_launch(Ctx& c, bool upload) {
-  CUgraphExec e = graph_exec_of(c.arg(0));
+  GraphLaunchArgs a;  // GraphUpload: the same layout
+  GraphUploadArgs ua;
+  if (upload ? !decode_args(c, ua) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t exec_id = upload ? ua.exec : a.exec;
+  CUgraphExec e = graph_exec_of(exec_id);
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 0, stream); st != CUDA_SUCCESS) return st;
@@ -243,13 +267,13 @@ CUresult Worker::op_graph_launch(Ctx& c, bool upload) {
   // Graph memory the launch allocates is charged first (worker_graph_mem.cc); a launch into a
   // capture allocates nothing.
   std::vector<CUdeviceptr> charged;
-  const bool has_mem = graph_exec_mem_.count(c.arg(0)) != 0 && !stream_capturing(stream);
+  const bool has_mem = graph_exec_mem_.count(exec_id) != 0 && !stream_capturing(stream);
   if (has_mem) {
-    if (CUresult st = graph_mem_before_launch(c.arg(0), charged); st != CUDA_SUCCESS) return st;
+    if (CUresult st = graph_mem_before_launch(exec_id, charged); st != CUDA_SUCCESS) return st;
   }
   CUresult launched = CUDA_SUCCESS;
   const CUresult st = graph_launch_metered(c, e, stream, device, launched);
-  if (has_mem) graph_mem_after_launch(c.arg(0), charged, launched == CUDA_SUCCESS);
+  if (has_mem) graph_mem_after_launch(exec_id, charged, launched == CUDA_SUCCESS);
   return st;
 }
 
@@ -272,8 +296,10 @@ CUresult Worker::graph_launch_metered(Ctx& c, CUgraphExec e, CUstream stream, si
 }
 
 CUresult Worker::op_graph_exec_update(Ctx& c) {
-  CUgraphExec e = graph_exec_of(c.arg(0));
-  CUgraph g = graph_of(c.arg(1));
+  GraphExecUpdateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graph_exec_of(a.exec);
+  CUgraph g = graph_of(a.graph);
   if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraphExecUpdateResultInfo info{};
   const CUresult st = drv_.cuGraphExecUpdate_v2(e, g, &info);
@@ -322,12 +348,12 @@ bool node_list(const std::function<CUgraphNode(uint64_t)>& of, const std::vector
 }  // namespace
 
 // The kernel parameters of a GraphAddNode / GraphSetKernelParams call: function handle 0,
-// dimensions at args[at..at+7), the packed parameter buffer inline (as LaunchKernel).
-CUresult Worker::graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& storage,
+// `dims` = [gx, gy, gz, bx, by, bz, shared_bytes], the packed parameter buffer inline (as LaunchKernel).
+CUresult Worker::graph_kernel_params(Ctx& c, std::span<const uint64_t> dims, std::vector<uint64_t>& storage,
                                      std::vector<void*>& argv, CUDA_KERNEL_NODE_PARAMS& p) {
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (c.arg_count() < at + 7) return CUDA_ERROR_INVALID_VALUE;
+  if (dims.size() != 7) return CUDA_ERROR_INVALID_VALUE;
   const auto* data = c.call->inline_data();
   const size_t have = data ? data->size() : 0;
   if (have != f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
@@ -337,7 +363,7 @@ CUresult Worker::graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& s
   for (size_t i = 0; i < argv.size(); ++i) argv[i] = reinterpret_cast<char*>(storage.data()) + f->offsets[i];
   p = CUDA_KERNEL_NODE_PARAMS{};
   p.func = f->fn;
-  auto u = [&](size_t i) { return static_cast<unsigned>(c.arg(at + i)); };
+  auto u = [&](size_t i) { return static_cast<unsigned>(dims[i]); };
   p.gridDimX = u(0);
   p.gridDimY = u(1);
   p.gridDimZ = u(2);
@@ -350,17 +376,16 @@ CUresult Worker::graph_kernel_params(Ctx& c, size_t at, std::vector<uint64_t>& s
 }
 
 CUresult Worker::op_graph_add_node(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraph g = graph_of(c.arg(0));
+  GraphAddNodeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t kind = c.arg(1), ndeps = c.arg(2);
-  if (ndeps > kMaxListed || c.arg_count() < 3 + ndeps) return CUDA_ERROR_INVALID_VALUE;
-  std::vector<uint64_t> ids;
-  for (uint64_t i = 0; i < ndeps; ++i) ids.push_back(c.arg(3 + i));
+  const uint64_t kind = a.kind;
+  const std::vector<uint64_t> ids(a.deps.begin(), a.deps.end());
   std::vector<CUgraphNode> deps;
   if (!node_list([this](uint64_t id) { return graph_node_of(id); }, ids, deps)) return CUDA_ERROR_INVALID_VALUE;
-  const size_t at = 3 + ndeps;
-  auto need = [&](size_t n) { return c.arg_count() >= at + n; };
+  const std::span<const uint64_t> t = a.params;  // by kind, exactly
+  auto need = [&](size_t n) { return t.size() == n; };
   CUgraphNode node = nullptr;
   CUresult st = CUDA_ERROR_INVALID_VALUE;
   switch (kind) {
@@ -368,37 +393,38 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
       std::vector<uint64_t> storage;
       std::vector<void*> argv;
       CUDA_KERNEL_NODE_PARAMS p{};
-      if (CUresult r = graph_kernel_params(c, at, storage, argv, p); r != CUDA_SUCCESS) return r;
+      if (CUresult r = graph_kernel_params(c, t, storage, argv, p); r != CUDA_SUCCESS) return r;
       st = drv_.cuGraphAddKernelNode_v2(&node, g, deps.data(), deps.size(), &p);
       break;
     }
     case 1: {  // memset: dst, pitch, value, element size, width, height
       if (!need(6)) return CUDA_ERROR_INVALID_VALUE;
       CUDA_MEMSET_NODE_PARAMS p{};
-      p.dst = c.arg(at);
-      p.pitch = c.arg(at + 1);
-      p.value = static_cast<unsigned>(c.arg(at + 2));
-      p.elementSize = static_cast<unsigned>(c.arg(at + 3));
-      p.width = c.arg(at + 4);
-      p.height = c.arg(at + 5);
+      p.dst = t[0];
+      p.pitch = t[1];
+      p.value = static_cast<unsigned>(t[2]);
+      p.elementSize = static_cast<unsigned>(t[3]);
+      p.width = t[4];
+      p.height = t[5];
       if (!memset_node_ok(p)) return CUDA_ERROR_INVALID_VALUE;
       st = drv_.cuGraphAddMemsetNode(&node, g, deps.data(), deps.size(), &p, ctx_);
       break;
     }
     case 2:  // empty
+      if (!need(0)) return CUDA_ERROR_INVALID_VALUE;
       st = drv_.cuGraphAddEmptyNode(&node, g, deps.data(), deps.size());
       break;
     case 3: {  // child graph
       if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
-      CUgraph child = graph_of(c.arg(at));
+      CUgraph child = graph_of(t[0]);
       if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
       st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
       break;
     }
     case 4: {  // device-to-device copy: dst, src, bytes
       if (!need(3)) return CUDA_ERROR_INVALID_VALUE;
-      const CUdeviceptr dst = c.arg(at), src = c.arg(at + 1);
-      const uint64_t bytes = c.arg(at + 2);
+      const CUdeviceptr dst = t[0], src = t[1];
+      const uint64_t bytes = t[2];
       if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
       CUDA_MEMCPY3D p{};
       p.srcMemoryType = p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
@@ -416,29 +442,28 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
 }
 
 CUresult Worker::op_graph_set_kernel(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  const bool on_exec = c.arg(0) != 0;
-  CUgraphExec e = on_exec ? graph_exec_of(c.arg(1)) : nullptr;
-  CUgraphNode n = graph_node_of(c.arg(2));
+  GraphSetKernelParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const bool on_exec = a.on_exec != 0;
+  CUgraphExec e = on_exec ? graph_exec_of(a.exec) : nullptr;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t dims[] = {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes};
   std::vector<uint64_t> storage;
   std::vector<void*> argv;
   CUDA_KERNEL_NODE_PARAMS p{};
-  if (CUresult r = graph_kernel_params(c, 3, storage, argv, p); r != CUDA_SUCCESS) return r;
+  if (CUresult r = graph_kernel_params(c, dims, storage, argv, p); r != CUDA_SUCCESS) return r;
   return on_exec ? drv_.cuGraphExecKernelNodeSetParams_v2(e, n, &p) : drv_.cuGraphKernelNodeSetParams_v2(n, &p);
 }
 
 CUresult Worker::op_graph_edges(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraph g = graph_of(c.arg(0));
-  const bool add = c.arg(1) != 0;
-  const uint64_t n = c.arg(2);
-  if (g == nullptr || n > kMaxListed || c.arg_count() != 3 + 2 * n) return CUDA_ERROR_INVALID_VALUE;
-  std::vector<uint64_t> from_ids, to_ids;
-  for (uint64_t i = 0; i < n; ++i) {
-    from_ids.push_back(c.arg(3 + i));
-    to_ids.push_back(c.arg(3 + n + i));
-  }
+  GraphEdgesArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
+  const bool add = a.add != 0;
+  const uint64_t n = a.n;
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  const std::vector<uint64_t> from_ids(a.from.begin(), a.from.end()), to_ids(a.to.begin(), a.to.end());
   std::vector<CUgraphNode> from, to;
   auto of = [this](uint64_t id) { return graph_node_of(id); };
   if (!node_list(of, from_ids, from) || !node_list(of, to_ids, to)) return CUDA_ERROR_INVALID_VALUE;

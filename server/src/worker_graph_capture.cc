@@ -26,14 +26,11 @@ namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-constexpr uint64_t kMaxDeps = 4096;  // dependency ids one call may name (as GraphAddNode)
-
 }  // namespace
 
-bool Worker::capture_nodes(const Ctx& c, size_t at, uint64_t n, std::vector<CUgraphNode>& out) const {
-  if (n > kMaxDeps || c.arg_count() < at + n) return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    CUgraphNode node = graph_node_of(c.arg(at + i));
+bool Worker::capture_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const {
+  for (uint64_t id : ids) {
+    CUgraphNode node = graph_node_of(id);
     if (node == nullptr) return false;
     out.push_back(node);
   }
@@ -41,36 +38,40 @@ bool Worker::capture_nodes(const Ctx& c, size_t at, uint64_t n, std::vector<CUgr
 }
 
 CUresult Worker::op_stream_begin_capture_to_graph(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
+  StreamBeginCaptureToGraphArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
-  CUgraph g = graph_of(c.arg(0));
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUgraphNode> deps;
-  if (!capture_nodes(c, 3, c.arg(2), deps)) return CUDA_ERROR_INVALID_VALUE;
+  if (!capture_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   settle_turn();  // a metered turn's timing events must not land in the capture
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
   const CUresult st = drv_.cuStreamBeginCaptureToGraph(s, g, deps.empty() ? nullptr : deps.data(), nullptr,
-                                                       deps.size(), static_cast<CUstreamCaptureMode>(c.arg(1)));
+                                                       deps.size(), static_cast<CUstreamCaptureMode>(a.mode));
   if (st == CUDA_SUCCESS) graphs_.mark_capture_into(g);
   return st;
 }
 
 CUresult Worker::op_stream_update_capture_deps(Ctx& c) {
-  if (c.arg_count() < 2) return CUDA_ERROR_INVALID_VALUE;
+  StreamUpdateCaptureDependenciesArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   std::vector<CUgraphNode> deps;
-  if (!capture_nodes(c, 2, c.arg(1), deps)) return CUDA_ERROR_INVALID_VALUE;
+  if (!capture_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
   return drv_.cuStreamUpdateCaptureDependencies_v2(s, deps.empty() ? nullptr : deps.data(), nullptr, deps.size(),
-                                                   static_cast<unsigned>(c.arg(0)));
+                                                   static_cast<unsigned>(a.flags));
 }
 
 CUresult Worker::op_graph_child_graph(Ctx& c) {
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphChildGraphGetArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraph child = nullptr;
   if (CUresult st = drv_.cuGraphChildGraphNodeGetGraph(n, &child); st != CUDA_SUCCESS) return st;
@@ -84,7 +85,9 @@ CUresult Worker::op_graph_child_graph(Ctx& c) {
 // copies only), and an array side is an array of this session (the client holds the driver's
 // array handle, worker_texture.cc); anything else is refused rather than leak a server address.
 CUresult Worker::op_graph_memcpy_get(Ctx& c) {
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphMemcpyGetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEMCPY3D p{};
   if (CUresult st = drv_.cuGraphMemcpyNodeGetParams(n, &p); st != CUDA_SUCCESS) return st;

@@ -27,7 +27,6 @@ namespace {
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-constexpr uint64_t kMaxDeps = 4096;  // as GraphAddNode
 
 }  // namespace
 
@@ -57,22 +56,22 @@ CUresult Worker::graph_mem_capture_alloc(Ctx& c, int device, uint64_t bytes,
 }
 
 CUresult Worker::op_graph_mem_node(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraph g = graph_of(c.arg(0));
+  GraphAddMemNodeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t kind = c.arg(1), ndeps = c.arg(2);
-  if (ndeps > kMaxDeps || c.arg_count() < 3 + ndeps) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t kind = a.kind, ndeps = a.n;
   std::vector<CUgraphNode> deps;
   for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode d = graph_node_of(c.arg(3 + i));
+    CUgraphNode d = graph_node_of(a.deps[i]);
     if (d == nullptr) return CUDA_ERROR_INVALID_VALUE;
     deps.push_back(d);
   }
-  const size_t at = 3 + ndeps;
   CUgraphNode node = nullptr;
+  const std::span<const uint64_t> t = a.params;  // by kind
   if (kind == 1) {  // free: dptr
-    if (c.arg_count() != at + 1) return CUDA_ERROR_INVALID_VALUE;
-    const CUdeviceptr p = c.arg(at);
+    if (t.size() != 1) return CUDA_ERROR_INVALID_VALUE;
+    const CUdeviceptr p = t[0];
     if (graph_mem_.count(p) == 0) {
       logger().warn("session {}: free node for {:#x}, which no allocation node of this session returned",
                     params_.session_id, p);
@@ -82,17 +81,17 @@ CUresult Worker::op_graph_mem_node(Ctx& c) {
     if (st == CUDA_SUCCESS) c.results = {node_id(node)};
     return st;
   }
-  if (kind != 0 || c.arg_count() < at + 3) return CUDA_ERROR_INVALID_VALUE;
+  if (kind != 0 || t.size() < 3) return CUDA_ERROR_INVALID_VALUE;
   // alloc: device index, bytes, access count k, then k (device index, flags) pairs
-  const uint64_t bytes = c.arg(at + 1), naccess = c.arg(at + 2);
-  if (naccess > devices_.size() || c.arg_count() != at + 3 + 2 * naccess) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t bytes = t[1], naccess = t[2];
+  if (naccess > devices_.size() || t.size() != 3 + 2 * naccess) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEM_ALLOC_NODE_PARAMS p{};
   p.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
-  if (!vmm_device(c.arg(at), p.poolProps.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(t[0], p.poolProps.location)) return CUDA_ERROR_INVALID_DEVICE;
   std::vector<CUmemAccessDesc> access(naccess);
   for (uint64_t i = 0; i < naccess; ++i) {
-    if (!vmm_device(c.arg(at + 3 + 2 * i), access[i].location)) return CUDA_ERROR_INVALID_DEVICE;
-    access[i].flags = static_cast<CUmemAccess_flags>(c.arg(at + 4 + 2 * i));
+    if (!vmm_device(t[3 + 2 * i], access[i].location)) return CUDA_ERROR_INVALID_DEVICE;
+    access[i].flags = static_cast<CUmemAccess_flags>(t[4 + 2 * i]);
   }
   p.accessDescs = access.empty() ? nullptr : access.data();
   p.accessDescCount = access.size();
@@ -112,7 +111,9 @@ CUresult Worker::op_graph_mem_node(Ctx& c) {
 }
 
 CUresult Worker::op_graph_mem_params(Ctx& c) {
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphMemNodeGetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNodeType t = CU_GRAPH_NODE_TYPE_EMPTY;
   if (CUresult st = drv_.cuGraphNodeGetType(n, &t); st != CUDA_SUCCESS) return st;
@@ -140,10 +141,12 @@ CUresult Worker::op_graph_mem_params(Ctx& c) {
 }
 
 CUresult Worker::op_device_graph_mem(Ctx& c) {
-  const uint64_t index = c.arg(0), what = c.arg(1);
+  DeviceGraphMemArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t index = a.device, what = a.what;
   if (index >= devices_.size()) return CUDA_ERROR_INVALID_DEVICE;
   const CUdevice dev = devices_[index].dev;
-  const auto attr = static_cast<CUgraphMem_attribute>(c.arg(2));
+  const auto attr = static_cast<CUgraphMem_attribute>(a.attribute);
   switch (what) {
     case 0: return drv_.cuDeviceGraphMemTrim(dev);
     case 1: {
@@ -153,7 +156,7 @@ CUresult Worker::op_device_graph_mem(Ctx& c) {
       return st;
     }
     case 2: {
-      cuuint64_t v = c.arg(3);
+      cuuint64_t v = a.value;
       return drv_.cuDeviceSetGraphMemAttribute(dev, attr, &v);
     }
     default: return CUDA_ERROR_INVALID_VALUE;

@@ -21,18 +21,18 @@ namespace {
 
 spdlog::logger& logger_node() { return log::logger("worker"); }
 
-constexpr uint64_t kMaxDeps = 4096;    // dependencies of one node (as GraphAddNode)
 constexpr uint64_t kMaxBodies = 256;   // body graphs of one SWITCH node (the shim's limit too)
 
 }  // namespace
 
 CUresult Worker::op_graph_cond_handle_create(Ctx& c) {
-  if (c.arg_count() != 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraph g = graph_of(c.arg(0));
+  GraphConditionalHandleCreateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraphConditionalHandle h = 0;
-  const CUresult st = drv_.cuGraphConditionalHandleCreate(&h, g, ctx_, static_cast<unsigned>(c.arg(1)),
-                                                         static_cast<unsigned>(c.arg(2)));
+  const CUresult st = drv_.cuGraphConditionalHandleCreate(&h, g, ctx_, static_cast<unsigned>(a.default_value),
+                                                         static_cast<unsigned>(a.flags));
   if (st != CUDA_SUCCESS) return st;
   cond_handles_.insert(h);
   c.results.push_back(h);
@@ -40,22 +40,22 @@ CUresult Worker::op_graph_cond_handle_create(Ctx& c) {
 }
 
 CUresult Worker::op_graph_add_cond_node(Ctx& c) {
-  if (c.arg_count() < 2) return CUDA_ERROR_INVALID_VALUE;
-  CUgraph g = graph_of(c.arg(0));
-  const uint64_t ndeps = c.arg(1);
-  if (g == nullptr || ndeps > kMaxDeps || c.arg_count() != 2 + ndeps + 3) return CUDA_ERROR_INVALID_VALUE;
+  GraphAddConditionalNodeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
+  const uint64_t ndeps = a.n;
+  if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUgraphNode> deps;
   for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode d = graph_node_of(c.arg(2 + i));
+    CUgraphNode d = graph_node_of(a.deps[i]);
     if (d == nullptr) return CUDA_ERROR_INVALID_VALUE;
     deps.push_back(d);
   }
-  const size_t at = 2 + ndeps;
   CUgraphNodeParams p{};
   p.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
-  p.conditional.handle = c.arg(at);
-  p.conditional.type = static_cast<CUgraphConditionalNodeType>(c.arg(at + 1));
-  const uint64_t size = c.arg(at + 2);
+  p.conditional.handle = a.handle;
+  p.conditional.type = static_cast<CUgraphConditionalNodeType>(a.type);
+  const uint64_t size = a.size;
   if (size == 0 || size > kMaxBodies) return CUDA_ERROR_INVALID_VALUE;
   p.conditional.size = static_cast<unsigned>(size);
   p.conditional.ctx = ctx_;

@@ -39,9 +39,10 @@ bool Worker::memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const {
 }
 
 CUresult Worker::op_graph_node_neighbours(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphNode n = graph_node_of(c.arg(0));
-  const uint64_t which = c.arg(1), want = std::min<uint64_t>(c.arg(2), kMaxListed);
+  GraphNodeNeighboursArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
+  const uint64_t which = a.which, want = std::min<uint64_t>(a.max_ids, kMaxListed);
   if (n == nullptr || which > 1) return CUDA_ERROR_INVALID_VALUE;
   auto get = which == 0 ? drv_.cuGraphNodeGetDependencies_v2 : drv_.cuGraphNodeGetDependentNodes_v2;
   size_t count = 0;
@@ -57,7 +58,9 @@ CUresult Worker::op_graph_node_neighbours(Ctx& c) {
 }
 
 CUresult Worker::op_graph_destroy_node(Ctx& c) {
-  const uint64_t id = c.arg(0);
+  GraphDestroyNodeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t id = a.node;
   CUgraphNode n = graph_node_of(id);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUgraphNode> nodes;  // a child-graph node's graph and its nodes go with it
@@ -72,7 +75,9 @@ CUresult Worker::op_graph_destroy_node(Ctx& c) {
 }
 
 CUresult Worker::op_graph_clone(Ctx& c) {
-  CUgraph g = graph_of(c.arg(0));
+  GraphCloneArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraph clone = nullptr;
   const CUresult st = drv_.cuGraphClone(&clone, g);
@@ -81,8 +86,10 @@ CUresult Worker::op_graph_clone(Ctx& c) {
 }
 
 CUresult Worker::op_graph_node_find_in_clone(Ctx& c) {
-  CUgraphNode original = graph_node_of(c.arg(0));
-  CUgraph clone = graph_of(c.arg(1));
+  GraphNodeFindInCloneArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode original = graph_node_of(a.node);
+  CUgraph clone = graph_of(a.clone);
   if (original == nullptr || clone == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNode found = nullptr;
   const CUresult st = drv_.cuGraphNodeFindInClone(&found, original, clone);
@@ -91,7 +98,9 @@ CUresult Worker::op_graph_node_find_in_clone(Ctx& c) {
 }
 
 CUresult Worker::op_graph_exec_flags(Ctx& c) {
-  CUgraphExec e = graph_exec_of(c.arg(0));
+  GraphExecGetFlagsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graph_exec_of(a.exec);
   if (e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   cuuint64_t flags = 0;
   const CUresult st = drv_.cuGraphExecGetFlags(e, &flags);
@@ -100,11 +109,12 @@ CUresult Worker::op_graph_exec_flags(Ctx& c) {
 }
 
 CUresult Worker::op_graph_node_enabled(Ctx& c) {
-  if (c.arg_count() < 4) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphExec e = graph_exec_of(c.arg(0));
-  CUgraphNode n = graph_node_of(c.arg(1));
+  GraphNodeEnabledArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graph_exec_of(a.exec);
+  CUgraphNode n = graph_node_of(a.node);
   if (e == nullptr || n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (c.arg(2) != 0) return drv_.cuGraphNodeSetEnabled(e, n, static_cast<unsigned>(c.arg(3)));
+  if (a.set != 0) return drv_.cuGraphNodeSetEnabled(e, n, static_cast<unsigned>(a.enabled));
   unsigned enabled = 0;
   const CUresult st = drv_.cuGraphNodeGetEnabled(e, n, &enabled);
   if (st == CUDA_SUCCESS) c.results.push_back(enabled);
@@ -112,36 +122,40 @@ CUresult Worker::op_graph_node_enabled(Ctx& c) {
 }
 
 CUresult Worker::op_graph_memset_params(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t mode = c.arg(0);  // 0 get the node's, 1 set on the exec, 2 set on the node
-  CUgraphNode n = graph_node_of(c.arg(2));
+  GraphMemsetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t mode = a.mode;  // 0 get the node's, 1 set on the exec, 2 set on the node
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || mode > 2) return CUDA_ERROR_INVALID_VALUE;
+  if (a.params.size() != (mode == 0 ? 0u : 6u)) return CUDA_ERROR_INVALID_VALUE;
   if (mode == 0) {
     CUDA_MEMSET_NODE_PARAMS p{};
     const CUresult st = drv_.cuGraphMemsetNodeGetParams(n, &p);
     if (st == CUDA_SUCCESS) c.results = {p.dst, p.pitch, p.value, p.elementSize, p.width, p.height};
     return st;
   }
-  CUgraphExec e = mode == 1 ? graph_exec_of(c.arg(1)) : nullptr;
-  if ((mode == 1 && e == nullptr) || c.arg_count() < 9) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = mode == 1 ? graph_exec_of(a.exec) : nullptr;
+  if (mode == 1 && e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEMSET_NODE_PARAMS p{};
-  p.dst = c.arg(3);
-  p.pitch = c.arg(4);
-  p.value = static_cast<unsigned>(c.arg(5));
-  p.elementSize = static_cast<unsigned>(c.arg(6));
-  p.width = c.arg(7);
-  p.height = c.arg(8);
+  p.dst = a.params[0];
+  p.pitch = a.params[1];
+  p.value = static_cast<unsigned>(a.params[2]);
+  p.elementSize = static_cast<unsigned>(a.params[3]);
+  p.width = a.params[4];
+  p.height = a.params[5];
   if (!memset_node_ok(p)) return CUDA_ERROR_INVALID_VALUE;
   return mode == 1 ? drv_.cuGraphExecMemsetNodeSetParams(e, n, &p, ctx_) : drv_.cuGraphMemsetNodeSetParams(n, &p);
 }
 
 CUresult Worker::op_graph_dot_print(Ctx& c) {
-  CUgraph g = graph_of(c.arg(0));
+  GraphDebugDotPrintArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const int fd = ::memfd_create("gpool-graph-dot", MFD_CLOEXEC);
   if (fd < 0) return CUDA_ERROR_OPERATING_SYSTEM;
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
-  CUresult st = drv_.cuGraphDebugDotPrint(g, path.c_str(), static_cast<unsigned>(c.arg(1)));
+  CUresult st = drv_.cuGraphDebugDotPrint(g, path.c_str(), static_cast<unsigned>(a.flags));
   if (st == CUDA_SUCCESS) {
     const off_t size = ::lseek(fd, 0, SEEK_END);
     if (size < 0) {
@@ -164,22 +178,24 @@ CUresult Worker::op_graph_dot_print(Ctx& c) {
 }
 
 CUresult Worker::op_graph_exec_child_set(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphExec e = graph_exec_of(c.arg(0));
-  CUgraphNode n = graph_node_of(c.arg(1));
-  CUgraph child = graph_of(c.arg(2));
+  GraphExecChildGraphSetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graph_exec_of(a.exec);
+  CUgraphNode n = graph_node_of(a.node);
+  CUgraph child = graph_of(a.child);
   if (e == nullptr || n == nullptr || child == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return drv_.cuGraphExecChildGraphNodeSetParams(e, n, child);
 }
 
 CUresult Worker::op_graph_memcpy_set(Ctx& c) {
-  if (c.arg_count() < 6) return CUDA_ERROR_INVALID_VALUE;
-  const bool on_exec = c.arg(0) != 0;
-  CUgraphExec e = on_exec ? graph_exec_of(c.arg(1)) : nullptr;
-  CUgraphNode n = graph_node_of(c.arg(2));
+  GraphMemcpySetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const bool on_exec = a.on_exec != 0;
+  CUgraphExec e = on_exec ? graph_exec_of(a.exec) : nullptr;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
-  const CUdeviceptr dst = c.arg(3), src = c.arg(4);
-  const uint64_t bytes = c.arg(5);
+  const CUdeviceptr dst = a.dst, src = a.src;
+  const uint64_t bytes = a.bytes;
   if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEMCPY3D p{};
   p.srcMemoryType = p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
@@ -194,7 +210,9 @@ CUresult Worker::op_graph_memcpy_set(Ctx& c) {
 // names the same driver function or kernel), and its parameters are packed at the function's
 // offsets, as the client sends them for a launch.
 CUresult Worker::op_graph_kernel_get(Ctx& c) {
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphKernelGetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_KERNEL_NODE_PARAMS p{};
   if (CUresult st = drv_.cuGraphKernelNodeGetParams_v2(n, &p); st != CUDA_SUCCESS) return st;

@@ -14,9 +14,6 @@ using remote::Op;
 
 spdlog::logger& logger() { return log::logger("worker"); }
 
-// Most dependencies a host node may be added with (as GraphAddNode's).
-constexpr uint64_t kMaxDeps = 4096;
-
 }  // namespace
 
 // ---- HostFnHub ----
@@ -197,7 +194,10 @@ HostFnHub& Worker::hostfn_hub() {
 
 void Worker::host_fn_done(HostFnHub& hub, std::atomic<int32_t>& refused, uint64_t session,
                           const wire::Call* call) {
-  const uint64_t firing = call->args() != nullptr && call->args()->size() == 1 ? call->args()->Get(0) : 0;
+  Ctx c;
+  c.call = call;
+  HostFnDoneArgs a;
+  const uint64_t firing = decode_args(c, a) ? a.firing : 0;  // 0 is never held: refused
   if (!hub.release(firing)) {
     logger().warn("session {}: HostFnDone for firing {}, which is not held: refused", session, firing);
     int32_t none = 0;
@@ -219,7 +219,9 @@ CUresult Worker::op_host_fn_done(Ctx& c) {
 }
 
 CUresult Worker::op_launch_host_func(Ctx& c) {
-  if (c.arg_count() != 2 || c.handle_count() != 1) return CUDA_ERROR_INVALID_VALUE;
+  LaunchHostFuncArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  if (c.handle_count() != 1) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   DeviceScope scope(*this, device_of(s));
@@ -227,28 +229,28 @@ CUresult Worker::op_launch_host_func(Ctx& c) {
   CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
   if (drv_.cuStreamIsCapturing(s, &capture) != CUDA_SUCCESS) capture = CU_STREAM_CAPTURE_STATUS_NONE;
   HostFnHub& hub = hostfn_hub();
-  HostFnHub::Reg* r = hub.add(c.arg(0), capture != CU_STREAM_CAPTURE_STATUS_NONE);
+  HostFnHub::Reg* r = hub.add(a.host_fn, capture != CU_STREAM_CAPTURE_STATUS_NONE);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const CUresult st = c.arg(1) != 0 ? drv_.cuStreamAddCallback(s, &HostFnHub::callback_marker, r, 0)
+  const CUresult st = a.stream_callback != 0 ? drv_.cuStreamAddCallback(s, &HostFnHub::callback_marker, r, 0)
                                      : drv_.cuLaunchHostFunc(s, &HostFnHub::marker, r);
   if (st != CUDA_SUCCESS) hub.drop(r);
   return st;
 }
 
 CUresult Worker::op_graph_add_host_node(Ctx& c) {
-  if (c.arg_count() < 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraph g = graph_of(c.arg(0));
+  GraphAddHostNodeArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t ndeps = c.arg(2);
-  if (ndeps > kMaxDeps || c.arg_count() != 3 + ndeps) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t ndeps = a.n;
   std::vector<CUgraphNode> deps;
   for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode n = graph_node_of(c.arg(3 + i));
+    CUgraphNode n = graph_node_of(a.deps[i]);
     if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
     deps.push_back(n);
   }
   HostFnHub& hub = hostfn_hub();
-  HostFnHub::Reg* r = hub.add(c.arg(1), true);
+  HostFnHub::Reg* r = hub.add(a.host_fn, true);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const CUDA_HOST_NODE_PARAMS p{&HostFnHub::marker, r};
   CUgraphNode node = nullptr;
@@ -262,8 +264,9 @@ CUresult Worker::op_graph_add_host_node(Ctx& c) {
 }
 
 CUresult Worker::op_graph_host_node_get(Ctx& c) {
-  if (c.arg_count() != 1) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphHostNodeGetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_HOST_NODE_PARAMS p{};
   if (CUresult st = drv_.cuGraphHostNodeGetParams(n, &p); st != CUDA_SUCCESS) return st;
@@ -280,11 +283,12 @@ bool Worker::host_node_ours(CUgraphNode n) {
 }
 
 CUresult Worker::op_graph_host_node_set(Ctx& c) {
-  if (c.arg_count() != 2) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphNode n = graph_node_of(c.arg(0));
+  GraphHostNodeSetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   HostFnHub& hub = hostfn_hub();
-  HostFnHub::Reg* r = hub.add(c.arg(1), true);
+  HostFnHub::Reg* r = hub.add(a.host_fn, true);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const CUDA_HOST_NODE_PARAMS p{&HostFnHub::marker, r};
   const CUresult st = drv_.cuGraphHostNodeSetParams(n, &p);
@@ -293,12 +297,13 @@ CUresult Worker::op_graph_host_node_set(Ctx& c) {
 }
 
 CUresult Worker::op_graph_exec_host_node_set(Ctx& c) {
-  if (c.arg_count() != 3) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphExec e = graph_exec_of(c.arg(0));
-  CUgraphNode n = graph_node_of(c.arg(1));
+  GraphExecHostNodeSetParamsArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  CUgraphExec e = graph_exec_of(a.exec);
+  CUgraphNode n = graph_node_of(a.node);
   if (e == nullptr || n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   HostFnHub& hub = hostfn_hub();
-  HostFnHub::Reg* r = hub.add(c.arg(2), true);
+  HostFnHub::Reg* r = hub.add(a.host_fn, true);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const CUDA_HOST_NODE_PARAMS p{&HostFnHub::marker, r};
   const CUresult st = drv_.cuGraphExecHostNodeSetParams(e, n, &p);

@@ -26,11 +26,10 @@ constexpr uint64_t kMaxLinkInputBytes = uint64_t{1} << 30;  // one input; the se
 
 }  // namespace
 
-CUresult Worker::JitCall::decode(const Ctx& c, size_t first, size_t* next) {
-  const uint64_t count = c.arg(first);
-  if (count > jw::kMaxOptions || c.arg_count() < first + 1 + 2 * count) return CUDA_ERROR_INVALID_VALUE;
+CUresult Worker::JitCall::decode(uint64_t count, std::span<const uint64_t> pairs) {
+  if (count > jw::kMaxOptions || pairs.size() != 2 * count) return CUDA_ERROR_INVALID_VALUE;
   for (uint64_t i = 0; i < count; ++i) {
-    const uint64_t o = c.arg(first + 1 + 2 * i), v = c.arg(first + 2 + 2 * i);
+    const uint64_t o = pairs[2 * i], v = pairs[2 * i + 1];
     const int opt = static_cast<int>(o);
     if (o >= static_cast<uint64_t>(jw::kNumOptions) || !jw::sendable_option(opt)) return CUDA_ERROR_INVALID_VALUE;
     if (opt == jw::kInfoLogSize || opt == jw::kErrorLogSize) {
@@ -48,7 +47,6 @@ CUresult Worker::JitCall::decode(const Ctx& c, size_t first, size_t* next) {
     options.push_back(static_cast<CUjit_option>(opt));
     values.push_back(reinterpret_cast<void*>(static_cast<uintptr_t>(v)));
   }
-  *next = first + 1 + 2 * count;
   return CUDA_SUCCESS;
 }
 
@@ -77,19 +75,18 @@ void Worker::JitCall::encode(Ctx& c) const {
   c.inline_out.insert(c.inline_out.end(), e, e + error_used);
 }
 
-Worker::LinkSession* Worker::link_of(const Ctx& c) {
-  auto it = links_.find(c.arg(0));
+Worker::LinkSession* Worker::link_of(uint64_t id) {
+  auto it = links_.find(id);
   return it == links_.end() ? nullptr : it->second.get();
 }
 
 CUresult Worker::op_link_create(Ctx& c) {
-  const uint64_t id = c.arg(0);
+  LinkCreateArgs a;  // the JIT options' count is bounded by jit_wire.h's kMaxOptions (64) on the row
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t id = a.link;
   if (id == 0 || links_.count(id) || links_.size() >= kMaxLinks) return CUDA_ERROR_INVALID_VALUE;
   auto link = std::make_unique<LinkSession>();
-  size_t next = 0;
-  if (CUresult st = link->jit.decode(c, 1, &next); st != CUDA_SUCCESS || next != c.arg_count()) {
-    return st != CUDA_SUCCESS ? st : CUDA_ERROR_INVALID_VALUE;
-  }
+  if (CUresult st = link->jit.decode(a.jit_count, a.jit); st != CUDA_SUCCESS) return st;
   // The option arrays (and the log buffers they point to) live in `link` for the state's life:
   // the driver writes the logs at each later call.
   const CUresult st = drv_.cuLinkCreate_v2(static_cast<unsigned>(link->jit.options.size()),
@@ -100,8 +97,10 @@ CUresult Worker::op_link_create(Ctx& c) {
 }
 
 CUresult Worker::op_link_add(Ctx& c) {
-  LinkSession* link = link_of(c);
-  const uint64_t type = c.arg(1);
+  LinkAddDataArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;  // the input segment is skipped unread
+  LinkSession* link = link_of(a.link);
+  const uint64_t type = a.input_type;
   const bool shaped = head_.segment_lengths.size() == 1 && in_->segments_left() == 1 &&
                      head_.segment_lengths[0] > 0 && head_.segment_lengths[0] <= kMaxLinkInputBytes;
   if (link == nullptr || type > CU_JIT_INPUT_NVVM || !shaped || link->inputs >= kMaxLinkInputs) {
@@ -133,7 +132,9 @@ CUresult Worker::op_link_add(Ctx& c) {
 }
 
 CUresult Worker::op_link_complete(Ctx& c) {
-  LinkSession* link = link_of(c);
+  LinkCompleteArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  LinkSession* link = link_of(a.link);
   if (link == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   void* image = nullptr;
   size_t size = 0;
@@ -148,15 +149,19 @@ CUresult Worker::op_link_complete(Ctx& c) {
 }
 
 CUresult Worker::op_link_fetch(Ctx& c) {
-  LinkSession* link = link_of(c);
+  LinkFetchArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  LinkSession* link = link_of(a.link);
   if (link == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (link->image.empty() || link->image.size() != c.arg(1)) return CUDA_ERROR_INVALID_VALUE;
+  if (link->image.empty() || link->image.size() != a.image_bytes) return CUDA_ERROR_INVALID_VALUE;
   c.segments_out.push_back({link->image.data(), link->image.size()});
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_link_destroy(Ctx& c) {
-  auto it = links_.find(c.arg(0));
+  LinkDestroyArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  auto it = links_.find(a.link);
   if (it == links_.end()) return CUDA_ERROR_INVALID_HANDLE;
   const CUresult st = drv_.cuLinkDestroy(it->second->state);
   links_.erase(it);

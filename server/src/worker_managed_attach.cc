@@ -11,11 +11,12 @@
 namespace gpool::server {
 
 CUresult Worker::op_stream_attach_mem(Ctx& c) {
-  if (c.arg_count() != 3) return CUDA_ERROR_INVALID_VALUE;
+  StreamAttachMemArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t length = c.arg(1);
+  const CUdeviceptr p = args.dptr;
+  const uint64_t length = args.length;
   const AllocationTable::Allocation* a = allocs_.find(p);
   if (a == nullptr || (length != 0 && length != a->bytes)) {
     log::logger("worker").warn("session {}: cuStreamAttachMemAsync of [{:#x}, +{}), which is not a managed "
@@ -25,7 +26,7 @@ CUresult Worker::op_stream_attach_mem(Ctx& c) {
   const CUdeviceptr driver_ptr = allocs_.driver_address(p);
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
-  return drv_.cuStreamAttachMemAsync(s, driver_ptr, 0, static_cast<unsigned>(c.arg(2)));
+  return drv_.cuStreamAttachMemAsync(s, driver_ptr, 0, static_cast<unsigned>(args.flags));
 }
 
 }  // namespace gpool::server

@@ -39,7 +39,9 @@ PoolTable::Pool* Worker::pool_of(uint64_t id) {
 }
 
 CUresult Worker::op_mem_pool_create(Ctx& c) {
-  const uint64_t id = c.arg(0), device = c.arg(1), handle_types = c.arg(2), max_size = c.arg(3);
+  MemPoolCreateArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t id = a.pool, device = a.device, handle_types = a.handle_types, max_size = a.max_size;
   if (!pools_.id_free_for_create(id)) {
     logger().warn("session {}: pool id {:#x} is reserved or already in use", params_.session_id, id);
     return CUDA_ERROR_INVALID_VALUE;
@@ -62,21 +64,27 @@ CUresult Worker::op_mem_pool_create(Ctx& c) {
 }
 
 CUresult Worker::op_mem_pool_destroy(Ctx& c) {
-  const MemPool* pool = pools_.find(c.arg(0));
+  MemPoolDestroyArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const MemPool* pool = pools_.find(a.pool);
   if (pool == nullptr || !pool->created) {
     logger().warn("session {}: destroy of pool id {:#x}, which is not a pool this session created",
-                  params_.session_id, c.arg(0));
+                  params_.session_id, a.pool);
     return CUDA_ERROR_INVALID_VALUE;
   }
   const CUresult st = drv_.cuMemPoolDestroy(pool->pool);
-  if (st == CUDA_SUCCESS) pools_.erase_created(c.arg(0));
+  if (st == CUDA_SUCCESS) pools_.erase_created(a.pool);
   return st;
 }
 
 CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
-  MemPool* pool = pool_of(c.arg(0));
+  MemPoolSetAttributeArgs a;  // get: the same without `value`
+  MemPoolGetAttributeArgs ga;
+  if (set ? !decode_args(c, a) : !decode_args(c, ga)) return CUDA_ERROR_INVALID_VALUE;
+  if (!set) a = MemPoolSetAttributeArgs{ga.pool, ga.attribute, 0};
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const auto attr = static_cast<CUmemPool_attribute>(c.arg(1));
+  const auto attr = static_cast<CUmemPool_attribute>(a.attribute);
   if (!remote::pool_attribute_is_int(attr) && !remote::pool_attribute_is_u64(attr)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
@@ -84,7 +92,7 @@ CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
     // Kept out of the driver: a threshold above 0 would let the pool hold freed memory that
     // the tenant's quota no longer counts.
     if (set) {
-      pool->release_threshold = c.arg(2);
+      pool->release_threshold = a.value;
     } else {
       c.results = {pool->release_threshold};
     }
@@ -92,10 +100,10 @@ CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
   }
   if (set) {
     if (remote::pool_attribute_is_int(attr)) {
-      int v = static_cast<int>(c.arg(2));
+      int v = static_cast<int>(a.value);
       return drv_.cuMemPoolSetAttribute(pool->pool, attr, &v);
     }
-    cuuint64_t v = c.arg(2);
+    cuuint64_t v = a.value;
     return drv_.cuMemPoolSetAttribute(pool->pool, attr, &v);
   }
   if (remote::pool_attribute_is_int(attr)) {
@@ -111,9 +119,11 @@ CUresult Worker::op_mem_pool_attribute(Ctx& c, bool set) {
 }
 
 CUresult Worker::op_mem_pool_trim(Ctx& c) {
-  MemPool* pool = pool_of(c.arg(0));
+  MemPoolTrimToArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return drv_.cuMemPoolTrimTo(pool->pool, c.arg(1));
+  return drv_.cuMemPoolTrimTo(pool->pool, a.min_bytes_to_keep);
 }
 
 CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
@@ -137,25 +147,29 @@ CUresult Worker::op_mem_alloc_from_pool(Ctx& c) {
 }
 
 CUresult Worker::op_mem_pool_set_access(Ctx& c) {
-  MemPool* pool = pool_of(c.arg(0));
+  MemPoolSetAccessArgs a;  // access: (device, CUmemAccess_flags) pairs
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const size_t pairs = (c.arg_count() - 1) / 2;
-  if (c.arg_count() < 3 || (c.arg_count() - 1) % 2 != 0 || pairs > devices_.size()) {
+  const size_t pairs = a.access.size() / 2;
+  if (a.access.empty() || a.access.size() % 2 != 0 || pairs > devices_.size()) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   std::vector<CUmemAccessDesc> desc(pairs);
   for (size_t i = 0; i < pairs; ++i) {
-    if (!vmm_device(c.arg(1 + 2 * i), desc[i].location)) return CUDA_ERROR_INVALID_DEVICE;
-    desc[i].flags = static_cast<CUmemAccess_flags>(c.arg(2 + 2 * i));
+    if (!vmm_device(a.access[2 * i], desc[i].location)) return CUDA_ERROR_INVALID_DEVICE;
+    desc[i].flags = static_cast<CUmemAccess_flags>(a.access[2 * i + 1]);
   }
   return drv_.cuMemPoolSetAccess(pool->pool, desc.data(), desc.size());
 }
 
 CUresult Worker::op_mem_pool_get_access(Ctx& c) {
-  MemPool* pool = pool_of(c.arg(0));
+  MemPoolGetAccessArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUmemLocation loc{};
-  if (!vmm_device(c.arg(1), loc)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(a.device, loc)) return CUDA_ERROR_INVALID_DEVICE;
   CUmemAccess_flags flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;
   const CUresult st = drv_.cuMemPoolGetAccess(&flags, pool->pool, &loc);
   if (st == CUDA_SUCCESS) c.results = {static_cast<uint64_t>(flags)};
@@ -163,9 +177,11 @@ CUresult Worker::op_mem_pool_get_access(Ctx& c) {
 }
 
 CUresult Worker::op_device_set_mem_pool(Ctx& c) {
-  const uint64_t device = c.arg(0);
+  DeviceSetMemPoolArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t device = a.device;
   if (device >= devices_.size()) return CUDA_ERROR_INVALID_DEVICE;
-  MemPool* pool = pool_of(c.arg(1));
+  MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (pool->device != device) return CUDA_ERROR_INVALID_VALUE;  // a pool of another device
   return drv_.cuDeviceSetMemPool(devices_[device].dev, pool->pool);

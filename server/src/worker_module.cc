@@ -18,13 +18,17 @@ using remote::HandleKind;
 }  // namespace
 
 CUresult Worker::op_load(Ctx& c, bool library) {
+  ModuleLoadArgs a;
+  LibraryLoadArgs la;
+  if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  if (library) a = ModuleLoadArgs{la.hash_lo, la.hash_hi, la.bytes, la.jit};
   const HandleKind kind = library ? protocol::wire::HandleKind_Library : protocol::wire::HandleKind_Module;
   const uint64_t id = c.handle_id(0);
   if (c.handle_kind(0) != kind || !modules_.image_id_free(id)) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
   ImageHash hash{};
-  const uint64_t lo = c.arg(0), hi = c.arg(1), bytes = c.arg(2);
+  const uint64_t lo = a.hash_lo, hi = a.hash_hi, bytes = a.bytes;
   std::memcpy(hash.data(), &lo, 8);
   std::memcpy(hash.data() + 8, &hi, 8);
   // This session's images, then this tenant's disk folder: never another tenant's (image_cache.h).
@@ -83,13 +87,13 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   c.results = {0};
   // Optional JIT options after [hash_lo, hash_hi, bytes] (cuModuleLoadDataEx, cuLibraryLoadData):
   // the answer then carries the logs, wall time and threads (jit_wire.h).
-  const bool with_jit = c.arg_count() > 3;
+  const bool with_jit = !a.jit.empty();
   JitCall jit;
   if (with_jit) {
-    size_t next = 0;
-    if (CUresult st = jit.decode(c, 3, &next); st != CUDA_SUCCESS || next != c.arg_count()) {
+    // The open tail is [count, (option, value) x count] and nothing after it.
+    if (CUresult st = jit.decode(a.jit[0], a.jit.subspan(1)); st != CUDA_SUCCESS) {
       if (globals.bytes > 0) uncharge(device, globals.bytes);
-      return st != CUDA_SUCCESS ? st : CUDA_ERROR_INVALID_VALUE;
+      return st;
     }
   }
   const unsigned n = static_cast<unsigned>(jit.options.size());
@@ -133,6 +137,9 @@ void Worker::uncharge_images(uint64_t bytes) {
 }
 
 CUresult Worker::op_unload(Ctx& c, bool library) {
+  ModuleUnloadArgs a;
+  LibraryUnloadArgs la;
+  if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t id = c.handle_id(0);
   if (library) {
     const CUlibrary lib = modules_.library(id);
@@ -155,6 +162,9 @@ CUresult Worker::op_unload(Ctx& c, bool library) {
 }
 
 CUresult Worker::op_get_function(Ctx& c, bool library) {
+  ModuleGetFunctionArgs a;
+  LibraryGetKernelArgs la;
+  if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t owner = c.handle_id(0), id = c.handle_id(1);
   const std::string name(c.inline_text());
   if (!modules_.function_id_free(id) ||
@@ -208,6 +218,9 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
 }
 
 CUresult Worker::op_get_global(Ctx& c, bool library) {
+  ModuleGetGlobalArgs a;
+  LibraryGetGlobalArgs la;
+  if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const std::string name(c.inline_text());
   CUdeviceptr p = 0;
   size_t bytes = 0;
@@ -238,10 +251,13 @@ Worker::Function* Worker::function_of(const Ctx& c, size_t i) {
 }
 
 CUresult Worker::op_func_attribute(Ctx& c, bool set) {
+  FuncSetAttributeArgs a;
+  FuncGetAttributeArgs ga;
+  if (set ? !decode_args(c, a) : !decode_args(c, ga)) return CUDA_ERROR_INVALID_VALUE;
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  const auto attr = static_cast<CUfunction_attribute>(c.arg(0));
-  if (set) return drv_.cuFuncSetAttribute(f->fn, attr, static_cast<int>(c.arg(1)));
+  const auto attr = static_cast<CUfunction_attribute>(set ? a.attribute : ga.attribute);
+  if (set) return drv_.cuFuncSetAttribute(f->fn, attr, static_cast<int>(a.value));
   int v = 0;
   const CUresult st = drv_.cuFuncGetAttribute(&v, attr, f->fn);
   c.results = {static_cast<uint64_t>(static_cast<int64_t>(v))};
@@ -249,6 +265,8 @@ CUresult Worker::op_func_attribute(Ctx& c, bool set) {
 }
 
 CUresult Worker::op_launch(Ctx& c) {
+  LaunchKernelArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream = nullptr;
@@ -263,19 +281,19 @@ CUresult Worker::op_launch(Ctx& c) {
   for (size_t i = 0; i < params.size(); ++i) {
     params[i] = reinterpret_cast<char*>(buf.data()) + f->offsets[i];
   }
-  auto u = [&](size_t i) { return static_cast<unsigned>(c.arg(i)); };
+  auto u = [](uint64_t v) { return static_cast<unsigned>(v); };
   // A created stream carries its device: launch there (the function must be of that device,
   // as the driver requires); the NULL stream means the current device.
   const size_t device = device_of(stream);
   DeviceScope scope(*this, device);
   if (scope.status != CUDA_SUCCESS) return scope.status;
   auto launch = [&] {
-    if (c.arg(7) != 0) {
-      return drv_.cuLaunchCooperativeKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
-                                            params.data());
+    if (a.cooperative != 0) {
+      return drv_.cuLaunchCooperativeKernel(f->fn, u(a.gx), u(a.gy), u(a.gz), u(a.bx), u(a.by), u(a.bz),
+                                            u(a.shared_bytes), stream, params.data());
     }
-    return drv_.cuLaunchKernel(f->fn, u(0), u(1), u(2), u(3), u(4), u(5), u(6), stream,
-                               params.data(), nullptr);
+    return drv_.cuLaunchKernel(f->fn, u(a.gx), u(a.gy), u(a.gz), u(a.bx), u(a.by), u(a.bz), u(a.shared_bytes),
+                               stream, params.data(), nullptr);
   };
   const int physical = devices_.empty() ? 0 : devices_[device].physical;
   if (meter_.holding() && meter_.device() != static_cast<size_t>(physical)) settle_turn();
@@ -299,11 +317,13 @@ CUresult Worker::op_launch(Ctx& c) {
 }
 
 CUresult Worker::op_occupancy(Ctx& c) {
+  OccupancyMaxActiveBlocksArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   int blocks = 0;
   const CUresult st = drv_.cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
-      &blocks, f->fn, static_cast<int>(c.arg(0)), c.arg(1), static_cast<unsigned>(c.arg(2)));
+      &blocks, f->fn, static_cast<int>(a.block_size), a.dynamic_smem, static_cast<unsigned>(a.flags));
   c.results = {static_cast<uint64_t>(blocks)};
   return st;
 }

@@ -11,6 +11,8 @@
 namespace gpool::server {
 
 CUresult Worker::op_library_get_module(Ctx& c) {
+  LibraryGetModuleArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   if (c.handle_count() != 2 || c.handle_kind(0) != protocol::wire::HandleKind_Library ||
       c.handle_kind(1) != protocol::wire::HandleKind_Module) {
     return CUDA_ERROR_INVALID_HANDLE;

@@ -7,7 +7,8 @@
 namespace gpool::server {
 
 CUresult Worker::op_module_enumerate(Ctx& c) {
-  if (c.handle_count() != 1 || c.arg_count() != 0) return CUDA_ERROR_INVALID_VALUE;
+  ModuleEnumerateArgs a;
+  if (!decode_args(c, a) || c.handle_count() != 1) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t id = c.handle_id(0);
   std::vector<const char*> names;
   if (c.handle_kind(0) == protocol::wire::HandleKind_Library) {

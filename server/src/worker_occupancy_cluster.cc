@@ -30,7 +30,8 @@ constexpr size_t kMaxAttrs = 32;
 }  // namespace
 
 CUresult Worker::op_occupancy_cluster(Ctx& c) {
-  if (c.arg_count() != 8 || c.handle_count() != 2) return CUDA_ERROR_INVALID_VALUE;
+  OccupancyClusterArgs a;
+  if (!decode_args(c, a) || c.handle_count() != 2) return CUDA_ERROR_INVALID_VALUE;
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream = nullptr;
@@ -45,21 +46,21 @@ CUresult Worker::op_occupancy_cluster(Ctx& c) {
     if (!plain_value(a.id)) return CUDA_ERROR_INVALID_VALUE;
   }
   CUlaunchConfig cfg{};
-  cfg.gridDimX = static_cast<unsigned>(c.arg(1));
-  cfg.gridDimY = static_cast<unsigned>(c.arg(2));
-  cfg.gridDimZ = static_cast<unsigned>(c.arg(3));
-  cfg.blockDimX = static_cast<unsigned>(c.arg(4));
-  cfg.blockDimY = static_cast<unsigned>(c.arg(5));
-  cfg.blockDimZ = static_cast<unsigned>(c.arg(6));
-  cfg.sharedMemBytes = static_cast<unsigned>(c.arg(7));
+  cfg.gridDimX = static_cast<unsigned>(a.gx);
+  cfg.gridDimY = static_cast<unsigned>(a.gy);
+  cfg.gridDimZ = static_cast<unsigned>(a.gz);
+  cfg.blockDimX = static_cast<unsigned>(a.bx);
+  cfg.blockDimY = static_cast<unsigned>(a.by);
+  cfg.blockDimZ = static_cast<unsigned>(a.bz);
+  cfg.sharedMemBytes = static_cast<unsigned>(a.shared_bytes);
   cfg.hStream = stream;
   cfg.attrs = attrs.empty() ? nullptr : attrs.data();
   cfg.numAttrs = static_cast<unsigned>(attrs.size());
   int value = 0;
   CUresult st = CUDA_ERROR_INVALID_VALUE;
-  if (c.arg(0) == 0) {
+  if (a.which == 0) {
     st = drv_.cuOccupancyMaxActiveClusters(&value, f->fn, &cfg);
-  } else if (c.arg(0) == 1) {
+  } else if (a.which == 1) {
     st = drv_.cuOccupancyMaxPotentialClusterSize(&value, f->fn, &cfg);
   }
   if (st == CUDA_SUCCESS) c.results = {static_cast<uint64_t>(static_cast<int64_t>(value))};

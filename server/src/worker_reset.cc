@@ -26,8 +26,9 @@ spdlog::logger& logger() { return log::logger("worker"); }
 }  // namespace
 
 CUresult Worker::op_device_reset(Ctx& c) {
-  if (c.arg_count() != 1) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t index = c.arg(0);
+  DeviceResetArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t index = a.device;
   if (index >= devices_.size()) return CUDA_ERROR_INVALID_DEVICE;
   const int physical = devices_[index].physical;
   meter_.forget_device(static_cast<size_t>(physical));

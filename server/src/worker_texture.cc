@@ -52,9 +52,9 @@ float as_float(uint64_t bits) {
 }  // namespace
 
 CUresult Worker::op_array_create(Ctx& c) {
-  if (c.arg_count() < 6) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t a[6];
-  for (size_t i = 0; i < 6; ++i) a[i] = c.arg(i);
+  ArrayCreateArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t a[6] = {args.width, args.height, args.depth, args.format, args.channels, args.flags};
   CUDA_ARRAY3D_DESCRIPTOR d;
   uint64_t bytes = 0;
   if (!descriptor(a, &d, &bytes)) return CUDA_ERROR_INVALID_VALUE;
@@ -71,20 +71,22 @@ CUresult Worker::op_array_create(Ctx& c) {
 }
 
 CUresult Worker::op_array_destroy(Ctx& c) {
-  const ArrayTable::Array* a = arrays_.find_array(c.arg(0));
+  ArrayDestroyArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Array* a = arrays_.find_array(args.array);
   if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (a->mipmap != 0) return CUDA_ERROR_INVALID_VALUE;  // a level: goes with its mipmapped array
   const CUresult st = drv_.cuArrayDestroy(a->arr);
   if (st != CUDA_SUCCESS) return st;
-  arrays_.erase_array(c.arg(0));  // and its charge
+  arrays_.erase_array(args.array);  // and its charge
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mipmapped_create(Ctx& c) {
-  if (c.arg_count() < 7) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t a[6];
-  for (size_t i = 0; i < 6; ++i) a[i] = c.arg(i);
-  const uint64_t levels = c.arg(6);
+  MipmappedArrayCreateArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t a[6] = {args.width, args.height, args.depth, args.format, args.channels, args.flags};
+  const uint64_t levels = args.levels;
   CUDA_ARRAY3D_DESCRIPTOR d;
   uint64_t bytes = 0;
   if (!descriptor(a, &d, &bytes) || levels == 0 || levels > 32) return CUDA_ERROR_INVALID_VALUE;
@@ -111,52 +113,60 @@ CUresult Worker::op_mipmapped_create(Ctx& c) {
 }
 
 CUresult Worker::op_mipmapped_get_level(Ctx& c) {
-  const ArrayTable::Mipmap* m = arrays_.find_mipmap(c.arg(0));
+  MipmappedArrayGetLevelArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Mipmap* m = arrays_.find_mipmap(args.mipmap);
   if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  const uint64_t level = c.arg(1);
+  const uint64_t level = args.level;
   if (level >= m->levels) return CUDA_ERROR_INVALID_VALUE;
   CUarray arr = nullptr;
   if (CUresult st = drv_.cuMipmappedArrayGetLevel(&arr, m->m, static_cast<unsigned>(level)); st != CUDA_SUCCESS)
     return st;
-  c.results = {arrays_.add_level(arr, c.arg(0))};  // charged with the mipmapped array
+  c.results = {arrays_.add_level(arr, args.mipmap)};  // charged with the mipmapped array
   return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_mipmapped_destroy(Ctx& c) {
-  const ArrayTable::Mipmap* m = arrays_.find_mipmap(c.arg(0));
+  MipmappedArrayDestroyArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Mipmap* m = arrays_.find_mipmap(args.mipmap);
   if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   const CUresult st = drv_.cuMipmappedArrayDestroy(m->m);
   if (st != CUDA_SUCCESS) return st;
-  arrays_.erase_mipmap(c.arg(0));  // its levels and its charge
+  arrays_.erase_mipmap(args.mipmap);  // its levels and its charge
   return CUDA_SUCCESS;
 }
 
 // args: for src then dst [memory type, address or array handle, x bytes, y, z, pitch, height],
 // then [width bytes, height, depth, async]; handles: [stream].
 CUresult Worker::op_memcpy_array(Ctx& c) {
-  if (c.arg_count() < 18) return CUDA_ERROR_INVALID_VALUE;
+  MemcpyArrayArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEMCPY3D p;
   std::memset(&p, 0, sizeof p);
-  p.WidthInBytes = c.arg(14);
-  p.Height = c.arg(15);
-  p.Depth = c.arg(16);
-  const bool async = c.arg(17) != 0;
+  p.WidthInBytes = args.width_bytes;
+  p.Height = args.height;
+  p.Depth = args.depth;
+  const bool async = args.async != 0;
+  const uint64_t sides[14] = {args.src_type, args.src_where, args.src_x, args.src_y, args.src_z, args.src_pitch,
+                              args.src_height, args.dst_type, args.dst_where, args.dst_x, args.dst_y, args.dst_z,
+                              args.dst_pitch, args.dst_height};
   auto side = [&](size_t b, CUmemorytype* type, CUdeviceptr* dev, CUarray* arr, size_t* x, size_t* y, size_t* z,
                   size_t* pitch, size_t* height) -> CUresult {
-    *type = static_cast<CUmemorytype>(c.arg(b));
-    *x = c.arg(b + 2);
-    *y = c.arg(b + 3);
-    *z = c.arg(b + 4);
-    *pitch = c.arg(b + 5);
-    *height = c.arg(b + 6);
+    *type = static_cast<CUmemorytype>(sides[b]);
+    *x = sides[b + 2];
+    *y = sides[b + 3];
+    *z = sides[b + 4];
+    *pitch = sides[b + 5];
+    *height = sides[b + 6];
     if (*type == CU_MEMORYTYPE_ARRAY) {
-      const ArrayTable::Array* a = arrays_.find_array(c.arg(b + 1));
+      const ArrayTable::Array* a = arrays_.find_array(sides[b + 1]);
       if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
       *arr = a->arr;
       return CUDA_SUCCESS;
     }
     if (*type != CU_MEMORYTYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
-    *dev = c.arg(b + 1);
+    *dev = sides[b + 1];
     // The whole strided extent must lie inside one allocation of this session.
     const uint64_t rows = p.Height ? p.Height : 1, slices = p.Depth ? p.Depth : 1;
     const uint64_t h = *height ? *height : rows;
@@ -185,42 +195,45 @@ CUresult Worker::op_memcpy_array(Ctx& c) {
 //        border0..3 (f32 bits), hasView, view format, view w, h, d, firstMip, lastMip, firstLayer,
 //        lastLayer]
 CUresult Worker::op_tex_object_create(Ctx& c) {
-  if (c.arg_count() < 30) return CUDA_ERROR_INVALID_VALUE;
+  TexObjectCreateArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t modes[3] = {args.address_mode0, args.address_mode1, args.address_mode2};
+  const uint64_t border[4] = {args.border0, args.border1, args.border2, args.border3};
   CUDA_RESOURCE_DESC r;
   std::memset(&r, 0, sizeof r);
-  r.resType = static_cast<CUresourcetype>(c.arg(0));
+  r.resType = static_cast<CUresourcetype>(args.res_type);
   switch (r.resType) {
     case CU_RESOURCE_TYPE_ARRAY: {
-      const ArrayTable::Array* a = arrays_.find_array(c.arg(1));
+      const ArrayTable::Array* a = arrays_.find_array(args.resource);
       if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
       r.res.array.hArray = a->arr;
       break;
     }
     case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
-      const ArrayTable::Mipmap* m = arrays_.find_mipmap(c.arg(1));
+      const ArrayTable::Mipmap* m = arrays_.find_mipmap(args.resource);
       if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
       r.res.mipmap.hMipmappedArray = m->m;
       break;
     }
     case CU_RESOURCE_TYPE_LINEAR:
-      r.res.linear.devPtr = c.arg(1);
-      r.res.linear.format = static_cast<CUarray_format>(c.arg(2));
-      r.res.linear.numChannels = static_cast<unsigned>(c.arg(3));
-      r.res.linear.sizeInBytes = c.arg(4);
+      r.res.linear.devPtr = args.resource;
+      r.res.linear.format = static_cast<CUarray_format>(args.format);
+      r.res.linear.numChannels = static_cast<unsigned>(args.channels);
+      r.res.linear.sizeInBytes = args.size_or_width;
       if (!range_ok(r.res.linear.devPtr, r.res.linear.sizeInBytes)) return CUDA_ERROR_INVALID_VALUE;
       break;
     case CU_RESOURCE_TYPE_PITCH2D: {
-      r.res.pitch2D.devPtr = c.arg(1);
-      r.res.pitch2D.format = static_cast<CUarray_format>(c.arg(2));
-      r.res.pitch2D.numChannels = static_cast<unsigned>(c.arg(3));
-      r.res.pitch2D.width = c.arg(4);
-      r.res.pitch2D.height = c.arg(5);
-      r.res.pitch2D.pitchInBytes = c.arg(6);
-      const uint64_t eb = format_bytes(c.arg(2)) * c.arg(3);
-      if (eb == 0 || c.arg(5) == 0 || c.arg(4) > (1u << 20) || c.arg(5) > (1u << 20) || c.arg(6) > (1ull << 32))
+      r.res.pitch2D.devPtr = args.resource;
+      r.res.pitch2D.format = static_cast<CUarray_format>(args.format);
+      r.res.pitch2D.numChannels = static_cast<unsigned>(args.channels);
+      r.res.pitch2D.width = args.size_or_width;
+      r.res.pitch2D.height = args.height;
+      r.res.pitch2D.pitchInBytes = args.pitch_bytes;
+      const uint64_t eb = format_bytes(args.format) * args.channels;
+      if (eb == 0 || args.height == 0 || args.size_or_width > (1u << 20) || args.height > (1u << 20) || args.pitch_bytes > (1ull << 32))
         return CUDA_ERROR_INVALID_VALUE;
       // Bounded above (width, height <= 2^20, pitch <= 2^32), so this cannot wrap.
-      if (!range_ok(c.arg(1), c.arg(6) * (c.arg(5) - 1) + c.arg(4) * eb)) return CUDA_ERROR_INVALID_VALUE;
+      if (!range_ok(args.resource, args.pitch_bytes * (args.height - 1) + args.size_or_width * eb)) return CUDA_ERROR_INVALID_VALUE;
       break;
     }
     default:
@@ -228,26 +241,26 @@ CUresult Worker::op_tex_object_create(Ctx& c) {
   }
   CUDA_TEXTURE_DESC t;
   std::memset(&t, 0, sizeof t);
-  for (int i = 0; i < 3; ++i) t.addressMode[i] = static_cast<CUaddress_mode>(c.arg(7 + static_cast<size_t>(i)));
-  t.filterMode = static_cast<CUfilter_mode>(c.arg(10));
-  t.flags = static_cast<unsigned>(c.arg(11));
-  t.maxAnisotropy = static_cast<unsigned>(c.arg(12));
-  t.mipmapFilterMode = static_cast<CUfilter_mode>(c.arg(13));
-  t.mipmapLevelBias = as_float(c.arg(14));
-  t.minMipmapLevelClamp = as_float(c.arg(15));
-  t.maxMipmapLevelClamp = as_float(c.arg(16));
-  for (int i = 0; i < 4; ++i) t.borderColor[i] = as_float(c.arg(17 + static_cast<size_t>(i)));
+  for (int i = 0; i < 3; ++i) t.addressMode[i] = static_cast<CUaddress_mode>(modes[i]);
+  t.filterMode = static_cast<CUfilter_mode>(args.filter);
+  t.flags = static_cast<unsigned>(args.flags);
+  t.maxAnisotropy = static_cast<unsigned>(args.max_anisotropy);
+  t.mipmapFilterMode = static_cast<CUfilter_mode>(args.mipmap_filter);
+  t.mipmapLevelBias = as_float(args.level_bias);
+  t.minMipmapLevelClamp = as_float(args.min_level);
+  t.maxMipmapLevelClamp = as_float(args.max_level);
+  for (int i = 0; i < 4; ++i) t.borderColor[i] = as_float(border[i]);
   CUDA_RESOURCE_VIEW_DESC v;
   std::memset(&v, 0, sizeof v);
-  const bool has_view = c.arg(21) != 0;
-  v.format = static_cast<CUresourceViewFormat>(c.arg(22));
-  v.width = c.arg(23);
-  v.height = c.arg(24);
-  v.depth = c.arg(25);
-  v.firstMipmapLevel = static_cast<unsigned>(c.arg(26));
-  v.lastMipmapLevel = static_cast<unsigned>(c.arg(27));
-  v.firstLayer = static_cast<unsigned>(c.arg(28));
-  v.lastLayer = static_cast<unsigned>(c.arg(29));
+  const bool has_view = args.has_view != 0;
+  v.format = static_cast<CUresourceViewFormat>(args.view_format);
+  v.width = args.view_width;
+  v.height = args.view_height;
+  v.depth = args.view_depth;
+  v.firstMipmapLevel = static_cast<unsigned>(args.first_mip);
+  v.lastMipmapLevel = static_cast<unsigned>(args.last_mip);
+  v.firstLayer = static_cast<unsigned>(args.first_layer);
+  v.lastLayer = static_cast<unsigned>(args.last_layer);
   CUtexObject obj = 0;
   if (CUresult st = drv_.cuTexObjectCreate(&obj, &r, &t, has_view ? &v : nullptr); st != CUDA_SUCCESS) return st;
   arrays_.add_tex(obj);
@@ -256,14 +269,18 @@ CUresult Worker::op_tex_object_create(Ctx& c) {
 }
 
 CUresult Worker::op_tex_object_destroy(Ctx& c) {
-  if (!arrays_.has_tex(c.arg(0))) return CUDA_ERROR_INVALID_VALUE;
-  const CUresult st = drv_.cuTexObjectDestroy(c.arg(0));
-  if (st == CUDA_SUCCESS) arrays_.erase_tex(c.arg(0));
+  TexObjectDestroyArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  if (!arrays_.has_tex(args.tex)) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult st = drv_.cuTexObjectDestroy(args.tex);
+  if (st == CUDA_SUCCESS) arrays_.erase_tex(args.tex);
   return st;
 }
 
 CUresult Worker::op_surf_object_create(Ctx& c) {
-  const ArrayTable::Array* a = arrays_.find_array(c.arg(0));
+  SurfObjectCreateArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Array* a = arrays_.find_array(args.array);
   if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUDA_RESOURCE_DESC r;
   std::memset(&r, 0, sizeof r);
@@ -277,9 +294,11 @@ CUresult Worker::op_surf_object_create(Ctx& c) {
 }
 
 CUresult Worker::op_surf_object_destroy(Ctx& c) {
-  if (!arrays_.has_surf(c.arg(0))) return CUDA_ERROR_INVALID_VALUE;
-  const CUresult st = drv_.cuSurfObjectDestroy(c.arg(0));
-  if (st == CUDA_SUCCESS) arrays_.erase_surf(c.arg(0));
+  SurfObjectDestroyArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  if (!arrays_.has_surf(args.surf)) return CUDA_ERROR_INVALID_VALUE;
+  const CUresult st = drv_.cuSurfObjectDestroy(args.surf);
+  if (st == CUDA_SUCCESS) arrays_.erase_surf(args.surf);
   return st;
 }
 

@@ -142,10 +142,12 @@ CUresult Worker::op_mem_unmap(Ctx& c) {
 }
 
 CUresult Worker::op_mem_set_access(Ctx& c) {
-  const CUdeviceptr p = c.arg(0);
-  const uint64_t size = c.arg(1);
-  const size_t pairs = (c.arg_count() - 2) / 2;
-  if (c.arg_count() < 4 || (c.arg_count() - 2) % 2 != 0 || pairs > devices_.size()) {
+  MemSetAccessArgs a;  // access: (device, CUmemAccess_flags) pairs
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const CUdeviceptr p = a.address;
+  const uint64_t size = a.size;
+  const size_t pairs = a.access.size() / 2;
+  if (a.access.empty() || a.access.size() % 2 != 0 || pairs > devices_.size()) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   if (!vmm_.whole_mappings(p, size)) {
@@ -156,8 +158,8 @@ CUresult Worker::op_mem_set_access(Ctx& c) {
   std::vector<CUmemAccessDesc> desc(pairs);
   bool readwrite = false;
   for (size_t i = 0; i < pairs; ++i) {
-    if (!vmm_device(c.arg(2 + 2 * i), desc[i].location)) return CUDA_ERROR_INVALID_DEVICE;
-    desc[i].flags = static_cast<CUmemAccess_flags>(c.arg(3 + 2 * i));
+    if (!vmm_device(a.access[2 * i], desc[i].location)) return CUDA_ERROR_INVALID_DEVICE;
+    desc[i].flags = static_cast<CUmemAccess_flags>(a.access[2 * i + 1]);
     if (desc[i].flags == CU_MEM_ACCESS_FLAGS_PROT_READWRITE) readwrite = true;
   }
   const CUresult st = drv_.cuMemSetAccess(p, size, desc.data(), desc.size());

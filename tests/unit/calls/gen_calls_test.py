@@ -76,6 +76,43 @@ class RealTable(unittest.TestCase):
         self.assertIn("out.pool = c.arg(0);", body)
         self.assertIn("out.bytes = c.arg(1);", body)
 
+    def test_counted_arrays(self):
+        row = ('[[call]]\nname = "Deps"\nop = 300\nkind = "sync"\nhook = "op_x(c)"\n'
+               'args = ["graph", "n", "deps[n]", "k", "pairs[k*2]", "kind", "tail[]"]\n'
+               'handles = ["stream"]\nmax_count = 64\n')
+        rc, err, made = run(row, "server-decls", "server")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("struct DepsArgs { uint64_t graph = 0; uint64_t n = 0; std::span<const uint64_t> deps; "
+                      "uint64_t k = 0; std::span<const uint64_t> pairs; uint64_t kind = 0; "
+                      "std::span<const uint64_t> tail; };", made["server-decls"])
+        server = made["server"]
+        start = server.index("bool Worker::decode_args(const Ctx& c, DepsArgs& out) {")
+        body = server[start:server.index("\n}\n", start)]
+        # Each count is bounded by the row's max_count and by what args[] still holds, before
+        # the span is taken; a fixed field past the end of args[] refuses the call.
+        self.assertIn("if (c.handle_count() > 1) return false;", body)
+        self.assertIn("if (out.n > 64 || out.n > a.size() - at) return false;", body)
+        self.assertIn("out.deps = a.subspan(at, out.n);", body)
+        self.assertIn("if (out.k > 64 || out.k * 2 > a.size() - at) return false;", body)
+        self.assertIn("out.pairs = a.subspan(at, out.k * 2);", body)
+        self.assertIn("if (at >= a.size()) return false;\n  out.kind = a[at++];", body)
+        self.assertIn("out.tail = a.subspan(at);", body)
+        self.assertTrue(body.endswith("return at == a.size();"), body)
+
+    def test_counted_array_exact_length(self):
+        # Without an open tail, args[] must hold exactly the fixed fields plus the counted ones.
+        row = ('[[call]]\nname = "Deps"\nop = 300\nkind = "sync"\nhook = "op_x(c)"\n'
+               'args = ["graph", "n", "deps[n]", "flags"]\n')
+        rc, err, made = run(row, "server")
+        self.assertEqual(rc, 0, err)
+        server = made["server"]
+        start = server.index("bool Worker::decode_args(const Ctx& c, DepsArgs& out) {")
+        body = server[start:server.index("\n}\n", start)]
+        self.assertIn("if (out.n > 4096 || out.n > a.size() - at) return false;", body)  # the default bound
+        self.assertIn("out.flags = a[at++];", body)
+        self.assertTrue(body.endswith("return at == a.size();"), body)
+        self.assertNotIn("subspan(at);", body)
+
     def test_unchanged_outputs_keep_their_time_stamps(self):
         with open(ARGS.table) as f:
             text = f.read()
@@ -143,6 +180,29 @@ class BadRows(unittest.TestCase):
         self.expect_failure(hook + 'handles = ["stream"]\n', "`handles` goes with `args`", mode="enum")
         self.expect_failure(GOOD_ROW.replace("CtxGetLimit", "Broken").replace(
             "cuBroken", "cuCtxGetLimit") + 'args = ["limit"]\n', "a pass-through row has `params`", mode="enum")
+
+    def test_counted_array_declarations(self):
+        hook = '[[call]]\nname = "Broken"\nop = 300\nkind = "sync"\nhook = "op_x(c)"\n'
+        self.expect_failure(hook + 'args = ["deps[n]", "n"]\n', "must be a scalar argument named before it",
+                            mode="enum")
+        self.expect_failure(hook + 'args = ["n", "deps[m]"]\n', "must be a scalar argument named before it",
+                            mode="enum")
+        self.expect_failure(hook + 'args = ["n", "a[n]", "b[a]"]\n', "must be a scalar argument named before it",
+                            mode="enum")
+        self.expect_failure(hook + 'args = ["n", "deps[n*0]"]\n', "name[count*k]", mode="enum")
+        self.expect_failure(hook + 'args = ["n", "deps[n+1]"]\n', "name[count*k]", mode="enum")
+        self.expect_failure(hook + 'args = ["rest[]", "n"]\n', "must be the last argument", mode="enum")
+        self.expect_failure(hook + 'args = ["n", "n[n]"]\n', "an argument or handle name repeats", mode="enum")
+        self.expect_failure(hook + 'args = ["n", "deps[n]"]\nmax_count = 0\n', "`max_count` must be", mode="enum")
+        self.expect_failure(hook + 'max_count = 8\n', "this row has no `args`", mode="enum")
+
+    def test_hook_row_without_args(self):
+        # Every hook row declares its wire layout; one without `args` stops the build, named.
+        hook = '[[call]]\nname = "Broken"\nop = 300\nkind = "sync"\nhook = "op_x(c)"\n'
+        self.expect_failure(hook, "a hook row must declare its wire layout: `args`", mode="enum")
+        rc, err, made = run(hook.replace("Broken", "Fine") + "args = []\n", "server-decls")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("struct FineArgs {};", made["server-decls"])
 
     def test_unknown_symbol(self):
         row = GOOD_ROW.replace("CtxGetLimit", "Broken")  # symbol cuBroken does not exist

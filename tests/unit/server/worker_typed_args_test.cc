@@ -109,5 +109,62 @@ TEST_F(WorkerTypedArgsTest, WrongArgumentCountsAreRefusedAndRightOnesServed) {
   EXPECT_EQ(call(Op::MemFree, {alloc.results[0]}).status, CUDA_ERROR_INVALID_VALUE);
 }
 
+TEST_F(WorkerTypedArgsTest, EveryFamilyRefusesAWrongCount) {
+  const Answer alloc = call(Op::MemAlloc, {256});
+  ASSERT_EQ(alloc.status, CUDA_SUCCESS);
+  const uint64_t dptr = alloc.results.at(0);
+  // Copies: the sync_api flag is part of the layout (a memset without it used to read 0).
+  EXPECT_EQ(call(Op::Memset, {dptr, 0, 1, 16}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::Memset, {dptr, 0, 1, 16, 1}).status, CUDA_SUCCESS);
+  EXPECT_EQ(call(Op::MemcpyDtoD, {dptr + 128, dptr, 64}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::MemcpyDtoD, {dptr + 128, dptr, 64, 1}).status, CUDA_SUCCESS);
+  // Streams and events, textures, pools, graphs: one too many or too few.
+  EXPECT_EQ(call(Op::CtxSynchronize, {0}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::CtxSynchronize, {}).status, CUDA_SUCCESS);
+  EXPECT_EQ(call(Op::ArrayCreate, {16, 0, 0, CU_AD_FORMAT_FLOAT, 1}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::MemPoolTrimTo, {1}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::GraphCreate, {}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::SetDevice, {0, 0}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::SetDevice, {0}).status, CUDA_SUCCESS);
+  EXPECT_EQ(call(Op::MemFree, {dptr}).status, CUDA_SUCCESS);
+}
+
+TEST_F(WorkerTypedArgsTest, CountedArraysMustHoldExactlyTheirCount) {
+  const Answer g = call(Op::GraphCreate, {0});
+  ASSERT_EQ(g.status, CUDA_SUCCESS);
+  const uint64_t graph = g.results.at(0);
+  // GraphAddNode: [graph, kind, n, deps[n], then the kind's fields]; kind 2 (empty) has none.
+  const Answer first = call(Op::GraphAddNode, {graph, 2, 0});
+  ASSERT_EQ(first.status, CUDA_SUCCESS);
+  const uint64_t a = first.results.at(0);
+  EXPECT_EQ(call(Op::GraphAddNode, {graph, 2, 1}).status, CUDA_ERROR_INVALID_VALUE);        // dep missing
+  EXPECT_EQ(call(Op::GraphAddNode, {graph, 2, 1, a, a}).status, CUDA_ERROR_INVALID_VALUE);  // one extra
+  // (A frame carries at most 1024 args[], so the rows' default bound of 4096 is the transport's
+  // to enforce here; LinkCreate's bound of 64 is tested below.)
+  std::vector<uint64_t> huge = {graph, 2, ~0ull, a};  // a count that would wrap the position
+  EXPECT_EQ(call(Op::GraphAddNode, huge).status, CUDA_ERROR_INVALID_VALUE);
+  const Answer second = call(Op::GraphAddNode, {graph, 2, 0});
+  ASSERT_EQ(second.status, CUDA_SUCCESS);
+  const uint64_t b = second.results.at(0);
+  // GraphEdges: [graph, add, n, from[n], to[n]]: a missing `to` is refused, the whole pair adds the edge.
+  EXPECT_EQ(call(Op::GraphEdges, {graph, 1, 1, a}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::GraphList, {graph, 2, 16}).results.at(0), 0u);
+  EXPECT_EQ(call(Op::GraphEdges, {graph, 1, 1, a, b}).status, CUDA_SUCCESS);
+  const Answer edges = call(Op::GraphList, {graph, 2, 16});
+  ASSERT_EQ(edges.status, CUDA_SUCCESS);
+  EXPECT_EQ(edges.results, (std::vector<uint64_t>{1, a, b}));
+  // A dependency list of one names the first node; the new node depends on it.
+  const Answer third = call(Op::GraphAddNode, {graph, 2, 1, a});
+  ASSERT_EQ(third.status, CUDA_SUCCESS);
+  const Answer deps = call(Op::GraphNodeNeighbours, {third.results.at(0), 0, 8});
+  EXPECT_EQ(deps.results, (std::vector<uint64_t>{1, a}));
+  EXPECT_EQ(call(Op::GraphDestroy, {graph}).status, CUDA_SUCCESS);
+  // LinkCreate: [link, count, (option, value) x count], count at most 64 (jit_wire.h).
+  EXPECT_EQ(call(Op::LinkCreate, {7, 1}).status, CUDA_ERROR_INVALID_VALUE);
+  std::vector<uint64_t> options = {7, 65};
+  options.resize(2 + 130, 0);
+  EXPECT_EQ(call(Op::LinkCreate, options).status, CUDA_ERROR_INVALID_VALUE);
+}
+
 }  // namespace
 }  // namespace gpool::server
