@@ -332,7 +332,7 @@ class Worker {
   CUresult op_stream_update_capture_deps(Ctx& c);
   CUresult op_graph_child_graph(Ctx& c);
   CUresult op_graph_memcpy_get(Ctx& c);
-  bool capture_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const;
+  bool dependency_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const;
   // The nodes and child graphs a graph (or a child-graph node) owns, and dropping their ids.
   void owned_graph_objects(CUgraph g, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);
   void owned_child_objects(CUgraphNode node, std::vector<CUgraphNode>& nodes, std::vector<CUgraph>& graphs);

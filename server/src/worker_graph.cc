@@ -381,9 +381,8 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
   CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t kind = a.kind;
-  const std::vector<uint64_t> ids(a.deps.begin(), a.deps.end());
   std::vector<CUgraphNode> deps;
-  if (!node_list([this](uint64_t id) { return graph_node_of(id); }, ids, deps)) return CUDA_ERROR_INVALID_VALUE;
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   const std::span<const uint64_t> t = a.params;  // by kind, exactly
   auto need = [&](size_t n) { return t.size() == n; };
   CUgraphNode node = nullptr;

@@ -28,7 +28,9 @@ spdlog::logger& logger() { return log::logger("worker"); }
 
 }  // namespace
 
-bool Worker::capture_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const {
+// The session's graph nodes for client node ids (dependency lists of every add/capture call);
+// false when any id is not a node of this session.
+bool Worker::dependency_nodes(std::span<const uint64_t> ids, std::vector<CUgraphNode>& out) const {
   for (uint64_t id : ids) {
     CUgraphNode node = graph_node_of(id);
     if (node == nullptr) return false;
@@ -45,7 +47,7 @@ CUresult Worker::op_stream_begin_capture_to_graph(Ctx& c) {
   CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUgraphNode> deps;
-  if (!capture_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   settle_turn();  // a metered turn's timing events must not land in the capture
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
@@ -61,7 +63,7 @@ CUresult Worker::op_stream_update_capture_deps(Ctx& c) {
   CUstream s = nullptr;
   if (CUresult st = stream_of(c, 0, s); st != CUDA_SUCCESS) return st;
   std::vector<CUgraphNode> deps;
-  if (!capture_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   DeviceScope scope(*this, device_of(s));
   if (scope.status != CUDA_SUCCESS) return scope.status;
   return drv_.cuStreamUpdateCaptureDependencies_v2(s, deps.empty() ? nullptr : deps.data(), nullptr, deps.size(),

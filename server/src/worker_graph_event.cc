@@ -13,16 +13,12 @@ CUresult Worker::op_graph_add_event_node(Ctx& c) {
   if (c.handle_count() != 1) return CUDA_ERROR_INVALID_VALUE;
   CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t kind = a.kind, ndeps = a.n;
+  const uint64_t kind = a.kind;
   if (kind > 1) return CUDA_ERROR_INVALID_VALUE;
   CUevent e = nullptr;
   if (CUresult st = event_of(c, 0, e); st != CUDA_SUCCESS) return st;
   std::vector<CUgraphNode> deps;
-  for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode n = graph_node_of(a.deps[i]);
-    if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    deps.push_back(n);
-  }
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNode node = nullptr;
   const CUresult st = kind == 0 ? drv_.cuGraphAddEventRecordNode(&node, g, deps.data(), deps.size(), e)
                                 : drv_.cuGraphAddEventWaitNode(&node, g, deps.data(), deps.size(), e);

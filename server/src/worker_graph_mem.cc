@@ -60,13 +60,9 @@ CUresult Worker::op_graph_mem_node(Ctx& c) {
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t kind = a.kind, ndeps = a.n;
+  const uint64_t kind = a.kind;
   std::vector<CUgraphNode> deps;
-  for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode d = graph_node_of(a.deps[i]);
-    if (d == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    deps.push_back(d);
-  }
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNode node = nullptr;
   const std::span<const uint64_t> t = a.params;  // by kind
   if (kind == 1) {  // free: dptr

@@ -43,14 +43,9 @@ CUresult Worker::op_graph_add_cond_node(Ctx& c) {
   GraphAddConditionalNodeArgs a;
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUgraph g = graph_of(a.graph);
-  const uint64_t ndeps = a.n;
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
   std::vector<CUgraphNode> deps;
-  for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode d = graph_node_of(a.deps[i]);
-    if (d == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    deps.push_back(d);
-  }
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNodeParams p{};
   p.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
   p.conditional.handle = a.handle;

@@ -242,13 +242,8 @@ CUresult Worker::op_graph_add_host_node(Ctx& c) {
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUgraph g = graph_of(a.graph);
   if (g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const uint64_t ndeps = a.n;
   std::vector<CUgraphNode> deps;
-  for (uint64_t i = 0; i < ndeps; ++i) {
-    CUgraphNode n = graph_node_of(a.deps[i]);
-    if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
-    deps.push_back(n);
-  }
+  if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
   HostFnHub& hub = hostfn_hub();
   HostFnHub::Reg* r = hub.add(a.host_fn, true);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
