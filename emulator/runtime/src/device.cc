@@ -29,7 +29,7 @@ bool parse_cc(std::string_view s, int* major, int* minor) {
     if (c < '0' || c > '9') return false;
     b = b * 10 + (c - '0');
   }
-  if (a < 5 || a > 12 || b > 9) return false;
+  if (a < 5 || a > 13 || b > 9) return false;
   *major = a;
   *minor = b;
   return true;
