@@ -445,6 +445,24 @@ for item in [
 ]:
     add(f"- {item}")
 add("")
+# cuBLAS routines known not to work (owned by the cuBLAS area; emulator.md, "CUDA libraries").
+add("### cuBLAS routines that do not work")
+add("")
+for item in [
+    "Integer `cublasGemmEx` (`CUDA_R_8I` inputs, `CUDA_R_32I` output, `CUBLAS_COMPUTE_32I`) returns "
+    "`CUBLAS_STATUS_NOT_SUPPORTED` on the 13.0 device: cuBLASLt's fallback choice is an integer "
+    "tensor-core kernel shipped only as SASS (`sm_75` to `sm_120`), and the emulator refuses the "
+    "image (`module load failed: the image holds only SASS ...`).",
+    "On a 12.0 or 12.1 device (`GPOOL_EMU_CC=12.0`/`12.1`) the level-3 routines fail loudly "
+    "(`cublasSgemm`, `cublasGemmEx`: `CUBLAS_STATUS_INTERNAL_ERROR`; `cublasStrsm`: "
+    "`CUBLAS_STATUS_EXECUTION_FAILED`): cuBLASLt's heuristic, which knows these devices, picks "
+    "kernels shipped only as `sm_120` SASS. Level-1 routines work there. On 13.0 (the default) the "
+    "same routines run from PTX.",
+    "On a device older than 12.0, `cublasCreate` fails (`CUBLAS_STATUS_INTERNAL_ERROR`): "
+    "`libcublas.so.13` ships PTX for `compute_120` only.",
+]:
+    add(f"- {item}")
+add("")
 add("## PTX instructions")
 add("")
 add("The opcodes below are the ones the executor registers (listed by `gpool-ptx-ops`, from the")
