@@ -310,17 +310,28 @@ void h_mma(const LInstr& in, WarpState& w, LaneMask active) {
           out[i * N + j] = fp::bits_of(acc);
         }
     } else {
+      // f16/bf16/tf32 elements and f16/f32 accumulators are exact in float. The k loop sits
+      // outside the j loop so the N independent sums of a row run side by side (the compiler
+      // vectorizes them); each element still sees exactly the same operations in the same order
+      // (C, then + A[i][k]*B[k][j] for k = 0, 1, ...), and every product is exact in f32, so a
+      // contracted multiply-add rounds the same as a multiply and an add.
+      std::array<float, kMaxElems> Af, Bf;
+      for (uint32_t e = 0; e < groups * M * K; ++e) Af[e] = static_cast<float>(A[e]);
+      for (uint32_t e = 0; e < groups * K * N; ++e) Bf[e] = static_cast<float>(B[e]);
       for (uint32_t g = 0; g < groups; ++g) {
-        const double* Ag = A.data() + g * M * K;
-        const double* Bg = B.data() + g * K * N;
+        const float* Ag = Af.data() + g * M * K;
+        const float* Bg = Bf.data() + g * K * N;
         const double* Cg = C.data() + g * M * N;
-        for (uint32_t i = 0; i < M; ++i)
-          for (uint32_t j = 0; j < N; ++j) {
-            float acc = static_cast<float>(Cg[i * N + j]);
-            for (uint32_t k = 0; k < K; ++k)
-              acc += static_cast<float>(Ag[i * K + k]) * static_cast<float>(Bg[k * N + j]);
-            out[g * M * N + i * N + j] = float_result(mc.d, acc, mc.satfinite);
+        for (uint32_t i = 0; i < M; ++i) {
+          float acc[kMaxElems];  // one row of D (N <= 32 for every float shape)
+          for (uint32_t j = 0; j < N; ++j) acc[j] = static_cast<float>(Cg[i * N + j]);
+          for (uint32_t k = 0; k < K; ++k) {
+            const float a = Ag[i * K + k];
+            const float* Brow = Bg + k * N;
+            for (uint32_t j = 0; j < N; ++j) acc[j] += a * Brow[j];
           }
+          for (uint32_t j = 0; j < N; ++j) out[g * M * N + i * N + j] = float_result(mc.d, acc[j], mc.satfinite);
+        }
       }
     }
   }
