@@ -20,7 +20,9 @@
 // - TF32 keeps 10 of the 23 stored significand bits of each f32 input: converting an input
 //   changes it by less than 2^-10 relative (truncation; rounding is half that), so a product
 //   moves by less than (2 * 2^-10 + 2^-20) |a b|; the reference uses the unconverted f32 inputs,
-//   so the bound is (2^-9 + 2^-20 + gamma_k) * mag + 2 u32 |want|.
+//   so the bound is (2^-9 + 2^-20 + gamma_k) * mag + 2 u32 |want|. One TF32 case feeds inputs that
+//   are already exact in TF32 (low 13 bits zero): there the products are exact and the f32
+//   bound above (gamma_k * mag + 2 u32 |want|) applies, 2^13 times tighter.
 //
 // Build: nvcc -o cublas_gemm_ex cublas_gemm_ex.cu -lcublas
 #include <cublas_v2.h>
@@ -28,6 +30,7 @@
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "check.h"
@@ -126,11 +129,23 @@ void check(const char* what, bool ta, const std::vector<In>& a, const std::vecto
 
 // One cublasGemmEx call with inputs In, output Out, compute type `compute`; alpha and beta are
 // passed as Scalar (float for 32F compute, __half for 16F).
+// With `tf32_exact`, the f32 inputs are cut to 10 stored significand bits first, so TF32 math
+// sees exactly the reference's values and the f32-accumulation bound applies.
 template <typename In, typename Out, typename Scalar>
 void gemm_ex(cublasHandle_t h, const char* what, bool ta, int m, int n, int k,
-             cublasComputeType_t compute, Tol tol, ExampleRng& rng) {
-  const std::vector<In> a = random_vec<In>(static_cast<size_t>(m) * k, rng);
-  const std::vector<In> b = random_vec<In>(static_cast<size_t>(k) * n, rng);
+             cublasComputeType_t compute, Tol tol, ExampleRng& rng, bool tf32_exact = false) {
+  std::vector<In> a = random_vec<In>(static_cast<size_t>(m) * k, rng);
+  std::vector<In> b = random_vec<In>(static_cast<size_t>(k) * n, rng);
+  if constexpr (sizeof(In) == sizeof(float)) {
+    if (tf32_exact)
+      for (auto* v : {&a, &b})
+        for (In& e : *v) {
+          unsigned bits;
+          std::memcpy(&bits, &e, sizeof bits);
+          bits &= 0xffffe000u;
+          std::memcpy(&e, &bits, sizeof bits);
+        }
+  }
   const std::vector<Out> c = random_vec<Out>(static_cast<size_t>(m) * n, rng);
   const float alpha_f = 1.5f, beta_f = -0.5f;  // exact in every scalar type
   const Scalar alpha = from_float<Scalar>(alpha_f), beta = from_float<Scalar>(beta_f);
@@ -187,6 +202,8 @@ int main() {
                                        Tol::F32Acc, rng);
   gemm_ex<float, float, float>(h, "GemmEx f32 (CUBLAS_COMPUTE_32F_FAST_TF32, tensor op)", false, 132, 136, 84,
                                CUBLAS_COMPUTE_32F_FAST_TF32, Tol::Tf32, rng);
+  gemm_ex<float, float, float>(h, "GemmEx tf32-exact f32 (CUBLAS_COMPUTE_32F_FAST_TF32, tensor op)", true, 132, 136,
+                               84, CUBLAS_COMPUTE_32F_FAST_TF32, Tol::F32Acc, rng, true);
   sgemm_tf32_mode(h, 132, 136, 84, rng);
 
   CHECK_BLAS(cublasDestroy(h));
