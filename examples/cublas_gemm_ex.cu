@@ -2,8 +2,10 @@
 // checked against a CPU reference computed here: f16 inputs with f32 and with f16 outputs
 // (f32 compute), f16 inputs with f16 compute, bf16 inputs with f32 output, and f32 inputs with
 // TF32 tensor-core math, asked for both ways (cublasGemmEx with CUBLAS_COMPUTE_32F_FAST_TF32,
-// and cublasSgemm on a handle in CUBLAS_TF32_TENSOR_OP_MATH mode). Sizes are odd and larger than
-// one tile; the A operand is transposed in some cases.
+// and cublasSgemm on a handle in CUBLAS_TF32_TENSOR_OP_MATH mode). Each is run at odd sizes (where
+// cuBLAS falls back to SIMT kernels) and at sizes that are multiples of 8 but not of the tile,
+// larger than one tile (where it picks its mma.sync tensor-core kernels; CUBLASLT_LOG_LEVEL=5
+// shows which); the A operand is transposed in some cases.
 //
 // Tolerances, from the arithmetic (k = inner dimension, mag = sum_l |a_il b_lj| of the inputs
 // as the device sees them, want = the exact result, u32 = 2^-24 the f32 rounding unit):
