@@ -101,23 +101,17 @@ void h_st(const LInstr& in, WarpState& w, LaneMask act) {
 // Shared memory: every address at most shared_bytes - N (N = bytes per
 // lane). The OR of the addresses bounds their maximum and shows any
 // misalignment in one vectorisable pass; the exact maximum is computed only
-// when that bound is too loose. With Mask = kSharedMask the addresses are
-// taken modulo 2^32, as the checked path does (mem_access.cc): the handlers
-// try that second, so a base register below the variable plus a larger offset
-// (cuRAND's mt19937_jump_ahead) stays off the checked path while the common
-// case runs exactly as before.
-constexpr uint64_t kSharedMask = 0xffffffffull;
-constexpr uint64_t kNoMask = ~uint64_t{0};
-template <uint32_t N, uint64_t Mask>
+// when that bound is too loose.
+template <uint32_t N>
 inline bool shared_span_ok(const uint64_t* r, uint64_t off, uint64_t shared_bytes) {
   if (shared_bytes < N) return false;
   const uint64_t last = shared_bytes - N;
   uint64_t any = 0;
-  for (int l = 0; l < kWarpSize; ++l) any |= (r[l] + off) & Mask;
+  for (int l = 0; l < kWarpSize; ++l) any |= r[l] + off;
   if (any & (N - 1)) return false;
   if (any <= last) return true;
   uint64_t hi = 0;
-  for (int l = 0; l < kWarpSize; ++l) hi = std::max(hi, (r[l] + off) & Mask);
+  for (int l = 0; l < kWarpSize; ++l) hi = std::max(hi, r[l] + off);
   return hi <= last;
 }
 
@@ -147,20 +141,19 @@ inline bool global_lanes_ok(WarpState& w, const uint64_t* r, uint64_t off) {
 // base (0 for global addresses, which are host addresses) + a lane's address.
 inline uint8_t* host_ptr(uintptr_t base, uint64_t a) { return reinterpret_cast<uint8_t*>(base + a); }
 
-// Mask: kSharedMask for wrapped shared offsets, else kNoMask.
-template <uint32_t B, uint32_t V, int Sext, uint64_t Mask>
+template <uint32_t B, uint32_t V, int Sext>
 inline void load_lanes(const LInstr& in, WarpState& w, uintptr_t base, const uint64_t* r, uint64_t off) {
   // Lane l's base register is read before lane l's destinations are written,
   // so a destination that is also the base register is safe.
   if constexpr (V == 1) {
     uint64_t* d = w.reg(in.d[0].index);
 #pragma GCC unroll 8
-    for (int l = 0; l < kWarpSize; ++l) d[l] = extend<B, Sext>(load_bits<B>(host_ptr(base, (r[l] + off) & Mask)));
+    for (int l = 0; l < kWarpSize; ++l) d[l] = extend<B, Sext>(load_bits<B>(host_ptr(base, r[l] + off)));
   } else {
     uint64_t* d[V];
     for (uint32_t v = 0; v < V; ++v) d[v] = w.reg(in.d[v].index);
     for (int l = 0; l < kWarpSize; ++l) {
-      const uint8_t* p = host_ptr(base, (r[l] + off) & Mask);
+      const uint8_t* p = host_ptr(base, r[l] + off);
       uint64_t x[V];
       for (uint32_t v = 0; v < V; ++v) x[v] = extend<B, Sext>(load_bits<B>(p + v * B));
       for (uint32_t v = 0; v < V; ++v) d[v][l] = x[v];
@@ -168,7 +161,7 @@ inline void load_lanes(const LInstr& in, WarpState& w, uintptr_t base, const uin
   }
 }
 
-template <uint32_t B, uint32_t V, uint64_t Mask>
+template <uint32_t B, uint32_t V>
 inline void store_lanes(const LInstr& in, const WarpState& w, uintptr_t base, const uint64_t* r, uint64_t off) {
   // Lane order, so the highest lane wins when lanes store to the same address.
   const uint64_t* src[V];
@@ -181,7 +174,7 @@ inline void store_lanes(const LInstr& in, const WarpState& w, uintptr_t base, co
   }
 #pragma GCC unroll 8
   for (int l = 0; l < kWarpSize; ++l) {
-    uint8_t* p = host_ptr(base, (r[l] + off) & Mask);
+    uint8_t* p = host_ptr(base, r[l] + off);
     for (uint32_t v = 0; v < V; ++v) store_bits<B>(p + v * B, src[v][static_cast<uint32_t>(l) & idx[v]]);
   }
 }
@@ -191,13 +184,8 @@ void h_ld_shared(const LInstr& in, WarpState& w, LaneMask act) {
   if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
     const uint64_t* r = w.reg(in.s[0].index);
     const uint64_t off = static_cast<uint64_t>(in.offset);
-    const auto base = reinterpret_cast<uintptr_t>(w.block->shared);
-    if (shared_span_ok<B * V, kNoMask>(r, off, w.block->shared_bytes)) [[likely]] {
-      load_lanes<B, V, Sext, kNoMask>(in, w, base, r, off);
-      return;
-    }
-    if (shared_span_ok<B * V, kSharedMask>(r, off, w.block->shared_bytes)) {
-      load_lanes<B, V, Sext, kSharedMask>(in, w, base, r, off);
+    if (shared_span_ok<B * V>(r, off, w.block->shared_bytes)) [[likely]] {
+      load_lanes<B, V, Sext>(in, w, reinterpret_cast<uintptr_t>(w.block->shared), r, off);
       return;
     }
   }
@@ -228,7 +216,7 @@ void h_ld_global(const LInstr& in, WarpState& w, LaneMask act) {
     const uint64_t* r = w.reg(in.s[0].index);
     const uint64_t off = static_cast<uint64_t>(in.offset);
     if (global_lanes_ok<B * V>(w, r, off)) [[likely]] {
-      load_lanes<B, V, Sext, kNoMask>(in, w, 0, r, off);
+      load_lanes<B, V, Sext>(in, w, 0, r, off);
       return;
     }
   }
@@ -256,13 +244,8 @@ void h_st_shared(const LInstr& in, WarpState& w, LaneMask act) {
   if (act == kFullMask && in.s[0].kind == LOperand::Kind::Reg) {
     const uint64_t* r = w.reg(in.s[0].index);
     const uint64_t off = static_cast<uint64_t>(in.offset);
-    const auto base = reinterpret_cast<uintptr_t>(w.block->shared);
-    if (shared_span_ok<B * V, kNoMask>(r, off, w.block->shared_bytes)) [[likely]] {
-      store_lanes<B, V, kNoMask>(in, w, base, r, off);
-      return;
-    }
-    if (shared_span_ok<B * V, kSharedMask>(r, off, w.block->shared_bytes)) {
-      store_lanes<B, V, kSharedMask>(in, w, base, r, off);
+    if (shared_span_ok<B * V>(r, off, w.block->shared_bytes)) [[likely]] {
+      store_lanes<B, V>(in, w, reinterpret_cast<uintptr_t>(w.block->shared), r, off);
       return;
     }
   }
@@ -275,7 +258,7 @@ void h_st_global(const LInstr& in, WarpState& w, LaneMask act) {
     const uint64_t* r = w.reg(in.s[0].index);
     const uint64_t off = static_cast<uint64_t>(in.offset);
     if (global_lanes_ok<B * V>(w, r, off)) [[likely]] {
-      store_lanes<B, V, kNoMask>(in, w, 0, r, off);
+      store_lanes<B, V>(in, w, 0, r, off);
       return;
     }
   }
