@@ -10,6 +10,7 @@
 //     sqrt(-2 ln u) for the smallest u these generators produce (about 2^-33);
 //   - Sobol32's normals come from the inverse normal CDF instead (erfcinvf, documented to 4 ulp
 //     in the CUDA math library): 4 ulp of |z| < 6.8 is within the same bound.
+// curandGenerateUniformDouble and curandGeneratePoisson (lambda 5) must match exactly as well.
 // Each generator is seeded, given an offset (except MTGP32, which has none: the library must
 // refuse it), and asked for several batches in a row, so the state carried from one call to the
 // next is checked too. As a second, independent check, the mean and variance of every batch
@@ -87,7 +88,7 @@ void run(const Case& c, unsigned long long seed, unsigned long long offset) {
   std::vector<float> f_dev(n), f_host(n);
   std::vector<double> moments(n);
   void* buf = nullptr;
-  CHECK(cudaMalloc(&buf, n * sizeof(unsigned)));
+  CHECK(cudaMalloc(&buf, n * sizeof(double)));
   char what[160];
   if (c.type == CURAND_RNG_QUASI_SOBOL32)
     std::snprintf(what, sizeof what, "%s (offset %llu)", c.name, offset);
@@ -138,13 +139,36 @@ void run(const Case& c, unsigned long long seed, unsigned long long offset) {
   }
   check_moments(what, moments.data(), n, mean, static_cast<double>(stddev) * stddev);
 
+  // Doubles (53-bit uniforms made from the same 32-bit values) and Poisson counts (lambda = 5,
+  // libcurand's table method): exact too.
+  std::vector<double> d_dev(n), d_host(n);
+  CHECK_RAND(curandGenerateUniformDouble(p.dev, static_cast<double*>(buf), n));
+  CHECK(cudaMemcpy(d_dev.data(), buf, n * sizeof(double), cudaMemcpyDeviceToHost));
+  CHECK_RAND(curandGenerateUniformDouble(p.host, d_host.data(), n));
+  for (size_t i = 0; i < n; ++i)
+    if (std::memcmp(&d_dev[i], &d_host[i], sizeof(double)) != 0)
+      example_fail("%s: curandGenerateUniformDouble value %zu: device %.17g, host %.17g", what, i, d_dev[i],
+                   d_host[i]);
+  check_moments(what, d_dev.data(), n, 0.5, 1.0 / 12);
+  const double lambda = 5;
+  CHECK_RAND(curandGeneratePoisson(p.dev, static_cast<unsigned*>(buf), n, lambda));
+  CHECK(cudaMemcpy(raw_dev.data(), buf, n * sizeof(unsigned), cudaMemcpyDeviceToHost));
+  CHECK_RAND(curandGeneratePoisson(p.host, raw_host.data(), n, lambda));
+  for (size_t i = 0; i < n; ++i) {
+    if (raw_dev[i] != raw_host[i])
+      example_fail("%s: curandGeneratePoisson value %zu: device %u, host %u", what, i, raw_dev[i], raw_host[i]);
+    moments[i] = raw_dev[i];
+  }
+  check_moments(what, moments.data(), n, lambda, lambda);
+
   CHECK_RAND(curandGenerate(p.dev, static_cast<unsigned*>(buf), n));
   CHECK(cudaMemcpy(raw_dev.data(), buf, n * sizeof(unsigned), cudaMemcpyDeviceToHost));
   CHECK_RAND(curandGenerate(p.host, raw_host.data(), n));
-  if (raw_dev != raw_host) example_fail("%s: curandGenerate after the normals differs", what);
+  if (raw_dev != raw_host) example_fail("%s: curandGenerate after the other distributions differs", what);
 
   CHECK(cudaFree(buf));
-  std::printf("%-46s %zu values per call: raw and uniform exact, normals within %.2g\n", what, n, worst);
+  std::printf("%-46s %zu values per call: raw, uniform, double, Poisson exact; normals within %.2g\n", what, n,
+              worst);
 }
 
 }  // namespace
