@@ -445,6 +445,21 @@ for item in [
 ]:
     add(f"- {item}")
 add("")
+add("## CUDA libraries")
+add("")
+add("What is known about NVIDIA's math libraries on the emulator; emulator.md, \"CUDA libraries\",")
+add("has the details and how each was checked.")
+add("")
+# cuRAND (libcurand.so.10): examples/curand_host.cu, curand_device.cu, curand_mtgp32.cu.
+add("**cuRAND.** The host API runs libcurand's kernels from its `compute_121` PTX, so it needs a")
+add("device of compute capability 12.1 or newer (13.0, the default): on an older device every")
+add("generation call returns `CURAND_STATUS_LAUNCH_FAILURE` after the module load fails naming the")
+add("PTX target. On 12.1/13.0, XORWOW, Philox4_32_10, MRG32k3a, MTGP32, Sobol32/64 and the scrambled")
+add("Sobol generators give the host-side generators' values (uniform, normal, log-normal, Poisson,")
+add("float and double). Known not to be practical: MT19937 (correct, but its seeding kernel")
+add("`mt19937_jump_ahead` takes about two minutes of CPU time); MRG32k3a's seeding takes seconds")
+add("per seed. The device API")
+add("(`curand_kernel.h`) is compiled into the program and runs on any device.")
 # cuBLAS routines known not to work (owned by the cuBLAS area; emulator.md, "CUDA libraries").
 add("### cuBLAS routines that do not work")
 add("")

@@ -25,6 +25,14 @@ void fault_addr(const LInstr& in, WarpState& w, int lane, LaunchStatus st, ptx::
                           write ? "write" : "read", bytes, addr, extra, describe_site(in, w, lane)));
 }
 
+// An address in an explicit .shared or .local space is a 32-bit offset: a base register plus the
+// instruction's offset wraps modulo 2^32 (ptxas emits `ld.shared [%r+imm]` with %r below the
+// variable's address, e.g. cuRAND's mt19937_jump_ahead kernel subtracts 4 * clz(x) from the
+// address of its shared array and adds a larger immediate). Generic addresses stay 64-bit.
+inline uint64_t explicit_offset(ptx::Space s, uint64_t addr) {
+  return s == ptx::Space::Shared || s == ptx::Space::Local ? addr & 0xffffffffull : addr;
+}
+
 // A lane's pointer in a block-, thread- or launch-private space, or nullptr.
 inline uint8_t* private_ptr(WarpState& w, int lane, ptx::Space space, uint64_t off, uint32_t bytes, bool write) {
   BlockContext& b = *w.block;
@@ -107,6 +115,8 @@ uint8_t* resolve_one(const LInstr& in, WarpState& w, int lane, ptx::Space space,
   if (s == ptx::Space::Generic) {
     s = generic_space(addr);
     if (s != ptx::Space::Global) off = addr & 0x0000ffffffffffffull;
+  } else {
+    off = explicit_offset(s, addr);
   }
   if (s == ptx::Space::Const) s = ptx::Space::Global;
   uint8_t* p = nullptr;
@@ -162,7 +172,7 @@ bool resolve_lanes(const LInstr& in, WarpState& w, LaneMask act, ptx::Space spac
   }
   for (int l = 0; l < kWarpSize; ++l) {
     if (!(act >> l & 1)) continue;
-    ptrs[l] = private_ptr(w, l, s, addr[l], bytes, write);
+    ptrs[l] = private_ptr(w, l, s, explicit_offset(s, addr[l]), bytes, write);
     if (!ptrs[l]) {
       fault_addr(in, w, l, LaunchStatus::IllegalAddress, space, addr[l], bytes, write,
                  s == ptx::Space::Shared   ? fmt::format(" (block has {} bytes of shared memory)",
