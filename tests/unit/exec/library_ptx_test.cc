@@ -88,5 +88,84 @@ TEST(LibraryPtx, VectorOfEightNeedsThirtyTwoBitElements) {
   EXPECT_NE(err.find(".v8 needs a 32-bit type"), std::string::npos) << err;
 }
 
+
+// cvt.pack.sat (PTX ISA: a and b clamped to the narrow type, b in the low bits, a above it, the
+// rest of d from the low bits of c), in the sequence cutlass's int8 epilogue in cuBLASLt uses to
+// pack four s32 values into one word of s8, plus the 16-, 4- and 2-bit forms. Lane l reads four
+// s32 from in + 16 l and writes five words to out + 20 l.
+const char* kCvtPack = R"(
+.visible .entry pack(.param .u64 in, .param .u64 out)
+{
+  .reg .b32 %r<12>;
+  .reg .b64 %rd<6>;
+  ld.param.u64 %rd1, [in];
+  ld.param.u64 %rd2, [out];
+  mov.u32 %r10, %tid.x;
+  mul.wide.u32 %rd3, %r10, 16;
+  add.s64 %rd3, %rd1, %rd3;
+  mul.wide.u32 %rd4, %r10, 20;
+  add.s64 %rd4, %rd2, %rd4;
+  ld.global.v4.u32 {%r1, %r2, %r3, %r4}, [%rd3];
+  { .reg .u32 r4;cvt.pack.sat.s8.s32.b32 r4, %r4, %r3, 0;cvt.pack.sat.s8.s32.b32 %r5, %r2, %r1, r4;}
+  cvt.pack.sat.u16.s32 %r6, %r2, %r1;
+  cvt.pack.sat.s16.s32 %r7, %r4, %r3;
+  cvt.pack.sat.u8.s32.b32 %r8, %r2, %r1, 0x12345678;
+  cvt.pack.sat.s4.s32.b32 %r9, %r4, %r3, 0xfedcba98;
+  cvt.pack.sat.u2.s32.b32 %r11, %r2, %r1, %r9;
+  st.global.u32 [%rd4], %r5;
+  st.global.u32 [%rd4+4], %r6;
+  st.global.u32 [%rd4+8], %r7;
+  st.global.u32 [%rd4+12], %r8;
+  st.global.u32 [%rd4+16], %r9;
+  st.global.u32 [%rd4+16], %r11;
+  ret;
+}
+)";
+
+// x clamped to [lo, hi] and cut to `bits` bits.
+uint32_t sat_bits(int32_t x, int32_t lo, int32_t hi, unsigned bits) {
+  const int32_t c = x < lo ? lo : x > hi ? hi : x;
+  return static_cast<uint32_t>(c) & ((bits == 32 ? 0u : 1u << bits) - 1u);
+}
+
+TEST(LibraryPtx, CvtPackSaturatesAndPacks) {
+  std::string err;
+  auto p = build_ptx(ptx_module(kCvtPack), &err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  auto* in = mem.alloc<int32_t>(128);
+  auto* out = mem.alloc<uint32_t>(160);
+  const int32_t samples[] = {0, 1, -1, 7, -8, 8, -9, 100, -100, 127, 128, -128, -129, 255, 256,
+                             32767, 32768, -32768, -32769, 65535, 65536, 2147483647, -2147483647 - 1, 3};
+  for (int i = 0; i < 128; ++i) in[i] = samples[(i * 7 + i / 24) % 24];
+  auto r = run(*p, "pack", Launch{}, {in, out}, mem);
+  ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+  for (int l = 0; l < 32; ++l) {
+    const int32_t* v = in + 4 * l;
+    const uint32_t* o = out + 5 * l;
+    const uint32_t s8 = sat_bits(v[0], -128, 127, 8) | sat_bits(v[1], -128, 127, 8) << 8 |
+                        sat_bits(v[2], -128, 127, 8) << 16 | sat_bits(v[3], -128, 127, 8) << 24;
+    EXPECT_EQ(o[0], s8) << "s8 x4, lane " << l;
+    EXPECT_EQ(o[1], sat_bits(v[0], 0, 65535, 16) | sat_bits(v[1], 0, 65535, 16) << 16) << "u16, lane " << l;
+    EXPECT_EQ(o[2], sat_bits(v[2], -32768, 32767, 16) | sat_bits(v[3], -32768, 32767, 16) << 16) << "s16, lane " << l;
+    EXPECT_EQ(o[3], sat_bits(v[0], 0, 255, 8) | sat_bits(v[1], 0, 255, 8) << 8 | 0x5678u << 16) << "u8, lane " << l;
+    const uint32_t s4 = sat_bits(v[2], -8, 7, 4) | sat_bits(v[3], -8, 7, 4) << 4 | 0xfedcba98u << 8;
+    EXPECT_EQ(o[4], sat_bits(v[0], 0, 3, 2) | sat_bits(v[1], 0, 3, 2) << 2 | s4 << 4) << "s4 then u2, lane " << l;
+  }
+}
+
+TEST(LibraryPtx, CvtPackRefusesOtherForms) {
+  for (const char* form : {"cvt.pack.sat.s8.s32 %r1, %r2, %r3;", "cvt.pack.sat.u16.s32.b32 %r1, %r2, %r3, %r2;",
+                           "cvt.pack.s8.s32.b32 %r1, %r2, %r3, %r2;", "cvt.pack.sat.s8.u32.b32 %r1, %r2, %r3, %r2;"}) {
+    std::string err;
+    auto p = build_ptx(ptx_module(std::string(".visible .entry k()\n{\n  .reg .b32 %r<4>;\n  mov.u32 %r2, 1;\n  mov.u32 %r3, 2;\n  ") +
+                                  form + "\n  ret;\n}\n"),
+                       &err);
+    EXPECT_FALSE(p) << form;
+    EXPECT_NE(err.find("cvt.pack"), std::string::npos) << err;
+    EXPECT_EQ(err.find("parse"), std::string::npos) << err;
+  }
+}
+
 }  // namespace
 }  // namespace gpool::emu::exec::test
