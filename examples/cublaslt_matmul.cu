@@ -3,12 +3,15 @@
 // the descriptors, asks cublasLtMatmulAlgoGetHeuristic for an algorithm under a workspace limit and
 // runs the first one it returns, as PyTorch and other frameworks do.
 //
-// Usage: cublaslt_matmul f32 | f16 | bf16 [--all-algos]
+// Usage: cublaslt_matmul f32 | tf32 | f16 | bf16 [--all-algos]
 //   f32   f32 A/B/C/D, f32 compute: RELU_BIAS, RELU_BIAS with A transposed, DEFAULT with beta != 0,
 //         GELU_BIAS.
+//   tf32  f32 data with CUBLAS_COMPUTE_32F_FAST_TF32 (TF32 tensor cores): RELU_BIAS, A plain and
+//         transposed.
 //   f16   f16 A/B, f32 compute and scale (tensor-core kernels): f32 D with RELU_BIAS (A plain and
-//         transposed), f16 C/D with DEFAULT and beta != 0, f16 D with GELU_BIAS.
-//   bf16  the same with bf16 A/B.
+//         transposed), f16 C/D with DEFAULT and beta != 0, f16 D with GELU_BIAS, and the
+//         heuristic's algorithm forced to split k in 4 (cuBLASLt's split-K reduction kernel).
+//   bf16  the same with bf16 A/B, without the split-K case.
 //   --all-algos  runs every algorithm the heuristic returns (up to 8), not only the first: a way
 //         to find kernels the emulator gets wrong, not what a framework does.
 // Sizes are odd and span more than one tile of cuBLASLt's 64- and 128-wide kernels in M and N.
@@ -110,6 +113,8 @@ struct Case {
   cublasLtEpilogue_t epilogue;
   float alpha, beta;
   int m, n, k;
+  bool tf32 = false;  // CUBLAS_COMPUTE_32F_FAST_TF32 instead of CUBLAS_COMPUTE_32F
+  int split_k = 0;    // > 0: force this many k slices on the heuristic's algorithm
 };
 
 // A device buffer freed on scope exit.
@@ -152,7 +157,8 @@ int run_case(cublasLtHandle_t lt, const Case& c, bool all_algos, unsigned seed) 
   DeviceBuffer workspace(workspace_size);
 
   cublasLtMatmulDesc_t op = nullptr;
-  CHECK_LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  CHECK_LT(cublasLtMatmulDescCreate(&op, c.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                                    CUDA_R_32F));
   cublasOperation_t ta = c.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
   CHECK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
   CHECK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
@@ -179,6 +185,19 @@ int run_case(cublasLtHandle_t lt, const Case& c, bool all_algos, unsigned seed) 
   CHECK_LT(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, all_algos ? 8 : 1,
                                           results, &returned));
   if (returned < 1) example_fail("%s: the heuristic returned no algorithm", c.name);
+  if (c.split_k > 0) {
+    // What a framework's autotuner does: the same algorithm with the k dimension split, the
+    // partial products summed by cuBLASLt's splitKreduce_kernel in the workspace.
+    int32_t splits = c.split_k;
+    CHECK_LT(cublasLtMatmulAlgoConfigSetAttribute(&results[0].algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splits,
+                                                  sizeof splits));
+    uint32_t scheme = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+    CHECK_LT(cublasLtMatmulAlgoConfigSetAttribute(&results[0].algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME,
+                                                  &scheme, sizeof scheme));
+    CHECK_LT(cublasLtMatmulAlgoCheck(lt, op, la, lb, lc, lc, &results[0].algo, &results[0]));
+    if (results[0].workspaceSize > workspace_size) example_fail("%s: split-K needs too much workspace", c.name);
+    returned = 1;
+  }
 
   // Reference in double, and a bound on the error of one element that holds whatever order the
   // kernel sums in (split-K, tensor-core fragments, a serial loop):
@@ -190,6 +209,9 @@ int run_case(cublasLtHandle_t lt, const Case& c, bool all_algos, unsigned seed) 
   //   bounded by S = alpha sum|a||b| + |beta C| + |bias|. Hence tol_x = 1.01 (k + 4) u S (1.01
   //   covers 1 / (1 - k u) for k < 10^4). A TF32 kernel (10-bit significands) would be off by
   //   about 2^-11 S, far outside this bound, so it would be caught.
+  // - A TF32 case (CUBLAS_COMPUTE_32F_FAST_TF32) is meant to be that: each f32 input is reduced
+  //   to 10 fraction bits (rounded or truncated: relative error below 2^-10), so a product is
+  //   within 2^-9 + 2^-20 of |a b|; the products of the reduced values are exact in f32.
   // - With a 16-bit D, an algorithm may round alpha A B + beta C to D's type before the bias and
   //   the activation: cuBLASLt's fallback for GELU_BIAS writes D with one kernel
   //   (magma_sgemmEx_kernel) and applies the epilogue with a second one
@@ -228,6 +250,7 @@ int run_case(cublasLtHandle_t lt, const Case& c, bool all_algos, unsigned seed) 
           scale += std::fabs(bias[i]);
         }
         double tol_x = 1.01 * (k + 4) * u * scale;
+        if (c.tf32) tol_x += (std::ldexp(1.0, -9) + std::ldexp(1.0, -20)) * std::fabs(c.alpha) * sum_abs;
         const double d_half_ulp = c.cd == Elem::f16    ? std::ldexp(1.0, -11)
                                   : c.cd == Elem::bf16 ? std::ldexp(1.0, -8)
                                                        : 0.0;
@@ -272,6 +295,12 @@ int main(int argc, char** argv) {
         {"f32 DEFAULT, beta = 0.5", Elem::f32, Elem::f32, false, CUBLASLT_EPILOGUE_DEFAULT, 1.25f, 0.5f, 133, 66, 51},
         {"f32 GELU_BIAS", Elem::f32, Elem::f32, false, CUBLASLT_EPILOGUE_GELU_BIAS, 1.0f, 0.0f, 70, 129, 33},
     };
+  } else if (std::strcmp(mode, "tf32") == 0) {
+    // f32 data on the TF32 tensor-core kernels (mma.sync m16n8k8 .tf32).
+    Case relu{"tf32 RELU_BIAS", Elem::f32, Elem::f32, false, CUBLASLT_EPILOGUE_RELU_BIAS, 1.0f, 0.0f, 136, 200, 72};
+    Case relu_t{"tf32 RELU_BIAS, A transposed", Elem::f32, Elem::f32, true, CUBLASLT_EPILOGUE_RELU_BIAS, 1.0f, 0.0f, 200, 72, 40};
+    relu.tf32 = relu_t.tf32 = true;
+    cases = {relu, relu_t};
   } else if (std::strcmp(mode, "f16") == 0 || std::strcmp(mode, "bf16") == 0) {
     // Leading dimensions that are multiples of 8 elements (16 bytes) let the heuristic choose
     // tensor-core kernels; M and N are still not multiples of any tile.
@@ -283,8 +312,13 @@ int main(int argc, char** argv) {
         {f16 ? "f16 in and out, DEFAULT, beta = 0.5" : "bf16 in and out, DEFAULT, beta = 0.5", in, in, false, CUBLASLT_EPILOGUE_DEFAULT, 1.0f, 0.5f, 144, 88, 40},
         {f16 ? "f16 in and out, GELU_BIAS" : "bf16 in and out, GELU_BIAS", in, in, false, CUBLASLT_EPILOGUE_GELU_BIAS, 1.0f, 0.0f, 72, 200, 64},
     };
+    if (f16) {  // only once: loading the image of the reduction kernels (12 MB of PTX) takes ~1 s
+      Case split{"f16 in and out, split-K 4", in, in, false, CUBLASLT_EPILOGUE_DEFAULT, 1.0f, 0.5f, 72, 40, 1024};
+      split.split_k = 4;
+      cases.push_back(split);
+    }
   } else {
-    std::printf("usage: %s f32|f16|bf16 [--all-algos]\n", argv[0]);
+    std::printf("usage: %s f32|tf32|f16|bf16 [--all-algos]\n", argv[0]);
     return 2;
   }
   int driver = 0;
