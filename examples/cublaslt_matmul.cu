@@ -14,6 +14,8 @@
 //   bf16  the same with bf16 A/B, without the split-K case.
 //   --all-algos  runs every algorithm the heuristic returns (up to 8), not only the first: a way
 //         to find kernels the emulator gets wrong, not what a framework does.
+//   --time N  instead of the cases, one N x N x N RELU_BIAS matmul of the mode's first case, run
+//         twice, printing the CPU and wall time of each run (docs/performance.md); still checked.
 // Sizes are odd and span more than one tile of cuBLASLt's 64- and 128-wide kernels in M and N.
 // libcublasLt.so.13 ships PTX for compute_120, so the emulated device must be 12.0 or newer.
 //
@@ -25,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "check.h"
@@ -103,6 +106,22 @@ float decode(Elem e, const unsigned char* p) {
 double gelu(double x) {
   const double c = std::sqrt(2.0 / 3.14159265358979323846);
   return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
+}
+
+// --time: run each matmul twice and print its CPU and wall time (a benchmark, not a test).
+bool g_timing = false;
+
+// CPU time of the whole process: the emulator's worker threads run the kernels.
+double cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+double wall_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 struct Case {
@@ -228,10 +247,18 @@ int run_case(cublasLtHandle_t lt, const Case& c, bool all_algos, unsigned seed) 
   for (int r = 0; r < returned; ++r) {
     if (results[r].state != CUBLAS_STATUS_SUCCESS) continue;
     ++tried;
-    CHECK(cudaMemset(dd.ptr, 0xff, out.size()));  // NaNs: an element never written fails
-    CHECK_LT(cublasLtMatmul(lt, op, &c.alpha, da.ptr, la, db.ptr, lb, &c.beta, dc.ptr, lc, dd.ptr,
-                            lc, &results[r].algo, workspace.ptr, workspace_size, nullptr));
-    CHECK(cudaDeviceSynchronize());
+    for (int run = 0; run < (g_timing ? 2 : 1); ++run) {
+      CHECK(cudaMemset(dd.ptr, 0xff, out.size()));  // NaNs: an element never written fails
+      CHECK(cudaDeviceSynchronize());
+      const double cpu0 = cpu_seconds(), wall0 = wall_seconds();
+      CHECK_LT(cublasLtMatmul(lt, op, &c.alpha, da.ptr, la, db.ptr, lb, &c.beta, dc.ptr, lc, dd.ptr,
+                              lc, &results[r].algo, workspace.ptr, workspace_size, nullptr));
+      CHECK(cudaDeviceSynchronize());
+      const double cpu = cpu_seconds() - cpu0, wall = wall_seconds() - wall0;
+      if (g_timing)
+        std::printf("%s, run %d: %.3f s CPU (all threads), %.3f s wall, %.2f GFLOP per CPU second%s\n", c.name,
+                    run + 1, cpu, wall, 2.0 * m * n * k / cpu / 1e9, run == 0 ? " (module loads included)" : "");
+    }
     CHECK(cudaMemcpy(out.data(), dd.ptr, out.size(), cudaMemcpyDeviceToHost));
     for (int j = 0; j < n; ++j) {
       for (int i = 0; i < m; ++i) {
@@ -287,6 +314,7 @@ int run_case(cublasLtHandle_t lt, const Case& c, bool all_algos, unsigned seed) 
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   const bool all_algos = argc > 2 && std::strcmp(argv[2], "--all-algos") == 0;
+  g_timing = argc > 3 && std::strcmp(argv[2], "--time") == 0;
   std::vector<Case> cases;
   if (std::strcmp(mode, "f32") == 0) {
     cases = {
@@ -318,8 +346,16 @@ int main(int argc, char** argv) {
       cases.push_back(split);
     }
   } else {
-    std::printf("usage: %s f32|tf32|f16|bf16 [--all-algos]\n", argv[0]);
+    std::printf("usage: %s f32|tf32|f16|bf16 [--all-algos | --time N]\n", argv[0]);
     return 2;
+  }
+  if (g_timing) {  // one N x N x N RELU_BIAS matmul of the mode's types instead of the cases
+    const int size = std::atoi(argv[3]);
+    if (size < 1 || size > 4096) example_fail("--time needs a size from 1 to 4096");
+    Case t = cases[0];
+    t.trans_a = false;
+    t.m = t.n = t.k = size;
+    cases = {t};
   }
   int driver = 0;
   CHECK(cudaDriverGetVersion(&driver));
