@@ -297,7 +297,7 @@ NOTES = {
     "clz": "`b32/b64`",
     "cnot": "`b16/b32/b64`",
     "copysign": "`f32/f64`",
-    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`",
+    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`; integer packs `cvt.pack.sat.{u16,s16}.s32` and `cvt.pack.sat.{u8,s8,u4,s4,u2,s2}.s32.b32`",
     "cvta": "`.to` and from `global/shared/local/const/param`",
     "div": "integer `u/s` 16–64 (division by zero gives all ones, no fault); `f32` `.approx/.full/.rn/.rz/.rm/.rp` with `.ftz`; `f64` `.rn/.rz/.rm/.rp`; no half-precision division",
     "dp2a": "`.lo/.hi`, `u32/s32` mixes",
@@ -308,7 +308,7 @@ NOTES = {
     "fma": "`.rn/.rz/.rm/.rp` on `f32` (`.ftz`, `.sat`) and `f64`; `.rn` on `f16/f16x2` (`.ftz`, `.sat`, `.relu`) and `bf16/bf16x2` (`.relu`)",
     "fns": "`b32`",
     "isspacep": "`global/shared/local/const/param`",
-    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No `.v8`, no 128-bit types",
+    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.v8` of 32-bit types (256 bits, 32-byte aligned); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No 128-bit types",
     "ldu": "as `ld.global`",
     "lop3": "`b32` with any 8-bit LUT",
     "mad": "integer `.lo/.hi/.wide`, `.cc`; float forms are fused multiply-adds like `fma`",
@@ -536,6 +536,29 @@ for item in [
     "unit of the same image or link is resolved by the linker first);",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
     "(`vadd`, `vmad`, ...);",
+]:
+    add(f"- {item}")
+add("")
+add("## CUDA libraries")
+add("")
+add("Routines of NVIDIA's toolkit libraries known not to work on the emulator, and why (what does")
+add("work, and how it was checked: emulator.md, \"CUDA libraries\").")
+add("")
+# cuBLASLt (libcublasLt.so.13) on the 13.0 device, where its heuristic falls back to its
+# forward-compatible algorithms (emulator.md). Each fails with a status, never a wrong result.
+add("### cuBLASLt")
+add("")
+for item in [
+    "`cublasLtMatmul` with int8 inputs (`CUBLAS_COMPUTE_32I`) and an s32 D: the heuristic's "
+    "algorithm (algoId 20) lives in a fatbin that holds SASS only (sm_75 to sm_120); the load is "
+    "refused (`the image holds only SASS`) and `cublasLtMatmul` returns "
+    "`CUBLAS_STATUS_NOT_SUPPORTED`.",
+    "int8 inputs with an s8 D, `CUBLASLT_EPILOGUE_BGRADA` with A transposed and "
+    "`CUBLASLT_EPILOGUE_BGRADB` with B not transposed: `cublasLtMatmulAlgoGetHeuristic` returns "
+    "`CUBLAS_STATUS_NOT_SUPPORTED` on a 13.0 device, whose architecture its heuristic does not "
+    "know (the other layouts of the two bias-gradient epilogues run; whether a GPU's heuristic "
+    "accepts these was not checked).",
+    "fp8 inputs were not tried.",
 ]:
     add(f"- {item}")
 add("")

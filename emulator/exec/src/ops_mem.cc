@@ -1,4 +1,5 @@
-// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4.
+// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4, and the
+// 256-bit .v8 of 32-bit types (PTX ISA 8.8; cuBLASLt's epilogue kernels use ld.global.nc.v8.f32).
 //
 // Signed loads sign-extend to the width of the destination register, as the
 // PTX ISA defines for a register wider than the type (nvcc emits
@@ -90,6 +91,45 @@ void h_st(const LInstr& in, WarpState& w, LaneMask act) {
   for (LaneMask m = act; m; m &= m - 1) {
     int l = std::countr_zero(m);
     for (uint32_t v = 0; v < V; ++v) store_bits<B>(ptrs[l] + v * B, w.get(in.s[1 + v], l));
+  }
+}
+
+// .v8 of a 32-bit type: eight registers, more than LInstr::d/s hold, so they live in the kernel's
+// operand pool at in.aux2 (destinations for ld, sources for st). The access is 32 bytes and must
+// be 32-byte aligned. Always the checked path: only epilogue-style code uses it.
+template <int Sext>
+void h_ld_v8(const LInstr& in, WarpState& w, LaneMask act) {
+  const LOperand* regs = w.block->launch->k->operand_pool.data() + in.aux2;
+  uint64_t addr[kWarpSize];
+  uint8_t* ptrs[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  auto space = static_cast<ptx::Space>(in.aux);
+  if (!resolve_lanes(in, w, act, space, addr, 32, 32, false, ptrs)) return;
+  // All loads first, so a destination that is also the address register is safe.
+  uint64_t x[8][kWarpSize];
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    for (uint32_t v = 0; v < 8; ++v) x[v][l] = extend<4, Sext>(load_bits<4>(ptrs[l] + v * 4));
+  }
+  for (uint32_t v = 0; v < 8; ++v) {
+    uint64_t* d = w.reg(regs[v].index);
+    for (LaneMask m = act; m; m &= m - 1) {
+      int l = std::countr_zero(m);
+      d[l] = x[v][l];
+    }
+  }
+}
+
+void h_st_v8(const LInstr& in, WarpState& w, LaneMask act) {
+  const LOperand* regs = w.block->launch->k->operand_pool.data() + in.aux2;
+  uint64_t addr[kWarpSize];
+  uint8_t* ptrs[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  auto space = static_cast<ptx::Space>(in.aux);
+  if (!resolve_lanes(in, w, act, space, addr, 32, 32, true, ptrs)) return;
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    for (uint32_t v = 0; v < 8; ++v) store_bits<4>(ptrs[l] + v * 4, w.get(regs[v], l));
   }
 }
 
@@ -376,6 +416,7 @@ bool parse_mem_mods(const ptx::Instruction& in, LowerContext& ctx, MemMods* m) {
     else if (s == "param" || s == "param::entry" || s == "param::func") m->space = ptx::Space::Param;
     else if (s == "v2") m->vec = 2;
     else if (s == "v4") m->vec = 4;
+    else if (s == "v8") m->vec = 8;
     else if (auto t = ptx::type_from_name(s)) m->type = *t;
     else if (!ignorable_mem_modifier(s))
       return ctx.fail(in, fmt::format("unsupported instruction '{}' (modifier .{})", full_opcode(in), s));
@@ -383,6 +424,34 @@ bool parse_mem_mods(const ptx::Instruction& in, LowerContext& ctx, MemMods* m) {
   uint32_t size = ptx::type_size(m->type);
   if (size == 0 || size > 8 || m->type == ptx::Type::Pred)
     return ctx.fail(in, fmt::format("unsupported instruction '{}' (type)", full_opcode(in)));
+  if (m->vec == 8 && size != 4)  // the ISA's .v8 is 256 bits of 32-bit elements
+    return ctx.fail(in, fmt::format("unsupported instruction '{}' (.v8 needs a 32-bit type)", full_opcode(in)));
+  return true;
+}
+
+// ld/st .v8: the eight registers go to the operand pool (h_ld_v8, h_st_v8).
+bool lower_v8(const ptx::Instruction& in, LowerCtx& c, const MemMods& m, const ptx::Operand& regs_op,
+              const ptx::Operand& addr, bool store, LInstr& out) {
+  if (regs_op.kind != ptx::Operand::Kind::Vector || regs_op.elems.size() != 8)
+    return c.fail(in, fmt::format("operand of '{}' must be a vector of 8 registers", full_opcode(in)));
+  std::vector<LOperand> regs(8);
+  int sext = 0;
+  for (uint32_t i = 0; i < 8; ++i) {
+    if (store ? !c.src(regs_op.elems[i], m.type, &regs[i]) : !c.dst_reg(regs_op.elems[i], m.type, &regs[i]))
+      return false;
+  }
+  if (!store && is_signed_type(m.type) && c.reg_bytes(regs_op.elems[0]) == 8) sext = 2;
+  MemRef mr;
+  if (!c.address(addr, m.space, &out.s[0], &mr))
+    return c.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
+  out.offset = mr.offset;
+  out.aux = static_cast<uint32_t>(mr.space);
+  out.ns = 1;
+  out.nd = 0;
+  out.type = m.type;
+  out.aux2 = c.add_operands(regs);
+  if (out.aux2 == UINT32_MAX) return c.fail(in, fmt::format("no operand pool for '{}'", full_opcode(in)));
+  out.fn = store ? &h_st_v8 : sext == 2 ? &h_ld_v8<2> : &h_ld_v8<0>;
   return true;
 }
 
@@ -393,6 +462,7 @@ bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (in.operands.size() < 2) return false;
   uint32_t size = ptx::type_size(m.type);
   const auto& d = in.operands[0];
+  if (m.vec == 8) return lower_v8(in, c, m, d, in.operands[1], false, out);
   if (m.vec > 1) {
     if (d.kind != ptx::Operand::Kind::Vector || d.elems.size() != m.vec) return false;
     for (uint32_t i = 0; i < m.vec; ++i)
@@ -425,6 +495,7 @@ bool lower_st(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (in.operands.size() < 2) return false;
   if (m.space == ptx::Space::Const) return ctx.fail(in, "unsupported instruction 'st.const' (read-only space)");
   uint32_t size = ptx::type_size(m.type);
+  if (m.vec == 8) return lower_v8(in, c, m, in.operands[1], in.operands[0], true, out);
   MemRef mr;
   if (!c.address(in.operands[0], m.space, &out.s[0], &mr))
     return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
