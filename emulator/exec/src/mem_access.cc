@@ -100,10 +100,17 @@ bool global_span_check(BlockContext& b, uint64_t lo, uint64_t end) {
   return true;
 }
 
+// An address in the .shared state space (not a generic one) is 32 bits wide, as in the hardware's
+// shared-memory instructions: base + offset wraps modulo 2^32. cuSOLVER's steqr kernels walk a
+// 32-bit pointer down past the window's start (0 - 4) and then store at [r + 4], which is offset 0.
+inline uint64_t explicit_offset(ptx::Space space, uint64_t addr) {
+  return space == ptx::Space::Shared ? static_cast<uint32_t>(addr) : addr;
+}
+
 uint8_t* resolve_one(const LInstr& in, WarpState& w, int lane, ptx::Space space, uint64_t addr, uint32_t bytes,
                      bool write, bool quiet) {
   ptx::Space s = space;
-  uint64_t off = addr;
+  uint64_t off = explicit_offset(space, addr);
   if (s == ptx::Space::Generic) {
     s = generic_space(addr);
     if (s != ptx::Space::Global) off = addr & 0x0000ffffffffffffull;
@@ -162,7 +169,7 @@ bool resolve_lanes(const LInstr& in, WarpState& w, LaneMask act, ptx::Space spac
   }
   for (int l = 0; l < kWarpSize; ++l) {
     if (!(act >> l & 1)) continue;
-    ptrs[l] = private_ptr(w, l, s, addr[l], bytes, write);
+    ptrs[l] = private_ptr(w, l, s, explicit_offset(s, addr[l]), bytes, write);
     if (!ptrs[l]) {
       fault_addr(in, w, l, LaunchStatus::IllegalAddress, space, addr[l], bytes, write,
                  s == ptx::Space::Shared   ? fmt::format(" (block has {} bytes of shared memory)",
