@@ -158,5 +158,12 @@ TEST(IntOpsRefused, VideoShiftFormsNotImplementedAreRefused) {
   }
 }
 
+TEST(IntOpsRefused, UnsupportedSpecialRegisterIsNamed) {
+  // The reserved shared memory registers are not emulated; the refusal names the register.
+  std::string err;
+  EXPECT_FALSE(build_ptx(kernel_for(Row{"mov.u32 %e, %reserved_smem_offset_1;", 0, 0, 0, 0}), &err));
+  EXPECT_NE(err.find("unsupported special register '%reserved_smem_offset_1' in 'mov.u32'"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace gpool::emu::exec::test
