@@ -284,13 +284,15 @@ NOTES = {
     "activemask": "`.b32`",
     "add": "integer 16–64 bits, `.sat.s32`, `.cc`; `f32` with `.rn/.rz/.rm/.rp`, `.ftz`, `.sat`; `f64` with `.rn/.rz/.rm/.rp`; `f16/f16x2` `.rn`, `.ftz`, `.sat`; `bf16/bf16x2` `.rn`",
     "addc": "`.cc` carry chain, `u32/s32/u64/s64`",
-    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No 16-bit, `f16x2/bf16x2` or vector atomics. Global atomics are host atomics",
+    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`, `add.noftz` on `f16/bf16/f16x2/bf16x2` (rounded once to nearest even, subnormals kept; x2 forms in one 32-bit atomic), `cas` on `b16`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No other 16-bit forms, no `.b128` or vector atomics. Global atomics are host atomics",
     "bar": "`bar.sync`/`bar.arrive`/`bar.red.{popc,and,or}` (`u32` or `pred` result), `.aligned`, `.cta`, named barriers with thread counts; `bar.warp.sync` (free when its lanes run together; otherwise they wait for the rest of the mask)",
     "barrier": "same forms as `bar` (`barrier.sync`, `.aligned`)",
     "bfe": "`u32/s32/u64/s64`",
     "bfi": "`b32/b64`",
     "bfind": "`u32/s32/u64/s64`, `.shiftamt`",
     "bmsk": "`.clamp/.wrap` `b32`",
+    "vshl": "scalar video shift: `u32/s32` result and `a`, `u32` count, `.clamp/.wrap`, `.sat`, secondary `.add`; not `.min/.max`, operand selectors or the merge form",
+    "vshr": "as `vshl` (arithmetic for an `s32` `a`); cuSPARSE's SpGEMM uses `vshr.u32.u32.u32.clamp.add`",
     "bra": "`.uni`; divergent branches run the lane groups separately and reconverge",
     "brev": "`b32/b64`",
     "brkpt": "treated as `trap`",
@@ -451,7 +453,9 @@ add("What is known about NVIDIA's math libraries on the emulator; emulator.md, \
 add("has the details and how each was checked.")
 add("")
 # cuRAND (libcurand.so.10): examples/curand_host.cu, curand_device.cu, curand_mtgp32.cu.
-add("**cuRAND.** The host API runs libcurand's kernels from its `compute_121` PTX, so it needs a")
+add("### cuRAND")
+add("")
+add("The host API runs libcurand's kernels from its `compute_121` PTX, so it needs a")
 add("device of compute capability 12.1 or newer (13.0, the default): on an older device every")
 add("generation call returns `CURAND_STATUS_LAUNCH_FAILURE` after the module load fails naming the")
 add("PTX target. On 12.1/13.0, XORWOW, Philox4_32_10, MRG32k3a, MTGP32, Sobol32/64 and the scrambled")
@@ -460,8 +464,9 @@ add("float and double). Known not to be practical: MT19937 (correct, but its see
 add("`mt19937_jump_ahead` takes about two minutes of CPU time); MRG32k3a's seeding takes seconds")
 add("per seed. The device API")
 add("(`curand_kernel.h`) is compiled into the program and runs on any device.")
+add("")
 # cuBLAS routines known not to work (owned by the cuBLAS area; emulator.md, "CUDA libraries").
-add("### cuBLAS routines that do not work")
+add("### cuBLAS")
 add("")
 for item in [
     "Integer `cublasGemmEx` (`CUDA_R_8I` inputs, `CUDA_R_32I` output, `CUBLAS_COMPUTE_32I`) returns "
@@ -477,6 +482,45 @@ for item in [
     "`libcublas.so.13` ships PTX for `compute_120` only.",
 ]:
     add(f"- {item}")
+add("")
+# cuBLASLt (libcublasLt.so.13) on the 13.0 device, where its heuristic falls back to its
+# forward-compatible algorithms (emulator.md). Each fails with a status, never a wrong result.
+add("### cuBLASLt")
+add("")
+for item in [
+    "`cublasLtMatmul` with int8 inputs (`CUBLAS_COMPUTE_32I`) and an s32 D: the heuristic's "
+    "algorithm (algoId 20) lives in a fatbin that holds SASS only (sm_75 to sm_120); the load is "
+    "refused (`the image holds only SASS`) and `cublasLtMatmul` returns "
+    "`CUBLAS_STATUS_NOT_SUPPORTED`.",
+    "int8 inputs with an s8 D, `CUBLASLT_EPILOGUE_BGRADA` with A transposed and "
+    "`CUBLASLT_EPILOGUE_BGRADB` with B not transposed: `cublasLtMatmulAlgoGetHeuristic` returns "
+    "`CUBLAS_STATUS_NOT_SUPPORTED` on a 13.0 device, whose architecture its heuristic does not "
+    "know (the other layouts of the two bias-gradient epilogues run; whether a GPU's heuristic "
+    "accepts these was not checked).",
+    "fp8 inputs were not tried.",
+]:
+    add(f"- {item}")
+# ---- CUDA library routines known not to work (owner of these two paragraphs: cuSPARSE/cuSOLVER) ----
+add("### cuSPARSE and cuSOLVER")
+add("")
+add("Measured by loading every PTX image of `libcusparse.so.12` and `libcusolver.so.12` through the")
+add("interpreter, and by running the routines (emulator.md, \"CUDA libraries\"). cuSPARSE needs a")
+add("device of compute capability 12.0 or newer, cuSOLVER 12.1 or newer (the default 13.0 serves")
+add("both): their own kernels are `compute_120` and `compute_121` PTX respectively.")
+add("")
+add("**cuSPARSE.** `cusparseSpMMOp` (with `cusparseSpMMOp_createPlan`) cannot run: its kernels")
+add("(`csrmm_op_kernel`, `spmm_op_fixup_kernel`, 132 of the library's 273 images) call the")
+add("user's `add_op`/`mul_op`, which the library links in at run time from LTO IR through nvJitLink,")
+add("and the emulator does not take LTO IR. Every other image loads; SpMV, SpMM, SpGEMM and SpSV on")
+add("CSR are tested (`examples/cusparse_spmv_spmm.cu`, `examples/cusparse_spgemm_spsv.cu`).")
+add("")
+add("**cuSOLVER.** `cusolverDnXgeev` for larger matrices cannot run: its Hessenberg QR kernels")
+add("(`hseqr`: `chase_bulge`, `detect_deflations`, `laqr3`, ...) read `%reserved_smem_offset_1`, which")
+add("the emulator refuses, and the routine returns `CUSOLVER_STATUS_INTERNAL_ERROR` (seen at n = 300;")
+add("at n = 40 it does not use them and is correct). Every other image of the library (249 of 250)")
+add("loads; getrf/getrs, potrf/potrs and syevd are tested (`examples/cusolver_dense.cu`). On a 12.0")
+add("device cuSOLVER's kernels cannot load and its routines return success with wrong results (the")
+add("log shows `module load failed`): use 12.1 or newer.")
 add("")
 add("## PTX instructions")
 add("")
@@ -535,30 +579,8 @@ for item in [
     "device runtime function '__cudaCDP2...'`; an `extern` device function defined in another "
     "unit of the same image or link is resolved by the linker first);",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
-    "(`vadd`, `vmad`, ...);",
-]:
-    add(f"- {item}")
-add("")
-add("## CUDA libraries")
-add("")
-add("Routines of NVIDIA's toolkit libraries known not to work on the emulator, and why (what does")
-add("work, and how it was checked: emulator.md, \"CUDA libraries\").")
-add("")
-# cuBLASLt (libcublasLt.so.13) on the 13.0 device, where its heuristic falls back to its
-# forward-compatible algorithms (emulator.md). Each fails with a status, never a wrong result.
-add("### cuBLASLt")
-add("")
-for item in [
-    "`cublasLtMatmul` with int8 inputs (`CUBLAS_COMPUTE_32I`) and an s32 D: the heuristic's "
-    "algorithm (algoId 20) lives in a fatbin that holds SASS only (sm_75 to sm_120); the load is "
-    "refused (`the image holds only SASS`) and `cublasLtMatmul` returns "
-    "`CUBLAS_STATUS_NOT_SUPPORTED`.",
-    "int8 inputs with an s8 D, `CUBLASLT_EPILOGUE_BGRADA` with A transposed and "
-    "`CUBLASLT_EPILOGUE_BGRADB` with B not transposed: `cublasLtMatmulAlgoGetHeuristic` returns "
-    "`CUBLAS_STATUS_NOT_SUPPORTED` on a 13.0 device, whose architecture its heuristic does not "
-    "know (the other layouts of the two bias-gradient epilogues run; whether a GPU's heuristic "
-    "accepts these was not checked).",
-    "fp8 inputs were not tried.",
+    "other than `vshl`/`vshr` (`vadd`, `vmad`, `vset`, the SIMD `v*2`/`v*4` forms, ...);",
+    "the reserved shared memory registers `%reserved_smem_offset_*` (refused naming the register);",
 ]:
     add(f"- {item}")
 add("")

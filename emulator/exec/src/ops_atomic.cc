@@ -1,5 +1,7 @@
 // atom and red on global, shared and generic addresses: add inc dec min max
-// exch cas and or xor on b32/b64/u32/s32/u64/s64/f32/f64.
+// exch cas and or xor on b32/b64/u32/s32/u64/s64/f32/f64, add.noftz on
+// f16/bf16/f16x2/bf16x2 (each half rounded to nearest even, subnormals kept;
+// the x2 forms update both halves in one 32-bit atomic), cas on b16.
 //
 // Global memory is shared with blocks running on other host threads, so
 // global atomics are real CPU atomics (a compare-exchange loop on the bits).
@@ -8,12 +10,15 @@
 //
 // Operands: d[0] old value (atom only), s[0] base, s[1] b, s[2] c (cas);
 // aux = space, aux2 = op.
+#include "float_bits.h"
 #include "lower_context.h"
 #include "mem_access.h"
 #include "ops.h"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
+#include <type_traits>
 #include <fmt/format.h>
 
 namespace gpool::emu::exec {
@@ -25,9 +30,47 @@ bool bad(const ptx::Instruction& in, LowerContext& ctx) {
   return ctx.fail(in, fmt::format("unsupported instruction '{}'", full_opcode(in)));
 }
 
+// Half-precision element types (only add reaches them): F is kF16 or kBF16.
+template <const fp::Format& F>
+struct Half {};
+template <const fp::Format& F>
+struct HalfPair {};
+
+template <const fp::Format& F>
+uint16_t half_add(uint16_t a, uint16_t b) {
+  // Rounded to odd in double, then once to the 16-bit format: the correctly rounded sum.
+  double x = fp::f64_from_bits(fp::convert(F, fp::kF64, a, fp::Rnd::RN));
+  double y = fp::f64_from_bits(fp::convert(F, fp::kF64, b, fp::Rnd::RN));
+  return static_cast<uint16_t>(fp::convert(fp::kF64, F, fp::bits_of(fp::add_round_odd(x, y)), fp::Rnd::RN));
+}
+
+template <class T>
+struct IsHalf : std::false_type {};
+template <const fp::Format& F>
+struct IsHalf<Half<F>> : std::true_type {};
+template <const fp::Format& F>
+struct IsHalf<HalfPair<F>> : std::true_type {};
+
+template <class T, class UB>
+UB apply_half(UB oldb, UB bb) {
+  if constexpr (std::is_same_v<T, Half<fp::kF16>>) return half_add<fp::kF16>(oldb, bb);
+  else if constexpr (std::is_same_v<T, Half<fp::kBF16>>) return half_add<fp::kBF16>(oldb, bb);
+  else {
+    constexpr const fp::Format& F = std::is_same_v<T, HalfPair<fp::kF16>> ? fp::kF16 : fp::kBF16;
+    uint32_t lo = half_add<F>(static_cast<uint16_t>(oldb), static_cast<uint16_t>(bb));
+    uint32_t hi = half_add<F>(static_cast<uint16_t>(oldb >> 16), static_cast<uint16_t>(bb >> 16));
+    return static_cast<UB>(lo | hi << 16);
+  }
+}
+
 // Value semantics: T is the PTX type's C type, stored as bits in UB.
 template <class T, class UB>
 UB apply(uint32_t op, UB oldb, UB bb, UB cb) {
+  if constexpr (IsHalf<T>::value) {
+    (void)op;  // lowering admits add only
+    (void)cb;
+    return apply_half<T, UB>(oldb, bb);
+  } else {
   T old = std::bit_cast<T>(oldb), b = std::bit_cast<T>(bb);
   switch (op) {
     case Add:
@@ -43,16 +86,17 @@ UB apply(uint32_t op, UB oldb, UB bb, UB cb) {
     case Or: return oldb | bb;
     default: return oldb ^ bb;
   }
+  }
 }
 
-template <class T>
+// UB: the unsigned type of the location's width.
+template <class T, class UB>
 void h_atom(const LInstr& in, WarpState& w, LaneMask act) {
-  using UB = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   uint64_t addr[kWarpSize];
   uint8_t* ptrs[kWarpSize];
   lane_addresses(in, w, act, addr);
   auto space = static_cast<ptx::Space>(in.aux);
-  if (!resolve_lanes(in, w, act, space, addr, sizeof(T), sizeof(T), true, ptrs)) return;
+  if (!resolve_lanes(in, w, act, space, addr, sizeof(UB), sizeof(UB), true, ptrs)) return;
   bool has_dst = in.nd > 0;
   for (LaneMask m = act; m; m &= m - 1) {
     int l = std::countr_zero(m);
@@ -95,11 +139,14 @@ bool lower_atom(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
     }
   }
   if (op < 0) return bad(in, ctx);
+  bool half = t == ptx::Type::F16 || t == ptx::Type::BF16 || t == ptx::Type::F16x2 || t == ptx::Type::BF16x2;
+  bool noftz = std::find(in.modifiers.begin(), in.modifiers.end(), "noftz") != in.modifiers.end();
+  if (half && (op != Add || !noftz)) return bad(in, ctx);  // the ISA has add.noftz only
+  if (t == ptx::Type::B16 && op != Cas) return bad(in, ctx);  // and cas.b16
   uint32_t size = ptx::type_size(t);
-  if (size != 4 && size != 8) return bad(in, ctx);
+  if (size != 4 && size != 8 && !half && t != ptx::Type::B16) return bad(in, ctx);
   if ((op == Inc || op == Dec) && t != ptx::Type::U32) return bad(in, ctx);
-  if (is_float_type(t) && op != Add && op != Exch && op != Min && op != Max) return bad(in, ctx);
-  if (t == ptx::Type::F16x2 || t == ptx::Type::BF16x2) return bad(in, ctx);
+  if (is_float_type(t) && !half && op != Add && op != Exch && op != Min && op != Max) return bad(in, ctx);
   size_t want = (red ? 2 : 3) + (op == Cas ? 1 : 0);
   if (in.operands.size() != want) return bad(in, ctx);
   size_t i = 0;
@@ -122,12 +169,17 @@ bool lower_atom(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   out.aux2 = static_cast<uint32_t>(op);
   out.type = t;
   switch (t) {
-    case ptx::Type::B32: case ptx::Type::U32: out.fn = &h_atom<uint32_t>; break;
-    case ptx::Type::S32: out.fn = &h_atom<int32_t>; break;
-    case ptx::Type::B64: case ptx::Type::U64: out.fn = &h_atom<uint64_t>; break;
-    case ptx::Type::S64: out.fn = &h_atom<int64_t>; break;
-    case ptx::Type::F32: out.fn = &h_atom<float>; break;
-    case ptx::Type::F64: out.fn = &h_atom<double>; break;
+    case ptx::Type::B32: case ptx::Type::U32: out.fn = &h_atom<uint32_t, uint32_t>; break;
+    case ptx::Type::S32: out.fn = &h_atom<int32_t, uint32_t>; break;
+    case ptx::Type::B64: case ptx::Type::U64: out.fn = &h_atom<uint64_t, uint64_t>; break;
+    case ptx::Type::S64: out.fn = &h_atom<int64_t, uint64_t>; break;
+    case ptx::Type::F32: out.fn = &h_atom<float, uint32_t>; break;
+    case ptx::Type::F64: out.fn = &h_atom<double, uint64_t>; break;
+    case ptx::Type::B16: out.fn = &h_atom<uint16_t, uint16_t>; break;
+    case ptx::Type::F16: out.fn = &h_atom<Half<fp::kF16>, uint16_t>; break;
+    case ptx::Type::BF16: out.fn = &h_atom<Half<fp::kBF16>, uint16_t>; break;
+    case ptx::Type::F16x2: out.fn = &h_atom<HalfPair<fp::kF16>, uint32_t>; break;
+    case ptx::Type::BF16x2: out.fn = &h_atom<HalfPair<fp::kBF16>, uint32_t>; break;
     default: return bad(in, ctx);
   }
   return true;

@@ -1,9 +1,15 @@
 // Bitwise and bit-manipulation ops: and or xor not cnot (integer and .pred),
-// shl shr shf lop3 popc clz brev bfe bfi bfind fns prmt dp4a dp2a bmsk.
+// shl shr shf lop3 popc clz brev bfe bfi bfind fns prmt dp4a dp2a bmsk, and the
+// scalar video shifts vshl/vshr (whole-word operands, optional .sat and .add).
 #include "int_kernels.h"
 #include "ops.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <vector>
 
 namespace gpool::emu::exec {
 namespace {
@@ -392,6 +398,56 @@ bool lower_multi(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   return out.fn != nullptr || bad(in, ctx);
 }
 
+// vshl/vshr.dtype.atype.u32{.sat}.{clamp,wrap}{.add} d, a, b{, c} (the PTX ISA's scalar video
+// shifts): a is widened by its type, the count b clamped to 32 or taken modulo 32, the shift done
+// in 64 bits (arithmetic for a signed a), the result saturated to dtype's range with .sat, and c
+// added modulo 2^32 with .add. aux: bit0 right, bit1 clamp, bit2 sat, bit3 a signed, bit4 d
+// signed, bit5 add.
+void h_vsh(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t* d = w.reg(in.d[0].index);
+  const uint32_t f = in.aux;
+  for (LaneMask m = act; m; m &= m - 1) {
+    int l = std::countr_zero(m);
+    uint32_t a = static_cast<uint32_t>(w.get(in.s[0], l)), b = static_cast<uint32_t>(w.get(in.s[1], l));
+    int64_t ta = (f & 8) ? static_cast<int64_t>(static_cast<int32_t>(a)) : static_cast<int64_t>(a);
+    uint32_t n = (f & 2) ? std::min(b, 32u) : (b & 31);
+    int64_t t = (f & 1) ? (ta >> n) : static_cast<int64_t>(static_cast<uint64_t>(ta) << n);
+    if (f & 4) t = (f & 16) ? std::clamp<int64_t>(t, INT32_MIN, INT32_MAX) : std::clamp<int64_t>(t, 0, UINT32_MAX);
+    uint32_t r = static_cast<uint32_t>(t);
+    if (f & 32) r += static_cast<uint32_t>(w.get(in.s[2], l));
+    d[l] = r;
+  }
+}
+
+bool lower_vsh(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  auto& c = static_cast<LowerCtx&>(ctx);
+  std::vector<ptx::Type> types;
+  bool clamp = false, wrap = false, sat = false, add = false;
+  for (auto& m : in.modifiers) {
+    if (auto ty = ptx::type_from_name(m)) types.push_back(*ty);
+    else if (m == "clamp") clamp = true;
+    else if (m == "wrap") wrap = true;
+    else if (m == "sat") sat = true;
+    else if (m == "add") add = true;
+    else return bad(in, ctx);  // .min/.max secondary ops and the merge form are not implemented
+  }
+  auto word = [](ptx::Type t) { return t == ptx::Type::U32 || t == ptx::Type::S32; };
+  if (types.size() != 3 || !word(types[0]) || !word(types[1]) || types[2] != ptx::Type::U32 || clamp == wrap ||
+      in.operands.size() != (add ? 4u : 3u))
+    return bad(in, ctx);
+  // Operand selectors (.b0 .h1 ...) are not implemented: only plain registers and immediates.
+  if (!c.dst_reg(in.operands[0], types[0], &out.d[0])) return bad(in, ctx);
+  for (size_t i = 1; i < in.operands.size(); ++i)
+    if (!c.src(in.operands[i], i == 2 ? ptx::Type::U32 : i == 1 ? types[1] : types[0], &out.s[i - 1]))
+      return bad(in, ctx);
+  out.nd = 1;
+  out.ns = static_cast<uint8_t>(in.operands.size() - 1);
+  out.aux = (in.opcode == "vshr" ? 1u : 0u) | (clamp ? 2u : 0u) | (sat ? 4u : 0u) |
+            (types[1] == ptx::Type::S32 ? 8u : 0u) | (types[0] == ptx::Type::S32 ? 16u : 0u) | (add ? 32u : 0u);
+  out.fn = h_vsh;
+  return true;
+}
+
 bool lower_bmsk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   auto& c = static_cast<LowerCtx&>(ctx);
   const bool clamp = has_mod(in, "clamp"), wrap = has_mod(in, "wrap");
@@ -410,6 +466,8 @@ bool lower_bmsk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
 
 void register_bit_ops(OpTable& t) {
   t.add("bmsk", lower_bmsk);
+  t.add("vshl", lower_vsh);
+  t.add("vshr", lower_vsh);
   for (const char* o : {"and", "or", "xor", "not", "cnot"}) t.add(o, lower_logic);
   t.add("shl", lower_shift);
   t.add("shr", lower_shift);

@@ -161,7 +161,13 @@ bool lower_mov(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
       return true;
     }
   }
-  if (!c.src(s, t, &out.s[0])) return bad(in, ctx);
+  if (!c.src(s, t, &out.s[0])) {
+    // Name the register: "unsupported instruction 'mov.u32'" alone does not say what is missing
+    // (cuSOLVER's hseqr kernels read %reserved_smem_offset_1, the reserved shared memory).
+    if (s.kind == ptx::Operand::Kind::Special)
+      return ctx.fail(in, fmt::format("unsupported special register '{}' in '{}'", s.name, full_opcode(in)));
+    return bad(in, ctx);
+  }
   if (out.s[0].kind == LOperand::Kind::Imm) {
     out.fn = h_mov_imm;
   } else {

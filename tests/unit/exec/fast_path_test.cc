@@ -99,6 +99,31 @@ const char* kShared = R"(
   ret;
 }
 
+// Shared addresses are 32 bits wide: lane l's pointer is buf + 4l - 8 in a 32-bit register
+// (below zero for lanes 0 and 1 when buf is at 0), and [p+8] wraps to buf + 4l. Store, atomic
+// add and load through it; out[l] = (3l + 1) + 5.
+.visible .entry shwrap(.param .u64 out)
+{
+  .reg .b32 %r<10>;
+  .reg .b64 %rd<4>;
+  .shared .align 4 .b8 buf[128];
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r3, %tid.x;
+  mov.u32 %r4, buf;
+  shl.b32 %r5, %r3, 2;
+  add.s32 %r6, %r4, %r5;
+  add.s32 %r6, %r6, -8;
+  mad.lo.s32 %r7, %r3, 3, 1;
+  st.shared.u32 [%r6+8], %r7;
+  atom.shared.add.u32 %r8, [%r6+8], 5;
+  ld.shared.u32 %r9, [%r6+8];
+  cvta.to.global.u64 %rd2, %rd1;
+  mul.wide.u32 %rd3, %r3, 4;
+  add.s64 %rd2, %rd2, %rd3;
+  st.global.u32 [%rd2], %r9;
+  ret;
+}
+
 .visible .entry params(.param .u64 out, .param .u32 a, .param .u64 b, .param .u32 c)
 {
   .reg .pred %p<2>;
@@ -268,6 +293,21 @@ TEST(ExecFastPath, AddressesFarOutsideSharedFault) {
   auto r = run(*p, "sh", Launch{{1, 1, 1}, {32, 1, 1}}, {out, 0u, 0x3fffffffu}, mem);
   EXPECT_EQ(r.status, LaunchStatus::IllegalAddress);
   EXPECT_NE(r.message.find("thread [0,0,0]"), std::string::npos) << r.message;
+}
+
+TEST(ExecFastPath, SharedAddressesWrapAt32Bits) {
+  std::string err;
+  auto p = build(&err);
+  ASSERT_TRUE(p) << err;
+  HostMemory mem;
+  auto* out = mem.alloc<uint32_t>(32, 0xdead);
+  // A whole warp (the fast path refuses the wrapped lanes and the checked path takes over) and a
+  // partial one (the checked path only).
+  for (unsigned threads : {32u, 20u}) {
+    auto r = run(*p, "shwrap", Launch{{1, 1, 1}, {threads, 1, 1}}, {out}, mem);
+    ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+    for (uint32_t l = 0; l < threads; ++l) EXPECT_EQ(out[l], l * 3 + 1 + 5) << threads << " threads, lane " << l;
+  }
 }
 
 TEST(ExecFastPath, ParamLoadsBroadcastToActiveLanesOnly) {

@@ -97,6 +97,17 @@ const Row kRows[] = {
     {"shf.r.clamp.b32 %e, %a, %b, %c;", 0, 0xffffffffu, 40, 0xffffffffu},
     {"shf.r.wrap.b32 %e, %a, %b, %c;", 0x12345678, 0x9abcdef0, 8, 0xf0123456u},
     {"lop3.b32 %e, %a, %b, %c, 0xe8;", 0b1100, 0b1010, 0b0110, 0b1110},
+    // Scalar video shifts (cuSPARSE's SpGEMM uses vshr.u32.u32.u32.clamp.add).
+    {"vshr.u32.u32.u32.clamp.add %e, %a, %b, %c;", 0x80000000u, 4, 5, 0x08000005u},
+    {"vshr.u32.u32.u32.clamp.add %e, %a, %b, %c;", 0x80000000u, 40, 7, 7},  // count clamped to 32
+    {"vshr.u32.u32.u32.wrap %e, %a, %b;", 0x80000000u, 36, 0, 0x08000000u},  // count mod 32
+    {"vshr.s32.s32.u32.clamp %e, %a, %b;", 0x80000000u, 40, 0, 0xffffffffu},  // arithmetic
+    {"vshl.u32.u32.u32.clamp %e, %a, %b;", 3, 31, 0, 0x80000000u},  // high bits drop
+    {"vshl.u32.u32.u32.sat.clamp %e, %a, %b;", 3, 31, 0, 0xffffffffu},
+    {"vshl.s32.s32.u32.sat.wrap %e, %a, %b;", 0xffffffffu, 33, 0, 0xfffffffeu},
+    {"vshl.s32.s32.u32.sat.clamp %e, %a, %b;", static_cast<uint32_t>(-3), 31, 0, 0x80000000u},
+    {"vshr.u32.s32.u32.sat.clamp.add %e, %a, %b, %c;", static_cast<uint32_t>(-16), 2, 9, 9},  // -4 -> 0, + 9
+    {"vshl.u32.u32.u32.clamp.add %e, %a, %b, %c;", 0xffffffffu, 0, 2, 1},  // the add wraps
     {"dp4a.u32.u32 %e, %a, %b, %c;", 0x01020304, 0x01010101, 10, 20},
     {"dp4a.s32.s32 %e, %a, %b, %c;", 0xff000000u, 0x02000000, 0, 0xfffffffeu},
     {"dp2a.lo.u32.u32 %e, %a, %b, %c;", 0x00020003, 0x01010505, 1, 26},
@@ -137,6 +148,22 @@ TEST_P(IntOps, ComputesExpectedBits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, IntOps, ::testing::ValuesIn(kRows));
+
+TEST(IntOpsRefused, VideoShiftFormsNotImplementedAreRefused) {
+  // Secondary min/max, operand selectors, a non-u32 count type, no mode: refused at load.
+  for (const char* body : {"vshr.u32.u32.u32.clamp.min %e, %a, %b, %c;", "vshr.u32.u32.u32.clamp %e, %a.b0, %b;",
+                           "vshr.u32.u32.s32.clamp %e, %a, %b;", "vshr.u32.u32.u32 %e, %a, %b;"}) {
+    std::string err;
+    EXPECT_FALSE(build_ptx(kernel_for(Row{body, 0, 0, 0, 0}), &err)) << body;
+  }
+}
+
+TEST(IntOpsRefused, UnsupportedSpecialRegisterIsNamed) {
+  // The reserved shared memory registers are not emulated; the refusal names the register.
+  std::string err;
+  EXPECT_FALSE(build_ptx(kernel_for(Row{"mov.u32 %e, %reserved_smem_offset_1;", 0, 0, 0, 0}), &err));
+  EXPECT_NE(err.find("unsupported special register '%reserved_smem_offset_1' in 'mov.u32'"), std::string::npos) << err;
+}
 
 }  // namespace
 }  // namespace gpool::emu::exec::test
