@@ -328,7 +328,7 @@ NOTES = {
     "or": "`pred/b16/b32/b64`",
     "xor": "`pred/b16/b32/b64`",
     "wmma": "`load.a/b/c`, `mma`, `store.d`: m16n16k16/m32n8k16/m8n32k16 with f16 (f16 or f32 accumulators), bf16, s8/u8 (s32, `.satfinite`); m16n16k8 tf32; m8n8k4 f64 (`.rn/.rz/.rm/.rp`); row/col layouts, `.global/.shared`/generic, strides. Whole warp only. No sub-byte or `b1` forms",
-    "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No fp8, sub-byte or `b1` forms",
+    "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m16n8k32/m16n8k16 `e4m3`/`e5m2` mixes (f32 or f16), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No sub-byte or `b1` forms",
     "suld": "`.b` on surface objects: `1d/2d/3d/a1d/a2d`, `b8/b16/b32/b64`, `.v2/.v4`, `.trap/.clamp/.zero`; x in bytes",
     "suq": "`width/height/depth/array_size` of a surface object",
     "sust": "`.b` as `suld` (not the formatted `.p`)",
@@ -492,8 +492,8 @@ for item in [
     "texture forms beyond texture objects: texture references (`.texref` names, "
     "`[tex, sampler, {...}]`), depth compare and offset operands, `tex.base`; formatted "
     "surface stores `sust.p`, surface reductions `sured`;",
-    "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, fp8/sub-byte/`b1` `mma` and "
-    "`wmma` forms;",
+    "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, sub-byte/`b1` `mma` forms, "
+    "fp8/sub-byte/`b1` `wmma` forms;",
     "tensor-map bulk copies (TMA): `cp.async.bulk.tensor*`, multicast bulk copies, "
     "`cp.reduce.async.bulk*`, `setmaxnreg`;",
     "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",

@@ -14,13 +14,13 @@
 namespace gpool::emu::exec::test {
 namespace {
 
-enum class E { F16, BF16, TF32, F32, F64, S8, U8, S32 };
+enum class E { F16, BF16, TF32, F32, F64, S8, U8, S32, E4M3, E5M2 };
 enum class Role { A, B, C };
 
 uint32_t bits_of(E e) {
   switch (e) {
     case E::F16: case E::BF16: return 16;
-    case E::S8: case E::U8: return 8;
+    case E::S8: case E::U8: case E::E4M3: case E::E5M2: return 8;
     case E::F64: return 64;
     default: return 32;
   }
@@ -57,6 +57,14 @@ const MmaCase kMma[] = {
     {"m16n8k32_u8_satfinite_clamps", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m16n8k32_u8_wraps", "mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m8n8k4_f32_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32},
+    // fp8: the fragments of the 8-bit integer shapes, f32 or f16 accumulators, any e4m3/e5m2 mix.
+    {"m16n8k32_f32_e4m3_e4m3", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", 16, 8, 32, E::E4M3, E::E4M3, E::F32, E::F32},
+    {"m16n8k32_f32_e4m3_e5m2", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e5m2.f32", 16, 8, 32, E::E4M3, E::E5M2, E::F32, E::F32},
+    {"m16n8k32_f32_e5m2_e4m3", "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e4m3.f32", 16, 8, 32, E::E5M2, E::E4M3, E::F32, E::F32},
+    {"m16n8k32_f32_e5m2_e5m2", "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e5m2.f32", 16, 8, 32, E::E5M2, E::E5M2, E::F32, E::F32},
+    {"m16n8k32_f16_e4m3_e4m3", "mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16", 16, 8, 32, E::E4M3, E::E4M3, E::F16, E::F16},
+    {"m16n8k16_f32_e4m3_e5m2", "mma.sync.aligned.m16n8k16.row.col.f32.e4m3.e5m2.f32", 16, 8, 16, E::E4M3, E::E5M2, E::F32, E::F32},
+    {"m16n8k16_f16_e5m2_e5m2", "mma.sync.aligned.m16n8k16.row.col.f16.e5m2.e5m2.f16", 16, 8, 16, E::E5M2, E::E5M2, E::F16, E::F16},
     {"m8n8k4_f16_f16_cr", "mma.sync.aligned.m8n8k4.col.row.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16, true, true},
 };
 
@@ -137,6 +145,8 @@ uint64_t encode(E e, double v) {
     case E::S8: return static_cast<uint8_t>(static_cast<int8_t>(v));
     case E::U8: return static_cast<uint8_t>(v);
     case E::S32: return static_cast<uint32_t>(static_cast<int32_t>(v));
+    case E::E4M3: return fp8_exact(v, 3, 4);
+    case E::E5M2: return fp8_exact(v, 2, 5);
   }
   return 0;
 }
@@ -261,7 +271,9 @@ INSTANTIATE_TEST_SUITE_P(Forms, Mma, ::testing::ValuesIn(kMma), [](const auto& i
 TEST(MmaLowering, RefusesFormsItDoesNotEmulate) {
   const char* bad[] = {
       "mma.sync.aligned.m16n8k16.col.col.f32.f16.f16.f32 {%f0,%f1,%f2,%f3}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%f4,%f5,%f6,%f7}",
-      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%f0,%f1,%f2,%f3}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%f4,%f5,%f6,%f7}",
+      "mma.sync.aligned.m16n8k32.row.col.s32.s4.s4.s32 {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%r6}, {%r0,%r1,%r2,%r3}",
+      "mma.sync.aligned.m16n8k8.row.col.f32.e4m3.e4m3.f32 {%f0,%f1,%f2,%f3}, {%r0,%r1}, {%r4}, {%f4,%f5,%f6,%f7}",
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f16 {%f0,%f1,%f2,%f3}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%r4,%r5}",
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%f0,%f1,%f2}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%f4,%f5,%f6,%f7}",
       "wmma.load.a.sync.aligned.row.m16n16k8.global.f16 {%r0,%r1,%r2,%r3,%r4,%r5,%r6,%r7}, [%rd0]",
   };
