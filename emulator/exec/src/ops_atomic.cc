@@ -1,5 +1,6 @@
 // atom and red on global, shared and generic addresses: add inc dec min max
-// exch cas and or xor on b32/b64/u32/s32/u64/s64/f32/f64.
+// exch cas and or xor on b32/b64/u32/s32/u64/s64/f32/f64; add (.noftz) on
+// f16/bf16 and, per 16-bit half, f16x2/bf16x2; cas on b16.
 //
 // Global memory is shared with blocks running on other host threads, so
 // global atomics are real CPU atomics (a compare-exchange loop on the bits).
@@ -8,6 +9,7 @@
 //
 // Operands: d[0] old value (atom only), s[0] base, s[1] b, s[2] c (cas);
 // aux = space, aux2 = op.
+#include "float_bits.h"
 #include "lower_context.h"
 #include "mem_access.h"
 #include "ops.h"
@@ -45,14 +47,40 @@ UB apply(uint32_t op, UB oldb, UB bb, UB cb) {
   }
 }
 
-template <class T>
-void h_atom(const LInstr& in, WarpState& w, LaneMask act) {
-  using UB = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+// f16/bf16 addition as the ISA defines atom.add.noftz.f16/.bf16: rounded to
+// nearest even, subnormal inputs and results kept.
+template <bool kBF>
+uint16_t half_add(uint16_t x, uint16_t y) {
+  const fp::Format& f = kBF ? fp::kBF16 : fp::kF16;
+  const double a = fp::f64_from_bits(fp::convert(f, fp::kF64, x, fp::Rnd::RN));
+  const double b = fp::f64_from_bits(fp::convert(f, fp::kF64, y, fp::Rnd::RN));
+  return static_cast<uint16_t>(fp::convert(fp::kF64, f, fp::bits_of(fp::add_round_odd(a, b)), fp::Rnd::RN));
+}
+
+// The 16-bit forms: f16/bf16 add on one half (UB = uint16_t) or on both
+// halves independently (x2, UB = uint32_t); b16 cas.
+template <class UB, bool kBF>
+UB apply_half(uint32_t op, UB oldb, UB bb, UB cb) {
+  if (op == Cas) return oldb == bb ? cb : oldb;
+  UB r = half_add<kBF>(static_cast<uint16_t>(oldb), static_cast<uint16_t>(bb));
+  if constexpr (sizeof(UB) == 4) r |= static_cast<UB>(half_add<kBF>(static_cast<uint16_t>(oldb >> 16), static_cast<uint16_t>(bb >> 16))) << 16;
+  return r;
+}
+
+template <class T, class UB>
+UB apply_typed(uint32_t op, UB oldb, UB bb, UB cb) {
+  return apply<T, UB>(op, oldb, bb, cb);
+}
+
+// Every lane's read-modify-write, in lane order: UB is the memory word,
+// `fn` computes the new word from (op, old, b, c).
+template <class UB, UB (*fn)(uint32_t, UB, UB, UB)>
+void h_atom_bits(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t addr[kWarpSize];
   uint8_t* ptrs[kWarpSize];
   lane_addresses(in, w, act, addr);
   auto space = static_cast<ptx::Space>(in.aux);
-  if (!resolve_lanes(in, w, act, space, addr, sizeof(T), sizeof(T), true, ptrs)) return;
+  if (!resolve_lanes(in, w, act, space, addr, sizeof(UB), sizeof(UB), true, ptrs)) return;
   bool has_dst = in.nd > 0;
   for (LaneMask m = act; m; m &= m - 1) {
     int l = std::countr_zero(m);
@@ -63,15 +91,21 @@ void h_atom(const LInstr& in, WarpState& w, LaneMask act) {
     if (s == ptx::Space::Global || s == ptx::Space::Const) {
       std::atomic_ref<UB> ref(*reinterpret_cast<UB*>(ptrs[l]));
       old = ref.load(std::memory_order_relaxed);
-      while (!ref.compare_exchange_weak(old, apply<T, UB>(in.aux2, old, b, c), std::memory_order_seq_cst)) {
+      while (!ref.compare_exchange_weak(old, fn(in.aux2, old, b, c), std::memory_order_seq_cst)) {
       }
     } else {
       std::memcpy(&old, ptrs[l], sizeof(UB));
-      UB nv = apply<T, UB>(in.aux2, old, b, c);
+      UB nv = fn(in.aux2, old, b, c);
       std::memcpy(ptrs[l], &nv, sizeof(UB));
     }
     if (has_dst) w.reg(in.d[0].index)[l] = static_cast<uint64_t>(old);
   }
+}
+
+template <class T>
+void h_atom(const LInstr& in, WarpState& w, LaneMask act) {
+  using UB = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  h_atom_bits<UB, apply_typed<T, UB>>(in, w, act);
 }
 
 bool lower_atom(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
@@ -96,10 +130,12 @@ bool lower_atom(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   }
   if (op < 0) return bad(in, ctx);
   uint32_t size = ptx::type_size(t);
-  if (size != 4 && size != 8) return bad(in, ctx);
+  const bool half = t == ptx::Type::F16 || t == ptx::Type::BF16 || t == ptx::Type::F16x2 || t == ptx::Type::BF16x2;
+  if (half && op != Add) return bad(in, ctx);
+  if (t == ptx::Type::B16 && op != Cas) return bad(in, ctx);
+  if (size != 4 && size != 8 && !half && t != ptx::Type::B16) return bad(in, ctx);
   if ((op == Inc || op == Dec) && t != ptx::Type::U32) return bad(in, ctx);
   if (is_float_type(t) && op != Add && op != Exch && op != Min && op != Max) return bad(in, ctx);
-  if (t == ptx::Type::F16x2 || t == ptx::Type::BF16x2) return bad(in, ctx);
   size_t want = (red ? 2 : 3) + (op == Cas ? 1 : 0);
   if (in.operands.size() != want) return bad(in, ctx);
   size_t i = 0;
@@ -128,6 +164,11 @@ bool lower_atom(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
     case ptx::Type::S64: out.fn = &h_atom<int64_t>; break;
     case ptx::Type::F32: out.fn = &h_atom<float>; break;
     case ptx::Type::F64: out.fn = &h_atom<double>; break;
+    case ptx::Type::F16: out.fn = &h_atom_bits<uint16_t, apply_half<uint16_t, false>>; break;
+    case ptx::Type::BF16: out.fn = &h_atom_bits<uint16_t, apply_half<uint16_t, true>>; break;
+    case ptx::Type::B16: out.fn = &h_atom_bits<uint16_t, apply_half<uint16_t, false>>; break;  // cas
+    case ptx::Type::F16x2: out.fn = &h_atom_bits<uint32_t, apply_half<uint32_t, false>>; break;
+    case ptx::Type::BF16x2: out.fn = &h_atom_bits<uint32_t, apply_half<uint32_t, true>>; break;
     default: return bad(in, ctx);
   }
   return true;
