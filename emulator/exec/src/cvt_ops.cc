@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "float_lanes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -293,7 +294,56 @@ void h_cvt_split_fp8(const LInstr& in, WarpState& w, LaneMask active) {
   });
 }
 
+// cvt.pack.sat.{u16,s16}.s32 d, a, b and cvt.pack.sat.{u8,s8,u4,s4,u2,s2}.s32.b32 d, a, b, c
+// (PTX ISA "cvt.pack"): a and b are clamped to the destination type's range; b fills the lowest
+// field, a the next, and the rest of d holds c's low bits (zero for the 16-bit forms).
+// aux = field width in bits, aux2 = 1 for signed fields.
+void h_cvt_pack_int(const LInstr& in, WarpState& w, LaneMask active) {
+  uint64_t scratch[kWarpSize];
+  uint64_t* d = dst(w, in.d[0], scratch);
+  const Src a = src(w, in.s[0]), b = src(w, in.s[1]);
+  const bool has_c = in.ns > 2;
+  const Src c = has_c ? src(w, in.s[2]) : a;
+  const unsigned width = in.aux;
+  const int64_t lo = in.aux2 ? -(int64_t{1} << (width - 1)) : 0;
+  const int64_t hi = in.aux2 ? (int64_t{1} << (width - 1)) - 1 : (int64_t{1} << width) - 1;
+  const uint64_t mask = (uint64_t{1} << width) - 1;
+  for_lanes(active, [&](int l) {
+    const auto ta = static_cast<uint64_t>(std::clamp<int64_t>(static_cast<int32_t>(a[l]), lo, hi)) & mask;
+    const auto tb = static_cast<uint64_t>(std::clamp<int64_t>(static_cast<int32_t>(b[l]), lo, hi)) & mask;
+    uint64_t r = (ta << width) | tb;
+    if (has_c && 2 * width < 32) r |= (c[l] << (2 * width)) & 0xffffffffu;
+    d[l] = r;
+  });
+}
+
+bool lower_cvt_pack(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  const std::string name = full_opcode(in);
+  const auto& m = in.modifiers;
+  static const struct {
+    const char* name;
+    unsigned width;
+    bool is_signed;
+  } kTypes[] = {{"u16", 16, false}, {"s16", 16, true}, {"u8", 8, false}, {"s8", 8, true},
+                {"u4", 4, false},   {"s4", 4, true},   {"u2", 2, false}, {"s2", 2, true}};
+  // pack sat <convert> s32 [b32]
+  if (m.size() < 4 || m[0] != "pack" || m[1] != "sat" || m[3] != "s32")
+    return ctx.fail(in, "unsupported instruction '" + name + "' (expected cvt.pack.sat.type.s32)");
+  for (const auto& t : kTypes) {
+    if (m[2] != t.name) continue;
+    const bool wide = t.width == 16;
+    if (m.size() != (wide ? 4u : 5u) || (!wide && m[4] != "b32"))
+      return ctx.fail(in, "unsupported instruction '" + name + "' (types)");
+    out.aux = t.width;
+    out.aux2 = t.is_signed ? 1 : 0;
+    out.fn = h_cvt_pack_int;
+    return lower_dsrc(in, ctx, out, ptx::Type::B32, ptx::Type::B32, wide ? 2 : 3);
+  }
+  return ctx.fail(in, "unsupported instruction '" + name + "' (conversion type)");
+}
+
 bool lower_cvt(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  if (!in.modifiers.empty() && in.modifiers[0] == "pack") return lower_cvt_pack(in, ctx, out);
   const Mods m = decode_mods(in);
   const std::string name = full_opcode(in);
   if (!m.others.empty()) return ctx.fail(in, "modifier ." + m.others[0] + " on " + name);
