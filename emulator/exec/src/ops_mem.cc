@@ -1,10 +1,12 @@
-// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4.
+// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4;
+// .v8 of 32-bit types (256-bit accesses, PTX ISA 8.8) on .global.
 //
 // Signed loads sign-extend to the width of the destination register, as the
 // PTX ISA defines for a register wider than the type (nvcc emits
 // `ld.global.s32 %rd9, [..]`): .s8/.s16 into a 16/32-bit register fill the
 // low 32 bits of the cell (Sext 1), any signed load into a 64-bit register
 // fills all 64 (Sext 2). Unsigned and bit loads zero-extend (Sext 0).
+#include "block.h"
 #include "lower_context.h"
 #include "mem_access.h"
 #include "ops.h"
@@ -90,6 +92,34 @@ void h_st(const LInstr& in, WarpState& w, LaneMask act) {
   for (LaneMask m = act; m; m &= m - 1) {
     int l = std::countr_zero(m);
     for (uint32_t v = 0; v < V; ++v) store_bits<B>(ptrs[l] + v * B, w.get(in.s[1 + v], l));
+  }
+}
+
+// ld/st .v8 of a 32-bit type: one 32-byte access per lane, 32-byte aligned.
+// LInstr holds four registers, so the eight are in the kernel's operand pool
+// from index aux2; aux = state space | kSext64 (a signed load into 64-bit
+// registers sign-extends).
+constexpr uint32_t kSext64 = 0x100;
+
+template <bool Store>
+void h_mem_v8(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t addr[kWarpSize];
+  uint8_t* ptrs[kWarpSize];
+  lane_addresses(in, w, act, addr);
+  const auto space = static_cast<ptx::Space>(in.aux & 0xff);
+  if (!resolve_lanes(in, w, act, space, addr, 32, 32, Store, ptrs)) return;
+  const LOperand* regs = w.block->launch->k->operand_pool.data() + in.aux2;
+  const bool sext = (in.aux & kSext64) != 0;
+  for (LaneMask m = act; m; m &= m - 1) {  // lane order: the highest lane wins a store conflict
+    const int l = std::countr_zero(m);
+    for (uint32_t v = 0; v < 8; ++v) {
+      if constexpr (Store) {
+        store_bits<4>(ptrs[l] + v * 4, w.get(regs[v], l));
+      } else {
+        const uint64_t x = load_bits<4>(ptrs[l] + v * 4);
+        w.reg(regs[v].index)[l] = sext ? extend<4, 2>(x) : x;
+      }
+    }
   }
 }
 
@@ -376,6 +406,7 @@ bool parse_mem_mods(const ptx::Instruction& in, LowerContext& ctx, MemMods* m) {
     else if (s == "param" || s == "param::entry" || s == "param::func") m->space = ptx::Space::Param;
     else if (s == "v2") m->vec = 2;
     else if (s == "v4") m->vec = 4;
+    else if (s == "v8") m->vec = 8;
     else if (auto t = ptx::type_from_name(s)) m->type = *t;
     else if (!ignorable_mem_modifier(s))
       return ctx.fail(in, fmt::format("unsupported instruction '{}' (modifier .{})", full_opcode(in), s));
@@ -383,6 +414,21 @@ bool parse_mem_mods(const ptx::Instruction& in, LowerContext& ctx, MemMods* m) {
   uint32_t size = ptx::type_size(m->type);
   if (size == 0 || size > 8 || m->type == ptx::Type::Pred)
     return ctx.fail(in, fmt::format("unsupported instruction '{}' (type)", full_opcode(in)));
+  if (m->vec == 8 && (size != 4 || m->space != ptx::Space::Global))
+    return ctx.fail(in, fmt::format("unsupported instruction '{}' (.v8 needs .global and a 32-bit type)",
+                                    full_opcode(in)));
+  return true;
+}
+
+// The eight registers of a .v8 ld/st into the operand pool (*first).
+bool v8_regs(const ptx::Instruction& in, LowerCtx& c, const ptx::Operand& v, ptx::Type t, bool is_dst,
+             uint32_t* first) {
+  if (v.kind != ptx::Operand::Kind::Vector || v.elems.size() != 8) return false;
+  std::vector<LOperand> regs(8);
+  for (uint32_t i = 0; i < 8; ++i)
+    if (is_dst ? !c.dst_reg(v.elems[i], t, &regs[i]) : !c.src(v.elems[i], t, &regs[i])) return false;
+  *first = c.add_operands(regs);
+  if (*first == UINT32_MAX) return c.fail(in, "no operand pool for '" + full_opcode(in) + "'");
   return true;
 }
 
@@ -393,6 +439,18 @@ bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (in.operands.size() < 2) return false;
   uint32_t size = ptx::type_size(m.type);
   const auto& d = in.operands[0];
+  if (m.vec == 8) {
+    if (!v8_regs(in, c, d, m.type, true, &out.aux2)) return false;
+    MemRef mr;
+    if (!c.address(in.operands[1], m.space, &out.s[0], &mr))
+      return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
+    out.offset = mr.offset;
+    out.aux = static_cast<uint32_t>(mr.space) | (is_signed_type(m.type) && c.reg_bytes(d.elems[0]) == 8 ? kSext64 : 0);
+    out.ns = 1;
+    out.type = m.type;
+    out.fn = h_mem_v8<false>;
+    return true;
+  }
   if (m.vec > 1) {
     if (d.kind != ptx::Operand::Kind::Vector || d.elems.size() != m.vec) return false;
     for (uint32_t i = 0; i < m.vec; ++i)
@@ -429,6 +487,15 @@ bool lower_st(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (!c.address(in.operands[0], m.space, &out.s[0], &mr))
     return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
   const auto& v = in.operands[1];
+  if (m.vec == 8) {
+    if (!v8_regs(in, c, v, m.type, false, &out.aux2)) return false;
+    out.offset = mr.offset;
+    out.aux = static_cast<uint32_t>(mr.space);
+    out.ns = 1;
+    out.type = m.type;
+    out.fn = h_mem_v8<true>;
+    return true;
+  }
   if (m.vec > 1) {
     if (v.kind != ptx::Operand::Kind::Vector || v.elems.size() != m.vec) return false;
     for (uint32_t i = 0; i < m.vec; ++i)
