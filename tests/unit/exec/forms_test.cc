@@ -276,6 +276,56 @@ TEST(CvtPack, SaturatesAndPacksBelowC) {
   }
 }
 
+// ---- vshl / vshr -----------------------------------------------------------------
+
+struct VshCase {
+  const char* form;  // after the opcode
+};
+const VshCase kVsh[] = {{"u32.u32.u32.clamp"},     {"u32.u32.u32.wrap"},      {"s32.s32.u32.clamp"},
+                        {"s32.s32.u32.wrap"},      {"u32.u32.u32.clamp.add"}, {"s32.s32.u32.sat.clamp"},
+                        {"u32.s32.u32.sat.wrap"},  {"s32.u32.u32.clamp.min"}, {"u32.u32.u32.wrap.max"},
+                        {"s32.s32.u32.clamp.max"}, {"u32.u32.u32.sat.clamp.add"}};
+
+// The ISA's semantics: ta = a extended per atype; tb = b, at most 32 (.clamp) or mod 32 (.wrap);
+// tmp = ta shifted exactly; .sat clamps tmp to dtype; the secondary op combines it with c in
+// dtype (32-bit result).
+uint32_t vsh_ref(bool right, const std::string& form, uint32_t a, uint32_t b, uint32_t c) {
+  const bool d_signed = form.rfind("s32", 0) == 0, a_signed = form.compare(4, 3, "s32") == 0;
+  const bool sat = form.find(".sat") != std::string::npos, clamp = form.find("clamp") != std::string::npos;
+  const long double ta = a_signed ? static_cast<long double>(static_cast<int32_t>(a)) : static_cast<long double>(a);
+  const uint32_t n = clamp ? std::min(b, 32u) : (b & 31);
+  long double t = right ? std::floor(ta / std::ldexp(1.0L, static_cast<int>(n))) : ta * std::ldexp(1.0L, static_cast<int>(n));
+  if (sat) t = d_signed ? std::clamp(t, -2147483648.0L, 2147483647.0L) : std::clamp(t, 0.0L, 4294967295.0L);
+  // low 32 bits of the (integral) value
+  const long double m = std::fmod(t, 4294967296.0L);
+  uint32_t r = static_cast<uint32_t>(static_cast<int64_t>(m < 0 ? m + 4294967296.0L : m));
+  const auto as = [&](uint32_t x) { return d_signed ? static_cast<int64_t>(static_cast<int32_t>(x)) : static_cast<int64_t>(x); };
+  if (form.ends_with(".add")) r += c;
+  if (form.ends_with(".min")) r = as(r) < as(c) ? r : c;
+  if (form.ends_with(".max")) r = as(r) < as(c) ? c : r;
+  return r;
+}
+
+TEST(VideoShift, VshlAndVshrFollowTheIsa) {
+  std::vector<LaneIn> in(32);
+  const uint32_t shifts[] = {0, 1, 3, 7, 15, 31, 32, 33, 40, 63, 64, 0xffffffffu, 4, 12, 20, 28};
+  for (int l = 0; l < 32; ++l) {
+    in[l].a = (l & 1) ? 0x80000000u >> (l / 2) : 0xf1234567u * static_cast<uint32_t>(l + 1);
+    in[l].b = shifts[l % 16];
+    in[l].c = 0x7ffffff0u + static_cast<uint32_t>(l) * 0x10000001u;
+  }
+  for (const char* op : {"vshl", "vshr"})
+    for (const auto& v : kVsh) {
+      const std::string form = v.form;
+      const bool op2 = form.ends_with(".add") || form.ends_with(".min") || form.ends_with(".max");
+      auto got = run_lanes(fmt::format("{}.{} %d, %a, %b{};", op, form, op2 ? ", %c" : ""), in);
+      ASSERT_EQ(got.size(), 32u) << op << "." << form;
+      for (int l = 0; l < 32; ++l)
+        ASSERT_EQ(got[l], vsh_ref(std::string(op) == "vshr", form, in[l].a, in[l].b, in[l].c))
+            << op << "." << form << " a=" << std::hex << in[l].a << " b=" << std::dec << in[l].b;
+    }
+}
+
 // ---- 16-bit atomics ------------------------------------------------------------
 
 // One thread: *p holds `old`, the instruction adds `b` (or compares with b and swaps in c);
