@@ -43,6 +43,7 @@ const MmaCase kMma[] = {
     {"m16n8k16_f16_f16", "mma.sync.aligned.m16n8k16.row.col.f16.f16.f16.f16", 16, 8, 16, E::F16, E::F16, E::F16, E::F16},
     {"m16n8k16_f32_bf16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16, 8, 16, E::BF16, E::BF16, E::F32, E::F32},
     {"m16n8k8_f32_f16", "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32", 16, 8, 8, E::F16, E::F16, E::F32, E::F32},
+    {"m16n8k8_f16_f16", "mma.sync.aligned.m16n8k8.row.col.f16.f16.f16.f16", 16, 8, 8, E::F16, E::F16, E::F16, E::F16},
     {"m16n8k8_f32_bf16", "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32", 16, 8, 8, E::BF16, E::BF16, E::F32, E::F32},
     {"m16n8k8_tf32", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", 16, 8, 8, E::TF32, E::TF32, E::F32, E::F32},
     {"m16n8k4_tf32", "mma.sync.aligned.m16n8k4.row.col.f32.tf32.tf32.f32", 16, 8, 4, E::TF32, E::TF32, E::F32, E::F32},
@@ -54,6 +55,11 @@ const MmaCase kMma[] = {
     {"m16n8k32_u8_s8_satfinite", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.s8.s32", 16, 8, 32, E::U8, E::S8, E::S32, E::S32},
     {"m16n8k16_s8", "mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32", 16, 8, 16, E::S8, E::S8, E::S32, E::S32},
     {"m8n8k16_u8", "mma.sync.aligned.m8n8k16.row.col.s32.u8.u8.s32", 8, 8, 16, E::U8, E::U8, E::S32, E::S32},
+    {"m16n8k32_s8_u8", "mma.sync.aligned.m16n8k32.row.col.s32.s8.u8.s32", 16, 8, 32, E::S8, E::U8, E::S32, E::S32},
+    {"m16n8k16_u8_s8_satfinite", "mma.sync.aligned.m16n8k16.row.col.satfinite.s32.u8.s8.s32", 16, 8, 16, E::U8, E::S8, E::S32, E::S32},
+    {"m16n8k16_u8", "mma.sync.aligned.m16n8k16.row.col.s32.u8.u8.s32", 16, 8, 16, E::U8, E::U8, E::S32, E::S32},
+    {"m8n8k16_s8_u8", "mma.sync.aligned.m8n8k16.row.col.s32.s8.u8.s32", 8, 8, 16, E::S8, E::U8, E::S32, E::S32},
+    {"m8n8k16_s8_satfinite", "mma.sync.aligned.m8n8k16.row.col.satfinite.s32.s8.s8.s32", 8, 8, 16, E::S8, E::S8, E::S32, E::S32},
     {"m16n8k32_u8_satfinite_clamps", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m16n8k32_u8_wraps", "mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m8n8k4_f32_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32},
@@ -65,6 +71,12 @@ const MmaCase kMma[] = {
     {"m16n8k32_f16_e4m3_e4m3", "mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16", 16, 8, 32, E::E4M3, E::E4M3, E::F16, E::F16},
     {"m16n8k16_f32_e4m3_e5m2", "mma.sync.aligned.m16n8k16.row.col.f32.e4m3.e5m2.f32", 16, 8, 16, E::E4M3, E::E5M2, E::F32, E::F32},
     {"m16n8k16_f16_e5m2_e5m2", "mma.sync.aligned.m16n8k16.row.col.f16.e5m2.e5m2.f16", 16, 8, 16, E::E5M2, E::E5M2, E::F16, E::F16},
+    {"m8n8k4_f32_f16_rr", "mma.sync.aligned.m8n8k4.row.row.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32, false, true},
+    {"m8n8k4_f16_f16_cc", "mma.sync.aligned.m8n8k4.col.col.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16, true, false},
+    {"m8n8k4_f16_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16},
+    // mixed accumulators: D f32 from C f16, D f16 from C f32
+    {"m8n8k4_f32_f16_c16", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F32},
+    {"m8n8k4_f16_f16_c32", "mma.sync.aligned.m8n8k4.row.col.f16.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F16},
     {"m8n8k4_f16_f16_cr", "mma.sync.aligned.m8n8k4.col.row.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16, true, true},
 };
 
@@ -293,18 +305,23 @@ TEST(MmaLowering, RefusesFormsItDoesNotEmulate) {
 struct MatrixCase {
   int num;
   bool trans;
+  bool generic = false;  // a generic address (cvta of the shared one) instead of .shared
 };
 
 // Test names in ctest: the case name, not its bytes.
-void PrintTo(const MatrixCase& c, std::ostream* os) { *os << fmt::format("x{}{}", c.num, c.trans ? "_trans" : ""); }
+void PrintTo(const MatrixCase& c, std::ostream* os) {
+  *os << fmt::format("x{}{}{}", c.num, c.trans ? "_trans" : "", c.generic ? "_generic" : "");
+}
 
 // Lane l gives the address of row (l % 8) of matrix (l / 8), stored in shared
 // memory in reverse row order so that the test sees which lane's address was
 // used: row r of matrix j lives at shared row j * 8 + (7 - r).
 std::string matrix_kernel(const MatrixCase& mc, bool store) {
   std::string regs = mc.num == 1 ? "%v0" : (mc.num == 2 ? "{%v0, %v1}" : "{%v0, %v1, %v2, %v3}");
-  std::string op = fmt::format("{}.sync.aligned.m8n8.x{}{}.shared.b16", store ? "stmatrix" : "ldmatrix", mc.num,
-                               mc.trans ? ".trans" : "");
+  std::string op = fmt::format("{}.sync.aligned.m8n8.x{}{}{}.b16", store ? "stmatrix" : "ldmatrix", mc.num,
+                               mc.trans ? ".trans" : "", mc.generic ? "" : ".shared");
+  // The row address operand: the shared offset, or its generic form.
+  const std::string addr = mc.generic ? "[%rd9]" : "[%t2]";
   std::string s =
       ".visible .entry mat(.param .u64 pin, .param .u64 pregs, .param .u64 pout)\n{\n"
       "  .shared .align 16 .b8 sm[512];\n  .reg .b32 %t<8>;\n  .reg .b32 %v<4>;\n  .reg .b64 %rd<12>;\n"
@@ -318,14 +335,15 @@ std::string matrix_kernel(const MatrixCase& mc, bool store) {
       "  shr.u32 %t2, %t0, 3;\n  shl.b32 %t2, %t2, 3;\n  and.b32 %t4, %t0, 7;\n  sub.u32 %t4, 7, %t4;\n"
       "  add.u32 %t2, %t2, %t4;\n  shl.b32 %t2, %t2, 4;\n  add.u32 %t2, %t1, %t2;\n"
       // register file: lane l's registers at pregs + l * 16
-      "  add.s64 %rd6, %rd2, %rd4;\n";
+      "  add.s64 %rd6, %rd2, %rd4;\n"
+      "  cvt.u64.u32 %rd8, %t2;\n  cvta.shared.u64 %rd9, %rd8;\n";
   if (store) {
     for (int j = 0; j < mc.num; ++j) s += fmt::format("  ld.global.b32 %v{0}, [%rd6+{1}];\n", j, j * 4);
-    s += "  " + op + " [%t2], " + regs + ";\n  bar.sync 0;\n";
+    s += "  " + op + " " + addr + ", " + regs + ";\n  bar.sync 0;\n";
     s += "  ld.shared.v4.b32 {%t4, %t5, %t6, %t7}, [%t3];\n  add.s64 %rd7, %rd3, %rd4;\n"
          "  st.global.v4.b32 [%rd7], {%t4, %t5, %t6, %t7};\n";
   } else {
-    s += "  " + op + " " + regs + ", [%t2];\n";
+    s += "  " + op + " " + regs + ", " + addr + ";\n";
     for (int j = 0; j < mc.num; ++j) s += fmt::format("  st.global.b32 [%rd6+{}], %v{};\n", j * 4, j);
   }
   return s + "  ret;\n}\n";
@@ -389,9 +407,12 @@ TEST_P(Ldmatrix, StmatrixIsItsInverse) {
 
 INSTANTIATE_TEST_SUITE_P(Forms, Ldmatrix,
                          ::testing::Values(MatrixCase{1, false}, MatrixCase{2, false}, MatrixCase{4, false},
-                                           MatrixCase{1, true}, MatrixCase{2, true}, MatrixCase{4, true}),
+                                           MatrixCase{1, true}, MatrixCase{2, true}, MatrixCase{4, true},
+                                           MatrixCase{1, false, true}, MatrixCase{2, true, true},
+                                           MatrixCase{4, false, true}, MatrixCase{4, true, true}),
                          [](const auto& info) {
-                           return fmt::format("x{}{}", info.param.num, info.param.trans ? "_trans" : "");
+                           return fmt::format("x{}{}{}", info.param.num, info.param.trans ? "_trans" : "",
+                                              info.param.generic ? "_generic" : "");
                          });
 
 // The idiom CUTLASS-style kernels use: A (16x16, row-major) through
