@@ -284,7 +284,7 @@ NOTES = {
     "activemask": "`.b32`",
     "add": "integer 16–64 bits, `.sat.s32`, `.cc`; `f32` with `.rn/.rz/.rm/.rp`, `.ftz`, `.sat`; `f64` with `.rn/.rz/.rm/.rp`; `f16/f16x2` `.rn`, `.ftz`, `.sat`; `bf16/bf16x2` `.rn`",
     "addc": "`.cc` carry chain, `u32/s32/u64/s64`",
-    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No 16-bit, `f16x2/bf16x2` or vector atomics. Global atomics are host atomics",
+    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`, `add` (`.noftz`) on `f16/bf16` and per half on `f16x2/bf16x2` (round to nearest even, subnormals kept), `cas` on `b16`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No other 16-bit atomics and no vector atomics. Global atomics are host atomics",
     "bar": "`bar.sync`/`bar.arrive`/`bar.red.{popc,and,or}` (`u32` or `pred` result), `.aligned`, `.cta`, named barriers with thread counts; `bar.warp.sync` (free when its lanes run together; otherwise they wait for the rest of the mask)",
     "barrier": "same forms as `bar` (`barrier.sync`, `.aligned`)",
     "bfe": "`u32/s32/u64/s64`",
@@ -297,7 +297,7 @@ NOTES = {
     "clz": "`b32/b64`",
     "cnot": "`b16/b32/b64`",
     "copysign": "`f32/f64`",
-    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`",
+    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`; `cvt.pack.sat` `u16/s16.s32` (two sources) and `u8/s8/u4/s4/u2/s2.s32.b32` (packed above the third source's low bits)",
     "cvta": "`.to` and from `global/shared/local/const/param`",
     "div": "integer `u/s` 16–64 (division by zero gives all ones, no fault); `f32` `.approx/.full/.rn/.rz/.rm/.rp` with `.ftz`; `f64` `.rn/.rz/.rm/.rp`; no half-precision division",
     "dp2a": "`.lo/.hi`, `u32/s32` mixes",
@@ -308,7 +308,7 @@ NOTES = {
     "fma": "`.rn/.rz/.rm/.rp` on `f32` (`.ftz`, `.sat`) and `f64`; `.rn` on `f16/f16x2` (`.ftz`, `.sat`, `.relu`) and `bf16/bf16x2` (`.relu`)",
     "fns": "`b32`",
     "isspacep": "`global/shared/local/const/param`",
-    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No `.v8`, no 128-bit types",
+    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect); `.v8` of 32-bit types on `.global` (one 32-byte aligned access). No other `.v8`, no 128-bit types",
     "ldu": "as `ld.global`",
     "lop3": "`b32` with any 8-bit LUT",
     "mad": "integer `.lo/.hi/.wide`, `.cc`; float forms are fused multiply-adds like `fma`",
@@ -371,6 +371,8 @@ NOTES = {
     "lg2": "`.approx` `f32` (`.ftz`)",
     "ex2": "`.approx` `f32` (`.ftz`), `f16/f16x2/bf16/bf16x2`",
     "tanh": "`.approx` `f32`, `f16/f16x2/bf16/bf16x2`",
+    "vshl": "`.u32/.s32` d and a, `.u32` b, `.clamp/.wrap`, `.sat`, secondary `.add/.min/.max`; no byte/half-word selectors or data merge",
+    "vshr": "as `vshl`",
     "vote": "`.all/.any/.uni` (`pred`) and `.ballot` (`b32`), with or without `.sync`",
 }
 
@@ -479,7 +481,8 @@ for op, fams in ops.items():
 add("")
 add("Special registers: `%tid`, `%ntid`, `%ctaid`, `%nctaid`, `%laneid`, `%warpid`, `%nwarpid`,")
 add("`%lanemask_*`, `%dynamic_smem_size`, `%total_smem_size`, `%gridid`, `%clock`, `%clock_hi`,")
-add("`%clock64`, `%globaltimer`, `%globaltimer_lo/hi` (host clocks), `%envreg1/2` (the")
+add("`%clock64`, `%globaltimer`, `%globaltimer_lo/hi` (host clocks), `%reserved_smem_offset_begin/end/cap/0/1`")
+add("(1 KiB of zeroed shared memory after the kernel's variables, emulator.md), `%envreg1/2` (the")
 add("cooperative-launch grid barrier), and the predefined constant `WARP_SZ` (32). Approximated:")
 add("`%smid` is always 0 and `%nsmid` 1; `%pm*` and other `%envreg*` read 0; cluster registers")
 add("describe a cluster of one block.")
@@ -502,7 +505,7 @@ for item in [
     "device runtime function '__cudaCDP2...'`; an `extern` device function defined in another "
     "unit of the same image or link is resolved by the linker first);",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
-    "(`vadd`, `vmad`, ...);",
+    "other than `vshl`/`vshr` (`vadd`, `vmad`, ...), and video selectors (`a.b0`) and data merges;",
 ]:
     add(f"- {item}")
 add("")
