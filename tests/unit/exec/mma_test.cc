@@ -61,6 +61,8 @@ const MmaCase kMma[] = {
     {"m8n8k16_s8_u8", "mma.sync.aligned.m8n8k16.row.col.s32.s8.u8.s32", 8, 8, 16, E::S8, E::U8, E::S32, E::S32},
     {"m8n8k16_s8_satfinite", "mma.sync.aligned.m8n8k16.row.col.satfinite.s32.s8.s8.s32", 8, 8, 16, E::S8, E::S8, E::S32, E::S32},
     {"m16n8k32_u8_satfinite_clamps", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
+    // cuSPARSE writes .satfinite last
+    {"m16n8k32_s8_satfinite_last", "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32.satfinite", 16, 8, 32, E::S8, E::S8, E::S32, E::S32, false, false, 2147480000.0},
     {"m16n8k32_u8_wraps", "mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m8n8k4_f32_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32},
     // fp8: the fragments of the 8-bit integer shapes, f32 or f16 accumulators, any e4m3/e5m2 mix.
@@ -306,11 +308,13 @@ struct MatrixCase {
   int num;
   bool trans;
   bool generic = false;  // a generic address (cvta of the shared one) instead of .shared
+  bool num_first = false;  // ".x4.m8n8" / ".x4.trans.m8n8", the order cuBLAS writes
 };
 
 // Test names in ctest: the case name, not its bytes.
 void PrintTo(const MatrixCase& c, std::ostream* os) {
-  *os << fmt::format("x{}{}{}", c.num, c.trans ? "_trans" : "", c.generic ? "_generic" : "");
+  *os << fmt::format("x{}{}{}{}", c.num, c.trans ? "_trans" : "", c.generic ? "_generic" : "",
+                     c.num_first ? "_num_first" : "");
 }
 
 // Lane l gives the address of row (l % 8) of matrix (l / 8), stored in shared
@@ -318,8 +322,11 @@ void PrintTo(const MatrixCase& c, std::ostream* os) {
 // used: row r of matrix j lives at shared row j * 8 + (7 - r).
 std::string matrix_kernel(const MatrixCase& mc, bool store) {
   std::string regs = mc.num == 1 ? "%v0" : (mc.num == 2 ? "{%v0, %v1}" : "{%v0, %v1, %v2, %v3}");
-  std::string op = fmt::format("{}.sync.aligned.m8n8.x{}{}{}.b16", store ? "stmatrix" : "ldmatrix", mc.num,
-                               mc.trans ? ".trans" : "", mc.generic ? "" : ".shared");
+  std::string op = mc.num_first
+                       ? fmt::format("{}.sync.aligned.x{}{}.m8n8{}.b16", store ? "stmatrix" : "ldmatrix", mc.num,
+                                     mc.trans ? ".trans" : "", mc.generic ? "" : ".shared")
+                       : fmt::format("{}.sync.aligned.m8n8.x{}{}{}.b16", store ? "stmatrix" : "ldmatrix", mc.num,
+                                     mc.trans ? ".trans" : "", mc.generic ? "" : ".shared");
   // The row address operand: the shared offset, or its generic form.
   const std::string addr = mc.generic ? "[%rd9]" : "[%t2]";
   std::string s =
@@ -409,10 +416,13 @@ INSTANTIATE_TEST_SUITE_P(Forms, Ldmatrix,
                          ::testing::Values(MatrixCase{1, false}, MatrixCase{2, false}, MatrixCase{4, false},
                                            MatrixCase{1, true}, MatrixCase{2, true}, MatrixCase{4, true},
                                            MatrixCase{1, false, true}, MatrixCase{2, true, true},
-                                           MatrixCase{4, false, true}, MatrixCase{4, true, true}),
+                                           MatrixCase{4, false, true}, MatrixCase{4, true, true},
+                                           MatrixCase{4, false, false, true}, MatrixCase{4, true, false, true},
+                                           MatrixCase{2, true, false, true}),
                          [](const auto& info) {
-                           return fmt::format("x{}{}{}", info.param.num, info.param.trans ? "_trans" : "",
-                                              info.param.generic ? "_generic" : "");
+                           return fmt::format("x{}{}{}{}", info.param.num, info.param.trans ? "_trans" : "",
+                                              info.param.generic ? "_generic" : "",
+                                              info.param.num_first ? "_num_first" : "");
                          });
 
 // The idiom CUTLASS-style kernels use: A (16x16, row-major) through
