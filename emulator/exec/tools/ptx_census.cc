@@ -23,6 +23,9 @@
 //   other   FILE OFFSET ARCH - 1 MESSAGE                             (an error not tied to an
 //                                                                     instruction; the image
 //                                                                     is then left incomplete)
+//   use     FILE OFFSET ARCH FORM COUNT -                            (how often the image uses
+//                                                                     each form of the watched
+//                                                                     families, kWatched)
 // Exit status 0, 1 when a FILE cannot be read, 2 on a usage error.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -49,6 +52,17 @@ namespace image = gpool::image;
 
 constexpr uint64_t kMaxEntryBytes = 1ull << 30;
 constexpr int kMaxRetries = 400;  // per image: parse repairs plus lowering removals
+
+// Opcodes whose every form the census reports as used (with counts), so that the table-driven
+// tests can be checked against what the libraries really contain.
+constexpr const char* kWatched[] = {"mma",   "wmma",  "ldmatrix", "stmatrix", "cp",   "redux", "prmt",
+                                    "griddepcontrol", "mbarrier", "shfl", "vote", "match", "atom", "red"};
+
+bool watched(const std::string& opcode) {
+  for (const char* w : kWatched)
+    if (opcode == w) return true;
+  return false;
+}
 
 std::string full_opcode(const ptx::Instruction& in) {
   std::string s = in.opcode;
@@ -168,14 +182,17 @@ void census(const Where& w, std::string text) {
 
   uint64_t kernels = 0, instructions = 0;
   std::map<int, std::vector<ptx::Statement*>> by_line;
+  std::map<std::string, uint64_t> used;
   for (auto& f : m.functions) {
     if (f.is_entry && !f.is_extern) ++kernels;
     for (auto& s : f.body)
       if (s.kind == ptx::Statement::Kind::Instr) {
         ++instructions;
         by_line[s.instr.line].push_back(&s);
+        if (watched(s.instr.opcode)) ++used[full_opcode(s.instr)];
       }
   }
+  for (auto& [form, n] : used) emit(w, "use", form, n, "-");
   std::map<std::string, std::pair<uint64_t, std::string>> refused;  // form -> count, message
   uint64_t removed_labels = 0;
   while (true) {
