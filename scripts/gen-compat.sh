@@ -284,7 +284,7 @@ NOTES = {
     "activemask": "`.b32`",
     "add": "integer 16–64 bits, `.sat.s32`, `.cc`; `f32` with `.rn/.rz/.rm/.rp`, `.ftz`, `.sat`; `f64` with `.rn/.rz/.rm/.rp`; `f16/f16x2` `.rn`, `.ftz`, `.sat`; `bf16/bf16x2` `.rn`",
     "addc": "`.cc` carry chain, `u32/s32/u64/s64`",
-    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`, `add.noftz` on `f16/bf16/f16x2/bf16x2` (rounded once to nearest even, subnormals kept; x2 forms in one 32-bit atomic), `cas` on `b16`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No other 16-bit forms, no `.b128` or vector atomics. Global atomics are host atomics",
+    "atom": "`.global`/`.shared`/generic (not `.local`); `add/min/max/and/or/xor/exch/cas` on `b32/b64/u32/u64/s32/s64`, `inc/dec` on `u32`, `add/exch/min/max` on `f32/f64`, `add` (`.noftz`) on `f16/bf16` and per half on `f16x2/bf16x2` (round to nearest even, subnormals kept), `cas` on `b16`; orderings, scopes (`.cta/.gpu/.sys/.cluster`) and `L2::` hints accepted. No other 16-bit atomics and no vector atomics. Global atomics are host atomics",
     "bar": "`bar.sync`/`bar.arrive`/`bar.red.{popc,and,or}` (`u32` or `pred` result), `.aligned`, `.cta`, named barriers with thread counts; `bar.warp.sync` (free when its lanes run together; otherwise they wait for the rest of the mask)",
     "barrier": "same forms as `bar` (`barrier.sync`, `.aligned`)",
     "bfe": "`u32/s32/u64/s64`",
@@ -299,7 +299,7 @@ NOTES = {
     "clz": "`b32/b64`",
     "cnot": "`b16/b32/b64`",
     "copysign": "`f32/f64`",
-    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`; integer packs `cvt.pack.sat.{u16,s16}.s32` and `cvt.pack.sat.{u8,s8,u4,s4,u2,s2}.s32.b32`",
+    "cvt": "every integer/float pair incl. `f16/bf16`; `tf32` from `f32` (`.rna`); packed `f16x2/bf16x2` and `e4m3x2/e5m2x2` (`.satfinite`) from two `f32`, `e4m3x2/e5m2x2` to and from `f16x2`; `.rn/.rz/.rm/.rp`, `.rni/.rzi/.rmi/.rpi`, `.sat`, `.ftz`, `.relu`, `.satfinite`; `cvt.pack.sat` `u16/s16.s32` (two sources) and `u8/s8/u4/s4/u2/s2.s32.b32` (packed above the third source's low bits)",
     "cvta": "`.to` and from `global/shared/local/const/param`",
     "div": "integer `u/s` 16–64 (division by zero gives all ones, no fault); `f32` `.approx/.full/.rn/.rz/.rm/.rp` with `.ftz`; `f64` `.rn/.rz/.rm/.rp`; no half-precision division",
     "dp2a": "`.lo/.hi`, `u32/s32` mixes",
@@ -310,7 +310,7 @@ NOTES = {
     "fma": "`.rn/.rz/.rm/.rp` on `f32` (`.ftz`, `.sat`) and `f64`; `.rn` on `f16/f16x2` (`.ftz`, `.sat`, `.relu`) and `bf16/bf16x2` (`.relu`)",
     "fns": "`b32`",
     "isspacep": "`global/shared/local/const/param`",
-    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.v8` of 32-bit types (256 bits, 32-byte aligned); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect). No 128-bit types",
+    "ld": "`global/shared/local/const/param` and generic, scalar 8–64-bit types, `.v2/.v4`; signed loads into a wider register sign-extend to its width (`ld.global.s32 %rd, ...`); `.nc`, `.volatile`, `.relaxed/.acquire` with scopes, cache operators and `L1::`/`L2::` hints accepted (no effect); `.v8` of 32-bit types on `.global` (one 32-byte aligned access). No other `.v8`, no 128-bit types",
     "ldu": "as `ld.global`",
     "lop3": "`b32` with any 8-bit LUT",
     "mad": "integer `.lo/.hi/.wide`, `.cc`; float forms are fused multiply-adds like `fma`",
@@ -330,7 +330,7 @@ NOTES = {
     "or": "`pred/b16/b32/b64`",
     "xor": "`pred/b16/b32/b64`",
     "wmma": "`load.a/b/c`, `mma`, `store.d`: m16n16k16/m32n8k16/m8n32k16 with f16 (f16 or f32 accumulators), bf16, s8/u8 (s32, `.satfinite`); m16n16k8 tf32; m8n8k4 f64 (`.rn/.rz/.rm/.rp`); row/col layouts, `.global/.shared`/generic, strides. Whole warp only. No sub-byte or `b1` forms",
-    "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No fp8, sub-byte or `b1` forms",
+    "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m16n8k32/m16n8k16 `e4m3`/`e5m2` mixes (f32 or f16), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No sub-byte or `b1` forms",
     "suld": "`.b` on surface objects: `1d/2d/3d/a1d/a2d`, `b8/b16/b32/b64`, `.v2/.v4`, `.trap/.clamp/.zero`; x in bytes",
     "suq": "`width/height/depth/array_size` of a surface object",
     "sust": "`.b` as `suld` (not the formatted `.p`)",
@@ -373,6 +373,8 @@ NOTES = {
     "lg2": "`.approx` `f32` (`.ftz`)",
     "ex2": "`.approx` `f32` (`.ftz`), `f16/f16x2/bf16/bf16x2`",
     "tanh": "`.approx` `f32`, `f16/f16x2/bf16/bf16x2`",
+    "vshl": "`.u32/.s32` d and a, `.u32` b, `.clamp/.wrap`, `.sat`, secondary `.add/.min/.max`; no byte/half-word selectors or data merge",
+    "vshr": "as `vshl`",
     "vote": "`.all/.any/.uni` (`pred`) and `.ballot` (`b32`), with or without `.sync`",
 }
 
@@ -514,11 +516,10 @@ add("user's `add_op`/`mul_op`, which the library links in at run time from LTO I
 add("and the emulator does not take LTO IR. Every other image loads; SpMV, SpMM, SpGEMM and SpSV on")
 add("CSR are tested (`examples/cusparse_spmv_spmm.cu`, `examples/cusparse_spgemm_spsv.cu`).")
 add("")
-add("**cuSOLVER.** `cusolverDnXgeev` for larger matrices cannot run: its Hessenberg QR kernels")
-add("(`hseqr`: `chase_bulge`, `detect_deflations`, `laqr3`, ...) read `%reserved_smem_offset_1`, which")
-add("the emulator refuses, and the routine returns `CUSOLVER_STATUS_INTERNAL_ERROR` (seen at n = 300;")
-add("at n = 40 it does not use them and is correct). Every other image of the library (249 of 250)")
-add("loads; getrf/getrs, potrf/potrs and syevd are tested (`examples/cusolver_dense.cu`). On a 12.0")
+add("**cuSOLVER.** Every image of the library loads (the `hseqr` kernels that `cusolverDnXgeev`")
+add("uses for larger matrices read `%reserved_smem_offset_1`, now emulated; geev at n = 300 was")
+add("seen correct in a probe, not in a test). getrf/getrs, potrf/potrs and syevd are tested")
+add("(`examples/cusolver_dense.cu`). On a 12.0")
 add("device cuSOLVER's kernels cannot load and its routines return success with wrong results (the")
 add("log shows `module load failed`): use 12.1 or newer.")
 add("")
@@ -556,7 +557,8 @@ for op, fams in ops.items():
 add("")
 add("Special registers: `%tid`, `%ntid`, `%ctaid`, `%nctaid`, `%laneid`, `%warpid`, `%nwarpid`,")
 add("`%lanemask_*`, `%dynamic_smem_size`, `%total_smem_size`, `%gridid`, `%clock`, `%clock_hi`,")
-add("`%clock64`, `%globaltimer`, `%globaltimer_lo/hi` (host clocks), `%envreg1/2` (the")
+add("`%clock64`, `%globaltimer`, `%globaltimer_lo/hi` (host clocks), `%reserved_smem_offset_begin/end/cap/0/1`")
+add("(1 KiB of zeroed shared memory after the kernel's variables, emulator.md), `%envreg1/2` (the")
 add("cooperative-launch grid barrier), and the predefined constant `WARP_SZ` (32). Approximated:")
 add("`%smid` is always 0 and `%nsmid` 1; `%pm*` and other `%envreg*` read 0; cluster registers")
 add("describe a cluster of one block.")
@@ -569,8 +571,8 @@ for item in [
     "texture forms beyond texture objects: texture references (`.texref` names, "
     "`[tex, sampler, {...}]`), depth compare and offset operands, `tex.base`; formatted "
     "surface stores `sust.p`, surface reductions `sured`;",
-    "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, fp8/sub-byte/`b1` `mma` and "
-    "`wmma` forms;",
+    "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, sub-byte/`b1` `mma` forms, "
+    "fp8/sub-byte/`b1` `wmma` forms;",
     "tensor-map bulk copies (TMA): `cp.async.bulk.tensor*`, multicast bulk copies, "
     "`cp.reduce.async.bulk*`, `setmaxnreg`;",
     "thread-block clusters beyond one block: `mapa`, `barrier.cluster`, distributed shared memory;",
@@ -579,8 +581,7 @@ for item in [
     "device runtime function '__cudaCDP2...'`; an `extern` device function defined in another "
     "unit of the same image or link is resolved by the linker first);",
     "`alloca` (`alloca`/`stacksave`/`stackrestore`), `istypep`, `tensormap.*`, video instructions "
-    "other than `vshl`/`vshr` (`vadd`, `vmad`, `vset`, the SIMD `v*2`/`v*4` forms, ...);",
-    "the reserved shared memory registers `%reserved_smem_offset_*` (refused naming the register);",
+    "other than `vshl`/`vshr` (`vadd`, `vmad`, ...), and video selectors (`a.b0`) and data merges;",
 ]:
     add(f"- {item}")
 add("")

@@ -1,9 +1,6 @@
 // cvt: conversions between every pair of integer and float types PTX
 // allows, and the packed forms (f16x2/bf16x2 from two f32, e4m3x2/e5m2x2
-// from two f32 or one f16x2, f16x2 from e4m3x2/e5m2x2, tf32 from f32), and
-// the saturating integer packs cvt.pack.sat.{u16,s16}.s32 d, a, b and
-// cvt.pack.sat.{u8,s8,u4,s4,u2,s2}.s32.b32 d, a, b, c (cutlass's int8
-// epilogues in cuBLASLt).
+// from two f32 or one f16x2, f16x2 from e4m3x2/e5m2x2, tf32 from f32).
 //
 // Semantics (PTX ISA, cvt):
 //  * float -> float narrowing rounds with .rn/.rz/.rm/.rp (.rna for tf32);
@@ -297,29 +294,27 @@ void h_cvt_split_fp8(const LInstr& in, WarpState& w, LaneMask active) {
   });
 }
 
-// cvt.pack.sat: a and b (s32) clamped to the aux-bit type (signed when aux2),
-// b in the low aux bits of d, a in the next aux bits; for 8, 4 and 2 bits the
-// rest of d comes from the low bits of c (PTX ISA, cvt.pack).
+// cvt.pack.sat.{u16,s16}.s32 d, a, b and cvt.pack.sat.{u8,s8,u4,s4,u2,s2}.s32.b32 d, a, b, c
+// (PTX ISA "cvt.pack"): a and b are clamped to the destination type's range; b fills the lowest
+// field, a the next, and the rest of d holds c's low bits (zero for the 16-bit forms).
+// aux = field width in bits, aux2 = 1 for signed fields.
 void h_cvt_pack_int(const LInstr& in, WarpState& w, LaneMask active) {
   uint64_t scratch[kWarpSize];
   uint64_t* d = dst(w, in.d[0], scratch);
   const Src a = src(w, in.s[0]), b = src(w, in.s[1]);
-  const unsigned bits = in.aux;
-  const int64_t lo = in.aux2 ? -(int64_t{1} << (bits - 1)) : 0;
-  const int64_t hi = in.aux2 ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
-  const uint32_t mask = static_cast<uint32_t>((uint64_t{1} << bits) - 1);
-  auto sat = [&](uint64_t v) {
-    const int64_t x = static_cast<int32_t>(static_cast<uint32_t>(v));
-    return static_cast<uint32_t>(std::clamp(x, lo, hi)) & mask;
-  };
-  if (bits == 16) {
-    for_lanes(active, [&](int l) { d[l] = sat(b[l]) | sat(a[l]) << 16; });
-  } else {
-    const Src c = src(w, in.s[2]);
-    for_lanes(active, [&](int l) {
-      d[l] = static_cast<uint32_t>(sat(b[l]) | sat(a[l]) << bits | static_cast<uint32_t>(c[l]) << (2 * bits));
-    });
-  }
+  const bool has_c = in.ns > 2;
+  const Src c = has_c ? src(w, in.s[2]) : a;
+  const unsigned width = in.aux;
+  const int64_t lo = in.aux2 ? -(int64_t{1} << (width - 1)) : 0;
+  const int64_t hi = in.aux2 ? (int64_t{1} << (width - 1)) - 1 : (int64_t{1} << width) - 1;
+  const uint64_t mask = (uint64_t{1} << width) - 1;
+  for_lanes(active, [&](int l) {
+    const auto ta = static_cast<uint64_t>(std::clamp<int64_t>(static_cast<int32_t>(a[l]), lo, hi)) & mask;
+    const auto tb = static_cast<uint64_t>(std::clamp<int64_t>(static_cast<int32_t>(b[l]), lo, hi)) & mask;
+    uint64_t r = (ta << width) | tb;
+    if (has_c && 2 * width < 32) r |= (c[l] << (2 * width)) & 0xffffffffu;
+    d[l] = r;
+  });
 }
 
 bool lower_cvt_pack(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
@@ -327,24 +322,24 @@ bool lower_cvt_pack(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) 
   const auto& m = in.modifiers;
   static const struct {
     const char* name;
-    unsigned bits;
+    unsigned width;
     bool is_signed;
   } kTypes[] = {{"u16", 16, false}, {"s16", 16, true}, {"u8", 8, false}, {"s8", 8, true},
                 {"u4", 4, false},   {"s4", 4, true},   {"u2", 2, false}, {"s2", 2, true}};
-  if (m.size() < 4 || m[0] != "pack" || m[1] != "sat" || m[3] != "s32") return ctx.fail(in, "form of " + name);
+  // pack sat <convert> s32 [b32]
+  if (m.size() < 4 || m[0] != "pack" || m[1] != "sat" || m[3] != "s32")
+    return ctx.fail(in, "unsupported instruction '" + name + "' (expected cvt.pack.sat.type.s32)");
   for (const auto& t : kTypes) {
     if (m[2] != t.name) continue;
-    const bool with_c = t.bits < 16;
-    if (m.size() != (with_c ? 5u : 4u) || (with_c && m[4] != "b32")) return ctx.fail(in, "form of " + name);
-    out.aux = t.bits;
+    const bool wide = t.width == 16;
+    if (m.size() != (wide ? 4u : 5u) || (!wide && m[4] != "b32"))
+      return ctx.fail(in, "unsupported instruction '" + name + "' (types)");
+    out.aux = t.width;
     out.aux2 = t.is_signed ? 1 : 0;
-    out.type = ptx::Type::B32;
     out.fn = h_cvt_pack_int;
-    if (!lower_dsrc(in, ctx, out, ptx::Type::B32, ptx::Type::S32, with_c ? 3 : 2)) return false;
-    if (with_c && !ctx.src(in.operands[3], ptx::Type::B32, &out.s[2])) return false;
-    return true;
+    return lower_dsrc(in, ctx, out, ptx::Type::B32, ptx::Type::B32, wide ? 2 : 3);
   }
-  return ctx.fail(in, "conversion type of " + name);
+  return ctx.fail(in, "unsupported instruction '" + name + "' (conversion type)");
 }
 
 bool lower_cvt(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {

@@ -17,6 +17,10 @@
 
 namespace gpool::emu::exec {
 
+// Size of the reserved shared-memory region a kernel gets when it reads %reserved_smem_offset_*
+// (as CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK reports on 8.0+ GPUs).
+inline constexpr uint64_t kReservedSmemBytes = 1024;
+
 // Where a named variable lives once laid out.
 struct VarBinding {
   enum class Where : uint8_t { Global, Shared, DynShared, Local, KernelParam, Function };
@@ -127,6 +131,10 @@ class LowerCtx final : public LowerContext {
                     Scope& scope, uint64_t* offset, ptx::Type* type);
   uint64_t alloc_local(uint64_t size, uint32_t align);
   uint64_t alloc_shared(uint64_t size, uint32_t align);
+  // The value of %reserved_smem_offset_{begin,end,cap,0,1}: offsets into the block's reserved
+  // shared-memory region, which the first use places after the kernel's static shared
+  // variables (kReservedSmemBytes). False for any other name.
+  bool reserved_smem(const std::string& name, uint64_t* value);
   const VarBinding* find_var(const std::string& name) const;
   bool reg(const ptx::Operand& op, RegEntry* out);
   void patch_here(const LOperand* op, uint32_t global, int64_t addend);
@@ -150,6 +158,7 @@ class LowerCtx final : public LowerContext {
   std::unordered_set<uint32_t> globals_used_;
   uint64_t local_top_ = 0;
   uint64_t shared_top_ = 0;
+  uint64_t reserved_smem_ = UINT64_MAX;  // offset of the reserved region, once used
   bool uses_heap_ = false;  // calls malloc or free, or launches kernels (parameter buffers)
   bool uses_device_launch_ = false;  // calls the CDP2 launch or stream/event functions
   bool real_calls_ = false;

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <string_view>
 #include <fmt/format.h>
 
 namespace gpool::emu::exec {
@@ -158,6 +159,24 @@ bool sreg_from_name(const std::string& name, Sreg* out) {
   return false;
 }
 
+// The reserved shared-memory region (PTX ISA "%reserved_smem_offset_begin" and siblings): on a
+// GPU the driver sets aside shared memory per block for system software (cooperative groups keep
+// the barriers of tiles larger than a warp at %reserved_smem_offset_1). Here a kernel that reads
+// one of these registers gets kReservedSmemBytes of zeroed shared memory after its static shared
+// variables (so it counts in its static shared size); _0 names its first half, _1 its second.
+bool LowerCtx::reserved_smem(const std::string& name, uint64_t* value) {
+  static constexpr std::string_view kPrefix = "%reserved_smem_offset_";
+  if (name.compare(0, kPrefix.size(), kPrefix) != 0) return false;
+  const std::string which = name.substr(kPrefix.size());
+  if (which != "begin" && which != "end" && which != "cap" && which != "0" && which != "1") return false;
+  if (reserved_smem_ == UINT64_MAX) reserved_smem_ = alloc_shared(kReservedSmemBytes, 16);
+  if (which == "begin" || which == "0") *value = reserved_smem_;
+  else if (which == "1") *value = reserved_smem_ + kReservedSmemBytes / 2;
+  else if (which == "end") *value = reserved_smem_ + kReservedSmemBytes;
+  else *value = kReservedSmemBytes;
+  return true;
+}
+
 bool LowerCtx::reg(const ptx::Operand& op, RegEntry* out) {
   if ((op.kind != ptx::Operand::Kind::Register && op.kind != ptx::Operand::Kind::Address) || !scope_) return false;
   auto it = scope_->regs.find(op.name);
@@ -246,6 +265,12 @@ bool LowerCtx::src(const ptx::Operand& op, ptx::Type t, LOperand* out) {
       return true;
     }
     case ptx::Operand::Kind::Special: {
+      uint64_t reserved = 0;
+      if (reserved_smem(op.name, &reserved)) {
+        out->kind = LOperand::Kind::Imm;
+        out->imm = reserved;
+        return true;
+      }
       Sreg s;
       if (!sreg_from_name(op.name, &s)) return false;
       auto it = sreg_slots_.find(s);

@@ -1,15 +1,10 @@
 // Bitwise and bit-manipulation ops: and or xor not cnot (integer and .pred),
-// shl shr shf lop3 popc clz brev bfe bfi bfind fns prmt dp4a dp2a bmsk, and the
-// scalar video shifts vshl/vshr (whole-word operands, optional .sat and .add).
+// shl shr shf lop3 popc clz brev bfe bfi bfind fns prmt dp4a dp2a bmsk, and
+// the scalar video shifts vshl/vshr (without byte or half-word selectors).
 #include "int_kernels.h"
 #include "ops.h"
 
 #include <fmt/format.h>
-
-#include <algorithm>
-#include <climits>
-#include <cstdint>
-#include <vector>
 
 namespace gpool::emu::exec {
 namespace {
@@ -290,6 +285,43 @@ void h_bmsk(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
+// vshl/vshr.dtype.atype.u32{.sat}.mode{.op2} d, a, b{, c} (PTX ISA "Scalar video
+// instructions"): a is sign- or zero-extended per atype, b is limited to 32 (.clamp) or taken
+// modulo 32 (.wrap), the shift is exact, .sat clamps the result to dtype's range, then
+// .add/.min/.max combine it with c (compared as dtype), keeping the low 32 bits.
+// aux: kVshSigned (atype) | kVshDSigned | kVshSat | kVshClamp | kVshRight; aux2: op2.
+constexpr uint32_t kVshSigned = 1, kVshDSigned = 2, kVshSat = 4, kVshClamp = 8, kVshRight = 16;
+constexpr uint32_t kOp2None = 0, kOp2Add = 1, kOp2Min = 2, kOp2Max = 3;
+
+void h_vsh(const LInstr& in, WarpState& w, LaneMask act) {
+  uint64_t* d = w.reg(in.d[0].index);
+  const uint32_t f = in.aux;
+  for (LaneMask m = act; m; m &= m - 1) {
+    const int l = std::countr_zero(m);
+    const auto a = static_cast<uint32_t>(w.get(in.s[0], l));
+    uint32_t n = static_cast<uint32_t>(w.get(in.s[1], l));
+    n = (f & kVshClamp) ? std::min(n, 32u) : (n & 31);
+    const __int128 ta = (f & kVshSigned) ? static_cast<__int128>(static_cast<int32_t>(a)) : static_cast<__int128>(a);
+    // n <= 32 and |ta| < 2^32: the exact shifted value fits in 65 bits.
+    __int128 tmp = (f & kVshRight) ? (ta >> n) : (ta * (static_cast<__int128>(1) << n));
+    if (f & kVshSat) {
+      const __int128 lo = (f & kVshDSigned) ? static_cast<__int128>(INT32_MIN) : 0;
+      const __int128 hi = (f & kVshDSigned) ? static_cast<__int128>(INT32_MAX) : static_cast<__int128>(UINT32_MAX);
+      tmp = std::clamp(tmp, lo, hi);
+    }
+    auto r = static_cast<uint32_t>(static_cast<uint64_t>(tmp));
+    if (in.aux2 != kOp2None) {
+      const auto c = static_cast<uint32_t>(w.get(in.s[2], l));
+      const bool sgn = (f & kVshDSigned) != 0;
+      const bool less = sgn ? static_cast<int32_t>(r) < static_cast<int32_t>(c) : r < c;
+      if (in.aux2 == kOp2Add) r += c;
+      else if (in.aux2 == kOp2Min) r = less ? r : c;
+      else r = less ? c : r;
+    }
+    d[l] = r;
+  }
+}
+
 void h_lop3(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t* d = w.reg(in.d[0].index);
   uint32_t lut = in.aux;
@@ -398,56 +430,6 @@ bool lower_multi(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   return out.fn != nullptr || bad(in, ctx);
 }
 
-// vshl/vshr.dtype.atype.u32{.sat}.{clamp,wrap}{.add} d, a, b{, c} (the PTX ISA's scalar video
-// shifts): a is widened by its type, the count b clamped to 32 or taken modulo 32, the shift done
-// in 64 bits (arithmetic for a signed a), the result saturated to dtype's range with .sat, and c
-// added modulo 2^32 with .add. aux: bit0 right, bit1 clamp, bit2 sat, bit3 a signed, bit4 d
-// signed, bit5 add.
-void h_vsh(const LInstr& in, WarpState& w, LaneMask act) {
-  uint64_t* d = w.reg(in.d[0].index);
-  const uint32_t f = in.aux;
-  for (LaneMask m = act; m; m &= m - 1) {
-    int l = std::countr_zero(m);
-    uint32_t a = static_cast<uint32_t>(w.get(in.s[0], l)), b = static_cast<uint32_t>(w.get(in.s[1], l));
-    int64_t ta = (f & 8) ? static_cast<int64_t>(static_cast<int32_t>(a)) : static_cast<int64_t>(a);
-    uint32_t n = (f & 2) ? std::min(b, 32u) : (b & 31);
-    int64_t t = (f & 1) ? (ta >> n) : static_cast<int64_t>(static_cast<uint64_t>(ta) << n);
-    if (f & 4) t = (f & 16) ? std::clamp<int64_t>(t, INT32_MIN, INT32_MAX) : std::clamp<int64_t>(t, 0, UINT32_MAX);
-    uint32_t r = static_cast<uint32_t>(t);
-    if (f & 32) r += static_cast<uint32_t>(w.get(in.s[2], l));
-    d[l] = r;
-  }
-}
-
-bool lower_vsh(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
-  auto& c = static_cast<LowerCtx&>(ctx);
-  std::vector<ptx::Type> types;
-  bool clamp = false, wrap = false, sat = false, add = false;
-  for (auto& m : in.modifiers) {
-    if (auto ty = ptx::type_from_name(m)) types.push_back(*ty);
-    else if (m == "clamp") clamp = true;
-    else if (m == "wrap") wrap = true;
-    else if (m == "sat") sat = true;
-    else if (m == "add") add = true;
-    else return bad(in, ctx);  // .min/.max secondary ops and the merge form are not implemented
-  }
-  auto word = [](ptx::Type t) { return t == ptx::Type::U32 || t == ptx::Type::S32; };
-  if (types.size() != 3 || !word(types[0]) || !word(types[1]) || types[2] != ptx::Type::U32 || clamp == wrap ||
-      in.operands.size() != (add ? 4u : 3u))
-    return bad(in, ctx);
-  // Operand selectors (.b0 .h1 ...) are not implemented: only plain registers and immediates.
-  if (!c.dst_reg(in.operands[0], types[0], &out.d[0])) return bad(in, ctx);
-  for (size_t i = 1; i < in.operands.size(); ++i)
-    if (!c.src(in.operands[i], i == 2 ? ptx::Type::U32 : i == 1 ? types[1] : types[0], &out.s[i - 1]))
-      return bad(in, ctx);
-  out.nd = 1;
-  out.ns = static_cast<uint8_t>(in.operands.size() - 1);
-  out.aux = (in.opcode == "vshr" ? 1u : 0u) | (clamp ? 2u : 0u) | (sat ? 4u : 0u) |
-            (types[1] == ptx::Type::S32 ? 8u : 0u) | (types[0] == ptx::Type::S32 ? 16u : 0u) | (add ? 32u : 0u);
-  out.fn = h_vsh;
-  return true;
-}
-
 bool lower_bmsk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   auto& c = static_cast<LowerCtx&>(ctx);
   const bool clamp = has_mod(in, "clamp"), wrap = has_mod(in, "wrap");
@@ -462,12 +444,46 @@ bool lower_bmsk(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   return true;
 }
 
+bool lower_vsh(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
+  const auto& m = in.modifiers;
+  // dtype atype u32 [sat] mode [op2]
+  if (m.size() < 4) return bad(in, ctx);
+  const auto int32 = [](const std::string& x) { return x == "u32" || x == "s32"; };
+  if (!int32(m[0]) || !int32(m[1]) || m[2] != "u32") return bad(in, ctx);
+  size_t i = 3;
+  uint32_t f = (m[1] == "s32" ? kVshSigned : 0) | (m[0] == "s32" ? kVshDSigned : 0) |
+               (in.opcode == "vshr" ? kVshRight : 0);
+  if (m[i] == "sat") f |= kVshSat, ++i;
+  if (i >= m.size() || (m[i] != "clamp" && m[i] != "wrap")) return bad(in, ctx);
+  if (m[i++] == "clamp") f |= kVshClamp;
+  uint32_t op2 = kOp2None;
+  if (i < m.size()) {
+    if (m[i] == "add") op2 = kOp2Add;
+    else if (m[i] == "min") op2 = kOp2Min;
+    else if (m[i] == "max") op2 = kOp2Max;
+    else return bad(in, ctx);
+    ++i;
+  }
+  // Without .op2 a fourth operand would be a data merge (d.dsel), which is not emulated.
+  if (i != m.size() || in.operands.size() != (op2 == kOp2None ? 3u : 4u)) return bad(in, ctx);
+  auto& c = static_cast<LowerCtx&>(ctx);
+  if (!c.dst_reg(in.operands[0], ptx::Type::B32, &out.d[0])) return bad(in, ctx);
+  for (size_t k = 1; k < in.operands.size(); ++k)
+    if (!c.src(in.operands[k], ptx::Type::U32, &out.s[k - 1])) return bad(in, ctx);
+  out.nd = 1;
+  out.ns = static_cast<uint8_t>(in.operands.size() - 1);
+  out.aux = f;
+  out.aux2 = op2;
+  out.fn = h_vsh;
+  return true;
+}
+
 }  // namespace
 
 void register_bit_ops(OpTable& t) {
-  t.add("bmsk", lower_bmsk);
   t.add("vshl", lower_vsh);
   t.add("vshr", lower_vsh);
+  t.add("bmsk", lower_bmsk);
   for (const char* o : {"and", "or", "xor", "not", "cnot"}) t.add(o, lower_logic);
   t.add("shl", lower_shift);
   t.add("shr", lower_shift);

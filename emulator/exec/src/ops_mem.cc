@@ -1,11 +1,12 @@
-// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4, and the
-// 256-bit .v8 of 32-bit types (PTX ISA 8.8; cuBLASLt's epilogue kernels use ld.global.nc.v8.f32).
+// ld, ldu, st, prefetch, prefetchu in every state space, scalar and .v2/.v4;
+// .v8 of 32-bit types (256-bit accesses, PTX ISA 8.8) on .global.
 //
 // Signed loads sign-extend to the width of the destination register, as the
 // PTX ISA defines for a register wider than the type (nvcc emits
 // `ld.global.s32 %rd9, [..]`): .s8/.s16 into a 16/32-bit register fill the
 // low 32 bits of the cell (Sext 1), any signed load into a 64-bit register
 // fills all 64 (Sext 2). Unsigned and bit loads zero-extend (Sext 0).
+#include "block.h"
 #include "lower_context.h"
 #include "mem_access.h"
 #include "ops.h"
@@ -94,42 +95,31 @@ void h_st(const LInstr& in, WarpState& w, LaneMask act) {
   }
 }
 
-// .v8 of a 32-bit type: eight registers, more than LInstr::d/s hold, so they live in the kernel's
-// operand pool at in.aux2 (destinations for ld, sources for st). The access is 32 bytes and must
-// be 32-byte aligned. Always the checked path: only epilogue-style code uses it.
-template <int Sext>
-void h_ld_v8(const LInstr& in, WarpState& w, LaneMask act) {
-  const LOperand* regs = w.block->launch->k->operand_pool.data() + in.aux2;
-  uint64_t addr[kWarpSize];
-  uint8_t* ptrs[kWarpSize];
-  lane_addresses(in, w, act, addr);
-  auto space = static_cast<ptx::Space>(in.aux);
-  if (!resolve_lanes(in, w, act, space, addr, 32, 32, false, ptrs)) return;
-  // All loads first, so a destination that is also the address register is safe.
-  uint64_t x[8][kWarpSize];
-  for (LaneMask m = act; m; m &= m - 1) {
-    int l = std::countr_zero(m);
-    for (uint32_t v = 0; v < 8; ++v) x[v][l] = extend<4, Sext>(load_bits<4>(ptrs[l] + v * 4));
-  }
-  for (uint32_t v = 0; v < 8; ++v) {
-    uint64_t* d = w.reg(regs[v].index);
-    for (LaneMask m = act; m; m &= m - 1) {
-      int l = std::countr_zero(m);
-      d[l] = x[v][l];
-    }
-  }
-}
+// ld/st .v8 of a 32-bit type: one 32-byte access per lane, 32-byte aligned.
+// LInstr holds four registers, so the eight are in the kernel's operand pool
+// from index aux2; aux = state space | kSext64 (a signed load into 64-bit
+// registers sign-extends).
+constexpr uint32_t kSext64 = 0x100;
 
-void h_st_v8(const LInstr& in, WarpState& w, LaneMask act) {
-  const LOperand* regs = w.block->launch->k->operand_pool.data() + in.aux2;
+template <bool Store>
+void h_mem_v8(const LInstr& in, WarpState& w, LaneMask act) {
   uint64_t addr[kWarpSize];
   uint8_t* ptrs[kWarpSize];
   lane_addresses(in, w, act, addr);
-  auto space = static_cast<ptx::Space>(in.aux);
-  if (!resolve_lanes(in, w, act, space, addr, 32, 32, true, ptrs)) return;
-  for (LaneMask m = act; m; m &= m - 1) {
-    int l = std::countr_zero(m);
-    for (uint32_t v = 0; v < 8; ++v) store_bits<4>(ptrs[l] + v * 4, w.get(regs[v], l));
+  const auto space = static_cast<ptx::Space>(in.aux & 0xff);
+  if (!resolve_lanes(in, w, act, space, addr, 32, 32, Store, ptrs)) return;
+  const LOperand* regs = w.block->launch->k->operand_pool.data() + in.aux2;
+  const bool sext = (in.aux & kSext64) != 0;
+  for (LaneMask m = act; m; m &= m - 1) {  // lane order: the highest lane wins a store conflict
+    const int l = std::countr_zero(m);
+    for (uint32_t v = 0; v < 8; ++v) {
+      if constexpr (Store) {
+        store_bits<4>(ptrs[l] + v * 4, w.get(regs[v], l));
+      } else {
+        const uint64_t x = load_bits<4>(ptrs[l] + v * 4);
+        w.reg(regs[v].index)[l] = sext ? extend<4, 2>(x) : x;
+      }
+    }
   }
 }
 
@@ -424,34 +414,21 @@ bool parse_mem_mods(const ptx::Instruction& in, LowerContext& ctx, MemMods* m) {
   uint32_t size = ptx::type_size(m->type);
   if (size == 0 || size > 8 || m->type == ptx::Type::Pred)
     return ctx.fail(in, fmt::format("unsupported instruction '{}' (type)", full_opcode(in)));
-  if (m->vec == 8 && size != 4)  // the ISA's .v8 is 256 bits of 32-bit elements
-    return ctx.fail(in, fmt::format("unsupported instruction '{}' (.v8 needs a 32-bit type)", full_opcode(in)));
+  if (m->vec == 8 && (size != 4 || m->space != ptx::Space::Global))
+    return ctx.fail(in, fmt::format("unsupported instruction '{}' (.v8 needs .global and a 32-bit type)",
+                                    full_opcode(in)));
   return true;
 }
 
-// ld/st .v8: the eight registers go to the operand pool (h_ld_v8, h_st_v8).
-bool lower_v8(const ptx::Instruction& in, LowerCtx& c, const MemMods& m, const ptx::Operand& regs_op,
-              const ptx::Operand& addr, bool store, LInstr& out) {
-  if (regs_op.kind != ptx::Operand::Kind::Vector || regs_op.elems.size() != 8)
-    return c.fail(in, fmt::format("operand of '{}' must be a vector of 8 registers", full_opcode(in)));
+// The eight registers of a .v8 ld/st into the operand pool (*first).
+bool v8_regs(const ptx::Instruction& in, LowerCtx& c, const ptx::Operand& v, ptx::Type t, bool is_dst,
+             uint32_t* first) {
+  if (v.kind != ptx::Operand::Kind::Vector || v.elems.size() != 8) return false;
   std::vector<LOperand> regs(8);
-  int sext = 0;
-  for (uint32_t i = 0; i < 8; ++i) {
-    if (store ? !c.src(regs_op.elems[i], m.type, &regs[i]) : !c.dst_reg(regs_op.elems[i], m.type, &regs[i]))
-      return false;
-  }
-  if (!store && is_signed_type(m.type) && c.reg_bytes(regs_op.elems[0]) == 8) sext = 2;
-  MemRef mr;
-  if (!c.address(addr, m.space, &out.s[0], &mr))
-    return c.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
-  out.offset = mr.offset;
-  out.aux = static_cast<uint32_t>(mr.space);
-  out.ns = 1;
-  out.nd = 0;
-  out.type = m.type;
-  out.aux2 = c.add_operands(regs);
-  if (out.aux2 == UINT32_MAX) return c.fail(in, fmt::format("no operand pool for '{}'", full_opcode(in)));
-  out.fn = store ? &h_st_v8 : sext == 2 ? &h_ld_v8<2> : &h_ld_v8<0>;
+  for (uint32_t i = 0; i < 8; ++i)
+    if (is_dst ? !c.dst_reg(v.elems[i], t, &regs[i]) : !c.src(v.elems[i], t, &regs[i])) return false;
+  *first = c.add_operands(regs);
+  if (*first == UINT32_MAX) return c.fail(in, "no operand pool for '" + full_opcode(in) + "'");
   return true;
 }
 
@@ -462,7 +439,18 @@ bool lower_ld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (in.operands.size() < 2) return false;
   uint32_t size = ptx::type_size(m.type);
   const auto& d = in.operands[0];
-  if (m.vec == 8) return lower_v8(in, c, m, d, in.operands[1], false, out);
+  if (m.vec == 8) {
+    if (!v8_regs(in, c, d, m.type, true, &out.aux2)) return false;
+    MemRef mr;
+    if (!c.address(in.operands[1], m.space, &out.s[0], &mr))
+      return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
+    out.offset = mr.offset;
+    out.aux = static_cast<uint32_t>(mr.space) | (is_signed_type(m.type) && c.reg_bytes(d.elems[0]) == 8 ? kSext64 : 0);
+    out.ns = 1;
+    out.type = m.type;
+    out.fn = h_mem_v8<false>;
+    return true;
+  }
   if (m.vec > 1) {
     if (d.kind != ptx::Operand::Kind::Vector || d.elems.size() != m.vec) return false;
     for (uint32_t i = 0; i < m.vec; ++i)
@@ -495,11 +483,19 @@ bool lower_st(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) {
   if (in.operands.size() < 2) return false;
   if (m.space == ptx::Space::Const) return ctx.fail(in, "unsupported instruction 'st.const' (read-only space)");
   uint32_t size = ptx::type_size(m.type);
-  if (m.vec == 8) return lower_v8(in, c, m, in.operands[1], in.operands[0], true, out);
   MemRef mr;
   if (!c.address(in.operands[0], m.space, &out.s[0], &mr))
     return ctx.fail(in, fmt::format("unsupported address operand in '{}'", full_opcode(in)));
   const auto& v = in.operands[1];
+  if (m.vec == 8) {
+    if (!v8_regs(in, c, v, m.type, false, &out.aux2)) return false;
+    out.offset = mr.offset;
+    out.aux = static_cast<uint32_t>(mr.space);
+    out.ns = 1;
+    out.type = m.type;
+    out.fn = h_mem_v8<true>;
+    return true;
+  }
   if (m.vec > 1) {
     if (v.kind != ptx::Operand::Kind::Vector || v.elems.size() != m.vec) return false;
     for (uint32_t i = 0; i < m.vec; ++i)

@@ -18,12 +18,13 @@
 
 namespace gpool::emu::exec::tensor {
 
-enum class Elem : uint8_t { F16, BF16, TF32, F32, F64, S8, U8, S32 };
+// E4M3 / E5M2: the 8-bit float formats of mma.sync (.e4m3 / .e5m2), four to a register.
+enum class Elem : uint8_t { F16, BF16, TF32, F32, F64, S8, U8, S32, E4M3, E5M2 };
 
 inline uint32_t elem_bits(Elem e) {
   switch (e) {
     case Elem::F16: case Elem::BF16: return 16;
-    case Elem::S8: case Elem::U8: return 8;
+    case Elem::S8: case Elem::U8: case Elem::E4M3: case Elem::E5M2: return 8;
     case Elem::F64: return 64;
     default: return 32;
   }
@@ -131,7 +132,7 @@ inline void element_pos(const Frag& f, int lane, uint32_t i, uint32_t* row, uint
     }
     return;
   }
-  // 16-bit elements: 2 per register; 8-bit: 4 per register. A: registers
+  // 16-bit elements: 2 per register; 8-bit (integer or fp8): 4 per register. A: registers
   // alternate row halves (r0: rows 0-7, r1: rows 8-15), then column halves.
   const uint32_t pr = f.per_reg;  // elements per register
   const uint32_t reg = i / pr, sub = i % pr;

@@ -4,8 +4,8 @@
 // (tensor_frag.h says which element each register holds), computes
 // D = A * B + C with a scalar loop, and scatters D back.
 //
-// Arithmetic (docs/emulator.md): f16/bf16/tf32 inputs are widened exactly
-// (tf32 drops the low 13 mantissa bits of its f32 operand), every product is
+// Arithmetic (docs/emulator.md): f16/bf16/tf32/e4m3/e5m2 inputs are widened
+// exactly (tf32 drops the low 13 mantissa bits of its f32 operand), every product is
 // exact in f32, and the sum runs over k in order, rounded to f32 after each
 // addition, starting from C; an f16 result is rounded once at the end. f64
 // uses a fused multiply-add per k in the instruction's rounding mode.
@@ -155,6 +155,8 @@ inline double to_double(Elem e, uint64_t v) {
     case Elem::TF32: return fp::f32_from_bits(v & 0xffffe000u);
     case Elem::F32: return fp::f32_from_bits(v);
     case Elem::F64: return fp::f64_from_bits(v);
+    case Elem::E4M3: return fp::f32_from_bits(fp::convert(fp::kE4M3, fp::kF32, v & 0xff, fp::Rnd::RN));
+    case Elem::E5M2: return fp::f32_from_bits(fp::convert(fp::kE5M2, fp::kF32, v & 0xff, fp::Rnd::RN));
     default: return 0;
   }
 }
@@ -468,6 +470,7 @@ bool lower_mma_common(const ptx::Instruction& in, LowerContext& ctx, LInstr& out
     else if (m == "rm") mc.rnd = fp::Rnd::RM;
     else if (m == "rp") mc.rnd = fp::Rnd::RP;
     else if (m[0] == 'm' && parse_shape(m, &mc.shape)) have_shape = true;
+    else if (fam == Family::Mma && (m == "e4m3" || m == "e5m2")) types.push_back(m == "e4m3" ? Elem::E4M3 : Elem::E5M2);
     else if (auto t = ptx::type_from_name(m)) {
       auto e = elem_of(*t);
       if (!e) return ctx.fail(in, fmt::format("unsupported instruction '{}' (element type .{})", name, m));
@@ -502,6 +505,7 @@ bool lower_mma_common(const ptx::Instruction& in, LowerContext& ctx, LInstr& out
   } else {
     const bool f16ish = (mc.a == Elem::F16 || mc.a == Elem::BF16) && mc.b == mc.a;
     const bool int8 = (mc.a == Elem::S8 || mc.a == Elem::U8) && (mc.b == Elem::S8 || mc.b == Elem::U8);
+    const bool fp8 = (mc.a == Elem::E4M3 || mc.a == Elem::E5M2) && (mc.b == Elem::E4M3 || mc.b == Elem::E5M2);
     const bool fc_ok = mc.c == Elem::F32 || (mc.a == Elem::F16 && mc.c == Elem::F16);
     const bool fd_ok = mc.d == Elem::F32 || (mc.a == Elem::F16 && mc.d == Elem::F16);
     if (f16ish && (shape_is(s, 16, 8, 16) || shape_is(s, 16, 8, 8))) ok = fc_ok && fd_ok && mc.c == mc.d;
@@ -513,6 +517,8 @@ bool lower_mma_common(const ptx::Instruction& in, LowerContext& ctx, LInstr& out
       ok = mc.c == Elem::F64 && mc.d == Elem::F64;
     else if (int8 && (shape_is(s, 16, 8, 32) || shape_is(s, 16, 8, 16) || shape_is(s, 8, 8, 16)))
       ok = mc.c == Elem::S32 && mc.d == Elem::S32;
+    else if (fp8 && (shape_is(s, 16, 8, 32) || shape_is(s, 16, 8, 16)))  // any e4m3/e5m2 mix
+      ok = mc.c == mc.d && (mc.c == Elem::F32 || mc.c == Elem::F16);
     const bool m8n8k4_f16 = shape_is(s, 8, 8, 4) && mc.a == Elem::F16;
     if (!m8n8k4_f16 && (mc.a_col || mc.b_row)) ok = false;
   }

@@ -297,7 +297,8 @@ enum class Redux : uint32_t { Add, Min, Max, And, Or, Xor };
 template <class T>
 T redux_combine(Redux op, T x, T y) {
   switch (op) {
-    case Redux::Add: return static_cast<T>(x + y);
+    case Redux::Add:  // wraps modulo 2^32 (in unsigned arithmetic: a signed overflow is undefined in C++)
+      return static_cast<T>(static_cast<std::make_unsigned_t<T>>(x) + static_cast<std::make_unsigned_t<T>>(y));
     case Redux::Min: return y < x ? y : x;
     case Redux::Max: return y > x ? y : x;
     case Redux::And: return x & y;

@@ -15,6 +15,7 @@ struct CpCase {
   const char* form;  // ca or cg
   int size;
   int src_size_mode;  // 0: none, 1: register lane % (size + 1), 2: ignore-src predicate on odd lanes
+  const char* suffix = "";  // prefetch-size or cache-hint qualifiers (.L2::cache_hint adds the policy operand)
 };
 
 // Test names in ctest: the case name, not its bytes.
@@ -26,6 +27,7 @@ std::string cp_kernel(const CpCase& c) {
   std::string extra;
   if (c.src_size_mode == 1) extra = ", %ss";
   if (c.src_size_mode == 2) extra = ", %p1";
+  if (std::string(c.suffix).find("cache_hint") != std::string::npos) extra += ", %pol";
   return fmt::format(R"(
 .visible .entry cp(.param .u64 psrc, .param .u64 pout)
 {{
@@ -34,7 +36,9 @@ std::string cp_kernel(const CpCase& c) {
   .reg .b32 %t<8>;
   .reg .b32 %ss;
   .reg .b64 %rd<8>;
+  .reg .b64 %pol;
   griddepcontrol.wait;
+  mov.b64 %pol, 0;
   mov.u32 %t0, %tid.x;
   mov.u32 %t1, sm;
   shl.b32 %t2, %t0, 4;
@@ -48,7 +52,7 @@ std::string cp_kernel(const CpCase& c) {
   rem.u32 %ss, %t0, {size_plus_one};
   and.b32 %t5, %t0, 1;
   setp.eq.u32 %p1, %t5, 1;
-  cp.async.{form}.shared.global [%t3], [%rd3], {size}{extra};
+  cp.async.{form}.shared.global{suffix} [%t3], [%rd3], {size}{extra};
   cp.async.commit_group;
   cp.async.wait_group 0;
   cp.async.wait_all;
@@ -61,7 +65,8 @@ std::string cp_kernel(const CpCase& c) {
   ret;
 }}
 )",
-                     fmt::arg("form", c.form), fmt::arg("size", c.size), fmt::arg("extra", extra),
+                     fmt::arg("form", c.form), fmt::arg("suffix", c.suffix), fmt::arg("size", c.size),
+                     fmt::arg("extra", extra),
                      fmt::arg("size_plus_one", c.size + 1));
 }
 
@@ -95,7 +100,16 @@ INSTANTIATE_TEST_SUITE_P(Forms, CpAsync,
                                            CpCase{"ca4_srcsize", "ca", 4, 1}, CpCase{"ca8_srcsize", "ca", 8, 1},
                                            CpCase{"cg16_srcsize", "cg", 16, 1},
                                            CpCase{"ca16_ignore_src", "ca", 16, 2},
-                                           CpCase{"cg16_ignore_src", "cg", 16, 2}),
+                                           CpCase{"cg16_ignore_src", "cg", 16, 2},
+                                           // as cuBLAS/cuBLASLt write them (prefetch size), and with cache policies
+                                           CpCase{"ca4_L2_128B", "ca", 4, 0, ".L2::128B"},
+                                           CpCase{"ca16_L2_128B", "ca", 16, 0, ".L2::128B"},
+                                           CpCase{"cg16_L2_128B_srcsize", "cg", 16, 1, ".L2::128B"},
+                                           CpCase{"cg16_L2_256B_ignore_src", "cg", 16, 2, ".L2::256B"},
+                                           CpCase{"ca8_cache_hint", "ca", 8, 0, ".L2::cache_hint"},
+                                           CpCase{"cg16_cache_hint_srcsize", "cg", 16, 1, ".L2::cache_hint"},
+                                           CpCase{"ca16_L2_64B_cache_hint_ignore_src", "ca", 16, 2,
+                                                  ".L2::cache_hint.L2::64B"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CpAsyncFaults, MisalignedSourceAndBadFormsFailLoudly) {

@@ -150,8 +150,8 @@ TEST_P(IntOps, ComputesExpectedBits) {
 INSTANTIATE_TEST_SUITE_P(Table, IntOps, ::testing::ValuesIn(kRows));
 
 TEST(IntOpsRefused, VideoShiftFormsNotImplementedAreRefused) {
-  // Secondary min/max, operand selectors, a non-u32 count type, no mode: refused at load.
-  for (const char* body : {"vshr.u32.u32.u32.clamp.min %e, %a, %b, %c;", "vshr.u32.u32.u32.clamp %e, %a.b0, %b;",
+  // Operand selectors, a non-u32 count type, no mode: refused at load.
+  for (const char* body : {"vshr.u32.u32.u32.clamp %e, %a.b0, %b;",
                            "vshr.u32.u32.s32.clamp %e, %a, %b;", "vshr.u32.u32.u32 %e, %a, %b;"}) {
     std::string err;
     EXPECT_FALSE(build_ptx(kernel_for(Row{body, 0, 0, 0, 0}), &err)) << body;
@@ -159,10 +159,11 @@ TEST(IntOpsRefused, VideoShiftFormsNotImplementedAreRefused) {
 }
 
 TEST(IntOpsRefused, UnsupportedSpecialRegisterIsNamed) {
-  // The reserved shared memory registers are not emulated; the refusal names the register.
+  // A special register the emulator does not provide (%aggr_smem_size, PTX 8.1); the
+  // refusal names the register.
   std::string err;
-  EXPECT_FALSE(build_ptx(kernel_for(Row{"mov.u32 %e, %reserved_smem_offset_1;", 0, 0, 0, 0}), &err));
-  EXPECT_NE(err.find("unsupported special register '%reserved_smem_offset_1' in 'mov.u32'"), std::string::npos) << err;
+  EXPECT_FALSE(build_ptx(kernel_for(Row{"mov.u32 %e, %aggr_smem_size;", 0, 0, 0, 0}), &err));
+  EXPECT_NE(err.find("unsupported special register '%aggr_smem_size' in 'mov.u32'"), std::string::npos) << err;
 }
 
 }  // namespace

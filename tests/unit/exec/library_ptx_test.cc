@@ -85,7 +85,7 @@ TEST(LibraryPtx, VectorOfEightNeedsThirtyTwoBitElements) {
 )"),
                      &err);
   EXPECT_FALSE(p);
-  EXPECT_NE(err.find(".v8 needs a 32-bit type"), std::string::npos) << err;
+  EXPECT_NE(err.find(".v8 needs .global and a 32-bit type"), std::string::npos) << err;
 }
 
 

@@ -14,13 +14,13 @@
 namespace gpool::emu::exec::test {
 namespace {
 
-enum class E { F16, BF16, TF32, F32, F64, S8, U8, S32 };
+enum class E { F16, BF16, TF32, F32, F64, S8, U8, S32, E4M3, E5M2 };
 enum class Role { A, B, C };
 
 uint32_t bits_of(E e) {
   switch (e) {
     case E::F16: case E::BF16: return 16;
-    case E::S8: case E::U8: return 8;
+    case E::S8: case E::U8: case E::E4M3: case E::E5M2: return 8;
     case E::F64: return 64;
     default: return 32;
   }
@@ -43,6 +43,7 @@ const MmaCase kMma[] = {
     {"m16n8k16_f16_f16", "mma.sync.aligned.m16n8k16.row.col.f16.f16.f16.f16", 16, 8, 16, E::F16, E::F16, E::F16, E::F16},
     {"m16n8k16_f32_bf16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", 16, 8, 16, E::BF16, E::BF16, E::F32, E::F32},
     {"m16n8k8_f32_f16", "mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32", 16, 8, 8, E::F16, E::F16, E::F32, E::F32},
+    {"m16n8k8_f16_f16", "mma.sync.aligned.m16n8k8.row.col.f16.f16.f16.f16", 16, 8, 8, E::F16, E::F16, E::F16, E::F16},
     {"m16n8k8_f32_bf16", "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32", 16, 8, 8, E::BF16, E::BF16, E::F32, E::F32},
     {"m16n8k8_tf32", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", 16, 8, 8, E::TF32, E::TF32, E::F32, E::F32},
     {"m16n8k4_tf32", "mma.sync.aligned.m16n8k4.row.col.f32.tf32.tf32.f32", 16, 8, 4, E::TF32, E::TF32, E::F32, E::F32},
@@ -54,9 +55,30 @@ const MmaCase kMma[] = {
     {"m16n8k32_u8_s8_satfinite", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.s8.s32", 16, 8, 32, E::U8, E::S8, E::S32, E::S32},
     {"m16n8k16_s8", "mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32", 16, 8, 16, E::S8, E::S8, E::S32, E::S32},
     {"m8n8k16_u8", "mma.sync.aligned.m8n8k16.row.col.s32.u8.u8.s32", 8, 8, 16, E::U8, E::U8, E::S32, E::S32},
+    {"m16n8k32_s8_u8", "mma.sync.aligned.m16n8k32.row.col.s32.s8.u8.s32", 16, 8, 32, E::S8, E::U8, E::S32, E::S32},
+    {"m16n8k16_u8_s8_satfinite", "mma.sync.aligned.m16n8k16.row.col.satfinite.s32.u8.s8.s32", 16, 8, 16, E::U8, E::S8, E::S32, E::S32},
+    {"m16n8k16_u8", "mma.sync.aligned.m16n8k16.row.col.s32.u8.u8.s32", 16, 8, 16, E::U8, E::U8, E::S32, E::S32},
+    {"m8n8k16_s8_u8", "mma.sync.aligned.m8n8k16.row.col.s32.s8.u8.s32", 8, 8, 16, E::S8, E::U8, E::S32, E::S32},
+    {"m8n8k16_s8_satfinite", "mma.sync.aligned.m8n8k16.row.col.satfinite.s32.s8.s8.s32", 8, 8, 16, E::S8, E::S8, E::S32, E::S32},
     {"m16n8k32_u8_satfinite_clamps", "mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
+    // cuSPARSE writes .satfinite last
+    {"m16n8k32_s8_satfinite_last", "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32.satfinite", 16, 8, 32, E::S8, E::S8, E::S32, E::S32, false, false, 2147480000.0},
     {"m16n8k32_u8_wraps", "mma.sync.aligned.m16n8k32.row.col.s32.u8.u8.s32", 16, 8, 32, E::U8, E::U8, E::S32, E::S32, false, false, 2147480000.0},
     {"m8n8k4_f32_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32},
+    // fp8: the fragments of the 8-bit integer shapes, f32 or f16 accumulators, any e4m3/e5m2 mix.
+    {"m16n8k32_f32_e4m3_e4m3", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", 16, 8, 32, E::E4M3, E::E4M3, E::F32, E::F32},
+    {"m16n8k32_f32_e4m3_e5m2", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e5m2.f32", 16, 8, 32, E::E4M3, E::E5M2, E::F32, E::F32},
+    {"m16n8k32_f32_e5m2_e4m3", "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e4m3.f32", 16, 8, 32, E::E5M2, E::E4M3, E::F32, E::F32},
+    {"m16n8k32_f32_e5m2_e5m2", "mma.sync.aligned.m16n8k32.row.col.f32.e5m2.e5m2.f32", 16, 8, 32, E::E5M2, E::E5M2, E::F32, E::F32},
+    {"m16n8k32_f16_e4m3_e4m3", "mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16", 16, 8, 32, E::E4M3, E::E4M3, E::F16, E::F16},
+    {"m16n8k16_f32_e4m3_e5m2", "mma.sync.aligned.m16n8k16.row.col.f32.e4m3.e5m2.f32", 16, 8, 16, E::E4M3, E::E5M2, E::F32, E::F32},
+    {"m16n8k16_f16_e5m2_e5m2", "mma.sync.aligned.m16n8k16.row.col.f16.e5m2.e5m2.f16", 16, 8, 16, E::E5M2, E::E5M2, E::F16, E::F16},
+    {"m8n8k4_f32_f16_rr", "mma.sync.aligned.m8n8k4.row.row.f32.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F32, false, true},
+    {"m8n8k4_f16_f16_cc", "mma.sync.aligned.m8n8k4.col.col.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16, true, false},
+    {"m8n8k4_f16_f16_rc", "mma.sync.aligned.m8n8k4.row.col.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16},
+    // mixed accumulators: D f32 from C f16, D f16 from C f32
+    {"m8n8k4_f32_f16_c16", "mma.sync.aligned.m8n8k4.row.col.f32.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F32},
+    {"m8n8k4_f16_f16_c32", "mma.sync.aligned.m8n8k4.row.col.f16.f16.f16.f32", 8, 8, 4, E::F16, E::F16, E::F32, E::F16},
     {"m8n8k4_f16_f16_cr", "mma.sync.aligned.m8n8k4.col.row.f16.f16.f16.f16", 8, 8, 4, E::F16, E::F16, E::F16, E::F16, true, true},
 };
 
@@ -137,6 +159,8 @@ uint64_t encode(E e, double v) {
     case E::S8: return static_cast<uint8_t>(static_cast<int8_t>(v));
     case E::U8: return static_cast<uint8_t>(v);
     case E::S32: return static_cast<uint32_t>(static_cast<int32_t>(v));
+    case E::E4M3: return fp8_exact(v, 3, 4);
+    case E::E5M2: return fp8_exact(v, 2, 5);
   }
   return 0;
 }
@@ -261,7 +285,9 @@ INSTANTIATE_TEST_SUITE_P(Forms, Mma, ::testing::ValuesIn(kMma), [](const auto& i
 TEST(MmaLowering, RefusesFormsItDoesNotEmulate) {
   const char* bad[] = {
       "mma.sync.aligned.m16n8k16.col.col.f32.f16.f16.f32 {%f0,%f1,%f2,%f3}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%f4,%f5,%f6,%f7}",
-      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%f0,%f1,%f2,%f3}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%f4,%f5,%f6,%f7}",
+      "mma.sync.aligned.m16n8k32.row.col.s32.s4.s4.s32 {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%r6}, {%r0,%r1,%r2,%r3}",
+      "mma.sync.aligned.m16n8k8.row.col.f32.e4m3.e4m3.f32 {%f0,%f1,%f2,%f3}, {%r0,%r1}, {%r4}, {%f4,%f5,%f6,%f7}",
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f16 {%f0,%f1,%f2,%f3}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%r4,%r5}",
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%f0,%f1,%f2}, {%r0,%r1,%r2,%r3}, {%r4,%r5}, {%f4,%f5,%f6,%f7}",
       "wmma.load.a.sync.aligned.row.m16n16k8.global.f16 {%r0,%r1,%r2,%r3,%r4,%r5,%r6,%r7}, [%rd0]",
   };
@@ -281,18 +307,28 @@ TEST(MmaLowering, RefusesFormsItDoesNotEmulate) {
 struct MatrixCase {
   int num;
   bool trans;
+  bool generic = false;  // a generic address (cvta of the shared one) instead of .shared
+  bool num_first = false;  // ".x4.m8n8" / ".x4.trans.m8n8", the order cuBLAS writes
 };
 
 // Test names in ctest: the case name, not its bytes.
-void PrintTo(const MatrixCase& c, std::ostream* os) { *os << fmt::format("x{}{}", c.num, c.trans ? "_trans" : ""); }
+void PrintTo(const MatrixCase& c, std::ostream* os) {
+  *os << fmt::format("x{}{}{}{}", c.num, c.trans ? "_trans" : "", c.generic ? "_generic" : "",
+                     c.num_first ? "_num_first" : "");
+}
 
 // Lane l gives the address of row (l % 8) of matrix (l / 8), stored in shared
 // memory in reverse row order so that the test sees which lane's address was
 // used: row r of matrix j lives at shared row j * 8 + (7 - r).
 std::string matrix_kernel(const MatrixCase& mc, bool store) {
   std::string regs = mc.num == 1 ? "%v0" : (mc.num == 2 ? "{%v0, %v1}" : "{%v0, %v1, %v2, %v3}");
-  std::string op = fmt::format("{}.sync.aligned.m8n8.x{}{}.shared.b16", store ? "stmatrix" : "ldmatrix", mc.num,
-                               mc.trans ? ".trans" : "");
+  std::string op = mc.num_first
+                       ? fmt::format("{}.sync.aligned.x{}{}.m8n8{}.b16", store ? "stmatrix" : "ldmatrix", mc.num,
+                                     mc.trans ? ".trans" : "", mc.generic ? "" : ".shared")
+                       : fmt::format("{}.sync.aligned.m8n8.x{}{}{}.b16", store ? "stmatrix" : "ldmatrix", mc.num,
+                                     mc.trans ? ".trans" : "", mc.generic ? "" : ".shared");
+  // The row address operand: the shared offset, or its generic form.
+  const std::string addr = mc.generic ? "[%rd9]" : "[%t2]";
   std::string s =
       ".visible .entry mat(.param .u64 pin, .param .u64 pregs, .param .u64 pout)\n{\n"
       "  .shared .align 16 .b8 sm[512];\n  .reg .b32 %t<8>;\n  .reg .b32 %v<4>;\n  .reg .b64 %rd<12>;\n"
@@ -306,14 +342,15 @@ std::string matrix_kernel(const MatrixCase& mc, bool store) {
       "  shr.u32 %t2, %t0, 3;\n  shl.b32 %t2, %t2, 3;\n  and.b32 %t4, %t0, 7;\n  sub.u32 %t4, 7, %t4;\n"
       "  add.u32 %t2, %t2, %t4;\n  shl.b32 %t2, %t2, 4;\n  add.u32 %t2, %t1, %t2;\n"
       // register file: lane l's registers at pregs + l * 16
-      "  add.s64 %rd6, %rd2, %rd4;\n";
+      "  add.s64 %rd6, %rd2, %rd4;\n"
+      "  cvt.u64.u32 %rd8, %t2;\n  cvta.shared.u64 %rd9, %rd8;\n";
   if (store) {
     for (int j = 0; j < mc.num; ++j) s += fmt::format("  ld.global.b32 %v{0}, [%rd6+{1}];\n", j, j * 4);
-    s += "  " + op + " [%t2], " + regs + ";\n  bar.sync 0;\n";
+    s += "  " + op + " " + addr + ", " + regs + ";\n  bar.sync 0;\n";
     s += "  ld.shared.v4.b32 {%t4, %t5, %t6, %t7}, [%t3];\n  add.s64 %rd7, %rd3, %rd4;\n"
          "  st.global.v4.b32 [%rd7], {%t4, %t5, %t6, %t7};\n";
   } else {
-    s += "  " + op + " " + regs + ", [%t2];\n";
+    s += "  " + op + " " + regs + ", " + addr + ";\n";
     for (int j = 0; j < mc.num; ++j) s += fmt::format("  st.global.b32 [%rd6+{}], %v{};\n", j * 4, j);
   }
   return s + "  ret;\n}\n";
@@ -377,9 +414,15 @@ TEST_P(Ldmatrix, StmatrixIsItsInverse) {
 
 INSTANTIATE_TEST_SUITE_P(Forms, Ldmatrix,
                          ::testing::Values(MatrixCase{1, false}, MatrixCase{2, false}, MatrixCase{4, false},
-                                           MatrixCase{1, true}, MatrixCase{2, true}, MatrixCase{4, true}),
+                                           MatrixCase{1, true}, MatrixCase{2, true}, MatrixCase{4, true},
+                                           MatrixCase{1, false, true}, MatrixCase{2, true, true},
+                                           MatrixCase{4, false, true}, MatrixCase{4, true, true},
+                                           MatrixCase{4, false, false, true}, MatrixCase{4, true, false, true},
+                                           MatrixCase{2, true, false, true}),
                          [](const auto& info) {
-                           return fmt::format("x{}{}", info.param.num, info.param.trans ? "_trans" : "");
+                           return fmt::format("x{}{}{}{}", info.param.num, info.param.trans ? "_trans" : "",
+                                              info.param.generic ? "_generic" : "",
+                                              info.param.num_first ? "_num_first" : "");
                          });
 
 // The idiom CUTLASS-style kernels use: A (16x16, row-major) through

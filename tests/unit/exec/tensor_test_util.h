@@ -36,6 +36,19 @@ inline uint16_t bf16_exact(double v) {
   return static_cast<uint16_t>(b >> 16);
 }
 
+// e4m3 (1-4-3, bias 7) / e5m2 (1-5-2, bias 15) bits of v; v must be exactly representable as a
+// normal number or zero.
+inline uint8_t fp8_exact(double v, int mbits, int ebits) {
+  const int bias = (1 << (ebits - 1)) - 1;
+  if (v == 0) return std::signbit(v) ? 0x80 : 0;
+  const uint8_t sign = v < 0 ? 0x80 : 0;
+  const double a = std::fabs(v);
+  const int e = static_cast<int>(std::floor(std::log2(a)));
+  const double m = (a / std::ldexp(1.0, e) - 1.0) * (1 << mbits);
+  if (e + bias < 1 || e + bias >= (1 << ebits) - 1 || m != std::floor(m)) throw std::runtime_error("value not exact in fp8");
+  return static_cast<uint8_t>(sign | ((e + bias) << mbits) | static_cast<int>(m));
+}
+
 inline uint32_t f32_bits(double v) {
   float f = static_cast<float>(v);
   uint32_t b;

@@ -255,3 +255,102 @@ TEST(WmmaF16, SatfiniteClampsOverflowToMaxFinite) {
 
 }  // namespace
 }  // namespace gpool::emu::exec::test
+
+namespace gpool::emu::exec::test {
+namespace {
+
+// The int8 forms cuBLASLt writes by hand (not as nvcc emits them for nvcuda::wmma): fragments
+// loaded from shared memory in every A/B layout, .satfinite after the types, D stored to shared
+// memory. One row per layout pair; A (16x16 s8), B (16x16 s8) and C (s32, half of it near
+// INT32_MAX so that .satfinite clamps) against a scalar D = A * B + C clamped to s32.
+struct WmmaS8Layout {
+  const char* a;
+  const char* b;
+};
+const WmmaS8Layout kS8Layouts[] = {{"row", "col"}, {"row", "row"}, {"col", "col"}, {"col", "row"}};
+
+TEST(WmmaS8Shared, EveryLayoutWithSatfiniteLast) {
+  for (const auto& lay : kS8Layouts) {
+    const std::string body = fmt::format(R"(
+.visible .entry w(.param .u64 pa, .param .u64 pb, .param .u64 pc, .param .u64 pd)
+{{
+  .shared .align 16 .b8 sa[256];
+  .shared .align 16 .b8 sb[256];
+  .shared .align 16 .b8 sd[1024];
+  .reg .b32 %t, %o;
+  .reg .b32 %s<4>;
+  .reg .b32 %x<4>;
+  .reg .b32 %a<2>;
+  .reg .b32 %b<2>;
+  .reg .b32 %c<8>;
+  .reg .b32 %d<8>;
+  .reg .b64 %rd<10>;
+  mov.u32 %t, %tid.x;
+  ld.param.u64 %rd1, [pa];
+  ld.param.u64 %rd2, [pb];
+  ld.param.u64 %rd3, [pc];
+  ld.param.u64 %rd4, [pd];
+  mul.wide.u32 %rd5, %t, 8;
+  shl.b32 %o, %t, 3;
+  add.s64 %rd6, %rd1, %rd5;
+  ld.global.v2.b32 {{%x0, %x1}}, [%rd6];
+  mov.u32 %s0, sa;
+  add.u32 %s1, %s0, %o;
+  st.shared.v2.b32 [%s1], {{%x0, %x1}};
+  add.s64 %rd6, %rd2, %rd5;
+  ld.global.v2.b32 {{%x0, %x1}}, [%rd6];
+  mov.u32 %s2, sb;
+  add.u32 %s1, %s2, %o;
+  st.shared.v2.b32 [%s1], {{%x0, %x1}};
+  bar.sync 0;
+  wmma.load.a.sync.aligned.{0}.m16n16k16.shared.s8 {{%a0, %a1}}, [%s0], 16;
+  wmma.load.b.sync.aligned.{1}.m16n16k16.shared.s8 {{%b0, %b1}}, [%s2], 16;
+  wmma.load.c.sync.aligned.row.m16n16k16.global.s32 {{%c0, %c1, %c2, %c3, %c4, %c5, %c6, %c7}}, [%rd3], 16;
+  wmma.mma.sync.aligned.{0}.{1}.m16n16k16.s32.s8.s8.s32.satfinite {{%d0, %d1, %d2, %d3, %d4, %d5, %d6, %d7}}, {{%a0, %a1}}, {{%b0, %b1}}, {{%c0, %c1, %c2, %c3, %c4, %c5, %c6, %c7}};
+  mov.u32 %s3, sd;
+  wmma.store.d.sync.aligned.row.m16n16k16.shared.s32 [%s3], {{%d0, %d1, %d2, %d3, %d4, %d5, %d6, %d7}}, 16;
+  bar.sync 0;
+  shl.b32 %o, %t, 5;
+  add.u32 %s1, %s3, %o;
+  mul.wide.u32 %rd7, %t, 32;
+  add.s64 %rd8, %rd4, %rd7;
+  ld.shared.v4.b32 {{%x0, %x1, %x2, %x3}}, [%s1];
+  st.global.v4.b32 [%rd8], {{%x0, %x1, %x2, %x3}};
+  ld.shared.v4.b32 {{%x0, %x1, %x2, %x3}}, [%s1+16];
+  st.global.v4.b32 [%rd8+16], {{%x0, %x1, %x2, %x3}};
+  ret;
+}}
+)",
+                                         lay.a, lay.b);
+    std::string err;
+    auto p = build_ptx(ptx_module(body), &err);
+    ASSERT_TRUE(p) << lay.a << "." << lay.b << ": " << err;
+    HostMemory mem;
+    auto* a = mem.alloc<int8_t>(256);
+    auto* b = mem.alloc<int8_t>(256);
+    auto* c = mem.alloc<int32_t>(256);
+    auto* d = mem.alloc<int32_t>(256, -1);
+    auto av = [](int i, int k) { return static_cast<int8_t>(((i * 37 + k * 11) % 255) - 127); };
+    auto bv = [](int k, int j) { return static_cast<int8_t>(((k * 29 + j * 13 + 5) % 255) - 127); };
+    auto cv = [](int i, int j) { return (i + j) % 2 ? 2147480000 - i * 1000 : (i * 16 + j) * 7 - 900; };
+    const bool a_col = std::string(lay.a) == "col", b_col = std::string(lay.b) == "col";
+    for (int i = 0; i < 16; ++i)
+      for (int k = 0; k < 16; ++k) a[a_col ? k * 16 + i : i * 16 + k] = av(i, k);
+    for (int k = 0; k < 16; ++k)
+      for (int j = 0; j < 16; ++j) b[b_col ? j * 16 + k : k * 16 + j] = bv(k, j);
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) c[i * 16 + j] = cv(i, j);
+    auto r = run(*p, "w", Launch{}, {a, b, c, d}, mem);
+    ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) {
+        int64_t want = cv(i, j);
+        for (int k = 0; k < 16; ++k) want += int64_t{av(i, k)} * bv(k, j);
+        want = std::clamp<int64_t>(want, INT32_MIN, INT32_MAX);
+        ASSERT_EQ(d[i * 16 + j], want) << lay.a << "." << lay.b << " D[" << i << "][" << j << "]";
+      }
+  }
+}
+
+}  // namespace
+}  // namespace gpool::emu::exec::test
