@@ -16,11 +16,18 @@ Modes:
   wire     the same server; gpool-remote-public-images-wire (--wire) sends ModuleLoad calls by
            hash: the public image by hash alone, a forged size, bytes that do not match their
            hash, another session's private image by hash alone (tests/remote/public_images_wire.cc).
+  cublas   public_images = [the toolkit's libcublas.so.*, libcublasLt.so.*] (from the first
+           --library-dir), and
+           gpool-bench-cublas-start (--cublas, NVIDIA's cuBLAS: cublasCreate, a checked 64x64
+           cublasSgemm) run by alice and by bob: each finds the library's images in the index
+           (the shim's hash of an image cudart hands the driver is the hash of the container in
+           the file) and sends no image bytes.
   config   public_images naming a path that does not exist: the server refuses to start and
            says which key; a value that is not an array of strings is refused naming the key.
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -32,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import add_common_args, check_built, client_env, launch_server, stop_server  # noqa: E402
 
 ADMIN = "tok-admin-61b3"
+SKIP = 77
 
 
 class Server:
@@ -143,6 +151,35 @@ def mode_wire(args, workdir):
         srv.stop()
 
 
+def mode_cublas(args, workdir):
+    libdir = args.library_dir[0] if args.library_dir else "/usr/local/cuda/lib64"
+    # cublasSgemm runs cuBLASLt's kernels too: both libraries are public.
+    libs = []
+    for pattern in ("libcublas.so.*", "libcublasLt.so.*"):
+        libs += sorted(f for f in glob.glob(os.path.join(libdir, pattern)) if not os.path.islink(f))[:1]
+    if len(libs) != 2:
+        print(f"SKIP: no libcublas.so.* and libcublasLt.so.* in {libdir}")
+        return SKIP
+    srv = Server(args, workdir, "public_images = [%s]\n" % ", ".join(f'"{lib}"' for lib in libs))
+    try:
+        idx = srv.wait_index(timeout=120)
+        print(f"index of {', '.join(libs)}: " + json.dumps(idx))
+        ok = True
+        for who in ("alice", "bob"):
+            r = srv.run(who, args.cublas)
+            if r.returncode != 0 or "PASS" not in r.stdout:
+                print(f"FAIL: the cuBLAS program as {who}: {r.stdout}{r.stderr[-3000:]}")
+                return 1
+            up, up_bytes, pub = counters(srv.tenant(who))
+            print(f"cuBLAS start as {who}: {up} uploads, {up_bytes} bytes, {pub} public loads")
+            if pub < 1 or up_bytes != 0:
+                print(f"FAIL: {who} sent cuBLAS's images instead of loading them from the index")
+                ok = False
+        return 0 if ok else 1
+    finally:
+        srv.stop()
+
+
 def mode_config(args, workdir):
     ok = True
     for top, needle in (('public_images = ["/nonexistent/gpool-public"]\n', "public_images: /nonexistent/gpool-public does not exist"),
@@ -168,16 +205,19 @@ def main():
     p.add_argument("--gpool", required=True)
     p.add_argument("--examples-dir", required=True)
     p.add_argument("--wire")
-    p.add_argument("--mode", required=True, choices=["tenants", "wire", "config"])
+    p.add_argument("--cublas")
+    p.add_argument("--mode", required=True, choices=["tenants", "wire", "cublas", "config"])
     args = p.parse_args()
     extra = ((args.gpool, "the gpool tool"), (os.path.join(args.examples_dir, "vector_add"), "examples/vector_add"),
              (os.path.join(args.examples_dir, "matmul_tiled"), "examples/matmul_tiled"))
     if args.mode == "wire":
         extra += ((args.wire, "gpool-remote-public-images-wire"),)
+    if args.mode == "cublas":
+        extra += ((args.cublas, "gpool-bench-cublas-start"),)
     rc = check_built(args, *extra)
     if rc is not None:
         return rc
-    modes = {"tenants": mode_tenants, "wire": mode_wire, "config": mode_config}
+    modes = {"tenants": mode_tenants, "wire": mode_wire, "cublas": mode_cublas, "config": mode_config}
     with tempfile.TemporaryDirectory() as workdir:
         try:
             rc = modes[args.mode](args, workdir)
