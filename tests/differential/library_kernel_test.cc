@@ -96,6 +96,15 @@ TEST_F(LibraryKernelTest, EnumeratesKernelsWithNamesParametersAndAttributes) {
                               &blocks_flags, fn, 128, 0, CU_OCCUPANCY_DISABLE_CACHING_OVERRIDE));
   EXPECT_SAME_VALUE(true, blocks > 0 && blocks == blocks_flags) << blocks << " and " << blocks_flags;
   record_machine("saxpy blocks per SM at 128 threads", blocks);
+  // The runtime API lets a cudaKernel_t stand for a function in the occupancy calls; cudart
+  // passes the CUkernel on, cast to CUfunction, and the same for the function attributes.
+  int blocks_kernel = 0, max_threads_kernel = 0;
+  EXPECT_CU(CUDA_SUCCESS, api().cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                              &blocks_kernel, reinterpret_cast<CUfunction>(saxpy), 128, 0));
+  EXPECT_SAME_VALUE(blocks, blocks_kernel);
+  EXPECT_CU(CUDA_SUCCESS, api().cuFuncGetAttribute(&max_threads_kernel, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+                                                   reinterpret_cast<CUfunction>(saxpy)));
+  EXPECT_SAME_VALUE(1024, max_threads_kernel);
   size_t smem_left = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuOccupancyAvailableDynamicSMemPerBlock(&smem_left, fn, 1, 128));
   int optin = 0;
