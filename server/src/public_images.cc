@@ -41,7 +41,7 @@ PublicImageIndex* PublicImageIndex::create_shared() {
                    sizeof(PublicImageIndex), std::strerror(errno));
     return nullptr;
   }
-  return new (p) PublicImageIndex();
+  return new (p) PublicImageIndex;  // default-initialised: the table keeps the mapping's zeros, untouched
 }
 
 bool PublicImageIndex::list_files(const std::vector<std::string>& paths, std::vector<std::string>& files,
@@ -134,6 +134,7 @@ void PublicImageIndex::index_file(uint32_t file, const std::string& path) {
       PublicImageEntry& e = entries_[count_++];
       e.hash = image_hash(data + off, extent);
       e.file = file;
+      e.reserved = 0;
       e.offset = off;
       e.size = extent;
       ++found;
@@ -175,7 +176,7 @@ uint32_t PublicImageIndex::build(const std::vector<std::string>& files) {
 
 const PublicImageEntry* PublicImageIndex::find(const ImageHash& hash) const {
   if (state() != kReady) return nullptr;
-  PublicImageEntry key;
+  PublicImageEntry key{};
   key.hash = hash;
   const PublicImageEntry* it = std::lower_bound(entries_, entries_ + count_, key, less);
   return it != entries_ + count_ && it->hash == hash ? it : nullptr;

@@ -37,12 +37,14 @@
 
 namespace gpool::server {
 
+// Trivially constructible, so that the index's table in its fresh (zeroed) mapping is not
+// written, and so not touched, until entries are filled in.
 struct PublicImageEntry {
-  ImageHash hash{};
-  uint32_t file = 0;  // index into the file table
-  uint32_t reserved = 0;
-  uint64_t offset = 0;  // of the container in the file
-  uint64_t size = 0;    // container header + entries
+  ImageHash hash;
+  uint32_t file;  // index into the file table
+  uint32_t reserved;
+  uint64_t offset;  // of the container in the file
+  uint64_t size;    // container header + entries
 };
 
 class PublicImageIndex {
@@ -93,8 +95,8 @@ class PublicImageIndex {
   uint64_t bytes_ = 0;
   uint64_t skipped_ = 0;  // images over kMaxEntries
   double seconds_ = 0;    // the indexer's wall time
-  char paths_[kMaxFiles][kMaxPath] = {};
-  PublicImageEntry entries_[kMaxEntries];
+  char paths_[kMaxFiles][kMaxPath];         // zero in the fresh mapping; not initialised here
+  PublicImageEntry entries_[kMaxEntries];  // idem
 };
 
 // "off", "indexing", "ready", "failed".
