@@ -36,10 +36,8 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   // This session's images, then this tenant's disk folder: never another tenant's (image_cache.h);
   // then the server's public index, which no tenant's action changes (public_images.h).
   const std::vector<std::byte>* image = images_.find(hash);
-  bool public_image = false;  // the server's own copy: not written to the tenant's disk folder
   if (image == nullptr && in_->segments_left() == 0) {
     if (CUresult st = load_public(hash, bytes, image); st != CUDA_SUCCESS) return st;
-    public_image = image != nullptr;
   }
   if (image != nullptr && image->size() - 1 != bytes) {
     // The hash names an image the server holds, the size is not its size: no client computes
@@ -135,6 +133,9 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     images_.drop(hash);  // only images that loaded are kept (image_cache.h)
     return st;
   }
+  // A public image is the server's own copy: never written to the tenant's disk folder (also
+  // when this session loads it a second time, from its memory).
+  const bool public_image = params_.public_images != nullptr && params_.public_images->find(hash) != nullptr;
   if (!public_image) images_.keep(hash);
   modules_.own_charge(id, device, globals.bytes);  // returned on unload (module_table.h)
   return st;
