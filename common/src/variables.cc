@@ -108,6 +108,13 @@ constexpr std::array kTable{
              "CA (PEM) of client certificates: `tls://` clients must present one it signed "
              "(unless `tls_require_client_cert = false`); a tenant's `client_cert_sha256` maps a "
              "certificate to it (docs/security.md)"},
+    Variable{"GPOOL_PUBLIC_IMAGES", kServer, "public_images", "none",
+             "files or directories (`:`-separated; TOML: an array) whose embedded device-code "
+             "images any tenant loads by hash alone, from the server's own copy, with no bytes "
+             "sent: NVIDIA's toolkit libraries, e.g. `/usr/local/cuda/lib64`. Indexed in the "
+             "background at start (docs/security.md, \"Public library images\"); a path that does "
+             "not exist stops the server naming the key; `off` disables; `--public-images` "
+             "overrides it"},
     Variable{"GPOOL_WARM_WORKERS", kServer, "warm_workers", "`0`",
              "pre-attached workers kept ready (0..4096); `--warm-workers` overrides it"},
     Variable{"GPOOL_METRICS_LISTEN", kServer, "metrics_listen", "off",

@@ -48,7 +48,7 @@ const std::initializer_list<std::string_view> kTopKeys = {
     "max_preauth_per_source", "max_preauth", "auth_failures_burst", "auth_failures_per_minute",
     "warm_workers", "metrics_listen", "scheduler", "scheduler_window_us", "scheduler_metering",
     "scheduler_batch", "watchdog_ms", "image_cache_max_bytes", "registry", "advertise_url",
-    "registry_ttl_s", "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "tenant"};
+    "registry_ttl_s", "public_images", "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "tenant"};
 const std::initializer_list<std::string_view> kTenantKeys = {
     "name", "token_sha256", "token", "token_file", "admin", "memory_quota", "compute_weight",
     "priority", "max_sessions", "devices", "max_kernel_ms", "image_memory", "client_cert_sha256"};
@@ -355,6 +355,20 @@ bool load_config_text(std::string_view text, const std::string& path, Config& ou
   if (!read_string(tbl, path, "", "backend", cfg.backend, error)) return false;
   if (!read_uint(tbl, path, "", "max_sessions", 1, 4096, cfg.max_sessions, error)) return false;
   if (!read_string(tbl, path, "", "image_cache_dir", cfg.image_cache_dir, error)) return false;
+  if (const toml::node* n = tbl.get("public_images")) {
+    cfg.public_images.clear();
+    const toml::array* arr = n->as_array();
+    bool ok = arr != nullptr;
+    for (size_t i = 0; ok && i < arr->size(); ++i) {
+      auto s = (*arr)[i].value_exact<std::string>();
+      ok = s && !s->empty();
+      if (ok) cfg.public_images.push_back(*s);
+    }
+    if (!ok) {
+      error = fmt::format("{}public_images must be an array of file or directory paths", at(path, *n));
+      return false;
+    }
+  }
   if (!read_size(tbl, path, "", "image_cache_max_bytes", "at least 1MiB", cfg.image_cache_max_bytes, error)) {
     return false;
   }

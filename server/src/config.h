@@ -5,6 +5,7 @@
 //   max_sessions = 64
 //   image_cache_dir = "/var/cache/gpool"  # optional: module images kept across sessions
 //   image_cache_max_bytes = "4GiB"        # its bound: least recently used images go first
+//   public_images = ["/usr/local/cuda/lib64"]  # optional: library images shared by all tenants
 //   handshake_timeout_ms = 1000            # pre-auth deadline: a complete Hello within this
 //   max_preauth_per_source = 32            # handshakes in progress per source address
 //   max_preauth = 256                      # handshakes in progress in total
@@ -98,6 +99,9 @@ struct Config {
   unsigned max_sessions = 64;
   std::string image_cache_dir;
   uint64_t image_cache_max_bytes = uint64_t{4} << 30;  // bound of image_cache_dir (LRU); >= 1 MiB
+  // Files or directories whose embedded device-code images any tenant may load by hash alone
+  // (public_images.h); GPOOL_PUBLIC_IMAGES overrides (':'-separated, "off" = none).
+  std::vector<std::string> public_images;
   unsigned handshake_timeout_ms = 1000;  // 100..60000
   unsigned max_preauth_per_source = 32;  // 1..4096
   unsigned max_preauth = 256;           // 1..65536

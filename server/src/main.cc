@@ -21,6 +21,7 @@
 // GPOOL_REGISTRY_TTL_S override advertise_url and registry_ttl_s; registrar.h).
 // When it is ready the server logs one line per listener ("listening on URL (backend ...)",
 // Supervisor::start) and one summary line (backend, tenants, limits) at info, its default level (GPOOL_LOG_LEVEL); exit code 2 is bad usage or configuration, 1 a start failure.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -92,6 +93,9 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token-file", admin_token_files,
                  "add an admin tenant \"admin\" with the token in FILE");
   app.add_option("--image-cache", image_cache, "directory of the module image cache");
+  std::vector<std::string> public_images;
+  app.add_option("--public-images", public_images,
+                 "a file or directory of public library images (GPOOL_PUBLIC_IMAGES); repeatable");
   app.add_option("--url-file", url_file, "write the first listener's bound URL here when ready");
   app.add_option("--warm-workers", warm_workers, "pre-attached workers kept ready")->check(CLI::Range(0u, 4096u));
   app.add_option("--metrics-listen", metrics_listen, "HOST:PORT of /metrics (\"\" = off)");
@@ -137,6 +141,17 @@ int main(int argc, char** argv) {
   }
   if (!backend.empty()) cfg.backend = backend;
   if (!image_cache.empty()) cfg.image_cache_dir = image_cache;
+  if (auto v = gpool::env::get("GPOOL_PUBLIC_IMAGES")) {
+    cfg.public_images.clear();
+    if (*v != "off") {
+      for (size_t start = 0; start <= v->size();) {
+        const size_t end = std::min(v->find(':', start), v->size());
+        if (end > start) cfg.public_images.push_back(v->substr(start, end - start));
+        start = end + 1;
+      }
+    }
+  }
+  if (!public_images.empty()) cfg.public_images = public_images;
   for (const auto& t : tokens) cfg.tenants.push_back(gpool::server::make_tenant("default", t, false));
   for (const auto& t : admin_tokens) cfg.tenants.push_back(gpool::server::make_tenant("admin", t, true));
   if (!listen.empty()) cfg.listen = listen;

@@ -94,6 +94,11 @@ std::string format_metrics(const MetricsSources& src) {
          [](const TenantSlot& s) -> uint64_t { return s.oom_refusals.load(); }},
         {"tenant_image_bytes", "gauge", "Host memory the tenant's workers hold for uploaded module images.",
          [](const TenantSlot& s) -> uint64_t { return s.image_bytes.load(); }},
+        {"tenant_image_upload_bytes_total", "counter", "Module image bytes the tenant's clients sent.",
+         [](const TenantSlot& s) -> uint64_t { return s.image_upload_bytes.load(); }},
+        {"tenant_public_image_loads_total", "counter",
+         "Module images of the tenant served from the server's public index, without bytes sent.",
+         [](const TenantSlot& s) -> uint64_t { return s.public_image_loads.load(); }},
     };
     for (const Counter& c : per_tenant) {
       header(out, c.name, c.type, c.help);
@@ -177,9 +182,11 @@ std::string tenants_json(const TenantTable& tenants, uint32_t device_count,
     if (!only_tenant.empty() && std::string_view(s.name) != only_tenant) return;
     out += fmt::format(
         "{}{{\"name\":{},\"sessions\":{},\"calls\":{},\"bytes_in\":{},\"bytes_out\":{},\"errors\":{},"
-        "\"oom_refusals\":{},\"image_bytes\":{},\"image_quota\":{},\"devices\":[",
+        "\"oom_refusals\":{},\"image_bytes\":{},\"image_quota\":{},\"image_uploads\":{},"
+        "\"image_upload_bytes\":{},\"public_image_loads\":{},\"devices\":[",
         first ? "" : ",", json_string(s.name), s.sessions.load(), s.calls.load(), s.bytes_in.load(),
-        s.bytes_out.load(), s.errors.load(), s.oom_refusals.load(), s.image_bytes.load(), s.image_quota.load());
+        s.bytes_out.load(), s.errors.load(), s.oom_refusals.load(), s.image_bytes.load(), s.image_quota.load(),
+        s.image_uploads.load(), s.image_upload_bytes.load(), s.public_image_loads.load());
     for (int d = 0; d < ndev; ++d) {
       out += fmt::format("{}{{\"device\":{},\"bytes_held\":{},\"quota_bytes\":{},\"device_time_s\":{:.6f}}}",
                          d ? "," : "", d, s.dev[d].bytes_held.load(), s.dev[d].quota_bytes.load(),

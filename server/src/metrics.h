@@ -12,6 +12,8 @@
 //   tenant_bytes_out_total{tenant}              counter  bulk bytes sent with replies
 //   tenant_errors_total{tenant}                 counter  calls that returned an error
 //   tenant_oom_refusals_total{tenant}           counter  allocations refused by the quota
+//   tenant_image_upload_bytes_total{tenant}     counter  module image bytes sent by clients
+//   tenant_public_image_loads_total{tenant}     counter  images served from the public index
 //   tenant_memory_held_bytes{tenant,device}     gauge    device memory held now
 //   tenant_memory_quota_bytes{tenant,device}    gauge    memory quota (0 = unlimited)
 //   tenant_device_time_seconds_total{tenant,device} counter device time used

@@ -23,6 +23,7 @@ void note_restart_only_changes(const Config& before, const Config& after) {
   if (before.max_sessions != after.max_sessions) note("max_sessions");
   if (before.image_cache_dir != after.image_cache_dir) note("image_cache_dir");
   if (before.image_cache_max_bytes != after.image_cache_max_bytes) note("image_cache_max_bytes");
+  if (before.public_images != after.public_images) note("public_images");
   if (before.watchdog_ms != after.watchdog_ms) note("watchdog_ms");
   if (before.warm_workers != after.warm_workers) note("warm_workers");
   if (before.metrics_listen != after.metrics_listen) note("metrics_listen");

@@ -1,5 +1,6 @@
 #include "supervisor.h"
 
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -16,6 +17,7 @@
 #include "gpool/common/log.h"
 #include "gpool/remote/call_codec.h"
 #include "metrics.h"
+#include "public_images.h"
 #include "registrar.h"
 #include "reload.h"
 #include "worker.h"
@@ -90,6 +92,11 @@ bool Supervisor::start(std::string& error) {
     }
     logger().info("listening on {} (backend {})", l->url(), backend_path_);
     listeners_.push_back(std::move(l));
+  }
+  if (!config_.public_images.empty()) {
+    // A path that is missing is a config error now, naming the key, not a silent empty index.
+    if (!PublicImageIndex::list_files(config_.public_images, public_image_files_, error)) return false;
+    public_images_ = PublicImageIndex::create_shared();
   }
   if (!start_metrics(error)) return false;
   if (!start_registrar(error)) return false;
@@ -186,8 +193,9 @@ std::vector<std::string> Supervisor::urls() const {
 }
 
 int Supervisor::run() {
+  spawn_indexer();
   const WarmContext warm{backend_path_, config_.image_cache_dir, config_.image_cache_max_bytes, &table_, &tenants_, pool_stats_,
-                         sched_.get()};
+                         sched_.get(), public_images_};
   auto refill = [&] {
     if (!pool_) return;
     pool_->fill([this] { close_in_child(); }, [&warm](int sock) { return run_warm_worker(sock, warm); });
@@ -615,6 +623,7 @@ void Supervisor::start_worker(std::unique_ptr<transport::Connection> conn, const
     params.backend_path = backend_path_;
     params.image_cache_dir = config_.image_cache_dir;
     params.image_cache_max_bytes = config_.image_cache_max_bytes;
+    params.public_images = public_images_;
     params.session_id = session_id;
     params.tenant = tenant.name;
     params.tenant_index = tenant_index;
@@ -690,6 +699,33 @@ bool Supervisor::watch_sessions() {
     }
   }
   return killed_pending;
+}
+
+void Supervisor::spawn_indexer() {
+  if (public_images_ == nullptr) return;
+  public_images_->begin();
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    logger().warn("fork of the public image indexer failed: {}; every image travels per tenant",
+                  std::strerror(errno));
+    public_images_->fail();
+    return;
+  }
+  if (pid > 0) return;  // reaped by reap() like any child
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != self_) ::_exit(1);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
+  close_in_child();
+  if (::nice(10) == -1 && errno != 0) {
+    logger().debug("public image indexer: nice failed: {}", std::strerror(errno));
+  }
+  const uint32_t n = public_images_->build(public_image_files_);
+  logger().info("public images: indexed {} image(s), {} bytes, in {} file(s) in {:.2f} s", n,
+                public_images_->bytes(), public_images_->files(), public_images_->seconds());
+  std::fflush(nullptr);
+  ::_exit(0);
 }
 
 void Supervisor::spawn_catalog() {
@@ -814,6 +850,14 @@ std::string Supervisor::status_json(std::string_view only_tenant) {
   out += fmt::format("],\"bytes_held\":{},\"tenants\":{},\"pool\":{}", total,
                      tenants_json(tenants_, pool_stats_->device_count.load(), only_tenant), pool_json(*pool_stats_));
   if (!metrics_url_.empty()) out += ",\"metrics\":" + json_string(metrics_url_);
+  if (only_tenant.empty()) {  // the operator's view: which libraries are public is theirs to see
+    const PublicImageIndex* p = public_images_;
+    const auto state = p != nullptr ? p->state() : PublicImageIndex::kOff;
+    out += fmt::format(",\"public_images\":{{\"state\":\"{}\",\"files\":{},\"images\":{},\"bytes\":{}}}",
+                       public_index_state_name(state), state == PublicImageIndex::kReady ? p->files() : 0,
+                       state == PublicImageIndex::kReady ? p->images() : 0,
+                       state == PublicImageIndex::kReady ? p->bytes() : 0);
+  }
   out += "}";
   return out;
 }

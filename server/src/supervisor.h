@@ -158,9 +158,14 @@ class Supervisor {
   // Forks a one-off child that attaches the backend, publishes the device catalog
   // (device_catalog.h) and exits, so status-only clients see the devices before any session.
   void spawn_catalog();
+  // Forks a one-off child that builds the public image index (public_images.h) and exits; at a
+  // lower CPU priority, so sessions are not slowed by the hashing.
+  void spawn_indexer();
 
   std::unique_ptr<WorkerPool> pool_;
   PoolStats* pool_stats_ = nullptr;  // shared mapping, never unmapped
+  PublicImageIndex* public_images_ = nullptr;  // shared mapping, never unmapped; null: none
+  std::vector<std::string> public_image_files_;  // what public_images names, listed at start
   pid_t metrics_pid_ = -1;
   pid_t registrar_pid_ = -1;  // -1: none (no registry, or it ended)
   std::string metrics_url_;

@@ -57,6 +57,11 @@ struct TenantSlot {
   // charged before an upload is received, against image_quota (0 = unlimited).
   std::atomic<uint64_t> image_bytes{0};
   std::atomic<uint64_t> image_quota{0};
+  // Image loads (issue 11): images whose bytes the tenant's clients sent, those bytes, and
+  // images served from the server's public index without bytes (public_images.h).
+  std::atomic<uint64_t> image_uploads{0};
+  std::atomic<uint64_t> image_upload_bytes{0};
+  std::atomic<uint64_t> public_image_loads{0};
   TenantDeviceUsage dev[kMaxDevices];
 };
 

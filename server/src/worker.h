@@ -62,6 +62,7 @@
 namespace gpool::server {
 
 class Scheduler;
+class PublicImageIndex;
 class HostFnHub;
 class WorkerConnection;
 
@@ -74,6 +75,7 @@ struct WorkerParams {
   int tenant_index = -1;            // the tenant's slot in *tenants (-1: no quota accounting)
   TenantTable* tenants = nullptr;   // shared tenant table (tenant_table.h); owned by the supervisor
   Scheduler* scheduler = nullptr;  // compute shares and device masks (scheduler.h); supervisor's
+  const PublicImageIndex* public_images = nullptr;  // shared index (public_images.h), or none
 };
 
 // The expensive part of a worker's start: the backend dlopened, cuInit, the primary context of
@@ -391,6 +393,11 @@ class Worker {
   StreamTable streams_;  // streams and events (stream_table.h)
   ModuleTable modules_{quota_};  // modules, libraries, functions/kernels (module_table.h)
   bool charge_images(uint64_t bytes);  // host memory of uploads (TenantSlot::image_bytes)
+  // The image `hash` of `bytes` from the server's public index into session memory (charged),
+  // `image` then pointing at it; `image` untouched when the hash is not public or the server's
+  // copy cannot be read (the client is asked for the bytes). An error for a forged call.
+  CUresult load_public(const ImageHash& hash, uint64_t bytes, const std::vector<std::byte>*& image);
+  void count_upload(uint64_t bytes);  // an image whose bytes the client sent (TenantSlot counters)
   void uncharge_images(uint64_t bytes);
   std::unordered_map<CUgraphNode, std::vector<uint64_t>> cond_bodies_;  // conditional node -> body graph ids
   std::set<CUgraphConditionalHandle> cond_handles_;  // handles this session made (worker_graph_node.cc)

@@ -5,9 +5,11 @@
 #include <cstring>
 
 #include "gpool/common/log.h"
+#include "gpool/common/sha256.h"
 #include "scheduler.h"
 #include "image_check.h"
 #include "image_globals.h"
+#include "public_images.h"
 #include "worker.h"
 
 namespace gpool::server {
@@ -31,8 +33,20 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   const uint64_t lo = a.hash_lo, hi = a.hash_hi, bytes = a.bytes;
   std::memcpy(hash.data(), &lo, 8);
   std::memcpy(hash.data() + 8, &hi, 8);
-  // This session's images, then this tenant's disk folder: never another tenant's (image_cache.h).
+  // This session's images, then this tenant's disk folder: never another tenant's (image_cache.h);
+  // then the server's public index, which no tenant's action changes (public_images.h).
   const std::vector<std::byte>* image = images_.find(hash);
+  if (image == nullptr && in_->segments_left() == 0) {
+    if (CUresult st = load_public(hash, bytes, image); st != CUDA_SUCCESS) return st;
+  }
+  if (image != nullptr && image->size() - 1 != bytes) {
+    // The hash names an image the server holds, the size is not its size: no client computes
+    // that (the hash covers the bytes), so the call is forged or corrupt.
+    log::logger("worker").warn("session {}: refused a load naming image {} with {} bytes: that image has {} bytes; "
+                               "CUDA_ERROR_INVALID_IMAGE", params_.session_id,
+                               gpool::hash::to_hex({hash.data(), hash.size()}), bytes, image->size() - 1);
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
   if (image == nullptr) {
     if (in_->segments_left() == 0) {
       c.results = {1};  // need the image: the client sends it again with the bytes
@@ -64,9 +78,12 @@ CUresult Worker::op_load(Ctx& c, bool library) {
       return CUDA_ERROR_INVALID_IMAGE;
     }
     if (!images_.insert(hash, std::move(padded))) {
+      log::logger("worker").warn("session {}: refused an image of {} bytes: its bytes do not have the hash the call "
+                                 "named; CUDA_ERROR_INVALID_IMAGE", params_.session_id, bytes);
       uncharge_images(bytes + 1);
       return CUDA_ERROR_INVALID_IMAGE;
     }
+    count_upload(bytes);
     image = images_.find(hash);
   }
   // The module's globals are device memory the tenant holds: charged before the driver loads
@@ -116,9 +133,58 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     images_.drop(hash);  // only images that loaded are kept (image_cache.h)
     return st;
   }
-  images_.keep(hash);
+  // A public image is the server's own copy: never written to the tenant's disk folder (also
+  // when this session loads it a second time, from its memory).
+  const bool public_image = params_.public_images != nullptr && params_.public_images->find(hash) != nullptr;
+  if (!public_image) images_.keep(hash);
   modules_.own_charge(id, device, globals.bytes);  // returned on unload (module_table.h)
   return st;
+}
+
+CUresult Worker::load_public(const ImageHash& hash, uint64_t bytes, const std::vector<std::byte>*& image) {
+  const PublicImageIndex* index = params_.public_images;
+  const PublicImageEntry* e = index != nullptr ? index->find(hash) : nullptr;
+  if (e == nullptr) return CUDA_SUCCESS;  // not public (or not indexed yet): the client sends it
+  if (e->size != bytes) {
+    // The hash is a public image's, the size is not: no client computes that (the hash covers
+    // the bytes), so the call is forged or corrupt. Refused, and nothing is read.
+    log::logger("worker").warn("session {}: refused a load naming public image {} with {} bytes: that image has {} "
+                               "bytes; CUDA_ERROR_INVALID_IMAGE", params_.session_id,
+                               gpool::hash::to_hex({hash.data(), hash.size()}), bytes, e->size);
+    return CUDA_ERROR_INVALID_IMAGE;
+  }
+  if (!charge_images(bytes + 1)) {
+    log::logger("worker").warn("session {}: refused public image {} of {} bytes: over tenant {}'s image_memory; "
+                               "CUDA_ERROR_OUT_OF_MEMORY", params_.session_id, gpool::hash::to_hex({hash.data(), hash.size()}),
+                               bytes, params_.tenant);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  std::vector<std::byte> padded;
+  if (std::string why; !index->read(*e, padded, why)) {
+    // The server's own copy is gone or changed: the client sends the bytes as for any image.
+    log::logger("worker").warn("session {}: public image {}: {}; asking the client for the bytes", params_.session_id,
+                               gpool::hash::to_hex({hash.data(), hash.size()}), why);
+    uncharge_images(bytes + 1);
+    return CUDA_SUCCESS;
+  }
+  if (!images_.insert(hash, std::move(padded))) {  // read() checked the hash: cannot happen
+    uncharge_images(bytes + 1);
+    return CUDA_SUCCESS;
+  }
+  if (params_.tenants != nullptr && params_.tenant_index >= 0) {
+    params_.tenants->slot(params_.tenant_index).public_image_loads.fetch_add(1, std::memory_order_relaxed);
+  }
+  log::logger("worker").debug("session {}: image {} ({} bytes) from the public index ({})", params_.session_id,
+                              gpool::hash::to_hex({hash.data(), hash.size()}), bytes, index->path(e->file));
+  image = images_.find(hash);
+  return CUDA_SUCCESS;
+}
+
+void Worker::count_upload(uint64_t bytes) {
+  if (params_.tenants == nullptr || params_.tenant_index < 0) return;
+  TenantSlot& t = params_.tenants->slot(params_.tenant_index);
+  t.image_uploads.fetch_add(1, std::memory_order_relaxed);
+  t.image_upload_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 bool Worker::charge_images(uint64_t bytes) {

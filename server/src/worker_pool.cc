@@ -77,6 +77,7 @@ int run_warm_worker(int sock, const WarmContext& ctx) {
   params.backend_path = ctx.backend_path;
   params.image_cache_dir = ctx.image_cache_dir;
   params.image_cache_max_bytes = ctx.image_cache_max_bytes;
+  params.public_images = ctx.public_images;
   params.session_id = h.session_id;
   params.tenant = h.tenant;
   params.tenant_index = h.tenant_index;

@@ -53,6 +53,8 @@ struct PoolStats {
 };
 
 // What a pool worker needs to serve the session it is handed (all inherited across fork).
+class PublicImageIndex;
+
 struct WarmContext {
   std::string backend_path;
   std::string image_cache_dir;
@@ -61,6 +63,7 @@ struct WarmContext {
   TenantTable* tenants = nullptr;
   PoolStats* stats = nullptr;
   Scheduler* scheduler = nullptr;  // compute shares and device masks (scheduler.h)
+  const PublicImageIndex* public_images = nullptr;  // shared index (public_images.h), or none
 };
 
 // The member side of the pool protocol, after the member attached: write the ready byte on

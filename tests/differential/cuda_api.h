@@ -67,7 +67,11 @@ namespace diff {
   X(cuGraphHostNodeSetParams) X(cuGraphExecHostNodeSetParams) X(cuGraphAddEventRecordNode)     \
   X(cuGraphAddEventWaitNode) X(cuGraphEventRecordNodeGetEvent) X(cuGraphEventWaitNodeGetEvent)  \
   X(cuGraphEventRecordNodeSetEvent) X(cuGraphExecEventRecordNodeSetEvent)                      \
-  X(cuCtxGetLimit)
+  X(cuCtxGetLimit)                                                                               \
+  X(cuLibraryGetKernelCount) X(cuLibraryEnumerateKernels) X(cuLibraryGetKernel) X(cuKernelGetName) \
+  X(cuKernelGetLibrary) X(cuKernelGetParamInfo) X(cuKernelGetAttribute) X(cuKernelSetAttribute)  \
+  X(cuKernelGetFunction) X(cuFuncGetParamInfo) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
+  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -65,6 +65,9 @@ TEST(Metrics, ReportsEveryTenantAndDeviceFromTheTables) {
   s.bytes_out = 8192;
   s.errors = 3;
   s.oom_refusals = 1;
+  s.image_uploads = 2;
+  s.image_upload_bytes = 6000;
+  s.public_image_loads = 7;
   s.dev[1].bytes_held = 65536;
   s.dev[1].device_time_ns = 1500000000;
   SessionTable sessions(4);
@@ -92,6 +95,8 @@ TEST(Metrics, ReportsEveryTenantAndDeviceFromTheTables) {
   EXPECT_TRUE(has_line(text, "gpool_tenant_bytes_out_total{tenant=\"alice\"} 8192"));
   EXPECT_TRUE(has_line(text, "gpool_tenant_errors_total{tenant=\"alice\"} 3"));
   EXPECT_TRUE(has_line(text, "gpool_tenant_oom_refusals_total{tenant=\"alice\"} 1"));
+  EXPECT_TRUE(has_line(text, "gpool_tenant_image_upload_bytes_total{tenant=\"alice\"} 6000"));
+  EXPECT_TRUE(has_line(text, "gpool_tenant_public_image_loads_total{tenant=\"alice\"} 7"));
   EXPECT_TRUE(has_line(text, "gpool_tenant_calls_total{tenant=\"bob\"} 0"));
   EXPECT_TRUE(has_line(text, "gpool_tenant_memory_held_bytes{tenant=\"alice\",device=\"1\"} 65536"));
   EXPECT_TRUE(has_line(text, "gpool_tenant_memory_held_bytes{tenant=\"alice\",device=\"0\"} 0"));
@@ -108,7 +113,7 @@ TEST(Metrics, ReportsEveryTenantAndDeviceFromTheTables) {
   const std::string json = tenants_json(tenants, 2);
   EXPECT_NE(json.find("{\"name\":\"alice\",\"sessions\":2,\"calls\":40,\"bytes_in\":4096,\"bytes_out\":8192,"
                       "\"errors\":3,\"oom_refusals\":1,\"image_bytes\":0,\"image_quota\":1073741824,"
-                      "\"devices\":[{\"device\":0,\"bytes_held\":0,"
+                      "\"image_uploads\":2,\"image_upload_bytes\":6000,\"public_image_loads\":7,\"devices\":[{\"device\":0,\"bytes_held\":0,"
                       "\"quota_bytes\":1048576,\"device_time_s\":0.000000},{\"device\":1,\"bytes_held\":65536,"),
             std::string::npos)
       << json;
