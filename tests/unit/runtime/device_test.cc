@@ -1,6 +1,10 @@
 // Devices: count, names, attributes, UUIDs, PCI ids, peers.
 #include "test_util.h"
 
+#include <fstream>
+#include <iterator>
+#include <vector>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -171,4 +175,64 @@ TEST(RuntimeDeviceProfile, MatchesItsPart) {
   if (std::getenv("GPOOL_EMU_DEVICE_NAME") == nullptr) {
     EXPECT_EQ("gpool emulated GPU (sm_" + std::to_string(row->major * 10 + row->minor) + ")", std::string(name));
   }
+}
+
+namespace {
+
+int device_sm() {
+  int major = 0, minor = 0;
+  cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, 0);
+  cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, 0);
+  return major * 10 + minor;
+}
+
+// Loads `image` with an error log; returns the result and fills *log.
+CUresult load_logged(const void* image, std::string* log) {
+  char buf[4096] = {};
+  CUjit_option opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void* values[] = {buf, reinterpret_cast<void*>(static_cast<uintptr_t>(sizeof buf))};
+  CUmodule m = nullptr;
+  const CUresult r = cuModuleLoadDataEx(&m, image, 2, opts, values);
+  if (r == CUDA_SUCCESS) cuModuleUnload(m);
+  *log = buf;
+  return r;
+}
+
+}  // namespace
+
+class RuntimeDeviceProfileLoad : public RuntimeTest {};
+
+// An image holding only sm_120 SASS (what cuBLAS loads for a 12.x device) is refused loudly. On a
+// device whose SASS it is (12.0, 12.1) the log also says that the default 13.0 device runs such
+// libraries from their PTX; elsewhere it does not.
+TEST_F(RuntimeDeviceProfileLoad, SassOnlyImageIsRefusedAndPointsAtTheDefaultDevice) {
+  std::ifstream in(GPOOL_SM120_SASS_FATBIN, std::ios::binary);
+  ASSERT_TRUE(in) << GPOOL_SM120_SASS_FATBIN;
+  std::vector<char> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string log;
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, load_logged(image.data(), &log));
+  EXPECT_NE(log.find("only SASS (sm_120)"), std::string::npos) << log;
+  const int sm = device_sm();
+  const bool own_sass = sm == 120 || sm == 121;
+  EXPECT_EQ(own_sass, log.find("default device (compute capability 13.0") != std::string::npos)
+      << "sm_" << sm << ": " << log;
+}
+
+// Arch-specific PTX (.target sm_90a) runs on exactly 9.0 and nowhere else; plain PTX for the same
+// number runs on every later device.
+TEST_F(RuntimeDeviceProfileLoad, ArchSpecificPtxOnlyOnItsOwnCapability) {
+  std::string ptx = kTestPtx;
+  const size_t at = ptx.find(".target sm_75");
+  ASSERT_NE(at, std::string::npos);
+  ptx.replace(at, 13, ".target sm_90a");
+  std::string log;
+  const CUresult r = load_logged(ptx.c_str(), &log);
+  if (device_sm() == 90) {
+    EXPECT_EQ(CUDA_SUCCESS, r) << log;
+  } else {
+    EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, r);
+    EXPECT_NE(log.find("compute_90a"), std::string::npos) << log;
+  }
+  ptx.replace(at, 14, ".target sm_90");
+  EXPECT_EQ(device_sm() >= 90 ? CUDA_SUCCESS : CUDA_ERROR_NO_BINARY_FOR_GPU, load_logged(ptx.c_str(), &log)) << log;
 }
