@@ -80,7 +80,7 @@ DeviceProfile profile_for(int major, int minor, int sms_override) {
     p.cluster_launch = 0;
     p.fp32_per_fp64 = 2;
     p.ecc = 1;
-  } else if (major == 8) {  // consumer Ampere (8.6: RTX 3070-class) / Ada (8.9: RTX 4090)
+  } else if (major == 8) {  // consumer Ampere (8.6: RTX 3090 Ti SMs and L2) / Ada (8.9: RTX 4090); 4090 clocks
     p.sms = (minor >= 9) ? 128 : 84;
     p.max_threads_per_sm = 1536;
     p.max_blocks_per_sm = (minor >= 9) ? 24 : 16;
