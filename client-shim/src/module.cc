@@ -25,7 +25,7 @@ bool self_contained(const loader::Image& img, std::vector<uint8_t>* out) {
   if (img.format != loader::Image::Format::FatbinWrapper) return false;
   std::vector<loader::LinkUnit> units;
   for (const loader::PtxEntry& e : img.ptx) {
-    if (e.unit != 0) units.push_back(loader::LinkUnit{e.arch, e.text, e.unit});
+    if (e.unit != 0) units.push_back(loader::LinkUnit{e.arch, e.text, e.unit, e.variant});
   }
   if (units.empty()) return false;
   *out = loader::make_link_image(units, "", img.base, img.size);

@@ -26,11 +26,14 @@ constexpr std::array kTable{
              "device memory per device (suffixes k, m, g, t); `cuMemAlloc*` beyond it returns "
              "`CUDA_ERROR_OUT_OF_MEMORY`, `cuMemGetInfo` reports it. Memory is reserved lazily from "
              "the host (large allocations are `mmap`ed with `MAP_NORESERVE`)"},
-    Variable{"GPOOL_EMU_CC", kEmu, "", "`9.0`",
-             "compute capability `MAJOR.MINOR`. Device limits follow a representative part: 7.x "
-             "T4-like, 8.0 A100-like, 8.6/8.9 consumer Ampere/Ada, 9.0 and later H100-like (48 KiB "
-             "shared per block by default, 227 KiB opt-in, 64 K registers, 2048 threads per SM)"},
-    Variable{"GPOOL_EMU_SMS", kEmu, "", "from the profile (132 for 9.0, 40 for 7.5)",
+    Variable{"GPOOL_EMU_CC", kEmu, "", "`13.0`",
+             "compute capability `MAJOR.MINOR` (MAJOR 5 to 13, MINOR 0 to 9; anything else is "
+             "logged as a warning naming the variable, and the default is used). The default 13.0 "
+             "is newer than every SASS in the CUDA 13 toolkit, so CUDA libraries and nvcc-default "
+             "programs run from their PTX. Device limits follow a representative part: 7.x T4, 8.0 "
+             "A100, 8.6/8.9 consumer Ampere/Ada, 9.0 H100 SXM, 10.x/11.x B200, 12.0 RTX 5090, 12.1 "
+             "GB10 (DGX Spark), 13.0 B200 limits (docs/emulator.md, Device profiles)"},
+    Variable{"GPOOL_EMU_SMS", kEmu, "", "from the profile (148 for 13.0, 132 for 9.0, 40 for 7.5)",
              "multiprocessor count reported (and used by occupancy and cooperative-launch limits)"},
     Variable{"GPOOL_EMU_THREADS", kEmu, "", "all cores",
              "interpreter worker threads per kernel launch, 1 to 1024 (read by the executor at the "

@@ -37,6 +37,12 @@ uint32_t link_unit(const std::string& options) {
   return static_cast<uint32_t>(std::min<unsigned long>(k, kMaxLinkUnits - 1));
 }
 
+ArchVariant variant_of(uint64_t flags) {
+  if (flags & image::kFatbinFlagArchSpecific) return ArchVariant::ArchSpecific;
+  if (flags & image::kFatbinFlagFamilySpecific) return ArchVariant::FamilySpecific;
+  return ArchVariant::Plain;
+}
+
 // The emulator's reading of one container: the shared walk (gpool/common/image/fatbin.h), then
 // each PTX entry's text and each ELF entry's metadata; other kinds (LTO IR, ...) carry nothing
 // the emulator can use and are skipped. Header sizes over 256 bytes are refused.
@@ -81,6 +87,7 @@ bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
       PtxEntry p{h.arch, std::string(reinterpret_cast<const char*>(payload.data), len)};
       p.options = entry_options(e.header, h.options_offset);
       p.unit = unit + link_unit(p.options);
+      p.variant = variant_of(h.flags);
       last_unit = std::max(last_unit, p.unit);
       img->ptx.push_back(std::move(p));
     } else {
@@ -88,6 +95,7 @@ bool parse_container(Bytes b, Image* img, size_t* extent, std::string* error) {
       std::string why;
       if (!parse_cubin(payload, &info, &why)) return fail("ELF: " + why);
       if (info.sm == 0) info.sm = h.arch;
+      info.variant = variant_of(h.flags);
       img->cubins.push_back(std::move(info));
     }
   }

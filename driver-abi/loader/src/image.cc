@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <set>
+#include <utility>
 
 namespace gpool::emu::loader {
 namespace {
@@ -78,15 +79,6 @@ bool parse_wrapper(Bytes b, Image* out, std::string* error) {
   return true;
 }
 
-std::string arch_list(const std::set<uint32_t>& archs, const char* prefix) {
-  std::string s;
-  for (uint32_t a : archs) {
-    if (!s.empty()) s += ", ";
-    s += prefix + std::to_string(a);
-  }
-  return s;
-}
-
 }  // namespace
 
 bool parse_image(const void* data, Image* out, std::string* error, size_t max_size) {
@@ -140,7 +132,10 @@ bool parse_image(const void* data, Image* out, std::string* error, size_t max_si
     if (t != std::string::npos) {
       size_t p = e.text.find_first_not_of(" \t", t + 7);
       if (p != std::string::npos && e.text.compare(p, 3, "sm_") == 0) {
-        e.arch = static_cast<uint32_t>(std::strtoul(e.text.c_str() + p + 3, nullptr, 10));
+        char* end = nullptr;
+        e.arch = static_cast<uint32_t>(std::strtoul(e.text.c_str() + p + 3, &end, 10));
+        if (*end == 'a') e.variant = ArchVariant::ArchSpecific;
+        if (*end == 'f') e.variant = ArchVariant::FamilySpecific;
       }
     }
     out->ptx.push_back(std::move(e));
@@ -156,19 +151,45 @@ bool parse_image(const void* data, Image* out, std::string* error, size_t max_si
   return true;
 }
 
+bool ptx_runs_on(uint32_t arch, ArchVariant variant, uint32_t device_sm) {
+  switch (variant) {
+    case ArchVariant::Plain: return arch <= device_sm;
+    case ArchVariant::ArchSpecific: return arch == device_sm;
+    case ArchVariant::FamilySpecific: return arch / 10 == device_sm / 10 && arch <= device_sm;
+  }
+  return false;
+}
+
+std::string target_name(const char* prefix, uint32_t arch, ArchVariant variant) {
+  const char* suffix = variant == ArchVariant::ArchSpecific ? "a" : variant == ArchVariant::FamilySpecific ? "f" : "";
+  return prefix + std::to_string(arch) + suffix;
+}
+
+namespace {
+
+// select_ptx's order among entries the device can run: newer arch first, then the more specific
+// variant (ArchSpecific, FamilySpecific, Plain).
+bool better(const PtxEntry& e, const PtxEntry* than) {
+  if (than == nullptr) return true;
+  if (e.arch != than->arch) return e.arch > than->arch;
+  auto rank = [](ArchVariant v) { return v == ArchVariant::ArchSpecific ? 2 : v == ArchVariant::FamilySpecific ? 1 : 0; };
+  return rank(e.variant) > rank(than->variant);
+}
+
+}  // namespace
+
 const PtxEntry* select_ptx(const Image& img, uint32_t device_sm) {
   const PtxEntry* best = nullptr;
   for (const PtxEntry& e : img.ptx)
-    if (e.arch <= device_sm && (!best || e.arch > best->arch)) best = &e;
+    if (ptx_runs_on(e.arch, e.variant, device_sm) && better(e, best)) best = &e;
   return best;
 }
 
 std::vector<const PtxEntry*> select_ptx_units(const Image& img, uint32_t device_sm) {
   std::vector<const PtxEntry*> best(img.units + 1, nullptr);
   for (const PtxEntry& e : img.ptx) {
-    if (e.unit >= best.size() || e.arch > device_sm) continue;
-    const PtxEntry*& b = best[e.unit];
-    if (!b || e.arch > b->arch) b = &e;
+    if (e.unit >= best.size() || !ptx_runs_on(e.arch, e.variant, device_sm)) continue;
+    if (better(e, best[e.unit])) best[e.unit] = &e;
   }
   std::vector<const PtxEntry*> out;
   for (const PtxEntry* e : best)
@@ -197,22 +218,53 @@ uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_
 }
 
 std::string no_ptx_message(const Image& img, uint32_t device_sm) {
-  std::set<uint32_t> sass, ptx;
-  for (const CubinInfo& c : img.cubins) sass.insert(c.sm);
-  for (const PtxEntry& e : img.ptx) ptx.insert(e.arch);
+  using Target = std::pair<uint32_t, ArchVariant>;  // ordered by number, then variant
+  std::set<Target> sass, ptx, newer, exact;
+  bool device_sass = false;  // SASS a real device of this capability would run
+  for (const CubinInfo& c : img.cubins) {
+    sass.insert({c.sm, c.variant});
+    if (device_sm != 0 && c.sm / 10 == device_sm / 10 && c.sm <= device_sm &&
+        (c.variant != ArchVariant::ArchSpecific || c.sm == device_sm))
+      device_sass = true;
+  }
+  for (const PtxEntry& e : img.ptx) {
+    ptx.insert({e.arch, e.variant});
+    (e.variant == ArchVariant::Plain || e.arch > device_sm ? newer : exact).insert({e.arch, e.variant});
+  }
+  auto list = [](const std::set<Target>& targets, const char* prefix) {
+    std::string s;
+    for (const Target& t : targets) s += (s.empty() ? "" : ", ") + target_name(prefix, t.first, t.second);
+    return s;
+  };
+  const std::string device = device_sm ? " (sm_" + std::to_string(device_sm) + ")" : std::string();
   std::string held;
   if (ptx.empty() && sass.empty()) {
     held = "the image holds no device code";
   } else if (ptx.empty()) {
-    held = "the image holds only SASS (" + arch_list(sass, "sm_") + ") and no PTX";
+    held = "the image holds only SASS (" + list(sass, "sm_") + ") and no PTX";
   } else {
-    held = "the image's PTX targets " + arch_list(ptx, "compute_") + ", newer than the emulated device" +
-           (device_sm ? " (sm_" + std::to_string(device_sm) + ")" : std::string());
+    held = "the image's PTX targets " + list(ptx, "compute_") + ", none of which the emulated device" + device + " can JIT";
+    if (!newer.empty() && !exact.empty()) {
+      held += " (" + list(newer, "compute_") + ": newer than the device; " + list(exact, "compute_") +
+              ": arch- or family-specific, for other devices only)";
+    } else if (!exact.empty()) {
+      held += " (arch-specific \"a\" PTX runs only on exactly its capability, family-specific \"f\" PTX only on "
+              "its own major capability)";
+    } else {
+      held += " (newer than the device)";
+    }
   }
   const uint32_t want = device_sm ? device_sm : 75;
-  return held + "; the gpool emulator runs kernels from PTX only: rebuild with PTX embedded, e.g. nvcc "
-                "-gencode arch=compute_" + std::to_string(want) + ",code=compute_" + std::to_string(want) +
-         " (keep your other -gencode options)";
+  std::string msg = held + "; the gpool emulator runs kernels from PTX only: rebuild with PTX embedded, e.g. nvcc "
+                           "-gencode arch=compute_" + std::to_string(want) + ",code=compute_" + std::to_string(want) +
+                    " (keep your other -gencode options)";
+  if (device_sass) {
+    msg += ". A real GPU of this capability would run the image's SASS, which is why a CUDA library (cuBLAS, "
+           "cuBLASLt, cuFFT...) may choose such a kernel for this device: the emulator's default device (compute "
+           "capability 13.0, GPOOL_EMU_CC unset) is newer than every SASS in the CUDA 13 toolkit, so libraries run "
+           "their PTX on it";
+  }
+  return msg;
 }
 
 bool load_file(const std::string& path, std::vector<uint8_t>* bytes, std::string* error) {

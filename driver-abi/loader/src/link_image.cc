@@ -2,6 +2,8 @@
 // parse_container() for uncompressed PTX entries.
 #include "internal.h"
 
+#include "gpool/common/image/fatbin.h"
+
 namespace gpool::emu::loader {
 namespace {
 
@@ -43,7 +45,10 @@ std::vector<uint8_t> make_link_image(const std::vector<LinkUnit>& units, const s
     put<uint64_t>(&out, at + 8, payload);
     put<uint32_t>(&out, at + 20, kEntryHeader);  // options_offset
     put<uint32_t>(&out, at + 28, units[k].arch);
-    put<uint64_t>(&out, at + 40, 0x11);    // 64-bit, Linux host
+    const uint64_t variant = units[k].variant == ArchVariant::ArchSpecific     ? image::kFatbinFlagArchSpecific
+                             : units[k].variant == ArchVariant::FamilySpecific ? image::kFatbinFlagFamilySpecific
+                                                                               : 0;
+    put<uint64_t>(&out, at + 40, 0x11 | variant);  // 64-bit, Linux host, the target's suffix
     put<uint32_t>(&out, at + kEntryHeader, static_cast<uint32_t>(kEntryHeader + 8));
     put<uint32_t>(&out, at + kEntryHeader + 4, static_cast<uint32_t>(opts.size()));
     std::memcpy(out.data() + at + kEntryHeader + 8, opts.data(), opts.size());

@@ -64,11 +64,13 @@ void create_devices() {
     log().warn("ignoring GPOOL_EMU_DEVICES={}: expected 1 to 16; using 1", count);
     count = 1;
   }
-  int major = 9, minor = 0;
+  int major = kDefaultCcMajor, minor = kDefaultCcMinor;
   if (auto cc = gpool::env::get("GPOOL_EMU_CC"); cc && !parse_cc(*cc, &major, &minor)) {
-    log().warn("ignoring GPOOL_EMU_CC=\"{}\": expected MAJOR.MINOR such as 9.0 or 7.5; using 9.0", *cc);
-    major = 9;
-    minor = 0;
+    log().warn("ignoring GPOOL_EMU_CC=\"{}\": expected MAJOR.MINOR with MAJOR 5 to 13 and MINOR 0 to 9, such as "
+               "12.0 or 7.5; using the default {}.{}",
+               *cc, kDefaultCcMajor, kDefaultCcMinor);
+    major = kDefaultCcMajor;
+    minor = kDefaultCcMinor;
   }
   const int64_t sms = gpool::env::get_int("GPOOL_EMU_SMS", 0);
   const uint64_t mem = gpool::env::get_size("GPOOL_EMU_MEMORY", 16ull << 30);

@@ -41,7 +41,7 @@ bool device_attribute(const Device& d, int attr, int* out) {
     case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_LAYERED_LAYERS: v = 2048; break;
     case CU_DEVICE_ATTRIBUTE_SURFACE_ALIGNMENT: v = 512; break;
     case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS: v = 1; break;
-    case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: v = hopper ? 1 : 0; break;
+    case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: v = p.ecc; break;
     case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: v = d.pci_bus; break;
     case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: v = d.pci_device; break;
     case CU_DEVICE_ATTRIBUTE_TCC_DRIVER: v = 0; break;
@@ -96,7 +96,7 @@ bool device_attribute(const Device& d, int attr, int* out) {
     case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD: v = 0; break;
     case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID: v = d.ordinal; break;
     case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED: v = 0; break;
-    case CU_DEVICE_ATTRIBUTE_SINGLE_TO_DOUBLE_PRECISION_PERF_RATIO: v = (p.cc_major == 8 && p.cc_minor == 0) || hopper ? 2 : 32; break;
+    case CU_DEVICE_ATTRIBUTE_SINGLE_TO_DOUBLE_PRECISION_PERF_RATIO: v = p.fp32_per_fp64; break;
     case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS: v = 0; break;  // kernels see only registered memory
     case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS: v = 1; break;
     case CU_DEVICE_ATTRIBUTE_COMPUTE_PREEMPTION_SUPPORTED: v = 1; break;
@@ -168,7 +168,11 @@ PciIds pci_ids_for(const DeviceProfile& p) {
   if (p.cc_major < 8) return {0x1eb810deu, 0x12a210deu};               // T4
   if (p.cc_major == 8 && p.cc_minor == 0) return {0x20b010deu, 0x134f10deu};  // A100
   if (p.cc_major == 8) return {0x268410deu, 0x167010deu};              // Ada
-  return {0x233010deu, 0x16c110deu};                                   // H100 SXM
+  if (p.cc_major == 9) return {0x233010deu, 0x16c110deu};              // H100 SXM
+  // Blackwell: the parts' device ids; subsystem = NVIDIA's own board (subsystem id = device id).
+  if (p.cc_major == 12 && p.cc_minor == 0) return {0x2b8510deu, 0x2b8510deu};  // RTX 5090
+  if (p.cc_major == 12) return {0x2e1210deu, 0x2e1210deu};                     // GB10
+  return {0x290110deu, 0x290110deu};  // B200 (10.x, 11.x, and the 13.0 default)
 }
 
 }  // namespace gpool::emu::rt

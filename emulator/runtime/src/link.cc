@@ -103,7 +103,9 @@ CUresult add_data(LinkState* s, CUjitInputType type, const void* data, size_t si
       return fail(s, CUDA_ERROR_NO_BINARY_FOR_GPU,
                   label + ": PTX targets sm_" + std::to_string(arch) + ", newer than sm_" + std::to_string(s->sm));
     }
-    added.push_back(loader::LinkUnit{arch, e->text});
+    loader::LinkUnit added_unit{arch, e->text};
+    added_unit.variant = e->variant;
+    added.push_back(std::move(added_unit));
   }
   if (s->jit.verbose) s->jit.info += "gpool emulator: added " + label + " (" + std::to_string(added.size()) + " unit(s))\n";
   s->units.insert(s->units.end(), added.begin(), added.end());

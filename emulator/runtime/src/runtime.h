@@ -77,7 +77,8 @@ T* lookup(const void* handle) {
   return static_cast<T*>(registry().find(handle, T::kKind));
 }
 
-// Capability-dependent numbers of an emulated device (see device_profile.cc).
+// Capability-dependent numbers of an emulated device (see device_profile.cc; the member
+// defaults are the 9.0 / H100 SXM profile).
 struct DeviceProfile {
   int cc_major = 9, cc_minor = 0;
   int sms = 132;
@@ -97,7 +98,13 @@ struct DeviceProfile {
   int const_bytes = 65536;
   int cluster_launch = 1;
   int max_grid_y = 65535;
+  int fp32_per_fp64 = 2;  // CU_DEVICE_ATTRIBUTE_SINGLE_TO_DOUBLE_PRECISION_PERF_RATIO
+  int ecc = 1;            // CU_DEVICE_ATTRIBUTE_ECC_ENABLED
 };
+// The compute capability the emulator presents when GPOOL_EMU_CC is not set: 13.0, newer than
+// every SASS in the CUDA 13 toolkit, so that CUDA libraries and nvcc-default programs run from
+// their PTX (docs/emulator.md, "Device profiles").
+inline constexpr int kDefaultCcMajor = 13, kDefaultCcMinor = 0;
 DeviceProfile profile_for(int cc_major, int cc_minor, int sms_override);
 
 struct Context;

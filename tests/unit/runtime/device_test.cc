@@ -1,6 +1,11 @@
 // Devices: count, names, attributes, UUIDs, PCI ids, peers.
 #include "test_util.h"
 
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -56,7 +61,7 @@ TEST(RuntimeDevice, AttributesForDefaultCapability) {
   EXPECT_GT(attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT), 0);
   EXPECT_GE(attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN),
             attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK));
-  if (major == 9) {
+  if (major == 9 || major == 10 || major == 13) {
     EXPECT_EQ(232448, attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN));
     EXPECT_EQ(2048, attr(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR));
   }
@@ -116,4 +121,118 @@ TEST(RuntimeDevice, DefaultMemPool) {
   ASSERT_CU(cuDeviceGetMemPool(&cur, 0));
   EXPECT_NE(nullptr, def);
   EXPECT_EQ(def, cur);
+}
+
+// The profile of the capability this process runs with (GPOOL_EMU_CC, default 13.0) has its
+// part's numbers. tests/unit/runtime/CMakeLists.txt runs this test once more per profile.
+TEST(RuntimeDeviceProfile, MatchesItsPart) {
+  struct Row {
+    const char* cc;  // GPOOL_EMU_CC
+    int major, minor, sms, threads_per_sm, blocks_per_sm, shared_per_sm, optin, l2, clock_khz, bus, cluster,
+        fp64_ratio;
+  };
+  static const Row rows[] = {
+      // 13.0, the default: B200 limits.
+      {"", 13, 0, 148, 2048, 32, 233472, 232448, 132644864, 1965000, 8192, 1, 2},
+      {"13.0", 13, 0, 148, 2048, 32, 233472, 232448, 132644864, 1965000, 8192, 1, 2},
+      {"10.0", 10, 0, 148, 2048, 32, 233472, 232448, 132644864, 1965000, 8192, 1, 2},  // B200
+      {"12.0", 12, 0, 170, 1536, 32, 102400, 101376, 100663296, 2407000, 512, 1, 64},  // RTX 5090
+      {"12.1", 12, 1, 48, 1536, 32, 102400, 101376, 25165824, 2418000, 256, 1, 64},    // GB10
+      {"9.0", 9, 0, 132, 2048, 32, 233472, 232448, 52428800, 1980000, 5120, 1, 2},     // H100 SXM
+      {"7.5", 7, 5, 40, 1024, 16, 65536, 65536, 4194304, 1590000, 256, 0, 32},         // T4
+  };
+  // GPOOL_TEST_EXPECT_CC: the profile expected when GPOOL_EMU_CC is deliberately unusable.
+  const char* expect = std::getenv("GPOOL_TEST_EXPECT_CC");
+  const char* env = expect ? expect : std::getenv("GPOOL_EMU_CC");
+  const std::string cc = env ? env : "";
+  const Row* row = nullptr;
+  for (const Row& r : rows)
+    if (cc == r.cc) row = &r;
+  if (row == nullptr) GTEST_SKIP() << "no expected numbers for GPOOL_EMU_CC=" << cc;
+  ASSERT_CU(cuInit(0));
+  auto attr = [](CUdevice_attribute a) {
+    int v = -12345;
+    EXPECT_CU(cuDeviceGetAttribute(&v, a, 0));
+    return v;
+  };
+  EXPECT_EQ(row->major, attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR));
+  EXPECT_EQ(row->minor, attr(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR));
+  EXPECT_EQ(row->sms, attr(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT));
+  EXPECT_EQ(row->threads_per_sm, attr(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR));
+  EXPECT_EQ(row->blocks_per_sm, attr(CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR));
+  EXPECT_EQ(row->shared_per_sm, attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR));
+  EXPECT_EQ(row->optin, attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN));
+  EXPECT_EQ(49152, attr(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK));
+  EXPECT_EQ(65536, attr(CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR));
+  EXPECT_EQ(row->l2, attr(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE));
+  EXPECT_EQ(row->clock_khz, attr(CU_DEVICE_ATTRIBUTE_CLOCK_RATE));
+  EXPECT_EQ(row->bus, attr(CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH));
+  EXPECT_EQ(row->cluster, attr(CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH));
+  EXPECT_EQ(row->fp64_ratio, attr(CU_DEVICE_ATTRIBUTE_SINGLE_TO_DOUBLE_PRECISION_PERF_RATIO));
+  EXPECT_LE(attr(CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE), row->l2);
+  char name[256] = {};
+  ASSERT_CU(cuDeviceGetName(name, sizeof name, 0));
+  if (std::getenv("GPOOL_EMU_DEVICE_NAME") == nullptr) {
+    EXPECT_EQ("gpool emulated GPU (sm_" + std::to_string(row->major * 10 + row->minor) + ")", std::string(name));
+  }
+}
+
+namespace {
+
+int device_sm() {
+  int major = 0, minor = 0;
+  cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, 0);
+  cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, 0);
+  return major * 10 + minor;
+}
+
+// Loads `image` with an error log; returns the result and fills *log.
+CUresult load_logged(const void* image, std::string* log) {
+  char buf[4096] = {};
+  CUjit_option opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void* values[] = {buf, reinterpret_cast<void*>(static_cast<uintptr_t>(sizeof buf))};
+  CUmodule m = nullptr;
+  const CUresult r = cuModuleLoadDataEx(&m, image, 2, opts, values);
+  if (r == CUDA_SUCCESS) cuModuleUnload(m);
+  *log = buf;
+  return r;
+}
+
+}  // namespace
+
+class RuntimeDeviceProfileLoad : public RuntimeTest {};
+
+// An image holding only sm_120 SASS (what cuBLAS loads for a 12.x device) is refused loudly. On a
+// device whose SASS it is (12.0, 12.1) the log also says that the default 13.0 device runs such
+// libraries from their PTX; elsewhere it does not.
+TEST_F(RuntimeDeviceProfileLoad, SassOnlyImageIsRefusedAndPointsAtTheDefaultDevice) {
+  std::ifstream in(GPOOL_SM120_SASS_FATBIN, std::ios::binary);
+  ASSERT_TRUE(in) << GPOOL_SM120_SASS_FATBIN;
+  std::vector<char> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string log;
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, load_logged(image.data(), &log));
+  EXPECT_NE(log.find("only SASS (sm_120)"), std::string::npos) << log;
+  const int sm = device_sm();
+  const bool own_sass = sm == 120 || sm == 121;
+  EXPECT_EQ(own_sass, log.find("default device (compute capability 13.0") != std::string::npos)
+      << "sm_" << sm << ": " << log;
+}
+
+// Arch-specific PTX (.target sm_90a) runs on exactly 9.0 and nowhere else; plain PTX for the same
+// number runs on every later device.
+TEST_F(RuntimeDeviceProfileLoad, ArchSpecificPtxOnlyOnItsOwnCapability) {
+  std::string ptx = kTestPtx;
+  const size_t at = ptx.find(".target sm_75");
+  ASSERT_NE(at, std::string::npos);
+  ptx.replace(at, 13, ".target sm_90a");
+  std::string log;
+  const CUresult r = load_logged(ptx.c_str(), &log);
+  if (device_sm() == 90) {
+    EXPECT_EQ(CUDA_SUCCESS, r) << log;
+  } else {
+    EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, r);
+    EXPECT_NE(log.find("compute_90a"), std::string::npos) << log;
+  }
+  ptx.replace(at, 14, ".target sm_90");
+  EXPECT_EQ(device_sm() >= 90 ? CUDA_SUCCESS : CUDA_ERROR_NO_BINARY_FOR_GPU, load_logged(ptx.c_str(), &log)) << log;
 }

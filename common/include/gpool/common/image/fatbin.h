@@ -25,6 +25,11 @@ inline constexpr uint16_t kFatbinKindElf = 2;
 inline constexpr uint32_t kFatbinMinEntryHeader = 64;
 inline constexpr uint64_t kFatbinFlagLz4 = 0x2000;   // payload is a raw LZ4 block
 inline constexpr uint64_t kFatbinFlagZstd = 0x8000;  // payload is a zstd frame
+// The entry's target is arch-specific (sm_90a, compute_100a) or family-specific (sm_100f,
+// compute_120f); `arch` holds the number without the suffix. Seen in nvcc 13.0 output
+// (-gencode arch=compute_90a,code=compute_90a and the like) and in cuBLASLt's sm_90a cubins.
+inline constexpr uint64_t kFatbinFlagArchSpecific = 0x100000;
+inline constexpr uint64_t kFatbinFlagFamilySpecific = 0x200000;
 
 // The first 64 bytes of an entry header.
 struct FatbinEntryHeader {

@@ -46,13 +46,31 @@ struct CubinKernel {
                           // global .nv.info, else sh_info >> 24 of ".text.<name>" (0: unknown)
 };
 
+// What a target's suffix says about the devices that may run it (CUDA 12.0 added "a", 12.9 "f"):
+//   Plain           compute_90: every device of that capability or later (PTX is JIT-compiled
+//                   forward);
+//   ArchSpecific    compute_90a, sm_100a: exactly that capability, nothing else;
+//   FamilySpecific  compute_100f, sm_120f: the same major capability, minor at least the
+//                   target's (compute_100f: 10.0 and 10.3, not 11.0 or 12.x).
+// Fatbin entries say it with a flag bit (gpool/common/image/fatbin.h), PTX text with the suffix of
+// its ".target sm_90a".
+enum class ArchVariant : uint8_t { Plain, ArchSpecific, FamilySpecific };
+
+// True when PTX for `arch` (75 for compute_75) of `variant` can be JIT-compiled for a device of
+// `device_sm` (75 for compute capability 7.5), by the rule above.
+bool ptx_runs_on(uint32_t arch, ArchVariant variant, uint32_t device_sm);
+
+// "compute_90a", "sm_100f", "compute_75": `prefix` followed by the number and the suffix.
+std::string target_name(const char* prefix, uint32_t arch, ArchVariant variant);
+
 struct CubinInfo {
   uint32_t sm;                       // 75 for sm_75
   std::vector<CubinKernel> kernels;  // sorted by name
+  ArchVariant variant{};             // sm_90a, sm_100f (from the fatbin entry's flags)
 };
 
 struct PtxEntry {
-  uint32_t arch;     // 75 for compute_75
+  uint32_t arch;     // 75 for compute_75 (without the suffix: compute_90a is 90)
   std::string text;  // decompressed, without the terminating NUL
   // The compilation unit the entry belongs to: the index of the fatbin container it came from,
   // counted over the whole image (a v2 wrapper: its own fatbin first, then each pre-linked one).
@@ -62,6 +80,7 @@ struct PtxEntry {
   // first unit + K.
   uint32_t unit = 0;
   std::string options;  // the entry's ptxas options ("--compile-only" for relocatable PTX)
+  ArchVariant variant = ArchVariant::Plain;
 };
 
 struct Image {
@@ -86,19 +105,23 @@ bool parse_image(const void* data, Image* out, std::string* error, size_t max_si
 // device of `device_sm` would run (same major version, the highest minor <=
 // the device's), else in the cubin of the nearest SM. 0 when no cubin
 // describes the kernel.
+uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_t device_sm);
+
+// The PTX the device JIT-compiles, as the driver chooses it: among the entries that
+// ptx_runs_on() the device, the one with the highest arch; on equal arch an arch-specific entry
+// before a family-specific one before a plain one (the most specific build for this device), and
+// then the first in image order. nullptr when there is none.
+const PtxEntry* select_ptx(const Image& img, uint32_t device_sm);
+
 // One PTX entry per compilation unit that has one the device can run (select_ptx's rule within
 // each unit), in unit order. Several entries mean the units must be linked into one program.
 std::vector<const PtxEntry*> select_ptx_units(const Image& img, uint32_t device_sm);
 
-uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_t device_sm);
-
-// The PTX entry with the highest arch <= device_sm (the first such entry on
-// ties), or nullptr when there is none.
-const PtxEntry* select_ptx(const Image& img, uint32_t device_sm);
-
 // The message for CUDA_ERROR_NO_BINARY_FOR_GPU when select_ptx() found nothing
-// for `device_sm` (0 = no particular device): what the image holds and how to
-// rebuild it with PTX.
+// for `device_sm` (0 = no particular device): what the image holds, why none of its PTX fits the
+// device, and how to rebuild it with PTX. When the image holds SASS a real device of this
+// capability would run (what a CUDA library picks for a 12.x device), it also says that the
+// emulator's default device (compute capability 13.0) runs such libraries from their PTX.
 std::string no_ptx_message(const Image& img, uint32_t device_sm = 0);
 
 // Reads a whole file (for cuModuleLoad / cuLibraryLoadFromFile). Returns false
@@ -111,6 +134,7 @@ struct LinkUnit {
   uint32_t arch;        // 75 for compute_75
   std::string text;     // PTX text (no NUL)
   uint32_t unit = UINT32_MAX;  // K of "-gpool-link-unit=K"; UINT32_MAX: its index in `units`
+  ArchVariant variant = ArchVariant::Plain;  // written as the entry's flag bit
 };
 // With `base` (a fatbin container of `base_size` bytes), its entries come first, unchanged (they
 // are unit 0 of the result): the client shim makes a -rdc=true program's wrapper self-contained
