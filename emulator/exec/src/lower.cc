@@ -901,7 +901,17 @@ bool ProgramImpl::lower_one(const ptx::Module& module, size_t index, std::string
       op->imm = global_addr_[gi] + static_cast<uint64_t>(p.addend);
     }
   }
-  infos_[index] = std::move(info);
+  // Every field but the name, which other threads may be reading (cuFuncGetName) meanwhile.
+  KernelInfo& dst = infos_[index];
+  dst.params = std::move(info.params);
+  dst.param_bytes = info.param_bytes;
+  dst.static_shared_bytes = info.static_shared_bytes;
+  dst.local_bytes = info.local_bytes;
+  dst.num_regs = info.num_regs;
+  dst.max_threads_per_block = info.max_threads_per_block;
+  for (int i = 0; i < 3; ++i) dst.reqntid[i] = info.reqntid[i];
+  dst.uses_heap = info.uses_heap;
+  dst.uses_device_launch = info.uses_device_launch;
   g_kernels_lowered.fetch_add(1, std::memory_order_relaxed);
   state_[index].store(kLowered, std::memory_order_release);
   return true;

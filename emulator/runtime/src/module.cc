@@ -6,6 +6,7 @@
 
 #include "gpool/emu/loader/image.h"
 #include "gpool/emu/ptx/link.h"
+#include "gpool/emu/ptx/parse_cache.h"
 #include "gpool/emu/ptx/parser.h"
 
 #include <cstdlib>
@@ -123,7 +124,7 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   std::vector<ptx::Module> parsed(units.size());
   std::vector<bool> devrt(units.size(), false);
   for (size_t i = 0; i < units.size(); ++i) {
-    if (!ptx::parse(units[i]->text, &parsed[i], &err)) {
+    if (!ptx::ParseCache::instance().parse(units[i]->text, &parsed[i], &err)) {
       load_error(jit, "PTX (compute_" + std::to_string(units[i]->arch) + (units.size() > 1 ? ", unit " + std::to_string(i) : std::string()) +
                           ") does not parse: " + err);
       return CUDA_ERROR_INVALID_PTX;
