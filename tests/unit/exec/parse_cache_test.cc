@@ -12,6 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 namespace gpool::emu::exec::test {
 namespace {
@@ -233,6 +235,41 @@ TEST(ParseCache, ADisabledCacheParsesAndWritesNothing) {
   EXPECT_FALSE(on.parse(".version 8.0\n.target sm_80\n.entry k( {", &m, &err));
   EXPECT_EQ(on.stores.load(), 0u);
   EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(ParseCache, ConcurrentUsersOfOneDirectoryAlwaysGetTheRightModule) {
+  // Four caches on one directory stand for four processes (each has its own counters and
+  // temporary names); a bound of about two entries keeps them evicting each other's entries
+  // while they store and read. Every parse must still be exactly the parser's.
+  TempDir dir;
+  std::vector<std::string> texts;
+  std::vector<std::string> want;
+  std::string err;
+  for (int salt = 0; salt < 4; ++salt) {
+    texts.push_back(kernel_ptx(salt));
+    ptx::Module m;
+    ASSERT_TRUE(ptx::parse(texts.back(), &m, &err));
+    want.push_back(encode(m));
+  }
+  const uint64_t one = want[0].size() + 200;
+  std::atomic<int> wrong{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      ptx::ParseCache cache(dir.path(), 2 * one, "test-build");
+      for (int i = 0; i < 40; ++i) {
+        const size_t k = static_cast<size_t>(i * 7 + t) % texts.size();
+        ptx::Module m;
+        std::string e;
+        if (!cache.parse(texts[k], &m, &e)) ++failed;
+        else if (encode(m) != want[k]) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().extension(), ".ptxast") << e.path();  // no temporary file left behind
 }
 
 TEST(ParseCache, TheEmulatorBinaryHasABuildId) {
