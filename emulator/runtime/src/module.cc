@@ -233,13 +233,14 @@ Function* find_function(const void* handle) { return lookup<Function>(handle); }
 CUresult function_ready(Function* f) {
   if (f->ready.load(std::memory_order_acquire)) return CUDA_SUCCESS;
   std::string err;
-  // prepare() serialises the lowering; the fields below are written by whichever caller gets
-  // here first and are the same for every caller, so a second writer stores the same values.
+  // One lowering at a time in the process (lowering is rare: once per kernel used); the fields
+  // below are written here only, before `ready` publishes them.
   static std::mutex mu;
   std::lock_guard lock(mu);
   if (f->ready.load(std::memory_order_acquire)) return CUDA_SUCCESS;
   if (!f->module->program->prepare(f->index, &err)) {
-    log().error("kernel {}: the emulator cannot run this PTX: {}", f->info->name, err);
+    if (!f->refused) log().error("kernel {}: the emulator cannot run this PTX: {}", f->info->name, err);
+    f->refused = true;  // logged once; every use fails the same way
     return CUDA_ERROR_INVALID_PTX;
   }
   const exec::KernelInfo& k = *f->info;

@@ -42,6 +42,7 @@ struct Function final : Object {
   uint32_t sass_regs = 0;                  // ptxas's count from a cubin in the image (0: none)
   uint32_t reg_cap = 0;                    // JIT/entry register cap of the load (0: none)
   std::atomic<bool> ready{false};          // lowered; num_regs set
+  bool refused = false;                    // lowering failed (guarded by function_ready's lock)
   // Registers per thread (NUM_REGS, occupancy, launch limits): ptxas's count
   // from a cubin of this kernel in the same image, else info->num_regs.
   int num_regs = 0;
