@@ -38,6 +38,18 @@ constexpr std::array kTable{
     Variable{"GPOOL_EMU_THREADS", kEmu, "", "all cores",
              "interpreter worker threads per kernel launch, 1 to 1024 (read by the executor at the "
              "first launch)"},
+    Variable{"GPOOL_EMU_KERNEL_CACHE", kEmu, "", "`on`",
+             "`off` (or `0`, `false`, `no`) turns the on-disk kernel cache off: every process then "
+             "parses the PTX of each module it loads (docs/emulator.md, \"Lazy loading and the "
+             "kernel cache\")"},
+    Variable{"GPOOL_EMU_KERNEL_CACHE_DIR", kEmu, "",
+             "`$XDG_CACHE_HOME/gpool/kernels`, else `~/.cache/gpool/kernels`",
+             "directory of the kernel cache (parsed PTX modules keyed by the SHA-256 of their text "
+             "and the emulator's build id), created if missing; safe to share between concurrent "
+             "processes and to delete at any time"},
+    Variable{"GPOOL_EMU_KERNEL_CACHE_MAX_BYTES", kEmu, "", "`1g`",
+             "size bound of the kernel cache directory (suffixes k, m, g, t); after each store "
+             "the least recently used entries are removed until the rest fit"},
 
     Variable{"GPOOL_SERVER", kShim, "server / servers", "`tcp://127.0.0.1:7070`",
              "server URL the shim connects to (read at `cuInit`), or several separated by commas: "

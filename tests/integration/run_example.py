@@ -65,6 +65,9 @@ def main():
         return 1
 
     env = dict(os.environ)
+    # Tests are hermetic: no kernel cache under the user's home, no state from one test to the
+    # next, unless a test asks for it (--env GPOOL_EMU_KERNEL_CACHE=on ...; docs/testing.md).
+    env.setdefault("GPOOL_EMU_KERNEL_CACHE", "off")
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:

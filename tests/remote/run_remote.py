@@ -58,6 +58,9 @@ def launch_server(server_bin, server_args, emulator_lib, workdir, env_extra=None
     env = dict(os.environ)
     env["GPOOL_EMULATOR_LIB"] = emulator_lib
     env.setdefault("GPOOL_LOG_LEVEL", "info")
+    # Hermetic tests: the server's emulator keeps no kernel cache under the home directory
+    # unless a test asks for one (docs/testing.md, "The kernel cache in tests").
+    env.setdefault("GPOOL_EMU_KERNEL_CACHE", "off")
     for name, value in (env_extra or {}).items():
         if value is None:
             env.pop(name, None)

@@ -86,6 +86,8 @@ LaunchResult ProgramImpl::run_grid(const KernelInfo& kernel, const LaunchParams&
                                    LaunchTree& tree, uint32_t depth) const {
   size_t index = static_cast<size_t>(&kernel - infos_.data());
   if (index >= infos_.size()) return error(LaunchStatus::InvalidValue, "kernel does not belong to this program");
+  if (std::string why; !prepare(index, &why))
+    return error(LaunchStatus::IllegalInstruction, fmt::format("kernel '{}' cannot run: {}", kernel.name, why));
   const LoweredKernel& k = lowered_[index];
   if (!env.memory) return error(LaunchStatus::InvalidValue, "launch without a global memory map");
   const Dim3& g = params.grid;

@@ -826,9 +826,13 @@ bool LowerCtx::lower_builtin(const ptx::Instruction& in, const std::string& name
 
 // ---- Program::build
 
-std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* error) {
-  std::string err;
-  auto prog = std::make_shared<ProgramImpl>();
+namespace {
+std::atomic<uint64_t> g_kernels_lowered{0};
+}  // namespace
+
+uint64_t Program::kernels_lowered() { return g_kernels_lowered.load(std::memory_order_relaxed); }
+
+void ProgramImpl::init(const ptx::Module& module) {
   for (auto& d : module.globals) {
     if (d.space != ptx::Space::Global && d.space != ptx::Space::Const) continue;
     GlobalVarInfo g;
@@ -840,39 +844,128 @@ std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* 
     g.init.resize(g.size, 0);
     g.relocs = d.relocs;
     g.is_extern = d.is_extern;
-    prog->globals_.push_back(std::move(g));
+    globals_.push_back(std::move(g));
   }
-  prog->global_addr_.assign(prog->globals_.size(), 0);
-  prog->bound_.assign(prog->globals_.size(), 0);
-  prog->patches_.resize(prog->globals_.size());
+  global_addr_.assign(globals_.size(), 0);
+  bound_.assign(globals_.size(), 0);
+  patches_.resize(globals_.size());
 
-  OpTable table;
-  register_core_ops(table);
-  register_float_ops(table);
-  register_cvt_ops(table);
-  register_warp_ops(table);
-  register_tex_ops(table);
-  register_tensor_ops(table);
-  register_async_ops(table);
-  const bool real_calls = needs_real_calls(module);
-  for (auto& f : module.functions) prog->functions_.push_back(f.is_extern || f.body.empty() ? std::string() : f.name);
-  prog->fn_kernel_.assign(module.functions.size(), -1);
-
-  for (auto& f : module.functions) {
+  table_ = std::make_unique<OpTable>();
+  register_core_ops(*table_);
+  register_float_ops(*table_);
+  register_cvt_ops(*table_);
+  register_warp_ops(*table_);
+  register_tex_ops(*table_);
+  register_tensor_ops(*table_);
+  register_async_ops(*table_);
+  real_calls_ = needs_real_calls(module);
+  for (auto& f : module.functions) functions_.push_back(f.is_extern || f.body.empty() ? std::string() : f.name);
+  fn_kernel_.assign(module.functions.size(), -1);
+  for (uint32_t i = 0; i < module.functions.size(); ++i) {
+    const auto& f = module.functions[i];
     if (!f.is_entry || f.is_extern) continue;
-    uint32_t index = static_cast<uint32_t>(prog->lowered_.size());
-    prog->lowered_.emplace_back();
+    fn_kernel_[i] = static_cast<int32_t>(infos_.size());
+    kernel_fn_.push_back(i);
     KernelInfo info;
-    LowerCtx ctx(*prog, module, table, index, prog->lowered_.back(), &err);
-    if (real_calls) ctx.enable_real_calls();
-    if (!ctx.lower_kernel(f, &info)) {
-      if (err.empty()) err = "lowering of kernel '" + f.name + "' failed";
-      if (error) *error = err;
-      return nullptr;
-    }
-    prog->fn_kernel_[static_cast<size_t>(&f - module.functions.data())] = static_cast<int32_t>(index);
-    prog->infos_.push_back(std::move(info));
+    info.name = f.name;
+    infos_.push_back(std::move(info));
   }
+  lowered_.resize(infos_.size());
+  errors_.resize(infos_.size());
+  state_ = std::make_unique<std::atomic<uint8_t>[]>(infos_.size());
+}
+
+bool ProgramImpl::lower_one(const ptx::Module& module, size_t index, std::string* error) {
+  const ptx::Function& f = module.functions[kernel_fn_[index]];
+  std::string err;
+  LowerCtx ctx(*this, module, *table_, static_cast<uint32_t>(index), lowered_[index], &err);
+  if (real_calls_) ctx.enable_real_calls();
+  KernelInfo info;
+  if (!ctx.lower_kernel(f, &info)) {
+    if (err.empty()) err = "lowering of kernel '" + f.name + "' failed";
+    lowered_[index] = LoweredKernel{};
+    for (auto& list : patches_)
+      std::erase_if(list, [&](const GlobalPatch& p) { return p.kernel == index; });
+    errors_[index] = err;
+    state_[index].store(kFailed, std::memory_order_release);
+    if (error) *error = err;
+    return false;
+  }
+  // Globals bound before this kernel was lowered: patch its references now.
+  for (size_t gi = 0; gi < patches_.size(); ++gi) {
+    if (!bound_[gi]) continue;
+    for (auto& p : patches_[gi]) {
+      if (p.kernel != index) continue;
+      auto& li = lowered_[p.kernel].code[p.instr];
+      auto* op = reinterpret_cast<LOperand*>(reinterpret_cast<char*>(&li) + p.byte_offset);
+      op->imm = global_addr_[gi] + static_cast<uint64_t>(p.addend);
+    }
+  }
+  // Every field but the name, which other threads may be reading (cuFuncGetName) meanwhile.
+  KernelInfo& dst = infos_[index];
+  dst.params = std::move(info.params);
+  dst.param_bytes = info.param_bytes;
+  dst.static_shared_bytes = info.static_shared_bytes;
+  dst.local_bytes = info.local_bytes;
+  dst.num_regs = info.num_regs;
+  dst.max_threads_per_block = info.max_threads_per_block;
+  for (int i = 0; i < 3; ++i) dst.reqntid[i] = info.reqntid[i];
+  dst.uses_heap = info.uses_heap;
+  dst.uses_device_launch = info.uses_device_launch;
+  g_kernels_lowered.fetch_add(1, std::memory_order_relaxed);
+  state_[index].store(kLowered, std::memory_order_release);
+  return true;
+}
+
+bool ProgramImpl::prepare(size_t index, std::string* error) const {
+  if (index >= infos_.size()) {
+    if (error) *error = "no such kernel";
+    return false;
+  }
+  if (state_[index].load(std::memory_order_acquire) == kLowered) return true;
+  // Lowering fills this program's own tables; the program was created non-const (build*).
+  auto& self = const_cast<ProgramImpl&>(*this);
+  std::lock_guard lock(lower_mu_);
+  const uint8_t st = state_[index].load(std::memory_order_acquire);
+  if (st == kFailed) {
+    if (error) *error = errors_[index];
+    return false;
+  }
+  if (st == kLowered) return true;
+  if (!module_) {
+    if (error) *error = "kernel '" + infos_[index].name + "' was not lowered";
+    return false;
+  }
+  if (!self.lower_one(*module_, index, error)) return false;
+  if (infos_[index].uses_device_launch) {
+    // Child grids are launched by function pointer from inside a running grid: lower them all
+    // now. One that fails is reported by its own launch (run_grid).
+    for (size_t i = 0; i < infos_.size(); ++i)
+      if (state_[i].load(std::memory_order_acquire) == kNotLowered) self.lower_one(*module_, i, nullptr);
+  }
+  bool all = true;
+  for (size_t i = 0; i < infos_.size() && all; ++i) all = state_[i].load(std::memory_order_acquire) != kNotLowered;
+  if (all) self.module_.reset();  // every kernel is lowered or failed: the AST is no longer needed
+  return true;
+}
+
+std::shared_ptr<Program> Program::build(const ptx::Module& module, std::string* error) {
+  auto prog = std::make_shared<ProgramImpl>();
+  prog->init(module);
+  std::lock_guard lock(prog->lower_mu_);
+  for (size_t i = 0; i < prog->infos_.size(); ++i)
+    if (!prog->lower_one(module, i, error)) return nullptr;
+  return prog;
+}
+
+std::shared_ptr<Program> Program::build_lazy(std::shared_ptr<const ptx::Module> module, std::string* error) {
+  if (!module) {
+    if (error) *error = "no module";
+    return nullptr;
+  }
+  auto prog = std::make_shared<ProgramImpl>();
+  prog->init(*module);
+  if (!prog->infos_.empty()) prog->module_ = std::move(module);
   return prog;
 }
 
@@ -892,6 +985,7 @@ bool ProgramImpl::function_address(std::string_view name, uint64_t* out) const {
 }
 
 void ProgramImpl::bind_global(std::string_view name, uint64_t device_address) {
+  std::lock_guard lock(lower_mu_);
   for (size_t i = 0; i < globals_.size(); ++i) {
     if (globals_[i].name != name) continue;
     global_addr_[i] = device_address;

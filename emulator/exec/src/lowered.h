@@ -12,8 +12,10 @@
 
 #include "engine.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -98,6 +100,25 @@ class ProgramImpl final : public Program {
   LaunchResult launch(const KernelInfo& kernel, const LaunchParams& params,
                       const LaunchEnv& env) const override;
   bool function_address(std::string_view name, uint64_t* out) const override;
+  bool prepare(size_t index, std::string* error) const override;
+  bool prepared(size_t index) const override {
+    return index < infos_.size() && state_[index].load(std::memory_order_acquire) == kLowered;
+  }
+
+  // Lays out globals and function indices and names every kernel (lower.cc); lowers nothing.
+  void init(const ptx::Module& module);
+  // Lowers kernel `index` from `module` (lower.cc). Caller holds lower_mu_.
+  bool lower_one(const ptx::Module& module, size_t index, std::string* error);
+
+  // Lazy lowering state. state_[i]: kNotLowered, kLowered or kFailed (errors_[i] says why).
+  static constexpr uint8_t kNotLowered = 0, kLowered = 1, kFailed = 2;
+  std::shared_ptr<const ptx::Module> module_;  // kept while a kernel may still be lowered
+  std::unique_ptr<OpTable> table_;
+  bool real_calls_ = false;
+  mutable std::mutex lower_mu_;  // lowering, bind_global and patches_
+  std::unique_ptr<std::atomic<uint8_t>[]> state_;
+  std::vector<std::string> errors_;
+  std::vector<uint32_t> kernel_fn_;  // infos_ index -> module function index
 
   // Build-time state, filled by lower.cc.
   std::vector<KernelInfo> infos_;

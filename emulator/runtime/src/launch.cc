@@ -101,6 +101,7 @@ CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void**
   Function* f = find_function(hf);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (f->module->ctx != nullptr && f->module->ctx != ctx) return CUDA_ERROR_INVALID_HANDLE;
+  if (CUresult r = function_ready(f); r != CUDA_SUCCESS) return r;
   const Device& d = *ctx->dev;
   if (CUresult r = check_dims(*f, d, L); r != CUDA_SUCCESS) return r;
   if (cooperative) {
@@ -121,14 +122,15 @@ CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void**
 std::vector<std::pair<uint32_t, uint32_t>> kernel_param_layout(CUfunction hf) {
   std::vector<std::pair<uint32_t, uint32_t>> out;
   Function* f = find_function(hf);
-  if (f == nullptr) return out;
+  if (f == nullptr || function_ready(f) != CUDA_SUCCESS) return out;
   for (const auto& p : f->info->params) out.emplace_back(p.offset, p.size);
   return out;
 }
 
 CUresult kernel_task(const KernelLaunch& k, Task* out) {
-  Function* f = find_function(k.func);
-  if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUresult ready_err = CUDA_SUCCESS;
+  Function* f = find_ready_function(k.func, &ready_err);
+  if (f == nullptr) return ready_err;
   Context* ctx = k.ctx;
   std::shared_ptr<exec::Program> program = f->module->program;
   const exec::KernelInfo* info = f->info;

@@ -6,15 +6,25 @@
 
 #include "gpool/emu/loader/image.h"
 #include "gpool/emu/ptx/link.h"
+#include "gpool/emu/ptx/parse_cache.h"
 #include "gpool/emu/ptx/parser.h"
 
 #include <cstdlib>
+#include <mutex>
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <ctime>
 
 namespace gpool::emu::rt {
 namespace {
+
+// CPU time of the calling thread in ms (the load's phases, for the debug log).
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 // Places every module global in device memory, writes its initial bytes and
 // relocations, and binds it in the program.
@@ -91,6 +101,7 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   if (image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Device* d = device(dev);
   if (d == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  const double t_start = thread_cpu_ms();
   loader::Image img;
   std::string err;
   if (!loader::parse_image(image, &img, &err, max_size)) {
@@ -105,12 +116,15 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
     load_error(jit, loader::no_ptx_message(img, sm));
     return CUDA_ERROR_NO_BINARY_FOR_GPU;
   }
+  const double t_image = thread_cpu_ms();
+  size_t ptx_bytes = 0;
+  for (const auto* u : units) ptx_bytes += u->text.size();
   ptx::Module mod;
   uint32_t ptx_arch = 0, entry_cap = 0;
   std::vector<ptx::Module> parsed(units.size());
   std::vector<bool> devrt(units.size(), false);
   for (size_t i = 0; i < units.size(); ++i) {
-    if (!ptx::parse(units[i]->text, &parsed[i], &err)) {
+    if (!ptx::ParseCache::instance().parse(units[i]->text, &parsed[i], &err)) {
       load_error(jit, "PTX (compute_" + std::to_string(units[i]->arch) + (units.size() > 1 ? ", unit " + std::to_string(i) : std::string()) +
                           ") does not parse: " + err);
       return CUDA_ERROR_INVALID_PTX;
@@ -135,7 +149,11 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
     load_error(jit, "linking " + std::to_string(units.size()) + " compilation units: " + err);
     return CUDA_ERROR_INVALID_PTX;
   }
-  auto program = exec::Program::build(mod, &err);
+  const double t_parse = thread_cpu_ms();
+  // The target is read before the AST moves into the program.
+  const std::string mod_target = mod.target;
+  auto program = exec::Program::build_lazy(std::make_shared<const ptx::Module>(std::move(mod)), &err);
+  const double t_lower = thread_cpu_ms();
   if (!program) {
     load_error(jit, "the emulator cannot run this PTX: " + err);
     return CUDA_ERROR_INVALID_PTX;
@@ -148,8 +166,8 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   // sm_75 / compute_75), not the ISA version: CUB picks its tuning policy and
   // checks it was compiled for it from this value (cudaErrorInvalidDeviceFunction otherwise).
   m->ptx_version = static_cast<int>(ptx_arch);
-  if (mod.target.rfind("sm_", 0) == 0) {
-    const int t = std::atoi(mod.target.c_str() + 3);
+  if (mod_target.rfind("sm_", 0) == 0) {
+    const int t = std::atoi(mod_target.c_str() + 3);
     if (t > 0) m->ptx_version = t;
   }
   m->binary_version = static_cast<int>(sm);
@@ -157,26 +175,33 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
     for (uint64_t a : m->global_allocs) device_free(a);
     return r;
   }
-  for (const auto& k : m->program->kernels()) {
+  uint32_t cap = jit != nullptr ? jit->register_cap(d->prof.regs_per_block) : 0;
+  if (entry_cap != 0) cap = cap ? std::min(cap, std::max<uint32_t>(entry_cap, 16)) : std::max<uint32_t>(entry_cap, 16);
+  const auto& kernels = m->program->kernels();
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const auto& k = kernels[i];
     auto f = std::make_unique<Function>();
     f->module = m.get();
     f->info = &k;
-    const uint32_t sass_regs = loader::cubin_register_count(img, k.name, sm);
-    uint32_t regs = sass_regs != 0 ? sass_regs : k.num_regs;
-    uint32_t cap = jit != nullptr ? jit->register_cap(d->prof.regs_per_block) : 0;
-    if (entry_cap != 0) cap = cap ? std::min(cap, std::max<uint32_t>(entry_cap, 16)) : std::max<uint32_t>(entry_cap, 16);
-    if (cap != 0) regs = std::min(regs, cap);
-    f->num_regs = static_cast<int>(regs);
-    log().debug("kernel {}: {} registers per thread ({}{})", k.name, f->num_regs,
-                sass_regs != 0 ? "from the cubin" : "estimated from PTX liveness", cap ? ", JIT-capped" : "");
-    if (jit != nullptr && jit->verbose) {
-      jit->info += "gpool emulator: kernel " + k.name + ": " + std::to_string(regs) + " registers, " +
-                   std::to_string(k.static_shared_bytes) + " bytes static shared, " + std::to_string(k.local_bytes) +
-                   " bytes local\n";
-    }
+    f->index = i;
+    f->sass_regs = loader::cubin_register_count(img, k.name, sm);
+    f->reg_cap = cap;
     registry().add(f.get());
     m->functions.push_back(std::move(f));
   }
+  // The JIT log's per-kernel lines need every kernel's layout: a verbose load lowers them all.
+  if (jit != nullptr && jit->verbose) {
+    for (auto& f : m->functions) {
+      if (function_ready(f.get()) != CUDA_SUCCESS) continue;
+      const auto& k = *f->info;
+      jit->info += "gpool emulator: kernel " + k.name + ": " + std::to_string(f->num_regs) + " registers, " +
+                   std::to_string(k.static_shared_bytes) + " bytes static shared, " + std::to_string(k.local_bytes) +
+                   " bytes local\n";
+    }
+  }
+  log().debug("module load: {} PTX bytes, {} kernels; CPU ms: image {:.2f}, parse {:.2f}, program {:.2f}, rest {:.2f}",
+              ptx_bytes, m->functions.size(), t_image - t_start, t_parse - t_image, t_lower - t_parse,
+              thread_cpu_ms() - t_lower);
   Module* raw = m.release();
   registry().add(raw);
   if (ctx != nullptr) {
@@ -204,6 +229,43 @@ void context_release_modules(Context* ctx) {
 }
 
 Function* find_function(const void* handle) { return lookup<Function>(handle); }
+
+CUresult function_ready(Function* f) {
+  if (f->ready.load(std::memory_order_acquire)) return CUDA_SUCCESS;
+  std::string err;
+  // One lowering at a time in the process (lowering is rare: once per kernel used); the fields
+  // below are written here only, before `ready` publishes them.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  if (f->ready.load(std::memory_order_acquire)) return CUDA_SUCCESS;
+  if (!f->module->program->prepare(f->index, &err)) {
+    if (!f->refused) log().error("kernel {}: the emulator cannot run this PTX: {}", f->info->name, err);
+    f->refused = true;  // logged once; every use fails the same way
+    return CUDA_ERROR_INVALID_PTX;
+  }
+  const exec::KernelInfo& k = *f->info;
+  uint32_t regs = f->sass_regs != 0 ? f->sass_regs : k.num_regs;
+  if (f->reg_cap != 0) regs = std::min(regs, f->reg_cap);
+  f->num_regs = static_cast<int>(regs);
+  log().debug("kernel {}: {} registers per thread ({}{})", k.name, f->num_regs,
+              f->sass_regs != 0 ? "from the cubin" : "estimated from PTX liveness", f->reg_cap ? ", JIT-capped" : "");
+  f->ready.store(true, std::memory_order_release);
+  return CUDA_SUCCESS;
+}
+
+Function* find_ready_function(const void* handle, CUresult* err) {
+  Function* f = find_function(handle);
+  if (f == nullptr) {
+    *err = CUDA_ERROR_INVALID_HANDLE;
+    return nullptr;
+  }
+  if (CUresult r = function_ready(f); r != CUDA_SUCCESS) {
+    *err = r;
+    return nullptr;
+  }
+  *err = CUDA_SUCCESS;
+  return f;
+}
 
 }  // namespace gpool::emu::rt
 

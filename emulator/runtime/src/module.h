@@ -7,8 +7,14 @@
 // owns exactly one module whose context is nullptr: library code and its
 // globals survive context resets, as CUDA's context-independent loading does.
 //
+// Lazy loading: a kernel is lowered (exec::Program::prepare) by the first call
+// that needs more than its name: a launch, an attribute, parameter or
+// occupancy query, cuFuncLoad (function_ready). Until then only info->name is
+// valid and num_regs is 0.
+//
 // Thread safety: Module and Function are immutable after load except the
-// atomics in Function (attributes set by cuFuncSetAttribute).
+// atomics in Function (attributes set by cuFuncSetAttribute) and the fields
+// function_ready() fills once, before it publishes `ready`.
 #pragma once
 
 #include "context.h"
@@ -31,7 +37,12 @@ struct Function final : Object {
   static constexpr Kind kKind = Kind::Function;
   Function() : Object(Kind::Function) {}
   Module* module = nullptr;
-  const exec::KernelInfo* info = nullptr;  // owned by module->program
+  const exec::KernelInfo* info = nullptr;  // owned by module->program; only the name before ready
+  size_t index = 0;                        // in module->program->kernels()
+  uint32_t sass_regs = 0;                  // ptxas's count from a cubin in the image (0: none)
+  uint32_t reg_cap = 0;                    // JIT/entry register cap of the load (0: none)
+  std::atomic<bool> ready{false};          // lowered; num_regs set
+  bool refused = false;                    // lowering failed (guarded by function_ready's lock)
   // Registers per thread (NUM_REGS, occupancy, launch limits): ptxas's count
   // from a cubin of this kernel in the same image, else info->num_regs.
   int num_regs = 0;
@@ -84,7 +95,14 @@ void module_destroy(Module* m);
 // Destroys every module owned by `ctx`.
 void context_release_modules(Context* ctx);
 
-// Resolves a CUfunction or CUkernel handle.
+// Resolves a CUfunction or CUkernel handle (no lowering: only info->name may be read).
 Function* find_function(const void* handle);
+
+// Lowers `f` if it is not yet and sets its register count. Errors: INVALID_PTX (the executor
+// cannot run the kernel; logged once with the instruction and PTX line). Thread safe.
+CUresult function_ready(Function* f);
+
+// find_function + function_ready. *err: INVALID_HANDLE or INVALID_PTX when nullptr is returned.
+Function* find_ready_function(const void* handle, CUresult* err);
 
 }  // namespace gpool::emu::rt

@@ -30,8 +30,9 @@ CUresult resolve(CUfunction func, Function** f, Device** d) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   Context* ctx = nullptr;
   if (CUresult r = use_context(nullptr, &ctx); r != CUDA_SUCCESS) return r;
-  *f = find_function(func);
-  if (*f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUresult ready_err = CUDA_SUCCESS;
+  *f = find_ready_function(func, &ready_err);
+  if (*f == nullptr) return ready_err;
   *d = ctx->dev;
   return CUDA_SUCCESS;
 }

@@ -149,9 +149,39 @@ TEST_F(RuntimeModule, BadImagesAreRefused) {
   CUmodule m = nullptr;
   const char junk[] = "this is not an image";
   EXPECT_NE(CUDA_SUCCESS, cuModuleLoadData(&m, junk));
-  const char bad_ptx[] = ".version 8.0\n.target sm_75\n.address_size 64\n.visible .entry k() { frobnicate.u32 %r1; }\n";
-  EXPECT_NE(CUDA_SUCCESS, cuModuleLoadData(&m, bad_ptx));
+  const char unparseable[] = ".version 8.0\n.target sm_75\n.address_size 64\n.visible .entry k( {\n";
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuModuleLoadData(&m, unparseable));
   EXPECT_EQ(CUDA_ERROR_FILE_NOT_FOUND, cuModuleLoad(&m, "/nonexistent/module.ptx"));
+}
+
+// Kernels are lowered at their first use (docs/emulator.md, "Lazy loading and the kernel
+// cache"): a kernel the emulator cannot run loads, and fails its first query or launch with
+// INVALID_PTX, while the other kernels of its module work.
+TEST_F(RuntimeModule, AnUnrunnableKernelFailsAtItsFirstUseOnly) {
+  const char ptx[] =
+      ".version 8.0\n.target sm_75\n.address_size 64\n"
+      ".visible .entry bad() { .reg .b32 %r<2>; frobnicate.u32 %r1, %r0; ret; }\n"
+      ".visible .entry good(.param .u64 p) { .reg .b64 %rd<2>; ld.param.u64 %rd0, [p]; "
+      "st.global.u32 [%rd0], 42; ret; }\n";
+  CUmodule m = nullptr;
+  ASSERT_CU(cuModuleLoadData(&m, ptx));
+  CUfunction bad = nullptr, good = nullptr;
+  ASSERT_CU(cuModuleGetFunction(&bad, m, "bad"));
+  ASSERT_CU(cuModuleGetFunction(&good, m, "good"));
+  int regs = 0;
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, bad));
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuFuncLoad(bad));
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuLaunchKernel(bad, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr));
+  CUdeviceptr d = 0;
+  ASSERT_CU(cuMemAlloc(&d, 4));
+  void* args[] = {&d};
+  ASSERT_CU(cuLaunchKernel(good, 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr));
+  ASSERT_CU(cuCtxSynchronize());
+  unsigned v = 0;
+  ASSERT_CU(cuMemcpyDtoH(&v, d, 4));
+  EXPECT_EQ(42u, v);
+  ASSERT_CU(cuMemFree(d));
+  ASSERT_CU(cuModuleUnload(m));
 }
 
 TEST_F(RuntimeModule, LibraryKernelsActAsFunctions) {

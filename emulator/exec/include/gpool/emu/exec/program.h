@@ -7,8 +7,16 @@
 // blocks spread over a thread pool).
 //
 // Ownership: Program is immutable after build() except for bind_global(),
-// which the runtime calls before the first launch. Programs are shared
-// (std::shared_ptr) between a module and any launch in flight.
+// which the runtime calls before the first launch, and, for a program made by
+// build_lazy(), the lowering of each kernel the first time prepare() (or a
+// launch) asks for it. Programs are shared (std::shared_ptr) between a module
+// and any launch in flight.
+//
+// Lazy lowering (build_lazy): only the kernel names are known after the build;
+// each kernel is lowered and validated when it is first prepared, so a module's
+// kernels that are never launched or queried are never lowered, and one the
+// executor cannot run fails only when it is used (docs/emulator.md, "Lazy
+// loading and the kernel cache").
 //
 // Thread safety: launch() may be called from several threads at once on the
 // same Program (different streams); bind_global() must not race with launch().
@@ -89,6 +97,7 @@ struct ParamInfo {
   bool is_pointer = false;  // .ptr attribute or a .u64 used as an address
 };
 
+// Before a lazy program's kernel is prepared only `name` is valid.
 struct KernelInfo {
   std::string name;  // mangled entry name
   std::vector<ParamInfo> params;
@@ -166,8 +175,23 @@ struct LaunchEnv {
 
 class Program {
  public:
-  // Lowers and validates `module`. Returns nullptr and sets *error on failure.
+  // Lowers and validates every kernel of `module`. Returns nullptr and sets *error on failure.
   static std::shared_ptr<Program> build(const ptx::Module& module, std::string* error);
+  // Keeps `module` and lowers nothing yet: kernels() holds every kernel's name, and a kernel is
+  // lowered by the first prepare() of it (or its first launch). Module variables (globals()) and
+  // device-function addresses are laid out for the whole module now, exactly as build() does,
+  // so bind_global() and function_address() work before any kernel is lowered.
+  static std::shared_ptr<Program> build_lazy(std::shared_ptr<const ptx::Module> module, std::string* error);
+
+  // Lowers kernels()[index] if it is not yet (thread safe; at most once per kernel). False with
+  // *error naming the unsupported instruction, its function and PTX line when the executor
+  // cannot run it (the failure is remembered: later calls fail the same way). A kernel that
+  // launches kernels from the device has every kernel of the program prepared with it.
+  virtual bool prepare(size_t index, std::string* error) const = 0;
+  // True once kernels()[index] is lowered (always, for a program made by build()).
+  virtual bool prepared(size_t index) const = 0;
+  // Kernels lowered by this process so far, over all programs (for tests of laziness).
+  static uint64_t kernels_lowered();
 
   virtual ~Program() = default;
 
