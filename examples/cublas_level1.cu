@@ -1,8 +1,9 @@
 // cuBLAS level-1 routines on the emulator, checked against a CPU reference: Sdot, Sasum, Saxpy
 // and Snrm2 with unit and non-unit strides, the result on the host and on the device
 // (CUBLAS_POINTER_MODE_DEVICE). libcublas.so.13 ships PTX for compute_120 only, so this runs on
-// an emulated device of compute capability 12.0 or later (GPOOL_EMU_CC=12.0); on an older one
-// cublasCreate fails and the program says so.
+// an emulated device of compute capability 12.0 or later: the default 13.0 device, or 12.0/12.1
+// (GPOOL_EMU_CC), where these level-1 kernels still come from PTX; on an older one cublasCreate
+// fails and the program says so.
 //
 // Build: nvcc -o cublas_level1 cublas_level1.cu -lcublas
 #include <cublas_v2.h>
