@@ -1,0 +1,79 @@
+// Graph copy nodes with a host side: a node reads or writes the host buffer when it runs, at
+// every launch, not when it is captured or added (the driver's semantics; docs/architecture.md,
+// "Graphs through the pool", host-memory copy nodes). Through the pool these nodes are not
+// forwarded yet: the known-difference list says so for the pool backend.
+#include <cstring>
+
+#include "suite.h"
+
+namespace diff {
+namespace {
+
+using GraphHostCopyTest = DiffTest;
+
+// A captured host-to-device copy, kernel and device-to-host copy, launched three times with the
+// host input changed between launches: each launch reads the input as it is then and writes the
+// output, and nothing is read or written during the capture.
+TEST_F(GraphHostCopyTest, CapturedHostCopiesRunAtEveryLaunch) {
+  CUmodule mod = load_ptx("arith.ptx");
+  ASSERT_NE(nullptr, mod);
+  CUfunction add_one = function(mod, "add_one");
+  ASSERT_NE(nullptr, add_one);
+  constexpr unsigned n = 200;
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, n * 4));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemsetD32(d, 7, n));
+  void* in_raw = nullptr;
+  void* out_raw = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAllocHost(&in_raw, n * 4));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAllocHost(&out_raw, n * 4));
+  auto* in = static_cast<unsigned*>(in_raw);
+  auto* out = static_cast<unsigned*>(out_raw);
+  for (unsigned i = 0; i < n; ++i) {
+    in[i] = 1000 + i;
+    out[i] = 0xdeadbeef;
+  }
+  CUstream s = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  unsigned count = n;
+  void* params[] = {&d, &count};
+
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyHtoDAsync(d, in, n * 4, s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuLaunchKernel(add_one, 2, 1, 1, 128, 1, 1, 0, s, params, nullptr));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoHAsync(out, d, n * 4, s));
+  CUgraph graph = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamEndCapture(s, &graph));
+
+  // The capture ran nothing: the device still holds the memset, the output is untouched.
+  EXPECT_SAME_VALUE(0xdeadbeefu, out[0]);
+  EXPECT_SAME_VALUE(0xdeadbeefu, out[n - 1]);
+  unsigned probe[2] = {0, 0};
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(probe, d, sizeof probe));
+  EXPECT_SAME_VALUE(7u, probe[0]);
+
+  size_t nodes = 0;
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphGetNodes(graph, nullptr, &nodes));
+  EXPECT_SAME_VALUE(3, nodes);
+
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&exec, graph, 0));
+  for (unsigned launch = 0; launch < 3; ++launch) {
+    for (unsigned i = 0; i < n; ++i) in[i] = launch * 10000 + i * 3;  // changed between launches
+    EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, s));
+    EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(s));
+    EXPECT_SAME_VALUE(launch * 10000 + 1, out[0]) << "launch " << launch;
+    EXPECT_SAME_VALUE(launch * 10000 + (n - 1) * 3 + 1, out[n - 1]) << "launch " << launch;
+  }
+
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(graph));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFreeHost(in_raw));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFreeHost(out_raw));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+  EXPECT_CU(CUDA_SUCCESS, api().cuModuleUnload(mod));
+}
+
+}  // namespace
+}  // namespace diff
