@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "graph_host_copy.h"
 #include "gpool/driver_abi/backend.h"
 #include "managed.h"
 #include "state.h"
@@ -117,6 +118,9 @@ extern "C" CUresult gpool_impl_cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src,
   return htod(dst, src, bytes, nullptr, true);
 }
 extern "C" CUresult gpool_impl_cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) {
+  bool recorded = false;  // a graph node when the stream captures (graph_host_copy.h)
+  const CUresult st = gpool::shim::hostcopy::try_capture(true, const_cast<void*>(src), dst, bytes, s, recorded);
+  if (st != CUDA_SUCCESS || recorded) return st;
   return htod(dst, src, bytes, s, false);
 }
 extern "C" CUresult gpool_impl_cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
@@ -125,6 +129,9 @@ extern "C" CUresult gpool_impl_cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_
 extern "C" CUresult gpool_impl_cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, CUstream s) {
   // Completes before returning: the reply must land in the caller's buffer (allowed: an async
   // copy may finish early).
+  bool recorded = false;  // a graph node when the stream captures (graph_host_copy.h)
+  const CUresult st = gpool::shim::hostcopy::try_capture(false, dst, src, bytes, s, recorded);
+  if (st != CUDA_SUCCESS || recorded) return st;
   return dtoh(dst, src, bytes, s, false);
 }
 extern "C" CUresult gpool_impl_cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {

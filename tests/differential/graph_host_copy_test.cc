@@ -1,7 +1,7 @@
 // Graph copy nodes with a host side: a node reads or writes the host buffer when it runs, at
 // every launch, not when it is captured or added (the driver's semantics; docs/architecture.md,
-// "Graphs through the pool", host-memory copy nodes). Through the pool these nodes are not
-// forwarded yet: the known-difference list says so for the pool backend.
+// "Graphs through the pool"). Through the pool the node's marker pulls or pushes the client's
+// bytes when the node runs (server/src/worker_graph_host_copy.h).
 #include <cstring>
 
 #include "suite.h"

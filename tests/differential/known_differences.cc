@@ -28,9 +28,6 @@ constexpr KnownDifference kKnown[] = {
     {"MemsetTest.UnknownAddressRefusedAtTheCall", "pool", kDeferred},
     {"BadInputTest.ForgedHandlesOnAsynchronousCalls", "pool", kDeferred},
     {"GraphMemTest.RelaunchBeforeTheAllocationIsFreedRefused", "pool", kDeferred},
-    {"GraphHostCopyTest.CapturedHostCopiesRunAtEveryLaunch", "pool",
-     "copies between host memory and the device are not forwarded into graphs yet: the server refuses them in a "
-     "capture with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED (docs/architecture.md, Open points)"},
     {"ContextTest.PushPopAndNoContext", "pool",
      "with no context current the shim still allocates (cuMemAlloc succeeds) instead of returning "
      "CUDA_ERROR_INVALID_CONTEXT"},
