@@ -403,11 +403,13 @@ extern "C" CUresult gpool_impl_cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph g,
   // One host side: the node reads or writes the host buffer when it runs (graph_host_copy.h).
   const bool src_host = !src_dev && (p->srcMemoryType == CU_MEMORYTYPE_HOST || p->srcMemoryType == CU_MEMORYTYPE_UNIFIED);
   const bool dst_host = !dst_dev && (p->dstMemoryType == CU_MEMORYTYPE_HOST || p->dstMemoryType == CU_MEMORYTYPE_UNIFIED);
-  if (one_d && src_host && dst_dev) {
+  // A device side the shim does not know is still sent: the server checks it against the
+  // session's memory (CUDA_ERROR_INVALID_VALUE).
+  if (one_d && src_host && (dst_dev || p->dstMemoryType == CU_MEMORYTYPE_DEVICE)) {
     return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, true, const_cast<void*>(p->srcHost), p->dstDevice,
                                            p->WidthInBytes);
   }
-  if (one_d && src_dev && dst_host) {
+  if (one_d && dst_host && (src_dev || p->srcMemoryType == CU_MEMORYTYPE_DEVICE)) {
     return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, false, p->dstHost, p->srcDevice, p->WidthInBytes);
   }
   if (!one_d || !src_dev || !dst_dev) {

@@ -75,5 +75,55 @@ TEST_F(GraphHostCopyTest, CapturedHostCopiesRunAtEveryLaunch) {
   EXPECT_CU(CUDA_SUCCESS, api().cuModuleUnload(mod));
 }
 
+// Bad input: a copy node with a host side whose device range is not memory of this context (an
+// address past the end of an allocation, and a freed allocation) is refused at the call, and the
+// graph and the session go on working.
+TEST_F(GraphHostCopyTest, HostCopyNodeOutsideTheSessionsMemoryRefused) {
+  constexpr unsigned n = 64;
+  CUdeviceptr d = 0, gone = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, n * 4));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&gone, n * 4));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemFree(gone));
+  void* host_raw = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAllocHost(&host_raw, n * 4));
+  auto* host = static_cast<unsigned*>(host_raw);
+  for (unsigned i = 0; i < n; ++i) host[i] = 40 + i;
+  CUgraph graph = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&graph, 0));
+  CUDA_MEMCPY3D p{};
+  p.srcMemoryType = CU_MEMORYTYPE_HOST;
+  p.srcHost = host;
+  p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  p.dstDevice = gone;
+  p.WidthInBytes = n * 4;
+  p.Height = p.Depth = 1;
+  CUcontext ctx = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuCtxGetCurrent(&ctx));
+  CUgraphNode node = nullptr;
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuGraphAddMemcpyNode(&node, graph, nullptr, 0, &p, ctx));
+  p.dstDevice = d + 4;  // one element past the end of the allocation
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuGraphAddMemcpyNode(&node, graph, nullptr, 0, &p, ctx));
+  size_t count = 7;
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphGetNodes(graph, nullptr, &count));
+  EXPECT_SAME_VALUE(0, count);
+
+  // The same graph, with a range inside the allocation, runs.
+  p.dstDevice = d;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemcpyNode(&node, graph, nullptr, 0, &p, ctx));
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&exec, graph, 0));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, nullptr));
+  EXPECT_CU(CUDA_SUCCESS, api().cuCtxSynchronize());
+  unsigned back[n] = {};
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(back, d, sizeof back));
+  EXPECT_SAME_VALUE(40u, back[0]);
+  EXPECT_SAME_VALUE(40u + n - 1, back[n - 1]);
+
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(graph));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFreeHost(host_raw));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+}
+
 }  // namespace
 }  // namespace diff
