@@ -107,12 +107,29 @@ bool is_device(CUdeviceptr p) { return find_device_range(p, nullptr, nullptr); }
 CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
   const bool d = is_device(dst), s = is_device(src);
   if (d && s) return dtod(dst, src, bytes, stream, sync_api);
+  if (d != s && !sync_api) {  // cuMemcpyAsync in a capture: a graph node (graph_host_copy.h)
+    bool recorded = false;
+    const CUresult st = d ? gpool::shim::hostcopy::try_capture(true, reinterpret_cast<void*>(src), dst, bytes, stream, recorded)
+                          : gpool::shim::hostcopy::try_capture(false, reinterpret_cast<void*>(dst), src, bytes, stream, recorded);
+    if (st != CUDA_SUCCESS || recorded) return st;
+  }
   if (d) return htod(dst, reinterpret_cast<const void*>(src), bytes, stream, sync_api);
   if (s) return dtoh(reinterpret_cast<void*>(dst), src, bytes, stream, sync_api);
   return gpool::abi::unimplemented("cuMemcpy between two host buffers");
 }
 
 }  // namespace
+
+namespace gpool::shim {
+// memcpy_2d.cc's rows: never graph nodes of their own (a 2D copy with a host side in a capture is
+// refused by the server, as before; its device-to-host rows land in a temporary buffer).
+CUresult memcpy_htod_async_rows(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) {
+  return htod(dst, src, bytes, s, false);
+}
+CUresult memcpy_dtoh_async_rows(void* dst, CUdeviceptr src, size_t bytes, CUstream s) {
+  return dtoh(dst, src, bytes, s, false);
+}
+}  // namespace gpool::shim
 
 extern "C" CUresult gpool_impl_cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
   return htod(dst, src, bytes, nullptr, true);
