@@ -75,6 +75,73 @@ TEST_F(GraphHostCopyTest, CapturedHostCopiesRunAtEveryLaunch) {
   EXPECT_CU(CUDA_SUCCESS, api().cuModuleUnload(mod));
 }
 
+struct Fill {
+  unsigned* in = nullptr;
+  unsigned n = 0;
+  unsigned round = 0;
+};
+
+void CUDA_CB fill_input(void* p) {
+  auto* f = static_cast<Fill*>(p);
+  ++f->round;
+  for (unsigned i = 0; i < f->n; ++i) f->in[i] = f->round * 100 + i;
+}
+
+// A host node writes the buffer the next node copies to the device: the copy reads it when it
+// runs, after the host node, not when the graph is launched (a copy made at launch would see
+// the previous round's input).
+TEST_F(GraphHostCopyTest, HostNodeWritesWhatTheNextCopyNodeReads) {
+  constexpr unsigned n = 32;
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, n * 4));
+  void* in_raw = nullptr;
+  void* out_raw = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAllocHost(&in_raw, n * 4));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAllocHost(&out_raw, n * 4));
+  Fill f{static_cast<unsigned*>(in_raw), n, 0};
+  auto* out = static_cast<unsigned*>(out_raw);
+  std::memset(in_raw, 0, n * 4);
+  CUcontext ctx = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuCtxGetCurrent(&ctx));
+  CUgraph graph = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&graph, 0));
+  CUgraphNode host = nullptr, up = nullptr, down = nullptr;
+  const CUDA_HOST_NODE_PARAMS hp{fill_input, &f};
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddHostNode(&host, graph, nullptr, 0, &hp));
+  CUDA_MEMCPY3D p{};
+  p.srcMemoryType = CU_MEMORYTYPE_HOST;
+  p.srcHost = in_raw;
+  p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  p.dstDevice = d;
+  p.WidthInBytes = n * 4;
+  p.Height = p.Depth = 1;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemcpyNode(&up, graph, &host, 1, &p, ctx));
+  CUDA_MEMCPY3D q{};
+  q.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  q.srcDevice = d;
+  q.dstMemoryType = CU_MEMORYTYPE_HOST;
+  q.dstHost = out_raw;
+  q.WidthInBytes = n * 4;
+  q.Height = q.Depth = 1;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemcpyNode(&down, graph, &up, 1, &q, ctx));
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&exec, graph, 0));
+  CUstream s = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  for (unsigned round = 1; round <= 2; ++round) {
+    EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, s));
+    EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(s));
+    EXPECT_SAME_VALUE(round * 100, out[0]) << "round " << round;
+    EXPECT_SAME_VALUE(round * 100 + n - 1, out[n - 1]) << "round " << round;
+  }
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(graph));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFreeHost(in_raw));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFreeHost(out_raw));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+}
+
 // Bad input: a copy node with a host side whose device range is not memory of this context (an
 // address past the end of an allocation, and a freed allocation) is refused at the call, and the
 // graph and the session go on working.
