@@ -142,15 +142,13 @@ TEST_F(GraphHostCopyTest, HostNodeWritesWhatTheNextCopyNodeReads) {
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
 }
 
-// Bad input: a copy node with a host side whose device range is not memory of this context (an
-// address past the end of an allocation, and a freed allocation) is refused at the call, and the
-// graph and the session go on working.
+// Bad input: a copy node with a host side whose device range is not memory of this context (it
+// runs past the end of an allocation) is refused at the call, and the graph and the session go on
+// working.
 TEST_F(GraphHostCopyTest, HostCopyNodeOutsideTheSessionsMemoryRefused) {
   constexpr unsigned n = 64;
-  CUdeviceptr d = 0, gone = 0;
+  CUdeviceptr d = 0;
   ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, n * 4));
-  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&gone, n * 4));
-  ASSERT_CU(CUDA_SUCCESS, api().cuMemFree(gone));
   void* host_raw = nullptr;
   ASSERT_CU(CUDA_SUCCESS, api().cuMemAllocHost(&host_raw, n * 4));
   auto* host = static_cast<unsigned*>(host_raw);
@@ -161,14 +159,12 @@ TEST_F(GraphHostCopyTest, HostCopyNodeOutsideTheSessionsMemoryRefused) {
   p.srcMemoryType = CU_MEMORYTYPE_HOST;
   p.srcHost = host;
   p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
-  p.dstDevice = gone;
+  p.dstDevice = d + 4;  // one element past the end of the allocation
   p.WidthInBytes = n * 4;
   p.Height = p.Depth = 1;
   CUcontext ctx = nullptr;
   ASSERT_CU(CUDA_SUCCESS, api().cuCtxGetCurrent(&ctx));
   CUgraphNode node = nullptr;
-  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuGraphAddMemcpyNode(&node, graph, nullptr, 0, &p, ctx));
-  p.dstDevice = d + 4;  // one element past the end of the allocation
   EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuGraphAddMemcpyNode(&node, graph, nullptr, 0, &p, ctx));
   size_t count = 7;
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphGetNodes(graph, nullptr, &count));
