@@ -4,10 +4,8 @@
 // can observe: capture status and info while capturing, a synchronous call on a capturing stream
 // refused and invalidating the capture, and ordering against work outside the graph.
 //
-// Through a gpool pool (GPOOL_SERVER set) graph host nodes and copies to or from host memory are
-// not supported: there the example checks that cudaLaunchHostFunc and a device-to-host
-// cudaMemcpyAsync in a capture are refused with cudaErrorStreamCaptureUnsupported and invalidate
-// the capture, captures the graph without them and copies the result out after each replay.
+// Through a gpool pool the same graph runs: the host function and the device-to-host copy are
+// served by the client when their nodes run (docs/architecture.md, "Graphs through the pool").
 //
 // Build: nvcc -o graph_capture graph_capture.cu
 // Run:   LD_LIBRARY_PATH=build/emulator ./graph_capture
@@ -72,7 +70,6 @@ int main() {
   CHECK(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
   CHECK(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
   Counter counter;
-  const bool pooled = std::getenv("GPOOL_SERVER") != nullptr;
 
   // --- A capture that is invalidated by a synchronous call on the capturing stream.
   CHECK(cudaStreamBeginCapture(s1, cudaStreamCaptureModeGlobal));
@@ -85,16 +82,6 @@ int main() {
   EXPECT_ERR(cudaStreamEndCapture(s1, &bad), cudaErrorStreamCaptureInvalidated);
   if (bad != nullptr) example_fail("an invalidated capture returned a graph");
   cudaGetLastError();
-
-  if (pooled) {
-    // Copies to client memory in a capture through the pool: refused, and the capture is
-    // invalidated. (Host functions are captured as host nodes, below.)
-    CHECK(cudaStreamBeginCapture(s1, cudaStreamCaptureModeGlobal));
-    EXPECT_ERR(cudaMemcpyAsync(host_out, out, n * sizeof(float), cudaMemcpyDeviceToHost, s1),
-               cudaErrorStreamCaptureUnsupported);
-    EXPECT_ERR(cudaStreamEndCapture(s1, &bad), cudaErrorStreamCaptureInvalidated);
-    cudaGetLastError();
-  }
 
   // --- The real capture: fork s2 off s1, join it back.
   CHECK(cudaStreamBeginCapture(s1, cudaStreamCaptureModeGlobal));
@@ -113,7 +100,7 @@ int main() {
   CHECK(cudaEventRecord(join, s2));
   CHECK(cudaStreamWaitEvent(s1, join, 0));
   square_into<<<blocks, threads, 0, s1>>>(out, x, y, n);
-  if (!pooled) CHECK(cudaMemcpyAsync(host_out, out, n * sizeof(float), cudaMemcpyDeviceToHost, s1));
+  CHECK(cudaMemcpyAsync(host_out, out, n * sizeof(float), cudaMemcpyDeviceToHost, s1));
   CHECK(cudaLaunchHostFunc(s1, count_call, &counter));
   unsigned long long capture_id = 0;
   size_t ndeps = 0;
@@ -133,7 +120,7 @@ int main() {
   CHECK(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &edges));
   // 4 kernels, 2 copies, 1 host node; edges: chain on s1 (5) + fork (1) + combine->square (1).
   // Through the pool: no device-to-host copy.
-  const size_t expected = pooled ? 6 : 7;
+  const size_t expected = 7;
   if (nodes != expected) example_fail("captured graph has %zu nodes, expected %zu", nodes, expected);
   if (edges != expected) example_fail("captured graph has %zu edges, expected %zu", edges, expected);
   std::vector<cudaGraphNode_t> all(nodes);
@@ -153,7 +140,6 @@ int main() {
   for (int r = 0; r < replays; ++r) {
     CHECK(cudaGraphLaunch(exec, s1));
     CHECK(cudaStreamSynchronize(s1));
-    if (pooled) CHECK(cudaMemcpy(host_out, out, n * sizeof(float), cudaMemcpyDeviceToHost));
     reference_step(rx, ry, rout);
     for (int i = 0; i < n; ++i) {
       const float tol = 1e-3f * (1.0f + std::fabs(rout[i]));

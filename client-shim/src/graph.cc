@@ -23,6 +23,7 @@
 #include <span>
 #include <vector>
 
+#include "graph_host_copy.h"
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
 #include "graph_node.h"
@@ -63,7 +64,9 @@ extern "C" CUresult gpool_impl_cuStreamBeginCapture_v2(CUstream s, CUstreamCaptu
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {stream_ref(s)};
   const uint64_t args[] = {static_cast<uint64_t>(mode)};
-  return Session::instance().sync(Op::StreamBeginCapture, args, h);
+  const CUresult st = Session::instance().sync(Op::StreamBeginCapture, args, h);
+  if (st == CUDA_SUCCESS) gpool::shim::hostcopy::capture_begun();
+  return st;
 }
 
 extern "C" CUresult gpool_impl_cuStreamBeginCapture(CUstream s) {
@@ -76,6 +79,10 @@ extern "C" CUresult gpool_impl_cuStreamEndCapture(CUstream s, CUgraph* graph) {
   const HandleRef h[] = {stream_ref(s)};
   uint64_t id = 0;
   const CUresult st = Session::instance().sync_value(Op::StreamEndCapture, {}, h, id);
+  if (st == CUDA_SUCCESS || st == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED ||
+      st == CUDA_ERROR_STREAM_CAPTURE_UNJOINED) {
+    gpool::shim::hostcopy::capture_ended();  // a capture ended (with or without a graph)
+  }
   *graph = st == CUDA_SUCCESS ? reinterpret_cast<CUgraph>(id) : nullptr;
   return st;
 }
@@ -393,6 +400,18 @@ extern "C" CUresult gpool_impl_cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph g,
   size_t bytes = 0;
   const bool src_dev = device_side(p->srcMemoryType) && find_device_range(p->srcDevice, &base, &bytes);
   const bool dst_dev = device_side(p->dstMemoryType) && find_device_range(p->dstDevice, &base, &bytes);
+  // One host side: the node reads or writes the host buffer when it runs (graph_host_copy.h).
+  const bool src_host = !src_dev && (p->srcMemoryType == CU_MEMORYTYPE_HOST || p->srcMemoryType == CU_MEMORYTYPE_UNIFIED);
+  const bool dst_host = !dst_dev && (p->dstMemoryType == CU_MEMORYTYPE_HOST || p->dstMemoryType == CU_MEMORYTYPE_UNIFIED);
+  // A device side the shim does not know is still sent: the server checks it against the
+  // session's memory (CUDA_ERROR_INVALID_VALUE).
+  if (one_d && src_host && (dst_dev || p->dstMemoryType == CU_MEMORYTYPE_DEVICE)) {
+    return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, true, const_cast<void*>(p->srcHost), p->dstDevice,
+                                           p->WidthInBytes);
+  }
+  if (one_d && dst_host && (src_dev || p->srcMemoryType == CU_MEMORYTYPE_DEVICE)) {
+    return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, false, p->dstHost, p->srcDevice, p->WidthInBytes);
+  }
   if (!one_d || !src_dev || !dst_dev) {
     gpool::log::logger("shim").error("cuGraphAddMemcpyNode: through the pool only 1D copies between device "
                                      "allocations can be graph nodes; returning CUDA_ERROR_NOT_SUPPORTED");

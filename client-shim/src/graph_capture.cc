@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "graph_host_copy.h"
 #include "gpool/driver_abi/backend.h"
 #include "state.h"
 
@@ -53,7 +54,9 @@ extern "C" CUresult gpool_impl_cuStreamBeginCaptureToGraph(CUstream s, CUgraph g
   std::vector<uint64_t> args = {id_of(graph), static_cast<uint64_t>(mode), ndeps};
   for (size_t i = 0; i < ndeps; ++i) args.push_back(id_of(deps[i]));
   const HandleRef h[] = {stream_ref(s)};
-  return Session::instance().sync(Op::StreamBeginCaptureToGraph, args, h);
+  const CUresult st = Session::instance().sync(Op::StreamBeginCaptureToGraph, args, h);
+  if (st == CUDA_SUCCESS) gpool::shim::hostcopy::capture_begun();
+  return st;
 }
 
 extern "C" CUresult gpool_impl_cuStreamUpdateCaptureDependencies_v2(CUstream s, CUgraphNode* deps,

@@ -2,6 +2,7 @@
 #include "hostfn.h"
 
 #include <atomic>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -26,6 +27,9 @@ struct Entry {
   CUstreamCallback cb = nullptr;
   CUstream stream = nullptr;
   void* data = nullptr;
+  // A graph copy node's host buffer (add_copy): data is the buffer, `bytes` its size.
+  int copy = 0;  // 0: none, 1: to device (send the bytes), 2: to host (write them)
+  size_t bytes = 0;
 };
 
 struct Item {
@@ -33,6 +37,7 @@ struct Item {
   uint64_t id, firing;
   bool last;
   CUresult status;
+  std::vector<std::byte> data;
 };
 
 struct State {
@@ -86,7 +91,7 @@ void run_loop() {
     {
       std::unique_lock<std::mutex> lock(st.mu);
       st.cv.wait(lock, [&] { return !st.queue.empty(); });
-      item = st.queue.front();
+      item = std::move(st.queue.front());
       st.queue.pop_front();
       auto it = st.entries.find(item.id);
       if (it != st.entries.end()) {
@@ -95,7 +100,18 @@ void run_loop() {
         if (item.last) st.entries.erase(it);
       }
     }
-    if (known) {
+    if (known && e.copy != 0) {
+      if (e.copy == 1) {  // read now, when the node runs
+        (void)item.session->host_fn_done(item.firing, {static_cast<const std::byte*>(e.data), e.bytes});
+        continue;
+      }
+      if (item.data.size() == e.bytes) {
+        std::memcpy(e.data, item.data.data(), e.bytes);
+      } else {
+        logger().error("the gpool server sent {} bytes for a {}-byte graph copy node; host buffer left unchanged",
+                       item.data.size(), e.bytes);
+      }
+    } else if (known) {
       tl_in_host_fn = true;
       if (e.fn != nullptr) e.fn(e.data);
       else if (e.cb != nullptr) e.cb(e.stream, item.status, e.data);
@@ -138,10 +154,20 @@ bool on_host_fn_thread() { return tl_in_host_fn; }
 
 bool any_registered() { return g_any.load(std::memory_order_relaxed); }
 
-void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status) {
+uint64_t add_copy(void* host, size_t bytes, bool to_device) {
+  Entry e;
+  e.data = host;
+  e.bytes = bytes;
+  e.copy = to_device ? 1 : 2;
+  return add(e);
+}
+
+void forget_copy(uint64_t id) { forget(id); }
+
+void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status, std::span<const std::byte> data) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
-  st.queue.push_back(Item{&s, id, firing, last, status});
+  st.queue.push_back(Item{&s, id, firing, last, status, std::vector<std::byte>(data.begin(), data.end())});
   if (!st.running) {
     st.running = true;
     std::thread(run_loop).detach();

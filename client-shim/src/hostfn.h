@@ -20,7 +20,9 @@
 
 #include <cuda.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace gpool::shim {
 class Session;
@@ -36,8 +38,16 @@ bool on_host_fn_thread();
 bool any_registered();
 
 // The server reached host function `id` (firing `firing`); `last`: the id is then released;
-// `status`: what a stream callback is given (the stream's error, from the server's driver).
-// Queues the function; never blocks on the network.
-void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status);
+// `status`: what a stream callback is given (the stream's error, from the server's driver);
+// `data`: a device-to-host copy node's bytes (graph_host_copy.h). Queues the function; never
+// blocks on the network.
+void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status,
+           std::span<const std::byte> data = {});
+
+// A graph copy node's host buffer (graph_host_copy.h), registered under a new id: when the
+// server fires it, the host-function thread sends `bytes` bytes from `host` with HostFnDone
+// (to_device) or writes the bytes HostFnReady carried into `host` (device to host).
+uint64_t add_copy(void* host, size_t bytes, bool to_device);
+void forget_copy(uint64_t id);
 
 }  // namespace gpool::shim::hostfn

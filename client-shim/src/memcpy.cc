@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "graph_host_copy.h"
 #include "gpool/driver_abi/backend.h"
 #include "managed.h"
 #include "state.h"
@@ -106,6 +107,12 @@ bool is_device(CUdeviceptr p) { return find_device_range(p, nullptr, nullptr); }
 CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sync_api) {
   const bool d = is_device(dst), s = is_device(src);
   if (d && s) return dtod(dst, src, bytes, stream, sync_api);
+  if (d != s && !sync_api) {  // cuMemcpyAsync in a capture: a graph node (graph_host_copy.h)
+    bool recorded = false;
+    const CUresult st = d ? gpool::shim::hostcopy::try_capture(true, reinterpret_cast<void*>(src), dst, bytes, stream, recorded)
+                          : gpool::shim::hostcopy::try_capture(false, reinterpret_cast<void*>(dst), src, bytes, stream, recorded);
+    if (st != CUDA_SUCCESS || recorded) return st;
+  }
   if (d) return htod(dst, reinterpret_cast<const void*>(src), bytes, stream, sync_api);
   if (s) return dtoh(reinterpret_cast<void*>(dst), src, bytes, stream, sync_api);
   return gpool::abi::unimplemented("cuMemcpy between two host buffers");
@@ -113,10 +120,24 @@ CUresult unified(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream
 
 }  // namespace
 
+namespace gpool::shim {
+// memcpy_2d.cc's rows: never graph nodes of their own (a 2D copy with a host side in a capture is
+// refused by the server, as before; its device-to-host rows land in a temporary buffer).
+CUresult memcpy_htod_async_rows(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) {
+  return htod(dst, src, bytes, s, false);
+}
+CUresult memcpy_dtoh_async_rows(void* dst, CUdeviceptr src, size_t bytes, CUstream s) {
+  return dtoh(dst, src, bytes, s, false);
+}
+}  // namespace gpool::shim
+
 extern "C" CUresult gpool_impl_cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
   return htod(dst, src, bytes, nullptr, true);
 }
 extern "C" CUresult gpool_impl_cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, CUstream s) {
+  bool recorded = false;  // a graph node when the stream captures (graph_host_copy.h)
+  const CUresult st = gpool::shim::hostcopy::try_capture(true, const_cast<void*>(src), dst, bytes, s, recorded);
+  if (st != CUDA_SUCCESS || recorded) return st;
   return htod(dst, src, bytes, s, false);
 }
 extern "C" CUresult gpool_impl_cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
@@ -125,6 +146,9 @@ extern "C" CUresult gpool_impl_cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_
 extern "C" CUresult gpool_impl_cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, CUstream s) {
   // Completes before returning: the reply must land in the caller's buffer (allowed: an async
   // copy may finish early).
+  bool recorded = false;  // a graph node when the stream captures (graph_host_copy.h)
+  const CUresult st = gpool::shim::hostcopy::try_capture(false, dst, src, bytes, s, recorded);
+  if (st != CUDA_SUCCESS || recorded) return st;
   return dtoh(dst, src, bytes, s, false);
 }
 extern "C" CUresult gpool_impl_cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {

@@ -9,8 +9,10 @@
 
 using namespace gpool::shim;
 
-extern "C" CUresult gpool_impl_cuMemcpyHtoDAsync_v2(CUdeviceptr, const void*, size_t, CUstream);
-extern "C" CUresult gpool_impl_cuMemcpyDtoHAsync_v2(void*, CUdeviceptr, size_t, CUstream);
+namespace gpool::shim {  // memcpy.cc: the async host copies, never recorded as graph nodes
+CUresult memcpy_htod_async_rows(CUdeviceptr dst, const void* src, size_t bytes, CUstream s);
+CUresult memcpy_dtoh_async_rows(void* dst, CUdeviceptr src, size_t bytes, CUstream s);
+}  // namespace gpool::shim
 extern "C" CUresult gpool_impl_cuMemcpyDtoDAsync_v2(CUdeviceptr, CUdeviceptr, size_t, CUstream);
 // texture.cc: a 2D copy with a CUDA array side.
 CUresult gpool_shim_array_copy2d(const CUDA_MEMCPY2D* c, CUstream stream, bool async);
@@ -61,7 +63,7 @@ CUresult copy2d(const CUDA_MEMCPY2D* c, CUstream stream) {
   }
   if (d == Side::kDevice) {
     for (size_t r = 0; r < h; ++r) {
-      const CUresult st = s == Side::kHost ? gpool_impl_cuMemcpyHtoDAsync_v2(dst_dev(r), src_host(r), w, stream)
+      const CUresult st = s == Side::kHost ? memcpy_htod_async_rows(dst_dev(r), src_host(r), w, stream)
                                            : gpool_impl_cuMemcpyDtoDAsync_v2(dst_dev(r), src_dev(r), w, stream);
       if (st != CUDA_SUCCESS) return st;
     }
@@ -70,7 +72,7 @@ CUresult copy2d(const CUDA_MEMCPY2D* c, CUstream stream) {
   // Device to host: one copy of the span, then gather the rows locally.
   const size_t span = (h - 1) * c->srcPitch + w;
   std::vector<char> tmp(span);
-  if (CUresult st = gpool_impl_cuMemcpyDtoHAsync_v2(tmp.data(), src_dev(0), span, stream); st != CUDA_SUCCESS) {
+  if (CUresult st = memcpy_dtoh_async_rows(tmp.data(), src_dev(0), span, stream); st != CUDA_SUCCESS) {
     return st;
   }
   for (size_t r = 0; r < h; ++r) std::memcpy(dst_host(r), tmp.data() + r * c->srcPitch, w);

@@ -152,8 +152,12 @@ void Session::start_host_fns() {
               head.segment_count() != 0 || note->args() == nullptr || note->args()->size() != 4) {
             return false;  // the next sync call's (a malformed note ends the session there)
           }
+          std::span<const std::byte> data;  // a device-to-host graph copy node's bytes
+          if (const auto* d = note->inline_data(); d != nullptr) {
+            data = {reinterpret_cast<const std::byte*>(d->data()), d->size()};
+          }
           hostfn::ready(*this, note->args()->Get(0), note->args()->Get(1), note->args()->Get(2) != 0,
-                        static_cast<CUresult>(static_cast<int32_t>(note->args()->Get(3))));
+                        static_cast<CUresult>(static_cast<int32_t>(note->args()->Get(3))), data);
           return true;
         });
   });
@@ -164,6 +168,8 @@ CUresult Session::flush() {
   return wire_.flush();
 }
 
-CUresult Session::host_fn_done(uint64_t firing) { return wire_.send_out_of_band(Op::HostFnDone, firing); }
+CUresult Session::host_fn_done(uint64_t firing, std::span<const std::byte> data) {
+  return wire_.send_out_of_band(Op::HostFnDone, firing, data);
+}
 
 }  // namespace gpool::shim

@@ -105,7 +105,7 @@ class Session {
   void start_host_fns();
   // Sends HostFnDone(firing) at once, out of band (seq 0), even while a sync call of another
   // thread waits for its Reply (the server may be holding that very call's stream).
-  CUresult host_fn_done(uint64_t firing);
+  CUresult host_fn_done(uint64_t firing, std::span<const std::byte> data = {});
   // Writes the queued async calls now (a host function must reach the server without waiting
   // for the program's next sync call).
   CUresult flush();

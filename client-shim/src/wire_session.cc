@@ -211,10 +211,10 @@ void WireSession::start_side_reader(transport::ReceiveHandoff::Filter filter) {
   });
 }
 
-CUresult WireSession::send_out_of_band(Op op, uint64_t arg) {
+CUresult WireSession::send_out_of_band(Op op, uint64_t arg, std::span<const std::byte> inline_data) {
   flatbuffers::FlatBufferBuilder fbb;
   const uint64_t args[] = {arg};
-  remote::build_call(fbb, 0, 0, op, true, args, {}, {}, 0);
+  remote::build_call(fbb, 0, 0, op, true, args, {}, inline_data, 0);
   std::lock_guard<std::mutex> wlock(wmu_);
   if (!conn_) return CUDA_ERROR_DEVICE_UNAVAILABLE;
   const transport::Status s = conn_->send(protocol::finished_bytes(fbb));

@@ -84,7 +84,7 @@ class WireSession {
   // Sends one out-of-band call (seq 0, call id 0: HostFnDone) at once. The one method that may
   // be called without the owner's mutex, from any thread, even while another thread waits in
   // call() (the server may be holding that very call's stream until this arrives).
-  CUresult send_out_of_band(Op op, uint64_t arg);
+  CUresult send_out_of_band(Op op, uint64_t arg, std::span<const std::byte> inline_data = {});
 
   // What Attach answered (Session::init()).
   bool set_attach(const Reply& reply);

@@ -48,6 +48,7 @@
 #include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
 #include "graph_table.h"
+#include "worker_graph_host_copy.h"
 #include "image_cache.h"
 #include "launch_meter.h"
 #include "module_table.h"
@@ -370,6 +371,17 @@ class Worker {
   CUgraphNode graph_node_of(uint64_t id) const;
   CUgraphExec graph_exec_of(uint64_t id) const;
   CUresult refuse_host_copy_in_capture(CUstream stream);  // worker_copy.cc's host copies
+  // worker_graph_host_copy.cc: graph copy nodes with a host side (worker_graph_host_copy.h)
+  CUresult op_capture_host_copy(Ctx& c);
+  CUresult op_graph_add_host_copy_node(Ctx& c);
+  HostCopies& host_copies();
+  const HostCopyTag* host_copy_tag(uint64_t client_id, bool to_device, CUdeviceptr device, uint64_t bytes, CUresult& st);
+  const HostCopyTag* host_copy_of(CUgraphNode n);
+  bool graph_has_host_copies(CUgraph g, bool& nested, int depth);
+  CUresult host_copy_clone(CUgraph g, HostCopyExec& out, CUgraph& clone);
+  CUgraphNode exec_node(uint64_t exec_id, CUgraphNode n);  // the exec's node for a node of its graph
+  void host_copy_exec_destroyed(uint64_t exec_id);
+  std::unique_ptr<HostCopies> host_copies_;  // null until the first host copy node
 
   std::unique_ptr<transport::Connection> conn_;
   const WorkerParams params_;

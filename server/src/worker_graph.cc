@@ -230,10 +230,22 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
       return CUDA_ERROR_NOT_SUPPORTED;
     }
   }
+  // Host copy nodes: the exec is made from a clone with their markers (worker_graph_host_copy.cc).
+  HostCopyExec copies;
+  CUgraph clone = nullptr;
+  if (CUresult st = host_copy_clone(g, copies, clone); st != CUDA_SUCCESS) return st;
   CUgraphExec e = nullptr;
-  const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, g, a.flags);
-  if (st != CUDA_SUCCESS) return st;
+  const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, clone != nullptr ? clone : g, a.flags);
+  if (st != CUDA_SUCCESS) {
+    if (clone != nullptr) drv_.cuGraphDestroy(clone);
+    for (auto& b : copies.staging) host_copies().retired.push_back(std::move(b));
+    return st;
+  }
   const uint64_t id = graphs_.add_exec(e);
+  if (clone != nullptr) {
+    copies.clone = clone;
+    host_copies().execs.emplace(id, std::move(copies));
+  }
   graph_mem_instantiated(id, nodes, a.flags);
   c.results.push_back(id);
   return CUDA_SUCCESS;
@@ -247,6 +259,7 @@ CUresult Worker::op_graph_exec_destroy(Ctx& c) {
   settle_turn();
   const CUresult st = drv_.cuGraphExecDestroy(e);
   graph_exec_mem_.erase(a.exec);  // its live allocations stay in the allocation table until freed
+  host_copy_exec_destroyed(a.exec);
   graphs_.erase_exec(a.exec);
   return st;
 }
@@ -301,8 +314,27 @@ CUresult Worker::op_graph_exec_update(Ctx& c) {
   CUgraphExec e = graph_exec_of(a.exec);
   CUgraph g = graph_of(a.graph);
   if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // A graph with host copy nodes updates the exec through a clone with markers, as it was made.
+  HostCopyExec copies;
+  CUgraph clone = nullptr;
+  if (CUresult st = host_copy_clone(g, copies, clone); st != CUDA_SUCCESS) return st;
   CUgraphExecUpdateResultInfo info{};
-  const CUresult st = drv_.cuGraphExecUpdate_v2(e, g, &info);
+  const CUresult st = drv_.cuGraphExecUpdate_v2(e, clone != nullptr ? clone : g, &info);
+  if (clone != nullptr) {
+    // The clone's nodes have no ids of the session; its error nodes are reported as none.
+    info.errorNode = info.errorFromNode = nullptr;
+    HostCopies& hc = host_copies();
+    auto it = hc.execs.find(a.exec);
+    if (st == CUDA_SUCCESS && it == hc.execs.end()) {
+      copies.clone = clone;  // the exec's node lookups now go through this clone
+      hc.execs.emplace(a.exec, std::move(copies));
+    } else {
+      // The exec's nodes now use these buffers and markers (kept); the clone itself is not needed.
+      auto& keep = (st == CUDA_SUCCESS) ? it->second.staging : hc.retired;
+      for (auto& b : copies.staging) keep.push_back(std::move(b));
+      drv_.cuGraphDestroy(clone);
+    }
+  }
   c.results = {static_cast<uint64_t>(info.result), info.errorNode ? node_id(info.errorNode) : 0,
                info.errorFromNode ? node_id(info.errorFromNode) : 0};
   return st;
@@ -417,6 +449,12 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
       if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
       CUgraph child = graph_of(t[0]);
       if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
+      bool nested = false;
+      if (graph_has_host_copies(child, nested, 0)) {
+        logger().warn("session {}: a graph with host copy nodes cannot be a child graph through the pool; "
+                      "returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
+        return CUDA_ERROR_NOT_SUPPORTED;
+      }
       st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
       break;
     }
@@ -447,6 +485,7 @@ CUresult Worker::op_graph_set_kernel(Ctx& c) {
   CUgraphExec e = on_exec ? graph_exec_of(a.exec) : nullptr;
   CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  if (on_exec) n = exec_node(a.exec, n);
   const uint64_t dims[] = {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes};
   std::vector<uint64_t> storage;
   std::vector<void*> argv;

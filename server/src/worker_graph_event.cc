@@ -57,6 +57,7 @@ CUresult Worker::op_graph_event_node_set(Ctx& c) {
   }
   CUgraphExec x = graph_exec_of(a.exec);
   if (x == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  n = exec_node(a.exec, n);
   return record ? drv_.cuGraphExecEventRecordNodeSetEvent(x, n, e) : drv_.cuGraphExecEventWaitNodeSetEvent(x, n, e);
 }
 

@@ -114,6 +114,7 @@ CUresult Worker::op_graph_node_enabled(Ctx& c) {
   CUgraphExec e = graph_exec_of(a.exec);
   CUgraphNode n = graph_node_of(a.node);
   if (e == nullptr || n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  n = exec_node(a.exec, n);
   if (a.set != 0) return drv_.cuGraphNodeSetEnabled(e, n, static_cast<unsigned>(a.enabled));
   unsigned enabled = 0;
   const CUresult st = drv_.cuGraphNodeGetEnabled(e, n, &enabled);
@@ -144,7 +145,8 @@ CUresult Worker::op_graph_memset_params(Ctx& c) {
   p.width = a.params[4];
   p.height = a.params[5];
   if (!memset_node_ok(p)) return CUDA_ERROR_INVALID_VALUE;
-  return mode == 1 ? drv_.cuGraphExecMemsetNodeSetParams(e, n, &p, ctx_) : drv_.cuGraphMemsetNodeSetParams(n, &p);
+  return mode == 1 ? drv_.cuGraphExecMemsetNodeSetParams(e, exec_node(a.exec, n), &p, ctx_)
+                   : drv_.cuGraphMemsetNodeSetParams(n, &p);
 }
 
 CUresult Worker::op_graph_dot_print(Ctx& c) {
@@ -184,7 +186,7 @@ CUresult Worker::op_graph_exec_child_set(Ctx& c) {
   CUgraphNode n = graph_node_of(a.node);
   CUgraph child = graph_of(a.child);
   if (e == nullptr || n == nullptr || child == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return drv_.cuGraphExecChildGraphNodeSetParams(e, n, child);
+  return drv_.cuGraphExecChildGraphNodeSetParams(e, exec_node(a.exec, n), child);
 }
 
 CUresult Worker::op_graph_memcpy_set(Ctx& c) {
@@ -194,6 +196,12 @@ CUresult Worker::op_graph_memcpy_set(Ctx& c) {
   CUgraphExec e = on_exec ? graph_exec_of(a.exec) : nullptr;
   CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  if (host_copy_of(n) != nullptr) {  // its marker would still move host bytes
+    logger_query().warn("session {}: new parameters for a copy node with a host side are not supported through the pool",
+                  params_.session_id);
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
+  if (on_exec) n = exec_node(a.exec, n);
   const CUdeviceptr dst = a.dst, src = a.src;
   const uint64_t bytes = a.bytes;
   if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;

@@ -1,6 +1,7 @@
 // Worker: host functions and graph host nodes held on the server (worker_hostfn.h).
 #include "worker_hostfn.h"
 
+#include <cstring>
 #include <vector>
 
 #include "gpool/common/log.h"
@@ -39,6 +40,20 @@ void HostFnHub::drop(Reg* r) {
   regs_.erase(r->id);
 }
 
+HostFnHub::Reg* HostFnHub::add_copy(uint64_t id, Copy copy, std::byte* staging, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return nullptr;
+  auto r = std::make_unique<Reg>();
+  r->hub = this;
+  r->id = id;
+  r->persistent = true;
+  r->copy = copy;
+  r->staging = staging;
+  r->bytes = bytes;
+  copy_regs_.push_back(std::move(r));
+  return copy_regs_.back().get();
+}
+
 void HostFnHub::keep(Reg* r) {
   std::lock_guard<std::mutex> lock(mu_);
   r->persistent = true;
@@ -52,11 +67,12 @@ HostFnHub::Reg* HostFnHub::find(void* p) {
   return nullptr;
 }
 
-bool HostFnHub::release(uint64_t firing) {
+bool HostFnHub::release(uint64_t firing, std::span<const std::byte> data) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = gates_.find(firing);
-  if (it == gates_.end() || it->second) return false;
-  it->second = true;
+  if (it == gates_.end() || it->second.open || data.size() != it->second.want) return false;
+  it->second.data.assign(data.begin(), data.end());
+  it->second.open = true;
   cv_.notify_all();
   return true;
 }
@@ -86,14 +102,21 @@ void HostFnHub::fire(Reg* r, CUresult status) {
     last = !r->persistent;
     if (!closed_) {
       firing = ++next_firing_;
-      gates_.emplace(firing, false);
+      gates_.emplace(firing, Gate{false, r->copy == Copy::kPull ? r->bytes : 0, {}});
     }
   }
-  const bool sent = firing != 0 && notify_(id, firing, last, status);
+  std::span<const std::byte> push;
+  if (r->copy == Copy::kPush) push = {r->staging, r->bytes};  // the copy node before it is done
+  const bool sent = firing != 0 && notify_(id, firing, last, status, push);
   std::unique_lock<std::mutex> lock(mu_);
   if (firing != 0) {
     if (!sent) closed_ = true;  // the client is gone: nothing will open a gate
-    cv_.wait(lock, [&] { return closed_ || gates_[firing]; });
+    cv_.wait(lock, [&] { return closed_ || gates_[firing].open; });
+    Gate& g = gates_[firing];
+    // The copy node after this marker reads the client's bytes (a vanished client: unchanged).
+    if (r->copy == Copy::kPull && g.open && g.data.size() == r->bytes) {
+      std::memcpy(r->staging, g.data.data(), r->bytes);
+    }
     gates_.erase(firing);
   }
   if (last) regs_.erase(id);  // frees *r
@@ -169,11 +192,12 @@ HostFnHub& Worker::hostfn_hub() {
   if (hostfn_ == nullptr) {
     transport::Connection* out = conn_.get();
     // Never freed: see worker_hostfn.h.
-    hostfn_ = new HostFnHub([out](uint64_t id, uint64_t firing, bool last, CUresult status) {
+    hostfn_ = new HostFnHub([out](uint64_t id, uint64_t firing, bool last, CUresult status,
+                                  std::span<const std::byte> data) {
       flatbuffers::FlatBufferBuilder fbb;
       const uint64_t args[] = {id, firing, last ? 1u : 0u,
                                static_cast<uint64_t>(static_cast<uint32_t>(status))};
-      remote::build_call(fbb, 0, 0, Op::HostFnReady, true, args, {}, {}, 0);
+      remote::build_call(fbb, 0, 0, Op::HostFnReady, true, args, {}, data, 0);
       return out->send(protocol::finished_bytes(fbb)).ok();
     });
     HostFnHub* hub = hostfn_;
@@ -198,7 +222,11 @@ void Worker::host_fn_done(HostFnHub& hub, std::atomic<int32_t>& refused, uint64_
   c.call = call;
   HostFnDoneArgs a;
   const uint64_t firing = decode_args(c, a) ? a.firing : 0;  // 0 is never held: refused
-  if (!hub.release(firing)) {
+  std::span<const std::byte> data;  // a host-to-device copy node's bytes (worker_graph_host_copy.cc)
+  if (const auto* d = call->inline_data(); d != nullptr) {
+    data = {reinterpret_cast<const std::byte*>(d->data()), d->size()};
+  }
+  if (!hub.release(firing, data)) {
     logger().warn("session {}: HostFnDone for firing {}, which is not held: refused", session, firing);
     int32_t none = 0;
     refused.compare_exchange_strong(none, CUDA_ERROR_INVALID_VALUE);
@@ -301,7 +329,7 @@ CUresult Worker::op_graph_exec_host_node_set(Ctx& c) {
   HostFnHub::Reg* r = hub.add(a.host_fn, true);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const CUDA_HOST_NODE_PARAMS p{&HostFnHub::marker, r};
-  const CUresult st = drv_.cuGraphExecHostNodeSetParams(e, n, &p);
+  const CUresult st = drv_.cuGraphExecHostNodeSetParams(e, exec_node(a.exec, n), &p);
   if (st != CUDA_SUCCESS) hub.drop(r);
   return st;
 }

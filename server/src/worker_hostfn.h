@@ -31,7 +31,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "gpool/transport/receive_handoff.h"
 #include "gpool/transport/transport.h"
@@ -41,13 +43,23 @@ namespace gpool::server {
 class HostFnHub {
  public:
   static constexpr size_t kMaxRegistrations = 65536;
-  // Sends one HostFnReady; false when the connection is gone.
-  using Notify = std::function<bool(uint64_t id, uint64_t firing, bool last, CUresult status)>;
+  // Sends one HostFnReady (with `data` as inline_data: a device-to-host copy node's bytes);
+  // false when the connection is gone.
+  using Notify = std::function<bool(uint64_t id, uint64_t firing, bool last, CUresult status,
+                                    std::span<const std::byte> data)>;
+
+  // A marker of a graph copy node with a host side (worker_graph_host_copy.cc): `pull` fires
+  // before a host-to-device copy and waits for the client's bytes, which it writes to `staging`
+  // before the stream goes on; `push` fires after a device-to-host copy and sends `staging`.
+  enum class Copy { kNone, kPull, kPush };
 
   struct Reg {
     HostFnHub* hub = nullptr;
     uint64_t id = 0;
     bool persistent = false;
+    Copy copy = Copy::kNone;
+    std::byte* staging = nullptr;  // kPull/kPush: `bytes` bytes, owned by the worker's exec record
+    uint64_t bytes = 0;
   };
 
   explicit HostFnHub(Notify notify) : notify_(std::move(notify)) {}
@@ -57,12 +69,16 @@ class HostFnHub {
   Reg* add(uint64_t id, bool persistent);
   // Drops a registration the backend never got (its enqueue failed).
   void drop(Reg* r);
+  // A copy marker for client id `id` (several markers may share one id: one per executable
+  // graph); never in the id table, kept until the hub dies. nullptr when closed.
+  Reg* add_copy(uint64_t id, Copy copy, std::byte* staging, uint64_t bytes);
   // Makes a registration persistent (the marker was recorded into a graph after all).
   void keep(Reg* r);
   // The registration behind a backend host node's userData, or nullptr when `p` is not one.
   Reg* find(void* p);
-  // Opens the gate of `firing`; false when no firing of that id is held (forged or repeated).
-  bool release(uint64_t firing);
+  // Opens the gate of `firing`; false when no firing of that id is held (forged or repeated),
+  // or `data` is not what the firing waits for (a pull's exact byte count; nothing otherwise).
+  bool release(uint64_t firing, std::span<const std::byte> data = {});
   // Opens every gate; later firings return at once without notifying.
   void close();
 
@@ -79,7 +95,13 @@ class HostFnHub {
   bool closed_ = false;                                   // GUARDED_BY(mu_)
   uint64_t next_firing_ = 0;                              // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, std::unique_ptr<Reg>> regs_;  // GUARDED_BY(mu_): client id ->
-  std::unordered_map<uint64_t, bool> gates_;              // GUARDED_BY(mu_): firing -> opened
+  struct Gate {
+    bool open = false;
+    uint64_t want = 0;  // a pull's byte count (0: the firing takes no data)
+    std::vector<std::byte> data;
+  };
+  std::unordered_map<uint64_t, Gate> gates_;              // GUARDED_BY(mu_): firing ->
+  std::vector<std::unique_ptr<Reg>> copy_regs_;           // GUARDED_BY(mu_)
 };
 
 // The worker's connection: sends serialised, segment reads hand the receive side back.
