@@ -24,15 +24,7 @@
 #include <complex>
 #include <vector>
 
-#include "check.h"
-
-#define CHECK_BLAS(call)                                                                    \
-  do {                                                                                      \
-    cublasStatus_t blas_status_ = (call);                                                   \
-    if (blas_status_ != CUBLAS_STATUS_SUCCESS)                                              \
-      example_fail("%s returned %s at %s:%d", #call, cublasGetStatusName(blas_status_),     \
-                   __FILE__, __LINE__);                                                     \
-  } while (0)
+#include "blas_check.h"
 
 namespace {
 
@@ -44,25 +36,6 @@ struct Mat {
   Mat(int r, int c, int ld_) : rows(r), cols(c), ld(ld_), v(static_cast<size_t>(ld_) * c) {}
   T& at(int i, int j) { return v[static_cast<size_t>(j) * ld + i]; }
   const T& at(int i, int j) const { return v[static_cast<size_t>(j) * ld + i]; }
-};
-
-// Device copy of a host vector; freed by the destructor.
-template <typename T>
-struct Dev {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit Dev(const std::vector<T>& h) : n(h.size()) {
-    CHECK(cudaMalloc(&p, n * sizeof(T)));
-    CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> get() const {
-    std::vector<T> h(n);
-    CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return h;
-  }
-  ~Dev() { cudaFree(p); }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
 };
 
 const char* op_name(cublasOperation_t op) {

@@ -35,15 +35,7 @@
 #include <cstring>
 #include <vector>
 
-#include "check.h"
-
-#define CHECK_BLAS(call)                                                                    \
-  do {                                                                                      \
-    cublasStatus_t blas_status_ = (call);                                                   \
-    if (blas_status_ != CUBLAS_STATUS_SUCCESS)                                              \
-      example_fail("%s returned %s at %s:%d", #call, cublasGetStatusName(blas_status_),     \
-                   __FILE__, __LINE__);                                                     \
-  } while (0)
+#include "blas_check.h"
 
 namespace {
 
@@ -65,24 +57,6 @@ template <typename T> cudaDataType_t type_of();
 template <> cudaDataType_t type_of<float>() { return CUDA_R_32F; }
 template <> cudaDataType_t type_of<__half>() { return CUDA_R_16F; }
 template <> cudaDataType_t type_of<__nv_bfloat16>() { return CUDA_R_16BF; }
-
-template <typename T>
-struct Dev {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit Dev(const std::vector<T>& h) : n(h.size()) {
-    CHECK(cudaMalloc(&p, n * sizeof(T)));
-    CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> get() const {
-    std::vector<T> h(n);
-    CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return h;
-  }
-  ~Dev() { cudaFree(p); }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-};
 
 template <typename T>
 std::vector<T> random_vec(size_t n, ExampleRng& rng) {

@@ -11,15 +11,7 @@
 #include <cmath>
 #include <vector>
 
-#include "check.h"
-
-#define CHECK_BLAS(call)                                                                    \
-  do {                                                                                      \
-    cublasStatus_t blas_status_ = (call);                                                   \
-    if (blas_status_ != CUBLAS_STATUS_SUCCESS)                                              \
-      example_fail("%s returned %s at %s:%d", #call, cublasGetStatusName(blas_status_),     \
-                   __FILE__, __LINE__);                                                     \
-  } while (0)
+#include "blas_check.h"
 
 namespace {
 

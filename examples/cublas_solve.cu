@@ -22,35 +22,9 @@
 #include <limits>
 #include <vector>
 
-#include "check.h"
-
-#define CHECK_BLAS(call)                                                                    \
-  do {                                                                                      \
-    cublasStatus_t blas_status_ = (call);                                                   \
-    if (blas_status_ != CUBLAS_STATUS_SUCCESS)                                              \
-      example_fail("%s returned %s at %s:%d", #call, cublasGetStatusName(blas_status_),     \
-                   __FILE__, __LINE__);                                                     \
-  } while (0)
+#include "blas_check.h"
 
 namespace {
-
-template <typename T>
-struct Dev {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit Dev(const std::vector<T>& h) : n(h.size()) {
-    CHECK(cudaMalloc(&p, n * sizeof(T)));
-    CHECK(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> get() const {
-    std::vector<T> h(n);
-    CHECK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return h;
-  }
-  ~Dev() { cudaFree(p); }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-};
 
 cublasStatus_t trsm(cublasHandle_t h, cublasSideMode_t s, cublasFillMode_t f, cublasOperation_t t,
                     cublasDiagType_t d, int m, int n, const float* alpha, const float* a, int lda,
