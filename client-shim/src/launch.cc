@@ -93,7 +93,11 @@ extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* c, CUfunct
   bool coop = false;
   for (unsigned i = 0; i < c->numAttrs; ++i) {
     const CUlaunchAttribute& a = c->attrs[i];
-    switch (a.id) {
+    // The id as the integer the caller stored: a program may pass any value (an unknown one is
+    // INVALID_VALUE below), and loading it as the enum type would be undefined behaviour.
+    int id = 0;
+    std::memcpy(&id, &a.id, sizeof id);
+    switch (id) {
       case CU_LAUNCH_ATTRIBUTE_IGNORE:
         break;
       case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:

@@ -227,7 +227,11 @@ extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* config, CU
   bool cooperative = false;
   for (unsigned i = 0; i < config->numAttrs; ++i) {
     const CUlaunchAttribute& a = config->attrs[i];
-    switch (a.id) {
+    // The id as the integer the caller stored: a program may pass any value (an unknown one is
+    // INVALID_VALUE below), and loading it as the enum type would be undefined behaviour.
+    int id = 0;
+    std::memcpy(&id, &a.id, sizeof id);
+    switch (id) {
       case CU_LAUNCH_ATTRIBUTE_IGNORE: break;
       case CU_LAUNCH_ATTRIBUTE_COOPERATIVE: cooperative = a.value.cooperative != 0; break;
       case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: {
