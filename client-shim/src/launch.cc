@@ -6,6 +6,7 @@
 #include "contexts.h"
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
+#include "gpool/driver_abi/launch_attributes.h"
 #include "pool.h"
 #include "state.h"
 
@@ -86,56 +87,11 @@ extern "C" CUresult gpool_impl_cuLaunchCooperativeKernel(CUfunction f, unsigned 
 extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* c, CUfunction f, void** params,
                                                 void** extra) {
   if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (c->numAttrs > 0 && c->attrs == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  // The same answers as the emulator's cuLaunchKernelEx (emulator/runtime/src/launch.cc), so a
-  // library's launch behaves alike directly and through the pool (differential suite,
-  // LibraryKernelTest).
+  // The same answers as the emulator's cuLaunchKernelEx, so a library's launch behaves alike
+  // directly and through the pool: hints are accepted and not sent (the server's backend runs
+  // the launch in stream order without them).
   bool coop = false;
-  for (unsigned i = 0; i < c->numAttrs; ++i) {
-    const CUlaunchAttribute& a = c->attrs[i];
-    // The id as the integer the caller stored: a program may pass any value (an unknown one is
-    // INVALID_VALUE below), and loading it as the enum type would be undefined behaviour.
-    int id = 0;
-    std::memcpy(&id, &a.id, sizeof id);
-    switch (id) {
-      case CU_LAUNCH_ATTRIBUTE_IGNORE:
-        break;
-      case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
-        coop = a.value.cooperative != 0;
-        break;
-      case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: {
-        const auto& d = a.value.clusterDim;
-        if (d.x == 0 || d.y == 0 || d.z == 0 || c->gridDimX % d.x || c->gridDimY % d.y || c->gridDimZ % d.z) {
-          return CUDA_ERROR_INVALID_VALUE;
-        }
-        if (d.x * d.y * d.z > 1) {
-          return gpool::abi::unimplemented("cuLaunchKernelEx with thread block clusters");
-        }
-        break;
-      }
-      // Scheduling hints with no effect on a launch's results (cuBLASLt sets
-      // PROGRAMMATIC_STREAM_SERIALIZATION, others set PRIORITY or an access policy): accepted,
-      // and not sent: the server's backend runs the launch in stream order without them, which
-      // a real driver also honours (the hints only allow more overlap or change caching).
-      case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
-      case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
-      case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
-      case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
-      case CU_LAUNCH_ATTRIBUTE_PRIORITY:
-      case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
-      case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
-      case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
-      case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
-      case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING:
-        break;
-      case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT:
-        return gpool::abi::unimplemented("cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT");
-      case CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT:
-        return gpool::abi::unimplemented("cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT");
-      default:
-        return CUDA_ERROR_INVALID_VALUE;
-    }
-  }
+  if (CUresult st = gpool::abi::check_launch_attributes(*c, &coop); st != CUDA_SUCCESS) return st;
   return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
                 c->sharedMemBytes, c->hStream, params, extra, coop);
 }

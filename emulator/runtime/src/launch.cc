@@ -14,6 +14,8 @@
 #include <cstring>
 #include <vector>
 
+#include "gpool/driver_abi/launch_attributes.h"
+
 namespace gpool::emu::rt {
 namespace {
 
@@ -223,46 +225,8 @@ extern "C" CUresult gpool_impl_cuLaunchCooperativeKernel(CUfunction f, unsigned 
 extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** kernelParams,
                                                 void** extra) {
   if (config == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (config->numAttrs > 0 && config->attrs == nullptr) return CUDA_ERROR_INVALID_VALUE;
   bool cooperative = false;
-  for (unsigned i = 0; i < config->numAttrs; ++i) {
-    const CUlaunchAttribute& a = config->attrs[i];
-    // The id as the integer the caller stored: a program may pass any value (an unknown one is
-    // INVALID_VALUE below), and loading it as the enum type would be undefined behaviour.
-    int id = 0;
-    std::memcpy(&id, &a.id, sizeof id);
-    switch (id) {
-      case CU_LAUNCH_ATTRIBUTE_IGNORE: break;
-      case CU_LAUNCH_ATTRIBUTE_COOPERATIVE: cooperative = a.value.cooperative != 0; break;
-      case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: {
-        const auto& c = a.value.clusterDim;
-        if (c.x == 0 || c.y == 0 || c.z == 0 || config->gridDimX % c.x || config->gridDimY % c.y ||
-            config->gridDimZ % c.z) {
-          return CUDA_ERROR_INVALID_VALUE;
-        }
-        if (c.x * c.y * c.z > 1) {
-          return gpool::abi::unimplemented("cuLaunchKernelEx with thread-block clusters");
-        }
-        break;
-      }
-      // Scheduling hints without an effect on results: accepted.
-      case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
-      case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
-      case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
-      case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
-      case CU_LAUNCH_ATTRIBUTE_PRIORITY:
-      case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
-      case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
-      case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
-      case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
-      case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING: break;
-      case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT:
-        return gpool::abi::unimplemented("cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT");
-      case CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT:
-        return gpool::abi::unimplemented("cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT");
-      default: return CUDA_ERROR_INVALID_VALUE;
-    }
-  }
+  if (CUresult st = gpool::abi::check_launch_attributes(*config, &cooperative); st != CUDA_SUCCESS) return st;
   LaunchDims L{{config->gridDimX, config->gridDimY, config->gridDimZ},
                {config->blockDimX, config->blockDimY, config->blockDimZ},
                config->sharedMemBytes};
