@@ -71,7 +71,10 @@ namespace diff {
   X(cuLibraryGetKernelCount) X(cuLibraryEnumerateKernels) X(cuLibraryGetKernel) X(cuKernelGetName) \
   X(cuKernelGetLibrary) X(cuKernelGetParamInfo) X(cuKernelGetAttribute) X(cuKernelSetAttribute)  \
   X(cuKernelGetFunction) X(cuFuncGetParamInfo) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
-  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)
+  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)        \
+  X(cuGraphKernelNodeGetAttribute) X(cuGraphKernelNodeSetAttribute) X(cuGraphKernelNodeCopyAttributes) \
+  X(cuGraphAddKernelNode) X(cuGraphKernelNodeSetParams) X(cuGraphExecUpdate) X(cuUserObjectCreate) \
+  X(cuUserObjectRetain) X(cuUserObjectRelease) X(cuGraphRetainUserObject) X(cuGraphReleaseUserObject)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -123,11 +123,13 @@ CUresult capture_add(const std::shared_ptr<Stream>& s, std::unique_ptr<GraphNode
   return CUDA_SUCCESS;
 }
 
-CUresult capture_kernel(const std::shared_ptr<Stream>& s, KernelLaunch k) {
+CUresult capture_kernel(const std::shared_ptr<Stream>& s, KernelLaunch k, const CUlaunchAttribute* attrs,
+                        unsigned num_attrs) {
   auto n = std::make_unique<GraphNode>();
   n->type = CU_GRAPH_NODE_TYPE_KERNEL;
   n->given_func = k.func;
   set_kernel_launch(n.get(), std::move(k));
+  kernel_node_take_attrs(n.get(), attrs, num_attrs);
   return capture_add(s, std::move(n));
 }
 

@@ -69,7 +69,10 @@ CUresult capture_unsafe_call(const char* what);
 // Adds `node` to the capture of `s` after the stream's dependencies, which
 // become the new node. Errors: INVALIDATED.
 CUresult capture_add(const std::shared_ptr<Stream>& s, std::unique_ptr<GraphNode> node);
-CUresult capture_kernel(const std::shared_ptr<Stream>& s, KernelLaunch k);
+// `attrs`: the launch's checked cuLaunchKernelEx attribute list (null/0 for other launches),
+// kept on the node (cuGraphKernelNodeGetAttribute).
+CUresult capture_kernel(const std::shared_ptr<Stream>& s, KernelLaunch k, const CUlaunchAttribute* attrs,
+                        unsigned num_attrs);
 
 // Invalidates `s`'s capture (an unsupported operation was attempted on it)
 // and returns `err`.

@@ -61,6 +61,7 @@ void copy_params(const GraphNode& src, GraphNode* dst, bool reg) {
   dst->host = src.host;
   dst->event = src.event;
   dst->mem = src.mem;
+  dst->attrs = src.attrs;
   if (src.child) {
     dst->child = graph_clone(*src.child, reg);
   }
@@ -86,6 +87,7 @@ GraphNode* graph_add(Graph* g, std::unique_ptr<GraphNode> proto, const std::vect
 std::unique_ptr<Graph> graph_clone(const Graph& g, bool reg) {
   auto out = graph_new(reg);
   out->cond_handles = g.cond_handles;  // a clone's nodes use the same handles
+  out->user_refs = g.user_refs;        // a clone owns its own copies of the references
   std::map<const GraphNode*, GraphNode*> map;
   for (const auto& n : g.nodes) {  // nodes first: an edge may point to a later node
     auto c = std::make_unique<GraphNode>();
@@ -771,6 +773,8 @@ extern "C" CUresult gpool_impl_cuGraphKernelNodeSetParams_v2(CUgraphNode hNode,
   std::lock_guard lock(graph_mu());
   GraphNode* n = node_of(hNode, CU_GRAPH_NODE_TYPE_KERNEL);
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  tmp.attrs = n->attrs;  // attributes stay with the node
+  if (CUresult r = kernel_node_reapply_attrs(&tmp); r != CUDA_SUCCESS) return r;
   n->kernel = tmp.kernel;
   n->kernel_argv = tmp.kernel_argv;
   n->given_func = tmp.given_func;
@@ -910,6 +914,10 @@ extern "C" CUresult gpool_impl_cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNo
   std::lock_guard lock(graph_mu());
   GraphNode* n = find_node(hNode);
   if (n == nullptr || n->type != tmp.type) return CUDA_ERROR_INVALID_VALUE;
+  tmp.attrs = n->attrs;  // attributes stay with a kernel node
+  if (tmp.type == CU_GRAPH_NODE_TYPE_KERNEL) {
+    if (CUresult r = kernel_node_reapply_attrs(&tmp); r != CUDA_SUCCESS) return r;
+  }
   copy_params(tmp, n, false);
   return CUDA_SUCCESS;
 }

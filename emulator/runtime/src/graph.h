@@ -27,6 +27,7 @@
 #include "copy_engine.h"
 #include "launch.h"
 #include "runtime.h"
+#include "user_object.h"
 
 #include <map>
 #include <memory>
@@ -69,7 +70,10 @@ struct GraphNode final : Object {
   CUevent event = nullptr;             // event record / wait
   std::unique_ptr<Graph> child;        // child graph (owned, registered as a Graph handle)
   std::shared_ptr<GraphMem> mem;       // memory alloc / free node: the allocation (graph_mem.h)
-  std::vector<CUkernelNodeAttrValue> attrs_unused;
+  // Kernel node attributes (cuGraphKernelNodeSetAttribute, or the cuLaunchKernelEx list of a
+  // captured launch), at most one per id, in the order first set. COOPERATIVE is also
+  // kernel.cooperative, the one the emulator applies at launch (graph_attr.cc).
+  std::vector<CUlaunchAttribute> attrs;
   std::unique_ptr<CondNode> cond;      // conditional: handle, kind and body graphs (owned)
 
   std::vector<GraphNode*> deps;   // incoming edges (in order added)
@@ -82,6 +86,9 @@ struct Graph final : Object {
   static constexpr Kind kKind = Kind::Graph;
   Graph() : Object(Kind::Graph) {}
   ~Graph() override;
+  // References to user objects this graph owns (cuGraphRetainUserObject; copied by clones, which
+  // own their own). Released when the graph is destroyed (user_object.h).
+  UserRefs user_refs;
   std::vector<std::unique_ptr<GraphNode>> nodes;  // creation order
   GraphNode* owner_node = nullptr;  // set for a child graph or conditional body (cannot be destroyed on its own)
   bool registered = false;          // its nodes and it are live handles
@@ -123,6 +130,17 @@ CUresult make_kernel_node(const CUDA_KERNEL_NODE_PARAMS& p, GraphNode* out);
 CUresult make_memcpy_node(const CUDA_MEMCPY3D& p, GraphNode* out);
 CUresult make_memset_node(const CUDA_MEMSET_NODE_PARAMS& p, GraphNode* out);
 void set_kernel_launch(GraphNode* n, KernelLaunch k);
+
+// Kernel node attributes (graph_attr.cc). The attributes of a launch captured into `n`
+// (cuLaunchKernelEx's list; IGNORE entries dropped, COOPERATIVE added for a cooperative launch
+// that did not name it). REQUIRES: the list checked by check_launch_attributes.
+void kernel_node_take_attrs(GraphNode* n, const CUlaunchAttribute* attrs, unsigned num_attrs);
+// After new kernel parameters reached `n` (SetParams): keeps its cooperative attribute.
+// Errors: COOPERATIVE_LAUNCH_TOO_LARGE, and INVALID_VALUE when a cluster dimension attribute no
+// longer divides the grid.
+CUresult kernel_node_reapply_attrs(GraphNode* n);
+// The value of attribute `id` on `n`, zero when never set (false: `id` is unknown).
+bool kernel_node_attr(const GraphNode& n, int id, CUlaunchAttributeValue* out);
 
 // Enqueues the executable graph's nodes on `s` (cuGraphLaunch).
 CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s);

@@ -73,8 +73,16 @@ bool flatten(Graph& g, GraphExec* e, std::vector<GraphNode*>* out, bool in_body,
   return true;
 }
 
-// Same structure: node count, node types and edges (by creation index), recursively.
-bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* info) {
+// Priority as a kernel node's attribute (0 when unset).
+int node_priority(const GraphNode& n) {
+  CUlaunchAttributeValue v{};
+  return kernel_node_attr(n, CU_LAUNCH_ATTRIBUTE_PRIORITY, &v) ? v.priority : 0;
+}
+
+// Same structure: node count, node types and edges (by creation index), recursively; and the
+// attribute changes cuGraphExecUpdate refuses (cooperative either way; priority when the exec
+// was instantiated with CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY, per `flags`).
+bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* info, uint64_t flags) {
   auto fail = [&](CUgraphExecUpdateResult r, const GraphNode* to, const GraphNode* from) {
     info->result = r;
     info->errorNode = reinterpret_cast<CUgraphNode>(const_cast<GraphNode*>(to));
@@ -102,12 +110,17 @@ bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* inf
     if (x.type == CU_GRAPH_NODE_TYPE_KERNEL && x.kernel.ctx != y.kernel.ctx) {
       return fail(CU_GRAPH_EXEC_UPDATE_ERROR_UNSUPPORTED_FUNCTION_CHANGE, &y, nullptr);
     }
-    if (x.type == CU_GRAPH_NODE_TYPE_GRAPH && !same_shape(*x.child, *y.child, info)) return false;
+    if (x.type == CU_GRAPH_NODE_TYPE_KERNEL &&
+        (x.kernel.cooperative != y.kernel.cooperative ||
+         ((flags & CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY) && node_priority(x) != node_priority(y)))) {
+      return fail(CU_GRAPH_EXEC_UPDATE_ERROR_ATTRIBUTES_CHANGED, &y, nullptr);
+    }
+    if (x.type == CU_GRAPH_NODE_TYPE_GRAPH && !same_shape(*x.child, *y.child, info, flags)) return false;
     if (x.type == CU_GRAPH_NODE_TYPE_CONDITIONAL) {
       // Kind and size are fixed; the bodies follow the same rules as any graph.
       if (!cond_same_kind(*x.cond, *y.cond)) return fail(CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED, &y, nullptr);
       for (size_t b = 0; b < x.cond->bodies.size(); ++b) {
-        if (!same_shape(*x.cond->bodies[b], *y.cond->bodies[b], info)) return false;
+        if (!same_shape(*x.cond->bodies[b], *y.cond->bodies[b], info, flags)) return false;
       }
     }
   }
@@ -117,6 +130,7 @@ bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* inf
 // Copies the parameters of `src`'s nodes into `mine` (same shape) and maps
 // src's nodes to the exec's. REQUIRES: same_shape(mine, src).
 void apply(Graph& mine, const Graph& src, GraphExec* e) {
+  mine.user_refs = src.user_refs;  // the new graph's references replace the old (launches keep theirs)
   for (size_t i = 0; i < mine.nodes.size(); ++i) {
     GraphNode& x = *mine.nodes[i];
     const GraphNode& y = *src.nodes[i];
@@ -128,6 +142,7 @@ void apply(Graph& mine, const Graph& src, GraphExec* e) {
         x.given_func = y.given_func;
         x.given_kern = y.given_kern;
         x.given_ctx = y.given_ctx;
+        x.attrs = y.attrs;
         break;
       case CU_GRAPH_NODE_TYPE_MEMCPY: x.copy = y.copy; break;
       case CU_GRAPH_NODE_TYPE_MEMSET: x.memset = y.memset; break;
@@ -141,6 +156,18 @@ void apply(Graph& mine, const Graph& src, GraphExec* e) {
         for (size_t b = 0; b < x.cond->bodies.size(); ++b) apply(*x.cond->bodies[b], *y.cond->bodies[b], e);
         break;
       default: break;
+    }
+  }
+}
+
+// Every user-object reference owned by `g` and the graphs inside it (child graphs, conditional
+// bodies), as one bundle of new references.
+void collect_user_refs(const Graph& g, UserRefs* out) {
+  out->merge(g.user_refs);
+  for (const auto& n : g.nodes) {
+    if (n->child) collect_user_refs(*n->child, out);
+    if (n->cond) {
+      for (const auto& b : n->cond->bodies) collect_user_refs(*b, out);
     }
   }
 }
@@ -208,6 +235,11 @@ CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
   if (e->mem_owner) {
     if (CUresult r = graph_mem_launch(e, s->ctx, free_gens.get()); r != CUDA_SUCCESS) return r;
   }
+  // The launch holds the graph's user objects until its work is done: its last task drops them
+  // (user_object.h; their destructors then run on the destructor thread).
+  auto refs = std::make_shared<std::unique_ptr<UserRefs>>(std::make_unique<UserRefs>());
+  collect_user_refs(*e->graph, refs->get());
+  if (!(*refs)->empty()) plan.emplace_back().tasks.push_back([refs] { refs->reset(); });  // once, whatever copies
   for (Step& st : plan) {
     if (st.record != nullptr) {
       event_record_on(st.record, s);
@@ -398,7 +430,7 @@ extern "C" CUresult gpool_impl_cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgr
   GraphExec* e = lookup<GraphExec>(hGraphExec);
   Graph* g = lookup<Graph>(hGraph);
   if (e == nullptr || g == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (!same_shape(*e->graph, *g, resultInfo)) return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+  if (!same_shape(*e->graph, *g, resultInfo, e->flags)) return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
   if (!graph_mem_update_ok(*e->graph, *g)) {  // memory nodes cannot change their allocations
     resultInfo->result = CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
     return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
@@ -427,6 +459,8 @@ extern "C" CUresult gpool_impl_cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGr
   GraphNode* n = nullptr;
   if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_KERNEL, nullptr, &n); r != CUDA_SUCCESS) return r;
   if (n->kernel.ctx != tmp.kernel.ctx) return CUDA_ERROR_INVALID_VALUE;
+  tmp.attrs = n->attrs;  // an exec node keeps its attributes (cooperative included)
+  if (CUresult r = kernel_node_reapply_attrs(&tmp); r != CUDA_SUCCESS) return r;
   n->kernel = tmp.kernel;
   n->kernel_argv = tmp.kernel_argv;
   n->given_func = tmp.given_func;
@@ -515,7 +549,7 @@ extern "C" CUresult gpool_impl_cuGraphExecChildGraphNodeSetParams(CUgraphExec hG
   if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_GRAPH, &e, &n); r != CUDA_SUCCESS) return r;
   if (!n->child) return CUDA_ERROR_INVALID_VALUE;
   CUgraphExecUpdateResultInfo info{};
-  if (!same_shape(*n->child, *g, &info)) return CUDA_ERROR_INVALID_VALUE;  // topology must not change
+  if (!same_shape(*n->child, *g, &info, e->flags)) return CUDA_ERROR_INVALID_VALUE;  // topology must not change
   apply(*n->child, *g, e);
   return CUDA_SUCCESS;
 }

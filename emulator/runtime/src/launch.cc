@@ -98,6 +98,28 @@ CUresult pack_params(const Function& f, void** params, void** extra, std::vector
 // Bytes of the grid-barrier workspace given to cooperative launches.
 constexpr uint64_t kGridWorkspaceBytes = 64;
 
+namespace {
+
+// CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE when the grid's blocks cannot all be resident at once.
+CUresult cooperative_fits(const Function& f, const Device& d, const LaunchDims& L) {
+  const int threads = static_cast<int>(L.block.x * L.block.y * L.block.z);
+  const uint64_t fit = uint64_t(active_blocks_per_sm(f, d, threads, L.shared)) * d.prof.sms;
+  if (uint64_t{L.grid.x} * L.grid.y * L.grid.z > fit) return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+CUresult kernel_set_cooperative(KernelLaunch* k, bool cooperative) {
+  if (cooperative) {
+    Function* f = find_function(k->func);
+    if (f == nullptr || k->ctx == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (CUresult r = cooperative_fits(*f, *k->ctx->dev, k->dims); r != CUDA_SUCCESS) return r;
+  }
+  k->cooperative = cooperative;
+  return CUDA_SUCCESS;
+}
+
 CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void** params, void** extra,
                         bool cooperative, KernelLaunch* out) {
   Function* f = find_function(hf);
@@ -107,9 +129,7 @@ CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void**
   const Device& d = *ctx->dev;
   if (CUresult r = check_dims(*f, d, L); r != CUDA_SUCCESS) return r;
   if (cooperative) {
-    const int threads = static_cast<int>(L.block.x * L.block.y * L.block.z);
-    const uint64_t fit = uint64_t(active_blocks_per_sm(*f, d, threads, L.shared)) * d.prof.sms;
-    if (uint64_t{L.grid.x} * L.grid.y * L.grid.z > fit) return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+    if (CUresult r = cooperative_fits(*f, d, L); r != CUDA_SUCCESS) return r;
   }
   auto buf = std::make_shared<std::vector<unsigned char>>();
   if (CUresult r = pack_params(*f, params, extra, buf.get()); r != CUDA_SUCCESS) return r;
@@ -185,7 +205,8 @@ CUresult kernel_task(const KernelLaunch& k, Task* out) {
   return CUDA_SUCCESS;
 }
 
-CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** params, void** extra, bool cooperative) {
+CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** params, void** extra, bool cooperative,
+                       const CUlaunchAttribute* attrs, unsigned num_attrs) {
   if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
   if (find_function(hf) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   std::shared_ptr<Stream> s;
@@ -194,7 +215,7 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
   if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
   KernelLaunch k;
   if (CUresult r = kernel_prepare(hf, s->ctx, L, params, extra, cooperative, &k); r != CUDA_SUCCESS) return r;
-  if (capturing) return capture_kernel(s, std::move(k));
+  if (capturing) return capture_kernel(s, std::move(k), attrs, num_attrs);
   Task t;
   if (CUresult r = kernel_task(k, &t); r != CUDA_SUCCESS) return r;
   submit(s, std::move(t));
@@ -210,7 +231,7 @@ extern "C" CUresult gpool_impl_cuLaunchKernel(CUfunction f, unsigned int gridDim
                                               unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
                                               void** kernelParams, void** extra) {
   LaunchDims L{{gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
-  return launch_kernel(f, L, hStream, kernelParams, extra, false);
+  return launch_kernel(f, L, hStream, kernelParams, extra, false, nullptr, 0);
 }
 
 extern "C" CUresult gpool_impl_cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
@@ -219,7 +240,7 @@ extern "C" CUresult gpool_impl_cuLaunchCooperativeKernel(CUfunction f, unsigned 
                                                          unsigned int sharedMemBytes, CUstream hStream,
                                                          void** kernelParams) {
   LaunchDims L{{gridDimX, gridDimY, gridDimZ}, {blockDimX, blockDimY, blockDimZ}, sharedMemBytes};
-  return launch_kernel(f, L, hStream, kernelParams, nullptr, true);
+  return launch_kernel(f, L, hStream, kernelParams, nullptr, true, nullptr, 0);
 }
 
 extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** kernelParams,
@@ -230,5 +251,5 @@ extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* config, CU
   LaunchDims L{{config->gridDimX, config->gridDimY, config->gridDimZ},
                {config->blockDimX, config->blockDimY, config->blockDimZ},
                config->sharedMemBytes};
-  return launch_kernel(f, L, config->hStream, kernelParams, extra, cooperative);
+  return launch_kernel(f, L, config->hStream, kernelParams, extra, cooperative, config->attrs, config->numAttrs);
 }

@@ -37,6 +37,11 @@ struct KernelLaunch {
 CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void** params, void** extra,
                         bool cooperative, KernelLaunch* out);
 
+// Makes `k` cooperative or not (CU_LAUNCH_ATTRIBUTE_COOPERATIVE set on a graph kernel node).
+// Errors: COOPERATIVE_LAUNCH_TOO_LARGE when k's grid cannot be resident at once;
+// INVALID_HANDLE when its function is gone.
+CUresult kernel_set_cooperative(KernelLaunch* k, bool cooperative);
+
 // (offset, size) of each parameter of `hf`; empty for an unknown handle.
 std::vector<std::pair<uint32_t, uint32_t>> kernel_param_layout(CUfunction hf);
 

@@ -49,6 +49,7 @@ enum class Kind : uint32_t {
   GraphNode,
   GraphExec,
   LinkState,
+  UserObject,
 };
 
 // Base of every object a handle refers to.
