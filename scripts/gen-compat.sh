@@ -410,8 +410,10 @@ for item in [
     "the whole resource in its own format; depth, colour-attachment and video arrays; "
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
-    "Graphs: external-semaphore and batch memory-op nodes, user objects, device-side "
-    "graph launch, non-default edge data, `CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE`. Graphs and stream "
+    "Graphs: external-semaphore and batch memory-op nodes, device-side graph launch and "
+    "device-updatable kernel nodes, non-default edge data, `CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE`; "
+    "through the pool, a child graph node cloned from a graph holding user objects "
+    "(architecture.md, \"Graphs through the pool\": user objects). Graphs and stream "
     "capture otherwise work, memory allocation/free and conditional nodes included (emulator.md, "
     "\"Graphs and stream capture\"); through the pool, copy nodes with a host side are refused "
     "(architecture.md, \"Graphs through the pool\").",

@@ -28,6 +28,7 @@
 #include "gpool/driver_abi/backend.h"
 #include "graph_node.h"
 #include "state.h"
+#include "user_object.h"
 
 using namespace gpool::shim;
 
@@ -157,7 +158,9 @@ extern "C" CUresult gpool_impl_cuGraphDestroy(CUgraph graph) {
   }
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(graph)};
-  return Session::instance().async(Op::GraphDestroy, args);
+  const CUresult st = Session::instance().async(Op::GraphDestroy, args);
+  if (st == CUDA_SUCCESS) gpool::shim::user_objects::graph_destroyed(args[0]);  // user_object.h
+  return st;
 }
 
 extern "C" CUresult gpool_impl_cuGraphGetNodes(CUgraph g, CUgraphNode* nodes, size_t* n) {
@@ -207,7 +210,10 @@ extern "C" CUresult gpool_impl_cuGraphInstantiateWithFlags(CUgraphExec* exec, CU
   const uint64_t args[] = {reinterpret_cast<uint64_t>(graph), flags};
   uint64_t id = 0;
   const CUresult st = Session::instance().sync_value(Op::GraphInstantiate, args, {}, id);
-  if (st == CUDA_SUCCESS) *exec = reinterpret_cast<CUgraphExec>(id);
+  if (st == CUDA_SUCCESS) {
+    *exec = reinterpret_cast<CUgraphExec>(id);
+    gpool::shim::user_objects::exec_made(id, args[0]);
+  }
   return st;
 }
 
@@ -235,14 +241,18 @@ extern "C" CUresult gpool_impl_cuGraphInstantiateWithParams(CUgraphExec* exec, C
 extern "C" CUresult gpool_impl_cuGraphExecDestroy(CUgraphExec exec) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(exec)};
-  return Session::instance().async(Op::GraphExecDestroy, args);
+  const CUresult st = Session::instance().async(Op::GraphExecDestroy, args);
+  if (st == CUDA_SUCCESS) gpool::shim::user_objects::exec_destroyed(args[0]);
+  return st;
 }
 
 extern "C" CUresult gpool_impl_cuGraphLaunch(CUgraphExec exec, CUstream s) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t args[] = {reinterpret_cast<uint64_t>(exec)};
   const HandleRef h[] = {stream_ref(s)};
-  return Session::instance().async_start(Op::GraphLaunch, args, h);
+  const CUresult st = Session::instance().async_start(Op::GraphLaunch, args, h);
+  if (st == CUDA_SUCCESS) gpool::shim::user_objects::exec_launched(args[0], s);
+  return st;
 }
 
 extern "C" CUresult gpool_impl_cuGraphUpload(CUgraphExec exec, CUstream s) {
@@ -265,6 +275,7 @@ extern "C" CUresult gpool_impl_cuGraphExecUpdate_v2(CUgraphExec exec, CUgraph gr
     info->errorNode = reinterpret_cast<CUgraphNode>(r.results[1]);
     info->errorFromNode = reinterpret_cast<CUgraphNode>(r.results[2]);
   }
+  if (st == CUDA_SUCCESS) gpool::shim::user_objects::exec_updated(args[0], args[1]);
   return st;
 }
 
@@ -384,6 +395,11 @@ extern "C" CUresult gpool_impl_cuGraphAddEmptyNode(CUgraphNode* out, CUgraph g, 
 
 extern "C" CUresult gpool_impl_cuGraphAddChildGraphNode(CUgraphNode* out, CUgraph g, const CUgraphNode* deps,
                                                         size_t ndeps, CUgraph child) {
+  if (gpool::shim::user_objects::graph_has_refs(reinterpret_cast<uint64_t>(child))) {
+    // Its clone in the node would own copies of the references; the shim does not track child
+    // graphs' references (docs/architecture.md, "Graphs through the pool").
+    return gpool::abi::unimplemented("cuGraphAddChildGraphNode of a graph holding user objects");
+  }
   const uint64_t extra[] = {reinterpret_cast<uint64_t>(child)};
   return add_node(out, g, deps, ndeps, 3, extra);
 }

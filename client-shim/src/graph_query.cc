@@ -17,6 +17,7 @@
 
 #include "gpool/common/log.h"
 #include "state.h"
+#include "user_object.h"
 
 using namespace gpool::shim;
 
@@ -87,7 +88,10 @@ extern "C" CUresult gpool_impl_cuGraphClone(CUgraph* clone, CUgraph original) {
   const uint64_t args[] = {id_of(original)};
   uint64_t id = 0;
   const CUresult st = Session::instance().sync_value(Op::GraphClone, args, {}, id);
-  if (st == CUDA_SUCCESS) *clone = reinterpret_cast<CUgraph>(id);
+  if (st == CUDA_SUCCESS) {
+    *clone = reinterpret_cast<CUgraph>(id);
+    gpool::shim::user_objects::graph_cloned(args[0], id);  // user_object.h
+  }
   return st;
 }
 

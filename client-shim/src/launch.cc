@@ -2,6 +2,8 @@
 // occupancy (sync). Host functions: hostfn.cc.
 #include <algorithm>
 #include <cstring>
+#include <iterator>
+#include <vector>
 
 #include "contexts.h"
 #include "gpool/common/log.h"
@@ -48,8 +50,12 @@ namespace {
 constexpr unsigned kMaxBlock[3] = {1024, 1024, 64};
 constexpr unsigned kMaxGrid[3] = {2147483647u, 65535, 65535};
 
+// `attrs`: a cuLaunchKernelEx list already checked by check_launch_attributes; when it holds
+// anything but IGNORE the launch travels as LaunchKernelAttrs with it (so a captured launch gives
+// a node with the program's attributes, graph_attr.cc), else as LaunchKernel.
 CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                unsigned bz, unsigned smem, CUstream stream, void** params, void** extra, bool coop) {
+                unsigned bz, unsigned smem, CUstream stream, void** params, void** extra, bool coop,
+                const CUlaunchAttribute* attrs = nullptr, unsigned num_attrs = 0) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const uint64_t id = reinterpret_cast<uint64_t>(fn);
   auto f = find_function(id);
@@ -62,10 +68,23 @@ CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   if (smem > f->max_dynamic_smem) return CUDA_ERROR_INVALID_VALUE;
   thread_local std::vector<std::byte> buf;
   if (CUresult st = pack_kernel_params(*f, params, extra, buf); st != CUDA_SUCCESS) return st;
-  const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
   const HandleRef h[] = {HandleRef(id, f->kernel ? gpool::remote::HandleKind_Kernel
                                                  : gpool::remote::HandleKind_Function),
                          stream_ref(stream)};
+  thread_local std::vector<uint64_t> ex;
+  ex.assign({gx, gy, gz, bx, by, bz, smem, 0});
+  for (unsigned i = 0; i < num_attrs; ++i) {
+    int aid = 0;
+    std::memcpy(&aid, &attrs[i].id, sizeof aid);
+    if (aid == CU_LAUNCH_ATTRIBUTE_IGNORE) continue;
+    uint64_t words[sizeof(CUlaunchAttributeValue) / 8];
+    std::memcpy(words, &attrs[i].value, sizeof words);
+    ex.push_back(static_cast<uint64_t>(aid));
+    ex.insert(ex.end(), std::begin(words), std::end(words));
+    ++ex[7];
+  }
+  if (ex[7] != 0) return Session::instance().async(Op::LaunchKernelAttrs, ex, h, buf);
+  const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
   return Session::instance().async(Op::LaunchKernel, args, h, buf);
 }
 
@@ -88,12 +107,13 @@ extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* c, CUfunct
                                                 void** extra) {
   if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // The same answers as the emulator's cuLaunchKernelEx, so a library's launch behaves alike
-  // directly and through the pool: hints are accepted and not sent (the server's backend runs
-  // the launch in stream order without them).
+  // directly and through the pool; the attributes travel with the launch (LaunchKernelAttrs),
+  // so the backend sees them and a captured launch keeps them on its node.
   bool coop = false;
   if (CUresult st = gpool::abi::check_launch_attributes(*c, &coop); st != CUDA_SUCCESS) return st;
+  if (c->numAttrs > 32) return gpool::abi::unimplemented("cuLaunchKernelEx with more than 32 attributes");
   return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
-                c->sharedMemBytes, c->hStream, params, extra, coop);
+                c->sharedMemBytes, c->hStream, params, extra, coop, c->attrs, c->numAttrs);
 }
 
 extern "C" CUresult gpool_impl_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(

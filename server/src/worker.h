@@ -330,6 +330,13 @@ class Worker {
   CUresult op_graph_exec_child_set(Ctx& c);
   CUresult op_graph_memcpy_set(Ctx& c);
   CUresult op_graph_kernel_get(Ctx& c);
+  // worker_graph_attr.cc: kernel node attributes; launches with attributes (cuLaunchKernelEx)
+  CUresult op_graph_kernel_attr(Ctx& c);
+  CUresult op_launch_attrs(Ctx& c);
+  // The launch of op_launch (worker_module.cc) for `dims` (grid, block, shared bytes); with
+  // `attrs` (checked) through cuLaunchKernelEx.
+  CUresult launch_common(Ctx& c, const uint64_t (&dims)[7], bool cooperative,
+                         std::span<const CUlaunchAttribute> attrs);
   // worker_graph_capture.cc: capture into a graph, capture dependencies, child graphs, copy params
   CUresult op_stream_begin_capture_to_graph(Ctx& c);
   CUresult op_stream_update_capture_deps(Ctx& c);

@@ -333,6 +333,15 @@ CUresult Worker::op_func_attribute(Ctx& c, bool set) {
 CUresult Worker::op_launch(Ctx& c) {
   LaunchKernelArgs a;
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  const uint64_t dims[7] = {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes};
+  return launch_common(c, dims, a.cooperative != 0, {});
+}
+
+CUresult Worker::launch_common(Ctx& c, const uint64_t (&dims)[7], bool cooperative,
+                               std::span<const CUlaunchAttribute> attrs) {
+  struct {
+    uint64_t gx, gy, gz, bx, by, bz, shared_bytes;
+  } a{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]};
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream = nullptr;
@@ -354,7 +363,21 @@ CUresult Worker::op_launch(Ctx& c) {
   DeviceScope scope(*this, device);
   if (scope.status != CUDA_SUCCESS) return scope.status;
   auto launch = [&] {
-    if (a.cooperative != 0) {
+    if (!attrs.empty()) {  // cuLaunchKernelEx (worker_graph_attr.cc checked the list)
+      CUlaunchConfig cfg{};
+      cfg.gridDimX = u(a.gx);
+      cfg.gridDimY = u(a.gy);
+      cfg.gridDimZ = u(a.gz);
+      cfg.blockDimX = u(a.bx);
+      cfg.blockDimY = u(a.by);
+      cfg.blockDimZ = u(a.bz);
+      cfg.sharedMemBytes = u(a.shared_bytes);
+      cfg.hStream = stream;
+      cfg.attrs = const_cast<CUlaunchAttribute*>(attrs.data());
+      cfg.numAttrs = static_cast<unsigned>(attrs.size());
+      return drv_.cuLaunchKernelEx(&cfg, f->fn, params.data(), nullptr);
+    }
+    if (cooperative) {
       return drv_.cuLaunchCooperativeKernel(f->fn, u(a.gx), u(a.gy), u(a.gz), u(a.bx), u(a.by), u(a.bz),
                                             u(a.shared_bytes), stream, params.data());
     }
