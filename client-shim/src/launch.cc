@@ -71,19 +71,22 @@ CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   const HandleRef h[] = {HandleRef(id, f->kernel ? gpool::remote::HandleKind_Kernel
                                                  : gpool::remote::HandleKind_Function),
                          stream_ref(stream)};
-  thread_local std::vector<uint64_t> ex;
-  ex.assign({gx, gy, gz, bx, by, bz, smem, 0});
-  for (unsigned i = 0; i < num_attrs; ++i) {
-    int aid = 0;
-    std::memcpy(&aid, &attrs[i].id, sizeof aid);
-    if (aid == CU_LAUNCH_ATTRIBUTE_IGNORE) continue;
-    uint64_t words[sizeof(CUlaunchAttributeValue) / 8];
-    std::memcpy(words, &attrs[i].value, sizeof words);
-    ex.push_back(static_cast<uint64_t>(aid));
-    ex.insert(ex.end(), std::begin(words), std::end(words));
-    ++ex[7];
+  if (num_attrs > 0) {
+    thread_local std::vector<uint64_t> ex;
+    ex.assign({gx, gy, gz, bx, by, bz, smem, 0});
+    for (unsigned i = 0; i < num_attrs; ++i) {
+      int aid = 0;
+      std::memcpy(&aid, &attrs[i].id, sizeof aid);
+      if (aid == CU_LAUNCH_ATTRIBUTE_IGNORE) continue;
+      uint64_t words[sizeof(CUlaunchAttributeValue) / 8];
+      std::memcpy(words, &attrs[i].value, sizeof words);
+      ex.push_back(static_cast<uint64_t>(aid));
+      ex.insert(ex.end(), std::begin(words), std::end(words));
+      ++ex[7];
+    }
+    if (ex[7] > 32) return gpool::abi::unimplemented("cuLaunchKernelEx with more than 32 attributes");
+    if (ex[7] != 0) return Session::instance().async(Op::LaunchKernelAttrs, ex, h, buf);
   }
-  if (ex[7] != 0) return Session::instance().async(Op::LaunchKernelAttrs, ex, h, buf);
   const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
   return Session::instance().async(Op::LaunchKernel, args, h, buf);
 }
@@ -111,7 +114,6 @@ extern "C" CUresult gpool_impl_cuLaunchKernelEx(const CUlaunchConfig* c, CUfunct
   // so the backend sees them and a captured launch keeps them on its node.
   bool coop = false;
   if (CUresult st = gpool::abi::check_launch_attributes(*c, &coop); st != CUDA_SUCCESS) return st;
-  if (c->numAttrs > 32) return gpool::abi::unimplemented("cuLaunchKernelEx with more than 32 attributes");
   return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
                 c->sharedMemBytes, c->hStream, params, extra, coop, c->attrs, c->numAttrs);
 }
