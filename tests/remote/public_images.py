@@ -31,12 +31,11 @@ import glob
 import json
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import add_common_args, check_built  # noqa: E402
-from tenant_server import TenantServer  # noqa: E402
+from tenant_server import TenantServer, run_mode  # noqa: E402
 
 SKIP = 77
 
@@ -190,17 +189,7 @@ def main():
     if rc is not None:
         return rc
     modes = {"tenants": mode_tenants, "wire": mode_wire, "cublas": mode_cublas, "config": mode_config}
-    with tempfile.TemporaryDirectory() as workdir:
-        try:
-            rc = modes[args.mode](args, workdir)
-        except Exception as e:  # noqa: BLE001
-            print(f"FAIL: {e}")
-            rc = 1
-        if rc != 0 and os.path.exists(os.path.join(workdir, "server.log")):
-            print("----- server log -----\n" + open(os.path.join(workdir, "server.log")).read()[-6000:])
-        elif rc == 0:
-            print("PASS")
-        return rc
+    return run_mode(modes[args.mode], args)
 
 
 if __name__ == "__main__":

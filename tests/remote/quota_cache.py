@@ -32,12 +32,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import add_common_args, check_built  # noqa: E402
-from tenant_server import TenantServer  # noqa: E402
+from tenant_server import TenantServer, run_mode  # noqa: E402
 
 SKIP = 77
 MIB = 1 << 20
@@ -312,17 +311,7 @@ def main():
         return rc
     modes = {"globals": mode_globals, "globals-nvcc": mode_globals_nvcc, "upload": mode_upload, "cache-tenants": mode_cache_tenants,
              "cache-bound": mode_cache_bound}
-    with tempfile.TemporaryDirectory() as workdir:
-        try:
-            rc = modes[args.mode](args, workdir)
-        except Exception as e:  # noqa: BLE001
-            print(f"FAIL: {e}")
-            rc = 1
-        if rc != 0 and os.path.exists(os.path.join(workdir, "server.log")):
-            print("----- server log -----\n" + open(os.path.join(workdir, "server.log")).read()[-6000:])
-        elif rc == 0:
-            print("PASS")
-        return rc
+    return run_mode(modes[args.mode], args)
 
 
 if __name__ == "__main__":

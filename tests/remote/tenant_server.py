@@ -1,5 +1,6 @@
 """A gpool-server on loopback with the emulator backend and named tenants, for the remote tests
-that read the admin status between client runs (public_images.py, quota_cache.py).
+that read the admin status between client runs (public_images.py, quota_cache.py), and
+run_mode(), which runs one of such a test's modes in a temporary folder.
 
 TenantServer(args, workdir, tenants, top, tag) writes workdir/server.toml: `top` (extra top-level
 keys), one [[tenant]] per entry of `tenants` (name -> extra TOML lines for that tenant, token
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run_remote import client_env, launch_server, stop_server  # noqa: E402
@@ -57,3 +59,20 @@ class TenantServer:
 
     def stop(self):
         stop_server(self.proc)
+
+
+def run_mode(mode, args):
+    """Runs mode(args, workdir) in a fresh temporary folder: an exception is a failure; on failure
+    the end of workdir/server.log is printed, on success PASS. Returns the mode's exit code."""
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            rc = mode(args, workdir)
+        except Exception as e:  # noqa: BLE001
+            print(f"FAIL: {e}")
+            rc = 1
+        log = os.path.join(workdir, "server.log")
+        if rc != 0 and os.path.exists(log):
+            print("----- server log -----\n" + open(log).read()[-6000:])
+        elif rc == 0:
+            print("PASS")
+        return rc
