@@ -10,33 +10,15 @@
 // emulator ran it, the image failed to load and cusparseSpGEMM_* returned success with an empty C.
 //
 // Build: nvcc -o cusparse_spgemm_spsv cusparse_spgemm_spsv.cu -lcusparse
-#include <cusparse.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
-#include "check.h"
-
-#define CHECK_SPARSE(call)                                                                  \
-  do {                                                                                      \
-    cusparseStatus_t sparse_status_ = (call);                                               \
-    if (sparse_status_ != CUSPARSE_STATUS_SUCCESS)                                          \
-      example_fail("%s returned %s (%d) at %s:%d", #call,                                   \
-                   cusparseGetErrorName(sparse_status_), static_cast<int>(sparse_status_),  \
-                   __FILE__, __LINE__);                                                     \
-  } while (0)
+#include "sparse_check.h"
 
 namespace {
-
-template <typename T> cudaDataType data_type();
-template <> cudaDataType data_type<float>() { return CUDA_R_32F; }
-template <> cudaDataType data_type<double>() { return CUDA_R_64F; }
-template <typename T> const char* type_name();
-template <> const char* type_name<float>() { return "float"; }
-template <> const char* type_name<double>() { return "double"; }
 
 // A host CSR matrix (zero-based), values already rounded to T.
 template <typename T>
@@ -71,27 +53,10 @@ Csr<T> random_csr(int rows, int cols, Count count, ExampleRng& rng) {
   return a;
 }
 
+// A host matrix on the device (zero-based).
 template <typename T>
-struct DeviceCsr {
-  int *offsets = nullptr, *columns = nullptr;
-  T* values = nullptr;
-  cusparseSpMatDescr_t descr = nullptr;
-  explicit DeviceCsr(const Csr<T>& a) {
-    CHECK(cudaMalloc(&offsets, a.offsets.size() * sizeof(int)));
-    CHECK(cudaMalloc(&columns, std::max<size_t>(a.columns.size(), 1) * sizeof(int)));
-    CHECK(cudaMalloc(&values, std::max<size_t>(a.values.size(), 1) * sizeof(T)));
-    CHECK(cudaMemcpy(offsets, a.offsets.data(), a.offsets.size() * sizeof(int), cudaMemcpyHostToDevice));
-    CHECK(cudaMemcpy(columns, a.columns.data(), a.columns.size() * sizeof(int), cudaMemcpyHostToDevice));
-    CHECK(cudaMemcpy(values, a.values.data(), a.values.size() * sizeof(T), cudaMemcpyHostToDevice));
-    CHECK_SPARSE(cusparseCreateCsr(&descr, a.rows, a.cols, a.nnz(), offsets, columns, values, CUSPARSE_INDEX_32I,
-                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, data_type<T>()));
-  }
-  ~DeviceCsr() {
-    cusparseDestroySpMat(descr);
-    cudaFree(offsets);
-    cudaFree(columns);
-    cudaFree(values);
-  }
+struct DeviceMatrix : DeviceCsr<T> {
+  explicit DeviceMatrix(const Csr<T>& a) : DeviceCsr<T>(a.rows, a.cols, a.offsets, a.columns, a.values) {}
 };
 
 // Error bound, as in cusparse_spmv_spmm.cu: a sum of n products in precision u, in any order, is
@@ -104,7 +69,7 @@ double bound(int terms, double magnitude) {
 
 template <typename T>
 void spgemm_case(cusparseHandle_t handle, const Csr<T>& a, const Csr<T>& b, double alpha_d) {
-  DeviceCsr<T> da(a), db(b);
+  DeviceMatrix<T> da(a), db(b);
   cusparseSpMatDescr_t c;
   CHECK_SPARSE(cusparseCreateCsr(&c, a.rows, b.cols, 0, nullptr, nullptr, nullptr, CUSPARSE_INDEX_32I,
                                  CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, data_type<T>()));
@@ -187,7 +152,7 @@ template <typename T>
 void spsv_case(cusparseHandle_t handle, const Csr<T>& m, cusparseFillMode_t fill, cusparseDiagType_t diag,
                cusparseOperation_t op, double alpha_d, ExampleRng& rng, const char* what) {
   const int n = m.rows;
-  DeviceCsr<T> dm(m);
+  DeviceMatrix<T> dm(m);
   CHECK_SPARSE(cusparseSpMatSetAttribute(dm.descr, CUSPARSE_SPMAT_FILL_MODE, &fill, sizeof fill));
   CHECK_SPARSE(cusparseSpMatSetAttribute(dm.descr, CUSPARSE_SPMAT_DIAG_TYPE, &diag, sizeof diag));
   std::vector<T> b(n);

@@ -6,24 +6,13 @@
 // documented buffer-size -> workspace -> compute sequence.
 //
 // Build: nvcc -o cusparse_spmv_spmm cusparse_spmv_spmm.cu -lcusparse
-#include <cusparse.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
 
-#include "check.h"
-
-#define CHECK_SPARSE(call)                                                                  \
-  do {                                                                                      \
-    cusparseStatus_t sparse_status_ = (call);                                               \
-    if (sparse_status_ != CUSPARSE_STATUS_SUCCESS)                                          \
-      example_fail("%s returned %s (%d) at %s:%d", #call,                                   \
-                   cusparseGetErrorName(sparse_status_), static_cast<int>(sparse_status_),  \
-                   __FILE__, __LINE__);                                                     \
-  } while (0)
+#include "sparse_check.h"
 
 namespace {
 
@@ -63,13 +52,6 @@ Csr make_matrix(int rows, int cols, ExampleRng& rng) {
   return a;
 }
 
-template <typename T> cudaDataType data_type();
-template <> cudaDataType data_type<float>() { return CUDA_R_32F; }
-template <> cudaDataType data_type<double>() { return CUDA_R_64F; }
-template <typename T> const char* type_name();
-template <> const char* type_name<float>() { return "float"; }
-template <> const char* type_name<double>() { return "double"; }
-
 // Error bound. Each output element is beta*y + alpha * sum of `terms` products, computed by the
 // library in T in some order (a row split across threads, atomics for the transpose). A sum of
 // n products in precision u, in any order, is within n*u*sum|products| of the exact value
@@ -89,43 +71,11 @@ void expect_close(const char* what, const std::vector<double>& want, const std::
   }
 }
 
-// Device copies of one matrix in T, with 0- or 1-based indices.
+// Device copies of one matrix in T (its values rounded to T), with 0- or 1-based indices.
 template <typename T>
-struct DeviceCsr {
-  int* offsets = nullptr;
-  int* columns = nullptr;
-  T* values = nullptr;
-  cusparseSpMatDescr_t descr = nullptr;
-  std::vector<T> host_values;
-
-  DeviceCsr(const Csr& a, int base) {
-    std::vector<int> off(a.offsets), col(a.columns);
-    for (auto& v : off) v += base;
-    for (auto& v : col) v += base;
-    host_values.assign(a.values.begin(), a.values.end());
-    int nnz = static_cast<int>(a.columns.size());
-    CHECK(cudaMalloc(&offsets, off.size() * sizeof(int)));
-    CHECK(cudaMalloc(&columns, col.size() * sizeof(int)));
-    CHECK(cudaMalloc(&values, host_values.size() * sizeof(T)));
-    CHECK(cudaMemcpy(offsets, off.data(), off.size() * sizeof(int), cudaMemcpyHostToDevice));
-    CHECK(cudaMemcpy(columns, col.data(), col.size() * sizeof(int), cudaMemcpyHostToDevice));
-    CHECK(cudaMemcpy(values, host_values.data(), host_values.size() * sizeof(T), cudaMemcpyHostToDevice));
-    CHECK_SPARSE(cusparseCreateCsr(&descr, a.rows, a.cols, nnz, offsets, columns, values,
-                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
-                                   base ? CUSPARSE_INDEX_BASE_ONE : CUSPARSE_INDEX_BASE_ZERO,
-                                   data_type<T>()));
-    // The descriptor reports what it was given.
-    int64_t r = 0, c = 0, z = 0;
-    CHECK_SPARSE(cusparseSpMatGetSize(descr, &r, &c, &z));
-    if (r != a.rows || c != a.cols || z != nnz)
-      example_fail("cusparseSpMatGetSize: %lld x %lld, nnz %lld", (long long)r, (long long)c, (long long)z);
-  }
-  ~DeviceCsr() {
-    cusparseDestroySpMat(descr);
-    cudaFree(offsets);
-    cudaFree(columns);
-    cudaFree(values);
-  }
+struct DeviceMatrix : DeviceCsr<T> {
+  DeviceMatrix(const Csr& a, int base)
+      : DeviceCsr<T>(a.rows, a.cols, a.offsets, a.columns, std::vector<T>(a.values.begin(), a.values.end()), base) {}
 };
 
 // y = alpha op(A) x + beta y on the host in double, with the magnitudes and term counts that
@@ -155,7 +105,7 @@ void reference_spmv(const Csr& a, const std::vector<T>& av, bool transpose, doub
 }
 
 template <typename T>
-void spmv_case(cusparseHandle_t handle, const Csr& a, const DeviceCsr<T>& da, cusparseOperation_t op,
+void spmv_case(cusparseHandle_t handle, const Csr& a, const DeviceMatrix<T>& da, cusparseOperation_t op,
                cusparseSpMVAlg_t alg, double alpha_d, double beta_d, ExampleRng& rng, const char* what) {
   bool transpose = op != CUSPARSE_OPERATION_NON_TRANSPOSE;
   int nx = transpose ? a.rows : a.cols, ny = transpose ? a.cols : a.rows;
@@ -192,7 +142,7 @@ void spmv_case(cusparseHandle_t handle, const Csr& a, const DeviceCsr<T>& da, cu
 
 // C (m x n) = alpha op(A) B + beta C, B (k x n) and C stored in `order`.
 template <typename T>
-void spmm_case(cusparseHandle_t handle, const Csr& a, const DeviceCsr<T>& da, cusparseOperation_t op,
+void spmm_case(cusparseHandle_t handle, const Csr& a, const DeviceMatrix<T>& da, cusparseOperation_t op,
                cusparseOrder_t order, cusparseSpMMAlg_t alg, int n, double alpha_d, double beta_d,
                ExampleRng& rng, const char* what) {
   bool transpose = op != CUSPARSE_OPERATION_NON_TRANSPOSE;
@@ -257,7 +207,7 @@ template <typename T>
 void run_all(cusparseHandle_t handle, const Csr& a, ExampleRng& rng) {
   const auto N = CUSPARSE_OPERATION_NON_TRANSPOSE, Tr = CUSPARSE_OPERATION_TRANSPOSE;
   {
-    DeviceCsr<T> da(a, 0);
+    DeviceMatrix<T> da(a, 0);
     spmv_case<T>(handle, a, da, N, CUSPARSE_SPMV_ALG_DEFAULT, 1.5, -0.75, rng, "SpMV A, default");
     spmv_case<T>(handle, a, da, N, CUSPARSE_SPMV_CSR_ALG1, 0.5, 2.0, rng, "SpMV A, CSR_ALG1");
     spmv_case<T>(handle, a, da, N, CUSPARSE_SPMV_CSR_ALG2, -1.25, 0.5, rng, "SpMV A, CSR_ALG2");
@@ -275,7 +225,7 @@ void run_all(cusparseHandle_t handle, const Csr& a, ExampleRng& rng) {
     spmm_case<T>(handle, a, da, Tr, CUSPARSE_ORDER_COL, CUSPARSE_SPMM_ALG_DEFAULT, 3, 1.25, -1.0, rng,
                  "SpMM A^T, column-major, default");
   }
-  DeviceCsr<T> one_based(a, 1);
+  DeviceMatrix<T> one_based(a, 1);
   spmv_case<T>(handle, a, one_based, N, CUSPARSE_SPMV_ALG_DEFAULT, 1.0, 1.0, rng, "SpMV A, one-based");
   spmm_case<T>(handle, a, one_based, N, CUSPARSE_ORDER_ROW, CUSPARSE_SPMM_ALG_DEFAULT, 4, 1.0, 1.0, rng,
                "SpMM A, row-major, one-based");

@@ -2,10 +2,7 @@
 // (cuStreamAttachMemAsync). Through the pool the module is an id the server records as the
 // library's (worker_module_alias.cc), and an attachment decides which launches lock managed
 // memory out of the host (client-shim/src/managed_attach.cc).
-#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,17 +13,6 @@ namespace {
 
 using LibraryModuleTest = DiffTest;
 using AttachMemTest = DiffTest;
-
-std::string kernel_text(const char* file) {
-  char exe[4096] = {};
-  const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string dir = len > 0 ? std::string(exe, static_cast<size_t>(len)) : std::string();
-  dir = dir.substr(0, dir.find_last_of('/'));
-  std::ifstream in(dir + "/kernels/" + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST_F(LibraryModuleTest, ModuleOfALibraryRunsItsKernels) {
   const std::string ptx = kernel_text("arith.ptx");

@@ -4,12 +4,9 @@
 // a CUkernel passed where a CUfunction is expected (cudart does), cuLaunchKernelEx, and a
 // library's globals. Every answer must be the emulator's, directly and through the pool.
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
-#include <unistd.h>
 
 #include "suite.h"
 
@@ -17,17 +14,6 @@ namespace diff {
 namespace {
 
 using LibraryKernelTest = DiffTest;
-
-std::string kernel_text(const char* file) {
-  char exe[4096] = {};
-  const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string dir = len > 0 ? std::string(exe, static_cast<size_t>(len)) : std::string();
-  dir = dir.substr(0, dir.find_last_of('/'));
-  std::ifstream in(dir + "/kernels/" + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 TEST_F(LibraryKernelTest, EnumeratesKernelsWithNamesParametersAndAttributes) {
   const std::string ptx = kernel_text("arith.ptx");

@@ -1,13 +1,9 @@
 // JIT linking (cuLinkCreate / cuLinkAddData / cuLinkComplete / cuLinkDestroy) of two PTX units
 // with an extern device function and global, the log buffers, an unresolved extern, and
 // cuModuleLoadDataEx with CU_JIT_MAX_REGISTERS.
-#include <unistd.h>
 
-#include <climits>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "suite.h"
@@ -16,17 +12,6 @@ namespace diff {
 namespace {
 
 using JitLinkTest = DiffTest;
-
-std::string kernel_text(const char* file) {
-  char exe[PATH_MAX] = {};
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  std::string dir(exe, n > 0 ? static_cast<size_t>(n) : 0);
-  dir = dir.substr(0, dir.rfind('/'));
-  std::ifstream in(dir + "/kernels/" + file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void* as_value(uintptr_t v) { return reinterpret_cast<void*>(v); }
 

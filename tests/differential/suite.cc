@@ -127,17 +127,22 @@ void DiffTest::TearDown() {
   EXPECT_EQ(CUDA_SUCCESS, r) << "the context is unhealthy after the test: " << api().error_name(r);
 }
 
-CUmodule DiffTest::load_ptx(const char* file) {
-  const std::string path = exe_dir() + "/kernels/" + file;
-  std::ifstream in(path);
+std::string kernel_text(const char* file) {
+  std::ifstream in(exe_dir() + "/kernels/" + file);
   std::stringstream text;
   text << in.rdbuf();
+  return in ? text.str() : std::string();
+}
+
+CUmodule DiffTest::load_ptx(const char* file) {
+  const std::string ptx = kernel_text(file);
   CUmodule mod = nullptr;
-  if (!in || text.str().empty()) {
-    ADD_FAILURE() << "cannot read " << path << " (the build copies tests/differential/kernels there)";
+  if (ptx.empty()) {
+    ADD_FAILURE() << "cannot read " << exe_dir() << "/kernels/" << file
+                  << " (the build copies tests/differential/kernels there)";
     return nullptr;
   }
-  const std::string ptx = text.str();
+  const std::string path = exe_dir() + "/kernels/" + file;
   const CUresult r = api().cuModuleLoadData(&mod, ptx.c_str());
   EXPECT_TRUE(check_result("cuModuleLoadData(kernels)", r, CUDA_SUCCESS).ok) << "loading " << path;
   return r == CUDA_SUCCESS ? mod : nullptr;

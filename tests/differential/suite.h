@@ -81,6 +81,10 @@ class DiffTest : public ::testing::Test {
   CUcontext ctx_ = nullptr;
 };
 
+// The text of tests/differential/kernels/<file> as the build copies it beside the test binary
+// (kernels/ next to it); empty when it cannot be read.
+std::string kernel_text(const char* file);
+
 // The primary context of device 0 (retained by the first DiffTest::SetUp).
 CUcontext primary_context();
 

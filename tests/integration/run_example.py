@@ -12,7 +12,8 @@ It passes when it exits 0, prints a line that is exactly "PASS" and no line star
 with --expect-stdout its whole stdout must equal the file; with --expect-stderr its stderr must
 match the regular expression (Python syntax, searched anywhere).
 With --expect-failure the program must instead fail cleanly: exit 1 (not a signal), print a line
-starting "FAIL", and match the regular expression in stdout or stderr.
+starting "FAIL", and match the regular expression in stdout or stderr (and --expect-stderr, when
+given, in stderr).
 
 GPOOL_TEST_DRIVER_DIR, when set, replaces --emulator-dir: scripts/gpu-check.sh runs the same
 tests on the directory of another libcuda.so.1 (a real GPU's driver).
@@ -110,6 +111,8 @@ def main():
             problems.append("no line starting 'FAIL' in stdout")
         if not re.search(args.expect_failure, result.stdout + result.stderr):
             problems.append(f"neither stdout nor stderr matches {args.expect_failure!r}")
+        if args.expect_stderr and not re.search(args.expect_stderr, result.stderr):
+            problems.append(f"stderr does not match {args.expect_stderr!r}")
         for p in problems:
             print(f"FAIL: {p}")
         if problems:

@@ -30,43 +30,21 @@ import argparse
 import glob
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import add_common_args, check_built, client_env, launch_server, stop_server  # noqa: E402
+from run_remote import add_common_args, check_built  # noqa: E402
+from tenant_server import TenantServer, run_mode  # noqa: E402
 
-ADMIN = "tok-admin-61b3"
 SKIP = 77
 
 
-class Server:
+class Server(TenantServer):
+    """Tenants alice and bob; `top` holds the public_images keys."""
+
     def __init__(self, args, workdir, top):
-        self.args = args
-        self.tokens = {}
-        path = os.path.join(workdir, "server.toml")
-        with open(path, "w") as f:
-            f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n' + top)
-            for name in ("alice", "bob"):
-                self.tokens[name] = f"tok-{name}-61b3"
-                f.write(f'[[tenant]]\nname = "{name}"\ntoken = "{self.tokens[name]}"\n')
-            f.write(f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
-        self.proc, self.url, self.log = launch_server(args.server, ["--config", path], args.emulator_lib, workdir)
-
-    def status(self):
-        r = subprocess.run([self.args.gpool, "status", "--server", self.url, "--token", ADMIN, "--json"],
-                           capture_output=True, text=True, timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError("gpool status failed: " + r.stderr)
-        return json.loads(r.stdout)
-
-    def tenant(self, name):
-        for t in self.status()["tenants"]:
-            if t["name"] == name:
-                return t
-        raise RuntimeError("no tenant " + name)
+        super().__init__(args, workdir, {"alice": "", "bob": ""}, top, tag="61b3")
 
     def wait_index(self, timeout=60):
         deadline = time.time() + timeout
@@ -76,13 +54,6 @@ class Server:
                 return p
             time.sleep(0.1)
         raise RuntimeError("the public image index was not ready within %d s" % timeout)
-
-    def run(self, tenant, program, *extra):
-        return subprocess.run([program] + list(extra), env=client_env(self.args, self.url, self.tokens[tenant]),
-                              capture_output=True, text=True, timeout=self.args.timeout)
-
-    def stop(self):
-        stop_server(self.proc)
 
 
 def counters(t):
@@ -218,17 +189,7 @@ def main():
     if rc is not None:
         return rc
     modes = {"tenants": mode_tenants, "wire": mode_wire, "cublas": mode_cublas, "config": mode_config}
-    with tempfile.TemporaryDirectory() as workdir:
-        try:
-            rc = modes[args.mode](args, workdir)
-        except Exception as e:  # noqa: BLE001
-            print(f"FAIL: {e}")
-            rc = 1
-        if rc != 0 and os.path.exists(os.path.join(workdir, "server.log")):
-            print("----- server log -----\n" + open(os.path.join(workdir, "server.log")).read()[-6000:])
-        elif rc == 0:
-            print("PASS")
-        return rc
+    return run_mode(modes[args.mode], args)
 
 
 if __name__ == "__main__":

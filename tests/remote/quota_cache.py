@@ -31,57 +31,28 @@ Exit codes: 0 pass, 1 fail, 77 skipped.
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_remote import add_common_args, check_built, client_env, launch_server, stop_server  # noqa: E402
+from run_remote import add_common_args, check_built  # noqa: E402
+from tenant_server import TenantServer, run_mode  # noqa: E402
 
 SKIP = 77
-ADMIN = "tok-admin-9d02"
 MIB = 1 << 20
 
 
-class Server:
+class Server(TenantServer):
+    """Runs and starts the probe (--probe) as the client program."""
+
     def __init__(self, args, workdir, tenants, top=""):
-        self.args = args
-        self.tokens = {}
-        path = os.path.join(workdir, "server.toml")
-        with open(path, "w") as f:
-            f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n' + top)
-            for name, extra in tenants.items():
-                self.tokens[name] = f"tok-{name}-5c7e"
-                f.write(f'[[tenant]]\nname = "{name}"\ntoken = "{self.tokens[name]}"\n{extra}')
-            f.write(f'[[tenant]]\nname = "ops"\ntoken = "{ADMIN}"\nadmin = true\n')
-        self.proc, self.url, self.log = launch_server(args.server, ["--config", path], args.emulator_lib, workdir)
-
-    def status(self):
-        r = subprocess.run([self.args.gpool, "status", "--server", self.url, "--token", ADMIN, "--json"],
-                           capture_output=True, text=True, timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError("gpool status failed: " + r.stderr)
-        return json.loads(r.stdout)
-
-    def tenant(self, name):
-        for t in self.status()["tenants"]:
-            if t["name"] == name:
-                return t
-        raise RuntimeError("no tenant " + name)
+        super().__init__(args, workdir, tenants, top, tag="5c7e")
 
     def run(self, tenant, *probe_args):
-        return subprocess.run([self.args.probe] + [str(a) for a in probe_args],
-                              env=client_env(self.args, self.url, self.tokens[tenant]),
-                              capture_output=True, text=True, timeout=self.args.timeout)
+        return super().run(tenant, self.args.probe, *probe_args)
 
     def start(self, tenant, *probe_args):
-        return subprocess.Popen([self.args.probe] + [str(a) for a in probe_args],
-                                env=client_env(self.args, self.url, self.tokens[tenant]),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def stop(self):
-        stop_server(self.proc)
+        return super().start(tenant, self.args.probe, *probe_args)
 
 
 def wait_line(proc, prefix, timeout=120):
@@ -152,8 +123,7 @@ def mode_globals_nvcc(args, workdir):
         if not os.path.exists(prog):
             print(f"FAIL: {prog} was not built")
             return 1
-        r = subprocess.run([prog], env=client_env(args, srv.url, srv.tokens["small"]), capture_output=True,
-                           text=True, timeout=args.timeout)
+        r = TenantServer.run(srv, "small", prog)  # the nvcc-built program, not the probe
         print(r.stdout.strip())
         ok = "RESULT cudaErrorMemoryAllocation" in r.stdout
         if not ok:
@@ -341,17 +311,7 @@ def main():
         return rc
     modes = {"globals": mode_globals, "globals-nvcc": mode_globals_nvcc, "upload": mode_upload, "cache-tenants": mode_cache_tenants,
              "cache-bound": mode_cache_bound}
-    with tempfile.TemporaryDirectory() as workdir:
-        try:
-            rc = modes[args.mode](args, workdir)
-        except Exception as e:  # noqa: BLE001
-            print(f"FAIL: {e}")
-            rc = 1
-        if rc != 0 and os.path.exists(os.path.join(workdir, "server.log")):
-            print("----- server log -----\n" + open(os.path.join(workdir, "server.log")).read()[-6000:])
-        elif rc == 0:
-            print("PASS")
-        return rc
+    return run_mode(modes[args.mode], args)
 
 
 if __name__ == "__main__":

@@ -217,16 +217,19 @@ uint32_t cubin_register_count(const Image& img, const std::string& name, uint32_
   return regs;
 }
 
+bool holds_device_sass(const Image& img, uint32_t device_sm) {
+  if (device_sm == 0) return false;
+  for (const CubinInfo& c : img.cubins)
+    if (c.sm / 10 == device_sm / 10 && c.sm <= device_sm && (c.variant != ArchVariant::ArchSpecific || c.sm == device_sm))
+      return true;
+  return false;
+}
+
 std::string no_ptx_message(const Image& img, uint32_t device_sm) {
   using Target = std::pair<uint32_t, ArchVariant>;  // ordered by number, then variant
   std::set<Target> sass, ptx, newer, exact;
-  bool device_sass = false;  // SASS a real device of this capability would run
-  for (const CubinInfo& c : img.cubins) {
-    sass.insert({c.sm, c.variant});
-    if (device_sm != 0 && c.sm / 10 == device_sm / 10 && c.sm <= device_sm &&
-        (c.variant != ArchVariant::ArchSpecific || c.sm == device_sm))
-      device_sass = true;
-  }
+  const bool device_sass = holds_device_sass(img, device_sm);  // SASS a real device of this capability would run
+  for (const CubinInfo& c : img.cubins) sass.insert({c.sm, c.variant});
   for (const PtxEntry& e : img.ptx) {
     ptx.insert({e.arch, e.variant});
     (e.variant == ArchVariant::Plain || e.arch > device_sm ? newer : exact).insert({e.arch, e.variant});

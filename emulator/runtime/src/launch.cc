@@ -9,6 +9,7 @@
 #include "device_heap.h"
 #include "function.h"
 #include "occupancy.h"
+#include "refusal.h"
 #include "stream.h"
 
 #include <cstring>
@@ -152,7 +153,10 @@ std::vector<std::pair<uint32_t, uint32_t>> kernel_param_layout(CUfunction hf) {
 CUresult kernel_task(const KernelLaunch& k, Task* out) {
   CUresult ready_err = CUDA_SUCCESS;
   Function* f = find_ready_function(k.func, &ready_err);
-  if (f == nullptr) return ready_err;
+  if (f == nullptr) {
+    Function* refused = ready_err == CUDA_ERROR_INVALID_PTX ? find_function(k.func) : nullptr;
+    return refused != nullptr ? refuse_launch(k.ctx, refused) : ready_err;
+  }
   Context* ctx = k.ctx;
   std::shared_ptr<exec::Program> program = f->module->program;
   const exec::KernelInfo* info = f->info;
@@ -214,7 +218,12 @@ CUresult launch_kernel(CUfunction hf, const LaunchDims& L, CUstream h, void** pa
   bool capturing = false;
   if (CUresult r = capture_gate(s, &capturing); r != CUDA_SUCCESS) return r;
   KernelLaunch k;
-  if (CUresult r = kernel_prepare(hf, s->ctx, L, params, extra, cooperative, &k); r != CUDA_SUCCESS) return r;
+  if (CUresult r = kernel_prepare(hf, s->ctx, L, params, extra, cooperative, &k); r != CUDA_SUCCESS) {
+    // A kernel the emulator cannot run, launched (or captured to be launched): a real GPU would
+    // run it, so the context becomes unusable (refusal.h).
+    if (r == CUDA_ERROR_INVALID_PTX) return refuse_launch(s->ctx, find_function(hf));  // only lowering says INVALID_PTX
+    return r;
+  }
   if (capturing) return capture_kernel(s, std::move(k), attrs, num_attrs);
   Task t;
   if (CUresult r = kernel_task(k, &t); r != CUDA_SUCCESS) return r;

@@ -34,6 +34,8 @@ struct KernelLaunch {
   std::shared_ptr<const std::vector<unsigned char>> args;
 };
 
+// Errors: those of cuLaunchKernel; INVALID_PTX when the kernel cannot be lowered (plain here:
+// launch_kernel makes it sticky, a graph node added with it is not launched yet).
 CUresult kernel_prepare(CUfunction hf, Context* ctx, const LaunchDims& L, void** params, void** extra,
                         bool cooperative, KernelLaunch* out);
 
@@ -46,7 +48,8 @@ CUresult kernel_set_cooperative(KernelLaunch* k, bool cooperative);
 std::vector<std::pair<uint32_t, uint32_t>> kernel_param_layout(CUfunction hf);
 
 // Errors: INVALID_HANDLE when the function's module was unloaded since;
-// OUT_OF_MEMORY when the device heap cannot be placed.
+// OUT_OF_MEMORY when the device heap cannot be placed; INVALID_PTX, also left as the context's
+// sticky error, when the emulator cannot lower the kernel (refusal.h: this is a launch).
 CUresult kernel_task(const KernelLaunch& k, Task* out);
 
 }  // namespace gpool::emu::rt

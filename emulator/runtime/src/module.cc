@@ -3,6 +3,7 @@
 #include "module.h"
 
 #include "alloc_table.h"
+#include "refusal.h"
 
 #include "gpool/emu/loader/image.h"
 #include "gpool/emu/ptx/link.h"
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <string_view>
 #include <ctime>
+#include <set>
 
 namespace gpool::emu::rt {
 namespace {
@@ -89,6 +91,28 @@ uint32_t entry_max_registers(const std::string& options) {
   return static_cast<uint32_t>(std::strtoul(options.c_str() + p + kKey.size(), nullptr, 10));
 }
 
+// "sm_120 SASS, compute_121 PTX": the targets an image holds, for the log.
+std::string held_targets(const loader::Image& img) {
+  std::set<std::string> sass, ptx;
+  for (const auto& c : img.cubins) sass.insert(loader::target_name("sm_", c.sm, c.variant));
+  for (const auto& e : img.ptx) ptx.insert(loader::target_name("compute_", e.arch, e.variant));
+  auto join = [](const std::set<std::string>& v) {
+    std::string s;
+    for (const auto& t : v) s += (s.empty() ? "" : " ") + t;
+    return s;
+  };
+  std::string out = sass.empty() ? std::string("no SASS") : join(sass) + " SASS";
+  return out + ", " + (ptx.empty() ? std::string("no PTX") : join(ptx) + " PTX");
+}
+
+// The kernels an image's cubins define, each once.
+std::vector<std::string> cubin_kernels(const loader::Image& img) {
+  std::set<std::string> names;
+  for (const auto& c : img.cubins)
+    for (const auto& k : c.kernels) names.insert(k.name);
+  return {names.begin(), names.end()};
+}
+
 // Logs a load failure and copies it into the JIT error log.
 void load_error(JitOptions* jit, const std::string& what) {
   log().error("module load failed: {}", what);
@@ -114,6 +138,9 @@ CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, 
   const std::vector<const loader::PtxEntry*> units = loader::select_ptx_units(img, sm);
   if (units.empty()) {
     load_error(jit, loader::no_ptx_message(img, sm));
+    // A real device of this capability would run the image's SASS: a library load (ctx nullptr, what
+    // cudart does at a launch) refused for that reason makes the context unusable (refusal.h).
+    if (ctx == nullptr && loader::holds_device_sass(img, sm)) return refuse_library_load(dev, held_targets(img), cubin_kernels(img));
     return CUDA_ERROR_NO_BINARY_FOR_GPU;
   }
   const double t_image = thread_cpu_ms();

@@ -85,7 +85,9 @@ struct Library final : Object {
 // load's messages are appended to its logs.
 // Errors: INVALID_IMAGE (unparseable), NO_BINARY_FOR_GPU (no PTX),
 // INVALID_PTX (PTX that the parser or executor refuses), OUT_OF_MEMORY.
-// Each error is logged with the loader's or executor's message.
+// Each error is logged with the loader's or executor's message. A library load (`ctx` nullptr)
+// refused for want of PTX although the image holds SASS a real device of this capability runs
+// also leaves the current context with the sticky NO_BINARY_FOR_GPU (refusal.h).
 CUresult module_load(const void* image, size_t max_size, Context* ctx, int dev, Module** out,
                      JitOptions* jit = nullptr);
 

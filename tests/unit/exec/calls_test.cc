@@ -5,8 +5,6 @@
 // examples/ (spin_sync, device_calls, device_heap) cover the ordinary paths.
 #include "exec_test_util.h"
 
-#include <map>
-#include <mutex>
 
 namespace gpool::emu::exec::test {
 namespace {
@@ -207,31 +205,6 @@ constexpr const char* kHeap = R"(
 }
 )";
 
-// A heap over one test buffer: a bump allocator that remembers live blocks.
-class TestHeap final : public DeviceHeap {
- public:
-  explicit TestHeap(uint8_t* base) : next_(reinterpret_cast<uint64_t>(base)) {}
-  uint64_t allocate(uint64_t bytes) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    uint64_t p = next_;
-    next_ += (bytes + 15) / 16 * 16;
-    live_[p] = bytes;
-    return p;
-  }
-  bool release(uint64_t addr) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return live_.erase(addr) == 1;
-  }
-  size_t live() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return live_.size();
-  }
-
- private:
-  std::mutex mu_;
-  uint64_t next_;
-  std::map<uint64_t, uint64_t> live_;
-};
 
 LaunchResult run_heap(const Program& p, uint64_t* out, uint64_t bump, DeviceHeap* heap, const GlobalMemory& mem) {
   const KernelInfo* k = p.find_kernel("h");
@@ -253,7 +226,7 @@ TEST(ExecHeap, MallocAndFreeUseTheLaunchHeap) {
   EXPECT_TRUE(p->find_kernel("h")->uses_heap);
   HostMemory mem;
   auto* out = mem.alloc<uint64_t>(1);
-  TestHeap heap(mem.alloc<uint8_t>(256));
+  BumpHeap heap(mem.alloc<uint8_t>(256));
   auto r = run_heap(*p, out, 0, &heap, mem);
   ASSERT_EQ(r.status, LaunchStatus::Ok) << r.message;
   EXPECT_NE(*out, 0u);
@@ -266,7 +239,7 @@ TEST(ExecHeap, FreeOfAForeignPointerFaults) {
   ASSERT_TRUE(p) << err;
   HostMemory mem;
   auto* out = mem.alloc<uint64_t>(1);
-  TestHeap heap(mem.alloc<uint8_t>(256));
+  BumpHeap heap(mem.alloc<uint8_t>(256));
   auto r = run_heap(*p, out, 8, &heap, mem);
   EXPECT_EQ(r.status, LaunchStatus::IllegalAddress);
   EXPECT_NE(r.message.find("free("), std::string::npos) << r.message;

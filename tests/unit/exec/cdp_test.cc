@@ -7,8 +7,6 @@
 // examples/cdp_*.cu cover the same through nvcc-built programs.
 #include "exec_test_util.h"
 
-#include <map>
-#include <mutex>
 
 namespace gpool::emu::exec::test {
 namespace {
@@ -102,31 +100,6 @@ DONE:
 }
 )";
 
-// A heap over one test buffer: a bump allocator that remembers live blocks.
-class BumpHeap final : public DeviceHeap {
- public:
-  explicit BumpHeap(uint8_t* base) : next_(reinterpret_cast<uint64_t>(base)) {}
-  uint64_t allocate(uint64_t bytes) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    uint64_t p = next_;
-    next_ += (bytes + 15) / 16 * 16;
-    live_[p] = bytes;
-    return p;
-  }
-  bool release(uint64_t addr) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return live_.erase(addr) == 1;
-  }
-  size_t live() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return live_.size();
-  }
-
- private:
-  std::mutex mu_;
-  uint64_t next_;
-  std::map<uint64_t, uint64_t> live_;
-};
 
 constexpr uint32_t kBlocks = 2, kThreads = 3;
 

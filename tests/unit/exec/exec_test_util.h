@@ -1,4 +1,4 @@
-// Helpers for executor tests: a GlobalMemory over host buffers, a builder
+// Helpers for executor tests: a GlobalMemory over host buffers, a device heap over one of them, a builder
 // that parses and lowers PTX text, and a launcher that packs arguments the
 // way KernelInfo describes them.
 #pragma once
@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,33 @@ class HostMemory final : public GlobalMemory {
 
  private:
   std::vector<std::unique_ptr<std::vector<uint8_t>>> bufs_;
+};
+
+// A device heap (malloc/free from kernels) over one test buffer: a bump allocator that remembers
+// live blocks. Thread safe.
+class BumpHeap final : public DeviceHeap {
+ public:
+  explicit BumpHeap(uint8_t* base) : next_(reinterpret_cast<uint64_t>(base)) {}
+  uint64_t allocate(uint64_t bytes) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t p = next_;
+    next_ += (bytes + 15) / 16 * 16;
+    live_[p] = bytes;
+    return p;
+  }
+  bool release(uint64_t addr) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_.erase(addr) == 1;
+  }
+  size_t live() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return live_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t next_;
+  std::map<uint64_t, uint64_t> live_;
 };
 
 class StringSink final : public PrintfSink {

@@ -218,6 +218,56 @@ TEST_F(RuntimeDeviceProfileLoad, SassOnlyImageIsRefusedAndPointsAtTheDefaultDevi
       << "sm_" << sm << ": " << log;
 }
 
+// A refused library load that a real GPU of this capability would have accepted (the sm_120 SASS
+// on a 12.0 or 12.1 device; cudart loads every image with cuLibraryLoadData when it first launches
+// one of its kernels) must not end in a wrong result: the context gets the sticky
+// NO_BINARY_FOR_GPU until it is reset (docs/emulator.md, "Refused code fails loudly"). A refusal a
+// real device gives too (sm_120 SASS on any other capability) leaves the context usable.
+std::vector<char> sm120_sass_image() {
+  std::ifstream in(GPOOL_SM120_SASS_FATBIN, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_F(RuntimeDeviceProfileLoad, RefusedLibraryOfDeviceSassMakesTheContextUnusable) {
+  const std::vector<char> image = sm120_sass_image();
+  ASSERT_FALSE(image.empty()) << GPOOL_SM120_SASS_FATBIN;
+  const bool own_sass = device_sm() == 120 || device_sm() == 121;
+  CUlibrary lib = nullptr;
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, cuLibraryLoadData(&lib, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+  CUdeviceptr p = 0;
+  const CUresult after = cuMemAlloc(&p, 16);
+  if (!own_sass) {
+    ASSERT_CU(after);
+    ASSERT_CU(cuMemFree(p));
+    ASSERT_CU(cuCtxSynchronize());
+    return;
+  }
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, after);
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, cuCtxSynchronize());
+  CUmodule m = nullptr;
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, cuModuleLoadData(&m, kTestPtx));
+  // A reset clears it, as after a launch fault.
+  ASSERT_CU(cuDevicePrimaryCtxReset(0));
+  ASSERT_CU(cuMemAlloc(&p, 16));
+  ASSERT_CU(cuMemFree(p));
+}
+
+// The same image through cuModuleLoadData is a plain refusal on every device: the caller asked for
+// that module, gets the error and no handle to launch, and may fall back to another image (cuFFT
+// does so on a 12.0 device).
+TEST_F(RuntimeDeviceProfileLoad, RefusedModuleLoadLeavesTheContextUsable) {
+  const std::vector<char> image = sm120_sass_image();
+  ASSERT_FALSE(image.empty()) << GPOOL_SM120_SASS_FATBIN;
+  CUmodule m = nullptr;
+  EXPECT_EQ(CUDA_ERROR_NO_BINARY_FOR_GPU, cuModuleLoadData(&m, image.data()));
+  ASSERT_CU(cuModuleLoadData(&m, kTestPtx));
+  CUdeviceptr p = 0;
+  ASSERT_CU(cuMemAlloc(&p, 16));
+  ASSERT_CU(cuMemFree(p));
+  ASSERT_CU(cuCtxSynchronize());
+  ASSERT_CU(cuModuleUnload(m));
+}
+
 // Arch-specific PTX (.target sm_90a) runs on exactly 9.0 and nowhere else; plain PTX for the same
 // number runs on every later device.
 TEST_F(RuntimeDeviceProfileLoad, ArchSpecificPtxOnlyOnItsOwnCapability) {

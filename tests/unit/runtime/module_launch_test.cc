@@ -155,8 +155,10 @@ TEST_F(RuntimeModule, BadImagesAreRefused) {
 }
 
 // Kernels are lowered at their first use (docs/emulator.md, "Lazy loading and the kernel
-// cache"): a kernel the emulator cannot run loads, and fails its first query or launch with
-// INVALID_PTX, while the other kernels of its module work.
+// cache"): a kernel the emulator cannot run loads, fails its queries with INVALID_PTX while the
+// other kernels of its module work, and its launch (which a real GPU would run) makes the context
+// unusable with the sticky INVALID_PTX, as a launch fault does (docs/emulator.md, "Refused code
+// fails loudly").
 TEST_F(RuntimeModule, AnUnrunnableKernelFailsAtItsFirstUseOnly) {
   const char ptx[] =
       ".version 8.0\n.target sm_75\n.address_size 64\n"
@@ -171,7 +173,6 @@ TEST_F(RuntimeModule, AnUnrunnableKernelFailsAtItsFirstUseOnly) {
   int regs = 0;
   EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, bad));
   EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuFuncLoad(bad));
-  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuLaunchKernel(bad, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr));
   CUdeviceptr d = 0;
   ASSERT_CU(cuMemAlloc(&d, 4));
   void* args[] = {&d};
@@ -180,8 +181,12 @@ TEST_F(RuntimeModule, AnUnrunnableKernelFailsAtItsFirstUseOnly) {
   unsigned v = 0;
   ASSERT_CU(cuMemcpyDtoH(&v, d, 4));
   EXPECT_EQ(42u, v);
-  ASSERT_CU(cuMemFree(d));
-  ASSERT_CU(cuModuleUnload(m));
+  // The launch: refused, and from then on every call on the context fails the same way.
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuLaunchKernel(bad, 1, 1, 1, 32, 1, 1, 0, nullptr, nullptr, nullptr));
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuCtxSynchronize());
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuMemcpyDtoH(&v, d, 4));
+  EXPECT_EQ(CUDA_ERROR_INVALID_PTX, cuLaunchKernel(good, 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr));
+  ASSERT_CU(cuDevicePrimaryCtxReset(0));
 }
 
 TEST_F(RuntimeModule, LibraryKernelsActAsFunctions) {

@@ -117,6 +117,11 @@ const PtxEntry* select_ptx(const Image& img, uint32_t device_sm);
 // each unit), in unit order. Several entries mean the units must be linked into one program.
 std::vector<const PtxEntry*> select_ptx_units(const Image& img, uint32_t device_sm);
 
+// True when the image holds SASS that a real device of `device_sm` would run (same major
+// capability, minor not above the device's; arch-specific SASS only on exactly its capability):
+// a load the emulator refuses for want of PTX, where NVIDIA's driver would succeed.
+bool holds_device_sass(const Image& img, uint32_t device_sm);
+
 // The message for CUDA_ERROR_NO_BINARY_FOR_GPU when select_ptx() found nothing
 // for `device_sm` (0 = no particular device): what the image holds, why none of its PTX fits the
 // device, and how to rebuild it with PTX. When the image holds SASS a real device of this
