@@ -256,8 +256,14 @@ CUresult apply_view(const CUDA_RESOURCE_VIEW_DESC& v, const CUDA_RESOURCE_DESC& 
     d->channels = ch;
   }
   const exec::TexLevel& l0 = d->level[0];
+  // Depth: a 3D array's depth; for layered and cubemap arrays their descriptor's Depth (the layer
+  // or face count) or the view's own layer count.
+  const uint64_t faces = static_cast<uint64_t>(d->layers) * (d->cubemap ? 6 : 1);
+  const bool depth_ok = v.depth == 0 || (d->dims >= 3 && v.depth == l0.depth) ||
+                        ((d->layered || d->cubemap) &&
+                         (v.depth == faces || v.depth == static_cast<uint64_t>(v.lastLayer) - v.firstLayer + 1));
   if ((v.width != 0 && v.width != l0.width) || (v.height != 0 && v.height != (d->dims >= 2 ? l0.height : 0)) ||
-      (v.depth != 0 && v.depth != (d->dims >= 3 ? l0.depth : 0))) {
+      !depth_ok) {
     log().info("cuTexObjectCreate: a resource view with another width, height or depth than its array is not emulated");
     return CUDA_ERROR_NOT_SUPPORTED;
   }

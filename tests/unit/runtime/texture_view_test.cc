@@ -87,6 +87,15 @@ TEST_F(RuntimeTextureView, ViewsAreCheckedAgainstTheResource) {
   v.lastLayer = 11;
   ASSERT_CU(cuTexObjectCreate(&t, &r, &td, &v));
   ASSERT_CU(cuTexObjectDestroy(t));
+  v.depth = 6;  // the view's face count, or the array's (12), may be given as its depth
+  ASSERT_CU(cuTexObjectCreate(&t, &r, &td, &v));
+  ASSERT_CU(cuTexObjectDestroy(t));
+  v.depth = 12;
+  ASSERT_CU(cuTexObjectCreate(&t, &r, &td, &v));
+  ASSERT_CU(cuTexObjectDestroy(t));
+  v.depth = 5;
+  EXPECT_EQ(CUDA_ERROR_NOT_SUPPORTED, cuTexObjectCreate(&t, &r, &td, &v));
+  v.depth = 0;
   v.lastLayer = 8;
   EXPECT_EQ(CUDA_ERROR_INVALID_VALUE, cuTexObjectCreate(&t, &r, &td, &v));
   v.firstLayer = 6;
