@@ -1,12 +1,13 @@
 // unsupported: a program that needs something the emulator does not implement, to show how that
-// is reported: a formatted surface store (PTX sust.p, written here as inline assembly; the
-// surf*write functions of the CUDA headers use the unformatted sust.b, which the emulator runs).
-// On a GPU this program stores 2 * in[i] through the surface and prints FAIL ("expected an
-// unsupported-feature error"). On the emulator some CUDA call must fail with an error (never a
-// crash and never silently wrong results): the module load (which may happen at the first
-// runtime call, since the module's PTX contains the unsupported instruction) or the launch. The
-// program then prints PASS, and tests/integration checks that stderr names the instruction that
-// is missing, so an unrelated failure does not count.
+// is reported: the depth-compare operand of PTX tex (written here as inline assembly; CUDA C has
+// no intrinsic for it, and the driver API has no way to give a texture object the comparison
+// function a depth texture needs, so the emulator refuses the operand; docs/emulator.md).
+// On a GPU this program runs the fetch and prints FAIL ("expected an unsupported-feature
+// error"). On the emulator some CUDA call must fail with an error (never a crash and never
+// silently wrong results): the module load (which may happen at the first runtime call, since
+// the module's PTX contains the unsupported operand) or the launch. The program then prints
+// PASS, and tests/integration checks that stderr names what is missing, so an unrelated
+// failure does not count.
 //
 // Build: nvcc -o unsupported unsupported.cu
 // Run:   LD_LIBRARY_PATH=build/emulator ./unsupported
@@ -25,39 +26,40 @@
     }                                                                                         \
   } while (0)
 
-__global__ void double_via_surface(cudaSurfaceObject_t surf, const float* in, int n) {
+__global__ void compare_depth(cudaTextureObject_t tex, float* out, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) {
-    const float v = 2.0f * in[i];
-    asm volatile("sust.p.1d.b32.trap [%0, {%1}], {%2};" ::"l"(surf), "r"(i * 4), "f"(v) : "memory");
+    float v[4];
+    asm volatile("tex.2d.v4.f32.f32 {%0, %1, %2, %3}, [%4, {%5, %6}], %7;"
+                 : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+                 : "l"(tex), "f"(i + 0.5f), "f"(0.5f), "f"(0.5f));
+    out[i] = v[0];
   }
 }
 
 int main() {
-  const int n = 1024;
-  std::vector<float> in(n);
-  for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i);
-  float* d_in = nullptr;
-  EXPECT_SOME_ERROR(cudaMalloc(&d_in, n * sizeof(float)));
-  EXPECT_SOME_ERROR(cudaMemcpy(d_in, in.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  const int n = 256;
+  float* d_out = nullptr;
+  EXPECT_SOME_ERROR(cudaMalloc(&d_out, n * sizeof(float)));
   const cudaChannelFormatDesc fd = cudaCreateChannelDesc<float>();
   cudaArray_t arr = nullptr;
-  EXPECT_SOME_ERROR(cudaMallocArray(&arr, &fd, n, 0, cudaArraySurfaceLoadStore));
+  EXPECT_SOME_ERROR(cudaMallocArray(&arr, &fd, n, 1));
+  std::vector<float> depth(n);
+  for (int i = 0; i < n; ++i) depth[i] = static_cast<float>(i) / n;
+  EXPECT_SOME_ERROR(cudaMemcpy2DToArray(arr, 0, 0, depth.data(), n * sizeof(float), n * sizeof(float), 1,
+                                        cudaMemcpyHostToDevice));
   cudaResourceDesc res{};
   res.resType = cudaResourceTypeArray;
   res.res.array.array = arr;
-  cudaSurfaceObject_t surf = 0;
-  EXPECT_SOME_ERROR(cudaCreateSurfaceObject(&surf, &res));
+  cudaTextureDesc td{};
+  td.readMode = cudaReadModeElementType;
+  cudaTextureObject_t tex = 0;
+  EXPECT_SOME_ERROR(cudaCreateTextureObject(&tex, &res, &td, nullptr));
 
-  double_via_surface<<<(n + 255) / 256, 256>>>(surf, d_in, n);
+  compare_depth<<<1, n>>>(tex, d_out, n);
   EXPECT_SOME_ERROR(cudaGetLastError());
   EXPECT_SOME_ERROR(cudaDeviceSynchronize());
   std::vector<float> out(n);
-  EXPECT_SOME_ERROR(cudaMemcpy2DFromArray(out.data(), n * sizeof(float), arr, 0, 0, n * sizeof(float), 1,
-                                          cudaMemcpyDeviceToHost));
-  for (int i = 0; i < n; ++i)
-    if (out[i] != 2.0f * in[i])
-      example_fail("formatted surface stores ran but gave out[%d] = %g instead of %g (wrong results instead of an error)",
-                   i, out[i], 2.0f * in[i]);
-  example_fail("expected an unsupported-feature error, but the formatted surface store (sust.p) worked");
+  EXPECT_SOME_ERROR(cudaMemcpy(out.data(), d_out, n * sizeof(float), cudaMemcpyDeviceToHost));
+  example_fail("expected an unsupported-feature error, but the depth-compare fetch ran (out[0] = %g)", out[0]);
 }

@@ -333,9 +333,9 @@ NOTES = {
     "mma": "`.sync.aligned` m16n8k16/m16n8k8 f16/bf16 (f32, or f16 for f16 inputs), m16n8k8/m16n8k4 tf32, m8n8k4 and m16n8k4/k8/k16 f64, m16n8k32/m16n8k16/m8n8k16 s8/u8 mixes (s32, `.satfinite`), m16n8k32/m16n8k16 `e4m3`/`e5m2` mixes (f32 or f16), m8n8k4 f16 (quad pairs, any layouts). Whole warp only. No sub-byte or `b1` forms",
     "suld": "`.b` on surface objects: `1d/2d/3d/a1d/a2d`, `b8/b16/b32/b64`, `.v2/.v4`, `.trap/.clamp/.zero`; x in bytes",
     "suq": "`width/height/depth/array_size` of a surface object",
-    "sust": "`.b` as `suld` (not the formatted `.p`)",
-    "tex": "texture objects: `1d/2d/3d/a1d/a2d/cube/acube`, `.v4` `f32/s32/u32` results, `f32/s32` coordinates, plain, `.level`, `.grad`; every address, filter and read mode, sRGB, mipmaps (emulator.md)",
-    "tld4": "`r/g/b/a`, `2d/a2d`, texture objects",
+    "sust": "`.b` as `suld`; formatted `.p` (`1d/2d/3d/a1d/a2d`, `.b32`, converted to the array's format)",
+    "tex": "texture objects: `1d/2d/3d/a1d/a2d/cube/acube`, `.v4` `f32/s32/u32` results, `f32/s32` coordinates, plain, `.base`, `.level`, `.grad`, texel offsets; every address, filter and read mode, sRGB, mipmaps, seamless cubemaps, anisotropic filtering, resource views (emulator.md)",
+    "tld4": "`r/g/b/a`, `2d/a2d`, texture objects, texel offsets",
     "txq": "`width/height/depth/array_size/num_mipmap_levels/normalized_coords` of a texture object",
     "ldmatrix": "`.sync.aligned.m8n8.x1/.x2/.x4{.trans}.b16`, shared or generic addresses",
     "stmatrix": "`.sync.aligned.m8n8.x1/.x2/.x4{.trans}.b16`, shared or generic addresses",
@@ -404,10 +404,12 @@ for item in [
     "`cuMemcpy2D/3D` are implemented (emulator.md; through the pool as calls 430-439). Not "
     "supported: texture and surface references (`cuTexRef*`, `cuSurfRef*`: the CUDA 12+ runtime "
     "no longer uses them and the texture-object path covers the same fetches); "
-    "`cuArrayGetPlane` (multi-planar NV12-type formats are not emulated); "
-    "`cuArrayGetMemoryRequirements`, `cuMipmappedArrayGetMemoryRequirements` and the sparse "
-    "properties (sparse and deferred-mapping arrays are not emulated); resource views other than "
-    "the whole resource in its own format; depth, colour-attachment and video arrays; "
+    "`cuArrayGetPlane` (multi-planar NV12-type formats are not emulated); sparse and "
+    "deferred-mapping arrays (so `cuArrayGetMemoryRequirements`, "
+    "`cuMipmappedArrayGetMemoryRequirements` and the sparse properties answer the driver's "
+    "`CUDA_ERROR_INVALID_VALUE` for every array; calls 460-463 through the pool); "
+    "block-compressed resource views; depth, colour-attachment and video arrays, and the "
+    "depth-compare operand of `tex`/`tld4` (the driver API has no comparison function); "
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
     "Graphs: external-semaphore and batch memory-op nodes, device-side graph launch and "
@@ -571,8 +573,8 @@ add("These fail the load (or launch) with a message naming them:")
 add("")
 for item in [
     "texture forms beyond texture objects: texture references (`.texref` names, "
-    "`[tex, sampler, {...}]`), depth compare and offset operands, `tex.base`; formatted "
-    "surface stores `sust.p`, surface reductions `sured`;",
+    "`[tex, sampler, {...}]`), the depth-compare operand (no driver API makes a depth texture "
+    "object), multisample geometries, `.f16x2` results; surface reductions `sured`;",
     "matrix instructions beyond those above: `wgmma.*`, `tcgen05.*`, sub-byte/`b1` `mma` forms, "
     "fp8/sub-byte/`b1` `wmma` forms;",
     "tensor-map bulk copies (TMA): `cp.async.bulk.tensor*`, multicast bulk copies, "

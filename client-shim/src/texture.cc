@@ -473,3 +473,61 @@ extern "C" CUresult gpool_impl_cuSurfObjectDestroy(CUsurfObject h) {
 extern "C" CUresult gpool_impl_cuSurfObjectGetResourceDesc(CUDA_RESOURCE_DESC* out, CUsurfObject h) {
   return query_handle(g_surf, h, out, CUDA_ERROR_INVALID_VALUE, [](const CUDA_RESOURCE_DESC& d) { return &d; });
 }
+
+// ---- memory requirements and sparse properties (calls 460-463) ---------------------------------
+// Forwarded with the array's handle; the server checks it is this session's and the driver
+// answers (CUDA_ERROR_INVALID_VALUE for an array without deferred mapping / sparse storage).
+
+namespace {
+
+CUresult mem_requirements(Op op, uint64_t h, CUdevice dev, CUDA_ARRAY_MEMORY_REQUIREMENTS* out) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  Session* dev_session = nullptr;
+  uint64_t ordinal = 0;
+  if (CUresult st = Pool::global().locate(dev, dev_session, ordinal); st != CUDA_SUCCESS) return st;
+  if (dev_session != &Session::instance()) return CUDA_ERROR_INVALID_DEVICE;  // arrays live on one server
+  const uint64_t args[] = {h, ordinal};
+  Reply r;
+  if (CUresult st = Session::instance().sync(op, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
+  if (r.results.size() != 2) return CUDA_ERROR_UNKNOWN;
+  *out = CUDA_ARRAY_MEMORY_REQUIREMENTS{};
+  out->size = r.results[0];
+  out->alignment = r.results[1];
+  return CUDA_SUCCESS;
+}
+
+CUresult sparse_properties(Op op, uint64_t h, CUDA_ARRAY_SPARSE_PROPERTIES* out) {
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  const uint64_t args[] = {h};
+  Reply r;
+  if (CUresult st = Session::instance().sync(op, args, {}, {}, {}, &r); st != CUDA_SUCCESS) return st;
+  if (r.results.size() != 6) return CUDA_ERROR_UNKNOWN;
+  *out = CUDA_ARRAY_SPARSE_PROPERTIES{};
+  out->tileExtent.width = static_cast<unsigned>(r.results[0]);
+  out->tileExtent.height = static_cast<unsigned>(r.results[1]);
+  out->tileExtent.depth = static_cast<unsigned>(r.results[2]);
+  out->miptailFirstLevel = static_cast<unsigned>(r.results[3]);
+  out->miptailSize = r.results[4];
+  out->flags = static_cast<unsigned>(r.results[5]);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" CUresult gpool_impl_cuArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS* out, CUarray a,
+                                                            CUdevice dev) {
+  return mem_requirements(Op::ArrayGetMemoryRequirements, reinterpret_cast<uint64_t>(a), dev, out);
+}
+extern "C" CUresult gpool_impl_cuMipmappedArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS* out,
+                                                                     CUmipmappedArray m, CUdevice dev) {
+  return mem_requirements(Op::MipmappedArrayGetMemoryRequirements, reinterpret_cast<uint64_t>(m), dev, out);
+}
+extern "C" CUresult gpool_impl_cuArrayGetSparseProperties(CUDA_ARRAY_SPARSE_PROPERTIES* out, CUarray a) {
+  return sparse_properties(Op::ArrayGetSparseProperties, reinterpret_cast<uint64_t>(a), out);
+}
+extern "C" CUresult gpool_impl_cuMipmappedArrayGetSparseProperties(CUDA_ARRAY_SPARSE_PROPERTIES* out,
+                                                                    CUmipmappedArray m) {
+  return sparse_properties(Op::MipmappedArrayGetSparseProperties, reinterpret_cast<uint64_t>(m), out);
+}

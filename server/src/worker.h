@@ -301,6 +301,11 @@ class Worker {
   CUresult op_tex_object_destroy(Ctx& c);
   CUresult op_surf_object_create(Ctx& c);
   CUresult op_surf_object_destroy(Ctx& c);
+  // worker_texture.cc: memory requirements and sparse properties (calls 460-463)
+  CUresult op_array_mem_requirements(Ctx& c);
+  CUresult op_mipmapped_mem_requirements(Ctx& c);
+  CUresult op_array_sparse_properties(Ctx& c);
+  CUresult op_mipmapped_sparse_properties(Ctx& c);
   CUresult event_of(const Ctx& c, size_t i, CUevent& out) const;
   // worker_graph.cc: stream capture and graphs (ids chosen here, returned to the client)
   CUresult op_stream_begin_capture(Ctx& c);

@@ -303,3 +303,65 @@ CUresult Worker::op_surf_object_destroy(Ctx& c) {
 }
 
 }  // namespace gpool::server
+
+// ---- memory requirements and sparse properties (calls 460-463) --------------------------------
+// The session's own arrays only; the driver answers (CUDA_ERROR_INVALID_VALUE for an array made
+// without CUDA_ARRAY3D_DEFERRED_MAPPING / CUDA_ARRAY3D_SPARSE).
+
+namespace gpool::server {
+
+CUresult Worker::op_array_mem_requirements(Ctx& c) {
+  ArrayGetMemoryRequirementsArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Array* a = arrays_.find_array(args.array);
+  if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUdevice dev = 0;
+  if (CUresult st = device_at(args.device, dev); st != CUDA_SUCCESS) return st;
+  CUDA_ARRAY_MEMORY_REQUIREMENTS r{};
+  if (CUresult st = drv_.cuArrayGetMemoryRequirements(&r, a->arr, dev); st != CUDA_SUCCESS) return st;
+  c.results = {r.size, r.alignment};
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mipmapped_mem_requirements(Ctx& c) {
+  MipmappedArrayGetMemoryRequirementsArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Mipmap* m = arrays_.find_mipmap(args.mipmap);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUdevice dev = 0;
+  if (CUresult st = device_at(args.device, dev); st != CUDA_SUCCESS) return st;
+  CUDA_ARRAY_MEMORY_REQUIREMENTS r{};
+  if (CUresult st = drv_.cuMipmappedArrayGetMemoryRequirements(&r, m->m, dev); st != CUDA_SUCCESS) return st;
+  c.results = {r.size, r.alignment};
+  return CUDA_SUCCESS;
+}
+
+namespace {
+std::vector<uint64_t> sparse_results(const CUDA_ARRAY_SPARSE_PROPERTIES& p) {
+  return {p.tileExtent.width, p.tileExtent.height, p.tileExtent.depth, p.miptailFirstLevel, p.miptailSize, p.flags};
+}
+}  // namespace
+
+CUresult Worker::op_array_sparse_properties(Ctx& c) {
+  ArrayGetSparsePropertiesArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Array* a = arrays_.find_array(args.array);
+  if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUDA_ARRAY_SPARSE_PROPERTIES p{};
+  if (CUresult st = drv_.cuArrayGetSparseProperties(&p, a->arr); st != CUDA_SUCCESS) return st;
+  c.results = sparse_results(p);
+  return CUDA_SUCCESS;
+}
+
+CUresult Worker::op_mipmapped_sparse_properties(Ctx& c) {
+  MipmappedArrayGetSparsePropertiesArgs args;
+  if (!decode_args(c, args)) return CUDA_ERROR_INVALID_VALUE;
+  const ArrayTable::Mipmap* m = arrays_.find_mipmap(args.mipmap);
+  if (m == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  CUDA_ARRAY_SPARSE_PROPERTIES p{};
+  if (CUresult st = drv_.cuMipmappedArrayGetSparseProperties(&p, m->m); st != CUDA_SUCCESS) return st;
+  c.results = sparse_results(p);
+  return CUDA_SUCCESS;
+}
+
+}  // namespace gpool::server

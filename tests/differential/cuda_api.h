@@ -40,6 +40,9 @@ namespace diff {
   X(cuArray3DCreate) X(cuArray3DGetDescriptor) X(cuArrayGetDescriptor) X(cuArrayDestroy)        \
   X(cuTexObjectCreate) X(cuTexObjectDestroy) X(cuTexObjectGetResourceDesc) X(cuSurfObjectCreate) \
   X(cuSurfObjectDestroy) X(cuArrayCreate) X(cuMemcpyHtoA) X(cuMemcpyAtoH) X(cuMemcpyAtoA) X(cuMemcpyAtoD)   \
+  X(cuArrayGetMemoryRequirements) X(cuArrayGetSparseProperties) X(cuMipmappedArrayCreate)      \
+  X(cuMipmappedArrayDestroy) X(cuMipmappedArrayGetMemoryRequirements)                          \
+  X(cuMipmappedArrayGetSparseProperties) X(cuTexObjectGetResourceViewDesc)                      \
   X(cuStreamBeginCapture) X(cuStreamEndCapture) X(cuStreamIsCapturing) X(cuStreamGetCaptureInfo)     \
   X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphExecDestroy) X(cuGraphDestroy) X(cuGraphGetNodes) \
   X(cuGraphNodeGetType) X(cuGraphCreate) X(cuGraphAddMemsetNode) X(cuGraphAddEmptyNode)        \

@@ -175,5 +175,61 @@ TEST_F(TextureTest, BadDescriptorsAreRefused) {
   EXPECT_CU(CUDA_SUCCESS, api().cuArrayDestroy(a));
 }
 
+// Ordinary arrays have no deferred-mapping memory requirements and no sparse layout: the driver
+// answers CUDA_ERROR_INVALID_VALUE (cuda.h). Resource views: a format of the same texel size is
+// accepted and read back; another texel size or a level range past the array is refused.
+TEST_F(TextureTest, MemoryRequirementsSparsePropertiesAndViews) {
+  CUDA_ARRAY3D_DESCRIPTOR d;
+  std::memset(&d, 0, sizeof d);
+  d.Width = 8;
+  d.Height = 4;
+  d.Format = CU_AD_FORMAT_FLOAT;
+  d.NumChannels = 1;
+  CUarray a = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuArray3DCreate(&a, &d));
+  CUmipmappedArray m = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMipmappedArrayCreate(&m, &d, 3));
+  CUdevice dev = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuCtxGetDevice(&dev));
+  CUDA_ARRAY_MEMORY_REQUIREMENTS req;
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuArrayGetMemoryRequirements(&req, a, dev));
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMipmappedArrayGetMemoryRequirements(&req, m, dev));
+  CUDA_ARRAY_SPARSE_PROPERTIES sp;
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuArrayGetSparseProperties(&sp, a));
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuMipmappedArrayGetSparseProperties(&sp, m));
+
+  CUDA_RESOURCE_DESC rd;
+  std::memset(&rd, 0, sizeof rd);
+  rd.resType = CU_RESOURCE_TYPE_ARRAY;
+  rd.res.array.hArray = a;
+  CUDA_TEXTURE_DESC td;
+  std::memset(&td, 0, sizeof td);
+  CUDA_RESOURCE_VIEW_DESC v;
+  std::memset(&v, 0, sizeof v);
+  v.format = CU_RES_VIEW_FORMAT_UINT_1X32;
+  v.width = 8;
+  v.height = 4;
+  CUtexObject t = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuTexObjectCreate(&t, &rd, &td, &v));
+  CUDA_RESOURCE_VIEW_DESC back;
+  std::memset(&back, 0, sizeof back);
+  EXPECT_CU(CUDA_SUCCESS, api().cuTexObjectGetResourceViewDesc(&back, t));
+  EXPECT_SAME_VALUE(CU_RES_VIEW_FORMAT_UINT_1X32, back.format);
+  EXPECT_CU(CUDA_SUCCESS, api().cuTexObjectDestroy(t));
+  v.format = CU_RES_VIEW_FORMAT_UINT_1X16;
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuTexObjectCreate(&t, &rd, &td, &v)) << "another texel size";
+  rd.resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
+  rd.res.mipmap.hMipmappedArray = m;
+  v.format = CU_RES_VIEW_FORMAT_NONE;
+  v.firstMipmapLevel = 1;
+  v.lastMipmapLevel = 2;
+  ASSERT_CU(CUDA_SUCCESS, api().cuTexObjectCreate(&t, &rd, &td, &v));
+  EXPECT_CU(CUDA_SUCCESS, api().cuTexObjectDestroy(t));
+  v.lastMipmapLevel = 3;
+  EXPECT_CU(CUDA_ERROR_INVALID_VALUE, api().cuTexObjectCreate(&t, &rd, &td, &v)) << "past the last level";
+  EXPECT_CU(CUDA_SUCCESS, api().cuMipmappedArrayDestroy(m));
+  EXPECT_CU(CUDA_SUCCESS, api().cuArrayDestroy(a));
+}
+
 }  // namespace
 }  // namespace diff

@@ -3,8 +3,10 @@
 // handle in a register). The texel arithmetic is texture.cc's; this file
 // lowers the PTX forms and runs them per lane, looking handles up through
 // LaunchEnv::textures. Texture references (.texref names, the
-// [tex, sampler, {...}] form) and the formatted sust.p are refused at load
-// with "unsupported instruction".
+// [tex, sampler, {...}] form) and the depth-compare operand of tex / tld4
+// (the driver API has no way to give a texture object a comparison
+// function) are refused at load with "unsupported instruction". sust.p
+// converts the register values to the array's format (texture.cc).
 //
 // Kernels that use none of these pay nothing: the opcodes only add entries
 // to the lowering table.
@@ -25,11 +27,12 @@ enum class TexMode : uint8_t { Plain, Level, Grad };
 enum class Clamp : uint8_t { Trap, Clamp, Zero };
 
 // Operand pool layout of tex/tld4 (LInstr::aux2 = first index):
-// 0 handle, 1 layer, 2..4 x y z, 5 lod, 6..8 ddx, 9..11 ddy.
-constexpr int kTexOps = 12;
+// 0 handle, 1 layer, 2..4 x y z, 5 lod, 6..8 ddx, 9..11 ddy, 12..14 texel offsets.
+constexpr int kTexOps = 15;
 
 // aux bits: geom 0..3, mode 4..5, int coords 6, dtype 7..8 (0 f32, 1 s32, 2 u32), comp 9..10,
-// tld4 11; surfaces: clamp 12..13, bytes per element 16..23.
+// tld4 11, offsets 12; surfaces: formatted (sust.p) 8, clamp 12..13, bytes per element 16..23,
+// vector length 24..31.
 uint32_t pack(Geom g, TexMode m, bool ic, uint32_t dtype, uint32_t comp, bool gather) {
   return static_cast<uint32_t>(g) | (static_cast<uint32_t>(m) << 4) | (ic ? 1u << 6 : 0) | (dtype << 7) |
          (comp << 9) | (gather ? 1u << 11 : 0);
@@ -104,7 +107,8 @@ bool lower_tex_common(const ptx::Instruction& in, LowerContext& ctx, LInstr& out
   uint32_t comp = 0;
   std::vector<ptx::Type> types;
   for (const auto& m : in.modifiers) {
-    if (m == "level" && !gather) mode = TexMode::Level;
+    if (m == "base" && !gather) mode = TexMode::Plain;  // lod 0, as without a mipmap mode
+    else if (m == "level" && !gather) mode = TexMode::Level;
     else if (m == "grad" && !gather) mode = TexMode::Grad;
     else if (gather && (m == "r" || m == "g" || m == "b" || m == "a"))
       comp = m == "r" ? 0 : m == "g" ? 1 : m == "b" ? 2 : 3;
@@ -137,10 +141,28 @@ bool lower_tex_common(const ptx::Instruction& in, LowerContext& ctx, LInstr& out
           return refuse(in, ctx, "gradient operands");
     }
   }
-  if (in.operands.size() != want) return refuse(in, ctx, "offset and depth-compare operands are not supported");
+  // Optional operands after these: a vector of .s32 texel offsets (e), then a scalar .f32 depth
+  // compare value (f).
+  bool offsets = false;
+  if (in.operands.size() > want && in.operands[want].kind == ptx::Operand::Kind::Vector) {
+    if (g == Geom::Cube || g == Geom::ACube) return refuse(in, ctx, "texel offsets do not exist for cubemaps");
+    const auto& e = in.operands[want];
+    const int n = spatial(g);
+    if (e.elems.size() < static_cast<size_t>(n)) return refuse(in, ctx, "offset operand");
+    for (int i = 0; i < n; ++i)
+      if (!c.src(e.elems[static_cast<size_t>(i)], ptx::Type::S32, &pool[12 + static_cast<size_t>(i)]))
+        return refuse(in, ctx, "offset operand");
+    offsets = true;
+    ++want;
+  }
+  if (in.operands.size() > want)
+    return refuse(in, ctx,
+                  "depth-compare operand: the driver API gives a texture object no comparison function, so "
+                  "depth textures cannot be made (docs/emulator.md, \"Arrays, textures and surfaces\")");
+  if (in.operands.size() != want) return refuse(in, ctx, "operands");
   const uint32_t first = ctx.add_operands(pool);
   if (first == UINT32_MAX) return refuse(in, ctx, "no operand pool");
-  out.aux = pack(g, mode, ct == ptx::Type::S32, dtype_code(dt), comp, gather);
+  out.aux = pack(g, mode, ct == ptx::Type::S32, dtype_code(dt), comp, gather) | (offsets ? 1u << 12 : 0);
   out.aux2 = first;
   out.type = dt;
   out.fn = h_tex;
@@ -183,6 +205,7 @@ void h_tex(const LInstr& in, WarpState& w, LaneMask active) {
   const uint32_t dtype = (in.aux >> 7) & 3u;
   const int comp = static_cast<int>((in.aux >> 9) & 3u);
   const bool gather = (in.aux >> 11) & 1u;
+  const bool offsets = (in.aux >> 12) & 1u;
   TexDesc d;
   uint64_t have = 0;
   bool valid = false;
@@ -219,23 +242,17 @@ void h_tex(const LInstr& in, WarpState& w, LaneMask active) {
     if (mode == TexMode::Level) {
       tc.lod = b2f(w.get(ops[5], lane));
     } else if (mode == TexMode::Grad) {
-      // lod = log2 of the longer of the two gradients, in texels of level 0.
-      const float size[3] = {static_cast<float>(d.level[0].width), static_cast<float>(d.level[0].height),
-                             static_cast<float>(d.level[0].depth)};
-      float len[2] = {0, 0};
-      for (int k = 0; k < 2; ++k) {
-        float s = 0;
+      // The level of detail and the anisotropic footprint come from the gradients (texture.cc).
+      tc.grad = true;
+      for (int k = 0; k < 2; ++k)
         for (int i = 0; i < 3; ++i) {
           const LOperand& o = ops[6 + 3 * k + i];
-          if (o.kind == LOperand::Kind::None) continue;
-          const float v = b2f(w.get(o, lane)) * (d.normalized_coords ? size[i] : 1.0f);
-          s += v * v;
+          if (o.kind != LOperand::Kind::None) (k ? tc.ddy : tc.ddx)[i] = b2f(w.get(o, lane));
         }
-        len[k] = std::sqrt(s);
-      }
-      const float m = std::max(len[0], len[1]);
-      tc.lod = m > 0 ? std::log2(m) : 0.0f;
     }
+    if (offsets)
+      for (int i = 0; i < 3; ++i)
+        if (ops[12 + i].kind != LOperand::Kind::None) tc.off[i] = static_cast<int32_t>(w.get(ops[12 + i], lane));
     TexResult r = gather ? tex_gather(d, tc, comp) : tex_fetch(d, tc);
     for (int i = 0; i < 4; ++i) {
       uint32_t bits = r.bits[i];
@@ -254,17 +271,19 @@ void h_tex(const LInstr& in, WarpState& w, LaneMask active) {
 
 void h_suld(const LInstr& in, WarpState& w, LaneMask active);
 void h_sust(const LInstr& in, WarpState& w, LaneMask active);
+void h_sust_p(const LInstr& in, WarpState& w, LaneMask active);
 
 bool lower_surf(const ptx::Instruction& in, LowerContext& ctx, LInstr& out, bool store) {
   auto& c = static_cast<LowerCtx&>(ctx);
   Geom g = Geom::D1;
-  bool have_geom = false, raw = false;
+  bool have_geom = false, raw = false, formatted = false;
   uint32_t vec = 1;
   Clamp cl = Clamp::Trap;
   ptx::Type t = ptx::Type::None;
   for (const auto& m : in.modifiers) {
     if (m == "b") raw = true;
-    else if (m == "p") return refuse(in, ctx, "formatted surface stores (.p) are not supported");
+    else if (m == "p" && store) formatted = true;
+    else if (m == "p") return refuse(in, ctx, "formatted surface loads (suld.p) are not in the PTX ISA");
     else if (parse_geom(m, &g)) have_geom = true;
     else if (m == "v2") vec = 2;
     else if (m == "v4") vec = 4;
@@ -275,9 +294,11 @@ bool lower_surf(const ptx::Instruction& in, LowerContext& ctx, LInstr& out, bool
     } else if (auto ty = ptx::type_from_name(m)) t = *ty;
     else return refuse(in, ctx, "modifier ." + m);
   }
-  if (!raw || !have_geom || g == Geom::Cube || g == Geom::ACube) return refuse(in, ctx, "needs .b and a 1d/2d/3d/a1d/a2d geometry");
+  if (raw == formatted || !have_geom || g == Geom::Cube || g == Geom::ACube)
+    return refuse(in, ctx, "needs .b (or sust.p) and a 1d/2d/3d/a1d/a2d geometry");
   if (t != ptx::Type::B8 && t != ptx::Type::B16 && t != ptx::Type::B32 && t != ptx::Type::B64)
     return refuse(in, ctx, "element type");
+  if (formatted && t != ptx::Type::B32) return refuse(in, ctx, "sust.p stores .b32 values");
   if (in.operands.size() != 2) return refuse(in, ctx, "operands");
   const auto& a = store ? in.operands[0] : in.operands[1];
   const auto& v = store ? in.operands[1] : in.operands[0];
@@ -300,10 +321,11 @@ bool lower_surf(const ptx::Instruction& in, LowerContext& ctx, LInstr& out, bool
   out.nd = store ? 0 : static_cast<uint8_t>(vec);
   const uint32_t first = ctx.add_operands(pool);
   if (first == UINT32_MAX) return refuse(in, ctx, "no operand pool");
-  out.aux = static_cast<uint32_t>(g) | (static_cast<uint32_t>(cl) << 12) | (ptx::type_size(t) << 16) | (vec << 24);
+  out.aux = static_cast<uint32_t>(g) | (formatted ? 1u << 8 : 0) | (static_cast<uint32_t>(cl) << 12) |
+            (ptx::type_size(t) << 16) | (vec << 24);
   out.aux2 = first;
   out.type = t;
-  out.fn = store ? h_sust : h_suld;
+  out.fn = formatted ? h_sust_p : store ? h_sust : h_suld;
   return true;
 }
 bool lower_suld(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) { return lower_surf(in, ctx, out, false); }
@@ -314,9 +336,13 @@ bool lower_sust(const ptx::Instruction& in, LowerContext& ctx, LInstr& out) { re
 uint8_t* surf_addr(const LInstr& in, WarpState& w, int lane, const SurfDesc& s, const LOperand* ops, bool* faulted) {
   const Geom g = geom_of(in.aux);
   const Clamp cl = static_cast<Clamp>((in.aux >> 12) & 3u);
-  const uint32_t esize = ((in.aux >> 16) & 0xffu) * ((in.aux >> 24) & 0xffu);
+  const bool formatted = (in.aux >> 8) & 1u;
+  const uint32_t texel_bytes = tex_format_bytes(s.format) * s.channels;
+  // sust.p addresses whole texels (x is a sample index); .b addresses bytes.
+  const uint32_t esize = formatted ? texel_bytes : ((in.aux >> 16) & 0xffu) * ((in.aux >> 24) & 0xffu);
   const TexLevel& lv = s.level;
   int64_t x = static_cast<int32_t>(w.get(ops[2], lane));
+  if (formatted) x *= texel_bytes;
   int64_t y = spatial(g) >= 2 ? static_cast<int32_t>(w.get(ops[3], lane)) : 0;
   int64_t z = spatial(g) >= 3 ? static_cast<int32_t>(w.get(ops[4], lane)) : 0;
   int64_t layer = layered(g) ? static_cast<int32_t>(w.get(ops[1], lane)) : 0;
@@ -390,6 +416,41 @@ void surf_run(const LInstr& in, WarpState& w, LaneMask active) {
   }
 }
 void h_suld(const LInstr& in, WarpState& w, LaneMask active) { surf_run<false>(in, w, active); }
+
+// sust.p: the values are .f32, .u32 or .s32 as the array's format says, converted to it.
+void h_sust_p(const LInstr& in, WarpState& w, LaneMask active) {
+  const LaunchState& L = *w.block->launch;
+  const LOperand* ops = &L.k->operand_pool[in.aux2];
+  const uint32_t vec = (in.aux >> 24) & 0xffu;
+  SurfDesc s;
+  uint64_t have = 0;
+  bool valid = false;
+  for (int lane = 0; lane < kWarpSize; ++lane) {
+    if (!(active & (1u << lane))) continue;
+    const uint64_t h = w.get(ops[0], lane);
+    if (!valid || h != have) {
+      if (L.textures == nullptr || !L.textures->surface(h, &s)) {
+        w.fault(LaunchStatus::IllegalAddress,
+                fmt::format("{}: {:#x} is not a live surface object", describe_site(in, w, lane), h));
+        return;
+      }
+      if (!L.memory->accessible(s.level.base, s.level.extent)) {
+        w.fault(LaunchStatus::IllegalAddress,
+                fmt::format("{}: the array of surface object {:#x} was freed", describe_site(in, w, lane), h));
+        return;
+      }
+      have = h;
+      valid = true;
+    }
+    bool faulted = false;
+    uint8_t* p = surf_addr(in, w, lane, s, ops, &faulted);
+    if (faulted) return;
+    if (p == nullptr) continue;
+    uint32_t v[4] = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < vec && i < 4; ++i) v[i] = static_cast<uint32_t>(w.get(ops[5 + i], lane));
+    surf_store_formatted(s.format, s.channels, p, v, static_cast<int>(vec));
+  }
+}
 void h_sust(const LInstr& in, WarpState& w, LaneMask active) { surf_run<true>(in, w, active); }
 
 // ---- queries ----------------------------------------------------------------

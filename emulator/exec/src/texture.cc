@@ -4,6 +4,8 @@
 // guide's texture fetching appendix.
 #include "gpool/emu/exec/texture.h"
 
+#include "float_bits.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -120,9 +122,10 @@ int32_t ifloor(float v) {
 Value sample_level(const TexDesc& d, const TexLevel& lv, const TexCoords& c, int32_t layer, float cx, float cy,
                    float cz) {
   const uint32_t n[3] = {lv.width, lv.height, lv.depth};
-  if (c.int_coords) return texel(d, lv, c.ix, c.iy, c.iz, layer);
+  if (c.int_coords) return texel(d, lv, c.ix + c.off[0], c.iy + c.off[1], c.iz + c.off[2], layer);
   float v[3] = {texel_space(d, 0, cx, n[0]), d.dims >= 2 ? texel_space(d, 1, cy, n[1]) : 0.f,
                 d.dims >= 3 ? texel_space(d, 2, cz, n[2]) : 0.f};
+  for (int k = 0; k < 3; ++k) v[k] += static_cast<float>(c.off[k]);
   if (!d.linear_filter) return texel(d, lv, ifloor(v[0]), ifloor(v[1]), ifloor(v[2]), layer);
   int32_t i0[3] = {0, 0, 0};
   float a[3] = {0, 0, 0};
@@ -143,6 +146,66 @@ Value sample_level(const TexDesc& d, const TexLevel& lv, const TexCoords& c, int
         const Value t = texel(d, lv, i0[0] + dx, i0[1] + dy, i0[2] + dz, layer);
         for (int ch = 0; ch < 4; ++ch) out.f[ch] += wgt * t.f[ch];
       }
+  return out;
+}
+
+// One texel of cube `base` (its first face layer) for seamless filtering: the
+// neighbouring face's texel across an edge; at a corner (both indices
+// outside) the average of the three texels that meet there.
+Value cube_texel(const TexDesc& d, const TexLevel& lv, int32_t base, int face, int32_t i, int32_t j) {
+  const int32_t n = static_cast<int32_t>(lv.width);
+  const bool in_i = i >= 0 && i < n, in_j = j >= 0 && j < n;
+  auto at = [&](int f, int32_t x, int32_t y) { return read_texel(d, texel_at(d, lv, x, y, 0, base + f)); };
+  auto across = [&](int32_t x, int32_t y) {
+    int f = face;
+    int32_t ox = 0, oy = 0;
+    tex_cube_neighbour(face, x, y, n, &f, &ox, &oy);
+    return at(f, ox, oy);
+  };
+  if (in_i && in_j) return at(face, i, j);
+  if (in_i || in_j) return across(i, j);
+  const int32_t ic = std::clamp(i, 0, n - 1), jc = std::clamp(j, 0, n - 1);
+  const Value a = at(face, ic, jc), b = across(i, jc), e = across(ic, j);
+  Value out;
+  for (int ch = 0; ch < 4; ++ch) out.f[ch] = (a.f[ch] + b.f[ch] + e.f[ch]) / 3.0f;
+  return out;
+}
+
+// Bilinear filtering at (u, v) of one face of a cubemap (layer = cube * 6 +
+// face) whose footprint may cross into the neighbouring faces.
+Value sample_cube_seamless(const TexDesc& d, const TexLevel& lv, int32_t layer, float u, float v) {
+  const int face = layer % 6;
+  const int32_t base = layer - face;
+  const float n = static_cast<float>(lv.width);
+  const float x = u * n - 0.5f, y = v * n - 0.5f;
+  const int32_t i0 = ifloor(x), j0 = ifloor(y);
+  const float a = tex_weight_9bit(x - std::floor(x)), b = tex_weight_9bit(y - std::floor(y));
+  Value out;
+  for (int ch = 0; ch < 4; ++ch) out.f[ch] = 0;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      const float wgt = (dx ? a : 1.0f - a) * (dy ? b : 1.0f - b);
+      const Value t = cube_texel(d, lv, base, face, i0 + dx, j0 + dy);
+      for (int ch = 0; ch < 4; ++ch) out.f[ch] += wgt * t.f[ch];
+    }
+  return out;
+}
+
+// One level sampled over the footprint: the average of fp.samples points
+// spread along fp.step around the coordinate (a single point when isotropic).
+Value sample_footprint(const TexDesc& d, const TexLevel& lv, const TexCoords& c, int32_t layer, float x, float y,
+                       float z, const TexFootprint& fp) {
+  if (d.cubemap && d.seamless_cube && d.linear_filter && !c.int_coords) return sample_cube_seamless(d, lv, layer, x, y);
+  if (fp.samples <= 1) return sample_level(d, lv, c, layer, x, y, z);
+  Value out;
+  for (int ch = 0; ch < 4; ++ch) out.f[ch] = 0;
+  const float mid = 0.5f * static_cast<float>(fp.samples - 1);
+  for (int k = 0; k < fp.samples; ++k) {
+    const float t = static_cast<float>(k) - mid;
+    const Value v = sample_level(d, lv, c, layer, x + t * fp.step[0], y + t * fp.step[1], z + t * fp.step[2]);
+    for (int ch = 0; ch < 4; ++ch) out.f[ch] += v.f[ch];
+  }
+  for (int ch = 0; ch < 4; ++ch) out.f[ch] /= static_cast<float>(fp.samples);
   return out;
 }
 
@@ -245,11 +308,87 @@ void tex_cube_face(float x, float y, float z, int* face, float* u, float* v) {
   *v = (t / m + 1.0f) * 0.5f;
 }
 
+void tex_cube_direction(int face, float u, float v, float dir[3]) {
+  const float s = 2.0f * u - 1.0f, t = 2.0f * v - 1.0f;
+  switch (face) {
+    case 0: dir[0] = 1, dir[1] = -t, dir[2] = -s; break;
+    case 1: dir[0] = -1, dir[1] = -t, dir[2] = s; break;
+    case 2: dir[0] = s, dir[1] = 1, dir[2] = t; break;
+    case 3: dir[0] = s, dir[1] = -1, dir[2] = -t; break;
+    case 4: dir[0] = s, dir[1] = -t, dir[2] = 1; break;
+    default: dir[0] = -s, dir[1] = -t, dir[2] = -1; break;
+  }
+}
+
+void tex_cube_neighbour(int face, int32_t i, int32_t j, int32_t n, int* out_face, int32_t* oi, int32_t* oj) {
+  // The texel centre as a direction, projected again: past an edge the major
+  // axis changes and the centre lands in the edge row of the other face.
+  const float fn = static_cast<float>(n);
+  float dir[3];
+  tex_cube_direction(face, (static_cast<float>(i) + 0.5f) / fn, (static_cast<float>(j) + 0.5f) / fn, dir);
+  float u = 0, v = 0;
+  tex_cube_face(dir[0], dir[1], dir[2], out_face, &u, &v);
+  *oi = std::clamp(ifloor(u * fn), 0, n - 1);
+  *oj = std::clamp(ifloor(v * fn), 0, n - 1);
+}
+
+TexFootprint tex_footprint(const float ddx[3], const float ddy[3], const float size[3], int dims,
+                           uint32_t max_aniso) {
+  TexFootprint fp;
+  float len[2] = {0, 0};
+  const float* g[2] = {ddx, ddy};
+  for (int k = 0; k < 2; ++k) {
+    float s = 0;
+    for (int i = 0; i < dims && i < 3; ++i) {
+      const float t = g[k][i] * size[i];
+      s += t * t;
+    }
+    len[k] = std::sqrt(s);
+  }
+  const int major = len[1] > len[0] ? 1 : 0;
+  const float pmax = len[major], pmin = len[1 - major];
+  if (!(pmax > 0)) return fp;  // no gradient (or NaN): level 0, one sample
+  int n = 1;
+  if (max_aniso > 1) {
+    const float ratio = pmin > 0 ? std::ceil(pmax / pmin) : static_cast<float>(max_aniso);
+    n = static_cast<int>(std::min(ratio, static_cast<float>(max_aniso)));
+    n = std::max(n, 1);
+  }
+  fp.samples = n;
+  fp.lod = std::log2(pmax / static_cast<float>(n));
+  if (n > 1)
+    for (int i = 0; i < dims && i < 3; ++i) fp.step[i] = g[major][i] / static_cast<float>(n);
+  return fp;
+}
+
+void surf_store_formatted(TexFormat format, int channels, uint8_t* texel, const uint32_t* values, int n) {
+  const uint32_t cb = tex_format_bytes(format);
+  for (int c = 0; c < channels && c < n; ++c) {
+    uint8_t* p = texel + static_cast<size_t>(c) * cb;
+    const uint32_t u = values[c];
+    const int32_t i = static_cast<int32_t>(u);
+    switch (format) {
+      case TexFormat::U8: p[0] = static_cast<uint8_t>(std::min<uint32_t>(u, 0xffu)); break;
+      case TexFormat::U16: { const uint16_t v = static_cast<uint16_t>(std::min<uint32_t>(u, 0xffffu)); std::memcpy(p, &v, 2); break; }
+      case TexFormat::S8: p[0] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp<int32_t>(i, -128, 127))); break;
+      case TexFormat::S16: { const int16_t v = static_cast<int16_t>(std::clamp<int32_t>(i, -32768, 32767)); std::memcpy(p, &v, 2); break; }
+      case TexFormat::F16: {
+        float f;
+        std::memcpy(&f, &u, 4);
+        const uint16_t h = fp::f16_from_f32(f);
+        std::memcpy(p, &h, 2);
+        break;
+      }
+      case TexFormat::U32: case TexFormat::S32: case TexFormat::F32: std::memcpy(p, &u, 4); break;
+    }
+  }
+}
+
 TexResult tex_fetch(const TexDesc& d, const TexCoords& c) {
   if (d.linear_memory) {
     // tex1Dfetch: integer index into linear memory, no filtering; out of range reads zero.
     const TexLevel& lv = d.level[0];
-    const int32_t i = c.int_coords ? c.ix : ifloor(c.x);
+    const int32_t i = (c.int_coords ? c.ix : ifloor(c.x)) + c.off[0];
     if (i < 0 || static_cast<uint32_t>(i) >= lv.width) return to_result(d, Value{{0, 0, 0, 0}, {0, 0, 0, 0}});
     return to_result(d, read_texel(d, texel_at(d, lv, i, 0, 0, 0)));
   }
@@ -266,26 +405,39 @@ TexResult tex_fetch(const TexDesc& d, const TexCoords& c) {
     cube.address[0] = cube.address[1] = TexAddress::Clamp;
     dd = &cube;
   }
-  if (d.num_levels <= 1) return to_result(d, sample_level(*dd, d.level[0], c, layer, x, y, z));
-  const float lod = std::clamp(c.lod + d.lod_bias, d.min_lod, std::max(d.min_lod, d.max_lod));
+  TexFootprint fp;
+  float lod_in = c.lod;
+  if (c.grad) {
+    // Gradients in texels of level 0: normalized ones scale by the size. Cubemaps take the
+    // longer gradient only (their footprint is on a face, not along the direction vector).
+    const float size[3] = {static_cast<float>(d.level[0].width), static_cast<float>(d.level[0].height),
+                           static_cast<float>(d.level[0].depth)};
+    const float one[3] = {1, 1, 1};
+    const bool aniso = !d.cubemap && tex_returns_float(d);
+    fp = tex_footprint(c.ddx, c.ddy, d.normalized_coords ? size : one, d.cubemap ? 3 : d.dims,
+                       aniso ? d.max_aniso : 1);
+    lod_in = fp.lod;
+  }
+  if (d.num_levels <= 1) return to_result(d, sample_footprint(*dd, d.level[0], c, layer, x, y, z, fp));
+  const float lod = std::clamp(lod_in + d.lod_bias, d.min_lod, std::max(d.min_lod, d.max_lod));
   const float top = static_cast<float>(d.num_levels - 1);
   const float l = std::clamp(lod, 0.0f, top);
   if (!d.mip_linear) {
     const uint32_t li = static_cast<uint32_t>(std::nearbyint(l));
-    return to_result(d, sample_level(*dd, level_of(d, li), c, layer, x, y, z));
+    return to_result(d, sample_footprint(*dd, level_of(d, li), c, layer, x, y, z, fp));
   }
   const uint32_t l0 = static_cast<uint32_t>(std::floor(l));
   const float a = tex_weight_9bit(l - std::floor(l));
-  Value v0 = sample_level(*dd, level_of(d, l0), c, layer, x, y, z);
-  Value v1 = sample_level(*dd, level_of(d, l0 + 1), c, layer, x, y, z);
+  Value v0 = sample_footprint(*dd, level_of(d, l0), c, layer, x, y, z, fp);
+  Value v1 = sample_footprint(*dd, level_of(d, l0 + 1), c, layer, x, y, z, fp);
   for (int ch = 0; ch < 4; ++ch) v0.f[ch] = (1 - a) * v0.f[ch] + a * v1.f[ch];
   return to_result(d, v0);
 }
 
 TexResult tex_gather(const TexDesc& d, const TexCoords& c, int comp) {
   const TexLevel& lv = d.level[0];
-  const float u = texel_space(d, 0, c.x, lv.width) - 0.5f;
-  const float v = texel_space(d, 1, c.y, lv.height) - 0.5f;
+  const float u = texel_space(d, 0, c.x, lv.width) + static_cast<float>(c.off[0]) - 0.5f;
+  const float v = texel_space(d, 1, c.y, lv.height) + static_cast<float>(c.off[1]) - 0.5f;
   const int32_t i0 = ifloor(u), j0 = ifloor(v);
   const int32_t xs[4] = {i0, i0 + 1, i0 + 1, i0}, ys[4] = {j0 + 1, j0 + 1, j0, j0};
   const int32_t layer = d.layered ? std::clamp<int32_t>(c.layer, 0, static_cast<int32_t>(d.layers) - 1) : 0;

@@ -293,3 +293,44 @@ extern "C" CUresult gpool_impl_cuMemcpyAtoA_v2(CUarray dst, size_t doff, CUarray
   if (CUresult r = array_range(src, soff, n, &sa); r != CUDA_SUCCESS) return r;
   return copy_linear(nullptr, d, true, sa, true, n, false, "cuMemcpyAtoA");
 }
+
+// ---- memory requirements and sparse properties -------------------------------
+// The driver answers these only for arrays made with CUDA_ARRAY3D_DEFERRED_MAPPING (memory
+// requirements) or CUDA_ARRAY3D_SPARSE (sparse properties), and CUDA_ERROR_INVALID_VALUE for
+// every other array. The emulator refuses both flags at creation (no cuMemMapArrayAsync), so
+// every array it has gets the driver's CUDA_ERROR_INVALID_VALUE; a handle that is not a live
+// array is CUDA_ERROR_INVALID_HANDLE, as in the other array calls.
+
+extern "C" CUresult gpool_impl_cuArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS* out, CUarray h,
+                                                            CUdevice dev) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (device(dev) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  Array* a = find_array(h);
+  if (a == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return CUDA_ERROR_INVALID_VALUE;  // not a deferred-mapping array
+}
+
+extern "C" CUresult gpool_impl_cuMipmappedArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS* out,
+                                                                     CUmipmappedArray h, CUdevice dev) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (device(dev) == nullptr) return CUDA_ERROR_INVALID_DEVICE;
+  if (find_mipmapped(h) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return CUDA_ERROR_INVALID_VALUE;  // not a deferred-mapping mipmapped array
+}
+
+extern "C" CUresult gpool_impl_cuArrayGetSparseProperties(CUDA_ARRAY_SPARSE_PROPERTIES* out, CUarray h) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (find_array(h) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return CUDA_ERROR_INVALID_VALUE;  // not a sparse array (a mipmap level is refused alike)
+}
+
+extern "C" CUresult gpool_impl_cuMipmappedArrayGetSparseProperties(CUDA_ARRAY_SPARSE_PROPERTIES* out,
+                                                                    CUmipmappedArray h) {
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  if (out == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (find_mipmapped(h) == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  return CUDA_ERROR_INVALID_VALUE;  // not a sparse mipmapped array
+}

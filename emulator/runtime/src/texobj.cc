@@ -5,6 +5,7 @@
 #include "array.h"
 #include "context.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <shared_mutex>
@@ -193,6 +194,9 @@ CUresult sampler(const CUDA_TEXTURE_DESC& t, exec::TexDesc* d) {
   d->normalized_coords = t.flags & CU_TRSF_NORMALIZED_COORDINATES;
   d->read_as_integer = t.flags & CU_TRSF_READ_AS_INTEGER;
   d->srgb = (t.flags & CU_TRSF_SRGB) && d->format == exec::TexFormat::U8;
+  d->seamless_cube = (t.flags & CU_TRSF_SEAMLESS_CUBEMAP) && d->cubemap;
+  // maxAnisotropy: 0 and 1 both mean isotropic; the hardware's limit is 16.
+  d->max_aniso = std::clamp(t.maxAnisotropy, 1u, 16u);
   for (int i = 0; i < 3; ++i) {
     if (!address_mode(t.addressMode[i], &d->address[i])) return CUDA_ERROR_INVALID_VALUE;
     // Without normalized coordinates only clamp and border exist; wrap and mirror act as clamp.
@@ -215,15 +219,78 @@ CUresult sampler(const CUDA_TEXTURE_DESC& t, exec::TexDesc* d) {
   return CUDA_SUCCESS;
 }
 
-// Resource views: only the trivial view (the whole resource, its own format) is emulated.
-CUresult view_ok(const CUDA_RESOURCE_VIEW_DESC& v, const exec::TexDesc& d) {
-  if (v.format != CU_RES_VIEW_FORMAT_NONE || v.firstMipmapLevel != 0 || v.firstLayer != 0 ||
-      (v.lastMipmapLevel != 0 && v.lastMipmapLevel + 1 != d.num_levels) ||
-      (v.lastLayer != 0 && v.lastLayer + 1 != d.layers * (d.cubemap ? 6 : 1)) ||
-      (v.width != 0 && v.width != d.level[0].width) || (v.height != 0 && v.height != d.level[0].height)) {
-    log().info("cuTexObjectCreate: resource views other than the whole resource in its own format are not emulated");
+// The executor format and channel count of a resource view format; false for the block-
+// compressed formats (not emulated).
+bool view_format(CUresourceViewFormat f, exec::TexFormat* fmt, uint8_t* channels) {
+  using F = exec::TexFormat;
+  static constexpr F kKinds[8] = {F::U8, F::S8, F::U16, F::S16, F::U32, F::S32, F::F16, F::F32};
+  // CU_RES_VIEW_FORMAT_UINT_1X8 (1) .. FLOAT_4X32 (0x18): eight kinds of three channel counts.
+  const unsigned v = static_cast<unsigned>(f);
+  if (v < CU_RES_VIEW_FORMAT_UINT_1X8 || v > CU_RES_VIEW_FORMAT_FLOAT_4X32) return false;
+  const unsigned k = v - CU_RES_VIEW_FORMAT_UINT_1X8;
+  *fmt = kKinds[k / 3];
+  *channels = static_cast<uint8_t>(1u << (k % 3));
+  return true;
+}
+
+// Applies a resource view to the descriptor of an array or mipmapped array: a format of the same
+// texel size, a range of mip levels (lod 0 is the first) and a range of layers (cube faces for
+// a cubemap array, whole cubes only). Width, height and depth must be the resource's own (other
+// sizes exist only for block-compressed views); anything else is refused by name.
+CUresult apply_view(const CUDA_RESOURCE_VIEW_DESC& v, const CUDA_RESOURCE_DESC& r, exec::TexDesc* d) {
+  if (r.resType != CU_RESOURCE_TYPE_ARRAY && r.resType != CU_RESOURCE_TYPE_MIPMAPPED_ARRAY)
+    return CUDA_ERROR_INVALID_VALUE;  // views apply to arrays only
+  for (unsigned x : v.reserved)
+    if (x != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (v.format != CU_RES_VIEW_FORMAT_NONE) {
+    exec::TexFormat f;
+    uint8_t ch = 0;
+    if (!view_format(v.format, &f, &ch)) {
+      log().info("cuTexObjectCreate: resource view format {:#x} (block compressed) is not emulated",
+                 static_cast<unsigned>(v.format));
+      return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    if (exec::tex_format_bytes(f) * ch != exec::tex_format_bytes(d->format) * d->channels)
+      return CUDA_ERROR_INVALID_VALUE;  // a view reinterprets texels of the same size
+    d->format = f;
+    d->channels = ch;
+  }
+  const exec::TexLevel& l0 = d->level[0];
+  // Depth: a 3D array's depth; for layered and cubemap arrays their descriptor's Depth (the layer
+  // or face count) or the view's own layer count.
+  const uint64_t faces = static_cast<uint64_t>(d->layers) * (d->cubemap ? 6 : 1);
+  const bool depth_ok = v.depth == 0 || (d->dims >= 3 && v.depth == l0.depth) ||
+                        ((d->layered || d->cubemap) &&
+                         (v.depth == faces || v.depth == static_cast<uint64_t>(v.lastLayer) - v.firstLayer + 1));
+  if ((v.width != 0 && v.width != l0.width) || (v.height != 0 && v.height != (d->dims >= 2 ? l0.height : 0)) ||
+      !depth_ok) {
+    log().info("cuTexObjectCreate: a resource view with another width, height or depth than its array is not emulated");
     return CUDA_ERROR_NOT_SUPPORTED;
   }
+  // Mip levels: the view's first level becomes level 0.
+  if (v.lastMipmapLevel < v.firstMipmapLevel || v.lastMipmapLevel >= d->num_levels) return CUDA_ERROR_INVALID_VALUE;
+  if (r.resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY) {
+    const uint32_t n = v.lastMipmapLevel - v.firstMipmapLevel + 1;
+    for (uint32_t i = 0; i < n; ++i) d->level[i] = d->level[v.firstMipmapLevel + i];
+    d->num_levels = n;
+  }
+  // Layers (faces of a cubemap array, six per cube).
+  const uint32_t per = d->cubemap ? 6 : 1;
+  const uint32_t total = d->layers * per;
+  if (!d->layered) {
+    const bool whole_cube = d->cubemap && v.firstLayer == 0 && (v.lastLayer == 0 || v.lastLayer == 5);
+    if (!whole_cube && (v.firstLayer != 0 || v.lastLayer != 0)) return CUDA_ERROR_INVALID_VALUE;
+    return CUDA_SUCCESS;
+  }
+  if (v.lastLayer < v.firstLayer || v.lastLayer >= total) return CUDA_ERROR_INVALID_VALUE;
+  if (v.firstLayer % per != 0 || (v.lastLayer + 1) % per != 0) return CUDA_ERROR_INVALID_VALUE;
+  const uint32_t first = v.firstLayer / per, count = (v.lastLayer + 1 - v.firstLayer) / per;
+  for (uint32_t i = 0; i < d->num_levels; ++i) {
+    exec::TexLevel& lv = d->level[i];
+    lv.base += static_cast<uint64_t>(first) * per * lv.slice;
+    lv.extent = static_cast<uint64_t>(count) * per * lv.slice;
+  }
+  d->layers = count;
   return CUDA_SUCCESS;
 }
 
@@ -244,12 +311,12 @@ extern "C" CUresult gpool_impl_cuTexObjectCreate(CUtexObject* pTex, const CUDA_R
   t->res = *pRes;
   t->tex = *pTexDesc;
   if (CUresult r = resource(*pRes, &t->desc); r != CUDA_SUCCESS) return r;
-  if (CUresult r = sampler(*pTexDesc, &t->desc); r != CUDA_SUCCESS) return r;
-  if (pView != nullptr) {
-    if (CUresult r = view_ok(*pView, t->desc); r != CUDA_SUCCESS) return r;
+  if (pView != nullptr) {  // before the sampler: the view's format decides the read mode
+    if (CUresult r = apply_view(*pView, *pRes, &t->desc); r != CUDA_SUCCESS) return r;
     t->view = *pView;
     t->has_view = true;
   }
+  if (CUresult r = sampler(*pTexDesc, &t->desc); r != CUDA_SUCCESS) return r;
   *pTex = table().add_tex(std::move(t));
   return CUDA_SUCCESS;
 }

@@ -166,5 +166,28 @@ TEST_F(WorkerTypedArgsTest, CountedArraysMustHoldExactlyTheirCount) {
   EXPECT_EQ(call(Op::LinkCreate, options).status, CUDA_ERROR_INVALID_VALUE);
 }
 
+// Calls 460-463: the session's own arrays only (a handle it was not given, such as its mipmapped
+// array passed as an array, is CUDA_ERROR_INVALID_HANDLE); for its ordinary arrays the driver's
+// answer is CUDA_ERROR_INVALID_VALUE (no deferred mapping, not sparse).
+TEST_F(WorkerTypedArgsTest, ArrayRequirementsAndSparsePropertiesCheckTheSessionsArrays) {
+  const Answer a = call(Op::ArrayCreate, {16, 4, 0, CU_AD_FORMAT_FLOAT, 1, 0});
+  ASSERT_EQ(a.status, CUDA_SUCCESS);
+  const Answer m = call(Op::MipmappedArrayCreate, {16, 4, 0, CU_AD_FORMAT_FLOAT, 1, 0, 2});
+  ASSERT_EQ(m.status, CUDA_SUCCESS);
+  const uint64_t arr = a.results.at(0), mip = m.results.at(0);
+  EXPECT_EQ(call(Op::ArrayGetMemoryRequirements, {arr}).status, CUDA_ERROR_INVALID_VALUE);  // no device
+  EXPECT_EQ(call(Op::ArrayGetMemoryRequirements, {arr, 0}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::ArrayGetMemoryRequirements, {mip, 0}).status, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(call(Op::MipmappedArrayGetMemoryRequirements, {mip, 0}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::MipmappedArrayGetMemoryRequirements, {arr, 0}).status, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(call(Op::ArrayGetSparseProperties, {arr}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::ArrayGetSparseProperties, {arr + 8}).status, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(call(Op::MipmappedArrayGetSparseProperties, {mip}).status, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(call(Op::MipmappedArrayGetSparseProperties, {arr}).status, CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(call(Op::ArrayDestroy, {arr}).status, CUDA_SUCCESS);
+  EXPECT_EQ(call(Op::ArrayGetSparseProperties, {arr}).status, CUDA_ERROR_INVALID_HANDLE);  // gone
+  EXPECT_EQ(call(Op::MipmappedArrayDestroy, {mip}).status, CUDA_SUCCESS);
+}
+
 }  // namespace
 }  // namespace gpool::server

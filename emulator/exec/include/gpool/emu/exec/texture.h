@@ -49,6 +49,8 @@ struct TexDesc {
   bool normalized_coords = false;
   bool read_as_integer = false;  // CU_TRSF_READ_AS_INTEGER (8/16-bit formats otherwise read as [0,1]/[-1,1])
   bool srgb = false;
+  bool seamless_cube = false;  // CU_TRSF_SEAMLESS_CUBEMAP: linear filtering crosses cube faces
+  uint32_t max_aniso = 1;      // maxAnisotropy (1..16): samples along the major axis of tex.grad
   float border[4] = {0, 0, 0, 0};
   float lod_bias = 0, min_lod = 0, max_lod = 0;
   uint32_t num_levels = 1;
@@ -86,13 +88,20 @@ struct TexResult {
 // Where a fetch looks: coordinates as written in the tex instruction (x, y, z;
 // unnormalized or normalized as the descriptor says; integer texel
 // coordinates when `int_coords`), the layer of a layered fetch, and the
-// level of detail (0 unless tex.level / tex.grad chose one).
+// level of detail (0 unless tex.level chose one). With `grad`, the level (and,
+// with max_aniso > 1, the anisotropic footprint) comes from the gradients
+// ddx / ddy (in the same units as the coordinates) instead of `lod`. `off`
+// is the texel offset operand of tex (-8..7 texels per axis, added in texel
+// space before addressing).
 struct TexCoords {
   float x = 0, y = 0, z = 0;
   int32_t ix = 0, iy = 0, iz = 0;
   bool int_coords = false;
   int32_t layer = 0;
   float lod = 0;
+  bool grad = false;
+  float ddx[3] = {0, 0, 0}, ddy[3] = {0, 0, 0};
+  int32_t off[3] = {0, 0, 0};
 };
 
 // True when the texture is returned as floats (float formats, or integer
@@ -120,5 +129,37 @@ int32_t tex_address_index(TexAddress mode, int32_t i, int32_t n);
 
 // Cubemap face selection: face 0..5 and normalized (u, v) on it.
 void tex_cube_face(float x, float y, float z, int* face, float* u, float* v);
+
+// The inverse of tex_cube_face for a point (u, v) of face `face` (u, v may lie
+// outside [0, 1]): a direction that selects that point.
+void tex_cube_direction(int face, float u, float v, float dir[3]);
+
+// The texel of an n x n cube face that seamless filtering reads for the
+// (possibly out-of-face) index (i, j) on face `face`: the same face when the
+// index is inside it, else the neighbouring face's texel across the edge.
+// Exactly one of i, j may lie outside [0, n).
+void tex_cube_neighbour(int face, int32_t i, int32_t j, int32_t n, int* out_face, int32_t* oi, int32_t* oj);
+
+// The footprint of tex.grad: the level of detail and the sample points.
+// Gradients are in texels of level 0 (`size` scales normalized ones). With
+// max_aniso 1 (or isotropic gradients) it is one sample at the coordinate
+// and lod = log2 of the longer gradient; otherwise N = min(ceil(Pmax / Pmin),
+// max_aniso) samples spread evenly along the longer gradient and lod =
+// log2(Pmax / N) (docs/emulator.md, "Anisotropic filtering").
+struct TexFootprint {
+  float lod = 0;
+  int samples = 1;
+  float step[3] = {0, 0, 0};  // coordinate units between two samples
+};
+TexFootprint tex_footprint(const float ddx[3], const float ddy[3], const float size[3], int dims,
+                           uint32_t max_aniso);
+
+// sust.p: converts `n` 32-bit values (R, G, B, A in order) to one texel of
+// `format` with `channels` channels at `texel`. Float formats take the values
+// as .f32 (F16 rounds to nearest even); unsigned integer formats as .u32 and
+// signed ones as .s32, saturated to the channel's range. Channels the values
+// do not reach keep their bytes (the ISA leaves them unpredictable); values
+// beyond the channels are ignored.
+void surf_store_formatted(TexFormat format, int channels, uint8_t* texel, const uint32_t* values, int n);
 
 }  // namespace gpool::emu::exec
