@@ -53,7 +53,10 @@ CUresult Session::forward_locked(Op op, bool async, std::span<const uint64_t> ar
                                  std::span<const std::byte> inline_data,
                                  std::span<const transport::ConstBytes> segments) {
   if (CUresult st = prepare_locked(handles); st != CUDA_SUCCESS) return st;
-  return wire_.send(op, async, args, handles, inline_data, segments);
+  if (CUresult st = hostfn_before_locked(op, args); st != CUDA_SUCCESS) return st;
+  const CUresult st = wire_.send(op, async, args, handles, inline_data, segments);
+  if (st == CUDA_SUCCESS) hostfn_after_locked(op, args);
+  return st;
 }
 
 CUresult Session::select_device_locked() {

@@ -129,6 +129,14 @@ class Session {
   CUresult managed_before_locked(Op op);
   CUresult managed_after_locked(Op op, CUresult call_status);
   bool device_wrote_ = false;  // GUARDED_BY(mu_): device work since the last pull
+  // Copies into held streams (session_hostfn.cc; docs/architecture.md "Copies into a held
+  // stream"): before a call the server could have to wait on for a host function, HostFnSettle
+  // when needed; after it, what the server may now hold.
+  CUresult hostfn_before_locked(Op op, std::span<const uint64_t> args);
+  void hostfn_after_locked(Op op, std::span<const uint64_t> args);
+  bool hostfn_armed_ = false;       // GUARDED_BY(mu_): a host function sent since the last settle
+  uint64_t hostfn_spilled_ = 0;     // GUARDED_BY(mu_): H2D bytes sent since then while armed
+  uint64_t hostfn_spill_budget_ = 0;  // GUARDED_BY(mu_): the server's, from its last settle
 
   std::mutex mu_;
   std::once_flag host_fns_started_;

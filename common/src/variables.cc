@@ -158,6 +158,11 @@ constexpr std::array kTable{
     Variable{"GPOOL_COPY_SLOTS", kServer, "", "`4`",
              "2 to 16: chunks of the staging ring, i.e. how many device copies may be in flight "
              "behind the network (pinned memory per worker = chunk x slots)"},
+    Variable{"GPOOL_COPY_SPILL", kServer, "", "`8m`",
+             "0 to 1g (suffixes k, m, g): host-to-device bytes a session may send into streams "
+             "held at host functions before its shim settles them (HostFnSettle): the worker "
+             "receives a copy's rest into this much spill memory instead of waiting for staging "
+             "slots such a stream holds (docs/architecture.md, \"Copies into a held stream\")"},
 
     Variable{"GPOOL_TRANSPORT_CONNECT_TIMEOUT_MS", kTransport, "", "`5000` (shim: `3000`)",
              "connect timeout; 0 = wait for ever"},

@@ -1,6 +1,7 @@
 #include "staging_ring.h"
 
 #include <algorithm>
+#include <new>
 
 #include "gpool/common/env.h"
 #include "gpool/common/log.h"
@@ -9,7 +10,24 @@ namespace gpool::server {
 
 StagingRing::~StagingRing() { reset(); }
 
+void StagingRing::give_back_oldest(bool wait) {
+  Spill& s = spills_.front();
+  if (s.done != nullptr) {
+    if (wait) (void)drv_.cuEventSynchronize(s.done);
+    (void)drv_.cuEventDestroy_v2(s.done);
+  }
+  arena_used_ -= s.bytes;
+  spills_.erase(spills_.begin());
+  if (arena_used_ == 0) arena_head_ = 0;
+}
+
 void StagingRing::reset() {
+  while (!spills_.empty()) give_back_oldest(true);
+  if (pinned_arena_ != nullptr) (void)drv_.cuMemFreeHost(pinned_arena_);
+  pinned_arena_ = nullptr;
+  heap_arena_.reset();
+  arena_ = nullptr;
+  arena_bytes_ = arena_head_ = arena_used_ = 0;
   for (Slot& s : slots_) {
     if (s.pending) (void)drv_.cuEventSynchronize(s.done);
     if (s.done != nullptr) (void)drv_.cuEventDestroy_v2(s.done);
@@ -68,14 +86,73 @@ CUresult StagingRing::acquire(Slot*& out) {
   return CUDA_SUCCESS;
 }
 
-CUresult StagingRing::release(Slot& slot, CUstream stream) {
+bool StagingRing::idle(Slot& slot) {
+  return !slot.pending || drv_.cuEventQuery(slot.done) != CUDA_ERROR_NOT_READY;
+}
+
+CUresult StagingRing::release(Slot& slot, CUstream stream, uint64_t tag) {
   const CUresult st = drv_.cuEventRecordWithFlags(slot.done, stream, 0);
   slot.pending = st == CUDA_SUCCESS;
+  slot.tag = tag;
+  return st;
+}
+
+bool StagingRing::make_room(uint64_t need, uint64_t budget, Held held, void* ctx) {
+  if (need > budget) return false;
+  if (arena_ != nullptr && arena_bytes_ != budget) return false;  // the budget is read once
+  while (!spills_.empty() && arena_used_ > budget - need) {
+    Spill& s = spills_.front();
+    const bool finished = s.done == nullptr || drv_.cuEventQuery(s.done) != CUDA_ERROR_NOT_READY;
+    if (!finished && held(ctx, s.tag)) return false;
+    give_back_oldest(!finished);
+  }
+  return arena_used_ <= budget - need;
+}
+
+StagingRing::Pieces StagingRing::spill(uint64_t bytes, uint64_t tag, uint64_t budget) {
+  if (arena_ == nullptr) {
+    void* p = nullptr;
+    if (pinned_ && drv_.cuMemHostAlloc(&p, budget, 0) == CUDA_SUCCESS && p != nullptr) {
+      pinned_arena_ = p;
+      arena_ = static_cast<std::byte*>(p);
+    } else {
+      // Pageable: the driver may then wait in the copy until the stream moves (the frame's
+      // bytes are all read by then, so the side thread reads HostFnDone).
+      heap_arena_.reset(new (std::nothrow) std::byte[budget]);
+      if (heap_arena_ == nullptr) return {};
+      arena_ = heap_arena_.get();
+    }
+    arena_bytes_ = budget;
+    arena_head_ = arena_used_ = 0;
+  }
+  Pieces out;
+  out.first = arena_ + arena_head_;
+  out.first_bytes = std::min(bytes, arena_bytes_ - arena_head_);
+  if (out.first_bytes < bytes) out.second = arena_;
+  arena_head_ = (arena_head_ + bytes) % arena_bytes_;
+  arena_used_ += bytes;
+  spills_.push_back(Spill{bytes, tag, nullptr});
+  return out;
+}
+
+CUresult StagingRing::spill_release(CUstream stream) {
+  Spill& s = spills_.back();
+  CUresult st = drv_.cuEventCreate(&s.done, CU_EVENT_DISABLE_TIMING);
+  if (st == CUDA_SUCCESS) st = drv_.cuEventRecordWithFlags(s.done, stream, 0);
+  if (st != CUDA_SUCCESS && s.done != nullptr) {
+    (void)drv_.cuEventDestroy_v2(s.done);
+    s.done = nullptr;
+  }
   return st;
 }
 
 CUresult StagingRing::drain() {
   CUresult first = CUDA_SUCCESS;
+  for (Spill& s : spills_) {
+    if (s.done == nullptr) continue;
+    const CUresult st = drv_.cuEventSynchronize(s.done);
+    if (first == CUDA_SUCCESS) first = st;
+  }
   for (Slot& s : slots_) {
     const CUresult st = wait(s);
     if (first == CUDA_SUCCESS) first = st;

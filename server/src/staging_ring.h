@@ -12,6 +12,19 @@
 // reads it, and an async H2D may leave its last chunks in flight after the call returns (the
 // next use of the slot, or drain(), waits for them).
 //
+// Held streams (docs/architecture.md "Copies into a held stream"): each slot keeps the hold tag
+// the worker gave release() (worker_hostfn.h, HostFnHub::tag; 0 when no host function was
+// armed). peek() shows the next slot so that the worker can tell whether acquire() would wait
+// for a stream held at a host function; if so it spills the copy's rest instead, into the spill
+// arena: `budget` bytes allocated at the first spill (pinned when the backend can pin, so that
+// the device copy from it never waits in the driver) and kept until reset(), because freeing
+// pinned memory synchronizes the device, which would wait for the held stream. The arena is used
+// first in, first out: spill() hands out the next `bytes` (in one or two pieces, where it wraps),
+// spill_release() records the spill's event, and the oldest spills give their room back once
+// their copies have finished. Spills under a hold tag that is still held are always the newest,
+// so make_room() may wait for the older ones (the `held` test says which) without waiting for
+// the client.
+//
 // Configuration (read once, at the first copy; docs/operations.md):
 //   GPOOL_COPY_CHUNK   chunk bytes   (default 1m; 64k .. 64m; docs/performance.md has the
 //                      measurements behind the default)
@@ -39,7 +52,9 @@ class StagingRing {
     std::byte* data = nullptr;
     CUevent done = nullptr;  // recorded after the device copy that uses the slot
     bool pending = false;    // `done` recorded and not yet waited for
+    uint64_t tag = 0;        // hold tag of the copy that last used it
   };
+  using Held = bool (*)(void* ctx, uint64_t tag);
 
   explicit StagingRing(const Driver& drv) : drv_(drv) {}
   ~StagingRing();
@@ -55,8 +70,28 @@ class StagingRing {
   // The next slot in turn, once the device copy that last used it has finished.
   // REQUIRES: ensure() succeeded.
   CUresult acquire(Slot*& out);
+  // The slot acquire() hands out next (no wait). REQUIRES: ensure() succeeded.
+  Slot& peek() { return slots_[next_]; }
+  // Whether the slot's last copy has finished (no wait; a failure counts as finished: acquire()
+  // reports it).
+  bool idle(Slot& slot);
   // Records the slot's event on `stream` after the copy just enqueued there.
-  CUresult release(Slot& slot, CUstream stream);
+  CUresult release(Slot& slot, CUstream stream, uint64_t tag = 0);
+  // Room for `need` more spilled bytes in an arena of `budget` bytes: gives back the room of
+  // the oldest spills whose copies have finished, waiting for those `held` says are not held.
+  // False when that is not enough (the spills still held take the room).
+  bool make_room(uint64_t need, uint64_t budget, Held held, void* ctx);
+  // The next `bytes` of the arena (after make_room(bytes, budget) succeeded), as up to two pieces;
+  // nullptr first piece: the arena could not be allocated.
+  struct Pieces {
+    std::byte* first = nullptr;
+    uint64_t first_bytes = 0;
+    std::byte* second = nullptr;  // the arena's start, when the spill wraps
+  };
+  Pieces spill(uint64_t bytes, uint64_t tag, uint64_t budget);
+  // Records the last spill's event on `stream` after its copies (a failure leaves the spill
+  // counted as finished: only a broken context fails here).
+  CUresult spill_release(CUstream stream);
   // Waits for one slot's copy (D2H: before its bytes are sent).
   CUresult wait(Slot& slot);
   // Waits for every slot still in use; returns the first error.
@@ -67,7 +102,21 @@ class StagingRing {
 
  private:
 
+  struct Spill {
+    uint64_t bytes = 0;
+    uint64_t tag = 0;
+    CUevent done = nullptr;  // recorded after its copies; nullptr: counted as finished
+  };
+  void give_back_oldest(bool wait);
+
   const Driver& drv_;
+  std::vector<Spill> spills_;   // oldest first
+  std::byte* arena_ = nullptr;  // pinned_arena_ or heap_arena_
+  void* pinned_arena_ = nullptr;
+  std::unique_ptr<std::byte[]> heap_arena_;
+  uint64_t arena_bytes_ = 0;
+  uint64_t arena_head_ = 0;     // where the next spill starts
+  uint64_t arena_used_ = 0;     // bytes of spills_ (they end at arena_head_)
   std::vector<Slot> slots_;
   size_t next_ = 0;
   size_t chunk_ = 0;

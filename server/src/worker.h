@@ -172,6 +172,12 @@ class Worker {
   CUresult op_mem_free(Ctx& c);
   CUresult op_mem_get_info(Ctx& c);
   CUresult op_memcpy_htod(Ctx& c);
+  // The rest of an H2D copy whose next staging slot waits for a held stream (worker_copy.cc).
+  CUresult htod_spill(Ctx& c, CUdeviceptr dst, uint64_t bytes, CUstream stream, bool sync_api);
+  uint64_t spill_budget();  // GPOOL_COPY_SPILL, read once
+  uint64_t spill_budget_ = UINT64_MAX;  // UINT64_MAX: not read yet
+  uint64_t spill_tag_ = 0;              // the hold tag spill_used_ counts for
+  uint64_t spill_used_ = 0;             // bytes spilled under spill_tag_
   CUresult op_memcpy_dtoh(Ctx& c);
   CUresult dtoh_chunked(Ctx& c, CUdeviceptr src, uint64_t bytes, CUstream stream);
   CUresult op_memcpy_dtod(Ctx& c);
@@ -475,6 +481,12 @@ class Worker {
                            const protocol::wire::Call* call);
   CUresult op_launch_host_func(Ctx& c);
   CUresult op_host_fn_done(Ctx& c);
+  CUresult op_host_fn_settle(Ctx& c);
+  // Held streams (worker_hostfn.h, "armed"): a graph launch's tail marker; the tag of work
+  // enqueued now (0: nothing armed); whether work with that tag may still wait for the client.
+  void hostfn_graph_tail(CUstream stream);
+  uint64_t hostfn_tag();
+  bool hostfn_held(uint64_t tag);
   CUresult op_graph_add_host_node(Ctx& c);
   CUresult op_graph_host_node_get(Ctx& c);
   CUresult op_graph_host_node_set(Ctx& c);

@@ -5,14 +5,20 @@
 
 #include <algorithm>
 
+#include "gpool/common/env.h"
 #include "gpool/common/log.h"
 
 namespace gpool::server {
 
 // H2D: the handle and the whole range are checked before a byte is received, so a forged
-// destination never sees data; on any failure the unread rest of the segment is skipped by the
-// next recv_head(). The segment is then received chunk by chunk into the staging ring, each
+// destination never sees data; on any failure the unread rest of the segment is skipped before
+// anything waits. The segment is then received chunk by chunk into the staging ring, each
 // chunk's device copy enqueued on the call's stream while the next chunk is received.
+//
+// Held streams (docs/architecture.md "Copies into a held stream"): a slot whose last copy was
+// enqueued while a host function was armed (hold tag) and has not finished may wait for a
+// HostFnDone that is behind this frame's bytes on the wire. The worker never waits for such a
+// slot with bytes still to read: it receives the copy's rest into spill memory (htod_spill).
 CUresult Worker::op_memcpy_htod(Ctx& c) {
   MemcpyHtoDArgs a;
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
@@ -29,8 +35,13 @@ CUresult Worker::op_memcpy_htod(Ctx& c) {
   if (!range_ok(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = ring_.ensure(); st != CUDA_SUCCESS) return st;
   CUresult result = CUDA_SUCCESS;
+  const uint64_t tag = hostfn_tag();
   for (uint64_t off = 0; off < bytes;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(ring_.chunk(), bytes - off));
+    StagingRing::Slot& next = ring_.peek();
+    if (next.pending && next.tag != 0 && hostfn_held(next.tag) && !ring_.idle(next)) {
+      return htod_spill(c, dst + off, bytes - off, stream, sync_api);
+    }
     StagingRing::Slot* slot = nullptr;
     if (result = ring_.acquire(slot); result != CUDA_SUCCESS) break;
     if (transport::Status s = in_->recv_segment_part({slot->data, n}); !s.ok()) {
@@ -38,12 +49,75 @@ CUresult Worker::op_memcpy_htod(Ctx& c) {
       return CUDA_ERROR_UNKNOWN;
     }
     result = drv_.cuMemcpyHtoDAsync_v2(dst + off, slot->data, n, stream);
-    if (result == CUDA_SUCCESS) result = ring_.release(*slot, stream);
+    if (result == CUDA_SUCCESS) result = ring_.release(*slot, stream, tag);
     if (result != CUDA_SUCCESS) break;
     off += n;
   }
+  if (result != CUDA_SUCCESS && in_->segments_left() != 0) {
+    // The rest is read (and dropped) before the drain may wait on the device.
+    if (!in_->skip_segment().ok()) {
+      c.fatal = true;
+      return CUDA_ERROR_UNKNOWN;
+    }
+  }
   // The synchronous form completes before the next call runs (as cuMemcpyHtoD does); an async
   // copy stays in flight in stream order, and the slots' events guard the staging memory.
+  if (sync_api || result != CUDA_SUCCESS) {
+    const CUresult st = ring_.drain();
+    if (result == CUDA_SUCCESS) result = st;
+  }
+  return result;
+}
+
+uint64_t Worker::spill_budget() {
+  if (spill_budget_ == UINT64_MAX) {
+    spill_budget_ = std::min<uint64_t>(env::get_size("GPOOL_COPY_SPILL", uint64_t{8} << 20), uint64_t{1} << 30);
+  }
+  return spill_budget_;
+}
+
+// The rest of a copy (`bytes` from `dst` on) while the ring's next slot waits for a held stream.
+// The client sends at most spill_budget() bytes of such copies between two HostFnSettle calls
+// (client-shim/src/session.cc); the worker keeps to the same bound per hold tag, so a client
+// that does not gets the copy refused (logged, the session's sticky error), never a hang.
+CUresult Worker::htod_spill(Ctx& c, CUdeviceptr dst, uint64_t bytes, CUstream stream, bool sync_api) {
+  const uint64_t tag = hostfn_tag();
+  if (tag != spill_tag_) {
+    spill_tag_ = tag;
+    spill_used_ = 0;
+  }
+  const uint64_t budget = spill_budget();
+  auto held = [](void* self, uint64_t t) { return static_cast<Worker*>(self)->hostfn_held(t); };
+  StagingRing::Pieces pieces;
+  CUresult result = CUDA_SUCCESS;
+  if (spill_used_ > budget || bytes > budget - spill_used_ || !ring_.make_room(bytes, budget, held, this)) {
+    log::logger("worker").warn(
+        "session {}: a {}-byte host-to-device copy into a stream held at a host function does not fit the "
+        "spill budget ({} of {} bytes used; GPOOL_COPY_SPILL): refused",
+        params_.session_id, bytes, spill_used_, budget);
+    result = CUDA_ERROR_OUT_OF_MEMORY;
+  } else if (pieces = ring_.spill(bytes, tag, budget); pieces.first == nullptr) {
+    result = CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  if (result != CUDA_SUCCESS) {
+    if (!in_->skip_segment().ok()) c.fatal = true;
+    return c.fatal ? CUDA_ERROR_UNKNOWN : result;
+  }
+  spill_used_ += bytes;
+  // All of it is read before the device copies are enqueued: from here on nothing of this frame
+  // is on the wire, so the side thread reads the HostFnDone that releases the stream.
+  const uint64_t second_bytes = bytes - pieces.first_bytes;
+  if (!in_->recv_segment_part({pieces.first, static_cast<size_t>(pieces.first_bytes)}).ok() ||
+      (second_bytes != 0 && !in_->recv_segment_part({pieces.second, static_cast<size_t>(second_bytes)}).ok())) {
+    c.fatal = true;
+    return CUDA_ERROR_UNKNOWN;
+  }
+  result = drv_.cuMemcpyHtoDAsync_v2(dst, pieces.first, pieces.first_bytes, stream);
+  if (result == CUDA_SUCCESS && second_bytes != 0) {
+    result = drv_.cuMemcpyHtoDAsync_v2(dst + pieces.first_bytes, pieces.second, second_bytes, stream);
+  }
+  const CUresult rel = ring_.spill_release(stream);
+  if (result == CUDA_SUCCESS) result = rel;
   if (sync_api || result != CUDA_SUCCESS) {
     const CUresult st = ring_.drain();
     if (result == CUDA_SUCCESS) result = st;

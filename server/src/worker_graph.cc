@@ -287,6 +287,7 @@ CUresult Worker::op_graph_launch(Ctx& c, bool upload) {
   CUresult launched = CUDA_SUCCESS;
   const CUresult st = graph_launch_metered(c, e, stream, device, launched);
   if (has_mem) graph_mem_after_launch(exec_id, charged, launched == CUDA_SUCCESS);
+  if (launched == CUDA_SUCCESS && !stream_capturing(stream)) hostfn_graph_tail(stream);
   return st;
 }
 

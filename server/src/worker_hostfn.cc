@@ -37,6 +37,7 @@ HostFnHub::Reg* HostFnHub::add(uint64_t id, bool persistent) {
 
 void HostFnHub::drop(Reg* r) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (r->armed) disarm_locked();
   regs_.erase(r->id);
 }
 
@@ -83,6 +84,52 @@ void HostFnHub::close() {
   cv_.notify_all();
 }
 
+void HostFnHub::arm(Reg* r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (r->armed) return;
+  r->armed = true;
+  ++armed_;
+}
+
+void HostFnHub::arm_tail() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++armed_;
+}
+
+void HostFnHub::disarm_tail() {
+  std::lock_guard<std::mutex> lock(mu_);
+  disarm_locked();
+}
+
+void HostFnHub::disarm_locked() {
+  if (armed_ == 0) return;
+  if (--armed_ == 0) {
+    ++quiet_;
+    cv_.notify_all();
+  }
+}
+
+uint64_t HostFnHub::tag() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return armed_ == 0 ? 0 : quiet_ + 1;
+}
+
+bool HostFnHub::held(uint64_t tag) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tag != 0 && !closed_ && tag == quiet_ + 1;
+}
+
+void HostFnHub::wait_quiet() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return closed_ || armed_ == 0; });
+}
+
+void CUDA_CB HostFnHub::tail(void* p) {
+  HostFnHub* hub = static_cast<HostFnHub*>(p);
+  std::lock_guard<std::mutex> lock(hub->mu_);
+  hub->disarm_locked();
+}
+
 void CUDA_CB HostFnHub::marker(void* p) {
   Reg* r = static_cast<Reg*>(p);
   r->hub->fire(r, CUDA_SUCCESS);
@@ -118,6 +165,10 @@ void HostFnHub::fire(Reg* r, CUresult status) {
       std::memcpy(r->staging, g.data.data(), r->bytes);
     }
     gates_.erase(firing);
+  }
+  if (r->armed) {
+    r->armed = false;
+    disarm_locked();
   }
   if (last) regs_.erase(id);  // frees *r
 }
@@ -259,10 +310,33 @@ CUresult Worker::op_launch_host_func(Ctx& c) {
   HostFnHub& hub = hostfn_hub();
   HostFnHub::Reg* r = hub.add(a.host_fn, capture != CU_STREAM_CAPTURE_STATUS_NONE);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // A marker that will fire from this stream: work enqueued from now on may wait for it.
+  if (capture == CU_STREAM_CAPTURE_STATUS_NONE) hub.arm(r);
   const CUresult st = a.stream_callback != 0 ? drv_.cuStreamAddCallback(s, &HostFnHub::callback_marker, r, 0)
                                      : drv_.cuLaunchHostFunc(s, &HostFnHub::marker, r);
   if (st != CUDA_SUCCESS) hub.drop(r);
   return st;
+}
+
+void Worker::hostfn_graph_tail(CUstream stream) {
+  // Any graph may hold host nodes of this session (also in child graphs and conditional bodies):
+  // the stream may wait for the client until the tail after the graph has run.
+  if (hostfn_ == nullptr) return;
+  hostfn_->arm_tail();
+  if (drv_.cuLaunchHostFunc(stream, &HostFnHub::tail, hostfn_) != CUDA_SUCCESS) hostfn_->disarm_tail();
+}
+
+uint64_t Worker::hostfn_tag() { return hostfn_ == nullptr ? 0 : hostfn_->tag(); }
+
+bool Worker::hostfn_held(uint64_t tag) { return hostfn_ != nullptr && hostfn_->held(tag); }
+
+CUresult Worker::op_host_fn_settle(Ctx& c) {
+  HostFnSettleArgs a;
+  if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
+  // The call has no segments: the side thread reads HostFnDone while this waits.
+  if (hostfn_ != nullptr) hostfn_->wait_quiet();
+  c.results = {spill_budget()};
+  return CUDA_SUCCESS;
 }
 
 CUresult Worker::op_graph_add_host_node(Ctx& c) {

@@ -10,6 +10,15 @@
 // (HostFnHub::release), or when the session ends (close(): every gate opens, later firings
 // return at once), so a vanished client never leaves a backend thread waiting.
 //
+// Held streams and copies (docs/architecture.md "Copies into a held stream"): the hub counts the
+// markers that are *armed*, i.e. enqueued on a stream and not yet released: every plain
+// cuLaunchHostFunc / cuStreamAddCallback marker, and one `tail` per graph launched while the
+// session has host functions (a graph's host nodes fire in it; the tail runs after the graph).
+// Each time the count falls to 0 the hub's quiet count goes up. Work enqueued while markers were
+// armed may wait for the client (tag() != 0) until the next quiet point (held(tag) false
+// again); the worker never waits for such work while a frame's bytes are still on the wire.
+// wait_quiet() is HostFnSettle: it returns at the next quiet point (or when the hub closes).
+//
 // A plain cuLaunchHostFunc registration fires once and is then dropped ("last"); one recorded
 // into a graph (a host node, or a capture) stays until the session ends, as graphs and their
 // instantiations may fire it any number of times (at most kMaxRegistrations live).
@@ -60,6 +69,7 @@ class HostFnHub {
     Copy copy = Copy::kNone;
     std::byte* staging = nullptr;  // kPull/kPush: `bytes` bytes, owned by the worker's exec record
     uint64_t bytes = 0;
+    bool armed = false;  // counted in armed_ until its firing is released
   };
 
   explicit HostFnHub(Notify notify) : notify_(std::move(notify)) {}
@@ -82,17 +92,35 @@ class HostFnHub {
   // Opens every gate; later firings return at once without notifying.
   void close();
 
+  // Counts `r` (a one-shot marker about to be enqueued) as armed until its firing is released.
+  void arm(Reg* r);
+  // Counts one graph launch's tail as armed; `tail` (enqueued after the graph with `this` as
+  // userData) or disarm_tail() (its enqueue failed) ends it.
+  void arm_tail();
+  void disarm_tail();
+  // 0 when nothing is armed now; otherwise a tag that held() recognises until the next quiet point.
+  uint64_t tag();
+  // True while work tagged `tag` may still wait for a host function the client has not finished.
+  bool held(uint64_t tag);
+  // Waits until nothing is armed (or the hub closes).
+  void wait_quiet();
+
   // The backend's host function (CUhostFn) and stream callback (CUstreamCallback); `p` is a Reg*.
   static void CUDA_CB marker(void* p);
   static void CUDA_CB callback_marker(CUstream stream, CUresult status, void* p);
+  // The backend's host function after a graph launch; `p` is the HostFnHub.
+  static void CUDA_CB tail(void* p);
 
  private:
   void fire(Reg* r, CUresult status);
+  void disarm_locked();  // REQUIRES: mu_ held
 
   const Notify notify_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool closed_ = false;                                   // GUARDED_BY(mu_)
+  uint64_t armed_ = 0;                                    // GUARDED_BY(mu_)
+  uint64_t quiet_ = 0;                                    // GUARDED_BY(mu_): times armed_ fell to 0
   uint64_t next_firing_ = 0;                              // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, std::unique_ptr<Reg>> regs_;  // GUARDED_BY(mu_): client id ->
   struct Gate {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "suite.h"
 
@@ -98,6 +99,54 @@ TEST_F(HostFnTest, StreamOrderWithCallbacks) {
   unsigned v = 0;
   EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(&v, d + 4, 4));
   EXPECT_SAME_VALUE(7, v);
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+  EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
+}
+
+void CUDA_CB sleep_then_mark(void* p) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  static_cast<std::atomic<int>*>(p)->fetch_add(1);
+}
+
+// Pageable host-to-device copies larger than the pool's staging ring and spill budget (4 MiB and
+// 8 MiB by default), async and sync, into a stream held at a host function and behind a graph's
+// host node: every byte arrives, after the function (docs/architecture.md "Copies into a held
+// stream"; the pool used to wait for ever here).
+TEST_F(HostFnTest, LargeCopiesIntoAHeldStream) {
+  constexpr size_t kBytes = size_t{12} << 20;
+  CUstream s = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&s, 0));  // blocking: cuMemcpyHtoD waits for it
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, kBytes));
+  std::vector<unsigned char> host(kBytes), back(kBytes);
+  std::atomic<int> ran{0};
+  CUgraph g = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&g, 0));
+  const CUDA_HOST_NODE_PARAMS p{sleep_then_mark, &ran};
+  CUgraphNode node = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddHostNode(&node, g, nullptr, 0, &p));
+  CUgraphExec exec = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&exec, g, 0));
+  for (int how = 0; how < 3; ++how) {  // 0: async copy, 1: sync copy, 2: async after a graph
+    for (size_t i = 0; i < kBytes; ++i) host[i] = static_cast<unsigned char>(i * 7 + how * 31 + (i >> 16));
+    if (how == 2) {
+      EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, s));
+    } else {
+      EXPECT_CU(CUDA_SUCCESS, api().cuLaunchHostFunc(s, sleep_then_mark, &ran));
+    }
+    if (how == 1) {
+      EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyHtoD(d, host.data(), kBytes));
+      EXPECT_SAME_VALUE(how + 1, ran.load()) << "cuMemcpyHtoD returned before the host function ran";
+    } else {
+      EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyHtoDAsync(d, host.data(), kBytes, s));
+    }
+    EXPECT_CU(CUDA_SUCCESS, api().cuStreamSynchronize(s));
+    EXPECT_SAME_VALUE(how + 1, ran.load());
+    EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(back.data(), d, kBytes));
+    EXPECT_TRUE(back == host) << "copy " << how << " did not arrive whole";
+  }
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(g));
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
   EXPECT_CU(CUDA_SUCCESS, api().cuStreamDestroy(s));
 }

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Host-to-device copies into streams held at host functions (docs/architecture.md, "Copies into a
+held stream").
+
+Usage: hostfn_copy.py --server BIN --shim-dir DIR --emulator-lib LIB [--library-dir DIR]...
+                      --gpool BIN --copy PROGRAM --other PROGRAM [--timeout S]
+
+Starts gpool-server with a small staging ring and spill budget (GPOOL_COPY_CHUNK=64k,
+GPOOL_COPY_SLOTS=2, GPOOL_COPY_SPILL=1m: the ring holds 128 KiB) and tenants "held" (TOKEN),
+"other" (TOKEN-other) and the admin "ops". Then:
+  - `PROGRAM check` (tests/remote/hostfn_copy.cc) must PASS: async, sync and graph-launched host
+    functions with 4 MiB copies behind them, and copies within the budget that must not wait;
+  - `PROGRAM vanish` holds its stream at a host function that never returns, with a copy spilled
+    behind it, and waits in a 4 MiB copy; the other tenant runs --other to PASS meanwhile; the
+    client is SIGKILLed: its session must end and its memory be returned within 10 s, and TOKEN's
+    tenant runs --other to PASS afterwards.
+Exit codes: 0 pass, 1 fail, 77 skipped.
+"""
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_remote  # noqa: E402
+from hostfn import run_other  # noqa: E402
+
+SMALL_RING = {"GPOOL_COPY_CHUNK": "64k", "GPOOL_COPY_SLOTS": "2", "GPOOL_COPY_SPILL": "1m"}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    run_remote.add_common_args(p)
+    p.add_argument("--gpool", required=True)
+    p.add_argument("--copy", required=True)
+    p.add_argument("--other", required=True)
+    args = p.parse_args()
+    if (code := run_remote.check_built(args, (args.gpool, "the gpool tool"), (args.copy, "gpool-remote-hostfn-copy"),
+                                       (args.other, "the example"))) is not None:
+        return code
+    token = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="gpool-hostfn-copy-") as workdir:
+        config = os.path.join(workdir, "server.toml")
+        with open(config, "w") as f:
+            f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n'
+                    f'[[tenant]]\nname = "held"\ntoken = "{token}"\n'
+                    f'[[tenant]]\nname = "other"\ntoken = "{token}-other"\n'
+                    f'[[tenant]]\nname = "ops"\ntoken = "{token}-admin"\nadmin = true\n')
+        try:
+            server, url, _ = run_remote.launch_server(args.server, ["--config", config], args.emulator_lib, workdir,
+                                                      env_extra=SMALL_RING)
+        except RuntimeError as e:
+            print(f"FAIL: {e}")
+            return 1
+        try:
+            return check(args, url, token) or vanish(args, url, token)
+        finally:
+            run_remote.stop_server(server)
+            with open(os.path.join(workdir, "server.log")) as f:
+                print("----- server log -----\n" + f.read()[-4000:] + "-----")
+
+
+def check(args, url, token):
+    r = subprocess.run([args.copy, "check"], env=run_remote.client_env(args, url, token), capture_output=True,
+                       text=True, timeout=args.timeout)
+    print(r.stdout + r.stderr[-3000:])
+    if r.returncode != 0 or "PASS" not in r.stdout:
+        print(f"FAIL: `{os.path.basename(args.copy)} check` exited {r.returncode}")
+        return 1
+    print("ok: every copy into a held stream arrived, none hung")
+    return 0
+
+
+def vanish(args, url, token):
+    held = subprocess.Popen([args.copy, "vanish"], env=run_remote.client_env(args, url, token),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines, ok = run_remote.wait_line(held, "HOLDING", args.timeout)
+        if not ok:
+            held.kill()
+            out, err = held.communicate()
+            print("".join(lines) + out + err)
+            print("FAIL: the client never held its stream at the host function")
+            return 1
+        nbytes = int(lines[-1].split()[1])
+        time.sleep(0.5)  # into the 4 MiB copy, which waits for the host function
+        if held.poll() is not None:
+            out, err = held.communicate()
+            print(out + err)
+            print("FAIL: the client did not wait in its copy")
+            return 1
+        st = run_remote.status(args, url, token)
+        print(f"while held: {st['bytes_held']} bytes held in {len(st['sessions'])} sessions")
+        if st["bytes_held"] < nbytes:
+            print(f"FAIL: the status endpoint does not show the {nbytes} bytes the held client allocated")
+            return 1
+        if not run_other(args, url, token + "-other", "the other tenant's program while a stream is held"):
+            return 1
+        held.send_signal(signal.SIGKILL)
+        held.wait()
+        print("held client SIGKILLed")
+        if not wait_gone(args, url, token):
+            return 1
+        print("ok: the session ended and its memory was returned")
+        if not run_other(args, url, token, "the same tenant's program afterwards"):
+            return 1
+        print("remote test passed")
+        return 0
+    finally:
+        if held.poll() is None:
+            held.kill()
+            held.wait()
+
+
+def wait_gone(args, url, token):
+    deadline = time.time() + 10
+    while True:
+        st = run_remote.status(args, url, token)
+        if st["bytes_held"] == 0 and not st["sessions"]:
+            return True
+        if time.time() > deadline:
+            print(f"FAIL: 10 s after the kill the server holds {st['bytes_held']} bytes in "
+                  f"{len(st['sessions'])} sessions")
+            return False
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
