@@ -4,9 +4,12 @@
 // pool both are mirrors kept coherent at call boundaries (client-shim/src/managed.h); the device
 // pointer of registered memory differs from the host pointer there, so no body compares them.
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
-#include <vector>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include "suite.h"
 
@@ -14,6 +17,19 @@ namespace diff {
 namespace {
 
 using MappedTest = DiffTest;
+
+// The PTX text of kernels/<file> beside the binary (as library_kernel_test.cc reads it; a shared
+// helper in suite.h would serve the three files).
+std::string kernel_text(const char* file) {
+  char exe[4096] = {};
+  const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string dir = len > 0 ? std::string(exe, static_cast<size_t>(len)) : std::string();
+  dir = dir.substr(0, dir.find_last_of('/'));
+  std::ifstream in(dir + "/kernels/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 // The variable's initial value reaches the host, a kernel's update too after a synchronisation,
 // and a host write reaches the device without touching the globals around it (through the pool
