@@ -216,8 +216,8 @@ section = entry_section(emu, shim)
 # another piece of in-flight work owns are listed here with that work; the check fails when the
 # shim lacks one that is not listed, and when a listed one is implemented (shrink the list).
 SHIM_PENDING = {
-    # Needs server-side state not built yet (docs/architecture.md, Open points).
-    "cuLibraryGetManaged": "open point: managed variables of a library through the shim",
+    # Entry points the emulator implements that the shim still lacks, each with the work that
+    # owes it (docs/architecture.md, Open points). Empty: the shim has every one.
 }
 
 

@@ -24,6 +24,22 @@
 //     query does not pull, so the pages stay locked until a synchronisation.
 // System calls that write into clean managed pages (read(2) into them) fail with EFAULT.
 //
+// Three kinds of entry share the mechanism (docs/architecture.md "Managed memory"):
+//   - allocations (cuMemAllocManaged, cuMemHostAlloc with DEVICEMAP; add()): the server's
+//     address is page-aligned on pages of its own, and the host copy is a mapping of the shim's
+//     at the same address;
+//   - __managed__ variables of libraries (cuLibraryGetManaged; add_variable()): a module global
+//     on the server, at any alignment, sharing its first and last page with other globals. The
+//     host copy is mapped at the same address, page by page, a page shared by several variables
+//     mapped once (and unmapped with the last of them); pushes and pulls move exactly the
+//     variable's bytes, never the neighbours' (which the host copy does not hold);
+//   - registered host memory (cuMemHostRegister with DEVICEMAP; add_registered()): the program's
+//     own bytes at H, an arbitrary, possibly unaligned range, mirrored into a server allocation
+//     D (the device pointer). Only the pages wholly inside [H, H + bytes) are protected and
+//     locked out (the partial first and last page may hold the program's other data); the bytes
+//     on those partial pages are compared with a shadow copy at every call boundary and pushed
+//     when the host changed them. A host access to them while kernels run is not made to fault.
+//
 // Ownership: a process-wide table, never destroyed. Thread safety: every function may be called
 // from any thread; table changes and page protection changes are serialised on one mutex.
 #pragma once
@@ -36,8 +52,12 @@
 
 namespace gpool::shim::managed {
 
-// The managed allocation containing p: its base, requested size and session. False if none.
-bool find(uintptr_t p, uintptr_t* base, size_t* bytes, uint32_t* session = nullptr);
+// The managed allocation or __managed__ variable containing p (a device address, which is also
+// the host address of its copy): its base, requested size and session. False if none.
+// Registered host memory is not found here (find_registered()). `allocation`: false for a
+// variable (which cuMemFree, prefetch, advice and attachment do not accept).
+bool find(uintptr_t p, uintptr_t* base, size_t* bytes, uint32_t* session = nullptr,
+          bool* allocation = nullptr);
 
 // Whether a session has managed allocations (one atomic load: the cost every call pays).
 bool any(uint32_t session);
@@ -52,17 +72,42 @@ bool install_handler();
 // full; nothing is recorded then.
 CUresult add(uint32_t session, uintptr_t base, size_t bytes);
 
-// Forgets the allocation starting at `base` and unmaps its host copy. False if none starts there.
+// A library's __managed__ variable at server address `dev` (any alignment): maps every page of
+// [dev, dev + bytes) that no other variable's copy maps yet (MAP_FIXED_NOREPLACE, PROT_READ) and
+// records it with `library` (the client's library id, for remove_library()). The host copy's
+// bytes are not fetched here: the caller pulls them (pull_one()). Already recorded (the same
+// variable asked for again): CUDA_SUCCESS, `added` false. A page taken by anything else in
+// this process, or a full table: CUDA_ERROR_OUT_OF_MEMORY (logged), nothing recorded or mapped.
+CUresult add_variable(uint32_t session, uintptr_t dev, size_t bytes, uint64_t library, bool* added);
+// Forgets every variable of `library` and unmaps the pages no other variable shares.
+void remove_library(uint64_t library);
+
+// Registered host memory: the program's range [host, host + bytes) mirrored into the server
+// allocation `dev`. The first push sends all of it (the device copy starts empty); from then on
+// whole pages inside the range are tracked like managed pages and the partial end pages by
+// comparison (see above). CUDA_ERROR_OUT_OF_MEMORY (logged) when the table is full.
+CUresult add_registered(uint32_t session, uintptr_t host, size_t bytes, uintptr_t dev);
+// Forgets the registration starting at `host` and gives the program its pages back read-write;
+// `dev` (may be null) gets the server allocation to free. False if none starts there.
+bool remove_registered(uintptr_t host, uintptr_t* dev);
+// The device address of [p, p + n) when it lies inside one registered range, and its session.
+bool find_registered(uintptr_t p, size_t n, uintptr_t* dev, uint32_t* session = nullptr);
+
+// Forgets the entry whose device address is `base` (an allocation, a variable or a
+// registration) and unmaps what the shim mapped for it. False if none starts there.
 bool remove(uintptr_t base);
 
 // For the session's use under its own lock. `send(dst, host, bytes)` forwards an H2D copy of the
-// dirty run; pages go PROT_READ before it is called. Stops at the first error and returns it.
+// dirty run (dst the device address, host where its bytes are); pages go PROT_READ before it is
+// called. Stops at the first error and returns it.
 CUresult push_dirty(uint32_t session,
                     const std::function<CUresult(uintptr_t, const void*, size_t)>& send);
-// Makes every allocation of the session writable, calls `fetch(base, bytes)` (D2H into the host
+// Makes every entry of the session writable, calls `fetch(dev, host, bytes)` (D2H into the host
 // copy), then makes it PROT_READ and clean. Returns the first error (after restoring protection).
 // pull_all() also ends a lock_out().
-CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, size_t)>& fetch);
+CUresult pull_all(uint32_t session, const std::function<CUresult(uintptr_t, void*, size_t)>& fetch);
+// pull_all() for the one entry whose device address is `dev` (a variable just added).
+CUresult pull_one(uintptr_t dev, const std::function<CUresult(uintptr_t, void*, size_t)>& fetch);
 
 // After a launch on `stream` (the client's stream id): every allocation of the session that
 // the launch may use becomes PROT_NONE until the next pull_all() or unlock(); a host access in

@@ -1,6 +1,7 @@
 // Shim: the session's side of managed memory (managed.h): which calls push the host's dirty
 // pages, which calls pull the host copies back, and the copies themselves on this session's
 // ordered stream. Called with the session's mutex held.
+#include "hostfn.h"
 #include "managed.h"
 #include "session.h"
 
@@ -11,6 +12,8 @@ namespace {
 bool writes_device(Op op) {
   switch (op) {
     case Op::LaunchKernel:
+    case Op::GraphLaunch:  // its kernel, copy and memset nodes
+    case Op::MemcpyArray:
     case Op::MemcpyHtoD:
     case Op::MemcpyDtoD:
     case Op::Memset:
@@ -58,14 +61,39 @@ CUresult Session::managed_after_locked(Op op, CUresult call_status) {
     }
   }
   device_wrote_ = false;
-  const HandleRef null_stream[] = {HandleRef(0, remote::HandleKind_Stream)};
-  const CUresult st = managed::pull_all(index_, [&](uintptr_t src, size_t n) {
-    // accept_chunks = 1: the bytes land in the host copy as they arrive (memcpy.cc does the same).
-    const uint64_t args[] = {src, n, 1u, 1u};
-    const transport::MutableBytes dest{reinterpret_cast<std::byte*>(src), n};
-    return sync_locked(Op::MemcpyDtoH, args, null_stream, {}, {}, nullptr, {&dest, 1});
+  const CUresult st = managed::pull_all(index_, [&](uintptr_t src, void* host, size_t n) {
+    return fetch_locked(src, host, n);
   });
   return call_status != CUDA_SUCCESS ? call_status : st;
+}
+
+CUresult Session::fetch_locked(uintptr_t src, void* host, size_t n) {
+  const HandleRef null_stream[] = {HandleRef(0, remote::HandleKind_Stream)};
+  // accept_chunks = 1: the bytes land in the host copy as they arrive (memcpy.cc does the same).
+  const uint64_t args[] = {src, n, 1u, 1u};
+  const transport::MutableBytes dest{static_cast<std::byte*>(host), n};
+  return sync_locked(Op::MemcpyDtoH, args, null_stream, {}, {}, nullptr, {&dest, 1});
+}
+
+void Session::managed_lock_locked(Op op, std::span<const HandleRef> handles) {
+  // Every call that starts kernels: a kernel launch (cuLaunchKernel, cuLaunchKernelEx,
+  // cooperative launches; handles [function, stream]) and a graph launch (handles [stream]).
+  uint64_t stream = 0;
+  if (op == Op::LaunchKernel) {
+    stream = handles.size() > 1 ? handles[1].id() : 0;
+  } else if (op == Op::GraphLaunch) {
+    stream = handles.empty() ? 0 : handles[0].id();
+  } else {
+    return;
+  }
+  managed::lock_out(index_, stream);
+}
+
+CUresult Session::pull_managed(uintptr_t dev) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (CUresult st = managed_before_locked(Op::MemcpyDtoH); st != CUDA_SUCCESS) return st;
+  return managed::pull_one(dev, [&](uintptr_t src, void* host, size_t n) { return fetch_locked(src, host, n); });
 }
 
 }  // namespace gpool::shim

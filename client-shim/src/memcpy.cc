@@ -34,11 +34,21 @@ bool outside_known_range(CUdeviceptr p, size_t bytes) {
 // host pages are read-only while clean, and the next pull brings the result back; managed.h).
 bool managed(const void* p) { return gpool::shim::managed::find(reinterpret_cast<uintptr_t>(p), nullptr, nullptr); }
 
+// A host side inside registered mapped host memory (cuMemHostRegister with DEVICEMAP): the copy
+// runs on the server from or into its mirror `dev` (the host pages may be locked out while
+// kernels run; the push before the call and the pull after device work keep both sides equal).
+bool registered(const void* p, size_t bytes, CUdeviceptr* dev) {
+  uintptr_t d = 0;
+  if (!gpool::shim::managed::find_registered(reinterpret_cast<uintptr_t>(p), bytes, &d)) return false;
+  *dev = d;
+  return true;
+}
+
 // A synchronous copy into managed memory: the host may read the destination as soon as the call
 // returns, so the call waits for the device and the host copies come back (the pull after a
 // sync call that follows device work).
-CUresult settle(CUdeviceptr dst, bool sync_api, CUresult st) {
-  if (st != CUDA_SUCCESS || !sync_api || !managed(reinterpret_cast<const void*>(dst))) return st;
+CUresult settle(CUdeviceptr dst, bool sync_api, CUresult st, bool mirrored = false) {
+  if (st != CUDA_SUCCESS || !sync_api || !(mirrored || managed(reinterpret_cast<const void*>(dst)))) return st;
   return Session::instance().sync(Op::CtxSynchronize, {});
 }
 
@@ -47,6 +57,7 @@ CUresult htod(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream, b
   if (bytes == 0) return CUDA_SUCCESS;
   if (src == nullptr || dst == 0 || outside_known_range(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (managed(src)) return dtod(dst, reinterpret_cast<CUdeviceptr>(src), bytes, stream, sync_api);
+  if (CUdeviceptr mirror = 0; registered(src, bytes, &mirror)) return dtod(dst, mirror, bytes, stream, sync_api);
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
     const size_t n = std::min(kChunk, bytes - off);
@@ -65,6 +76,10 @@ CUresult dtoh(void* dst, CUdeviceptr src, size_t bytes, CUstream stream, bool sy
   if (bytes == 0) return CUDA_SUCCESS;
   if (dst == nullptr || src == 0 || outside_known_range(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (managed(dst)) return dtod(reinterpret_cast<CUdeviceptr>(dst), src, bytes, stream, sync_api);
+  if (CUdeviceptr mirror = 0; registered(dst, bytes, &mirror)) {
+    if (CUresult st = dtod(mirror, src, bytes, stream, sync_api); st != CUDA_SUCCESS) return st;
+    return settle(mirror, sync_api, CUDA_SUCCESS, true);
+  }
   const HandleRef h[] = {stream_ref(stream)};
   for (size_t off = 0; off < bytes; off += kChunk) {
     const size_t n = std::min(kChunk, bytes - off);

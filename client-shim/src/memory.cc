@@ -38,7 +38,8 @@ extern "C" CUresult gpool_impl_cuMemFree_v2(CUdeviceptr p) {
   // host copy is unmapped with it.
   uintptr_t mbase = 0;
   uint32_t msession = 0;
-  if (gpool::shim::managed::find(p, &mbase, nullptr, &msession) && mbase == p &&
+  bool allocation = false;
+  if (gpool::shim::managed::find(p, &mbase, nullptr, &msession, &allocation) && allocation && mbase == p &&
       msession == Session::instance().index()) {
     gpool::shim::managed::remove(p);
   }
@@ -84,7 +85,9 @@ CUresult managed_hint(CUdeviceptr p, size_t count, bool gpu_target, bool gpu_ref
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   uintptr_t base = 0;
   size_t bytes = 0;
-  if (count == 0 || !gpool::shim::managed::find(p, &base, &bytes) || count > bytes - (p - base)) {
+  bool allocation = false;  // a library's __managed__ variable is not a managed allocation
+  if (count == 0 || !gpool::shim::managed::find(p, &base, &bytes, nullptr, &allocation) || !allocation ||
+      count > bytes - (p - base)) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   if (gpu_target && gpu_refused) return CUDA_ERROR_INVALID_DEVICE;
@@ -242,12 +245,43 @@ extern "C" CUresult gpool_impl_cuMemFreeHost(void* p) {
   return CUDA_SUCCESS;
 }
 
+// Registered host memory stays the program's: without DEVICEMAP it is only recorded (nothing to
+// pin here). With CU_MEMHOSTREGISTER_DEVICEMAP it gets a server allocation of its size (charged
+// to the quota like cuMemAlloc) that mirrors it (managed.h, add_registered): the device pointer
+// (cuMemHostGetDevicePointer) is that allocation's address, not the host address (the shim
+// reports CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM = 0), kept coherent at call boundaries and
+// locked out of the host while kernels may run, like managed memory. A range overlapping memory
+// already registered or allocated pinned is CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED.
 extern "C" CUresult gpool_impl_cuMemHostRegister_v2(void* p, size_t bytes, unsigned int flags) {
   if (p == nullptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (flags & ~(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_IOMEMORY |
+                CU_MEMHOSTREGISTER_READ_ONLY)) {
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  if (find_host_range(p, nullptr, nullptr, nullptr)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  const auto h = reinterpret_cast<uintptr_t>(p);
+  if (bytes > UINTPTR_MAX - h) return CUDA_ERROR_INVALID_VALUE;
+  if (overlaps_host_range(p, bytes)) return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+  if (flags & CU_MEMHOSTREGISTER_IOMEMORY) {
+    return gpool::abi::unimplemented("cuMemHostRegister with CU_MEMHOSTREGISTER_IOMEMORY");
+  }
   if (flags & CU_MEMHOSTREGISTER_DEVICEMAP) {
-    return gpool::abi::unimplemented("cuMemHostRegister with CU_MEMHOSTREGISTER_DEVICEMAP (mapped host memory)");
+    // Read-only registration (READ_ONLY_HOST_REGISTER_SUPPORTED is 0 here) cannot be mirrored:
+    // the pull would write into it.
+    if (flags & CU_MEMHOSTREGISTER_READ_ONLY) return CUDA_ERROR_NOT_SUPPORTED;
+    if (!gpool::shim::managed::install_handler()) return CUDA_ERROR_NOT_SUPPORTED;
+    Session& s = Session::current();
+    const uint64_t args[] = {bytes};
+    uint64_t d = 0;
+    if (CUresult st = s.sync_value(Op::MemAlloc, args, {}, d); st != CUDA_SUCCESS) {
+      return report_out_of_memory(s, "cuMemHostRegister", bytes, st);
+    }
+    if (CUresult st = gpool::shim::managed::add_registered(s.index(), h, bytes, d); st != CUDA_SUCCESS) {
+      const uint64_t free_args[] = {d};
+      s.sync(Op::MemFree, free_args);
+      return st;
+    }
+    add_device_range(d, bytes, true);
   }
   add_host_range(p, bytes, flags | 0x80000000u);
   return CUDA_SUCCESS;
@@ -265,6 +299,24 @@ extern "C" CUresult gpool_impl_cuMemHostUnregister(void* p) {
     return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
   }
   remove_host_range(p);
+  uintptr_t d = 0;
+  uint32_t session = 0;
+  if ((flags & CU_MEMHOSTREGISTER_DEVICEMAP) &&
+      gpool::shim::managed::find_registered(reinterpret_cast<uintptr_t>(p), 1, &d, &session)) {
+    // The host's bytes are the program's again; the device copy is freed on its server. The
+    // driver waits for work using the memory to finish: the free is a synchronous call and
+    // the pull after device work brings the device's last writes back first.
+    Session& s = Session::current();
+    if (s.index() == session) {
+      if (CUresult st = s.sync(Op::CtxSynchronize, {}); st != CUDA_SUCCESS) return st;
+    }
+    gpool::shim::managed::remove_registered(reinterpret_cast<uintptr_t>(p), nullptr);
+    if (s.index() == session) {
+      const uint64_t args[] = {d};
+      if (CUresult st = s.sync(Op::MemFree, args); st != CUDA_SUCCESS) return st;
+      remove_allocation(d);
+    }
+  }
   return CUDA_SUCCESS;
 }
 
@@ -272,8 +324,14 @@ extern "C" CUresult gpool_impl_cuMemHostGetDevicePointer_v2(CUdeviceptr* dptr, v
   if (dptr == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   unsigned f = 0;
-  if (!find_host_range(p, nullptr, nullptr, &f) || !(f & CU_MEMHOSTALLOC_DEVICEMAP) || (f & 0x80000000u)) {
+  if (!find_host_range(p, nullptr, nullptr, &f) || !(f & CU_MEMHOSTALLOC_DEVICEMAP)) {
     return CUDA_ERROR_INVALID_VALUE;  // not mapped host memory of this process
+  }
+  if (f & 0x80000000u) {  // registered: the mirror's server allocation (cuMemHostRegister)
+    uintptr_t d = 0;
+    if (!gpool::shim::managed::find_registered(reinterpret_cast<uintptr_t>(p), 1, &d)) return CUDA_ERROR_INVALID_VALUE;
+    *dptr = d;
+    return CUDA_SUCCESS;
   }
   *dptr = reinterpret_cast<CUdeviceptr>(p);  // the same address on the device (see cuMemHostAlloc)
   return CUDA_SUCCESS;

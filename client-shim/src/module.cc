@@ -9,6 +9,7 @@
 #include "gpool/common/log.h"
 #include "gpool/emu/loader/image.h"
 #include "jit_options.h"
+#include "managed.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -260,6 +261,9 @@ extern "C" CUresult gpool_impl_cuLibraryLoadFromFile(CUlibrary* out, const char*
 extern "C" CUresult gpool_impl_cuLibraryUnload(CUlibrary lib) {
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {HandleRef(hid(lib), gpool::remote::HandleKind_Library)};
+  // Its __managed__ variables leave the mirror first: no push or pull may aim at them once the
+  // server has unloaded them.
+  gpool::shim::managed::remove_library(hid(lib));
   const CUresult st = Session::instance().sync(Op::LibraryUnload, {}, h);
   if (st == CUDA_SUCCESS) {
     drop_functions_of(hid(lib));
@@ -279,6 +283,39 @@ extern "C" CUresult gpool_impl_cuLibraryGetKernel(CUkernel* out, CUlibrary lib, 
 extern "C" CUresult gpool_impl_cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* bytes, CUlibrary lib,
                                                   const char* name) {
   return get_global(hid(lib), true, name, dptr, bytes);
+}
+
+// A library's __managed__ variable: the server's global (LibraryGetManaged, op 440), mirrored in
+// this process at the same address like managed memory (managed.h: pages shared with other
+// globals are tolerated, and only the variable's bytes move). The host copy starts with the
+// device's bytes (the variable's initial value).
+extern "C" CUresult gpool_impl_cuLibraryGetManaged(CUdeviceptr* dptr, size_t* bytes, CUlibrary lib,
+                                                   const char* name) {
+  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (!gpool::shim::managed::install_handler()) return CUDA_ERROR_NOT_SUPPORTED;
+  Session& s = Session::instance();
+  const HandleRef h[] = {HandleRef(hid(lib), gpool::remote::HandleKind_Library)};
+  Reply r;
+  if (CUresult st = s.sync(Op::LibraryGetManaged, {}, h, gpool::remote::as_bytes(name), {}, &r); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (r.results.size() < 2) return CUDA_ERROR_UNKNOWN;
+  const uint64_t p = r.results[0], n = r.results[1];
+  bool added = false;
+  if (CUresult st = gpool::shim::managed::add_variable(s.index(), p, n, hid(lib), &added); st != CUDA_SUCCESS) {
+    return st;
+  }
+  if (added) {
+    if (CUresult st = s.pull_managed(p); st != CUDA_SUCCESS) {
+      gpool::shim::managed::remove(p);
+      return st;
+    }
+    add_device_range(p, n, false);
+  }
+  if (dptr) *dptr = p;
+  if (bytes) *bytes = n;
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuKernelGetFunction(CUfunction* out, CUkernel k) {

@@ -83,9 +83,7 @@ CUresult Session::async(Op op, std::span<const uint64_t> args, std::span<const H
   const CUresult st = forward_locked(op, true, args, handles, inline_data, segments);
   // No concurrent managed access: the host may not touch managed memory until the next
   // synchronisation pulls it back (managed.h).
-  if (st == CUDA_SUCCESS && op == Op::LaunchKernel && managed::any(index_)) {
-    managed::lock_out(index_, handles.size() > 1 ? handles[1].id() : 0);  // handles: [function, stream]
-  }
+  if (st == CUDA_SUCCESS && op == Op::LaunchKernel && managed::any(index_)) managed_lock_locked(op, handles);
   return st;
 }
 
@@ -94,6 +92,7 @@ CUresult Session::async_start(Op op, std::span<const uint64_t> args, std::span<c
   std::lock_guard<std::mutex> lock(mu_);
   if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
   if (CUresult st = forward_locked(op, true, args, handles, {}, {}); st != CUDA_SUCCESS) return st;
+  if (managed::any(index_)) managed_lock_locked(op, handles);  // a graph's kernels may use managed memory
   return wire_.flush();
 }
 

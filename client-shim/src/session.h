@@ -96,6 +96,11 @@ class Session {
   // unmapped. The call is sent even while a context error is sticky (that is its point).
   CUresult reset_device(uint64_t ordinal);
 
+  // Fills the host copy of the managed entry whose device address is `dev` (a library's
+  // __managed__ variable just mapped, managed::add_variable) from the device, after pushing the
+  // session's dirty pages. Waits for the copy.
+  CUresult pull_managed(uintptr_t dev);
+
   // Round trips made so far (sync calls), for benchmarks.
   uint64_t round_trips() const { return wire_.round_trips(); }
 
@@ -128,6 +133,10 @@ class Session {
   // out ahead of it; after a sync call that follows device work, the host copies come back.
   CUresult managed_before_locked(Op op);
   CUresult managed_after_locked(Op op, CUresult call_status);
+  // After a call that starts kernels (a launch, a graph launch): managed::lock_out on its stream.
+  void managed_lock_locked(Op op, std::span<const HandleRef> handles);
+  // A D2H copy of `n` bytes at device address `src` into `host`, on the NULL stream.
+  CUresult fetch_locked(uintptr_t src, void* host, size_t n);
   bool device_wrote_ = false;  // GUARDED_BY(mu_): device work since the last pull
   // Copies into held streams (session_hostfn.cc; docs/architecture.md "Copies into a held
   // stream"): before a call the server could have to wait on for a host function, HostFnSettle

@@ -206,6 +206,17 @@ bool find_host_range(const void* p, void** base, size_t* bytes, unsigned* flags)
   return true;
 }
 
+bool overlaps_host_range(const void* p, size_t bytes) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = st.host.lower_bound(a);
+  if (it != st.host.end() && it->first - a < bytes) return true;
+  if (it == st.host.begin()) return false;
+  --it;
+  return a - it->first < std::max<size_t>(it->second.first, 1);
+}
+
 CUresult check_ready() {
   return Pool::global().ready() ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED;
 }

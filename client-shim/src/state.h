@@ -78,6 +78,8 @@ int device_range_session(CUdeviceptr p);
 void add_host_range(void* p, size_t bytes, unsigned flags);
 bool remove_host_range(void* p);
 bool find_host_range(const void* p, void** base, size_t* bytes, unsigned* flags);
+// Whether [p, p + bytes) overlaps a recorded host range.
+bool overlaps_host_range(const void* p, size_t bytes);
 
 // Returns CUDA_ERROR_NOT_INITIALIZED unless cuInit succeeded.
 CUresult check_ready();

@@ -271,7 +271,7 @@ class Worker {
   CUresult op_load(Ctx& c, bool library);
   CUresult op_unload(Ctx& c, bool library);
   CUresult op_get_function(Ctx& c, bool library);
-  CUresult op_get_global(Ctx& c, bool library);
+  CUresult op_get_global(Ctx& c, bool library, bool managed = false);
   CUresult op_func_attribute(Ctx& c, bool set);
   CUresult op_launch(Ctx& c);
   CUresult op_occupancy(Ctx& c);

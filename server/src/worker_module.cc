@@ -283,7 +283,9 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
   return CUDA_SUCCESS;
 }
 
-CUresult Worker::op_get_global(Ctx& c, bool library) {
+// `managed`: cuLibraryGetManaged (a library's __managed__ variable), else cuLibraryGetGlobal /
+// cuModuleGetGlobal. Either way the range joins the session's globals (copies may use it).
+CUresult Worker::op_get_global(Ctx& c, bool library, bool managed) {
   ModuleGetGlobalArgs a;
   LibraryGetGlobalArgs la;
   if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
@@ -296,7 +298,8 @@ CUresult Worker::op_get_global(Ctx& c, bool library) {
     if (c.handle_kind(0) != protocol::wire::HandleKind_Library || lib == nullptr) {
       return CUDA_ERROR_INVALID_HANDLE;
     }
-    st = drv_.cuLibraryGetGlobal(&p, &bytes, lib, name.c_str());
+    st = managed ? drv_.cuLibraryGetManaged(&p, &bytes, lib, name.c_str())
+                 : drv_.cuLibraryGetGlobal(&p, &bytes, lib, name.c_str());
   } else {
     const CUmodule mod = modules_.module(c.handle_id(0));
     if (c.handle_kind(0) != protocol::wire::HandleKind_Module || mod == nullptr) {

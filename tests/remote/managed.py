@@ -21,6 +21,9 @@ Modes:
            after a synchronisation, and a host read between a launch and the next
            synchronisation kills the process with SIGSEGV after the shim's line saying why
            (no concurrent managed access: no silently wrong results).
+  graph_locked  `probe managed_graph_locked`: the same for cuGraphLaunch (a graph whose kernel
+           writes managed memory): correct after each synchronisation, SIGSEGV for a host read
+           while the graph may run.
 Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
@@ -164,10 +167,10 @@ def mode_segv(args, workdir):
     return 0 if ok else 1
 
 
-def mode_locked(args, workdir):
+def mode_locked(args, workdir, probe_mode="managed_locked"):
     proc, url, log_path = launch_server(args.server, ["--config", write_config(workdir)], args.emulator_lib, workdir)
     try:
-        r = subprocess.run([args.probe, "managed_locked"], env=client_env(args, url, TOKEN),
+        r = subprocess.run([args.probe, probe_mode], env=client_env(args, url, TOKEN),
                            capture_output=True, text=True, timeout=args.timeout)
     finally:
         stop_server(proc)
@@ -191,14 +194,15 @@ def main():
     add_common_args(p)
     p.add_argument("--probe", required=True)
     p.add_argument("--gpool", required=True)
-    p.add_argument("--mode", required=True, choices=["quota", "servers", "segv", "locked"])
+    p.add_argument("--mode", required=True, choices=["quota", "servers", "segv", "locked", "graph_locked"])
     args = p.parse_args()
     rc = check_built(args, (args.probe, "gpool-remote-probe"), (args.gpool, "the gpool tool"))
     if rc is not None:
         return rc
     with tempfile.TemporaryDirectory(prefix="gpool-managed-") as workdir:
         rc = {"quota": mode_quota, "servers": mode_servers, "segv": mode_segv,
-              "locked": mode_locked}[args.mode](args, workdir)
+              "locked": mode_locked,
+              "graph_locked": lambda a, w: mode_locked(a, w, "managed_graph_locked")}[args.mode](args, workdir)
     print("PASS" if rc == 0 else "FAIL")
     return rc
 

@@ -44,6 +44,8 @@
 //   probe managed_segv     a non-managed write fault after a managed allocation still kills the process.
 //   probe managed_locked   managed memory is readable after a synchronisation, and a host read
 //                          between a launch and the next synchronisation kills the process.
+//   probe managed_graph_locked  the same for cuGraphLaunch: a synchronising program sees the
+//                          graph's writes; a host read while the graph may run kills the process.
 // Prints PASS / FAIL lines like the examples. Exit 0 on pass.
 #include <cuda.h>
 #include <sys/mman.h>
@@ -1608,11 +1610,59 @@ int managed_locked() {
   return 1;
 }
 
+// --- managed memory locked while a graph may run: managed_graph_locked ---------------------
+
+// A graph launch locks managed memory out of the host like a kernel launch: a program that
+// synchronises after cuGraphLaunch sees the graph's writes; a host read between the graph
+// launch and the next synchronisation must fault (tests/remote/managed.py --mode graph_locked
+// expects SIGSEGV after "TOUCHING").
+int managed_graph_locked() {
+  DRV(cuMemAllocManaged);
+  DRV(cuStreamCreate);
+  DRV(cuStreamSynchronize);
+  DRV(cuStreamBeginCapture_v2);
+  DRV(cuStreamEndCapture);
+  DRV(cuGraphInstantiateWithFlags);
+  DRV(cuGraphLaunch);
+  CUmodule mod = sched_attach(0);
+  constexpr unsigned kN = 1024;
+  CUdeviceptr m = 0;
+  must(p_cuMemAllocManaged(&m, kN * sizeof(int), CU_MEM_ATTACH_GLOBAL), "cuMemAllocManaged");
+  auto* host = reinterpret_cast<volatile int*>(m);
+  for (unsigned i = 0; i < kN; ++i) host[i] = static_cast<int>(i);
+  CUstream s = nullptr;
+  must(p_cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  must(p_cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
+  must(add_value(mod, m, kN, 3, s), "capture add_value on managed memory");
+  CUgraph g = nullptr;
+  must(p_cuStreamEndCapture(s, &g), "cuStreamEndCapture");
+  CUgraphExec e = nullptr;
+  must(p_cuGraphInstantiateWithFlags(&e, g, 0), "cuGraphInstantiate");
+  for (int round = 1; round <= 2; ++round) {
+    must(p_cuGraphLaunch(e, s), "cuGraphLaunch");
+    must(p_cuStreamSynchronize(s), "cuStreamSynchronize");
+    for (unsigned i = 0; i < kN; ++i) {
+      if (host[i] != static_cast<int>(i) + 3) {
+        std::printf("FAIL: after graph launch %d element %u is %d, expected %u\n", round, i, host[i], i + 3);
+        return 1;
+      }
+      host[i] = static_cast<int>(i);  // host writes between launches: pushed before the next one
+    }
+  }
+  std::printf("ok: the graph's writes are visible after each synchronisation\n");
+  must(p_cuGraphLaunch(e, s), "a third graph launch");
+  std::printf("TOUCHING\n");
+  std::fflush(stdout);
+  const int seen = host[0];  // must fault: the graph's kernel may be running
+  std::printf("FAIL: the host read managed memory (%d) between a graph launch and a synchronisation\n", seen);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv | managed_locked | table\n", argv[0]);
+    std::fprintf(stderr, "usage: %s forged | hold MIB | wait | devices | device1 | burn S I | latency N | tenant | vmm | pool_create | pool_quota QUOTA_MIB | managed_quota QUOTA_MIB | managed_sync MIB N | managed_servers | managed_segv | managed_locked | managed_graph_locked | table\n", argv[0]);
     return 2;
   }
   if (!load_driver()) return 1;
@@ -1637,6 +1687,7 @@ int main(int argc, char** argv) {
   if (mode == "managed_servers") return managed_servers();
   if (mode == "managed_segv") return managed_segv();
   if (mode == "managed_locked") return managed_locked();
+  if (mode == "managed_graph_locked") return managed_graph_locked();
   if (mode == "managed_sync" && argc > 3) return managed_sync(std::strtoull(argv[2], nullptr, 10), static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)));
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;

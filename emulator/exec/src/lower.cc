@@ -844,6 +844,7 @@ void ProgramImpl::init(const ptx::Module& module) {
     g.init.resize(g.size, 0);
     g.relocs = d.relocs;
     g.is_extern = d.is_extern;
+    g.is_managed = d.is_managed;
     globals_.push_back(std::move(g));
   }
   global_addr_.assign(globals_.size(), 0);

@@ -120,8 +120,17 @@ extern "C" CUresult gpool_impl_cuLibraryGetGlobal(CUdeviceptr* dptr, size_t* byt
 
 extern "C" CUresult gpool_impl_cuLibraryGetManaged(CUdeviceptr* dptr, size_t* bytes, CUlibrary library,
                                                    const char* name) {
-  // __managed__ variables live in host RAM like every other global here.
-  return gpool_impl_cuLibraryGetGlobal(dptr, bytes, library, name);
+  // __managed__ variables live in host RAM like every other global here. A global that is not
+  // managed is not found, as the driver documents ("no managed memory with the name").
+  if (name == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult r = check_init(); r != CUDA_SUCCESS) return r;
+  Library* lib = find_library(library);
+  if (lib == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+  auto it = lib->module->globals.find(std::string_view(name));
+  if (it == lib->module->globals.end() || !it->second.managed) return CUDA_ERROR_NOT_FOUND;
+  if (dptr != nullptr) *dptr = it->second.addr;
+  if (bytes != nullptr) *bytes = it->second.size;
+  return CUDA_SUCCESS;
 }
 
 extern "C" CUresult gpool_impl_cuLibraryGetKernelCount(unsigned int* count, CUlibrary lib) {

@@ -40,7 +40,7 @@ CUresult place_globals(Module* m) {
     m->global_allocs.push_back(addr);
     const size_t n = std::min<size_t>(g.init.size(), g.size);
     if (n > 0) std::memcpy(reinterpret_cast<void*>(addr), g.init.data(), n);
-    m->globals[g.name] = GlobalSym{addr, g.size};
+    m->globals[g.name] = GlobalSym{addr, g.size, g.is_managed};
   }
   for (const auto& g : globals) {
     auto self = m->globals.find(g.name);

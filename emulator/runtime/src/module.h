@@ -57,6 +57,7 @@ struct Function final : Object {
 struct GlobalSym {
   uint64_t addr = 0;
   uint64_t size = 0;
+  bool managed = false;  // a __managed__ variable (.attribute(.managed))
 };
 
 struct Module final : Object {

@@ -123,6 +123,7 @@ struct GlobalVarInfo {
   std::vector<uint8_t> init;             // initial bytes (size bytes, zero-filled)
   std::vector<ptx::InitReloc> relocs;    // resolved by bind_global of the targets
   bool is_extern = false;
+  bool is_managed = false;  // .attribute(.managed): a __managed__ variable (cuLibraryGetManaged)
 };
 
 struct LaunchParams {
