@@ -410,7 +410,7 @@ for item in [
     "the whole resource in its own format; depth, colour-attachment and video arrays; "
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
-    "Graphs: external-semaphore and batch memory-op nodes, user objects, device-side "
+    "Graphs: external-semaphore nodes, user objects, device-side "
     "graph launch, non-default edge data, `CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE`. Graphs and stream "
     "capture otherwise work, memory allocation/free and conditional nodes included (emulator.md, "
     "\"Graphs and stream capture\"); through the pool, copy nodes with a host side are refused "
@@ -422,8 +422,12 @@ for item in [
     "IPC: memory and event handles, interprocess events; shareable memory-pool handles.",
     "External memory and semaphores, and graphics interop (GL, EGL, VDPAU).",
     "Thread-block clusters of more than one block; green contexts; `cuCtxRecordEvent`/"
-    "`cuCtxWaitEvent`; stream memory operations (`cuStreamWaitValue*`/`WriteValue*`); "
-    "programmatic-launch and launch-completion events.",
+    "`cuCtxWaitEvent`; programmatic-launch and launch-completion events. Stream memory "
+    "operations (`cuStreamWaitValue*`/`WriteValue*`/`BatchMemOp`) and batch memory-op graph "
+    "nodes work on the emulator and through the pool (emulator.md, \"Stream memory "
+    "operations\"); through the pool their word must be device memory, not mapped or page-locked "
+    "host memory (`CUDA_ERROR_NOT_SUPPORTED`, architecture.md, \"Stream memory operations through "
+    "the pool\").",
     "The legacy 32-bit (v1) memory entry points and `cuLaunch`/`cuLaunchGrid` (the `cuParam*` "
     "legacy launch API).",
     "SASS: images must contain PTX (`CUDA_ERROR_NO_BINARY_FOR_GPU` otherwise). This includes JIT "

@@ -71,7 +71,10 @@ namespace diff {
   X(cuLibraryGetKernelCount) X(cuLibraryEnumerateKernels) X(cuLibraryGetKernel) X(cuKernelGetName) \
   X(cuKernelGetLibrary) X(cuKernelGetParamInfo) X(cuKernelGetAttribute) X(cuKernelSetAttribute)  \
   X(cuKernelGetFunction) X(cuFuncGetParamInfo) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
-  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)
+  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)           \
+  X(cuStreamWaitValue32) X(cuStreamWaitValue64) X(cuStreamWriteValue32) X(cuStreamWriteValue64)  \
+  X(cuStreamBatchMemOp) X(cuGraphAddBatchMemOpNode) X(cuGraphBatchMemOpNodeGetParams)            \
+  X(cuGraphBatchMemOpNodeSetParams) X(cuGraphExecBatchMemOpNodeSetParams)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -28,6 +28,7 @@ constexpr KnownDifference kKnown[] = {
     {"MemsetTest.UnknownAddressRefusedAtTheCall", "pool", kDeferred},
     {"BadInputTest.ForgedHandlesOnAsynchronousCalls", "pool", kDeferred},
     {"GraphMemTest.RelaunchBeforeTheAllocationIsFreedRefused", "pool", kDeferred},
+    {"MemOpTest.UnknownAddressRefusedAtTheCall", "pool", kDeferred},
     {"ContextTest.PushPopAndNoContext", "pool",
      "with no context current the shim still allocates (cuMemAlloc succeeds) instead of returning "
      "CUDA_ERROR_INVALID_CONTEXT"},
