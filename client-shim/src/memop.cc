@@ -12,7 +12,8 @@
 // a host-written flag could never release a waiting stream reliably: CUDA_ERROR_NOT_SUPPORTED,
 // logged. The server checks every address against the session's memory again.
 //
-// The stream operations are async calls (sent with the next synchronising call, like a launch); a
+// The stream operations are async calls; a batch holding a write is written to the server at
+// once (Session::async_start), others go with the next synchronising call like a launch. A
 // refusal only the server can make becomes the session's sticky error. Graph node calls are sync.
 // Thread safety: may be called from any thread.
 #include <map>
@@ -99,7 +100,13 @@ CUresult stream_ops(CUstream stream, const CUstreamBatchMemOpParams* ops, unsign
   std::vector<uint64_t> args = {api == Api::V1 ? 1u : 2u, count};
   if (CUresult st = to_wire(ops, count, api, args); st != CUDA_SUCCESS) return st;
   const HandleRef h[] = {stream_ref(stream)};
-  return Session::instance().async(Op::StreamMemOp, args, h);
+  // A write is a signal another stream (or a kernel spinning on the flag) may be waiting for:
+  // it goes out at once, like cuGraphLaunch, instead of waiting in the queue for the program's
+  // next synchronising call (one write system call). Waits and fences are queued as usual.
+  bool writes = false;
+  for (unsigned i = 0; i < count; ++i) writes = writes || is_write(ops[i].operation);
+  return writes ? Session::instance().async_start(Op::StreamMemOp, args, h)
+                : Session::instance().async(Op::StreamMemOp, args, h);
 }
 
 CUresult one(CUstream stream, CUstreamBatchMemOpType op, CUdeviceptr addr, uint64_t value, unsigned flags, Api api) {
