@@ -481,6 +481,9 @@ class Worker {
   // against the session's memory; false (logged) for a kind it does not know or an address that
   // is not the session's.
   bool memops_from_wire(std::span<const uint64_t> words, uint64_t count, std::vector<CUstreamBatchMemOpParams>& out);
+  // Set once the session has sent a wait operation: a stream may be held for ever, so a device
+  // reset does not synchronise first (the backend's reset ends such waits; worker_reset.cc).
+  bool memop_waits_ = false;
   HostFnHub* hostfn_ = nullptr;                // never freed (worker_hostfn.h)
   WorkerConnection* wrapped_ = nullptr;        // conn_, as its wrapper
   std::atomic<int32_t> hostfn_refused_{0};     // a forged HostFnDone, for the next sticky error

@@ -52,6 +52,7 @@ bool Worker::memops_from_wire(std::span<const uint64_t> words, uint64_t count,
         return false;
     }
     p.operation = static_cast<CUstreamBatchMemOpType>(kind);
+    if (kind == CU_STREAM_MEM_OP_WAIT_VALUE_32 || kind == CU_STREAM_MEM_OP_WAIT_VALUE_64) memop_waits_ = true;
     if (bytes != 0 && !range_ok(addr, bytes)) {
       log::logger("worker").warn("session {}: stream memory operation on {:#x}, which is not memory of this "
                                  "session", params_.session_id, addr);

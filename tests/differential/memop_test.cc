@@ -10,6 +10,9 @@
 // satisfy the wait: nothing can have released it yet). Completion is awaited with a bounded
 // poll whose only job is to fail a hung test; no test relies on timing.
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -374,6 +377,35 @@ TEST_F(MemOpTest, GraphNodeRoundTrip) {
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(clone));
   EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(graph));
+}
+
+// A wait nothing will ever satisfy does not stop a device reset: the reset ends the wait, frees
+// the context's memory and the program goes on in a fresh context.
+TEST_F(MemOpTest, ResetEndsAWaitNeverSatisfied) {
+  CUstream s = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+  CUdeviceptr word = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&word, 8));
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemsetD32(word, 0, 2));
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamWaitValue32(s, word, 1, CU_STREAM_WAIT_VALUE_EQ));
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamWriteValue32(s, word + 4, 5, 0));
+  EXPECT_CU(CUDA_ERROR_NOT_READY, api().cuStreamQuery(s));
+  // A reset that waited for the stream would never return: fail loudly instead of hanging.
+  auto reset = std::async(std::launch::async, [&] { return api().cuDevicePrimaryCtxReset(dev_); });
+  if (reset.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    std::fprintf(stderr, "MemOpTest.ResetEndsAWaitNeverSatisfied: cuDevicePrimaryCtxReset hung behind the wait\n");
+    std::abort();
+  }
+  EXPECT_CU(CUDA_SUCCESS, reset.get());
+  CUcontext ctx = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuDevicePrimaryCtxRetain(&ctx, dev_));
+  ASSERT_CU(CUDA_SUCCESS, api().cuCtxSetCurrent(ctx));
+  EXPECT_CU(CUDA_SUCCESS, api().cuCtxSynchronize());
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, 8));
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamWriteValue64(nullptr, d, 77, 0));
+  EXPECT_SAME_VALUE(77, read64(d)) << "the fresh context works";
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
 }
 
 }  // namespace
