@@ -74,7 +74,8 @@ namespace diff {
   X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)           \
   X(cuStreamWaitValue32) X(cuStreamWaitValue64) X(cuStreamWriteValue32) X(cuStreamWriteValue64)  \
   X(cuStreamBatchMemOp) X(cuGraphAddBatchMemOpNode) X(cuGraphBatchMemOpNodeGetParams)            \
-  X(cuGraphBatchMemOpNodeSetParams) X(cuGraphExecBatchMemOpNodeSetParams)
+  X(cuGraphBatchMemOpNodeSetParams) X(cuGraphExecBatchMemOpNodeSetParams) X(cuMemHostAlloc)       \
+  X(cuMemHostGetDevicePointer)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

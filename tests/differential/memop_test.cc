@@ -261,6 +261,29 @@ TEST_F(MemOpTest, UnknownAddressRefusedAtTheCall) {
   EXPECT_CU(CUDA_SUCCESS, await_stream(st.a));
 }
 
+// The host releases a held stream by writing mapped host memory, a write the runtime cannot
+// see (the wait re-reads the word). Through the pool mapped memory is coherent only at call
+// boundaries, and the shim refuses such a word (known difference, docs/architecture.md).
+TEST_F(MemOpTest, HostWriteToMappedMemoryReleasesAWait) {
+  Streams st;
+  void* host = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemHostAlloc(&host, 64, CU_MEMHOSTALLOC_DEVICEMAP));
+  auto* words = static_cast<volatile uint32_t*>(host);
+  words[0] = 0;
+  CUdeviceptr flag = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemHostGetDevicePointer(&flag, host, 0));
+  const CUdeviceptr out = st.buf;
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamWaitValue32(st.a, flag, 1, CU_STREAM_WAIT_VALUE_EQ));
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamWriteValue32(st.a, out, 42, 0));
+  ASSERT_CU(CUDA_SUCCESS, api().cuStreamWriteValue32(st.a, flag + 4, 43, 0));
+  EXPECT_CU(CUDA_ERROR_NOT_READY, api().cuStreamQuery(st.a));
+  words[0] = 1;
+  EXPECT_CU(CUDA_SUCCESS, await_stream(st.a));
+  EXPECT_SAME_VALUE(42, read32(out));
+  EXPECT_SAME_VALUE(43, words[1]) << "a write operation into mapped host memory, seen by the host";
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFreeHost(host));
+}
+
 TEST_F(MemOpTest, CaptureRecordsBatchMemOpNodes) {
   Streams st;
   const CUdeviceptr flag = st.buf, out = st.buf + 64;
