@@ -16,6 +16,7 @@
 // once (Session::async_start), others go with the next synchronising call like a launch. A
 // refusal only the server can make becomes the session's sticky error. Graph node calls are sync.
 // Thread safety: may be called from any thread.
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -61,7 +62,8 @@ CUresult to_wire(const CUstreamBatchMemOpParams* ops, unsigned count, Api api, s
   if (count == 0 || count > kMaxOps || ops == nullptr) return CUDA_ERROR_INVALID_VALUE;
   for (unsigned i = 0; i < count; ++i) {
     const CUstreamBatchMemOpParams& p = ops[i];
-    const unsigned op = p.operation;
+    unsigned op = 0;  // the integer the caller stored: loading an unknown value as the enum is undefined
+    std::memcpy(&op, &p.operation, sizeof op);
     uint64_t addr = 0, value = 0, flags = 0;
     if (is_wait(op)) {
       const unsigned bytes = op == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? 4 : 8;
@@ -103,8 +105,8 @@ CUresult stream_ops(CUstream stream, const CUstreamBatchMemOpParams* ops, unsign
   // A write is a signal another stream (or a kernel spinning on the flag) may be waiting for:
   // it goes out at once, like cuGraphLaunch, instead of waiting in the queue for the program's
   // next synchronising call (one write system call). Waits and fences are queued as usual.
-  bool writes = false;
-  for (unsigned i = 0; i < count; ++i) writes = writes || is_write(ops[i].operation);
+  bool writes = false;  // args holds the checked kinds: 2 + 4 * i
+  for (unsigned i = 0; i < count; ++i) writes = writes || is_write(static_cast<unsigned>(args[2 + 4 * i]));
   return writes ? Session::instance().async_start(Op::StreamMemOp, args, h)
                 : Session::instance().async(Op::StreamMemOp, args, h);
 }

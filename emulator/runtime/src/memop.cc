@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -57,16 +58,19 @@ CUresult check_address(uint64_t addr, unsigned bytes, bool node) {
 }
 
 CUresult check_one(const CUstreamBatchMemOpParams& p, MemOpApi api, bool node) {
-  switch (p.operation) {
+  // The kind as the integer the caller stored: loading an unknown value as the enum is undefined.
+  unsigned kind = 0;
+  std::memcpy(&kind, &p.operation, sizeof kind);
+  switch (kind) {
     case CU_STREAM_MEM_OP_WAIT_VALUE_32:
     case CU_STREAM_MEM_OP_WAIT_VALUE_64:
       if (p.waitValue.flags & ~(kWaitKinds | CU_STREAM_WAIT_VALUE_FLUSH)) return CUDA_ERROR_INVALID_VALUE;
-      return check_address(p.waitValue.address, width(p.operation), node);
+      return check_address(p.waitValue.address, width(kind), node);
     case CU_STREAM_MEM_OP_WRITE_VALUE_32:
     case CU_STREAM_MEM_OP_WRITE_VALUE_64: {
       const unsigned allowed = api == MemOpApi::V1 ? CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER : 0;
       if (p.writeValue.flags & ~allowed) return CUDA_ERROR_INVALID_VALUE;
-      return check_address(p.writeValue.address, width(p.operation), node);
+      return check_address(p.writeValue.address, width(kind), node);
     }
     case CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES:
       return p.flushRemoteWrites.flags == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
