@@ -412,7 +412,7 @@ for item in [
     "depth-compare operand of `tex`/`tld4` (the driver API has no comparison function); "
     "block-compressed and packed formats. The v1 (32-bit) array entry points are legacy forms "
     "(below).",
-    "Graphs: external-semaphore and batch memory-op nodes, device-side graph launch and "
+    "Graphs: external-semaphore nodes, device-side graph launch and "
     "device-updatable kernel nodes, non-default edge data, `CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE`; "
     "through the pool, a child graph node cloned from a graph holding user objects "
     "(architecture.md, \"Graphs through the pool\": user objects). Graphs and stream "
@@ -426,8 +426,12 @@ for item in [
     "IPC: memory and event handles, interprocess events; shareable memory-pool handles.",
     "External memory and semaphores, and graphics interop (GL, EGL, VDPAU).",
     "Thread-block clusters of more than one block; green contexts; `cuCtxRecordEvent`/"
-    "`cuCtxWaitEvent`; stream memory operations (`cuStreamWaitValue*`/`WriteValue*`); "
-    "programmatic-launch and launch-completion events.",
+    "`cuCtxWaitEvent`; programmatic-launch and launch-completion events. Stream memory "
+    "operations (`cuStreamWaitValue*`/`WriteValue*`/`BatchMemOp`) and batch memory-op graph "
+    "nodes work on the emulator and through the pool (emulator.md, \"Stream memory "
+    "operations\"); through the pool their word must be device memory, not mapped or page-locked "
+    "host memory (`CUDA_ERROR_NOT_SUPPORTED`, architecture.md, \"Stream memory operations through "
+    "the pool\").",
     "The legacy 32-bit (v1) memory entry points and `cuLaunch`/`cuLaunchGrid` (the `cuParam*` "
     "legacy launch API).",
     "SASS: images must contain PTX (`CUDA_ERROR_NO_BINARY_FOR_GPU` otherwise). This includes JIT "

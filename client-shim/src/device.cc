@@ -94,7 +94,8 @@ extern "C" CUresult gpool_impl_cuDeviceGetAttribute(int* value, CUdevice_attribu
     // "Client shim"): the host and the device share no memory bus (no host-native atomics, no
     // device access to registered host memory at its own address: cuMemHostRegister with
     // DEVICEMAP is refused), clusters of more than one block are refused by cuLaunchKernelEx,
-    // and no shareable handle, IPC, RDMA, multicast or stream memory operation is forwarded.
+    // and no shareable handle, IPC, RDMA or multicast is forwarded (stream memory operations are:
+    // their attributes are the server's, memop.cc).
     case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
     case CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED:
@@ -107,8 +108,6 @@ extern "C" CUresult gpool_impl_cuDeviceGetAttribute(int* value, CUdevice_attribu
     case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_MULTICAST_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_TIMELINE_SEMAPHORE_INTEROP_SUPPORTED:
-    case CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS:
-    case CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR:
     case CU_DEVICE_ATTRIBUTE_HOST_MEMORY_POOLS_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_HOST_NUMA_MEMORY_POOLS_SUPPORTED:
     case CU_DEVICE_ATTRIBUTE_HOST_NUMA_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:

@@ -201,6 +201,10 @@ extern "C" CUresult gpool_impl_cuGraphAddNode_v2(CUgraphNode* out, CUgraph g, co
       return st;
     }
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return gpool_impl_cuGraphAddMemFreeNode(out, g, deps, ndeps, p->free.dptr);
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {  // memop.cc
+      const CUDA_BATCH_MEM_OP_NODE_PARAMS m{p->memOp.ctx, p->memOp.count, p->memOp.paramArray, p->memOp.flags};
+      return gpool_impl_cuGraphAddBatchMemOpNode(out, g, deps, ndeps, &m);
+    }
     default: return node_kind_refused("cuGraphAddNode", p->type);
   }
 }
@@ -243,6 +247,10 @@ extern "C" CUresult gpool_impl_cuGraphNodeSetParams(CUgraphNode node, CUgraphNod
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return gpool_impl_cuGraphEventWaitNodeSetEvent(node, p->eventWait.event);
     case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return CUDA_ERROR_INVALID_VALUE;  // fixed at creation, as on the emulator
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {  // memop.cc
+      const CUDA_BATCH_MEM_OP_NODE_PARAMS m{p->memOp.ctx, p->memOp.count, p->memOp.paramArray, p->memOp.flags};
+      return gpool_impl_cuGraphBatchMemOpNodeSetParams(node, &m);
+    }
     default: return node_kind_refused("cuGraphNodeSetParams", p->type);
   }
 }
@@ -274,6 +282,10 @@ extern "C" CUresult gpool_impl_cuGraphExecNodeSetParams(CUgraphExec exec, CUgrap
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT: return gpool_impl_cuGraphExecEventWaitNodeSetEvent(exec, node, p->eventWait.event);
     case CU_GRAPH_NODE_TYPE_MEM_ALLOC:
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return CUDA_ERROR_INVALID_VALUE;  // fixed at creation, as on the emulator
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {  // memop.cc
+      const CUDA_BATCH_MEM_OP_NODE_PARAMS m{p->memOp.ctx, p->memOp.count, p->memOp.paramArray, p->memOp.flags};
+      return gpool_impl_cuGraphExecBatchMemOpNodeSetParams(exec, node, &m);
+    }
     default: return node_kind_refused("cuGraphExecNodeSetParams", p->type);
   }
 }

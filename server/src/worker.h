@@ -496,6 +496,18 @@ class Worker {
   CUresult op_graph_add_event_node(Ctx& c);
   CUresult op_graph_event_node_get(Ctx& c);
   CUresult op_graph_event_node_set(Ctx& c);
+  // worker_memop.cc: stream memory operations and batch memory-op nodes (calls 475-478)
+  CUresult op_stream_memop(Ctx& c);
+  CUresult op_graph_add_memop_node(Ctx& c);
+  CUresult op_graph_memop_node_get(Ctx& c);
+  CUresult op_graph_memop_node_set(Ctx& c);
+  // Decodes `count` wire operations (4 words each) into `out`, each wait/write address checked
+  // against the session's memory; false (logged) for a kind it does not know or an address that
+  // is not the session's.
+  bool memops_from_wire(std::span<const uint64_t> words, uint64_t count, std::vector<CUstreamBatchMemOpParams>& out);
+  // Set once the session has sent a wait operation: a stream may be held for ever, so a device
+  // reset does not synchronise first (the backend's reset ends such waits; worker_reset.cc).
+  bool memop_waits_ = false;
   HostFnHub* hostfn_ = nullptr;                // never freed (worker_hostfn.h)
   WorkerConnection* wrapped_ = nullptr;        // conn_, as its wrapper
   std::atomic<int32_t> hostfn_refused_{0};     // a forged HostFnDone, for the next sticky error

@@ -34,10 +34,17 @@ CUresult Worker::op_device_reset(Ctx& c) {
   meter_.forget_device(static_cast<size_t>(physical));
   DeviceScope scope(*this, static_cast<size_t>(index));
   if (scope.status != CUDA_SUCCESS) return scope.status;
-  ring_.reset();  // pinned slots and events are allocations of the context being destroyed
+  // Pinned slots and events are allocations of the context being destroyed. Freeing pinned
+  // memory synchronises the context, which after a stream memory wait (worker_memop.cc) could
+  // wait for ever: then the ring goes after the backend's reset below, which ends the waits and
+  // frees the ring's memory with the context (the ring's own frees are then refused, harmlessly;
+  // nothing is allocated in between).
+  if (!memop_waits_) ring_.reset();
   // Work still queued runs out first (the driver's reset waits for it too); its errors are the
-  // context's and go with it.
-  (void)drv_.cuCtxSynchronize();
+  // context's and go with it. Not after a stream memory wait (worker_memop.cc): a stream held at
+  // a wait nothing will satisfy would block the worker here for ever, while the backend's reset
+  // itself ends the wait and drains the streams (docs/emulator.md, "Stream memory operations").
+  if (!memop_waits_) (void)drv_.cuCtxSynchronize();
 
   streams_.drop_device(index);
   // Modules and their functions (their globals' charge returned, image_globals.h); libraries
@@ -56,6 +63,7 @@ CUresult Worker::op_device_reset(Ctx& c) {
   arrays_.drop_device(physical);
 
   CUresult st = drv_.cuDevicePrimaryCtxReset_v2(devices_[index].dev);
+  if (memop_waits_) ring_.reset();
   if (st != CUDA_SUCCESS) {
     logger().warn("session {}: resetting device {} failed: CUresult {}", params_.session_id, physical,
                   static_cast<int>(st));

@@ -543,6 +543,9 @@ CUresult vmm_free(const VmmBlock& b) {
 //   check PTR N BYTE                            -> "CHECK ok" when all N bytes equal BYTE
 //   use PTR                                     -> "USE ok" or "USE <error>": memset of 4 bytes at
 //                                                  PTR, then a device->host read, synchronized
+//   writeval PTR V | waitval PTR V              -> "WRITEVAL ok" / "WAITVAL ok" or the error:
+//                                                  cuStreamWriteValue32 / cuStreamWaitValue32 (GEQ)
+//                                                  at PTR on the NULL stream, then synchronized
 namespace {
 
 int tenant_client() {
@@ -557,6 +560,8 @@ int tenant_client() {
   DRV(cuMemsetD8_v2);
   DRV(cuMemcpyDtoH_v2);
   DRV(cuCtxSynchronize);
+  DRV(cuStreamWriteValue32_v2);
+  DRV(cuStreamWaitValue32_v2);
   auto say = [](const char* what, CUresult r, const std::string& ok_text = "ok") {
     std::printf("%s %s\n", what, r == CUDA_SUCCESS ? ok_text.c_str() : err_name(r));
     std::fflush(stdout);
@@ -619,6 +624,11 @@ int tenant_client() {
       unsigned char back[4];
       if (r == CUDA_SUCCESS) r = p_cuMemcpyDtoH_v2(back, a, 4);
       say("USE", r);
+    } else if (op == "writeval" || op == "waitval") {
+      CUresult r = op == "writeval" ? p_cuStreamWriteValue32_v2(nullptr, a, static_cast<cuuint32_t>(b), 0)
+                                    : p_cuStreamWaitValue32_v2(nullptr, a, static_cast<cuuint32_t>(b), 0);
+      if (r == CUDA_SUCCESS) r = p_cuCtxSynchronize();
+      say(op == "writeval" ? "WRITEVAL" : "WAITVAL", r);
     } else {
       std::printf("UNKNOWN %s", line);
       std::fflush(stdout);

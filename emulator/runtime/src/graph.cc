@@ -62,6 +62,9 @@ void copy_params(const GraphNode& src, GraphNode* dst, bool reg) {
   dst->event = src.event;
   dst->mem = src.mem;
   dst->attrs = src.attrs;
+  dst->memops = src.memops;
+  dst->memop_ctx = src.memop_ctx;
+  dst->memop_flags = src.memop_flags;
   if (src.child) {
     dst->child = graph_clone(*src.child, reg);
   }
@@ -271,7 +274,7 @@ CUresult make_node(const CUgraphNodeParams& p, Graph* parent, GraphNode* out) {
     case CU_GRAPH_NODE_TYPE_CONDITIONAL: return make_cond_node(p.conditional, parent, out);
     case CU_GRAPH_NODE_TYPE_EXT_SEMAS_SIGNAL:
     case CU_GRAPH_NODE_TYPE_EXT_SEMAS_WAIT: return gpool::abi::unimplemented("cuGraphAddNode (external semaphore node)");
-    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: return gpool::abi::unimplemented("cuGraphAddNode (batch memory op node)");
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: return make_memop_node(p.memOp, out);
     default: return CUDA_ERROR_INVALID_VALUE;
   }
 }
@@ -317,6 +320,7 @@ const char* type_name(CUgraphNodeType t) {
     case CU_GRAPH_NODE_TYPE_MEM_ALLOC: return "mem_alloc";
     case CU_GRAPH_NODE_TYPE_MEM_FREE: return "mem_free";
     case CU_GRAPH_NODE_TYPE_CONDITIONAL: return "conditional";
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: return "batch_mem_op";
     default: return "other";
   }
 }

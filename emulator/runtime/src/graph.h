@@ -75,6 +75,11 @@ struct GraphNode final : Object {
   // kernel.cooperative, the one the emulator applies at launch (graph_attr.cc).
   std::vector<CUlaunchAttribute> attrs;
   std::unique_ptr<CondNode> cond;      // conditional: handle, kind and body graphs (owned)
+  // Batch memory-op node (memop.h): the operations (checked; GetParams hands out memops.data()),
+  // the context as given and the node flags.
+  std::vector<CUstreamBatchMemOpParams> memops;
+  CUcontext memop_ctx = nullptr;
+  unsigned memop_flags = 0;
 
   std::vector<GraphNode*> deps;   // incoming edges (in order added)
   std::vector<GraphNode*> succs;  // outgoing edges
@@ -129,6 +134,8 @@ void graph_delete(Graph* g);
 CUresult make_kernel_node(const CUDA_KERNEL_NODE_PARAMS& p, GraphNode* out);
 CUresult make_memcpy_node(const CUDA_MEMCPY3D& p, GraphNode* out);
 CUresult make_memset_node(const CUDA_MEMSET_NODE_PARAMS& p, GraphNode* out);
+// Batch memory-op node (graph_memop.cc). Errors: INVALID_VALUE (memop.h), INVALID_CONTEXT.
+CUresult make_memop_node(const CUDA_BATCH_MEM_OP_NODE_PARAMS_v2& p, GraphNode* out);
 void set_kernel_launch(GraphNode* n, KernelLaunch k);
 
 // Kernel node attributes (graph_attr.cc). The attributes of a launch captured into `n`

@@ -7,6 +7,7 @@
 #include "event.h"
 #include "graph_mem.h"
 #include "graph_cond.h"
+#include "memop.h"
 #include "gpool/emu/exec/graph_cond.h"
 
 #include <algorithm>
@@ -116,6 +117,9 @@ bool same_shape(const Graph& a, const Graph& b, CUgraphExecUpdateResultInfo* inf
       return fail(CU_GRAPH_EXEC_UPDATE_ERROR_ATTRIBUTES_CHANGED, &y, nullptr);
     }
     if (x.type == CU_GRAPH_NODE_TYPE_GRAPH && !same_shape(*x.child, *y.child, info, flags)) return false;
+    if (x.type == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP && !memop_update_ok(x.memops, y.memops)) {
+      return fail(CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED, &y, nullptr);
+    }
     if (x.type == CU_GRAPH_NODE_TYPE_CONDITIONAL) {
       // Kind and size are fixed; the bodies follow the same rules as any graph.
       if (!cond_same_kind(*x.cond, *y.cond)) return fail(CU_GRAPH_EXEC_UPDATE_ERROR_PARAMETERS_CHANGED, &y, nullptr);
@@ -149,6 +153,11 @@ void apply(Graph& mine, const Graph& src, GraphExec* e) {
       case CU_GRAPH_NODE_TYPE_HOST: x.host = y.host; break;
       case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
       case CU_GRAPH_NODE_TYPE_WAIT_EVENT: x.event = y.event; break;
+      case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP:
+        x.memops = y.memops;
+        x.memop_ctx = y.memop_ctx;
+        x.memop_flags = y.memop_flags;
+        break;
       case CU_GRAPH_NODE_TYPE_GRAPH: apply(*x.child, *y.child, e); break;
       case CU_GRAPH_NODE_TYPE_CONDITIONAL:
         x.cond->handle = y.cond->handle;  // kernels of the new graph name its handle
@@ -226,6 +235,7 @@ CUresult graph_exec_launch(GraphExec* e, const std::shared_ptr<Stream>& s) {
         plan.back().tasks.push_back(std::move(t));
         break;
       }
+      case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: plan.back().tasks.push_back(memop_task(n->memops, s->ctx)); break;
       case CU_GRAPH_NODE_TYPE_EMPTY: break;
       case CU_GRAPH_NODE_TYPE_MEM_ALLOC: break;  // made at the call (graph_mem_launch below)
       case CU_GRAPH_NODE_TYPE_MEM_FREE: plan.back().tasks.push_back(graph_mem_free_task(n->mem, free_gens)); break;
@@ -586,6 +596,11 @@ extern "C" CUresult gpool_impl_cuGraphExecNodeSetParams(CUgraphExec hGraphExec, 
       return gpool_impl_cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, nodeParams->eventRecord.event);
     case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
       return gpool_impl_cuGraphExecEventWaitNodeSetEvent(hGraphExec, hNode, nodeParams->eventWait.event);
+    case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP: {
+      CUDA_BATCH_MEM_OP_NODE_PARAMS p{};
+      std::memcpy(&p, &nodeParams->memOp, sizeof p);
+      return gpool_impl_cuGraphExecBatchMemOpNodeSetParams(hGraphExec, hNode, &p);
+    }
     case CU_GRAPH_NODE_TYPE_CONDITIONAL:
       // A conditional node's parameters cannot change in an executable graph (update its bodies' nodes instead).
       return CUDA_ERROR_INVALID_VALUE;

@@ -3,6 +3,7 @@
 #include "stream.h"
 
 #include "context.h"
+#include "memop.h"
 
 #include <algorithm>
 
@@ -39,6 +40,7 @@ void Stream::run() {
     }
     if (item.task) item.task();
     item = Item{};  // release captures before reporting completion
+    memop_notify();  // the task may have written a word a stream memory operation waits on
     lock.lock();
     ++completed_;
     // Wakes the waiters only once the earliest position one of them waits for has run, not
