@@ -449,12 +449,8 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
       if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
       CUgraph child = graph_of(t[0]);
       if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      bool nested = false;
-      if (graph_has_host_copies(child, nested, 0)) {
-        logger().warn("session {}: a graph with host copy nodes cannot be a child graph through the pool; "
-                      "returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
-        return CUDA_ERROR_NOT_SUPPORTED;
-      }
+      // Host copy nodes run in child graphs (worker_graph_host_copy.cc), not in conditional bodies.
+      if (graph_has_host_copies(child, 0) && host_copy_body_refused(g)) return CUDA_ERROR_NOT_SUPPORTED;
       st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
       break;
     }
