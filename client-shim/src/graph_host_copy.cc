@@ -85,7 +85,7 @@ bool dense(const HostSide& h) {
 bool box_ok(const HostSide& h) {
   if (h.base == nullptr || h.width == 0) return false;
   if ((h.rows > 1 || h.depth > 1) && h.pitch < h.width) return false;
-  if (h.depth > 1 && h.height != 0 && h.height < h.y + h.rows) return false;
+  if (h.depth > 1 && h.height < h.rows) return false;
   return true;
 }
 

@@ -168,7 +168,7 @@ CUresult Worker::host_copy_shape(bool to_device, std::span<const uint64_t> side,
   const bool flat = s.rows == 1 && s.depth == 1;
   if (!flat && s.pitch < s.width) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t h = s.height != 0 ? s.height : s.rows;
-  if (s.depth > 1 && h < s.y + s.rows) return CUDA_ERROR_INVALID_VALUE;
+  if (s.depth > 1 && s.height < s.rows) return CUDA_ERROR_INVALID_VALUE;  // the driver's rule
   const u128 first = (u128{s.z} * h + s.y) * s.pitch + s.x;
   const u128 extent = flat ? first + s.width : ((u128{s.z} + s.depth - 1) * h + s.y + s.rows - 1) * s.pitch + s.x + s.width;
   if (extent > (u128{1} << 48) || !range_ok(s.dev, static_cast<uint64_t>(extent))) {

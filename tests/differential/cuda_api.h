@@ -71,7 +71,8 @@ namespace diff {
   X(cuLibraryGetKernelCount) X(cuLibraryEnumerateKernels) X(cuLibraryGetKernel) X(cuKernelGetName) \
   X(cuKernelGetLibrary) X(cuKernelGetParamInfo) X(cuKernelGetAttribute) X(cuKernelSetAttribute)  \
   X(cuKernelGetFunction) X(cuFuncGetParamInfo) X(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags) \
-  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)
+  X(cuOccupancyAvailableDynamicSMemPerBlock) X(cuLaunchKernelEx) X(cuLibraryGetGlobal)        \
+  X(cuMemcpy2DAsync) X(cuMemcpy3DAsync) X(cuGraphExecUpdate)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;
