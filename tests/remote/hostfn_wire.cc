@@ -6,12 +6,15 @@
 //   - LaunchHostFunc with id 0, or with an id still registered, is refused the same way;
 //   - a host function that calls CUDA gets CUDA_ERROR_NOT_PERMITTED (nothing is sent), and the
 //     stream goes on once it returns;
-//   - a stream callback gets CUDA_SUCCESS and runs after the host function before it.
+//   - a stream callback gets CUDA_SUCCESS and runs after the host function before it;
+//   - a part of a host copy node's bytes for a firing never made is refused like a forged
+//     HostFnDone, and new host copy parameters for a forged node id are refused.
 // Run by run_remote.py (remote.hostfn.wire); prints ok/FAIL lines and PASS.
 #include <cuda.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -99,6 +102,15 @@ int main() {
   expect(s.host_fn_done(987654321), CUDA_SUCCESS, "send a HostFnDone for a firing never made");
   expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "the next sync call reports the forged firing");
   expect(ctx_sync(s), CUDA_SUCCESS, "the session works afterwards");
+  // A part of a host copy node's bytes (HostCopyPartToServer) for a firing never made: the same.
+  const std::byte part[16] = {};
+  expect(s.host_copy_part(987654321, 0, part), CUDA_SUCCESS, "send a host copy part for a firing never made");
+  expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "the next sync call reports the forged part");
+  expect(ctx_sync(s), CUDA_SUCCESS, "the session works after the forged part");
+  // New host copy parameters for a forged node id (GraphHostCopyNodeSetParams).
+  const uint64_t forged_set[] = {0, 0, 123456789, 5, 0, CU_MEMORYTYPE_DEVICE, 0, 0, 0, 0, 0, 0, 16, 1, 1};
+  expect(s.sync(Op::GraphHostCopyNodeSetParams, forged_set), CUDA_ERROR_INVALID_VALUE,
+         "host copy parameters for a forged node id");
 
   // Registration ids: 0 and one still registered (a graph host node's stays for the session).
   const gpool::remote::HandleRef null_stream[] = {gpool::remote::HandleRef(0, gpool::remote::HandleKind_Stream)};
