@@ -413,7 +413,8 @@ for item in [
     "Graphs: external-semaphore and batch memory-op nodes, user objects, device-side "
     "graph launch, non-default edge data, `CU_GRAPH_CHILD_GRAPH_OWNERSHIP_MOVE`. Graphs and stream "
     "capture otherwise work, memory allocation/free and conditional nodes included (emulator.md, "
-    "\"Graphs and stream capture\"); through the pool, copy nodes with a host side are refused "
+    "\"Graphs and stream capture\"); through the pool, copy nodes with a host side run (any size, "
+    "1D/2D/3D, in child graphs, with new parameters) except inside conditional bodies "
     "(architecture.md, \"Graphs through the pool\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
     "`cuMemImportFromShareableHandle`), `cuMemMapArrayAsync` (sparse arrays), and multicast "
