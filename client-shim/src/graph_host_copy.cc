@@ -193,6 +193,29 @@ CUresult set_params(bool on_exec, CUgraphExec exec, CUgraphNode node, const CUDA
   return st;
 }
 
+bool fill_host_side(uint64_t id, CUDA_MEMCPY3D& p) {
+  const std::shared_ptr<const HostSide> h = hostfn::copy_side(id);
+  if (h == nullptr) return false;
+  CUmemorytype& type = h->to_device ? p.srcMemoryType : p.dstMemoryType;
+  type = CU_MEMORYTYPE_HOST;
+  if (h->to_device) {
+    p.srcHost = h->base;
+    p.srcXInBytes = h->x;
+    p.srcY = h->y;
+    p.srcZ = h->z;
+    p.srcPitch = h->pitch;
+    p.srcHeight = h->height;
+  } else {
+    p.dstHost = h->base;
+    p.dstXInBytes = h->x;
+    p.dstY = h->y;
+    p.dstZ = h->z;
+    p.dstPitch = h->pitch;
+    p.dstHeight = h->height;
+  }
+  return true;
+}
+
 void serve(Session& s, const HostSide& h, uint64_t firing, std::span<const std::byte> data) {
   const size_t bytes = h.bytes();
   if (h.to_device) {  // read now, when the node runs

@@ -57,6 +57,10 @@ CUresult add_node(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t n
 // cuGraphMemcpyNodeSetParams (on_exec false) / cuGraphExecMemcpyNodeSetParams with one host side.
 CUresult set_params(bool on_exec, CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D& p);
 
+// cuGraphMemcpyNodeGetParams of a host copy node: the host side of `p` becomes the program's
+// buffer and box registered under `id`; false for an id that is not a copy node's.
+bool fill_host_side(uint64_t id, CUDA_MEMCPY3D& p);
+
 // The host-function thread's work for a firing of a copy node: sends the bytes (host to
 // device; parts, then HostFnDone) or writes `data` into the buffer and sends HostFnDone.
 void serve(Session& s, const HostSide& h, uint64_t firing, std::span<const std::byte> data);

@@ -167,6 +167,11 @@ void part(uint64_t firing, uint64_t offset, std::span<const std::byte> data) {
 
 void forget_copy(uint64_t id) { forget(id); }
 
+std::shared_ptr<const hostcopy::HostSide> copy_side(uint64_t id) {
+  Entry e;
+  return lookup(id, e) ? e.copy : nullptr;
+}
+
 void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status, std::span<const std::byte> data) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);

@@ -53,6 +53,8 @@ void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status,
 // the bytes HostFnReady and the HostCopyPartToClient notes before it carried).
 uint64_t add_copy(std::shared_ptr<const hostcopy::HostSide> side);
 void forget_copy(uint64_t id);
+// The host side registered under `id` by add_copy, or null.
+std::shared_ptr<const hostcopy::HostSide> copy_side(uint64_t id);
 
 // A part (not the last) of a device-to-host copy node's bytes for `firing`
 // (HostCopyPartToClient): kept until the firing's HostFnReady brings the rest.
