@@ -399,6 +399,9 @@ class Worker {
   CUresult host_copy_clone(CUgraph g, HostCopyExec& out, CUgraph& clone);
   CUgraphNode exec_node(uint64_t exec_id, CUgraphNode n);  // the exec's node for a node of its graph
   void host_copy_exec_destroyed(uint64_t exec_id);
+  void host_copy_retire(std::vector<HostCopyStaging>&& staging, const std::set<int>& launched_on);
+  void host_copy_release_retired(int device);  // after a successful context synchronisation
+  void host_copy_launched(uint64_t exec_id, int device);
   std::unique_ptr<HostCopies> host_copies_;  // null until the first host copy node
 
   std::unique_ptr<transport::Connection> conn_;

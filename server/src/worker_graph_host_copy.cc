@@ -416,7 +416,7 @@ CUresult Worker::host_copy_stage(CUgraph g, CUgraphNode cn, const HostCopyTag& t
                                             buf.get(), bytes);
   if (r == nullptr) return CUDA_ERROR_INVALID_VALUE;
   hc.total += bytes;
-  out.staging.push_back(std::move(buf));
+  out.staging.push_back({std::move(buf), bytes});
   const CUDA_HOST_NODE_PARAMS hp{&HostFnHub::marker, r};
   CUresult st = CUDA_SUCCESS;
   if (t.to_device()) {  // deps -> marker -> copy
@@ -452,8 +452,7 @@ CUresult Worker::host_copy_clone(CUgraph g, HostCopyExec& out, CUgraph& clone) {
   if (st != CUDA_SUCCESS) {
     drv_.cuGraphDestroy(clone);
     clone = nullptr;
-    HostCopies& hc = host_copies();
-    for (auto& b : out.staging) hc.retired.push_back(std::move(b));  // a marker may exist: keep them
+    host_copy_retire(std::move(out.staging), {});  // its markers never ran
     out.staging.clear();
     out.markers.clear();
   }
@@ -469,12 +468,46 @@ CUgraphNode Worker::exec_node(uint64_t exec_id, CUgraphNode n) {
   return drv_.cuGraphNodeFindInClone(&cn, n, it->second.clone) == CUDA_SUCCESS ? cn : n;
 }
 
+// Staging no marker can use any more: freed now if none of its devices' launches may still
+// run, else when they have all been synchronised (host_copy_release_retired).
+void Worker::host_copy_retire(std::vector<HostCopyStaging>&& staging, const std::set<int>& launched_on) {
+  HostCopies& hc = host_copies();
+  if (launched_on.empty()) {
+    for (const HostCopyStaging& b : staging) hc.total -= b.bytes;
+    return;
+  }
+  hc.retired.push_back({std::move(staging), launched_on});
+}
+
+// After a successful cuCtxSynchronize of physical device `device`: the context's work (graph
+// launches included) is done, and a destroyed exec is never launched again, so no marker of it
+// can run there any more.
+void Worker::host_copy_release_retired(int device) {
+  if (host_copies_ == nullptr) return;
+  auto& retired = host_copies_->retired;
+  for (size_t i = 0; i < retired.size();) {
+    retired[i].pending.erase(device);
+    if (!retired[i].pending.empty()) {
+      ++i;
+      continue;
+    }
+    for (const HostCopyStaging& b : retired[i].staging) host_copies_->total -= b.bytes;
+    retired.erase(retired.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+}
+
+void Worker::host_copy_launched(uint64_t exec_id, int device) {
+  if (host_copies_ == nullptr) return;
+  auto it = host_copies_->execs.find(exec_id);
+  if (it != host_copies_->execs.end()) it->second.launched_on.insert(device);
+}
+
 void Worker::host_copy_exec_destroyed(uint64_t exec_id) {
   if (host_copies_ == nullptr) return;
   auto it = host_copies_->execs.find(exec_id);
   if (it == host_copies_->execs.end()) return;
   drv_.cuGraphDestroy(it->second.clone);
-  for (auto& b : it->second.staging) host_copies_->retired.push_back(std::move(b));
+  host_copy_retire(std::move(it->second.staging), it->second.launched_on);
   host_copies_->execs.erase(it);
 }
 
@@ -547,7 +580,7 @@ CUresult Worker::exec_host_copy_set(uint64_t exec_id, CUgraphExec e, CUgraphNode
   if (CUresult st = drv_.cuGraphExecMemcpyNodeSetParams(e, cn, &p, ctx_); st != CUDA_SUCCESS) return st;
   // The registration's buffer lives with the exec's (the old buffer stays: a launch may be running).
   hc.total += bytes;
-  it->second.staging.push_back(std::move(buf));
+  it->second.staging.push_back({std::move(buf), bytes});
   const CUDA_HOST_NODE_PARAMS hp{&HostFnHub::marker, r};
   return drv_.cuGraphExecHostNodeSetParams(e, m->second, &hp);
 }

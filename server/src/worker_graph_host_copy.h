@@ -17,7 +17,8 @@
 //
 // Memory: tags are zeroed and never written (a large one costs address space only); tags and staging count against
 // one per-session bound (kMaxTotal). Staging of destroyed execs is kept (a marker of theirs may
-// still be returning) and still counts.
+// still be returning) and still counts until a context synchronisation of every device the exec
+// was launched on shows no marker of it can run.
 //
 // Owned by the Worker; worker thread only (the markers run on the backend's threads but touch
 // only their own Reg and staging buffer, which live until the session ends).
@@ -29,6 +30,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -62,11 +64,25 @@ struct HostCopyTag {
   uint64_t bytes() const { return shape.bytes(); }
 };
 
+// A staging buffer of an exec (a marker's bytes) and its size.
+struct HostCopyStaging {
+  std::unique_ptr<std::byte[]> buf;
+  uint64_t bytes = 0;
+};
+
 struct HostCopyExec {
   CUgraph clone = nullptr;  // what the exec was instantiated from (node lookups go through it)
-  std::vector<std::unique_ptr<std::byte[]>> staging;  // the exec's buffers (updates add more)
+  std::vector<HostCopyStaging> staging;  // the exec's buffers (updates add more)
   // A top-level copy node of the clone -> its marker (cuGraphExecMemcpyNodeSetParams).
   std::map<CUgraphNode, CUgraphNode> markers;
+  std::set<int> launched_on;  // physical devices of the streams it was launched into
+};
+
+// The staging of a destroyed exec: kept until every device it was launched on has been
+// synchronised (a marker of a launch still running writes or reads it).
+struct HostCopyRetired {
+  std::vector<HostCopyStaging> staging;
+  std::set<int> pending;
 };
 
 struct HostCopies {
@@ -74,8 +90,8 @@ struct HostCopies {
   std::unordered_map<const std::byte*, HostCopyTag> tags;  // tag buffer -> copy
   uint64_t total = 0;
   std::unordered_map<uint64_t, HostCopyExec> execs;        // exec id -> (only execs with copies)
-  // Staging of execs already destroyed: a marker of theirs may still be returning.
-  std::vector<std::unique_ptr<std::byte[]>> retired;
+  // Staging of execs already destroyed (or never used: freed at once).
+  std::vector<HostCopyRetired> retired;
 };
 
 // Sends HostFnReady for a firing, with `data` (a device-to-host node's bytes) in parts:

@@ -368,6 +368,38 @@ TEST_F(GraphHostCopyTest, HostCopyNodesGetNewParameters) {
   EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d2));
 }
 
+// A graph with a 1 MiB host copy node instantiated, launched and destroyed 80 times: what an
+// exec held is given back (through the pool: its staging, after a context synchronisation),
+// so the session's bound on host copy memory is never reached.
+TEST_F(GraphHostCopyTest, ExecsMadeAndDestroyedAgainAndAgain) {
+  constexpr size_t n = 1 << 18;  // 1 MiB of words
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, n * 4));
+  std::vector<unsigned> in(n);
+  CUgraph graph = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphCreate(&graph, 0));
+  CUgraphNode up = nullptr;
+  const CUDA_MEMCPY3D p = host_to_device(in.data(), d, n * 4);
+  ASSERT_CU(CUDA_SUCCESS, api().cuGraphAddMemcpyNode(&up, graph, nullptr, 0, &p, current()));
+  for (unsigned round = 0; round < 80; ++round) {
+    in[0] = round;
+    in[n - 1] = round * 3;
+    CUgraphExec exec = nullptr;
+    ASSERT_CU(CUDA_SUCCESS, api().cuGraphInstantiate(&exec, graph, 0)) << "round " << round;
+    EXPECT_CU(CUDA_SUCCESS, api().cuGraphLaunch(exec, nullptr));
+    EXPECT_CU(CUDA_SUCCESS, api().cuCtxSynchronize());
+    EXPECT_CU(CUDA_SUCCESS, api().cuGraphExecDestroy(exec));
+    EXPECT_CU(CUDA_SUCCESS, api().cuCtxSynchronize());
+  }
+  unsigned ends[2] = {0, 0};
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(&ends[0], d, 4));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemcpyDtoH(&ends[1], d + (n - 1) * 4, 4));
+  EXPECT_SAME_VALUE(79, ends[0]);
+  EXPECT_SAME_VALUE(79 * 3, ends[1]);
+  EXPECT_CU(CUDA_SUCCESS, api().cuGraphDestroy(graph));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+}
+
 // Bad input: a 3D node whose device box runs past its allocation, and new parameters for a
 // forged node handle, are refused; the session goes on.
 TEST_F(GraphHostCopyTest, BadThreeDNodeAndForgedNodeRefused) {
