@@ -417,7 +417,8 @@ for item in [
     "through the pool, a child graph node cloned from a graph holding user objects "
     "(architecture.md, \"Graphs through the pool\": user objects). Graphs and stream "
     "capture otherwise work, memory allocation/free and conditional nodes included (emulator.md, "
-    "\"Graphs and stream capture\"); through the pool, copy nodes with a host side are refused "
+    "\"Graphs and stream capture\"); through the pool, copy nodes with a host side run (any size, "
+    "1D/2D/3D, in child graphs, with new parameters) except inside conditional bodies "
     "(architecture.md, \"Graphs through the pool\").",
     "Shareable handles of virtual memory (`cuMemExportToShareableHandle`, "
     "`cuMemImportFromShareableHandle`), `cuMemMapArrayAsync` (sparse arrays), and multicast "

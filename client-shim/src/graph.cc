@@ -416,18 +416,10 @@ extern "C" CUresult gpool_impl_cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph g,
   size_t bytes = 0;
   const bool src_dev = device_side(p->srcMemoryType) && find_device_range(p->srcDevice, &base, &bytes);
   const bool dst_dev = device_side(p->dstMemoryType) && find_device_range(p->dstDevice, &base, &bytes);
-  // One host side: the node reads or writes the host buffer when it runs (graph_host_copy.h).
-  const bool src_host = !src_dev && (p->srcMemoryType == CU_MEMORYTYPE_HOST || p->srcMemoryType == CU_MEMORYTYPE_UNIFIED);
-  const bool dst_host = !dst_dev && (p->dstMemoryType == CU_MEMORYTYPE_HOST || p->dstMemoryType == CU_MEMORYTYPE_UNIFIED);
-  // A device side the shim does not know is still sent: the server checks it against the
-  // session's memory (CUDA_ERROR_INVALID_VALUE).
-  if (one_d && src_host && (dst_dev || p->dstMemoryType == CU_MEMORYTYPE_DEVICE)) {
-    return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, true, const_cast<void*>(p->srcHost), p->dstDevice,
-                                           p->WidthInBytes);
-  }
-  if (one_d && dst_host && (src_dev || p->srcMemoryType == CU_MEMORYTYPE_DEVICE)) {
-    return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, false, p->dstHost, p->srcDevice, p->WidthInBytes);
-  }
+  // One host side, any shape (the other device memory or an array): the node reads or writes
+  // the host buffer when it runs (graph_host_copy.h). A device side the shim does not know is
+  // still sent: the server checks it against the session's memory (CUDA_ERROR_INVALID_VALUE).
+  if (gpool::shim::hostcopy::has_one_host_side(*p)) return gpool::shim::hostcopy::add_node(out, g, deps, ndeps, *p);
   if (!one_d || !src_dev || !dst_dev) {
     gpool::log::logger("shim").error("cuGraphAddMemcpyNode: through the pool only 1D copies between device "
                                      "allocations can be graph nodes; returning CUDA_ERROR_NOT_SUPPORTED");

@@ -108,5 +108,7 @@ extern "C" CUresult gpool_impl_cuGraphMemcpyNodeGetParams(CUgraphNode node, CUDA
   }
   if (r.inline_data.size() != sizeof *params) return CUDA_ERROR_UNKNOWN;
   std::memcpy(params, r.inline_data.data(), sizeof *params);
+  // A copy node with a host side: the server names the host-function id of the program's buffer.
+  if (!r.results.empty() && !gpool::shim::hostcopy::fill_host_side(r.results[0], *params)) return CUDA_ERROR_UNKNOWN;
   return CUDA_SUCCESS;
 }

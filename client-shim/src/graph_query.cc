@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gpool/common/log.h"
+#include "graph_host_copy.h"
 #include "state.h"
 #include "user_object.h"
 
@@ -191,6 +192,7 @@ namespace {
 // client memory could not reach it when the graph runs on the server.
 CUresult set_memcpy(bool on_exec, CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D* p) {
   if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (gpool::shim::hostcopy::has_one_host_side(*p)) return gpool::shim::hostcopy::set_params(on_exec, exec, node, *p);
   auto device_side = [](CUmemorytype t) { return t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_UNIFIED; };
   const bool one_d = p->Height <= 1 && p->Depth <= 1 && p->srcXInBytes == 0 && p->dstXInBytes == 0 &&
                      p->srcY == 0 && p->dstY == 0 && p->srcZ == 0 && p->dstZ == 0;

@@ -12,6 +12,7 @@
 
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
+#include "graph_host_copy.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -27,9 +28,8 @@ struct Entry {
   CUstreamCallback cb = nullptr;
   CUstream stream = nullptr;
   void* data = nullptr;
-  // A graph copy node's host buffer (add_copy): data is the buffer, `bytes` its size.
-  int copy = 0;  // 0: none, 1: to device (send the bytes), 2: to host (write them)
-  size_t bytes = 0;
+  // A graph copy node's host side (add_copy; graph_host_copy.h).
+  std::shared_ptr<const hostcopy::HostSide> copy;
 };
 
 struct Item {
@@ -47,6 +47,8 @@ struct State {
   uint64_t next_id = 0;                         // GUARDED_BY(mu)
   std::deque<Item> queue;                       // GUARDED_BY(mu)
   bool running = false;                         // GUARDED_BY(mu): the thread exists
+  // Device-to-host copy node bytes that came before their firing's HostFnReady (part()).
+  std::unordered_map<uint64_t, std::vector<std::byte>> parts;  // GUARDED_BY(mu): firing ->
 };
 
 State& state() {
@@ -100,17 +102,9 @@ void run_loop() {
         if (item.last) st.entries.erase(it);
       }
     }
-    if (known && e.copy != 0) {
-      if (e.copy == 1) {  // read now, when the node runs
-        (void)item.session->host_fn_done(item.firing, {static_cast<const std::byte*>(e.data), e.bytes});
-        continue;
-      }
-      if (item.data.size() == e.bytes) {
-        std::memcpy(e.data, item.data.data(), e.bytes);
-      } else {
-        logger().error("the gpool server sent {} bytes for a {}-byte graph copy node; host buffer left unchanged",
-                       item.data.size(), e.bytes);
-      }
+    if (known && e.copy != nullptr) {
+      hostcopy::serve(*item.session, *e.copy, item.firing, item.data);  // answers HostFnDone
+      continue;
     } else if (known) {
       tl_in_host_fn = true;
       if (e.fn != nullptr) e.fn(e.data);
@@ -154,20 +148,40 @@ bool on_host_fn_thread() { return tl_in_host_fn; }
 
 bool any_registered() { return g_any.load(std::memory_order_relaxed); }
 
-uint64_t add_copy(void* host, size_t bytes, bool to_device) {
+uint64_t add_copy(std::shared_ptr<const hostcopy::HostSide> side) {
   Entry e;
-  e.data = host;
-  e.bytes = bytes;
-  e.copy = to_device ? 1 : 2;
+  e.copy = std::move(side);
   return add(e);
+}
+
+void part(uint64_t firing, uint64_t offset, std::span<const std::byte> data) {
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mu);
+  std::vector<std::byte>& got = st.parts[firing];
+  if (offset != got.size()) {  // out of order: the copy gets the wrong size and is left undone (logged)
+    logger().error("graph copy node part for firing {} at offset {}, expected {}", firing, offset, got.size());
+    return;
+  }
+  got.insert(got.end(), data.begin(), data.end());
 }
 
 void forget_copy(uint64_t id) { forget(id); }
 
+std::shared_ptr<const hostcopy::HostSide> copy_side(uint64_t id) {
+  Entry e;
+  return lookup(id, e) ? e.copy : nullptr;
+}
+
 void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status, std::span<const std::byte> data) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
-  st.queue.push_back(Item{&s, id, firing, last, status, std::vector<std::byte>(data.begin(), data.end())});
+  std::vector<std::byte> bytes;
+  if (auto it = st.parts.find(firing); it != st.parts.end()) {  // the parts before this note's
+    bytes = std::move(it->second);
+    st.parts.erase(it);
+  }
+  bytes.insert(bytes.end(), data.begin(), data.end());
+  st.queue.push_back(Item{&s, id, firing, last, status, std::move(bytes)});
   if (!st.running) {
     st.running = true;
     std::thread(run_loop).detach();

@@ -22,10 +22,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 
 namespace gpool::shim {
 class Session;
+}
+namespace gpool::shim::hostcopy {
+struct HostSide;  // graph_host_copy.h
 }
 
 namespace gpool::shim::hostfn {
@@ -44,10 +48,16 @@ bool any_registered();
 void ready(Session& s, uint64_t id, uint64_t firing, bool last, CUresult status,
            std::span<const std::byte> data = {});
 
-// A graph copy node's host buffer (graph_host_copy.h), registered under a new id: when the
-// server fires it, the host-function thread sends `bytes` bytes from `host` with HostFnDone
-// (to_device) or writes the bytes HostFnReady carried into `host` (device to host).
-uint64_t add_copy(void* host, size_t bytes, bool to_device);
+// A graph copy node's host side (graph_host_copy.h), registered under a new id: when the
+// server fires it, the host-function thread runs hostcopy::serve (sends the bytes, or writes
+// the bytes HostFnReady and the HostCopyPartToClient notes before it carried).
+uint64_t add_copy(std::shared_ptr<const hostcopy::HostSide> side);
 void forget_copy(uint64_t id);
+// The host side registered under `id` by add_copy, or null.
+std::shared_ptr<const hostcopy::HostSide> copy_side(uint64_t id);
+
+// A part (not the last) of a device-to-host copy node's bytes for `firing`
+// (HostCopyPartToClient): kept until the firing's HostFnReady brings the rest.
+void part(uint64_t firing, uint64_t offset, std::span<const std::byte> data);
 
 }  // namespace gpool::shim::hostfn

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gpool/driver_abi/backend.h"
+#include "graph_host_copy.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -36,6 +37,28 @@ Side side(CUmemorytype type, CUdeviceptr dev, const void* host) {
 CUresult copy2d(const CUDA_MEMCPY2D* c, CUstream stream) {
   if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+  if (stream != nullptr) {  // in a capture, one host side: a graph node (graph_host_copy.h)
+    CUDA_MEMCPY3D p{};
+    p.srcMemoryType = c->srcMemoryType;
+    p.srcHost = c->srcHost;
+    p.srcDevice = c->srcDevice;
+    p.srcArray = c->srcArray;
+    p.srcXInBytes = c->srcXInBytes;
+    p.srcY = c->srcY;
+    p.srcPitch = c->srcPitch;
+    p.dstMemoryType = c->dstMemoryType;
+    p.dstHost = c->dstHost;
+    p.dstDevice = c->dstDevice;
+    p.dstArray = c->dstArray;
+    p.dstXInBytes = c->dstXInBytes;
+    p.dstY = c->dstY;
+    p.dstPitch = c->dstPitch;
+    p.WidthInBytes = c->WidthInBytes;
+    p.Height = c->Height;
+    p.Depth = 1;
+    bool recorded = false;
+    if (CUresult st = gpool::shim::hostcopy::try_capture(p, stream, recorded); st != CUDA_SUCCESS || recorded) return st;
+  }
   const Side s = side(c->srcMemoryType, c->srcDevice, c->srcHost);
   const Side d = side(c->dstMemoryType, c->dstDevice, c->dstHost);
   if (s == Side::kUnsupported || d == Side::kUnsupported) {

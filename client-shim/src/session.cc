@@ -150,6 +150,14 @@ void Session::start_host_fns() {
     wire_.start_side_reader(
         [this](const transport::FrameHead& head) {
           const protocol::wire::Call* note = head.envelope->message_as_Call();
+          if (note != nullptr && static_cast<Op>(note->opcode()) == Op::HostCopyPartToClient &&
+              head.segment_count() == 0 && note->args() != nullptr && note->args()->size() == 3 &&
+              note->inline_data() != nullptr) {  // graph_host_copy.h
+            const auto* d = note->inline_data();
+            hostfn::part(note->args()->Get(1), note->args()->Get(2),
+                         {reinterpret_cast<const std::byte*>(d->data()), d->size()});
+            return true;
+          }
           if (note == nullptr || static_cast<Op>(note->opcode()) != Op::HostFnReady ||
               head.segment_count() != 0 || note->args() == nullptr || note->args()->size() != 4) {
             return false;  // the next sync call's (a malformed note ends the session there)
@@ -172,6 +180,11 @@ CUresult Session::flush() {
 
 CUresult Session::host_fn_done(uint64_t firing, std::span<const std::byte> data) {
   return wire_.send_out_of_band(Op::HostFnDone, firing, data);
+}
+
+CUresult Session::host_copy_part(uint64_t firing, uint64_t offset, std::span<const std::byte> data) {
+  const uint64_t args[] = {firing, offset};
+  return wire_.send_out_of_band(Op::HostCopyPartToServer, args, data);
 }
 
 }  // namespace gpool::shim

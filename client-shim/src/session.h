@@ -111,6 +111,8 @@ class Session {
   // Sends HostFnDone(firing) at once, out of band (seq 0), even while a sync call of another
   // thread waits for its Reply (the server may be holding that very call's stream).
   CUresult host_fn_done(uint64_t firing, std::span<const std::byte> data = {});
+  // A part before the last of a host-to-device copy node's bytes (graph_host_copy.h).
+  CUresult host_copy_part(uint64_t firing, uint64_t offset, std::span<const std::byte> data);
   // Writes the queued async calls now (a host function must reach the server without waiting
   // for the program's next sync call).
   CUresult flush();

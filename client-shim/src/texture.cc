@@ -19,6 +19,7 @@
 
 #include "gpool/driver_abi/backend.h"
 #include "oom_report.h"
+#include "graph_host_copy.h"
 #include "state.h"
 
 using namespace gpool::shim;
@@ -193,6 +194,11 @@ CUresult array_copy_of(const Copy& c, CUstream stream, bool async) {
 CUresult copy3d(const CUDA_MEMCPY3D* p, CUstream stream, bool async) {
   if (p == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (p->srcLOD != 0 || p->dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;
+  if (async && stream != nullptr) {  // in a capture, one host side: a graph node (graph_host_copy.h)
+    if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
+    bool recorded = false;
+    if (CUresult st = gpool::shim::hostcopy::try_capture(*p, stream, recorded); st != CUDA_SUCCESS || recorded) return st;
+  }
   if (p->srcMemoryType == CU_MEMORYTYPE_ARRAY || p->dstMemoryType == CU_MEMORYTYPE_ARRAY) {
     return array_copy_of(*p, stream, async);
   }

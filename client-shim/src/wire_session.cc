@@ -212,8 +212,12 @@ void WireSession::start_side_reader(transport::ReceiveHandoff::Filter filter) {
 }
 
 CUresult WireSession::send_out_of_band(Op op, uint64_t arg, std::span<const std::byte> inline_data) {
-  flatbuffers::FlatBufferBuilder fbb;
   const uint64_t args[] = {arg};
+  return send_out_of_band(op, std::span<const uint64_t>(args), inline_data);
+}
+
+CUresult WireSession::send_out_of_band(Op op, std::span<const uint64_t> args, std::span<const std::byte> inline_data) {
+  flatbuffers::FlatBufferBuilder fbb;
   remote::build_call(fbb, 0, 0, op, true, args, {}, inline_data, 0);
   std::lock_guard<std::mutex> wlock(wmu_);
   if (!conn_) return CUDA_ERROR_DEVICE_UNAVAILABLE;

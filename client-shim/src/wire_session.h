@@ -85,6 +85,7 @@ class WireSession {
   // be called without the owner's mutex, from any thread, even while another thread waits in
   // call() (the server may be holding that very call's stream until this arrives).
   CUresult send_out_of_band(Op op, uint64_t arg, std::span<const std::byte> inline_data = {});
+  CUresult send_out_of_band(Op op, std::span<const uint64_t> args, std::span<const std::byte> inline_data);
 
   // What Attach answered (Session::init()).
   bool set_attach(const Reply& reply);

@@ -391,14 +391,35 @@ class Worker {
   CUresult refuse_host_copy_in_capture(CUstream stream);  // worker_copy.cc's host copies
   // worker_graph_host_copy.cc: graph copy nodes with a host side (worker_graph_host_copy.h)
   CUresult op_capture_host_copy(Ctx& c);
+  CUresult op_capture_host_copy_3d(Ctx& c);
   CUresult op_graph_add_host_copy_node(Ctx& c);
+  CUresult op_graph_add_host_copy_node_3d(Ctx& c);
+  CUresult op_graph_host_copy_set(Ctx& c);
+  CUresult op_host_copy_part(Ctx& c);
+  static void host_copy_part(HostFnHub& hub, std::atomic<int32_t>& refused, uint64_t session,
+                             const protocol::wire::Call* call);
   HostCopies& host_copies();
-  const HostCopyTag* host_copy_tag(uint64_t client_id, bool to_device, CUdeviceptr device, uint64_t bytes, CUresult& st);
+  CUresult host_copy_shape(bool to_device, std::span<const uint64_t> side, uint64_t width, uint64_t rows,
+                           uint64_t depth, HostCopyShape& s);
+  const HostCopyTag* host_copy_tag(uint64_t client_id, const HostCopyShape& shape, CUresult& st);
+  void host_copy_tag_drop(const HostCopyTag* t);
+  CUresult capture_host_copy(Ctx& c, uint64_t client_id, const HostCopyShape& shape);
+  CUresult add_host_copy_node(Ctx& c, uint64_t graph, std::span<const uint64_t> dep_ids, uint64_t client_id,
+                              const HostCopyShape& shape);
+  bool host_copy_body_refused(CUgraph g);  // `g` is a conditional body (logged)
   const HostCopyTag* host_copy_of(CUgraphNode n);
-  bool graph_has_host_copies(CUgraph g, bool& nested, int depth);
+  bool graph_has_host_copies(CUgraph g, int depth);
+  bool host_copies_in_bodies(CUgraph g, int depth);
+  CUresult host_copy_rewrite(CUgraph g, HostCopyExec& out, int depth);
+  CUresult host_copy_stage(CUgraph g, CUgraphNode cn, const HostCopyTag& t, HostCopyExec& out, CUgraphNode& marker);
+  CUresult exec_host_copy_set(uint64_t exec_id, CUgraphExec e, CUgraphNode n, const HostCopyTag& old,
+                              uint64_t client_id, const HostCopyShape& s);
   CUresult host_copy_clone(CUgraph g, HostCopyExec& out, CUgraph& clone);
   CUgraphNode exec_node(uint64_t exec_id, CUgraphNode n);  // the exec's node for a node of its graph
   void host_copy_exec_destroyed(uint64_t exec_id);
+  void host_copy_retire(std::vector<HostCopyStaging>&& staging, const std::set<int>& launched_on);
+  void host_copy_release_retired(int device);  // after a successful context synchronisation
+  void host_copy_launched(uint64_t exec_id, int device);
   std::unique_ptr<HostCopies> host_copies_;  // null until the first host copy node
 
   std::unique_ptr<transport::Connection> conn_;

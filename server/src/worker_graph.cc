@@ -238,7 +238,7 @@ CUresult Worker::op_graph_instantiate(Ctx& c) {
   const CUresult st = drv_.cuGraphInstantiateWithFlags(&e, clone != nullptr ? clone : g, a.flags);
   if (st != CUDA_SUCCESS) {
     if (clone != nullptr) drv_.cuGraphDestroy(clone);
-    for (auto& b : copies.staging) host_copies().retired.push_back(std::move(b));
+    host_copy_retire(std::move(copies.staging), {});  // its markers never ran
     return st;
   }
   const uint64_t id = graphs_.add_exec(e);
@@ -286,6 +286,8 @@ CUresult Worker::op_graph_launch(Ctx& c, bool upload) {
   }
   CUresult launched = CUDA_SUCCESS;
   const CUresult st = graph_launch_metered(c, e, stream, device, launched);
+  // Its host copy markers may run until that device is synchronised (worker_graph_host_copy.cc).
+  host_copy_launched(exec_id, devices_.empty() ? 0 : devices_[device].physical);
   if (has_mem) graph_mem_after_launch(exec_id, charged, launched == CUDA_SUCCESS);
   if (launched == CUDA_SUCCESS && !stream_capturing(stream)) hostfn_graph_tail(stream);
   return st;
@@ -331,8 +333,11 @@ CUresult Worker::op_graph_exec_update(Ctx& c) {
       hc.execs.emplace(a.exec, std::move(copies));
     } else {
       // The exec's nodes now use these buffers and markers (kept); the clone itself is not needed.
-      auto& keep = (st == CUDA_SUCCESS) ? it->second.staging : hc.retired;
-      for (auto& b : copies.staging) keep.push_back(std::move(b));
+      if (st == CUDA_SUCCESS) {
+        for (auto& b : copies.staging) it->second.staging.push_back(std::move(b));
+      } else {
+        host_copy_retire(std::move(copies.staging), {});  // the exec never used them
+      }
       drv_.cuGraphDestroy(clone);
     }
   }
@@ -450,12 +455,8 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
       if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
       CUgraph child = graph_of(t[0]);
       if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
-      bool nested = false;
-      if (graph_has_host_copies(child, nested, 0)) {
-        logger().warn("session {}: a graph with host copy nodes cannot be a child graph through the pool; "
-                      "returning CUDA_ERROR_NOT_SUPPORTED", params_.session_id);
-        return CUDA_ERROR_NOT_SUPPORTED;
-      }
+      // Host copy nodes run in child graphs (worker_graph_host_copy.cc), not in conditional bodies.
+      if (graph_has_host_copies(child, 0) && host_copy_body_refused(g)) return CUDA_ERROR_NOT_SUPPORTED;
       st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
       break;
     }

@@ -93,6 +93,13 @@ CUresult Worker::op_graph_memcpy_get(Ctx& c) {
   if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEMCPY3D p{};
   if (CUresult st = drv_.cuGraphMemcpyNodeGetParams(n, &p); st != CUDA_SUCCESS) return st;
+  if (const HostCopyTag* t = host_copy_of(n); t != nullptr) {  // worker_graph_host_copy.h
+    p = t->shape.params(nullptr);  // the host side is the client's
+    const auto* b = reinterpret_cast<const std::byte*>(&p);
+    c.inline_out.assign(b, b + sizeof p);
+    c.results = {t->client_id};
+    return CUDA_SUCCESS;
+  }
   auto side_ok = [&](CUmemorytype t, CUarray a) {
     if (t == CU_MEMORYTYPE_DEVICE || t == CU_MEMORYTYPE_UNIFIED) return true;
     return t == CU_MEMORYTYPE_ARRAY && arrays_.find_array(reinterpret_cast<uint64_t>(a)) != nullptr;

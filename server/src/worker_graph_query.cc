@@ -196,10 +196,12 @@ CUresult Worker::op_graph_memcpy_set(Ctx& c) {
   CUgraphExec e = on_exec ? graph_exec_of(a.exec) : nullptr;
   CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
-  if (host_copy_of(n) != nullptr) {  // its marker would still move host bytes
-    logger_query().warn("session {}: new parameters for a copy node with a host side are not supported through the pool",
-                  params_.session_id);
-    return CUDA_ERROR_NOT_SUPPORTED;
+  // In a graph a host copy node may become a device copy (its tag is then no longer named); an
+  // instantiated one keeps its kinds of memory (the driver's rule).
+  if (on_exec && host_copy_of(n) != nullptr) {
+    logger_query().warn("session {}: cuGraphExecMemcpyNodeSetParams: a copy node with a host side cannot become a "
+                        "device copy (the driver's rule): CUDA_ERROR_INVALID_VALUE", params_.session_id);
+    return CUDA_ERROR_INVALID_VALUE;
   }
   if (on_exec) n = exec_node(a.exec, n);
   const CUdeviceptr dst = a.dst, src = a.src;

@@ -71,8 +71,8 @@ HostFnHub::Reg* HostFnHub::find(void* p) {
 bool HostFnHub::release(uint64_t firing, std::span<const std::byte> data) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = gates_.find(firing);
-  if (it == gates_.end() || it->second.open || data.size() != it->second.want) return false;
-  it->second.data.assign(data.begin(), data.end());
+  if (it == gates_.end() || it->second.open || it->second.data.size() + data.size() != it->second.want) return false;
+  it->second.data.insert(it->second.data.end(), data.begin(), data.end());
   it->second.open = true;
   cv_.notify_all();
   return true;
@@ -245,11 +245,7 @@ HostFnHub& Worker::hostfn_hub() {
     // Never freed: see worker_hostfn.h.
     hostfn_ = new HostFnHub([out](uint64_t id, uint64_t firing, bool last, CUresult status,
                                   std::span<const std::byte> data) {
-      flatbuffers::FlatBufferBuilder fbb;
-      const uint64_t args[] = {id, firing, last ? 1u : 0u,
-                               static_cast<uint64_t>(static_cast<uint32_t>(status))};
-      remote::build_call(fbb, 0, 0, Op::HostFnReady, true, args, {}, data, 0);
-      return out->send(protocol::finished_bytes(fbb)).ok();
+      return send_host_fn_ready(*out, id, firing, last, status, data);  // worker_graph_host_copy.cc
     });
     HostFnHub* hub = hostfn_;
     std::atomic<int32_t>* refused = &hostfn_refused_;
@@ -257,8 +253,12 @@ HostFnHub& Worker::hostfn_hub() {
     rx_->start(
         [hub, refused, session](const transport::FrameHead& head) {
           const wire::Call* call = head.envelope->message_as_Call();
-          if (call == nullptr || static_cast<Op>(call->opcode()) != Op::HostFnDone) return false;
-          if (head.segment_count() != 0) return false;  // malformed: the worker refuses it
+          if (call == nullptr || head.segment_count() != 0) return false;  // malformed: the worker refuses it
+          if (static_cast<Op>(call->opcode()) == Op::HostCopyPartToServer) {
+            host_copy_part(*hub, *refused, session, call);  // worker_graph_host_copy.cc
+            return true;
+          }
+          if (static_cast<Op>(call->opcode()) != Op::HostFnDone) return false;
           host_fn_done(*hub, *refused, session, call);
           return true;
         },

@@ -87,8 +87,13 @@ class HostFnHub {
   // The registration behind a backend host node's userData, or nullptr when `p` is not one.
   Reg* find(void* p);
   // Opens the gate of `firing`; false when no firing of that id is held (forged or repeated),
-  // or `data` is not what the firing waits for (a pull's exact byte count; nothing otherwise).
+  // or `data` is not what the firing waits for (the rest of a pull's bytes after its parts;
+  // nothing otherwise).
   bool release(uint64_t firing, std::span<const std::byte> data = {});
+  // A part before the last of the bytes a pull firing waits for (HostCopyPartToServer, defined in
+  // worker_graph_host_copy.cc): in order from offset 0; false for a firing not held, a part out
+  // of order or one reaching the firing's size (the last part comes with release).
+  bool part(uint64_t firing, uint64_t offset, std::span<const std::byte> data);
   // Opens every gate; later firings return at once without notifying.
   void close();
 

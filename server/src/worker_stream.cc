@@ -65,6 +65,7 @@ CUresult Worker::op_ctx_synchronize(Ctx& c) {
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const CUresult st = drv_.cuCtxSynchronize();
   if (st == CUDA_SUCCESS) settle_frees(current_physical());  // its pools have trimmed
+  if (st == CUDA_SUCCESS) host_copy_release_retired(current_physical());  // worker_graph_host_copy.cc
   return st;
 }
 

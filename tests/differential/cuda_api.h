@@ -81,7 +81,8 @@ namespace diff {
   X(cuLibraryGetManaged) X(cuMemHostRegister) X(cuMemHostUnregister) X(cuMemHostGetDevicePointer) \
   X(cuStreamWaitValue32) X(cuStreamWaitValue64) X(cuStreamWriteValue32) X(cuStreamWriteValue64)  \
   X(cuStreamBatchMemOp) X(cuGraphAddBatchMemOpNode) X(cuGraphBatchMemOpNodeGetParams)            \
-  X(cuGraphBatchMemOpNodeSetParams) X(cuGraphExecBatchMemOpNodeSetParams) X(cuMemHostAlloc)
+  X(cuGraphBatchMemOpNodeSetParams) X(cuGraphExecBatchMemOpNodeSetParams) X(cuMemHostAlloc) \
+  X(cuMemcpy2DAsync) X(cuMemcpy3DAsync)
 
 struct CudaApi {
 #define DIFF_MEMBER(name) decltype(&::name) name = nullptr;

@@ -6,12 +6,16 @@
 //   - LaunchHostFunc with id 0, or with an id still registered, is refused the same way;
 //   - a host function that calls CUDA gets CUDA_ERROR_NOT_PERMITTED (nothing is sent), and the
 //     stream goes on once it returns;
-//   - a stream callback gets CUDA_SUCCESS and runs after the host function before it.
+//   - a stream callback gets CUDA_SUCCESS and runs after the host function before it;
+//   - a part of a host copy node's bytes for a firing never made is refused like a forged
+//     HostFnDone, and new host copy parameters for a forged node id are refused;
+//   - a host copy node in a conditional body (directly or in a child graph) is refused.
 // Run by run_remote.py (remote.hostfn.wire); prints ok/FAIL lines and PASS.
 #include <cuda.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -99,6 +103,57 @@ int main() {
   expect(s.host_fn_done(987654321), CUDA_SUCCESS, "send a HostFnDone for a firing never made");
   expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "the next sync call reports the forged firing");
   expect(ctx_sync(s), CUDA_SUCCESS, "the session works afterwards");
+  // A part of a host copy node's bytes (HostCopyPartToServer) for a firing never made: the same.
+  const std::byte part[16] = {};
+  expect(s.host_copy_part(987654321, 0, part), CUDA_SUCCESS, "send a host copy part for a firing never made");
+  expect(ctx_sync(s), CUDA_ERROR_INVALID_VALUE, "the next sync call reports the forged part");
+  expect(ctx_sync(s), CUDA_SUCCESS, "the session works after the forged part");
+  // New host copy parameters for a forged node id (GraphHostCopyNodeSetParams).
+  const uint64_t forged_set[] = {0, 0, 123456789, 5, 0, CU_MEMORYTYPE_DEVICE, 0, 0, 0, 0, 0, 0, 16, 1, 1};
+  expect(s.sync(Op::GraphHostCopyNodeSetParams, forged_set), CUDA_ERROR_INVALID_VALUE,
+         "host copy parameters for a forged node id");
+
+  // Host copy nodes in a conditional body: refused (their marker host nodes cannot be in a
+  // body), directly and inside a child graph; the session goes on.
+  {
+    CUcontext ctx = nullptr;
+    expect(gpool_impl_cuCtxGetCurrent(&ctx), CUDA_SUCCESS, "cuCtxGetCurrent");
+    CUgraph cg = nullptr, child = nullptr;
+    expect(gpool_impl_cuGraphCreate(&cg, 0), CUDA_SUCCESS, "cuGraphCreate (conditional)");
+    expect(gpool_impl_cuGraphCreate(&child, 0), CUDA_SUCCESS, "cuGraphCreate (child)");
+    CUgraphConditionalHandle handle = 0;
+    expect(gpool_impl_cuGraphConditionalHandleCreate(&handle, cg, ctx, 1, 0), CUDA_SUCCESS,
+           "cuGraphConditionalHandleCreate");
+    CUgraphNodeParams cp{};
+    cp.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+    cp.conditional.handle = handle;
+    cp.conditional.type = CU_GRAPH_COND_TYPE_IF;
+    cp.conditional.size = 1;
+    cp.conditional.ctx = ctx;
+    CUgraphNode cond = nullptr;
+    expect(gpool_impl_cuGraphAddNode_v2(&cond, cg, nullptr, nullptr, 0, &cp), CUDA_SUCCESS, "add an IF node");
+    CUgraph body = cp.conditional.phGraph_out != nullptr ? cp.conditional.phGraph_out[0] : nullptr;
+    CUdeviceptr d = 0;
+    expect(gpool_impl_cuMemAlloc_v2(&d, 64), CUDA_SUCCESS, "cuMemAlloc");
+    static unsigned char host[64];
+    CUDA_MEMCPY3D p{};
+    p.srcMemoryType = CU_MEMORYTYPE_HOST;
+    p.srcHost = host;
+    p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+    p.dstDevice = d;
+    p.WidthInBytes = sizeof host;
+    p.Height = p.Depth = 1;
+    CUgraphNode n = nullptr;
+    expect(gpool_impl_cuGraphAddMemcpyNode(&n, body, nullptr, 0, &p, ctx), CUDA_ERROR_NOT_SUPPORTED,
+           "a host copy node in a conditional body");
+    expect(gpool_impl_cuGraphAddMemcpyNode(&n, child, nullptr, 0, &p, ctx), CUDA_SUCCESS, "a host copy node in a graph");
+    expect(gpool_impl_cuGraphAddChildGraphNode(&n, body, nullptr, 0, child), CUDA_ERROR_NOT_SUPPORTED,
+           "that graph as a child graph in a conditional body");
+    expect(gpool_impl_cuGraphDestroy(cg), CUDA_SUCCESS, "cuGraphDestroy (conditional)");
+    expect(gpool_impl_cuGraphDestroy(child), CUDA_SUCCESS, "cuGraphDestroy (child)");
+    expect(gpool_impl_cuMemFree_v2(d), CUDA_SUCCESS, "cuMemFree");
+    expect(ctx_sync(s), CUDA_SUCCESS, "the session works after the refused body nodes");
+  }
 
   // Registration ids: 0 and one still registered (a graph host node's stays for the session).
   const gpool::remote::HandleRef null_stream[] = {gpool::remote::HandleRef(0, gpool::remote::HandleKind_Stream)};

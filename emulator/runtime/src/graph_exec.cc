@@ -497,6 +497,18 @@ extern "C" CUresult gpool_impl_cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraph
   std::lock_guard lock(graph_mu());
   GraphNode* n = nullptr;
   if (CUresult r = exec_node_of(hGraphExec, hNode, CU_GRAPH_NODE_TYPE_MEMCPY, nullptr, &n); r != CUDA_SUCCESS) return r;
+  // The driver's rules: the instantiated copy and the new one are both 1D, and neither side
+  // changes its kind of memory (device, host, array).
+  const auto flat = [](const MemcpyNode& m) { return m.shape.height <= 1 && m.shape.depth <= 1; };
+  const auto array = [](const CUDA_MEMCPY3D& p, bool src) {
+    return (src ? p.srcMemoryType : p.dstMemoryType) == CU_MEMORYTYPE_ARRAY;
+  };
+  if (!flat(n->copy) || !flat(tmp) || n->copy.src.in_table != tmp.src.in_table ||
+      n->copy.dst.in_table != tmp.dst.in_table || array(n->copy.params, true) != array(tmp.params, true) ||
+      array(n->copy.params, false) != array(tmp.params, false)) {
+    log().info("cuGraphExecMemcpyNodeSetParams: only 1D copies may change, and their kinds of memory may not");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   n->copy = tmp;
   return CUDA_SUCCESS;
 }
