@@ -58,6 +58,11 @@ std::string_view Worker::Ctx::inline_text() const {
   return {reinterpret_cast<const char*>(call->inline_data()->data()), call->inline_data()->size()};
 }
 
+std::span<const std::byte> Worker::Ctx::inline_bytes() const {
+  if (call->inline_data() == nullptr) return {};
+  return {reinterpret_cast<const std::byte*>(call->inline_data()->data()), call->inline_data()->size()};
+}
+
 void attach_backend(const std::string& backend_path, Attachment& out) {
   out.ok = false;
   if (!out.drv.load(backend_path, out.error)) return;
@@ -240,6 +245,7 @@ bool Worker::handle_call(const wire::Call* call, const transport::FrameHead& hea
   Ctx c;
   c.call = call;
   c.op = static_cast<Op>(call->opcode());
+  c.segments = head.segment_lengths;  // checked by the row's decoder (calls.toml `segments`)
   const bool async = (call->flags() & wire::CallFlags_Async) != 0;
   slot_.calls.fetch_add(1, std::memory_order_relaxed);
   bool known = true;

@@ -110,6 +110,7 @@ class Worker {
     std::vector<uint64_t> results;
     std::vector<std::byte> inline_out;
     std::vector<transport::ConstBytes> segments_out;
+    std::span<const uint64_t> segments;  // the call's segment lengths (its FrameHead), none read yet
     bool fatal = false;  // the connection broke while reading the call's segments
     uint64_t bytes_sent = 0;  // bulk bytes sent before the Reply (D2H chunk notes), for counters
 
@@ -120,6 +121,7 @@ class Worker {
     uint64_t handle_id(size_t i) const;
     remote::HandleKind handle_kind(size_t i) const;
     std::string_view inline_text() const;
+    std::span<const std::byte> inline_bytes() const;  // inline_data (empty when absent)
   };
 
   using Function = ModuleTable::Function;
@@ -344,9 +346,10 @@ class Worker {
   // worker_graph_attr.cc: kernel node attributes; launches with attributes (cuLaunchKernelEx)
   CUresult op_graph_kernel_attr(Ctx& c);
   CUresult op_launch_attrs(Ctx& c);
-  // The launch of op_launch (worker_module.cc) for `dims` (grid, block, shared bytes); with
+  // The launch of op_launch (worker_module.cc) for `dims` (grid, block, shared bytes) with the
+  // row's inline parameter buffer `params` (checked here against the function's layout); with
   // `attrs` (checked) through cuLaunchKernelEx.
-  CUresult launch_common(Ctx& c, const uint64_t (&dims)[7], bool cooperative,
+  CUresult launch_common(Ctx& c, const uint64_t (&dims)[7], bool cooperative, std::span<const std::byte> params,
                          std::span<const CUlaunchAttribute> attrs);
   // worker_graph_capture.cc: capture into a graph, capture dependencies, child graphs, copy params
   CUresult op_stream_begin_capture_to_graph(Ctx& c);
@@ -381,8 +384,8 @@ class Worker {
   CUresult op_graph_cond_handle_create(Ctx& c);
   CUresult op_graph_add_cond_node(Ctx& c);
   bool memset_node_ok(const CUDA_MEMSET_NODE_PARAMS& p) const;  // sizes sane, range in the session's memory
-  CUresult graph_kernel_params(Ctx& c, std::span<const uint64_t> dims, std::vector<uint64_t>& storage, std::vector<void*>& argv,
-                               CUDA_KERNEL_NODE_PARAMS& p);
+  CUresult graph_kernel_params(Ctx& c, const std::array<uint64_t, 7>& dims, std::span<const std::byte> params,
+                               std::vector<uint64_t>& storage, std::vector<void*>& argv, CUDA_KERNEL_NODE_PARAMS& p);
   uint64_t graph_id(CUgraph g);          // the id of `g`, made on first use
   uint64_t node_id(CUgraphNode n);       // the id of `n`, made on first use
   CUgraph graph_of(uint64_t id) const;   // nullptr (logged) for an id not in this session

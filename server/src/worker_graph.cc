@@ -386,17 +386,17 @@ bool node_list(const std::function<CUgraphNode(uint64_t)>& of, const std::vector
 }  // namespace
 
 // The kernel parameters of a GraphAddNode / GraphSetKernelParams call: function handle 0,
-// `dims` = [gx, gy, gz, bx, by, bz, shared_bytes], the packed parameter buffer inline (as LaunchKernel).
-CUresult Worker::graph_kernel_params(Ctx& c, std::span<const uint64_t> dims, std::vector<uint64_t>& storage,
-                                     std::vector<void*>& argv, CUDA_KERNEL_NODE_PARAMS& p) {
+// `dims` = [gx, gy, gz, bx, by, bz, shared_bytes], `params` the packed parameter buffer (the row's
+// inline data, as LaunchKernel's), which must be the function's size.
+CUresult Worker::graph_kernel_params(Ctx& c, const std::array<uint64_t, 7>& dims, std::span<const std::byte> params,
+                                     std::vector<uint64_t>& storage, std::vector<void*>& argv,
+                                     CUDA_KERNEL_NODE_PARAMS& p) {
   Function* f = function_of(c, 0);
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (dims.size() != 7) return CUDA_ERROR_INVALID_VALUE;
-  const auto* data = c.call->inline_data();
-  const size_t have = data ? data->size() : 0;
+  const size_t have = params.size();
   if (have != f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
   storage.assign((have + 7) / 8 + 1, 0);
-  if (have != 0) std::memcpy(storage.data(), data->data(), have);
+  if (have != 0) std::memcpy(storage.data(), params.data(), have);
   argv.resize(f->offsets.size());
   for (size_t i = 0; i < argv.size(); ++i) argv[i] = reinterpret_cast<char*>(storage.data()) + f->offsets[i];
   p = CUDA_KERNEL_NODE_PARAMS{};
@@ -421,49 +421,48 @@ CUresult Worker::op_graph_add_node(Ctx& c) {
   const uint64_t kind = a.kind;
   std::vector<CUgraphNode> deps;
   if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
-  const std::span<const uint64_t> t = a.params;  // by kind, exactly
-  auto need = [&](size_t n) { return t.size() == n; };
-  CUgraphNode node = nullptr;
+  CUgraphNode node = nullptr;  // the decoder checked the kind's fields (calls.toml variants.params)
   CUresult st = CUDA_ERROR_INVALID_VALUE;
   switch (kind) {
     case 0: {  // kernel
       std::vector<uint64_t> storage;
       std::vector<void*> argv;
       CUDA_KERNEL_NODE_PARAMS p{};
-      if (CUresult r = graph_kernel_params(c, t, storage, argv, p); r != CUDA_SUCCESS) return r;
+      const auto& k = a.kernel;
+      if (CUresult r = graph_kernel_params(c, {k.gx, k.gy, k.gz, k.bx, k.by, k.bz, k.shared_bytes}, k.params, storage,
+                                           argv, p);
+          r != CUDA_SUCCESS) {
+        return r;
+      }
       st = drv_.cuGraphAddKernelNode_v2(&node, g, deps.data(), deps.size(), &p);
       break;
     }
-    case 1: {  // memset: dst, pitch, value, element size, width, height
-      if (!need(6)) return CUDA_ERROR_INVALID_VALUE;
+    case 1: {  // memset
       CUDA_MEMSET_NODE_PARAMS p{};
-      p.dst = t[0];
-      p.pitch = t[1];
-      p.value = static_cast<unsigned>(t[2]);
-      p.elementSize = static_cast<unsigned>(t[3]);
-      p.width = t[4];
-      p.height = t[5];
+      p.dst = a.memset.dst;
+      p.pitch = a.memset.pitch;
+      p.value = static_cast<unsigned>(a.memset.value);
+      p.elementSize = static_cast<unsigned>(a.memset.element_size);
+      p.width = a.memset.width;
+      p.height = a.memset.height;
       if (!memset_node_ok(p)) return CUDA_ERROR_INVALID_VALUE;
       st = drv_.cuGraphAddMemsetNode(&node, g, deps.data(), deps.size(), &p, ctx_);
       break;
     }
     case 2:  // empty
-      if (!need(0)) return CUDA_ERROR_INVALID_VALUE;
       st = drv_.cuGraphAddEmptyNode(&node, g, deps.data(), deps.size());
       break;
     case 3: {  // child graph
-      if (!need(1)) return CUDA_ERROR_INVALID_VALUE;
-      CUgraph child = graph_of(t[0]);
+      CUgraph child = graph_of(a.child.id);
       if (child == nullptr) return CUDA_ERROR_INVALID_VALUE;
       // Host copy nodes run in child graphs (worker_graph_host_copy.cc), not in conditional bodies.
       if (graph_has_host_copies(child, 0) && host_copy_body_refused(g)) return CUDA_ERROR_NOT_SUPPORTED;
       st = drv_.cuGraphAddChildGraphNode(&node, g, deps.data(), deps.size(), child);
       break;
     }
-    case 4: {  // device-to-device copy: dst, src, bytes
-      if (!need(3)) return CUDA_ERROR_INVALID_VALUE;
-      const CUdeviceptr dst = t[0], src = t[1];
-      const uint64_t bytes = t[2];
+    case 4: {  // device-to-device copy
+      const CUdeviceptr dst = a.copy.dst, src = a.copy.src;
+      const uint64_t bytes = a.copy.bytes;
       if (!range_ok(dst, bytes) || !range_ok(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
       CUDA_MEMCPY3D p{};
       p.srcMemoryType = p.dstMemoryType = CU_MEMORYTYPE_DEVICE;
@@ -488,11 +487,14 @@ CUresult Worker::op_graph_set_kernel(Ctx& c) {
   CUgraphNode n = graph_node_of(a.node);
   if (n == nullptr || (on_exec && e == nullptr)) return CUDA_ERROR_INVALID_VALUE;
   if (on_exec) n = exec_node(a.exec, n);
-  const uint64_t dims[] = {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes};
   std::vector<uint64_t> storage;
   std::vector<void*> argv;
   CUDA_KERNEL_NODE_PARAMS p{};
-  if (CUresult r = graph_kernel_params(c, dims, storage, argv, p); r != CUDA_SUCCESS) return r;
+  if (CUresult r = graph_kernel_params(c, {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes}, a.params, storage,
+                                       argv, p);
+      r != CUDA_SUCCESS) {
+    return r;
+  }
   return on_exec ? drv_.cuGraphExecKernelNodeSetParams_v2(e, n, &p) : drv_.cuGraphKernelNodeSetParams_v2(n, &p);
 }
 

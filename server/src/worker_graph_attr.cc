@@ -72,10 +72,10 @@ CUresult Worker::op_graph_kernel_attr(Ctx& c) {
   GraphKernelNodeAttrArgs a;
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   CUgraphNode n = graph_node_of(a.node);
-  if (n == nullptr || a.mode > 2) return CUDA_ERROR_INVALID_VALUE;
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;  // mode: the row's variants (0, 1, 2)
   if (a.mode == 2) {
     CUgraphNode src = graph_node_of(a.source);
-    if (src == nullptr || !a.value.empty()) return CUDA_ERROR_INVALID_VALUE;
+    if (src == nullptr) return CUDA_ERROR_INVALID_VALUE;
     return drv_.cuGraphKernelNodeCopyAttributes(n, src);
   }
   if (a.attribute > 0xffff) return CUDA_ERROR_INVALID_VALUE;
@@ -83,7 +83,6 @@ CUresult Worker::op_graph_kernel_attr(Ctx& c) {
   CUkernelNodeAttrID id{};
   std::memcpy(&id, &iid, sizeof iid);
   if (a.mode == 0) {
-    if (!a.value.empty()) return CUDA_ERROR_INVALID_VALUE;
     CUkernelNodeAttrValue v{};
     const CUresult st = drv_.cuGraphKernelNodeGetAttribute(n, id, &v);
     if (st != CUDA_SUCCESS) return st;
@@ -94,7 +93,9 @@ CUresult Worker::op_graph_kernel_attr(Ctx& c) {
   }
   auto in_session = [this](CUdeviceptr p, uint64_t bytes) { return range_ok(p, bytes); };
   CUlaunchAttribute attr{};
-  if (CUresult st = checked_attr(in_session, a.attribute, a.value, &attr); st != CUDA_SUCCESS) {
+  const uint64_t words[kValueWords] = {a.set.w0, a.set.w1, a.set.w2, a.set.w3,
+                                       a.set.w4, a.set.w5, a.set.w6, a.set.w7};
+  if (CUresult st = checked_attr(in_session, a.attribute, words, &attr); st != CUDA_SUCCESS) {
     if (st == CUDA_ERROR_NOT_SUPPORTED) logger_attr().info("kernel node attribute {} refused through the pool", iid);
     return st;
   }
@@ -114,7 +115,7 @@ CUresult Worker::op_launch_attrs(Ctx& c) {
   }
   if (attrs.empty()) return CUDA_ERROR_INVALID_VALUE;  // the shim sends LaunchKernel then
   const uint64_t dims[7] = {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes};
-  return launch_common(c, dims, cooperative, attrs);
+  return launch_common(c, dims, cooperative, a.params, attrs);
 }
 
 }  // namespace gpool::server

@@ -63,11 +63,9 @@ CUresult Worker::op_graph_mem_node(Ctx& c) {
   const uint64_t kind = a.kind;
   std::vector<CUgraphNode> deps;
   if (!dependency_nodes(a.deps, deps)) return CUDA_ERROR_INVALID_VALUE;
-  CUgraphNode node = nullptr;
-  const std::span<const uint64_t> t = a.params;  // by kind
-  if (kind == 1) {  // free: dptr
-    if (t.size() != 1) return CUDA_ERROR_INVALID_VALUE;
-    const CUdeviceptr p = t[0];
+  CUgraphNode node = nullptr;  // the decoder checked the kind's fields (calls.toml variants.params)
+  if (kind == 1) {  // free
+    const CUdeviceptr p = a.free.dptr;
     if (graph_mem_.count(p) == 0) {
       logger().warn("session {}: free node for {:#x}, which no allocation node of this session returned",
                     params_.session_id, p);
@@ -77,17 +75,16 @@ CUresult Worker::op_graph_mem_node(Ctx& c) {
     if (st == CUDA_SUCCESS) c.results = {node_id(node)};
     return st;
   }
-  if (kind != 0 || t.size() < 3) return CUDA_ERROR_INVALID_VALUE;
-  // alloc: device index, bytes, access count k, then k (device index, flags) pairs
-  const uint64_t bytes = t[1], naccess = t[2];
-  if (naccess > devices_.size() || t.size() != 3 + 2 * naccess) return CUDA_ERROR_INVALID_VALUE;
+  // alloc: device index, bytes, k (device index, flags) pairs
+  const uint64_t bytes = a.alloc.bytes, naccess = a.alloc.k;
+  if (naccess > devices_.size()) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEM_ALLOC_NODE_PARAMS p{};
   p.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
-  if (!vmm_device(t[0], p.poolProps.location)) return CUDA_ERROR_INVALID_DEVICE;
+  if (!vmm_device(a.alloc.device, p.poolProps.location)) return CUDA_ERROR_INVALID_DEVICE;
   std::vector<CUmemAccessDesc> access(naccess);
   for (uint64_t i = 0; i < naccess; ++i) {
-    if (!vmm_device(t[3 + 2 * i], access[i].location)) return CUDA_ERROR_INVALID_DEVICE;
-    access[i].flags = static_cast<CUmemAccess_flags>(t[4 + 2 * i]);
+    if (!vmm_device(a.alloc.access[2 * i], access[i].location)) return CUDA_ERROR_INVALID_DEVICE;
+    access[i].flags = static_cast<CUmemAccess_flags>(a.alloc.access[2 * i + 1]);
   }
   p.accessDescs = access.empty() ? nullptr : access.data();
   p.accessDescCount = access.size();

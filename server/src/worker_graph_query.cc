@@ -127,8 +127,7 @@ CUresult Worker::op_graph_memset_params(Ctx& c) {
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t mode = a.mode;  // 0 get the node's, 1 set on the exec, 2 set on the node
   CUgraphNode n = graph_node_of(a.node);
-  if (n == nullptr || mode > 2) return CUDA_ERROR_INVALID_VALUE;
-  if (a.params.size() != (mode == 0 ? 0u : 6u)) return CUDA_ERROR_INVALID_VALUE;
+  if (n == nullptr) return CUDA_ERROR_INVALID_VALUE;  // mode and its fields: the decoder (variants.params)
   if (mode == 0) {
     CUDA_MEMSET_NODE_PARAMS p{};
     const CUresult st = drv_.cuGraphMemsetNodeGetParams(n, &p);
@@ -138,12 +137,12 @@ CUresult Worker::op_graph_memset_params(Ctx& c) {
   CUgraphExec e = mode == 1 ? graph_exec_of(a.exec) : nullptr;
   if (mode == 1 && e == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUDA_MEMSET_NODE_PARAMS p{};
-  p.dst = a.params[0];
-  p.pitch = a.params[1];
-  p.value = static_cast<unsigned>(a.params[2]);
-  p.elementSize = static_cast<unsigned>(a.params[3]);
-  p.width = a.params[4];
-  p.height = a.params[5];
+  p.dst = a.set.dst;
+  p.pitch = a.set.pitch;
+  p.value = static_cast<unsigned>(a.set.value);
+  p.elementSize = static_cast<unsigned>(a.set.element_size);
+  p.width = a.set.width;
+  p.height = a.set.height;
   if (!memset_node_ok(p)) return CUDA_ERROR_INVALID_VALUE;
   return mode == 1 ? drv_.cuGraphExecMemsetNodeSetParams(e, exec_node(a.exec, n), &p, ctx_)
                    : drv_.cuGraphMemsetNodeSetParams(n, &p);

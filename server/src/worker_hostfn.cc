@@ -273,11 +273,8 @@ void Worker::host_fn_done(HostFnHub& hub, std::atomic<int32_t>& refused, uint64_
   c.call = call;
   HostFnDoneArgs a;
   const uint64_t firing = decode_args(c, a) ? a.firing : 0;  // 0 is never held: refused
-  std::span<const std::byte> data;  // a host-to-device copy node's bytes (worker_graph_host_copy.cc)
-  if (const auto* d = call->inline_data(); d != nullptr) {
-    data = {reinterpret_cast<const std::byte*>(d->data()), d->size()};
-  }
-  if (!hub.release(firing, data)) {
+  // a.data: a host-to-device copy node's bytes (worker_graph_host_copy.cc), the row's inline data
+  if (!hub.release(firing, a.data)) {
     logger().warn("session {}: HostFnDone for firing {}, which is not held: refused", session, firing);
     int32_t none = 0;
     refused.compare_exchange_strong(none, CUDA_ERROR_INVALID_VALUE);

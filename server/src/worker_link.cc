@@ -22,7 +22,7 @@ namespace {
 
 constexpr size_t kMaxLinks = 16;
 constexpr uint64_t kMaxLinkInputs = 256;
-constexpr uint64_t kMaxLinkInputBytes = uint64_t{1} << 30;  // one input; the server holds it while linking
+// One input is at most 1 GiB (the server holds it while linking): calls.toml LinkAddData's segment `max`.
 
 }  // namespace
 
@@ -101,16 +101,15 @@ CUresult Worker::op_link_add(Ctx& c) {
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;  // the input segment is skipped unread
   LinkSession* link = link_of(a.link);
   const uint64_t type = a.input_type;
-  const bool shaped = head_.segment_lengths.size() == 1 && in_->segments_left() == 1 &&
-                     head_.segment_lengths[0] > 0 && head_.segment_lengths[0] <= kMaxLinkInputBytes;
-  if (link == nullptr || type > CU_JIT_INPUT_NVVM || !shaped || link->inputs >= kMaxLinkInputs) {
+  // One segment of 1 byte .. 1 GiB: the decoder (calls.toml segments).
+  if (link == nullptr || type > CU_JIT_INPUT_NVVM || link->inputs >= kMaxLinkInputs) {
     if (in_->segments_left() > 0 && !in_->skip_segment().ok()) {
       c.fatal = true;
       return CUDA_ERROR_UNKNOWN;
     }
     return link == nullptr ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_INVALID_VALUE;
   }
-  const uint64_t bytes = head_.segment_lengths[0];
+  const uint64_t bytes = a.input_bytes;
   std::vector<std::byte> data(bytes + 1);  // NUL after PTX text
   if (!in_->recv_segment({data.data(), bytes}).ok()) {
     c.fatal = true;

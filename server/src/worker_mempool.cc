@@ -152,7 +152,7 @@ CUresult Worker::op_mem_pool_set_access(Ctx& c) {
   MemPool* pool = pool_of(a.pool);
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const size_t pairs = a.access.size() / 2;
-  if (a.access.empty() || a.access.size() % 2 != 0 || pairs > devices_.size()) {
+  if (pairs == 0 || pairs > devices_.size()) {  // whole pairs: the decoder (calls.toml access[*2])
     return CUDA_ERROR_INVALID_VALUE;
   }
   std::vector<CUmemAccessDesc> desc(pairs);

@@ -23,7 +23,10 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   ModuleLoadArgs a;
   LibraryLoadArgs la;
   if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
-  if (library) a = ModuleLoadArgs{la.hash_lo, la.hash_hi, la.bytes, la.jit};
+  if (library) {
+    a = ModuleLoadArgs{la.hash_lo, la.hash_hi, la.bytes, la.jit_count, la.has_jit_count, la.jit, la.image_bytes,
+                       la.has_image};
+  }
   const HandleKind kind = library ? protocol::wire::HandleKind_Library : protocol::wire::HandleKind_Module;
   const uint64_t id = c.handle_id(0);
   if (c.handle_kind(0) != kind || !modules_.image_id_free(id)) {
@@ -36,7 +39,7 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   // This session's images, then this tenant's disk folder: never another tenant's (image_cache.h);
   // then the server's public index, which no tenant's action changes (public_images.h).
   const std::vector<std::byte>* image = images_.find(hash);
-  if (image == nullptr && in_->segments_left() == 0) {
+  if (image == nullptr && !a.has_image) {
     if (CUresult st = load_public(hash, bytes, image); st != CUDA_SUCCESS) return st;
   }
   if (image != nullptr && image->size() - 1 != bytes) {
@@ -48,13 +51,11 @@ CUresult Worker::op_load(Ctx& c, bool library) {
     return CUDA_ERROR_INVALID_IMAGE;
   }
   if (image == nullptr) {
-    if (in_->segments_left() == 0) {
+    if (!a.has_image) {
       c.results = {1};  // need the image: the client sends it again with the bytes
       return CUDA_SUCCESS;
     }
-    if (head_.segment_lengths.size() != 1 || head_.segment_lengths[0] != bytes || bytes == UINT64_MAX) {
-      return CUDA_ERROR_INVALID_VALUE;
-    }
+    // The decoder checked the segment is `bytes` long (at most the transport's 4 GiB).
     // The upload's host memory is the tenant's (image_memory), charged before it is received;
     // over it, the bytes are read and dropped a piece at a time, never held.
     if (!charge_images(bytes + 1)) {
@@ -104,11 +105,11 @@ CUresult Worker::op_load(Ctx& c, bool library) {
   c.results = {0};
   // Optional JIT options after [hash_lo, hash_hi, bytes] (cuModuleLoadDataEx, cuLibraryLoadData):
   // the answer then carries the logs, wall time and threads (jit_wire.h).
-  const bool with_jit = !a.jit.empty();
+  const bool with_jit = a.has_jit_count;
   JitCall jit;
   if (with_jit) {
-    // The open tail is [count, (option, value) x count] and nothing after it.
-    if (CUresult st = jit.decode(a.jit[0], a.jit.subspan(1)); st != CUDA_SUCCESS) {
+    // The row's shape: [count, (option, value) x count], count at most 64; decode checks each option.
+    if (CUresult st = jit.decode(a.jit_count, a.jit); st != CUDA_SUCCESS) {
       if (globals.bytes > 0) uncharge(device, globals.bytes);
       return st;
     }
@@ -232,7 +233,7 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
   LibraryGetKernelArgs la;
   if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t owner = c.handle_id(0), id = c.handle_id(1);
-  const std::string name(c.inline_text());
+  const std::string name(library ? la.name : a.name);  // the row's inline text
   if (!modules_.function_id_free(id) ||
       c.handle_kind(1) != (library ? protocol::wire::HandleKind_Kernel : protocol::wire::HandleKind_Function)) {
     return CUDA_ERROR_INVALID_HANDLE;
@@ -289,7 +290,7 @@ CUresult Worker::op_get_global(Ctx& c, bool library, bool managed) {
   ModuleGetGlobalArgs a;
   LibraryGetGlobalArgs la;
   if (library ? !decode_args(c, la) : !decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
-  const std::string name(c.inline_text());
+  const std::string name(library ? la.name : a.name);  // the row's inline text
   CUdeviceptr p = 0;
   size_t bytes = 0;
   CUresult st;
@@ -337,11 +338,11 @@ CUresult Worker::op_launch(Ctx& c) {
   LaunchKernelArgs a;
   if (!decode_args(c, a)) return CUDA_ERROR_INVALID_VALUE;
   const uint64_t dims[7] = {a.gx, a.gy, a.gz, a.bx, a.by, a.bz, a.shared_bytes};
-  return launch_common(c, dims, a.cooperative != 0, {});
+  return launch_common(c, dims, a.cooperative != 0, a.params, {});
 }
 
 CUresult Worker::launch_common(Ctx& c, const uint64_t (&dims)[7], bool cooperative,
-                               std::span<const CUlaunchAttribute> attrs) {
+                               std::span<const std::byte> params_in, std::span<const CUlaunchAttribute> attrs) {
   struct {
     uint64_t gx, gy, gz, bx, by, bz, shared_bytes;
   } a{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]};
@@ -349,12 +350,12 @@ CUresult Worker::launch_common(Ctx& c, const uint64_t (&dims)[7], bool cooperati
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 1, stream); st != CUDA_SUCCESS) return st;
-  const auto* data = c.call->inline_data();
-  const size_t have = data ? data->size() : 0;
+  // The function's layout gives the buffer's size (the row bounds it at the driver's 32764 bytes).
+  const size_t have = params_in.size();
   if (have != f->param_bytes) return CUDA_ERROR_INVALID_VALUE;
   // Copy into an aligned buffer: the inline bytes are only byte-aligned in the frame.
   std::vector<uint64_t> buf((have + 7) / 8 + 1);
-  if (have != 0) std::memcpy(buf.data(), data->data(), have);
+  if (have != 0) std::memcpy(buf.data(), params_in.data(), have);
   std::vector<void*> params(f->offsets.size());
   for (size_t i = 0; i < params.size(); ++i) {
     params[i] = reinterpret_cast<char*>(buf.data()) + f->offsets[i];

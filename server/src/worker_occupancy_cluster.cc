@@ -25,8 +25,6 @@ bool plain_value(CUlaunchAttributeID id) {
   }
 }
 
-constexpr size_t kMaxAttrs = 32;
-
 }  // namespace
 
 CUresult Worker::op_occupancy_cluster(Ctx& c) {
@@ -36,12 +34,9 @@ CUresult Worker::op_occupancy_cluster(Ctx& c) {
   if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream = nullptr;
   if (CUresult st = stream_of(c, 1, stream); st != CUDA_SUCCESS) return st;
-  const std::string_view in = c.inline_text();
-  if (in.size() % sizeof(CUlaunchAttribute) != 0 || in.size() / sizeof(CUlaunchAttribute) > kMaxAttrs) {
-    return CUDA_ERROR_INVALID_VALUE;
-  }
-  std::vector<CUlaunchAttribute> attrs(in.size() / sizeof(CUlaunchAttribute));
-  if (!attrs.empty()) std::memcpy(attrs.data(), in.data(), in.size());
+  // Whole CUlaunchAttribute records, at most 32: the decoder (calls.toml inline attrs).
+  std::vector<CUlaunchAttribute> attrs(a.attrs.size() / sizeof(CUlaunchAttribute));
+  if (!attrs.empty()) std::memcpy(attrs.data(), a.attrs.data(), a.attrs.size());
   for (const CUlaunchAttribute& a : attrs) {
     if (!plain_value(a.id)) return CUDA_ERROR_INVALID_VALUE;
   }
