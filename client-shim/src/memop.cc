@@ -2,7 +2,7 @@
 // cuStreamBatchMemOp, plain and _v2) and batch memory-op graph nodes (calls.toml 475-478,
 // server/src/worker_memop.cc; docs/architecture.md "Stream memory operations through the pool").
 //
-// Checked here, at the call, as the emulator checks them (emulator/runtime/src/memop.h): the
+// Checked here, at the call, with the emulator's own check (gpool/driver_abi/stream_memops.h): the
 // kind and flags of each operation for its API (v1 takes CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER,
 // v2 and nodes CU_STREAM_MEM_OP_BARRIER), 1 to 255 operations, a non-null address aligned to the
 // value's size, not managed memory (the driver's rule): CUDA_ERROR_INVALID_VALUE. Host memory
@@ -23,6 +23,7 @@
 
 #include "gpool/common/log.h"
 #include "gpool/driver_abi/backend.h"
+#include "gpool/driver_abi/stream_memops.h"
 #include "managed.h"
 #include "state.h"
 
@@ -30,9 +31,8 @@ using namespace gpool::shim;
 
 namespace {
 
-enum class Api { V1, V2 };
-constexpr unsigned kMaxOps = 255;
-constexpr unsigned kWaitKinds = 0x3;
+using Api = gpool::abi::MemOpApi;
+using gpool::abi::kMaxMemOps;
 
 bool is_wait(unsigned op) { return op == CU_STREAM_MEM_OP_WAIT_VALUE_32 || op == CU_STREAM_MEM_OP_WAIT_VALUE_64; }
 bool is_write(unsigned op) { return op == CU_STREAM_MEM_OP_WRITE_VALUE_32 || op == CU_STREAM_MEM_OP_WRITE_VALUE_64; }
@@ -57,39 +57,26 @@ CUresult check_address(CUdeviceptr addr, unsigned bytes) {
   return CUDA_SUCCESS;
 }
 
-// Checks `ops` and appends their wire form (4 words each) to `words`.
+// Checks `ops` (gpool::abi::check_stream_memops: the kinds, flags and counts exactly as the
+// emulator checks them; the words against this process's memory) and appends their wire form
+// (4 words each) to `words`.
 CUresult to_wire(const CUstreamBatchMemOpParams* ops, unsigned count, Api api, std::vector<uint64_t>& words) {
-  if (count == 0 || count > kMaxOps || ops == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  if (CUresult st = gpool::abi::check_stream_memops(ops, count, api, check_address); st != CUDA_SUCCESS) return st;
   for (unsigned i = 0; i < count; ++i) {
     const CUstreamBatchMemOpParams& p = ops[i];
-    unsigned op = 0;  // the integer the caller stored: loading an unknown value as the enum is undefined
+    unsigned op = 0;  // the integer the caller stored (a checked kind)
     std::memcpy(&op, &p.operation, sizeof op);
     uint64_t addr = 0, value = 0, flags = 0;
     if (is_wait(op)) {
-      const unsigned bytes = op == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? 4 : 8;
-      if (p.waitValue.flags & ~(kWaitKinds | CU_STREAM_WAIT_VALUE_FLUSH)) return CUDA_ERROR_INVALID_VALUE;
-      if (CUresult st = check_address(p.waitValue.address, bytes); st != CUDA_SUCCESS) return st;
       addr = p.waitValue.address;
-      value = bytes == 4 ? p.waitValue.value : p.waitValue.value64;
+      value = op == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? p.waitValue.value : p.waitValue.value64;
       flags = p.waitValue.flags;
     } else if (is_write(op)) {
-      const unsigned bytes = op == CU_STREAM_MEM_OP_WRITE_VALUE_32 ? 4 : 8;
-      const unsigned allowed = api == Api::V1 ? CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER : 0;
-      if (p.writeValue.flags & ~allowed) return CUDA_ERROR_INVALID_VALUE;
-      if (CUresult st = check_address(p.writeValue.address, bytes); st != CUDA_SUCCESS) return st;
       addr = p.writeValue.address;
-      value = bytes == 4 ? p.writeValue.value : p.writeValue.value64;
+      value = op == CU_STREAM_MEM_OP_WRITE_VALUE_32 ? p.writeValue.value : p.writeValue.value64;
       flags = p.writeValue.flags;
-    } else if (op == CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES) {
-      if (p.flushRemoteWrites.flags != 0) return CUDA_ERROR_INVALID_VALUE;
     } else if (op == CU_STREAM_MEM_OP_BARRIER) {
-      if (api == Api::V1 || (p.memoryBarrier.flags != CU_STREAM_MEMORY_BARRIER_TYPE_SYS &&
-                             p.memoryBarrier.flags != CU_STREAM_MEMORY_BARRIER_TYPE_GPU)) {
-        return CUDA_ERROR_INVALID_VALUE;
-      }
       flags = p.memoryBarrier.flags;
-    } else {
-      return CUDA_ERROR_INVALID_VALUE;
     }
     words.insert(words.end(), {static_cast<uint64_t>(op), addr, value, flags});
   }
@@ -212,7 +199,7 @@ extern "C" CUresult gpool_impl_cuGraphBatchMemOpNodeGetParams(CUgraphNode n, CUD
       st != CUDA_SUCCESS) {
     return st;
   }
-  if (r.results.size() < 2 || r.results[1] > kMaxOps || r.results.size() != 2 + r.results[1] * 4) {
+  if (r.results.size() < 2 || r.results[1] > kMaxMemOps || r.results.size() != 2 + r.results[1] * 4) {
     return CUDA_ERROR_UNKNOWN;  // a server that broke the call's contract
   }
   const auto count = static_cast<unsigned>(r.results[1]);

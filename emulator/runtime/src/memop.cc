@@ -35,9 +35,7 @@ std::atomic<int> g_waiting{0};
 
 bool is_wait(unsigned op) { return op == CU_STREAM_MEM_OP_WAIT_VALUE_32 || op == CU_STREAM_MEM_OP_WAIT_VALUE_64; }
 bool is_write(unsigned op) { return op == CU_STREAM_MEM_OP_WRITE_VALUE_32 || op == CU_STREAM_MEM_OP_WRITE_VALUE_64; }
-unsigned width(unsigned op) {
-  return op == CU_STREAM_MEM_OP_WAIT_VALUE_64 || op == CU_STREAM_MEM_OP_WRITE_VALUE_64 ? 8 : 4;
-}
+using gpool::abi::memop_width;
 
 CUresult check_address(uint64_t addr, unsigned bytes, bool node) {
   if (addr == 0 || addr % bytes != 0) {
@@ -55,33 +53,6 @@ CUresult check_address(uint64_t addr, unsigned bytes, bool node) {
     return CUDA_ERROR_INVALID_VALUE;
   }
   return CUDA_SUCCESS;
-}
-
-CUresult check_one(const CUstreamBatchMemOpParams& p, MemOpApi api, bool node) {
-  // The kind as the integer the caller stored: loading an unknown value as the enum is undefined.
-  unsigned kind = 0;
-  std::memcpy(&kind, &p.operation, sizeof kind);
-  switch (kind) {
-    case CU_STREAM_MEM_OP_WAIT_VALUE_32:
-    case CU_STREAM_MEM_OP_WAIT_VALUE_64:
-      if (p.waitValue.flags & ~(kWaitKinds | CU_STREAM_WAIT_VALUE_FLUSH)) return CUDA_ERROR_INVALID_VALUE;
-      return check_address(p.waitValue.address, width(kind), node);
-    case CU_STREAM_MEM_OP_WRITE_VALUE_32:
-    case CU_STREAM_MEM_OP_WRITE_VALUE_64: {
-      const unsigned allowed = api == MemOpApi::V1 ? CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER : 0;
-      if (p.writeValue.flags & ~allowed) return CUDA_ERROR_INVALID_VALUE;
-      return check_address(p.writeValue.address, width(kind), node);
-    }
-    case CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES:
-      return p.flushRemoteWrites.flags == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
-    case CU_STREAM_MEM_OP_BARRIER:
-      if (api == MemOpApi::V1) return CUDA_ERROR_INVALID_VALUE;
-      return p.memoryBarrier.flags == CU_STREAM_MEMORY_BARRIER_TYPE_SYS ||
-                     p.memoryBarrier.flags == CU_STREAM_MEMORY_BARRIER_TYPE_GPU
-                 ? CUDA_SUCCESS
-                 : CUDA_ERROR_INVALID_VALUE;
-    default: return CUDA_ERROR_INVALID_VALUE;
-  }
 }
 
 bool satisfied(const CUstreamBatchMemOpParams& p) {
@@ -113,7 +84,7 @@ enum class Stop { None, Gone, Cancelled };
 Stop wait_one(const CUstreamBatchMemOpParams& p, Context* ctx, uint64_t gen) {
   using namespace std::chrono;
   Waiters& w = waiters();
-  const unsigned bytes = width(p.operation);
+  const unsigned bytes = memop_width(p.operation);
   g_waiting.fetch_add(1);
   microseconds backoff{20};
   Stop stop = Stop::None;
@@ -158,11 +129,10 @@ void write_one(const CUstreamBatchMemOpParams& p) {
 }  // namespace
 
 CUresult memop_check(const CUstreamBatchMemOpParams* ops, unsigned count, MemOpApi api, bool node) {
-  if (count == 0 || count > kMaxMemOps || ops == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  for (unsigned i = 0; i < count; ++i) {
-    if (CUresult r = check_one(ops[i], api, node); r != CUDA_SUCCESS) return r;
-  }
-  return CUDA_SUCCESS;
+  // The kinds, flags and counts as the client shim checks them (gpool::abi); the word itself
+  // against the emulator's allocation table.
+  return gpool::abi::check_stream_memops(
+      ops, count, api, [node](CUdeviceptr addr, unsigned bytes) { return check_address(addr, bytes, node); });
 }
 
 bool memop_update_ok(const std::vector<CUstreamBatchMemOpParams>& now,
@@ -201,7 +171,7 @@ Task memop_task(std::vector<CUstreamBatchMemOpParams> ops, Context* ctx) {
           return;
         }
       } else if (is_write(p.operation)) {
-        if (!allocs().find_range(p.writeValue.address, width(p.operation))) {
+        if (!allocs().find_range(p.writeValue.address, memop_width(p.operation))) {
           log().error("stream memory operation: memory at {:#x} was freed before the write ran",
                       p.writeValue.address);
           set_sticky(ctx, CUDA_ERROR_ILLEGAL_ADDRESS);

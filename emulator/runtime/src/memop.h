@@ -30,6 +30,7 @@
 #include "stream.h"
 
 #include "gpool/driver_abi/backend.h"
+#include "gpool/driver_abi/stream_memops.h"
 
 #include <cstdint>
 #include <vector>
@@ -38,13 +39,10 @@ namespace gpool::emu::rt {
 
 struct Context;
 
-// The API generation a call came through: the v1 entry points (cuStreamWaitValue32, ...)
-// accept CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER and refuse CU_STREAM_MEM_OP_BARRIER; the _v2
-// entry points and graph nodes the other way round.
-enum class MemOpApi { V1, V2 };
-
-// Most operations in one cuStreamBatchMemOp or one node (the driver: "less than 256").
-constexpr unsigned kMaxMemOps = 255;
+// The API generation a call came through and the most operations in one call or node: shared
+// with the client shim (gpool/driver_abi/stream_memops.h), which must answer alike.
+using gpool::abi::kMaxMemOps;
+using gpool::abi::MemOpApi;
 
 // Checks `count` operations of `ops` for `api`. `node`: a graph node's operations (an
 // address a graph allocation node reserved is accepted too). Errors: INVALID_VALUE.
