@@ -18,6 +18,15 @@ namespace {
 
 constexpr uint64_t kMaxOps = 255;  // the driver: fewer than 256 operations
 
+// Fills a wait's or a write's parameters (both structs have the same fields) from the wire: a
+// 4-byte operation keeps only the low 32 bits of the value.
+template <typename Params>
+void set_word(Params& p, uint64_t addr, uint64_t value, uint64_t bytes, uint64_t flags) {
+  p.address = addr;
+  p.value64 = bytes == 4 ? static_cast<uint32_t>(value) : value;
+  p.flags = static_cast<unsigned>(flags);
+}
+
 }  // namespace
 
 bool Worker::memops_from_wire(std::span<const uint64_t> words, uint64_t count,
@@ -34,16 +43,12 @@ bool Worker::memops_from_wire(std::span<const uint64_t> words, uint64_t count,
       case CU_STREAM_MEM_OP_WAIT_VALUE_32:
       case CU_STREAM_MEM_OP_WAIT_VALUE_64:
         bytes = kind == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? 4 : 8;
-        p.waitValue.address = addr;
-        p.waitValue.value64 = bytes == 4 ? static_cast<uint32_t>(value) : value;
-        p.waitValue.flags = static_cast<unsigned>(flags);
+        set_word(p.waitValue, addr, value, bytes, flags);
         break;
       case CU_STREAM_MEM_OP_WRITE_VALUE_32:
       case CU_STREAM_MEM_OP_WRITE_VALUE_64:
         bytes = kind == CU_STREAM_MEM_OP_WRITE_VALUE_32 ? 4 : 8;
-        p.writeValue.address = addr;
-        p.writeValue.value64 = bytes == 4 ? static_cast<uint32_t>(value) : value;
-        p.writeValue.flags = static_cast<unsigned>(flags);
+        set_word(p.writeValue, addr, value, bytes, flags);
         break;
       case CU_STREAM_MEM_OP_FLUSH_REMOTE_WRITES: p.flushRemoteWrites.flags = static_cast<unsigned>(flags); break;
       case CU_STREAM_MEM_OP_BARRIER: p.memoryBarrier.flags = static_cast<unsigned>(flags); break;
