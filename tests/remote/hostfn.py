@@ -47,8 +47,16 @@ def main():
     if (code := run_remote.check_built(args, (args.gpool, "the gpool tool"), (args.hold, "gpool-remote-hostfn-hold"),
                                        (args.other, "the example"))) is not None:
         return code
+    return with_server(args, "gpool-hostfn-", scenario)
+
+
+def with_server(args, prefix, body, env_extra=None):
+    """Starts gpool-server (env_extra: extra environment) with tenants "held" (TOKEN), "other"
+    (TOKEN-other) and the admin "ops" (TOKEN-admin) in a temporary folder named from `prefix`,
+    returns body(args, url, TOKEN) and stops the server, printing the end of its log. Shared with
+    hostfn_copy.py."""
     token = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="gpool-hostfn-") as workdir:
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
         # Two tenants that may run CUDA, and the admin tenant for the status endpoint.
         config = os.path.join(workdir, "server.toml")
         with open(config, "w") as f:
@@ -57,12 +65,13 @@ def main():
                     f'[[tenant]]\nname = "other"\ntoken = "{token}-other"\n'
                     f'[[tenant]]\nname = "ops"\ntoken = "{token}-admin"\nadmin = true\n')
         try:
-            server, url, _ = run_remote.launch_server(args.server, ["--config", config], args.emulator_lib, workdir)
+            server, url, _ = run_remote.launch_server(args.server, ["--config", config], args.emulator_lib, workdir,
+                                                      env_extra=env_extra)
         except RuntimeError as e:
             print(f"FAIL: {e}")
             return 1
         try:
-            return scenario(args, url, token)
+            return body(args, url, token)
         finally:
             run_remote.stop_server(server)
             with open(os.path.join(workdir, "server.log")) as f:

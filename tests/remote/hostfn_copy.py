@@ -18,16 +18,14 @@ Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_remote  # noqa: E402
-from hostfn import run_other  # noqa: E402
+from hostfn import run_other, with_server  # noqa: E402
 
 SMALL_RING = {"GPOOL_COPY_CHUNK": "64k", "GPOOL_COPY_SLOTS": "2", "GPOOL_COPY_SPILL": "1m"}
 
@@ -42,26 +40,8 @@ def main():
     if (code := run_remote.check_built(args, (args.gpool, "the gpool tool"), (args.copy, "gpool-remote-hostfn-copy"),
                                        (args.other, "the example"))) is not None:
         return code
-    token = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="gpool-hostfn-copy-") as workdir:
-        config = os.path.join(workdir, "server.toml")
-        with open(config, "w") as f:
-            f.write('listen = ["tcp://127.0.0.1:0"]\nbackend = "emulator"\n'
-                    f'[[tenant]]\nname = "held"\ntoken = "{token}"\n'
-                    f'[[tenant]]\nname = "other"\ntoken = "{token}-other"\n'
-                    f'[[tenant]]\nname = "ops"\ntoken = "{token}-admin"\nadmin = true\n')
-        try:
-            server, url, _ = run_remote.launch_server(args.server, ["--config", config], args.emulator_lib, workdir,
-                                                      env_extra=SMALL_RING)
-        except RuntimeError as e:
-            print(f"FAIL: {e}")
-            return 1
-        try:
-            return check(args, url, token) or vanish(args, url, token)
-        finally:
-            run_remote.stop_server(server)
-            with open(os.path.join(workdir, "server.log")) as f:
-                print("----- server log -----\n" + f.read()[-4000:] + "-----")
+    return with_server(args, "gpool-hostfn-copy-",
+                       lambda args, url, token: check(args, url, token) or vanish(args, url, token), SMALL_RING)
 
 
 def check(args, url, token):
