@@ -147,23 +147,34 @@ CUresult try_capture(bool to_device, void* host, CUdeviceptr device, size_t byte
   return try_capture(p, stream, recorded);
 }
 
-CUresult add_node(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t ndeps, const CUDA_MEMCPY3D& p) {
-  if (out == nullptr || (ndeps > 0 && deps == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+// Checks a host copy node's parameters (not on a host-function thread, no LOD, a box the host
+// side holds, a ready session), registers its host side under a new id (*id; the caller
+// forgets it when the server refuses) and appends the wire form the node calls share: id,
+// direction, the device side and the box.
+CUresult register_copy(const CUDA_MEMCPY3D& p, std::vector<uint64_t>& args, uint64_t* id) {
   if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   if (p.srcLOD != 0 || p.dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;
   Described d = describe(p);
   if (!box_ok(*d.host)) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  Session& s = Session::instance();
-  s.start_host_fns();
+  Session::instance().start_host_fns();
   const bool to_device = d.host->to_device;
-  const uint64_t id = hostfn::add_copy(std::move(d.host));
-  std::vector<uint64_t> args = {reinterpret_cast<uint64_t>(g), id, to_device ? 0u : 1u};
+  *id = hostfn::add_copy(std::move(d.host));
+  args.insert(args.end(), {*id, to_device ? 0u : 1u});
   args.insert(args.end(), std::begin(d.dev), std::end(d.dev));
-  args.insert(args.end(), {d.width, d.rows, d.depth, ndeps});
+  args.insert(args.end(), {d.width, d.rows, d.depth});
+  return CUDA_SUCCESS;
+}
+
+CUresult add_node(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t ndeps, const CUDA_MEMCPY3D& p) {
+  if (out == nullptr || (ndeps > 0 && deps == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  std::vector<uint64_t> args = {reinterpret_cast<uint64_t>(g)};
+  uint64_t id = 0;
+  if (CUresult st = register_copy(p, args, &id); st != CUDA_SUCCESS) return st;
+  args.push_back(ndeps);
   for (size_t i = 0; i < ndeps; ++i) args.push_back(reinterpret_cast<uint64_t>(deps[i]));
   uint64_t node = 0;
-  const CUresult st = s.sync_value(Op::GraphAddHostCopyNode3D, args, {}, node);
+  const CUresult st = Session::instance().sync_value(Op::GraphAddHostCopyNode3D, args, {}, node);
   if (st != CUDA_SUCCESS) {
     hostfn::forget_copy(id);
     return st;
@@ -173,22 +184,12 @@ CUresult add_node(CUgraphNode* out, CUgraph g, const CUgraphNode* deps, size_t n
 }
 
 CUresult set_params(bool on_exec, CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D& p) {
-  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
-  if (p.srcLOD != 0 || p.dstLOD != 0) return CUDA_ERROR_INVALID_VALUE;
-  Described d = describe(p);
-  if (!box_ok(*d.host)) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult st = check_ready(); st != CUDA_SUCCESS) return st;
-  Session& s = Session::instance();
-  s.start_host_fns();
-  const bool to_device = d.host->to_device;
+  std::vector<uint64_t> args = {on_exec ? 1u : 0u, reinterpret_cast<uint64_t>(exec), reinterpret_cast<uint64_t>(node)};
   // A new id: the graph (or exec) names the new buffer from now on; the old id stays for
   // clones and executable graphs made before.
-  const uint64_t id = hostfn::add_copy(std::move(d.host));
-  std::vector<uint64_t> args = {on_exec ? 1u : 0u, reinterpret_cast<uint64_t>(exec), reinterpret_cast<uint64_t>(node),
-                                id, to_device ? 0u : 1u};
-  args.insert(args.end(), std::begin(d.dev), std::end(d.dev));
-  args.insert(args.end(), {d.width, d.rows, d.depth});
-  const CUresult st = s.sync(Op::GraphHostCopyNodeSetParams, args);
+  uint64_t id = 0;
+  if (CUresult st = register_copy(p, args, &id); st != CUDA_SUCCESS) return st;
+  const CUresult st = Session::instance().sync(Op::GraphHostCopyNodeSetParams, args);
   if (st != CUDA_SUCCESS) hostfn::forget_copy(id);
   return st;
 }
