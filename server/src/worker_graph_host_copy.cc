@@ -40,6 +40,27 @@ std::vector<CUgraphNode> graph_nodes(const Driver& drv, CUgraph g) {
   return nodes;
 }
 
+// True when `test(node, type, depth)` holds for a node of `g` (at `depth`) or of a child graph
+// in it (at depth + 1, and so on), at most 16 levels down. Child graph nodes are walked into, not
+// tested; a node whose type cannot be read is skipped.
+template <typename Test>
+bool any_node(const Driver& drv, CUgraph g, int depth, const Test& test) {
+  if (depth > 16) return false;
+  for (CUgraphNode node : graph_nodes(drv, g)) {
+    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
+    if (drv.cuGraphNodeGetType(node, &type) != CUDA_SUCCESS) continue;
+    if (type == CU_GRAPH_NODE_TYPE_GRAPH) {
+      CUgraph child = nullptr;
+      if (drv.cuGraphChildGraphNodeGetGraph(node, &child) == CUDA_SUCCESS && any_node(drv, child, depth + 1, test)) {
+        return true;
+      }
+    } else if (test(node, type, depth)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void HostCopyTag::Free::operator()(std::byte* p) const { std::free(p); }
@@ -334,45 +355,24 @@ const HostCopyTag* Worker::host_copy_of(CUgraphNode n) {
 
 // True when `g` (or a child graph in it) has host copy nodes.
 bool Worker::graph_has_host_copies(CUgraph g, int depth) {
-  if (host_copies_ == nullptr || depth > 16) return false;
-  for (CUgraphNode node : graph_nodes(drv_, g)) {
-    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
-    if (drv_.cuGraphNodeGetType(node, &type) != CUDA_SUCCESS) continue;
-    if (type == CU_GRAPH_NODE_TYPE_GRAPH) {
-      CUgraph child = nullptr;
-      if (drv_.cuGraphChildGraphNodeGetGraph(node, &child) == CUDA_SUCCESS && graph_has_host_copies(child, depth + 1)) {
-        return true;
-      }
-    } else if (host_copy_of(node) != nullptr) {
-      return true;
-    }
-  }
-  return false;
+  if (host_copies_ == nullptr) return false;
+  return any_node(drv_, g, depth,
+                  [this](CUgraphNode node, CUgraphNodeType, int) { return host_copy_of(node) != nullptr; });
 }
 
 // True when a conditional body in `g` (or in a child graph, at any depth) has host copy nodes.
 bool Worker::host_copies_in_bodies(CUgraph g, int depth) {
-  if (host_copies_ == nullptr || depth > 16) return false;
-  for (CUgraphNode node : graph_nodes(drv_, g)) {
-    CUgraphNodeType type = CU_GRAPH_NODE_TYPE_EMPTY;
-    if (drv_.cuGraphNodeGetType(node, &type) != CUDA_SUCCESS) continue;
-    if (type == CU_GRAPH_NODE_TYPE_GRAPH) {
-      CUgraph child = nullptr;
-      if (drv_.cuGraphChildGraphNodeGetGraph(node, &child) == CUDA_SUCCESS && host_copies_in_bodies(child, depth + 1)) {
-        return true;
-      }
-    } else if (type == CU_GRAPH_NODE_TYPE_CONDITIONAL) {
-      auto it = cond_bodies_.find(node);
-      if (it == cond_bodies_.end()) continue;
-      for (uint64_t id : it->second) {
-        CUgraph body = graphs_.graph(id);
-        if (body != nullptr && (graph_has_host_copies(body, depth + 1) || host_copies_in_bodies(body, depth + 1))) {
-          return true;
-        }
-      }
+  if (host_copies_ == nullptr) return false;
+  return any_node(drv_, g, depth, [this](CUgraphNode node, CUgraphNodeType type, int d) {
+    if (type != CU_GRAPH_NODE_TYPE_CONDITIONAL) return false;
+    auto it = cond_bodies_.find(node);
+    if (it == cond_bodies_.end()) return false;
+    for (uint64_t id : it->second) {
+      CUgraph body = graphs_.graph(id);
+      if (body != nullptr && (graph_has_host_copies(body, d + 1) || host_copies_in_bodies(body, d + 1))) return true;
     }
-  }
-  return false;
+    return false;
+  });
 }
 
 // Gives each host copy node of `g` (a graph of the clone, or a child graph inside it) a new
