@@ -374,6 +374,27 @@ uint8_t* surf_addr(const LInstr& in, WarpState& w, int lane, const SurfDesc& s, 
   return reinterpret_cast<uint8_t*>(lv.base + zz * lv.slice + static_cast<uint64_t>(y) * lv.pitch + static_cast<uint64_t>(x));
 }
 
+// The surface object `h` that `lane` names, into *s, looked up only when it is not the one the
+// warp already holds (*have, while *valid). False, after faulting the warp, when it is not a live
+// surface object or its array was freed.
+bool surface_of(const LInstr& in, WarpState& w, int lane, uint64_t h, SurfDesc* s, uint64_t* have, bool* valid) {
+  if (*valid && h == *have) return true;
+  const LaunchState& L = *w.block->launch;
+  if (L.textures == nullptr || !L.textures->surface(h, s)) {
+    w.fault(LaunchStatus::IllegalAddress,
+            fmt::format("{}: {:#x} is not a live surface object", describe_site(in, w, lane), h));
+    return false;
+  }
+  if (!L.memory->accessible(s->level.base, s->level.extent)) {
+    w.fault(LaunchStatus::IllegalAddress,
+            fmt::format("{}: the array of surface object {:#x} was freed", describe_site(in, w, lane), h));
+    return false;
+  }
+  *have = h;
+  *valid = true;
+  return true;
+}
+
 template <bool kStore>
 void surf_run(const LInstr& in, WarpState& w, LaneMask active) {
   const LaunchState& L = *w.block->launch;
@@ -384,21 +405,7 @@ void surf_run(const LInstr& in, WarpState& w, LaneMask active) {
   bool valid = false;
   for (int lane = 0; lane < kWarpSize; ++lane) {
     if (!(active & (1u << lane))) continue;
-    const uint64_t h = w.get(ops[0], lane);
-    if (!valid || h != have) {
-      if (L.textures == nullptr || !L.textures->surface(h, &s)) {
-        w.fault(LaunchStatus::IllegalAddress,
-                fmt::format("{}: {:#x} is not a live surface object", describe_site(in, w, lane), h));
-        return;
-      }
-      if (!L.memory->accessible(s.level.base, s.level.extent)) {
-        w.fault(LaunchStatus::IllegalAddress,
-                fmt::format("{}: the array of surface object {:#x} was freed", describe_site(in, w, lane), h));
-        return;
-      }
-      have = h;
-      valid = true;
-    }
+    if (!surface_of(in, w, lane, w.get(ops[0], lane), &s, &have, &valid)) return;
     bool faulted = false;
     uint8_t* p = surf_addr(in, w, lane, s, ops, &faulted);
     if (faulted) return;
@@ -427,21 +434,7 @@ void h_sust_p(const LInstr& in, WarpState& w, LaneMask active) {
   bool valid = false;
   for (int lane = 0; lane < kWarpSize; ++lane) {
     if (!(active & (1u << lane))) continue;
-    const uint64_t h = w.get(ops[0], lane);
-    if (!valid || h != have) {
-      if (L.textures == nullptr || !L.textures->surface(h, &s)) {
-        w.fault(LaunchStatus::IllegalAddress,
-                fmt::format("{}: {:#x} is not a live surface object", describe_site(in, w, lane), h));
-        return;
-      }
-      if (!L.memory->accessible(s.level.base, s.level.extent)) {
-        w.fault(LaunchStatus::IllegalAddress,
-                fmt::format("{}: the array of surface object {:#x} was freed", describe_site(in, w, lane), h));
-        return;
-      }
-      have = h;
-      valid = true;
-    }
+    if (!surface_of(in, w, lane, w.get(ops[0], lane), &s, &have, &valid)) return;
     bool faulted = false;
     uint8_t* p = surf_addr(in, w, lane, s, ops, &faulted);
     if (faulted) return;
