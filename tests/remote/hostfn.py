@@ -79,7 +79,16 @@ def with_server(args, prefix, body, env_extra=None):
 
 
 def scenario(args, url, token):
-    held = subprocess.Popen([args.hold, "16"], env=run_remote.client_env(args, url, token),
+    return held_client_vanishes(args, url, token, [args.hold, "16"])
+
+
+def held_client_vanishes(args, url, token, argv, after_holding=None):
+    """Runs `argv` as TOKEN's client until it prints HOLDING <bytes> (its stream held at a host
+    function; `after_holding(proc)`, when given, may check more and returns False to fail); then
+    the status must show those bytes, the other tenant's --other must PASS meanwhile, the client
+    is SIGKILLed, its session must end and its memory be returned within 10 s, and TOKEN's tenant
+    runs --other to PASS. Returns the exit code. Shared with hostfn_copy.py."""
+    held = subprocess.Popen(argv, env=run_remote.client_env(args, url, token),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines, ok = run_remote.wait_line(held, "HOLDING", args.timeout)
@@ -90,6 +99,8 @@ def scenario(args, url, token):
             print("FAIL: the client never held its stream at the host function")
             return 1
         nbytes = int(lines[-1].split()[1])
+        if after_holding is not None and not after_holding(held):
+            return 1
         st = run_remote.status(args, url, token)
         print(f"while held: {st['bytes_held']} bytes held in {len(st['sessions'])} sessions")
         if st["bytes_held"] < nbytes:
@@ -100,16 +111,8 @@ def scenario(args, url, token):
         held.send_signal(signal.SIGKILL)
         held.wait()
         print("held client SIGKILLed")
-        deadline = time.time() + 10
-        while True:
-            st = run_remote.status(args, url, token)
-            if st["bytes_held"] == 0 and not st["sessions"]:
-                break
-            if time.time() > deadline:
-                print(f"FAIL: 10 s after the kill the server holds {st['bytes_held']} bytes in "
-                      f"{len(st['sessions'])} sessions")
-                return 1
-            time.sleep(0.1)
+        if not wait_gone(args, url, token):
+            return 1
         print("ok: the session ended and its memory was returned")
         if not run_other(args, url, token, "the same tenant's program afterwards"):
             return 1
@@ -119,6 +122,19 @@ def scenario(args, url, token):
         if held.poll() is None:
             held.kill()
             held.wait()
+
+
+def wait_gone(args, url, token):
+    deadline = time.time() + 10
+    while True:
+        st = run_remote.status(args, url, token)
+        if st["bytes_held"] == 0 and not st["sessions"]:
+            return True
+        if time.time() > deadline:
+            print(f"FAIL: 10 s after the kill the server holds {st['bytes_held']} bytes in "
+                  f"{len(st['sessions'])} sessions")
+            return False
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

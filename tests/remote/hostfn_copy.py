@@ -18,14 +18,13 @@ Exit codes: 0 pass, 1 fail, 77 skipped.
 """
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_remote  # noqa: E402
-from hostfn import run_other, with_server  # noqa: E402
+from hostfn import held_client_vanishes, with_server  # noqa: E402
 
 SMALL_RING = {"GPOOL_COPY_CHUNK": "64k", "GPOOL_COPY_SLOTS": "2", "GPOOL_COPY_SPILL": "1m"}
 
@@ -56,57 +55,16 @@ def check(args, url, token):
 
 
 def vanish(args, url, token):
-    held = subprocess.Popen([args.copy, "vanish"], env=run_remote.client_env(args, url, token),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines, ok = run_remote.wait_line(held, "HOLDING", args.timeout)
-        if not ok:
-            held.kill()
-            out, err = held.communicate()
-            print("".join(lines) + out + err)
-            print("FAIL: the client never held its stream at the host function")
-            return 1
-        nbytes = int(lines[-1].split()[1])
+    def into_copy(held):
         time.sleep(0.5)  # into the 4 MiB copy, which waits for the host function
         if held.poll() is not None:
             out, err = held.communicate()
             print(out + err)
             print("FAIL: the client did not wait in its copy")
-            return 1
-        st = run_remote.status(args, url, token)
-        print(f"while held: {st['bytes_held']} bytes held in {len(st['sessions'])} sessions")
-        if st["bytes_held"] < nbytes:
-            print(f"FAIL: the status endpoint does not show the {nbytes} bytes the held client allocated")
-            return 1
-        if not run_other(args, url, token + "-other", "the other tenant's program while a stream is held"):
-            return 1
-        held.send_signal(signal.SIGKILL)
-        held.wait()
-        print("held client SIGKILLed")
-        if not wait_gone(args, url, token):
-            return 1
-        print("ok: the session ended and its memory was returned")
-        if not run_other(args, url, token, "the same tenant's program afterwards"):
-            return 1
-        print("remote test passed")
-        return 0
-    finally:
-        if held.poll() is None:
-            held.kill()
-            held.wait()
-
-
-def wait_gone(args, url, token):
-    deadline = time.time() + 10
-    while True:
-        st = run_remote.status(args, url, token)
-        if st["bytes_held"] == 0 and not st["sessions"]:
-            return True
-        if time.time() > deadline:
-            print(f"FAIL: 10 s after the kill the server holds {st['bytes_held']} bytes in "
-                  f"{len(st['sessions'])} sessions")
             return False
-        time.sleep(0.1)
+        return True
+
+    return held_client_vanishes(args, url, token, [args.copy, "vanish"], into_copy)
 
 
 if __name__ == "__main__":
