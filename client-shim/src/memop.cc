@@ -99,17 +99,7 @@ CUresult stream_ops(CUstream stream, const CUstreamBatchMemOpParams* ops, unsign
 }
 
 CUresult one(CUstream stream, CUstreamBatchMemOpType op, CUdeviceptr addr, uint64_t value, unsigned flags, Api api) {
-  CUstreamBatchMemOpParams p{};
-  p.operation = op;
-  if (is_wait(op)) {
-    p.waitValue.address = addr;
-    p.waitValue.value64 = value;
-    p.waitValue.flags = flags;
-  } else {
-    p.writeValue.address = addr;
-    p.writeValue.value64 = value;
-    p.writeValue.flags = flags;
-  }
+  const CUstreamBatchMemOpParams p = gpool::abi::single_memop(op, addr, value, flags);
   return stream_ops(stream, &p, 1, 0, api);
 }
 

@@ -43,6 +43,23 @@ unsigned memop_width(unsigned kind) {
   return kind == CU_STREAM_MEM_OP_WAIT_VALUE_64 || kind == CU_STREAM_MEM_OP_WRITE_VALUE_64 ? 8 : 4;
 }
 
+CUstreamBatchMemOpParams single_memop(CUstreamBatchMemOpType kind, CUdeviceptr addr, uint64_t value,
+                                      unsigned flags) {
+  CUstreamBatchMemOpParams p{};
+  p.operation = kind;
+  const uint64_t v = memop_width(kind) == 4 ? static_cast<uint32_t>(value) : value;
+  if (kind == CU_STREAM_MEM_OP_WAIT_VALUE_32 || kind == CU_STREAM_MEM_OP_WAIT_VALUE_64) {
+    p.waitValue.address = addr;
+    p.waitValue.value64 = v;
+    p.waitValue.flags = flags;
+  } else {
+    p.writeValue.address = addr;
+    p.writeValue.value64 = v;
+    p.writeValue.flags = flags;
+  }
+  return p;
+}
+
 CUresult check_stream_memops(const CUstreamBatchMemOpParams* ops, unsigned count, MemOpApi api,
                              const std::function<CUresult(CUdeviceptr, unsigned)>& check_address) {
   if (count == 0 || count > kMaxMemOps || ops == nullptr) return CUDA_ERROR_INVALID_VALUE;

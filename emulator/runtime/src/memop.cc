@@ -225,17 +225,7 @@ CUresult enqueue(CUstream h, const CUstreamBatchMemOpParams* ops, unsigned count
 
 CUresult one(CUstream h, CUstreamBatchMemOpType op, CUdeviceptr addr, uint64_t value, unsigned flags,
              MemOpApi api) {
-  CUstreamBatchMemOpParams p{};
-  p.operation = op;
-  if (is_wait(op)) {
-    p.waitValue.address = addr;
-    p.waitValue.value64 = op == CU_STREAM_MEM_OP_WAIT_VALUE_32 ? static_cast<uint32_t>(value) : value;
-    p.waitValue.flags = flags;
-  } else {
-    p.writeValue.address = addr;
-    p.writeValue.value64 = op == CU_STREAM_MEM_OP_WRITE_VALUE_32 ? static_cast<uint32_t>(value) : value;
-    p.writeValue.flags = flags;
-  }
+  const CUstreamBatchMemOpParams p = gpool::abi::single_memop(op, addr, value, flags);
   return enqueue(h, &p, 1, 0, api);
 }
 

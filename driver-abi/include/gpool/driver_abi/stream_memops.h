@@ -9,6 +9,7 @@
 
 #include <cuda.h>
 
+#include <cstdint>
 #include <functional>
 
 namespace gpool::abi {
@@ -24,6 +25,12 @@ constexpr unsigned kMaxMemOps = 255;
 // The word a wait or write operation reads or writes: 4 bytes for the _32 kinds, 8 for _64.
 // Only meaningful for those four kinds.
 unsigned memop_width(unsigned kind);
+
+// The one operation of a cuStreamWaitValue*/cuStreamWriteValue* call as a batch entry: `kind`
+// (a wait or write kind), the word's address, the value (cut to 32 bits for the _32 kinds) and
+// the call's flags, unchecked (check_stream_memops checks it).
+CUstreamBatchMemOpParams single_memop(CUstreamBatchMemOpType kind, CUdeviceptr addr, uint64_t value,
+                                      unsigned flags);
 
 // Checks `count` operations at `ops` for `api`, in order, stopping at the first refusal:
 // - CUDA_ERROR_INVALID_VALUE for a null `ops`, a count of 0 or more than kMaxMemOps, an unknown
