@@ -61,6 +61,17 @@ CUresult launch(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned b
   auto f = find_function(id);
   if (!f) return CUDA_ERROR_INVALID_HANDLE;
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return CUDA_ERROR_INVALID_VALUE;
+  if (f->max_threads == 0) {
+    // The server could not describe this function (no layout, no block limit): its backend
+    // cannot run it. The launch goes to the backend anyway, synchronously, so that it fails the
+    // way the backend fails it directly (the emulator: sticky CUDA_ERROR_INVALID_PTX), never
+    // with an error of the shim's own that a library might ignore (Session::launch_undescribed).
+    const HandleRef h[] = {HandleRef(id, f->kernel ? gpool::remote::HandleKind_Kernel
+                                                   : gpool::remote::HandleKind_Function),
+                           stream_ref(stream)};
+    const uint64_t args[] = {gx, gy, gz, bx, by, bz, smem, coop ? 1u : 0u};
+    return Session::instance().launch_undescribed(Op::LaunchKernel, args, h, {});
+  }
   // Launch configuration errors are reported by the launch itself (not sticky), as the driver does.
   if (uint64_t{bx} * by * bz > f->max_threads) return CUDA_ERROR_INVALID_VALUE;
   if (bx > kMaxBlock[0] || by > kMaxBlock[1] || bz > kMaxBlock[2]) return CUDA_ERROR_INVALID_VALUE;

@@ -116,6 +116,17 @@ CUresult Session::sync_locked(Op op, std::span<const uint64_t> args,
   return wire_.call(op, args, handles, inline_data, segments, reply, dests);
 }
 
+CUresult Session::launch_undescribed(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                                     std::span<const std::byte> inline_data) {
+  if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (CUresult st = managed_before_locked(op); st != CUDA_SUCCESS) return st;
+  const CUresult st = sync_locked(op, args, handles, inline_data, {}, nullptr, {});
+  // Only a launch's INVALID_PTX is sticky (a module load's is a plain error, wire_session.cc).
+  if (st == CUDA_ERROR_INVALID_PTX) wire_.restore_context_error(st);
+  return managed_after_locked(op, st);
+}
+
 CUresult Session::reset_device(uint64_t ordinal) {
   if (hostfn::on_host_fn_thread()) return CUDA_ERROR_NOT_PERMITTED;
   std::lock_guard<std::mutex> lock(mu_);

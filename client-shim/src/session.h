@@ -85,6 +85,14 @@ class Session {
                 std::span<const transport::ConstBytes> segments = {}, Reply* reply = nullptr,
                 std::span<const transport::MutableBytes> dests = {});
 
+  // A launch of a function the server could not describe (its lookup answered 0 threads per
+  // block: the backend cannot run it, as the emulator answers for a kernel it cannot lower, see
+  // docs/emulator.md "Refused code fails loudly"), sent as a sync call so that the launch itself
+  // returns the backend's answer. CUDA_ERROR_INVALID_PTX (the backend refused the kernel and
+  // made its context unusable) becomes this session's sticky context error, as directly.
+  CUresult launch_undescribed(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,
+                              std::span<const std::byte> inline_data);
+
   // A sync call whose reply carries one result, stored in `out`; a reply without it is
   // CUDA_ERROR_UNKNOWN (a server that broke the call's contract).
   CUresult sync_value(Op op, std::span<const uint64_t> args, std::span<const HandleRef> handles,

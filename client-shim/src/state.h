@@ -42,7 +42,8 @@ struct FunctionInfo {
   std::string name;
   std::vector<uint32_t> offsets, sizes;
   uint32_t param_bytes = 0;
-  uint32_t max_threads = 0;       // per block (launch checks, synchronous like the driver's)
+  uint32_t max_threads = 0;       // per block (launch checks, synchronous like the driver's); 0: the
+                                  // server could not describe the function (launch.cc sends its launch)
   uint32_t max_dynamic_smem = 0;  // bytes; raised by cuFuncSetAttribute
 };
 

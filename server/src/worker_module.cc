@@ -275,6 +275,10 @@ CUresult Worker::op_get_function(Ctx& c, bool library) {
     c.results.push_back(f.sizes[i]);
   }
   c.results.push_back(f.param_bytes);
+  // A function the backend cannot describe (the emulator's kernel it cannot lower: its layout
+  // and attributes fail) is answered with no parameters and 0 threads per block; the shim sends
+  // its launches synchronously so the backend refuses them as it does directly (client-shim
+  // launch.cc, docs/architecture.md "A kernel the backend cannot run").
   int max_threads = 0, max_dyn = 0;
   drv_.cuFuncGetAttribute(&max_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f.fn);
   drv_.cuFuncGetAttribute(&max_dyn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f.fn);

@@ -33,6 +33,9 @@ constexpr KnownDifference kKnown[] = {
      "mapped host memory is coherent only at call boundaries through the pool, so the shim refuses it as the word "
      "of a stream memory operation (CUDA_ERROR_NOT_SUPPORTED; docs/architecture.md, \"Stream memory operations "
      "through the pool\")"},
+    {"ResetTest.RefusedKernelLaunchIsSticky", "real",
+     "a real GPU runs discard.global.L2; only the emulator refuses it (docs/emulator.md, \"Refused code fails "
+     "loudly\")"},
     {"ContextTest.PushPopAndNoContext", "pool",
      "with no context current the shim still allocates (cuMemAlloc succeeds) instead of returning "
      "CUDA_ERROR_INVALID_CONTEXT"},

@@ -60,5 +60,40 @@ TEST_F(ResetTest, FaultResetAndGoOn) {
   EXPECT_CU(CUDA_SUCCESS, api().cuModuleUnload(mod));
 }
 
+// A kernel the emulator cannot lower (`discard.global.L2`) although a real GPU would run it
+// (docs/emulator.md, "Refused code fails loudly"): its launch is refused with
+// CUDA_ERROR_INVALID_PTX and the context is unusable until a reset, directly and through the pool
+// alike (the shim sends the launch of a function the server could not describe and keeps the
+// answer sticky). The module itself loads, and the refusal harms nothing after the reset.
+TEST_F(ResetTest, RefusedKernelLaunchIsSticky) {
+  const char* text =
+      ".version 8.0\n.target sm_80\n.address_size 64\n"
+      ".visible .entry refused(.param .u64 p) {\n"
+      "  .reg .b64 %rd<3>;\n"
+      "  ld.param.u64 %rd1, [p];\n"
+      "  cvta.to.global.u64 %rd2, %rd1;\n"
+      "  discard.global.L2 [%rd2], 128;\n"
+      "  ret;\n}\n";
+  CUmodule mod = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuModuleLoadData(&mod, text));
+  CUfunction refused = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuModuleGetFunction(&refused, mod, "refused"));
+  CUdeviceptr d = 0;
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, 256));
+  void* params[] = {&d};
+  EXPECT_CU(CUDA_ERROR_INVALID_PTX, api().cuLaunchKernel(refused, 1, 1, 1, 32, 1, 1, 0, nullptr, params, nullptr));
+  EXPECT_CU(CUDA_ERROR_INVALID_PTX, api().cuCtxSynchronize()) << "the refusal is sticky";
+  CUdeviceptr more = 0;
+  EXPECT_CU(CUDA_ERROR_INVALID_PTX, api().cuMemAlloc(&more, 256)) << "the refusal is sticky";
+
+  ASSERT_CU(CUDA_SUCCESS, api().cuDevicePrimaryCtxReset(dev_));
+  CUcontext ctx = nullptr;
+  ASSERT_CU(CUDA_SUCCESS, api().cuDevicePrimaryCtxRetain(&ctx, dev_));
+  ASSERT_CU(CUDA_SUCCESS, api().cuCtxSetCurrent(ctx));
+  EXPECT_CU(CUDA_SUCCESS, api().cuCtxSynchronize()) << "the reset cleared the sticky error";
+  ASSERT_CU(CUDA_SUCCESS, api().cuMemAlloc(&d, 256));
+  EXPECT_CU(CUDA_SUCCESS, api().cuMemFree(d));
+}
+
 }  // namespace
 }  // namespace diff
