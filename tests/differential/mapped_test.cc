@@ -35,6 +35,13 @@ std::string kernel_text(const char* file) {
 // and a host write reaches the device without touching the globals around it (through the pool
 // they share the variable's page on the server; a push of the whole page would zero them).
 TEST_F(MappedTest, LibraryManagedVariableKeepsItsNeighbours) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Through the pool the shim mirrors the variable at the server's address, which must be free
+  // in this process. Under ASan both processes' heaps lie at the same fixed addresses, so the
+  // server's module globals (emulator heap) collide with the client's heap and the shim refuses
+  // the mirror (logged, docs/architecture.md "Open points"); a release build's heaps are apart.
+  if (backend() == "pool") GTEST_SKIP() << "ASan: the server's global lies in this process's heap";
+#endif
   const std::string ptx = kernel_text("managed_var.ptx");
   ASSERT_FALSE(ptx.empty());
   CUlibrary lib = nullptr;
